@@ -1,0 +1,314 @@
+#include "embforge/corpus.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+#include "embforge/check.h"
+#include "utf8.h"
+
+namespace embforge {
+namespace {
+
+enum ByteClass : uint8_t { kToken = 0, kSpace = 1, kNewline = 2, kNul = 3 };
+
+constexpr std::array<uint8_t, 256> make_byte_classes() {
+  std::array<uint8_t, 256> classes{};
+  classes[' '] = classes['\t'] = classes['\r'] = classes['\v'] = classes['\f'] = kSpace;
+  classes['\n'] = kNewline;
+  classes[0] = kNul;
+  return classes;
+}
+constexpr auto kByteClass = make_byte_classes();
+
+inline uint8_t byte_class(char c) { return kByteClass[static_cast<uint8_t>(c)]; }
+
+std::string printable_prefix(std::string_view w) {
+  std::string out;
+  for (char c : w.substr(0, 40)) {
+    const auto u = static_cast<uint8_t>(c);
+    if (u >= 0x20 && u < 0x7F) {
+      out += c;
+    } else {
+      static const char* hex = "0123456789abcdef";
+      out += "\\x";
+      out += hex[u >> 4];
+      out += hex[u & 15];
+    }
+  }
+  if (w.size() > 40) out += "...";
+  return out;
+}
+
+// Maps a file read-write for the in-place rewrite of a spilled id stream.
+struct MappedFile {
+  int fd = -1;
+  void* data = MAP_FAILED;
+  size_t size = 0;
+  MappedFile(const std::string& path, size_t bytes) : size(bytes) {
+    fd = ::open(path.c_str(), O_RDWR);
+    EMBFORGE_CHECK(fd >= 0, "cannot open id stream file '", path, "': ", std::strerror(errno));
+    if (size > 0) {
+      data = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+      if (data == MAP_FAILED) {
+        ::close(fd);
+        throw_invalid_argument("cannot map id stream file '", path, "': ", std::strerror(errno));
+      }
+    }
+  }
+  ~MappedFile() {
+    if (data != MAP_FAILED) ::munmap(data, size);
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+}  // namespace
+
+CorpusBuilder::CorpusBuilder(const CorpusBuilderParams& params) : params_(params) {
+  EMBFORGE_CHECK(params_.max_sentence_length >= 1,
+                 "max_sentence_length must be >= 1, got ", params_.max_sentence_length);
+  EMBFORGE_CHECK(params_.max_token_bytes >= 1,
+                 "max_token_bytes must be >= 1, got ", params_.max_token_bytes);
+  if (!params_.stream_path.empty()) {
+    spill_ = std::fopen(params_.stream_path.c_str(), "wb");
+    EMBFORGE_CHECK(spill_ != nullptr, "cannot create id stream file '", params_.stream_path,
+                   "': ", std::strerror(errno));
+  }
+}
+
+CorpusBuilder::~CorpusBuilder() {
+  if (spill_) std::fclose(spill_);
+}
+
+void CorpusBuilder::set_vocabulary(const std::vector<std::string>& words) {
+  EMBFORGE_CHECK(table_.size() == 0 && raw_tokens_ == 0,
+                 "set_vocabulary must be called before any text is fed");
+  EMBFORGE_CHECK(!words.empty(), "the fixed vocabulary is empty");
+  for (const auto& w : words) {
+    bool inserted = false;
+    table_.insert(w, &inserted);
+    EMBFORGE_CHECK(inserted, "duplicate word in vocabulary: '", printable_prefix(w), "'");
+  }
+  fixed_vocab_ = true;
+}
+
+void CorpusBuilder::append_id(uint32_t id) {
+  ids_.push_back(id);
+  ++n_ids_;
+  if (spill_ && ids_.size() >= (1u << 20)) flush_spill();
+}
+
+void CorpusBuilder::flush_spill() {
+  if (!spill_ || ids_.empty()) return;
+  const size_t written = std::fwrite(ids_.data(), sizeof(uint32_t), ids_.size(), spill_);
+  EMBFORGE_CHECK(written == ids_.size(), "cannot write id stream file '", params_.stream_path,
+                 "': ", std::strerror(errno));
+  ids_.clear();
+}
+
+void CorpusBuilder::end_line() {
+  const int64_t last = line_ends_.empty() ? 0 : line_ends_.back();
+  if (n_ids_ > last) line_ends_.push_back(n_ids_);
+}
+
+void CorpusBuilder::push_token(std::string_view text, int64_t offset) {
+  EMBFORGE_CHECK(static_cast<int64_t>(text.size()) <= params_.max_token_bytes,
+                 "a token of more than ", params_.max_token_bytes, " bytes starts at byte ",
+                 offset, " ('", printable_prefix(text), "'); is this a text corpus?");
+  batch_[batch_size_++] = Token{text, offset, 0, false};
+  if (batch_size_ == kBatch) flush_batch();
+}
+
+void CorpusBuilder::mark_line_end() {
+  if (batch_size_ > 0) {
+    batch_[batch_size_ - 1].ends_line = true;
+  } else {
+    end_line();
+  }
+}
+
+void CorpusBuilder::flush_batch() {
+  for (int k = 0; k < batch_size_; ++k) {
+    Token& t = batch_[k];
+    t.hash = hash_bytes(t.text.data(), t.text.size());
+    table_.prefetch(t.hash);
+  }
+  for (int k = 0; k < batch_size_; ++k) {
+    const Token& t = batch_[k];
+    ++raw_tokens_;
+    uint32_t id;
+    if (fixed_vocab_) {
+      id = table_.find(t.text, t.hash);
+      if (id == WordTable::kNotFound) {
+        ++dropped_tokens_;
+        if (t.ends_line) end_line();
+        continue;
+      }
+    } else {
+      bool inserted = false;
+      id = table_.insert(t.text, t.hash, &inserted);
+      if (inserted) {
+        const size_t bad = utf8_invalid_at(t.text.data(), t.text.size());
+        EMBFORGE_CHECK(bad == t.text.size(), "invalid UTF-8 at byte ",
+                       t.offset + static_cast<int64_t>(bad), " of the corpus, in token '",
+                       printable_prefix(t.text), "'");
+      }
+    }
+    ++table_.count(id);
+    append_id(id);
+    if (t.ends_line) end_line();
+  }
+  batch_size_ = 0;
+}
+
+void CorpusBuilder::feed(const char* data, size_t size) {
+  EMBFORGE_CHECK(!finished_, "feed() after finish()");
+  const int64_t base = bytes_read_;
+  bytes_read_ += static_cast<int64_t>(size);
+  auto nul_error = [&](size_t i) {
+    throw_invalid_argument("NUL byte at byte ", base + static_cast<int64_t>(i),
+                           " of the corpus; is this a text file?");
+  };
+
+  size_t i = 0;
+  if (!pending_.empty()) {  // finish the token cut by the previous chunk
+    while (i < size && byte_class(data[i]) == kToken) ++i;
+    if (i < size && byte_class(data[i]) == kNul) nul_error(i);
+    pending_.append(data, i);
+    const int64_t start = base + static_cast<int64_t>(i) - static_cast<int64_t>(pending_.size());
+    EMBFORGE_CHECK(static_cast<int64_t>(pending_.size()) <= params_.max_token_bytes,
+                   "a token of more than ", params_.max_token_bytes, " bytes starts at byte ",
+                   start, " ('", printable_prefix(pending_), "'); is this a text corpus?");
+    if (i == size) return;
+    push_token(pending_, start);
+    flush_batch();  // pending_ is reused below
+    pending_.clear();
+  }
+  while (i < size) {
+    const uint8_t cls = byte_class(data[i]);
+    if (cls == kSpace) { ++i; continue; }
+    if (cls == kNewline) { mark_line_end(); ++i; continue; }
+    if (cls == kNul) nul_error(i);
+    const size_t start = i;
+    while (i < size && byte_class(data[i]) == kToken) ++i;
+    if (i == size) {
+      pending_.assign(data + start, size - start);
+      EMBFORGE_CHECK(static_cast<int64_t>(pending_.size()) <= params_.max_token_bytes,
+                     "a token of more than ", params_.max_token_bytes, " bytes starts at byte ",
+                     base + static_cast<int64_t>(start), "; is this a text corpus?");
+      break;
+    }
+    if (byte_class(data[i]) == kNul) nul_error(i);
+    push_token(std::string_view(data + start, i - start), base + static_cast<int64_t>(start));
+  }
+  flush_batch();  // the batch points into `data`, which the caller may free
+}
+
+void CorpusBuilder::finish(const VocabLimits& limits) {
+  EMBFORGE_CHECK(!finished_, "finish() called twice");
+  EMBFORGE_CHECK(limits.min_count >= 0, "min_count must be >= 0, got ", limits.min_count);
+  EMBFORGE_CHECK(limits.max_vocab_size >= 0, "max_vocab_size must be >= 0 (0: no limit), got ",
+                 limits.max_vocab_size);
+  if (!pending_.empty()) {
+    feed(" ", 1);  // terminates the last token through the normal path
+    bytes_read_ -= 1;
+  }
+  end_line();
+  flush_spill();
+  finished_ = true;
+  EMBFORGE_CHECK(raw_tokens_ > 0, "the corpus is empty: no tokens in ", bytes_read_, " bytes");
+
+  if (fixed_vocab_) {
+    final_words_.reserve(table_.size());
+    for (uint32_t id = 0; id < table_.size(); ++id) final_words_.push_back(table_.word(id));
+    final_counts_ = table_.counts();
+    EMBFORGE_CHECK(n_ids_ > 0, "no token of the corpus is in the vocabulary (", raw_tokens_,
+                   " tokens read)");
+    remap_and_chunk(nullptr);
+    return;
+  }
+
+  const int64_t min_count = std::max<int64_t>(limits.min_count, 1);
+  std::vector<uint32_t> order;
+  for (uint32_t id = 0; id < table_.size(); ++id)
+    if (table_.counts()[id] >= min_count) order.push_back(id);
+  if (order.empty()) {
+    uint32_t best = 0;
+    for (uint32_t id = 1; id < table_.size(); ++id)
+      if (table_.counts()[id] > table_.counts()[best]) best = id;
+    throw_invalid_argument("no word occurs at least min_count=", min_count, " times (",
+                           table_.size(), " distinct words; the most frequent, '",
+                           printable_prefix(table_.word(best)), "', occurs ",
+                           table_.counts()[best], " times)");
+  }
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    const int64_t ca = table_.counts()[a], cb = table_.counts()[b];
+    if (ca != cb) return ca > cb;
+    return table_.word(a) < table_.word(b);  // byte order, as GloVe's vocab_count
+  });
+  if (limits.max_vocab_size > 0 && static_cast<int64_t>(order.size()) > limits.max_vocab_size)
+    order.resize(limits.max_vocab_size);
+
+  std::vector<uint32_t> remap(table_.size(), WordTable::kNotFound);
+  final_words_.reserve(order.size());
+  final_counts_.reserve(order.size());
+  for (uint32_t rank = 0; rank < order.size(); ++rank) {
+    remap[order[rank]] = rank;
+    final_words_.push_back(table_.word(order[rank]));
+    final_counts_.push_back(table_.counts()[order[rank]]);
+  }
+  remap_and_chunk(&remap);
+}
+
+void CorpusBuilder::remap_and_chunk(const std::vector<uint32_t>* remap) {
+  // In-place rewrite: the write position never passes the read position.
+  std::unique_ptr<MappedFile> mapped;
+  uint32_t* stream = ids_.data();
+  if (spill_) {
+    std::fflush(spill_);
+    mapped = std::make_unique<MappedFile>(params_.stream_path, n_ids_ * sizeof(uint32_t));
+    stream = static_cast<uint32_t*>(mapped->data);
+  }
+  offsets_.assign(1, 0);
+  int64_t write = 0, read = 0;
+  for (const int64_t line_end : line_ends_) {
+    int64_t in_sentence = 0;
+    for (; read < line_end; ++read) {
+      uint32_t id = stream[read];
+      if (remap) {
+        id = (*remap)[id];
+        if (id == WordTable::kNotFound) {
+          ++dropped_tokens_;
+          continue;
+        }
+      }
+      stream[write++] = id;
+      if (++in_sentence == params_.max_sentence_length) {
+        offsets_.push_back(write);
+        in_sentence = 0;
+      }
+    }
+    if (in_sentence > 0) offsets_.push_back(write);
+  }
+  n_ids_ = write;
+  if (spill_) {
+    mapped.reset();
+    std::fclose(spill_);
+    spill_ = nullptr;
+    EMBFORGE_CHECK(::truncate(params_.stream_path.c_str(), n_ids_ * sizeof(uint32_t)) == 0,
+                   "cannot truncate id stream file '", params_.stream_path, "': ",
+                   std::strerror(errno));
+  } else {
+    ids_.resize(n_ids_);
+    ids_.shrink_to_fit();
+  }
+  line_ends_.clear();
+  line_ends_.shrink_to_fit();
+}
+
+}  // namespace embforge

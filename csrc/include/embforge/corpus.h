@@ -1,0 +1,109 @@
+// Vocabulary counting and corpus encoding: one pass over the text.
+//
+// Text arrives as byte chunks (files, .gz and Python iterables are all turned
+// into bytes by the Python layer, which reads ahead on another thread). Tokens
+// are separated by ASCII whitespace (word2vec.c / GloVe convention); '\n' ends a
+// sentence. Each token gets a provisional id in first-seen order and is
+// appended to the id stream at once, so the text is read only once; finish()
+// then sorts the vocabulary (count descending, ties by byte order, as GloVe's
+// vocab_count writes it), applies min_count / max_vocab_size, rewrites the stream
+// with final ids (out-of-vocabulary tokens dropped and counted), and splits
+// sentences longer than max_sentence_length into chunks.
+//
+// With a fixed vocabulary (encode a corpus with an existing Vocabulary) unknown
+// tokens are dropped while reading and the ids are final from the start.
+//
+// The id stream lives in memory, or in a file (`stream_path`) that finish()
+// rewrites in place through mmap, for corpora larger than RAM.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "embforge/word_table.h"
+
+namespace embforge {
+
+struct CorpusBuilderParams {
+  int64_t max_sentence_length = 10000;  // longer sentences are split, never cut
+  int64_t max_token_bytes = 1 << 16;    // longer "tokens" mean binary input
+  std::string stream_path;              // empty: keep the id stream in memory
+};
+
+struct VocabLimits {
+  int64_t min_count = 5;       // keep words seen at least this often (>= 1)
+  int64_t max_vocab_size = 0;  // keep at most this many (0: no limit)
+};
+
+class CorpusBuilder {
+ public:
+  explicit CorpusBuilder(const CorpusBuilderParams& params);
+  ~CorpusBuilder();
+  CorpusBuilder(const CorpusBuilder&) = delete;
+  CorpusBuilder& operator=(const CorpusBuilder&) = delete;
+
+  // Fixes the vocabulary before feeding: ids are indices into `words`.
+  void set_vocabulary(const std::vector<std::string>& words);
+
+  // Consumes a chunk of text; a token or line cut by the chunk end continues
+  // in the next chunk.
+  void feed(const char* data, size_t size);
+
+  // Ends the text, builds the final vocabulary (unless fixed) and stream.
+  void finish(const VocabLimits& limits);
+
+  // Results, valid after finish().
+  const std::vector<std::string_view>& words() const { return final_words_; }
+  const std::vector<int64_t>& counts() const { return final_counts_; }
+  std::vector<uint32_t>& ids() { return ids_; }              // in-memory mode
+  std::vector<int64_t>& offsets() { return offsets_; }      // n_sentences + 1
+  int64_t n_ids() const { return n_ids_; }
+  int64_t raw_tokens() const { return raw_tokens_; }        // tokens read
+  int64_t dropped_tokens() const { return dropped_tokens_; } // out of vocabulary
+  int64_t bytes_read() const { return bytes_read_; }
+
+ private:
+  // Tokens are looked up in batches: hash all, prefetch their table slots,
+  // then look each up (see WordTable::prefetch).
+  struct Token {
+    std::string_view text;
+    int64_t offset;       // byte offset in the corpus, for error messages
+    uint64_t hash;
+    bool ends_line;       // a newline follows before the next token
+  };
+  static constexpr int kBatch = 32;
+  void push_token(std::string_view text, int64_t offset);
+  void mark_line_end();
+  void flush_batch();
+  void end_line();
+  void append_id(uint32_t id);
+  void flush_spill();
+  void remap_and_chunk(const std::vector<uint32_t>* remap);
+
+  CorpusBuilderParams params_;
+  WordTable table_;
+  bool fixed_vocab_ = false;
+
+  std::string pending_;  // token bytes not yet terminated by whitespace
+  Token batch_[kBatch];
+  int batch_size_ = 0;
+  std::vector<uint32_t> ids_;           // stream (in memory, or spill buffer)
+  std::vector<int64_t> line_ends_;      // stream position after each line
+  int64_t n_ids_ = 0;                   // ids written so far (memory + file)
+  std::FILE* spill_ = nullptr;
+
+  int64_t raw_tokens_ = 0;
+  int64_t dropped_tokens_ = 0;
+  int64_t bytes_read_ = 0;
+  bool finished_ = false;
+
+  std::vector<std::string_view> final_words_;
+  std::vector<int64_t> final_counts_;
+  std::vector<int64_t> offsets_;
+};
+
+}  // namespace embforge

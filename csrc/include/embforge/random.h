@@ -1,0 +1,45 @@
+// Random numbers shared by the CPU and CUDA kernels.
+//
+// splitmix64: a counter passed through a strong 64-bit mixer. One call gives
+// 64 good bits (all of them usable, unlike an LCG's low bits), the state is a
+// single integer, and seeding by (seed, stream) is just mixing them, so every
+// thread, block or row gets its own reproducible stream.
+#pragma once
+
+#include <cstdint>
+
+#include "embforge/hd.h"
+
+namespace embforge {
+
+EMBFORGE_HD uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+struct SplitMix64 {
+  uint64_t state;
+  EMBFORGE_HD explicit SplitMix64(uint64_t seed, uint64_t stream = 0)
+      : state(mix64(seed ^ mix64(stream + 0x632be59bd9b4e019ull))) {}
+  EMBFORGE_HD uint64_t next() { return mix64(state += 0x9e3779b97f4a7c15ull); }
+  EMBFORGE_HD uint32_t next32() { return static_cast<uint32_t>(next() >> 32); }
+  // Uniform in [0, 1) with 24 random bits (exact in float).
+  EMBFORGE_HD float uniform() { return static_cast<float>(next() >> 40) * (1.0f / 16777216.0f); }
+};
+
+// Uniform integer in [0, n) from 32 random bits (multiply-shift, bias < n/2^32).
+EMBFORGE_HD uint32_t bounded(uint32_t random32, uint32_t n) {
+  return static_cast<uint32_t>((static_cast<uint64_t>(random32) * n) >> 32);
+}
+
+// Draws from a Walker/Vose alias table: column from the high 32 bits, coin
+// from the low 32 bits of one 64-bit random number. keep[c] is the probability
+// (scaled to 2^32) of keeping column c rather than taking alias[c].
+EMBFORGE_HD uint32_t alias_draw(const uint32_t* keep, const uint32_t* alias, uint32_t n,
+                                uint64_t random64) {
+  const uint32_t column = bounded(static_cast<uint32_t>(random64 >> 32), n);
+  return static_cast<uint32_t>(random64) < keep[column] ? column : alias[column];
+}
+
+}  // namespace embforge

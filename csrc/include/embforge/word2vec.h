@@ -1,0 +1,68 @@
+// Word2vec (skip-gram and CBOW with negative sampling): the contract every
+// backend implements. Arrays belong to the caller (numpy on the CPU, torch or
+// CuPy on the GPU); kernels only read and write through these pointers.
+#pragma once
+
+#include <cstdint>
+
+#include "embforge/progress.h"
+
+namespace embforge {
+
+struct Word2VecParams {
+  int vector_size = 100;
+  int window = 5;            // maximum distance between center and context
+  int negative = 5;          // noise words per positive pair
+  bool skip_gram = true;     // false: CBOW with the mean of the contexts
+  bool shrink_windows = true;
+  float alpha_start = 0.025f;  // learning rate at the start of this call ...
+  float alpha_end = 0.025f;    // ... and at its end (linear in between)
+  uint64_t seed = 1;
+  int epoch = 0;             // mixed into the seed: each epoch draws anew
+  int workers = 1;
+};
+
+// The encoded corpus: sentence s is ids[offsets[s] .. offsets[s+1]).
+struct CorpusView {
+  const uint32_t* ids = nullptr;
+  int64_t n_ids = 0;
+  const int64_t* offsets = nullptr;
+  int64_t n_sentences = 0;
+};
+
+// Model arrays, all with `vocab_size` rows.
+struct Word2VecModel {
+  float* input = nullptr;    // [vocab_size, vector_size]: the word vectors (syn0)
+  float* output = nullptr;   // [vocab_size, vector_size]: output weights (syn1neg)
+  int64_t vocab_size = 0;
+  const uint32_t* keep_threshold = nullptr;  // subsampling (w2v::keep_word)
+  const uint32_t* noise_keep = nullptr;      // alias table of unigram^ns_exponent
+  const uint32_t* noise_alias = nullptr;
+};
+
+struct EpochStats {
+  double loss = 0.0;          // summed negative-sampling loss
+  int64_t loss_terms = 0;     // pairs summed into loss
+  int64_t ids_processed = 0;  // stream positions read (before subsampling)
+  int64_t words_trained = 0;  // center words kept after subsampling
+  bool stopped = false;       // Progress::stop ended the pass early
+};
+
+// One pass over the corpus with `workers` Hogwild threads. Progress counts
+// stream positions (ids) in work_done; Progress::stop ends it at the next
+// sentence with every update complete.
+EpochStats train_word2vec_epoch(const Word2VecParams& params, const CorpusView& corpus,
+                                const Word2VecModel& model, Progress* progress);
+
+// One window's update exactly as the epoch loop does it, for given contexts
+// and targets (targets[0] the center, then `negative` noise words); returns
+// the window's loss. For tests against a plain reference implementation.
+double word2vec_window_update(const Word2VecParams& params, const Word2VecModel& model,
+                              const uint32_t* contexts, int n_contexts, const uint32_t* targets,
+                              float alpha);
+
+// Input vectors initialised like word2vec.c: uniform in [-0.5, 0.5) / dim,
+// each row from its own random stream (the same whatever the thread count).
+void init_word2vec_input(float* input, int64_t rows, int dim, uint64_t seed);
+
+}  // namespace embforge

@@ -1,0 +1,53 @@
+// Shared helpers for the pybind11 bindings: they convert and validate Python
+// objects, then release the GIL for the whole native call. No algorithm here.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <string>
+#include <vector>
+
+#include "embforge/check.h"
+
+namespace embforge::bind {
+
+namespace py = pybind11;
+
+// Hands a vector's storage to numpy without copying; numpy frees it.
+template <typename T>
+py::array_t<T> to_numpy(std::vector<T>&& values) {
+  auto* owned = new std::vector<T>(std::move(values));
+  py::capsule owner(owned, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+  return py::array_t<T>({static_cast<py::ssize_t>(owned->size())}, {sizeof(T)}, owned->data(),
+                        owner);
+}
+
+// A writable, C-contiguous array of T with the given shape, or a ValueError
+// that names the argument and what was wrong.
+template <typename T>
+T* checked_data(py::array& array, const char* name, std::vector<py::ssize_t> shape,
+                bool writable) {
+  EMBFORGE_CHECK(py::isinstance<py::array_t<T>>(array) &&
+                     array.dtype().equal(py::dtype::of<T>()),
+                 name, " must have dtype ", std::string(py::str(py::dtype::of<T>())), ", got ",
+                 std::string(py::str(array.dtype())));
+  EMBFORGE_CHECK(array.ndim() == static_cast<py::ssize_t>(shape.size()), name, " must be ",
+                 shape.size(), "-D, got ", array.ndim(), "-D");
+  for (size_t i = 0; i < shape.size(); ++i)
+    EMBFORGE_CHECK(shape[i] < 0 || array.shape(i) == shape[i], name, " has shape[", i, "] = ",
+                   array.shape(i), ", expected ", shape[i]);
+  EMBFORGE_CHECK(array.flags() & py::array::c_style, name, " must be C-contiguous");
+  if (writable) {
+    EMBFORGE_CHECK(array.writeable(), name, " must be writable");
+    return static_cast<T*>(array.mutable_data());
+  }
+  return static_cast<T*>(const_cast<void*>(array.data()));
+}
+
+void bind_common(py::module_& m);
+void bind_corpus(py::module_& m);
+void bind_word2vec(py::module_& m);
+void bind_glove(py::module_& m);
+
+}  // namespace embforge::bind

@@ -1,0 +1,60 @@
+"""Running a long native call while Python shows progress and handles Ctrl-C.
+
+The native call runs on a helper thread with the GIL released; the calling
+thread polls the call's `Progress` counters (atomics written by the workers)
+to draw a tqdm bar. Ctrl-C, or `request_stop()` from anywhere, sets the stop
+flag: the workers finish the sentence or block at hand and return, leaving
+the model consistent. No Python code runs inside the native loops.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+from typing import Any, Callable, Optional
+
+__all__ = ["run_polled", "make_bar"]
+
+POLL_SECONDS = 0.1
+
+
+def make_bar(enabled: Optional[bool], total: float, desc: str, unit: str):
+    """A tqdm bar, or None. `enabled=None` shows it when stderr is a terminal."""
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+    return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, dynamic_ncols=True,
+                smoothing=0.1)
+
+
+def run_polled(call: Callable[[], Any], progress, on_poll: Optional[Callable[[], None]] = None):
+    """Runs `call()` on a thread, calling `on_poll()` every 0.1 s until it ends.
+
+    Returns `(result, interrupted)`. On KeyboardInterrupt the stop flag is set
+    and the call is waited for, so its result (a consistent partial pass) is
+    still returned; the first exception of the call is re-raised here.
+    """
+    outcome: dict = {}
+
+    def target():
+        try:
+            outcome["result"] = call()
+        except BaseException as error:  # re-raised on the calling thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target, name="embforge-native", daemon=True)
+    thread.start()
+    interrupted = False
+    while thread.is_alive():
+        try:
+            thread.join(POLL_SECONDS)
+            if on_poll is not None:
+                on_poll()
+        except KeyboardInterrupt:
+            interrupted = True
+            progress.request_stop()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("result"), interrupted

@@ -1,0 +1,100 @@
+"""The vocabulary: words, their counts and ids (most frequent first)."""
+from __future__ import annotations
+
+import os
+from typing import Iterable, Optional, Sequence
+
+import numpy as np
+
+from .formats import atomic_write
+
+__all__ = ["Vocabulary"]
+
+
+class Vocabulary:
+    """Words ordered by descending count (ties by byte order), with their counts.
+
+    Ids are positions in that order. Built by :func:`embforge.encode` (one pass
+    that also encodes the corpus) or :meth:`Vocabulary.build`, and saved as
+    GloVe's vocab format: one ``word count`` line per word.
+    """
+
+    def __init__(self, words: Sequence[str], counts: Optional[Iterable[int]] = None):
+        self.words = list(words)
+        if counts is None:
+            counts = np.ones(len(self.words), dtype=np.int64)
+        self.counts = np.ascontiguousarray(np.asarray(counts, dtype=np.int64))
+        if self.counts.shape != (len(self.words),):
+            raise ValueError(f"{len(self.words)} words but counts has shape {self.counts.shape}")
+        if len(self.counts) and self.counts.min() < 0:
+            raise ValueError(f"counts must be >= 0, got {int(self.counts.min())}")
+        self.word_to_index = {word: i for i, word in enumerate(self.words)}
+        if len(self.word_to_index) != len(self.words):
+            seen = set()
+            duplicate = next(w for w in self.words if w in seen or seen.add(w))
+            raise ValueError(f"duplicate word in vocabulary: {duplicate!r}")
+        for word in self.words:
+            if not word or len(word.split()) != 1 or word.split()[0] != word:
+                raise ValueError(f"vocabulary words must be non-empty and contain no whitespace, got {word!r}")
+
+    @classmethod
+    def build(cls, source, min_count: int = 5, max_vocab_size: Optional[int] = None,
+              **kwargs) -> "Vocabulary":
+        """Counts the words of `source` (see :func:`embforge.encode`)."""
+        from .corpus import encode
+        return encode(source, min_count=min_count, max_vocab_size=max_vocab_size, **kwargs).vocab
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def __contains__(self, word) -> bool:
+        return word in self.word_to_index
+
+    def __iter__(self):
+        return iter(self.words)
+
+    def __getitem__(self, word: str) -> int:
+        """The id of `word` (KeyError when absent)."""
+        return self.word_to_index[word]
+
+    def count(self, word: str) -> int:
+        return int(self.counts[self.word_to_index[word]])
+
+    @property
+    def total_count(self) -> int:
+        """Sum of the counts: the in-vocabulary tokens of the corpus."""
+        return int(self.counts.sum())
+
+    def __eq__(self, other) -> bool:
+        return (isinstance(other, Vocabulary) and self.words == other.words
+                and np.array_equal(self.counts, other.counts))
+
+    def __repr__(self) -> str:
+        head = ", ".join(self.words[:5])
+        return f"Vocabulary({len(self)} words: {head}{', ...' if len(self) > 5 else ''})"
+
+    def save(self, path) -> None:
+        """Writes ``word count`` lines (GloVe's vocab format), atomically."""
+        with atomic_write(path, "w") as out:
+            out.writelines(f"{w} {c}\n" for w, c in zip(self.words, self.counts.tolist()))
+
+    @classmethod
+    def load(cls, path) -> "Vocabulary":
+        """Reads ``word count`` lines; order is kept as in the file."""
+        words, counts = [], []
+        with open(os.fspath(path), "r", encoding="utf-8") as lines:
+            for number, line in enumerate(lines, 1):
+                fields = line.split()
+                if not fields:
+                    continue
+                if len(fields) != 2:
+                    raise ValueError(f"{path}:{number}: expected 'word count', got {line.rstrip()!r}")
+                try:
+                    count = int(fields[1])
+                except ValueError:
+                    raise ValueError(f"{path}:{number}: count is not an integer: {fields[1]!r}") from None
+                words.append(fields[0])
+                counts.append(count)
+        if not words:
+            raise ValueError(f"{path}: empty vocabulary file")
+        return cls(words, counts)

@@ -1,0 +1,362 @@
+"""Word2Vec: skip-gram and CBOW with negative sampling, gensim-compatible API.
+
+    model = Word2Vec(sg=1, vector_size=100, workers=2).fit("corpus.txt.gz")
+    model.wv.most_similar("king")
+
+The constructor also accepts gensim's ``sentences=`` / ``corpus_file=`` and then
+trains at once, as gensim does; ``build_vocab`` + ``train(..., epochs=)`` keep
+gensim's meaning. The model owns the training state (output weights, the
+encoded corpus, sampling tables); ``wv`` owns the vocabulary and the vectors.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import zipfile
+from typing import Optional, Sequence
+
+import numpy as np
+
+from . import _native
+from .corpus import EncodedCorpus, encode
+from .formats import atomic_write
+from .keyedvectors import KeyedVectors
+from .progress import make_bar, run_polled
+from .vocab import Vocabulary
+
+__all__ = ["Word2Vec"]
+
+logger = logging.getLogger(__name__)
+
+MODEL_MAGIC = "embforge.Word2Vec"
+MODEL_VERSION = 1
+MAX_VECTOR_SIZE = 1 << 16
+
+
+def _check_range(name, value, low, high=None, integer=True):
+    kind = (int, np.integer) if integer else (int, float, np.integer, np.floating)
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    if not (value >= low and (high is None or value <= high)) or value != value:
+        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ValueError(f"{name} must be {bound}, got {value!r}")
+    return value
+
+
+class Word2Vec:
+    """Skip-gram (``sg=1``) or CBOW (``sg=0``, gensim's default) with negative sampling.
+
+    Parameters keep gensim's names and defaults, with three differences:
+    ``alpha=None`` means 0.025 for skip-gram and 0.05 for CBOW (word2vec.c's
+    rule), ``workers=None`` means every CPU core, and only negative sampling
+    with ``cbow_mean=1`` is implemented (``hs=1`` raises). ``device="cuda"``
+    trains on the GPU when embforge was built with CUDA.
+    """
+
+    def __init__(self, sentences=None, corpus_file=None, *, vector_size: int = 100,
+                 alpha: Optional[float] = None, window: int = 5, min_count: int = 5,
+                 max_vocab_size: Optional[int] = None, sample: float = 1e-3, seed: int = 1,
+                 workers: Optional[int] = None, min_alpha: float = 1e-4, sg: int = 0,
+                 hs: int = 0, negative: int = 5, ns_exponent: float = 0.75, cbow_mean: int = 1,
+                 epochs: int = 5, shrink_windows: bool = True, max_sentence_length: int = 10000,
+                 compute_loss: bool = True, callbacks: Sequence = (), device: str = "cpu",
+                 progress: Optional[bool] = None):
+        if hs:
+            raise ValueError("hierarchical softmax (hs=1) is not implemented; use negative sampling")
+        if cbow_mean != 1:
+            raise ValueError("only cbow_mean=1 (the mean of the context vectors) is implemented")
+        if sg not in (0, 1, True, False):
+            raise ValueError(f"sg must be 0 (CBOW) or 1 (skip-gram), got {sg!r}")
+        self.sg = int(sg)
+        self.vector_size = _check_range("vector_size", vector_size, 1, MAX_VECTOR_SIZE)
+        self.window = _check_range("window", window, 1, 10000)
+        self.negative = _check_range("negative", negative, 1, 1000)
+        self.min_count = _check_range("min_count", min_count, 0)
+        self.max_vocab_size = (None if max_vocab_size is None
+                               else _check_range("max_vocab_size", max_vocab_size, 1))
+        self.sample = _check_range("sample", sample, 0.0, 1.0, integer=False)
+        self.alpha = (0.025 if self.sg else 0.05) if alpha is None else alpha
+        _check_range("alpha", self.alpha, 1e-12, 10.0, integer=False)
+        self.min_alpha = _check_range("min_alpha", min_alpha, 0.0, self.alpha, integer=False)
+        self.ns_exponent = _check_range("ns_exponent", ns_exponent, -10.0, 10.0, integer=False)
+        self.epochs = _check_range("epochs", epochs, 1)
+        self.workers = ((os.cpu_count() or 1) if workers is None
+                        else _check_range("workers", workers, 1, 1024))
+        self.seed = _check_range("seed", seed, 0, 2**64 - 1)
+        self.shrink_windows = bool(shrink_windows)
+        self.max_sentence_length = _check_range("max_sentence_length", max_sentence_length, 1)
+        self.compute_loss = bool(compute_loss)
+        self.callbacks = tuple(callbacks)
+        self.device = _native.resolve_device(device)
+        self.progress = progress
+
+        self.wv: Optional[KeyedVectors] = None
+        self.syn1neg: Optional[np.ndarray] = None
+        self.vocab: Optional[Vocabulary] = None
+        self.training_loss: list = []   # summed loss of each epoch trained, in order
+        self.epochs_trained = 0
+        self.interrupted = False
+        self.train_seconds = 0.0        # wall time of the last train() call
+        self.words_per_second = 0.0     # raw corpus tokens / s of the last train() call
+        self._corpus: Optional[EncodedCorpus] = None
+        self._corpus_source = None
+        self._tables = None
+        self._native_progress = _native.core.Progress()
+
+        if sentences is not None and corpus_file is not None:
+            raise ValueError("pass either sentences or corpus_file, not both")
+        if sentences is not None or corpus_file is not None:
+            self.fit(sentences if sentences is not None else corpus_file)
+
+    # ------------------------------------------------------------ vocabulary
+    def build_vocab(self, corpus_iterable=None, corpus_file=None, update: bool = False,
+                    progress_per=None, **_ignored) -> "Word2Vec":
+        """Reads the corpus once: builds the vocabulary and encodes the text."""
+        if update:
+            raise ValueError("vocabulary updates (update=True) are not supported; build a new model")
+        source = _one_source(corpus_iterable, corpus_file)
+        start = time.perf_counter()
+        corpus = encode(source, min_count=self.min_count, max_vocab_size=self.max_vocab_size,
+                        max_sentence_length=self.max_sentence_length)
+        self._set_corpus(corpus, source)
+        self._reset_weights(corpus.vocab)
+        logger.info("vocabulary of %d words from %d tokens (%d out of vocabulary) in %.2fs",
+                    len(corpus.vocab), corpus.raw_tokens, corpus.dropped_tokens,
+                    time.perf_counter() - start)
+        return self
+
+    def _set_corpus(self, corpus: EncodedCorpus, source) -> None:
+        self._corpus = corpus
+        self._corpus_source = source
+
+    def _reset_weights(self, vocab: Vocabulary) -> None:
+        self.vocab = vocab
+        rows = len(vocab)
+        storage = np.empty((rows + 2, self.vector_size), dtype=np.float32)  # 2 spare rows: <pad>, <unk>
+        storage[rows:] = 0.0
+        _native.core.init_word2vec_input(storage[:rows], self.seed)
+        self.wv = KeyedVectors.from_storage(vocab.words, storage, vocab.counts)
+        self.syn1neg = np.zeros((rows, self.vector_size), dtype=np.float32)
+        self._make_tables()
+        self.training_loss = []
+        self.epochs_trained = 0
+
+    def _make_tables(self) -> None:
+        counts = self.vocab.counts
+        keep = _native.core.subsampling_thresholds(counts, float(self.sample))
+        weights = counts.astype(np.float64) ** self.ns_exponent
+        noise_keep, noise_alias = _native.core.build_alias_table(weights)
+        self._tables = (keep, noise_keep, noise_alias)
+
+    @property
+    def corpus_total_words(self) -> int:
+        """Raw tokens of the last corpus read (gensim's name)."""
+        return self._corpus.raw_tokens if self._corpus is not None else 0
+
+    # ------------------------------------------------------------ training
+    def fit(self, corpus, epochs: Optional[int] = None) -> "Word2Vec":
+        """Builds the vocabulary from `corpus` (unless built) and trains on it."""
+        if self.wv is None:
+            self.build_vocab(corpus)
+        self.train(corpus, epochs=epochs)
+        return self
+
+    def train(self, corpus_iterable=None, corpus_file=None, total_examples=None, total_words=None,
+              epochs: Optional[int] = None, start_alpha: Optional[float] = None,
+              end_alpha: Optional[float] = None, compute_loss: Optional[bool] = None,
+              callbacks: Optional[Sequence] = None, **_ignored) -> "Word2Vec":
+        """Trains `epochs` passes over the corpus (gensim semantics).
+
+        The learning rate falls linearly from `start_alpha` (default `alpha`) to
+        `end_alpha` (default `min_alpha`) over all words of all epochs of this
+        call. A corpus other than the one given to `build_vocab` is encoded
+        with the existing vocabulary first.
+        """
+        if self.wv is None:
+            raise RuntimeError("build_vocab() must be called before train(), or use fit()")
+        source = _one_source(corpus_iterable, corpus_file, allow_none=True)
+        corpus = self._encoded(source)
+        epochs = self.epochs if epochs is None else _check_range("epochs", epochs, 1)
+        start_alpha = self.alpha if start_alpha is None else start_alpha
+        end_alpha = self.min_alpha if end_alpha is None else end_alpha
+        _check_range("start_alpha", start_alpha, 1e-12, 10.0, integer=False)
+        _check_range("end_alpha", end_alpha, 0.0, 10.0, integer=False)
+        if self.workers > len(corpus):
+            raise ValueError(f"workers={self.workers} exceeds the {len(corpus)} sentences of the corpus; "
+                             "use fewer workers")
+        if compute_loss is not None:
+            self.compute_loss = bool(compute_loss)
+        callbacks = self.callbacks if callbacks is None else tuple(callbacks)
+        self._run(corpus, epochs, start_alpha, end_alpha, callbacks)
+        return self
+
+    def _encoded(self, source) -> EncodedCorpus:
+        if source is None or source is self._corpus_source or isinstance(source, EncodedCorpus) \
+                and source is self._corpus:
+            if self._corpus is None:
+                raise ValueError("no corpus: pass one to train()")
+            return self._corpus
+        if isinstance(source, EncodedCorpus):
+            if source.vocab != self.vocab:
+                raise ValueError("the EncodedCorpus was encoded with another vocabulary")
+            return source
+        corpus = encode(source, vocab=self.vocab, max_sentence_length=self.max_sentence_length)
+        self._set_corpus(corpus, source)
+        return corpus
+
+    def stop(self) -> None:
+        """Ends a running train() at the next sentence (from another thread)."""
+        self._native_progress.request_stop()
+
+    def _run(self, corpus: EncodedCorpus, epochs: int, start_alpha: float, end_alpha: float,
+             callbacks) -> None:
+        progress = self._native_progress
+        progress.clear_stop()
+        self.interrupted = False
+        raw_per_id = corpus.raw_tokens / max(1, corpus.n_tokens)
+        bar = make_bar(self.progress, epochs * corpus.raw_tokens,
+                       "skip-gram" if self.sg else "CBOW", "word")
+        _call(callbacks, "on_train_begin", self)
+        started = time.perf_counter()
+        done_before = 0.0
+        try:
+            for e in range(epochs):
+                _call(callbacks, "on_epoch_begin", self)
+                a0 = start_alpha + (end_alpha - start_alpha) * e / epochs
+                a1 = start_alpha + (end_alpha - start_alpha) * (e + 1) / epochs
+
+                def poll():
+                    if bar is not None:
+                        shown = done_before + progress.work_done * raw_per_id
+                        bar.update(shown - bar.n)
+                        if progress.loss_count:
+                            bar.set_postfix(loss=f"{progress.loss_sum / progress.loss_count:.4f}",
+                                            lr=f"{progress.learning_rate:.5f}", refresh=False)
+
+                stats, interrupted = run_polled(
+                    lambda: self._train_epoch(corpus, a0, a1, self.epochs_trained), progress, poll)
+                done_before += corpus.raw_tokens
+                self.training_loss.append(stats["loss"] if self.compute_loss else float("nan"))
+                self.epochs_trained += 1
+                if interrupted or stats["stopped"]:
+                    self.interrupted = True
+                    logger.warning("training stopped during epoch %d; the vectors are usable", e + 1)
+                    break
+                _call(callbacks, "on_epoch_end", self)
+        finally:
+            if bar is not None:
+                bar.close()
+            self.train_seconds = time.perf_counter() - started
+            self.words_per_second = done_before / max(self.train_seconds, 1e-9)
+            self.wv._invalidate()
+        _call(callbacks, "on_train_end", self)
+
+    def _train_epoch(self, corpus: EncodedCorpus, alpha_start: float, alpha_end: float,
+                     epoch: int) -> dict:
+        if self.device != "cpu":
+            raise RuntimeError(f"device={self.device!r}: the CUDA Word2Vec kernels are not built yet")
+        keep, noise_keep, noise_alias = self._tables
+        return _native.core.train_word2vec_epoch(
+            corpus.ids, corpus.offsets, self.wv.vectors, self.syn1neg, keep, noise_keep, noise_alias,
+            skip_gram=bool(self.sg), window=self.window, negative=self.negative,
+            shrink_windows=self.shrink_windows, alpha_start=float(alpha_start),
+            alpha_end=float(alpha_end), seed=int(self.seed), epoch=int(epoch),
+            workers=int(self.workers), progress=self._native_progress)
+
+    def get_latest_training_loss(self) -> float:
+        """Loss summed over the last epoch (gensim's name; ours is float64 and per epoch)."""
+        return self.training_loss[-1] if self.training_loss else 0.0
+
+    # ------------------------------------------------------------ persistence
+    def _config(self) -> dict:
+        names = ("sg", "vector_size", "alpha", "window", "min_count", "max_vocab_size", "sample",
+                 "seed", "workers", "min_alpha", "negative", "ns_exponent", "epochs",
+                 "shrink_windows", "max_sentence_length", "compute_loss", "epochs_trained")
+        config = {name: getattr(self, name) for name in names}
+        config.update(format=MODEL_MAGIC, version=MODEL_VERSION,
+                      training_loss=[float(x) for x in self.training_loss])
+        return config
+
+    def save(self, path) -> None:
+        """Saves the trainable model (vectors, output weights, vocabulary, settings).
+
+        One uncompressed .npz file of plain arrays and a JSON header, written
+        atomically; it is loaded without pickle. The corpus is not saved: pass
+        it again to train() to continue training.
+        """
+        if self.wv is None:
+            raise ValueError("nothing to save: the model has no vocabulary yet")
+        words = "\n".join(self.vocab.words).encode("utf-8")
+        arrays = dict(
+            config=np.frombuffer(json.dumps(self._config()).encode("utf-8"), dtype=np.uint8),
+            words=np.frombuffer(words, dtype=np.uint8),
+            counts=self.vocab.counts,
+            vectors=np.ascontiguousarray(self.wv.vectors),
+            syn1neg=self.syn1neg)
+        with atomic_write(path, "wb") as out:
+            np.savez(out, **arrays)
+
+    @classmethod
+    def load(cls, path, device: str = "cpu") -> "Word2Vec":
+        """Loads a model written by save(); validates every array."""
+        try:
+            archive = np.load(os.fspath(path), allow_pickle=False)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+            raise ValueError(f"{path}: not an embforge model file ({error})") from error
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ValueError(f"{path}: not an embforge model file (a bare array, not an archive)")
+        with archive:
+            try:
+                config = json.loads(bytes(archive["config"]).decode("utf-8"))
+                words = bytes(archive["words"]).decode("utf-8").split("\n")
+                counts, vectors, syn1neg = archive["counts"], archive["vectors"], archive["syn1neg"]
+            except (KeyError, ValueError, UnicodeDecodeError) as error:
+                raise ValueError(f"{path}: not an embforge Word2Vec model ({error})") from error
+        if config.get("format") != MODEL_MAGIC or config.get("version") != MODEL_VERSION:
+            raise ValueError(f"{path}: not an embforge Word2Vec model (format {config.get('format')!r}, "
+                             f"version {config.get('version')!r})")
+        n, dim = len(words), int(config["vector_size"])
+        for name, array, shape in (("counts", counts, (n,)), ("vectors", vectors, (n, dim)),
+                                   ("syn1neg", syn1neg, (n, dim))):
+            if array.shape != shape:
+                raise ValueError(f"{path}: {name} has shape {array.shape}, expected {shape}")
+        if not (np.isfinite(vectors).all() and np.isfinite(syn1neg).all()):
+            raise ValueError(f"{path}: the model holds NaN or infinite weights")
+        trained = config.pop("epochs_trained", 0)
+        losses = config.pop("training_loss", [])
+        kwargs = {k: config[k] for k in ("sg", "vector_size", "alpha", "window", "min_count",
+                                         "max_vocab_size", "sample", "seed", "workers", "min_alpha",
+                                         "negative", "ns_exponent", "epochs", "shrink_windows",
+                                         "max_sentence_length", "compute_loss")}
+        model = cls(device=device, **kwargs)
+        model._reset_weights(Vocabulary(words, counts))
+        model.wv.vectors[...] = vectors
+        model.syn1neg[...] = syn1neg
+        model.epochs_trained = trained
+        model.training_loss = list(losses)
+        return model
+
+    def __repr__(self) -> str:
+        kind = "skip-gram" if self.sg else "CBOW"
+        size = len(self.wv) if self.wv is not None else 0
+        return f"Word2Vec({kind}, vocab={size}, vector_size={self.vector_size}, device={self.device!r})"
+
+
+def _one_source(corpus_iterable, corpus_file, allow_none=False):
+    if corpus_iterable is not None and corpus_file is not None:
+        raise ValueError("pass either corpus_iterable or corpus_file, not both")
+    source = corpus_iterable if corpus_iterable is not None else corpus_file
+    if source is None and not allow_none:
+        raise ValueError("no corpus given")
+    return source
+
+
+def _call(callbacks, name: str, model) -> None:
+    for callback in callbacks:
+        method = getattr(callback, name, None)
+        if method is not None:
+            method(model)
+        elif callable(callback) and name == "on_epoch_end":
+            callback(model)

@@ -1,0 +1,39 @@
+import os
+import random
+
+import pytest
+from hypothesis import settings
+
+# CI has 2 cores: keep property tests small but meaningful; `--hypothesis-profile=thorough`
+# runs more examples locally.
+settings.register_profile("default", max_examples=60, deadline=None)
+settings.register_profile("thorough", max_examples=500, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+DATA = os.path.join(os.path.dirname(__file__), "data")
+
+
+@pytest.fixture(scope="session")
+def toy_corpus_path(tmp_path_factory):
+    """A made-up corpus with strong, learnable structure (see make_toy_corpus)."""
+    path = tmp_path_factory.mktemp("toy") / "toy.txt"
+    path.write_text("\n".join(" ".join(s) for s in make_toy_corpus()) + "\n")
+    return str(path)
+
+
+def make_toy_corpus(n_sentences=3000, seed=0):
+    """Sentences from 4 topics, each with its own 12 words plus shared filler.
+
+    Words of the same topic co-occur and never meet other topics' words, so
+    trained vectors must put same-topic words closer than cross-topic ones.
+    """
+    rng = random.Random(seed)
+    topics = [[f"{name}{i}" for i in range(12)] for name in ("sea", "fire", "tree", "iron")]
+    filler = ["the", "a", "of", "and", "to"]
+    sentences = []
+    for _ in range(n_sentences):
+        topic = rng.choice(topics)
+        words = [rng.choice(topic) if rng.random() < 0.7 else rng.choice(filler)
+                 for _ in range(rng.randint(8, 20))]
+        sentences.append(words)
+    return sentences
