@@ -100,6 +100,27 @@ struct Buffers {
   std::vector<float> work2;         // [dim]: CBOW summed gradient
 };
 
+#if defined(__GNUC__)
+// kRows dot products of x with rows[k] in one pass over x, in column blocks of
+// 8 (the partial sums stay in registers; one short reduction per row).
+template <int kRows>
+EMBFORGE_INLINE void dots_fixed(const float* x, const float* const* rows, int dim, float* out) {
+  using vec::f8;
+  f8 acc[kRows];
+  for (int k = 0; k < kRows; ++k) acc[k] = f8{};
+  int col = 0;
+  for (; col + 8 <= dim; col += 8) {
+    const f8 v = vec::load8(x + col);
+    for (int k = 0; k < kRows; ++k) acc[k] += v * vec::load8(rows[k] + col);
+  }
+  for (int k = 0; k < kRows; ++k) {
+    float sum = vec::reduce8(acc[k]);
+    for (int i = col; i < dim; ++i) sum += x[i] * rows[k][i];
+    out[k] = sum;
+  }
+}
+#endif
+
 // Skip-gram, one window: the contexts' input rows against the center's and
 // K negatives' output rows. Semantics (the numpy oracle in the tests follows
 // them): all coefficients come from the rows as the window starts; contexts
@@ -116,12 +137,21 @@ EMBFORGE_INLINE void skip_gram_coefficients(const Context& c, Buffers& b, int n_
   float* coef = b.coefficients.data();
   double loss = 0.0;  // locals, not r.loss: keeps the sums in registers
   int64_t terms = 0;
+  constexpr int kFixed = 6;  // 1 + negative for the default negative=5
+  const float* rows[kFixed];
+  float dots[kFixed];
+  if (n_targets == kFixed)
+    for (int k = 0; k < kFixed; ++k) rows[k] = output + static_cast<int64_t>(b.targets[k]) * dim;
   for (int j = 0; j < n_contexts; ++j) {
     const float* in = input + static_cast<int64_t>(b.contexts[j]) * dim;
+#if defined(__GNUC__)
+    if (n_targets == kFixed) dots_fixed<kFixed>(in, rows, dim, dots);
+#endif
     for (int k = 0; k < n_targets; ++k) {
       float g = 0.0f;
       if (k == 0 || b.targets[k] != center) {  // a noise draw of the center itself is skipped
-        const float d = dot(in, output + static_cast<int64_t>(b.targets[k]) * dim, dim);
+        const float d = n_targets == kFixed ? dots[k]
+                        : dot(in, output + static_cast<int64_t>(b.targets[k]) * dim, dim);
         g = coefficient(d, k == 0, alpha, &loss);
         ++terms;
       }
@@ -218,32 +248,81 @@ EMBFORGE_INLINE void skip_gram_window(const Context& c, Buffers& b, int n_contex
 }
 
 // CBOW, one window: the mean of the contexts against the center and negatives.
+// Semantics (followed by the numpy oracle): every dot product is taken with
+// the rows as the window starts; then, target after target, the summed
+// gradient takes the target's current row and the row moves by g * mean (a
+// repeated noise word adds up); finally each context row gets the gradient.
 EMBFORGE_INLINE void cbow_window(const Context& c, Buffers& b, int n_contexts, float alpha,
                                  ThreadResult& r) {
   const int dim = c.params.vector_size;
+  const int n_targets = static_cast<int>(b.targets.size());
   float* __restrict input = c.model.input;
   float* __restrict output = c.model.output;
   float* mean = b.work.data();
   float* gradient = b.work2.data();
+  float* g = b.coefficients.data();
   std::fill(mean, mean + dim, 0.0f);
-  std::fill(gradient, gradient + dim, 0.0f);
   for (int j = 0; j < n_contexts; ++j)
     axpy(1.0f, input + static_cast<int64_t>(b.contexts[j]) * dim, mean, dim);
   vec::scale(1.0f / static_cast<float>(n_contexts), mean, dim);
 
+  constexpr int kFixed = 6;
+  float* rows[kFixed];
+  float dots[kFixed];
+#if defined(__GNUC__)
+  if (n_targets == kFixed) {
+    for (int k = 0; k < kFixed; ++k) rows[k] = output + static_cast<int64_t>(b.targets[k]) * dim;
+    dots_fixed<kFixed>(mean, rows, dim, dots);
+  }
+#endif
   const uint32_t center = b.targets[0];
   double loss = 0.0;
   int64_t terms = 0;
-  for (size_t k = 0; k < b.targets.size(); ++k) {
+  for (int k = 0; k < n_targets; ++k) {
+    g[k] = 0.0f;
     if (k > 0 && b.targets[k] == center) continue;
-    float* out = output + static_cast<int64_t>(b.targets[k]) * dim;
-    const float g = coefficient(dot(mean, out, dim), k == 0, alpha, &loss);
+    const float* out = output + static_cast<int64_t>(b.targets[k]) * dim;
+    g[k] = coefficient(n_targets == kFixed ? dots[k] : dot(mean, out, dim), k == 0, alpha, &loss);
     ++terms;
-    axpy(g, out, gradient, dim);
-    axpy(g, mean, out, dim);
   }
   r.loss += loss;
   r.loss_terms += terms;
+
+#if defined(__GNUC__)
+  if (n_targets == kFixed) {  // column blocks: each row loaded and stored once
+    using vec::f8;
+    int col = 0;
+    for (; col + 8 <= dim; col += 8) {
+      const f8 m = vec::load8(mean + col);
+      f8 grad = {};
+      for (int k = 0; k < kFixed; ++k) {
+        const f8 o = vec::load8(rows[k] + col);
+        grad += vec::splat8(g[k]) * o;
+        vec::store8(rows[k] + col, o + vec::splat8(g[k]) * m);
+      }
+      for (int j = 0; j < n_contexts; ++j) {
+        float* in = input + static_cast<int64_t>(b.contexts[j]) * dim + col;
+        vec::store8(in, vec::load8(in) + grad);
+      }
+    }
+    for (; col < dim; ++col) {
+      float grad = 0.0f;
+      for (int k = 0; k < kFixed; ++k) {
+        grad += g[k] * rows[k][col];
+        rows[k][col] += g[k] * mean[col];
+      }
+      for (int j = 0; j < n_contexts; ++j) input[static_cast<int64_t>(b.contexts[j]) * dim + col] += grad;
+    }
+    return;
+  }
+#endif
+  std::fill(gradient, gradient + dim, 0.0f);
+  for (int k = 0; k < n_targets; ++k) {
+    if (g[k] == 0.0f) continue;
+    float* out = output + static_cast<int64_t>(b.targets[k]) * dim;
+    axpy(g[k], out, gradient, dim);
+    axpy(g[k], mean, out, dim);
+  }
   for (int j = 0; j < n_contexts; ++j)
     axpy(1.0f, gradient, input + static_cast<int64_t>(b.contexts[j]) * dim, dim);
 }

@@ -1,2 +1,22 @@
-"""embforge: fast word-embedding training on CPU threads and CUDA GPUs."""
+"""embforge: fast word-embedding training on CPU threads and CUDA GPUs.
+
+    import embforge
+    model = embforge.Word2Vec(sg=1, workers=2).fit("corpus.txt.gz")
+    model.wv.most_similar("linux")
+"""
+from ._native import cuda_available, cuda_unavailable_reason, device_info
+from .corpus import EncodedCorpus, encode
+from .keyedvectors import KeyedVectors
+from .vocab import Vocabulary
+from .word2vec import Word2Vec
+
 __version__ = "0.1.0"
+
+__all__ = ["EncodedCorpus", "KeyedVectors", "Vocabulary", "Word2Vec", "cuda_available",
+           "cuda_unavailable_reason", "device_info", "encode", "simd_level"]
+
+
+def simd_level() -> str:
+    """The SIMD code path the CPU kernels picked on this machine."""
+    from ._native import core
+    return core.simd_level()

@@ -134,11 +134,18 @@ class Word2Vec:
     def _reset_weights(self, vocab: Vocabulary) -> None:
         self.vocab = vocab
         rows = len(vocab)
-        storage = np.empty((rows + 2, self.vector_size), dtype=np.float32)  # 2 spare rows: <pad>, <unk>
-        storage[rows:] = 0.0
-        _native.core.init_word2vec_input(storage[:rows], self.seed)
-        self.wv = KeyedVectors.from_storage(vocab.words, storage, vocab.counts)
-        self.syn1neg = np.zeros((rows, self.vector_size), dtype=np.float32)
+        if self.device != "cpu":  # [CUDA, issue 5] device storage, initialised as below
+            from . import cuda_backend
+            storage, self.syn1neg = cuda_backend.allocate_word2vec(rows, self.vector_size, self.seed,
+                                                                   self.device)
+            self._cuda_storage = storage
+            self.wv = KeyedVectors.from_storage(vocab.words, storage, vocab.counts)
+        else:
+            storage = np.empty((rows + 2, self.vector_size), dtype=np.float32)  # 2 spare rows: <pad>, <unk>
+            storage[rows:] = 0.0
+            _native.core.init_word2vec_input(storage[:rows], self.seed)
+            self.wv = KeyedVectors.from_storage(vocab.words, storage, vocab.counts)
+            self.syn1neg = np.zeros((rows, self.vector_size), dtype=np.float32)
         self._make_tables()
         self.training_loss = []
         self.epochs_trained = 0
@@ -255,9 +262,15 @@ class Word2Vec:
 
     def _train_epoch(self, corpus: EncodedCorpus, alpha_start: float, alpha_end: float,
                      epoch: int) -> dict:
-        if self.device != "cpu":
-            raise RuntimeError(f"device={self.device!r}: the CUDA Word2Vec kernels are not built yet")
         keep, noise_keep, noise_alias = self._tables
+        if self.device != "cpu":  # [CUDA, issue 5] same arguments, same result dict
+            from . import cuda_backend
+            return cuda_backend.train_word2vec_epoch(
+                corpus.ids, corpus.offsets, self._cuda_storage[:len(self.vocab)], self.syn1neg, keep,
+                noise_keep, noise_alias, skip_gram=bool(self.sg), window=self.window,
+                negative=self.negative, shrink_windows=self.shrink_windows,
+                alpha_start=float(alpha_start), alpha_end=float(alpha_end), seed=int(self.seed),
+                epoch=int(epoch), progress=self._native_progress)
         return _native.core.train_word2vec_epoch(
             corpus.ids, corpus.offsets, self.wv.vectors, self.syn1neg, keep, noise_keep, noise_alias,
             skip_gram=bool(self.sg), window=self.window, negative=self.negative,

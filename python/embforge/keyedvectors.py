@@ -1,0 +1,565 @@
+"""``KeyedVectors``: words and their vectors, with gensim's names and semantics.
+
+The vectors are the first ``len(kv)`` rows of one C-contiguous array,
+``kv._storage``; the rows after them are spare (the trainers allocate 2, the
+PyTorch bridge puts ``<pad>``/``<unk>`` there without copying). The trainers
+write into ``kv.vectors`` in place and call ``kv._invalidate()`` afterwards,
+which drops the cached norms.
+
+``storage`` may also live on a GPU (a torch tensor or CuPy array, anything
+with ``__dlpack__``/``__cuda_array_interface__``): then ``kv.device`` says
+``"cuda:N"`` and ``kv.vectors`` is a read-only host copy, cached until
+``_invalidate()``. torch and CuPy are never imported here.
+
+Differences from gensim, on purpose:
+
+* a zero vector normalises to zeros (gensim gives NaN), so it never wins a
+  similarity search;
+* ``most_similar_cosmul`` honours ``restrict_vocab`` (gensim ignores it);
+* ``add_vectors`` keeps the first of duplicate keys within one call (gensim
+  adds both rows);
+* ``KeyedVectors(vector_size, count)``: `count` reserves rows for later
+  ``add_vectors`` calls; the object starts empty (gensim starts with `count`
+  unnamed rows);
+* ``save_word2vec_format`` writes in index order (gensim re-sorts by count);
+* ``save``/``load`` use embforge's own pickle-free format (see formats.py);
+* ``evaluate_word_analogies`` defaults to ``restrict_vocab=30000`` (word2vec.c's
+  compute-accuracy; gensim's default is 300000).
+"""
+from __future__ import annotations
+
+import logging
+from numbers import Integral
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from . import evaluation, formats
+from .formats import SPARE_ROWS
+
+__all__ = ["KeyedVectors"]
+
+logger = logging.getLogger(__name__)
+
+_KEY_TYPES = (str, int, np.integer)
+
+
+def _is_key(item) -> bool:
+    return isinstance(item, _KEY_TYPES)
+
+
+def _ensure_list(value) -> list:
+    """gensim's rule: a single key or 1-D vector becomes a one-item list, a 2-D
+    array a list of rows."""
+    if value is None:
+        return []
+    if _is_key(value) or (isinstance(value, np.ndarray) and value.ndim == 1):
+        return [value]
+    if isinstance(value, np.ndarray) and value.ndim == 2:
+        return list(value)
+    return list(value)
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    length = np.linalg.norm(vector)
+    return vector / length if length > 0 else vector
+
+
+def _argsort_desc(values: np.ndarray, topn: int) -> np.ndarray:
+    """Indices of the `topn` largest values, largest first (gensim's matutils.argsort)."""
+    negated = -values
+    if topn >= negated.size:
+        return np.argsort(negated)
+    best = np.argpartition(negated, topn)[:topn]
+    return best.take(np.argsort(negated.take(best)))
+
+
+def _device_of(storage) -> str:
+    """'cpu' for host arrays, 'cuda:N' for arrays on a GPU (duck-typed)."""
+    if isinstance(storage, np.ndarray):
+        return "cpu"
+    dlpack_device = getattr(storage, "__dlpack_device__", None)
+    if dlpack_device is not None:
+        kind, index = dlpack_device()
+        # DLPack device types: 1 CPU, 2 CUDA, 3 CUDA host (pinned), 10 ROCm, 13 CUDA managed
+        if int(kind) in (2, 10, 13):
+            return f"cuda:{int(index)}"
+        return "cpu"
+    if hasattr(storage, "__cuda_array_interface__"):
+        device = getattr(storage, "device", None)
+        index = getattr(device, "id", getattr(device, "index", 0))
+        return f"cuda:{int(index or 0)}"
+    return "cpu"
+
+
+def _to_host(array) -> np.ndarray:
+    """A host numpy copy of a GPU array (CuPy ``.get()``, torch ``.cpu()``)."""
+    if hasattr(array, "get") and hasattr(array, "__cuda_array_interface__"):
+        host = array.get()
+    elif hasattr(array, "cpu"):
+        host = array.detach().cpu().numpy() if hasattr(array, "detach") else array.cpu().numpy()
+    else:
+        raise TypeError(f"cannot copy a {type(array).__name__} from the GPU: it has neither "
+                        ".get() (CuPy) nor .cpu() (torch)")
+    return np.ascontiguousarray(host)
+
+
+class KeyedVectors:
+    """Mapping between keys (words) and vectors, with similarity queries and
+    the word2vec/GloVe/embforge file formats."""
+
+    def __init__(self, vector_size: int, count: int = 0, dtype=np.float32):
+        if int(vector_size) <= 0:
+            raise ValueError(f"vector_size must be positive, not {vector_size}")
+        if int(count) < 0:
+            raise ValueError(f"count must be >= 0, not {count}")
+        storage = np.zeros((int(count) + SPARE_ROWS, int(vector_size)), dtype=dtype)
+        self._setup([], storage, None)
+
+    # ------------------------------------------------------------ construction
+
+    @classmethod
+    def from_storage(cls, keys, storage, counts=None) -> "KeyedVectors":
+        """Vectors that are the first ``len(keys)`` rows of `storage`, not a copy.
+
+        `storage`: a C-contiguous 2-D float array (float32 for the trainers)
+        with at least ``len(keys)`` rows, or a GPU array (see the module doc).
+        `counts`: optional word counts, stored as the ``"count"`` attribute.
+        """
+        keys = list(keys)
+        device = _device_of(storage)
+        if device == "cpu" and not isinstance(storage, np.ndarray):
+            storage = np.asarray(storage)  # e.g. a CPU torch tensor: shares its memory
+        shape = tuple(storage.shape)
+        if len(shape) != 2 or shape[1] < 1:
+            raise ValueError(f"storage must be a 2-D array [rows, dim], got shape {shape}")
+        if shape[0] < len(keys):
+            raise ValueError(f"storage has {shape[0]} rows, fewer than the {len(keys)} keys")
+        if isinstance(storage, np.ndarray):
+            if storage.dtype.kind != "f":
+                raise ValueError(f"storage must hold floats, not {storage.dtype}")
+            if not storage.flags.c_contiguous:
+                raise ValueError("storage must be C-contiguous (the trainers write into it in place)")
+        self = cls.__new__(cls)
+        self._setup(keys, storage, counts)
+        return self
+
+    def _setup(self, keys: List, storage, counts) -> None:
+        self.index_to_key: List = keys
+        self.key_to_index: Dict = {key: index for index, key in enumerate(keys)}
+        if len(self.key_to_index) != len(keys):
+            seen = set()
+            duplicate = next(k for k in keys if k in seen or seen.add(k))
+            raise ValueError(f"duplicate key {duplicate!r}")
+        self._storage = storage
+        self.device = _device_of(storage)
+        self.vector_size = int(storage.shape[1])
+        self.expandos: Dict[str, np.ndarray] = {}
+        if counts is not None:
+            counts = np.asarray(counts, dtype=np.int64).reshape(-1)
+            if len(counts) != len(keys):
+                raise ValueError(f"{len(counts)} counts for {len(keys)} keys")
+            self.expandos["count"] = counts.copy()
+        self._host: Optional[np.ndarray] = None
+        self.norms: Optional[np.ndarray] = None
+        self._normed: Optional[np.ndarray] = None
+
+    def _invalidate(self) -> None:
+        """Drops caches derived from the vectors (norms, unit vectors, host copy).
+        Call it after writing into the vectors in place."""
+        self._host = None
+        self.norms = None
+        self._normed = None
+
+    # ------------------------------------------------------------ storage
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """The ``[len(self), vector_size]`` vectors: a view of the storage on the
+        CPU; for GPU storage a read-only host copy, refreshed by ``_invalidate()``."""
+        if self.device == "cpu":
+            return self._storage[: len(self.index_to_key)]
+        if self._host is None:
+            host = _to_host(self._storage[: len(self.index_to_key)])
+            host.flags.writeable = False
+            self._host = host
+        return self._host
+
+    @vectors.setter
+    def vectors(self, value) -> None:
+        value = np.ascontiguousarray(value)
+        if value.ndim != 2 or value.shape[0] != len(self.index_to_key):
+            raise ValueError(f"expected an array of {len(self.index_to_key)} rows, got shape {value.shape}")
+        self._storage = value
+        self.device = "cpu"
+        self.vector_size = int(value.shape[1])
+        self._invalidate()
+
+    def __len__(self) -> int:
+        return len(self.index_to_key)
+
+    def __repr__(self) -> str:
+        dtype = getattr(self._storage, "dtype", "?")
+        return f"KeyedVectors({len(self)} keys x {self.vector_size} dims, {dtype}, device={self.device!r})"
+
+    # ------------------------------------------------------------ keys
+
+    def get_index(self, key, default=None) -> int:
+        """Row of `key`; an int that is not a key is taken as a row number
+        (gensim); else `default`, or KeyError when no default is given."""
+        index = self.key_to_index.get(key, -1)
+        if index >= 0:
+            return index
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool) and 0 <= key < len(self):
+            return int(key)
+        if default is not None:
+            return default
+        raise KeyError(f"Key {key!r} not present")
+
+    def has_index_for(self, key) -> bool:
+        return self.get_index(key, -1) >= 0
+
+    def __contains__(self, key) -> bool:
+        return self.has_index_for(key)
+
+    def get_vector(self, key, norm: bool = False) -> np.ndarray:
+        """The vector of `key` (a view of the storage), or its unit vector (a copy)."""
+        index = self.get_index(key)
+        if norm:
+            return self.get_normed_vectors()[index].copy()
+        return self.vectors[index]
+
+    word_vec = get_vector
+
+    def __getitem__(self, key_or_keys) -> np.ndarray:
+        """One key: its vector; a list of keys: a 2-D array of their vectors."""
+        if _is_key(key_or_keys):
+            return self.get_vector(key_or_keys)
+        indices = [self.get_index(key) for key in key_or_keys]
+        return self.vectors[np.array(indices, dtype=np.int64)]
+
+    def __setitem__(self, keys, weights) -> None:
+        """Adds or replaces vectors (gensim)."""
+        if _is_key(keys):
+            keys, weights = [keys], np.asarray(weights).reshape(1, -1)
+        self.add_vectors(keys, weights, replace=True)
+
+    def get_vecattr(self, key, attr: str):
+        """A per-key attribute such as ``"count"``."""
+        return self.expandos[attr][self.get_index(key)].item()
+
+    def set_vecattr(self, key, attr: str, value) -> None:
+        index = self.get_index(key)
+        if attr not in self.expandos:
+            dtype = np.int64 if isinstance(value, (int, np.integer)) else np.asarray(value).dtype
+            self.expandos[attr] = np.zeros(len(self), dtype=dtype)
+        self.expandos[attr][index] = value
+
+    # ------------------------------------------------------------ adding
+
+    def add_vector(self, key, vector) -> int:
+        """Adds one key (kept as is if present); returns its index."""
+        self.add_vectors([key], np.asarray(vector).reshape(1, -1))
+        return self.get_index(key)
+
+    def add_vectors(self, keys, weights, extras=None, replace: bool = False) -> None:
+        """Appends new keys with their vectors; existing keys keep their vectors
+        unless `replace`. Within one call the first of duplicate keys counts
+        (the last with `replace`). `extras`: ``{attr: values}`` per key."""
+        if self.device != "cpu":
+            raise ValueError(f"the vectors live on {self.device}: add vectors before moving them "
+                             "to the GPU (or set kv.vectors to a host array first)")
+        if _is_key(keys):
+            keys, weights = [keys], np.asarray(weights).reshape(1, -1)
+        keys = list(keys)
+        weights = np.asarray(weights, dtype=self._storage.dtype)
+        if weights.shape != (len(keys), self.vector_size):
+            raise ValueError(f"expected weights of shape ({len(keys)}, {self.vector_size}), "
+                             f"got {weights.shape}")
+        extras = {name: np.asarray(values) for name, values in (extras or {}).items()}
+        new_rows, replaced = {}, {}
+        for position, key in enumerate(keys):
+            if key in self.key_to_index:
+                replaced[self.key_to_index[key]] = position
+            elif key in new_rows:
+                if replace:
+                    new_rows[key] = position
+            else:
+                new_rows[key] = position
+        start = len(self)
+        self._reserve(start + len(new_rows))
+        for offset, (key, position) in enumerate(new_rows.items()):
+            self.key_to_index[key] = start + offset
+            self.index_to_key.append(key)
+        picked = np.fromiter(new_rows.values(), dtype=np.int64, count=len(new_rows))
+        self._storage[start:len(self)] = weights[picked]
+        self._grow_attrs(extras, picked, start)
+        if replace and replaced:
+            rows = np.fromiter(replaced.keys(), dtype=np.int64, count=len(replaced))
+            positions = np.fromiter(replaced.values(), dtype=np.int64, count=len(replaced))
+            self._storage[rows] = weights[positions]
+            for name, values in extras.items():
+                self.expandos[name][rows] = values[positions]
+        self._invalidate()
+
+    def _reserve(self, rows: int) -> None:
+        """Makes room for `rows` vectors and SPARE_ROWS spare rows after them."""
+        if rows + SPARE_ROWS <= self._storage.shape[0]:
+            return
+        storage = np.zeros((rows + SPARE_ROWS, self.vector_size), dtype=self._storage.dtype)
+        storage[: len(self)] = self._storage[: len(self)]
+        self._storage = storage
+
+    def _grow_attrs(self, extras, picked: np.ndarray, start: int) -> None:
+        for name in set(self.expandos) | set(extras):
+            old = self.expandos.get(name)
+            dtype = old.dtype if old is not None else extras[name].dtype
+            grown = np.zeros(len(self), dtype=dtype)
+            if old is not None:
+                grown[:start] = old[:start]
+            if name in extras:
+                grown[start:] = extras[name][picked]
+            self.expandos[name] = grown
+
+    # ------------------------------------------------------------ norms
+
+    def fill_norms(self, force: bool = False) -> None:
+        """Computes ``self.norms`` (L2 length of each vector) if missing or `force`."""
+        if self.norms is None or force:
+            self.norms = np.linalg.norm(self.vectors, axis=1)
+            self._normed = None
+
+    def get_normed_vectors(self) -> np.ndarray:
+        """Unit-length vectors (zero vectors stay zero), cached and read-only
+        until ``_invalidate()``."""
+        if self._normed is None:
+            self.fill_norms()
+            lengths = np.where(self.norms > 0, self.norms, 1).astype(self.vectors.dtype)
+            normed = self.vectors / lengths[:, None]
+            normed.flags.writeable = False
+            self._normed = normed
+        return self._normed
+
+    def unit_normalize_all(self) -> None:
+        """Scales every vector to unit length in place (gensim)."""
+        self.vectors[...] = self.get_normed_vectors()
+        self._invalidate()
+
+    # ------------------------------------------------------------ similarity
+
+    def get_mean_vector(self, keys, weights=None, pre_normalize: bool = True,
+                        post_normalize: bool = False, ignore_missing: bool = True) -> np.ndarray:
+        """Weighted mean of keys' (unit, with `pre_normalize`) vectors and raw
+        arrays, divided by the sum of absolute weights (gensim)."""
+        if len(keys) == 0:
+            raise ValueError("cannot compute mean with no input")
+        weights = np.ones(len(keys)) if weights is None else np.asarray(weights, dtype=np.float64)
+        if weights.shape != (len(keys),):
+            raise ValueError("keys and weights array must have same number of elements")
+        mean = np.zeros(self.vector_size, dtype=np.float64)
+        total = 0.0
+        for key, weight in zip(keys, weights):
+            if isinstance(key, np.ndarray):
+                vector = key
+            elif key in self:
+                vector = self.get_vector(key, norm=pre_normalize)
+            elif ignore_missing:
+                continue
+            else:
+                raise KeyError(f"Key {key!r} not present in vocabulary")
+            mean += weight * np.asarray(vector, dtype=np.float64)
+            total += abs(weight)
+        if total > 0:
+            mean /= total
+        if post_normalize:
+            mean = _unit(mean)
+        return mean.astype(self.vectors.dtype)
+
+    def _clip(self, restrict_vocab, clip_start=0, clip_end=None):
+        if restrict_vocab:
+            return 0, min(int(restrict_vocab), len(self))
+        return clip_start, min(clip_end or len(self), len(self))
+
+    def _top(self, scores: np.ndarray, topn: int, exclude, offset: int = 0):
+        best = _argsort_desc(scores, topn + len(exclude))
+        skip = set(exclude)
+        result = [(self.index_to_key[i + offset], float(scores[i]))
+                  for i in best.tolist() if i + offset not in skip]
+        return result[:topn]
+
+    def most_similar(self, positive=None, negative=None, topn=10, clip_start: int = 0,
+                     clip_end: Optional[int] = None, restrict_vocab: Optional[int] = None):
+        """Keys nearest (cosine) to the weighted mean of the unit vectors of
+        `positive` (weight +1) and `negative` (weight -1) keys; items may be
+        keys, arrays (used as they are) or ``(item, weight)`` pairs. Input keys
+        are left out. ``topn=None`` returns the similarities of all keys."""
+        if isinstance(topn, Integral) and topn < 1:
+            return []
+        positive, negative = _ensure_list(positive), _ensure_list(negative)
+        items = positive + negative
+        weights = np.r_[np.ones(len(positive)), -np.ones(len(negative))]
+        keys = []
+        for position, item in enumerate(items):
+            if _is_key(item) or isinstance(item, np.ndarray):
+                keys.append(item)
+            else:
+                keys.append(item[0])
+                weights[position] = item[1]
+        mean = self.get_mean_vector(keys, weights, pre_normalize=True, post_normalize=True,
+                                    ignore_missing=False)
+        exclude = [self.get_index(k) for k in keys if _is_key(k) and self.has_index_for(k)]
+        start, end = self._clip(restrict_vocab, clip_start, clip_end)
+        scores = self.get_normed_vectors()[start:end] @ mean
+        if not topn:
+            return scores
+        return self._top(scores, topn, exclude, start)
+
+    def similar_by_key(self, key, topn=10, restrict_vocab=None):
+        return self.most_similar(positive=[key], topn=topn, restrict_vocab=restrict_vocab)
+
+    similar_by_word = similar_by_key
+
+    def similar_by_vector(self, vector, topn=10, restrict_vocab=None):
+        return self.most_similar(positive=[np.asarray(vector)], topn=topn, restrict_vocab=restrict_vocab)
+
+    def most_similar_cosmul(self, positive=None, negative=None, topn=10, restrict_vocab=None):
+        """3CosMul (Levy & Goldberg 2014): product of shifted cosines
+        ``(1 + cos) / 2`` to the positives over that to the negatives (+1e-6)."""
+        if isinstance(topn, Integral) and topn < 1:
+            return []
+        positive, negative = _ensure_list(positive), _ensure_list(negative)
+        if not positive:
+            raise ValueError("cannot compute similarity with no input")
+        exclude = [self.get_index(k) for k in positive + negative if _is_key(k) and k in self]
+        start, end = self._clip(restrict_vocab)
+        normed = self.get_normed_vectors()[start:end]
+
+        def shifted(items):
+            terms = np.array([self.get_vector(k, norm=True) if _is_key(k) else np.asarray(k)
+                              for k in items], dtype=normed.dtype).reshape(len(items), self.vector_size)
+            return (1 + normed @ terms.T) / 2
+
+        scores = shifted(positive).prod(axis=1) / (shifted(negative).prod(axis=1) + 0.000001)
+        if not topn:
+            return scores
+        return self._top(scores, topn, exclude, start)
+
+    @staticmethod
+    def cosine_similarities(vector_1, vectors_all) -> np.ndarray:
+        """Cosine similarity between one vector and each row of `vectors_all`."""
+        norm = np.linalg.norm(vector_1)
+        all_norms = np.linalg.norm(vectors_all, axis=1)
+        return np.dot(vectors_all, vector_1) / (norm * all_norms)
+
+    def similarity(self, w1, w2) -> float:
+        normed = self.get_normed_vectors()
+        return float(normed[self.get_index(w1)] @ normed[self.get_index(w2)])
+
+    def distance(self, w1, w2) -> float:
+        return 1 - self.similarity(w1, w2)
+
+    def n_similarity(self, ws1, ws2) -> float:
+        """Cosine similarity between the means of two sets of keys (missing keys
+        are ignored, as in gensim)."""
+        if not (len(ws1) and len(ws2)):
+            raise ZeroDivisionError("At least one of the passed list is empty.")
+        mean1 = self.get_mean_vector(ws1, pre_normalize=False)
+        mean2 = self.get_mean_vector(ws2, pre_normalize=False)
+        return float(_unit(mean1.astype(np.float64)) @ _unit(mean2.astype(np.float64)))
+
+    def distances(self, word_or_vector, other_words=()) -> np.ndarray:
+        """Cosine distances from a key or vector to `other_words` (all keys if empty)."""
+        vector = self.get_vector(word_or_vector) if _is_key(word_or_vector) else word_or_vector
+        if not other_words:
+            others = self.vectors
+        else:
+            others = self.vectors[[self.get_index(word) for word in other_words]]
+        return 1 - self.cosine_similarities(vector, others)
+
+    def closer_than(self, key1, key2) -> list:
+        """Keys closer to `key1` than `key2` is."""
+        distances = self.distances(key1)
+        index1, index2 = self.get_index(key1), self.get_index(key2)
+        closer = np.flatnonzero(distances < distances[index2])
+        return [self.index_to_key[i] for i in closer.tolist() if i != index1]
+
+    def rank(self, key1, key2) -> int:
+        """Rank of `key2` among all keys by distance from `key1` (1 = nearest)."""
+        return len(self.closer_than(key1, key2)) + 1
+
+    def most_similar_to_given(self, key1, keys_list):
+        return keys_list[int(np.argmax([self.similarity(key1, key) for key in keys_list]))]
+
+    def rank_by_centrality(self, words, use_norm: bool = True) -> list:
+        """``(similarity, word)`` to the mean of all the words, most central first."""
+        used = [word for word in words if word in self]
+        if len(used) != len(words):
+            logger.warning("vectors for words %s are not present in the model, ignoring these words",
+                           set(words) - set(used))
+        if not used:
+            raise ValueError("cannot select a word from an empty list")
+        vectors = np.vstack([self.get_vector(word, norm=use_norm) for word in used]).astype(np.float32)
+        mean = self.get_mean_vector(vectors, post_normalize=True)
+        return sorted(zip((vectors @ mean).tolist(), used), reverse=True)
+
+    def doesnt_match(self, words):
+        """The word furthest from the mean of the words."""
+        return self.rank_by_centrality(words)[-1][1]
+
+    # ------------------------------------------------------------ evaluation
+
+    def evaluate_word_analogies(self, analogies, restrict_vocab=30000, case_insensitive=True,
+                                dummy4unknown=False):
+        """3CosAdd accuracy on a questions-words file: ``(score, sections)`` as in
+        gensim (see embforge.evaluation)."""
+        return evaluation.evaluate_word_analogies(self, analogies, restrict_vocab,
+                                                  case_insensitive, dummy4unknown)
+
+    def evaluate_word_pairs(self, pairs, delimiter="\t", encoding="utf8", restrict_vocab=300000,
+                            case_insensitive=True, dummy4unknown=False):
+        """``(pearson, spearman, oov_ratio)`` against human similarity scores, as
+        in gensim (see embforge.evaluation)."""
+        return evaluation.evaluate_word_pairs(self, pairs, delimiter, restrict_vocab,
+                                              case_insensitive, dummy4unknown, encoding)
+
+    # ------------------------------------------------------------ files
+
+    def save_word2vec_format(self, fname, fvocab=None, binary: bool = False, total_vec=None,
+                             write_header: bool = True) -> None:
+        """Writes word2vec text/binary, or GloVe text with ``write_header=False``;
+        `fvocab` also writes ``word count`` lines. Atomic."""
+        if fvocab is not None:
+            if "count" not in self.expandos:
+                raise ValueError("cannot write fvocab: these vectors have no 'count' attribute")
+            formats.write_vocab_counts(fvocab, self.index_to_key, self.expandos["count"])
+        formats.write_word2vec(fname, self.index_to_key, self.vectors, binary=binary,
+                               total_vec=total_vec, write_header=write_header)
+
+    @classmethod
+    def load_word2vec_format(cls, fname, fvocab=None, binary: bool = False, encoding: str = "utf8",
+                             unicode_errors: str = "strict", limit: Optional[int] = None,
+                             datatype=np.float32, no_header: bool = False) -> "KeyedVectors":
+        """Reads word2vec text/binary or GloVe text (``no_header=True``), plain
+        or gzip. Counts come from `fvocab` if given, else gensim's made-up
+        descending counts. Bad files raise ValueError (see embforge.formats)."""
+        words, storage, counts = formats.read_word2vec(
+            fname, binary=binary, limit=limit, encoding=encoding, unicode_errors=unicode_errors,
+            no_header=no_header, datatype=datatype)
+        if fvocab is not None:
+            known = formats.read_vocab_counts(fvocab, unicode_errors=unicode_errors)
+            missing = [w for w in words if w not in known]
+            if missing:
+                logger.warning("vocabulary file %s is incomplete: %d words missing (e.g. %r); "
+                               "their count is 0", fvocab, len(missing), missing[0])
+            counts = np.array([known.get(w, 0) for w in words], dtype=np.int64)
+        return cls.from_storage(words, storage, counts)
+
+    def save(self, path) -> None:
+        """Writes the embforge ``.kv`` format (no pickle), atomically."""
+        formats.write_native(path, self.index_to_key, self.vectors, self.expandos.get("count"))
+
+    @classmethod
+    def load(cls, path) -> "KeyedVectors":
+        """Reads a file written by :meth:`save`; never unpickles anything."""
+        words, storage, counts = formats.read_native(path)
+        return cls.from_storage(words, storage, counts)
