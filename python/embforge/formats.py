@@ -409,7 +409,10 @@ def _parse_text_block(lines, state: _TextState, encoding, unicode_errors) -> Lis
             _store_block(values, kept_lines, state)
             return lines[position:]
         state.line_no += 1
-        text = _decode_line(raw, path, state.line_no, encoding, unicode_errors).rstrip()
+        try:
+            text = _decode_line(raw, path, state.line_no, encoding, unicode_errors).rstrip()
+        except ValueError as error:
+            raise ValueError(f"{error} (a binary word2vec file? load it with binary=True)") from None
         if not text:
             state.blank_line = state.blank_line or state.line_no
             continue
@@ -504,6 +507,10 @@ def _read_binary(source, path, size, limit, encoding, unicode_errors, spare):
             first = int(np.argmax(bad))
             raise ValueError(f"{path}: offset {offsets[first]}: the vector of {_show(words[first])} "
                              f"holds NaN or infinite values: {_show(block[first][:4].tolist())}...")
+        if rows == 0 and _looks_like_text(block[:1].tobytes()):
+            raise ValueError(f"{path}: offset {offsets[0]}: the vector of {_show(words[0])} reads as "
+                             f"text {_show(block[:1].tobytes()[:40])}: a text file? load it with "
+                             "binary=False")
         keep = [vocab.add(word) for word in words]
         rows += len(words)
         buffer.extend(block if all(keep) else block[np.array(keep)])
@@ -513,13 +520,23 @@ def _read_binary(source, path, size, limit, encoding, unicode_errors, spare):
     return vocab.words, buffer.finish(), rows
 
 
+_TEXT_BYTES = frozenset(b"0123456789.-+eE \t\r\n")
+
+
+def _looks_like_text(vector_bytes: bytes) -> bool:
+    """Float32 data made only of the bytes of printed numbers is text read as
+    binary. By chance that is (17/256) ** 8 < 4e-10 for 2 or more values; a
+    single value is not judged."""
+    return len(vector_bytes) >= 8 and all(byte in _TEXT_BYTES for byte in vector_bytes)
+
+
 class _BinaryRows:
     """Reads ``word b" " float32 * dim`` records from a byte stream in chunks."""
 
     def __init__(self, source, path, offset, row_bytes, encoding, unicode_errors):
         self.source, self.path, self.row_bytes = source, path, row_bytes
         self.encoding, self.unicode_errors = encoding, unicode_errors
-        self.chunk = b""
+        self.chunk = bytearray()
         self.pos = 0
         self.base = offset           # file offset of chunk[0]
         self.read_size = min(max(_BINARY_READ_BYTES, 2 * (row_bytes + 64)), 16 << 20)
@@ -532,9 +549,12 @@ class _BinaryRows:
         data = self.source.read(self.read_size)
         if not data:
             return False
+        # A bytearray grows in place: a record larger than one read (huge dim)
+        # costs amortised linear time, not a full copy per read.
+        del self.chunk[:self.pos]
         self.base += self.pos
-        self.chunk = self.chunk[self.pos:] + data
         self.pos = 0
+        self.chunk += data
         return True
 
     def next_rows(self, most: int):
@@ -553,12 +573,12 @@ class _BinaryRows:
                 if space < 0 and len(self.chunk) - start > _MAX_WORD_BYTES:
                     raise ValueError(
                         f"{self.path}: offset {self.base + start}: no space after a word within "
-                        f"{_MAX_WORD_BYTES} bytes ({_show(self.chunk[start:start + 40])}...): "
+                        f"{_MAX_WORD_BYTES} bytes ({_show(bytes(self.chunk[start:start + 40]))}...): "
                         "not a word2vec binary file?")
                 if not self._more():
                     return [], None, []
                 continue
-            word = self._decode(self.chunk[start:space], self.base + start)
+            word = self._decode(bytes(self.chunk[start:space]), self.base + start)
             words.append(word)
             offsets.append(self.base + start)
             slices.append(self.chunk[space + 1:end])
@@ -586,7 +606,7 @@ class _BinaryRows:
             if stripped:
                 at = self.offset + len(rest) - len(stripped)
                 raise ValueError(f"{self.path}: offset {at}: data after the {count} vectors the "
-                                 f"header declares: {_show(stripped[:40])}")
+                                 f"header declares: {_show(bytes(stripped[:40]))}")
             self.pos = len(self.chunk)
             if not self._more():
                 return
