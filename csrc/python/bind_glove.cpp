@@ -1,6 +1,202 @@
+// Co-occurrence counting and GloVe training bindings: convert and validate,
+// then release the GIL for the native call.
+#include <Python.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+#include <string>
+
 #include "bindings.h"
+#include "embforge/cooccur.h"
+#include "embforge/glove.h"
 
 namespace embforge::bind {
-// Co-occurrence and GloVe bindings (issue 4) are added here.
-void bind_glove(py::module_& m) {}
+namespace {
+
+// Hands a malloc'd array to numpy without copying; numpy frees it.
+template <typename T>
+py::array_t<T> to_numpy(MallocArray<T>&& values) {
+  const auto n = static_cast<py::ssize_t>(values.size());
+  T* data = values.release();
+  py::capsule owner(data, [](void* p) { std::free(p); });
+  return py::array_t<T>({n}, {static_cast<py::ssize_t>(sizeof(T))}, data, owner);
+}
+
+CorpusView corpus_view(py::array& ids, py::array& offsets) {
+  CorpusView corpus;
+  corpus.ids = checked_data<uint32_t>(ids, "ids", {-1}, false);
+  corpus.n_ids = ids.size();
+  corpus.offsets = checked_data<int64_t>(offsets, "offsets", {-1}, false);
+  corpus.n_sentences = offsets.size() - 1;
+  EMBFORGE_CHECK(corpus.n_sentences >= 0 && corpus.offsets[0] == 0 &&
+                     corpus.offsets[corpus.n_sentences] == corpus.n_ids,
+                 "offsets must run from 0 to len(ids)=", corpus.n_ids);
+  for (int64_t s = 0; s < corpus.n_sentences; ++s)
+    EMBFORGE_CHECK(corpus.offsets[s] <= corpus.offsets[s + 1], "offsets must not decrease (at ", s, ")");
+  return corpus;
+}
+
+py::dict stats_dict(const CooccurStats& s) {
+  py::dict out;
+  out["ids_processed"] = s.ids_processed;
+  out["pair_updates"] = s.pair_updates;
+  out["dense_updates"] = s.dense_updates;
+  out["max_product"] = s.max_product;
+  out["dense_bytes"] = s.dense_bytes;
+  out["buffer_bytes"] = s.buffer_bytes;
+  out["runs"] = s.runs;
+  out["spilled_runs"] = s.spilled_runs;
+  out["spilled_bytes"] = s.spilled_bytes;
+  out["merge_passes"] = s.merge_passes;
+  out["planned_peak_bytes"] = s.planned_peak_bytes;
+  out["fraction_bits"] = s.fraction_bits;
+  out["count_seconds"] = s.count_seconds;
+  out["merge_seconds"] = s.merge_seconds;
+  out["stopped"] = s.stopped;
+  return out;
+}
+
+// The model arrays: weights and gradsq, float32 [2 * vocab, dim + 1].
+GloveModel glove_model(py::array& weights, py::array& gradsq) {
+  EMBFORGE_CHECK(weights.ndim() == 2 && weights.shape(0) % 2 == 0 && weights.shape(1) >= 2,
+                 "weights must have shape [2 * vocab, dim + 1]");
+  GloveModel model;
+  model.vocab_size = weights.shape(0) / 2;
+  model.weights = checked_data<float>(weights, "weights", {weights.shape(0), weights.shape(1)}, true);
+  model.gradsq = checked_data<float>(gradsq, "gradsq", {weights.shape(0), weights.shape(1)}, true);
+  return model;
+}
+
+const glove::Pair* pair_data(py::array& pairs) {
+  return reinterpret_cast<const glove::Pair*>(checked_data<uint32_t>(pairs, "pairs", {-1, 4}, false));
+}
+
+}  // namespace
+
+void bind_glove(py::module_& m) {
+  // A spill-file failure is an OSError with its errno (PermissionError,
+  // disk full, ...), not a RuntimeError.
+  py::register_exception_translator([](std::exception_ptr error) {
+    try {
+      if (error) std::rethrow_exception(error);
+    } catch (const FileError& e) {
+      py::tuple args = py::make_tuple(e.error_number(), std::string(e.what()));
+      PyErr_SetObject(PyExc_OSError, args.ptr());
+    }
+  });
+
+  m.def("count_cooccurrences",
+        [](py::array ids, py::array offsets, int64_t vocab_size, int window, bool symmetric,
+           bool distance_weighting, int workers, int64_t memory_bytes, const std::string& temp_dir,
+           int64_t max_product, std::shared_ptr<Progress> progress) {
+          const CorpusView corpus = corpus_view(ids, offsets);
+          CooccurParams params;
+          params.window = window;
+          params.symmetric = symmetric;
+          params.distance_weighting = distance_weighting;
+          params.workers = workers;
+          params.memory_bytes = memory_bytes;
+          params.temp_dir = temp_dir;
+          params.max_product = max_product;
+          CooccurMatrix result;
+          {
+            py::gil_scoped_release release;
+            result = count_cooccurrences(params, corpus, vocab_size, progress.get());
+          }
+          return py::make_tuple(to_numpy(std::move(result.rows)), to_numpy(std::move(result.cols)),
+                                to_numpy(std::move(result.values)), stats_dict(result.stats));
+        },
+        py::arg("ids"), py::arg("offsets"), py::arg("vocab_size"), py::kw_only(), py::arg("window"),
+        py::arg("symmetric"), py::arg("distance_weighting"), py::arg("workers"),
+        py::arg("memory_bytes"), py::arg("temp_dir"), py::arg("max_product") = -1,
+        py::arg("progress") = py::none(),
+        "Co-occurrence counts (rows, cols, values, stats), sorted by (row, col); see cooccur.h.");
+
+  m.def("make_glove_pairs",
+        [](py::array rows, py::array cols, py::array values, int64_t vocab_size, double x_max,
+           double alpha, int workers) {
+          const auto n = static_cast<int64_t>(rows.size());
+          const auto* r = checked_data<int32_t>(rows, "rows", {n}, false);
+          const auto* c = checked_data<int32_t>(cols, "cols", {n}, false);
+          const auto* v = checked_data<float>(values, "values", {n}, false);
+          py::array_t<uint32_t> out({static_cast<py::ssize_t>(n), py::ssize_t{4}});
+          auto* pairs = reinterpret_cast<glove::Pair*>(out.mutable_data());
+          {
+            py::gil_scoped_release release;
+            make_glove_pairs(r, c, v, n, vocab_size, x_max, alpha, workers, pairs);
+          }
+          return out;
+        },
+        py::arg("rows"), py::arg("cols"), py::arg("values"), py::arg("vocab_size"),
+        py::arg("x_max"), py::arg("alpha"), py::arg("workers") = 1,
+        "Training records [n, 4] (row, col, log x as float32 bits, f(x) as float32 bits).");
+
+  m.def("glove_shuffle",
+        [](py::array order, uint64_t seed, int epoch, int workers) {
+          auto* data = checked_data<uint32_t>(order, "order", {-1}, true);
+          const auto n = static_cast<int64_t>(order.size());
+          py::gil_scoped_release release;
+          glove_shuffle(data, n, seed, epoch, workers);
+        },
+        py::arg("order"), py::arg("seed"), py::arg("epoch"), py::arg("workers") = 1,
+        "Fills `order` with the permutation of range(len(order)) for (seed, epoch).");
+
+  m.def("init_glove",
+        [](py::array weights, py::array gradsq, uint64_t seed) {
+          const GloveModel model = glove_model(weights, gradsq);
+          const auto dim = static_cast<int>(weights.shape(1) - 1);
+          py::gil_scoped_release release;
+          init_glove(model.weights, model.gradsq, 2 * model.vocab_size, dim, seed);
+        },
+        py::arg("weights"), py::arg("gradsq"), py::arg("seed"));
+
+  m.def("glove_pair_update",
+        [](py::array weights, py::array gradsq, uint32_t row, uint32_t col, float log_x,
+           float weight, float learning_rate, float grad_clip) {
+          const GloveModel model = glove_model(weights, gradsq);
+          GloveParams params;
+          params.vector_size = static_cast<int>(weights.shape(1) - 1);
+          params.learning_rate = learning_rate;
+          params.grad_clip = grad_clip;
+          return glove_pair_update(params, model, glove::Pair{row, col, log_x, weight});
+        },
+        py::arg("weights"), py::arg("gradsq"), py::arg("row"), py::arg("col"), py::arg("log_x"),
+        py::arg("weight"), py::arg("learning_rate"), py::arg("grad_clip"),
+        "One pair's update as training does it (for tests against a reference); returns its cost.");
+
+  m.def("train_glove_epoch",
+        [](py::array pairs, py::array order, py::array weights, py::array gradsq,
+           float learning_rate, float grad_clip, int workers, std::shared_ptr<Progress> progress) {
+          const GloveModel model = glove_model(weights, gradsq);
+          const glove::Pair* records = pair_data(pairs);
+          const auto n = static_cast<int64_t>(pairs.shape(0));
+          const auto* visit = checked_data<uint32_t>(order, "order", {n}, false);
+          GloveParams params;
+          params.vector_size = static_cast<int>(weights.shape(1) - 1);
+          params.learning_rate = learning_rate;
+          params.grad_clip = grad_clip;
+          params.workers = workers;
+          GloveEpochStats stats;
+          {
+            py::gil_scoped_release release;
+            // The kernel indexes with these without checks: validate (a few ms).
+            for (int64_t i = 0; i < n; ++i) {
+              EMBFORGE_CHECK(visit[i] < n, "order[", i, "] = ", visit[i], " is out of range");
+              EMBFORGE_CHECK(records[i].row < model.vocab_size && records[i].col < model.vocab_size,
+                             "pair ", i, " has ids out of range");
+            }
+            stats = train_glove_epoch(params, records, visit, n, model, progress.get());
+          }
+          py::dict out;
+          out["cost"] = stats.cost;
+          out["pairs"] = stats.pairs;
+          out["skipped"] = stats.skipped;
+          out["stopped"] = stats.stopped;
+          return out;
+        },
+        py::arg("pairs"), py::arg("order"), py::arg("weights"), py::arg("gradsq"), py::kw_only(),
+        py::arg("learning_rate"), py::arg("grad_clip"), py::arg("workers"), py::arg("progress"));
+}
+
 }  // namespace embforge::bind

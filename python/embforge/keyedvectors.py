@@ -554,6 +554,24 @@ class KeyedVectors:
             counts = np.array([known.get(w, 0) for w in words], dtype=np.int64)
         return cls.from_storage(words, storage, counts)
 
+    # ------------------------------------------------------------ PyTorch / CuPy hand-off
+    def to_torch(self, device=None):
+        """The vectors as a torch tensor sharing their memory (see torch_bridge.to_torch)."""
+        from .torch_bridge import to_torch
+        return to_torch(self, device=device)
+
+    def to_embedding(self, freeze: bool = False, specials=("<pad>", "<unk>"), *, copy: bool = False,
+                     device=None):
+        """``(torch.nn.Embedding, key_to_index)`` from the vectors, with `specials`
+        appended after the words (see torch_bridge.to_embedding)."""
+        from .torch_bridge import to_embedding
+        return to_embedding(self, freeze=freeze, specials=specials, copy=copy, device=device)
+
+    def to_cupy(self, copy: bool = False):
+        """The vectors as a CuPy array without a copy (GPU vectors; see torch_bridge.to_cupy)."""
+        from .torch_bridge import to_cupy
+        return to_cupy(self, copy=copy)
+
     def save(self, path) -> None:
         """Writes the embforge ``.kv`` format (no pickle), atomically."""
         formats.write_native(path, self.index_to_key, self.vectors, self.expandos.get("count"))

@@ -22,7 +22,7 @@ import numpy as np
 from . import _native
 from .corpus import EncodedCorpus, encode
 from .formats import atomic_write
-from .keyedvectors import KeyedVectors
+from .keyedvectors import KeyedVectors, _to_host
 from .progress import make_bar, run_polled
 from .vocab import Vocabulary
 
@@ -306,8 +306,8 @@ class Word2Vec:
             config=np.frombuffer(json.dumps(self._config()).encode("utf-8"), dtype=np.uint8),
             words=np.frombuffer(words, dtype=np.uint8),
             counts=self.vocab.counts,
-            vectors=np.ascontiguousarray(self.wv.vectors),
-            syn1neg=self.syn1neg)
+            vectors=np.ascontiguousarray(self.wv.vectors),  # a host copy on the GPU path
+            syn1neg=self.syn1neg if isinstance(self.syn1neg, np.ndarray) else _to_host(self.syn1neg))
         with atomic_write(path, "wb") as out:
             np.savez(out, **arrays)
 
@@ -345,8 +345,14 @@ class Word2Vec:
                                          "max_sentence_length", "compute_loss")}
         model = cls(device=device, **kwargs)
         model._reset_weights(Vocabulary(words, counts))
-        model.wv.vectors[...] = vectors
-        model.syn1neg[...] = syn1neg
+        if model.device == "cpu":
+            model.wv.vectors[...] = vectors
+            model.syn1neg[...] = syn1neg
+        else:  # [CUDA] write the device buffers, not the host cache
+            from .cuda_backend import to_device
+            model._cuda_storage[:n] = to_device(vectors, model.device)
+            model.syn1neg[...] = to_device(syn1neg, model.device)
+            model.wv._invalidate()
         model.epochs_trained = trained
         model.training_loss = list(losses)
         return model

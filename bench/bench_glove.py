@@ -1,0 +1,212 @@
+"""GloVe on CPU: co-occurrence counting and AdaGrad training, with numpy references.
+
+    nice -n 5 python bench/bench_glove.py [--threads 2] [--epochs 15] [--memory 1GB]
+                                          [--reference-tokens 4000] [--skip-reference]
+                                          [--glove-c-order]
+
+Corpus: ../shared/data/corpus/{gcide,kdocs}.txt.gz read one after the other
+(8.67M tokens), min_count 5, window 10, symmetric, 1/d weighting, d=100,
+x_max 100, alpha 0.75, eta 0.05 (glove.c's defaults otherwise).
+
+Reported:
+* counting: tokens/s of the native count (raw corpus tokens / its wall time;
+  encoding the text is timed apart), CPU seconds, and the resident memory of
+  the call: peak RSS (VmHWM after resetting it through /proc/self/clear_refs)
+  minus the RSS before the call, against the budget; once with --memory and
+  once with a quarter of it (spilling);
+* a vectorised numpy count of the same matrix (np.unique over pair keys):
+  time, and equality of the result;
+* training: pair-updates/s (nnz x epochs / wall time of train()), seconds per
+  epoch, glove.c's cost per epoch, and analogy (3CosAdd over the 30k most
+  frequent words) / WordSim-353 / SimLex-999 after the epochs;
+* cost-curve check on a prefix of the corpus (--reference-tokens): a plain
+  numpy transcription of glove.c's glove_thread (float64, one pair at a
+  time) trained 15 epochs from the same initial weights on one fixed order
+  (glove.c's protocol), against the kernel with 1 thread on the same order,
+  and against the default (fresh order each epoch, 2 threads).
+The machine is shared and noisy: CPU seconds are printed next to wall times.
+"""
+import argparse
+import os
+import resource
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "python"))
+SHARED = os.path.join(HERE, "..", "..", "shared", "data")
+CORPORA = [os.path.join(SHARED, "corpus", name) for name in ("gcide.txt.gz", "kdocs.txt.gz")]
+EVAL = os.path.join(SHARED, "eval")
+
+from embforge._native import core  # noqa: E402
+from embforge.cooccurrence import NO_SENTENCE_LIMIT, cooccurrence, parse_memory  # noqa: E402
+from embforge.corpus import EncodedCorpus, encode  # noqa: E402
+from embforge.glove import GloVe  # noqa: E402
+
+
+def status_kb(field):
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def measured(call):
+    """(result, wall s, cpu s, peak RSS growth in bytes) of call()."""
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")  # resets VmHWM to the current RSS
+    except OSError:
+        pass
+    before = status_kb("VmRSS")
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = call()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return result, wall, cpu, (status_kb("VmHWM") - before) * 1024
+
+
+def numpy_count(corpus: EncodedCorpus, window: int):
+    """Symmetric 1/d counts with numpy: every pair key, then np.unique."""
+    ids = corpus.ids.astype(np.int64)
+    sentence = np.repeat(np.arange(len(corpus)), np.diff(corpus.offsets))
+    vocab = len(corpus.vocab)
+    keys, weights = [], []
+    for d in range(1, window + 1):
+        same = sentence[d:] == sentence[:-d]
+        left, right = ids[:-d][same], ids[d:][same]
+        keys += [left * vocab + right, right * vocab + left]
+        weights += [np.full(2 * len(left), 1.0 / d)]
+    keys = np.concatenate(keys)
+    unique, inverse = np.unique(keys, return_inverse=True)
+    values = np.bincount(inverse, weights=np.concatenate(weights))
+    return (unique // vocab).astype(np.int32), (unique % vocab).astype(np.int32), values
+
+
+def quality(wv):
+    analogy, _ = wv.evaluate_word_analogies(os.path.join(EVAL, "questions-words.txt"),
+                                            restrict_vocab=30000)
+    ws = wv.evaluate_word_pairs(os.path.join(EVAL, "wordsim353.tsv"))[1][0]
+    simlex = wv.evaluate_word_pairs(os.path.join(EVAL, "simlex999.txt"))[1][0]
+    return analogy, ws, simlex
+
+
+def reference_epoch(W, G, vocab, pairs, order, eta=0.05, clip=100.0):
+    """glove.c's glove_thread in float64 numpy, one pair at a time."""
+    floats = pairs.view(np.float32)
+    d = W.shape[1] - 1
+    cost = 0.0
+    for i in order:
+        row, col, log_x, weight = int(pairs[i, 0]), vocab + int(pairs[i, 1]), floats[i, 2], floats[i, 3]
+        w, c = W[row], W[col]
+        diff = w[:d] @ c[:d] + w[d] + c[d] - log_x
+        fdiff = weight * diff
+        cost += 0.5 * fdiff * diff
+        step = fdiff * eta
+        grad_w = np.clip(step * c[:d], -clip, clip)
+        grad_c = np.clip(step * w[:d], -clip, clip)
+        w[:d] -= grad_w / np.sqrt(G[row, :d])
+        c[:d] -= grad_c / np.sqrt(G[col, :d])
+        G[row, :d] += grad_w * grad_w
+        G[col, :d] += grad_c * grad_c
+        w[d] -= step / np.sqrt(G[row, d])
+        c[d] -= step / np.sqrt(G[col, d])
+        G[row, d] += step * step
+        G[col, d] += step * step
+    return cost / len(order)
+
+
+def cost_curves(corpus: EncodedCorpus, tokens: int, epochs: int, threads: int):
+    """Cost per epoch: numpy glove.c vs the kernel, on a prefix of the corpus."""
+    end = int(np.searchsorted(corpus.offsets, tokens))
+    prefix = EncodedCorpus(corpus.vocab, corpus.ids[:corpus.offsets[end]], corpus.offsets[:end + 1],
+                           int(corpus.offsets[end]), 0)
+    X = cooccurrence(prefix, window=10, workers=threads, progress=False)
+    model = GloVe(vector_size=100, epochs=epochs, workers=1, reshuffle=False, progress=False)
+    model._use(X)
+    W, G = model.weights.astype(np.float64), model.gradsq.astype(np.float64)
+    order = np.empty(X.nnz, np.uint32)
+    core.glove_shuffle(order, int(model.seed), 0, 1)  # the order model.train uses with reshuffle=False
+    started = time.perf_counter()
+    reference = [reference_epoch(W, G, len(X.vocab), model._pairs, order) for _ in range(epochs)]
+    reference_rate = X.nnz * epochs / (time.perf_counter() - started)
+    same_order = model.train().cost_history
+    default = GloVe(vector_size=100, epochs=epochs, workers=threads, progress=False).fit(X).cost_history
+    return X.nnz, reference, same_order, default, reference_rate
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--memory", default="1GB")
+    parser.add_argument("--reference-tokens", type=int, default=4000)
+    parser.add_argument("--skip-reference", action="store_true")
+    parser.add_argument("--glove-c-order", action="store_true",
+                        help="also train with glove.c's protocol (one shuffled order for all "
+                             "epochs) and score it")
+    args = parser.parse_args()
+    budget = parse_memory(args.memory)
+    print(f"SIMD: {core.simd_level()}; threads {args.threads}; load average {os.getloadavg()[0]:.1f}")
+
+    corpus, wall, _, _ = measured(lambda: encode(CORPORA, min_count=5,
+                                                 max_sentence_length=NO_SENTENCE_LIMIT))
+    print(f"encode: {corpus.raw_tokens} tokens, {corpus.n_tokens} in vocabulary "
+          f"({len(corpus.vocab)} words), {wall:.2f}s")
+
+    for memory in (budget, budget // 4):
+        X, wall, cpu, rss = measured(lambda: cooccurrence(corpus, window=10, workers=args.threads,
+                                                          memory=memory, progress=False))
+        s = X.stats
+        print(f"count  memory {memory / 1e6:.0f} MB: {X.nnz} nonzeros in {wall:.2f}s (cpu {cpu:.2f}s; "
+              f"count {s['count_seconds']:.2f}s + merge {s['merge_seconds']:.2f}s) = "
+              f"{corpus.raw_tokens / wall / 1e6:.2f}M tokens/s; peak RSS growth {rss / 1e6:.0f} MB "
+              f"(result {X.nnz * 12 / 1e6:.0f} MB, planned {s['planned_peak_bytes'] / 1e6:.0f} MB); "
+              f"dense {s['dense_updates'] / s['pair_updates']:.0%} of updates, max_product "
+              f"{s['max_product']}, {s['runs']} runs, {s['spilled_runs']} spilled "
+              f"({s['spilled_bytes'] / 1e6:.0f} MB)")
+        if memory == budget:
+            matrix = X
+        del X
+
+    (rows, cols, values), wall, _, rss = measured(lambda: numpy_count(corpus, 10))
+    same = (np.array_equal(rows, matrix.rows) and np.array_equal(cols, matrix.cols)
+            and np.allclose(values, matrix.values, rtol=1e-6))
+    print(f"numpy count: {wall:.2f}s = {corpus.raw_tokens / wall / 1e6:.2f}M tokens/s, peak RSS growth "
+          f"{rss / 1e6:.0f} MB; same matrix: {same}")
+    del rows, cols, values
+
+    model = GloVe(vector_size=100, epochs=args.epochs, workers=args.threads, progress=False)
+    _, wall, cpu, _ = measured(lambda: model.fit(matrix))
+    print(f"train: {args.epochs} epochs x {matrix.nnz} pairs in {model.train_seconds:.1f}s "
+          f"(cpu {cpu:.1f}s) = {model.pairs_per_second / 1e6:.2f}M pair-updates/s, "
+          f"{model.train_seconds / args.epochs:.2f}s per epoch")
+    print("cost per epoch: " + " ".join(f"{c:.5f}" for c in model.cost_history))
+    analogy, ws, simlex = quality(model.wv)
+    print(f"quality after {args.epochs} epochs: analogy {analogy:.4f}, WS353 {ws:.4f}, "
+          f"SimLex {simlex:.4f}")
+    if args.glove_c_order:
+        once = GloVe(vector_size=100, epochs=args.epochs, workers=args.threads, reshuffle=False,
+                     progress=False).fit(matrix)
+        analogy, ws, simlex = quality(once.wv)
+        print(f"glove.c order (shuffled once): {once.pairs_per_second / 1e6:.2f}M pair-updates/s; "
+              "cost " + " ".join(f"{c:.5f}" for c in once.cost_history))
+        print(f"  quality: analogy {analogy:.4f}, WS353 {ws:.4f}, SimLex {simlex:.4f}")
+    print(f"peak RSS of the process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+
+    if not args.skip_reference:
+        nnz, reference, same_order, default, rate = cost_curves(corpus, args.reference_tokens, 15,
+                                                                args.threads)
+        print(f"cost curves on the first {args.reference_tokens} tokens ({nnz} pairs, 15 epochs); "
+              f"numpy reference {rate:.0f} pair-updates/s")
+        for name, curve in (("numpy glove.c (float64)", reference),
+                            ("kernel, same order, 1 thread", same_order),
+                            (f"kernel, default, {args.threads} threads", default)):
+            gap = abs(curve[-1] / reference[-1] - 1)
+            print(f"  {name:32s} " + " ".join(f"{c:.5f}" for c in curve) + f"  | epoch 15: {gap:.2%}")
+
+
+if __name__ == "__main__":
+    main()

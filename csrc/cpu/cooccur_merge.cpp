@@ -1,0 +1,182 @@
+#include "cooccur_merge.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "embforge/parallel.h"
+
+namespace embforge::cooc {
+namespace {
+
+constexpr int kRowBlock = 8;              // rows whose column cells share a cache line
+constexpr int64_t kJoinPiece = 1 << 20;   // entries moved at a time when joining
+
+// Upper bound of the dense nonzeros of row r.
+int64_t dense_row_bound(const DenseLayout& l, int64_t r) {
+  if (l.cells == 0) return 0;
+  if (!l.triangular) return l.limit[r];
+  return std::min<int64_t>(r, l.limit[r]) + l.row_cells(r);
+}
+
+struct Piece {
+  MallocArray<int32_t> rows, cols;
+  MallocArray<float> values;
+  int64_t n = 0;
+};
+
+class RowMerger {
+ public:
+  RowMerger(const MergeInput& in, int64_t r0, int64_t r1, Piece& piece)
+      : in_(in), l_(*in.layout), scale_(std::ldexp(1.0, -in.fraction_bits)), piece_(piece) {
+    const auto vocab = static_cast<uint64_t>(in.vocab);
+    int64_t bound = 0;
+    for (const Run& run : *in.runs) {
+      const RunSlice slice{&run, lower_bound(run, static_cast<uint64_t>(r0) * vocab),
+                           lower_bound(run, static_cast<uint64_t>(r1) * vocab)};
+      bound += slice.end - slice.first;
+      slices_.push_back(slice);
+    }
+    for (int64_t r = r0; r < r1; ++r) bound += dense_row_bound(l_, r);
+    piece.rows = MallocArray<int32_t>(bound);
+    piece.cols = MallocArray<int32_t>(bound);
+    piece.values = MallocArray<float>(bound);
+    rows_ = piece.rows.data();
+    cols_ = piece.cols.data();
+    values_ = piece.values.data();
+  }
+
+  void run(int64_t r0, int64_t r1) {
+    RunMerger merger(slices_, in_.reader_entries);
+    const auto vocab = static_cast<uint64_t>(in_.vocab);
+    for (int64_t block = r0; block < r1; block += kRowBlock) {
+      const int64_t block_end = std::min(r1, block + kRowBlock);
+      if (in_.table && l_.triangular) gather_columns(block, block_end);
+      for (int64_t r = block; r < block_end; ++r) {
+        if (in_.table) dense_row(r, r - block);
+        const uint64_t row_end = static_cast<uint64_t>(r + 1) * vocab;
+        while (!merger.done() && merger.key() < row_end) {
+          const RunEntry e = merger.pop();
+          emit(r, static_cast<int64_t>(e.key - static_cast<uint64_t>(r) * vocab), e.value);
+        }
+      }
+    }
+    piece_.n = n_;
+  }
+
+ private:
+  void emit(int64_t r, int64_t c, uint64_t value) {
+    if (value == 0) return;
+    rows_[n_] = static_cast<int32_t>(r);
+    cols_[n_] = static_cast<int32_t>(c);
+    values_[n_] = static_cast<float>(static_cast<double>(value) * scale_);
+    ++n_;
+  }
+
+  // Triangular table: the cells (c, r), c < r, of rows r in a block are
+  // column reads; 8 neighbouring rows share each cache line read.
+  void gather_columns(int64_t block, int64_t block_end) {
+    columns_ = 0;
+    for (int64_t r = block; r < block_end; ++r)
+      columns_ = std::max<int64_t>(columns_, std::min<int64_t>(r, l_.limit[r]));
+    column_cells_.resize(static_cast<size_t>(columns_ * kRowBlock));
+    for (int64_t c = 0; c < columns_; ++c) {
+      const uint64_t* row_c = in_.table + l_.offset[c];
+      for (int64_t r = block; r < block_end; ++r)
+        if (c < std::min<int64_t>(r, l_.limit[r])) column_cells_[(r - block) * columns_ + c] = row_c[r];
+    }
+  }
+
+  void dense_row(int64_t r, int64_t k) {
+    const uint64_t* row = in_.table + l_.offset[r];
+    const int64_t lim = l_.limit[r];
+    if (!l_.triangular) {
+      for (int64_t c = 0; c < lim; ++c) emit(r, c, row[c]);
+      return;
+    }
+    const int64_t before = std::min<int64_t>(r, lim);
+    const uint64_t* column = column_cells_.data() + k * columns_;
+    for (int64_t c = 0; c < before; ++c) emit(r, c, column[c]);
+    if (r < lim) emit(r, r, 2 * row[r]);  // symmetric counting adds a diagonal pair twice
+    for (int64_t c = r + 1; c < lim; ++c) emit(r, c, row[c]);
+  }
+
+  const MergeInput& in_;
+  const DenseLayout& l_;
+  const double scale_;
+  Piece& piece_;
+  std::vector<RunSlice> slices_;
+  std::vector<uint64_t> column_cells_;
+  int64_t columns_ = 0;
+  int32_t* rows_;
+  int32_t* cols_;
+  float* values_;
+  int64_t n_ = 0;
+};
+
+// Row boundaries giving each thread about the same number of cells and entries.
+std::vector<int64_t> split_rows(const MergeInput& in) {
+  const int64_t vocab = in.vocab;
+  std::vector<int64_t> dense_before(static_cast<size_t>(vocab) + 1, 0);
+  for (int64_t r = 0; r < vocab; ++r) dense_before[r + 1] = dense_before[r] + dense_row_bound(*in.layout, r);
+  auto work_before = [&](int64_t r) {
+    int64_t w = dense_before[r];
+    for (const Run& run : *in.runs) w += lower_bound(run, static_cast<uint64_t>(r) * static_cast<uint64_t>(vocab));
+    return w;
+  };
+  const int64_t total = work_before(vocab);
+  std::vector<int64_t> first(in.threads + 1, vocab);
+  first[0] = 0;
+  for (int t = 1; t < in.threads; ++t) {
+    const int64_t target = total / in.threads * t;
+    int64_t lo = first[t - 1], hi = vocab;
+    while (lo < hi) {
+      const int64_t mid = lo + (hi - lo) / 2;
+      if (work_before(mid) < target) lo = mid + 1; else hi = mid;
+    }
+    first[t] = lo;
+  }
+  return first;
+}
+
+// Moves `piece` to [at, at + n) of `out`, from its tail, freeing as it goes.
+template <typename T>
+void move_tail_first(MallocArray<T>& piece, int64_t n, MallocArray<T>& out, int64_t at) {
+  while (n > 0) {
+    const int64_t count = std::min(n, kJoinPiece);
+    std::memcpy(out.data() + at + n - count, piece.data() + n - count, static_cast<size_t>(count) * sizeof(T));
+    n -= count;
+    piece.resize(n);
+  }
+  piece = MallocArray<T>();
+}
+
+}  // namespace
+
+void merge_to_coo(const MergeInput& in, CooccurMatrix& out) {
+  const std::vector<int64_t> first = in.threads > 1 ? split_rows(in) : std::vector<int64_t>{0, in.vocab};
+  const int threads = static_cast<int>(first.size()) - 1;
+  std::vector<Piece> pieces(threads);
+  run_workers(threads, nullptr, [&](int t) {
+    RowMerger merger(in, first[t], first[t + 1], pieces[t]);
+    merger.run(first[t], first[t + 1]);
+  });
+  int64_t total = 0;
+  for (const Piece& p : pieces) total += p.n;
+  out.rows = std::move(pieces[0].rows);
+  out.cols = std::move(pieces[0].cols);
+  out.values = std::move(pieces[0].values);
+  out.rows.resize(total);
+  out.cols.resize(total);
+  out.values.resize(total);
+  int64_t at = pieces[0].n;
+  for (int t = 1; t < threads; ++t) {
+    move_tail_first(pieces[t].rows, pieces[t].n, out.rows, at);
+    move_tail_first(pieces[t].cols, pieces[t].n, out.cols, at);
+    move_tail_first(pieces[t].values, pieces[t].n, out.values, at);
+    at += pieces[t].n;
+  }
+  out.nnz = total;
+}
+
+}  // namespace embforge::cooc

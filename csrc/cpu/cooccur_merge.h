@@ -1,0 +1,32 @@
+// The last step of counting: the summed dense table and the sorted runs
+// become the COO result, rows split among threads.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "cooccur_dense.h"
+#include "cooccur_runs.h"
+#include "embforge/cooccur.h"
+
+namespace embforge::cooc {
+
+struct MergeInput {
+  const DenseLayout* layout;
+  const uint64_t* table;     // summed dense cells, or nullptr when there are none
+  const std::vector<Run>* runs;
+  int64_t vocab;
+  int fraction_bits;
+  int threads;
+  int64_t reader_entries;    // buffer per file run and thread
+};
+
+// Fills out.rows/cols/values/nnz, sorted by (row, col). Each thread merges a
+// range of rows into its own arrays, sized by that range's bound (pages past
+// what is written are never touched); they are then joined into the first
+// range's arrays, moving the others over in 16 MiB pieces from their tails
+// and giving each piece back at once, so the join holds at most 16 MiB more
+// than the result.
+void merge_to_coo(const MergeInput& in, CooccurMatrix& out);
+
+}  // namespace embforge::cooc

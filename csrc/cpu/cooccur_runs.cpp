@@ -1,0 +1,254 @@
+#include "cooccur_runs.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "embforge/cooccur.h"
+
+namespace embforge::cooc {
+
+namespace {
+
+[[noreturn]] void throw_file_error(int error_number, const std::string& path, const char* action) {
+  throw FileError(error_number, path,
+                  std::string("cannot ") + action + " co-occurrence spill file '" + path +
+                      "': " + std::strerror(error_number));
+}
+
+}  // namespace
+
+SpillFile::SpillFile(std::string path) : path_(std::move(path)) {
+  const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) throw_file_error(errno, path_, "create");
+  ::close(fd);
+}
+
+SpillFile::~SpillFile() { ::unlink(path_.c_str()); }
+
+void SpillFile::append(const RunEntry* entries, int64_t n) {
+  const int fd = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) throw_file_error(errno, path_, "open");
+  const char* bytes = reinterpret_cast<const char*>(entries);
+  size_t left = static_cast<size_t>(n) * sizeof(RunEntry);
+  off_t at = static_cast<off_t>(size_) * static_cast<off_t>(sizeof(RunEntry));
+  while (left > 0) {
+    const ssize_t wrote = ::pwrite(fd, bytes, left, at);
+    if (wrote <= 0) {
+      if (wrote < 0 && errno == EINTR) continue;
+      const int error = wrote < 0 ? errno : ENOSPC;
+      ::close(fd);
+      throw_file_error(error, path_, "write");
+    }
+    bytes += wrote;
+    left -= static_cast<size_t>(wrote);
+    at += wrote;
+  }
+  if (::close(fd) != 0) throw_file_error(errno, path_, "write");  // NFS reports late errors here
+  size_ += n;
+}
+
+SpillFile::Reader::Reader(const SpillFile& file) : file_(&file) {
+  fd_ = ::open(file.path().c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) throw_file_error(errno, file.path(), "open");
+}
+
+SpillFile::Reader::Reader(Reader&& other) noexcept
+    : file_(other.file_), fd_(other.fd_), next_(other.next_) {
+  other.fd_ = -1;
+}
+
+SpillFile::Reader::~Reader() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+int64_t SpillFile::Reader::read(RunEntry* out, int64_t n) {
+  n = std::min(n, file_->size() - next_);
+  if (n <= 0) return 0;
+  char* bytes = reinterpret_cast<char*>(out);
+  size_t left = static_cast<size_t>(n) * sizeof(RunEntry);
+  off_t at = static_cast<off_t>(next_) * static_cast<off_t>(sizeof(RunEntry));
+  while (left > 0) {
+    const ssize_t got = ::pread(fd_, bytes, left, at);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) throw_file_error(errno, file_->path(), "read");
+    if (got == 0) throw_file_error(EIO, file_->path(), "read (file shorter than written)");
+    bytes += got;
+    left -= static_cast<size_t>(got);
+    at += got;
+  }
+  next_ += n;
+  return n;
+}
+
+RunEntry SpillFile::Reader::at(int64_t entry) {
+  const int64_t saved = next_;
+  next_ = entry;
+  RunEntry out{};
+  if (read(&out, 1) != 1) throw_file_error(EIO, file_->path(), "read (entry past the end)");
+  next_ = saved;
+  return out;
+}
+
+int64_t lower_bound(const Run& run, uint64_t key) {
+  if (!run.file) {
+    return std::lower_bound(run.memory.begin(), run.memory.end(), key,
+                            [](const RunEntry& e, uint64_t k) { return e.key < k; }) -
+           run.memory.begin();
+  }
+  SpillFile::Reader reader(*run.file);
+  int64_t lo = 0, hi = run.file->size();
+  while (lo < hi) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    if (reader.at(mid).key < key) lo = mid + 1; else hi = mid;
+  }
+  return lo;
+}
+
+SpillWriter::SpillWriter(SpillFile& file, int64_t buffer_entries)
+    : file_(file), buffer_(static_cast<size_t>(std::max<int64_t>(1, buffer_entries))) {}
+
+void SpillWriter::flush() {
+  if (used_ > 0) file_.append(buffer_.data(), used_);
+  used_ = 0;
+}
+
+bool RunStore::reserve_memory(int64_t bytes) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (memory_used_ + bytes > memory_budget_) return false;
+  memory_used_ += bytes;
+  return true;
+}
+
+void RunStore::add(Run run) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  runs_.push_back(std::move(run));
+}
+
+std::unique_ptr<SpillFile> RunStore::new_file() {
+  int64_t number;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    number = next_file_++;
+  }
+  return std::make_unique<SpillFile>(directory_ + "/run-" + std::to_string(number) + ".bin");
+}
+
+void RunStore::count_spill(int64_t entries) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  spilled_runs_ += 1;
+  spilled_bytes_ += entries * static_cast<int64_t>(sizeof(RunEntry));
+}
+
+void RunStore::spill_until(int64_t limit) {
+  std::vector<Run*> in_memory;
+  for (auto& run : runs_)
+    if (!run.file) in_memory.push_back(&run);
+  std::sort(in_memory.begin(), in_memory.end(),
+            [](const Run* a, const Run* b) { return a->memory_bytes() > b->memory_bytes(); });
+  for (Run* run : in_memory) {
+    if (memory_used_ <= limit) break;
+    auto file = new_file();
+    file->append(run->memory.data(), static_cast<int64_t>(run->memory.size()));
+    count_spill(static_cast<int64_t>(run->memory.size()));
+    memory_used_ -= run->memory_bytes();
+    run->file = std::move(file);
+    std::vector<RunEntry>().swap(run->memory);
+  }
+}
+
+RunCursor::RunCursor(const RunSlice& slice, int64_t buffer_entries) {
+  const int64_t n = std::max<int64_t>(0, slice.end - slice.first);
+  if (slice.run->file) {
+    file_ = std::make_unique<SpillFile::Reader>(*slice.run->file);
+    file_->seek(slice.first);
+    left_ = n;
+    buffer_.resize(static_cast<size_t>(std::max<int64_t>(1, std::min(buffer_entries, n))));
+    refill();
+  } else {
+    cur_ = slice.run->memory.data() + slice.first;
+    end_ = cur_ + n;
+  }
+}
+
+void RunCursor::refill() {
+  const int64_t got = file_->read(buffer_.data(), std::min<int64_t>(left_, buffer_.size()));
+  left_ -= got;
+  cur_ = buffer_.data();
+  end_ = cur_ + got;
+}
+
+RunMerger::RunMerger(const std::vector<RunSlice>& slices, int64_t buffer_entries_per_run) {
+  cursors_.reserve(slices.size());
+  for (const RunSlice& slice : slices) {
+    cursors_.emplace_back(slice, buffer_entries_per_run);
+    if (!cursors_.back().done()) heap_.push_back(static_cast<int>(cursors_.size()) - 1);
+  }
+  for (size_t i = heap_.size() / 2; i-- > 0;) sift_down(i);
+}
+
+void RunMerger::sift_down(size_t i) {
+  const size_t n = heap_.size();
+  const int item = heap_[i];
+  const uint64_t k = cursors_[item].key();
+  while (true) {
+    size_t child = 2 * i + 1;
+    if (child >= n) break;
+    if (child + 1 < n && cursors_[heap_[child + 1]].key() < cursors_[heap_[child]].key()) ++child;
+    if (cursors_[heap_[child]].key() >= k) break;
+    heap_[i] = heap_[child];
+    i = child;
+  }
+  heap_[i] = item;
+}
+
+RunEntry RunMerger::pop() {
+  RunEntry out{key(), 0};
+  // Each run holds a key at most once, so equal keys sit in different runs.
+  while (!heap_.empty() && cursors_[heap_[0]].key() == out.key) {
+    RunCursor& top = cursors_[heap_[0]];
+    out.value += top.value();
+    top.advance();
+    if (top.done()) {
+      heap_[0] = heap_.back();
+      heap_.pop_back();
+    }
+    if (!heap_.empty()) sift_down(0);
+  }
+  return out;
+}
+
+int64_t reduce_run_count(RunStore& store, int fan_in, int64_t buffer_entries_per_run) {
+  fan_in = std::max(fan_in, 2);
+  int64_t passes = 0;
+  auto& runs = store.runs();
+  while (static_cast<int64_t>(runs.size()) > fan_in) {
+    // Merge the smallest runs first: less data re-read per pass.
+    std::sort(runs.begin(), runs.end(),
+              [](const Run& a, const Run& b) { return a.size() < b.size(); });
+    std::vector<RunSlice> group;
+    for (int i = 0; i < fan_in; ++i) group.push_back(RunSlice{&runs[i], 0, runs[i].size()});
+    Run merged;
+    merged.file = store.new_file();
+    {
+      RunMerger merger(group, buffer_entries_per_run);
+      SpillWriter writer(*merged.file, buffer_entries_per_run);
+      while (!merger.done()) {
+        const RunEntry e = merger.pop();
+        writer.push(e.key, e.value);
+      }
+      writer.flush();
+    }
+    store.count_spill(merged.file->size());
+    for (int i = 0; i < fan_in; ++i) store.release_memory(runs[i].memory_bytes());
+    runs.erase(runs.begin(), runs.begin() + fan_in);  // removes their files
+    runs.push_back(std::move(merged));
+    ++passes;
+  }
+  return passes;
+}
+
+}  // namespace embforge::cooc

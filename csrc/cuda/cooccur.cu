@@ -1,0 +1,244 @@
+// Co-occurrence counting on the GPU: pair generation per block, CUB radix
+// sort + reduce-by-key per chunk, chunks folded into one sorted matrix within
+// the caller's workspace (cooccur_driver.h holds the loop, cooccur_core.cuh
+// the per-position math). The result is the CPU's COO matrix bit for bit.
+#include <cuda_runtime.h>
+
+#include <cub/device/device_radix_sort.cuh>
+#include <cub/device/device_reduce.cuh>
+#include <cuda/std/functional>
+
+#include <algorithm>
+#include <bit>
+#include <climits>
+
+#include "cooccur_core.cuh"
+#include "cooccur_driver.h"
+#include "embforge/check.h"
+#include "embforge/cooccur.h"
+#include "embforge/cuda_kernels.h"
+#include "launch.cuh"
+#include "sentences.cuh"
+
+namespace embforge::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int64_t kHeaderBytes = 256;  // counters at the start of the workspace
+
+struct Counters {
+  unsigned long long pairs;  // real pairs generated
+  int runs;                  // reduce-by-key's output count
+};
+
+// One thread per position of [begin, end); the block finds its first
+// sentence once and each thread walks forward from it.
+__global__ void cooccur_pairs_kernel(CooccurArgs a, int64_t begin, int64_t end, uint64_t* keys,
+                                     uint64_t* values, unsigned long long* pair_count) {
+  __shared__ int64_t first_sentence;
+  __shared__ unsigned long long block_pairs;
+  const int64_t block_begin = begin + static_cast<int64_t>(blockIdx.x) * blockDim.x;
+  if (threadIdx.x == 0) {
+    first_sentence = sentence_of(a.offsets, a.n_sentences, block_begin);
+    block_pairs = 0;
+  }
+  __syncthreads();
+  const int64_t i = block_begin + threadIdx.x;
+  if (i < end) {
+    int64_t s = first_sentence;
+    while (a.offsets[s + 1] <= i) ++s;
+    const int written = cooc_emit(a, i, a.offsets[s + 1], end - begin, keys + (i - begin),
+                                  values + (i - begin));
+    if (written) atomicAdd(&block_pairs, static_cast<unsigned long long>(written));
+  }
+  __syncthreads();
+  if (threadIdx.x == 0 && block_pairs) atomicAdd(pair_count, block_pairs);
+}
+
+__global__ void cooccur_transpose_kernel(uint64_t* keys, uint64_t* values, int64_t n, int64_t vocab) {
+  for (int64_t k = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; k < n;
+       k += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    keys[n + k] = cooc_transpose_key(keys[k], vocab);
+    values[n + k] = values[k];
+  }
+}
+
+__global__ void cooccur_export_kernel(const uint64_t* keys, const uint64_t* values, int64_t n,
+                                      int64_t vocab, int fraction_bits, int32_t* rows,
+                                      int32_t* cols, float* out) {
+  for (int64_t k = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; k < n;
+       k += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    cooc_export(keys[k], values[k], vocab, fraction_bits, rows + k, cols + k, out + k);
+}
+
+unsigned grid_for(int64_t n) {
+  return static_cast<unsigned>(std::clamp<int64_t>((n + kThreads - 1) / kThreads, 1, 1 << 20));
+}
+
+// Bits of the largest key (the empty key vocab^2): the radix sort skips the rest.
+int key_bits(int64_t vocab) {
+  return static_cast<int>(std::bit_width(static_cast<uint64_t>(vocab) * static_cast<uint64_t>(vocab)));
+}
+
+size_t cub_temp_bytes(int64_t capacity, int end_bit) {
+  const int n = static_cast<int>(capacity);
+  cub::DoubleBuffer<uint64_t> k(nullptr, nullptr), v(nullptr, nullptr);
+  size_t sort_bytes = 0, reduce_bytes = 0;
+  check_cuda(cub::DeviceRadixSort::SortPairs(nullptr, sort_bytes, k, v, n, 0, end_bit),
+             "cub::DeviceRadixSort::SortPairs (size query)");
+  check_cuda(cub::DeviceReduce::ReduceByKey(nullptr, reduce_bytes, static_cast<uint64_t*>(nullptr),
+                                            static_cast<uint64_t*>(nullptr),
+                                            static_cast<uint64_t*>(nullptr),
+                                            static_cast<uint64_t*>(nullptr), static_cast<int*>(nullptr),
+                                            ::cuda::std::plus<uint64_t>{}, n),
+             "cub::DeviceReduce::ReduceByKey (size query)");
+  return std::max(sort_bytes, reduce_bytes);
+}
+
+// Workspace: [counters][keys 0][keys 1][values 0][values 1][CUB scratch].
+struct Layout {
+  int64_t capacity = 0;
+  size_t temp_bytes = 0;
+};
+Layout plan(int64_t workspace_bytes, int end_bit) {
+  Layout l;
+  int64_t capacity = std::min<int64_t>((workspace_bytes - kHeaderBytes) / 32, INT_MAX - 1);
+  while (capacity > 0) {
+    const size_t temp = cub_temp_bytes(capacity, end_bit);
+    const int64_t need = kHeaderBytes + 32 * capacity + static_cast<int64_t>(temp) + 16;
+    if (need <= workspace_bytes) {
+      l.capacity = capacity;
+      l.temp_bytes = temp;
+      return l;
+    }
+    capacity -= std::max<int64_t>(1, (need - workspace_bytes + 31) / 32);
+  }
+  return l;
+}
+
+struct DeviceOps {
+  CooccurArgs args;
+  cudaStream_t stream;
+  Counters* counters;  // device
+  void* temp;
+  size_t temp_bytes;
+  int end_bit;
+
+  void generate(uint64_t* keys, uint64_t* values, int64_t begin, int64_t end) {
+    cooccur_pairs_kernel<<<static_cast<unsigned>((end - begin + kThreads - 1) / kThreads), kThreads, 0,
+                           stream>>>(args, begin, end, keys, values, &counters->pairs);
+    check_launch("cooccur_pairs_kernel");
+  }
+
+  int64_t sort_reduce(CooccurBuffers& b, int64_t n) {
+    if (n == 0) return 0;
+    cub::DoubleBuffer<uint64_t> k(b.keys[0], b.keys[1]), v(b.values[0], b.values[1]);
+    size_t bytes = temp_bytes;
+    check_cuda(cub::DeviceRadixSort::SortPairs(temp, bytes, k, v, static_cast<int>(n), 0, end_bit, stream),
+               "cub::DeviceRadixSort::SortPairs");
+    bytes = temp_bytes;
+    check_cuda(cub::DeviceReduce::ReduceByKey(temp, bytes, k.Current(), k.Alternate(), v.Current(),
+                                              v.Alternate(), &counters->runs,
+                                              ::cuda::std::plus<uint64_t>{}, static_cast<int>(n), stream),
+               "cub::DeviceReduce::ReduceByKey");
+    b.keys[0] = k.Alternate();
+    b.keys[1] = k.Current();
+    b.values[0] = v.Alternate();
+    b.values[1] = v.Current();
+    int runs = 0;
+    check_cuda(cudaMemcpyAsync(&runs, &counters->runs, sizeof(int), cudaMemcpyDeviceToHost, stream),
+               "cudaMemcpyAsync(run count)");
+    check_cuda(cudaStreamSynchronize(stream), "co-occurrence sort/reduce");
+    if (runs == 0) return 0;
+    uint64_t last = 0;
+    check_cuda(cudaMemcpyAsync(&last, b.keys[0] + runs - 1, sizeof(uint64_t), cudaMemcpyDeviceToHost,
+                               stream),
+               "cudaMemcpyAsync(last key)");
+    check_cuda(cudaStreamSynchronize(stream), "co-occurrence last key");
+    return last == cooc_empty_key(args.vocab_size) ? runs - 1 : runs;
+  }
+
+  void transpose(CooccurBuffers& b, int64_t n) {
+    cooccur_transpose_kernel<<<grid_for(n), kThreads, 0, stream>>>(b.keys[0], b.values[0], n,
+                                                                   args.vocab_size);
+    check_launch("cooccur_transpose_kernel");
+  }
+
+  int64_t pair_count() {
+    unsigned long long pairs = 0;
+    check_cuda(cudaMemcpyAsync(&pairs, &counters->pairs, sizeof(pairs), cudaMemcpyDeviceToHost, stream),
+               "cudaMemcpyAsync(pair count)");
+    check_cuda(cudaStreamSynchronize(stream), "co-occurrence pair count");
+    return static_cast<int64_t>(pairs);
+  }
+};
+
+}  // namespace
+
+int64_t cooccur_capacity(int64_t workspace_bytes, int64_t vocab_size, int device) {
+  EMBFORGE_CHECK(vocab_size >= 1 && vocab_size <= (int64_t{1} << 31) - 1,
+                 "vocabulary size must be in [1, 2^31 - 1], got ", vocab_size);
+  use_device(device);
+  return plan(workspace_bytes, key_bits(vocab_size)).capacity;
+}
+
+CooccurCount cooccur_count(const CooccurLaunch& c, int device, uintptr_t stream, Progress* progress) {
+  EMBFORGE_CHECK(c.window >= 1 && c.window <= 100000, "window must be in [1, 100000], got ", c.window);
+  EMBFORGE_CHECK(c.vocab_size >= 1 && c.vocab_size <= (int64_t{1} << 31) - 1,
+                 "vocabulary size must be in [1, 2^31 - 1], got ", c.vocab_size);
+  EMBFORGE_CHECK(c.n_ids >= 0 && c.n_sentences >= 0, "negative corpus sizes");
+  EMBFORGE_CHECK((c.ids && c.offsets) || c.n_ids == 0, "co-occurrence: null corpus pointers");
+  EMBFORGE_CHECK(c.workspace && aligned16(c.workspace), "co-occurrence: the workspace must be a 16-byte aligned device buffer");
+  use_device(device);
+
+  CooccurArgs a;
+  a.ids = c.ids;
+  a.offsets = c.offsets;
+  a.n_ids = c.n_ids;
+  a.n_sentences = c.n_sentences;
+  a.vocab_size = c.vocab_size;
+  a.window = c.window;
+  a.distance_weighting = c.distance_weighting;
+  a.fraction_bits = cooc::fraction_bits(c.n_ids, c.window, c.symmetric, c.distance_weighting);
+
+  const int end_bit = key_bits(c.vocab_size);
+  const Layout l = plan(c.workspace_bytes, end_bit);
+  EMBFORGE_CHECK(l.capacity >= 8 * static_cast<int64_t>(c.window), "co-occurrence: a workspace of ",
+                 c.workspace_bytes, " bytes is too small for window ", c.window);
+  auto* base = static_cast<unsigned char*>(c.workspace);
+  auto* words = reinterpret_cast<uint64_t*>(base + kHeaderBytes);
+  CooccurBuffers b;
+  b.capacity = l.capacity;
+  b.keys[0] = words;
+  b.keys[1] = words + l.capacity;
+  b.values[0] = words + 2 * l.capacity;
+  b.values[1] = words + 3 * l.capacity;
+  DeviceOps ops{a, as_stream(stream), reinterpret_cast<Counters*>(base), words + 4 * l.capacity,
+                l.temp_bytes, end_bit};
+  check_cuda(cudaMemsetAsync(base, 0, kHeaderBytes, ops.stream), "cudaMemsetAsync(counters)");
+
+  CooccurCount out;
+  const CooccurOutcome r = c.n_ids > 0 ? run_cooccur(ops, b, c.n_ids, c.window, c.symmetric, progress)
+                                       : CooccurOutcome{};
+  out.nnz = r.nnz;
+  out.pair_updates = r.pair_updates;
+  out.chunks = r.chunks;
+  out.stopped = r.stopped;
+  out.capacity = l.capacity;
+  out.fraction_bits = a.fraction_bits;
+  out.keys = b.keys[0];
+  out.values = b.values[0];
+  return out;
+}
+
+void cooccur_export(const CooccurCount& result, int64_t vocab_size, int32_t* rows, int32_t* cols,
+                    float* values, int device, uintptr_t stream) {
+  if (result.nnz == 0) return;
+  EMBFORGE_CHECK(rows && cols && values, "co-occurrence export: null output pointers");
+  use_device(device);
+  cooccur_export_kernel<<<grid_for(result.nnz), kThreads, 0, as_stream(stream)>>>(
+      result.keys, result.values, result.nnz, vocab_size, result.fraction_bits, rows, cols, values);
+  check_launch("cooccur_export_kernel");
+}
+
+}  // namespace embforge::cuda

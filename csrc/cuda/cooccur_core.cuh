@@ -1,0 +1,74 @@
+// Co-occurrence pairs on the GPU: what one stream position contributes, and
+// the key/value encoding, shared by the CUDA kernels and the CPU emulation.
+//
+// Each position i emits its right-context pairs only: for d in [1, window],
+// key (a = ids[i], b = ids[i + d]) with the weight w(d) in fixed point
+// (cooccur.h), or an empty slot when i + d leaves the sentence. Summing those
+// gives L[a][b], "a is the left context of b"; the symmetric matrix is
+// L + L^T, formed once at the end from the (much smaller) summed L instead
+// of doubling every position's pairs. A key is a * vocab + b; empty slots
+// hold vocab * vocab, which sorts after every real key.
+//
+// Sums are integers (fixed point), so the result does not depend on the
+// order of additions: it is the CPU backend's result bit for bit.
+#pragma once
+
+#include <cstdint>
+
+#include "embforge/cooccur.h"
+#include "embforge/hd.h"
+
+namespace embforge::cuda {
+
+struct CooccurArgs {
+  const uint32_t* ids = nullptr;
+  const int64_t* offsets = nullptr;
+  int64_t n_ids = 0;
+  int64_t n_sentences = 0;
+  int64_t vocab_size = 0;
+  int window = 10;
+  bool distance_weighting = true;
+  int fraction_bits = 0;
+};
+
+EMBFORGE_HD uint64_t cooc_empty_key(int64_t vocab) {
+  return static_cast<uint64_t>(vocab) * static_cast<uint64_t>(vocab);
+}
+
+// Position i's `window` slots, slot d-1 at keys[(d - 1) * slot_stride] (so
+// neighbouring positions write neighbouring slots). `sentence_end` is the end
+// of i's sentence. Returns the number of real pairs written.
+EMBFORGE_HD int cooc_emit(const CooccurArgs& a, int64_t i, int64_t sentence_end,
+                          int64_t slot_stride, uint64_t* keys, uint64_t* values) {
+  const uint64_t left = static_cast<uint64_t>(a.ids[i]) * static_cast<uint64_t>(a.vocab_size);
+  int written = 0;
+  for (int d = 1; d <= a.window; ++d) {
+    const int64_t slot = static_cast<int64_t>(d - 1) * slot_stride;
+    if (i + d < sentence_end) {
+      keys[slot] = left + a.ids[i + d];
+      values[slot] = cooc::to_fixed(cooc::pair_weight(d, a.distance_weighting), a.fraction_bits);
+      ++written;
+    } else {
+      keys[slot] = cooc_empty_key(a.vocab_size);
+      values[slot] = 0;
+    }
+  }
+  return written;
+}
+
+// Entry k's transpose (b, a), for L + L^T.
+EMBFORGE_HD uint64_t cooc_transpose_key(uint64_t key, int64_t vocab) {
+  const auto v = static_cast<uint64_t>(vocab);
+  return (key % v) * v + key / v;
+}
+
+// Entry k as a COO triple, converted like the CPU's merge_into.
+EMBFORGE_HD void cooc_export(uint64_t key, uint64_t value, int64_t vocab, int fraction_bits,
+                             int32_t* row, int32_t* col, float* out) {
+  const auto v = static_cast<uint64_t>(vocab);
+  *row = static_cast<int32_t>(key / v);
+  *col = static_cast<int32_t>(key % v);
+  *out = static_cast<float>(cooc::from_fixed(value, fraction_bits));
+}
+
+}  // namespace embforge::cuda

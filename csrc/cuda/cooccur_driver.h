@@ -1,0 +1,83 @@
+// The chunk loop of the GPU co-occurrence count, written once against an
+// `Ops` backend: CUDA kernels + CUB on the device (cooccur.cu), plain loops
+// on the host for the tests (bind_emulation.cpp). Host code only.
+//
+// Memory: two key and two value buffers of `capacity` uint64 entries (the
+// sort's double buffer) within the caller's budget. Buffer 0 holds the
+// summed matrix so far (`acc` sorted unique keys); each chunk appends the
+// next positions' pair slots after it, and one sort + reduce-by-key folds
+// them in. Chunks shrink as the matrix grows; when it leaves less than an
+// eighth of the buffer free, the budget is too small for this corpus.
+//
+// Ops must provide:
+//   void generate(uint64_t* keys, uint64_t* values, int64_t begin, int64_t end)
+//       slots of positions [begin, end): window slots each
+//   int64_t sort_reduce(CooccurBuffers& b, int64_t n)
+//       sort + sum equal keys of b.keys[0][0, n) into b.keys[0] (swapping
+//       the buffer pointers as needed); returns the real keys left
+//   void transpose(CooccurBuffers& b, int64_t n)
+//       b.keys[0][n + k] = transpose of b.keys[0][k], values alike
+//   int64_t pair_count()   real pairs generated so far
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "embforge/progress.h"
+
+namespace embforge::cuda {
+
+struct CooccurBuffers {
+  uint64_t* keys[2] = {nullptr, nullptr};
+  uint64_t* values[2] = {nullptr, nullptr};
+  int64_t capacity = 0;  // entries per buffer
+};
+
+struct CooccurOutcome {
+  int64_t nnz = 0;           // entries in b.keys[0] / b.values[0]
+  int64_t pair_updates = 0;  // additions into X (2 per pair when symmetric)
+  int64_t chunks = 0;
+  bool stopped = false;
+};
+
+template <class Ops>
+CooccurOutcome run_cooccur(Ops& ops, CooccurBuffers& b, int64_t n_ids, int window,
+                           bool symmetric, Progress* progress) {
+  CooccurOutcome out;
+  if (progress) progress->reset(n_ids);
+  int64_t acc = 0;
+  for (int64_t pos = 0; pos < n_ids;) {
+    if (progress && progress->stop_requested()) {
+      out.stopped = true;
+      out.nnz = 0;
+      return out;
+    }
+    const int64_t room = b.capacity - acc;
+    const int64_t positions = std::min(n_ids - pos, room / window);
+    if (positions == 0 || (positions < n_ids - pos && room < b.capacity / 8))
+      throw std::runtime_error(
+          "embforge CUDA co-occurrence: the matrix (" + std::to_string(acc) +
+          " entries so far) fills the device memory budget of " + std::to_string(b.capacity) +
+          " entries per buffer; pass a larger memory budget or count on the CPU");
+    ops.generate(b.keys[0] + acc, b.values[0] + acc, pos, pos + positions);
+    acc = ops.sort_reduce(b, acc + positions * window);
+    pos += positions;
+    ++out.chunks;
+    if (progress) progress->work_done += positions;
+  }
+  if (symmetric && acc > 0) {
+    if (2 * acc > b.capacity)
+      throw std::runtime_error("embforge CUDA co-occurrence: the symmetric matrix needs " +
+                               std::to_string(2 * acc) + " entries per buffer, the budget holds " +
+                               std::to_string(b.capacity) + "; pass a larger memory budget");
+    ops.transpose(b, acc);
+    acc = ops.sort_reduce(b, 2 * acc);
+  }
+  out.nnz = acc;
+  out.pair_updates = ops.pair_count() * (symmetric ? 2 : 1);
+  return out;
+}
+
+}  // namespace embforge::cuda

@@ -1,0 +1,167 @@
+// GloVe on a lane group: one pair's AdaGrad update (glove_math.h formulas,
+// the CPU's update in glove.cpp), and the shuffled visiting order, shared by
+// the CUDA kernel and the CPU emulation used by the tests.
+//
+// Order. Instead of a permutation array, step t of an epoch visits pair
+// permute(t): a 4-round Feistel network keyed by (seed, epoch) is a
+// bijection on [0, 4^h) with 4^h >= n, and "cycle walking" (apply it again
+// while the result is >= n) restricts it to a bijection on [0, n) (Black &
+// Rogaway 2002). No memory, no sort, and any warp computes any step. An
+// explicit order array (e.g. the CPU's glove_shuffle) can be given instead.
+//
+// Races: Hogwild, as the CPU backend and glove.c. Lanes own disjoint
+// coordinates of a pair; warps updating the same row may lose an update
+// or read a half-updated row (whole floats, never torn values).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "embforge/glove_math.h"
+#include "embforge/hd.h"
+#include "embforge/random.h"
+#include "group.cuh"
+
+namespace embforge::cuda {
+
+struct GloveArgs {
+  const glove::Pair* pairs = nullptr;
+  const uint32_t* order = nullptr;  // optional: visit pairs[order[t]]
+  int64_t n_pairs = 0;
+  float* weights = nullptr;         // [2 * vocab, dim + 1]
+  float* gradsq = nullptr;
+  int64_t vocab_size = 0;
+  int dim = 0;
+  float learning_rate = 0.05f;
+  float grad_clip = 100.0f;
+  uint64_t order_key = 0;           // glove_order_key(seed, epoch)
+  int half_bits = 1;                // glove_half_bits(n_pairs)
+};
+
+struct GloveCounters {
+  double cost = 0.0;
+  int64_t pairs = 0;
+  int64_t skipped = 0;
+};
+
+EMBFORGE_HD bool finite(float x) {
+#if defined(__CUDA_ARCH__)
+  return isfinite(x);
+#else
+  return std::isfinite(x);
+#endif
+}
+
+EMBFORGE_HD uint64_t glove_order_key(uint64_t seed, int epoch) {
+  return SplitMix64(seed, 0x676c6f7665000000ull + static_cast<uint32_t>(epoch)).next();
+}
+
+// Half the bit width of the Feistel domain: 4^h >= n, h >= 1.
+EMBFORGE_HD int glove_half_bits(int64_t n) {
+  int bits = 0;
+  while (bits < 62 && (int64_t{1} << bits) < n) ++bits;
+  const int half = (bits + 1) / 2;
+  return half < 1 ? 1 : half;
+}
+
+// A bijection on [0, 4^half) (balanced Feistel, 4 rounds of mix64).
+EMBFORGE_HD uint64_t glove_feistel(uint64_t x, uint64_t key, int half) {
+  const uint64_t mask = (uint64_t{1} << half) - 1;
+  uint64_t left = x >> half, right = x & mask;
+#pragma unroll
+  for (int round = 0; round < 4; ++round) {
+    const uint64_t f = mix64(key + static_cast<uint64_t>(round) * 0xd1b54a32d192ed03ull + right) & mask;
+    const uint64_t next = left ^ f;
+    left = right;
+    right = next;
+  }
+  return (left << half) | right;
+}
+
+// The pair visited at step t in [0, n) of an epoch.
+EMBFORGE_HD uint64_t glove_permute(uint64_t t, uint64_t n, uint64_t key, int half) {
+  uint64_t x = glove_feistel(t, key, half);
+  while (x >= n) x = glove_feistel(x, key, half);  // cycle walking
+  return x;
+}
+
+// One pair, simultaneous AdaGrad on both rows. Returns false when skipped
+// (diff not finite, as glove.c); the decision is the same in every lane.
+template <class G>
+EMBFORGE_HD bool glove_update(const G& g, const GloveArgs& a, const glove::Pair& p, double* cost) {
+  const int dim = a.dim, stride = dim + 1;
+  float* w = a.weights + static_cast<int64_t>(p.row) * stride;
+  float* c = a.weights + (static_cast<int64_t>(p.col) + a.vocab_size) * stride;
+  float* gw = a.gradsq + static_cast<int64_t>(p.row) * stride;
+  float* gc = a.gradsq + (static_cast<int64_t>(p.col) + a.vocab_size) * stride;
+  float part = 0.0f;
+  for (int k = g.rank(); k < dim; k += g.size()) part += w[k] * c[k];
+  const float bias_w = w[dim], bias_c = c[dim];  // read before the sum: lane 0 writes them after
+  const float diff = glove::pair_diff(g.sum(part), bias_w, bias_c, p.log_x);
+  const float fdiff = p.weight * diff;
+  if (!finite(diff) || !finite(fdiff)) return false;
+  *cost += 0.5 * static_cast<double>(fdiff) * static_cast<double>(diff);
+  const float step = fdiff * a.learning_rate;
+  for (int k = g.rank(); k < dim; k += g.size())
+    glove::adagrad_coordinate(w + k, c + k, gw + k, gc + k, step, a.grad_clip);
+  if (g.rank() == 0) {
+    glove::adagrad_bias(w + dim, gw + dim, step);
+    glove::adagrad_bias(c + dim, gc + dim, step);
+  }
+  return true;
+}
+
+// A 16-byte record in one access (Pair itself is only 4-byte aligned).
+EMBFORGE_HD glove::Pair glove_load_pair(const glove::Pair* p) {
+#if defined(__CUDA_ARCH__)
+  const Pack<4> raw = load_pack<4>(reinterpret_cast<const float*>(p));
+  glove::Pair out;
+  memcpy(&out, &raw, sizeof(out));
+  return out;
+#else
+  return *p;
+#endif
+}
+
+// Steps [begin, end) of the epoch, `stride` groups apart starting at `first`.
+template <class G>
+EMBFORGE_HD void glove_steps(const G& g, const GloveArgs& a, int64_t begin, int64_t end,
+                             int64_t first, int64_t stride, GloveCounters& out) {
+  for (int64_t t = begin + first; t < end; t += stride) {
+    const uint64_t i = a.order ? a.order[t]
+                               : glove_permute(static_cast<uint64_t>(t), static_cast<uint64_t>(a.n_pairs),
+                                               a.order_key, a.half_bits);
+    const glove::Pair p = glove_load_pair(a.pairs + i);
+    ++out.pairs;
+    if (!glove_update(g, a, p, &out.cost)) ++out.skipped;
+    g.sync();  // lane 0's bias writes land before the next pair reads them
+  }
+}
+
+// Pair record i from a COO entry, as make_glove_pairs (glove.cpp); false
+// when the entry is invalid (ids out of range, value not finite and > 0).
+EMBFORGE_HD bool glove_make_pair(int32_t row, int32_t col, float value, int64_t vocab_size,
+                                 double x_max, double alpha, glove::Pair* out) {
+  const double x = value;
+  if (row < 0 || row >= vocab_size || col < 0 || col >= vocab_size || !(x > 0.0) || !finite(value)) {
+    *out = glove::Pair{0, 0, 0.0f, 0.0f};
+    return false;
+  }
+  *out = glove::Pair{static_cast<uint32_t>(row), static_cast<uint32_t>(col),
+                     static_cast<float>(log(x)), static_cast<float>(glove::weighting(x, x_max, alpha))};
+  return true;
+}
+
+// Rows r of weights and gradsq exactly as init_glove (glove.cpp) writes them.
+EMBFORGE_HD void glove_init_row(float* weights, float* gradsq, int dim, uint64_t seed, int64_t r) {
+  const int stride = dim + 1;
+  const float scale = 1.0f / static_cast<float>(stride);
+  SplitMix64 rng(seed, static_cast<uint64_t>(r));
+  for (int i = 0; i < stride; ++i) {
+    weights[i] = (rng.uniform() - 0.5f) * scale;
+    gradsq[i] = 1.0f;
+  }
+}
+
+}  // namespace embforge::cuda

@@ -1,0 +1,121 @@
+// Lane groups: the few collective operations the kernels' shared code needs.
+//
+// The per-window and per-pair algorithms (w2v_core.cuh, glove_core.cuh) are
+// written once against a "group" of lanes that split a vector's dimensions
+// between them and meet only in these collectives:
+//   rank(), size()   this lane and the number of lanes (size <= 32)
+//   sum(x)           the sum of x over the lanes, the same bits in every lane
+//   ballot(p)        bit i set when lane i passed p == true
+//   sync()           lanes' earlier shared-memory writes visible to all
+// On the GPU a group is a warp (WarpGroup). On the CPU, SerialGroup is one
+// lane, and the test bindings run a group of std::threads (lane_emulation.h),
+// so the lane indexing and the shared scratch are exercised without a GPU.
+//
+// Every lane of a group must reach each collective (uniform control flow):
+// branches around collectives depend only on values every lane holds alike
+// (ids, ballots, sums).
+#pragma once
+
+#include <cstdint>
+
+#include "embforge/hd.h"
+
+namespace embforge::cuda {
+
+EMBFORGE_HD int popcount32(uint32_t x) {
+#if defined(__CUDA_ARCH__)
+  return __popc(x);
+#else
+  return __builtin_popcount(x);
+#endif
+}
+
+// Lanes below `rank` in a ballot mask.
+EMBFORGE_HD uint32_t lanes_below(int rank) { return (1u << rank) - 1u; }
+
+// One lane, for host code that needs no threads.
+struct SerialGroup {
+  EMBFORGE_HD int rank() const { return 0; }
+  EMBFORGE_HD int size() const { return 1; }
+  EMBFORGE_HD float sum(float x) const { return x; }
+  EMBFORGE_HD uint32_t ballot(bool p) const { return p ? 1u : 0u; }
+  EMBFORGE_HD void sync() const {}
+};
+
+#if defined(__CUDACC__)
+// A whole warp. The xor butterfly adds the same two operands in every lane
+// at each step (a + b == b + a exactly), so all lanes end with identical
+// sums and branch on them alike.
+struct WarpGroup {
+  static constexpr unsigned kFull = 0xFFFFFFFFu;
+  __device__ __forceinline__ int rank() const { return static_cast<int>(threadIdx.x & 31u); }
+  __device__ __forceinline__ int size() const { return 32; }
+  __device__ __forceinline__ float sum(float x) const {
+#pragma unroll
+    for (int m = 16; m > 0; m >>= 1) x += __shfl_xor_sync(kFull, x, m);
+    return x;
+  }
+  __device__ __forceinline__ uint32_t ballot(bool p) const { return __ballot_sync(kFull, p); }
+  __device__ __forceinline__ void sync() const { __syncwarp(kFull); }
+};
+#endif
+
+// V consecutive floats moved as one 16-byte (V = 4) or 4-byte access. Rows
+// use V = 4 when the dimension is a multiple of 4 and the arrays are 16-byte
+// aligned (the launchers check), which gives 128-bit loads and stores.
+template <int V>
+struct alignas(4 * V) Pack {
+  float v[V];
+};
+
+template <int V>
+EMBFORGE_HD Pack<V> load_pack(const float* p) {
+#if defined(__CUDA_ARCH__)
+  return *reinterpret_cast<const Pack<V>*>(p);
+#else
+  Pack<V> x;
+  for (int i = 0; i < V; ++i) x.v[i] = p[i];
+  return x;
+#endif
+}
+
+template <int V>
+EMBFORGE_HD void store_pack(float* p, const Pack<V>& x) {
+#if defined(__CUDA_ARCH__)
+  *reinterpret_cast<Pack<V>*>(p) = x;
+#else
+  for (int i = 0; i < V; ++i) p[i] = x.v[i];
+#endif
+}
+
+// y[c..c+V) += a * x[c..c+V), one lane's slice.
+template <int V>
+EMBFORGE_HD void axpy_pack(float a, const float* x, float* y) {
+  const Pack<V> xv = load_pack<V>(x);
+  Pack<V> yv = load_pack<V>(y);
+#pragma unroll
+  for (int i = 0; i < V; ++i) yv.v[i] += a * xv.v[i];
+  store_pack<V>(y, yv);
+}
+
+template <int V>
+EMBFORGE_HD float dot_pack(const float* x, const float* y) {
+  const Pack<V> xv = load_pack<V>(x), yv = load_pack<V>(y);
+  float s = 0.0f;
+#pragma unroll
+  for (int i = 0; i < V; ++i) s += xv.v[i] * yv.v[i];
+  return s;
+}
+
+template <int V>
+EMBFORGE_HD void fill_pack(float* p, float value) {
+  Pack<V> x;
+#pragma unroll
+  for (int i = 0; i < V; ++i) x.v[i] = value;
+  store_pack<V>(p, x);
+}
+
+// Rows in scratch memory start on 16-byte boundaries.
+EMBFORGE_HD int padded_dim(int dim) { return (dim + 3) & ~3; }
+
+}  // namespace embforge::cuda

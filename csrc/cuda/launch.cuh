@@ -1,0 +1,70 @@
+// Helpers every launcher uses: select the caller's device, report errors with
+// the kernel's name, size grids from the device's properties.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "embforge/check.h"
+
+namespace embforge::cuda {
+
+// Throws std::runtime_error naming `what` (a kernel or CUDA call) when a CUDA
+// call failed. cudaGetLastError also clears a non-sticky launch error.
+inline void check_cuda(cudaError_t status, const char* what) {
+  if (status != cudaSuccess)
+    throw std::runtime_error(std::string("embforge CUDA: ") + what + " failed: " +
+                             cudaGetErrorName(status) + ": " + cudaGetErrorString(status));
+}
+inline void check_launch(const char* kernel) { check_cuda(cudaGetLastError(), kernel); }
+
+// The pointers live on `device`; this process's runtime (cudart is linked
+// statically, separate from torch's or CuPy's) must launch there too.
+inline void use_device(int device) {
+  EMBFORGE_CHECK(device >= 0, "device index must be >= 0, got ", device);
+  check_cuda(cudaSetDevice(device), "cudaSetDevice");
+}
+
+inline cudaStream_t as_stream(uintptr_t stream) { return reinterpret_cast<cudaStream_t>(stream); }
+
+struct DeviceLimits {
+  int multiprocessors = 0;
+  int shared_per_block_optin = 0;  // bytes a block may use after opting in
+};
+inline DeviceLimits device_limits(int device) {
+  DeviceLimits d;
+  check_cuda(cudaDeviceGetAttribute(&d.multiprocessors, cudaDevAttrMultiProcessorCount, device),
+             "cudaDeviceGetAttribute(multiprocessors)");
+  check_cuda(cudaDeviceGetAttribute(&d.shared_per_block_optin,
+                                    cudaDevAttrMaxSharedMemoryPerBlockOptin, device),
+             "cudaDeviceGetAttribute(shared memory)");
+  return d;
+}
+
+// Blocks for a grid-stride kernel: enough to fill every SM at the occupancy
+// the kernel reaches, never more than the work needs.
+template <typename Kernel>
+int64_t resident_blocks(Kernel kernel, int threads, size_t shared, int device, int64_t needed) {
+  int per_sm = 0;
+  check_cuda(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, threads, shared),
+             "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
+  const int64_t full = static_cast<int64_t>(per_sm > 0 ? per_sm : 1) * device_limits(device).multiprocessors;
+  return needed < full ? (needed > 0 ? needed : 1) : full;
+}
+
+// Kernels with more than the default 48 KiB of dynamic shared memory must
+// say so before launch.
+template <typename Kernel>
+void allow_shared(Kernel kernel, size_t bytes, const char* name) {
+  if (bytes > 48 * 1024)
+    check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                    static_cast<int>(bytes)),
+               name);
+}
+
+inline bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
+
+}  // namespace embforge::cuda

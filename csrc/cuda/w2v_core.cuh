@@ -1,0 +1,297 @@
+// Word2vec on a lane group: the work of one span of the id stream, shared by
+// the CUDA kernel (a warp per span) and the CPU emulation used by the tests.
+//
+// The distribution matches the CPU backend (csrc/cpu/word2vec.cpp): words
+// are subsampled before windowing, windows shrink to a uniform [1, window],
+// skip-gram scores a window's contexts against the center and K negatives
+// drawn once per window (HogBatch), CBOW scores the contexts' mean against the
+// center and K negatives, and the learning rate falls linearly with the
+// position in the stream.
+//
+// Positional randomness. The stream is cut into fixed spans handled by
+// different warps in any order, so every random decision is a function of
+// (seed, epoch, position) rather than of a thread's running generator: a warp
+// can then tell whether a word in a neighbouring span was kept without
+// talking to the warp that owns it, and results do not depend on the grid.
+//   keep(q)        the q-th output of a SplitMix64 stream keyed by the epoch
+//   window, K draws  SplitMix64(epoch seed, center position)
+//
+// Races (Hogwild, Recht et al. 2011). Warps read and write the shared input
+// and output rows without locks. Within a warp the lanes own disjoint
+// dimensions, so a warp never races with itself. Between warps, two
+// read-modify-writes of one row may overlap and one warp's increment is then
+// lost, or a warp reads a row another is half way through updating (each
+// float is written whole, so a value is old or new, never torn). Updates are
+// written back as row += delta, re-reading the row, which keeps that window
+// short. This is the model of word2vec.c's threads and of the CPU backend;
+// collisions concentrate on frequent words, which subsampling thins out.
+//
+// Within a window the updates differ from the CPU's HogBatch only in order:
+// each output row is read when its turn comes, so a negative drawn twice sees
+// its first update (as word2vec.c's pair-by-pair loop does), and when a
+// window has more contexts than fit in scratch (batch < 2 * window) they are
+// processed in batches, each seeing the output rows the last one wrote.
+#pragma once
+
+#include <cstdint>
+
+#include "embforge/hd.h"
+#include "embforge/random.h"
+#include "embforge/word2vec_math.h"
+#include "group.cuh"
+#include "sentences.cuh"
+
+namespace embforge::cuda {
+
+struct W2vArgs {
+  const uint32_t* ids = nullptr;        // the encoded stream
+  const int64_t* offsets = nullptr;     // sentence s is ids[offsets[s], offsets[s+1])
+  int64_t n_sentences = 0;
+  int64_t n_ids = 0;                    // whole stream: the learning-rate schedule
+  float* input = nullptr;               // [vocab_size, dim]
+  float* output = nullptr;              // [vocab_size, dim]
+  int64_t vocab_size = 0;
+  int dim = 0;
+  const uint32_t* keep_threshold = nullptr;  // w2v::keep_word
+  const uint32_t* noise_keep = nullptr;      // alias table (random.h)
+  const uint32_t* noise_alias = nullptr;
+  int window = 5;
+  int negative = 5;
+  int batch = 1;                        // context rows per pass (skip-gram)
+  bool skip_gram = true;
+  bool shrink_windows = true;
+  float alpha_start = 0.025f, alpha_end = 0.025f;
+  uint64_t epoch_seed = 0;              // w2v_epoch_seed(seed, epoch)
+};
+
+// Per-lane tallies; lane 0's are the group's (every lane computes the same).
+struct W2vCounters {
+  double loss = 0.0;
+  int64_t loss_terms = 0;
+  int64_t words_trained = 0;
+};
+
+// One group's scratch (shared memory on the GPU).
+struct W2vScratch {
+  uint32_t* contexts;  // [2 * window]
+  uint32_t* targets;   // [1 + negative]: the center, then the noise words
+  float* rows;         // skip-gram [2 * batch + 2][padded dim], CBOW [2][padded dim]
+};
+
+EMBFORGE_HD int64_t w2v_row_floats(const W2vArgs& a) {
+  const int64_t dp = padded_dim(a.dim);
+  return a.skip_gram ? (2 * static_cast<int64_t>(a.batch) + 2) * dp : 2 * dp;
+}
+
+EMBFORGE_HD int64_t w2v_id_bytes(const W2vArgs& a) {
+  const int64_t n = 2 * static_cast<int64_t>(a.window) + 1 + a.negative;
+  return (n * 4 + 15) & ~int64_t{15};  // the float rows after them stay 16-byte aligned
+}
+
+EMBFORGE_HD int64_t w2v_scratch_bytes(const W2vArgs& a) {
+  return w2v_id_bytes(a) + 4 * w2v_row_floats(a);
+}
+
+EMBFORGE_HD W2vScratch w2v_scratch(unsigned char* base, const W2vArgs& a) {
+  W2vScratch s;
+  s.contexts = reinterpret_cast<uint32_t*>(base);
+  s.targets = s.contexts + 2 * a.window;
+  s.rows = reinterpret_cast<float*>(base + w2v_id_bytes(a));
+  return s;
+}
+
+// The epoch's key for all positional draws.
+EMBFORGE_HD uint64_t w2v_epoch_seed(uint64_t seed, int epoch) {
+  return SplitMix64(seed, 0x77327600000000ull + static_cast<uint32_t>(epoch)).next();
+}
+
+// Whether position q (holding `id`) survives subsampling this epoch: the
+// (q+1)-th output of SplitMix64 started at the epoch seed (mix64 of a Weyl
+// sequence), so any lane can evaluate any position in O(1).
+EMBFORGE_HD bool w2v_kept(const W2vArgs& a, int64_t q, uint32_t id) {
+  const uint64_t r = mix64(a.epoch_seed + (static_cast<uint64_t>(q) + 1) * 0x9e3779b97f4a7c15ull);
+  return w2v::keep_word(a.keep_threshold[id], static_cast<uint32_t>(r >> 32));
+}
+
+// Collects up to `reach` kept words on one side of p, nearest first, into
+// out[]; positions step from p by `step` (-1 or +1) and stay in [lo, hi).
+// Each round tests size() positions at once and ranks the kept ones with a
+// ballot. Returns the number found (the same in every lane).
+template <class G>
+EMBFORGE_HD int w2v_gather_side(const G& g, const W2vArgs& a, uint32_t* out, int64_t p,
+                                int step, int64_t lo, int64_t hi, int reach) {
+  int found = 0;
+  for (int64_t first = p + step; found < reach && first >= lo && first < hi;
+       first += static_cast<int64_t>(step) * g.size()) {
+    const int64_t q = first + static_cast<int64_t>(step) * g.rank();
+    bool keep = false;
+    uint32_t id = 0;
+    if (q >= lo && q < hi) {
+      id = a.ids[q];
+      keep = w2v_kept(a, q, id);
+    }
+    const uint32_t mask = g.ballot(keep);
+    const int slot = found + popcount32(mask & lanes_below(g.rank()));
+    if (keep && slot < reach) out[slot] = id;
+    const int total = popcount32(mask);
+    found += total < reach - found ? total : reach - found;
+  }
+  return found;
+}
+
+// Skip-gram on one window: s.contexts[0, n) against s.targets.
+template <int V, class G>
+EMBFORGE_HD void w2v_skip_gram_window(const G& g, const W2vArgs& a, const W2vScratch& s,
+                                      int n_contexts, float alpha, W2vCounters& out) {
+  const int dim = a.dim, dp = padded_dim(dim), first = g.rank() * V, stride = g.size() * V;
+  float* ctx = s.rows;                       // [batch][dp] context rows at the window start
+  float* grad = ctx + a.batch * dp;          // [batch][dp] their gradients
+  float* trow = grad + a.batch * dp;         // [dp] the current target's row
+  float* tdelta = trow + dp;                 // [dp] its gradient
+  const uint32_t center = s.targets[0];
+  float loss = 0.0f;
+  int terms = 0;
+  for (int j0 = 0; j0 < n_contexts; j0 += a.batch) {
+    const int nb = n_contexts - j0 < a.batch ? n_contexts - j0 : a.batch;
+    for (int j = 0; j < nb; ++j) {
+      const float* row = a.input + static_cast<int64_t>(s.contexts[j0 + j]) * dim;
+      for (int c = first; c < dim; c += stride) {
+        store_pack<V>(ctx + j * dp + c, load_pack<V>(row + c));
+        fill_pack<V>(grad + j * dp + c, 0.0f);
+      }
+    }
+    for (int k = 0; k <= a.negative; ++k) {
+      const uint32_t target = s.targets[k];
+      if (k > 0 && target == center) continue;  // a noise draw of the center is skipped
+      const float label = k == 0 ? 1.0f : 0.0f;
+      float* orow = a.output + static_cast<int64_t>(target) * dim;
+      for (int c = first; c < dim; c += stride) {
+        store_pack<V>(trow + c, load_pack<V>(orow + c));
+        fill_pack<V>(tdelta + c, 0.0f);
+      }
+      for (int j = 0; j < nb; ++j) {
+        float part = 0.0f;
+        for (int c = first; c < dim; c += stride) part += dot_pack<V>(ctx + j * dp + c, trow + c);
+        const float d = g.sum(part);
+        const float coef = w2v::ns_coefficient(d, label, alpha);
+        loss += w2v::ns_loss(d, label);
+        ++terms;
+        for (int c = first; c < dim; c += stride) {
+          axpy_pack<V>(coef, ctx + j * dp + c, tdelta + c);
+          axpy_pack<V>(coef, trow + c, grad + j * dp + c);
+        }
+      }
+      for (int c = first; c < dim; c += stride) axpy_pack<V>(1.0f, tdelta + c, orow + c);
+    }
+    for (int j = 0; j < nb; ++j) {
+      float* row = a.input + static_cast<int64_t>(s.contexts[j0 + j]) * dim;
+      for (int c = first; c < dim; c += stride) axpy_pack<V>(1.0f, grad + j * dp + c, row + c);
+    }
+  }
+  out.loss += loss;
+  out.loss_terms += terms;
+}
+
+// CBOW on one window: the mean of s.contexts[0, n) against s.targets; the
+// summed gradient goes to every context row (cbow_mean=1).
+template <int V, class G>
+EMBFORGE_HD void w2v_cbow_window(const G& g, const W2vArgs& a, const W2vScratch& s,
+                                 int n_contexts, float alpha, W2vCounters& out) {
+  const int dim = a.dim, dp = padded_dim(dim), first = g.rank() * V, stride = g.size() * V;
+  float* mean = s.rows;
+  float* grad = mean + dp;
+  const float inv = 1.0f / static_cast<float>(n_contexts);
+  for (int c = first; c < dim; c += stride) {
+    fill_pack<V>(mean + c, 0.0f);
+    fill_pack<V>(grad + c, 0.0f);
+  }
+  for (int j = 0; j < n_contexts; ++j) {
+    const float* row = a.input + static_cast<int64_t>(s.contexts[j]) * dim;
+    for (int c = first; c < dim; c += stride) axpy_pack<V>(1.0f, row + c, mean + c);
+  }
+  for (int c = first; c < dim; c += stride) {
+    Pack<V> m = load_pack<V>(mean + c);
+    for (int i = 0; i < V; ++i) m.v[i] *= inv;
+    store_pack<V>(mean + c, m);
+  }
+  const uint32_t center = s.targets[0];
+  float loss = 0.0f;
+  int terms = 0;
+  for (int k = 0; k <= a.negative; ++k) {
+    const uint32_t target = s.targets[k];
+    if (k > 0 && target == center) continue;
+    const float label = k == 0 ? 1.0f : 0.0f;
+    float* orow = a.output + static_cast<int64_t>(target) * dim;
+    float part = 0.0f;
+    for (int c = first; c < dim; c += stride) part += dot_pack<V>(mean + c, orow + c);
+    const float d = g.sum(part);
+    const float coef = w2v::ns_coefficient(d, label, alpha);
+    loss += w2v::ns_loss(d, label);
+    ++terms;
+    for (int c = first; c < dim; c += stride) {
+      axpy_pack<V>(coef, orow + c, grad + c);
+      axpy_pack<V>(coef, mean + c, orow + c);
+    }
+  }
+  for (int j = 0; j < n_contexts; ++j) {
+    float* row = a.input + static_cast<int64_t>(s.contexts[j]) * dim;
+    for (int c = first; c < dim; c += stride) axpy_pack<V>(1.0f, grad + c, row + c);
+  }
+  out.loss += loss;
+  out.loss_terms += terms;
+}
+
+// One window around the kept center at position p of sentence [lo, hi):
+// contexts, negatives, update. Returns false when the window had no context.
+template <int V, class G>
+EMBFORGE_HD bool w2v_center(const G& g, const W2vArgs& a, const W2vScratch& s, int64_t p,
+                            uint32_t center, int64_t lo, int64_t hi, W2vCounters& out) {
+  SplitMix64 rng(a.epoch_seed, static_cast<uint64_t>(p));
+  const int reach = w2v::reduced_window(a.window, rng.next32(), a.shrink_windows);
+  const uint64_t noise_seed = rng.next();
+  g.sync();  // every lane is done reading the previous window's ids
+  const int left = w2v_gather_side(g, a, s.contexts, p, -1, lo, hi, reach);
+  const int right = w2v_gather_side(g, a, s.contexts + left, p, +1, lo, hi, reach);
+  const int n_contexts = left + right;
+  if (n_contexts == 0) return false;
+  const auto n_vocab = static_cast<uint32_t>(a.vocab_size);
+  for (int k = g.rank(); k < a.negative; k += g.size()) {
+    SplitMix64 draw(noise_seed, static_cast<uint64_t>(k));
+    s.targets[1 + k] = alias_draw(a.noise_keep, a.noise_alias, n_vocab, draw.next());
+  }
+  if (g.rank() == 0) s.targets[0] = center;
+  g.sync();
+  const float alpha = w2v::linear_rate(a.alpha_start, a.alpha_end, static_cast<double>(p),
+                                       static_cast<double>(a.n_ids));
+  if (a.skip_gram) {
+    w2v_skip_gram_window<V>(g, a, s, n_contexts, alpha, out);
+  } else {
+    w2v_cbow_window<V>(g, a, s, n_contexts, alpha, out);
+  }
+  return true;
+}
+
+// Every center in positions [begin, end) of the stream; windows reach into
+// neighbouring spans and stop at sentence ends.
+template <int V, class G>
+EMBFORGE_HD void w2v_span(const G& g, const W2vArgs& a, const W2vScratch& s, int64_t begin,
+                          int64_t end, W2vCounters& out) {
+  int64_t sentence = sentence_of(a.offsets, a.n_sentences, begin);
+  for (int64_t p = begin; p < end; ++p) {
+    while (a.offsets[sentence + 1] <= p) ++sentence;  // skips empty sentences too
+    const uint32_t center = a.ids[p];
+    if (!w2v_kept(a, p, center)) continue;
+    ++out.words_trained;
+    w2v_center<V>(g, a, s, p, center, a.offsets[sentence], a.offsets[sentence + 1], out);
+  }
+}
+
+// Row r of the input matrix exactly as init_word2vec_input (word2vec.cpp)
+// writes it: uniform in [-0.5, 0.5) / dim from SplitMix64(seed, r).
+EMBFORGE_HD void w2v_init_row(float* row, int dim, uint64_t seed, int64_t r) {
+  const float scale = 1.0f / static_cast<float>(dim);
+  SplitMix64 rng(seed, static_cast<uint64_t>(r));
+  for (int i = 0; i < dim; ++i) row[i] = (rng.uniform() - 0.5f) * scale;
+}
+
+}  // namespace embforge::cuda

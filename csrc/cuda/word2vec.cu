@@ -1,0 +1,147 @@
+// Word2vec kernels: a warp per span of the id stream (w2v_core.cuh holds the
+// algorithm and the race model), plus the input initialisation.
+//
+// Layout: blocks of `warps_per_block` warps walk the spans grid-stride; each
+// warp owns a slice of dynamic shared memory for its window's context ids,
+// negatives and staged rows. Negatives are shared across a window and drawn
+// from the alias table on the device; subsampling and window shrinking are
+// decided per position from the id stream, which stays on the device for the
+// whole run. Dot products are lane-parallel over dimensions with a butterfly
+// reduction; rows move in 16-byte packs when the layout allows.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+
+#include "embforge/check.h"
+#include "embforge/cuda_kernels.h"
+#include "launch.cuh"
+#include "w2v_core.cuh"
+
+namespace embforge::cuda {
+namespace {
+
+constexpr int kDefaultWarps = 4;
+constexpr int kDefaultSpan = 256;         // positions per warp task
+constexpr int64_t kScratchTarget = 12288;  // bytes per warp the context batch aims for
+constexpr int kMaxWindow = 1024;
+
+template <int V>
+__global__ void word2vec_kernel(W2vArgs a, int64_t begin, int64_t end, int span,
+                                int64_t scratch_bytes, double* loss,
+                                unsigned long long* counts) {
+  extern __shared__ __align__(16) unsigned char shared[];
+  const int warp = static_cast<int>(threadIdx.x / 32), warps = static_cast<int>(blockDim.x / 32);
+  const W2vScratch s = w2v_scratch(shared + warp * scratch_bytes, a);
+  const WarpGroup g;
+  W2vCounters c;
+  const int64_t n_spans = (end - begin + span - 1) / span;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * warps + warp; i < n_spans;
+       i += static_cast<int64_t>(gridDim.x) * warps) {
+    const int64_t b = begin + i * span;
+    w2v_span<V>(g, a, s, b, b + span < end ? b + span : end, c);
+  }
+  if (g.rank() == 0 && c.words_trained > 0) {
+    atomicAdd(loss, c.loss);
+    atomicAdd(&counts[0], static_cast<unsigned long long>(c.loss_terms));
+    atomicAdd(&counts[1], static_cast<unsigned long long>(c.words_trained));
+  }
+}
+
+__global__ void word2vec_init_kernel(float* input, int64_t rows, int dim, uint64_t seed) {
+  for (int64_t r = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; r < rows;
+       r += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    w2v_init_row(input + r * dim, dim, seed, r);
+}
+
+void check_args(const Word2VecLaunch& w, int64_t begin, int64_t end) {
+  EMBFORGE_CHECK(w.dim >= 1, "vector_size must be >= 1, got ", w.dim);
+  EMBFORGE_CHECK(w.window >= 1 && w.window <= kMaxWindow, "window must be in [1, ", kMaxWindow,
+                 "] on CUDA, got ", w.window);
+  EMBFORGE_CHECK(w.negative >= 1, "negative must be >= 1, got ", w.negative);
+  EMBFORGE_CHECK(w.vocab_size >= 1 && w.vocab_size < (int64_t{1} << 32),
+                 "vocabulary size must be in [1, 2^32), got ", w.vocab_size);
+  EMBFORGE_CHECK(w.ids && w.offsets && w.input && w.output && w.keep_threshold &&
+                     w.noise_keep && w.noise_alias && w.loss && w.counts,
+                 "word2vec: device pointers must not be null");
+  EMBFORGE_CHECK(w.n_sentences >= 0 && w.n_ids >= 0, "empty or negative corpus sizes");
+  EMBFORGE_CHECK(0 <= begin && begin <= end && end <= w.n_ids, "range [", begin, ", ", end,
+                 ") outside the stream of ", w.n_ids, " ids");
+  EMBFORGE_CHECK(w.alpha_start > 0.0f && w.alpha_end >= 0.0f, "learning rates must be > 0");
+  EMBFORGE_CHECK(w.warps_per_block >= 0 && w.warps_per_block <= 32,
+                 "warps_per_block must be in [0, 32], got ", w.warps_per_block);
+  EMBFORGE_CHECK(w.span >= 0, "span must be >= 0, got ", w.span);
+  EMBFORGE_CHECK(w.batch >= 0, "batch must be >= 0, got ", w.batch);
+}
+
+}  // namespace
+
+void word2vec_train_range(const Word2VecLaunch& w, int64_t begin, int64_t end, int device,
+                          uintptr_t stream) {
+  check_args(w, begin, end);
+  if (begin == end || w.n_sentences == 0) return;
+  use_device(device);
+
+  W2vArgs a;
+  a.ids = w.ids;
+  a.offsets = w.offsets;
+  a.n_sentences = w.n_sentences;
+  a.n_ids = w.n_ids;
+  a.input = w.input;
+  a.output = w.output;
+  a.vocab_size = w.vocab_size;
+  a.dim = w.dim;
+  a.keep_threshold = w.keep_threshold;
+  a.noise_keep = w.noise_keep;
+  a.noise_alias = w.noise_alias;
+  a.window = w.window;
+  a.negative = w.negative;
+  a.skip_gram = w.skip_gram;
+  a.shrink_windows = w.shrink_windows;
+  a.alpha_start = w.alpha_start;
+  a.alpha_end = w.alpha_end;
+  a.epoch_seed = w2v_epoch_seed(w.seed, w.epoch);
+  // Skip-gram stages as many context rows as fit the per-warp target, so the
+  // usual window (2 * 5 contexts at d=100) is one exact HogBatch pass.
+  const int64_t dp = padded_dim(w.dim);
+  const int64_t fit = (kScratchTarget / 4 / dp - 2) / 2;
+  a.batch = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(2 * w.window, fit)));
+  if (w.batch > 0) a.batch = std::min(w.batch, 2 * w.window);
+
+  const int warps = w.warps_per_block > 0 ? w.warps_per_block : kDefaultWarps;
+  const int span = w.span > 0 ? w.span : kDefaultSpan;
+  const int64_t per_warp = w2v_scratch_bytes(a);
+  const DeviceLimits limits = device_limits(device);
+  EMBFORGE_CHECK(per_warp <= limits.shared_per_block_optin, "word2vec: vector_size ", w.dim,
+                 " and window ", w.window, " need ", per_warp,
+                 " bytes of shared memory per warp, the device allows ",
+                 limits.shared_per_block_optin);
+  const int fitting = static_cast<int>(limits.shared_per_block_optin / per_warp);
+  const int block_warps = std::max(1, std::min(warps, fitting));
+  const size_t shared = static_cast<size_t>(per_warp) * block_warps;
+  const int threads = 32 * block_warps;
+
+  const bool packed = w.dim % 4 == 0 && aligned16(w.input) && aligned16(w.output);
+  auto kernel = packed ? word2vec_kernel<4> : word2vec_kernel<1>;
+  allow_shared(kernel, shared, "cudaFuncSetAttribute(word2vec_kernel)");
+  const int64_t n_spans = (end - begin + span - 1) / span;
+  const int64_t blocks = resident_blocks(kernel, threads, shared, device,
+                                         (n_spans + block_warps - 1) / block_warps);
+  kernel<<<static_cast<unsigned>(blocks), threads, shared, as_stream(stream)>>>(
+      a, begin, end, span, per_warp, w.loss, w.counts);
+  check_launch(packed ? "word2vec_kernel<4>" : "word2vec_kernel<1>");
+}
+
+void word2vec_init_input(float* input, int64_t rows, int dim, uint64_t seed, int device,
+                         uintptr_t stream) {
+  EMBFORGE_CHECK(rows >= 0 && dim >= 1, "invalid shape [", rows, ", ", dim, "]");
+  EMBFORGE_CHECK(input || rows == 0, "word2vec_init_input: null device pointer");
+  if (rows == 0) return;
+  use_device(device);
+  constexpr int threads = 256;
+  const int64_t blocks = std::min<int64_t>((rows + threads - 1) / threads, 65535);
+  word2vec_init_kernel<<<static_cast<unsigned>(blocks), threads, 0, as_stream(stream)>>>(
+      input, rows, dim, seed);
+  check_launch("word2vec_init_kernel");
+}
+
+}  // namespace embforge::cuda

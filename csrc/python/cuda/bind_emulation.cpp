@@ -1,0 +1,362 @@
+// The kernels' shared code run on the CPU, for tests on machines without a
+// GPU: the same span / window / pair functions the kernels call, on numpy
+// arrays, with a group of `lanes` emulated lanes (1 = plain serial code).
+// Spans run one after another, so results are deterministic.
+#include <pybind11/numpy.h>
+
+#include <algorithm>
+#include <memory>
+#include <numeric>
+#include <vector>
+
+#include "../bindings.h"
+#include "bindings.h"
+#include "embforge/check.h"
+#include "embforge/progress.h"
+#include "lane_emulation.h"
+#include "../../cuda/cooccur_core.cuh"
+#include "../../cuda/cooccur_driver.h"
+#include "../../cuda/glove_core.cuh"
+#include "../../cuda/sentences.cuh"
+#include "../../cuda/w2v_core.cuh"
+
+namespace embforge::cuda::bind {
+namespace {
+
+using embforge::bind::checked_data;
+
+// Runs fn(group) on a serial group or on emulated lanes.
+template <typename Fn>
+void on_lanes(int lanes, Fn&& fn) {
+  EMBFORGE_CHECK(lanes >= 1 && lanes <= 32, "lanes must be in [1, 32], got ", lanes);
+  if (lanes == 1) {
+    fn(SerialGroup{});
+  } else {
+    run_emulated_group(lanes, fn);
+  }
+}
+
+W2vArgs w2v_model_args(py::array& input, py::array& output) {
+  EMBFORGE_CHECK(input.ndim() == 2, "input must be 2-D");
+  W2vArgs a;
+  a.vocab_size = input.shape(0);
+  a.dim = static_cast<int>(input.shape(1));
+  a.input = checked_data<float>(input, "input", {a.vocab_size, a.dim}, true);
+  a.output = checked_data<float>(output, "output", {a.vocab_size, a.dim}, true);
+  return a;
+}
+
+// Picks the 16-byte pack path like the launcher, unless told otherwise.
+template <typename Fn>
+void with_pack(const W2vArgs& a, int pack, Fn&& fn) {
+  EMBFORGE_CHECK(pack == 0 || pack == 1 || pack == 4, "pack must be 0, 1 or 4, got ", pack);
+  if (pack == 0) pack = a.dim % 4 == 0 ? 4 : 1;
+  EMBFORGE_CHECK(pack == 1 || a.dim % 4 == 0, "pack=4 needs vector_size % 4 == 0");
+  if (pack == 4) fn(std::integral_constant<int, 4>{}); else fn(std::integral_constant<int, 1>{});
+}
+
+void bind_word2vec_emulation(py::module_& m) {
+  m.def("emulate_word2vec_range",
+        [](py::array ids, py::array offsets, py::array input, py::array output,
+           py::array keep_threshold, py::array noise_keep, py::array noise_alias,
+           int64_t begin, int64_t end, bool skip_gram, int window, int negative,
+           bool shrink_windows, float alpha_start, float alpha_end, uint64_t seed, int epoch,
+           int lanes, int span, int batch, int pack) {
+          W2vArgs a = w2v_model_args(input, output);
+          a.ids = checked_data<uint32_t>(ids, "ids", {-1}, false);
+          a.n_ids = ids.size();
+          a.offsets = checked_data<int64_t>(offsets, "offsets", {-1}, false);
+          a.n_sentences = offsets.size() - 1;
+          EMBFORGE_CHECK(a.n_sentences >= 1 && a.offsets[0] == 0 &&
+                             a.offsets[a.n_sentences] == a.n_ids,
+                         "offsets must run from 0 to len(ids)");
+          a.keep_threshold = checked_data<uint32_t>(keep_threshold, "keep_threshold", {a.vocab_size}, false);
+          a.noise_keep = checked_data<uint32_t>(noise_keep, "noise_keep", {a.vocab_size}, false);
+          a.noise_alias = checked_data<uint32_t>(noise_alias, "noise_alias", {a.vocab_size}, false);
+          for (int64_t i = 0; i < a.n_ids; ++i)
+            EMBFORGE_CHECK(a.ids[i] < a.vocab_size, "id ", a.ids[i], " out of range");
+          if (end < 0) end = a.n_ids;
+          EMBFORGE_CHECK(0 <= begin && begin <= end && end <= a.n_ids, "bad range");
+          EMBFORGE_CHECK(window >= 1 && negative >= 1 && span >= 1, "window, negative, span must be >= 1");
+          a.window = window;
+          a.negative = negative;
+          a.skip_gram = skip_gram;
+          a.shrink_windows = shrink_windows;
+          a.alpha_start = alpha_start;
+          a.alpha_end = alpha_end;
+          a.epoch_seed = w2v_epoch_seed(seed, epoch);
+          a.batch = batch > 0 ? std::min(batch, 2 * window) : 2 * window;
+          std::vector<unsigned char> scratch(static_cast<size_t>(w2v_scratch_bytes(a)) + 16);
+          const W2vScratch s = w2v_scratch(scratch.data(), a);
+          W2vCounters total;
+          {
+            py::gil_scoped_release release;
+            with_pack(a, pack, [&](auto v) {
+              on_lanes(lanes, [&](const auto& g) {
+                W2vCounters c;
+                for (int64_t b = begin; b < end; b += span)
+                  w2v_span<decltype(v)::value>(g, a, s, b, std::min(b + span, end), c);
+                if (g.rank() == 0) total = c;
+              });
+            });
+          }
+          py::dict out;
+          out["loss"] = total.loss;
+          out["loss_terms"] = total.loss_terms;
+          out["words_trained"] = total.words_trained;
+          out["ids_processed"] = end - begin;
+          out["stopped"] = false;
+          return out;
+        },
+        py::arg("ids"), py::arg("offsets"), py::arg("input"), py::arg("output"),
+        py::arg("keep_threshold"), py::arg("noise_keep"), py::arg("noise_alias"), py::kw_only(),
+        py::arg("begin") = 0, py::arg("end") = -1, py::arg("skip_gram"), py::arg("window"),
+        py::arg("negative"), py::arg("shrink_windows") = true, py::arg("alpha_start"),
+        py::arg("alpha_end"), py::arg("seed"), py::arg("epoch"), py::arg("lanes") = 1,
+        py::arg("span") = 256, py::arg("batch") = 0, py::arg("pack") = 0,
+        "The word2vec kernel's span loop on the CPU, spans in order (test use).");
+
+  m.def("emulate_word2vec_window",
+        [](py::array input, py::array output, py::array contexts, py::array targets, float alpha,
+           bool skip_gram, int lanes, int batch, int pack) {
+          W2vArgs a = w2v_model_args(input, output);
+          const auto* ctx = checked_data<uint32_t>(contexts, "contexts", {-1}, false);
+          const auto* tgt = checked_data<uint32_t>(targets, "targets", {-1}, false);
+          const int n_ctx = static_cast<int>(contexts.size());
+          EMBFORGE_CHECK(n_ctx >= 1 && targets.size() >= 1, "need a context and a target");
+          for (int j = 0; j < n_ctx; ++j) EMBFORGE_CHECK(ctx[j] < a.vocab_size, "context out of range");
+          for (py::ssize_t k = 0; k < targets.size(); ++k)
+            EMBFORGE_CHECK(tgt[k] < a.vocab_size, "target out of range");
+          a.window = (n_ctx + 1) / 2;
+          a.negative = static_cast<int>(targets.size()) - 1;
+          a.skip_gram = skip_gram;
+          a.batch = batch > 0 ? std::min(batch, n_ctx) : n_ctx;
+          std::vector<unsigned char> scratch(static_cast<size_t>(w2v_scratch_bytes(a)) + 16);
+          const W2vScratch s = w2v_scratch(scratch.data(), a);
+          std::copy(ctx, ctx + n_ctx, s.contexts);
+          std::copy(tgt, tgt + targets.size(), s.targets);
+          W2vCounters total;
+          {
+            py::gil_scoped_release release;
+            with_pack(a, pack, [&](auto v) {
+              on_lanes(lanes, [&](const auto& g) {
+                W2vCounters c;
+                if (skip_gram) {
+                  w2v_skip_gram_window<decltype(v)::value>(g, a, s, n_ctx, alpha, c);
+                } else {
+                  w2v_cbow_window<decltype(v)::value>(g, a, s, n_ctx, alpha, c);
+                }
+                if (g.rank() == 0) total = c;
+              });
+            });
+          }
+          return total.loss;
+        },
+        py::arg("input"), py::arg("output"), py::arg("contexts"), py::arg("targets"),
+        py::arg("alpha"), py::arg("skip_gram"), py::kw_only(), py::arg("lanes") = 1,
+        py::arg("batch") = 0, py::arg("pack") = 0,
+        "One window's update by the kernel's code (test use); returns its loss.");
+
+  m.def("emulate_word2vec_init",
+        [](py::array input, uint64_t seed) {
+          float* data = checked_data<float>(input, "input", {-1, -1}, true);
+          const int64_t rows = input.shape(0);
+          const int dim = static_cast<int>(input.shape(1));
+          py::gil_scoped_release release;
+          for (int64_t r = 0; r < rows; ++r) w2v_init_row(data + r * dim, dim, seed, r);
+        },
+        py::arg("input"), py::arg("seed"), "The init kernel's rows on the CPU (test use).");
+}
+
+// The device ops of cooccur.cu as host loops: the same driver runs on them.
+struct HostCooccurOps {
+  CooccurArgs a;
+  int64_t pairs = 0;
+
+  void generate(uint64_t* keys, uint64_t* values, int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t s = sentence_of(a.offsets, a.n_sentences, i);
+      pairs += cooc_emit(a, i, a.offsets[s + 1], end - begin, keys + (i - begin), values + (i - begin));
+    }
+  }
+  int64_t sort_reduce(CooccurBuffers& b, int64_t n) {
+    std::vector<int64_t> index(n);
+    std::iota(index.begin(), index.end(), 0);
+    std::stable_sort(index.begin(), index.end(),
+                     [&](int64_t x, int64_t y) { return b.keys[0][x] < b.keys[0][y]; });
+    int64_t runs = 0;
+    for (int64_t i : index) {
+      if (runs > 0 && b.keys[1][runs - 1] == b.keys[0][i]) {
+        b.values[1][runs - 1] += b.values[0][i];
+      } else {
+        b.keys[1][runs] = b.keys[0][i];
+        b.values[1][runs] = b.values[0][i];
+        ++runs;
+      }
+    }
+    std::swap(b.keys[0], b.keys[1]);
+    std::swap(b.values[0], b.values[1]);
+    return runs > 0 && b.keys[0][runs - 1] == cooc_empty_key(a.vocab_size) ? runs - 1 : runs;
+  }
+  void transpose(CooccurBuffers& b, int64_t n) {
+    for (int64_t k = 0; k < n; ++k) {
+      b.keys[0][n + k] = cooc_transpose_key(b.keys[0][k], a.vocab_size);
+      b.values[0][n + k] = b.values[0][k];
+    }
+  }
+  int64_t pair_count() { return pairs; }
+};
+
+void bind_cooccur_emulation(py::module_& m) {
+  m.def("emulate_cooccur",
+        [](py::array ids, py::array offsets, int64_t vocab_size, int window, bool symmetric,
+           bool distance_weighting, int64_t capacity, std::shared_ptr<Progress> progress) {
+          HostCooccurOps ops;
+          CooccurArgs& a = ops.a;
+          a.ids = checked_data<uint32_t>(ids, "ids", {-1}, false);
+          a.n_ids = ids.size();
+          a.offsets = checked_data<int64_t>(offsets, "offsets", {-1}, false);
+          a.n_sentences = offsets.size() - 1;
+          EMBFORGE_CHECK(a.n_sentences >= 0 && a.offsets[0] == 0 && a.offsets[a.n_sentences] == a.n_ids,
+                         "offsets must run from 0 to len(ids)");
+          EMBFORGE_CHECK(window >= 1 && capacity >= 8 * window, "need window >= 1, capacity >= 8 * window");
+          for (int64_t i = 0; i < a.n_ids; ++i) EMBFORGE_CHECK(a.ids[i] < vocab_size, "id out of range");
+          a.vocab_size = vocab_size;
+          a.window = window;
+          a.distance_weighting = distance_weighting;
+          a.fraction_bits = cooc::fraction_bits(a.n_ids, window, symmetric, distance_weighting);
+          std::vector<uint64_t> storage(4 * static_cast<size_t>(capacity));
+          CooccurBuffers b;
+          b.capacity = capacity;
+          for (int i = 0; i < 2; ++i) {
+            b.keys[i] = storage.data() + i * capacity;
+            b.values[i] = storage.data() + (2 + i) * capacity;
+          }
+          CooccurOutcome r;
+          {
+            py::gil_scoped_release release;
+            if (a.n_ids > 0) r = run_cooccur(ops, b, a.n_ids, window, symmetric, progress.get());
+          }
+          py::array_t<int32_t> rows(r.nnz), cols(r.nnz);
+          py::array_t<float> values(r.nnz);
+          for (int64_t k = 0; k < r.nnz; ++k)
+            cooc_export(b.keys[0][k], b.values[0][k], vocab_size, a.fraction_bits,
+                        rows.mutable_data() + k, cols.mutable_data() + k, values.mutable_data() + k);
+          py::dict stats;
+          stats["ids_processed"] = r.stopped ? 0 : a.n_ids;
+          stats["pair_updates"] = r.pair_updates;
+          stats["chunks"] = r.chunks;
+          stats["fraction_bits"] = a.fraction_bits;
+          stats["stopped"] = r.stopped;
+          return py::make_tuple(rows, cols, values, stats);
+        },
+        py::arg("ids"), py::arg("offsets"), py::arg("vocab_size"), py::kw_only(), py::arg("window"),
+        py::arg("symmetric"), py::arg("distance_weighting"), py::arg("capacity"),
+        py::arg("progress") = py::none(),
+        "The CUDA co-occurrence chunk loop on the CPU with `capacity` entries per buffer (test use).");
+}
+
+GloveArgs glove_host_args(py::array& weights, py::array& gradsq) {
+  EMBFORGE_CHECK(weights.ndim() == 2 && weights.shape(0) % 2 == 0 && weights.shape(1) >= 2,
+                 "weights must have shape [2 * vocab, dim + 1]");
+  GloveArgs a;
+  a.vocab_size = weights.shape(0) / 2;
+  a.dim = static_cast<int>(weights.shape(1) - 1);
+  a.weights = checked_data<float>(weights, "weights", {weights.shape(0), weights.shape(1)}, true);
+  a.gradsq = checked_data<float>(gradsq, "gradsq", {weights.shape(0), weights.shape(1)}, true);
+  return a;
+}
+
+void bind_glove_emulation(py::module_& m) {
+  m.def("emulate_glove_pairs",
+        [](py::array rows, py::array cols, py::array values, int64_t vocab_size, double x_max,
+           double alpha) {
+          const auto n = static_cast<int64_t>(rows.size());
+          const auto* r = checked_data<int32_t>(rows, "rows", {n}, false);
+          const auto* c = checked_data<int32_t>(cols, "cols", {n}, false);
+          const auto* v = checked_data<float>(values, "values", {n}, false);
+          py::array_t<uint32_t> out({static_cast<py::ssize_t>(n), py::ssize_t{4}});
+          auto* pairs = reinterpret_cast<glove::Pair*>(out.mutable_data());
+          int64_t invalid = 0;
+          for (int64_t i = 0; i < n; ++i)
+            invalid += !glove_make_pair(r[i], c[i], v[i], vocab_size, x_max, alpha, pairs + i);
+          return py::make_tuple(out, invalid);
+        },
+        py::arg("rows"), py::arg("cols"), py::arg("values"), py::arg("vocab_size"),
+        py::arg("x_max"), py::arg("alpha"), "(pairs, invalid count) as the pairs kernel makes them.");
+
+  m.def("emulate_glove_init",
+        [](py::array weights, py::array gradsq, uint64_t seed) {
+          GloveArgs a = glove_host_args(weights, gradsq);
+          const int64_t stride = a.dim + 1;
+          for (int64_t r = 0; r < 2 * a.vocab_size; ++r)
+            glove_init_row(a.weights + r * stride, a.gradsq + r * stride, a.dim, seed, r);
+        },
+        py::arg("weights"), py::arg("gradsq"), py::arg("seed"));
+
+  m.def("emulate_glove_order",
+        [](int64_t n, uint64_t seed, int epoch) {
+          EMBFORGE_CHECK(n >= 0 && n <= int64_t{0xFFFFFFFF}, "n must be in [0, 2^32 - 1]");
+          py::array_t<uint32_t> out(n);
+          const uint64_t key = glove_order_key(seed, epoch);
+          const int half = glove_half_bits(n);
+          for (int64_t t = 0; t < n; ++t)
+            out.mutable_data()[t] = static_cast<uint32_t>(
+                glove_permute(static_cast<uint64_t>(t), static_cast<uint64_t>(n), key, half));
+          return out;
+        },
+        py::arg("n"), py::arg("seed"), py::arg("epoch"),
+        "The pair order the GloVe kernel visits for (seed, epoch).");
+
+  m.def("emulate_glove_range",
+        [](py::array pairs, py::object order, py::array weights, py::array gradsq, int64_t begin,
+           int64_t end, float learning_rate, float grad_clip, uint64_t seed, int epoch, int lanes) {
+          GloveArgs a = glove_host_args(weights, gradsq);
+          a.n_pairs = pairs.ndim() == 2 ? pairs.shape(0) : 0;
+          a.pairs = reinterpret_cast<const glove::Pair*>(
+              checked_data<uint32_t>(pairs, "pairs", {a.n_pairs, 4}, false));
+          py::array order_array;
+          if (!order.is_none()) {
+            order_array = order.cast<py::array>();
+            a.order = checked_data<uint32_t>(order_array, "order", {a.n_pairs}, false);
+            for (int64_t t = 0; t < a.n_pairs; ++t) EMBFORGE_CHECK(a.order[t] < a.n_pairs, "order out of range");
+          }
+          for (int64_t i = 0; i < a.n_pairs; ++i)
+            EMBFORGE_CHECK(a.pairs[i].row < a.vocab_size && a.pairs[i].col < a.vocab_size, "pair ids out of range");
+          if (end < 0) end = a.n_pairs;
+          EMBFORGE_CHECK(0 <= begin && begin <= end && end <= a.n_pairs, "bad range");
+          a.learning_rate = learning_rate;
+          a.grad_clip = grad_clip;
+          a.order_key = glove_order_key(seed, epoch);
+          a.half_bits = glove_half_bits(a.n_pairs);
+          GloveCounters total;
+          {
+            py::gil_scoped_release release;
+            on_lanes(lanes, [&](const auto& g) {
+              GloveCounters c;
+              glove_steps(g, a, begin, end, 0, 1, c);
+              if (g.rank() == 0) total = c;
+            });
+          }
+          py::dict out;
+          out["cost"] = total.cost;
+          out["pairs"] = total.pairs;
+          out["skipped"] = total.skipped;
+          out["stopped"] = false;
+          return out;
+        },
+        py::arg("pairs"), py::arg("order"), py::arg("weights"), py::arg("gradsq"), py::kw_only(),
+        py::arg("begin") = 0, py::arg("end") = -1, py::arg("learning_rate"), py::arg("grad_clip"),
+        py::arg("seed"), py::arg("epoch"), py::arg("lanes") = 1,
+        "The GloVe kernel's steps on the CPU, in order (test use).");
+}
+
+}  // namespace
+
+void bind_emulation(py::module_& m) {
+  bind_word2vec_emulation(m);
+  bind_cooccur_emulation(m);
+  bind_glove_emulation(m);
+}
+
+}  // namespace embforge::cuda::bind

@@ -1,0 +1,26 @@
+// Bindings of embforge._cuda, one file per algorithm (like _core's). Device
+// arrays arrive as integer addresses (tensor.data_ptr()) and the stream as an
+// integer (torch.cuda.current_stream().cuda_stream): the module never imports
+// torch or CuPy, and never touches device memory from the host.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+
+namespace embforge::cuda::bind {
+
+namespace py = pybind11;
+
+template <typename T>
+T* device_ptr(uintptr_t address) {
+  return reinterpret_cast<T*>(address);
+}
+
+void bind_device(py::module_& m);
+void bind_word2vec(py::module_& m);
+void bind_cooccur(py::module_& m);
+void bind_glove(py::module_& m);
+void bind_emulation(py::module_& m);
+
+}  // namespace embforge::cuda::bind

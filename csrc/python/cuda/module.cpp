@@ -1,0 +1,12 @@
+// embforge._cuda: the CUDA kernels. Built only when CMake finds nvcc; it
+// imports without a GPU (device_count() then reports why none is usable).
+#include "bindings.h"
+
+PYBIND11_MODULE(_cuda, m) {
+  m.doc() = "embforge CUDA kernels";
+  embforge::cuda::bind::bind_device(m);
+  embforge::cuda::bind::bind_word2vec(m);
+  embforge::cuda::bind::bind_cooccur(m);
+  embforge::cuda::bind::bind_glove(m);
+  embforge::cuda::bind::bind_emulation(m);
+}

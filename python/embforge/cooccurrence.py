@@ -1,0 +1,415 @@
+"""Word-word co-occurrence counts: a sparse matrix you can keep, inspect and reuse.
+
+    X = embforge.cooccurrence("corpus.txt.gz", window=10, memory="1GB")
+    X.nnz, X["king", "queen"], X.to_scipy()
+    X.save("corpus.cooc");  X.save_glove_binary("cooccurrence.bin")
+
+Counting follows Stanford GloVe's ``cooccur`` (see csrc/include/embforge/
+cooccur.h): a window never crosses a line (sentence), out-of-vocabulary words
+are dropped before windowing, a pair at distance d adds 1/d (or 1) to
+X[left][right] and, when symmetric, to X[right][left]. Lines are not split
+into shorter sentences, as in cooccur.
+
+The work runs on native threads within a memory budget: what does not fit is
+spilled as sorted runs to a private temporary directory, removed afterwards
+(also on errors and Ctrl-C). Values are summed in 64-bit fixed point, so the
+result is bitwise the same for any thread count or budget, and stored as
+float32 (relative rounding 6e-8; GloVe uses log x and x^0.75 of them).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+import zipfile
+from typing import Optional
+
+import numpy as np
+
+from . import _native
+from .corpus import EncodedCorpus, encode
+from .formats import atomic_write
+from .progress import make_bar, run_polled
+from .vocab import Vocabulary
+
+__all__ = ["Cooccurrence", "cooccurrence", "parse_memory", "add_cooccur_parser", "cli_cooccur"]
+
+logger = logging.getLogger(__name__)
+
+FORMAT_MAGIC = "embforge.Cooccurrence"
+FORMAT_VERSION = 1
+GLOVE_RECORD = np.dtype([("word1", "<i4"), ("word2", "<i4"), ("value", "<f8")])  # glove.c's CREC
+MIN_MEMORY = 1 << 16
+NO_SENTENCE_LIMIT = 1 << 62     # cooccur never splits a line
+_RECORDS_PER_CHUNK = 1 << 20    # GloVe binary I/O in 16 MiB pieces
+_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9,
+          "gb": 10**9, "t": 10**12, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30,
+          "tib": 2**40}
+
+
+def parse_memory(memory) -> int:
+    """Bytes from an int (bytes), a float (GB, like GloVe's ``-memory``) or a
+    string such as ``"1GB"``, ``"512MiB"``, ``"1.5G"``."""
+    if isinstance(memory, bool):
+        raise ValueError(f"memory must be bytes, GB or a string like '1GB', got {memory!r}")
+    if isinstance(memory, (int, np.integer)):
+        value = int(memory)
+    elif isinstance(memory, (float, np.floating)):
+        if not np.isfinite(memory):
+            raise ValueError(f"memory must be finite, got {memory!r}")
+        value = int(float(memory) * 10**9)
+    elif isinstance(memory, str):
+        match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?)\s*([a-zA-Z]*)\s*", memory)
+        unit = match.group(2).lower() if match else None
+        if not match or unit not in _UNITS:
+            raise ValueError(f"cannot read memory={memory!r}: expected e.g. '1GB', '512MiB' or bytes")
+        value = int(float(match.group(1)) * _UNITS[unit])
+    else:
+        raise ValueError(f"memory must be bytes, GB or a string like '1GB', got {memory!r}")
+    if value < MIN_MEMORY:
+        raise ValueError(f"memory={memory!r} is {value} bytes; the minimum is {MIN_MEMORY} bytes (64 KiB)")
+    return value
+
+
+class Cooccurrence:
+    """The co-occurrence matrix X in COO form, sorted by (row, col), no zeros.
+
+    ``rows``/``cols`` (int32, 0-based word ids of ``vocab``) and ``values``
+    (float32) are plain numpy arrays sharing the native result's memory.
+    ``window``, ``symmetric`` and ``distance_weighting`` record how X was
+    counted (None when unknown, e.g. read from a GloVe binary file); ``stats``
+    holds the counting statistics (spills, timings, peak memory planned).
+    """
+
+    def __init__(self, rows, cols, values, vocab: Vocabulary, *, window: Optional[int] = None,
+                 symmetric: Optional[bool] = None, distance_weighting: Optional[bool] = None,
+                 stats: Optional[dict] = None, check: bool = True):
+        self.rows = np.asarray(rows)
+        self.cols = np.asarray(cols)
+        self.values = np.asarray(values)
+        if not isinstance(vocab, Vocabulary):
+            raise TypeError(f"vocab must be a Vocabulary, got {type(vocab).__name__}")
+        self.vocab = vocab
+        self.window = window
+        self.symmetric = symmetric
+        self.distance_weighting = distance_weighting
+        self.stats = dict(stats or {})
+        if check:
+            self._check()
+
+    def _check(self) -> None:
+        for name, array, dtype in (("rows", self.rows, np.int32), ("cols", self.cols, np.int32),
+                                   ("values", self.values, np.float32)):
+            if array.dtype != dtype or array.ndim != 1:
+                raise ValueError(f"{name} must be a 1-D {np.dtype(dtype).name} array, got "
+                                 f"{array.ndim}-D {array.dtype}")
+        n = len(self.rows)
+        if len(self.cols) != n or len(self.values) != n:
+            raise ValueError(f"rows, cols and values differ in length: {n}, {len(self.cols)}, "
+                             f"{len(self.values)}")
+        if n:
+            vocab = len(self.vocab)
+            for name, ids in (("rows", self.rows), ("cols", self.cols)):
+                low, high = int(ids.min()), int(ids.max())
+                if low < 0 or high >= vocab:
+                    bad = int(np.flatnonzero((ids < 0) | (ids >= vocab))[0])
+                    raise ValueError(f"{name}[{bad}] = {int(ids[bad])} is not a word id of the "
+                                     f"vocabulary of {vocab} words")
+            finite = np.isfinite(self.values) & (self.values > 0)
+            if not finite.all():
+                bad = int(np.flatnonzero(~finite)[0])
+                raise ValueError(f"values[{bad}] = {self.values[bad]!r}: co-occurrence values must "
+                                 "be finite and > 0")
+
+    # ------------------------------------------------------------ inspection
+    @property
+    def nnz(self) -> int:
+        return len(self.values)
+
+    @property
+    def shape(self):
+        return (len(self.vocab), len(self.vocab))
+
+    def __len__(self) -> int:
+        return self.nnz
+
+    def __getitem__(self, pair) -> float:
+        """``X["king", "queen"]`` or ``X[12, 40]``: the value (0.0 when absent)."""
+        word1, word2 = pair
+        row = self.vocab[word1] if isinstance(word1, str) else int(word1)
+        col = self.vocab[word2] if isinstance(word2, str) else int(word2)
+        lo = np.searchsorted(self.rows, row, side="left")
+        hi = np.searchsorted(self.rows, row, side="right")
+        at = lo + np.searchsorted(self.cols[lo:hi], col)
+        return float(self.values[at]) if at < hi and self.cols[at] == col else 0.0
+
+    def to_scipy(self, format: str = "coo"):
+        """A scipy.sparse matrix (``coo``, ``csr`` or ``csc``); COO shares the arrays."""
+        try:
+            import scipy.sparse
+        except ImportError as error:
+            raise ImportError("to_scipy() needs scipy: pip install scipy") from error
+        matrix = scipy.sparse.coo_matrix((self.values, (self.rows, self.cols)), shape=self.shape,
+                                         copy=False)
+        return matrix if format == "coo" else matrix.asformat(format)
+
+    def __repr__(self) -> str:
+        how = (f", window={self.window}, symmetric={self.symmetric}, "
+               f"distance_weighting={self.distance_weighting}" if self.window is not None else "")
+        return f"Cooccurrence({len(self.vocab)} words, nnz={self.nnz}{how})"
+
+    def __eq__(self, other) -> bool:
+        return (isinstance(other, Cooccurrence) and self.vocab == other.vocab
+                and np.array_equal(self.rows, other.rows) and np.array_equal(self.cols, other.cols)
+                and np.array_equal(self.values, other.values))
+
+    # ------------------------------------------------------------ our format
+    def _config(self) -> dict:
+        return dict(format=FORMAT_MAGIC, version=FORMAT_VERSION, window=self.window,
+                    symmetric=self.symmetric, distance_weighting=self.distance_weighting)
+
+    def save(self, path) -> None:
+        """One uncompressed .npz (plain arrays + a JSON header), written
+        atomically and read back without pickle."""
+        words = "\n".join(self.vocab.words).encode("utf-8")
+        with atomic_write(path, "wb") as out:
+            np.savez(out, config=np.frombuffer(json.dumps(self._config()).encode("utf-8"), np.uint8),
+                     words=np.frombuffer(words, np.uint8), counts=self.vocab.counts,
+                     rows=self.rows, cols=self.cols, values=self.values)
+
+    @classmethod
+    def load(cls, path) -> "Cooccurrence":
+        """Reads a file written by save(); every array is validated."""
+        try:
+            archive = np.load(os.fspath(path), allow_pickle=False)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+            raise ValueError(f"{path}: not an embforge co-occurrence file ({error})") from error
+        with archive:
+            try:
+                config = json.loads(bytes(archive["config"]).decode("utf-8"))
+                words = bytes(archive["words"]).decode("utf-8").split("\n")
+                counts = archive["counts"]
+                rows, cols, values = archive["rows"], archive["cols"], archive["values"]
+            except (KeyError, ValueError, UnicodeDecodeError, AttributeError, OSError,
+                    zipfile.BadZipFile) as error:
+                raise ValueError(f"{path}: not an embforge co-occurrence file ({error})") from error
+        if not isinstance(config, dict) or config.get("format") != FORMAT_MAGIC \
+                or config.get("version") != FORMAT_VERSION:
+            raise ValueError(f"{path}: not an embforge co-occurrence file (format "
+                             f"{config.get('format') if isinstance(config, dict) else config!r})")
+        try:
+            result = cls(rows, cols, values, Vocabulary(words, counts), window=config.get("window"),
+                         symmetric=config.get("symmetric"),
+                         distance_weighting=config.get("distance_weighting"))
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"{path}: {error}") from error
+        keys = result.rows.astype(np.int64) * len(result.vocab) + result.cols
+        if len(keys) > 1 and not (np.diff(keys) > 0).all():
+            raise ValueError(f"{path}: entries are not sorted by (row, col) without duplicates")
+        return result
+
+    # ------------------------------------------------------------ GloVe's format
+    def save_glove_binary(self, path, vocab_path=None) -> None:
+        """Writes glove.c's ``cooccurrence.bin``: records of int32 word1, int32
+        word2, float64 value, little-endian, ids 1-based, in (row, col) order.
+        `vocab_path` also writes the matching ``vocab.txt`` ("word count" lines)."""
+        with atomic_write(path, "wb") as out:
+            for start in range(0, self.nnz, _RECORDS_PER_CHUNK):
+                stop = min(self.nnz, start + _RECORDS_PER_CHUNK)
+                records = np.empty(stop - start, dtype=GLOVE_RECORD)
+                records["word1"] = self.rows[start:stop] + 1
+                records["word2"] = self.cols[start:stop] + 1
+                records["value"] = self.values[start:stop]
+                out.write(records.tobytes())
+        if vocab_path is not None:
+            self.vocab.save(vocab_path)
+
+    @classmethod
+    def load_glove_binary(cls, path, vocab) -> "Cooccurrence":
+        """Reads a glove.c co-occurrence file (sorted or shuffled) for `vocab`
+        (a Vocabulary, or the path of GloVe's ``vocab.txt``). Records are sorted
+        by (row, col) and duplicates summed. A size that is not a multiple of
+        16 bytes, an id outside [1, len(vocab)] or a value that is not finite
+        and > 0 raises ValueError naming the record."""
+        if not isinstance(vocab, Vocabulary):
+            vocab = Vocabulary.load(vocab)
+        path = os.fspath(path)
+        size = os.path.getsize(path)
+        if size % GLOVE_RECORD.itemsize:
+            raise ValueError(f"{path}: {size} bytes is not a whole number of {GLOVE_RECORD.itemsize}-byte "
+                             "GloVe records (int32, int32, float64): truncated or not a co-occurrence file")
+        n = size // GLOVE_RECORD.itemsize
+        rows = np.empty(n, dtype=np.int32)
+        cols = np.empty(n, dtype=np.int32)
+        values = np.empty(n, dtype=np.float64)
+        with open(path, "rb") as stream:
+            for start in range(0, n, _RECORDS_PER_CHUNK):
+                count = min(n - start, _RECORDS_PER_CHUNK)
+                records = np.fromfile(stream, dtype=GLOVE_RECORD, count=count)
+                if len(records) != count:
+                    raise ValueError(f"{path}: file ended at record {start + len(records)} of {n}")
+                _check_glove_records(path, records, start, len(vocab))
+                rows[start:start + count] = records["word1"] - 1
+                cols[start:start + count] = records["word2"] - 1
+                values[start:start + count] = records["value"]
+        keys = rows.astype(np.int64) * len(vocab) + cols
+        if n > 1 and not (np.diff(keys) > 0).all():  # glove's shuffled file, or duplicates
+            order = np.argsort(keys, kind="stable")
+            keys, rows, cols, values = keys[order], rows[order], cols[order], values[order]
+            first = np.concatenate(([True], np.diff(keys) != 0))
+            starts = np.flatnonzero(first)
+            values = np.add.reduceat(values, starts) if n else values
+            rows, cols = rows[starts], cols[starts]
+        values32 = values.astype(np.float32)
+        if n and not (np.isfinite(values32).all() and (values32 > 0).all()):
+            raise ValueError(f"{path}: a value overflows or underflows float32")
+        return cls(rows, cols, values32, vocab)
+
+
+def _check_glove_records(path, records, start: int, vocab: int) -> None:
+    for name in ("word1", "word2"):
+        ids = records[name]
+        bad = (ids < 1) | (ids > vocab)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"{path}: record {start + i} has {name} = {int(ids[i])}, outside the "
+                             f"vocabulary's 1-based ids [1, {vocab}]")
+    value = records["value"]
+    bad = ~(np.isfinite(value) & (value > 0))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{path}: record {start + i} has value {float(value[i])!r}; co-occurrence "
+                         "values must be finite and > 0")
+
+
+def _check_int(name, value, low, high=None):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < low or (high is not None and value > high):
+        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ValueError(f"{name} must be {bound}, got {value!r}")
+    return int(value)
+
+
+def cooccurrence(corpus, vocab: Optional[Vocabulary] = None, *, window: int = 15,
+                 symmetric: bool = True, distance_weighting: bool = True, min_count: int = 5,
+                 max_vocab_size: Optional[int] = None, workers: Optional[int] = None,
+                 memory="1GB", temp_dir=None, device: str = "cpu",
+                 progress: Optional[bool] = None, max_product: int = -1) -> Cooccurrence:
+    """Counts the co-occurrence matrix of `corpus`.
+
+    `corpus`: a file path (text, .gz, .bz2, .xz), a list of paths, an iterable
+    of token lists, or an EncodedCorpus. `vocab`: count with this vocabulary
+    (else one is built with `min_count` / `max_vocab_size`). `window`: the
+    largest distance counted (GloVe's default 15). `symmetric=False` counts
+    left contexts only (cooccur ``-symmetric 0``); `distance_weighting=False`
+    adds 1 instead of 1/d. `memory`: the budget for counting and the result
+    (bytes, GB as a float, or "1GB"/"512MiB"); beyond it, sorted runs spill to
+    a fresh directory under `temp_dir` (default: the system's). The result
+    takes 12 bytes per nonzero. `max_product` tunes the dense table (-1: from
+    the budget; 0: none). Ctrl-C stops counting and raises KeyboardInterrupt.
+    """
+    device = _native.resolve_device(device)
+    if device != "cpu":
+        raise ValueError(f"device={device!r}: GPU co-occurrence counting is not available in this "
+                         "build; use device='cpu'")
+    window = _check_int("window", window, 1, 1 << 20)
+    workers = (os.cpu_count() or 1) if workers is None else _check_int("workers", workers, 1, 1024)
+    memory_bytes = parse_memory(memory)
+    max_product = _check_int("max_product", max_product, -1)
+    if temp_dir is not None and not os.path.isdir(os.fspath(temp_dir)):
+        error = NotADirectoryError if os.path.exists(os.fspath(temp_dir)) else FileNotFoundError
+        raise error(f"temp_dir {os.fspath(temp_dir)!r} is not a directory")
+
+    if isinstance(corpus, EncodedCorpus):
+        if vocab is not None and vocab != corpus.vocab:
+            raise ValueError("the EncodedCorpus was encoded with another vocabulary than `vocab`")
+        encoded = corpus
+    else:
+        encoded = encode(corpus, vocab=vocab, min_count=min_count, max_vocab_size=max_vocab_size,
+                         max_sentence_length=NO_SENTENCE_LIMIT)
+    if len(encoded.vocab) == 0 or encoded.n_tokens == 0:
+        raise ValueError("the corpus has no in-vocabulary words (empty corpus, or min_count too high)")
+
+    native_progress = _native.core.Progress()
+    bar = make_bar(progress, encoded.n_tokens, "co-occurrence", "word")
+    spill_dir = tempfile.mkdtemp(prefix="embforge-cooccur-", dir=temp_dir)
+    started = time.perf_counter()
+    try:
+        def count():
+            return _native.core.count_cooccurrences(
+                encoded.ids, encoded.offsets, len(encoded.vocab), window=window,
+                symmetric=bool(symmetric), distance_weighting=bool(distance_weighting),
+                workers=workers, memory_bytes=memory_bytes, temp_dir=spill_dir,
+                max_product=max_product, progress=native_progress)
+
+        def poll():
+            if bar is not None:
+                bar.update(native_progress.work_done - bar.n)
+
+        result, interrupted = run_polled(count, native_progress, poll)
+    finally:
+        if bar is not None:
+            bar.close()
+        shutil.rmtree(spill_dir, ignore_errors=True)
+    rows, cols, values, stats = result
+    if interrupted or stats["stopped"]:
+        raise KeyboardInterrupt("co-occurrence counting stopped; nothing was kept")
+    stats["seconds"] = time.perf_counter() - started
+    stats["raw_tokens"] = encoded.raw_tokens
+    if stats["planned_peak_bytes"] > memory_bytes:
+        logger.warning("the result (%d nonzeros, %.0f MB) does not fit the memory budget of %.0f MB",
+                       len(values), len(values) * 12 / 1e6, memory_bytes / 1e6)
+    logger.info("co-occurrence: %d nonzeros from %d tokens in %.2fs (%d runs, %d spilled)",
+                len(values), encoded.n_tokens, stats["seconds"], stats["runs"], stats["spilled_runs"])
+    return Cooccurrence(rows, cols, values, encoded.vocab, window=window, symmetric=bool(symmetric),
+                        distance_weighting=bool(distance_weighting), stats=stats, check=False)
+
+
+# ------------------------------------------------------------------ CLI
+def add_cooccur_parser(subparsers) -> None:
+    """`embforge cooccur`: count a corpus's co-occurrence matrix to a file."""
+    p = subparsers.add_parser(
+        "cooccur", help="count word-word co-occurrences (GloVe's cooccur)",
+        description="Count the co-occurrence matrix of CORPUS and write it to OUTPUT: GloVe's "
+                    "binary records when OUTPUT ends in .bin (read by glove.c; write the "
+                    "vocabulary with --vocab-out), else embforge's own format (.npz).")
+    p.add_argument("corpus", nargs="+", help="corpus file(s): text, .gz, .bz2 or .xz")
+    p.add_argument("-o", "--output", required=True, help="file to write")
+    p.add_argument("--vocab", default=None, help="use this 'word count' vocabulary file")
+    p.add_argument("--vocab-out", default=None, help="also write the vocabulary here")
+    p.add_argument("--min-count", type=int, default=5, help="ignore rarer words (default 5)")
+    p.add_argument("--max-vocab", type=int, default=None, help="keep at most this many words")
+    p.add_argument("--window", type=int, default=15, help="context window (default 15)")
+    p.add_argument("--asymmetric", action="store_true", help="left context only (-symmetric 0)")
+    p.add_argument("--no-distance-weighting", action="store_true", help="add 1, not 1/distance")
+    p.add_argument("--memory", default="1GB", help="memory budget, e.g. 4GB (default 1GB)")
+    p.add_argument("--temp-dir", default=None, help="where runs spill (default: system temp)")
+    p.add_argument("--threads", type=int, default=None, help="worker threads (default: all cores)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=cli_cooccur)
+
+
+def cli_cooccur(args) -> int:
+    vocab = Vocabulary.load(args.vocab) if args.vocab else None
+    corpus = args.corpus[0] if len(args.corpus) == 1 else list(args.corpus)
+    matrix = cooccurrence(corpus, vocab, window=args.window, symmetric=not args.asymmetric,
+                          distance_weighting=not args.no_distance_weighting,
+                          min_count=args.min_count, max_vocab_size=args.max_vocab,
+                          workers=args.threads, memory=args.memory, temp_dir=args.temp_dir,
+                          progress=False if args.quiet else None)
+    if args.output.endswith(".bin"):
+        matrix.save_glove_binary(args.output)
+    else:
+        matrix.save(args.output)
+    if args.vocab_out:
+        matrix.vocab.save(args.vocab_out)
+    s = matrix.stats
+    print(f"{matrix.nnz} nonzeros, {len(matrix.vocab)} words, {s['raw_tokens'] / s['seconds'] / 1e6:.2f}M "
+          f"tokens/s ({s['spilled_runs']} runs spilled) -> {args.output}", file=sys.stderr)
+    return 0

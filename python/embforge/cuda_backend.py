@@ -1,0 +1,425 @@
+"""The CUDA backend: device memory from torch (or CuPy), kernels from ``_cuda``.
+
+Python owns every device buffer (torch tensors, or CuPy arrays when torch is
+missing); the kernels receive raw pointers and the caller's current stream,
+so training composes with the caller's own stream and allocator. Host arrays
+(the encoded corpus, sampling tables) are copied to the device once and
+cached while the host array lives; the model never leaves the device.
+
+Long calls run as a series of launches over ranges of the work (stream
+positions, pairs): between launches the Python loop waits for the GPU,
+publishes progress to the trainer's ``_core.Progress`` (the bar the CPU path
+uses) and honours ``stop()``. Only a few scalars (loss, counts) are read back.
+
+The functions mirror ``_core``'s: ``train_word2vec_epoch``,
+``count_cooccurrences``, ``make_glove_pairs``, ``train_glove_epoch`` take the
+same arguments and return the same dicts, plus device placement.
+"""
+from __future__ import annotations
+
+import time
+import weakref
+from typing import Optional
+
+import numpy as np
+
+from . import _native
+
+__all__ = ["array_module", "to_device", "allocate_word2vec", "train_word2vec_epoch",
+           "count_cooccurrences", "allocate_glove", "make_glove_pairs", "train_glove_epoch"]
+
+# Launch sizes: each launch is short enough for a live bar and a prompt stop(),
+# long enough that the wait between launches is noise (~10-50 ms at target speed).
+WORD2VEC_CHUNK_IDS = 1 << 22
+GLOVE_CHUNK_PAIRS = 1 << 24
+COOCCUR_MAX_WORKSPACE = 16 << 30
+
+
+# --------------------------------------------------------------- device arrays
+class _TorchArrays:
+    name = "torch"
+
+    def __init__(self):
+        import torch  # noqa: PLC0415 - optional dependency
+        self.torch = torch
+        self.dtypes = {"float32": torch.float32, "float64": torch.float64, "int64": torch.int64,
+                       "int32": torch.int32, "uint8": torch.uint8}
+
+    def is_device_array(self, a) -> bool:
+        return isinstance(a, self.torch.Tensor) and a.is_cuda
+
+    def empty(self, shape, dtype, device):
+        return self.torch.empty(shape, dtype=self.dtypes[dtype], device=device)
+
+    def zeros(self, shape, dtype, device):
+        return self.torch.zeros(shape, dtype=self.dtypes[dtype], device=device)
+
+    def upload(self, array: np.ndarray, device):
+        return self.torch.from_numpy(array).to(device)
+
+    def ptr(self, a) -> int:
+        return a.data_ptr()
+
+    def dtype(self, a) -> str:
+        return str(a.dtype).replace("torch.", "")
+
+    def contiguous(self, a) -> bool:
+        return a.is_contiguous()
+
+    def device(self, a) -> str:
+        return f"cuda:{a.device.index}"
+
+    def stream(self, device) -> int:
+        return self.torch.cuda.current_stream(device).cuda_stream
+
+    def synchronize(self, device) -> None:
+        self.torch.cuda.current_stream(device).synchronize()
+
+    def scalars(self, a) -> list:
+        return a.tolist()
+
+    def free_bytes(self, device) -> int:
+        return self.torch.cuda.mem_get_info(device)[0]
+
+
+class _CupyArrays:
+    name = "cupy"
+
+    def __init__(self):
+        import cupy  # noqa: PLC0415 - optional dependency
+        self.cupy = cupy
+
+    def _on(self, device):
+        return self.cupy.cuda.Device(_device_index(device))
+
+    def is_device_array(self, a) -> bool:
+        return isinstance(a, self.cupy.ndarray)
+
+    def empty(self, shape, dtype, device):
+        with self._on(device):
+            return self.cupy.empty(shape, dtype=dtype)
+
+    def zeros(self, shape, dtype, device):
+        with self._on(device):
+            return self.cupy.zeros(shape, dtype=dtype)
+
+    def upload(self, array: np.ndarray, device):
+        with self._on(device):
+            return self.cupy.asarray(array)
+
+    def ptr(self, a) -> int:
+        return a.data.ptr
+
+    def dtype(self, a) -> str:
+        return str(a.dtype)
+
+    def contiguous(self, a) -> bool:
+        return a.flags.c_contiguous
+
+    def device(self, a) -> str:
+        return f"cuda:{a.device.id}"
+
+    def stream(self, device) -> int:
+        with self._on(device):
+            return self.cupy.cuda.get_current_stream().ptr
+
+    def synchronize(self, device) -> None:
+        with self._on(device):
+            self.cupy.cuda.get_current_stream().synchronize()
+
+    def scalars(self, a) -> list:
+        return a.tolist()
+
+    def free_bytes(self, device) -> int:
+        with self._on(device):
+            return self.cupy.cuda.runtime.memGetInfo()[0]
+
+
+_arrays = None
+
+
+def array_module():
+    """torch when importable, else CuPy; RuntimeError naming both otherwise."""
+    global _arrays
+    if _arrays is None:
+        errors = []
+        for kind in (_TorchArrays, _CupyArrays):
+            try:
+                _arrays = kind()
+                break
+            except ImportError as error:
+                errors.append(str(error))
+        else:
+            raise RuntimeError('device="cuda" needs torch or CuPy for device memory; install one '
+                               f"(pip install torch): {'; '.join(errors)}")
+    return _arrays
+
+
+def _device_index(device) -> int:
+    text = str(device)
+    return int(text.split(":", 1)[1]) if ":" in text else 0
+
+
+def _device_name(device) -> str:
+    return _native.resolve_device(device if device is not None else "cuda")
+
+
+# Device copies of host arrays, alive as long as the host array is.
+_copies: dict = {}
+
+
+def to_device(array, device, dtype: Optional[str] = None):
+    """`array` on `device`: a device array is returned as is, a numpy array is
+    copied once and the copy cached for as long as the array lives (the
+    encoded corpus and the sampling tables are uploaded once per run).
+    uint32 data travels as int32 (same bits: torch has no full uint32)."""
+    arrays = array_module()
+    if arrays.is_device_array(array):
+        return array
+    host = np.asarray(array)
+    if dtype is not None and host.dtype != np.dtype(dtype) and not (
+            dtype == "int32" and host.dtype == np.uint32):
+        raise ValueError(f"expected {dtype} data, got {host.dtype}")
+    key = (id(array), str(device))
+    hit = _copies.get(key)
+    if hit is not None and hit[0]() is array:
+        return hit[1]
+    upload = np.ascontiguousarray(host)
+    if upload.dtype == np.uint32:
+        upload = upload.view(np.int32)
+    copy = arrays.upload(upload, device)
+    try:
+        ref = weakref.ref(array, lambda _, key=key: _copies.pop(key, None))
+    except TypeError:  # not weak-referenceable (e.g. a list): no caching
+        return copy
+    _copies[key] = (ref, copy)
+    return copy
+
+
+def _check(arrays, a, name, dtype, shape, device):
+    if not arrays.is_device_array(a):
+        raise ValueError(f"{name} must be a device array on {device}, got {type(a).__name__}")
+    if arrays.device(a) != device:
+        raise ValueError(f"{name} is on {arrays.device(a)}, expected {device}")
+    if arrays.dtype(a) != dtype:
+        raise ValueError(f"{name} must have dtype {dtype}, got {arrays.dtype(a)}")
+    if tuple(a.shape) != tuple(shape):
+        raise ValueError(f"{name} has shape {tuple(a.shape)}, expected {tuple(shape)}")
+    if not arrays.contiguous(a):
+        raise ValueError(f"{name} must be C-contiguous")
+
+
+def _publish(progress, work, loss, terms, rate):
+    if progress is not None:
+        _native.cuda_module().progress_add(progress, int(work), float(loss), int(terms), float(rate))
+
+
+def _stop_requested(progress) -> bool:
+    return progress is not None and progress.stop_requested
+
+
+# -------------------------------------------------------------------- word2vec
+def allocate_word2vec(vocab_size: int, dim: int, seed: int, device="cuda", spare_rows: int = 2):
+    """(storage, syn1neg) on the device: storage is [vocab + spare_rows, dim]
+    with rows [0, vocab) initialised exactly as the CPU's init_word2vec_input
+    and the spare rows zero; syn1neg is [vocab, dim] zeros."""
+    device = _device_name(device)
+    arrays, cuda = array_module(), _native.cuda_module()
+    storage = arrays.zeros((vocab_size + spare_rows, dim), "float32", device)
+    output = arrays.zeros((vocab_size, dim), "float32", device)
+    cuda.word2vec_init_input(arrays.ptr(storage), int(vocab_size), int(dim), int(seed),
+                             device=_device_index(device), stream=arrays.stream(device))
+    return storage, output
+
+
+def train_word2vec_epoch(ids, offsets, input, output, keep_threshold, noise_keep, noise_alias, *,
+                         skip_gram: bool, window: int, negative: int, shrink_windows: bool,
+                         alpha_start: float, alpha_end: float, seed: int, epoch: int,
+                         workers: Optional[int] = None, progress=None, chunk_ids: Optional[int] = None,
+                         warps_per_block: int = 0, span: int = 0, batch: int = 0) -> dict:
+    """One epoch on the GPU; the arguments and result of ``_core.train_word2vec_epoch``.
+
+    `input` and `output` are device arrays; the corpus and tables may be numpy
+    (uploaded once, cached) or device arrays. `workers` is ignored.
+    `warps_per_block`, `span` and `batch` tune the kernel (0: defaults).
+    """
+    arrays, cuda = array_module(), _native.cuda_module()
+    if not arrays.is_device_array(input):
+        raise ValueError("input must be a device array (see allocate_word2vec)")
+    device = arrays.device(input)
+    vocab, dim = int(input.shape[0]), int(input.shape[1])
+    _check(arrays, input, "input", "float32", (vocab, dim), device)
+    _check(arrays, output, "output", "float32", (vocab, dim), device)
+    n_ids, n_sentences = int(ids.shape[0]), int(offsets.shape[0]) - 1
+    if n_sentences < 0:
+        raise ValueError("offsets must hold at least one entry")
+    ids_d = to_device(ids, device, "int32")
+    offsets_d = to_device(offsets, device, "int64")
+    tables = [to_device(t, device, "int32") for t in (keep_threshold, noise_keep, noise_alias)]
+    for name, t in zip(("keep_threshold", "noise_keep", "noise_alias"), tables):
+        _check(arrays, t, name, "int32", (vocab,), device)
+    _check(arrays, ids_d, "ids", "int32", (n_ids,), device)
+    _check(arrays, offsets_d, "offsets", "int64", (n_sentences + 1,), device)
+
+    loss = arrays.zeros((1,), "float64", device)
+    counts = arrays.zeros((2,), "int64", device)
+    index, stream = _device_index(device), arrays.stream(device)
+    if progress is not None:
+        cuda.progress_reset(progress, n_ids)
+    chunk = int(chunk_ids or max(WORD2VEC_CHUNK_IDS, n_ids // 256))
+    done, last_loss, last_terms, stopped = 0, 0.0, 0, False
+    while done < n_ids:
+        if _stop_requested(progress):
+            stopped = True
+            break
+        end = min(n_ids, done + chunk)
+        cuda.word2vec_train_range(
+            arrays.ptr(ids_d), arrays.ptr(offsets_d), n_ids, n_sentences, arrays.ptr(input),
+            arrays.ptr(output), vocab, dim, *(arrays.ptr(t) for t in tables), arrays.ptr(loss),
+            arrays.ptr(counts), begin=done, end=end, skip_gram=bool(skip_gram), window=int(window),
+            negative=int(negative), shrink_windows=bool(shrink_windows),
+            alpha_start=float(alpha_start), alpha_end=float(alpha_end), seed=int(seed),
+            epoch=int(epoch), device=index, stream=stream, warps_per_block=int(warps_per_block),
+            span=int(span), batch=int(batch))
+        (total_loss,), (terms, _) = arrays.scalars(loss), arrays.scalars(counts)  # waits
+        rate = alpha_start + (alpha_end - alpha_start) * end / max(1, n_ids)
+        _publish(progress, end - done, total_loss - last_loss, terms - last_terms, rate)
+        last_loss, last_terms, done = total_loss, terms, end
+    (total_loss,), (terms, words) = arrays.scalars(loss), arrays.scalars(counts)
+    return {"loss": float(total_loss), "loss_terms": int(terms), "ids_processed": int(done),
+            "words_trained": int(words), "stopped": stopped}
+
+
+# --------------------------------------------------------------- co-occurrence
+def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int, symmetric: bool = True,
+                        distance_weighting: bool = True, memory_bytes: Optional[int] = None,
+                        progress=None, device="cuda", workers: Optional[int] = None, **_ignored):
+    """The co-occurrence matrix on the GPU: ``(rows, cols, values, stats)`` as
+    ``_core.count_cooccurrences`` returns them (COO sorted by row, col; equal
+    to the CPU's bit for bit), as device arrays. `memory_bytes` is the device
+    workspace (default: half the free memory, at most 16 GiB); a matrix that
+    outgrows it raises RuntimeError (count on the CPU, which spills to disk).
+    """
+    device = _device_name(device)
+    arrays, cuda = array_module(), _native.cuda_module()
+    n_ids, n_sentences = int(ids.shape[0]), int(offsets.shape[0]) - 1
+    ids_d = to_device(ids, device, "int32")
+    offsets_d = to_device(offsets, device, "int64")
+    _check(arrays, ids_d, "ids", "int32", (n_ids,), device)
+    _check(arrays, offsets_d, "offsets", "int64", (n_sentences + 1,), device)
+    if memory_bytes is None:
+        memory_bytes = min(COOCCUR_MAX_WORKSPACE, arrays.free_bytes(device) // 2)
+    index, stream = _device_index(device), arrays.stream(device)
+    workspace = arrays.empty((int(memory_bytes),), "uint8", device)
+    started = time.perf_counter()
+    result = cuda.cooccur_count(arrays.ptr(ids_d), arrays.ptr(offsets_d), n_ids, n_sentences,
+                                int(vocab_size), window=int(window), symmetric=bool(symmetric),
+                                distance_weighting=bool(distance_weighting),
+                                workspace=arrays.ptr(workspace), workspace_bytes=int(memory_bytes),
+                                device=index, stream=stream, progress=progress)
+    counted = time.perf_counter()
+    nnz = result["nnz"]
+    rows = arrays.empty((nnz,), "int32", device)
+    cols = arrays.empty((nnz,), "int32", device)
+    values = arrays.empty((nnz,), "float32", device)
+    if nnz:
+        cuda.cooccur_export(result["keys"], result["values"], nnz, int(vocab_size),
+                            result["fraction_bits"], arrays.ptr(rows), arrays.ptr(cols),
+                            arrays.ptr(values), device=index, stream=stream)
+        arrays.synchronize(device)  # the workspace must outlive the export
+    del workspace
+    stats = {"ids_processed": 0 if result["stopped"] else n_ids,
+             "pair_updates": result["pair_updates"], "dense_updates": 0, "max_product": 0,
+             "dense_bytes": 0, "buffer_bytes": int(memory_bytes), "runs": result["chunks"],
+             "spilled_runs": 0, "spilled_bytes": 0, "merge_passes": 0,
+             "planned_peak_bytes": int(memory_bytes) + 12 * nnz,
+             "fraction_bits": result["fraction_bits"], "stopped": result["stopped"],
+             "count_seconds": counted - started, "merge_seconds": time.perf_counter() - counted,
+             "chunks": result["chunks"], "capacity": result["capacity"]}
+    return rows, cols, values, stats
+
+
+# ----------------------------------------------------------------------- GloVe
+def allocate_glove(vocab_size: int, dim: int, seed: int, device="cuda"):
+    """(weights, gradsq) [2 * vocab, dim + 1] on the device, initialised
+    exactly as the CPU's init_glove."""
+    device = _device_name(device)
+    arrays, cuda = array_module(), _native.cuda_module()
+    weights = arrays.empty((2 * vocab_size, dim + 1), "float32", device)
+    gradsq = arrays.empty((2 * vocab_size, dim + 1), "float32", device)
+    cuda.glove_init(arrays.ptr(weights), arrays.ptr(gradsq), 2 * int(vocab_size), int(dim),
+                    int(seed), device=_device_index(device), stream=arrays.stream(device))
+    return weights, gradsq
+
+
+def make_glove_pairs(rows, cols, values, vocab_size: int, x_max: float, alpha: float,
+                     device="cuda", workers: Optional[int] = None):
+    """Pair records [n, 4] (int32 storage of glove::Pair) on the device, as
+    ``_core.make_glove_pairs``; ValueError when an entry is invalid."""
+    device = _device_name(device)
+    arrays, cuda = array_module(), _native.cuda_module()
+    n = int(rows.shape[0])
+    r, c, v = (to_device(rows, device, "int32"), to_device(cols, device, "int32"),
+               to_device(values, device, "float32"))
+    for name, a, dtype in (("rows", r, "int32"), ("cols", c, "int32"), ("values", v, "float32")):
+        _check(arrays, a, name, dtype, (n,), device)
+    pairs = arrays.empty((n, 4), "int32", device)
+    invalid = arrays.zeros((1,), "int64", device)
+    cuda.glove_make_pairs(arrays.ptr(r), arrays.ptr(c), arrays.ptr(v), n, int(vocab_size),
+                          float(x_max), float(alpha), arrays.ptr(pairs), arrays.ptr(invalid),
+                          device=_device_index(device), stream=arrays.stream(device))
+    (bad,) = arrays.scalars(invalid)
+    if bad:
+        raise ValueError(f"{bad} co-occurrence entries have ids out of range for a vocabulary of "
+                         f"{vocab_size} words or values that are not finite and > 0")
+    return pairs
+
+
+def train_glove_epoch(pairs, order, weights, gradsq, *, learning_rate: float, grad_clip: float,
+                      seed: int = 1, epoch: int = 0, workers: Optional[int] = None, progress=None,
+                      chunk_pairs: Optional[int] = None, warps_per_block: int = 0) -> dict:
+    """One GloVe epoch on the GPU; the result of ``_core.train_glove_epoch``.
+
+    `order=None` visits the pairs in a keyed permutation of (seed, epoch)
+    computed on the device; a given order array is used as is.
+    """
+    arrays, cuda = array_module(), _native.cuda_module()
+    if not arrays.is_device_array(weights):
+        raise ValueError("weights must be a device array (see allocate_glove)")
+    device = arrays.device(weights)
+    rows2, stride = int(weights.shape[0]), int(weights.shape[1])
+    if rows2 % 2 or stride < 2:
+        raise ValueError("weights must have shape [2 * vocab, dim + 1]")
+    _check(arrays, weights, "weights", "float32", (rows2, stride), device)
+    _check(arrays, gradsq, "gradsq", "float32", (rows2, stride), device)
+    n = int(pairs.shape[0])
+    pairs_d = to_device(pairs, device, "int32")
+    _check(arrays, pairs_d, "pairs", "int32", (n, 4), device)
+    order_ptr = 0
+    if order is not None:
+        order_d = to_device(order, device, "int32")
+        _check(arrays, order_d, "order", "int32", (n,), device)
+        order_ptr = arrays.ptr(order_d)
+    cost = arrays.zeros((1,), "float64", device)
+    counts = arrays.zeros((2,), "int64", device)
+    index, stream = _device_index(device), arrays.stream(device)
+    if progress is not None:
+        cuda.progress_reset(progress, n)
+    chunk = int(chunk_pairs or max(GLOVE_CHUNK_PAIRS, n // 64))
+    done, last_cost, stopped = 0, 0.0, False
+    while done < n:
+        if _stop_requested(progress):
+            stopped = True
+            break
+        end = min(n, done + chunk)
+        cuda.glove_train_range(arrays.ptr(pairs_d), order_ptr, n, arrays.ptr(weights),
+                               arrays.ptr(gradsq), rows2 // 2, stride - 1, arrays.ptr(cost),
+                               arrays.ptr(counts), begin=done, end=end,
+                               learning_rate=float(learning_rate), grad_clip=float(grad_clip),
+                               seed=int(seed), epoch=int(epoch), device=index, stream=stream,
+                               warps_per_block=int(warps_per_block))
+        (total,) = arrays.scalars(cost)  # waits
+        _publish(progress, end - done, total - last_cost, end - done, learning_rate)
+        last_cost, done = total, end
+    (total,), (visited, skipped) = arrays.scalars(cost), arrays.scalars(counts)
+    return {"cost": float(total), "pairs": int(visited), "skipped": int(skipped), "stopped": stopped}

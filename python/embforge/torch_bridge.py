@@ -1,0 +1,199 @@
+"""Zero-copy hand-off of trained vectors to PyTorch (and CuPy).
+
+The vectors stay where they were trained: on the CPU, torch tensors share the
+numpy buffer; on a GPU, they share the trainer's device buffer through DLPack
+or ``__cuda_array_interface__``, with no round trip through the host.
+
+Layout of :func:`to_embedding` (the ids a model sees)::
+
+    0 .. n-1        the n words, in the vectors' order (ids = kv.key_to_index)
+    n               specials[0], the padding row: zeros, ``padding_idx``
+    n+1 ..          the other specials (default "<unk>"): the mean word vector
+
+Word ids are unchanged and the specials are appended, so the embedding can
+reuse the vectors' own buffer (its spare rows) instead of copying it.
+
+torch (and CuPy) are optional: they are imported only when these functions
+run, so ``import embforge`` never needs them.
+"""
+from __future__ import annotations
+
+from typing import Dict, Optional, Sequence, Tuple
+
+__all__ = ["require_torch", "to_torch", "to_embedding", "to_cupy", "embedding_vocab",
+           "tensor_device"]
+
+DEFAULT_SPECIALS = ("<pad>", "<unk>")
+
+
+def require_torch():
+    """Imports torch, or raises an ImportError that says how to get it."""
+    try:
+        import torch  # noqa: PLC0415 - optional dependency
+    except ImportError as error:
+        raise ImportError(
+            "this part of embforge needs PyTorch, which is not installed: "
+            "pip install 'embforge[torch]' (or pip install torch)") from error
+    return torch
+
+
+def _require_cupy():
+    try:
+        import cupy  # noqa: PLC0415 - optional dependency
+    except ImportError as error:
+        raise ImportError(
+            "to_cupy needs CuPy, which is not installed: pip install cupy-cuda12x "
+            "(pick the wheel matching your CUDA version)") from error
+    return cupy
+
+
+def _kv_device(kv) -> str:
+    return str(getattr(kv, "device", "cpu") or "cpu")
+
+
+def tensor_device(tensor) -> str:
+    """A torch tensor's device as embforge spells it ("cpu", "cuda:0")."""
+    device = tensor.device
+    if device.type == "cuda":
+        return f"cuda:{device.index if device.index is not None else 0}"
+    return str(device)
+
+
+def _same_device(a: str, b: str) -> bool:
+    """'cuda' and 'cuda:0' name the same GPU; anything else compares as text."""
+    def norm(text):
+        text = str(text).lower()
+        return "cuda:0" if text == "cuda" else text
+    return norm(a) == norm(b)
+
+
+def _storage_tensor(kv):
+    """The whole backing buffer of `kv` (words and spare rows) as a torch tensor,
+    sharing its memory."""
+    torch = require_torch()
+    storage = getattr(kv, "_storage", None)
+    if storage is None:  # objects without spare rows: the vectors themselves
+        storage = kv.vectors
+    if isinstance(storage, torch.Tensor):
+        return storage
+    if _kv_device(kv).startswith("cuda"):
+        # CuPy arrays and native buffers: DLPack first (it carries the stream
+        # protocol), __cuda_array_interface__ otherwise; both share the memory.
+        if hasattr(storage, "__dlpack__"):
+            return torch.from_dlpack(storage)
+        if hasattr(storage, "__cuda_array_interface__"):
+            return torch.as_tensor(storage, device=_kv_device(kv))
+        raise TypeError(
+            f"vectors on {_kv_device(kv)} are stored as {type(storage).__name__}, "
+            "which exposes neither __dlpack__ nor __cuda_array_interface__")
+    # numpy: from_numpy shares the buffer (DLPack would too); it needs a
+    # writable array, which the vectors' own storage is.
+    return torch.from_numpy(storage)
+
+
+def to_torch(kv, device=None):
+    """The vectors as a float32 ``[len(kv), vector_size]`` torch tensor.
+
+    With ``device=None`` (or the vectors' own device) the tensor shares memory
+    with the vectors: a write through one is seen through the other, and no
+    copy is made, on the CPU or on the GPU. Another device gives a copy there,
+    as ``Tensor.to`` does. After writing through the tensor, vectors on a GPU
+    keep a stale host copy until ``kv._invalidate()`` (or the next update) is
+    called.
+    """
+    tensor = _storage_tensor(kv)[: len(kv)]
+    if device is not None and not _same_device(str(device), tensor_device(tensor)):
+        tensor = tensor.to(device)
+    return tensor
+
+
+def embedding_vocab(kv, specials: Sequence[str] = DEFAULT_SPECIALS) -> Dict[str, int]:
+    """The word-to-id mapping that goes with ``to_embedding(kv, specials=...)``:
+    the vectors' own ids, then the specials appended in order."""
+    specials = tuple(specials)
+    clash = [s for s in specials if s in kv.key_to_index]
+    if clash:
+        raise ValueError(
+            f"special token(s) {clash} are already words of the vectors; pick other "
+            "names for the specials, e.g. specials=('[PAD]', '[UNK]')")
+    if len(set(specials)) != len(specials):
+        raise ValueError(f"specials must be distinct, got {specials}")
+    mapping = dict(kv.key_to_index)
+    for offset, token in enumerate(specials):
+        mapping[token] = len(kv) + offset
+    return mapping
+
+
+def to_embedding(kv, freeze: bool = False, specials: Sequence[str] = DEFAULT_SPECIALS, *,
+                 copy: bool = False, device=None) -> Tuple["object", Dict[str, int]]:
+    """A ``torch.nn.Embedding`` initialised from the vectors, and its word-to-id map.
+
+    Like ``nn.Embedding.from_pretrained``: ``freeze=True`` turns off the
+    gradient of the weight. The specials are appended after the words (see the
+    module doc): ``specials[0]`` is the padding row (zeros, ``padding_idx``, no
+    gradient), each later one starts as the mean word vector. ``specials=()``
+    adds nothing and sets no ``padding_idx``.
+
+    Without ``copy`` the weight shares the vectors' buffer (it fills spare
+    rows past the words when there are enough, otherwise a new buffer is made),
+    so training the embedding updates the vectors in place; pass ``copy=True``
+    to train a private copy (e.g. several runs from the same vectors). A
+    ``device`` other than the vectors' implies a copy there.
+
+    Returns ``(embedding, key_to_index)`` where ``key_to_index`` holds the
+    words and the specials.
+    """
+    torch = require_torch()
+    mapping = embedding_vocab(kv, specials)
+    n, rows = len(kv), len(kv) + len(tuple(specials))
+    if n == 0:
+        raise ValueError("cannot build an embedding from empty vectors")
+    storage = _storage_tensor(kv)
+    target = device if device is not None else tensor_device(storage)
+    if copy or not _same_device(str(target), tensor_device(storage)) or storage.shape[0] < rows:
+        weight = torch.empty((rows, storage.shape[1]), dtype=storage.dtype, device=target)
+        weight[:n].copy_(storage[:n])
+    else:
+        weight = storage[:rows]  # the spare rows take the specials: no copy
+    _fill_specials(weight, n, len(tuple(specials)))
+    embedding = torch.nn.Embedding.from_pretrained(
+        weight, freeze=freeze, padding_idx=n if len(tuple(specials)) else None)
+    return embedding, mapping
+
+
+def _fill_specials(weight, n: int, count: int) -> None:
+    """Zero padding row, mean vector for the other specials (in place)."""
+    torch = require_torch()
+    if count == 0:
+        return
+    with torch.no_grad():
+        weight[n].zero_()
+        if count > 1:
+            weight[n + 1:n + count] = weight[:n].mean(dim=0)
+
+
+def to_cupy(kv, copy: bool = False):
+    """The vectors as a CuPy array sharing the GPU buffer they were trained in.
+
+    CuPy arrays live on a GPU, so vectors on the CPU cannot be shared: that
+    raises ValueError unless ``copy=True``, which uploads a copy.
+    """
+    cupy = _require_cupy()
+    storage = getattr(kv, "_storage", None)
+    if storage is None:
+        storage = kv.vectors
+    if not _kv_device(kv).startswith("cuda"):
+        if not copy:
+            raise ValueError(
+                "the vectors are on the CPU and a CuPy array lives on a GPU, so it cannot "
+                "share their memory: pass copy=True to upload a copy, or train with "
+                "device='cuda'")
+        return cupy.asarray(kv.vectors)
+    if isinstance(storage, cupy.ndarray):
+        array = storage
+    elif hasattr(storage, "__dlpack__"):  # torch tensors and native buffers
+        array = cupy.from_dlpack(storage)
+    else:
+        array = cupy.asarray(storage)  # __cuda_array_interface__: no copy
+    array = array[: len(kv)]
+    return array.copy() if copy else array

@@ -1,0 +1,331 @@
+"""Co-occurrence counting: a plain-Python oracle, spilling, file formats, bad input."""
+import collections
+import os
+import struct
+import tempfile
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import embforge.cooccurrence as cooc_module
+from embforge._native import core
+from embforge.cooccurrence import Cooccurrence, cooccurrence, parse_memory
+from embforge.corpus import EncodedCorpus
+from embforge.vocab import Vocabulary
+
+TINY = 1 << 16  # the smallest budget: forces runs to spill even on small streams
+
+
+def reference(ids, offsets, window, symmetric, weighting):
+    """GloVe's cooccur in plain Python: dict (left, right) -> summed weight."""
+    counts = collections.defaultdict(float)
+    for s in range(len(offsets) - 1):
+        sentence = ids[offsets[s]:offsets[s + 1]]
+        for j, right in enumerate(sentence):
+            for k in range(max(0, j - window), j):
+                w = 1.0 / (j - k) if weighting else 1.0
+                counts[(sentence[k], right)] += w
+                if symmetric:
+                    counts[(right, sentence[k])] += w
+    return counts
+
+
+def count(ids, offsets, vocab_size, window, symmetric=True, weighting=True, workers=1,
+          memory=1 << 30, max_product=-1):
+    with tempfile.TemporaryDirectory() as spill:
+        rows, cols, values, stats = core.count_cooccurrences(
+            np.asarray(ids, dtype=np.uint32), np.asarray(offsets, dtype=np.int64), vocab_size,
+            window=window, symmetric=symmetric, distance_weighting=weighting, workers=workers,
+            memory_bytes=memory, temp_dir=spill, max_product=max_product)
+        assert os.listdir(spill) == []  # every run file removed
+    return rows, cols, values, stats
+
+
+def assert_matches_reference(result, ids, offsets, window, symmetric, weighting):
+    rows, cols, values, _ = result
+    expected = reference(list(ids), list(offsets), window, symmetric, weighting)
+    keys = sorted(expected)
+    assert list(zip(rows.tolist(), cols.tolist())) == keys  # sorted by (row, col), no zeros
+    # float32 output of fixed-point sums: within float32 rounding of the exact sum.
+    np.testing.assert_allclose(values, [expected[k] for k in keys], rtol=2e-7, atol=0)
+
+
+@st.composite
+def id_streams(draw, max_ids=300):
+    vocab = draw(st.integers(1, 40))
+    ids = draw(st.lists(st.integers(0, vocab - 1), max_size=max_ids))
+    cuts = sorted(draw(st.lists(st.integers(0, len(ids)), max_size=12)))
+    return vocab, ids, [0] + cuts + [len(ids)]
+
+
+@given(stream=id_streams(), window=st.integers(1, 12), symmetric=st.booleans(),
+       weighting=st.booleans(), workers=st.integers(1, 3),
+       memory=st.sampled_from([TINY, 1 << 30]), max_product=st.sampled_from([-1, 0, 7, 10**9]))
+def test_counts_match_python_reference(stream, window, symmetric, weighting, workers, memory,
+                                       max_product):
+    vocab, ids, offsets = stream
+    result = count(ids, offsets, vocab, window, symmetric, weighting, workers, memory, max_product)
+    assert_matches_reference(result, ids, offsets, window, symmetric, weighting)
+
+
+@given(stream=id_streams(max_ids=2000), window=st.integers(1, 10), symmetric=st.booleans(),
+       weighting=st.booleans(), workers=st.integers(1, 3))
+def test_spilling_is_bitwise_identical_to_memory(stream, window, symmetric, weighting, workers):
+    vocab, ids, offsets = stream
+    in_memory = count(ids, offsets, vocab, window, symmetric, weighting, 1, 1 << 30)
+    assert in_memory[3]["spilled_runs"] == 0
+    # No dense table and the smallest budget: every update goes through runs.
+    spilled = count(ids, offsets, vocab, window, symmetric, weighting, workers, TINY, 0)
+    for a, b in zip(in_memory[:3], spilled[:3]):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
+def test_tiny_budget_really_spills_and_merges_in_passes():
+    rng = np.random.default_rng(3)
+    ids = rng.zipf(1.3, 60000).clip(1, 500).astype(np.uint32) - 1
+    offsets = np.arange(0, len(ids) + 1, 20, dtype=np.int64)
+    in_memory = count(ids, offsets, 500, 10, workers=2)
+    spilled = count(ids, offsets, 500, 10, workers=2, memory=TINY, max_product=0)
+    stats = spilled[3]
+    assert stats["spilled_runs"] > 10 and stats["spilled_bytes"] > 0
+    assert stats["merge_passes"] > 0  # too many runs for one merge within 64 KiB
+    for a, b in zip(in_memory[:3], spilled[:3]):
+        assert np.array_equal(a, b)
+    dense = count(ids, offsets, 500, 10, workers=1, max_product=500 * 500)
+    assert dense[3]["dense_updates"] == dense[3]["pair_updates"] > 0
+    for a, b in zip(in_memory[:3], dense[:3]):
+        assert np.array_equal(a, b)
+
+
+def test_thread_count_does_not_change_the_result():
+    rng = np.random.default_rng(4)
+    ids = rng.integers(0, 500, 30000).astype(np.uint32)
+    offsets = np.concatenate([[0], np.sort(rng.integers(0, 30000, 400)), [30000]]).astype(np.int64)
+    one = count(ids, offsets, 500, 7, workers=1)
+    for workers in (2, 3, 8):
+        other = count(ids, offsets, 500, 7, workers=workers)
+        for a, b in zip(one[:3], other[:3]):
+            assert np.array_equal(a, b)
+
+
+def write_lines(path, lines):
+    path.write_text("".join(" ".join(line) + "\n" for line in lines))
+    return str(path)
+
+
+def test_text_corpus_drops_oov_before_windowing_and_resets_at_lines(tmp_path):
+    lines = [["a", "b", "rare", "c"], ["c", "a"], ["b", "b", "a", "c", "a"]]
+    corpus = write_lines(tmp_path / "c.txt", lines)
+    X = cooccurrence(corpus, window=2, min_count=2, workers=2, progress=False)
+    assert set(X.vocab.words) == {"a", "b", "c"}
+    ids = [[X.vocab[w] for w in line if w in X.vocab] for line in lines]  # "rare" dropped first
+    flat = [i for line in ids for i in line]
+    offsets = np.cumsum([0] + [len(line) for line in ids]).tolist()
+    expected = reference(flat, offsets, 2, True, True)
+    assert X.nnz == len(expected)
+    for (r, c), v in expected.items():
+        assert X[r, c] == pytest.approx(v, rel=1e-6)
+    # "b" and "c" are neighbours once "rare" is gone (1), and 2 apart in the
+    # last line (1/2); with "rare" kept it would be 1/2 + 1/2.
+    assert X["b", "c"] == pytest.approx(1.5, rel=1e-6)
+    assert X.stats["raw_tokens"] == 11 and X.window == 2 and X.symmetric
+
+
+def test_to_scipy_and_lookup():
+    vocab = Vocabulary(["x", "y", "z"], [3, 2, 1])
+    encoded = EncodedCorpus(vocab, np.array([0, 1, 2, 0], np.uint32), np.array([0, 4], np.int64), 4, 0)
+    X = cooccurrence(encoded, window=3, symmetric=False, distance_weighting=False, progress=False)
+    dense = X.to_scipy().toarray()
+    expected = np.zeros((3, 3))
+    for (r, c), v in reference([0, 1, 2, 0], [0, 4], 3, False, False).items():
+        expected[r, c] = v
+    np.testing.assert_array_equal(dense, expected)
+    assert X["x", "y"] == 1.0 and X["y", "x"] == 1.0 and X["z", "y"] == 0.0
+    assert X.to_scipy("csr").nnz == X.nnz and X.shape == (3, 3)
+
+
+# ------------------------------------------------------------------ formats
+@pytest.fixture
+def small_matrix():
+    vocab = Vocabulary(["the", "cat", "sat", "mat"], [9, 5, 3, 2])
+    rng = np.random.default_rng(5)
+    ids = rng.integers(0, 4, 200).astype(np.uint32)
+    corpus = EncodedCorpus(vocab, ids, np.array([0, 77, 200], np.int64), 200, 0)
+    return cooccurrence(corpus, window=5, progress=False)
+
+
+def test_glove_binary_round_trip_and_layout(tmp_path, small_matrix):
+    X = small_matrix
+    path = tmp_path / "cooccurrence.bin"
+    X.save_glove_binary(path, vocab_path=tmp_path / "vocab.txt")
+    raw = path.read_bytes()
+    assert len(raw) == 16 * X.nnz
+    # glove.c's CREC: int32 word1, int32 word2, float64 value, 1-based ids.
+    assert raw[:16] == struct.pack("<iid", X.rows[0] + 1, X.cols[0] + 1, float(X.values[0]))
+    back = Cooccurrence.load_glove_binary(path, tmp_path / "vocab.txt")
+    assert back == X
+
+
+def test_glove_binary_shuffled_and_duplicated_records_are_sorted_and_summed(tmp_path, small_matrix):
+    X = small_matrix
+    records = np.empty(X.nnz + 1, dtype=cooc_module.GLOVE_RECORD)
+    order = np.random.default_rng(0).permutation(X.nnz)
+    records["word1"][:-1] = X.rows[order] + 1
+    records["word2"][:-1] = X.cols[order] + 1
+    records["value"][:-1] = X.values[order]
+    records[-1] = (X.rows[0] + 1, X.cols[0] + 1, 2.0)  # a duplicate of the first entry
+    path = tmp_path / "shuf.bin"
+    path.write_bytes(records.tobytes())
+    back = Cooccurrence.load_glove_binary(path, X.vocab)
+    assert np.array_equal(back.rows, X.rows) and np.array_equal(back.cols, X.cols)
+    expected = X.values.astype(np.float64)
+    expected[0] += 2.0
+    np.testing.assert_allclose(back.values, expected, rtol=1e-7)
+
+
+@pytest.mark.parametrize("record, message", [
+    ((0, 1, 1.0), "word1 = 0"),
+    ((1, 5, 1.0), "word2 = 5"),
+    ((-7, 1, 1.0), "word1 = -7"),
+    ((1, 1, float("nan")), "value nan"),
+    ((1, 1, float("inf")), "value inf"),
+    ((1, 1, -1.0), "value -1.0"),
+    ((1, 1, 0.0), "value 0.0"),
+])
+def test_hostile_glove_binary_is_rejected_with_record_index(tmp_path, record, message):
+    good = struct.pack("<iid", 1, 2, 3.0)
+    path = tmp_path / "bad.bin"
+    path.write_bytes(good * 3 + struct.pack("<iid", *record))
+    vocab = Vocabulary(["a", "b", "c", "d"], [4, 3, 2, 1])
+    with pytest.raises(ValueError, match=f"record 3 has {message}"):
+        Cooccurrence.load_glove_binary(path, vocab)
+
+
+def test_truncated_glove_binary_is_rejected(tmp_path):
+    path = tmp_path / "cut.bin"
+    path.write_bytes(struct.pack("<iid", 1, 1, 1.0) + b"\x01\x02\x03")
+    with pytest.raises(ValueError, match="19 bytes is not a whole number of 16-byte"):
+        Cooccurrence.load_glove_binary(path, Vocabulary(["a"], [1]))
+
+
+def test_own_format_round_trip_and_validation(tmp_path, small_matrix):
+    path = tmp_path / "m.cooc"
+    small_matrix.save(path)
+    back = Cooccurrence.load(path)
+    assert back == small_matrix
+    assert (back.window, back.symmetric, back.distance_weighting) == (5, True, True)
+    (tmp_path / "junk").write_bytes(b"not a zip file at all")
+    with pytest.raises(ValueError, match="not an embforge co-occurrence file"):
+        Cooccurrence.load(tmp_path / "junk")
+    # A tampered file: an id outside the vocabulary.
+    rows = small_matrix.rows.copy()
+    rows[-1] = 99
+    with open(tmp_path / "bad.cooc", "wb") as out:
+        np.savez(out, config=np.frombuffer(b'{"format": "embforge.Cooccurrence", "version": 1}', np.uint8),
+                 words=np.frombuffer("\n".join(small_matrix.vocab.words).encode(), np.uint8),
+                 counts=small_matrix.vocab.counts, rows=rows, cols=small_matrix.cols,
+                 values=small_matrix.values)
+    with pytest.raises(ValueError, match=r"rows\[\d+\] = 99 is not a word id"):
+        Cooccurrence.load(tmp_path / "bad.cooc")
+
+
+# ------------------------------------------------------------------ bad input
+def test_parse_memory():
+    assert parse_memory("1GB") == 10**9
+    assert parse_memory("512MiB") == 512 * 2**20
+    assert parse_memory(" 1.5 g ") == 1_500_000_000
+    assert parse_memory(2.0) == 2 * 10**9   # a float is GB, like glove's -memory
+    assert parse_memory(1 << 20) == 1 << 20
+    for bad in ("lots", "1 parsec", -5, 100, True, float("nan"), None, "0.00001KB"):
+        with pytest.raises(ValueError):
+            parse_memory(bad)
+
+
+def test_bad_arguments(tmp_path):
+    vocab = Vocabulary(["a", "b"], [2, 1])
+    corpus = EncodedCorpus(vocab, np.array([0, 1, 0], np.uint32), np.array([0, 3], np.int64), 3, 0)
+    with pytest.raises(ValueError, match=r"window must be in \[1, 1048576\], got 0"):
+        cooccurrence(corpus, window=0)
+    with pytest.raises(ValueError, match="empty"):
+        cooccurrence(write_lines(tmp_path / "empty.txt", []))
+    with pytest.raises(ValueError, match="min_count=2"):
+        cooccurrence(write_lines(tmp_path / "rare.txt", [["x", "y"]]), min_count=2)
+    empty = EncodedCorpus(vocab, np.zeros(0, np.uint32), np.zeros(1, np.int64), 0, 0)
+    with pytest.raises(ValueError, match="no in-vocabulary words"):
+        cooccurrence(empty)
+    with pytest.raises(ValueError, match="minimum is 65536"):
+        cooccurrence(corpus, memory="10KB")
+    with pytest.raises(ValueError, match="too small for window=5000"):
+        cooccurrence(corpus, window=5000, memory=TINY, workers=4)
+    with pytest.raises(FileNotFoundError):
+        cooccurrence(corpus, temp_dir=tmp_path / "missing")
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(NotADirectoryError):
+        cooccurrence(corpus, temp_dir=tmp_path / "a_file")
+    with pytest.raises((ValueError, RuntimeError), match="cuda"):  # no GPU path yet
+        cooccurrence(corpus, device="cuda")
+    with pytest.raises(ValueError, match="another vocabulary"):
+        cooccurrence(corpus, Vocabulary(["a", "c"], [2, 1]))
+
+
+def test_native_errors_leave_no_files(tmp_path):
+    ids = np.array([0, 1, 2, 7, 1] * 4000, np.uint32)  # 7 is outside a vocabulary of 3
+    offsets = np.array([0, 10000, 20000], np.int64)
+    with pytest.raises(ValueError, match=r"id 7 at position (3|10003) is out of range"):
+        core.count_cooccurrences(ids, offsets, 3, window=5, symmetric=True, distance_weighting=True,
+                                 workers=2, memory_bytes=TINY, temp_dir=str(tmp_path), max_product=0)
+    assert os.listdir(tmp_path) == []
+    good = np.array([0, 1, 2, 1] * 5000, np.uint32)
+    with pytest.raises(FileNotFoundError, match="cannot create co-occurrence spill file"):
+        core.count_cooccurrences(good, offsets, 3, window=5, symmetric=True, distance_weighting=True,
+                                 workers=2, memory_bytes=TINY, temp_dir=str(tmp_path / "gone"),
+                                 max_product=0)
+    with pytest.raises(ValueError, match="offsets must run from 0"):
+        core.count_cooccurrences(good, np.array([0, 5], np.int64), 3, window=5, symmetric=True,
+                                 distance_weighting=True, workers=1, memory_bytes=TINY,
+                                 temp_dir=str(tmp_path))
+
+
+def test_stop_request_removes_spill_files(tmp_path):
+    ids = np.arange(50000, dtype=np.uint32) % 100
+    offsets = np.arange(0, 50001, 50, dtype=np.int64)
+    progress = core.Progress()
+    progress.request_stop()
+    rows, _, _, stats = core.count_cooccurrences(
+        ids, offsets, 100, window=5, symmetric=True, distance_weighting=True, workers=2,
+        memory_bytes=TINY, temp_dir=str(tmp_path), max_product=0, progress=progress)
+    assert stats["stopped"] and len(rows) == 0
+    assert os.listdir(tmp_path) == []
+
+
+def test_ctrl_c_raises_keyboard_interrupt_and_cleans_up(tmp_path, monkeypatch):
+    real = cooc_module.run_polled
+
+    def interrupted(call, progress, on_poll=None):
+        progress.request_stop()  # what Ctrl-C does in run_polled
+        result, _ = real(call, progress, on_poll)
+        return result, True
+
+    monkeypatch.setattr(cooc_module, "run_polled", interrupted)
+    vocab = Vocabulary([str(i) for i in range(50)], [1] * 50)
+    ids = np.arange(20000, dtype=np.uint32) % 50
+    corpus = EncodedCorpus(vocab, ids, np.arange(0, 20001, 40, dtype=np.int64), 20000, 0)
+    with pytest.raises(KeyboardInterrupt):
+        cooccurrence(corpus, window=5, memory=TINY, temp_dir=tmp_path, progress=False)
+    assert os.listdir(tmp_path) == []
+
+
+def test_cli_cooccur_writes_glove_binary_and_vocab(tmp_path):
+    from embforge.cli import main
+    corpus = write_lines(tmp_path / "c.txt", [["a", "b", "a", "c"], ["b", "c", "c"]] * 3)
+    out, vocab = tmp_path / "cooc.bin", tmp_path / "vocab.txt"
+    assert main(["cooccur", corpus, "-o", str(out), "--vocab-out", str(vocab), "--window", "2",
+                 "--min-count", "1", "--threads", "2", "--quiet"]) == 0
+    X = Cooccurrence.load_glove_binary(out, vocab)
+    assert X == cooccurrence(corpus, window=2, min_count=1, progress=False)
+    assert main(["cooccur", corpus, "-o", str(tmp_path / "m.cooc"), "--min-count", "1",
+                 "--asymmetric", "--no-distance-weighting", "--quiet"]) == 0
+    Y = Cooccurrence.load(tmp_path / "m.cooc")
+    assert Y.symmetric is False and Y.distance_weighting is False and Y.window == 15
+    assert main(["cooccur", corpus, "-o", str(out), "--window", "0", "--quiet"]) == 2
