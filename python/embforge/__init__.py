@@ -5,15 +5,18 @@
     model.wv.most_similar("linux")
 """
 from ._native import cuda_available, cuda_unavailable_reason, device_info
+from .cooccurrence import Cooccurrence, cooccurrence
 from .corpus import EncodedCorpus, encode
+from .glove import GloVe
 from .keyedvectors import KeyedVectors
 from .vocab import Vocabulary
 from .word2vec import Word2Vec
 
 __version__ = "0.1.0"
 
-__all__ = ["EncodedCorpus", "KeyedVectors", "Vocabulary", "Word2Vec", "cuda_available",
-           "cuda_unavailable_reason", "device_info", "encode", "simd_level"]
+__all__ = ["Cooccurrence", "EncodedCorpus", "GloVe", "KeyedVectors", "Vocabulary", "Word2Vec",
+           "cooccurrence", "cuda_available", "cuda_unavailable_reason", "device_info", "encode",
+           "simd_level"]
 
 
 def simd_level() -> str:

@@ -20,6 +20,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from . import _native
+from ._checks import check_number
 from .corpus import EncodedCorpus, encode
 from .formats import atomic_write
 from .keyedvectors import KeyedVectors, _to_host
@@ -33,16 +34,6 @@ logger = logging.getLogger(__name__)
 MODEL_MAGIC = "embforge.Word2Vec"
 MODEL_VERSION = 1
 MAX_VECTOR_SIZE = 1 << 16
-
-
-def _check_range(name, value, low, high=None, integer=True):
-    kind = (int, np.integer) if integer else (int, float, np.integer, np.floating)
-    if isinstance(value, bool) or not isinstance(value, kind):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    if not (value >= low and (high is None or value <= high)) or value != value:
-        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise ValueError(f"{name} must be {bound}, got {value!r}")
-    return value
 
 
 class Word2Vec:
@@ -70,23 +61,23 @@ class Word2Vec:
         if sg not in (0, 1, True, False):
             raise ValueError(f"sg must be 0 (CBOW) or 1 (skip-gram), got {sg!r}")
         self.sg = int(sg)
-        self.vector_size = _check_range("vector_size", vector_size, 1, MAX_VECTOR_SIZE)
-        self.window = _check_range("window", window, 1, 10000)
-        self.negative = _check_range("negative", negative, 1, 1000)
-        self.min_count = _check_range("min_count", min_count, 0)
+        self.vector_size = check_number("vector_size", vector_size, 1, MAX_VECTOR_SIZE, integer=True)
+        self.window = check_number("window", window, 1, 10000, integer=True)
+        self.negative = check_number("negative", negative, 1, 1000, integer=True)
+        self.min_count = check_number("min_count", min_count, 0, integer=True)
         self.max_vocab_size = (None if max_vocab_size is None
-                               else _check_range("max_vocab_size", max_vocab_size, 1))
-        self.sample = _check_range("sample", sample, 0.0, 1.0, integer=False)
+                               else check_number("max_vocab_size", max_vocab_size, 1, integer=True))
+        self.sample = check_number("sample", sample, 0.0, 1.0)
         self.alpha = (0.025 if self.sg else 0.05) if alpha is None else alpha
-        _check_range("alpha", self.alpha, 1e-12, 10.0, integer=False)
-        self.min_alpha = _check_range("min_alpha", min_alpha, 0.0, self.alpha, integer=False)
-        self.ns_exponent = _check_range("ns_exponent", ns_exponent, -10.0, 10.0, integer=False)
-        self.epochs = _check_range("epochs", epochs, 1)
+        check_number("alpha", self.alpha, 0.0, 10.0, low_open=True)
+        self.min_alpha = check_number("min_alpha", min_alpha, 0.0, self.alpha)
+        self.ns_exponent = check_number("ns_exponent", ns_exponent, -10.0, 10.0)
+        self.epochs = check_number("epochs", epochs, 1, integer=True)
         self.workers = ((os.cpu_count() or 1) if workers is None
-                        else _check_range("workers", workers, 1, 1024))
-        self.seed = _check_range("seed", seed, 0, 2**64 - 1)
+                        else check_number("workers", workers, 1, 1024, integer=True))
+        self.seed = check_number("seed", seed, 0, 2**64 - 1, integer=True)
         self.shrink_windows = bool(shrink_windows)
-        self.max_sentence_length = _check_range("max_sentence_length", max_sentence_length, 1)
+        self.max_sentence_length = check_number("max_sentence_length", max_sentence_length, 1, integer=True)
         self.compute_loss = bool(compute_loss)
         self.callbacks = tuple(callbacks)
         self.device = _native.resolve_device(device)
@@ -185,11 +176,11 @@ class Word2Vec:
             raise RuntimeError("build_vocab() must be called before train(), or use fit()")
         source = _one_source(corpus_iterable, corpus_file, allow_none=True)
         corpus = self._encoded(source)
-        epochs = self.epochs if epochs is None else _check_range("epochs", epochs, 1)
+        epochs = self.epochs if epochs is None else check_number("epochs", epochs, 1, integer=True)
         start_alpha = self.alpha if start_alpha is None else start_alpha
         end_alpha = self.min_alpha if end_alpha is None else end_alpha
-        _check_range("start_alpha", start_alpha, 1e-12, 10.0, integer=False)
-        _check_range("end_alpha", end_alpha, 0.0, 10.0, integer=False)
+        check_number("start_alpha", start_alpha, 0.0, 10.0, low_open=True)
+        check_number("end_alpha", end_alpha, 0.0, 10.0)
         if self.workers > len(corpus):
             raise ValueError(f"workers={self.workers} exceeds the {len(corpus)} sentences of the corpus; "
                              "use fewer workers")
