@@ -26,12 +26,14 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "python"))
+if any((ROOT / "python" / "embforge").glob("_core*")):  # a development build in the tree
+    sys.path.insert(0, str(ROOT / "python"))
 DATA = Path(os.environ.get("EMBFORGE_DATA", ROOT.parent / "shared" / "data"))
 
 import torch  # noqa: E402
 
 from embforge import finetune as ft  # noqa: E402
+from embforge.keyedvectors import KeyedVectors  # noqa: E402
 
 ARCH = dict(num_layers=2, num_heads=4, ff_dim=200, dropout=0.1, encoder_dropout=0.0, max_length=64)
 SETTINGS = {  # the same for both initialisations; the small set needs more passes
@@ -41,56 +43,25 @@ SETTINGS = {  # the same for both initialisations; the small set needs more pass
 
 
 def pretrain(corpus, vector_size: int, workers: int, device: str):
-    """Skip-gram vectors with embforge.Word2Vec (gensim only while embforge's
-    trainer is not built: same hyper-parameters)."""
+    """Skip-gram vectors with embforge's Word2Vec, on `device`."""
+    from embforge import Word2Vec
     started = time.perf_counter()
-    try:
-        from embforge import Word2Vec
-    except ImportError:
-        try:
-            from embforge.word2vec import Word2Vec
-        except ImportError:
-            Word2Vec = None
-    if Word2Vec is not None:
-        kv = Word2Vec(sg=1, vector_size=vector_size, window=5, negative=5, min_count=5, epochs=5,
-                      workers=workers, seed=1, device=device).fit(str(corpus)).wv
-        trainer = "embforge.Word2Vec"
-    else:
-        kv, trainer = _gensim_vectors(corpus, vector_size, workers), "gensim (fallback)"
-    return kv, trainer, time.perf_counter() - started
-
-
-def _gensim_vectors(corpus, vector_size, workers):
-    from gensim.models import Word2Vec
-    from gensim.models.word2vec import LineSentence
-    model = Word2Vec(LineSentence(str(corpus)), sg=1, vector_size=vector_size, window=5, negative=5,
-                     min_count=5, epochs=5, workers=workers, seed=1)
-    return _as_keyed_vectors(list(model.wv.index_to_key), model.wv.vectors)
-
-
-def _as_keyed_vectors(words, vectors):
-    storage = np.zeros((len(words) + 2, vectors.shape[1]), dtype=np.float32)  # 2 spare rows: <pad>, <unk>
-    storage[: len(words)] = vectors
-    try:
-        from embforge.keyedvectors import KeyedVectors
-    except ImportError:  # TEMPORARY stand-in until embforge.keyedvectors lands
-        class KeyedVectors:
-            @classmethod
-            def from_storage(cls, keys, storage):
-                kv = cls()
-                kv.index_to_key, kv._storage, kv.device = keys, storage, "cpu"
-                kv.key_to_index = {k: i for i, k in enumerate(keys)}
-                kv.vector_size, kv.vectors = storage.shape[1], storage[: len(keys)]
-                kv.__class__.__len__ = lambda self: len(self.index_to_key)
-                return kv
-    return KeyedVectors.from_storage(words, storage)
+    kv = Word2Vec(sg=1, vector_size=vector_size, window=5, negative=5, min_count=5, epochs=5,
+                  workers=workers, seed=1, device=device).fit(str(corpus)).wv
+    return kv, time.perf_counter() - started
 
 
 def load_vectors(path):
-    """Saved word2vec-format vectors (skips pre-training; binary when .bin)."""
-    from gensim.models import KeyedVectors as GensimVectors
-    wv = GensimVectors.load_word2vec_format(str(path), binary=str(path).endswith(".bin"))
-    return _as_keyed_vectors(list(wv.index_to_key), wv.vectors)
+    """Saved vectors (skips pre-training): .kv, .bin or text, as the CLI reads them."""
+    from embforge.cli import load_vectors as load
+    return load(path)
+
+
+def _as_keyed_vectors(words, vectors):
+    """Vectors rebuilt in a worker process, with 2 spare rows for <pad>/<unk>."""
+    storage = np.zeros((len(words) + 2, vectors.shape[1]), dtype=np.float32)
+    storage[: len(words)] = vectors
+    return KeyedVectors.from_storage(words, storage)
 
 
 def sample_per_class(labels, per_class, rng):
@@ -117,10 +88,8 @@ def split_validation(rows, labels, fraction, rng):
 def run_one(kv, classes, data, rows, val_rows, init, seed, settings, device):
     texts, labels, test_texts, test_labels = data
     # The same seed gives both initialisations the same encoder and head.
-    torch.manual_seed(seed)
-    model = ft.TextClassifier.from_vectors(kv, classes, copy=True, device=device, **ARCH)
-    if init == "random":
-        ft._randomise_words(model.embedding, len(kv))
+    model = ft.TextClassifier.from_vectors(kv, classes, copy=True, device=device, init=init,
+                                           seed=seed, **ARCH)
     result = ft.finetune(model, [texts[i] for i in rows], [labels[i] for i in rows],
                          [texts[i] for i in val_rows], [labels[i] for i in val_rows],
                          seed=seed, progress=False, **settings)
@@ -151,9 +120,16 @@ def _runner(args, kv, classes, data):
     this process (and the vectors' GPU) otherwise."""
     if args.device == "cpu" and args.jobs > 1:
         import multiprocessing
-        with multiprocessing.get_context("spawn").Pool(
-                args.jobs, _start_worker, (kv.index_to_key, np.asarray(kv.vectors), classes, data)) as pool:
+        pool = multiprocessing.get_context("spawn").Pool(
+            args.jobs, _start_worker, (kv.index_to_key, np.asarray(kv.vectors), classes, data))
+        try:
             yield lambda jobs: pool.imap_unordered(_work, jobs)
+            pool.close()
+        except BaseException:
+            pool.terminate()
+            raise
+        finally:
+            pool.join()
     else:
         _WORKER.update(kv=kv, classes=classes, data=data, device=args.device)
         yield lambda jobs: map(_work, jobs)
@@ -179,11 +155,12 @@ def main(argv=None) -> int:
     started = time.perf_counter()
 
     if args.vectors:
-        kv, trainer, pretrain_seconds = load_vectors(args.vectors), f"saved file {args.vectors}", 0.0
+        kv, pretrain_seconds = load_vectors(args.vectors), 0.0
+        print(f"loaded {len(kv)} x {kv.vector_size} vectors from {args.vectors}", flush=True)
     else:
-        kv, trainer, pretrain_seconds = pretrain(args.corpus, args.vector_size, args.workers, args.device)
-    print(f"pre-trained {len(kv)} x {kv.vector_size} skip-gram vectors with {trainer} "
-          f"in {pretrain_seconds:.0f}s", flush=True)
+        kv, pretrain_seconds = pretrain(args.corpus, args.vector_size, args.workers, args.device)
+        print(f"pre-trained {len(kv)} x {kv.vector_size} skip-gram vectors on {kv.device} "
+              f"in {pretrain_seconds:.0f}s", flush=True)
     texts, labels = ft.load_tsv(args.train)
     test_texts, test_labels = ft.load_tsv(args.test)
     classes = sorted(set(labels))
@@ -222,7 +199,7 @@ def main(argv=None) -> int:
     print(f"target (>= +3 points at {small}): {'met' if met else 'NOT met'}; total {total:.0f}s")
     if args.json:
         args.json.write_text(json.dumps({
-            "trainer": trainer, "pretrain_seconds": pretrain_seconds, "total_seconds": total,
+            "vectors": str(args.vectors or args.corpus), "pretrain_seconds": pretrain_seconds, "total_seconds": total,
             "vocabulary": len(kv), "vector_size": kv.vector_size, "architecture": ARCH,
             "settings": SETTINGS, "results": {f"{s} {i}": v for (s, i), v in results.items()},
             "gains": gains}, indent=2))

@@ -1,5 +1,6 @@
 """The transformer classifier, its fine-tuning loop, TSV input and the CLI."""
 import argparse
+import io
 import json
 from pathlib import Path
 
@@ -10,6 +11,7 @@ torch = pytest.importorskip("torch", reason="fine-tuning needs PyTorch (pip inst
 
 from embforge import finetune as ft  # noqa: E402
 from embforge import torch_bridge  # noqa: E402
+from embforge.keyedvectors import KeyedVectors  # noqa: E402
 from embforge.tokenizer import Tokenizer  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -18,18 +20,13 @@ LABELS = ["harbour", "kitchen", "sky"]
 SMALL = dict(num_layers=2, num_heads=2, ff_dim=16, dropout=0.0, max_length=32)
 
 
-class StandInVectors:
-    def __init__(self, keys, storage):
-        self.index_to_key = list(keys)
-        self.key_to_index = {k: i for i, k in enumerate(keys)}
-        self._storage, self.vector_size, self.device = storage, storage.shape[1], "cpu"
-
-    def __len__(self):
-        return len(self.index_to_key)
-
-    @property
-    def vectors(self):
-        return self._storage[: len(self)]
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny models run faster on one thread, and much faster on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def fixture_vectors(spare=2):
@@ -38,10 +35,6 @@ def fixture_vectors(spare=2):
     words = [line.split()[0] for line in lines]
     storage = np.zeros((len(words) + spare, 8), dtype=np.float32)
     storage[: len(words)] = [[float(x) for x in line.split()[1:]] for line in lines]
-    try:
-        from embforge.keyedvectors import KeyedVectors
-    except ImportError:
-        return StandInVectors(words, storage)
     return KeyedVectors.from_storage(words, storage)
 
 
@@ -130,12 +123,26 @@ def test_classifier_rejects_bad_shapes():
         ft.finetune(model, ["sail"], ["sky"], tokenizer=Tokenizer(mapping), progress=False)
 
 
+def test_finetuning_shared_vectors_refreshes_their_caches():
+    kv = fixture_vectors()
+    stale = kv.get_normed_vectors().copy()
+    model = ft.TextClassifier.from_vectors(kv, LABELS, **SMALL)  # shares kv's memory
+    texts, labels = ft.load_tsv(TRAIN)
+    ft.finetune(model, texts, labels, epochs=1, lr=1e-2, seed=0, progress=False)
+    fresh = kv.vectors / np.linalg.norm(kv.vectors, axis=1, keepdims=True)
+    assert not np.allclose(stale, fresh)
+    np.testing.assert_allclose(kv.get_normed_vectors(), fresh, rtol=1e-5, atol=1e-6)
+    assert not torch_bridge.vectors_changed(small_model(kv).embedding)  # a copy shares nothing
+    torch.save(model, io.BytesIO())  # the link to the vectors does not stop pickling
+
+
 def test_random_init_keeps_vocabulary_and_changes_word_rows():
     kv = fixture_vectors()
     pre, rnd = small_model(kv), small_model(kv, init="random")
     n = len(kv)
     assert rnd.tokenizer.key_to_index == pre.tokenizer.key_to_index
     assert not torch.allclose(rnd.embedding.weight[:n], pre.embedding.weight[:n])
+    assert torch.equal(rnd.head.weight, pre.head.weight)  # same seed, same layers: a paired baseline
     assert torch.count_nonzero(rnd.embedding.weight[n]) == 0
     assert np.array_equal(kv.vectors, fixture_vectors().vectors)  # the vectors are untouched
 
@@ -201,19 +208,28 @@ def test_finetune_rejects_bad_layer_counts_and_all_frozen():
         ft.finetune(model, ["sail"], ["sky"], progress=False)
 
 
-def test_early_stopping_stops_and_restores_the_best_epoch():
+def test_early_stopping_stops_after_patience():
     texts, labels = ft.load_tsv(TRAIN)
     model = small_model()
     # lr=0: validation never improves after epoch 1, so patience 2 stops at epoch 3
     result = ft.finetune(model, texts[:16], labels[:16], texts[16:24], labels[16:24], epochs=10,
                          lr=0.0, patience=2, seed=0, progress=False)
     assert len(result.history) == 3 and result.stopped_early and result.best_epoch == 1
-    # a real run: the weights left are those of the best validation epoch
+
+
+def test_the_best_epochs_weights_are_restored(monkeypatch):
+    texts, labels = ft.load_tsv(TRAIN)
     model = small_model()
-    result = ft.finetune(model, texts, labels, texts[:20], labels[:20], epochs=6, lr=3e-3,
-                         patience=1, seed=1, progress=False)
-    score = ft.evaluate(model, texts[:20], labels[:20])["accuracy"]
-    assert score == pytest.approx(result.best_val_accuracy)
+    scripted, seen = iter([0.5, 0.9, 0.4, 0.3]), []
+
+    def fake_evaluate(model, texts, labels, tokenizer=None):  # records the weights at each epoch's end
+        seen.append(_snapshot(model))
+        return {"accuracy": next(scripted), "loss": 1.0, "n": len(texts)}
+    monkeypatch.setattr(ft, "evaluate", fake_evaluate)
+    result = ft.finetune(model, texts, labels, texts[:8], labels[:8], epochs=4, lr=3e-3, patience=2,
+                         seed=0, progress=False)
+    assert result.best_epoch == 2 and len(result.history) == 4
+    assert not _changed(model, seen[1]) and _changed(model, seen[3])
 
 
 def test_finetune_is_reproducible_with_a_seed():
@@ -248,7 +264,6 @@ def _parse(argv):
 
 
 def test_cli_finetune_end_to_end(tmp_path, capsys):
-    pytest.importorskip("embforge.keyedvectors", reason="the CLI loads vectors with KeyedVectors")
     args = _parse(["finetune", "--vectors", str(VECTORS), "--train", str(TRAIN), "--test", str(TEST),
                    "--heads", "2", "--ff-dim", "16", "--epochs", "12", "--lr", "3e-3", "--batch-size", "8",
                    "--dropout", "0", "--quiet", "--save", str(tmp_path / "m.pt")])
@@ -277,12 +292,13 @@ def test_cuda_end_to_end_stays_on_the_gpu(tmp_path):
     size ever goes to the host."""
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA GPU visible to torch")
-    import embforge
-    if not hasattr(embforge, "Word2Vec") or not embforge._native.cuda_available():
-        pytest.skip("needs embforge built with its CUDA module")
+    from embforge import _native
+    if not _native.cuda_available():
+        pytest.skip(f"needs embforge's CUDA trainer: {_native.cuda_unavailable_reason()}")
+    from embforge.word2vec import Word2Vec
     texts, labels = ft.load_tsv(TRAIN)
     sentences = [t.split() for t in texts] * 20
-    kv = embforge.Word2Vec(sg=1, vector_size=64, min_count=1, epochs=2, device="cuda").fit(sentences).wv
+    kv = Word2Vec(sg=1, vector_size=64, min_count=1, epochs=2, device="cuda").fit(sentences).wv
     vector_bytes = len(kv) * kv.vector_size * 4
     from torch.profiler import ProfilerActivity, profile
     with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:

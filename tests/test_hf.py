@@ -6,33 +6,26 @@ torch = pytest.importorskip("torch", reason="the adapter needs PyTorch")
 transformers = pytest.importorskip("transformers", reason="the adapter needs transformers")
 
 from embforge.hf import load_into_hf_model, shared_tokens  # noqa: E402
+from embforge.keyedvectors import KeyedVectors  # noqa: E402
 
 TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "ship", "##ing", "Harbour",
           "anchor", "zebra", "ĠMast"]
-OURS = ["ship", "the", "harbour", "mast", "anchor", "sail", "tide"]  # shares: the ship anchor (+ Harbour, Mast)
+# shares: the ship anchor (+ Harbour, Mast when lower-casing); never a special token or a "##" piece
+OURS = ["ship", "the", "harbour", "mast", "anchor", "sail", "tide", "[CLS]", "##ing"]
 
 
-class StandInVectors:
-    def __init__(self, keys, storage):
-        self.index_to_key = list(keys)
-        self.key_to_index = {k: i for i, k in enumerate(keys)}
-        self._storage, self.vector_size, self.device = storage, storage.shape[1], "cpu"
-
-    def __len__(self):
-        return len(self.index_to_key)
-
-    @property
-    def vectors(self):
-        return self._storage[: len(self)]
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny models run faster on one thread, and much faster on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def make_kv(dim, seed=0):
     storage = np.zeros((len(OURS) + 2, dim), dtype=np.float32)
     storage[: len(OURS)] = np.random.default_rng(seed).normal(size=(len(OURS), dim))
-    try:
-        from embforge.keyedvectors import KeyedVectors
-    except ImportError:
-        return StandInVectors(OURS, storage)
     return KeyedVectors.from_storage(list(OURS), storage)
 
 

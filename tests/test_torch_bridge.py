@@ -3,7 +3,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +13,6 @@ from embforge import torch_bridge  # noqa: E402
 from embforge.keyedvectors import KeyedVectors  # noqa: E402
 from embforge.tokenizer import Tokenizer  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 WORDS = ["the", "ship", "sails", "at", "dawn"]
 
 
@@ -58,6 +56,16 @@ def test_to_torch_on_own_device_is_no_copy_and_other_device_is_a_copy():
     assert same.data_ptr() == torch_bridge.to_torch(kv).data_ptr()
     moved = torch_bridge.to_torch(kv, device="meta")  # any other device: a copy, like Tensor.to
     assert moved.device.type == "meta" and moved.shape == same.shape
+
+
+def test_read_only_vectors_are_not_shared_writably():
+    kv = make_kv()
+    kv._storage.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        torch_bridge.to_torch(kv)
+    embedding, _ = torch_bridge.to_embedding(kv)  # its own buffer instead
+    embedding.weight.data[0] += 1.0
+    assert not np.allclose(kv.vectors[0], embedding.weight[0].detach().numpy())
 
 
 def test_to_torch_excludes_spare_rows():

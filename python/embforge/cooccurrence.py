@@ -32,6 +32,7 @@ from typing import Optional
 import numpy as np
 
 from . import _native
+from ._checks import check_number
 from .corpus import EncodedCorpus, encode
 from .formats import atomic_write
 from .progress import make_bar, run_polled
@@ -287,15 +288,6 @@ def _check_glove_records(path, records, start: int, vocab: int) -> None:
                          "values must be finite and > 0")
 
 
-def _check_int(name, value, low, high=None):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < low or (high is not None and value > high):
-        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise ValueError(f"{name} must be {bound}, got {value!r}")
-    return int(value)
-
-
 def cooccurrence(corpus, vocab: Optional[Vocabulary] = None, *, window: int = 15,
                  symmetric: bool = True, distance_weighting: bool = True, min_count: int = 5,
                  max_vocab_size: Optional[int] = None, workers: Optional[int] = None,
@@ -318,10 +310,11 @@ def cooccurrence(corpus, vocab: Optional[Vocabulary] = None, *, window: int = 15
     if device != "cpu":
         raise ValueError(f"device={device!r}: GPU co-occurrence counting is not available in this "
                          "build; use device='cpu'")
-    window = _check_int("window", window, 1, 1 << 20)
-    workers = (os.cpu_count() or 1) if workers is None else _check_int("workers", workers, 1, 1024)
+    window = int(check_number("window", window, 1, 1 << 20, integer=True))
+    workers = ((os.cpu_count() or 1) if workers is None
+               else int(check_number("workers", workers, 1, 1024, integer=True)))
     memory_bytes = parse_memory(memory)
-    max_product = _check_int("max_product", max_product, -1)
+    max_product = int(check_number("max_product", max_product, -1, integer=True))
     if temp_dir is not None and not os.path.isdir(os.fspath(temp_dir)):
         error = NotADirectoryError if os.path.exists(os.fspath(temp_dir)) else FileNotFoundError
         raise error(f"temp_dir {os.fspath(temp_dir)!r} is not a directory")

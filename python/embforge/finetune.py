@@ -27,7 +27,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .tokenizer import Tokenizer
-from .torch_bridge import DEFAULT_SPECIALS, require_torch, tensor_device, to_embedding
+from .torch_bridge import DEFAULT_SPECIALS, require_torch, tensor_device, to_embedding, vectors_changed
 
 __all__ = ["load_tsv", "TextClassifier", "finetune", "evaluate", "predict",
            "FinetuneResult", "save_classifier", "load_classifier",
@@ -193,16 +193,20 @@ def _classifier_class():
                     f"the vectors are on {source} but the model was asked for on {device}: "
                     "pass copy=True to copy them there, or leave device=None to build the "
                     "model where the vectors are")
+            if len(tuple(specials)) < 2:
+                raise ValueError("specials must name a padding and an unknown token, e.g. "
+                                 f"('<pad>', '<unk>'); got {tuple(specials)}")
             if seed is not None:
                 torch.manual_seed(seed)
             embedding, mapping = to_embedding(kv, freeze=freeze_embedding, specials=specials,
                                               copy=copy or init == "random", device=device)
-            if init == "random":
-                _randomise_words(embedding, len(kv))
             tokenizer = Tokenizer(mapping, pad_token=specials[0], unk_token=specials[1],
                                   lowercase=lowercase,
                                   max_length=architecture.get("max_length", 256))
-            return cls(embedding, len(labels), labels=labels, tokenizer=tokenizer, **architecture)
+            model = cls(embedding, len(labels), labels=labels, tokenizer=tokenizer, **architecture)
+            if init == "random":  # drawn after the layers: same seed, same encoder either way
+                _randomise_words(model.embedding, len(kv))
+            return model
 
         def forward(self, input_ids, attention_mask=None):
             """Class logits [batch, num_classes] for padded ids [batch, length]."""
@@ -470,6 +474,8 @@ def finetune(model, train_texts: Sequence[str], train_labels: Sequence[str],
             for name, parameter in model.named_parameters():
                 if name in best_state:
                     parameter.copy_(best_state[name])
+    if model.embedding.weight.requires_grad:
+        vectors_changed(model.embedding)  # shared vectors: their cached norms are stale now
     model.eval()
     result.seconds = time.perf_counter() - started
     return result
@@ -561,9 +567,10 @@ def add_finetune_parser(subparsers) -> argparse.ArgumentParser:
         description="Fine-tunes a small transformer text classifier whose embedding starts from "
                     "word vectors, on TSV files with a 'label<TAB>text' header, and reports "
                     "test accuracy.")
-    p.add_argument("--vectors", required=True, help="word2vec-format vectors (text, or binary: --binary)")
-    p.add_argument("--binary", action="store_true", help="the vectors file is binary word2vec format "
-                   "(default: binary when it ends in .bin)")
+    p.add_argument("--vectors", required=True,
+                   help="vectors: .kv (embforge), .bin (word2vec binary), else word2vec/GloVe text")
+    p.add_argument("--binary", action="store_true",
+                   help="read the vectors as binary word2vec whatever their extension")
     p.add_argument("--train", required=True, help="training TSV (label<TAB>text header)")
     p.add_argument("--test", required=True, help="test TSV, scored after training")
     p.add_argument("--val-fraction", type=float, default=0.1,
@@ -575,7 +582,8 @@ def add_finetune_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=float, default=0.1, help="share of steps of linear warm-up")
     p.add_argument("--patience", type=int, default=3, help="epochs without improvement before stopping")
     p.add_argument("--layers", type=int, default=2)
-    p.add_argument("--heads", type=int, default=4)
+    p.add_argument("--heads", type=int, default=None,
+                   help="attention heads, must divide the vector size (default: 4, else 5, 2, 3 or 1)")
     p.add_argument("--ff-dim", type=int, default=None, help="feed-forward width (default: 2 x vector size)")
     p.add_argument("--dropout", type=float, default=0.1)
     p.add_argument("--max-length", type=int, default=128, help="tokens kept per text")
@@ -590,7 +598,7 @@ def add_finetune_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save", default=None, help="write the fine-tuned classifier here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=cli_finetune)
+    p.set_defaults(run=cli_finetune, func=cli_finetune)
     return p
 
 
@@ -619,9 +627,10 @@ def cli_finetune(args) -> int:
     test_texts, test_labels = load_tsv(args.test, skip_empty=args.skip_empty)
     labels = sorted(set(train_labels))
     encode_labels(test_labels, labels, f"{args.test}")  # unseen test labels: fail before training
+    from .cli import load_vectors
     from .keyedvectors import KeyedVectors
-    binary = args.binary or os.fspath(args.vectors).endswith(".bin")
-    kv = KeyedVectors.load_word2vec_format(args.vectors, binary=binary)
+    kv = (KeyedVectors.load_word2vec_format(args.vectors, binary=True) if args.binary
+          else load_vectors(args.vectors))
     (fit_texts, fit_labels), (val_texts, val_labels) = _split(train_texts, train_labels,
                                                              args.val_fraction, args.seed)
     model = _classifier_from_args(kv, labels, args)
@@ -649,5 +658,6 @@ def _classifier_from_args(kv, labels, args):
     return __getattr__("TextClassifier").from_vectors(
         kv, labels, device=args.device, copy=not _same_device(args.device, getattr(kv, "device", "cpu")),
         init="random" if args.random_init else "vectors", seed=args.seed,
-        num_layers=args.layers, num_heads=args.heads, ff_dim=args.ff_dim, dropout=args.dropout,
+        num_layers=args.layers, ff_dim=args.ff_dim,
+        num_heads=args.heads or next(h for h in (4, 5, 2, 3, 1) if kv.vector_size % h == 0), dropout=args.dropout,
         max_length=args.max_length)

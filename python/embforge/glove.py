@@ -25,6 +25,7 @@ from typing import Optional
 import numpy as np
 
 from . import _native
+from ._checks import check_number
 from .cooccurrence import Cooccurrence, cooccurrence, parse_memory
 from .formats import SPARE_ROWS, atomic_write
 from .keyedvectors import KeyedVectors
@@ -40,17 +41,6 @@ MODEL_VERSION = 1
 OUTPUTS = ("sum", "main", "context")  # glove.c -model 2, and either half
 
 
-def _number(name, value, low, high=None, integer=False, low_open=False):
-    kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
-    if isinstance(value, bool) or not isinstance(value, kinds) or value != value:
-        raise ValueError(f"{name} must be a{'n integer' if integer else ' number'}, got {value!r}")
-    too_low = value <= low if low_open else value < low
-    if too_low or (high is not None and value > high):
-        bound = (f"> {low}" if low_open else f">= {low}") + (f" and <= {high}" if high is not None else "")
-        raise ValueError(f"{name} must be {bound}, got {value!r}")
-    return value
-
-
 class GloVe:
     """GloVe trainer (Pennington et al. 2014) with glove.c's defaults.
 
@@ -62,6 +52,11 @@ class GloVe:
     -model 2), "main" or "context" for ``wv``. `reshuffle=False` keeps the
     first epoch's pair order for every epoch (glove.c's protocol: it shuffles
     its co-occurrence file once).
+
+    Memory: `memory` bounds counting only. Training holds the matrix's pairs
+    as 16-byte records (row, col, log x, f(x), computed once) plus a 4-byte
+    order per pair, next to the Cooccurrence (12 bytes per pair) and the model
+    (weights and gradsq, 2 x 2V x (d+1) float32); at most 2^32 - 1 pairs.
     """
 
     def __init__(self, vector_size: int = 100, x_max: float = 100.0, alpha: float = 0.75,
@@ -70,24 +65,24 @@ class GloVe:
                  max_vocab_size: Optional[int] = None, workers: Optional[int] = None, seed: int = 1,
                  memory="1GB", temp_dir=None, grad_clip: float = 100.0, output_vectors: str = "sum",
                  reshuffle: bool = True, device: str = "cpu", progress: Optional[bool] = None):
-        self.vector_size = _number("vector_size", vector_size, 1, 1 << 16, integer=True)
-        self.x_max = float(_number("x_max", x_max, 0.0, low_open=True))
-        self.alpha = float(_number("alpha", alpha, 0.0, 10.0))
-        self.learning_rate = float(_number("learning_rate", learning_rate, 0.0, 100.0, low_open=True))
-        self.epochs = _number("epochs", epochs, 1, integer=True)
-        self.window = _number("window", window, 1, 1 << 20, integer=True)
+        self.vector_size = check_number("vector_size", vector_size, 1, 1 << 16, integer=True)
+        self.x_max = float(check_number("x_max", x_max, 0.0, low_open=True))
+        self.alpha = float(check_number("alpha", alpha, 0.0, 10.0))
+        self.learning_rate = float(check_number("learning_rate", learning_rate, 0.0, 100.0, low_open=True))
+        self.epochs = check_number("epochs", epochs, 1, integer=True)
+        self.window = check_number("window", window, 1, 1 << 20, integer=True)
         self.symmetric = bool(symmetric)
         self.distance_weighting = bool(distance_weighting)
-        self.min_count = _number("min_count", min_count, 0, integer=True)
+        self.min_count = check_number("min_count", min_count, 0, integer=True)
         self.max_vocab_size = (None if max_vocab_size is None
-                               else _number("max_vocab_size", max_vocab_size, 1, integer=True))
+                               else check_number("max_vocab_size", max_vocab_size, 1, integer=True))
         self.workers = ((os.cpu_count() or 1) if workers is None
-                        else _number("workers", workers, 1, 1024, integer=True))
-        self.seed = _number("seed", seed, 0, 2**64 - 1, integer=True)
+                        else check_number("workers", workers, 1, 1024, integer=True))
+        self.seed = check_number("seed", seed, 0, 2**64 - 1, integer=True)
         self.memory = memory
         parse_memory(memory)
         self.temp_dir = temp_dir
-        self.grad_clip = float(_number("grad_clip", grad_clip, 0.0, low_open=True))
+        self.grad_clip = float(check_number("grad_clip", grad_clip, 0.0, low_open=True))
         if output_vectors not in OUTPUTS:
             raise ValueError(f"output_vectors must be one of {OUTPUTS}, got {output_vectors!r}")
         self.output_vectors = output_vectors
@@ -170,7 +165,7 @@ class GloVe:
         matrix given to fit(); each pass in a fresh random order."""
         if self._pairs is None:
             raise RuntimeError("no co-occurrence matrix: call fit() first")
-        epochs = self.epochs if epochs is None else _number("epochs", epochs, 1, integer=True)
+        epochs = self.epochs if epochs is None else check_number("epochs", epochs, 1, integer=True)
         core = _native.core
         progress = self._native_progress
         progress.clear_stop()

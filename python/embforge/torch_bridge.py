@@ -18,12 +18,18 @@ run, so ``import embforge`` never needs them.
 """
 from __future__ import annotations
 
-from typing import Dict, Optional, Sequence, Tuple
+import weakref
+from typing import Dict, Sequence, Tuple
+
+import numpy as np
 
 __all__ = ["require_torch", "to_torch", "to_embedding", "to_cupy", "embedding_vocab",
-           "tensor_device"]
+           "tensor_device", "vectors_changed"]
 
 DEFAULT_SPECIALS = ("<pad>", "<unk>")
+
+# embedding module -> weak reference to the vectors whose memory it shares
+_SHARED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def require_torch():
@@ -86,9 +92,18 @@ def _storage_tensor(kv):
         raise TypeError(
             f"vectors on {_kv_device(kv)} are stored as {type(storage).__name__}, "
             "which exposes neither __dlpack__ nor __cuda_array_interface__")
-    # numpy: from_numpy shares the buffer (DLPack would too); it needs a
-    # writable array, which the vectors' own storage is.
+    # numpy: from_numpy shares the buffer (DLPack would too).
+    if not storage.flags.writeable:
+        raise ValueError(
+            "the vectors' array is read-only, and a tensor sharing it could be written "
+            "through: copy it instead, e.g. torch.tensor(kv.vectors)")
     return torch.from_numpy(storage)
+
+
+def _writable(kv) -> bool:
+    storage = getattr(kv, "_storage", None)
+    storage = kv.vectors if storage is None else storage
+    return bool(getattr(getattr(storage, "flags", None), "writeable", True))
 
 
 def to_torch(kv, device=None):
@@ -97,7 +112,9 @@ def to_torch(kv, device=None):
     With ``device=None`` (or the vectors' own device) the tensor shares memory
     with the vectors: a write through one is seen through the other, and no
     copy is made, on the CPU or on the GPU. Another device gives a copy there,
-    as ``Tensor.to`` does. After writing through the tensor, vectors on a GPU
+    as ``Tensor.to`` does. Read-only vectors (e.g. a read-only array given to
+    ``KeyedVectors.from_storage``) raise ValueError rather than hand out a
+    writable view of them. After writing through the tensor, vectors on a GPU
     keep a stale host copy until ``kv._invalidate()`` (or the next update) is
     called.
     """
@@ -134,11 +151,14 @@ def to_embedding(kv, freeze: bool = False, specials: Sequence[str] = DEFAULT_SPE
     gradient), each later one starts as the mean word vector. ``specials=()``
     adds nothing and sets no ``padding_idx``.
 
-    Without ``copy`` the weight shares the vectors' buffer (it fills spare
-    rows past the words when there are enough, otherwise a new buffer is made),
-    so training the embedding updates the vectors in place; pass ``copy=True``
-    to train a private copy (e.g. several runs from the same vectors). A
-    ``device`` other than the vectors' implies a copy there.
+    Without ``copy`` the weight shares the vectors' buffer (the specials go
+    into its spare rows past the words; without enough spare rows, or for
+    read-only vectors, a new buffer is made), so training the embedding
+    updates the vectors in place: :func:`embforge.finetune.finetune` then
+    refreshes their caches (norms, host copy), or call
+    :func:`vectors_changed` after a training loop of your own. Pass
+    ``copy=True`` to train a private copy (e.g. several runs from the same
+    vectors). A ``device`` other than the vectors' implies a copy there.
 
     Returns ``(embedding, key_to_index)`` where ``key_to_index`` holds the
     words and the specials.
@@ -148,7 +168,10 @@ def to_embedding(kv, freeze: bool = False, specials: Sequence[str] = DEFAULT_SPE
     n, rows = len(kv), len(kv) + len(tuple(specials))
     if n == 0:
         raise ValueError("cannot build an embedding from empty vectors")
-    storage = _storage_tensor(kv)
+    if not _writable(kv):  # read-only vectors: the embedding gets its own buffer
+        storage, copy = torch.from_numpy(np.array(kv.vectors)), True
+    else:
+        storage = _storage_tensor(kv)
     target = device if device is not None else tensor_device(storage)
     if copy or not _same_device(str(target), tensor_device(storage)) or storage.shape[0] < rows:
         weight = torch.empty((rows, storage.shape[1]), dtype=storage.dtype, device=target)
@@ -158,7 +181,23 @@ def to_embedding(kv, freeze: bool = False, specials: Sequence[str] = DEFAULT_SPE
     _fill_specials(weight, n, len(tuple(specials)))
     embedding = torch.nn.Embedding.from_pretrained(
         weight, freeze=freeze, padding_idx=n if len(tuple(specials)) else None)
+    if weight.data_ptr() == storage.data_ptr():
+        # Remember whose memory this is, so training can refresh its caches
+        # (kept outside the module, which stays picklable).
+        _SHARED[embedding] = weakref.ref(kv)
     return embedding, mapping
+
+
+def vectors_changed(embedding) -> bool:
+    """Tells the vectors an embedding shares memory with that they were
+    written (drops their cached norms and host copy). Returns False when the
+    embedding shares nothing (built with ``copy=True``)."""
+    ref = _SHARED.get(embedding)
+    kv = ref() if ref is not None else None
+    if kv is None or not hasattr(kv, "_invalidate"):
+        return False
+    kv._invalidate()
+    return True
 
 
 def _fill_specials(weight, n: int, count: int) -> None:
