@@ -17,7 +17,6 @@ import argparse
 import gzip
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time

@@ -18,7 +18,6 @@ float32 (relative rounding 6e-8; GloVe uses log x and x^0.75 of them).
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -26,7 +25,6 @@ import shutil
 import sys
 import tempfile
 import time
-import zipfile
 from typing import Optional
 
 import numpy as np
@@ -34,7 +32,7 @@ import numpy as np
 from . import _native
 from ._checks import check_number
 from .corpus import EncodedCorpus, encode
-from .formats import atomic_write
+from .formats import atomic_write, read_archive, write_archive
 from .progress import make_bar, run_polled
 from .vocab import Vocabulary
 
@@ -177,32 +175,16 @@ class Cooccurrence:
     def save(self, path) -> None:
         """One uncompressed .npz (plain arrays + a JSON header), written
         atomically and read back without pickle."""
-        words = "\n".join(self.vocab.words).encode("utf-8")
-        with atomic_write(path, "wb") as out:
-            np.savez(out, config=np.frombuffer(json.dumps(self._config()).encode("utf-8"), np.uint8),
-                     words=np.frombuffer(words, np.uint8), counts=self.vocab.counts,
-                     rows=self.rows, cols=self.cols, values=self.values)
+        write_archive(path, self._config(), self.vocab.words, counts=self.vocab.counts,
+                      rows=self.rows, cols=self.cols, values=self.values)
 
     @classmethod
     def load(cls, path) -> "Cooccurrence":
         """Reads a file written by save(); every array is validated."""
-        try:
-            archive = np.load(os.fspath(path), allow_pickle=False)
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-            raise ValueError(f"{path}: not an embforge co-occurrence file ({error})") from error
-        with archive:
-            try:
-                config = json.loads(bytes(archive["config"]).decode("utf-8"))
-                words = bytes(archive["words"]).decode("utf-8").split("\n")
-                counts = archive["counts"]
-                rows, cols, values = archive["rows"], archive["cols"], archive["values"]
-            except (KeyError, ValueError, UnicodeDecodeError, AttributeError, OSError,
-                    zipfile.BadZipFile) as error:
-                raise ValueError(f"{path}: not an embforge co-occurrence file ({error})") from error
-        if not isinstance(config, dict) or config.get("format") != FORMAT_MAGIC \
-                or config.get("version") != FORMAT_VERSION:
-            raise ValueError(f"{path}: not an embforge co-occurrence file (format "
-                             f"{config.get('format') if isinstance(config, dict) else config!r})")
+        config, words, arrays = read_archive(path, "co-occurrence file",
+                                             ("counts", "rows", "cols", "values"),
+                                             FORMAT_MAGIC, FORMAT_VERSION)
+        counts, rows, cols, values = (arrays[k] for k in ("counts", "rows", "cols", "values"))
         try:
             result = cls(rows, cols, values, Vocabulary(words, counts), window=config.get("window"),
                          symmetric=config.get("symmetric"),

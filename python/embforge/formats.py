@@ -49,7 +49,7 @@ import numpy as np
 __all__ = [
     "atomic_write", "open_binary", "open_text", "read_word2vec", "write_word2vec",
     "read_native", "write_native", "read_vocab_counts", "write_vocab_counts",
-    "NATIVE_MAGIC", "SPARE_ROWS",
+    "read_archive", "write_archive", "NATIVE_MAGIC", "SPARE_ROWS",
 ]
 
 logger = logging.getLogger(__name__)
@@ -837,3 +837,39 @@ def _native_words(path: str, offsets: np.ndarray, blob: bytes, total: int) -> Li
         duplicate = next(w for w in words if w in seen or seen.add(w))
         raise ValueError(f"{path}: the word {_show(duplicate)} appears twice")
     return words
+
+
+# --------------------------------------------------------------- model archives
+def write_archive(path, config: dict, words: Sequence[str], **arrays) -> None:
+    """Writes a trainer's state as one uncompressed .npz of plain arrays,
+    atomically: the JSON `config`, the vocabulary words (UTF-8, one per line)
+    and the named numpy arrays. Read back with read_archive, never pickle."""
+    blob = "\n".join(words).encode("utf-8")
+    with atomic_write(path, "wb") as out:
+        np.savez(out, config=np.frombuffer(json.dumps(config).encode("utf-8"), dtype=np.uint8),
+                 words=np.frombuffer(blob, dtype=np.uint8), **arrays)
+
+
+def read_archive(path, what: str, names: Sequence[str], magic: str, version: int):
+    """Reads a write_archive file: `(config, words, {name: array})`. Anything
+    but an embforge archive of the expected `magic`/`version` holding every one
+    of `names` is a ValueError saying the file is not `what`."""
+    import zipfile
+    try:
+        archive = np.load(os.fspath(path), allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(f"{path}: not an embforge {what} ({error})") from error
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError(f"{path}: not an embforge {what} (a bare array, not an archive)")
+    with archive:
+        try:
+            config = json.loads(bytes(archive["config"]).decode("utf-8"))
+            words = bytes(archive["words"]).decode("utf-8").split("\n")
+            arrays = {name: archive[name] for name in names}
+        except (KeyError, ValueError, UnicodeDecodeError, OSError, zipfile.BadZipFile) as error:
+            raise ValueError(f"{path}: not an embforge {what} ({error})") from error
+    if not isinstance(config, dict) or config.get("format") != magic \
+            or config.get("version") != version:
+        found = (config.get("format"), config.get("version")) if isinstance(config, dict) else None
+        raise ValueError(f"{path}: not an embforge {what} (format/version {found!r})")
+    return config, words, arrays

@@ -14,12 +14,10 @@ shuffles its file once). The cost of an epoch is glove.c's: the summed
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
 import time
-import zipfile
 from typing import Optional
 
 import numpy as np
@@ -27,7 +25,7 @@ import numpy as np
 from . import _native
 from ._checks import check_number
 from .cooccurrence import Cooccurrence, cooccurrence, parse_memory
-from .formats import SPARE_ROWS, atomic_write
+from .formats import SPARE_ROWS, read_archive, write_archive
 from .keyedvectors import KeyedVectors
 from .progress import make_bar, run_polled
 from .vocab import Vocabulary
@@ -237,30 +235,16 @@ class GloVe:
         pickle. The co-occurrence matrix is not included (Cooccurrence.save)."""
         if self.weights is None:
             raise ValueError("nothing to save: the model has not been fitted")
-        words = "\n".join(self.vocab.words).encode("utf-8")
-        with atomic_write(path, "wb") as out:
-            np.savez(out, config=np.frombuffer(json.dumps(self._config()).encode("utf-8"), np.uint8),
-                     words=np.frombuffer(words, np.uint8), counts=self.vocab.counts,
-                     weights=self.weights, gradsq=self.gradsq)
+        write_archive(path, self._config(), self.vocab.words, counts=self.vocab.counts,
+                      weights=self.weights, gradsq=self.gradsq)
 
     @classmethod
     def load(cls, path, device: str = "cpu") -> "GloVe":
         """Loads a model written by save(); validates every array. Call fit()
         with a Cooccurrence of the same vocabulary to train further."""
-        try:
-            archive = np.load(os.fspath(path), allow_pickle=False)
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-            raise ValueError(f"{path}: not an embforge GloVe model ({error})") from error
-        with archive:
-            try:
-                config = json.loads(bytes(archive["config"]).decode("utf-8"))
-                words = bytes(archive["words"]).decode("utf-8").split("\n")
-                counts, weights, gradsq = archive["counts"], archive["weights"], archive["gradsq"]
-            except (KeyError, ValueError, UnicodeDecodeError, OSError, zipfile.BadZipFile) as error:
-                raise ValueError(f"{path}: not an embforge GloVe model ({error})") from error
-        if not isinstance(config, dict) or config.get("format") != MODEL_MAGIC \
-                or config.get("version") != MODEL_VERSION:
-            raise ValueError(f"{path}: not an embforge GloVe model")
+        config, words, arrays = read_archive(path, "GloVe model", ("counts", "weights", "gradsq"),
+                                             MODEL_MAGIC, MODEL_VERSION)
+        counts, weights, gradsq = arrays["counts"], arrays["weights"], arrays["gradsq"]
         try:
             trained = int(config.pop("epochs_trained"))
             history = [float(c) for c in config.pop("cost_history")]

@@ -10,11 +10,9 @@ encoded corpus, sampling tables); ``wv`` owns the vocabulary and the vectors.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
-import zipfile
 from typing import Optional, Sequence
 
 import numpy as np
@@ -22,7 +20,7 @@ import numpy as np
 from . import _native
 from ._checks import check_number
 from .corpus import EncodedCorpus, encode
-from .formats import atomic_write
+from .formats import read_archive, write_archive
 from .keyedvectors import KeyedVectors, _to_host
 from .progress import make_bar, run_polled
 from .vocab import Vocabulary
@@ -292,35 +290,17 @@ class Word2Vec:
         """
         if self.wv is None:
             raise ValueError("nothing to save: the model has no vocabulary yet")
-        words = "\n".join(self.vocab.words).encode("utf-8")
-        arrays = dict(
-            config=np.frombuffer(json.dumps(self._config()).encode("utf-8"), dtype=np.uint8),
-            words=np.frombuffer(words, dtype=np.uint8),
-            counts=self.vocab.counts,
-            vectors=np.ascontiguousarray(self.wv.vectors),  # a host copy on the GPU path
-            syn1neg=self.syn1neg if isinstance(self.syn1neg, np.ndarray) else _to_host(self.syn1neg))
-        with atomic_write(path, "wb") as out:
-            np.savez(out, **arrays)
+        write_archive(path, self._config(), self.vocab.words, counts=self.vocab.counts,
+                      vectors=np.ascontiguousarray(self.wv.vectors),  # a host copy on the GPU path
+                      syn1neg=self.syn1neg if isinstance(self.syn1neg, np.ndarray)
+                      else _to_host(self.syn1neg))
 
     @classmethod
     def load(cls, path, device: str = "cpu") -> "Word2Vec":
         """Loads a model written by save(); validates every array."""
-        try:
-            archive = np.load(os.fspath(path), allow_pickle=False)
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-            raise ValueError(f"{path}: not an embforge model file ({error})") from error
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ValueError(f"{path}: not an embforge model file (a bare array, not an archive)")
-        with archive:
-            try:
-                config = json.loads(bytes(archive["config"]).decode("utf-8"))
-                words = bytes(archive["words"]).decode("utf-8").split("\n")
-                counts, vectors, syn1neg = archive["counts"], archive["vectors"], archive["syn1neg"]
-            except (KeyError, ValueError, UnicodeDecodeError) as error:
-                raise ValueError(f"{path}: not an embforge Word2Vec model ({error})") from error
-        if config.get("format") != MODEL_MAGIC or config.get("version") != MODEL_VERSION:
-            raise ValueError(f"{path}: not an embforge Word2Vec model (format {config.get('format')!r}, "
-                             f"version {config.get('version')!r})")
+        config, words, arrays = read_archive(path, "Word2Vec model", ("counts", "vectors", "syn1neg"),
+                                             MODEL_MAGIC, MODEL_VERSION)
+        counts, vectors, syn1neg = arrays["counts"], arrays["vectors"], arrays["syn1neg"]
         n, dim = len(words), int(config["vector_size"])
         for name, array, shape in (("counts", counts, (n,)), ("vectors", vectors, (n, dim)),
                                    ("syn1neg", syn1neg, (n, dim))):
