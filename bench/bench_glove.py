@@ -34,11 +34,10 @@ import time
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from shared_data import CORPORA, HERE, quality  # noqa: E402
+
 sys.path.insert(0, os.path.join(HERE, "..", "python"))
-SHARED = os.path.join(HERE, "..", "..", "shared", "data")
-CORPORA = [os.path.join(SHARED, "corpus", name) for name in ("gcide.txt.gz", "kdocs.txt.gz")]
-EVAL = os.path.join(SHARED, "eval")
 
 from embforge._native import core  # noqa: E402
 from embforge.cooccurrence import NO_SENTENCE_LIMIT, cooccurrence, parse_memory  # noqa: E402
@@ -85,12 +84,6 @@ def numpy_count(corpus: EncodedCorpus, window: int):
     return (unique // vocab).astype(np.int32), (unique % vocab).astype(np.int32), values
 
 
-def quality(wv):
-    analogy, _ = wv.evaluate_word_analogies(os.path.join(EVAL, "questions-words.txt"),
-                                            restrict_vocab=30000)
-    ws = wv.evaluate_word_pairs(os.path.join(EVAL, "wordsim353.tsv"))[1][0]
-    simlex = wv.evaluate_word_pairs(os.path.join(EVAL, "simlex999.txt"))[1][0]
-    return analogy, ws, simlex
 
 
 def reference_epoch(W, G, vocab, pairs, order, eta=0.05, clip=100.0):

@@ -17,16 +17,16 @@ import argparse
 import gzip
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SHARED = os.path.join(HERE, "..", "..", "shared", "data")
-CORPORA = [os.path.join(SHARED, "corpus", name) for name in ("gcide.txt.gz", "kdocs.txt.gz")]
-EVAL = os.path.join(SHARED, "eval")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from shared_data import CORPORA, quality  # noqa: E402
+
 
 
 def concatenate(paths, out_path):
@@ -40,12 +40,6 @@ def concatenate(paths, out_path):
     return n_tokens
 
 
-def quality(wv):
-    analogy, _ = wv.evaluate_word_analogies(os.path.join(EVAL, "questions-words.txt"),
-                                            restrict_vocab=30000)
-    ws = wv.evaluate_word_pairs(os.path.join(EVAL, "wordsim353.tsv"))[1][0]
-    simlex = wv.evaluate_word_pairs(os.path.join(EVAL, "simlex999.txt"))[1][0]
-    return analogy, ws, simlex
 
 
 def run_embforge(path, sg, a, threads, epochs):
@@ -82,13 +76,21 @@ def run_fasttext(path, sg, a, threads, epochs):
 
 
 def run_word2vec_c(path, sg, a, threads, epochs):
-    import word2vec  # the `word2vec` package: builds and wraps the original word2vec.c
+    """The original word2vec.c, as compiled by the `word2vec` pip package.
+
+    Run directly with its output discarded: the package's wrapper pipes the
+    tool's progress output without reading it and deadlocks on long runs.
+    """
     from embforge import KeyedVectors
+    binary = shutil.which("word2vec")
+    if binary is None:
+        raise ImportError("no word2vec executable (pip install word2vec)")
     out = path + (".sg" if sg else ".cbow") + ".bin"
     start = time.perf_counter()
-    word2vec.word2vec(path, out, size=100, window=5, negative=5, hs=0, sample=1e-3, min_count=5,
-                      alpha=a, iter_=epochs, threads=threads, cbow=0 if sg else 1, binary=1,
-                      verbose=False)
+    subprocess.run([binary, "-train", path, "-output", out, "-size", "100", "-window", "5",
+                    "-sample", "1e-3", "-hs", "0", "-negative", "5", "-threads", str(threads),
+                    "-iter", str(epochs), "-min-count", "5", "-alpha", str(a), "-binary", "1",
+                    "-cbow", "0" if sg else "1"], check=True, stdout=subprocess.DEVNULL)
     seconds = time.perf_counter() - start
     return seconds, KeyedVectors.load_word2vec_format(out, binary=True)
 
@@ -103,6 +105,8 @@ def main():
     parser.add_argument("--tools", nargs="+", default=list(TOOLS), choices=list(TOOLS))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--scaling", action="store_true",
+                        help="also time embforge with 1 thread (thread scaling)")
     args = parser.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="embforge-bench-")
@@ -122,11 +126,19 @@ def main():
                 except ImportError as error:
                     print(f"{name:6} {tool:11} not installed ({error})")
                     continue
+                except (RuntimeError, OSError, subprocess.CalledProcessError) as error:
+                    print(f"{name:6} {tool:11} failed: {error}")
+                    continue
                 rates[tool] = args.epochs * n_tokens / seconds
                 ratio = rates[tool] / rates["gensim"] if "gensim" in rates else float("nan")
                 analogy, ws, simlex = quality(wv)
                 print(f"{name:6} {tool:11} {seconds:8.2f} {rates[tool] / 1e6:9.3f} {ratio:8.2f} "
                       f"{analogy:8.4f} {ws:7.4f} {simlex:7.4f}", flush=True)
+            if args.scaling and "embforge" in rates:
+                seconds, _ = run_embforge(path, sg, a, 1, args.epochs)
+                one = args.epochs * n_tokens / seconds
+                print(f"{name:6} embforge 1 thread: {one / 1e6:.3f} Mwords/s; "
+                      f"{args.threads} threads / 1 thread = {rates['embforge'] / one:.2f}x")
             if "embforge" in rates and "gensim" in rates:
                 print(f"{name:6} embforge / gensim = {rates['embforge'] / rates['gensim']:.2f}x")
     finally:

@@ -70,7 +70,7 @@ EMBFORGE_INLINE double update(const GloveParams& params, const GloveModel& m, co
   return cost;
 }
 
-struct SliceResult {
+struct alignas(64) SliceResult {  // one cache line per thread (no false sharing)
   double cost = 0.0;
   int64_t pairs = 0;
   int64_t skipped = 0;

@@ -63,7 +63,7 @@ struct Context {
   Progress* progress;
 };
 
-struct ThreadResult {
+struct alignas(64) ThreadResult {  // one cache line each: threads write their own
   double loss = 0.0;
   int64_t loss_terms = 0;
   int64_t ids_processed = 0;
@@ -337,7 +337,12 @@ EMBFORGE_INLINE void prefetch_row(const float* row, int dim) {
 // One thread's slice of sentences. Compiled per SIMD level (simd.h).
 EMBFORGE_MULTIVERSION
 void train_slice(const Context& c, int64_t first_sentence, int64_t end_sentence,
-                 SplitMix64 rng, ThreadResult& r) {
+                 SplitMix64 rng, ThreadResult& result) {
+  // Tallies live on this thread's stack and are copied out once: the threads'
+  // results sit side by side in one vector, and updating them there every
+  // window made the two cores fight over one cache line (2 threads ran no
+  // faster than 1, depending on where the allocator put the vector).
+  ThreadResult r;
   const Word2VecParams& p = c.params;
   const Word2VecModel& m = c.model;
   const auto n_vocab = static_cast<uint32_t>(m.vocab_size);
@@ -408,6 +413,7 @@ void train_slice(const Context& c, int64_t first_sentence, int64_t end_sentence,
   c.progress->work_done.fetch_add(unreported);
   c.progress->loss_sum.fetch_add(r.loss - reported_loss, std::memory_order_relaxed);
   c.progress->loss_count.fetch_add(r.loss_terms - reported_terms, std::memory_order_relaxed);
+  result = r;
 }
 
 void check_params(const Word2VecParams& p, const CorpusView& corpus, const Word2VecModel& m) {

@@ -9,12 +9,14 @@ from .cooccurrence import Cooccurrence, cooccurrence
 from .corpus import EncodedCorpus, encode
 from .glove import GloVe
 from .keyedvectors import KeyedVectors
+from .tokenizer import Tokenizer
 from .vocab import Vocabulary
 from .word2vec import Word2Vec
 
 __version__ = "0.1.0"
 
-__all__ = ["Cooccurrence", "EncodedCorpus", "GloVe", "KeyedVectors", "Vocabulary", "Word2Vec",
+__all__ = ["Cooccurrence", "EncodedCorpus", "GloVe", "KeyedVectors", "Tokenizer", "Vocabulary",
+           "Word2Vec",
            "cooccurrence", "cuda_available", "cuda_unavailable_reason", "device_info", "encode",
            "simd_level"]
 
