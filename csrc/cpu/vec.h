@@ -30,7 +30,9 @@ EMBFORGE_INLINE f8 load8(const float* p) {
   return v;
 }
 EMBFORGE_INLINE void store8(float* p, f8 v) { std::memcpy(p, &v, sizeof v); }
-EMBFORGE_INLINE f8 splat8(float x) { return f8{x, x, x, x, x, x, x, x}; }
+// vector + scalar broadcasts in one instruction; an {x, x, ...} initialiser
+// compiled to a chain of inserts.
+EMBFORGE_INLINE f8 splat8(float x) { return f8{} + x; }
 EMBFORGE_INLINE float reduce8(f8 v) {
   const f4 b = __builtin_shufflevector(v, v, 0, 1, 2, 3) + __builtin_shufflevector(v, v, 4, 5, 6, 7);
   return (b[0] + b[2]) + (b[1] + b[3]);
@@ -66,11 +68,10 @@ EMBFORGE_INLINE float dot(const float* __restrict a, const float* __restrict b, 
 
 // y += alpha * x
 EMBFORGE_INLINE void axpy(float alpha, const float* __restrict x, float* __restrict y, int n) {
-  const f16 a = {alpha, alpha, alpha, alpha, alpha, alpha, alpha, alpha,
-                 alpha, alpha, alpha, alpha, alpha, alpha, alpha, alpha};
+  const f16 a = f16{} + alpha;
   int i = 0;
   for (; i + 16 <= n; i += 16) store(y + i, load(y + i) + a * load(x + i));
-  const f4 a4 = {alpha, alpha, alpha, alpha};
+  const f4 a4 = f4{} + alpha;
   for (; i + 4 <= n; i += 4) store4(y + i, load4(y + i) + a4 * load4(x + i));
   for (; i < n; ++i) y[i] += alpha * x[i];
 }
