@@ -23,20 +23,6 @@ py::array_t<T> to_numpy(MallocArray<T>&& values) {
   return py::array_t<T>({n}, {static_cast<py::ssize_t>(sizeof(T))}, data, owner);
 }
 
-CorpusView corpus_view(py::array& ids, py::array& offsets) {
-  CorpusView corpus;
-  corpus.ids = checked_data<uint32_t>(ids, "ids", {-1}, false);
-  corpus.n_ids = ids.size();
-  corpus.offsets = checked_data<int64_t>(offsets, "offsets", {-1}, false);
-  corpus.n_sentences = offsets.size() - 1;
-  EMBFORGE_CHECK(corpus.n_sentences >= 0 && corpus.offsets[0] == 0 &&
-                     corpus.offsets[corpus.n_sentences] == corpus.n_ids,
-                 "offsets must run from 0 to len(ids)=", corpus.n_ids);
-  for (int64_t s = 0; s < corpus.n_sentences; ++s)
-    EMBFORGE_CHECK(corpus.offsets[s] <= corpus.offsets[s + 1], "offsets must not decrease (at ", s, ")");
-  return corpus;
-}
-
 py::dict stats_dict(const CooccurStats& s) {
   py::dict out;
   out["ids_processed"] = s.ids_processed;

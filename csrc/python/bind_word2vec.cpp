@@ -75,14 +75,7 @@ void bind_word2vec(py::module_& m) {
           EMBFORGE_CHECK(input.ndim() == 2, "input must be 2-D, got ", input.ndim(), "-D");
           const int64_t vocab = input.shape(0);
           const auto dim = input.shape(1);
-          CorpusView corpus;
-          corpus.ids = checked_data<uint32_t>(ids, "ids", {-1}, false);
-          corpus.n_ids = ids.size();
-          corpus.offsets = checked_data<int64_t>(offsets, "offsets", {-1}, false);
-          corpus.n_sentences = offsets.size() - 1;
-          EMBFORGE_CHECK(corpus.n_sentences >= 0 && corpus.offsets[0] == 0 &&
-                             corpus.offsets[corpus.n_sentences] == corpus.n_ids,
-                         "offsets must run from 0 to len(ids)=", corpus.n_ids);
+          const CorpusView corpus = corpus_view(ids, offsets);
           Word2VecModel model;
           model.vocab_size = vocab;
           model.input = checked_data<float>(input, "input", {vocab, dim}, true);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "embforge/check.h"
+#include "embforge/word2vec.h"  // CorpusView
 
 namespace embforge::bind {
 
@@ -43,6 +44,22 @@ T* checked_data(py::array& array, const char* name, std::vector<py::ssize_t> sha
     return static_cast<T*>(array.mutable_data());
   }
   return static_cast<T*>(const_cast<void*>(array.data()));
+}
+
+// The encoded corpus (uint32 ids + int64 sentence offsets) as a CorpusView,
+// checked: offsets run from 0 to len(ids) without decreasing.
+inline CorpusView corpus_view(py::array& ids, py::array& offsets) {
+  CorpusView corpus;
+  corpus.ids = checked_data<uint32_t>(ids, "ids", {-1}, false);
+  corpus.n_ids = ids.size();
+  corpus.offsets = checked_data<int64_t>(offsets, "offsets", {-1}, false);
+  corpus.n_sentences = offsets.size() - 1;
+  EMBFORGE_CHECK(corpus.n_sentences >= 0 && corpus.offsets[0] == 0 &&
+                     corpus.offsets[corpus.n_sentences] == corpus.n_ids,
+                 "offsets must run from 0 to len(ids)=", corpus.n_ids);
+  for (int64_t s = 0; s < corpus.n_sentences; ++s)
+    EMBFORGE_CHECK(corpus.offsets[s] <= corpus.offsets[s + 1], "offsets must not decrease (at ", s, ")");
+  return corpus;
 }
 
 void bind_common(py::module_& m);
