@@ -13,6 +13,16 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 DATA = os.path.join(os.path.dirname(__file__), "data")
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny torch models run faster on one thread, and much faster on a busy machine."""
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def toy_corpus_path(tmp_path_factory):
     """A made-up corpus with strong, learnable structure (see make_toy_corpus)."""

@@ -20,13 +20,7 @@ LABELS = ["harbour", "kitchen", "sky"]
 SMALL = dict(num_layers=2, num_heads=2, ff_dim=16, dropout=0.0, max_length=32)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny models run faster on one thread, and much faster on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def fixture_vectors(spare=2):

@@ -16,13 +16,7 @@ from embforge.tokenizer import Tokenizer  # noqa: E402
 WORDS = ["the", "ship", "sails", "at", "dawn"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny models run faster on one thread, and much faster on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def make_kv(words=WORDS, dim=4, spare=2, seed=0):
