@@ -264,3 +264,13 @@ def test_cuda_unavailable_says_why():
         pytest.skip("a GPU is present")
     with pytest.raises(RuntimeError, match="unavailable"):
         Word2Vec(device="cuda")
+
+
+def test_corpus_ids_out_of_vocabulary_are_rejected(toy_corpus_path):
+    # A hand-made EncodedCorpus whose ids exceed the vocabulary must not reach the kernel.
+    from embforge import EncodedCorpus
+    model = Word2Vec(vector_size=8, min_count=1, workers=1, epochs=1).build_vocab(toy_corpus_path)
+    bad = EncodedCorpus(model.vocab, np.array([0, 1, len(model.vocab)], dtype=np.uint32),
+                        np.array([0, 3], dtype=np.int64), raw_tokens=3, dropped_tokens=0)
+    with pytest.raises(ValueError, match="out of range for a vocabulary"):
+        model.train(bad, epochs=1)

@@ -75,7 +75,7 @@ void bind_word2vec(py::module_& m) {
           EMBFORGE_CHECK(input.ndim() == 2, "input must be 2-D, got ", input.ndim(), "-D");
           const int64_t vocab = input.shape(0);
           const auto dim = input.shape(1);
-          const CorpusView corpus = corpus_view(ids, offsets);
+          const CorpusView corpus = corpus_view(ids, offsets, vocab);
           Word2VecModel model;
           model.vocab_size = vocab;
           model.input = checked_data<float>(input, "input", {vocab, dim}, true);

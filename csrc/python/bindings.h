@@ -5,6 +5,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -47,8 +48,9 @@ T* checked_data(py::array& array, const char* name, std::vector<py::ssize_t> sha
 }
 
 // The encoded corpus (uint32 ids + int64 sentence offsets) as a CorpusView,
-// checked: offsets run from 0 to len(ids) without decreasing.
-inline CorpusView corpus_view(py::array& ids, py::array& offsets) {
+// checked: offsets run from 0 to len(ids) without decreasing and, given a
+// vocabulary size, every id indexes a row (kernels index rows without checks).
+inline CorpusView corpus_view(py::array& ids, py::array& offsets, int64_t vocab_size = -1) {
   CorpusView corpus;
   corpus.ids = checked_data<uint32_t>(ids, "ids", {-1}, false);
   corpus.n_ids = ids.size();
@@ -59,6 +61,12 @@ inline CorpusView corpus_view(py::array& ids, py::array& offsets) {
                  "offsets must run from 0 to len(ids)=", corpus.n_ids);
   for (int64_t s = 0; s < corpus.n_sentences; ++s)
     EMBFORGE_CHECK(corpus.offsets[s] <= corpus.offsets[s + 1], "offsets must not decrease (at ", s, ")");
+  if (vocab_size >= 0) {
+    uint32_t largest = 0;
+    for (int64_t i = 0; i < corpus.n_ids; ++i) largest = std::max(largest, corpus.ids[i]);
+    EMBFORGE_CHECK(corpus.n_ids == 0 || largest < vocab_size, "id ", largest,
+                   " in the corpus is out of range for a vocabulary of ", vocab_size, " words");
+  }
   return corpus;
 }
 
