@@ -10,7 +10,8 @@ min_count=5, alpha=0.025 (skip-gram) / 0.05 (CBOW), 5 epochs, 2 threads.
 words/s = epochs x raw corpus tokens / wall time of the whole fit call,
 vocabulary scan included. Quality is scored by one evaluator (embforge's
 KeyedVectors, tested equal to gensim's) for every tool: analogies over the
-30k most frequent words, Spearman on WordSim-353 and SimLex-999.
+30k most frequent words (one order for all tools: count, then alphabetical;
+see shared_data.frequency_order), Spearman on WordSim-353 and SimLex-999.
 The machine is noisy: compare the ratios printed by one run.
 """
 import argparse
@@ -25,7 +26,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from shared_data import CORPORA, quality  # noqa: E402
+from shared_data import CORPORA, frequency_order, quality  # noqa: E402
 
 
 
@@ -113,6 +114,7 @@ def main():
     try:
         path = os.path.join(workdir, "corpus.txt")
         n_tokens = concatenate(CORPORA, path)
+        order = frequency_order(CORPORA)  # one top-30k for every tool's analogy score
         print(f"corpus: {n_tokens} tokens, {args.threads} threads, {args.epochs} epochs")
         print(f"{'model':6} {'tool':11} {'seconds':>8} {'Mwords/s':>9} {'x gensim':>8} "
               f"{'analogy':>8} {'WS353':>7} {'SimLex':>7}")
@@ -131,7 +133,7 @@ def main():
                     continue
                 rates[tool] = args.epochs * n_tokens / seconds
                 ratio = rates[tool] / rates["gensim"] if "gensim" in rates else float("nan")
-                analogy, ws, simlex = quality(wv)
+                analogy, ws, simlex = quality(wv, order)
                 print(f"{name:6} {tool:11} {seconds:8.2f} {rates[tool] / 1e6:9.3f} {ratio:8.2f} "
                       f"{analogy:8.4f} {ws:7.4f} {simlex:7.4f}", flush=True)
             if args.scaling and "embforge" in rates:
