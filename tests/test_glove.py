@@ -1,6 +1,7 @@
 """GloVe: per-pair update and epoch against numpy oracles, shuffling, quality, API, bad input."""
 import importlib
 import os
+import random
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from embforge.keyedvectors import KeyedVectors
 from embforge.vocab import Vocabulary
 
 from conftest import DATA, make_toy_corpus
+from fake_device import GPU_DEVICES, device_kind, host, on_device
 
 glove_module = importlib.import_module("embforge.glove")
 
@@ -178,38 +180,48 @@ def topic_margin(wv):
     return same - cross
 
 
-def test_quality_on_toy_topics(toy_matrix):
-    model = GloVe(vector_size=20, epochs=15, workers=2, seed=3, progress=False).fit(toy_matrix)
+def test_quality_on_toy_topics(toy_matrix, device, request):
+    model = GloVe(vector_size=20, epochs=15, workers=2, seed=3, device=device,
+                  progress=False).fit(toy_matrix)
     assert isinstance(model.wv, KeyedVectors) and len(model.wv) == len(toy_matrix.vocab)
     # Calibrated over seeds 1-10 at these settings: margin 0.32-0.65 (untrained
     # vectors: 0.01; GloVe never sees the absent cross-topic pairs, so it does
-    # not push them apart much), topic precision@5 = 1.0 for every seed. The
-    # thresholds leave room for Hogwild noise and still fail for untrained or
-    # scrambled vectors.
-    assert topic_margin(model.wv) > 0.25
+    # not push them apart much), topic precision@5 = 1.0 for every seed (the
+    # emulated device: 0.32-0.56, 1.0). The thresholds leave room for Hogwild
+    # noise and still fail for untrained or scrambled vectors. A real GPU runs
+    # all ~1,000 pairs of an epoch at once on these 53 words (Hogwild's worst
+    # case; test_cuda.py's bound for it is 0.1): its own, looser bounds.
+    real_gpu = device_kind(request) == "cuda"
+    assert topic_margin(model.wv) > (0.1 if real_gpu else 0.25)
     hits = [w.rstrip("0123456789") == n.rstrip("0123456789")
             for w in ("sea3", "fire7", "tree0", "iron11")
             for n, _ in model.wv.most_similar(w, topn=5)]
-    assert np.mean(hits) >= 0.9
+    assert np.mean(hits) >= (0.75 if real_gpu else 0.9)
     costs = model.cost_history
-    assert len(costs) == 15 and all(b < a for a, b in zip(costs, costs[1:]))
+    assert len(costs) == 15
+    assert costs[-1] < 0.5 * costs[0] if real_gpu else all(b < a for a, b in zip(costs, costs[1:]))
 
 
-def test_fit_from_corpus_and_output_vectors(toy_corpus_path):
+def test_fit_from_corpus_and_output_vectors(toy_corpus_path, device, request):
     main = GloVe(vector_size=8, epochs=2, window=3, min_count=1, workers=1, seed=2,
-                 output_vectors="main", progress=False).fit(toy_corpus_path)
+                 output_vectors="main", device=device, memory="64MB",
+                 progress=False).fit(toy_corpus_path)
     assert main.cooccurrence.window == 3 and main.epochs_trained == 2
+    assert main.cooccurrence.device == main.device  # counted where the model trains
     n, d = len(main.vocab), 8
-    np.testing.assert_array_equal(main.wv.vectors, main.weights[:n, :d])
-    for kind, expected in (("context", main.weights[n:, :d]),
-                           ("sum", main.weights[:n, :d] + main.weights[n:, :d])):
+    weights = host(main.weights)
+    np.testing.assert_array_equal(main.wv.vectors, weights[:n, :d])
+    for kind, expected in (("context", weights[n:, :d]),
+                           ("sum", weights[:n, :d] + weights[n:, :d])):
         main.output_vectors = kind
         main._update_wv()
         np.testing.assert_array_equal(main.wv.vectors, expected)
-    # One worker, same seed: the same vectors (the shuffle depends on seed and epoch only).
-    again = GloVe(vector_size=8, epochs=2, window=3, min_count=1, workers=1, seed=2,
-                  output_vectors="main", progress=False).fit(main.cooccurrence)
-    np.testing.assert_array_equal(again.weights, main.weights)
+    # One worker, same seed: the same vectors (the shuffle depends on seed and
+    # epoch only). Not on a real GPU: Hogwild warps race in another order each run.
+    if device_kind(request) != "cuda":
+        again = GloVe(vector_size=8, epochs=2, window=3, min_count=1, workers=1, seed=2,
+                      output_vectors="main", device=device, progress=False).fit(main.cooccurrence)
+        np.testing.assert_array_equal(host(again.weights), weights)
 
 
 def test_reshuffle_false_reuses_the_first_order(toy_matrix, monkeypatch):
@@ -231,15 +243,18 @@ def test_reshuffle_false_reuses_the_first_order(toy_matrix, monkeypatch):
     assert calls == [0, 0, 1, 2]
 
 
-def test_save_load_round_trip_and_continue(tmp_path, toy_matrix):
-    model = GloVe(vector_size=6, epochs=2, workers=1, progress=False).fit(toy_matrix)
+def test_save_load_round_trip_and_continue(tmp_path, toy_matrix, device):
+    model = GloVe(vector_size=6, epochs=2, workers=1, device=device, progress=False).fit(toy_matrix)
     path = tmp_path / "glove.model"
     model.save(path)
-    back = GloVe.load(path)
-    np.testing.assert_array_equal(back.weights, model.weights)
-    np.testing.assert_array_equal(back.gradsq, model.gradsq)
-    np.testing.assert_array_equal(back.wv.vectors, model.wv.vectors)
-    assert back.cost_history == model.cost_history and back.epochs_trained == 2
+    for where in {device, "cpu"}:  # a model saved on either side loads on either side
+        back = GloVe.load(path, device=where)
+        assert back.device == model.device if where == device else back.device == "cpu"
+        np.testing.assert_array_equal(host(back.weights), host(model.weights))
+        np.testing.assert_array_equal(host(back.gradsq), host(model.gradsq))
+        np.testing.assert_array_equal(back.wv.vectors, model.wv.vectors)
+        assert back.cost_history == model.cost_history and back.epochs_trained == 2
+    back = GloVe.load(path, device=device)
     back.fit(toy_matrix, epochs=1)
     assert back.epochs_trained == 3 and back.cost_history[-1] < model.cost_history[-1]
     (tmp_path / "junk").write_bytes(b"PK\x03\x04 nope")
@@ -265,8 +280,10 @@ def test_bad_arguments(toy_matrix):
                             ({"memory": "1 potato"}, "memory"), ({"alpha": float("nan")}, "alpha")):
         with pytest.raises(ValueError, match=message):
             GloVe(**kwargs)
-    with pytest.raises((ValueError, RuntimeError), match="cuda"):
-        GloVe(device="cuda")
+    with pytest.raises((ValueError, RuntimeError), match="cuda"):  # no such GPU, or none at all
+        GloVe(device="cuda:99")
+    with pytest.raises(ValueError, match="invalid device 'tpu'"):
+        GloVe(device="tpu")
     empty = Cooccurrence(np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.float32),
                          Vocabulary(["a"], [1]))
     with pytest.raises(ValueError, match="empty"):
@@ -275,7 +292,7 @@ def test_bad_arguments(toy_matrix):
         GloVe(progress=False).train()
 
 
-def test_ctrl_c_keeps_a_usable_model(toy_matrix, monkeypatch):
+def test_ctrl_c_keeps_a_usable_model(toy_matrix, monkeypatch, device):
     real = glove_module.run_polled
 
     def interrupted(call, progress, on_poll=None):
@@ -284,9 +301,94 @@ def test_ctrl_c_keeps_a_usable_model(toy_matrix, monkeypatch):
         return result, True
 
     monkeypatch.setattr(glove_module, "run_polled", interrupted)
-    model = GloVe(vector_size=4, epochs=5, workers=2, progress=False).fit(toy_matrix)
+    model = GloVe(vector_size=4, epochs=5, workers=2, device=device, progress=False).fit(toy_matrix)
     assert model.interrupted and model.epochs_trained == 0 and model.cost_history == []
     assert np.isfinite(model.wv.vectors).all()
+
+
+# ------------------------------------------------------------------ devices
+def topic_corpus(n_topics=30, n_words=40, n_sentences=15000, seed=0):
+    """make_toy_corpus at a larger scale: 1,205 words, ~60k co-occurring pairs,
+    enough that a GPU's warps rarely update the same row at once."""
+    rng = random.Random(seed)
+    topics = [[f"t{t}w{i}" for i in range(n_words)] for t in range(n_topics)]
+    filler = ["the", "a", "of", "and", "to"]
+    return [[rng.choice(topic) if rng.random() < 0.7 else rng.choice(filler)
+             for _ in range(rng.randint(8, 20))] for topic in (rng.choice(topics) for _ in range(n_sentences))]
+
+
+def corpus_margin(wv):
+    """topic_margin for topic_corpus's words (t<topic>w<i>)."""
+    words = [w for w in wv.index_to_key if w[0] == "t" and w[1].isdigit()]
+    topic = np.array([w.split("w")[0] for w in words])
+    x = wv.get_normed_vectors()[[wv.get_index(w) for w in words]].astype(np.float64)
+    sim = x @ x.T
+    same = topic[:, None] == topic[None, :]
+    return float(sim[same & ~np.eye(len(words), dtype=bool)].mean() - sim[~same].mean())
+
+
+@pytest.fixture(scope="module")
+def topic_matrix():
+    return cooccurrence(topic_corpus(), window=5, min_count=1, workers=2, progress=False)
+
+
+def test_same_seed_same_quality_on_both(topic_matrix, device, request):
+    """Tolerance: the margin within 0.02 and the last cost within 3% of the
+    CPU's at the same seed. Calibrated on the emulated device over seeds 1-7
+    (another pair order than the CPU's): margins 0.125-0.144, at most 0.002
+    apart; costs at most 0.04% apart. A real GPU gets 0.03 and 10% for
+    Hogwild (~8k warps in flight on 2,410 rows); not yet calibrated on one."""
+    kw = dict(vector_size=32, epochs=15, workers=2, seed=4, progress=False)
+    cpu = GloVe(**kw).fit(topic_matrix)
+    other = GloVe(device=device, **kw).fit(topic_matrix)
+    assert np.isfinite(host(other.weights)).all() and np.isfinite(host(other.gradsq)).all()
+    margin, cost = (0.03, 0.10) if device_kind(request) == "cuda" else (0.02, 0.03)
+    assert corpus_margin(cpu.wv) > 0.1
+    assert abs(corpus_margin(other.wv) - corpus_margin(cpu.wv)) < margin
+    assert other.cost_history[-1] == pytest.approx(cpu.cost_history[-1], rel=cost)
+    assert len(other.cost_history) == 15 and other.cost_history[-1] < 0.5 * other.cost_history[0]
+
+
+@pytest.mark.parametrize("device", GPU_DEVICES, indirect=True)
+def test_device_model_stays_on_the_device(toy_matrix, device, request):
+    """weights, gradsq and wv's storage are device arrays (never NaN); wv
+    follows them after training; the progress counters saw every pair."""
+    model = GloVe(vector_size=8, epochs=3, workers=1, device=device, progress=False).fit(toy_matrix)
+    assert model.device == "cuda:0" and "device" not in model._config()
+    for array in (model.weights, model.gradsq, model._cuda_storage, model._pairs):
+        assert on_device(array)
+    assert model._order is None  # the kernel draws the pair order itself
+    n, d = len(model.vocab), 8
+    weights = host(model.weights)
+    assert np.isfinite(weights).all() and (host(model.gradsq) >= 1.0).all()
+    np.testing.assert_array_equal(model.wv.vectors, weights[:n, :d] + weights[n:, :d])
+    assert model._native_progress.work_done == toy_matrix.nnz  # the last epoch's pairs
+    assert len(model.cost_history) == 3 and model.pairs_per_second > 0
+    if device_kind(request) == "cuda":  # the PyTorch hand-off shares the device rows
+        torch = pytest.importorskip("torch")
+        assert model.wv.device == "cuda:0"
+        assert bool(torch.isfinite(model.weights).all()) and bool(torch.isfinite(model.gradsq).all())
+        assert model.wv.to_torch().data_ptr() == model._cuda_storage.data_ptr()
+
+
+@pytest.mark.parametrize("device", GPU_DEVICES, indirect=True)
+def test_device_pair_order_follows_reshuffle(toy_matrix, device, monkeypatch):
+    """The kernel's permutation is keyed by (seed, epoch): a fresh one per
+    epoch, or epoch 0's for every epoch with reshuffle=False (glove.c's)."""
+    from embforge import cuda_backend
+    seen = []
+    real = cuda_backend.train_glove_epoch
+
+    def spy(pairs, order, *args, **kw):
+        seen.append((order, kw["seed"], kw["epoch"]))
+        return real(pairs, order, *args, **kw)
+
+    monkeypatch.setattr(cuda_backend, "train_glove_epoch", spy)
+    model = GloVe(vector_size=4, epochs=3, seed=9, device=device, progress=True).fit(toy_matrix)
+    model.train(epochs=1)
+    GloVe(vector_size=4, epochs=2, seed=9, reshuffle=False, device=device,
+          progress=False).fit(toy_matrix)
+    assert seen == [(None, 9, 0), (None, 9, 1), (None, 9, 2), (None, 9, 3), (None, 9, 0), (None, 9, 0)]
 
 
 def test_reads_a_glove_c_cooccurrence_file():
@@ -303,13 +405,13 @@ def test_reads_a_glove_c_cooccurrence_file():
     np.testing.assert_allclose(X.values, raw["v"], rtol=1e-7)  # float32 of glove's doubles
 
 
-def test_cli_train_glove(tmp_path, toy_corpus_path):
+def test_cli_train_glove(tmp_path, toy_corpus_path, device):
     from embforge.cli import main
     out, model_path, cooc = tmp_path / "vectors.txt", tmp_path / "m.glove", tmp_path / "x.bin"
     assert main(["train", toy_corpus_path, "-o", str(out), "--model", "glove", "--size", "6",
                  "--epochs", "2", "--window", "4", "--min-count", "1", "--threads", "2",
                  "--save-model", str(model_path), "--save-cooccurrence", str(cooc),
-                 "--vectors", "main", "--quiet"]) == 0
+                 "--vectors", "main", "--memory", "64MB", "--device", device, "--quiet"]) == 0
     model = GloVe.load(model_path)
     assert model.epochs_trained == 2 and model.window == 4 and model.output_vectors == "main"
     assert out.read_text().splitlines()[0].split()[0].isdigit()  # word2vec text header

@@ -51,6 +51,14 @@ class GloVe:
     first epoch's pair order for every epoch (glove.c's protocol: it shuffles
     its co-occurrence file once).
 
+    `device="cuda"` (or "cuda:N") counts and trains on the GPU (cuda_glove):
+    ``weights``, ``gradsq`` and the storage of ``wv`` are device arrays (torch,
+    else CuPy), so ``wv.to_torch()`` shares them; `memory` is the device
+    workspace for counting, `workers` does not apply, and the pair order of an
+    epoch is a permutation of (seed, epoch) drawn on the device (another
+    order than the CPU's, so the same seed gives vectors of the same quality,
+    not the same vectors).
+
     Memory: `memory` bounds counting only. Training holds the matrix's pairs
     as 16-byte records (row, col, log x, f(x), computed once) plus a 4-byte
     order per pair, next to the Cooccurrence (12 bytes per pair) and the model
@@ -86,9 +94,6 @@ class GloVe:
         self.output_vectors = output_vectors
         self.reshuffle = bool(reshuffle)
         self.device = _native.resolve_device(device)
-        if self.device != "cpu":
-            raise ValueError(f"device={self.device!r}: GloVe on the GPU is not available in this "
-                             "build; use device='cpu'")
         self.progress = progress
 
         self.vocab: Optional[Vocabulary] = None
@@ -108,11 +113,13 @@ class GloVe:
 
     # ------------------------------------------------------------ setup
     def count(self, corpus) -> Cooccurrence:
-        """Counts `corpus` with this model's counting options."""
+        """Counts `corpus` with this model's counting options, on its device
+        (a GPU matrix stays there: keep_on_device=True)."""
         return cooccurrence(corpus, self.vocab, window=self.window, symmetric=self.symmetric,
                             distance_weighting=self.distance_weighting, min_count=self.min_count,
                             max_vocab_size=self.max_vocab_size, workers=self.workers,
-                            memory=self.memory, temp_dir=self.temp_dir, progress=self.progress)
+                            memory=self.memory, temp_dir=self.temp_dir, progress=self.progress,
+                            device=self.device, keep_on_device=True)
 
     def _use(self, matrix: Cooccurrence) -> None:
         if self.vocab is None:
@@ -122,6 +129,12 @@ class GloVe:
         if matrix.nnz == 0:
             raise ValueError("the co-occurrence matrix is empty: nothing to train on")
         self.cooccurrence = matrix
+        if self.device != "cpu":  # [CUDA, issue 5] pairs on the device; no order array (see train)
+            from . import cuda_glove
+            self._pairs = cuda_glove.make_pairs(matrix, self.x_max, self.alpha, self.device)
+            self._order, self._order_epoch = None, None
+            return
+        matrix = matrix.to_host()  # a matrix counted on the GPU trains here from a host copy
         self._pairs = _native.core.make_glove_pairs(matrix.rows, matrix.cols, matrix.values,
                                                     len(matrix.vocab), self.x_max, self.alpha,
                                                     self.workers)
@@ -130,11 +143,17 @@ class GloVe:
 
     def _reset_weights(self, vocab: Vocabulary) -> None:
         self.vocab = vocab
-        rows = 2 * len(vocab)
-        self.weights = np.empty((rows, self.vector_size + 1), dtype=np.float32)
-        self.gradsq = np.empty_like(self.weights)
-        _native.core.init_glove(self.weights, self.gradsq, int(self.seed))
-        storage = np.zeros((len(vocab) + SPARE_ROWS, self.vector_size), dtype=np.float32)
+        if self.device != "cpu":  # [CUDA, issue 5] the same initial weights, on the device
+            from . import cuda_glove
+            self.weights, self.gradsq, storage = cuda_glove.allocate(
+                len(vocab), self.vector_size, int(self.seed), self.device, SPARE_ROWS)
+            self._cuda_storage = storage
+        else:
+            rows = 2 * len(vocab)
+            self.weights = np.empty((rows, self.vector_size + 1), dtype=np.float32)
+            self.gradsq = np.empty_like(self.weights)
+            _native.core.init_glove(self.weights, self.gradsq, int(self.seed))
+            storage = np.zeros((len(vocab) + SPARE_ROWS, self.vector_size), dtype=np.float32)
         self.wv = KeyedVectors.from_storage(vocab.words, storage, vocab.counts)
         self._update_wv()
         self.cost_history = []
@@ -142,6 +161,11 @@ class GloVe:
 
     def _update_wv(self) -> None:
         n, d = len(self.vocab), self.vector_size
+        if self.device != "cpu":  # [CUDA, issue 5] computed on the device, into wv's device rows
+            from . import cuda_glove
+            cuda_glove.write_vectors(self._cuda_storage[:n], self.weights, n, d, self.output_vectors)
+            self.wv._invalidate()
+            return
         out = self.wv._storage[:n]
         if self.output_vectors == "main":
             out[...] = self.weights[:n, :d]
@@ -177,7 +201,8 @@ class GloVe:
                 if self.reshuffle or self._order_epoch is None:
                     order_epoch = self.epochs_trained if self.reshuffle else 0
                     if order_epoch != self._order_epoch:
-                        core.glove_shuffle(self._order, int(self.seed), order_epoch, self.workers)
+                        if self.device == "cpu":  # [CUDA] the kernel draws its own permutation
+                            core.glove_shuffle(self._order, int(self.seed), order_epoch, self.workers)
                         self._order_epoch = order_epoch
 
                 def poll():
@@ -193,7 +218,14 @@ class GloVe:
                         learning_rate=self.learning_rate, grad_clip=self.grad_clip,
                         workers=self.workers, progress=progress)
 
-                stats, interrupted = run_polled(epoch, progress, poll)
+                call = epoch
+                if self.device != "cpu":  # [CUDA, issue 5] same result dict, order of (seed, epoch)
+                    from . import cuda_glove
+                    call = cuda_glove.epoch_call(
+                        self._pairs, self.weights, self.gradsq, learning_rate=self.learning_rate,
+                        grad_clip=self.grad_clip, seed=self.seed, order_epoch=self._order_epoch,
+                        progress=progress, device=self.device)
+                stats, interrupted = run_polled(call, progress, poll)
                 done += stats["pairs"]
                 if stats["skipped"]:
                     logger.warning("epoch %d: %d pairs skipped (NaN or infinite diff)",
@@ -235,8 +267,12 @@ class GloVe:
         pickle. The co-occurrence matrix is not included (Cooccurrence.save)."""
         if self.weights is None:
             raise ValueError("nothing to save: the model has not been fitted")
+        weights, gradsq = self.weights, self.gradsq
+        if self.device != "cpu":  # [CUDA, issue 5] host copies of the device state
+            from . import cuda_glove
+            weights, gradsq = cuda_glove.host(weights), cuda_glove.host(gradsq)
         write_archive(path, self._config(), self.vocab.words, counts=self.vocab.counts,
-                      weights=self.weights, gradsq=self.gradsq)
+                      weights=weights, gradsq=gradsq)
 
     @classmethod
     def load(cls, path, device: str = "cpu") -> "GloVe":
@@ -267,8 +303,13 @@ class GloVe:
         if (gradsq < 1.0).any():
             raise ValueError(f"{path}: gradsq holds values below 1 (AdaGrad sums start at 1)")
         model._reset_weights(vocab)
-        model.weights[...] = weights
-        model.gradsq[...] = gradsq
+        if model.device != "cpu":  # [CUDA, issue 5] write the device buffers
+            from . import cuda_glove
+            cuda_glove.copy_in(model.weights, weights, model.device)
+            cuda_glove.copy_in(model.gradsq, gradsq, model.device)
+        else:
+            model.weights[...] = weights
+            model.gradsq[...] = gradsq
         model._update_wv()
         model.epochs_trained = trained
         model.cost_history = history
