@@ -38,9 +38,11 @@
 namespace embforge {
 namespace {
 
-// Private copies of the hottest rows per thread and matrix (hot_rows.h): small
-// enough that both matrices' copies stay in a core's L2 next to the rest.
-constexpr int64_t kHotRowBytes = 256 * 1024;
+// Rows per matrix that each thread trains in a private copy when workers > 1
+// (hot_rows.h): the 64 most frequent words draw ~14% of the noise samples and
+// ~23% of the kept words on the benchmark corpus, and their cache lines were
+// the ones the cores fought over.
+constexpr int64_t kHotRows = 64;
 
 using w2v_cpu::cbow_window;
 using w2v_cpu::skip_gram_window;
@@ -77,10 +79,11 @@ void train_slice(const Context& c, int64_t first_sentence, int64_t end_sentence,
   const auto n_vocab = static_cast<uint32_t>(m.vocab_size);
   const double total = static_cast<double>(c.corpus.n_ids);
   constexpr int64_t kReportEvery = 10000;  // ids between progress updates
-  // Ids between merges of the private hot rows: a merge costs about as much as
-  // a few hundred windows, and merging 4x less often than every 10k ids was
-  // measurably faster with 2 threads at no cost in quality (bench/RESULTS.md).
-  constexpr int64_t kMergeEvery = 40000;
+  // Ids between merges of the private hot rows (hot_rows.h). Staleness costs
+  // quality: 655 rows merged every 40k ids lowered CBOW's analogy score by
+  // ~0.009 (6 seeds), 64 rows every 4k ids by 0.002 (within the seed spread)
+  // and kept most of the speed-up (bench/RESULTS.md).
+  constexpr int64_t kMergeEvery = 4096;
 
   HotRows input(m.input, c.hot_rows, dim), output(m.output, c.hot_rows, dim);
   WindowBuffers b(p);
@@ -207,8 +210,7 @@ EpochStats train_word2vec_epoch(const Word2VecParams& params, const CorpusView& 
 
   int64_t hot_rows = 0;  // one worker: nothing to contend for, and bit-identical runs
   if (workers > 1)
-    hot_rows = std::min<int64_t>(model.vocab_size, params.hot_rows >= 0 ? params.hot_rows
-                                 : kHotRowBytes / (static_cast<int64_t>(params.vector_size) * 4));
+    hot_rows = std::min<int64_t>(model.vocab_size, params.hot_rows >= 0 ? params.hot_rows : kHotRows);
   const Context context{params, corpus, model, progress, hot_rows};
   std::vector<ThreadResult> results(workers);
   run_workers(workers, progress, [&](int t) {

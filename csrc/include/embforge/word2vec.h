@@ -22,7 +22,7 @@ struct Word2VecParams {
   int workers = 1;
   // With workers > 1, rows [0, hot_rows) (the most frequent words) are trained
   // in thread-private copies merged every few thousand words (cpu/hot_rows.h).
-  // -1 picks a size from vector_size; 0 turns it off. CPU only.
+  // -1: automatic (64 rows); 0 turns it off. CPU only.
   int64_t hot_rows = -1;
 };
 
