@@ -24,6 +24,7 @@
 #include "embforge/word2vec.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <vector>
 
@@ -44,6 +45,10 @@ namespace {
 // the ones the cores fought over.
 constexpr int64_t kHotRows = 64;
 
+// Ids per chunk of work (train_word2vec_epoch): ~10 ms of training, small
+// enough that threads finish together, large enough to stay sequential.
+constexpr int64_t kChunkIds = 1 << 16;
+
 using w2v_cpu::cbow_window;
 using w2v_cpu::skip_gram_window;
 using w2v_cpu::ThreadResult;
@@ -55,6 +60,8 @@ struct Context {
   const Word2VecModel& model;
   Progress* progress;
   int64_t hot_rows;  // rows each thread trains in private copies (hot_rows.h)
+  const int64_t* chunk_first;  // chunk k = sentences [chunk_first[k], chunk_first[k + 1])
+  int64_t n_chunks;
 };
 
 // Starts loading a row into cache. Output rows of noise words are random
@@ -64,10 +71,11 @@ EMBFORGE_INLINE void prefetch_row(const float* row, int dim) {
   for (int i = 0; i < dim; i += 16) __builtin_prefetch(row + i);
 }
 
-// One thread's slice of sentences. Compiled per SIMD level (simd.h).
+// One worker: takes chunks of sentences until none is left. Compiled per SIMD
+// level (simd.h).
 EMBFORGE_MULTIVERSION
-void train_slice(const Context& c, int64_t first_sentence, int64_t end_sentence,
-                 SplitMix64 rng, ThreadResult& result) {
+void train_chunks(const Context& c, std::atomic<int64_t>& next_chunk, SplitMix64 rng,
+                  ThreadResult& result) {
   // Tallies live on this thread's stack and are copied out once: the threads'
   // results sit side by side in one vector, and updating them there every
   // window made the two cores fight over one cache line (2 threads ran no
@@ -105,7 +113,8 @@ void train_slice(const Context& c, int64_t first_sentence, int64_t end_sentence,
   double reported_loss = 0.0;  // running loss published so far
   int64_t reported_terms = 0;
 
-  for (int64_t s = first_sentence; s < end_sentence; ++s) {
+  for (int64_t chunk = 0; !r.stopped && (chunk = next_chunk.fetch_add(1)) < c.n_chunks;)
+  for (int64_t s = c.chunk_first[chunk]; s < c.chunk_first[chunk + 1]; ++s) {
     if (c.progress->stop_requested()) {
       r.stopped = true;
       break;
@@ -196,26 +205,31 @@ EpochStats train_word2vec_epoch(const Word2VecParams& params, const CorpusView& 
   progress->reset(corpus.n_ids);
   progress->learning_rate = params.alpha_start;
 
-  // Contiguous sentence ranges holding about equal numbers of ids.
+  // Work is handed out in chunks of consecutive sentences, each thread taking
+  // the next free one: with a fixed slice per thread, one core slowed by
+  // another process (a shared machine, a noisy VM host) held up the whole
+  // epoch, and 2 threads ran slower than 1. One worker takes the chunks in
+  // order, so its runs stay bit-identical.
   const int workers = static_cast<int>(
       std::max<int64_t>(1, std::min<int64_t>(params.workers, corpus.n_sentences)));
-  std::vector<int64_t> first(workers + 1, corpus.n_sentences);
-  first[0] = 0;
-  for (int t = 1; t < workers; ++t) {
-    const int64_t target = corpus.n_ids * t / workers;
-    first[t] = std::lower_bound(corpus.offsets, corpus.offsets + corpus.n_sentences + 1, target) -
-               corpus.offsets;
-    first[t] = std::min(std::max(first[t], first[t - 1]), corpus.n_sentences);
+  std::vector<int64_t> chunk_first{0};
+  for (int64_t s = 0; s < corpus.n_sentences;) {
+    const int64_t target = corpus.offsets[s] + kChunkIds;
+    s = std::max<int64_t>(s + 1, std::lower_bound(corpus.offsets + s, corpus.offsets + corpus.n_sentences,
+                                                  target) - corpus.offsets);
+    chunk_first.push_back(std::min(s, corpus.n_sentences));
   }
+  const auto n_chunks = static_cast<int64_t>(chunk_first.size()) - 1;
+  alignas(64) std::atomic<int64_t> next_chunk{0};
 
   int64_t hot_rows = 0;  // one worker: nothing to contend for, and bit-identical runs
   if (workers > 1)
     hot_rows = std::min<int64_t>(model.vocab_size, params.hot_rows >= 0 ? params.hot_rows : kHotRows);
-  const Context context{params, corpus, model, progress, hot_rows};
+  const Context context{params, corpus, model, progress, hot_rows, chunk_first.data(), n_chunks};
   std::vector<ThreadResult> results(workers);
   run_workers(workers, progress, [&](int t) {
     const uint64_t stream = (static_cast<uint64_t>(params.epoch) << 32) | static_cast<uint64_t>(t);
-    train_slice(context, first[t], first[t + 1], SplitMix64(params.seed, stream), results[t]);
+    train_chunks(context, next_chunk, SplitMix64(params.seed, stream), results[t]);
   });
 
   EpochStats stats;
