@@ -18,9 +18,9 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <vector>
 
 #include "embforge/simd.h"
+#include "line_array.h"
 
 namespace embforge {
 
@@ -58,8 +58,8 @@ class HotRows {
   float* shared_;
   uint32_t n_hot_;
   int dim_;
-  std::vector<float> local_;
-  std::vector<float> base_;
+  LineArray<float> local_;  // this thread's rows, written every window
+  LineArray<float> base_;   // the shared rows as of the last merge
 };
 
 }  // namespace embforge

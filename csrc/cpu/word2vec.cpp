@@ -34,6 +34,7 @@
 #include "embforge/simd.h"
 #include "embforge/word2vec_math.h"
 #include "hot_rows.h"
+#include "line_array.h"
 #include "word2vec_window.h"
 
 namespace embforge {
@@ -62,6 +63,7 @@ struct Context {
   int64_t hot_rows;  // rows each thread trains in private copies (hot_rows.h)
   const int64_t* chunk_first;  // chunk k = sentences [chunk_first[k], chunk_first[k + 1])
   int64_t n_chunks;
+  int64_t max_sentence;  // ids in the longest sentence
 };
 
 // Starts loading a row into cache. Output rows of noise words are random
@@ -95,8 +97,8 @@ void train_chunks(const Context& c, std::atomic<int64_t>& next_chunk, SplitMix64
 
   HotRows input(m.input, c.hot_rows, dim), output(m.output, c.hot_rows, dim);
   WindowBuffers b(p);
-  std::vector<uint32_t> sentence;  // kept ids of the current sentence
-  std::vector<uint32_t> next_negatives(p.negative);  // drawn one window ahead
+  LineArray<uint32_t> sentence(c.max_sentence);  // kept ids of the current sentence
+  LineArray<uint32_t> next_negatives(p.negative);  // drawn one window ahead
   auto draw_negatives = [&] {
     for (int k = 0; k < p.negative; ++k) {
       const uint32_t id = alias_draw(m.noise_keep, m.noise_alias, n_vocab, rng.next());
@@ -120,12 +122,11 @@ void train_chunks(const Context& c, std::atomic<int64_t>& next_chunk, SplitMix64
       break;
     }
     const int64_t begin = c.corpus.offsets[s], end = c.corpus.offsets[s + 1];
-    sentence.clear();
+    int n = 0;
     for (int64_t i = begin; i < end; ++i) {
       const uint32_t id = c.corpus.ids[i];
-      if (w2v::keep_word(m.keep_threshold[id], rng.next32())) sentence.push_back(id);
+      if (w2v::keep_word(m.keep_threshold[id], rng.next32())) sentence[n++] = id;
     }
-    const int n = static_cast<int>(sentence.size());
     for (int pos = 0; pos < n; ++pos) {
       const int reach = w2v::reduced_window(p.window, rng.next32(), p.shrink_windows);
       const int lo = std::max(0, pos - reach), hi = std::min(n, pos + reach + 1);
@@ -220,12 +221,16 @@ EpochStats train_word2vec_epoch(const Word2VecParams& params, const CorpusView& 
     chunk_first.push_back(std::min(s, corpus.n_sentences));
   }
   const auto n_chunks = static_cast<int64_t>(chunk_first.size()) - 1;
+  int64_t max_sentence = 0;
+  for (int64_t s = 0; s < corpus.n_sentences; ++s)
+    max_sentence = std::max(max_sentence, corpus.offsets[s + 1] - corpus.offsets[s]);
   alignas(64) std::atomic<int64_t> next_chunk{0};
 
   int64_t hot_rows = 0;  // one worker: nothing to contend for, and bit-identical runs
   if (workers > 1)
     hot_rows = std::min<int64_t>(model.vocab_size, params.hot_rows >= 0 ? params.hot_rows : kHotRows);
-  const Context context{params, corpus, model, progress, hot_rows, chunk_first.data(), n_chunks};
+  const Context context{params, corpus, model, progress, hot_rows, chunk_first.data(), n_chunks,
+                        max_sentence};
   std::vector<ThreadResult> results(workers);
   run_workers(workers, progress, [&](int t) {
     const uint64_t stream = (static_cast<uint64_t>(params.epoch) << 32) | static_cast<uint64_t>(t);

@@ -11,6 +11,7 @@
 #include "embforge/simd.h"
 #include "embforge/word2vec.h"
 #include "embforge/word2vec_math.h"
+#include "line_array.h"
 #include "vec.h"
 
 namespace embforge {
@@ -61,22 +62,23 @@ EMBFORGE_INLINE float coefficient(float d, bool positive, float alpha, double* l
   return ((positive ? 1.0f : 0.0f) - s) * alpha;
 }
 
-// Scratch space of one thread's windows. The caller fills contexts/targets
-// with ids and context_rows/target_rows with where those rows live.
+// Scratch space of one thread's windows, on cache lines of its own
+// (line_array.h). The caller fills contexts/targets with ids and
+// context_rows/target_rows with where those rows live.
 struct WindowBuffers {
   explicit WindowBuffers(const Word2VecParams& p)
       : contexts(2 * p.window), targets(1 + p.negative), context_rows(2 * p.window),
         target_rows(1 + p.negative), coefficients(2 * p.window * (1 + p.negative)),
         target_delta(static_cast<size_t>(1 + p.negative) * p.vector_size),
         work(p.vector_size), work2(p.vector_size) {}
-  std::vector<uint32_t> contexts;   // context ids of the window
-  std::vector<uint32_t> targets;    // center + negatives
-  std::vector<float*> context_rows;  // input rows of the contexts
-  std::vector<float*> target_rows;   // output rows of the targets
-  std::vector<float> coefficients;  // skip-gram: [contexts x targets]
-  std::vector<float> target_delta;  // [targets x dim]
-  std::vector<float> work;          // [dim]: CBOW mean, or a context's gradient
-  std::vector<float> work2;         // [dim]: CBOW summed gradient
+  LineArray<uint32_t> contexts;   // context ids of the window
+  LineArray<uint32_t> targets;    // center + negatives
+  LineArray<float*> context_rows;  // input rows of the contexts
+  LineArray<float*> target_rows;   // output rows of the targets
+  LineArray<float> coefficients;  // skip-gram: [contexts x targets]
+  LineArray<float> target_delta;  // [targets x dim]
+  LineArray<float> work;          // [dim]: CBOW mean, or a context's gradient
+  LineArray<float> work2;         // [dim]: CBOW summed gradient
 };
 
 #if defined(__GNUC__)
