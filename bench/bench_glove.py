@@ -87,7 +87,8 @@ def numpy_count(corpus: EncodedCorpus, window: int):
 
 
 def reference_epoch(W, G, vocab, pairs, order, eta=0.05, clip=100.0):
-    """glove.c's glove_thread in float64 numpy, one pair at a time."""
+    """glove.c's glove_thread in float64 numpy, one pair at a time (vector
+    gradients clipped, then times eta; bias steps f * diff without eta)."""
     floats = pairs.view(np.float32)
     d = W.shape[1] - 1
     cost = 0.0
@@ -97,17 +98,16 @@ def reference_epoch(W, G, vocab, pairs, order, eta=0.05, clip=100.0):
         diff = w[:d] @ c[:d] + w[d] + c[d] - log_x
         fdiff = weight * diff
         cost += 0.5 * fdiff * diff
-        step = fdiff * eta
-        grad_w = np.clip(step * c[:d], -clip, clip)
-        grad_c = np.clip(step * w[:d], -clip, clip)
+        grad_w = np.clip(fdiff * c[:d], -clip, clip) * eta
+        grad_c = np.clip(fdiff * w[:d], -clip, clip) * eta
         w[:d] -= grad_w / np.sqrt(G[row, :d])
         c[:d] -= grad_c / np.sqrt(G[col, :d])
         G[row, :d] += grad_w * grad_w
         G[col, :d] += grad_c * grad_c
-        w[d] -= step / np.sqrt(G[row, d])
-        c[d] -= step / np.sqrt(G[col, d])
-        G[row, d] += step * step
-        G[col, d] += step * step
+        w[d] -= fdiff / np.sqrt(G[row, d])
+        c[d] -= fdiff / np.sqrt(G[col, d])
+        G[row, d] += fdiff * fdiff
+        G[col, d] += fdiff * fdiff
     return cost / len(order)
 
 

@@ -139,21 +139,24 @@ void bind_glove(py::module_& m) {
 
   m.def("glove_pair_update",
         [](py::array weights, py::array gradsq, uint32_t row, uint32_t col, float log_x,
-           float weight, float learning_rate, float grad_clip) {
+           float weight, float learning_rate, float grad_clip, float bias_learning_rate) {
           const GloveModel model = glove_model(weights, gradsq);
           GloveParams params;
           params.vector_size = static_cast<int>(weights.shape(1) - 1);
           params.learning_rate = learning_rate;
           params.grad_clip = grad_clip;
+          params.bias_rate = bias_learning_rate;
           return glove_pair_update(params, model, glove::Pair{row, col, log_x, weight});
         },
         py::arg("weights"), py::arg("gradsq"), py::arg("row"), py::arg("col"), py::arg("log_x"),
         py::arg("weight"), py::arg("learning_rate"), py::arg("grad_clip"),
+        py::arg("bias_learning_rate") = 1.0f,
         "One pair's update as training does it (for tests against a reference); returns its cost.");
 
   m.def("train_glove_epoch",
         [](py::array pairs, py::array order, py::array weights, py::array gradsq,
-           float learning_rate, float grad_clip, int workers, std::shared_ptr<Progress> progress) {
+           float learning_rate, float grad_clip, int workers, std::shared_ptr<Progress> progress,
+           float bias_learning_rate) {
           const GloveModel model = glove_model(weights, gradsq);
           const glove::Pair* records = pair_data(pairs);
           const auto n = static_cast<int64_t>(pairs.shape(0));
@@ -163,6 +166,7 @@ void bind_glove(py::module_& m) {
           params.learning_rate = learning_rate;
           params.grad_clip = grad_clip;
           params.workers = workers;
+          params.bias_rate = bias_learning_rate;
           GloveEpochStats stats;
           {
             py::gil_scoped_release release;
@@ -182,7 +186,8 @@ void bind_glove(py::module_& m) {
           return out;
         },
         py::arg("pairs"), py::arg("order"), py::arg("weights"), py::arg("gradsq"), py::kw_only(),
-        py::arg("learning_rate"), py::arg("grad_clip"), py::arg("workers"), py::arg("progress"));
+        py::arg("learning_rate"), py::arg("grad_clip"), py::arg("workers"), py::arg("progress"),
+        py::arg("bias_learning_rate") = 1.0f);
 }
 
 }  // namespace embforge::bind

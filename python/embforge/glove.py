@@ -6,8 +6,10 @@
 ``fit`` takes a corpus (counted first with :func:`embforge.cooccurrence`) or a
 :class:`Cooccurrence`. Training follows Stanford's glove.c (the formulas are in
 csrc/include/embforge/glove_math.h): main and context vectors plus biases,
-initialised uniform in [-0.5, 0.5)/(d+1), AdaGrad with squared-gradient sums
-starting at 1, gradients clipped to +-grad_clip, Hogwild threads. Differences:
+initialised uniform in [-0.5, 0.5)/d, AdaGrad with squared-gradient sums
+starting at 1, gradients clipped to +-grad_clip before the learning rate,
+bias steps without the learning rate (as glove.c since 2020; set
+`bias_learning_rate=learning_rate` for older glove.c), Hogwild threads. Differences:
 float32 instead of double, and a fresh random pair order every epoch (glove.c
 shuffles its file once). The cost of an epoch is glove.c's: the summed
 0.5 f(x) (w.c + b + b~ - log x)^2 divided by the number of pairs.
@@ -46,7 +48,9 @@ class GloVe:
     `distance_weighting`, `min_count`, `max_vocab_size`, `memory`, `temp_dir`.
     Training: `vector_size`, `x_max`, `alpha` (the weighting exponent),
     `learning_rate` (glove.c's eta), `epochs`, `grad_clip`, `workers` (None:
-    all cores), `seed`. `output_vectors`: "sum" (main + context, glove.c's
+    all cores), `seed`, `bias_learning_rate` (the biases' step is
+    bias_learning_rate * f(x) * diff, AdaGrad-scaled; glove.c: 1, no eta).
+    `output_vectors`: "sum" (main + context, glove.c's
     -model 2), "main" or "context" for ``wv``. `reshuffle=False` keeps the
     first epoch's pair order for every epoch (glove.c's protocol: it shuffles
     its co-occurrence file once).
@@ -62,7 +66,8 @@ class GloVe:
                  symmetric: bool = True, distance_weighting: bool = True, min_count: int = 5,
                  max_vocab_size: Optional[int] = None, workers: Optional[int] = None, seed: int = 1,
                  memory="1GB", temp_dir=None, grad_clip: float = 100.0, output_vectors: str = "sum",
-                 reshuffle: bool = True, device: str = "cpu", progress: Optional[bool] = None):
+                 reshuffle: bool = True, device: str = "cpu", progress: Optional[bool] = None,
+                 bias_learning_rate: float = 1.0):
         self.vector_size = check_number("vector_size", vector_size, 1, 1 << 16, integer=True)
         self.x_max = float(check_number("x_max", x_max, 0.0, low_open=True))
         self.alpha = float(check_number("alpha", alpha, 0.0, 10.0))
@@ -81,6 +86,8 @@ class GloVe:
         parse_memory(memory)
         self.temp_dir = temp_dir
         self.grad_clip = float(check_number("grad_clip", grad_clip, 0.0, low_open=True))
+        self.bias_learning_rate = float(check_number("bias_learning_rate", bias_learning_rate, 0.0,
+                                                     100.0, low_open=True))
         if output_vectors not in OUTPUTS:
             raise ValueError(f"output_vectors must be one of {OUTPUTS}, got {output_vectors!r}")
         self.output_vectors = output_vectors
@@ -191,7 +198,8 @@ class GloVe:
                     return core.train_glove_epoch(
                         self._pairs, self._order, self.weights, self.gradsq,
                         learning_rate=self.learning_rate, grad_clip=self.grad_clip,
-                        workers=self.workers, progress=progress)
+                        workers=self.workers, progress=progress,
+                        bias_learning_rate=self.bias_learning_rate)
 
                 stats, interrupted = run_polled(epoch, progress, poll)
                 done += stats["pairs"]
@@ -222,7 +230,7 @@ class GloVe:
     def _config(self) -> dict:
         names = ("vector_size", "x_max", "alpha", "learning_rate", "epochs", "window", "symmetric",
                  "distance_weighting", "min_count", "max_vocab_size", "workers", "seed", "grad_clip",
-                 "output_vectors", "reshuffle", "epochs_trained")
+                 "output_vectors", "reshuffle", "epochs_trained", "bias_learning_rate")
         config = {name: getattr(self, name) for name in names}
         config["memory"] = parse_memory(self.memory)
         config.update(format=MODEL_MAGIC, version=MODEL_VERSION,
@@ -253,7 +261,8 @@ class GloVe:
                                              "min_count", "max_vocab_size", "workers", "seed",
                                              "memory", "grad_clip", "output_vectors",
                                              "reshuffle")}
-            model = cls(device=device, **kwargs)
+            model = cls(device=device, bias_learning_rate=config.get("bias_learning_rate", 1.0),
+                        **kwargs)
             vocab = Vocabulary(words, counts)
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f"{path}: invalid GloVe model ({error})") from error
