@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "embforge/check.h"
+#include "glove_kernel.h"
 #include "embforge/parallel.h"
 #include "embforge/random.h"
 #include "embforge/simd.h"
@@ -211,10 +212,16 @@ void glove_shuffle(uint32_t* order, int64_t n, uint64_t seed, int epoch, int wor
 GloveEpochStats train_glove_epoch(const GloveParams& params, const glove::Pair* pairs,
                                   const uint32_t* order, int64_t n, const GloveModel& model,
                                   Progress* progress) {
-  check_model(params, model);
   Progress local_progress;
   if (!progress) progress = &local_progress;
   progress->reset(n);
+  return train_glove_range(params, pairs, order, n, model, progress);
+}
+
+GloveEpochStats train_glove_range(const GloveParams& params, const glove::Pair* pairs,
+                                  const uint32_t* order, int64_t n, const GloveModel& model,
+                                  Progress* progress) {
+  check_model(params, model);
   progress->learning_rate = params.learning_rate;
   const int workers = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(params.workers, n)));
   std::vector<SliceResult> results(workers);

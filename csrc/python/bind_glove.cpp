@@ -75,7 +75,8 @@ void bind_glove(py::module_& m) {
   m.def("count_cooccurrences",
         [](py::array ids, py::array offsets, int64_t vocab_size, int window, bool symmetric,
            bool distance_weighting, int workers, int64_t memory_bytes, const std::string& temp_dir,
-           int64_t max_product, std::shared_ptr<Progress> progress) {
+           int64_t max_product, std::shared_ptr<Progress> progress, const std::string& result_dir,
+           bool result_to_files) {
           const CorpusView corpus = corpus_view(ids, offsets);
           CooccurParams params;
           params.window = window;
@@ -85,19 +86,28 @@ void bind_glove(py::module_& m) {
           params.memory_bytes = memory_bytes;
           params.temp_dir = temp_dir;
           params.max_product = max_product;
+          params.result_dir = result_dir;
+          params.result_to_files = result_to_files;
           CooccurMatrix result;
           {
             py::gil_scoped_release release;
             result = count_cooccurrences(params, corpus, vocab_size, progress.get());
           }
+          py::dict stats = stats_dict(result.stats);
+          py::list file_counts;  // empty: the result is in the arrays
+          for (int64_t n : result.file_counts) file_counts.append(n);
+          stats["result_file_counts"] = file_counts;
+          stats["nnz"] = result.nnz;
           return py::make_tuple(to_numpy(std::move(result.rows)), to_numpy(std::move(result.cols)),
-                                to_numpy(std::move(result.values)), stats_dict(result.stats));
+                                to_numpy(std::move(result.values)), stats);
         },
         py::arg("ids"), py::arg("offsets"), py::arg("vocab_size"), py::kw_only(), py::arg("window"),
         py::arg("symmetric"), py::arg("distance_weighting"), py::arg("workers"),
         py::arg("memory_bytes"), py::arg("temp_dir"), py::arg("max_product") = -1,
-        py::arg("progress") = py::none(),
-        "Co-occurrence counts (rows, cols, values, stats), sorted by (row, col); see cooccur.h.");
+        py::arg("progress") = py::none(), py::arg("result_dir") = "", py::arg("result_to_files") = false,
+        "Co-occurrence counts (rows, cols, values, stats), sorted by (row, col); see cooccur.h.\n"
+        "With result_dir, a result written to files there leaves the arrays empty and lists the\n"
+        "entries of each thread's files in stats['result_file_counts'].");
 
   m.def("make_glove_pairs",
         [](py::array rows, py::array cols, py::array values, int64_t vocab_size, double x_max,

@@ -28,6 +28,7 @@ from . import _native
 from ._checks import check_number
 from .cooccurrence import Cooccurrence, cooccurrence, parse_memory
 from .formats import SPARE_ROWS, read_archive, write_archive
+from .glove_blocks import PairBlocks, plan as plan_training
 from .keyedvectors import KeyedVectors
 from .progress import make_bar, run_polled
 from .vocab import Vocabulary
@@ -55,10 +56,17 @@ class GloVe:
     first epoch's pair order for every epoch (glove.c's protocol: it shuffles
     its co-occurrence file once).
 
-    Memory: `memory` bounds counting only. Training holds the matrix's pairs
-    as 16-byte records (row, col, log x, f(x), computed once) plus a 4-byte
-    order per pair, next to the Cooccurrence (12 bytes per pair) and the model
-    (weights and gradsq, 2 x 2V x (d+1) float32); at most 2^32 - 1 pairs.
+    Memory: `memory` bounds counting and training. Training holds the model
+    (weights and gradsq, 2 x 2V x (d+1) float32) and the matrix's pairs as
+    16-byte records (row, col, log x, f(x), computed once) plus a 4-byte order
+    per pair (at most 2^32 - 1 pairs). When those do not fit `memory`, or the
+    Cooccurrence is on disk, training is out of core (`out_of_core=None`
+    decides; True/False forces it): the records go to an unnamed temporary
+    file under `temp_dir` in random blocks that fit the budget, and each epoch
+    trains the blocks in a fresh random order, each block's pairs shuffled in
+    memory (glove_blocks.py). The file goes when the model is freed or fit()
+    gets another matrix. The budget must hold the model plus a block of 4096
+    pairs (the error says how much that is).
     """
 
     def __init__(self, vector_size: int = 100, x_max: float = 100.0, alpha: float = 0.75,
@@ -67,7 +75,7 @@ class GloVe:
                  max_vocab_size: Optional[int] = None, workers: Optional[int] = None, seed: int = 1,
                  memory="1GB", temp_dir=None, grad_clip: float = 100.0, output_vectors: str = "sum",
                  reshuffle: bool = True, device: str = "cpu", progress: Optional[bool] = None,
-                 bias_learning_rate: float = 1.0):
+                 bias_learning_rate: float = 1.0, out_of_core: Optional[bool] = None):
         self.vector_size = check_number("vector_size", vector_size, 1, 1 << 16, integer=True)
         self.x_max = float(check_number("x_max", x_max, 0.0, low_open=True))
         self.alpha = float(check_number("alpha", alpha, 0.0, 10.0))
@@ -92,6 +100,7 @@ class GloVe:
             raise ValueError(f"output_vectors must be one of {OUTPUTS}, got {output_vectors!r}")
         self.output_vectors = output_vectors
         self.reshuffle = bool(reshuffle)
+        self.out_of_core = None if out_of_core is None else bool(out_of_core)
         self.device = _native.resolve_device(device)
         if self.device != "cpu":
             raise ValueError(f"device={self.device!r}: GloVe on the GPU is not available in this "
@@ -111,6 +120,7 @@ class GloVe:
         self._pairs: Optional[np.ndarray] = None
         self._order: Optional[np.ndarray] = None
         self._order_epoch: Optional[int] = None
+        self._blocks: Optional[PairBlocks] = None   # the pairs, when training out of core
         self._native_progress = _native.core.Progress()
 
     # ------------------------------------------------------------ setup
@@ -129,11 +139,26 @@ class GloVe:
         if matrix.nnz == 0:
             raise ValueError("the co-occurrence matrix is empty: nothing to train on")
         self.cooccurrence = matrix
+        self._release_pairs()
+        layout = plan_training(parse_memory(self.memory), matrix.nnz, len(matrix.vocab),
+                               self.vector_size, matrix.on_disk, self.out_of_core)
+        if layout.out_of_core:
+            self._blocks = PairBlocks(matrix, layout.blocks, layout.chunk_entries, self.x_max,
+                                      self.alpha, self.seed, self.workers, self.temp_dir)
+            logger.info("GloVe: %d pairs out of core, in %d blocks of up to %d pairs", matrix.nnz,
+                        layout.blocks, self._blocks.native.largest_block)
+            return
         self._pairs = _native.core.make_glove_pairs(matrix.rows, matrix.cols, matrix.values,
                                                     len(matrix.vocab), self.x_max, self.alpha,
                                                     self.workers)
         self._order = np.empty(matrix.nnz, dtype=np.uint32)
         self._order_epoch = None  # epoch whose permutation _order holds
+
+    def _release_pairs(self) -> None:
+        """Drops the training pairs of the previous matrix (and its pair file)."""
+        if self._blocks is not None:
+            self._blocks.close()
+        self._blocks = self._pairs = self._order = None
 
     def _reset_weights(self, vocab: Vocabulary) -> None:
         self.vocab = vocab
@@ -168,24 +193,23 @@ class GloVe:
     def train(self, epochs: Optional[int] = None) -> "GloVe":
         """Trains `epochs` more passes (default: `self.epochs`) over the
         matrix given to fit(); each pass in a fresh random order."""
-        if self._pairs is None:
+        if self._pairs is None and self._blocks is None:
             raise RuntimeError("no co-occurrence matrix: call fit() first")
         epochs = self.epochs if epochs is None else check_number("epochs", epochs, 1, integer=True)
         core = _native.core
         progress = self._native_progress
         progress.clear_stop()
         self.interrupted = False
-        nnz = len(self._pairs)
+        nnz = self.cooccurrence.nnz
         bar = make_bar(self.progress, epochs * nnz, "GloVe", "pair")
         started = time.perf_counter()
         done = 0
         try:
             for _ in range(epochs):
-                if self.reshuffle or self._order_epoch is None:
-                    order_epoch = self.epochs_trained if self.reshuffle else 0
-                    if order_epoch != self._order_epoch:
-                        core.glove_shuffle(self._order, int(self.seed), order_epoch, self.workers)
-                        self._order_epoch = order_epoch
+                order_epoch = self.epochs_trained if self.reshuffle else 0
+                if self._blocks is None and order_epoch != self._order_epoch:
+                    core.glove_shuffle(self._order, int(self.seed), order_epoch, self.workers)
+                    self._order_epoch = order_epoch
 
                 def poll():
                     if bar is not None:
@@ -195,11 +219,14 @@ class GloVe:
                                             refresh=False)
 
                 def epoch():
-                    return core.train_glove_epoch(
-                        self._pairs, self._order, self.weights, self.gradsq,
-                        learning_rate=self.learning_rate, grad_clip=self.grad_clip,
-                        workers=self.workers, progress=progress,
-                        bias_learning_rate=self.bias_learning_rate)
+                    settings = dict(learning_rate=self.learning_rate, grad_clip=self.grad_clip,
+                                    workers=self.workers, progress=progress,
+                                    bias_learning_rate=self.bias_learning_rate)
+                    if self._blocks is not None:
+                        return self._blocks.train_epoch(self.weights, self.gradsq, order_epoch,
+                                                        **settings)
+                    return core.train_glove_epoch(self._pairs, self._order, self.weights,
+                                                  self.gradsq, **settings)
 
                 stats, interrupted = run_polled(epoch, progress, poll)
                 done += stats["pairs"]
@@ -301,8 +328,10 @@ def add_glove_train_arguments(group) -> None:
     group.add_argument("--grad-clip", type=float, default=100.0,
                        help="GloVe: gradient clipping (default 100)")
     group.add_argument("--memory", default="1GB",
-                       help="GloVe: memory budget for counting, e.g. 4GB (default 1GB)")
-    group.add_argument("--temp-dir", default=None, help="GloVe: where counting spills runs")
+                       help="GloVe: memory budget for counting and training, e.g. 4GB (default "
+                            "1GB); past it, training goes out of core")
+    group.add_argument("--temp-dir", default=None,
+                       help="GloVe: where counting spills runs and training keeps its pair file")
     group.add_argument("--asymmetric", action="store_true", help="GloVe: count left contexts only")
     group.add_argument("--no-distance-weighting", action="store_true",
                        help="GloVe: count 1 per pair, not 1/distance")
@@ -327,7 +356,7 @@ def cli_train_glove(args) -> int:
                   output_vectors=args.vectors, device=args.device,
                   progress=False if args.quiet else None)
     if args.cooccurrence:
-        matrix = Cooccurrence.load(args.cooccurrence)
+        matrix = Cooccurrence.load(args.cooccurrence, mmap=True)  # trained out of core
     else:
         matrix = model.count(args.corpus[0] if len(args.corpus) == 1 else list(args.corpus))
     if args.save_cooccurrence:
