@@ -18,7 +18,7 @@ import pytest
 from embforge import _native
 from embforge._native import core
 
-from conftest import make_toy_corpus
+from conftest import make_leaky_toy_corpus, make_toy_corpus
 
 try:
     from embforge import _cuda
@@ -355,8 +355,10 @@ def test_glove_order_looks_shuffled():
 
 
 @pytest.fixture(scope="module")
-def glove_pairs(toy, tmp_path_factory):
-    corpus, _ = toy
+def glove_pairs(tmp_path_factory):
+    from embforge.corpus import encode
+    # Leaky topics: without them GloVe's biases alone fit the toy corpus (conftest).
+    corpus = encode(make_leaky_toy_corpus(), min_count=1)
     rows, cols, values, _ = cpu_cooccur(corpus.ids, corpus.offsets, len(corpus.vocab),
                                         tmp_path_factory.mktemp("cooc"), window=10, symmetric=True,
                                         distance_weighting=True)
@@ -605,8 +607,11 @@ def test_glove_trains_on_both(glove_pairs, device, chunk_pairs):
     assert costs[-1] < 0.5 * costs[0]
     assert np.isfinite(to_host(w)).all() and np.isfinite(to_host(g)).all()
     main = to_host(w)[:v, :dim] + to_host(w)[v:, :dim]
-    # seeds spread 0.47-0.71 on the CPU; a default launch races ~1000 warps on 53 words
-    assert topic_separation(corpus.vocab, main) > (0.1 if device == "cuda" and not chunk_pairs else 0.3)
+    # CPU: 1.328-1.329 for init seeds 1-8 (of at most 4/3); a default CUDA launch
+    # races ~1000 warps on 53 words (thresholds there not recalibrated since the
+    # leaky corpus: no GPU at hand, so kept as loose as before)
+    assert topic_separation(corpus.vocab, main) > (0.1 if device == "cuda" and not chunk_pairs
+                                                   else 0.3 if device == "cuda" else 1.0)
 
 
 @pytest.mark.cuda

@@ -1,7 +1,6 @@
 """GloVe: per-pair update and epoch against numpy oracles, shuffling, quality, API, bad input."""
 import importlib
 import os
-import random
 
 import numpy as np
 import pytest
@@ -13,7 +12,7 @@ from embforge.glove import GloVe
 from embforge.keyedvectors import KeyedVectors
 from embforge.vocab import Vocabulary
 
-from conftest import DATA
+from conftest import DATA, make_leaky_toy_corpus
 
 glove_module = importlib.import_module("embforge.glove")
 
@@ -189,31 +188,9 @@ def test_training_arguments_are_validated():
 
 
 # ------------------------------------------------------------------ trainer
-def leaky_topic_corpus(n_sentences=3000, seed=0, leak=0.2):
-    """make_toy_corpus's 4 topics, but a fraction `leak` of the words comes
-    from a random topic. GloVe fits observed pairs only: without leaks every
-    log X_ij of the toy corpus is log n_i + log n_j + const, which glove.c's
-    fast bias steps fit alone, so the vectors need not learn the topics.
-    With leaks, cross-topic pairs are observed at a lower rate and only the
-    vectors can express that."""
-    rng = random.Random(seed)
-    topics = [[f"{name}{i}" for i in range(12)] for name in ("sea", "fire", "tree", "iron")]
-    filler = ["the", "a", "of", "and", "to"]
-    sentences = []
-    for _ in range(n_sentences):
-        topic = rng.choice(topics)
-        words = []
-        for _ in range(rng.randint(8, 20)):
-            r = rng.random()
-            words.append(rng.choice(topic) if r < 0.7 - leak else
-                         rng.choice(rng.choice(topics)) if r < 0.7 else rng.choice(filler))
-        sentences.append(words)
-    return sentences
-
-
 @pytest.fixture(scope="module")
 def toy_matrix():
-    return cooccurrence(leaky_topic_corpus(), window=5, min_count=1, workers=2, progress=False)
+    return cooccurrence(make_leaky_toy_corpus(), window=5, min_count=1, workers=2, progress=False)
 
 
 def topic_margin(wv):

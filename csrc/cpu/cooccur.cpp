@@ -38,6 +38,7 @@
 #include "cooccur_sort.h"
 #include "embforge/check.h"
 #include "embforge/parallel.h"
+#include "embforge/trim.h"
 
 namespace embforge {
 namespace {
@@ -283,8 +284,10 @@ void check_params(const CooccurParams& p, const CorpusView& corpus, int64_t voca
 
 }  // namespace
 
-CooccurMatrix count_cooccurrences(const CooccurParams& params, const CorpusView& corpus,
-                                  int64_t vocab_size, Progress* progress) {
+namespace {
+
+CooccurMatrix count(const CooccurParams& params, const CorpusView& corpus, int64_t vocab_size,
+                    Progress* progress) {
   check_params(params, corpus, vocab_size);
   const auto started = std::chrono::steady_clock::now();
   auto seconds_since = [](std::chrono::steady_clock::time_point t) {
@@ -411,6 +414,15 @@ CooccurMatrix count_cooccurrences(const CooccurParams& params, const CorpusView&
   stats.planned_peak_bytes = peak;
   stats.count_seconds = count_seconds;
   stats.merge_seconds = seconds_since(merge_started);
+  return out;
+}
+
+}  // namespace
+
+CooccurMatrix count_cooccurrences(const CooccurParams& params, const CorpusView& corpus,
+                                  int64_t vocab_size, Progress* progress) {
+  CooccurMatrix out = count(params, corpus, vocab_size, progress);
+  release_free_memory();  // the tables, buffers and runs are gone now
   return out;
 }
 

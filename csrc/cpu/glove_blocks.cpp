@@ -19,6 +19,7 @@
 #include "embforge/file_io.h"
 #include "embforge/parallel.h"
 #include "embforge/random.h"
+#include "embforge/trim.h"
 #include "glove_kernel.h"
 
 namespace embforge {
@@ -129,6 +130,10 @@ void GloveBlockFile::write(const int32_t* rows, const int32_t* cols, const float
     filled_[b] += count;
   }
   written_ += n;
+  if (written_ == pairs_) {
+    sorted = MallocArray<glove::Pair>();  // freed before the trim
+    release_free_memory();
+  }
 }
 
 std::vector<int64_t> GloveBlockFile::block_order(int epoch) const {

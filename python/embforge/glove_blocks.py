@@ -76,6 +76,7 @@ class PairBlocks:
                                                len(matrix.vocab), int(seed), workers)
             for rows, cols, values in matrix.iter_chunks(chunk_entries):
                 self._native.write(rows, cols, values, x_max, alpha, workers)
+                del rows, cols, values  # one piece at a time: freed before the next is read
         except BaseException:
             self.close()
             raise
