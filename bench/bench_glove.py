@@ -4,6 +4,7 @@
                                           [--reference-tokens 4000] [--skip-reference]
                                           [--glove-c-order] [--x-max 100]
                                           [--ooc-memory 160MB [--ooc-epochs 3]]
+                                          [--sweep 10 [--seed 1] [--bias-learning-rate 1]]
 
 Corpus: ../shared/data/corpus/{gcide,kdocs}.txt.gz read one after the other
 (8.67M tokens), min_count 5, window 10, symmetric, 1/d weighting, d=100,
@@ -29,6 +30,8 @@ Reported:
 * --ooc-memory: count + train (--ooc-epochs) in a fresh process with that
   budget (result on disk, training out of core) and with --memory (in
   memory): peak RSS growth of the whole call, seconds per epoch, cost.
+* --sweep K: only count and train --epochs, printing the cost and the
+  quality every K epochs (not timed; for the quality study).
 The machine is shared and noisy: CPU seconds are printed next to wall times.
 """
 import argparse
@@ -161,6 +164,20 @@ def rss_run(memory: str, epochs: int, threads: int, x_max: float) -> dict:
                 pairs_per_second=model.pairs_per_second)
 
 
+def sweep(args):
+    corpus = encode(CORPORA, min_count=5, max_sentence_length=NO_SENTENCE_LIMIT)
+    X = cooccurrence(corpus, window=10, workers=args.threads, memory=args.memory, progress=False)
+    model = GloVe(vector_size=100, workers=args.threads, x_max=args.x_max, seed=args.seed,
+                  bias_learning_rate=args.bias_learning_rate, memory=args.memory, progress=False)
+    model._use(X)
+    for done in range(args.sweep, args.epochs + 1, args.sweep):
+        model.train(args.sweep)
+        analogy, ws, simlex = quality(model.wv)
+        print(f"x_max {args.x_max:g}, seed {args.seed}, bias rate {args.bias_learning_rate:g}, "
+              f"epoch {done}: cost {model.cost_history[-1]:.5f}, analogy {analogy:.4f}, "
+              f"WS353 {ws:.4f}, SimLex {simlex:.4f}", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -177,8 +194,14 @@ def main():
                              "each in a fresh process, and compare peak RSS")
     parser.add_argument("--ooc-epochs", type=int, default=3)
     parser.add_argument("--ooc-only", action="store_true", help="only the --ooc-memory comparison")
+    parser.add_argument("--sweep", type=int, default=0, help="only score every SWEEP epochs")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--bias-learning-rate", type=float, default=1.0)
     parser.add_argument("--rss-run", default=None, help=argparse.SUPPRESS)  # the child process
     args = parser.parse_args()
+    if args.sweep:
+        sweep(args)
+        return
     if args.rss_run:
         print(json.dumps(rss_run(args.rss_run, args.ooc_epochs, args.threads, args.x_max)))
         return
