@@ -422,7 +422,7 @@ def cooccurrence(corpus, vocab: Optional[Vocabulary] = None, *, window: int = 15
         config = dict(format=FORMAT_MAGIC, version=FORMAT_VERSION, window=window,
                       symmetric=bool(symmetric), distance_weighting=bool(distance_weighting))
         source = (_result_archive(result_dir, stats, config, encoded.vocab, path, temp_dir)
-                  if stats["result_file_counts"] else None)
+                  if stats.get("result_file_counts") else None)
     finally:
         if bar is not None:
             bar.close()
