@@ -136,7 +136,12 @@ def read(file, member: Member, start: int, count: int) -> np.ndarray:
     view = memoryview(out).cast("B")
     at, done = member.offset + start * member.dtype.itemsize, 0
     while done < len(view):
-        got = os.preadv(file.fileno(), [view[done:]], at + done)
+        if hasattr(os, "preadv"):  # straight into the array
+            got = os.preadv(file.fileno(), [view[done:]], at + done)
+        else:  # e.g. macOS: through a bytes object
+            data = os.pread(file.fileno(), len(view) - done, at + done)
+            view[done:done + len(data)] = data
+            got = len(data)
         if got == 0:
             raise ValueError(f"file ended inside a member at byte {at + done}")
         done += got
