@@ -8,10 +8,14 @@ the repeated stream:
   skip-gram and CBOW  words/s  (raw corpus tokens / s, d=100, window 5, negative 5, sample 1e-3)
   co-occurrence       tokens/s (raw tokens / s, window 10, symmetric, 1/d)
   GloVe               pair-updates/s (d=100, one epoch of the window-10 matrix)
-and, on the corpus itself, quality against the CPU path with the same
-settings: analogy accuracy (questions-words.txt, 30k most frequent words)
-and WS353 Spearman for skip-gram and CBOW (5 epochs), plus the GPU
-co-occurrence matrix compared with the CPU's bit for bit. Every stage checks
+through the raw launchers (cuda_backend) and, for co-occurrence and GloVe,
+through the public API as a user calls it (embforge.cooccurrence(...,
+device="cuda"), GloVe(device="cuda").fit), and, on the corpus itself, quality
+against the CPU path with the same settings: analogy accuracy
+(questions-words.txt, 30k most frequent words) and WS353 Spearman for
+skip-gram and CBOW (5 epochs) and GloVe (15 epochs, with the cost curve),
+plus the GPU co-occurrence matrix compared with the CPU's bit for bit (raw
+and public API). Every stage checks
 the time left (--budget seconds) and is skipped, saying so, when it would not
 fit. --fake-device runs the same flow on the CPU through the test stand-in
 (tests/test_cuda.py) on a small slice, to check this script without a GPU.
@@ -30,7 +34,10 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGETS = {"skip-gram words/s": ">= 100M", "co-occurrence tokens/s": ">= 500M",
-           "GloVe pair-updates/s": ">= 1,000M", "co-occurrence equal to CPU": "True",
+           "co-occurrence (API) tokens/s": ">= 500M", "GloVe pair-updates/s": ">= 1,000M",
+           "GloVe (API) pair-updates/s": ">= 1,000M", "co-occurrence equal to CPU": "True",
+           "co-occurrence (API) equal to CPU": "True",
+           "GloVe cost GPU/CPU-1, worst epoch": "cost curve matching the CPU's",
            "skip-gram analogy GPU-CPU": "|d| <= 0.01", "skip-gram WS353 GPU-CPU": "|d| <= 0.02",
            "CBOW analogy GPU-CPU": "|d| <= 0.01", "CBOW WS353 GPU-CPU": "|d| <= 0.02"}
 
@@ -126,13 +133,14 @@ def main() -> int:
     if args.fake_device:
         sys.path.insert(0, os.path.join(ROOT, "tests"))
         import builtins
-        from test_cuda import install_fake_device
+        from fake_device import install_fake_device
         install_fake_device(builtins.setattr)
         args.limit = args.limit or 200_000
         args.repeat = min(args.repeat, 2)
+    import embforge
     from embforge import _native, cuda_backend
     from embforge._native import core
-    from embforge.corpus import encode
+    from embforge.corpus import EncodedCorpus, encode
 
     device = "cuda:0"
     if not args.fake_device:
@@ -202,6 +210,95 @@ def main() -> int:
                   f"({stats['words_trained'] / seconds:,.0f} trained words/s, {seconds:.2f}s, finite={finite})")
         del storage, out, inp
 
+    # ---------------------------------------------------- co-occurrence
+    print("co-occurrence (window 10, symmetric, 1/d)")
+    matrix = cpu_matrix = None
+    kw = dict(window=10, symmetric=True, distance_weighting=True)
+    # the raw call's default workspace, passed to the public API as its `memory`
+    workspace = min(cuda_backend.COOCCUR_MAX_WORKSPACE, arrays.free_bytes(device) // 2)
+    if bench.fits(30, "co-occurrence"):
+        matrix = cuda_backend.count_cooccurrences(d_ids, d_offsets, V, device=device, **kw)  # warm-up
+        sync()
+        if bench.fits(40, "co-occurrence equal to CPU"):
+            with tempfile.TemporaryDirectory() as tmp:
+                cpu_matrix = core.count_cooccurrences(ids, offsets, V, workers=os.cpu_count() or 1,
+                                               memory_bytes=8 << 30, temp_dir=tmp, **kw)
+            same = all(np.array_equal(host(a).view(np.uint32), b.view(np.uint32))
+                       for a, b in zip(matrix[:3], cpu_matrix[:3]))
+            bench.row("co-occurrence equal to CPU", same, f"(nnz {len(cpu_matrix[0]):,})")
+        t = time.perf_counter()
+        rep = cuda_backend.count_cooccurrences(d_rep_ids, d_rep_offsets, V, device=device, **kw)
+        sync()
+        seconds = time.perf_counter() - t
+        bench.row("co-occurrence tokens/s", raw_tokens / seconds,
+                  f"({seconds:.2f}s, {rep[3]['chunks']} chunks, nnz {len(rep[0]):,})")
+        del rep
+
+    # The public API on the same streams (the ids are already on the device:
+    # to_device's cache; an upload would add ~10 ms). keep_on_device=True is
+    # GloVe's path; the default returns host arrays (12 bytes per nonzero).
+    api_matrix = None
+    api = dict(progress=False, memory=workspace, **kw)
+    corpus_1 = EncodedCorpus(vocab, ids, offsets, round(len(ids) * raw_per_id), 0)
+    if matrix is not None and bench.fits(30, "co-occurrence (API) tokens/s"):
+        rep_corpus = EncodedCorpus(vocab, rep_ids, rep_offsets, round(raw_tokens), 0)
+        t = time.perf_counter()
+        rep = embforge.cooccurrence(rep_corpus, device=device, keep_on_device=True, **api)
+        sync()
+        seconds = time.perf_counter() - t
+        bench.row("co-occurrence (API) tokens/s", raw_tokens / seconds,
+                  f"({seconds:.2f}s, keep_on_device, nnz {rep.nnz:,})")
+        del rep
+        t = time.perf_counter()
+        to_host = embforge.cooccurrence(corpus_1, device=device, **api)
+        seconds = time.perf_counter() - t
+        bench.row("co-occurrence (API, host result) tokens/s", corpus_1.raw_tokens / seconds,
+                  f"({seconds:.2f}s incl. the copy to the host, corpus x1)")
+        if cpu_matrix is not None:
+            same = all(np.array_equal(a.view(np.uint32), b.view(np.uint32))
+                       for a, b in zip((to_host.rows, to_host.cols, to_host.values), cpu_matrix[:3]))
+            bench.row("co-occurrence (API) equal to CPU", same)
+        del to_host
+        api_matrix = embforge.cooccurrence(corpus_1, device=device, keep_on_device=True, **api)
+
+    # ------------------------------------------------------------ GloVe
+    print("GloVe (d=100)")
+    if matrix is not None and bench.fits(20, "GloVe pair-updates/s"):
+        pairs = cuda_backend.make_glove_pairs(*matrix[:3], V, 100.0, 0.75, device=device)
+        weights, gradsq = cuda_backend.allocate_glove(V, 100, 1, device)
+        cuda_backend.train_glove_epoch(pairs, None, weights, gradsq, learning_rate=0.05,
+                                       grad_clip=100.0, seed=1, epoch=0)  # warm-up
+        sync()
+        t = time.perf_counter()
+        epochs = 3
+        for e in range(1, epochs + 1):
+            s = cuda_backend.train_glove_epoch(pairs, None, weights, gradsq, learning_rate=0.05,
+                                               grad_clip=100.0, seed=1, epoch=e)
+        sync()
+        seconds = time.perf_counter() - t
+        bench.row("GloVe pair-updates/s", len(matrix[0]) * epochs / seconds,
+                  f"({len(matrix[0]):,} pairs, {seconds:.2f}s for {epochs} epochs, "
+                  f"cost {s['cost']:.4g}, skipped {s['skipped']})")
+        del pairs, weights, gradsq
+
+    # GloVe as a user runs it: fit() on the matrix kept on the device, 15
+    # epochs (bench/RESULTS.md's CPU settings), then the same on the CPU.
+    glove_kw = dict(vector_size=100, epochs=15, seed=1, progress=False)
+    gpu_costs = None
+    if api_matrix is not None and bench.fits(30, "GloVe (API) pair-updates/s"):
+        model = embforge.GloVe(device=device, **glove_kw).fit(api_matrix)
+        sync()
+        gpu_costs = model.cost_history
+        finite = bool(np.isfinite(host(model.weights)).all())
+        bench.row("GloVe (API) pair-updates/s", model.pairs_per_second,
+                  f"({api_matrix.nnz:,} pairs x 15 epochs in {model.train_seconds:.2f}s, "
+                  f"finite={finite}, wv on {model.wv.device})")
+        print("  GloVe GPU cost per epoch:", " ".join(f"{c:.5f}" for c in gpu_costs))
+        analogy, ws = quality(vocab, model.wv.vectors, questions, ws353)
+        bench.row("GloVe analogy GPU (15 epochs)", analogy)
+        bench.row("GloVe WS353 GPU (15 epochs)", ws)
+        del model
+
     # --------------------------------------------------- word2vec quality
     print("word2vec quality (5 epochs, GPU vs CPU)")
     for name, sg in (("skip-gram", True), ("CBOW", False)):
@@ -222,55 +319,18 @@ def main() -> int:
         bench.row(f"{name} analogy GPU-CPU", g_analogy - c_analogy, "(target: within 0.01)")
         bench.row(f"{name} WS353 GPU-CPU", g_ws - c_ws, "(target: within 0.02)")
 
-    # ---------------------------------------------------- co-occurrence
-    print("co-occurrence (window 10, symmetric, 1/d)")
-    matrix = None
-    if bench.fits(30, "co-occurrence"):
-        kw = dict(window=10, symmetric=True, distance_weighting=True)
-        matrix = cuda_backend.count_cooccurrences(d_ids, d_offsets, V, device=device, **kw)  # warm-up
-        sync()
-        if bench.fits(40, "co-occurrence equal to CPU"):
-            with tempfile.TemporaryDirectory() as tmp:
-                cpu = core.count_cooccurrences(ids, offsets, V, workers=os.cpu_count() or 1,
-                                               memory_bytes=8 << 30, temp_dir=tmp, **kw)
-            same = all(np.array_equal(host(a).view(np.uint32), b.view(np.uint32))
-                       for a, b in zip(matrix[:3], cpu[:3]))
-            bench.row("co-occurrence equal to CPU", same, f"(nnz {len(cpu[0]):,})")
+    print("GloVe quality and cost curve (15 epochs, GPU vs CPU)")
+    if gpu_costs is not None and cpu_matrix is not None and bench.fits(45, "GloVe CPU reference"):
+        host_matrix = embforge.Cooccurrence(*cpu_matrix[:3], vocab, check=False)
         t = time.perf_counter()
-        rep = cuda_backend.count_cooccurrences(d_rep_ids, d_rep_offsets, V, device=device, **kw)
-        sync()
-        seconds = time.perf_counter() - t
-        bench.row("co-occurrence tokens/s", raw_tokens / seconds,
-                  f"({seconds:.2f}s, {rep[3]['chunks']} chunks, nnz {len(rep[0]):,})")
-        del rep
-
-    # ------------------------------------------------------------ GloVe
-    print("GloVe (d=100)")
-    if matrix is not None and bench.fits(20, "GloVe pair-updates/s"):
-        pairs = cuda_backend.make_glove_pairs(*matrix[:3], V, 100.0, 0.75, device=device)
-        weights, gradsq = cuda_backend.allocate_glove(V, 100, 1, device)
-        cuda_backend.train_glove_epoch(pairs, None, weights, gradsq, learning_rate=0.05,
-                                       grad_clip=100.0, seed=1, epoch=0)  # warm-up
-        sync()
-        t = time.perf_counter()
-        epochs = 3
-        for e in range(1, epochs + 1):
-            s = cuda_backend.train_glove_epoch(pairs, None, weights, gradsq, learning_rate=0.05,
-                                               grad_clip=100.0, seed=1, epoch=e)
-        sync()
-        seconds = time.perf_counter() - t
-        bench.row("GloVe pair-updates/s", len(matrix[0]) * epochs / seconds,
-                  f"({len(matrix[0]):,} pairs, {seconds:.2f}s for {epochs} epochs, "
-                  f"cost {s['cost']:.4g}, skipped {s['skipped']})")
-        if bench.fits(20, "GloVe quality"):
-            for e in range(epochs + 1, 15):
-                cuda_backend.train_glove_epoch(pairs, None, weights, gradsq, learning_rate=0.05,
-                                               grad_clip=100.0, seed=1, epoch=e)
-            w = host(weights)
-            vectors = w[:V, :100] + w[V:, :100]
-            analogy, ws = quality(vocab, vectors, questions, ws353)
-            bench.row("GloVe analogy GPU (15 epochs)", analogy, f"(finite={bool(np.isfinite(w).all())})")
-            bench.row("GloVe WS353 GPU (15 epochs)", ws)
+        model = embforge.GloVe(workers=os.cpu_count() or 1, **glove_kw).fit(host_matrix)
+        print("  GloVe CPU cost per epoch:", " ".join(f"{c:.5f}" for c in model.cost_history))
+        analogy, ws = quality(vocab, model.wv.vectors, questions, ws353)
+        bench.row("GloVe analogy CPU (15 epochs)", analogy, f"({time.perf_counter() - t:.0f}s)")
+        bench.row("GloVe WS353 CPU (15 epochs)", ws)
+        ratios = [g / c - 1 for g, c in zip(gpu_costs, model.cost_history)]
+        bench.row("GloVe cost GPU/CPU-1, worst epoch", max(ratios, key=abs),
+                  f"(epoch 15: {ratios[-1]:+.4f})")
 
     print("\n| metric | value | target |\n| --- | --- | --- |")
     for name, value, note in bench.rows:

@@ -4,6 +4,8 @@ import random
 import pytest
 from hypothesis import settings
 
+from fake_device import DEVICES, use_device
+
 # CI has 2 cores: keep property tests small but meaningful; `--hypothesis-profile=thorough`
 # runs more examples locally.
 settings.register_profile("default", max_examples=60, deadline=None)
@@ -21,6 +23,13 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(params=DEVICES)
+def device(request, monkeypatch):
+    """The `device=` of a backend-agnostic test: "cpu", then "cuda" on the
+    emulated stand-in and on a real GPU (see fake_device.py)."""
+    return use_device(request.param, monkeypatch)
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ Two kinds of tests:
 - parametrised over cpu/cuda: the same checks on both backends; the cuda cases
   skip, saying why, when `embforge._native.cuda_available()` is false.
 """
-import ctypes
+import contextlib
 import inspect
 import json
 import re
@@ -19,6 +19,7 @@ from embforge import _native
 from embforge._native import core
 
 from conftest import make_leaky_toy_corpus, make_toy_corpus
+from fake_device import HostLaunchers, install_fake_device
 
 try:
     from embforge import _cuda
@@ -426,9 +427,35 @@ def test_progress_bridge_updates_core_progress():
 @needs_module
 @pytest.mark.skipif(_native.cuda_available(), reason="checks the error without a GPU")
 def test_cuda_device_without_gpu_says_why():
+    import embforge
     from embforge import cuda_backend
     with pytest.raises(RuntimeError, match="unavailable"):
         cuda_backend.allocate_word2vec(10, 8, 1, "cuda")
+    for start in (lambda: embforge.GloVe(device="cuda"),
+                  lambda: embforge.cooccurrence([["a", "b"]], min_count=1, device="cuda")):
+        with pytest.raises(RuntimeError, match='device="cuda" is unavailable: .*no CUDA device is visible'):
+            start()
+
+
+def test_cpu_only_build_says_why_cuda_is_unavailable(monkeypatch, tmp_path):
+    """Without the _cuda module (built without nvcc) embforge imports, and
+    every device="cuda" entry point says why it cannot run."""
+    import sys
+    import embforge
+    monkeypatch.setitem(sys.modules, "embforge._cuda", None)  # the import fails, as in such a build
+    monkeypatch.delattr(embforge, "_cuda", raising=False)
+    for name, value in (("_cuda_module", None), ("_cuda_reason", None), ("_cuda_probed", False)):
+        monkeypatch.setattr(_native, name, value)
+    reason = "embforge was built without its CUDA module"
+    assert not embforge.cuda_available() and reason in embforge.cuda_unavailable_reason()
+    matrix = embforge.cooccurrence([["a", "b", "a"]], min_count=1, progress=False)
+    path = tmp_path / "glove.model"
+    embforge.GloVe(vector_size=4, epochs=1, progress=False).fit(matrix).save(path)
+    for start in (lambda: embforge.GloVe(device="cuda"), lambda: embforge.Word2Vec(device="cuda:0"),
+                  lambda: embforge.cooccurrence([["a", "b"]], min_count=1, device="cuda"),
+                  lambda: matrix.to_device(), lambda: embforge.GloVe.load(path, device="cuda")):
+        with pytest.raises(RuntimeError, match=f'device="cuda" is unavailable: {reason}'):
+            start()
 
 
 # ------------------------------------------------- cpu / cuda, same checks
@@ -638,90 +665,8 @@ def test_word2vec_trainer_on_cuda(toy_corpus_path, sg):
 # against a stand-in for _cuda's launchers: torch CPU tensors play device
 # memory, and each launcher runs the kernels' emulated code on the memory
 # behind the pointers it is given. A signature check keeps the stand-in's
-# parameters identical to the real bindings'.
-def host_view(address, dtype, shape):
-    shape = (shape,) if isinstance(shape, int) else tuple(shape)
-    count = int(np.prod(shape))
-    if count == 0:
-        return np.zeros(shape, dtype)
-    raw = (ctypes.c_byte * (count * np.dtype(dtype).itemsize)).from_address(address)
-    return np.frombuffer(raw, dtype=dtype).reshape(shape)
-
-
-class HostLaunchers:
-    """_cuda's launchers, running the emulated kernel code on host memory."""
-
-    def __init__(self):
-        self.results = {}
-
-    def device_count(self):
-        return 1, ""
-
-    def progress_add(self, progress, work, loss, loss_terms, learning_rate):
-        _cuda.progress_add(progress, work, loss, loss_terms, learning_rate)
-
-    def progress_reset(self, progress, total):
-        _cuda.progress_reset(progress, total)
-
-    def word2vec_init_input(self, input, rows, dim, seed, *, device, stream):
-        _cuda.emulate_word2vec_init(host_view(input, np.float32, (rows, dim)), seed)
-
-    def word2vec_train_range(self, ids, offsets, n_ids, n_sentences, input, output, vocab_size, dim,
-                             keep_threshold, noise_keep, noise_alias, loss, counts, *, begin, end,
-                             skip_gram, window, negative, shrink_windows, alpha_start, alpha_end,
-                             seed, epoch, device, stream, warps_per_block=0, span=0, batch=0):
-        tables = [host_view(t, np.uint32, vocab_size) for t in (keep_threshold, noise_keep, noise_alias)]
-        s = _cuda.emulate_word2vec_range(
-            host_view(ids, np.uint32, n_ids), host_view(offsets, np.int64, n_sentences + 1),
-            host_view(input, np.float32, (vocab_size, dim)), host_view(output, np.float32, (vocab_size, dim)),
-            *tables, begin=begin, end=end, skip_gram=skip_gram, window=window, negative=negative,
-            shrink_windows=shrink_windows, alpha_start=alpha_start, alpha_end=alpha_end, seed=seed,
-            epoch=epoch, span=span or 256, batch=batch)
-        host_view(loss, np.float64, 1)[0] += s["loss"]
-        host_view(counts, np.int64, 2)[:] += [s["loss_terms"], s["words_trained"]]
-
-    def cooccur_count(self, ids, offsets, n_ids, n_sentences, vocab_size, *, window, symmetric,
-                      distance_weighting, workspace, workspace_bytes, device, stream, progress=None):
-        capacity = (workspace_bytes - 256) // 40  # about the device plan (CUB scratch aside)
-        r, c, v, s = _cuda.emulate_cooccur(
-            host_view(ids, np.uint32, n_ids), host_view(offsets, np.int64, n_sentences + 1), vocab_size,
-            window=window, symmetric=symmetric, distance_weighting=distance_weighting,
-            capacity=capacity, progress=progress)
-        self.results[workspace] = (r, c, v)
-        return {"nnz": len(r), "pair_updates": s["pair_updates"], "chunks": s["chunks"],
-                "capacity": capacity, "fraction_bits": s["fraction_bits"], "stopped": s["stopped"],
-                "keys": workspace, "values": workspace + 8}
-
-    def cooccur_export(self, keys, values, nnz, vocab_size, fraction_bits, rows, cols, out_values, *,
-                       device, stream):
-        r, c, v = self.results.pop(keys)
-        host_view(rows, np.int32, nnz)[:] = r
-        host_view(cols, np.int32, nnz)[:] = c
-        host_view(out_values, np.float32, nnz)[:] = v
-
-    def glove_init(self, weights, gradsq, rows, dim, seed, *, device, stream):
-        _cuda.emulate_glove_init(host_view(weights, np.float32, (rows, dim + 1)),
-                                 host_view(gradsq, np.float32, (rows, dim + 1)), seed)
-
-    def glove_make_pairs(self, rows, cols, values, n, vocab_size, x_max, alpha, pairs, invalid, *,
-                         device, stream):
-        p, bad = _cuda.emulate_glove_pairs(host_view(rows, np.int32, n), host_view(cols, np.int32, n),
-                                           host_view(values, np.float32, n), vocab_size, x_max, alpha)
-        host_view(pairs, np.uint32, (n, 4))[:] = p
-        host_view(invalid, np.int64, 1)[0] += bad
-
-    def glove_train_range(self, pairs, order, n_pairs, weights, gradsq, vocab_size, dim, cost, counts,
-                          *, begin, end, learning_rate, grad_clip, seed, epoch, device, stream,
-                          warps_per_block=0):
-        shape = (2 * vocab_size, dim + 1)
-        s = _cuda.emulate_glove_range(
-            host_view(pairs, np.uint32, (n_pairs, 4)), None if order == 0 else host_view(order, np.uint32, n_pairs),
-            host_view(weights, np.float32, shape), host_view(gradsq, np.float32, shape), begin=begin,
-            end=end, learning_rate=learning_rate, grad_clip=grad_clip, seed=seed, epoch=epoch)
-        host_view(cost, np.float64, 1)[0] += s["cost"]
-        host_view(counts, np.int64, 2)[:] += [s["pairs"], s["skipped"]]
-
-
+# parameters identical to the real bindings'. The stand-in lives in
+# fake_device.py (the GloVe and co-occurrence tests use it too).
 def binding_parameters(function):
     """Parameter names (and '*') from a pybind11 docstring signature."""
     signature = function.__doc__.splitlines()[0]
@@ -743,46 +688,6 @@ def python_parameters(function):
                                   and n not in ("device_count", "results")])
 def test_host_launchers_match_the_bindings(name):
     assert python_parameters(getattr(HostLaunchers(), name)) == binding_parameters(getattr(_cuda, name))
-
-
-def install_fake_device(setattr):
-    """Points embforge's CUDA path at HostLaunchers and host torch tensors;
-    `setattr` is monkeypatch.setattr (tests) or builtins.setattr (dry runs)."""
-    import torch
-    from embforge import cuda_backend
-
-    class HostTensors(cuda_backend._TorchArrays):
-        def is_device_array(self, a):
-            return isinstance(a, torch.Tensor)
-
-        def device(self, a):
-            return "cuda:0"
-
-        def upload(self, array, device):
-            return torch.from_numpy(array.copy())
-
-        def empty(self, shape, dtype, device):
-            return torch.empty(shape, dtype=self.dtypes[dtype])
-
-        def zeros(self, shape, dtype, device):
-            return torch.zeros(shape, dtype=self.dtypes[dtype])
-
-        def stream(self, device):
-            return 0
-
-        def synchronize(self, device):
-            pass
-
-        def free_bytes(self, device):
-            return 1 << 28
-
-    launchers = HostLaunchers()
-    real_resolve = _native.resolve_device
-    setattr(_native, "cuda_module", lambda: launchers)
-    setattr(_native, "resolve_device", lambda d: "cuda:0" if str(d).startswith("cuda") else real_resolve(d))
-    setattr(cuda_backend, "_arrays", HostTensors())
-    setattr(cuda_backend, "_copies", {})
-    return cuda_backend
 
 
 @pytest.fixture
@@ -898,3 +803,50 @@ def test_trainer_device_branch(fake_device, toy_corpus_path, sg):
     q_cuda = topic_separation(cuda.vocab, vectors)
     q_cpu = topic_separation(cpu.vocab, cpu.wv.vectors)
     assert q_cpu > 0.3 and abs(q_cuda - q_cpu) < 0.08
+
+
+def test_launch_loop_runs_on_the_callers_stream(monkeypatch):
+    """torch and CuPy keep a current stream per thread; the trainers launch
+    from run_polled's helper thread, bound to the caller's stream."""
+    import threading
+    from embforge import cuda_backend
+    from embforge.progress import run_polled
+    events = []
+
+    class Arrays:
+        def current_stream(self, device):
+            events.append(("captured", device, threading.current_thread().name))
+            return "caller's stream"
+
+        def using_stream(self, stream, device):
+            events.append(("using", stream, threading.current_thread().name))
+            return contextlib.nullcontext()
+
+    monkeypatch.setattr(cuda_backend, "_arrays", Arrays())
+    call = cuda_backend.on_caller_stream(lambda: threading.current_thread().name, "cuda:0")
+    ran_on, _ = run_polled(call, core.Progress())
+    caller = threading.current_thread().name
+    assert ran_on != caller
+    assert events == [("captured", "cuda:0", caller), ("using", "caller's stream", ran_on)]
+
+
+@pytest.mark.cuda
+@needs_gpu
+def test_cuda_trainers_launch_on_the_callers_stream(toy_corpus_path, monkeypatch):
+    torch = pytest.importorskip("torch")
+    from embforge import GloVe, cuda_backend
+    seen = []
+    real = cuda_backend.train_glove_epoch
+
+    def spy(*args, **kw):
+        seen.append(torch.cuda.current_stream().cuda_stream)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(cuda_backend, "train_glove_epoch", spy)
+    stream = torch.cuda.Stream()
+    with torch.cuda.stream(stream):
+        model = GloVe(vector_size=8, epochs=2, min_count=1, device="cuda", progress=False)
+        model.fit(toy_corpus_path)
+    stream.synchronize()
+    assert seen == [stream.cuda_stream] * 2
+    assert np.isfinite(model.wv.vectors).all()

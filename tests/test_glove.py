@@ -1,6 +1,7 @@
 """GloVe: per-pair update and epoch against numpy oracles, shuffling, quality, API, bad input."""
 import importlib
 import os
+import random
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from embforge.keyedvectors import KeyedVectors
 from embforge.vocab import Vocabulary
 
 from conftest import DATA, make_leaky_toy_corpus
+from fake_device import GPU_DEVICES, device_kind, host, on_device
 
 glove_module = importlib.import_module("embforge.glove")
 
@@ -204,38 +206,60 @@ def topic_margin(wv):
     return same - cross
 
 
-def test_quality_on_toy_topics(toy_matrix):
-    model = GloVe(vector_size=20, epochs=15, workers=2, seed=3, progress=False).fit(toy_matrix)
+def test_quality_on_toy_topics(toy_matrix, device, request):
+    model = GloVe(vector_size=20, epochs=15, workers=2, seed=3, device=device,
+                  progress=False).fit(toy_matrix)
     assert isinstance(model.wv, KeyedVectors) and len(model.wv) == len(toy_matrix.vocab)
-    # Calibrated over seeds 1-10 at these settings (1 worker): margin 1.32-1.33
-    # of at most 4/3 (same-topic cosine ~1, cross-topic ~-1/3), also with
-    # bias_learning_rate=0.05 and with 30 epochs; untrained vectors: ~0.01.
-    # Topic precision@5 = 1.0 for every seed. The thresholds leave room for
-    # Hogwild noise and still fail for untrained or scrambled vectors.
-    assert topic_margin(model.wv) > 1.0
+    # The leaky toy corpus on every device (conftest: the leak-free one is fit
+    # by glove.c's bias steps alone). Calibrated at these settings (2 workers)
+    # after the merge of glove-ooc's update rule with cuda-glove:
+    #   cpu (seeds 1-20, 3 runs each): margin 1.3242-1.3251 of at most 4/3
+    #     (same-topic cosine ~1, cross-topic ~-1/3), precision@5 1.0, last/first
+    #     cost 0.0116-0.0154; the cost rises in 3 of 60 runs by up to 0.39%
+    #     once (Hogwild; seeds 10, 19), so a 1% rise per epoch is allowed;
+    #   cuda-emulated (seeds 1-20, deterministic): margin 1.3241-1.3248,
+    #     precision@5 1.0, last/first 0.0122-0.0146, worst rise 0.01% (seed 6);
+    #   untrained vectors: margin -0.02.
+    # The thresholds leave room for Hogwild noise and still fail for untrained
+    # or scrambled vectors. A real GPU runs all ~1,400 pairs of an epoch at
+    # once on these 53 words (Hogwild's worst case) and could not be
+    # calibrated here (no GPU): it keeps its earlier bounds, all looser than
+    # the emulated device's (margin 0.1 < 1.0, precision 0.75 < 0.9, cost
+    # halved instead of / 20 with no rise).
+    real_gpu = device_kind(request) == "cuda"
+    assert topic_margin(model.wv) > (0.1 if real_gpu else 1.0)
     hits = [w.rstrip("0123456789") == n.rstrip("0123456789")
             for w in ("sea3", "fire7", "tree0", "iron11")
             for n, _ in model.wv.most_similar(w, topn=5)]
-    assert np.mean(hits) >= 0.9
+    assert np.mean(hits) >= (0.75 if real_gpu else 0.9)
     costs = model.cost_history
-    assert len(costs) == 15 and all(b < a for a, b in zip(costs, costs[1:]))
+    assert len(costs) == 15
+    if real_gpu:
+        assert costs[-1] < 0.5 * costs[0]
+    else:
+        assert costs[-1] < 0.05 * costs[0] and all(b < 1.01 * a for a, b in zip(costs, costs[1:]))
 
 
-def test_fit_from_corpus_and_output_vectors(toy_corpus_path):
+def test_fit_from_corpus_and_output_vectors(toy_corpus_path, device, request):
     main = GloVe(vector_size=8, epochs=2, window=3, min_count=1, workers=1, seed=2,
-                 output_vectors="main", progress=False).fit(toy_corpus_path)
+                 output_vectors="main", device=device, memory="64MB",
+                 progress=False).fit(toy_corpus_path)
     assert main.cooccurrence.window == 3 and main.epochs_trained == 2
+    assert main.cooccurrence.device == main.device  # counted where the model trains
     n, d = len(main.vocab), 8
-    np.testing.assert_array_equal(main.wv.vectors, main.weights[:n, :d])
-    for kind, expected in (("context", main.weights[n:, :d]),
-                           ("sum", main.weights[:n, :d] + main.weights[n:, :d])):
+    weights = host(main.weights)
+    np.testing.assert_array_equal(main.wv.vectors, weights[:n, :d])
+    for kind, expected in (("context", weights[n:, :d]),
+                           ("sum", weights[:n, :d] + weights[n:, :d])):
         main.output_vectors = kind
         main._update_wv()
         np.testing.assert_array_equal(main.wv.vectors, expected)
-    # One worker, same seed: the same vectors (the shuffle depends on seed and epoch only).
-    again = GloVe(vector_size=8, epochs=2, window=3, min_count=1, workers=1, seed=2,
-                  output_vectors="main", progress=False).fit(main.cooccurrence)
-    np.testing.assert_array_equal(again.weights, main.weights)
+    # One worker, same seed: the same vectors (the shuffle depends on seed and
+    # epoch only). Not on a real GPU: Hogwild warps race in another order each run.
+    if device_kind(request) != "cuda":
+        again = GloVe(vector_size=8, epochs=2, window=3, min_count=1, workers=1, seed=2,
+                      output_vectors="main", device=device, progress=False).fit(main.cooccurrence)
+        np.testing.assert_array_equal(host(again.weights), weights)
 
 
 def test_reshuffle_false_reuses_the_first_order(toy_matrix, monkeypatch):
@@ -257,15 +281,18 @@ def test_reshuffle_false_reuses_the_first_order(toy_matrix, monkeypatch):
     assert calls == [0, 0, 1, 2]
 
 
-def test_save_load_round_trip_and_continue(tmp_path, toy_matrix):
-    model = GloVe(vector_size=6, epochs=2, workers=1, progress=False).fit(toy_matrix)
+def test_save_load_round_trip_and_continue(tmp_path, toy_matrix, device):
+    model = GloVe(vector_size=6, epochs=2, workers=1, device=device, progress=False).fit(toy_matrix)
     path = tmp_path / "glove.model"
     model.save(path)
-    back = GloVe.load(path)
-    np.testing.assert_array_equal(back.weights, model.weights)
-    np.testing.assert_array_equal(back.gradsq, model.gradsq)
-    np.testing.assert_array_equal(back.wv.vectors, model.wv.vectors)
-    assert back.cost_history == model.cost_history and back.epochs_trained == 2
+    for where in {device, "cpu"}:  # a model saved on either side loads on either side
+        back = GloVe.load(path, device=where)
+        assert back.device == model.device if where == device else back.device == "cpu"
+        np.testing.assert_array_equal(host(back.weights), host(model.weights))
+        np.testing.assert_array_equal(host(back.gradsq), host(model.gradsq))
+        np.testing.assert_array_equal(back.wv.vectors, model.wv.vectors)
+        assert back.cost_history == model.cost_history and back.epochs_trained == 2
+    back = GloVe.load(path, device=device)
     back.fit(toy_matrix, epochs=1)
     assert back.epochs_trained == 3 and back.cost_history[-1] < model.cost_history[-1]
     (tmp_path / "junk").write_bytes(b"PK\x03\x04 nope")
@@ -291,8 +318,10 @@ def test_bad_arguments(toy_matrix):
                             ({"memory": "1 potato"}, "memory"), ({"alpha": float("nan")}, "alpha")):
         with pytest.raises(ValueError, match=message):
             GloVe(**kwargs)
-    with pytest.raises((ValueError, RuntimeError), match="cuda"):
-        GloVe(device="cuda")
+    with pytest.raises((ValueError, RuntimeError), match="cuda"):  # no such GPU, or none at all
+        GloVe(device="cuda:99")
+    with pytest.raises(ValueError, match="invalid device 'tpu'"):
+        GloVe(device="tpu")
     empty = Cooccurrence(np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.float32),
                          Vocabulary(["a"], [1]))
     with pytest.raises(ValueError, match="empty"):
@@ -301,7 +330,7 @@ def test_bad_arguments(toy_matrix):
         GloVe(progress=False).train()
 
 
-def test_ctrl_c_keeps_a_usable_model(toy_matrix, monkeypatch):
+def test_ctrl_c_keeps_a_usable_model(toy_matrix, monkeypatch, device):
     real = glove_module.run_polled
 
     def interrupted(call, progress, on_poll=None):
@@ -310,9 +339,133 @@ def test_ctrl_c_keeps_a_usable_model(toy_matrix, monkeypatch):
         return result, True
 
     monkeypatch.setattr(glove_module, "run_polled", interrupted)
-    model = GloVe(vector_size=4, epochs=5, workers=2, progress=False).fit(toy_matrix)
+    model = GloVe(vector_size=4, epochs=5, workers=2, device=device, progress=False).fit(toy_matrix)
     assert model.interrupted and model.epochs_trained == 0 and model.cost_history == []
     assert np.isfinite(model.wv.vectors).all()
+
+
+# ------------------------------------------------------------------ devices
+def topic_corpus(n_topics=30, n_words=40, n_sentences=15000, seed=0, leak=0.2):
+    """make_leaky_toy_corpus at a larger scale: 1,205 words, ~381k co-occurring
+    pairs, enough that a GPU's warps rarely update the same row at once. A
+    fraction `leak` of the words comes from a random topic (conftest: without
+    leaks glove.c's bias steps fit the matrix and the vectors learn little)."""
+    rng = random.Random(seed)
+    topics = [[f"t{t}w{i}" for i in range(n_words)] for t in range(n_topics)]
+    filler = ["the", "a", "of", "and", "to"]
+    sentences = []
+    for _ in range(n_sentences):
+        topic = rng.choice(topics)
+        words = []
+        for _ in range(rng.randint(8, 20)):
+            r = rng.random()
+            words.append(rng.choice(topic) if r < 0.7 - leak else
+                         rng.choice(rng.choice(topics)) if r < 0.7 else rng.choice(filler))
+        sentences.append(words)
+    return sentences
+
+
+def corpus_margin(wv):
+    """topic_margin for topic_corpus's words (t<topic>w<i>)."""
+    words = [w for w in wv.index_to_key if w[0] == "t" and w[1].isdigit()]
+    topic = np.array([w.split("w")[0] for w in words])
+    x = wv.get_normed_vectors()[[wv.get_index(w) for w in words]].astype(np.float64)
+    sim = x @ x.T
+    same = topic[:, None] == topic[None, :]
+    return float(sim[same & ~np.eye(len(words), dtype=bool)].mean() - sim[~same].mean())
+
+
+@pytest.fixture(scope="module")
+def topic_matrix():
+    return cooccurrence(topic_corpus(), window=5, min_count=1, workers=2, progress=False)
+
+
+def test_same_seed_same_quality_on_both(topic_matrix, device, request):
+    """Tolerance: the margin within 0.02 and the last cost within 1% of the
+    CPU's at the same seed. Recalibrated on the leaky topic corpus after the
+    merge of glove-ooc's update rule (the leak-free one gave the CPU a margin
+    of 0.046 under glove.c's bias steps), seeds 1-8, 2 workers:
+    cpu margins 0.858-0.886 (3 runs of seeds 1, 4, 7: within 0.0011),
+    untrained -0.001; cuda-emulated (another pair order than the CPU's) at
+    most 0.0015 from the CPU's margin and 0.05% from its last cost; the cost
+    falls steadily, last/first 0.919-0.920 (the biases fit most of it in the
+    first epoch). A real GPU (~8k warps in flight on 2,410 rows) could not be
+    calibrated here (no GPU) and keeps looser bounds than the emulated
+    device's: margin within 0.03, cost within 10%, any decrease of the cost."""
+    kw = dict(vector_size=32, epochs=15, workers=2, seed=4, progress=False)
+    cpu = GloVe(**kw).fit(topic_matrix)
+    other = GloVe(device=device, **kw).fit(topic_matrix)
+    assert np.isfinite(host(other.weights)).all() and np.isfinite(host(other.gradsq)).all()
+    real_gpu = device_kind(request) == "cuda"
+    margin, cost, fall = (0.03, 0.10, 1.0) if real_gpu else (0.02, 0.01, 0.95)
+    assert corpus_margin(cpu.wv) > 0.7
+    assert abs(corpus_margin(other.wv) - corpus_margin(cpu.wv)) < margin
+    assert other.cost_history[-1] == pytest.approx(cpu.cost_history[-1], rel=cost)
+    assert len(other.cost_history) == 15 and other.cost_history[-1] < fall * other.cost_history[0]
+
+
+@pytest.mark.parametrize("device", GPU_DEVICES, indirect=True)
+def test_device_model_stays_on_the_device(toy_matrix, device, request):
+    """weights, gradsq and wv's storage are device arrays (never NaN); wv
+    follows them after training; the progress counters saw every pair."""
+    model = GloVe(vector_size=8, epochs=3, workers=1, device=device, progress=False).fit(toy_matrix)
+    assert model.device == "cuda:0" and "device" not in model._config()
+    for array in (model.weights, model.gradsq, model._cuda_storage, model._pairs):
+        assert on_device(array)
+    assert model._order is None  # the kernel draws the pair order itself
+    n, d = len(model.vocab), 8
+    weights = host(model.weights)
+    assert np.isfinite(weights).all() and (host(model.gradsq) >= 1.0).all()
+    np.testing.assert_array_equal(model.wv.vectors, weights[:n, :d] + weights[n:, :d])
+    assert model._native_progress.work_done == toy_matrix.nnz  # the last epoch's pairs
+    assert len(model.cost_history) == 3 and model.pairs_per_second > 0
+    if device_kind(request) == "cuda":  # the PyTorch hand-off shares the device rows
+        torch = pytest.importorskip("torch")
+        assert model.wv.device == "cuda:0"
+        assert bool(torch.isfinite(model.weights).all()) and bool(torch.isfinite(model.gradsq).all())
+        assert model.wv.to_torch().data_ptr() == model._cuda_storage.data_ptr()
+
+
+@pytest.mark.parametrize("device", GPU_DEVICES, indirect=True)
+def test_device_pair_order_follows_reshuffle(toy_matrix, device, monkeypatch):
+    """The kernel's permutation is keyed by (seed, epoch): a fresh one per
+    epoch, or epoch 0's for every epoch with reshuffle=False (glove.c's)."""
+    from embforge import cuda_backend
+    seen = []
+    real = cuda_backend.train_glove_epoch
+
+    def spy(pairs, order, *args, **kw):
+        seen.append((order, kw["seed"], kw["epoch"]))
+        return real(pairs, order, *args, **kw)
+
+    monkeypatch.setattr(cuda_backend, "train_glove_epoch", spy)
+    model = GloVe(vector_size=4, epochs=3, seed=9, device=device, progress=True).fit(toy_matrix)
+    model.train(epochs=1)
+    GloVe(vector_size=4, epochs=2, seed=9, reshuffle=False, device=device,
+          progress=False).fit(toy_matrix)
+    assert seen == [(None, 9, 0), (None, 9, 1), (None, 9, 2), (None, 9, 3), (None, 9, 0), (None, 9, 0)]
+
+
+@pytest.mark.parametrize("device", GPU_DEVICES, indirect=True)
+def test_out_of_core_and_bias_rate_are_cpu_only(tmp_path, toy_matrix, device):
+    """Out-of-core training is CPU-only: forcing it on a GPU is an error, and
+    a matrix on disk (which the CPU trains out of core) is uploaded whole;
+    `memory` bounds counting only there. The CUDA kernel has glove.c's bias
+    rule only, so another bias_learning_rate is refused, not ignored."""
+    with pytest.raises(ValueError, match="out_of_core=True: out-of-core training is CPU-only"):
+        GloVe(device=device, out_of_core=True)
+    with pytest.raises(ValueError, match="bias_learning_rate=0.05: the CUDA kernel"):
+        GloVe(device=device, bias_learning_rate=0.05)
+    toy_matrix.save(tmp_path / "x.npz")
+    on_disk = Cooccurrence.load(tmp_path / "x.npz", mmap=True)
+    kw = dict(vector_size=4, epochs=2, workers=1, memory="1MB", progress=False)
+    assert GloVe(**kw).fit(on_disk)._blocks is not None  # the CPU: out of core
+    for choice in (None, False):
+        model = GloVe(device=device, out_of_core=choice, **kw).fit(on_disk)
+        assert model._blocks is None and on_device(model._pairs) and model.epochs_trained == 2
+        assert np.isfinite(host(model.weights)).all()
+    model.save(tmp_path / "m.glove")
+    assert GloVe.load(tmp_path / "m.glove", device=device).bias_learning_rate == 1.0
 
 
 def test_reads_a_glove_c_cooccurrence_file():
@@ -329,13 +482,13 @@ def test_reads_a_glove_c_cooccurrence_file():
     np.testing.assert_allclose(X.values, raw["v"], rtol=1e-7)  # float32 of glove's doubles
 
 
-def test_cli_train_glove(tmp_path, toy_corpus_path):
+def test_cli_train_glove(tmp_path, toy_corpus_path, device):
     from embforge.cli import main
     out, model_path, cooc = tmp_path / "vectors.txt", tmp_path / "m.glove", tmp_path / "x.bin"
     assert main(["train", toy_corpus_path, "-o", str(out), "--model", "glove", "--size", "6",
                  "--epochs", "2", "--window", "4", "--min-count", "1", "--threads", "2",
                  "--save-model", str(model_path), "--save-cooccurrence", str(cooc),
-                 "--vectors", "main", "--quiet"]) == 0
+                 "--vectors", "main", "--memory", "64MB", "--device", device, "--quiet"]) == 0
     model = GloVe.load(model_path)
     assert model.epochs_trained == 2 and model.window == 4 and model.output_vectors == "main"
     assert out.read_text().splitlines()[0].split()[0].isdigit()  # word2vec text header

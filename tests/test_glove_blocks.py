@@ -83,7 +83,7 @@ def test_blocks_are_random_samples_and_orders_change_each_epoch():
 # ------------------------------------------------------------------ trainer
 def topic_corpus(n_sentences=20000, topics=8, size=40, leak=0.2, seed=0):
     """8 topics of 40 words, a fraction `leak` of words from any topic, plus
-    filler (see test_glove.leaky_topic_corpus for why the leaks)."""
+    filler (see conftest.make_leaky_toy_corpus for why the leaks)."""
     rng = random.Random(seed)
     names = [[f"t{k}w{i}" for i in range(size)] for k in range(topics)]
     filler = ["the", "a", "of", "and", "to"]

@@ -51,6 +51,23 @@ EMBFORGE_INLINE float reduce(f16 v) {
   return (b[0] + b[2]) + (b[1] + b[3]);
 }
 
+// The same operations for any block type (f16, f4 or a plain float), so one
+// templated loop body can run over 16-wide blocks, then 4-wide, then single
+// columns (d=100 = 6 x 16 + 1 x 4).
+template <typename V>
+EMBFORGE_INLINE V loadv(const float* p) {
+  V v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+template <typename V>
+EMBFORGE_INLINE void storev(float* p, V v) { std::memcpy(p, &v, sizeof v); }
+template <typename V>
+constexpr int kLanes = sizeof(V) / sizeof(float);
+EMBFORGE_INLINE float hsum(f16 v) { return reduce(v); }
+EMBFORGE_INLINE float hsum(f4 v) { return (v[0] + v[2]) + (v[1] + v[3]); }
+EMBFORGE_INLINE float hsum(float v) { return v; }
+
 EMBFORGE_INLINE float dot(const float* __restrict a, const float* __restrict b, int n) {
   f16 acc0 = {}, acc1 = {};
   int i = 0;

@@ -71,7 +71,7 @@ void bind_word2vec(py::module_& m) {
            py::array keep_threshold, py::array noise_keep, py::array noise_alias,
            bool skip_gram, int window, int negative, bool shrink_windows, float alpha_start,
            float alpha_end, uint64_t seed, int epoch, int workers,
-           std::shared_ptr<Progress> progress) {
+           std::shared_ptr<Progress> progress, int64_t hot_rows) {
           EMBFORGE_CHECK(input.ndim() == 2, "input must be 2-D, got ", input.ndim(), "-D");
           const int64_t vocab = input.shape(0);
           const auto dim = input.shape(1);
@@ -94,6 +94,8 @@ void bind_word2vec(py::module_& m) {
           params.seed = seed;
           params.epoch = epoch;
           params.workers = workers;
+          EMBFORGE_CHECK(hot_rows >= -1, "hot_rows must be >= -1 (-1: automatic), got ", hot_rows);
+          params.hot_rows = hot_rows;
           EpochStats stats;
           {
             py::gil_scoped_release release;
@@ -111,7 +113,7 @@ void bind_word2vec(py::module_& m) {
         py::arg("keep_threshold"), py::arg("noise_keep"), py::arg("noise_alias"), py::kw_only(),
         py::arg("skip_gram"), py::arg("window"), py::arg("negative"), py::arg("shrink_windows"),
         py::arg("alpha_start"), py::arg("alpha_end"), py::arg("seed"), py::arg("epoch"),
-        py::arg("workers"), py::arg("progress"));
+        py::arg("workers"), py::arg("progress"), py::arg("hot_rows") = -1);
 }
 
 }  // namespace embforge::bind

@@ -32,7 +32,7 @@ import numpy as np
 from . import _native, cooc_file
 from ._checks import check_number
 from .corpus import EncodedCorpus, encode
-from .formats import atomic_write, read_archive, write_archive
+from .formats import atomic_write, read_archive
 from .progress import make_bar, run_polled
 from .vocab import Vocabulary
 
@@ -164,6 +164,18 @@ class Cooccurrence:
 
     def __len__(self) -> int:
         return self.nnz
+
+    # ------------------------------------------------------------ placement
+    device = "cpu"  # where rows/cols/values live ("cuda:N": a cuda_cooccurrence.DeviceCooccurrence)
+
+    def to_host(self) -> "Cooccurrence":
+        """This matrix with numpy arrays: itself, or a host copy of a GPU matrix."""
+        return self
+
+    def to_device(self, device="cuda") -> "Cooccurrence":
+        """A copy with torch (or CuPy) arrays on the GPU, e.g. for ``GloVe(device="cuda")``."""
+        from .cuda_cooccurrence import upload
+        return upload(self, device)
 
     def __getitem__(self, pair) -> float:
         """``X["king", "queen"]`` or ``X[12, 40]``: the value (0.0 when absent)."""
@@ -354,7 +366,7 @@ def cooccurrence(corpus, vocab: Optional[Vocabulary] = None, *, window: int = 15
                  max_vocab_size: Optional[int] = None, workers: Optional[int] = None,
                  memory="1GB", temp_dir=None, device: str = "cpu",
                  progress: Optional[bool] = None, max_product: int = -1,
-                 path=None) -> Cooccurrence:
+                 path=None, keep_on_device: bool = False) -> Cooccurrence:
     """Counts the co-occurrence matrix of `corpus`.
 
     `corpus`: a file path (text, .gz, .bz2, .xz), a list of paths, an iterable
@@ -372,11 +384,20 @@ def cooccurrence(corpus, vocab: Optional[Vocabulary] = None, *, window: int = 15
     either way the matrix is never held in RAM. `max_product` tunes the
     dense table (-1: from the budget; 0: none). Ctrl-C stops counting and
     raises KeyboardInterrupt.
+
+    `device="cuda"` (or "cuda:N") counts on the GPU (see cuda_cooccurrence):
+    the same matrix bit for bit; `memory` is then the device workspace (the
+    GPU does not spill: a matrix that outgrows it raises RuntimeError), and
+    `workers`, `temp_dir`, `max_product` do not apply. The result has host
+    arrays unless `keep_on_device=True`: then torch (or CuPy) arrays on the GPU
+    (`keep_on_device` does not apply on the CPU). On-disk results are CPU-only:
+    a GPU count is never written to a file, and `path=` with a GPU raises
+    ValueError (count, then ``save(path)``).
     """
     device = _native.resolve_device(device)
-    if device != "cpu":
-        raise ValueError(f"device={device!r}: GPU co-occurrence counting is not available in this "
-                         "build; use device='cpu'")
+    if device != "cpu" and path is not None:
+        raise ValueError(f"path= writes the CPU count's result straight to disk; a count on "
+                         f"{device!r} stays in memory: count, then call .save(path)")
     window = int(check_number("window", window, 1, 1 << 20, integer=True))
     workers = ((os.cpu_count() or 1) if workers is None
                else int(check_number("workers", workers, 1, 1024, integer=True)))
@@ -395,6 +416,12 @@ def cooccurrence(corpus, vocab: Optional[Vocabulary] = None, *, window: int = 15
                          max_sentence_length=NO_SENTENCE_LIMIT)
     if len(encoded.vocab) == 0 or encoded.n_tokens == 0:
         raise ValueError("the corpus has no in-vocabulary words (empty corpus, or min_count too high)")
+    if device != "cpu":  # [CUDA, issue 5] in device memory only: on-disk results are CPU-only
+        from . import cuda_cooccurrence
+        return cuda_cooccurrence.count(encoded, window=window, symmetric=bool(symmetric),
+                                       distance_weighting=bool(distance_weighting), memory=memory,
+                                       memory_bytes=memory_bytes, device=device, progress=progress,
+                                       keep_on_device=bool(keep_on_device))
 
     native_progress = _native.core.Progress()
     bar = make_bar(progress, encoded.n_tokens, "co-occurrence", "word")
@@ -489,6 +516,7 @@ def add_cooccur_parser(subparsers) -> None:
     p.add_argument("--memory", default="1GB", help="memory budget, e.g. 4GB (default 1GB)")
     p.add_argument("--temp-dir", default=None, help="where runs spill (default: system temp)")
     p.add_argument("--threads", type=int, default=None, help="worker threads (default: all cores)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=cli_cooccur)
 
@@ -497,14 +525,17 @@ def cli_cooccur(args) -> int:
     vocab = Vocabulary.load(args.vocab) if args.vocab else None
     corpus = args.corpus[0] if len(args.corpus) == 1 else list(args.corpus)
     glove_binary = args.output.endswith(".bin")
+    on_gpu = _native.resolve_device(args.device) != "cpu"
     matrix = cooccurrence(corpus, vocab, window=args.window, symmetric=not args.asymmetric,
                           distance_weighting=not args.no_distance_weighting,
                           min_count=args.min_count, max_vocab_size=args.max_vocab,
                           workers=args.threads, memory=args.memory, temp_dir=args.temp_dir,
-                          progress=False if args.quiet else None,
-                          path=None if glove_binary else args.output)  # ours: straight to the file
+                          device=args.device, progress=False if args.quiet else None,
+                          path=None if glove_binary or on_gpu else args.output)  # CPU: straight to the file
     if glove_binary:
         matrix.save_glove_binary(args.output)
+    elif on_gpu:  # [CUDA] a GPU count is held in memory (path= is CPU-only): save it
+        matrix.save(args.output)
     if args.vocab_out:
         matrix.vocab.save(args.vocab_out)
     s = matrix.stats

@@ -17,6 +17,7 @@ same arguments and return the same dicts, plus device placement.
 """
 from __future__ import annotations
 
+import contextlib
 import time
 import weakref
 from typing import Optional
@@ -25,7 +26,7 @@ import numpy as np
 
 from . import _native
 
-__all__ = ["array_module", "to_device", "allocate_word2vec", "train_word2vec_epoch",
+__all__ = ["array_module", "to_device", "on_caller_stream", "allocate_word2vec", "train_word2vec_epoch",
            "count_cooccurrences", "allocate_glove", "make_glove_pairs", "train_glove_epoch"]
 
 # Launch sizes: each launch is short enough for a live bar and a prompt stop(),
@@ -71,6 +72,12 @@ class _TorchArrays:
 
     def stream(self, device) -> int:
         return self.torch.cuda.current_stream(device).cuda_stream
+
+    def current_stream(self, device):
+        return self.torch.cuda.current_stream(device)
+
+    def using_stream(self, stream, device):
+        return self.torch.cuda.stream(stream)  # also makes the stream's device current
 
     def synchronize(self, device) -> None:
         self.torch.cuda.current_stream(device).synchronize()
@@ -122,6 +129,15 @@ class _CupyArrays:
     def stream(self, device) -> int:
         with self._on(device):
             return self.cupy.cuda.get_current_stream().ptr
+
+    def current_stream(self, device):
+        with self._on(device):
+            return self.cupy.cuda.get_current_stream()
+
+    @contextlib.contextmanager
+    def using_stream(self, stream, device):
+        with self._on(device), stream:
+            yield
 
     def synchronize(self, device) -> None:
         with self._on(device):
@@ -194,6 +210,20 @@ def to_device(array, device, dtype: Optional[str] = None):
         return copy
     _copies[key] = (ref, copy)
     return copy
+
+
+def on_caller_stream(call, device):
+    """`call` bound to the calling thread's current stream on `device`, to run
+    on another thread: torch and CuPy keep one current stream per thread, and
+    the trainers run their launch loop on a helper thread (run_polled), which
+    would otherwise launch on the default stream instead of the caller's."""
+    arrays = array_module()
+    stream = arrays.current_stream(device)
+
+    def run():
+        with arrays.using_stream(stream, device):
+            return call()
+    return run
 
 
 def _check(arrays, a, name, dtype, shape, device):

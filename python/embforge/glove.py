@@ -67,6 +67,19 @@ class GloVe:
     memory (glove_blocks.py). The file goes when the model is freed or fit()
     gets another matrix. The budget must hold the model plus a block of 4096
     pairs (the error says how much that is).
+
+    `device="cuda"` (or "cuda:N") counts and trains on the GPU (cuda_glove):
+    ``weights``, ``gradsq`` and the storage of ``wv`` are device arrays (torch,
+    else CuPy), so ``wv.to_torch()`` shares them; `workers` does not apply, and
+    the pair order of an epoch is a permutation of (seed, epoch) drawn on the
+    device (another order than the CPU's, so the same seed gives vectors of
+    the same quality, not the same vectors). The update rule is the CPU's
+    (glove_math.h), with glove.c's bias step: the CUDA kernel takes no
+    `bias_learning_rate`, so another value than 1 raises ValueError there.
+    Out-of-core training is CPU-only: on a GPU `memory` bounds counting only
+    (the device workspace), the pairs and the model live in device memory
+    whatever their size (an on-disk Cooccurrence is uploaded whole), and
+    `out_of_core=True` raises ValueError (None and False train in memory).
     """
 
     def __init__(self, vector_size: int = 100, x_max: float = 100.0, alpha: float = 0.75,
@@ -102,9 +115,15 @@ class GloVe:
         self.reshuffle = bool(reshuffle)
         self.out_of_core = None if out_of_core is None else bool(out_of_core)
         self.device = _native.resolve_device(device)
-        if self.device != "cpu":
-            raise ValueError(f"device={self.device!r}: GloVe on the GPU is not available in this "
-                             "build; use device='cpu'")
+        if self.device != "cpu":  # [CUDA] what the GPU path does not do (see the class docstring)
+            if self.out_of_core:
+                raise ValueError(f"out_of_core=True: out-of-core training is CPU-only; on "
+                                 f"{self.device!r} the pairs and the model are in device memory "
+                                 "(use out_of_core=None, or device='cpu')")
+            if self.bias_learning_rate != 1.0:
+                raise ValueError(f"bias_learning_rate={self.bias_learning_rate!r}: the CUDA kernel "
+                                 "uses glove.c's bias step (bias_learning_rate=1); use 1.0, or "
+                                 "device='cpu'")
         self.progress = progress
 
         self.vocab: Optional[Vocabulary] = None
@@ -125,11 +144,13 @@ class GloVe:
 
     # ------------------------------------------------------------ setup
     def count(self, corpus) -> Cooccurrence:
-        """Counts `corpus` with this model's counting options."""
+        """Counts `corpus` with this model's counting options, on its device
+        (a GPU matrix stays there: keep_on_device=True)."""
         return cooccurrence(corpus, self.vocab, window=self.window, symmetric=self.symmetric,
                             distance_weighting=self.distance_weighting, min_count=self.min_count,
                             max_vocab_size=self.max_vocab_size, workers=self.workers,
-                            memory=self.memory, temp_dir=self.temp_dir, progress=self.progress)
+                            memory=self.memory, temp_dir=self.temp_dir, progress=self.progress,
+                            device=self.device, keep_on_device=True)
 
     def _use(self, matrix: Cooccurrence) -> None:
         if self.vocab is None:
@@ -140,6 +161,11 @@ class GloVe:
             raise ValueError("the co-occurrence matrix is empty: nothing to train on")
         self.cooccurrence = matrix
         self._release_pairs()
+        if self.device != "cpu":  # [CUDA, issue 5] pairs on the device; no order array (see train)
+            from . import cuda_glove  # never out of core: that path is CPU-only
+            self._pairs = cuda_glove.make_pairs(matrix, self.x_max, self.alpha, self.device)
+            return
+        matrix = matrix.to_host()  # a matrix counted on the GPU trains here from a host copy
         layout = plan_training(parse_memory(self.memory), matrix.nnz, len(matrix.vocab),
                                self.vector_size, matrix.on_disk, self.out_of_core)
         if layout.out_of_core:
@@ -158,15 +184,21 @@ class GloVe:
         """Drops the training pairs of the previous matrix (and its pair file)."""
         if self._blocks is not None:
             self._blocks.close()
-        self._blocks = self._pairs = self._order = None
+        self._blocks = self._pairs = self._order = self._order_epoch = None
 
     def _reset_weights(self, vocab: Vocabulary) -> None:
         self.vocab = vocab
-        rows = 2 * len(vocab)
-        self.weights = np.empty((rows, self.vector_size + 1), dtype=np.float32)
-        self.gradsq = np.empty_like(self.weights)
-        _native.core.init_glove(self.weights, self.gradsq, int(self.seed))
-        storage = np.zeros((len(vocab) + SPARE_ROWS, self.vector_size), dtype=np.float32)
+        if self.device != "cpu":  # [CUDA, issue 5] the same initial weights, on the device
+            from . import cuda_glove
+            self.weights, self.gradsq, storage = cuda_glove.allocate(
+                len(vocab), self.vector_size, int(self.seed), self.device, SPARE_ROWS)
+            self._cuda_storage = storage
+        else:
+            rows = 2 * len(vocab)
+            self.weights = np.empty((rows, self.vector_size + 1), dtype=np.float32)
+            self.gradsq = np.empty_like(self.weights)
+            _native.core.init_glove(self.weights, self.gradsq, int(self.seed))
+            storage = np.zeros((len(vocab) + SPARE_ROWS, self.vector_size), dtype=np.float32)
         self.wv = KeyedVectors.from_storage(vocab.words, storage, vocab.counts)
         self._update_wv()
         self.cost_history = []
@@ -174,6 +206,11 @@ class GloVe:
 
     def _update_wv(self) -> None:
         n, d = len(self.vocab), self.vector_size
+        if self.device != "cpu":  # [CUDA, issue 5] computed on the device, into wv's device rows
+            from . import cuda_glove
+            cuda_glove.write_vectors(self._cuda_storage[:n], self.weights, n, d, self.output_vectors)
+            self.wv._invalidate()
+            return
         out = self.wv._storage[:n]
         if self.output_vectors == "main":
             out[...] = self.weights[:n, :d]
@@ -208,7 +245,8 @@ class GloVe:
             for _ in range(epochs):
                 order_epoch = self.epochs_trained if self.reshuffle else 0
                 if self._blocks is None and order_epoch != self._order_epoch:
-                    core.glove_shuffle(self._order, int(self.seed), order_epoch, self.workers)
+                    if self.device == "cpu":  # [CUDA] the kernel draws its own permutation
+                        core.glove_shuffle(self._order, int(self.seed), order_epoch, self.workers)
                     self._order_epoch = order_epoch
 
                 def poll():
@@ -228,7 +266,15 @@ class GloVe:
                     return core.train_glove_epoch(self._pairs, self._order, self.weights,
                                                   self.gradsq, **settings)
 
-                stats, interrupted = run_polled(epoch, progress, poll)
+                call = epoch
+                if self.device != "cpu":  # [CUDA, issue 5] same result dict, order of (seed, epoch)
+                    from . import cuda_glove
+                    call = cuda_glove.epoch_call(
+                        self._pairs, self.weights, self.gradsq, learning_rate=self.learning_rate,
+                        grad_clip=self.grad_clip, seed=self.seed, order_epoch=self._order_epoch,
+                        progress=progress, device=self.device,
+                        bias_learning_rate=self.bias_learning_rate)
+                stats, interrupted = run_polled(call, progress, poll)
                 done += stats["pairs"]
                 if stats["skipped"]:
                     logger.warning("epoch %d: %d pairs skipped (NaN or infinite diff)",
@@ -270,8 +316,12 @@ class GloVe:
         pickle. The co-occurrence matrix is not included (Cooccurrence.save)."""
         if self.weights is None:
             raise ValueError("nothing to save: the model has not been fitted")
+        weights, gradsq = self.weights, self.gradsq
+        if self.device != "cpu":  # [CUDA, issue 5] host copies of the device state
+            from . import cuda_glove
+            weights, gradsq = cuda_glove.host(weights), cuda_glove.host(gradsq)
         write_archive(path, self._config(), self.vocab.words, counts=self.vocab.counts,
-                      weights=self.weights, gradsq=self.gradsq)
+                      weights=weights, gradsq=gradsq)
 
     @classmethod
     def load(cls, path, device: str = "cpu") -> "GloVe":
@@ -303,8 +353,13 @@ class GloVe:
         if (gradsq < 1.0).any():
             raise ValueError(f"{path}: gradsq holds values below 1 (AdaGrad sums start at 1)")
         model._reset_weights(vocab)
-        model.weights[...] = weights
-        model.gradsq[...] = gradsq
+        if model.device != "cpu":  # [CUDA, issue 5] write the device buffers
+            from . import cuda_glove
+            cuda_glove.copy_in(model.weights, weights, model.device)
+            cuda_glove.copy_in(model.gradsq, gradsq, model.device)
+        else:
+            model.weights[...] = weights
+            model.gradsq[...] = gradsq
         model._update_wv()
         model.epochs_trained = trained
         model.cost_history = history
@@ -329,7 +384,8 @@ def add_glove_train_arguments(group) -> None:
                        help="GloVe: gradient clipping (default 100)")
     group.add_argument("--memory", default="1GB",
                        help="GloVe: memory budget for counting and training, e.g. 4GB (default "
-                            "1GB); past it, training goes out of core")
+                            "1GB); past it, CPU training goes out of core (on a GPU: the counting "
+                            "workspace)")
     group.add_argument("--temp-dir", default=None,
                        help="GloVe: where counting spills runs and training keeps its pair file")
     group.add_argument("--asymmetric", action="store_true", help="GloVe: count left contexts only")
@@ -356,7 +412,7 @@ def cli_train_glove(args) -> int:
                   output_vectors=args.vectors, device=args.device,
                   progress=False if args.quiet else None)
     if args.cooccurrence:
-        matrix = Cooccurrence.load(args.cooccurrence, mmap=True)  # trained out of core
+        matrix = Cooccurrence.load(args.cooccurrence, mmap=True)  # CPU: trained out of core
     else:
         matrix = model.count(args.corpus[0] if len(args.corpus) == 1 else list(args.corpus))
     if args.save_cooccurrence:

@@ -231,8 +231,13 @@ class Word2Vec:
                             bar.set_postfix(loss=f"{progress.loss_sum / progress.loss_count:.4f}",
                                             lr=f"{progress.learning_rate:.5f}", refresh=False)
 
-                stats, interrupted = run_polled(
-                    lambda: self._train_epoch(corpus, a0, a1, self.epochs_trained), progress, poll)
+                def epoch(a0=a0, a1=a1):
+                    return self._train_epoch(corpus, a0, a1, self.epochs_trained)
+
+                if self.device != "cpu":  # [CUDA] launch on the caller's stream, not the helper thread's
+                    from . import cuda_backend
+                    epoch = cuda_backend.on_caller_stream(epoch, self.device)
+                stats, interrupted = run_polled(epoch, progress, poll)
                 done_before += corpus.raw_tokens
                 self.training_loss.append(stats["loss"] if self.compute_loss else float("nan"))
                 self.epochs_trained += 1

@@ -20,6 +20,10 @@ struct Word2VecParams {
   uint64_t seed = 1;
   int epoch = 0;             // mixed into the seed: each epoch draws anew
   int workers = 1;
+  // With workers > 1, rows [0, hot_rows) (the most frequent words) are trained
+  // in thread-private copies merged every few thousand words (cpu/hot_rows.h).
+  // -1: automatic (64 rows); 0 turns it off. CPU only.
+  int64_t hot_rows = -1;
 };
 
 // The encoded corpus: sentence s is ids[offsets[s] .. offsets[s+1]).
