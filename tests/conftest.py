@@ -56,3 +56,25 @@ def make_toy_corpus(n_sentences=3000, seed=0):
                  for _ in range(rng.randint(8, 20))]
         sentences.append(words)
     return sentences
+
+
+def make_leaky_toy_corpus(n_sentences=3000, seed=0, leak=0.2):
+    """make_toy_corpus's 4 topics, but a fraction `leak` of the words comes
+    from a random topic. GloVe fits observed pairs only: without leaks every
+    log X_ij of the toy corpus is log n_i + log n_j + const, which glove.c's
+    fast bias steps fit alone, so the vectors need not learn the topics.
+    With leaks, cross-topic pairs are observed at a lower rate and only the
+    vectors can express that."""
+    rng = random.Random(seed)
+    topics = [[f"{name}{i}" for i in range(12)] for name in ("sea", "fire", "tree", "iron")]
+    filler = ["the", "a", "of", "and", "to"]
+    sentences = []
+    for _ in range(n_sentences):
+        topic = rng.choice(topics)
+        words = []
+        for _ in range(rng.randint(8, 20)):
+            r = rng.random()
+            words.append(rng.choice(topic) if r < 0.7 - leak else
+                         rng.choice(rng.choice(topics)) if r < 0.7 else rng.choice(filler))
+        sentences.append(words)
+    return sentences

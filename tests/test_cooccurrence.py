@@ -343,7 +343,7 @@ def test_cli_cooccur_writes_glove_binary_and_vocab(tmp_path, device):
     X = Cooccurrence.load_glove_binary(out, vocab)
     assert X == cooccurrence(corpus, window=2, min_count=1, progress=False)
     assert main(["cooccur", corpus, "-o", str(tmp_path / "m.cooc"), "--min-count", "1",
-                 "--asymmetric", "--no-distance-weighting", "--quiet"]) == 0
+                 "--asymmetric", "--no-distance-weighting", "--device", device, "--quiet"]) == 0
     Y = Cooccurrence.load(tmp_path / "m.cooc")
     assert Y.symmetric is False and Y.distance_weighting is False and Y.window == 15
     assert main(["cooccur", corpus, "-o", str(out), "--window", "0", "--quiet"]) == 2
@@ -379,7 +379,8 @@ def test_device_counts_equal_cpu(device, symmetric, weighting):
         for a, b in zip((got.rows, got.cols, got.values), (cpu.rows, cpu.cols, cpu.values)):
             assert a.dtype == b.dtype and np.array_equal(a.view(np.uint32), b.view(np.uint32))
         assert got.stats["pair_updates"] == cpu.stats["pair_updates"]
-        assert set(cpu.stats) <= set(got.stats)
+        cpu_only = {"result_file_counts", "nnz"}  # the CPU count's result-to-files report
+        assert set(cpu.stats) - cpu_only <= set(got.stats)
         kept = cooccurrence(corpus, device=device, memory="64MB", keep_on_device=True, **kw)
         assert kept.device == ("cpu" if device == "cpu" else "cuda:0")
         arrays = (kept.rows, kept.cols, kept.values)
@@ -406,6 +407,19 @@ def test_device_matrix_files_and_moves(tmp_path, small_matrix, device):
     np.testing.assert_array_equal(X.to_scipy("csr").toarray(), small_matrix.to_scipy().toarray())
     with pytest.raises(ValueError, match="needs a CUDA device"):
         small_matrix.to_device("cpu")
+
+
+@pytest.mark.parametrize("device", GPU_DEVICES, indirect=True)
+def test_device_results_are_never_on_disk(tmp_path, device):
+    """On-disk results (path=, a result past the budget) are CPU-only: a GPU
+    count stays in memory, and path= with a GPU is refused before counting."""
+    corpus = [["a", "b", "a", "c"], ["b", "c", "c"]] * 3
+    with pytest.raises(ValueError, match="path= writes the CPU count's result straight to disk"):
+        cooccurrence(corpus, min_count=1, device=device, path=tmp_path / "x.npz", progress=False)
+    X = cooccurrence(corpus, min_count=1, device=device, memory=TINY, temp_dir=tmp_path,
+                     progress=False)
+    assert not X.on_disk and os.listdir(tmp_path) == []
+    assert X == cooccurrence(corpus, min_count=1, progress=False)
 
 
 @pytest.mark.parametrize("device", GPU_DEVICES, indirect=True)

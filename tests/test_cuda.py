@@ -18,7 +18,7 @@ import pytest
 from embforge import _native
 from embforge._native import core
 
-from conftest import make_toy_corpus
+from conftest import make_leaky_toy_corpus, make_toy_corpus
 from fake_device import HostLaunchers, install_fake_device
 
 try:
@@ -356,8 +356,10 @@ def test_glove_order_looks_shuffled():
 
 
 @pytest.fixture(scope="module")
-def glove_pairs(toy, tmp_path_factory):
-    corpus, _ = toy
+def glove_pairs(tmp_path_factory):
+    from embforge.corpus import encode
+    # Leaky topics: without them GloVe's biases alone fit the toy corpus (conftest).
+    corpus = encode(make_leaky_toy_corpus(), min_count=1)
     rows, cols, values, _ = cpu_cooccur(corpus.ids, corpus.offsets, len(corpus.vocab),
                                         tmp_path_factory.mktemp("cooc"), window=10, symmetric=True,
                                         distance_weighting=True)
@@ -632,8 +634,11 @@ def test_glove_trains_on_both(glove_pairs, device, chunk_pairs):
     assert costs[-1] < 0.5 * costs[0]
     assert np.isfinite(to_host(w)).all() and np.isfinite(to_host(g)).all()
     main = to_host(w)[:v, :dim] + to_host(w)[v:, :dim]
-    # seeds spread 0.47-0.71 on the CPU; a default launch races ~1000 warps on 53 words
-    assert topic_separation(corpus.vocab, main) > (0.1 if device == "cuda" and not chunk_pairs else 0.3)
+    # CPU: 1.328-1.329 for init seeds 1-8 (of at most 4/3); a default CUDA launch
+    # races ~1000 warps on 53 words (thresholds there not recalibrated since the
+    # leaky corpus: no GPU at hand, so kept as loose as before)
+    assert topic_separation(corpus.vocab, main) > (0.1 if device == "cuda" and not chunk_pairs
+                                                   else 0.3 if device == "cuda" else 1.0)
 
 
 @pytest.mark.cuda
@@ -757,7 +762,9 @@ def test_backend_cooccur_and_glove_plumbing(fake_device, toy, tmp_path):
     np.testing.assert_array_equal(rows.numpy(), expected[0])
     np.testing.assert_array_equal(cols.numpy(), expected[1])
     np.testing.assert_array_equal(values.numpy().view(np.uint32), expected[2].view(np.uint32))
-    assert set(expected[3]) <= set(stats) and stats["pair_updates"] == expected[3]["pair_updates"]
+    cpu_only = {"result_file_counts", "nnz"}  # the CPU count's result-to-files report
+    assert set(expected[3]) - cpu_only <= set(stats)
+    assert stats["pair_updates"] == expected[3]["pair_updates"]
 
     pairs = backend.make_glove_pairs(rows, cols, values, v, 100.0, 0.75)
     np.testing.assert_array_equal(pairs.numpy().view(np.uint32),

@@ -13,32 +13,34 @@ from embforge.glove import GloVe
 from embforge.keyedvectors import KeyedVectors
 from embforge.vocab import Vocabulary
 
-from conftest import DATA, make_toy_corpus
+from conftest import DATA, make_leaky_toy_corpus
 from fake_device import GPU_DEVICES, device_kind, host, on_device
 
 glove_module = importlib.import_module("embforge.glove")
 
 
-def reference_update(W, G, vocab, row, col, log_x, weight, eta, clip):
-    """glove.c's update of one pair, in float64 (glove_thread in glove.c)."""
+def reference_update(W, G, vocab, row, col, log_x, weight, eta, clip, bias_rate=1.0):
+    """Current glove.c's update of one pair, in float64 (glove_thread): the
+    vector gradients are clipped, then scaled by eta; the bias step is
+    bias_rate * fdiff (glove.c: no eta, bias_rate 1)."""
     W64, G64 = W.astype(np.float64), G.astype(np.float64)
     d = W.shape[1] - 1
     w, c = W64[row], W64[vocab + col]
     diff = w[:d] @ c[:d] + w[d] + c[d] - log_x
     fdiff = weight * diff
     cost = 0.5 * fdiff * diff
-    step = fdiff * eta
-    grad_w = np.clip(step * c[:d], -clip, clip)  # both from the rows before the update
-    grad_c = np.clip(step * w[:d], -clip, clip)
+    grad_w = np.clip(fdiff * c[:d], -clip, clip) * eta  # both from the rows before the update
+    grad_c = np.clip(fdiff * w[:d], -clip, clip) * eta
+    bias = bias_rate * fdiff
     new_w, new_c = w.copy(), c.copy()
     new_w[:d] -= grad_w / np.sqrt(G64[row, :d])
     new_c[:d] -= grad_c / np.sqrt(G64[vocab + col, :d])
-    new_w[d] -= step / np.sqrt(G64[row, d])
-    new_c[d] -= step / np.sqrt(G64[vocab + col, d])
+    new_w[d] -= bias / np.sqrt(G64[row, d])
+    new_c[d] -= bias / np.sqrt(G64[vocab + col, d])
     G64[row, :d] += grad_w ** 2
     G64[vocab + col, :d] += grad_c ** 2
-    G64[row, d] += step ** 2
-    G64[vocab + col, d] += step ** 2
+    G64[row, d] += bias ** 2
+    G64[vocab + col, d] += bias ** 2
     W64[row], W64[vocab + col] = new_w, new_c
     return W64, G64, cost
 
@@ -56,14 +58,37 @@ def test_pair_update_matches_glove_c_formulas(data):
     weight = np.float32(data.draw(st.floats(0.0, 1.0)))
     eta = np.float32(data.draw(st.sampled_from([0.05, 1.0, 30.0])))
     clip = np.float32(data.draw(st.sampled_from([0.001, 0.1, 100.0])))  # small: clipping active
+    bias_rate = np.float32(data.draw(st.sampled_from([1.0, 0.05])))
 
-    ref_W, ref_G, ref_cost = reference_update(W, G, vocab, row, col, log_x, weight, eta, clip)
-    cost = core.glove_pair_update(W, G, row, col, float(log_x), float(weight), float(eta), float(clip))
+    ref_W, ref_G, ref_cost = reference_update(W, G, vocab, row, col, log_x, weight, eta, clip,
+                                              bias_rate)
+    cost = core.glove_pair_update(W, G, row, col, float(log_x), float(weight), float(eta), float(clip),
+                                  bias_learning_rate=float(bias_rate))
     # float32 kernel vs float64 reference: the dot product of up to 130 terms of
-    # size `scale`^2 differs by ~1e-6 relative; steps are at most clip / 1.
+    # size `scale`^2 differs by ~1e-6 relative; vector steps are at most
+    # eta * clip / 1, bias steps |fdiff| <= ~20.
     np.testing.assert_allclose(W, ref_W, rtol=2e-5, atol=2e-5 * max(1.0, float(eta)))
     np.testing.assert_allclose(G, ref_G, rtol=2e-4, atol=1e-4)
     assert cost == pytest.approx(ref_cost, rel=1e-4, abs=1e-6)
+
+
+def test_bias_step_has_no_learning_rate_like_glove_c():
+    """Regression: glove.c (since its gradient clipping) steps the biases by
+    fdiff / sqrt(G_b) with no eta, and clips the vector gradient before eta.
+    One pair from zero vectors: only the biases move, by f * diff exactly."""
+    W = np.zeros((2, 3), np.float32)
+    W[0, 2], W[1, 2] = 0.25, 0.5           # biases; diff = 0.75 - log_x
+    G = np.ones_like(W)
+    log_x, weight = np.float32(2.0), np.float32(0.5)
+    fdiff = weight * (0.75 - log_x)          # -0.625
+    core.glove_pair_update(W, G, 0, 0, float(log_x), float(weight), 0.05, 100.0)
+    assert W[0, 2] == pytest.approx(0.25 - fdiff) and W[1, 2] == pytest.approx(0.5 - fdiff)
+    assert G[0, 2] == pytest.approx(1 + fdiff ** 2)
+    # The clip acts on fdiff * c before eta: |g| = 0.5 * 2 = 1 > clip 0.1 -> 0.1 * eta.
+    W = np.array([[2.0, 0.0], [2.0, 0.0]], np.float32)
+    G = np.ones_like(W)
+    core.glove_pair_update(W, G, 0, 0, 3.5, 0.5, 0.05, 0.1)  # diff = 4 - 3.5 = 0.5, fdiff 0.25
+    assert W[0, 0] == pytest.approx(2.0 - 0.1 * 0.05) and G[0, 0] == pytest.approx(1 + 0.005 ** 2)
 
 
 def test_non_finite_pair_is_skipped_like_glove_c():
@@ -141,8 +166,9 @@ def test_init_like_glove_c():
     G = np.empty_like(W)
     core.init_glove(W, G, 1)
     assert (G == 1.0).all()
-    assert W.min() >= -0.5 / 51 and W.max() < 0.5 / 51
-    assert abs(W.mean()) < 1e-4 and W.std() == pytest.approx(1 / 51 / np.sqrt(12), rel=0.02)
+    # glove.c: uniform in [-0.5, 0.5) / d (d = 50 here), biases included.
+    assert W.min() >= -0.5 / 50 and W.max() < 0.5 / 50
+    assert abs(W.mean()) < 1e-4 and W.std() == pytest.approx(1 / 50 / np.sqrt(12), rel=0.02)
     W2 = np.empty_like(W)
     core.init_glove(W2, G, 1)
     assert np.array_equal(W, W2)
@@ -166,7 +192,7 @@ def test_training_arguments_are_validated():
 # ------------------------------------------------------------------ trainer
 @pytest.fixture(scope="module")
 def toy_matrix():
-    return cooccurrence(make_toy_corpus(), window=5, min_count=1, workers=2, progress=False)
+    return cooccurrence(make_leaky_toy_corpus(), window=5, min_count=1, workers=2, progress=False)
 
 
 def topic_margin(wv):
@@ -184,22 +210,34 @@ def test_quality_on_toy_topics(toy_matrix, device, request):
     model = GloVe(vector_size=20, epochs=15, workers=2, seed=3, device=device,
                   progress=False).fit(toy_matrix)
     assert isinstance(model.wv, KeyedVectors) and len(model.wv) == len(toy_matrix.vocab)
-    # Calibrated over seeds 1-10 at these settings: margin 0.32-0.65 (untrained
-    # vectors: 0.01; GloVe never sees the absent cross-topic pairs, so it does
-    # not push them apart much), topic precision@5 = 1.0 for every seed (the
-    # emulated device: 0.32-0.56, 1.0). The thresholds leave room for Hogwild
-    # noise and still fail for untrained or scrambled vectors. A real GPU runs
-    # all ~1,000 pairs of an epoch at once on these 53 words (Hogwild's worst
-    # case; test_cuda.py's bound for it is 0.1): its own, looser bounds.
+    # The leaky toy corpus on every device (conftest: the leak-free one is fit
+    # by glove.c's bias steps alone). Calibrated at these settings (2 workers)
+    # after the merge of glove-ooc's update rule with cuda-glove:
+    #   cpu (seeds 1-20, 3 runs each): margin 1.3242-1.3251 of at most 4/3
+    #     (same-topic cosine ~1, cross-topic ~-1/3), precision@5 1.0, last/first
+    #     cost 0.0116-0.0154; the cost rises in 3 of 60 runs by up to 0.39%
+    #     once (Hogwild; seeds 10, 19), so a 1% rise per epoch is allowed;
+    #   cuda-emulated (seeds 1-20, deterministic): margin 1.3241-1.3248,
+    #     precision@5 1.0, last/first 0.0122-0.0146, worst rise 0.01% (seed 6);
+    #   untrained vectors: margin -0.02.
+    # The thresholds leave room for Hogwild noise and still fail for untrained
+    # or scrambled vectors. A real GPU runs all ~1,400 pairs of an epoch at
+    # once on these 53 words (Hogwild's worst case) and could not be
+    # calibrated here (no GPU): it keeps its earlier bounds, all looser than
+    # the emulated device's (margin 0.1 < 1.0, precision 0.75 < 0.9, cost
+    # halved instead of / 20 with no rise).
     real_gpu = device_kind(request) == "cuda"
-    assert topic_margin(model.wv) > (0.1 if real_gpu else 0.25)
+    assert topic_margin(model.wv) > (0.1 if real_gpu else 1.0)
     hits = [w.rstrip("0123456789") == n.rstrip("0123456789")
             for w in ("sea3", "fire7", "tree0", "iron11")
             for n, _ in model.wv.most_similar(w, topn=5)]
     assert np.mean(hits) >= (0.75 if real_gpu else 0.9)
     costs = model.cost_history
     assert len(costs) == 15
-    assert costs[-1] < 0.5 * costs[0] if real_gpu else all(b < a for a, b in zip(costs, costs[1:]))
+    if real_gpu:
+        assert costs[-1] < 0.5 * costs[0]
+    else:
+        assert costs[-1] < 0.05 * costs[0] and all(b < 1.01 * a for a, b in zip(costs, costs[1:]))
 
 
 def test_fit_from_corpus_and_output_vectors(toy_corpus_path, device, request):
@@ -307,14 +345,24 @@ def test_ctrl_c_keeps_a_usable_model(toy_matrix, monkeypatch, device):
 
 
 # ------------------------------------------------------------------ devices
-def topic_corpus(n_topics=30, n_words=40, n_sentences=15000, seed=0):
-    """make_toy_corpus at a larger scale: 1,205 words, ~60k co-occurring pairs,
-    enough that a GPU's warps rarely update the same row at once."""
+def topic_corpus(n_topics=30, n_words=40, n_sentences=15000, seed=0, leak=0.2):
+    """make_leaky_toy_corpus at a larger scale: 1,205 words, ~381k co-occurring
+    pairs, enough that a GPU's warps rarely update the same row at once. A
+    fraction `leak` of the words comes from a random topic (conftest: without
+    leaks glove.c's bias steps fit the matrix and the vectors learn little)."""
     rng = random.Random(seed)
     topics = [[f"t{t}w{i}" for i in range(n_words)] for t in range(n_topics)]
     filler = ["the", "a", "of", "and", "to"]
-    return [[rng.choice(topic) if rng.random() < 0.7 else rng.choice(filler)
-             for _ in range(rng.randint(8, 20))] for topic in (rng.choice(topics) for _ in range(n_sentences))]
+    sentences = []
+    for _ in range(n_sentences):
+        topic = rng.choice(topics)
+        words = []
+        for _ in range(rng.randint(8, 20)):
+            r = rng.random()
+            words.append(rng.choice(topic) if r < 0.7 - leak else
+                         rng.choice(rng.choice(topics)) if r < 0.7 else rng.choice(filler))
+        sentences.append(words)
+    return sentences
 
 
 def corpus_margin(wv):
@@ -333,20 +381,27 @@ def topic_matrix():
 
 
 def test_same_seed_same_quality_on_both(topic_matrix, device, request):
-    """Tolerance: the margin within 0.02 and the last cost within 3% of the
-    CPU's at the same seed. Calibrated on the emulated device over seeds 1-7
-    (another pair order than the CPU's): margins 0.125-0.144, at most 0.002
-    apart; costs at most 0.04% apart. A real GPU gets 0.03 and 10% for
-    Hogwild (~8k warps in flight on 2,410 rows); not yet calibrated on one."""
+    """Tolerance: the margin within 0.02 and the last cost within 1% of the
+    CPU's at the same seed. Recalibrated on the leaky topic corpus after the
+    merge of glove-ooc's update rule (the leak-free one gave the CPU a margin
+    of 0.046 under glove.c's bias steps), seeds 1-8, 2 workers:
+    cpu margins 0.858-0.886 (3 runs of seeds 1, 4, 7: within 0.0011),
+    untrained -0.001; cuda-emulated (another pair order than the CPU's) at
+    most 0.0015 from the CPU's margin and 0.05% from its last cost; the cost
+    falls steadily, last/first 0.919-0.920 (the biases fit most of it in the
+    first epoch). A real GPU (~8k warps in flight on 2,410 rows) could not be
+    calibrated here (no GPU) and keeps looser bounds than the emulated
+    device's: margin within 0.03, cost within 10%, any decrease of the cost."""
     kw = dict(vector_size=32, epochs=15, workers=2, seed=4, progress=False)
     cpu = GloVe(**kw).fit(topic_matrix)
     other = GloVe(device=device, **kw).fit(topic_matrix)
     assert np.isfinite(host(other.weights)).all() and np.isfinite(host(other.gradsq)).all()
-    margin, cost = (0.03, 0.10) if device_kind(request) == "cuda" else (0.02, 0.03)
-    assert corpus_margin(cpu.wv) > 0.1
+    real_gpu = device_kind(request) == "cuda"
+    margin, cost, fall = (0.03, 0.10, 1.0) if real_gpu else (0.02, 0.01, 0.95)
+    assert corpus_margin(cpu.wv) > 0.7
     assert abs(corpus_margin(other.wv) - corpus_margin(cpu.wv)) < margin
     assert other.cost_history[-1] == pytest.approx(cpu.cost_history[-1], rel=cost)
-    assert len(other.cost_history) == 15 and other.cost_history[-1] < 0.5 * other.cost_history[0]
+    assert len(other.cost_history) == 15 and other.cost_history[-1] < fall * other.cost_history[0]
 
 
 @pytest.mark.parametrize("device", GPU_DEVICES, indirect=True)
@@ -389,6 +444,28 @@ def test_device_pair_order_follows_reshuffle(toy_matrix, device, monkeypatch):
     GloVe(vector_size=4, epochs=2, seed=9, reshuffle=False, device=device,
           progress=False).fit(toy_matrix)
     assert seen == [(None, 9, 0), (None, 9, 1), (None, 9, 2), (None, 9, 3), (None, 9, 0), (None, 9, 0)]
+
+
+@pytest.mark.parametrize("device", GPU_DEVICES, indirect=True)
+def test_out_of_core_and_bias_rate_are_cpu_only(tmp_path, toy_matrix, device):
+    """Out-of-core training is CPU-only: forcing it on a GPU is an error, and
+    a matrix on disk (which the CPU trains out of core) is uploaded whole;
+    `memory` bounds counting only there. The CUDA kernel has glove.c's bias
+    rule only, so another bias_learning_rate is refused, not ignored."""
+    with pytest.raises(ValueError, match="out_of_core=True: out-of-core training is CPU-only"):
+        GloVe(device=device, out_of_core=True)
+    with pytest.raises(ValueError, match="bias_learning_rate=0.05: the CUDA kernel"):
+        GloVe(device=device, bias_learning_rate=0.05)
+    toy_matrix.save(tmp_path / "x.npz")
+    on_disk = Cooccurrence.load(tmp_path / "x.npz", mmap=True)
+    kw = dict(vector_size=4, epochs=2, workers=1, memory="1MB", progress=False)
+    assert GloVe(**kw).fit(on_disk)._blocks is not None  # the CPU: out of core
+    for choice in (None, False):
+        model = GloVe(device=device, out_of_core=choice, **kw).fit(on_disk)
+        assert model._blocks is None and on_device(model._pairs) and model.epochs_trained == 2
+        assert np.isfinite(host(model.weights)).all()
+    model.save(tmp_path / "m.glove")
+    assert GloVe.load(tmp_path / "m.glove", device=device).bias_learning_rate == 1.0
 
 
 def test_reads_a_glove_c_cooccurrence_file():

@@ -20,7 +20,9 @@
 // are spilled first, largest first. Fixed costs (20 bytes per word for the
 // layout and the merge's row bounds, the write buffers) are counted too. When
 // the result alone crowds out the budget, the peak is the result + the
-// summed table + B/8, reported in stats.planned_peak_bytes.
+// summed table + B/8, reported in stats.planned_peak_bytes; with a
+// result_dir such a result is written to files instead (cooccur.h), and the
+// merge holds only a write buffer of 768 KiB per thread.
 #include "embforge/cooccur.h"
 
 #include <algorithm>
@@ -36,6 +38,7 @@
 #include "cooccur_sort.h"
 #include "embforge/check.h"
 #include "embforge/parallel.h"
+#include "embforge/trim.h"
 
 namespace embforge {
 namespace {
@@ -281,8 +284,10 @@ void check_params(const CooccurParams& p, const CorpusView& corpus, int64_t voca
 
 }  // namespace
 
-CooccurMatrix count_cooccurrences(const CooccurParams& params, const CorpusView& corpus,
-                                  int64_t vocab_size, Progress* progress) {
+namespace {
+
+CooccurMatrix count(const CooccurParams& params, const CorpusView& corpus, int64_t vocab_size,
+                    Progress* progress) {
   check_params(params, corpus, vocab_size);
   const auto started = std::chrono::steady_clock::now();
   auto seconds_since = [](std::chrono::steady_clock::time_point t) {
@@ -369,14 +374,24 @@ CooccurMatrix count_cooccurrences(const CooccurParams& params, const CorpusView&
 
   // The result must fit beside the summed table and the runs left in memory.
   cooc::MergeInput merge{&layout, layout.cells > 0 ? workers[0].table.data() : nullptr,
-                         &store.runs(), vocab_size, fraction_bits, threads, kMinReaderEntries};
+                         &store.runs(), vocab_size, fraction_bits, threads, kMinReaderEntries, ""};
   int64_t result_bound = dense_outputs;
   for (const Run& run : store.runs()) result_bound += run.size();
   const int64_t table_bytes = layout.cells * static_cast<int64_t>(sizeof(uint64_t));
-  const int64_t fixed = table_bytes + result_bound * kBytesPerResult + plan.fixed_bytes;
   // File runs are read through buffers: an eighth of the budget at least,
   // even when the result alone crowds it out (smaller reads only slow down).
   const int64_t reader_floor = params.memory_bytes / 8;
+  // A result that does not fit goes to files when the caller allows it:
+  // then only the merge threads' write buffers are held.
+  int64_t result_bytes = result_bound * kBytesPerResult;
+  const bool to_files = !params.result_dir.empty() &&
+                        (params.result_to_files ||
+                         table_bytes + result_bytes + plan.fixed_bytes + reader_floor > params.memory_bytes);
+  if (to_files) {
+    merge.result_dir = params.result_dir;
+    result_bytes = threads * std::min(result_bound, cooc::kResultBufferEntries) * kBytesPerResult;
+  }
+  const int64_t fixed = table_bytes + result_bytes + plan.fixed_bytes;
   if (fixed + store.memory_bytes() + reader_floor > params.memory_bytes)
     store.spill_until(std::max<int64_t>(0, params.memory_bytes - fixed - reader_floor));
   const int64_t reader_budget =
@@ -399,6 +414,15 @@ CooccurMatrix count_cooccurrences(const CooccurParams& params, const CorpusView&
   stats.planned_peak_bytes = peak;
   stats.count_seconds = count_seconds;
   stats.merge_seconds = seconds_since(merge_started);
+  return out;
+}
+
+}  // namespace
+
+CooccurMatrix count_cooccurrences(const CooccurParams& params, const CorpusView& corpus,
+                                  int64_t vocab_size, Progress* progress) {
+  CooccurMatrix out = count(params, corpus, vocab_size, progress);
+  release_free_memory();  // the tables, buffers and runs are gone now
   return out;
 }
 

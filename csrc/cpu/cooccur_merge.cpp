@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
+#include <string>
 
+#include "embforge/file_io.h"
 #include "embforge/parallel.h"
 
 namespace embforge::cooc {
@@ -25,10 +28,22 @@ struct Piece {
   int64_t n = 0;
 };
 
+// A merge thread's result files (cooccur.h: CooccurParams::result_dir).
+struct ResultFiles {
+  ResultFiles(const std::string& dir, int thread)
+      : rows(name(dir, thread, "rows")), cols(name(dir, thread, "cols")),
+        values(name(dir, thread, "values")) {}
+  static std::string name(const std::string& dir, int thread, const char* what) {
+    return dir + "/result-" + std::to_string(thread) + "." + what;
+  }
+  AppendFile rows, cols, values;
+};
+
 class RowMerger {
  public:
-  RowMerger(const MergeInput& in, int64_t r0, int64_t r1, Piece& piece)
-      : in_(in), l_(*in.layout), scale_(std::ldexp(1.0, -in.fraction_bits)), piece_(piece) {
+  RowMerger(const MergeInput& in, int64_t r0, int64_t r1, Piece& piece, ResultFiles* files)
+      : in_(in), l_(*in.layout), scale_(std::ldexp(1.0, -in.fraction_bits)), piece_(piece),
+        files_(files) {
     const auto vocab = static_cast<uint64_t>(in.vocab);
     int64_t bound = 0;
     for (const Run& run : *in.runs) {
@@ -38,6 +53,8 @@ class RowMerger {
       slices_.push_back(slice);
     }
     for (int64_t r = r0; r < r1; ++r) bound += dense_row_bound(l_, r);
+    if (files_) bound = std::min(bound, kResultBufferEntries);  // a buffer, emptied into the files
+    capacity_ = bound;
     piece.rows = MallocArray<int32_t>(bound);
     piece.cols = MallocArray<int32_t>(bound);
     piece.values = MallocArray<float>(bound);
@@ -61,12 +78,27 @@ class RowMerger {
         }
       }
     }
-    piece_.n = n_;
+    if (files_) {
+      write_out();
+      files_->rows.close();
+      files_->cols.close();
+      files_->values.close();
+    }
+    piece_.n = written_ + n_;
   }
 
  private:
+  void write_out() {
+    files_->rows.append(rows_, static_cast<size_t>(n_) * sizeof(int32_t));
+    files_->cols.append(cols_, static_cast<size_t>(n_) * sizeof(int32_t));
+    files_->values.append(values_, static_cast<size_t>(n_) * sizeof(float));
+    written_ += n_;
+    n_ = 0;
+  }
+
   void emit(int64_t r, int64_t c, uint64_t value) {
     if (value == 0) return;
+    if (n_ == capacity_) write_out();  // only with files: in memory, capacity_ bounds the row range
     rows_[n_] = static_cast<int32_t>(r);
     cols_[n_] = static_cast<int32_t>(c);
     values_[n_] = static_cast<float>(static_cast<double>(value) * scale_);
@@ -105,6 +137,7 @@ class RowMerger {
   const DenseLayout& l_;
   const double scale_;
   Piece& piece_;
+  ResultFiles* files_;
   std::vector<RunSlice> slices_;
   std::vector<uint64_t> column_cells_;
   int64_t columns_ = 0;
@@ -112,6 +145,8 @@ class RowMerger {
   int32_t* cols_;
   float* values_;
   int64_t n_ = 0;
+  int64_t capacity_ = 0;
+  int64_t written_ = 0;  // entries already in the files
 };
 
 // Row boundaries giving each thread about the same number of cells and entries.
@@ -158,11 +193,21 @@ void merge_to_coo(const MergeInput& in, CooccurMatrix& out) {
   const int threads = static_cast<int>(first.size()) - 1;
   std::vector<Piece> pieces(threads);
   run_workers(threads, nullptr, [&](int t) {
-    RowMerger merger(in, first[t], first[t + 1], pieces[t]);
+    std::unique_ptr<ResultFiles> files;
+    if (!in.result_dir.empty()) files = std::make_unique<ResultFiles>(in.result_dir, t);
+    RowMerger merger(in, first[t], first[t + 1], pieces[t], files.get());
     merger.run(first[t], first[t + 1]);
   });
   int64_t total = 0;
   for (const Piece& p : pieces) total += p.n;
+  if (!in.result_dir.empty()) {
+    for (const Piece& p : pieces) out.file_counts.push_back(p.n);
+    out.rows = MallocArray<int32_t>(0);
+    out.cols = MallocArray<int32_t>(0);
+    out.values = MallocArray<float>(0);
+    out.nnz = total;
+    return;
+  }
   out.rows = std::move(pieces[0].rows);
   out.cols = std::move(pieces[0].cols);
   out.values = std::move(pieces[0].values);

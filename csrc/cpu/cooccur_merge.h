@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "cooccur_dense.h"
@@ -19,9 +20,14 @@ struct MergeInput {
   int fraction_bits;
   int threads;
   int64_t reader_entries;    // buffer per file run and thread
+  std::string result_dir;    // non-empty: the result goes to files there (cooccur.h)
 };
 
-// Fills out.rows/cols/values/nnz, sorted by (row, col). Each thread merges a
+// Entries a merge thread buffers before appending them to its result files.
+constexpr int64_t kResultBufferEntries = 1 << 16;
+
+// Fills out.rows/cols/values/nnz, sorted by (row, col), or with a
+// result_dir, out.file_counts/nnz and the files (in.result_dir). Each thread merges a
 // range of rows into its own arrays, sized by that range's bound (pages past
 // what is written are never touched); they are then joined into the first
 // range's arrays, moving the others over in 16 MiB pieces from their tails

@@ -12,10 +12,10 @@
 // Every write is a whole float; a lost update on a frequent row is noise.
 //
 // Where this deviates from glove.c: float32 instead of double (half the
-// memory traffic); the update-sum NaN checks of glove.c are not repeated
-// because they cannot fire once diff is finite (a finite dot product means
-// both rows are finite, clipped gradients are finite and gradsq >= 1), and
-// the order is a fresh permutation each epoch instead of one shuffled file.
+// memory traffic); the update-sum and bias NaN checks of glove.c are not
+// repeated because they cannot fire once diff is finite (a finite dot
+// product means both rows are finite, clipped gradients and fdiff are
+// finite and gradsq >= 1), and the order is a fresh permutation each epoch instead of one shuffled file.
 #include "embforge/glove.h"
 
 #include <algorithm>
@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "embforge/check.h"
+#include "glove_kernel.h"
 #include "embforge/parallel.h"
 #include "embforge/random.h"
 #include "embforge/simd.h"
@@ -61,12 +62,13 @@ EMBFORGE_INLINE double update(const GloveParams& params, const GloveModel& m, co
   const float fdiff = p.weight * diff;
   if (!std::isfinite(diff) || !std::isfinite(fdiff)) return -1.0;  // glove.c skips these too
   const double cost = 0.5 * static_cast<double>(fdiff) * static_cast<double>(diff);
-  const float step = fdiff * params.learning_rate;
+  const float eta = params.learning_rate;
   const float clip = params.grad_clip;
 #pragma omp simd
-  for (int b = 0; b < dim; ++b) glove::adagrad_coordinate(w + b, c + b, gw + b, gc + b, step, clip);
-  glove::adagrad_bias(w + dim, gw + dim, step);
-  glove::adagrad_bias(c + dim, gc + dim, step);
+  for (int b = 0; b < dim; ++b) glove::adagrad_coordinate(w + b, c + b, gw + b, gc + b, fdiff, eta, clip);
+  const float bias_step = fdiff * params.bias_rate;
+  glove::adagrad_bias(w + dim, gw + dim, bias_step);
+  glove::adagrad_bias(c + dim, gc + dim, bias_step);
   return cost;
 }
 
@@ -121,6 +123,8 @@ void check_model(const GloveParams& p, const GloveModel& m) {
                  "learning_rate must be > 0, got ", p.learning_rate);
   EMBFORGE_CHECK(std::isfinite(p.grad_clip) && p.grad_clip > 0.0f, "grad_clip must be > 0, got ",
                  p.grad_clip);
+  EMBFORGE_CHECK(std::isfinite(p.bias_rate) && p.bias_rate > 0.0f, "bias_rate must be > 0, got ",
+                 p.bias_rate);
   EMBFORGE_CHECK(m.vocab_size >= 1, "empty vocabulary");
   EMBFORGE_CHECK(m.weights && m.gradsq, "model arrays must not be null");
 }
@@ -208,10 +212,16 @@ void glove_shuffle(uint32_t* order, int64_t n, uint64_t seed, int epoch, int wor
 GloveEpochStats train_glove_epoch(const GloveParams& params, const glove::Pair* pairs,
                                   const uint32_t* order, int64_t n, const GloveModel& model,
                                   Progress* progress) {
-  check_model(params, model);
   Progress local_progress;
   if (!progress) progress = &local_progress;
   progress->reset(n);
+  return train_glove_range(params, pairs, order, n, model, progress);
+}
+
+GloveEpochStats train_glove_range(const GloveParams& params, const glove::Pair* pairs,
+                                  const uint32_t* order, int64_t n, const GloveModel& model,
+                                  Progress* progress) {
+  check_model(params, model);
   progress->learning_rate = params.learning_rate;
   const int workers = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(params.workers, n)));
   std::vector<SliceResult> results(workers);
@@ -240,7 +250,7 @@ double glove_pair_update(const GloveParams& params, const GloveModel& model, con
 void init_glove(float* weights, float* gradsq, int64_t rows, int dim, uint64_t seed) {
   EMBFORGE_CHECK(rows >= 0 && dim >= 1, "invalid shape [", rows, ", ", dim, " + 1]");
   const int stride = dim + 1;
-  const float scale = 1.0f / static_cast<float>(stride);
+  const float scale = glove::init_scale(dim);
   for (int64_t r = 0; r < rows; ++r) {
     SplitMix64 rng(seed, static_cast<uint64_t>(r));
     for (int i = 0; i < stride; ++i) {

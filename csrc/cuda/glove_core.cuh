@@ -35,6 +35,7 @@ struct GloveArgs {
   int dim = 0;
   float learning_rate = 0.05f;
   float grad_clip = 100.0f;
+  float bias_rate = 1.0f;           // glove_math.h: glove.c's bias step is fdiff, no eta
   uint64_t order_key = 0;           // glove_order_key(seed, epoch)
   int half_bits = 1;                // glove_half_bits(n_pairs)
 };
@@ -102,12 +103,12 @@ EMBFORGE_HD bool glove_update(const G& g, const GloveArgs& a, const glove::Pair&
   const float fdiff = p.weight * diff;
   if (!finite(diff) || !finite(fdiff)) return false;
   *cost += 0.5 * static_cast<double>(fdiff) * static_cast<double>(diff);
-  const float step = fdiff * a.learning_rate;
   for (int k = g.rank(); k < dim; k += g.size())
-    glove::adagrad_coordinate(w + k, c + k, gw + k, gc + k, step, a.grad_clip);
+    glove::adagrad_coordinate(w + k, c + k, gw + k, gc + k, fdiff, a.learning_rate, a.grad_clip);
   if (g.rank() == 0) {
-    glove::adagrad_bias(w + dim, gw + dim, step);
-    glove::adagrad_bias(c + dim, gc + dim, step);
+    const float bias_step = fdiff * a.bias_rate;
+    glove::adagrad_bias(w + dim, gw + dim, bias_step);
+    glove::adagrad_bias(c + dim, gc + dim, bias_step);
   }
   return true;
 }
@@ -156,7 +157,7 @@ EMBFORGE_HD bool glove_make_pair(int32_t row, int32_t col, float value, int64_t 
 // Rows r of weights and gradsq exactly as init_glove (glove.cpp) writes them.
 EMBFORGE_HD void glove_init_row(float* weights, float* gradsq, int dim, uint64_t seed, int64_t r) {
   const int stride = dim + 1;
-  const float scale = 1.0f / static_cast<float>(stride);
+  const float scale = glove::init_scale(dim);
   SplitMix64 rng(seed, static_cast<uint64_t>(r));
   for (int i = 0; i < stride; ++i) {
     weights[i] = (rng.uniform() - 0.5f) * scale;

@@ -75,7 +75,8 @@ void bind_glove(py::module_& m) {
   m.def("count_cooccurrences",
         [](py::array ids, py::array offsets, int64_t vocab_size, int window, bool symmetric,
            bool distance_weighting, int workers, int64_t memory_bytes, const std::string& temp_dir,
-           int64_t max_product, std::shared_ptr<Progress> progress) {
+           int64_t max_product, std::shared_ptr<Progress> progress, const std::string& result_dir,
+           bool result_to_files) {
           const CorpusView corpus = corpus_view(ids, offsets);
           CooccurParams params;
           params.window = window;
@@ -85,19 +86,28 @@ void bind_glove(py::module_& m) {
           params.memory_bytes = memory_bytes;
           params.temp_dir = temp_dir;
           params.max_product = max_product;
+          params.result_dir = result_dir;
+          params.result_to_files = result_to_files;
           CooccurMatrix result;
           {
             py::gil_scoped_release release;
             result = count_cooccurrences(params, corpus, vocab_size, progress.get());
           }
+          py::dict stats = stats_dict(result.stats);
+          py::list file_counts;  // empty: the result is in the arrays
+          for (int64_t n : result.file_counts) file_counts.append(n);
+          stats["result_file_counts"] = file_counts;
+          stats["nnz"] = result.nnz;
           return py::make_tuple(to_numpy(std::move(result.rows)), to_numpy(std::move(result.cols)),
-                                to_numpy(std::move(result.values)), stats_dict(result.stats));
+                                to_numpy(std::move(result.values)), stats);
         },
         py::arg("ids"), py::arg("offsets"), py::arg("vocab_size"), py::kw_only(), py::arg("window"),
         py::arg("symmetric"), py::arg("distance_weighting"), py::arg("workers"),
         py::arg("memory_bytes"), py::arg("temp_dir"), py::arg("max_product") = -1,
-        py::arg("progress") = py::none(),
-        "Co-occurrence counts (rows, cols, values, stats), sorted by (row, col); see cooccur.h.");
+        py::arg("progress") = py::none(), py::arg("result_dir") = "", py::arg("result_to_files") = false,
+        "Co-occurrence counts (rows, cols, values, stats), sorted by (row, col); see cooccur.h.\n"
+        "With result_dir, a result written to files there leaves the arrays empty and lists the\n"
+        "entries of each thread's files in stats['result_file_counts'].");
 
   m.def("make_glove_pairs",
         [](py::array rows, py::array cols, py::array values, int64_t vocab_size, double x_max,
@@ -139,21 +149,24 @@ void bind_glove(py::module_& m) {
 
   m.def("glove_pair_update",
         [](py::array weights, py::array gradsq, uint32_t row, uint32_t col, float log_x,
-           float weight, float learning_rate, float grad_clip) {
+           float weight, float learning_rate, float grad_clip, float bias_learning_rate) {
           const GloveModel model = glove_model(weights, gradsq);
           GloveParams params;
           params.vector_size = static_cast<int>(weights.shape(1) - 1);
           params.learning_rate = learning_rate;
           params.grad_clip = grad_clip;
+          params.bias_rate = bias_learning_rate;
           return glove_pair_update(params, model, glove::Pair{row, col, log_x, weight});
         },
         py::arg("weights"), py::arg("gradsq"), py::arg("row"), py::arg("col"), py::arg("log_x"),
         py::arg("weight"), py::arg("learning_rate"), py::arg("grad_clip"),
+        py::arg("bias_learning_rate") = 1.0f,
         "One pair's update as training does it (for tests against a reference); returns its cost.");
 
   m.def("train_glove_epoch",
         [](py::array pairs, py::array order, py::array weights, py::array gradsq,
-           float learning_rate, float grad_clip, int workers, std::shared_ptr<Progress> progress) {
+           float learning_rate, float grad_clip, int workers, std::shared_ptr<Progress> progress,
+           float bias_learning_rate) {
           const GloveModel model = glove_model(weights, gradsq);
           const glove::Pair* records = pair_data(pairs);
           const auto n = static_cast<int64_t>(pairs.shape(0));
@@ -163,6 +176,7 @@ void bind_glove(py::module_& m) {
           params.learning_rate = learning_rate;
           params.grad_clip = grad_clip;
           params.workers = workers;
+          params.bias_rate = bias_learning_rate;
           GloveEpochStats stats;
           {
             py::gil_scoped_release release;
@@ -182,7 +196,8 @@ void bind_glove(py::module_& m) {
           return out;
         },
         py::arg("pairs"), py::arg("order"), py::arg("weights"), py::arg("gradsq"), py::kw_only(),
-        py::arg("learning_rate"), py::arg("grad_clip"), py::arg("workers"), py::arg("progress"));
+        py::arg("learning_rate"), py::arg("grad_clip"), py::arg("workers"), py::arg("progress"),
+        py::arg("bias_learning_rate") = 1.0f);
 }
 
 }  // namespace embforge::bind

@@ -74,5 +74,6 @@ void bind_common(py::module_& m);
 void bind_corpus(py::module_& m);
 void bind_word2vec(py::module_& m);
 void bind_glove(py::module_& m);
+void bind_glove_blocks(py::module_& m);
 
 }  // namespace embforge::bind

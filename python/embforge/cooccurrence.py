@@ -29,10 +29,10 @@ from typing import Optional
 
 import numpy as np
 
-from . import _native
+from . import _native, cooc_file
 from ._checks import check_number
 from .corpus import EncodedCorpus, encode
-from .formats import atomic_write, read_archive, write_archive
+from .formats import atomic_write, read_archive
 from .progress import make_bar, run_polled
 from .vocab import Vocabulary
 
@@ -83,11 +83,17 @@ class Cooccurrence:
     ``window``, ``symmetric`` and ``distance_weighting`` record how X was
     counted (None when unknown, e.g. read from a GloVe binary file); ``stats``
     holds the counting statistics (spills, timings, peak memory planned).
+
+    On disk (``on_disk``): from ``load(path, mmap=True)``, or counted with
+    ``path=`` or past the memory budget, the arrays are read-only memory
+    maps of the archive file, and trainers read it in chunks (iter_chunks)
+    instead of holding it in RAM.
     """
 
     def __init__(self, rows, cols, values, vocab: Vocabulary, *, window: Optional[int] = None,
                  symmetric: Optional[bool] = None, distance_weighting: Optional[bool] = None,
-                 stats: Optional[dict] = None, check: bool = True):
+                 stats: Optional[dict] = None, check: bool = True, source=None):
+        self._source = source  # (open archive file, {column: cooc_file.Member}) when on disk
         self.rows = np.asarray(rows)
         self.cols = np.asarray(cols)
         self.values = np.asarray(values)
@@ -129,6 +135,28 @@ class Cooccurrence:
     @property
     def nnz(self) -> int:
         return len(self.values)
+
+    @property
+    def on_disk(self) -> bool:
+        """True when rows/cols/values are memory maps of an archive file."""
+        return self._source is not None
+
+    def iter_chunks(self, entries: int):
+        """(rows, cols, values) of consecutive pieces of at most `entries`
+        nonzeros. On disk they are read with pread into fresh arrays (bounded
+        memory); in memory they are views."""
+        for start, stop in cooc_file.chunk_ranges(self.nnz, max(1, int(entries))):
+            yield tuple(self._column(name, start, stop) for name, _ in cooc_file.COLUMNS)
+
+    def _column_chunks(self, name: str, entries: int):
+        for start, stop in cooc_file.chunk_ranges(self.nnz, entries):
+            yield self._column(name, start, stop)
+
+    def _column(self, name: str, start: int, stop: int) -> np.ndarray:
+        if self._source is None:
+            return getattr(self, name)[start:stop]
+        file, members = self._source
+        return cooc_file.read(file, members[name], start, stop - start)
 
     @property
     def shape(self):
@@ -186,13 +214,20 @@ class Cooccurrence:
 
     def save(self, path) -> None:
         """One uncompressed .npz (plain arrays + a JSON header), written
-        atomically and read back without pickle."""
-        write_archive(path, self._config(), self.vocab.words, counts=self.vocab.counts,
-                      rows=self.rows, cols=self.cols, values=self.values)
+        atomically and read back without pickle; the arrays are written in
+        pieces and 64-byte aligned, so load(path, mmap=True) can map them."""
+        columns = {name: self._column_chunks(name, 1 << 20) for name, _ in cooc_file.COLUMNS}
+        with atomic_write(path, "wb") as out:
+            cooc_file.write_coo_archive(out, self._config(), self.vocab.words, self.vocab.counts,
+                                        self.nnz, columns)
 
     @classmethod
-    def load(cls, path) -> "Cooccurrence":
-        """Reads a file written by save(); every array is validated."""
+    def load(cls, path, mmap: bool = False) -> "Cooccurrence":
+        """Reads a file written by save(); every array is validated. With
+        `mmap`, rows/cols/values stay in the file (read-only memory maps,
+        validated by reading it once in pieces): for matrices larger than RAM."""
+        if mmap:
+            return cls._load_mapped(path)
         config, words, arrays = read_archive(path, "co-occurrence file",
                                              ("counts", "rows", "cols", "values"),
                                              FORMAT_MAGIC, FORMAT_VERSION)
@@ -208,18 +243,62 @@ class Cooccurrence:
             raise ValueError(f"{path}: entries are not sorted by (row, col) without duplicates")
         return result
 
+    @classmethod
+    def _load_mapped(cls, path) -> "Cooccurrence":
+        config, words, arrays = read_archive(path, "co-occurrence file", ("counts",),
+                                             FORMAT_MAGIC, FORMAT_VERSION)
+        file = open(os.fspath(path), "rb")
+        try:
+            try:
+                members = cooc_file.open_members(file, [name for name, _ in cooc_file.COLUMNS])
+                vocab = Vocabulary(words, arrays["counts"])
+            except (KeyError, ValueError, TypeError) as error:
+                raise ValueError(f"{path}: not a usable co-occurrence file ({error})") from error
+            for name, dtype in cooc_file.COLUMNS:
+                if members[name].dtype != dtype or members[name].count != members["rows"].count:
+                    raise ValueError(f"{path}: {name} is {members[name].count} x "
+                                     f"{members[name].dtype}, expected {members['rows'].count} x {dtype}")
+            maps = [cooc_file.memmap(file, members[name]) for name, _ in cooc_file.COLUMNS]
+            result = cls(*maps, vocab, window=config.get("window"), symmetric=config.get("symmetric"),
+                         distance_weighting=config.get("distance_weighting"), check=False,
+                         source=(file, members))
+            result._check_in_chunks(path)
+        except BaseException:
+            file.close()
+            raise
+        return result
+
+    def _check_in_chunks(self, path, entries: int = 1 << 20) -> None:
+        """_check and the sort check of load(), one piece at a time."""
+        vocab, last, at = len(self.vocab), -1, 0
+        for rows, cols, values in self.iter_chunks(entries):
+            for name, ids in (("rows", rows), ("cols", cols)):
+                bad = (ids < 0) | (ids >= vocab)
+                if bad.any():
+                    i = int(np.flatnonzero(bad)[0])
+                    raise ValueError(f"{path}: {name}[{at + i}] = {int(ids[i])} is not a word id of "
+                                     f"the vocabulary of {vocab} words")
+            bad = ~(np.isfinite(values) & (values > 0))
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise ValueError(f"{path}: values[{at + i}] = {float(values[i])!r}: co-occurrence values "
+                                 "must be finite and > 0")
+            keys = rows.astype(np.int64) * vocab + cols
+            if not (np.diff(np.concatenate(([last], keys))) > 0).all():
+                raise ValueError(f"{path}: entries are not sorted by (row, col) without duplicates")
+            last, at = int(keys[-1]), at + len(keys)
+
     # ------------------------------------------------------------ GloVe's format
     def save_glove_binary(self, path, vocab_path=None) -> None:
         """Writes glove.c's ``cooccurrence.bin``: records of int32 word1, int32
         word2, float64 value, little-endian, ids 1-based, in (row, col) order.
         `vocab_path` also writes the matching ``vocab.txt`` ("word count" lines)."""
         with atomic_write(path, "wb") as out:
-            for start in range(0, self.nnz, _RECORDS_PER_CHUNK):
-                stop = min(self.nnz, start + _RECORDS_PER_CHUNK)
-                records = np.empty(stop - start, dtype=GLOVE_RECORD)
-                records["word1"] = self.rows[start:stop] + 1
-                records["word2"] = self.cols[start:stop] + 1
-                records["value"] = self.values[start:stop]
+            for rows, cols, values in self.iter_chunks(_RECORDS_PER_CHUNK):
+                records = np.empty(len(rows), dtype=GLOVE_RECORD)
+                records["word1"] = rows + 1
+                records["word2"] = cols + 1
+                records["value"] = values
                 out.write(records.tobytes())
         if vocab_path is not None:
             self.vocab.save(vocab_path)
@@ -287,7 +366,7 @@ def cooccurrence(corpus, vocab: Optional[Vocabulary] = None, *, window: int = 15
                  max_vocab_size: Optional[int] = None, workers: Optional[int] = None,
                  memory="1GB", temp_dir=None, device: str = "cpu",
                  progress: Optional[bool] = None, max_product: int = -1,
-                 keep_on_device: bool = False) -> Cooccurrence:
+                 path=None, keep_on_device: bool = False) -> Cooccurrence:
     """Counts the co-occurrence matrix of `corpus`.
 
     `corpus`: a file path (text, .gz, .bz2, .xz), a list of paths, an iterable
@@ -298,16 +377,27 @@ def cooccurrence(corpus, vocab: Optional[Vocabulary] = None, *, window: int = 15
     adds 1 instead of 1/d. `memory`: the budget for counting and the result
     (bytes, GB as a float, or "1GB"/"512MiB"); beyond it, sorted runs spill to
     a fresh directory under `temp_dir` (default: the system's). The result
-    takes 12 bytes per nonzero. `max_product` tunes the dense table (-1: from
-    the budget; 0: none). Ctrl-C stops counting and raises KeyboardInterrupt.
+    takes 12 bytes per nonzero; when it does not fit the budget it is written
+    to an unnamed temporary file under `temp_dir` (gone when the result is
+    freed) and memory-mapped. `path`: write the result to this file instead
+    (Cooccurrence.save's format, atomically) and return it memory-mapped;
+    either way the matrix is never held in RAM. `max_product` tunes the
+    dense table (-1: from the budget; 0: none). Ctrl-C stops counting and
+    raises KeyboardInterrupt.
 
     `device="cuda"` (or "cuda:N") counts on the GPU (see cuda_cooccurrence):
     the same matrix bit for bit; `memory` is then the device workspace (the
     GPU does not spill: a matrix that outgrows it raises RuntimeError), and
     `workers`, `temp_dir`, `max_product` do not apply. The result has host
-    arrays unless `keep_on_device=True`: then torch (or CuPy) arrays on the GPU.
+    arrays unless `keep_on_device=True`: then torch (or CuPy) arrays on the GPU
+    (`keep_on_device` does not apply on the CPU). On-disk results are CPU-only:
+    a GPU count is never written to a file, and `path=` with a GPU raises
+    ValueError (count, then ``save(path)``).
     """
     device = _native.resolve_device(device)
+    if device != "cpu" and path is not None:
+        raise ValueError(f"path= writes the CPU count's result straight to disk; a count on "
+                         f"{device!r} stays in memory: count, then call .save(path)")
     window = int(check_number("window", window, 1, 1 << 20, integer=True))
     workers = ((os.cpu_count() or 1) if workers is None
                else int(check_number("workers", workers, 1, 1024, integer=True)))
@@ -326,7 +416,7 @@ def cooccurrence(corpus, vocab: Optional[Vocabulary] = None, *, window: int = 15
                          max_sentence_length=NO_SENTENCE_LIMIT)
     if len(encoded.vocab) == 0 or encoded.n_tokens == 0:
         raise ValueError("the corpus has no in-vocabulary words (empty corpus, or min_count too high)")
-    if device != "cpu":  # [CUDA, issue 5]
+    if device != "cpu":  # [CUDA, issue 5] in device memory only: on-disk results are CPU-only
         from . import cuda_cooccurrence
         return cuda_cooccurrence.count(encoded, window=window, symmetric=bool(symmetric),
                                        distance_weighting=bool(distance_weighting), memory=memory,
@@ -343,29 +433,67 @@ def cooccurrence(corpus, vocab: Optional[Vocabulary] = None, *, window: int = 15
                 encoded.ids, encoded.offsets, len(encoded.vocab), window=window,
                 symmetric=bool(symmetric), distance_weighting=bool(distance_weighting),
                 workers=workers, memory_bytes=memory_bytes, temp_dir=spill_dir,
-                max_product=max_product, progress=native_progress)
+                max_product=max_product, progress=native_progress, result_dir=result_dir,
+                result_to_files=path is not None)
 
         def poll():
             if bar is not None:
                 bar.update(native_progress.work_done - bar.n)
 
+        result_dir = os.path.join(spill_dir, "result")
+        os.mkdir(result_dir)
         result, interrupted = run_polled(count, native_progress, poll)
+        rows, cols, values, stats = result
+        if interrupted or stats["stopped"]:
+            raise KeyboardInterrupt("co-occurrence counting stopped; nothing was kept")
+        config = dict(format=FORMAT_MAGIC, version=FORMAT_VERSION, window=window,
+                      symmetric=bool(symmetric), distance_weighting=bool(distance_weighting))
+        source = (_result_archive(result_dir, stats, config, encoded.vocab, path, temp_dir)
+                  if stats.get("result_file_counts") else None)
     finally:
         if bar is not None:
             bar.close()
         shutil.rmtree(spill_dir, ignore_errors=True)
-    rows, cols, values, stats = result
-    if interrupted or stats["stopped"]:
-        raise KeyboardInterrupt("co-occurrence counting stopped; nothing was kept")
+    if source is not None:
+        rows, cols, values = (cooc_file.memmap(source[0], source[1][name])
+                              for name, _ in cooc_file.COLUMNS)
     stats["seconds"] = time.perf_counter() - started
     stats["raw_tokens"] = encoded.raw_tokens
-    if stats["planned_peak_bytes"] > memory_bytes:
+    if source is not None:
+        logger.info("co-occurrence: the result (%d nonzeros) is in %s", stats["nnz"],
+                    os.fspath(path) if path is not None else "an unnamed temporary file")
+    elif stats["planned_peak_bytes"] > memory_bytes:
         logger.warning("the result (%d nonzeros, %.0f MB) does not fit the memory budget of %.0f MB",
                        len(values), len(values) * 12 / 1e6, memory_bytes / 1e6)
     logger.info("co-occurrence: %d nonzeros from %d tokens in %.2fs (%d runs, %d spilled)",
                 len(values), encoded.n_tokens, stats["seconds"], stats["runs"], stats["spilled_runs"])
     return Cooccurrence(rows, cols, values, encoded.vocab, window=window, symmetric=bool(symmetric),
-                        distance_weighting=bool(distance_weighting), stats=stats, check=False)
+                        distance_weighting=bool(distance_weighting), stats=stats, check=False,
+                        source=source)
+
+
+def _result_archive(result_dir, stats, config, vocab, path, temp_dir):
+    """Joins the native count's result files (cooccur.h: result_dir) into the
+    archive at `path`, or into an unnamed temporary file; returns the open
+    archive and its members (a Cooccurrence source)."""
+    threads = range(len(stats["result_file_counts"]))
+    columns = {name: cooc_file.file_chunks([os.path.join(result_dir, f"result-{t}.{name}")
+                                            for t in threads])
+               for name, _ in cooc_file.COLUMNS}
+    if path is not None:
+        with atomic_write(path, "wb") as out:
+            cooc_file.write_coo_archive(out, config, vocab.words, vocab.counts, stats["nnz"], columns)
+        file = open(os.fspath(path), "rb")
+    else:
+        file = tempfile.TemporaryFile(prefix="embforge-cooccurrence-", dir=temp_dir)
+    try:
+        if path is None:
+            cooc_file.write_coo_archive(file, config, vocab.words, vocab.counts, stats["nnz"], columns)
+            file.flush()
+        return file, cooc_file.open_members(file, [name for name, _ in cooc_file.COLUMNS])
+    except BaseException:
+        file.close()
+        raise
 
 
 # ------------------------------------------------------------------ CLI
@@ -396,14 +524,17 @@ def add_cooccur_parser(subparsers) -> None:
 def cli_cooccur(args) -> int:
     vocab = Vocabulary.load(args.vocab) if args.vocab else None
     corpus = args.corpus[0] if len(args.corpus) == 1 else list(args.corpus)
+    glove_binary = args.output.endswith(".bin")
+    on_gpu = _native.resolve_device(args.device) != "cpu"
     matrix = cooccurrence(corpus, vocab, window=args.window, symmetric=not args.asymmetric,
                           distance_weighting=not args.no_distance_weighting,
                           min_count=args.min_count, max_vocab_size=args.max_vocab,
                           workers=args.threads, memory=args.memory, temp_dir=args.temp_dir,
-                          device=args.device, progress=False if args.quiet else None)
-    if args.output.endswith(".bin"):
+                          device=args.device, progress=False if args.quiet else None,
+                          path=None if glove_binary or on_gpu else args.output)  # CPU: straight to the file
+    if glove_binary:
         matrix.save_glove_binary(args.output)
-    else:
+    elif on_gpu:  # [CUDA] a GPU count is held in memory (path= is CPU-only): save it
         matrix.save(args.output)
     if args.vocab_out:
         matrix.vocab.save(args.vocab_out)

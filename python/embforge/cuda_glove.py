@@ -6,6 +6,14 @@ pair records, and the storage under ``wv``, so the vectors reach PyTorch
 without a copy as Word2Vec(device="cuda")'s do. The pair order of an epoch is
 a permutation keyed by (seed, epoch) that the kernel computes itself, so no
 order array exists. Only per-launch scalars (cost, counts) come back.
+
+The update rule is the CPU's: both compile glove_update's formulas from
+csrc/include/embforge/glove_math.h (vector gradients clipped, then scaled
+by eta; bias step f(x) * diff without eta; init uniform / d). The CUDA
+launcher (``_cuda.glove_train_range``) takes no bias rate, so the kernel runs
+glove.c's bias rule (GloveArgs.bias_rate = 1, ``bias_learning_rate=1.0``);
+another ``bias_learning_rate`` is refused here rather than ignored.
+Out-of-core training (glove_blocks) is CPU-only: the pairs live on the device.
 """
 from __future__ import annotations
 
@@ -44,9 +52,13 @@ def write_vectors(out, weights, n: int, dim: int, kind: str) -> None:
 
 
 def epoch_call(pairs, weights, gradsq, *, learning_rate: float, grad_clip: float, seed: int,
-               order_epoch: int, progress, device: str):
+               order_epoch: int, progress, device: str, bias_learning_rate: float = 1.0):
     """A no-argument call training one epoch (for run_polled's helper thread),
-    on the caller's current stream; returns ``_core.train_glove_epoch``'s dict."""
+    on the caller's current stream; returns ``_core.train_glove_epoch``'s dict.
+    `bias_learning_rate` must be glove.c's 1.0, the only bias rule of the kernel."""
+    if bias_learning_rate != 1.0:
+        raise ValueError(f"bias_learning_rate={bias_learning_rate!r}: the CUDA kernel uses "
+                         "glove.c's bias step (bias_learning_rate=1)")
     def call():
         return cuda_backend.train_glove_epoch(pairs, None, weights, gradsq,
                                               learning_rate=learning_rate, grad_clip=grad_clip,

@@ -6,8 +6,10 @@
 ``fit`` takes a corpus (counted first with :func:`embforge.cooccurrence`) or a
 :class:`Cooccurrence`. Training follows Stanford's glove.c (the formulas are in
 csrc/include/embforge/glove_math.h): main and context vectors plus biases,
-initialised uniform in [-0.5, 0.5)/(d+1), AdaGrad with squared-gradient sums
-starting at 1, gradients clipped to +-grad_clip, Hogwild threads. Differences:
+initialised uniform in [-0.5, 0.5)/d, AdaGrad with squared-gradient sums
+starting at 1, gradients clipped to +-grad_clip before the learning rate,
+bias steps without the learning rate (as glove.c since 2020; set
+`bias_learning_rate=learning_rate` for older glove.c), Hogwild threads. Differences:
 float32 instead of double, and a fresh random pair order every epoch (glove.c
 shuffles its file once). The cost of an epoch is glove.c's: the summed
 0.5 f(x) (w.c + b + b~ - log x)^2 divided by the number of pairs.
@@ -26,6 +28,7 @@ from . import _native
 from ._checks import check_number
 from .cooccurrence import Cooccurrence, cooccurrence, parse_memory
 from .formats import SPARE_ROWS, read_archive, write_archive
+from .glove_blocks import PairBlocks, plan as plan_training
 from .keyedvectors import KeyedVectors
 from .progress import make_bar, run_polled
 from .vocab import Vocabulary
@@ -46,23 +49,37 @@ class GloVe:
     `distance_weighting`, `min_count`, `max_vocab_size`, `memory`, `temp_dir`.
     Training: `vector_size`, `x_max`, `alpha` (the weighting exponent),
     `learning_rate` (glove.c's eta), `epochs`, `grad_clip`, `workers` (None:
-    all cores), `seed`. `output_vectors`: "sum" (main + context, glove.c's
+    all cores), `seed`, `bias_learning_rate` (the biases' step is
+    bias_learning_rate * f(x) * diff, AdaGrad-scaled; glove.c: 1, no eta).
+    `output_vectors`: "sum" (main + context, glove.c's
     -model 2), "main" or "context" for ``wv``. `reshuffle=False` keeps the
     first epoch's pair order for every epoch (glove.c's protocol: it shuffles
     its co-occurrence file once).
 
+    Memory: `memory` bounds counting and training. Training holds the model
+    (weights and gradsq, 2 x 2V x (d+1) float32) and the matrix's pairs as
+    16-byte records (row, col, log x, f(x), computed once) plus a 4-byte order
+    per pair (at most 2^32 - 1 pairs). When those do not fit `memory`, or the
+    Cooccurrence is on disk, training is out of core (`out_of_core=None`
+    decides; True/False forces it): the records go to an unnamed temporary
+    file under `temp_dir` in random blocks that fit the budget, and each epoch
+    trains the blocks in a fresh random order, each block's pairs shuffled in
+    memory (glove_blocks.py). The file goes when the model is freed or fit()
+    gets another matrix. The budget must hold the model plus a block of 4096
+    pairs (the error says how much that is).
+
     `device="cuda"` (or "cuda:N") counts and trains on the GPU (cuda_glove):
     ``weights``, ``gradsq`` and the storage of ``wv`` are device arrays (torch,
-    else CuPy), so ``wv.to_torch()`` shares them; `memory` is the device
-    workspace for counting, `workers` does not apply, and the pair order of an
-    epoch is a permutation of (seed, epoch) drawn on the device (another
-    order than the CPU's, so the same seed gives vectors of the same quality,
-    not the same vectors).
-
-    Memory: `memory` bounds counting only. Training holds the matrix's pairs
-    as 16-byte records (row, col, log x, f(x), computed once) plus a 4-byte
-    order per pair, next to the Cooccurrence (12 bytes per pair) and the model
-    (weights and gradsq, 2 x 2V x (d+1) float32); at most 2^32 - 1 pairs.
+    else CuPy), so ``wv.to_torch()`` shares them; `workers` does not apply, and
+    the pair order of an epoch is a permutation of (seed, epoch) drawn on the
+    device (another order than the CPU's, so the same seed gives vectors of
+    the same quality, not the same vectors). The update rule is the CPU's
+    (glove_math.h), with glove.c's bias step: the CUDA kernel takes no
+    `bias_learning_rate`, so another value than 1 raises ValueError there.
+    Out-of-core training is CPU-only: on a GPU `memory` bounds counting only
+    (the device workspace), the pairs and the model live in device memory
+    whatever their size (an on-disk Cooccurrence is uploaded whole), and
+    `out_of_core=True` raises ValueError (None and False train in memory).
     """
 
     def __init__(self, vector_size: int = 100, x_max: float = 100.0, alpha: float = 0.75,
@@ -70,7 +87,8 @@ class GloVe:
                  symmetric: bool = True, distance_weighting: bool = True, min_count: int = 5,
                  max_vocab_size: Optional[int] = None, workers: Optional[int] = None, seed: int = 1,
                  memory="1GB", temp_dir=None, grad_clip: float = 100.0, output_vectors: str = "sum",
-                 reshuffle: bool = True, device: str = "cpu", progress: Optional[bool] = None):
+                 reshuffle: bool = True, device: str = "cpu", progress: Optional[bool] = None,
+                 bias_learning_rate: float = 1.0, out_of_core: Optional[bool] = None):
         self.vector_size = check_number("vector_size", vector_size, 1, 1 << 16, integer=True)
         self.x_max = float(check_number("x_max", x_max, 0.0, low_open=True))
         self.alpha = float(check_number("alpha", alpha, 0.0, 10.0))
@@ -89,11 +107,23 @@ class GloVe:
         parse_memory(memory)
         self.temp_dir = temp_dir
         self.grad_clip = float(check_number("grad_clip", grad_clip, 0.0, low_open=True))
+        self.bias_learning_rate = float(check_number("bias_learning_rate", bias_learning_rate, 0.0,
+                                                     100.0, low_open=True))
         if output_vectors not in OUTPUTS:
             raise ValueError(f"output_vectors must be one of {OUTPUTS}, got {output_vectors!r}")
         self.output_vectors = output_vectors
         self.reshuffle = bool(reshuffle)
+        self.out_of_core = None if out_of_core is None else bool(out_of_core)
         self.device = _native.resolve_device(device)
+        if self.device != "cpu":  # [CUDA] what the GPU path does not do (see the class docstring)
+            if self.out_of_core:
+                raise ValueError(f"out_of_core=True: out-of-core training is CPU-only; on "
+                                 f"{self.device!r} the pairs and the model are in device memory "
+                                 "(use out_of_core=None, or device='cpu')")
+            if self.bias_learning_rate != 1.0:
+                raise ValueError(f"bias_learning_rate={self.bias_learning_rate!r}: the CUDA kernel "
+                                 "uses glove.c's bias step (bias_learning_rate=1); use 1.0, or "
+                                 "device='cpu'")
         self.progress = progress
 
         self.vocab: Optional[Vocabulary] = None
@@ -109,6 +139,7 @@ class GloVe:
         self._pairs: Optional[np.ndarray] = None
         self._order: Optional[np.ndarray] = None
         self._order_epoch: Optional[int] = None
+        self._blocks: Optional[PairBlocks] = None   # the pairs, when training out of core
         self._native_progress = _native.core.Progress()
 
     # ------------------------------------------------------------ setup
@@ -129,17 +160,31 @@ class GloVe:
         if matrix.nnz == 0:
             raise ValueError("the co-occurrence matrix is empty: nothing to train on")
         self.cooccurrence = matrix
+        self._release_pairs()
         if self.device != "cpu":  # [CUDA, issue 5] pairs on the device; no order array (see train)
-            from . import cuda_glove
+            from . import cuda_glove  # never out of core: that path is CPU-only
             self._pairs = cuda_glove.make_pairs(matrix, self.x_max, self.alpha, self.device)
-            self._order, self._order_epoch = None, None
             return
         matrix = matrix.to_host()  # a matrix counted on the GPU trains here from a host copy
+        layout = plan_training(parse_memory(self.memory), matrix.nnz, len(matrix.vocab),
+                               self.vector_size, matrix.on_disk, self.out_of_core)
+        if layout.out_of_core:
+            self._blocks = PairBlocks(matrix, layout.blocks, layout.chunk_entries, self.x_max,
+                                      self.alpha, self.seed, self.workers, self.temp_dir)
+            logger.info("GloVe: %d pairs out of core, in %d blocks of up to %d pairs", matrix.nnz,
+                        layout.blocks, self._blocks.native.largest_block)
+            return
         self._pairs = _native.core.make_glove_pairs(matrix.rows, matrix.cols, matrix.values,
                                                     len(matrix.vocab), self.x_max, self.alpha,
                                                     self.workers)
         self._order = np.empty(matrix.nnz, dtype=np.uint32)
         self._order_epoch = None  # epoch whose permutation _order holds
+
+    def _release_pairs(self) -> None:
+        """Drops the training pairs of the previous matrix (and its pair file)."""
+        if self._blocks is not None:
+            self._blocks.close()
+        self._blocks = self._pairs = self._order = self._order_epoch = None
 
     def _reset_weights(self, vocab: Vocabulary) -> None:
         self.vocab = vocab
@@ -185,25 +230,24 @@ class GloVe:
     def train(self, epochs: Optional[int] = None) -> "GloVe":
         """Trains `epochs` more passes (default: `self.epochs`) over the
         matrix given to fit(); each pass in a fresh random order."""
-        if self._pairs is None:
+        if self._pairs is None and self._blocks is None:
             raise RuntimeError("no co-occurrence matrix: call fit() first")
         epochs = self.epochs if epochs is None else check_number("epochs", epochs, 1, integer=True)
         core = _native.core
         progress = self._native_progress
         progress.clear_stop()
         self.interrupted = False
-        nnz = len(self._pairs)
+        nnz = self.cooccurrence.nnz
         bar = make_bar(self.progress, epochs * nnz, "GloVe", "pair")
         started = time.perf_counter()
         done = 0
         try:
             for _ in range(epochs):
-                if self.reshuffle or self._order_epoch is None:
-                    order_epoch = self.epochs_trained if self.reshuffle else 0
-                    if order_epoch != self._order_epoch:
-                        if self.device == "cpu":  # [CUDA] the kernel draws its own permutation
-                            core.glove_shuffle(self._order, int(self.seed), order_epoch, self.workers)
-                        self._order_epoch = order_epoch
+                order_epoch = self.epochs_trained if self.reshuffle else 0
+                if self._blocks is None and order_epoch != self._order_epoch:
+                    if self.device == "cpu":  # [CUDA] the kernel draws its own permutation
+                        core.glove_shuffle(self._order, int(self.seed), order_epoch, self.workers)
+                    self._order_epoch = order_epoch
 
                 def poll():
                     if bar is not None:
@@ -213,10 +257,14 @@ class GloVe:
                                             refresh=False)
 
                 def epoch():
-                    return core.train_glove_epoch(
-                        self._pairs, self._order, self.weights, self.gradsq,
-                        learning_rate=self.learning_rate, grad_clip=self.grad_clip,
-                        workers=self.workers, progress=progress)
+                    settings = dict(learning_rate=self.learning_rate, grad_clip=self.grad_clip,
+                                    workers=self.workers, progress=progress,
+                                    bias_learning_rate=self.bias_learning_rate)
+                    if self._blocks is not None:
+                        return self._blocks.train_epoch(self.weights, self.gradsq, order_epoch,
+                                                        **settings)
+                    return core.train_glove_epoch(self._pairs, self._order, self.weights,
+                                                  self.gradsq, **settings)
 
                 call = epoch
                 if self.device != "cpu":  # [CUDA, issue 5] same result dict, order of (seed, epoch)
@@ -224,7 +272,8 @@ class GloVe:
                     call = cuda_glove.epoch_call(
                         self._pairs, self.weights, self.gradsq, learning_rate=self.learning_rate,
                         grad_clip=self.grad_clip, seed=self.seed, order_epoch=self._order_epoch,
-                        progress=progress, device=self.device)
+                        progress=progress, device=self.device,
+                        bias_learning_rate=self.bias_learning_rate)
                 stats, interrupted = run_polled(call, progress, poll)
                 done += stats["pairs"]
                 if stats["skipped"]:
@@ -254,7 +303,7 @@ class GloVe:
     def _config(self) -> dict:
         names = ("vector_size", "x_max", "alpha", "learning_rate", "epochs", "window", "symmetric",
                  "distance_weighting", "min_count", "max_vocab_size", "workers", "seed", "grad_clip",
-                 "output_vectors", "reshuffle", "epochs_trained")
+                 "output_vectors", "reshuffle", "epochs_trained", "bias_learning_rate")
         config = {name: getattr(self, name) for name in names}
         config["memory"] = parse_memory(self.memory)
         config.update(format=MODEL_MAGIC, version=MODEL_VERSION,
@@ -289,7 +338,8 @@ class GloVe:
                                              "min_count", "max_vocab_size", "workers", "seed",
                                              "memory", "grad_clip", "output_vectors",
                                              "reshuffle")}
-            model = cls(device=device, **kwargs)
+            model = cls(device=device, bias_learning_rate=config.get("bias_learning_rate", 1.0),
+                        **kwargs)
             vocab = Vocabulary(words, counts)
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f"{path}: invalid GloVe model ({error})") from error
@@ -333,8 +383,11 @@ def add_glove_train_arguments(group) -> None:
     group.add_argument("--grad-clip", type=float, default=100.0,
                        help="GloVe: gradient clipping (default 100)")
     group.add_argument("--memory", default="1GB",
-                       help="GloVe: memory budget for counting, e.g. 4GB (default 1GB)")
-    group.add_argument("--temp-dir", default=None, help="GloVe: where counting spills runs")
+                       help="GloVe: memory budget for counting and training, e.g. 4GB (default "
+                            "1GB); past it, CPU training goes out of core (on a GPU: the counting "
+                            "workspace)")
+    group.add_argument("--temp-dir", default=None,
+                       help="GloVe: where counting spills runs and training keeps its pair file")
     group.add_argument("--asymmetric", action="store_true", help="GloVe: count left contexts only")
     group.add_argument("--no-distance-weighting", action="store_true",
                        help="GloVe: count 1 per pair, not 1/distance")
@@ -359,7 +412,7 @@ def cli_train_glove(args) -> int:
                   output_vectors=args.vectors, device=args.device,
                   progress=False if args.quiet else None)
     if args.cooccurrence:
-        matrix = Cooccurrence.load(args.cooccurrence)
+        matrix = Cooccurrence.load(args.cooccurrence, mmap=True)  # CPU: trained out of core
     else:
         matrix = model.count(args.corpus[0] if len(args.corpus) == 1 else list(args.corpus))
     if args.save_cooccurrence:

@@ -25,7 +25,9 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
+#include "embforge/file_io.h"  // FileError
 #include "embforge/hd.h"
 #include "embforge/progress.h"
 #include "embforge/word2vec.h"  // CorpusView
@@ -46,6 +48,13 @@ struct CooccurParams {
   // most this are counted in a dense per-thread table (GloVe's trick); -1
   // sizes it from the budget, 0 disables the table.
   int64_t max_product = -1;
+  // Where the result may go instead of memory (an existing directory; empty:
+  // always memory): merge thread t then writes result-<t>.rows, .cols and
+  // .values (raw native int32, int32, float32; CooccurMatrix::file_counts[t]
+  // entries each, the threads' row ranges in order) and the caller joins them.
+  // result_to_files: always; else only when the result does not fit the budget.
+  std::string result_dir;
+  bool result_to_files = false;
 };
 
 constexpr int64_t kMinCooccurMemory = int64_t{1} << 16;  // 64 KiB
@@ -122,20 +131,8 @@ struct CooccurMatrix {
   MallocArray<int32_t> cols;
   MallocArray<float> values;     // float32 (12 bytes a nonzero); sums are exact until here
   int64_t nnz = 0;
+  std::vector<int64_t> file_counts;  // entries per thread's result files; empty: in the arrays
   CooccurStats stats;
-};
-
-// A failed file operation (spill files); the binding raises OSError(errno).
-class FileError : public std::runtime_error {
- public:
-  FileError(int error_number, std::string path, const std::string& what)
-      : std::runtime_error(what), error_number_(error_number), path_(std::move(path)) {}
-  int error_number() const { return error_number_; }
-  const std::string& path() const { return path_; }
-
- private:
-  int error_number_;
-  std::string path_;
 };
 
 // Counts X over the corpus; ids must be < vocab_size. Progress counts ids in

@@ -19,6 +19,7 @@ struct GloveParams {
   int vector_size = 100;
   float learning_rate = 0.05f;  // glove.c's eta
   float grad_clip = 100.0f;     // glove.c's grad_clip_value
+  float bias_rate = 1.0f;       // scales the bias gradient (glove.c: 1, no eta; glove_math.h)
   int workers = 1;
 };
 
@@ -57,7 +58,7 @@ GloveEpochStats train_glove_epoch(const GloveParams& params, const glove::Pair* 
 double glove_pair_update(const GloveParams& params, const GloveModel& model, const glove::Pair& pair);
 
 // glove.c's initialisation: every weight and bias uniform in
-// [-0.5, 0.5) / (dim + 1), each row from its own random stream; gradsq = 1.
+// [-0.5, 0.5) / dim, each row from its own random stream; gradsq = 1.
 void init_glove(float* weights, float* gradsq, int64_t rows, int dim, uint64_t seed);
 
 }  // namespace embforge

@@ -1,17 +1,19 @@
 // Per-pair GloVe math shared by the CPU and CUDA kernels.
 //
 // GloVe (Pennington et al. 2014) fits w_i . c_j + b_i + b~_j ~ log X_ij by
-// weighted least squares. The formulas follow Stanford's glove.c: for a pair
-// with value x,
+// weighted least squares. The formulas are those of Stanford's current
+// glove.c (with its gradient clipping, since 2020): for a pair with value x,
 //   diff  = w_i . c_j + b_i + b~_j - log(x)
 //   f(x)  = 1 if x > x_max else (x / x_max)^alpha
 //   cost += 0.5 * f(x) * diff^2
-//   step  = eta * f(x) * diff
+//   fdiff = f(x) * diff
 // and every coordinate is updated simultaneously with AdaGrad, using the
 // squared-gradient sums from before this pair:
-//   g_w = clip(step * c, grad_clip),  g_c = clip(step * w, grad_clip)
+//   g_w = eta * clip(fdiff * c, grad_clip),  g_c = eta * clip(fdiff * w, grad_clip)
 //   w  -= g_w / sqrt(G_w),  c -= g_c / sqrt(G_c),  G_w += g_w^2,  G_c += g_c^2
-// Biases take step / sqrt(G_b) (not clipped, as in glove.c) and G_b += step^2.
+// The biases take neither eta nor the clip in glove.c: g_b = fdiff,
+// b -= g_b / sqrt(G_b), G_b += g_b^2. (glove.c before 2020 multiplied fdiff
+// by eta first, biases included; `bias_rate` = eta reproduces that.)
 #pragma once
 
 #include <cmath>
@@ -46,18 +48,23 @@ EMBFORGE_HD float pair_diff(float dot, float bias_main, float bias_context, floa
   return dot + bias_main + bias_context - log_x;
 }
 
-// One coordinate of the simultaneous AdaGrad update. `step` = eta * f * diff.
-EMBFORGE_HD void adagrad_coordinate(float* w, float* c, float* g_w, float* g_c, float step,
+// The initial weights and biases are uniform in [-0.5, 0.5) * init_scale
+// (glove.c divides by the vector size).
+EMBFORGE_HD float init_scale(int dim) { return 1.0f / static_cast<float>(dim); }
+
+// One coordinate of the simultaneous AdaGrad update; clipped, then scaled
+// by eta, as glove.c.
+EMBFORGE_HD void adagrad_coordinate(float* w, float* c, float* g_w, float* g_c, float fdiff, float eta,
                                     float grad_clip) {
-  const float grad_w = clip(step * *c, grad_clip);
-  const float grad_c = clip(step * *w, grad_clip);
+  const float grad_w = clip(fdiff * *c, grad_clip) * eta;
+  const float grad_c = clip(fdiff * *w, grad_clip) * eta;
   *w -= grad_w / sqrtf(*g_w);
   *c -= grad_c / sqrtf(*g_c);
   *g_w += grad_w * grad_w;
   *g_c += grad_c * grad_c;
 }
 
-// The bias update of glove.c.
+// The bias update; `step` = bias_rate * fdiff (glove.c: bias_rate 1).
 EMBFORGE_HD void adagrad_bias(float* b, float* g_b, float step) {
   *b -= step / sqrtf(*g_b);
   *g_b += step * step;

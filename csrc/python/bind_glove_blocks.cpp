@@ -1,0 +1,89 @@
+// Out-of-core GloVe training bindings (glove_blocks.h): convert and
+// validate, then release the GIL.
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include <pybind11/stl.h>
+
+#include "bindings.h"
+#include "embforge/glove_blocks.h"
+
+namespace embforge::bind {
+
+void bind_glove_blocks(py::module_& m) {
+  py::class_<GloveBlockFile, std::shared_ptr<GloveBlockFile>>(
+      m, "GloveBlockFile",
+      "GloVe training pairs in blocks of a file (see glove_blocks.h). The caller owns the file\n"
+      "descriptor and keeps it open.")
+      .def(py::init([](int fd, int64_t pairs, int64_t blocks, int64_t vocab_size, uint64_t seed,
+                       int workers) {
+             py::gil_scoped_release release;
+             return std::make_shared<GloveBlockFile>(fd, pairs, blocks, vocab_size, seed, workers);
+           }),
+           py::arg("fd"), py::arg("pairs"), py::arg("blocks"), py::arg("vocab_size"), py::arg("seed"),
+           py::arg("workers") = 1)
+      .def("write",
+           [](GloveBlockFile& self, py::array rows, py::array cols, py::array values, double x_max,
+              double alpha, int workers) {
+             const auto n = static_cast<int64_t>(rows.size());
+             const auto* r = checked_data<int32_t>(rows, "rows", {n}, false);
+             const auto* c = checked_data<int32_t>(cols, "cols", {n}, false);
+             const auto* v = checked_data<float>(values, "values", {n}, false);
+             py::gil_scoped_release release;
+             self.write(r, c, v, n, x_max, alpha, workers);
+           },
+           py::arg("rows"), py::arg("cols"), py::arg("values"), py::arg("x_max"), py::arg("alpha"),
+           py::arg("workers") = 1, "Writes the next entries of the COO matrix into their blocks.")
+      .def("train_epoch",
+           [](GloveBlockFile& self, py::array weights, py::array gradsq, int epoch, float learning_rate,
+              float grad_clip, float bias_learning_rate, int workers, std::shared_ptr<Progress> progress) {
+             EMBFORGE_CHECK(weights.ndim() == 2 && weights.shape(0) % 2 == 0 && weights.shape(1) >= 2,
+                            "weights must have shape [2 * vocab, dim + 1]");
+             GloveModel model;
+             model.vocab_size = weights.shape(0) / 2;
+             model.weights = checked_data<float>(weights, "weights", {weights.shape(0), weights.shape(1)}, true);
+             model.gradsq = checked_data<float>(gradsq, "gradsq", {weights.shape(0), weights.shape(1)}, true);
+             GloveParams params;
+             params.vector_size = static_cast<int>(weights.shape(1) - 1);
+             params.learning_rate = learning_rate;
+             params.grad_clip = grad_clip;
+             params.bias_rate = bias_learning_rate;
+             params.workers = workers;
+             GloveEpochStats stats;
+             {
+               py::gil_scoped_release release;
+               stats = self.train_epoch(params, model, epoch, progress.get());
+             }
+             py::dict out;
+             out["cost"] = stats.cost;
+             out["pairs"] = stats.pairs;
+             out["skipped"] = stats.skipped;
+             out["stopped"] = stats.stopped;
+             return out;
+           },
+           py::arg("weights"), py::arg("gradsq"), py::kw_only(), py::arg("epoch"),
+           py::arg("learning_rate"), py::arg("grad_clip"), py::arg("bias_learning_rate"),
+           py::arg("workers"), py::arg("progress"))
+      .def("read_block",
+           [](const GloveBlockFile& self, int64_t b) {
+             std::vector<glove::Pair> records;
+             {
+               py::gil_scoped_release release;
+               records = self.read_block(b);
+             }
+             py::array_t<uint32_t> out({static_cast<py::ssize_t>(records.size()), py::ssize_t{4}});
+             if (!records.empty())
+               std::memcpy(out.mutable_data(), records.data(), records.size() * sizeof(glove::Pair));
+             return out;
+           },
+           py::arg("block"), "Block b's records [n, 4] (as make_glove_pairs), in file order.")
+      .def("block_order", &GloveBlockFile::block_order, py::arg("epoch"))
+      .def("block_size", &GloveBlockFile::block_size, py::arg("block"))
+      .def_property_readonly("pairs", &GloveBlockFile::pairs)
+      .def_property_readonly("written", &GloveBlockFile::written)
+      .def_property_readonly("blocks", &GloveBlockFile::blocks)
+      .def_property_readonly("largest_block", &GloveBlockFile::largest_block);
+}
+
+}  // namespace embforge::bind

@@ -1,0 +1,103 @@
+"""Out-of-core GloVe training: the pairs in blocks of a temporary file.
+
+In memory, training holds every pair as a 16-byte record plus a 4-byte
+order (20 bytes a pair) next to the model. When that does not fit the
+memory budget, or when the matrix itself is on disk (Cooccurrence.on_disk),
+``PairBlocks`` writes the records once into an unnamed temporary file, in
+blocks that are random samples of the matrix, and every epoch trains the
+blocks one at a time in a fresh random order, each block's pairs shuffled in
+memory (csrc/include/embforge/glove_blocks.h). The file has no name: it is
+gone when the PairBlocks is closed or freed, and when the process ends,
+however it ends.
+
+Memory: the model (weights and AdaGrad sums, 2 x 2V x (d+1) float32, plus
+the output vectors) and then one block at a time, 20 bytes a pair (24 are
+planned for: block sizes vary a little and the shuffle needs some room),
+while writing, pieces of the matrix at 28 bytes an entry (12 read, 16
+sorted into blocks). The budget must hold the model and a block of
+MIN_BLOCK_PAIRS pairs: ``plan`` says how much that is when it does not.
+"""
+from __future__ import annotations
+
+import math
+import tempfile
+from typing import NamedTuple, Optional
+
+from ._native import core
+
+__all__ = ["MIN_BLOCK_PAIRS", "Plan", "plan", "model_bytes", "PairBlocks"]
+
+IN_MEMORY_BYTES_PER_PAIR = 20   # glove::Pair record + uint32 order
+BLOCK_BYTES_PER_PAIR = 24       # the same, plus slack for block sizes and the shuffle
+WRITE_BYTES_PER_ENTRY = 28      # a piece read from the matrix (12) + its records (16)
+MIN_BLOCK_PAIRS = 4096
+
+
+class Plan(NamedTuple):
+    out_of_core: bool
+    blocks: int          # 1 in memory
+    chunk_entries: int   # matrix entries written at a time (out of core)
+
+
+def model_bytes(vocab_size: int, vector_size: int) -> int:
+    """Weights and AdaGrad sums [2V, d+1] float32 each, plus the output vectors."""
+    return 2 * (2 * vocab_size * (vector_size + 1) * 4) + (vocab_size + 2) * vector_size * 4
+
+
+def plan(memory: int, nnz: int, vocab_size: int, vector_size: int, on_disk: bool,
+         out_of_core: Optional[bool]) -> Plan:
+    """In memory when the pairs fit `memory` next to the model and the matrix
+    is in memory (out_of_core=None), or when asked; else blocks that fit."""
+    model = model_bytes(vocab_size, vector_size)
+    if out_of_core is None:
+        out_of_core = on_disk or model + IN_MEMORY_BYTES_PER_PAIR * nnz > memory
+    if not out_of_core:
+        return Plan(False, 1, nnz)
+    room = memory - model
+    least = MIN_BLOCK_PAIRS * max(BLOCK_BYTES_PER_PAIR, WRITE_BYTES_PER_ENTRY)
+    if room < least:
+        raise ValueError(
+            f"memory={memory} bytes is too small for out-of-core GloVe training: the model of "
+            f"{vocab_size} words x {vector_size} dimensions takes {model} bytes and a block of at "
+            f"least {MIN_BLOCK_PAIRS} pairs {least} more; give memory >= {model + least} bytes")
+    block_pairs = room // BLOCK_BYTES_PER_PAIR
+    blocks = max(1, math.ceil(nnz / block_pairs))
+    return Plan(True, blocks, max(1, room // WRITE_BYTES_PER_ENTRY))
+
+
+class PairBlocks:
+    """The training pairs of one Cooccurrence, in blocks of an unnamed file."""
+
+    def __init__(self, matrix, blocks: int, chunk_entries: int, x_max: float, alpha: float,
+                 seed: int, workers: int, temp_dir=None):
+        self._file = tempfile.TemporaryFile(prefix="embforge-glove-pairs-", dir=temp_dir)
+        try:
+            self._native = core.GloveBlockFile(self._file.fileno(), matrix.nnz, blocks,
+                                               len(matrix.vocab), int(seed), workers)
+            for rows, cols, values in matrix.iter_chunks(chunk_entries):
+                self._native.write(rows, cols, values, x_max, alpha, workers)
+                del rows, cols, values  # one piece at a time: freed before the next is read
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def native(self):
+        """The core.GloveBlockFile (blocks, block_order, read_block, ...)."""
+        if self._file is None:
+            raise ValueError("the pair file is closed")
+        return self._native
+
+    def train_epoch(self, weights, gradsq, epoch: int, **kwargs) -> dict:
+        return self.native.train_epoch(weights, gradsq, epoch=epoch, **kwargs)
+
+    def close(self) -> None:
+        """Frees the file (idempotent)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+            self._native = None
+
+    @property
+    def closed(self) -> bool:
+        return self._file is None
