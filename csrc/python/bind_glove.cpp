@@ -10,6 +10,7 @@
 #include "bindings.h"
 #include "embforge/cooccur.h"
 #include "embforge/glove.h"
+#include "glove_bindings.h"
 
 namespace embforge::bind {
 namespace {
@@ -41,17 +42,6 @@ py::dict stats_dict(const CooccurStats& s) {
   out["merge_seconds"] = s.merge_seconds;
   out["stopped"] = s.stopped;
   return out;
-}
-
-// The model arrays: weights and gradsq, float32 [2 * vocab, dim + 1].
-GloveModel glove_model(py::array& weights, py::array& gradsq) {
-  EMBFORGE_CHECK(weights.ndim() == 2 && weights.shape(0) % 2 == 0 && weights.shape(1) >= 2,
-                 "weights must have shape [2 * vocab, dim + 1]");
-  GloveModel model;
-  model.vocab_size = weights.shape(0) / 2;
-  model.weights = checked_data<float>(weights, "weights", {weights.shape(0), weights.shape(1)}, true);
-  model.gradsq = checked_data<float>(gradsq, "gradsq", {weights.shape(0), weights.shape(1)}, true);
-  return model;
 }
 
 const glove::Pair* pair_data(py::array& pairs) {
@@ -151,11 +141,8 @@ void bind_glove(py::module_& m) {
         [](py::array weights, py::array gradsq, uint32_t row, uint32_t col, float log_x,
            float weight, float learning_rate, float grad_clip, float bias_learning_rate) {
           const GloveModel model = glove_model(weights, gradsq);
-          GloveParams params;
-          params.vector_size = static_cast<int>(weights.shape(1) - 1);
-          params.learning_rate = learning_rate;
-          params.grad_clip = grad_clip;
-          params.bias_rate = bias_learning_rate;
+          const GloveParams params =
+              glove_params(weights, learning_rate, grad_clip, bias_learning_rate, 1);
           return glove_pair_update(params, model, glove::Pair{row, col, log_x, weight});
         },
         py::arg("weights"), py::arg("gradsq"), py::arg("row"), py::arg("col"), py::arg("log_x"),
@@ -171,12 +158,8 @@ void bind_glove(py::module_& m) {
           const glove::Pair* records = pair_data(pairs);
           const auto n = static_cast<int64_t>(pairs.shape(0));
           const auto* visit = checked_data<uint32_t>(order, "order", {n}, false);
-          GloveParams params;
-          params.vector_size = static_cast<int>(weights.shape(1) - 1);
-          params.learning_rate = learning_rate;
-          params.grad_clip = grad_clip;
-          params.workers = workers;
-          params.bias_rate = bias_learning_rate;
+          const GloveParams params =
+              glove_params(weights, learning_rate, grad_clip, bias_learning_rate, workers);
           GloveEpochStats stats;
           {
             py::gil_scoped_release release;
@@ -188,12 +171,7 @@ void bind_glove(py::module_& m) {
             }
             stats = train_glove_epoch(params, records, visit, n, model, progress.get());
           }
-          py::dict out;
-          out["cost"] = stats.cost;
-          out["pairs"] = stats.pairs;
-          out["skipped"] = stats.skipped;
-          out["stopped"] = stats.stopped;
-          return out;
+          return epoch_dict(stats);
         },
         py::arg("pairs"), py::arg("order"), py::arg("weights"), py::arg("gradsq"), py::kw_only(),
         py::arg("learning_rate"), py::arg("grad_clip"), py::arg("workers"), py::arg("progress"),

@@ -8,6 +8,7 @@
 
 #include "bindings.h"
 #include "embforge/glove_blocks.h"
+#include "glove_bindings.h"
 
 namespace embforge::bind {
 
@@ -38,29 +39,15 @@ void bind_glove_blocks(py::module_& m) {
       .def("train_epoch",
            [](GloveBlockFile& self, py::array weights, py::array gradsq, int epoch, float learning_rate,
               float grad_clip, float bias_learning_rate, int workers, std::shared_ptr<Progress> progress) {
-             EMBFORGE_CHECK(weights.ndim() == 2 && weights.shape(0) % 2 == 0 && weights.shape(1) >= 2,
-                            "weights must have shape [2 * vocab, dim + 1]");
-             GloveModel model;
-             model.vocab_size = weights.shape(0) / 2;
-             model.weights = checked_data<float>(weights, "weights", {weights.shape(0), weights.shape(1)}, true);
-             model.gradsq = checked_data<float>(gradsq, "gradsq", {weights.shape(0), weights.shape(1)}, true);
-             GloveParams params;
-             params.vector_size = static_cast<int>(weights.shape(1) - 1);
-             params.learning_rate = learning_rate;
-             params.grad_clip = grad_clip;
-             params.bias_rate = bias_learning_rate;
-             params.workers = workers;
+             const GloveModel model = glove_model(weights, gradsq);
+             const GloveParams params =
+                 glove_params(weights, learning_rate, grad_clip, bias_learning_rate, workers);
              GloveEpochStats stats;
              {
                py::gil_scoped_release release;
                stats = self.train_epoch(params, model, epoch, progress.get());
              }
-             py::dict out;
-             out["cost"] = stats.cost;
-             out["pairs"] = stats.pairs;
-             out["skipped"] = stats.skipped;
-             out["stopped"] = stats.stopped;
-             return out;
+             return epoch_dict(stats);
            },
            py::arg("weights"), py::arg("gradsq"), py::kw_only(), py::arg("epoch"),
            py::arg("learning_rate"), py::arg("grad_clip"), py::arg("bias_learning_rate"),

@@ -1,0 +1,40 @@
+// Conversions shared by the in-memory and out-of-core GloVe training bindings.
+#pragma once
+
+#include "bindings.h"
+#include "embforge/glove.h"
+
+namespace embforge::bind {
+
+// The model arrays: weights and gradsq, float32 [2 * vocab, dim + 1].
+inline GloveModel glove_model(py::array& weights, py::array& gradsq) {
+  EMBFORGE_CHECK(weights.ndim() == 2 && weights.shape(0) % 2 == 0 && weights.shape(1) >= 2,
+                 "weights must have shape [2 * vocab, dim + 1]");
+  GloveModel model;
+  model.vocab_size = weights.shape(0) / 2;
+  model.weights = checked_data<float>(weights, "weights", {weights.shape(0), weights.shape(1)}, true);
+  model.gradsq = checked_data<float>(gradsq, "gradsq", {weights.shape(0), weights.shape(1)}, true);
+  return model;
+}
+
+inline GloveParams glove_params(const py::array& weights, float learning_rate, float grad_clip,
+                                float bias_learning_rate, int workers) {
+  GloveParams params;
+  params.vector_size = static_cast<int>(weights.shape(1) - 1);
+  params.learning_rate = learning_rate;
+  params.grad_clip = grad_clip;
+  params.bias_rate = bias_learning_rate;
+  params.workers = workers;
+  return params;
+}
+
+inline py::dict epoch_dict(const GloveEpochStats& stats) {
+  py::dict out;
+  out["cost"] = stats.cost;
+  out["pairs"] = stats.pairs;
+  out["skipped"] = stats.skipped;
+  out["stopped"] = stats.stopped;
+  return out;
+}
+
+}  // namespace embforge::bind
