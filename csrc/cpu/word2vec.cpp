@@ -145,11 +145,8 @@ void train_chunks(const Context& c, std::atomic<int64_t>& next_chunk, SplitMix64
       if (pos + 1 < n && !output.hot(sentence[pos + 1]))
         prefetch_row(output.row(sentence[pos + 1]), dim);  // the next center's output row
       int n_contexts = 0;
-      for (int j = lo; j < hi; ++j) {
-        if (j == pos) continue;
-        b.contexts[n_contexts] = sentence[j];
-        b.context_rows[n_contexts++] = input.row(sentence[j]);
-      }
+      for (int j = lo; j < hi; ++j)
+        if (j != pos) b.context_rows[n_contexts++] = input.row(sentence[j]);
       if (p.skip_gram) {
         skip_gram_window(p, b, n_contexts, alpha, r);
       } else {
@@ -273,10 +270,8 @@ double word2vec_window_update(const Word2VecParams& params, const Word2VecModel&
     EMBFORGE_CHECK(targets[k] < model.vocab_size, "target id ", targets[k], " out of range");
   const int dim = params.vector_size;
   WindowBuffers b(params);
-  for (int j = 0; j < n_contexts; ++j) {
-    b.contexts[j] = contexts[j];
+  for (int j = 0; j < n_contexts; ++j)
     b.context_rows[j] = model.input + static_cast<int64_t>(contexts[j]) * dim;
-  }
   for (int k = 0; k <= params.negative; ++k) {
     b.targets[k] = targets[k];
     b.target_rows[k] = model.output + static_cast<int64_t>(targets[k]) * dim;

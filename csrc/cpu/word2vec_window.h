@@ -63,15 +63,14 @@ EMBFORGE_INLINE float coefficient(float d, bool positive, float alpha, double* l
 }
 
 // Scratch space of one thread's windows, on cache lines of its own
-// (line_array.h). The caller fills contexts/targets with ids and
-// context_rows/target_rows with where those rows live.
+// (line_array.h). The caller fills targets with ids (the center
+// check needs them) and context_rows/target_rows with where the rows live.
 struct WindowBuffers {
   explicit WindowBuffers(const Word2VecParams& p)
-      : contexts(2 * p.window), targets(1 + p.negative), context_rows(2 * p.window),
+      : targets(1 + p.negative), context_rows(2 * p.window),
         target_rows(1 + p.negative), coefficients(2 * p.window * (1 + p.negative)),
         target_delta(static_cast<size_t>(1 + p.negative) * p.vector_size),
         work(p.vector_size), work2(p.vector_size) {}
-  LineArray<uint32_t> contexts;   // context ids of the window
   LineArray<uint32_t> targets;    // center + negatives
   LineArray<float*> context_rows;  // input rows of the contexts
   LineArray<float*> target_rows;   // output rows of the targets
