@@ -27,30 +27,13 @@ from shared_data import CORPORA, frequency_order, quality  # noqa: E402
 from compare_word2vec import concatenate  # noqa: E402
 
 
-def with_hot_rows(model, hot_rows):
-    """Makes `model` pass hot_rows to the native epoch (not a public option)."""
-    from embforge import _native
-    core = _native.core
-
-    def train_epoch(corpus, alpha_start, alpha_end, epoch):
-        keep, noise_keep, noise_alias = model._tables
-        return core.train_word2vec_epoch(
-            corpus.ids, corpus.offsets, model.wv.vectors, model.syn1neg, keep, noise_keep,
-            noise_alias, skip_gram=bool(model.sg), window=model.window, negative=model.negative,
-            shrink_windows=model.shrink_windows, alpha_start=float(alpha_start),
-            alpha_end=float(alpha_end), seed=int(model.seed), epoch=int(epoch),
-            workers=int(model.workers), progress=model._native_progress, hot_rows=hot_rows)
-
-    model._train_epoch = train_epoch
-    return model
-
-
 def embforge_model(path, sg, threads, seed, hot_rows):
     from embforge import Word2Vec
     model = Word2Vec(sg=sg, vector_size=100, window=5, negative=5, sample=1e-3, min_count=5,
                      alpha=0.025 if sg else 0.05, epochs=5, workers=threads, progress=False,
                      seed=seed)
-    return with_hot_rows(model.build_vocab(corpus_file=path), hot_rows)
+    model._hot_rows = hot_rows  # not a public option: the kernel's automatic choice is the default
+    return model.build_vocab(corpus_file=path)
 
 
 def gensim_vectors(path, sg, threads, seed):

@@ -93,6 +93,7 @@ class Word2Vec:
         self._corpus_source = None
         self._tables = None
         self._native_progress = _native.core.Progress()
+        self._hot_rows = -1  # CPU kernel's thread-private hot rows (-1: automatic); for benchmarks
 
         if sentences is not None and corpus_file is not None:
             raise ValueError("pass either sentences or corpus_file, not both")
@@ -270,7 +271,7 @@ class Word2Vec:
             skip_gram=bool(self.sg), window=self.window, negative=self.negative,
             shrink_windows=self.shrink_windows, alpha_start=float(alpha_start),
             alpha_end=float(alpha_end), seed=int(self.seed), epoch=int(epoch),
-            workers=int(self.workers), progress=self._native_progress)
+            workers=int(self.workers), progress=self._native_progress, hot_rows=self._hot_rows)
 
     def get_latest_training_loss(self) -> float:
         """Loss summed over the last epoch (gensim's name; ours is float64 and per epoch)."""
