@@ -40,22 +40,44 @@ def toy_corpus_path(tmp_path_factory):
     return str(path)
 
 
+TOY_TOPICS = [[f"{name}{i}" for i in range(12)] for name in ("sea", "fire", "tree", "iron")]
+FILLER = ["the", "a", "of", "and", "to"]
+
+
+def topic_sentences(topics, n_sentences, seed=0, leak=0.0):
+    """Sentences of 8-20 words, each about one random topic: a word is from
+    that topic with probability 0.7 - leak, from a random topic with
+    probability leak, else filler."""
+    rng = random.Random(seed)
+    sentences = []
+    for _ in range(n_sentences):
+        topic = rng.choice(topics)
+        words = []
+        for _ in range(rng.randint(8, 20)):
+            r = rng.random()
+            words.append(rng.choice(topic) if r < 0.7 - leak else
+                         rng.choice(rng.choice(topics)) if r < 0.7 else rng.choice(FILLER))
+        sentences.append(words)
+    return sentences
+
+
+def interrupted_run_polled(call, progress, on_poll=None):
+    """embforge.progress.run_polled as if Ctrl-C came as the call started: the
+    stop flag is set first, and the call reports an interruption. Tests put it
+    in place of a module's run_polled."""
+    from embforge.progress import run_polled
+    progress.request_stop()  # what Ctrl-C does in run_polled
+    result, _ = run_polled(call, progress, on_poll)
+    return result, True
+
+
 def make_toy_corpus(n_sentences=3000, seed=0):
     """Sentences from 4 topics, each with its own 12 words plus shared filler.
 
     Words of the same topic co-occur and never meet other topics' words, so
     trained vectors must put same-topic words closer than cross-topic ones.
     """
-    rng = random.Random(seed)
-    topics = [[f"{name}{i}" for i in range(12)] for name in ("sea", "fire", "tree", "iron")]
-    filler = ["the", "a", "of", "and", "to"]
-    sentences = []
-    for _ in range(n_sentences):
-        topic = rng.choice(topics)
-        words = [rng.choice(topic) if rng.random() < 0.7 else rng.choice(filler)
-                 for _ in range(rng.randint(8, 20))]
-        sentences.append(words)
-    return sentences
+    return topic_sentences(TOY_TOPICS, n_sentences, seed)
 
 
 def make_leaky_toy_corpus(n_sentences=3000, seed=0, leak=0.2):
@@ -65,16 +87,4 @@ def make_leaky_toy_corpus(n_sentences=3000, seed=0, leak=0.2):
     fast bias steps fit alone, so the vectors need not learn the topics.
     With leaks, cross-topic pairs are observed at a lower rate and only the
     vectors can express that."""
-    rng = random.Random(seed)
-    topics = [[f"{name}{i}" for i in range(12)] for name in ("sea", "fire", "tree", "iron")]
-    filler = ["the", "a", "of", "and", "to"]
-    sentences = []
-    for _ in range(n_sentences):
-        topic = rng.choice(topics)
-        words = []
-        for _ in range(rng.randint(8, 20)):
-            r = rng.random()
-            words.append(rng.choice(topic) if r < 0.7 - leak else
-                         rng.choice(rng.choice(topics)) if r < 0.7 else rng.choice(filler))
-        sentences.append(words)
-    return sentences
+    return topic_sentences(TOY_TOPICS, n_sentences, seed, leak)

@@ -15,6 +15,8 @@ from embforge.corpus import EncodedCorpus
 from embforge.formats import read_archive
 from embforge.vocab import Vocabulary
 
+from conftest import interrupted_run_polled
+
 cooc_module = importlib.import_module("embforge.cooccurrence")
 TINY = 1 << 16
 
@@ -161,14 +163,7 @@ def test_compressed_or_truncated_archive_cannot_be_mapped(tmp_path, in_memory):
 
 
 def test_ctrl_c_with_a_path_leaves_nothing(tmp_path, monkeypatch):
-    real = cooc_module.run_polled
-
-    def interrupted(call, progress, on_poll=None):
-        progress.request_stop()
-        result, _ = real(call, progress, on_poll)
-        return result, True
-
-    monkeypatch.setattr(cooc_module, "run_polled", interrupted)
+    monkeypatch.setattr(cooc_module, "run_polled", interrupted_run_polled)
     with pytest.raises(KeyboardInterrupt):
         cooccurrence(corpus(), window=5, temp_dir=tmp_path, progress=False,
                      path=tmp_path / "x.npz")

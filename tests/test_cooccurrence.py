@@ -14,6 +14,7 @@ from embforge.cooccurrence import Cooccurrence, cooccurrence, parse_memory
 from embforge.corpus import EncodedCorpus
 from embforge.vocab import Vocabulary
 
+from conftest import interrupted_run_polled
 from fake_device import GPU_DEVICES, host, on_device
 
 # The module, not the function `embforge.cooccurrence` that the package exports.
@@ -315,15 +316,8 @@ def test_stop_request_removes_spill_files(tmp_path):
 
 def test_ctrl_c_raises_keyboard_interrupt_and_cleans_up(tmp_path, monkeypatch, device):
     from embforge import cuda_cooccurrence
-    real = cooc_module.run_polled
-
-    def interrupted(call, progress, on_poll=None):
-        progress.request_stop()  # what Ctrl-C does in run_polled
-        result, _ = real(call, progress, on_poll)
-        return result, True
-
-    monkeypatch.setattr(cooc_module, "run_polled", interrupted)
-    monkeypatch.setattr(cuda_cooccurrence, "run_polled", interrupted)
+    monkeypatch.setattr(cooc_module, "run_polled", interrupted_run_polled)
+    monkeypatch.setattr(cuda_cooccurrence, "run_polled", interrupted_run_polled)
     vocab = Vocabulary([str(i) for i in range(50)], [1] * 50)
     ids = np.arange(20000, dtype=np.uint32) % 50
     corpus = EncodedCorpus(vocab, ids, np.arange(0, 20001, 40, dtype=np.int64), 20000, 0)

@@ -1,7 +1,6 @@
 """GloVe: per-pair update and epoch against numpy oracles, shuffling, quality, API, bad input."""
 import importlib
 import os
-import random
 
 import numpy as np
 import pytest
@@ -13,7 +12,7 @@ from embforge.glove import GloVe
 from embforge.keyedvectors import KeyedVectors
 from embforge.vocab import Vocabulary
 
-from conftest import DATA, make_leaky_toy_corpus
+from conftest import DATA, make_leaky_toy_corpus, topic_sentences, interrupted_run_polled
 from fake_device import GPU_DEVICES, device_kind, host, on_device
 
 glove_module = importlib.import_module("embforge.glove")
@@ -331,14 +330,7 @@ def test_bad_arguments(toy_matrix):
 
 
 def test_ctrl_c_keeps_a_usable_model(toy_matrix, monkeypatch, device):
-    real = glove_module.run_polled
-
-    def interrupted(call, progress, on_poll=None):
-        progress.request_stop()
-        result, _ = real(call, progress, on_poll)
-        return result, True
-
-    monkeypatch.setattr(glove_module, "run_polled", interrupted)
+    monkeypatch.setattr(glove_module, "run_polled", interrupted_run_polled)
     model = GloVe(vector_size=4, epochs=5, workers=2, device=device, progress=False).fit(toy_matrix)
     assert model.interrupted and model.epochs_trained == 0 and model.cost_history == []
     assert np.isfinite(model.wv.vectors).all()
@@ -350,19 +342,8 @@ def topic_corpus(n_topics=30, n_words=40, n_sentences=15000, seed=0, leak=0.2):
     pairs, enough that a GPU's warps rarely update the same row at once. A
     fraction `leak` of the words comes from a random topic (conftest: without
     leaks glove.c's bias steps fit the matrix and the vectors learn little)."""
-    rng = random.Random(seed)
     topics = [[f"t{t}w{i}" for i in range(n_words)] for t in range(n_topics)]
-    filler = ["the", "a", "of", "and", "to"]
-    sentences = []
-    for _ in range(n_sentences):
-        topic = rng.choice(topics)
-        words = []
-        for _ in range(rng.randint(8, 20)):
-            r = rng.random()
-            words.append(rng.choice(topic) if r < 0.7 - leak else
-                         rng.choice(rng.choice(topics)) if r < 0.7 else rng.choice(filler))
-        sentences.append(words)
-    return sentences
+    return topic_sentences(topics, n_sentences, seed, leak)
 
 
 def corpus_margin(wv):

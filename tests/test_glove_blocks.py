@@ -4,7 +4,6 @@ training, determinism, temporary files, budgets."""
 import gc
 import importlib
 import os
-import random
 import tempfile
 
 import numpy as np
@@ -15,6 +14,8 @@ from embforge._native import core
 from embforge.cooccurrence import Cooccurrence, cooccurrence
 from embforge.glove import GloVe
 from embforge import glove_blocks
+
+from conftest import topic_sentences, interrupted_run_polled
 
 glove_module = importlib.import_module("embforge.glove")
 
@@ -84,19 +85,8 @@ def test_blocks_are_random_samples_and_orders_change_each_epoch():
 def topic_corpus(n_sentences=20000, topics=8, size=40, leak=0.2, seed=0):
     """8 topics of 40 words, a fraction `leak` of words from any topic, plus
     filler (see conftest.make_leaky_toy_corpus for why the leaks)."""
-    rng = random.Random(seed)
     names = [[f"t{k}w{i}" for i in range(size)] for k in range(topics)]
-    filler = ["the", "a", "of", "and", "to"]
-    sentences = []
-    for _ in range(n_sentences):
-        topic = rng.choice(names)
-        words = []
-        for _ in range(rng.randint(8, 20)):
-            r = rng.random()
-            words.append(rng.choice(topic) if r < 0.7 - leak else
-                         rng.choice(rng.choice(names)) if r < 0.7 else rng.choice(filler))
-        sentences.append(words)
-    return sentences, names
+    return topic_sentences(names, n_sentences, seed, leak), names
 
 
 @pytest.fixture(scope="module")
@@ -207,13 +197,7 @@ def test_pair_file_is_unnamed_and_freed(tmp_path, topics):
     # the file stays for train() until the model is freed.
     model = GloVe(**kwargs).fit(X)
     real = glove_module.run_polled
-
-    def interrupted(call, progress, on_poll=None):
-        progress.request_stop()
-        result, _ = real(call, progress, on_poll)
-        return result, True
-
-    glove_module.run_polled = interrupted
+    glove_module.run_polled = interrupted_run_polled
     try:
         model.train(3)
     finally:
