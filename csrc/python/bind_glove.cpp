@@ -102,17 +102,13 @@ void bind_glove(py::module_& m) {
   m.def("make_glove_pairs",
         [](py::array rows, py::array cols, py::array values, int64_t vocab_size, double x_max,
            double alpha, int workers) {
-          const auto n = static_cast<int64_t>(rows.size());
-          const auto* r = checked_data<int32_t>(rows, "rows", {n}, false);
-          const auto* c = checked_data<int32_t>(cols, "cols", {n}, false);
-          const auto* v = checked_data<float>(values, "values", {n}, false);
-          py::array_t<uint32_t> out({static_cast<py::ssize_t>(n), py::ssize_t{4}});
-          auto* pairs = reinterpret_cast<glove::Pair*>(out.mutable_data());
+          PairInput in = pair_input(rows, cols, values);
+          glove::Pair* pairs = in.out();
           {
             py::gil_scoped_release release;
-            make_glove_pairs(r, c, v, n, vocab_size, x_max, alpha, workers, pairs);
+            make_glove_pairs(in.rows, in.cols, in.values, in.n, vocab_size, x_max, alpha, workers, pairs);
           }
-          return out;
+          return in.pairs;
         },
         py::arg("rows"), py::arg("cols"), py::arg("values"), py::arg("vocab_size"),
         py::arg("x_max"), py::arg("alpha"), py::arg("workers") = 1,

@@ -17,6 +17,25 @@ inline GloveModel glove_model(py::array& weights, py::array& gradsq) {
   return model;
 }
 
+// A COO matrix (int32 rows and cols, float32 values) and a [n, 4] array for
+// the glove::Pair records made from it.
+struct PairInput {
+  const int32_t* rows;
+  const int32_t* cols;
+  const float* values;
+  int64_t n;
+  py::array_t<uint32_t> pairs;
+  glove::Pair* out() { return reinterpret_cast<glove::Pair*>(pairs.mutable_data()); }
+};
+
+inline PairInput pair_input(py::array& rows, py::array& cols, py::array& values) {
+  const auto n = static_cast<int64_t>(rows.size());
+  return PairInput{checked_data<int32_t>(rows, "rows", {n}, false),
+                   checked_data<int32_t>(cols, "cols", {n}, false),
+                   checked_data<float>(values, "values", {n}, false), n,
+                   py::array_t<uint32_t>({static_cast<py::ssize_t>(n), py::ssize_t{4}})};
+}
+
 inline GloveParams glove_params(const py::array& weights, float learning_rate, float grad_clip,
                                 float bias_learning_rate, int workers) {
   GloveParams params;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "../bindings.h"
+#include "../glove_bindings.h"
 #include "bindings.h"
 #include "embforge/check.h"
 #include "embforge/progress.h"
@@ -24,6 +25,9 @@ namespace embforge::cuda::bind {
 namespace {
 
 using embforge::bind::checked_data;
+using embforge::bind::glove_model;
+using embforge::bind::pair_input;
+using embforge::bind::PairInput;
 
 // Runs fn(group) on a serial group or on emulated lanes.
 template <typename Fn>
@@ -257,13 +261,12 @@ void bind_cooccur_emulation(py::module_& m) {
 }
 
 GloveArgs glove_host_args(py::array& weights, py::array& gradsq) {
-  EMBFORGE_CHECK(weights.ndim() == 2 && weights.shape(0) % 2 == 0 && weights.shape(1) >= 2,
-                 "weights must have shape [2 * vocab, dim + 1]");
+  const GloveModel model = glove_model(weights, gradsq);
   GloveArgs a;
-  a.vocab_size = weights.shape(0) / 2;
+  a.vocab_size = model.vocab_size;
   a.dim = static_cast<int>(weights.shape(1) - 1);
-  a.weights = checked_data<float>(weights, "weights", {weights.shape(0), weights.shape(1)}, true);
-  a.gradsq = checked_data<float>(gradsq, "gradsq", {weights.shape(0), weights.shape(1)}, true);
+  a.weights = model.weights;
+  a.gradsq = model.gradsq;
   return a;
 }
 
@@ -271,16 +274,13 @@ void bind_glove_emulation(py::module_& m) {
   m.def("emulate_glove_pairs",
         [](py::array rows, py::array cols, py::array values, int64_t vocab_size, double x_max,
            double alpha) {
-          const auto n = static_cast<int64_t>(rows.size());
-          const auto* r = checked_data<int32_t>(rows, "rows", {n}, false);
-          const auto* c = checked_data<int32_t>(cols, "cols", {n}, false);
-          const auto* v = checked_data<float>(values, "values", {n}, false);
-          py::array_t<uint32_t> out({static_cast<py::ssize_t>(n), py::ssize_t{4}});
-          auto* pairs = reinterpret_cast<glove::Pair*>(out.mutable_data());
+          PairInput in = pair_input(rows, cols, values);
+          glove::Pair* pairs = in.out();
           int64_t invalid = 0;
-          for (int64_t i = 0; i < n; ++i)
-            invalid += !glove_make_pair(r[i], c[i], v[i], vocab_size, x_max, alpha, pairs + i);
-          return py::make_tuple(out, invalid);
+          for (int64_t i = 0; i < in.n; ++i)
+            invalid += !glove_make_pair(in.rows[i], in.cols[i], in.values[i], vocab_size, x_max, alpha,
+                                        pairs + i);
+          return py::make_tuple(in.pairs, invalid);
         },
         py::arg("rows"), py::arg("cols"), py::arg("values"), py::arg("vocab_size"),
         py::arg("x_max"), py::arg("alpha"), "(pairs, invalid count) as the pairs kernel makes them.");
