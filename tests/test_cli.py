@@ -47,7 +47,7 @@ def test_train_on_bundled_sample(tmp_path, capsys):
     assert len(capsys.readouterr().out.splitlines()) == 10
 
 
-def test_errors_are_reported_not_raised(tmp_path, capsys):
+def test_errors_are_reported_not_raised(tmp_path, toy_corpus_path, capsys):
     assert cli.main(["train", str(tmp_path / "missing.txt"), "-o", str(tmp_path / "v.bin")]) == 2
     assert "missing.txt" in capsys.readouterr().err
     assert cli.main(["train", str(tmp_path), "-o", str(tmp_path / "v.bin")]) == 2
@@ -57,6 +57,10 @@ def test_errors_are_reported_not_raised(tmp_path, capsys):
     assert cli.main(["vocab", str(empty), "-o", str(tmp_path / "v.txt")]) == 2
     assert "empty" in capsys.readouterr().err
     assert not (tmp_path / "v.txt").exists()  # nothing half-written
+    assert cli.main(["train", toy_corpus_path, "-o", str(tmp_path / "v.bin"), "--min-count", "1",
+                     "--alpha", "10", "--quiet"]) == 2
+    assert "diverged" in capsys.readouterr().err
+    assert not (tmp_path / "v.bin").exists()
 
 
 def test_similar_unknown_word(tmp_path, toy_corpus_path):

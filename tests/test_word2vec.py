@@ -224,6 +224,70 @@ def test_single_worker_is_deterministic(toy_corpus_path, sg):
     assert not np.array_equal(other.wv.vectors, runs[0].wv.vectors)
 
 
+
+def grouped_chunk_corpus(groups=8, words=16):
+    """`groups` chunks of the kernel's 16,384 ids (16 sentences of 1,024), chunk
+    k made of words [k * words, (k + 1) * words) only, in file order."""
+    rng = np.random.default_rng(3)
+    ids = np.concatenate([rng.integers(k * words, (k + 1) * words, 16 * 1024) for k in range(groups)])
+    offsets = np.arange(0, len(ids) + 1, 1024, dtype=np.int64)
+    n = groups * words
+    keep = np.full(n, 2**32 - 1, dtype=np.uint32)  # no subsampling
+    noise_keep, noise_alias = core.build_alias_table(np.ones(n))
+    return ids.astype(np.uint32), offsets, (keep, noise_keep, noise_alias)
+
+
+def group_steps(seed, workers, groups=8, words=16, dim=8):
+    """Mean change of each group's input rows after one epoch whose learning
+    rate falls from 0.05 to 0: the group trained last moves least."""
+    ids, offsets, tables = grouped_chunk_corpus(groups, words)
+    rng = np.random.default_rng(0)
+    inp = rng.uniform(-0.5, 0.5, (groups * words, dim)).astype(np.float32) / dim
+    out = rng.uniform(-0.5, 0.5, (groups * words, dim)).astype(np.float32) / dim
+    before = inp.copy()
+    stats = core.train_word2vec_epoch(ids, offsets, inp, out, *tables, skip_gram=True, window=3,
+                                      negative=2, shrink_windows=True, alpha_start=0.002, alpha_end=0.0,
+                                      seed=seed, epoch=0, workers=workers, progress=core.Progress())
+    assert stats["ids_processed"] == stats["words_trained"] == len(ids)
+    return np.abs(inp - before).reshape(groups, words * dim).mean(axis=1)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_epoch_visits_every_chunk_in_a_shuffled_order(workers):
+    # In file order, the chunk trained last (smallest steps) would be the
+    # file's last in every run, and epochs on a corpus made of two sources
+    # would always end on the second (analogy -0.016 on the benchmark corpus).
+    last = []
+    for seed in range(1, 7):
+        steps = group_steps(seed, workers)
+        assert np.all(steps > 0), "a chunk was never trained"
+        last.append(int(np.argmin(steps)))
+    assert len(set(last)) >= 3, last
+
+
+
+@pytest.mark.parametrize("sg", [True, False])
+def test_non_finite_weights_do_not_crash_the_kernel(sg):
+    # A NaN dot product once indexed the sigmoid table at INT_MIN (segfault).
+    ids, offsets, tables = grouped_chunk_corpus(groups=1)
+    inp = np.full((16, 8), np.nan, np.float32)
+    out = np.zeros((16, 8), np.float32)
+    stats = core.train_word2vec_epoch(ids, offsets, inp, out, *tables, skip_gram=sg, window=5,
+                                      negative=5, shrink_windows=True, alpha_start=0.025,
+                                      alpha_end=0.0, seed=1, epoch=0, workers=1,
+                                      progress=core.Progress())
+    assert stats["ids_processed"] == len(ids)
+
+
+@pytest.mark.parametrize("sg", [1, 0])
+def test_divergence_is_reported(toy_corpus_path, sg):
+    # alpha 10 sends the toy run to inf/NaN within the first epoch.
+    model = Word2Vec(sg=sg, vector_size=16, min_count=1, workers=1, epochs=3, alpha=10.0)
+    with pytest.raises(FloatingPointError, match="diverged in epoch 1.*smaller alpha"):
+        model.fit(toy_corpus_path)
+    assert model.epochs_trained == 0
+
+
 def test_gensim_style_constructor_trains_at_once():
     sentences = make_toy_corpus(300)
     model = Word2Vec(sentences=sentences, vector_size=8, min_count=1, workers=1, epochs=1)

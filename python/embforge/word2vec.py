@@ -34,6 +34,16 @@ MODEL_VERSION = 1
 MAX_VECTOR_SIZE = 1 << 16
 
 
+def _all_finite(weights) -> bool:
+    """True when no entry is NaN or infinite (numpy, torch or CuPy arrays)."""
+    if isinstance(weights, np.ndarray):
+        return bool(np.isfinite(weights).all())
+    if hasattr(weights, "isfinite"):  # torch
+        return bool(weights.isfinite().all())
+    import cupy
+    return bool(cupy.isfinite(weights).all())
+
+
 class Word2Vec:
     """Skip-gram (``sg=1``) or CBOW (``sg=0``, gensim's default) with negative sampling.
 
@@ -240,6 +250,11 @@ class Word2Vec:
                     epoch = cuda_backend.on_caller_stream(epoch, self.device)
                 stats, interrupted = run_polled(epoch, progress, poll)
                 done_before += corpus.raw_tokens
+                if not (_all_finite(self.wv.vectors) and _all_finite(self.syn1neg)):
+                    raise FloatingPointError(
+                        f"training diverged in epoch {e + 1}: the weights are no longer finite "
+                        f"(learning rate {start_alpha:g} is too large for this corpus; "
+                        f"train again with a smaller alpha)")
                 self.training_loss.append(stats["loss"] if self.compute_loss else float("nan"))
                 self.epochs_trained += 1
                 if interrupted or stats["stopped"]:
