@@ -1,4 +1,4 @@
-// Word2vec on CPU threads: Hogwild SGD over slices of the encoded corpus.
+// Word2vec on CPU threads: Hogwild SGD over shuffled chunks of the encoded corpus.
 //
 // Skip-gram uses Intel's HogBatch idea (pWord2Vec, Ji et al. 2016): for a
 // center word, its context words' input vectors form a small matrix that is
@@ -224,8 +224,8 @@ EpochStats train_word2vec_epoch(const Word2VecParams& params, const CorpusView& 
   // stays bit-identical). In file order, a corpus made of two sources (here a
   // dictionary, then Linux docs) ended every epoch, where the learning rate is
   // lowest, on the second alone: analogy 0.220 with one worker against 0.236
-  // shuffled (CBOW, 6 seeds); with two workers shuffling gained 0.006 (CBOW)
-  // and 0.002 (skip-gram) over two interleaved halves (bench/RESULTS.md).
+  // shuffled (CBOW, 6 seeds); with two workers shuffling gained 0.005-0.010
+  // (CBOW) and 0.002 (skip-gram) over two interleaved halves (bench/RESULTS.md).
   std::vector<int64_t> chunk_order(n_chunks);
   for (int64_t k = 0; k < n_chunks; ++k) chunk_order[k] = k;
   SplitMix64 order_rng(params.seed, (static_cast<uint64_t>(params.epoch) << 32) | 0xFFFFFFFFull);

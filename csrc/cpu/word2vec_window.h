@@ -37,7 +37,8 @@ struct SigmoidTables {
   EMBFORGE_INLINE int index(float dot) const {
     // Written so that NaN (a diverged run) lands on an entry too: std::min/max
     // pass NaN through, and a NaN index read far outside the table.
-    const float clamped = dot > -w2v::kMaxExp ? (dot < w2v::kMaxExp ? dot : w2v::kMaxExp) : -w2v::kMaxExp;
+    const float clamped =
+        dot > -w2v::kMaxExp ? (dot < w2v::kMaxExp ? dot : w2v::kMaxExp) : -w2v::kMaxExp;
     return static_cast<int>((clamped + w2v::kMaxExp) * kScale + 0.5f);
   }
 };
