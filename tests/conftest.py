@@ -1,6 +1,8 @@
 import os
 import random
 
+import numpy as np
+
 import pytest
 from hypothesis import settings
 
@@ -59,6 +61,32 @@ def topic_sentences(topics, n_sentences, seed=0, leak=0.0):
                          rng.choice(rng.choice(topics)) if r < 0.7 else rng.choice(FILLER))
         sentences.append(words)
     return sentences
+
+
+def topic_margin(wv, topics=TOY_TOPICS):
+    """Mean cosine of same-topic word pairs minus that of cross-topic pairs
+    (untrained vectors: ~0; at most 4/3 for 4 topics). With topics of equal
+    size this is also the mean over topics (and over pairs of topics)."""
+    unit = np.asarray(wv.get_normed_vectors(), dtype=np.float64)
+    index = [[wv.get_index(w) for w in topic] for topic in topics]
+    cos = unit @ unit.T
+    same = np.mean([cos[np.ix_(t, t)][~np.eye(len(t), dtype=bool)].mean() for t in index])
+    cross = np.mean([cos[np.ix_(a, b)].mean() for i, a in enumerate(index) for b in index[i + 1:]])
+    return float(same - cross)
+
+
+def open_files_under(directory):
+    """Paths of the files under `directory` this process has open (unnamed
+    temporary files included: /proc/self/fd still points into the directory)."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith(str(directory)):
+            found.append(target)
+    return found
 
 
 def interrupted_run_polled(call, progress, on_poll=None):

@@ -15,7 +15,7 @@ from embforge.corpus import EncodedCorpus
 from embforge.formats import read_archive
 from embforge.vocab import Vocabulary
 
-from conftest import interrupted_run_polled
+from conftest import interrupted_run_polled, open_files_under
 
 cooc_module = importlib.import_module("embforge.cooccurrence")
 TINY = 1 << 16
@@ -82,28 +82,17 @@ def test_path_writes_an_aligned_archive_and_maps_it(tmp_path, in_memory):
     assert os.listdir(tmp_path) == ["x.npz"]
 
 
-def open_in(directory):
-    """Descriptors of this process open on files under `directory`."""
-    found = []
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            if os.readlink(f"/proc/self/fd/{fd}").startswith(str(directory)):
-                found.append(fd)
-        except OSError:
-            pass
-    return found
-
 
 def test_result_past_the_budget_goes_to_an_unnamed_file(tmp_path, in_memory):
     # 64 KiB cannot hold the ~40k-entry result (480 KB): it goes to disk.
     X = cooccurrence(corpus(), window=5, workers=2, memory=TINY, max_product=0,
                      temp_dir=tmp_path, progress=False)
     assert X.on_disk and X == in_memory
-    assert os.listdir(tmp_path) == [] and open_in(tmp_path)  # the file and its maps
+    assert os.listdir(tmp_path) == [] and open_files_under(tmp_path)  # the file and its maps
     assert X.stats["planned_peak_bytes"] <= TINY + 2 * (768 << 10)  # write buffers, not the result
     del X
     gc.collect()
-    assert open_in(tmp_path) == []
+    assert open_files_under(tmp_path) == []
 
 
 def test_saving_and_exporting_a_mapped_matrix(tmp_path, in_memory):
@@ -140,7 +129,7 @@ def test_hostile_archive_is_rejected_when_mapped(tmp_path, in_memory, change, me
     with pytest.raises(ValueError, match=message):
         Cooccurrence.load(path, mmap=True)
     gc.collect()
-    assert open_in(tmp_path) == []
+    assert open_files_under(tmp_path) == []
 
 
 def test_compressed_or_truncated_archive_cannot_be_mapped(tmp_path, in_memory):
@@ -159,7 +148,7 @@ def test_compressed_or_truncated_archive_cannot_be_mapped(tmp_path, in_memory):
     with pytest.raises(ValueError, match="not an embforge co-occurrence file"):
         Cooccurrence.load(tmp_path / "cut.npz", mmap=True)
     gc.collect()
-    assert open_in(tmp_path) == []
+    assert open_files_under(tmp_path) == []
 
 
 def test_ctrl_c_with_a_path_leaves_nothing(tmp_path, monkeypatch):

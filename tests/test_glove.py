@@ -12,7 +12,8 @@ from embforge.glove import GloVe
 from embforge.keyedvectors import KeyedVectors
 from embforge.vocab import Vocabulary
 
-from conftest import DATA, make_leaky_toy_corpus, topic_sentences, interrupted_run_polled
+from conftest import (DATA, interrupted_run_polled, make_leaky_toy_corpus, topic_margin,
+                      topic_sentences)
 from fake_device import GPU_DEVICES, device_kind, host, on_device
 
 glove_module = importlib.import_module("embforge.glove")
@@ -194,16 +195,6 @@ def toy_matrix():
     return cooccurrence(make_leaky_toy_corpus(), window=5, min_count=1, workers=2, progress=False)
 
 
-def topic_margin(wv):
-    """Mean cosine of same-topic word pairs minus that of cross-topic pairs."""
-    topics = [[f"{name}{i}" for i in range(12)] for name in ("sea", "fire", "tree", "iron")]
-    unit = wv.get_normed_vectors()
-    index = [[wv.get_index(w) for w in t] for t in topics]
-    same = np.mean([unit[a] @ unit[b] for t in index for a in t for b in t if a != b])
-    cross = np.mean([unit[a] @ unit[b] for i, t in enumerate(index) for u in index[i + 1:]
-                     for a in t for b in u])
-    return same - cross
-
 
 def test_quality_on_toy_topics(toy_matrix, device, request):
     model = GloVe(vector_size=20, epochs=15, workers=2, seed=3, device=device,
@@ -342,18 +333,16 @@ def topic_corpus(n_topics=30, n_words=40, n_sentences=15000, seed=0, leak=0.2):
     pairs, enough that a GPU's warps rarely update the same row at once. A
     fraction `leak` of the words comes from a random topic (conftest: without
     leaks glove.c's bias steps fit the matrix and the vectors learn little)."""
-    topics = [[f"t{t}w{i}" for i in range(n_words)] for t in range(n_topics)]
-    return topic_sentences(topics, n_sentences, seed, leak)
+    return topic_sentences(corpus_topics(n_topics, n_words), n_sentences, seed, leak)
+
+
+def corpus_topics(n_topics=30, n_words=40):
+    return [[f"t{t}w{i}" for i in range(n_words)] for t in range(n_topics)]
 
 
 def corpus_margin(wv):
-    """topic_margin for topic_corpus's words (t<topic>w<i>)."""
-    words = [w for w in wv.index_to_key if w[0] == "t" and w[1].isdigit()]
-    topic = np.array([w.split("w")[0] for w in words])
-    x = wv.get_normed_vectors()[[wv.get_index(w) for w in words]].astype(np.float64)
-    sim = x @ x.T
-    same = topic[:, None] == topic[None, :]
-    return float(sim[same & ~np.eye(len(words), dtype=bool)].mean() - sim[~same].mean())
+    return topic_margin(wv, corpus_topics())
+
 
 
 @pytest.fixture(scope="module")

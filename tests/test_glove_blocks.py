@@ -15,7 +15,7 @@ from embforge.cooccurrence import Cooccurrence, cooccurrence
 from embforge.glove import GloVe
 from embforge import glove_blocks
 
-from conftest import topic_sentences, interrupted_run_polled
+from conftest import interrupted_run_polled, open_files_under, topic_margin, topic_sentences
 
 glove_module = importlib.import_module("embforge.glove")
 
@@ -101,14 +101,6 @@ def eight_blocks(matrix, dim):
             + glove_blocks.BLOCK_BYTES_PER_PAIR * (matrix.nnz // 8))
 
 
-def topic_margin(wv, names):
-    unit = wv.get_normed_vectors()
-    index = [[wv.get_index(w) for w in t] for t in names]
-    cos = unit @ unit.T
-    same = np.mean([cos[np.ix_(t, t)][~np.eye(len(t), dtype=bool)].mean() for t in index])
-    cross = np.mean([cos[np.ix_(a, b)].mean() for i, a in enumerate(index) for b in index[i + 1:]])
-    return same - cross
-
 
 def test_one_block_is_exactly_the_in_memory_epoch(topics):
     X, _ = topics
@@ -168,30 +160,18 @@ def test_reshuffle_false_keeps_the_first_epochs_order(topics):
     assert calls == [0, 0]
 
 
-def pair_files(directory):
-    """Descriptors of this process open on files in `directory` (unnamed ones included)."""
-    found = []
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            target = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:
-            continue
-        if target.startswith(str(directory)):
-            found.append(target)
-    return found
-
 
 def test_pair_file_is_unnamed_and_freed(tmp_path, topics):
     X, _ = topics
     kwargs = dict(vector_size=8, epochs=1, workers=2, progress=False, memory=eight_blocks(X, 8),
                   temp_dir=tmp_path)
     model = GloVe(**kwargs).fit(X)
-    assert os.listdir(tmp_path) == [] and len(pair_files(tmp_path)) == 1
+    assert os.listdir(tmp_path) == [] and len(open_files_under(tmp_path)) == 1
     model.fit(X)  # a new fit replaces the file
-    assert len(pair_files(tmp_path)) == 1
+    assert len(open_files_under(tmp_path)) == 1
     del model
     gc.collect()
-    assert pair_files(tmp_path) == [] and os.listdir(tmp_path) == []
+    assert open_files_under(tmp_path) == [] and os.listdir(tmp_path) == []
 
     # Stopped (Ctrl-C here; stop() sets the same flag): a usable model, and
     # the file stays for train() until the model is freed.
@@ -204,7 +184,7 @@ def test_pair_file_is_unnamed_and_freed(tmp_path, topics):
         glove_module.run_polled = real
     assert model.interrupted and model.epochs_trained == 1 and np.isfinite(model.weights).all()
     model._release_pairs()
-    assert pair_files(tmp_path) == [] and os.listdir(tmp_path) == []
+    assert open_files_under(tmp_path) == [] and os.listdir(tmp_path) == []
 
 
 def test_error_while_writing_leaves_no_file(tmp_path, topics):
@@ -216,7 +196,7 @@ def test_error_while_writing_leaves_no_file(tmp_path, topics):
         GloVe(vector_size=8, workers=2, progress=False, memory=eight_blocks(X, 8),
               temp_dir=tmp_path).fit(bad)
     gc.collect()
-    assert pair_files(tmp_path) == [] and os.listdir(tmp_path) == []
+    assert open_files_under(tmp_path) == [] and os.listdir(tmp_path) == []
 
 
 def test_budget_below_one_block_is_a_clear_error(topics):

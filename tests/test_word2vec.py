@@ -6,7 +6,7 @@ from hypothesis import given, strategies as st
 from embforge import Word2Vec
 from embforge._native import core
 
-from conftest import make_toy_corpus
+from conftest import make_toy_corpus, topic_margin
 
 MAX_EXP = 6.0
 # The kernel reads the sigmoid and the loss from 1025-entry tables over [-6, 6]
@@ -146,15 +146,6 @@ def test_subsampling_thresholds_match_gensim_formula():
 
 
 # ------------------------------------------------------------------ training
-def topic_margin(wv):
-    """Mean cosine within a topic minus mean cosine across topics (toy corpus)."""
-    topics = [[f"{name}{i}" for i in range(12)] for name in ("sea", "fire", "tree", "iron")]
-    normed = wv.get_normed_vectors()
-    groups = [normed[[wv.key_to_index[w] for w in topic]] for topic in topics]
-    within = np.mean([(g @ g.T)[~np.eye(len(g), dtype=bool)].mean() for g in groups])
-    across = np.mean([(a @ b.T).mean() for i, a in enumerate(groups) for b in groups[i + 1:]])
-    return within - across
-
 
 @pytest.mark.parametrize("sg", [1, 0])
 def test_learns_topics(toy_corpus_path, sg):

@@ -8,15 +8,17 @@
 #include <cstring>
 
 #include "embforge/cooccur.h"
+#include "embforge/file_io.h"
 
 namespace embforge::cooc {
 
 namespace {
 
+std::string describe(const std::string& path) { return "co-occurrence spill file '" + path + "'"; }
+
 [[noreturn]] void throw_file_error(int error_number, const std::string& path, const char* action) {
   throw FileError(error_number, path,
-                  std::string("cannot ") + action + " co-occurrence spill file '" + path +
-                      "': " + std::strerror(error_number));
+                  std::string("cannot ") + action + " " + describe(path) + ": " + std::strerror(error_number));
 }
 
 }  // namespace
@@ -32,20 +34,12 @@ SpillFile::~SpillFile() { ::unlink(path_.c_str()); }
 void SpillFile::append(const RunEntry* entries, int64_t n) {
   const int fd = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) throw_file_error(errno, path_, "open");
-  const char* bytes = reinterpret_cast<const char*>(entries);
-  size_t left = static_cast<size_t>(n) * sizeof(RunEntry);
-  off_t at = static_cast<off_t>(size_) * static_cast<off_t>(sizeof(RunEntry));
-  while (left > 0) {
-    const ssize_t wrote = ::pwrite(fd, bytes, left, at);
-    if (wrote <= 0) {
-      if (wrote < 0 && errno == EINTR) continue;
-      const int error = wrote < 0 ? errno : ENOSPC;
-      ::close(fd);
-      throw_file_error(error, path_, "write");
-    }
-    bytes += wrote;
-    left -= static_cast<size_t>(wrote);
-    at += wrote;
+  try {
+    write_at(fd, entries, static_cast<size_t>(n) * sizeof(RunEntry),
+             size_ * static_cast<int64_t>(sizeof(RunEntry)), describe(path_));
+  } catch (...) {
+    ::close(fd);
+    throw;
   }
   if (::close(fd) != 0) throw_file_error(errno, path_, "write");  // NFS reports late errors here
   size_ += n;
@@ -68,18 +62,8 @@ SpillFile::Reader::~Reader() {
 int64_t SpillFile::Reader::read(RunEntry* out, int64_t n) {
   n = std::min(n, file_->size() - next_);
   if (n <= 0) return 0;
-  char* bytes = reinterpret_cast<char*>(out);
-  size_t left = static_cast<size_t>(n) * sizeof(RunEntry);
-  off_t at = static_cast<off_t>(next_) * static_cast<off_t>(sizeof(RunEntry));
-  while (left > 0) {
-    const ssize_t got = ::pread(fd_, bytes, left, at);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) throw_file_error(errno, file_->path(), "read");
-    if (got == 0) throw_file_error(EIO, file_->path(), "read (file shorter than written)");
-    bytes += got;
-    left -= static_cast<size_t>(got);
-    at += got;
-  }
+  read_at(fd_, out, static_cast<size_t>(n) * sizeof(RunEntry),
+          next_ * static_cast<int64_t>(sizeof(RunEntry)), describe(file_->path()));
   next_ += n;
   return n;
 }

@@ -15,7 +15,8 @@
 // memory traffic); the update-sum and bias NaN checks of glove.c are not
 // repeated because they cannot fire once diff is finite (a finite dot
 // product means both rows are finite, clipped gradients and fdiff are
-// finite and gradsq >= 1), and the order is a fresh permutation each epoch instead of one shuffled file.
+// finite and gradsq >= 1), and the order is a fresh permutation each epoch
+// instead of one shuffled file.
 #include "embforge/glove.h"
 
 #include <algorithm>
@@ -23,10 +24,10 @@
 #include <vector>
 
 #include "embforge/check.h"
-#include "glove_kernel.h"
 #include "embforge/parallel.h"
 #include "embforge/random.h"
 #include "embforge/simd.h"
+#include "glove_kernel.h"
 #include "vec.h"
 
 namespace embforge {
@@ -203,8 +204,7 @@ void glove_shuffle(uint32_t* order, int64_t n, uint64_t seed, int epoch, int wor
       SplitMix64 rng(base, b);
       uint32_t* first = order + bucket_start[b];
       const int64_t size = bucket_start[b + 1] - bucket_start[b];
-      for (int64_t k = size - 1; k > 0; --k)
-        std::swap(first[k], first[bounded(rng.next32(), static_cast<uint32_t>(k + 1))]);
+      shuffle(first, size, rng);
     }
   });
 }

@@ -140,8 +140,7 @@ std::vector<int64_t> GloveBlockFile::block_order(int epoch) const {
   std::vector<int64_t> order(static_cast<size_t>(blocks()));
   std::iota(order.begin(), order.end(), 0);
   SplitMix64 rng(seed_ ^ 0x6f72646572ull, static_cast<uint64_t>(epoch));
-  for (int64_t k = blocks() - 1; k > 0; --k)
-    std::swap(order[k], order[bounded(rng.next32(), static_cast<uint32_t>(k + 1))]);
+  shuffle(order.data(), blocks(), rng);
   return order;
 }
 

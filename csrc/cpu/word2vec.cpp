@@ -56,14 +56,19 @@ using w2v_cpu::skip_gram_window;
 using w2v_cpu::ThreadResult;
 using w2v_cpu::WindowBuffers;
 
+// Sentences [first, end): one chunk of work.
+struct SentenceRange {
+  int64_t first;
+  int64_t end;
+};
+
 struct Context {
   const Word2VecParams& params;
   const CorpusView& corpus;
   const Word2VecModel& model;
   Progress* progress;
   int64_t hot_rows;  // rows each thread trains in private copies (hot_rows.h)
-  const int64_t* chunk_first;  // chunk k = sentences [chunk_first[k], chunk_first[k + 1])
-  const int64_t* chunk_order;  // the k-th claim takes chunk chunk_order[k]
+  const SentenceRange* chunks;  // the k-th claim takes chunks[k]
   int64_t n_chunks;
   int64_t max_sentence;  // ids in the longest sentence
 };
@@ -117,60 +122,61 @@ void train_chunks(const Context& c, std::atomic<int64_t>& next_chunk, SplitMix64
   double reported_loss = 0.0;  // running loss published so far
   int64_t reported_terms = 0;
 
-  for (int64_t claim = 0; !r.stopped && (claim = next_chunk.fetch_add(1)) < c.n_chunks;)
-  for (int64_t s = c.chunk_first[c.chunk_order[claim]]; s < c.chunk_first[c.chunk_order[claim] + 1];
-       ++s) {
-    if (c.progress->stop_requested()) {
-      r.stopped = true;
-      break;
-    }
-    const int64_t begin = c.corpus.offsets[s], end = c.corpus.offsets[s + 1];
-    int n = 0;
-    for (int64_t i = begin; i < end; ++i) {
-      const uint32_t id = c.corpus.ids[i];
-      if (w2v::keep_word(m.keep_threshold[id], rng.next32())) sentence[n++] = id;
-    }
-    for (int pos = 0; pos < n; ++pos) {
-      const int reach = w2v::reduced_window(p.window, rng.next32(), p.shrink_windows);
-      const int lo = std::max(0, pos - reach), hi = std::min(n, pos + reach + 1);
-      if (hi - lo < 2) continue;
-      b.targets[0] = sentence[pos];
-      b.target_rows[0] = output.row(sentence[pos]);
-      for (int k = 0; k < p.negative; ++k) {
-        b.targets[k + 1] = next_negatives[k];
-        b.target_rows[k + 1] = output.row(next_negatives[k]);
+  for (int64_t claim; !r.stopped && (claim = next_chunk.fetch_add(1)) < c.n_chunks;) {
+    const SentenceRange chunk = c.chunks[claim];
+    for (int64_t s = chunk.first; s < chunk.end; ++s) {
+      if (c.progress->stop_requested()) {
+        r.stopped = true;
+        break;
       }
-      draw_negatives();  // for the next window, loading while this one computes
-      if (pos + p.window + 1 < n && !input.hot(sentence[pos + p.window + 1]))
-        prefetch_row(input.row(sentence[pos + p.window + 1]), dim);  // the next context to enter
-      if (pos + 1 < n && !output.hot(sentence[pos + 1]))
-        prefetch_row(output.row(sentence[pos + 1]), dim);  // the next center's output row
-      int n_contexts = 0;
-      for (int j = lo; j < hi; ++j)
-        if (j != pos) b.context_rows[n_contexts++] = input.row(sentence[j]);
-      if (p.skip_gram) {
-        skip_gram_window(p, b, n_contexts, alpha, r);
-      } else {
-        cbow_window(p, b, n_contexts, alpha, r);
+      const int64_t begin = c.corpus.offsets[s], end = c.corpus.offsets[s + 1];
+      int n = 0;
+      for (int64_t i = begin; i < end; ++i) {
+        const uint32_t id = c.corpus.ids[i];
+        if (w2v::keep_word(m.keep_threshold[id], rng.next32())) sentence[n++] = id;
       }
-    }
-    r.words_trained += n;
-    r.ids_processed += end - begin;
-    unreported += end - begin;
-    if (c.hot_rows && (since_merge += end - begin) >= kMergeEvery) {
-      since_merge = 0;
-      input.merge();
-      output.merge();
-    }
-    if (unreported >= kReportEvery) {
-      const int64_t done = c.progress->work_done.fetch_add(unreported) + unreported;
-      unreported = 0;
-      c.progress->loss_sum.fetch_add(r.loss - reported_loss, std::memory_order_relaxed);
-      c.progress->loss_count.fetch_add(r.loss_terms - reported_terms, std::memory_order_relaxed);
-      reported_loss = r.loss;
-      reported_terms = r.loss_terms;
-      alpha = w2v::linear_rate(p.alpha_start, p.alpha_end, static_cast<double>(done), total);
-      c.progress->learning_rate.store(alpha, std::memory_order_relaxed);
+      for (int pos = 0; pos < n; ++pos) {
+        const int reach = w2v::reduced_window(p.window, rng.next32(), p.shrink_windows);
+        const int lo = std::max(0, pos - reach), hi = std::min(n, pos + reach + 1);
+        if (hi - lo < 2) continue;
+        b.targets[0] = sentence[pos];
+        b.target_rows[0] = output.row(sentence[pos]);
+        for (int k = 0; k < p.negative; ++k) {
+          b.targets[k + 1] = next_negatives[k];
+          b.target_rows[k + 1] = output.row(next_negatives[k]);
+        }
+        draw_negatives();  // for the next window, loading while this one computes
+        if (pos + p.window + 1 < n && !input.hot(sentence[pos + p.window + 1]))
+          prefetch_row(input.row(sentence[pos + p.window + 1]), dim);  // the next context to enter
+        if (pos + 1 < n && !output.hot(sentence[pos + 1]))
+          prefetch_row(output.row(sentence[pos + 1]), dim);  // the next center's output row
+        int n_contexts = 0;
+        for (int j = lo; j < hi; ++j)
+          if (j != pos) b.context_rows[n_contexts++] = input.row(sentence[j]);
+        if (p.skip_gram) {
+          skip_gram_window(p, b, n_contexts, alpha, r);
+        } else {
+          cbow_window(p, b, n_contexts, alpha, r);
+        }
+      }
+      r.words_trained += n;
+      r.ids_processed += end - begin;
+      unreported += end - begin;
+      if (c.hot_rows && (since_merge += end - begin) >= kMergeEvery) {
+        since_merge = 0;
+        input.merge();
+        output.merge();
+      }
+      if (unreported >= kReportEvery) {
+        const int64_t done = c.progress->work_done.fetch_add(unreported) + unreported;
+        unreported = 0;
+        c.progress->loss_sum.fetch_add(r.loss - reported_loss, std::memory_order_relaxed);
+        c.progress->loss_count.fetch_add(r.loss_terms - reported_terms, std::memory_order_relaxed);
+        reported_loss = r.loss;
+        reported_terms = r.loss_terms;
+        alpha = w2v::linear_rate(p.alpha_start, p.alpha_end, static_cast<double>(done), total);
+        c.progress->learning_rate.store(alpha, std::memory_order_relaxed);
+      }
     }
   }
   input.merge();
@@ -212,25 +218,23 @@ EpochStats train_word2vec_epoch(const Word2VecParams& params, const CorpusView& 
   // epoch, and 2 threads ran slower than 1.
   const int workers = static_cast<int>(
       std::max<int64_t>(1, std::min<int64_t>(params.workers, corpus.n_sentences)));
-  std::vector<int64_t> chunk_first{0};
+  std::vector<SentenceRange> chunks;
   for (int64_t s = 0; s < corpus.n_sentences;) {
     const int64_t target = corpus.offsets[s] + kChunkIds;
-    s = std::max<int64_t>(s + 1, std::lower_bound(corpus.offsets + s, corpus.offsets + corpus.n_sentences,
-                                                  target) - corpus.offsets);
-    chunk_first.push_back(std::min(s, corpus.n_sentences));
+    const int64_t end = std::max<int64_t>(
+        s + 1, std::lower_bound(corpus.offsets + s, corpus.offsets + corpus.n_sentences, target) -
+                   corpus.offsets);
+    chunks.push_back({s, std::min(end, corpus.n_sentences)});
+    s = chunks.back().end;
   }
-  const auto n_chunks = static_cast<int64_t>(chunk_first.size()) - 1;
   // Chunks are visited in a fresh random order each epoch (seeded: one worker
   // stays bit-identical). In file order, a corpus made of two sources (here a
   // dictionary, then Linux docs) ended every epoch, where the learning rate is
   // lowest, on the second alone: analogy 0.220 with one worker against 0.236
   // shuffled (CBOW, 6 seeds); with two workers shuffling gained 0.005-0.010
   // (CBOW) and 0.002 (skip-gram) over two interleaved halves (bench/RESULTS.md).
-  std::vector<int64_t> chunk_order(n_chunks);
-  for (int64_t k = 0; k < n_chunks; ++k) chunk_order[k] = k;
   SplitMix64 order_rng(params.seed, (static_cast<uint64_t>(params.epoch) << 32) | 0xFFFFFFFFull);
-  for (int64_t k = n_chunks - 1; k > 0; --k)  // Fisher-Yates
-    std::swap(chunk_order[k], chunk_order[order_rng.next() % static_cast<uint64_t>(k + 1)]);
+  shuffle(chunks.data(), static_cast<int64_t>(chunks.size()), order_rng);
   int64_t max_sentence = 0;
   for (int64_t s = 0; s < corpus.n_sentences; ++s)
     max_sentence = std::max(max_sentence, corpus.offsets[s + 1] - corpus.offsets[s]);
@@ -239,8 +243,8 @@ EpochStats train_word2vec_epoch(const Word2VecParams& params, const CorpusView& 
   int64_t hot_rows = 0;  // one worker: nothing to contend for, and bit-identical runs
   if (workers > 1)
     hot_rows = std::min<int64_t>(model.vocab_size, params.hot_rows >= 0 ? params.hot_rows : kHotRows);
-  const Context context{params, corpus, model, progress, hot_rows, chunk_first.data(), chunk_order.data(), n_chunks,
-                        max_sentence};
+  const Context context{params, corpus, model, progress, hot_rows, chunks.data(),
+                        static_cast<int64_t>(chunks.size()), max_sentence};
   std::vector<ThreadResult> results(workers);
   run_workers(workers, progress, [&](int t) {
     const uint64_t stream = (static_cast<uint64_t>(params.epoch) << 32) | static_cast<uint64_t>(t);

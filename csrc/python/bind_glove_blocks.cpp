@@ -27,12 +27,9 @@ void bind_glove_blocks(py::module_& m) {
       .def("write",
            [](GloveBlockFile& self, py::array rows, py::array cols, py::array values, double x_max,
               double alpha, int workers) {
-             const auto n = static_cast<int64_t>(rows.size());
-             const auto* r = checked_data<int32_t>(rows, "rows", {n}, false);
-             const auto* c = checked_data<int32_t>(cols, "cols", {n}, false);
-             const auto* v = checked_data<float>(values, "values", {n}, false);
+             const CooInput in = coo_input(rows, cols, values);
              py::gil_scoped_release release;
-             self.write(r, c, v, n, x_max, alpha, workers);
+             self.write(in.rows, in.cols, in.values, in.n, x_max, alpha, workers);
            },
            py::arg("rows"), py::arg("cols"), py::arg("values"), py::arg("x_max"), py::arg("alpha"),
            py::arg("workers") = 1, "Writes the next entries of the COO matrix into their blocks.")

@@ -17,23 +17,30 @@ inline GloveModel glove_model(py::array& weights, py::array& gradsq) {
   return model;
 }
 
-// A COO matrix (int32 rows and cols, float32 values) and a [n, 4] array for
-// the glove::Pair records made from it.
-struct PairInput {
+// A COO matrix: int32 rows and cols, float32 values, n entries each.
+struct CooInput {
   const int32_t* rows;
   const int32_t* cols;
   const float* values;
   int64_t n;
+};
+
+inline CooInput coo_input(py::array& rows, py::array& cols, py::array& values) {
+  const auto n = static_cast<int64_t>(rows.size());
+  return CooInput{checked_data<int32_t>(rows, "rows", {n}, false),
+                  checked_data<int32_t>(cols, "cols", {n}, false),
+                  checked_data<float>(values, "values", {n}, false), n};
+}
+
+// A COO matrix and a [n, 4] array for the glove::Pair records made from it.
+struct PairInput : CooInput {
   py::array_t<uint32_t> pairs;
   glove::Pair* out() { return reinterpret_cast<glove::Pair*>(pairs.mutable_data()); }
 };
 
 inline PairInput pair_input(py::array& rows, py::array& cols, py::array& values) {
-  const auto n = static_cast<int64_t>(rows.size());
-  return PairInput{checked_data<int32_t>(rows, "rows", {n}, false),
-                   checked_data<int32_t>(cols, "cols", {n}, false),
-                   checked_data<float>(values, "values", {n}, false), n,
-                   py::array_t<uint32_t>({static_cast<py::ssize_t>(n), py::ssize_t{4}})};
+  const CooInput coo = coo_input(rows, cols, values);
+  return PairInput{coo, py::array_t<uint32_t>({static_cast<py::ssize_t>(coo.n), py::ssize_t{4}})};
 }
 
 inline GloveParams glove_params(const py::array& weights, float learning_rate, float grad_clip,

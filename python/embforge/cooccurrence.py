@@ -107,7 +107,8 @@ class Cooccurrence:
         if check:
             self._check()
 
-    def _check(self) -> None:
+    def _check(self, ordered: bool = False) -> None:
+        """Shapes and dtypes, then every entry (_check_entries)."""
         for name, array, dtype in (("rows", self.rows, np.int32), ("cols", self.cols, np.int32),
                                    ("values", self.values, np.float32)):
             if array.dtype != dtype or array.ndim != 1:
@@ -117,19 +118,31 @@ class Cooccurrence:
         if len(self.cols) != n or len(self.values) != n:
             raise ValueError(f"rows, cols and values differ in length: {n}, {len(self.cols)}, "
                              f"{len(self.values)}")
-        if n:
-            vocab = len(self.vocab)
-            for name, ids in (("rows", self.rows), ("cols", self.cols)):
-                low, high = int(ids.min()), int(ids.max())
-                if low < 0 or high >= vocab:
-                    bad = int(np.flatnonzero((ids < 0) | (ids >= vocab))[0])
-                    raise ValueError(f"{name}[{bad}] = {int(ids[bad])} is not a word id of the "
+        self._check_entries(ordered)
+
+    def _check_entries(self, ordered: bool = False, entries: int = 1 << 20) -> None:
+        """Ids inside the vocabulary, values finite and > 0, and with
+        `ordered` keys strictly increasing in (row, col); one piece at a time
+        (views in memory, reads on disk)."""
+        vocab, last, at = len(self.vocab), -1, 0
+        for rows, cols, values in self.iter_chunks(entries):
+            for name, ids in (("rows", rows), ("cols", cols)):
+                bad = (ids < 0) | (ids >= vocab)
+                if bad.any():
+                    i = int(np.flatnonzero(bad)[0])
+                    raise ValueError(f"{name}[{at + i}] = {int(ids[i])} is not a word id of the "
                                      f"vocabulary of {vocab} words")
-            finite = np.isfinite(self.values) & (self.values > 0)
-            if not finite.all():
-                bad = int(np.flatnonzero(~finite)[0])
-                raise ValueError(f"values[{bad}] = {self.values[bad]!r}: co-occurrence values must "
-                                 "be finite and > 0")
+            bad = ~(np.isfinite(values) & (values > 0))
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise ValueError(f"values[{at + i}] = {float(values[i])!r}: co-occurrence values "
+                                 "must be finite and > 0")
+            if ordered:
+                keys = rows.astype(np.int64) * vocab + cols
+                if not (np.diff(np.concatenate(([last], keys))) > 0).all():
+                    raise ValueError("entries are not sorted by (row, col) without duplicates")
+                last = int(keys[-1])
+            at += len(values)
 
     # ------------------------------------------------------------ inspection
     @property
@@ -235,12 +248,10 @@ class Cooccurrence:
         try:
             result = cls(rows, cols, values, Vocabulary(words, counts), window=config.get("window"),
                          symmetric=config.get("symmetric"),
-                         distance_weighting=config.get("distance_weighting"))
+                         distance_weighting=config.get("distance_weighting"), check=False)
+            result._check(ordered=True)
         except (ValueError, TypeError) as error:
             raise ValueError(f"{path}: {error}") from error
-        keys = result.rows.astype(np.int64) * len(result.vocab) + result.cols
-        if len(keys) > 1 and not (np.diff(keys) > 0).all():
-            raise ValueError(f"{path}: entries are not sorted by (row, col) without duplicates")
         return result
 
     @classmethod
@@ -262,31 +273,14 @@ class Cooccurrence:
             result = cls(*maps, vocab, window=config.get("window"), symmetric=config.get("symmetric"),
                          distance_weighting=config.get("distance_weighting"), check=False,
                          source=(file, members))
-            result._check_in_chunks(path)
+            try:
+                result._check(ordered=True)
+            except ValueError as error:
+                raise ValueError(f"{path}: {error}") from error
         except BaseException:
             file.close()
             raise
         return result
-
-    def _check_in_chunks(self, path, entries: int = 1 << 20) -> None:
-        """_check and the sort check of load(), one piece at a time."""
-        vocab, last, at = len(self.vocab), -1, 0
-        for rows, cols, values in self.iter_chunks(entries):
-            for name, ids in (("rows", rows), ("cols", cols)):
-                bad = (ids < 0) | (ids >= vocab)
-                if bad.any():
-                    i = int(np.flatnonzero(bad)[0])
-                    raise ValueError(f"{path}: {name}[{at + i}] = {int(ids[i])} is not a word id of "
-                                     f"the vocabulary of {vocab} words")
-            bad = ~(np.isfinite(values) & (values > 0))
-            if bad.any():
-                i = int(np.flatnonzero(bad)[0])
-                raise ValueError(f"{path}: values[{at + i}] = {float(values[i])!r}: co-occurrence values "
-                                 "must be finite and > 0")
-            keys = rows.astype(np.int64) * vocab + cols
-            if not (np.diff(np.concatenate(([last], keys))) > 0).all():
-                raise ValueError(f"{path}: entries are not sorted by (row, col) without duplicates")
-            last, at = int(keys[-1]), at + len(keys)
 
     # ------------------------------------------------------------ GloVe's format
     def save_glove_binary(self, path, vocab_path=None) -> None:

@@ -12,7 +12,7 @@ csrc/include/embforge/glove_math.h (vector gradients clipped, then scaled
 by eta; bias step f(x) * diff without eta; init uniform / d). The CUDA
 launcher (``_cuda.glove_train_range``) takes no bias rate, so the kernel runs
 glove.c's bias rule (GloveArgs.bias_rate = 1, ``bias_learning_rate=1.0``);
-another ``bias_learning_rate`` is refused here rather than ignored.
+another ``bias_learning_rate`` is refused by ``GloVe(device=...)`` rather than ignored.
 Out-of-core training (glove_blocks) is CPU-only: the pairs live on the device.
 """
 from __future__ import annotations
@@ -52,13 +52,9 @@ def write_vectors(out, weights, n: int, dim: int, kind: str) -> None:
 
 
 def epoch_call(pairs, weights, gradsq, *, learning_rate: float, grad_clip: float, seed: int,
-               order_epoch: int, progress, device: str, bias_learning_rate: float = 1.0):
+               order_epoch: int, progress, device: str):
     """A no-argument call training one epoch (for run_polled's helper thread),
-    on the caller's current stream; returns ``_core.train_glove_epoch``'s dict.
-    `bias_learning_rate` must be glove.c's 1.0, the only bias rule of the kernel."""
-    if bias_learning_rate != 1.0:
-        raise ValueError(f"bias_learning_rate={bias_learning_rate!r}: the CUDA kernel uses "
-                         "glove.c's bias step (bias_learning_rate=1)")
+    on the caller's current stream; returns ``_core.train_glove_epoch``'s dict."""
     def call():
         return cuda_backend.train_glove_epoch(pairs, None, weights, gradsq,
                                               learning_rate=learning_rate, grad_clip=grad_clip,

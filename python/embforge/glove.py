@@ -272,8 +272,7 @@ class GloVe:
                     call = cuda_glove.epoch_call(
                         self._pairs, self.weights, self.gradsq, learning_rate=self.learning_rate,
                         grad_clip=self.grad_clip, seed=self.seed, order_epoch=self._order_epoch,
-                        progress=progress, device=self.device,
-                        bias_learning_rate=self.bias_learning_rate)
+                        progress=progress, device=self.device)
                 stats, interrupted = run_polled(call, progress, poll)
                 done += stats["pairs"]
                 if stats["skipped"]:

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <utility>
 
 #include "embforge/hd.h"
 
@@ -31,6 +32,13 @@ struct SplitMix64 {
 // Uniform integer in [0, n) from 32 random bits (multiply-shift, bias < n/2^32).
 EMBFORGE_HD uint32_t bounded(uint32_t random32, uint32_t n) {
   return static_cast<uint32_t>((static_cast<uint64_t>(random32) * n) >> 32);
+}
+
+// Shuffles first[0, n) uniformly (Fisher-Yates; n < 2^32). Host only.
+template <typename T>
+void shuffle(T* first, int64_t n, SplitMix64& rng) {
+  for (int64_t k = n - 1; k > 0; --k)
+    std::swap(first[k], first[bounded(rng.next32(), static_cast<uint32_t>(k + 1))]);
 }
 
 // Draws from a Walker/Vose alias table: column from the high 32 bits, coin
