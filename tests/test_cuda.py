@@ -428,9 +428,9 @@ def test_progress_bridge_updates_core_progress():
 @pytest.mark.skipif(_native.cuda_available(), reason="checks the error without a GPU")
 def test_cuda_device_without_gpu_says_why():
     import embforge
-    from embforge import cuda_backend
+    from embforge.backends import cuda_launch, device_arrays
     with pytest.raises(RuntimeError, match="unavailable"):
-        cuda_backend.allocate_word2vec(10, 8, 1, "cuda")
+        cuda_launch.allocate_word2vec(10, 8, 1, "cuda")
     for start in (lambda: embforge.GloVe(device="cuda"),
                   lambda: embforge.cooccurrence([["a", "b"]], min_count=1, device="cuda")):
         with pytest.raises(RuntimeError, match='device="cuda" is unavailable: .*no CUDA device is visible'):
@@ -460,8 +460,8 @@ def test_cpu_only_build_says_why_cuda_is_unavailable(monkeypatch, tmp_path):
 
 # ------------------------------------------------- cpu / cuda, same checks
 def device_arrays():
-    from embforge import cuda_backend
-    return cuda_backend.array_module()
+    from embforge.backends import cuda_launch, device_arrays
+    return device_arrays.array_module()
 
 
 def train_w2v(device, corpus, tables, sg, epochs=5, dim=32, chunk_ids=None):
@@ -469,8 +469,8 @@ def train_w2v(device, corpus, tables, sg, epochs=5, dim=32, chunk_ids=None):
     if device == "cpu":
         inp, out = init_w2v(vocab_size, dim)
     else:
-        from embforge import cuda_backend
-        storage, out = cuda_backend.allocate_word2vec(vocab_size, dim, 1, "cuda")
+        from embforge.backends import cuda_launch, device_arrays
+        storage, out = cuda_launch.allocate_word2vec(vocab_size, dim, 1, "cuda")
         inp = storage[:vocab_size]
     for epoch in range(epochs):
         kw = w2v_kwargs(sg, epoch, epochs)
@@ -478,8 +478,8 @@ def train_w2v(device, corpus, tables, sg, epochs=5, dim=32, chunk_ids=None):
             stats = core.train_word2vec_epoch(corpus.ids, corpus.offsets, inp, out, *tables,
                                               workers=2, progress=core.Progress(), **kw)
         else:
-            from embforge import cuda_backend
-            stats = cuda_backend.train_word2vec_epoch(corpus.ids, corpus.offsets, inp, out, *tables,
+            from embforge.backends import cuda_launch, device_arrays
+            stats = cuda_launch.train_word2vec_epoch(corpus.ids, corpus.offsets, inp, out, *tables,
                                                       progress=core.Progress(), chunk_ids=chunk_ids, **kw)
     return inp, out, stats
 
@@ -507,13 +507,13 @@ def test_word2vec_same_quality_on_both(toy, device, sg):
 @pytest.mark.cuda
 @needs_gpu
 def test_cuda_init_is_the_cpu_init():
-    from embforge import cuda_backend
-    storage, out = cuda_backend.allocate_word2vec(300, 50, 7, "cuda")
+    from embforge.backends import cuda_launch, device_arrays
+    storage, out = cuda_launch.allocate_word2vec(300, 50, 7, "cuda")
     expected = np.empty((300, 50), np.float32)
     core.init_word2vec_input(expected, 7)
     np.testing.assert_array_equal(to_host(storage)[:300], expected)
     assert not to_host(storage)[300:].any() and not to_host(out).any()
-    w, g = cuda_backend.allocate_glove(40, 10, 3, "cuda")
+    w, g = cuda_launch.allocate_glove(40, 10, 3, "cuda")
     w2, g2 = np.empty((80, 11), np.float32), np.empty((80, 11), np.float32)
     core.init_glove(w2, g2, 3)
     np.testing.assert_array_equal(to_host(w), w2)
@@ -528,10 +528,10 @@ def test_cuda_word2vec_odd_dimension_and_stop(toy):
     corpus, tables = toy
     inp, out, stats = train_w2v("cuda", corpus, tables, True, epochs=2, dim=33)
     assert np.isfinite(to_host(inp)).all()
-    from embforge import cuda_backend
+    from embforge.backends import cuda_launch, device_arrays
     progress = core.Progress()
     progress.request_stop()
-    s = cuda_backend.train_word2vec_epoch(corpus.ids, corpus.offsets, inp, out, *tables,
+    s = cuda_launch.train_word2vec_epoch(corpus.ids, corpus.offsets, inp, out, *tables,
                                           progress=progress, **w2v_kwargs(True, 0))
     assert s["stopped"] and s["ids_processed"] == 0
 
@@ -543,15 +543,15 @@ def test_cuda_word2vec_copies_nothing_to_host(toy, tmp_path):
     while the model is many kilobytes."""
     torch = pytest.importorskip("torch")
     from torch.profiler import ProfilerActivity, profile
-    from embforge import cuda_backend
+    from embforge.backends import cuda_launch, device_arrays
     corpus, tables = toy
-    storage, out = cuda_backend.allocate_word2vec(len(corpus.vocab), 64, 1, "cuda")
+    storage, out = cuda_launch.allocate_word2vec(len(corpus.vocab), 64, 1, "cuda")
     inp = storage[:len(corpus.vocab)]
-    ids = cuda_backend.to_device(corpus.ids, "cuda:0")  # uploads happen before profiling
+    ids = device_arrays.to_device(corpus.ids, "cuda:0")  # uploads happen before profiling
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
-        stats = cuda_backend.train_word2vec_epoch(
-            ids, cuda_backend.to_device(corpus.offsets, "cuda:0"), inp, out,
-            *(cuda_backend.to_device(t, "cuda:0") for t in tables), chunk_ids=8192,
+        stats = cuda_launch.train_word2vec_epoch(
+            ids, device_arrays.to_device(corpus.offsets, "cuda:0"), inp, out,
+            *(device_arrays.to_device(t, "cuda:0") for t in tables), chunk_ids=8192,
             **w2v_kwargs(True, 0))
         torch.cuda.synchronize()
     trace = tmp_path / "trace.json"
@@ -576,8 +576,8 @@ def test_cooccur_same_on_both(toy, tmp_path, device, symmetric, distance_weighti
     if device == "cpu":
         got = cpu_cooccur(corpus.ids, corpus.offsets, len(corpus.vocab), tmp_path, **kw)
     else:
-        from embforge import cuda_backend
-        got = cuda_backend.count_cooccurrences(corpus.ids, corpus.offsets, len(corpus.vocab),
+        from embforge.backends import cuda_launch, device_arrays
+        got = cuda_launch.count_cooccurrences(corpus.ids, corpus.offsets, len(corpus.vocab),
                                                memory_bytes=4 << 20, **kw)
         assert all(device_arrays().is_device_array(a) for a in got[:3])
         got = tuple(to_host(a) for a in got[:3]) + (got[3],)
@@ -590,18 +590,18 @@ def test_cooccur_same_on_both(toy, tmp_path, device, symmetric, distance_weighti
 @pytest.mark.cuda
 @needs_gpu
 def test_cuda_cooccur_many_chunks_and_budget_error(toy, tmp_path):
-    from embforge import cuda_backend
+    from embforge.backends import cuda_launch, device_arrays
     corpus, _ = toy
     kw = dict(window=5, symmetric=True, distance_weighting=True)
     expected = cpu_cooccur(corpus.ids, corpus.offsets, len(corpus.vocab), tmp_path, **kw)
     # a workspace just big enough for the matrix: many chunks
     budget = 32 * (4 * len(expected[0]) + 64) + (1 << 20)
-    got = cuda_backend.count_cooccurrences(corpus.ids, corpus.offsets, len(corpus.vocab),
+    got = cuda_launch.count_cooccurrences(corpus.ids, corpus.offsets, len(corpus.vocab),
                                            memory_bytes=budget, **kw)
     assert got[3]["chunks"] > 1
     np.testing.assert_array_equal(to_host(got[2]).view(np.uint32), expected[2].view(np.uint32))
     with pytest.raises((RuntimeError, ValueError), match="budget|too small"):
-        cuda_backend.count_cooccurrences(corpus.ids, corpus.offsets, len(corpus.vocab),
+        cuda_launch.count_cooccurrences(corpus.ids, corpus.offsets, len(corpus.vocab),
                                          memory_bytes=64 << 10, **kw)
 
 
@@ -614,9 +614,9 @@ def test_glove_trains_on_both(glove_pairs, device, chunk_pairs):
         w, g = np.empty((2 * v, dim + 1), np.float32), np.empty((2 * v, dim + 1), np.float32)
         core.init_glove(w, g, 1)
     else:
-        from embforge import cuda_backend
-        w, g = cuda_backend.allocate_glove(v, dim, 1, "cuda")
-        device_pairs = cuda_backend.make_glove_pairs(rows, cols, values, v, 100.0, 0.75)
+        from embforge.backends import cuda_launch, device_arrays
+        w, g = cuda_launch.allocate_glove(v, dim, 1, "cuda")
+        device_pairs = cuda_launch.make_glove_pairs(rows, cols, values, v, 100.0, 0.75)
         np.testing.assert_array_equal(to_host(device_pairs).view(np.uint32), pairs)
     costs = []
     for epoch in range(10):
@@ -626,7 +626,7 @@ def test_glove_trains_on_both(glove_pairs, device, chunk_pairs):
             s = core.train_glove_epoch(pairs, order, w, g, learning_rate=0.05, grad_clip=100.0,
                                        workers=1, progress=core.Progress())
         else:
-            s = cuda_backend.train_glove_epoch(device_pairs, None, w, g, learning_rate=0.05,
+            s = cuda_launch.train_glove_epoch(device_pairs, None, w, g, learning_rate=0.05,
                                                grad_clip=100.0, seed=1, epoch=epoch,
                                                progress=core.Progress(), chunk_pairs=chunk_pairs)
         assert s["pairs"] == len(pairs) and s["skipped"] == 0
@@ -650,17 +650,17 @@ def test_word2vec_trainer_on_cuda(toy_corpus_path, sg):
     from embforge import Word2Vec
     models = {d: Word2Vec(sg=sg, vector_size=32, min_count=1, epochs=5, workers=2, device=d,
                           progress=False).fit(toy_corpus_path) for d in ("cpu", "cuda")}
-    quality = {d: topic_separation(m.vocab, to_host(m._cuda_storage[:len(m.vocab)]) if d == "cuda"
+    quality = {d: topic_separation(m.vocab, to_host(m._storage[:len(m.vocab)]) if d == "cuda"
                                    else m.wv.vectors) for d, m in models.items()}
     assert models["cuda"].syn1neg.is_cuda
     assert abs(quality["cuda"] - quality["cpu"]) < LOOSE
     # the host view of the vectors follows the device buffer after training
     np.testing.assert_array_equal(models["cuda"].wv.vectors,
-                                  to_host(models["cuda"]._cuda_storage[:len(models["cuda"].vocab)]))
+                                  to_host(models["cuda"]._storage[:len(models["cuda"].vocab)]))
 
 
 # ------------------------------ the Python backend on a host "fake device"
-# cuda_backend.py cannot run here for real, so its plumbing (argument order,
+# The CUDA backend (embforge/backends/cuda*.py) cannot run here for real, so its plumbing (argument order,
 # chunk loop, progress, dtypes, caching, the trainer's device branch) runs
 # against a stand-in for _cuda's launchers: torch CPU tensors play device
 # memory, and each launcher runs the kernels' emulated code on the memory
@@ -727,9 +727,9 @@ def test_backend_word2vec_plumbing(fake_device, toy, skip_gram):
     assert progress.work_done == len(corpus.ids) and progress.loss_count == stats["loss_terms"]
     assert progress.learning_rate == pytest.approx(kw["alpha_end"])
     # the corpus and the tables were uploaded once, then reused
-    assert len(backend._copies) == 5
+    assert len(_device_arrays_module()._copies) == 5
     backend.train_word2vec_epoch(corpus.ids, corpus.offsets, storage[:v], out, *tables, **kw)
-    assert len(backend._copies) == 5
+    assert len(_device_arrays_module()._copies) == 5
     progress.request_stop()
     stopped = backend.train_word2vec_epoch(corpus.ids, corpus.offsets, storage[:v], out, *tables,
                                            progress=progress, **kw)
@@ -798,7 +798,7 @@ def test_trainer_device_branch(fake_device, toy_corpus_path, sg):
     cuda = Word2Vec(device="cuda", **kw).fit(toy_corpus_path)
     cpu = Word2Vec(device="cpu", **kw).fit(toy_corpus_path)
     assert cuda.device == "cuda:0" and len(cuda.training_loss) == 3 and cuda.epochs_trained == 3
-    vectors = cuda._cuda_storage[:len(cuda.vocab)].numpy()
+    vectors = cuda._storage[:len(cuda.vocab)].numpy()
     assert np.isfinite(vectors).all() and cuda.syn1neg.shape == (len(cuda.vocab), 16)
     q_cuda = topic_separation(cuda.vocab, vectors)
     q_cpu = topic_separation(cpu.vocab, cpu.wv.vectors)
@@ -809,7 +809,7 @@ def test_launch_loop_runs_on_the_callers_stream(monkeypatch):
     """torch and CuPy keep a current stream per thread; the trainers launch
     from run_polled's helper thread, bound to the caller's stream."""
     import threading
-    from embforge import cuda_backend
+    from embforge.backends import cuda_launch, device_arrays
     from embforge.progress import run_polled
     events = []
 
@@ -822,8 +822,8 @@ def test_launch_loop_runs_on_the_callers_stream(monkeypatch):
             events.append(("using", stream, threading.current_thread().name))
             return contextlib.nullcontext()
 
-    monkeypatch.setattr(cuda_backend, "_arrays", Arrays())
-    call = cuda_backend.on_caller_stream(lambda: threading.current_thread().name, "cuda:0")
+    monkeypatch.setattr(device_arrays, "_arrays", Arrays())
+    call = device_arrays.on_caller_stream(lambda: threading.current_thread().name, "cuda:0")
     ran_on, _ = run_polled(call, core.Progress())
     caller = threading.current_thread().name
     assert ran_on != caller
@@ -834,15 +834,16 @@ def test_launch_loop_runs_on_the_callers_stream(monkeypatch):
 @needs_gpu
 def test_cuda_trainers_launch_on_the_callers_stream(toy_corpus_path, monkeypatch):
     torch = pytest.importorskip("torch")
-    from embforge import GloVe, cuda_backend
+    from embforge import GloVe
+    from embforge.backends import cuda_launch
     seen = []
-    real = cuda_backend.train_glove_epoch
+    real = cuda_launch.train_glove_epoch
 
     def spy(*args, **kw):
         seen.append(torch.cuda.current_stream().cuda_stream)
         return real(*args, **kw)
 
-    monkeypatch.setattr(cuda_backend, "train_glove_epoch", spy)
+    monkeypatch.setattr(cuda_launch, "train_glove_epoch", spy)
     stream = torch.cuda.Stream()
     with torch.cuda.stream(stream):
         model = GloVe(vector_size=8, epochs=2, min_count=1, device="cuda", progress=False)
@@ -850,3 +851,8 @@ def test_cuda_trainers_launch_on_the_callers_stream(toy_corpus_path, monkeypatch
     stream.synchronize()
     assert seen == [stream.cuda_stream] * 2
     assert np.isfinite(model.wv.vectors).all()
+
+
+def _device_arrays_module():
+    from embforge.backends import device_arrays as module
+    return module

@@ -46,15 +46,16 @@ from typing import IO, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ._layout import SPARE_ROWS
+
 __all__ = [
     "atomic_write", "open_binary", "open_text", "read_word2vec", "write_word2vec",
     "read_native", "write_native", "read_vocab_counts", "write_vocab_counts",
-    "read_archive", "write_archive", "NATIVE_MAGIC", "SPARE_ROWS",
+    "read_archive", "write_archive", "NATIVE_MAGIC",
 ]
 
 logger = logging.getLogger(__name__)
 
-SPARE_ROWS = 2                     # rows after the words, for <pad>/<unk> (torch bridge)
 NATIVE_MAGIC = b"EMBFKV1\0"
 NATIVE_VERSION = 1
 _NATIVE_ALIGN = 64

@@ -23,6 +23,7 @@ import math
 import tempfile
 from typing import NamedTuple, Optional
 
+from ._layout import SPARE_ROWS
 from ._native import core
 
 __all__ = ["MIN_BLOCK_PAIRS", "Plan", "plan", "model_bytes", "PairBlocks"]
@@ -41,7 +42,7 @@ class Plan(NamedTuple):
 
 def model_bytes(vocab_size: int, vector_size: int) -> int:
     """Weights and AdaGrad sums [2V, d+1] float32 each, plus the output vectors."""
-    return 2 * (2 * vocab_size * (vector_size + 1) * 4) + (vocab_size + 2) * vector_size * 4
+    return 2 * (2 * vocab_size * (vector_size + 1) * 4) + (vocab_size + SPARE_ROWS) * vector_size * 4
 
 
 def plan(memory: int, nnz: int, vocab_size: int, vector_size: int, on_disk: bool,
@@ -88,8 +89,12 @@ class PairBlocks:
             raise ValueError("the pair file is closed")
         return self._native
 
-    def train_epoch(self, weights, gradsq, epoch: int, **kwargs) -> dict:
-        return self.native.train_epoch(weights, gradsq, epoch=epoch, **kwargs)
+    def train_epoch(self, weights, gradsq, order_epoch: int, settings, *, workers: int,
+                    progress) -> dict:
+        """One epoch: the blocks in the order of (seed, order_epoch), each
+        shuffled in memory; `settings` is a backends.GloveSettings."""
+        return self.native.train_epoch(weights, gradsq, epoch=order_epoch, **settings._asdict(),
+                                       workers=workers, progress=progress)
 
     def close(self) -> None:
         """Frees the file (idempotent)."""
