@@ -27,7 +27,8 @@ import numpy as np
 from . import _native
 from ._checks import check_number
 from .cooccurrence import Cooccurrence, cooccurrence, parse_memory
-from .formats import SPARE_ROWS, read_archive, write_archive
+from .io.archive import read_archive, write_archive
+from .io.rows import SPARE_ROWS
 from .glove_blocks import PairBlocks, plan as plan_training
 from .keyedvectors import KeyedVectors
 from .progress import make_bar, run_polled

@@ -20,7 +20,7 @@ import numpy as np
 from . import _native
 from ._checks import check_number
 from .corpus import EncodedCorpus, encode
-from .formats import read_archive, write_archive
+from .io.archive import read_archive, write_archive
 from .keyedvectors import KeyedVectors, _to_host
 from .progress import make_bar, run_polled
 from .vocab import Vocabulary
