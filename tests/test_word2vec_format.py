@@ -1,7 +1,6 @@
 """word2vec text/binary and GloVe text files: round trips, word2vec.c's
 layouts, and hostile files that must fail clearly."""
 import gzip
-import logging
 import struct
 import tracemalloc
 
@@ -12,7 +11,7 @@ from hypothesis import given, strategies as st
 from embforge.io import word2vec_format
 from embforge.keyedvectors import KeyedVectors
 
-from vector_files import FUNCTION_SCOPED, binary_record, kv_of, record, word_vectors, write
+from vector_files import FUNCTION_SCOPED, kv_of, record, word_vectors, write
 
 
 # ---------------------------------------------------------------- round trips

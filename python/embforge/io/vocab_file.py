@@ -83,7 +83,8 @@ def _checked_counts(words: Sequence[str], counts) -> List[int]:
         bad = ~np.isfinite(array) | (array != np.round(array))
         if bad.any():
             row = int(np.argmax(bad))
-            raise ValueError(f"the count of {show(words[row])} is {array[row]!r}, not an integer")
+            raise ValueError(f"the count of {show(words[row])} is {array[row].item()!r}, "
+                             "not an integer")
     elif array.dtype.kind not in "iu" and len(array):
         raise ValueError(f"counts must be integers, got an array of {array.dtype}")
     values = [int(c) for c in array.tolist()]

@@ -120,7 +120,8 @@ def write_word2vec(path, words: Sequence[str], vectors: np.ndarray, binary: bool
     if vectors.ndim != 2 or vectors.shape[0] != len(words):
         raise ValueError(f"expected {len(words)} vectors, got an array of shape {vectors.shape}")
     if binary and not write_header:
-        raise ValueError("binary word2vec files always have a header (write_header=False is for GloVe text)")
+        raise ValueError("binary word2vec files always have a header "
+                         "(write_header=False is for GloVe text)")
     total = len(words) if total_vec is None else int(total_vec)
     if total < len(words):
         raise ValueError(f"total_vec={total} is less than the {len(words)} vectors written")
