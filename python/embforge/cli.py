@@ -14,21 +14,14 @@ __all__ = ["main", "load_vectors", "save_vectors"]
 def load_vectors(path):
     """Reads vectors by extension: .kv (embforge), .bin (word2vec binary),
     anything else text (word2vec text with a header line, or GloVe without)."""
+    from .io.word2vec_header import has_header
     from .keyedvectors import KeyedVectors
     path = os.fspath(path)
     if path.endswith(".kv"):
         return KeyedVectors.load(path)
     if path.endswith(".bin"):
         return KeyedVectors.load_word2vec_format(path, binary=True)
-    return KeyedVectors.load_word2vec_format(path, binary=False, no_header=not _has_header(path))
-
-
-def _has_header(path) -> bool:
-    import gzip
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8", errors="replace") as lines:
-        fields = lines.readline().split()
-    return len(fields) == 2 and all(f.isdigit() for f in fields)
+    return KeyedVectors.load_word2vec_format(path, binary=False, no_header=not has_header(path))
 
 
 def save_vectors(wv, path) -> None:

@@ -27,11 +27,13 @@ from typing import Optional
 
 import numpy as np
 
-from . import _native, cooc_file
+from . import _native
 from ._checks import check_number
 from .backends import get_backend
 from .corpus import EncodedCorpus, encode
-from .formats import atomic_write, read_archive
+from .io import cooc_file
+from .io.archive import read_archive
+from .io.atomic import atomic_write
 from .progress import make_bar, run_polled
 from .vocab import Vocabulary
 

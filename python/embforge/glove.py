@@ -28,7 +28,7 @@ from . import _native
 from ._checks import check_number
 from .backends import GloveSettings, get_backend
 from .cooccurrence import Cooccurrence, cooccurrence, parse_memory
-from .formats import read_archive, write_archive
+from .io.archive import read_archive, write_archive
 from .keyedvectors import KeyedVectors
 from .progress import make_bar, run_polled
 from .vocab import Vocabulary

@@ -22,7 +22,7 @@ Differences from gensim, on purpose:
   ``add_vectors`` calls; the object starts empty (gensim starts with `count`
   unnamed rows);
 * ``save_word2vec_format`` writes in index order (gensim re-sorts by count);
-* ``save``/``load`` use embforge's own pickle-free format (see formats.py);
+* ``save``/``load`` use embforge's own pickle-free format (see embforge/io/native_kv.py);
 * ``evaluate_word_analogies`` defaults to ``restrict_vocab=30000`` (word2vec.c's
   compute-accuracy; gensim's default is 300000).
 """
@@ -34,9 +34,10 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from . import evaluation, formats
+from . import evaluation
 from ._layout import SPARE_ROWS
 from .backends.arrays import as_array, device_of, host_rows, require_host
+from .io import native_kv, vocab_file, word2vec_format
 
 __all__ = ["KeyedVectors"]
 
@@ -495,22 +496,22 @@ class KeyedVectors:
         if fvocab is not None:
             if "count" not in self.expandos:
                 raise ValueError("cannot write fvocab: these vectors have no 'count' attribute")
-            formats.write_vocab_counts(fvocab, self.index_to_key, self.expandos["count"])
-        formats.write_word2vec(fname, self.index_to_key, self.vectors, binary=binary,
-                               total_vec=total_vec, write_header=write_header)
+            vocab_file.write_vocab_file(fvocab, self.index_to_key, self.expandos["count"])
+        word2vec_format.write_word2vec(fname, self.index_to_key, self.vectors, binary=binary,
+                                       total_vec=total_vec, write_header=write_header)
 
     @classmethod
     def load_word2vec_format(cls, fname, fvocab=None, binary: bool = False, encoding: str = "utf8",
                              unicode_errors: str = "strict", limit: Optional[int] = None,
                              datatype=np.float32, no_header: bool = False) -> "KeyedVectors":
         """Reads word2vec text/binary or GloVe text (``no_header=True``), plain
-        or gzip. Counts come from `fvocab` if given, else gensim's made-up
-        descending counts. Bad files raise ValueError (see embforge.formats)."""
-        words, storage, counts = formats.read_word2vec(
+        or compressed (gzip, bzip2, xz). Counts come from `fvocab` if given, else gensim's made-up
+        descending counts. Bad files raise ValueError (see embforge.io.word2vec_format)."""
+        words, storage, counts = word2vec_format.read_word2vec(
             fname, binary=binary, limit=limit, encoding=encoding, unicode_errors=unicode_errors,
             no_header=no_header, datatype=datatype)
         if fvocab is not None:
-            known = formats.read_vocab_counts(fvocab, unicode_errors=unicode_errors)
+            known = dict(zip(*vocab_file.read_vocab_file(fvocab, unicode_errors=unicode_errors)))
             missing = [w for w in words if w not in known]
             if missing:
                 logger.warning("vocabulary file %s is incomplete: %d words missing (e.g. %r); "
@@ -538,10 +539,10 @@ class KeyedVectors:
 
     def save(self, path) -> None:
         """Writes the embforge ``.kv`` format (no pickle), atomically."""
-        formats.write_native(path, self.index_to_key, self.vectors, self.expandos.get("count"))
+        native_kv.write_native(path, self.index_to_key, self.vectors, self.expandos.get("count"))
 
     @classmethod
     def load(cls, path) -> "KeyedVectors":
         """Reads a file written by :meth:`save`; never unpickles anything."""
-        words, storage, counts = formats.read_native(path)
+        words, storage, counts = native_kv.read_native(path)
         return cls.from_storage(words, storage, counts)

@@ -1,12 +1,11 @@
 """The vocabulary: words, their counts and ids (most frequent first)."""
 from __future__ import annotations
 
-import os
 from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
-from .formats import atomic_write
+from .io.vocab_file import read_vocab_file, write_vocab_file
 
 __all__ = ["Vocabulary"]
 
@@ -74,27 +73,15 @@ class Vocabulary:
         return f"Vocabulary({len(self)} words: {head}{', ...' if len(self) > 5 else ''})"
 
     def save(self, path) -> None:
-        """Writes ``word count`` lines (GloVe's vocab format), atomically."""
-        with atomic_write(path, "w") as out:
-            out.writelines(f"{w} {c}\n" for w, c in zip(self.words, self.counts.tolist()))
+        """Writes ``word count`` lines (GloVe's vocab format), atomically; a
+        name ending in ``.gz`` is written gzip-compressed (see embforge.io.vocab_file)."""
+        write_vocab_file(path, self.words, self.counts)
 
     @classmethod
     def load(cls, path) -> "Vocabulary":
-        """Reads ``word count`` lines; order is kept as in the file."""
-        words, counts = [], []
-        with open(os.fspath(path), "r", encoding="utf-8") as lines:
-            for number, line in enumerate(lines, 1):
-                fields = line.split()
-                if not fields:
-                    continue
-                if len(fields) != 2:
-                    raise ValueError(f"{path}:{number}: expected 'word count', got {line.rstrip()!r}")
-                try:
-                    count = int(fields[1])
-                except ValueError:
-                    raise ValueError(f"{path}:{number}: count is not an integer: {fields[1]!r}") from None
-                words.append(fields[0])
-                counts.append(count)
+        """Reads ``word count`` lines (plain or compressed); order is kept as
+        in the file. A malformed file is a ValueError naming the line."""
+        words, counts = read_vocab_file(path)
         if not words:
             raise ValueError(f"{path}: empty vocabulary file")
         return cls(words, counts)

@@ -22,7 +22,7 @@ from ._checks import check_number
 from .backends import Word2VecSettings, get_backend
 from .backends.arrays import all_finite
 from .corpus import EncodedCorpus, encode
-from .formats import read_archive, write_archive
+from .io.archive import read_archive, write_archive
 from .keyedvectors import KeyedVectors
 from .progress import make_bar, run_polled
 from .vocab import Vocabulary

@@ -16,10 +16,11 @@ from typing import Optional
 
 import numpy as np
 
-from .. import _native, cooc_file
-from ..formats import atomic_write
+from .. import _native
 from ..glove_blocks import PairBlocks, plan as plan_training
 from .._layout import SPARE_ROWS
+from ..io import cooc_file
+from ..io.atomic import atomic_write
 from .base import Backend, CooccurrenceCount, GloveSettings, Word2VecSettings
 
 __all__ = ["CpuBackend"]
