@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import time
 from typing import Optional
 
@@ -33,7 +32,7 @@ from .keyedvectors import KeyedVectors
 from .progress import make_bar, run_polled
 from .vocab import Vocabulary
 
-__all__ = ["GloVe", "add_glove_train_arguments", "cli_train_glove"]
+__all__ = ["GloVe"]
 
 logger = logging.getLogger(__name__)
 
@@ -311,63 +310,3 @@ class GloVe:
         return (f"GloVe(vocab={size}, vector_size={self.vector_size}, "
                 f"epochs_trained={self.epochs_trained})")
 
-
-# ------------------------------------------------------------------ CLI
-def add_glove_train_arguments(group) -> None:
-    """GloVe options of `embforge train --model glove` (an argparse group)."""
-    group.add_argument("--x-max", type=float, default=100.0,
-                       help="GloVe: weighting cutoff x_max (default 100)")
-    group.add_argument("--weight-power", type=float, default=0.75,
-                       help="GloVe: exponent of the weighting f(x) (glove.c -alpha; default 0.75)")
-    group.add_argument("--eta", type=float, default=None,
-                       help="GloVe: learning rate (glove.c -eta; default 0.05; --alpha also works)")
-    group.add_argument("--grad-clip", type=float, default=100.0,
-                       help="GloVe: gradient clipping (default 100)")
-    group.add_argument("--memory", default="1GB",
-                       help="GloVe: memory budget for counting and training, e.g. 4GB (default "
-                            "1GB); past it, CPU training goes out of core (on a GPU: the counting "
-                            "workspace)")
-    group.add_argument("--temp-dir", default=None,
-                       help="GloVe: where counting spills runs and training keeps its pair file")
-    group.add_argument("--asymmetric", action="store_true", help="GloVe: count left contexts only")
-    group.add_argument("--no-distance-weighting", action="store_true",
-                       help="GloVe: count 1 per pair, not 1/distance")
-    group.add_argument("--vectors", choices=OUTPUTS, default="sum",
-                       help="GloVe: write main+context (sum, glove.c -model 2), main or context")
-    group.add_argument("--cooccurrence", default=None,
-                       help="GloVe: train on this saved matrix (Cooccurrence.save) instead of "
-                            "counting the corpus")
-    group.add_argument("--save-cooccurrence", default=None,
-                       help="GloVe: also save the counted matrix (.bin: GloVe binary)")
-
-
-def cli_train_glove(args) -> int:
-    """`embforge train --model glove`: count, train, write vectors."""
-    from .cli import save_vectors
-    eta = args.eta if getattr(args, "eta", None) is not None else (getattr(args, "alpha", None) or 0.05)
-    model = GloVe(vector_size=args.size, window=args.window or 15, epochs=args.epochs or 25,
-                  min_count=args.min_count, workers=args.threads, seed=args.seed,
-                  x_max=args.x_max, alpha=args.weight_power, learning_rate=eta,
-                  grad_clip=args.grad_clip, memory=args.memory, temp_dir=args.temp_dir,
-                  symmetric=not args.asymmetric, distance_weighting=not args.no_distance_weighting,
-                  output_vectors=args.vectors, device=args.device,
-                  progress=False if args.quiet else None)
-    if args.cooccurrence:
-        matrix = Cooccurrence.load(args.cooccurrence, mmap=True)  # CPU: trained out of core
-    else:
-        matrix = model.count(args.corpus[0] if len(args.corpus) == 1 else list(args.corpus))
-    if args.save_cooccurrence:
-        if args.save_cooccurrence.endswith(".bin"):
-            matrix.save_glove_binary(args.save_cooccurrence)
-        else:
-            matrix.save(args.save_cooccurrence)
-    model.fit(matrix)
-    save_vectors(model.wv, args.output)
-    if getattr(args, "save_model", None):
-        model.save(args.save_model)
-    state = "stopped early (Ctrl-C); vectors saved so far" if model.interrupted else "done"
-    cost = f", cost {model.cost_history[-1]:.4f}" if model.cost_history else ""
-    print(f"{state}: {len(model.wv)} words x {model.vector_size}, {matrix.nnz} pairs, "
-          f"{model.pairs_per_second / 1e6:.2f}M pair-updates/s{cost} -> {args.output}",
-          file=sys.stderr)
-    return 130 if model.interrupted else 0

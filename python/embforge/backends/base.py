@@ -93,8 +93,15 @@ class Backend:
         raise NotImplementedError
 
     # --------------------------------------------------------- co-occurrence
+    # True when count_cooccurrences can write its result straight to a file
+    # (path=) instead of holding it in memory.
+    counts_to_file = False
+
     def check_cooccurrence(self, path) -> None:
         """ValueError for options this device cannot honour."""
+        if path is not None and not self.counts_to_file:
+            raise ValueError(f"path= writes the CPU count's result straight to disk; a count on "
+                             f"{self.device!r} stays in memory: count, then call .save(path)")
 
     def count_cooccurrences(self, encoded, *, window: int, symmetric: bool,
                             distance_weighting: bool, workers: int, memory, memory_bytes: int,

@@ -28,6 +28,7 @@ __all__ = ["CpuBackend"]
 logger = logging.getLogger(__name__)
 
 class CpuBackend(Backend):
+    counts_to_file = True
 
     def as_array(self, array) -> np.ndarray:
         return np.asarray(array)  # e.g. a CPU torch tensor: shares its memory

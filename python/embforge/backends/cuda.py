@@ -51,11 +51,6 @@ class CudaBackend(Backend):
                                                 **settings._asdict(), progress=progress)
 
     # --------------------------------------------------------- co-occurrence
-    def check_cooccurrence(self, path) -> None:
-        if path is not None:
-            raise ValueError(f"path= writes the CPU count's result straight to disk; a count on "
-                             f"{self.device!r} stays in memory: count, then call .save(path)")
-
     def count_cooccurrences(self, encoded, *, window: int, symmetric: bool,
                             distance_weighting: bool, workers: int, memory, memory_bytes: int,
                             temp_dir, max_product: int, path, archive_config: dict,
