@@ -14,8 +14,8 @@ class Vocabulary:
     """Words ordered by descending count (ties by byte order), with their counts.
 
     Ids are positions in that order. Built by :func:`embforge.encode` (one pass
-    that also encodes the corpus) or :meth:`Vocabulary.build`, and saved as
-    GloVe's vocab format: one ``word count`` line per word.
+    that also encodes the corpus: ``encode(source, min_count=5).vocab``), and
+    saved as GloVe's vocab format: one ``word count`` line per word.
     """
 
     def __init__(self, words: Sequence[str], counts: Optional[Iterable[int]] = None):
@@ -35,13 +35,6 @@ class Vocabulary:
         for word in self.words:
             if not word or len(word.split()) != 1 or word.split()[0] != word:
                 raise ValueError(f"vocabulary words must be non-empty and contain no whitespace, got {word!r}")
-
-    @classmethod
-    def build(cls, source, min_count: int = 5, max_vocab_size: Optional[int] = None,
-              **kwargs) -> "Vocabulary":
-        """Counts the words of `source` (see :func:`embforge.encode`)."""
-        from .corpus import encode
-        return encode(source, min_count=min_count, max_vocab_size=max_vocab_size, **kwargs).vocab
 
     def __len__(self) -> int:
         return len(self.words)
