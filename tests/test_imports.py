@@ -32,8 +32,6 @@ import os
 from collections import deque
 from typing import Dict, List, NamedTuple, Tuple
 
-import pytest
-
 PACKAGE = "embforge"
 CLI = ("cli", "__main__")  # embforge.cli, embforge.cli.*, embforge.__main__
 

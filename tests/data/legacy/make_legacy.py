@@ -26,7 +26,7 @@ import sys
 import numpy as np
 
 import embforge
-from embforge import Cooccurrence, GloVe, KeyedVectors, Vocabulary, Word2Vec, cooccurrence, encode
+from embforge import Cooccurrence, GloVe, KeyedVectors, Word2Vec, cooccurrence, encode
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOPICS = [[f"sea{i}" for i in range(6)], [f"fire{i}" for i in range(6)]]
