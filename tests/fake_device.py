@@ -41,7 +41,17 @@ def use_device(param, monkeypatch) -> str:
         pytest.importorskip("torch", reason="the emulated device keeps its memory in torch tensors")
         install_fake_device(monkeypatch.setattr)
         return "cuda"
+    if param == "cuda" and not _importable("torch") and not _importable("cupy"):
+        pytest.skip("device memory on a GPU needs torch or CuPy (pip install torch)")
     return param
+
+
+def _importable(name) -> bool:
+    try:
+        __import__(name)
+    except ImportError:
+        return False
+    return True
 
 
 def device_kind(request) -> str:

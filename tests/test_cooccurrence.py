@@ -376,7 +376,10 @@ def test_device_counts_equal_cpu(device, symmetric, weighting):
         kept = cooccurrence(corpus, device=device, memory="64MB", keep_on_device=True, **kw)
         assert kept.device == ("cpu" if device == "cpu" else "cuda:0")
         arrays = (kept.rows, kept.cols, kept.values)
-        assert all(on_device(a) for a in arrays) == (device != "cpu")
+        if device == "cpu":  # host arrays; asks no device backend, so it runs without torch
+            assert all(isinstance(a, np.ndarray) for a in arrays)
+        else:
+            assert all(on_device(a) for a in arrays)
         assert [str(host(a).dtype) for a in arrays] == ["int32", "int32", "float32"]
         assert kept == cpu and kept.nnz == cpu.nnz
         if not weighting:  # integer counts, as plain Python counts them
