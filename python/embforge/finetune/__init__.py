@@ -22,30 +22,31 @@ torch, which this package loads when one of their names is first used, so
 """
 from __future__ import annotations
 
-import importlib
-
 from ..tokenizer import Tokenizer  # noqa: F401 - reachable as embforge.finetune.Tokenizer, as before
 from .data import encode_labels, load_tsv
 
 __all__ = ["load_tsv", "TextClassifier", "finetune", "evaluate", "predict",
            "FinetuneResult", "save_classifier", "load_classifier"]
 
-# name -> submodule that defines it (each imports torch at its top)
-_NEEDS_TORCH = {
-    "TextClassifier": "model", "model_device": "model",
-    "FinetuneResult": "train", "finetune": "train",
-    "evaluate": "scoring", "predict": "scoring",
-    "save_classifier": "saving", "load_classifier": "saving",
-}
+_NEEDS_TORCH = ("TextClassifier", "model_device", "FinetuneResult", "finetune", "evaluate",
+                "predict", "save_classifier", "load_classifier")
 
 
 def __getattr__(name):
-    # Looked up by name on first use; files pickled from the old single module
-    # name the class `embforge.finetune.TextClassifier` and find it here too.
-    module = _NEEDS_TORCH.get(name)
-    if module is None:
+    # Imported on first use (each of these modules imports torch at its top);
+    # files pickled from the old single module name the class
+    # `embforge.finetune.TextClassifier` and find it here too.
+    if name in ("TextClassifier", "model_device"):
+        from . import model as module
+    elif name in ("FinetuneResult", "finetune"):
+        from . import train as module
+    elif name in ("evaluate", "predict"):
+        from . import scoring as module
+    elif name in ("save_classifier", "load_classifier"):
+        from . import saving as module
+    else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    value = getattr(module, name)
     globals()[name] = value
     return value
 
