@@ -6,11 +6,12 @@
 #include <pybind11/pybind11.h>
 
 #include <algorithm>
+#include <charconv>
 #include <string>
 #include <vector>
 
 #include "embforge/check.h"
-#include "embforge/word2vec.h"  // CorpusView
+#include "embforge/corpus_view.h"
 
 namespace embforge::bind {
 
@@ -68,6 +69,30 @@ inline CorpusView corpus_view(py::array& ids, py::array& offsets, int64_t vocab_
                    " in the corpus is out of range for a vocabulary of ", vocab_size, " words");
   }
   return corpus;
+}
+
+// A __repr__ "Name(field=value, ...)" over the given bound fields, so a
+// parameter object prints as the call that makes it. Floats are the
+// structs' float32, written in their shortest form (0.025, not
+// 0.02500000037252903).
+template <typename T>
+void def_fields_repr(py::class_<T>& cls, std::string name, std::vector<std::string> fields) {
+  cls.def("__repr__", [name, fields](const py::object& self) {
+    std::string out = name + "(";
+    for (size_t i = 0; i < fields.size(); ++i) {
+      const py::object value = self.attr(fields[i].c_str());
+      std::string text;
+      if (py::isinstance<py::float_>(value)) {
+        char buffer[32];
+        const auto end = std::to_chars(buffer, buffer + sizeof buffer, value.cast<float>()).ptr;
+        text.assign(buffer, end);
+      } else {
+        text = py::repr(value);
+      }
+      out += (i ? ", " : "") + fields[i] + "=" + text;
+    }
+    return out + ")";
+  });
 }
 
 void bind_common(py::module_& m);
