@@ -423,12 +423,12 @@ def cooccurrence(corpus, vocab: Optional[Vocabulary] = None, *, window: int = 15
     started = time.perf_counter()
     try:
         def count():
-            return _native.core.count_cooccurrences(
-                encoded.ids, encoded.offsets, len(encoded.vocab), window=window,
-                symmetric=bool(symmetric), distance_weighting=bool(distance_weighting),
+            params = _native.core.CooccurParams(
+                window=window, symmetric=bool(symmetric), distance_weighting=bool(distance_weighting),
                 workers=workers, memory_bytes=memory_bytes, temp_dir=spill_dir,
-                max_product=max_product, progress=native_progress, result_dir=result_dir,
-                result_to_files=path is not None)
+                max_product=max_product, result_dir=result_dir, result_to_files=path is not None)
+            return _native.core.count_cooccurrences(encoded.ids, encoded.offsets, len(encoded.vocab),
+                                                    params, progress=native_progress)
 
         def poll():
             if bar is not None:

@@ -257,14 +257,15 @@ class GloVe:
                                             refresh=False)
 
                 def epoch():
-                    settings = dict(learning_rate=self.learning_rate, grad_clip=self.grad_clip,
-                                    workers=self.workers, progress=progress,
-                                    bias_learning_rate=self.bias_learning_rate)
+                    params = core.GloveParams(
+                        vector_size=int(self.weights.shape[1]) - 1, learning_rate=self.learning_rate,
+                        grad_clip=self.grad_clip, bias_learning_rate=self.bias_learning_rate,
+                        seed=int(self.seed), epoch=int(order_epoch), workers=self.workers)
                     if self._blocks is not None:
-                        return self._blocks.train_epoch(self.weights, self.gradsq, order_epoch,
-                                                        **settings)
+                        return self._blocks.train_epoch(self.weights, self.gradsq, params,
+                                                        progress=progress)
                     return core.train_glove_epoch(self._pairs, self._order, self.weights,
-                                                  self.gradsq, **settings)
+                                                  self.gradsq, params, progress=progress)
 
                 call = epoch
                 if self.device != "cpu":  # [CUDA, issue 5] same result dict, order of (seed, epoch)

@@ -88,8 +88,9 @@ class PairBlocks:
             raise ValueError("the pair file is closed")
         return self._native
 
-    def train_epoch(self, weights, gradsq, epoch: int, **kwargs) -> dict:
-        return self.native.train_epoch(weights, gradsq, epoch=epoch, **kwargs)
+    def train_epoch(self, weights, gradsq, params, progress=None) -> dict:
+        """Epoch params.epoch (a core.GloveParams) over every block."""
+        return self.native.train_epoch(weights, gradsq, params, progress=progress)
 
     def close(self) -> None:
         """Frees the file (idempotent)."""

@@ -281,12 +281,14 @@ class Word2Vec:
                 negative=self.negative, shrink_windows=self.shrink_windows,
                 alpha_start=float(alpha_start), alpha_end=float(alpha_end), seed=int(self.seed),
                 epoch=int(epoch), progress=self._native_progress)
+        params = _native.core.Word2VecParams(
+            vector_size=int(self.wv.vectors.shape[1]), skip_gram=bool(self.sg), window=self.window,
+            negative=self.negative, shrink_windows=self.shrink_windows,
+            alpha_start=float(alpha_start), alpha_end=float(alpha_end), seed=int(self.seed),
+            epoch=int(epoch), workers=int(self.workers), hot_rows=self._hot_rows)
         return _native.core.train_word2vec_epoch(
             corpus.ids, corpus.offsets, self.wv.vectors, self.syn1neg, keep, noise_keep, noise_alias,
-            skip_gram=bool(self.sg), window=self.window, negative=self.negative,
-            shrink_windows=self.shrink_windows, alpha_start=float(alpha_start),
-            alpha_end=float(alpha_end), seed=int(self.seed), epoch=int(epoch),
-            workers=int(self.workers), progress=self._native_progress, hot_rows=self._hot_rows)
+            params, progress=self._native_progress)
 
     def get_latest_training_loss(self) -> float:
         """Loss summed over the last epoch (gensim's name; ours is float64 and per epoch)."""
