@@ -1,4 +1,4 @@
-"""Throughput and quality of the CUDA backend (issue 5); run by bench/gpu_check.sh.
+"""Throughput and quality of the CUDA backend; run by bench/gpu_check.sh.
 
     python bench/gpu_bench.py --data .gpu_data [--repeat 8] [--budget 170] [--json out.json]
 
