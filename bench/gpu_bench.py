@@ -8,7 +8,7 @@ the repeated stream:
   skip-gram and CBOW  words/s  (raw corpus tokens / s, d=100, window 5, negative 5, sample 1e-3)
   co-occurrence       tokens/s (raw tokens / s, window 10, symmetric, 1/d)
   GloVe               pair-updates/s (d=100, one epoch of the window-10 matrix)
-through the raw launchers (cuda_backend) and, for co-occurrence and GloVe,
+through the raw launchers (embforge.backends.cuda_launch) and, for co-occurrence and GloVe,
 through the public API as a user calls it (embforge.cooccurrence(...,
 device="cuda"), GloVe(device="cuda").fit), and, on the corpus itself, quality
 against the CPU path with the same settings: analogy accuracy
@@ -139,7 +139,8 @@ def main() -> int:
         args.limit = args.limit or 200_000
         args.repeat = min(args.repeat, 2)
     import embforge
-    from embforge import _native, cuda_backend
+    from embforge import _native
+    from embforge.backends import cuda_launch, device_arrays
     from embforge._native import core
     from embforge.corpus import EncodedCorpus, encode
 
@@ -149,7 +150,7 @@ def main() -> int:
         bench.results["device"] = info
         print(f"device: {info['name']}, {info['total_memory'] / 2**30:.0f} GiB, "
               f"compute capability {info['compute_capability']}")
-    arrays = cuda_backend.array_module()
+    arrays = device_arrays.array_module()
 
     def sync():
         arrays.synchronize(device)
@@ -178,10 +179,10 @@ def main() -> int:
     noise = core.build_alias_table(vocab.counts.astype(np.float64) ** 0.75)
     tables = (keep, *noise)
     # uploads happen once, outside the timings
-    d_ids, d_offsets = cuda_backend.to_device(ids, device), cuda_backend.to_device(offsets, device)
-    d_rep_ids = cuda_backend.to_device(rep_ids, device)
-    d_rep_offsets = cuda_backend.to_device(rep_offsets, device)
-    d_tables = [cuda_backend.to_device(x, device) for x in tables]
+    d_ids, d_offsets = device_arrays.to_device(ids, device), device_arrays.to_device(offsets, device)
+    d_rep_ids = device_arrays.to_device(rep_ids, device)
+    d_rep_offsets = device_arrays.to_device(rep_offsets, device)
+    d_tables = [device_arrays.to_device(x, device) for x in tables]
     V = len(vocab)
 
     # ------------------------------------------------------ word2vec speed
@@ -196,13 +197,13 @@ def main() -> int:
     for name, sg, tuning in variants:
         if not bench.fits(25, f"{name} words/s"):
             continue
-        storage, out = cuda_backend.allocate_word2vec(V, 100, 1, device)
+        storage, out = cuda_launch.allocate_word2vec(V, 100, 1, device)
         inp = storage[:V]
-        cuda_backend.train_word2vec_epoch(d_ids, d_offsets, inp, out, *d_tables, skip_gram=sg,
+        cuda_launch.train_word2vec_epoch(d_ids, d_offsets, inp, out, *d_tables, skip_gram=sg,
                                           **base, **tuning)  # warm-up, one plain pass
         sync()
         t = time.perf_counter()
-        stats = cuda_backend.train_word2vec_epoch(d_rep_ids, d_rep_offsets, inp, out, *d_tables,
+        stats = cuda_launch.train_word2vec_epoch(d_rep_ids, d_rep_offsets, inp, out, *d_tables,
                                                   skip_gram=sg, **base, **tuning)
         sync()
         seconds = time.perf_counter() - t
@@ -216,9 +217,9 @@ def main() -> int:
     matrix = cpu_matrix = None
     kw = dict(window=10, symmetric=True, distance_weighting=True)
     # the raw call's default workspace, passed to the public API as its `memory`
-    workspace = min(cuda_backend.COOCCUR_MAX_WORKSPACE, arrays.free_bytes(device) // 2)
+    workspace = min(cuda_launch.COOCCUR_MAX_WORKSPACE, arrays.free_bytes(device) // 2)
     if bench.fits(30, "co-occurrence"):
-        matrix = cuda_backend.count_cooccurrences(d_ids, d_offsets, V, device=device, **kw)  # warm-up
+        matrix = cuda_launch.count_cooccurrences(d_ids, d_offsets, V, device=device, **kw)  # warm-up
         sync()
         if bench.fits(40, "co-occurrence equal to CPU"):
             with tempfile.TemporaryDirectory() as tmp:
@@ -229,7 +230,7 @@ def main() -> int:
                        for a, b in zip(matrix[:3], cpu_matrix[:3]))
             bench.row("co-occurrence equal to CPU", same, f"(nnz {len(cpu_matrix[0]):,})")
         t = time.perf_counter()
-        rep = cuda_backend.count_cooccurrences(d_rep_ids, d_rep_offsets, V, device=device, **kw)
+        rep = cuda_launch.count_cooccurrences(d_rep_ids, d_rep_offsets, V, device=device, **kw)
         sync()
         seconds = time.perf_counter() - t
         bench.row("co-occurrence tokens/s", raw_tokens / seconds,
@@ -266,15 +267,15 @@ def main() -> int:
     # ------------------------------------------------------------ GloVe
     print("GloVe (d=100)")
     if matrix is not None and bench.fits(20, "GloVe pair-updates/s"):
-        pairs = cuda_backend.make_glove_pairs(*matrix[:3], V, 100.0, 0.75, device=device)
-        weights, gradsq = cuda_backend.allocate_glove(V, 100, 1, device)
-        cuda_backend.train_glove_epoch(pairs, None, weights, gradsq, learning_rate=0.05,
+        pairs = cuda_launch.make_glove_pairs(*matrix[:3], V, 100.0, 0.75, device=device)
+        weights, gradsq = cuda_launch.allocate_glove(V, 100, 1, device)
+        cuda_launch.train_glove_epoch(pairs, None, weights, gradsq, learning_rate=0.05,
                                        grad_clip=100.0, seed=1, epoch=0)  # warm-up
         sync()
         t = time.perf_counter()
         epochs = 3
         for e in range(1, epochs + 1):
-            s = cuda_backend.train_glove_epoch(pairs, None, weights, gradsq, learning_rate=0.05,
+            s = cuda_launch.train_glove_epoch(pairs, None, weights, gradsq, learning_rate=0.05,
                                                grad_clip=100.0, seed=1, epoch=e)
         sync()
         seconds = time.perf_counter() - t
@@ -306,7 +307,7 @@ def main() -> int:
     for name, sg in (("skip-gram", True), ("CBOW", False)):
         if not bench.fits(60, f"{name} quality"):
             continue
-        gpu = w2v_epochs(cuda_backend, core, cuda_backend.train_word2vec_epoch, V, d_ids, d_offsets,
+        gpu = w2v_epochs(cuda_launch, core, cuda_launch.train_word2vec_epoch, V, d_ids, d_offsets,
                          d_tables, sg, 5, device)
         g_analogy, g_ws = quality(vocab, gpu, questions, ws353)
         bench.row(f"{name} analogy GPU", g_analogy)
@@ -314,7 +315,7 @@ def main() -> int:
         if not bench.fits(60, f"{name} CPU reference"):
             continue
         t = time.perf_counter()
-        cpu = w2v_epochs(cuda_backend, core, None, V, ids, offsets, tables, sg, 5, "cpu")
+        cpu = w2v_epochs(cuda_launch, core, None, V, ids, offsets, tables, sg, 5, "cpu")
         c_analogy, c_ws = quality(vocab, cpu, questions, ws353)
         bench.row(f"{name} analogy CPU", c_analogy, f"({time.perf_counter() - t:.0f}s)")
         bench.row(f"{name} WS353 CPU", c_ws)

@@ -41,7 +41,7 @@ def glove_pairs(tmp_path_factory):
 
 @pytest.fixture
 def fake_device(monkeypatch):
-    """cuda_backend with _cuda's launchers replaced by the host stand-in."""
+    """backends.cuda_launch with _cuda's launchers replaced by the host stand-in."""
     pytest.importorskip("torch", reason="the emulated device keeps its memory in torch tensors")
     emulation()
     return install_fake_device(monkeypatch.setattr)
@@ -98,6 +98,6 @@ def to_host(a):
     return a.cpu().numpy() if hasattr(a, "cpu") else (a.get() if hasattr(a, "get") else np.asarray(a))
 
 
-def device_arrays():
-    from embforge import cuda_backend
-    return cuda_backend.array_module()
+def device_array_module():
+    from embforge.backends import device_arrays
+    return device_arrays.array_module()

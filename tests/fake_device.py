@@ -1,11 +1,11 @@
 """A host "fake device" for the CUDA backend's Python plumbing.
 
-cuda_backend.py cannot run here for real, so its plumbing (argument order,
-chunk loop, progress, dtypes, caching, the trainers' device branches) runs
-against a stand-in for _cuda's launchers: torch CPU tensors play device
-memory, and each launcher runs the kernels' emulated code (the same
-csrc/cuda/*_core.cuh functions, compiled for the host by tests/emulation) on
-the memory behind the pointers it is given. It needs torch and a C++
+The CUDA backend (embforge/backends/cuda*.py) cannot run here for real, so
+its plumbing (argument order, chunk loop, progress, dtypes, caching, the
+trainers' device branches) runs against a stand-in for _cuda's launchers:
+torch CPU tensors play device memory, and each launcher runs the kernels'
+emulated code (the same csrc/cuda/*_core.cuh functions, compiled for the
+host by tests/emulation) on the memory behind the pointers it is given. It needs torch and a C++
 compiler, not the _cuda module nor a GPU. test_cuda_backend.py checks that
 the stand-in's parameters are identical to the real bindings'.
 
@@ -50,8 +50,8 @@ def device_kind(request) -> str:
 
 def on_device(array) -> bool:
     """True for a (real or emulated) device array of the backend in use."""
-    from embforge import cuda_backend
-    return cuda_backend.array_module().is_device_array(array)
+    from embforge.backends import device_arrays
+    return device_arrays.array_module().is_device_array(array)
 
 
 def host(array) -> np.ndarray:
@@ -161,9 +161,9 @@ def install_fake_device(setattr):
     """Points embforge's CUDA path at HostLaunchers and host torch tensors;
     `setattr` is monkeypatch.setattr (tests) or builtins.setattr (dry runs)."""
     import torch
-    from embforge import cuda_backend
+    from embforge.backends import cuda_launch, device_arrays
 
-    class HostTensors(cuda_backend._TorchArrays):
+    class HostTensors(device_arrays._TorchArrays):
         def is_device_array(self, a):
             return isinstance(a, torch.Tensor)
 
@@ -198,6 +198,6 @@ def install_fake_device(setattr):
     real_resolve = _native.resolve_device
     setattr(_native, "cuda_module", lambda: launchers)
     setattr(_native, "resolve_device", lambda d: "cuda:0" if str(d).startswith("cuda") else real_resolve(d))
-    setattr(cuda_backend, "_arrays", HostTensors())
-    setattr(cuda_backend, "_copies", {})
-    return cuda_backend
+    setattr(device_arrays, "_arrays", HostTensors())
+    setattr(device_arrays, "_copies", {})
+    return cuda_launch

@@ -1,11 +1,21 @@
-"""The embforge command line, run in-process through cli.main."""
+"""The embforge command line, run in-process through cli.main (and, where the
+entry point itself is under test, as `python -m embforge` in a subprocess)."""
 import os
+import subprocess
+import sys
 
 import pytest
 
 from embforge import cli
 
 SAMPLE = os.path.join(os.path.dirname(__file__), "..", "examples", "data", "pydocs.txt.gz")
+
+
+def run_module(*argv, module="embforge"):
+    """`python -m MODULE ARGV...` with this test run's import path."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    return subprocess.run([sys.executable, "-m", module, *argv], capture_output=True,
+                          text=True, env=env, timeout=300)
 
 
 def test_help_lists_commands(capsys):
@@ -69,3 +79,67 @@ def test_similar_unknown_word(tmp_path, toy_corpus_path):
               "--epochs", "1", "--quiet"])
     with pytest.raises(SystemExit, match="not in the vocabulary: nosuchword"):
         cli.main(["similar", vectors, "nosuchword"])
+
+
+@pytest.mark.parametrize("module", ["embforge", "embforge.cli"])
+def test_python_m_embforge_help(module):
+    done = run_module("--help", module=module)
+    assert done.returncode == 0, done.stderr
+    for command in ("vocab", "train", "eval", "similar", "cooccur", "finetune"):
+        assert command in done.stdout
+    assert done.stdout.startswith("usage: embforge ")
+
+
+def test_python_m_embforge_runs_a_command(tmp_path, toy_corpus_path):
+    out = tmp_path / "vocab.txt"
+    done = run_module("vocab", toy_corpus_path, "-o", str(out), "--min-count", "1")
+    assert done.returncode == 0, done.stderr
+    assert len(out.read_text().splitlines()) == 4 * 12 + 5
+
+
+def test_alpha_is_refused_for_glove(tmp_path, toy_corpus_path):
+    # --alpha is Word2Vec's learning rate only; GloVe's two meanings of it have their own names.
+    out = tmp_path / "v.txt"
+    done = run_module("train", "--model", "glove", toy_corpus_path, "-o", str(out),
+                      "--min-count", "1", "--epochs", "1", "--alpha", "0.01", "--quiet")
+    assert done.returncode == 2
+    assert "--alpha 0.01" in done.stderr
+    assert "--eta (learning rate)" in done.stderr and "--weight-power (weighting exponent" in done.stderr
+    assert not out.exists()
+
+
+def test_glove_takes_eta_and_weight_power(tmp_path, toy_corpus_path):
+    from embforge.glove import GloVe
+    model_path = tmp_path / "m.glove"
+    assert cli.main(["train", "--model", "glove", toy_corpus_path, "-o", str(tmp_path / "v.txt"),
+                     "--size", "4", "--epochs", "1", "--window", "3", "--min-count", "1",
+                     "--threads", "2", "--eta", "0.02", "--weight-power", "0.5",
+                     "--save-model", str(model_path), "--quiet"]) == 0
+    model = GloVe.load(model_path)
+    assert model.learning_rate == pytest.approx(0.02) and model.alpha == pytest.approx(0.5)
+    assert cli.main(["train", "--model", "glove", toy_corpus_path, "-o", str(tmp_path / "w.txt"),
+                     "--size", "4", "--epochs", "1", "--min-count", "1", "--threads", "2",
+                     "--save-model", str(model_path), "--quiet"]) == 0
+    model = GloVe.load(model_path)  # defaults: glove.c's eta 0.05 and alpha 0.75
+    assert model.learning_rate == pytest.approx(0.05) and model.alpha == pytest.approx(0.75)
+
+
+def test_alpha_still_sets_the_word2vec_learning_rate(tmp_path, toy_corpus_path):
+    from embforge.word2vec import Word2Vec
+    model_path = tmp_path / "m.w2v"
+    assert cli.main(["train", "--model", "sgns", toy_corpus_path, "-o", str(tmp_path / "v.bin"),
+                     "--size", "8", "--epochs", "1", "--min-count", "1", "--threads", "2",
+                     "--alpha", "0.01", "--save-model", str(model_path), "--quiet"]) == 0
+    assert Word2Vec.load(model_path).alpha == pytest.approx(0.01)
+
+
+def test_the_command_line_loads_without_torch():
+    # Only `embforge finetune` needs torch, and only when it runs.
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "from embforge.cli import main\n"
+            "main(['--help'])\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "finetune" in done.stdout

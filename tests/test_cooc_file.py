@@ -12,7 +12,7 @@ from hypothesis import given, strategies as st
 from embforge._native import core
 from embforge.cooccurrence import Cooccurrence, cooccurrence
 from embforge.corpus import EncodedCorpus
-from embforge.formats import read_archive
+from embforge.io.archive import read_archive
 from embforge.vocab import Vocabulary
 
 from conftest import interrupted_run_polled, open_files_under

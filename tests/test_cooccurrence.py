@@ -315,9 +315,7 @@ def test_stop_request_removes_spill_files(tmp_path):
 
 
 def test_ctrl_c_raises_keyboard_interrupt_and_cleans_up(tmp_path, monkeypatch, device):
-    from embforge import cuda_cooccurrence
     monkeypatch.setattr(cooc_module, "run_polled", interrupted_run_polled)
-    monkeypatch.setattr(cuda_cooccurrence, "run_polled", interrupted_run_polled)
     vocab = Vocabulary([str(i) for i in range(50)], [1] * 50)
     ids = np.arange(20000, dtype=np.uint32) % 50
     corpus = EncodedCorpus(vocab, ids, np.arange(0, 20001, 40, dtype=np.int64), 20000, 0)

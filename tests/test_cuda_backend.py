@@ -39,9 +39,9 @@ def test_progress_counts_launches_published_from_python():
 @pytest.mark.skipif(_native.cuda_available(), reason="checks the error without a GPU")
 def test_cuda_device_without_gpu_says_why():
     import embforge
-    from embforge import cuda_backend
+    from embforge.backends import cuda_launch
     with pytest.raises(RuntimeError, match="unavailable"):
-        cuda_backend.allocate_word2vec(10, 8, 1, "cuda")
+        cuda_launch.allocate_word2vec(10, 8, 1, "cuda")
     for start in (lambda: embforge.GloVe(device="cuda"),
                   lambda: embforge.cooccurrence([["a", "b"]], min_count=1, device="cuda")):
         with pytest.raises(RuntimeError, match='device="cuda" is unavailable: .*no CUDA device is visible'):
@@ -69,8 +69,9 @@ def test_cpu_only_build_says_why_cuda_is_unavailable(monkeypatch, tmp_path):
             start()
 
 
-# cuda_backend.py cannot run here for real, so its plumbing (argument order,
-# chunk loop, progress, dtypes, caching, the trainer's device branch) runs
+# The CUDA backend (embforge/backends/cuda*.py) cannot run here for real, so
+# its plumbing (argument order, chunk loop, progress, dtypes, caching, the
+# trainer's device branch) runs
 # against a stand-in for _cuda's launchers: torch CPU tensors play device
 # memory, and each launcher runs the kernels' emulated code on the memory
 # behind the pointers it is given. A signature check keeps the stand-in's
@@ -130,7 +131,7 @@ def test_launch_loop_runs_on_the_callers_stream(monkeypatch):
     """torch and CuPy keep a current stream per thread; the trainers launch
     from run_polled's helper thread, bound to the caller's stream."""
     import threading
-    from embforge import cuda_backend
+    from embforge.backends import device_arrays
     from embforge.progress import run_polled
     events = []
 
@@ -143,8 +144,8 @@ def test_launch_loop_runs_on_the_callers_stream(monkeypatch):
             events.append(("using", stream, threading.current_thread().name))
             return contextlib.nullcontext()
 
-    monkeypatch.setattr(cuda_backend, "_arrays", Arrays())
-    call = cuda_backend.on_caller_stream(lambda: threading.current_thread().name, "cuda:0")
+    monkeypatch.setattr(device_arrays, "_arrays", Arrays())
+    call = device_arrays.on_caller_stream(lambda: threading.current_thread().name, "cuda:0")
     ran_on, _ = run_polled(call, core.Progress())
     caller = threading.current_thread().name
     assert ran_on != caller

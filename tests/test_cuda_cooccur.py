@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import needs_gpu
-from cuda_common import cpu_cooccur, device_arrays, small_corpus, to_host, toy  # noqa: F401
+from cuda_common import cpu_cooccur, device_array_module, small_corpus, to_host, toy  # noqa: F401
 
 
 # ----------------------------------------------------- co-occurrence, emulated
@@ -67,10 +67,10 @@ def test_cooccur_same_on_both(toy, tmp_path, device, symmetric, distance_weighti
     if device == "cpu":
         got = cpu_cooccur(corpus.ids, corpus.offsets, len(corpus.vocab), tmp_path, **kw)
     else:
-        from embforge import cuda_backend
-        got = cuda_backend.count_cooccurrences(corpus.ids, corpus.offsets, len(corpus.vocab),
+        from embforge.backends import cuda_launch
+        got = cuda_launch.count_cooccurrences(corpus.ids, corpus.offsets, len(corpus.vocab),
                                                memory_bytes=4 << 20, **kw)
-        assert all(device_arrays().is_device_array(a) for a in got[:3])
+        assert all(device_array_module().is_device_array(a) for a in got[:3])
         got = tuple(to_host(a) for a in got[:3]) + (got[3],)
     np.testing.assert_array_equal(got[0], expected[0])
     np.testing.assert_array_equal(got[1], expected[1])
@@ -81,16 +81,16 @@ def test_cooccur_same_on_both(toy, tmp_path, device, symmetric, distance_weighti
 @pytest.mark.cuda
 @needs_gpu
 def test_cuda_cooccur_many_chunks_and_budget_error(toy, tmp_path):
-    from embforge import cuda_backend
+    from embforge.backends import cuda_launch
     corpus, _ = toy
     kw = dict(window=5, symmetric=True, distance_weighting=True)
     expected = cpu_cooccur(corpus.ids, corpus.offsets, len(corpus.vocab), tmp_path, **kw)
     # a workspace just big enough for the matrix: many chunks
     budget = 32 * (4 * len(expected[0]) + 64) + (1 << 20)
-    got = cuda_backend.count_cooccurrences(corpus.ids, corpus.offsets, len(corpus.vocab),
+    got = cuda_launch.count_cooccurrences(corpus.ids, corpus.offsets, len(corpus.vocab),
                                            memory_bytes=budget, **kw)
     assert got[3]["chunks"] > 1
     np.testing.assert_array_equal(to_host(got[2]).view(np.uint32), expected[2].view(np.uint32))
     with pytest.raises((RuntimeError, ValueError), match="budget|too small"):
-        cuda_backend.count_cooccurrences(corpus.ids, corpus.offsets, len(corpus.vocab),
+        cuda_launch.count_cooccurrences(corpus.ids, corpus.offsets, len(corpus.vocab),
                                          memory_bytes=64 << 10, **kw)

@@ -86,9 +86,9 @@ def test_glove_trains_on_both(request, glove_pairs, device, chunk_pairs):
         w, g = np.empty((2 * v, dim + 1), np.float32), np.empty((2 * v, dim + 1), np.float32)
         core.init_glove(w, g, 1)
     else:
-        from embforge import cuda_backend
-        w, g = cuda_backend.allocate_glove(v, dim, 1, "cuda")
-        device_pairs = cuda_backend.make_glove_pairs(rows, cols, values, v, 100.0, 0.75)
+        from embforge.backends import cuda_launch
+        w, g = cuda_launch.allocate_glove(v, dim, 1, "cuda")
+        device_pairs = cuda_launch.make_glove_pairs(rows, cols, values, v, 100.0, 0.75)
         np.testing.assert_array_equal(to_host(device_pairs).view(np.uint32), pairs)
     costs = []
     for epoch in range(10):
@@ -97,7 +97,7 @@ def test_glove_trains_on_both(request, glove_pairs, device, chunk_pairs):
             core.glove_shuffle(order, len(pairs), 1, epoch)
             s = cpu_glove_epoch(pairs, order, w, g, learning_rate=0.05, grad_clip=100.0)
         else:
-            s = cuda_backend.train_glove_epoch(device_pairs, None, w, g, learning_rate=0.05,
+            s = cuda_launch.train_glove_epoch(device_pairs, None, w, g, learning_rate=0.05,
                                                grad_clip=100.0, seed=1, epoch=epoch,
                                                progress=core.Progress(), chunk_pairs=chunk_pairs)
         assert s["pairs"] == len(pairs) and s["skipped"] == 0
@@ -156,15 +156,16 @@ def test_backend_cooccur_and_glove_plumbing(emulation, fake_device, toy, tmp_pat
 @needs_gpu
 def test_cuda_trainers_launch_on_the_callers_stream(toy_corpus_path, monkeypatch):
     torch = pytest.importorskip("torch")
-    from embforge import GloVe, cuda_backend
+    from embforge import GloVe
+    from embforge.backends import cuda_launch
     seen = []
-    real = cuda_backend.train_glove_epoch
+    real = cuda_launch.train_glove_epoch
 
     def spy(*args, **kw):
         seen.append(torch.cuda.current_stream().cuda_stream)
         return real(*args, **kw)
 
-    monkeypatch.setattr(cuda_backend, "train_glove_epoch", spy)
+    monkeypatch.setattr(cuda_launch, "train_glove_epoch", spy)
     stream = torch.cuda.Stream()
     with torch.cuda.stream(stream):
         model = GloVe(vector_size=8, epochs=2, min_count=1, device="cuda", progress=False)

@@ -204,16 +204,16 @@ def train_w2v(device, corpus, tables, sg, epochs=5, dim=32, chunk_ids=None):
     if device == "cpu":
         inp, out = init_w2v(vocab_size, dim)
     else:
-        from embforge import cuda_backend
-        storage, out = cuda_backend.allocate_word2vec(vocab_size, dim, 1, "cuda")
+        from embforge.backends import cuda_launch
+        storage, out = cuda_launch.allocate_word2vec(vocab_size, dim, 1, "cuda")
         inp = storage[:vocab_size]
     for epoch in range(epochs):
         kw = w2v_kwargs(sg, epoch, epochs)
         if device == "cpu":
             stats = cpu_word2vec_epoch(corpus.ids, corpus.offsets, inp, out, tables, workers=2, **kw)
         else:
-            from embforge import cuda_backend
-            stats = cuda_backend.train_word2vec_epoch(corpus.ids, corpus.offsets, inp, out, *tables,
+            from embforge.backends import cuda_launch
+            stats = cuda_launch.train_word2vec_epoch(corpus.ids, corpus.offsets, inp, out, *tables,
                                                       progress=core.Progress(), chunk_ids=chunk_ids, **kw)
     return inp, out, stats
 
@@ -240,13 +240,13 @@ def test_word2vec_same_quality_on_both(request, toy, device, sg):
 @pytest.mark.cuda
 @needs_gpu
 def test_cuda_init_is_the_cpu_init():
-    from embforge import cuda_backend
-    storage, out = cuda_backend.allocate_word2vec(300, 50, 7, "cuda")
+    from embforge.backends import cuda_launch
+    storage, out = cuda_launch.allocate_word2vec(300, 50, 7, "cuda")
     expected = np.empty((300, 50), np.float32)
     core.init_word2vec_input(expected, 7)
     np.testing.assert_array_equal(to_host(storage)[:300], expected)
     assert not to_host(storage)[300:].any() and not to_host(out).any()
-    w, g = cuda_backend.allocate_glove(40, 10, 3, "cuda")
+    w, g = cuda_launch.allocate_glove(40, 10, 3, "cuda")
     w2, g2 = np.empty((80, 11), np.float32), np.empty((80, 11), np.float32)
     core.init_glove(w2, g2, 3)
     np.testing.assert_array_equal(to_host(w), w2)
@@ -261,10 +261,10 @@ def test_cuda_word2vec_odd_dimension_and_stop(toy):
     corpus, tables = toy
     inp, out, stats = train_w2v("cuda", corpus, tables, True, epochs=2, dim=33)
     assert np.isfinite(to_host(inp)).all()
-    from embforge import cuda_backend
+    from embforge.backends import cuda_launch
     progress = core.Progress()
     progress.request_stop()
-    s = cuda_backend.train_word2vec_epoch(corpus.ids, corpus.offsets, inp, out, *tables,
+    s = cuda_launch.train_word2vec_epoch(corpus.ids, corpus.offsets, inp, out, *tables,
                                           progress=progress, **w2v_kwargs(True, 0))
     assert s["stopped"] and s["ids_processed"] == 0
 
@@ -276,15 +276,15 @@ def test_cuda_word2vec_copies_nothing_to_host(toy, tmp_path):
     while the model is many kilobytes."""
     torch = pytest.importorskip("torch")
     from torch.profiler import ProfilerActivity, profile
-    from embforge import cuda_backend
+    from embforge.backends import cuda_launch, device_arrays
     corpus, tables = toy
-    storage, out = cuda_backend.allocate_word2vec(len(corpus.vocab), 64, 1, "cuda")
+    storage, out = cuda_launch.allocate_word2vec(len(corpus.vocab), 64, 1, "cuda")
     inp = storage[:len(corpus.vocab)]
-    ids = cuda_backend.to_device(corpus.ids, "cuda:0")  # uploads happen before profiling
+    ids = device_arrays.to_device(corpus.ids, "cuda:0")  # uploads happen before profiling
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
-        stats = cuda_backend.train_word2vec_epoch(
-            ids, cuda_backend.to_device(corpus.offsets, "cuda:0"), inp, out,
-            *(cuda_backend.to_device(t, "cuda:0") for t in tables), chunk_ids=8192,
+        stats = cuda_launch.train_word2vec_epoch(
+            ids, device_arrays.to_device(corpus.offsets, "cuda:0"), inp, out,
+            *(device_arrays.to_device(t, "cuda:0") for t in tables), chunk_ids=8192,
             **w2v_kwargs(True, 0))
         torch.cuda.synchronize()
     trace = tmp_path / "trace.json"
@@ -308,13 +308,13 @@ def test_word2vec_trainer_on_cuda(toy_corpus_path, sg):
     from embforge import Word2Vec
     models = {d: Word2Vec(sg=sg, vector_size=32, min_count=1, epochs=5, workers=2, device=d,
                           progress=False).fit(toy_corpus_path) for d in ("cpu", "cuda")}
-    quality = {d: topic_separation(m.vocab, to_host(m._cuda_storage[:len(m.vocab)]) if d == "cuda"
+    quality = {d: topic_separation(m.vocab, to_host(m._storage[:len(m.vocab)]) if d == "cuda"
                                    else m.wv.vectors) for d, m in models.items()}
     assert models["cuda"].syn1neg.is_cuda
     assert abs(quality["cuda"] - quality["cpu"]) < LOOSE
     # the host view of the vectors follows the device buffer after training
     np.testing.assert_array_equal(models["cuda"].wv.vectors,
-                                  to_host(models["cuda"]._cuda_storage[:len(models["cuda"].vocab)]))
+                                  to_host(models["cuda"]._storage[:len(models["cuda"].vocab)]))
 
 
 # ------------------------------------------ the Python backend, fake device
@@ -347,9 +347,10 @@ def test_backend_word2vec_plumbing(emulation, fake_device, toy, skip_gram):
     assert progress.work_done == len(corpus.ids) and progress.loss_count == stats["loss_terms"]
     assert progress.learning_rate == pytest.approx(kw["alpha_end"])
     # the corpus and the tables were uploaded once, then reused
-    assert len(backend._copies) == 5
+    from embforge.backends import device_arrays
+    assert len(device_arrays._copies) == 5
     backend.train_word2vec_epoch(corpus.ids, corpus.offsets, storage[:v], out, *tables, **kw)
-    assert len(backend._copies) == 5
+    assert len(device_arrays._copies) == 5
     progress.request_stop()
     stopped = backend.train_word2vec_epoch(corpus.ids, corpus.offsets, storage[:v], out, *tables,
                                            progress=progress, **kw)
@@ -380,7 +381,7 @@ def test_trainer_device_branch(fake_device, toy_corpus_path, sg):
     cuda = Word2Vec(device="cuda", **kw).fit(toy_corpus_path)
     cpu = Word2Vec(device="cpu", **kw).fit(toy_corpus_path)
     assert cuda.device == "cuda:0" and len(cuda.training_loss) == 3 and cuda.epochs_trained == 3
-    vectors = cuda._cuda_storage[:len(cuda.vocab)].numpy()
+    vectors = cuda._storage[:len(cuda.vocab)].numpy()
     assert np.isfinite(vectors).all() and cuda.syn1neg.shape == (len(cuda.vocab), 16)
     q_cuda = topic_separation(cuda.vocab, vectors)
     q_cpu = topic_separation(cpu.vocab, cpu.wv.vectors)

@@ -2,6 +2,7 @@
 import argparse
 import io
 import json
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ torch = pytest.importorskip("torch", reason="fine-tuning needs PyTorch (pip inst
 
 from embforge import finetune as ft  # noqa: E402
 from embforge import torch_bridge  # noqa: E402
+from embforge.cli import finetune as finetune_cli  # noqa: E402
 from embforge.keyedvectors import KeyedVectors  # noqa: E402
 from embforge.tokenizer import Tokenizer  # noqa: E402
 
@@ -219,7 +221,7 @@ def test_the_best_epochs_weights_are_restored(monkeypatch):
     def fake_evaluate(model, texts, labels, tokenizer=None):  # records the weights at each epoch's end
         seen.append(_snapshot(model))
         return {"accuracy": next(scripted), "loss": 1.0, "n": len(texts)}
-    monkeypatch.setattr(ft, "evaluate", fake_evaluate)
+    monkeypatch.setattr("embforge.finetune.train.evaluate", fake_evaluate)  # the loop's validation scores
     result = ft.finetune(model, texts, labels, texts[:8], labels[:8], epochs=4, lr=3e-3, patience=2,
                          seed=0, progress=False)
     assert result.best_epoch == 2 and len(result.history) == 4
@@ -249,11 +251,37 @@ def test_save_and_load_classifier(tmp_path):
         ft.load_classifier(tmp_path / "other.pt")
 
 
+def test_loads_a_classifier_saved_by_the_single_module_version():
+    # tests/data/finetune_classifier_v1.pt was written by save_classifier when
+    # embforge.finetune was one module (TextClassifier built by a factory), with
+    # the logits it gave on the first test texts.
+    saved = json.loads((DATA / "finetune_classifier_v1.json").read_text())
+    model = ft.load_classifier(DATA / "finetune_classifier_v1.pt")
+    assert type(model) is ft.TextClassifier and model.labels == LABELS
+    assert ft.predict(model, saved["texts"]) == saved["predictions"]
+    from embforge.finetune.scoring import logits
+    np.testing.assert_allclose(logits(model, model.tokenizer, saved["texts"], 256).numpy(),
+                               saved["logits"], atol=1e-5)
+
+
+def test_classifier_is_a_plain_class_that_pickles():
+    from embforge.finetune.model import TextClassifier
+    assert ft.TextClassifier is TextClassifier
+    assert (TextClassifier.__module__, TextClassifier.__qualname__) == ("embforge.finetune.model", "TextClassifier")
+    model = small_model()
+    copy = pickle.loads(pickle.dumps(model))
+    texts, _ = ft.load_tsv(TEST)
+    assert type(copy) is TextClassifier and ft.predict(copy, texts) == ft.predict(model, texts)
+    # whole models pickled by the single-module version name the class embforge.finetune.TextClassifier
+    unpickler = pickle.Unpickler(io.BytesIO(b""))
+    assert unpickler.find_class("embforge.finetune", "TextClassifier") is TextClassifier
+
+
 # ------------------------------------------------------------ CLI
 
 def _parse(argv):
     parser = argparse.ArgumentParser(prog="embforge")
-    ft.add_finetune_parser(parser.add_subparsers(dest="command"))
+    finetune_cli.add_finetune_parser(parser.add_subparsers(dest="command"))
     return parser.parse_args(argv)
 
 

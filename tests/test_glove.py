@@ -9,6 +9,7 @@ from hypothesis import given, strategies as st
 from embforge._native import core
 from embforge.cooccurrence import Cooccurrence, cooccurrence
 from embforge.glove import GloVe
+from embforge.glove_blocks import PairBlocks
 from embforge.keyedvectors import KeyedVectors
 from embforge.vocab import Vocabulary
 
@@ -387,9 +388,9 @@ def test_device_model_stays_on_the_device(toy_matrix, device, request):
     follows them after training; the progress counters saw every pair."""
     model = GloVe(vector_size=8, epochs=3, workers=1, device=device, progress=False).fit(toy_matrix)
     assert model.device == "cuda:0" and "device" not in model._config()
-    for array in (model.weights, model.gradsq, model._cuda_storage, model._pairs):
+    for array in (model.weights, model.gradsq, model._storage, model._pairs.pairs):
         assert on_device(array)
-    assert model._order is None  # the kernel draws the pair order itself
+    assert not hasattr(model._pairs, "order")  # the kernel draws the pair order itself
     n, d = len(model.vocab), 8
     weights = host(model.weights)
     assert np.isfinite(weights).all() and (host(model.gradsq) >= 1.0).all()
@@ -400,22 +401,22 @@ def test_device_model_stays_on_the_device(toy_matrix, device, request):
         torch = pytest.importorskip("torch")
         assert model.wv.device == "cuda:0"
         assert bool(torch.isfinite(model.weights).all()) and bool(torch.isfinite(model.gradsq).all())
-        assert model.wv.to_torch().data_ptr() == model._cuda_storage.data_ptr()
+        assert model.wv.to_torch().data_ptr() == model._storage.data_ptr()
 
 
 @pytest.mark.parametrize("device", GPU_DEVICES, indirect=True)
 def test_device_pair_order_follows_reshuffle(toy_matrix, device, monkeypatch):
     """The kernel's permutation is keyed by (seed, epoch): a fresh one per
     epoch, or epoch 0's for every epoch with reshuffle=False (glove.c's)."""
-    from embforge import cuda_backend
+    from embforge.backends import cuda_launch, device_arrays
     seen = []
-    real = cuda_backend.train_glove_epoch
+    real = cuda_launch.train_glove_epoch
 
     def spy(pairs, order, *args, **kw):
         seen.append((order, kw["seed"], kw["epoch"]))
         return real(pairs, order, *args, **kw)
 
-    monkeypatch.setattr(cuda_backend, "train_glove_epoch", spy)
+    monkeypatch.setattr(cuda_launch, "train_glove_epoch", spy)
     model = GloVe(vector_size=4, epochs=3, seed=9, device=device, progress=True).fit(toy_matrix)
     model.train(epochs=1)
     GloVe(vector_size=4, epochs=2, seed=9, reshuffle=False, device=device,
@@ -436,10 +437,10 @@ def test_out_of_core_and_bias_rate_are_cpu_only(tmp_path, toy_matrix, device):
     toy_matrix.save(tmp_path / "x.npz")
     on_disk = Cooccurrence.load(tmp_path / "x.npz", mmap=True)
     kw = dict(vector_size=4, epochs=2, workers=1, memory="1MB", progress=False)
-    assert GloVe(**kw).fit(on_disk)._blocks is not None  # the CPU: out of core
+    assert isinstance(GloVe(**kw).fit(on_disk)._pairs, PairBlocks)  # the CPU: out of core
     for choice in (None, False):
         model = GloVe(device=device, out_of_core=choice, **kw).fit(on_disk)
-        assert model._blocks is None and on_device(model._pairs) and model.epochs_trained == 2
+        assert on_device(model._pairs.pairs) and model.epochs_trained == 2  # in device memory
         assert np.isfinite(host(model.weights)).all()
     model.save(tmp_path / "m.glove")
     assert GloVe.load(tmp_path / "m.glove", device=device).bias_learning_rate == 1.0

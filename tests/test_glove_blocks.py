@@ -108,7 +108,7 @@ def test_one_block_is_exactly_the_in_memory_epoch(topics):
                    out_of_core=False).fit(X)
     blocks = GloVe(vector_size=8, epochs=3, workers=1, seed=4, progress=False,
                    out_of_core=True).fit(X)  # 1 GB budget: a single block
-    assert blocks._blocks.native.blocks == 1 and memory._blocks is None
+    assert blocks._pairs.native.blocks == 1 and not isinstance(memory._pairs, glove_blocks.PairBlocks)
     np.testing.assert_array_equal(blocks.weights, memory.weights)
     np.testing.assert_array_equal(blocks.gradsq, memory.gradsq)
     assert blocks.cost_history == memory.cost_history
@@ -120,7 +120,7 @@ def test_out_of_core_cost_and_quality_match_in_memory(topics):
     for seed in (1, 2, 3):
         kwargs = dict(vector_size=16, epochs=15, workers=2, seed=seed, progress=False, memory=memory)
         ooc = GloVe(**kwargs).fit(X)  # out of core: 20 bytes a pair do not fit
-        assert ooc._blocks is not None and 7 <= ooc._blocks.native.blocks <= 9
+        assert isinstance(ooc._pairs, glove_blocks.PairBlocks) and 7 <= ooc._pairs.native.blocks <= 9
         ref = GloVe(out_of_core=False, **kwargs).fit(X)
         # Calibrated over seeds 1-10, 1 and 2 workers: the last epoch's cost
         # differs by at most 0.15%, any epoch by at most 2.8% (the first
@@ -139,7 +139,7 @@ def test_out_of_core_is_deterministic_with_one_worker(topics):
     a = GloVe(seed=7, **kwargs).fit(X)
     b = GloVe(seed=7, **kwargs).fit(X)
     c = GloVe(seed=8, **kwargs).fit(X)
-    assert a._blocks.native.blocks > 1
+    assert a._pairs.native.blocks > 1
     np.testing.assert_array_equal(a.weights, b.weights)
     assert a.cost_history == b.cost_history
     assert not np.array_equal(a.weights, c.weights)
@@ -154,8 +154,8 @@ def test_reshuffle_false_keeps_the_first_epochs_order(topics):
                   memory=eight_blocks(X, 8))
     once = GloVe(reshuffle=False, **kwargs).fit(X)
     calls = []
-    real = once._blocks.train_epoch
-    once._blocks.train_epoch = lambda w, g, params, **kw: calls.append(params.epoch) or real(w, g, params, **kw)
+    real = once._pairs.train_epoch
+    once._pairs.train_epoch = lambda w, g, epoch, *a, **kw: calls.append(epoch) or real(w, g, epoch, *a, **kw)
     once.train(2)
     assert calls == [0, 0]
 
@@ -207,7 +207,7 @@ def test_budget_below_one_block_is_a_clear_error(topics):
                                          rf"give memory >= {least} bytes"):
         GloVe(vector_size=8, progress=False, memory=least - 1).fit(X)
     model = GloVe(vector_size=8, epochs=1, workers=1, progress=False, memory=least).fit(X)
-    assert model._blocks.native.largest_block <= least // glove_blocks.BLOCK_BYTES_PER_PAIR + 200
+    assert model._pairs.native.largest_block <= least // glove_blocks.BLOCK_BYTES_PER_PAIR + 200
 
 
 def test_matrix_on_disk_trains_out_of_core(tmp_path, topics):
@@ -217,5 +217,5 @@ def test_matrix_on_disk_trains_out_of_core(tmp_path, topics):
     kwargs = dict(vector_size=8, epochs=2, workers=1, seed=5, progress=False)
     a = GloVe(**kwargs).fit(on_disk)
     b = GloVe(out_of_core=True, **kwargs).fit(X)
-    assert a._blocks is not None
+    assert isinstance(a._pairs, glove_blocks.PairBlocks)
     np.testing.assert_array_equal(a.weights, b.weights)

@@ -21,22 +21,22 @@ from __future__ import annotations
 import logging
 import os
 import re
-import shutil
-import sys
-import tempfile
 import time
 from typing import Optional
 
 import numpy as np
 
-from . import _native, cooc_file
+from . import _native
 from ._checks import check_number
+from .backends import get_backend
 from .corpus import EncodedCorpus, encode
-from .formats import atomic_write, read_archive
+from .io import cooc_file
+from .io.archive import read_archive
+from .io.atomic import atomic_write
 from .progress import make_bar, run_polled
 from .vocab import Vocabulary
 
-__all__ = ["Cooccurrence", "cooccurrence", "parse_memory", "add_cooccur_parser", "cli_cooccur"]
+__all__ = ["Cooccurrence", "cooccurrence", "parse_memory"]
 
 logger = logging.getLogger(__name__)
 
@@ -88,15 +88,23 @@ class Cooccurrence:
     ``path=`` or past the memory budget, the arrays are read-only memory
     maps of the archive file, and trainers read it in chunks (iter_chunks)
     instead of holding it in RAM.
+
+    On a GPU (``device="cuda:N"``: counted with ``keep_on_device=True``, or
+    ``to_device()``), rows/cols/values are torch (or CuPy) arrays there; what
+    reads values on the host (lookups, ``to_scipy``, ``save``,
+    ``save_glove_binary``, ``==``) works on host copies made for that call
+    (whole, or chunk by chunk for the files): call ``to_host()`` once for many
+    lookups.
     """
 
     def __init__(self, rows, cols, values, vocab: Vocabulary, *, window: Optional[int] = None,
                  symmetric: Optional[bool] = None, distance_weighting: Optional[bool] = None,
-                 stats: Optional[dict] = None, check: bool = True, source=None):
+                 stats: Optional[dict] = None, check: bool = True, source=None,
+                 device: str = "cpu"):
         self._source = source  # (open archive file, {column: cooc_file.Member}) when on disk
-        self.rows = np.asarray(rows)
-        self.cols = np.asarray(cols)
-        self.values = np.asarray(values)
+        self._backend = get_backend(device)
+        self.device = self._backend.device  # where rows/cols/values live
+        self.rows, self.cols, self.values = (self._backend.as_array(a) for a in (rows, cols, values))
         if not isinstance(vocab, Vocabulary):
             raise TypeError(f"vocab must be a Vocabulary, got {type(vocab).__name__}")
         self.vocab = vocab
@@ -166,8 +174,8 @@ class Cooccurrence:
             yield self._column(name, start, stop)
 
     def _column(self, name: str, start: int, stop: int) -> np.ndarray:
-        if self._source is None:
-            return getattr(self, name)[start:stop]
+        if self._source is None:  # a view in host memory, a host copy of a piece of a GPU matrix
+            return self._backend.to_host(getattr(self, name)[start:stop])
         file, members = self._source
         return cooc_file.read(file, members[name], start, stop - start)
 
@@ -179,26 +187,40 @@ class Cooccurrence:
         return self.nnz
 
     # ------------------------------------------------------------ placement
-    device = "cpu"  # where rows/cols/values live ("cuda:N": a cuda_cooccurrence.DeviceCooccurrence)
-
     def to_host(self) -> "Cooccurrence":
         """This matrix with numpy arrays: itself, or a host copy of a GPU matrix."""
-        return self
+        arrays = (self.rows, self.cols, self.values)
+        host = tuple(self._backend.to_host(a) for a in arrays)
+        if all(h is a for h, a in zip(host, arrays)):
+            return self
+        return self._like(*host, device="cpu")
 
     def to_device(self, device="cuda") -> "Cooccurrence":
-        """A copy with torch (or CuPy) arrays on the GPU, e.g. for ``GloVe(device="cuda")``."""
-        from .cuda_cooccurrence import upload
-        return upload(self, device)
+        """A copy with torch (or CuPy) arrays on the GPU, e.g. for ``GloVe(device="cuda")``;
+        the matrix itself when it is there already."""
+        backend = get_backend(device)
+        arrays = (self.rows, self.cols, self.values)
+        moved = backend.upload_matrix(*arrays)
+        if all(m is a for m, a in zip(moved, arrays)):
+            return self
+        return self._like(*moved, device=backend.device)
+
+    def _like(self, rows, cols, values, device: str) -> "Cooccurrence":
+        """The same matrix (vocabulary, settings, stats) on other arrays."""
+        return Cooccurrence(rows, cols, values, self.vocab, window=self.window,
+                            symmetric=self.symmetric, distance_weighting=self.distance_weighting,
+                            stats=self.stats, check=False, device=device)
 
     def __getitem__(self, pair) -> float:
         """``X["king", "queen"]`` or ``X[12, 40]``: the value (0.0 when absent)."""
         word1, word2 = pair
         row = self.vocab[word1] if isinstance(word1, str) else int(word1)
         col = self.vocab[word2] if isinstance(word2, str) else int(word2)
-        lo = np.searchsorted(self.rows, row, side="left")
-        hi = np.searchsorted(self.rows, row, side="right")
-        at = lo + np.searchsorted(self.cols[lo:hi], col)
-        return float(self.values[at]) if at < hi and self.cols[at] == col else 0.0
+        host = self.to_host()
+        lo = np.searchsorted(host.rows, row, side="left")
+        hi = np.searchsorted(host.rows, row, side="right")
+        at = lo + np.searchsorted(host.cols[lo:hi], col)
+        return float(host.values[at]) if at < hi and host.cols[at] == col else 0.0
 
     def to_scipy(self, format: str = "coo"):
         """A scipy.sparse matrix (``coo``, ``csr`` or ``csc``); COO shares the arrays."""
@@ -206,19 +228,22 @@ class Cooccurrence:
             import scipy.sparse
         except ImportError as error:
             raise ImportError("to_scipy() needs scipy: pip install scipy") from error
-        matrix = scipy.sparse.coo_matrix((self.values, (self.rows, self.cols)), shape=self.shape,
+        host = self.to_host()
+        matrix = scipy.sparse.coo_matrix((host.values, (host.rows, host.cols)), shape=self.shape,
                                          copy=False)
         return matrix if format == "coo" else matrix.asformat(format)
 
     def __repr__(self) -> str:
         how = (f", window={self.window}, symmetric={self.symmetric}, "
                f"distance_weighting={self.distance_weighting}" if self.window is not None else "")
-        return f"Cooccurrence({len(self.vocab)} words, nnz={self.nnz}{how})"
+        return f"Cooccurrence({len(self.vocab)} words, nnz={self.nnz}{how}, device={self.device!r})"
 
     def __eq__(self, other) -> bool:
-        return (isinstance(other, Cooccurrence) and self.vocab == other.vocab
-                and np.array_equal(self.rows, other.rows) and np.array_equal(self.cols, other.cols)
-                and np.array_equal(self.values, other.values))
+        if not (isinstance(other, Cooccurrence) and self.vocab == other.vocab):
+            return False
+        mine, theirs = self.to_host(), other.to_host()
+        return (np.array_equal(mine.rows, theirs.rows) and np.array_equal(mine.cols, theirs.cols)
+                and np.array_equal(mine.values, theirs.values))
 
     # ------------------------------------------------------------ our format
     def _config(self) -> dict:
@@ -379,7 +404,7 @@ def cooccurrence(corpus, vocab: Optional[Vocabulary] = None, *, window: int = 15
     dense table (-1: from the budget; 0: none). Ctrl-C stops counting and
     raises KeyboardInterrupt.
 
-    `device="cuda"` (or "cuda:N") counts on the GPU (see cuda_cooccurrence):
+    `device="cuda"` (or "cuda:N") counts on the GPU (see backends/cuda.py):
     the same matrix bit for bit; `memory` is then the device workspace (the
     GPU does not spill: a matrix that outgrows it raises RuntimeError), and
     `workers`, `temp_dir`, `max_product` do not apply. The result has host
@@ -388,10 +413,8 @@ def cooccurrence(corpus, vocab: Optional[Vocabulary] = None, *, window: int = 15
     a GPU count is never written to a file, and `path=` with a GPU raises
     ValueError (count, then ``save(path)``).
     """
-    device = _native.resolve_device(device)
-    if device != "cpu" and path is not None:
-        raise ValueError(f"path= writes the CPU count's result straight to disk; a count on "
-                         f"{device!r} stays in memory: count, then call .save(path)")
+    backend = get_backend(device)
+    backend.check_cooccurrence(path)
     window = int(check_number("window", window, 1, 1 << 20, integer=True))
     workers = ((os.cpu_count() or 1) if workers is None
                else int(check_number("workers", workers, 1, 1024, integer=True)))
@@ -410,129 +433,37 @@ def cooccurrence(corpus, vocab: Optional[Vocabulary] = None, *, window: int = 15
                          max_sentence_length=NO_SENTENCE_LIMIT)
     if len(encoded.vocab) == 0 or encoded.n_tokens == 0:
         raise ValueError("the corpus has no in-vocabulary words (empty corpus, or min_count too high)")
-    if device != "cpu":  # [CUDA, issue 5] in device memory only: on-disk results are CPU-only
-        from . import cuda_cooccurrence
-        return cuda_cooccurrence.count(encoded, window=window, symmetric=bool(symmetric),
-                                       distance_weighting=bool(distance_weighting), memory=memory,
-                                       memory_bytes=memory_bytes, device=device, progress=progress,
-                                       keep_on_device=bool(keep_on_device))
 
+    settings = dict(window=window, symmetric=bool(symmetric),
+                    distance_weighting=bool(distance_weighting))
     native_progress = _native.core.Progress()
     bar = make_bar(progress, encoded.n_tokens, "co-occurrence", "word")
-    spill_dir = tempfile.mkdtemp(prefix="embforge-cooccur-", dir=temp_dir)
     started = time.perf_counter()
+
+    def count():
+        return backend.count_cooccurrences(
+            encoded, **settings, workers=workers, memory=memory, memory_bytes=memory_bytes,
+            temp_dir=temp_dir, max_product=max_product, path=path,
+            archive_config=dict(format=FORMAT_MAGIC, version=FORMAT_VERSION, **settings),
+            progress=native_progress)
+
+    def poll():
+        if bar is not None:
+            bar.update(native_progress.work_done - bar.n)
+
     try:
-        def count():
-            params = _native.core.CooccurParams(
-                window=window, symmetric=bool(symmetric), distance_weighting=bool(distance_weighting),
-                workers=workers, memory_bytes=memory_bytes, temp_dir=spill_dir,
-                max_product=max_product, result_dir=result_dir, result_to_files=path is not None)
-            return _native.core.count_cooccurrences(encoded.ids, encoded.offsets, len(encoded.vocab),
-                                                    params, progress=native_progress)
-
-        def poll():
-            if bar is not None:
-                bar.update(native_progress.work_done - bar.n)
-
-        result_dir = os.path.join(spill_dir, "result")
-        os.mkdir(result_dir)
-        result, interrupted = run_polled(count, native_progress, poll)
-        rows, cols, values, stats = result
-        if interrupted or stats["stopped"]:
-            raise KeyboardInterrupt("co-occurrence counting stopped; nothing was kept")
-        config = dict(format=FORMAT_MAGIC, version=FORMAT_VERSION, window=window,
-                      symmetric=bool(symmetric), distance_weighting=bool(distance_weighting))
-        source = (_result_archive(result_dir, stats, config, encoded.vocab, path, temp_dir)
-                  if stats.get("result_file_counts") else None)
+        result, interrupted = run_polled(backend.on_caller_stream(count), native_progress, poll)
     finally:
         if bar is not None:
             bar.close()
-        shutil.rmtree(spill_dir, ignore_errors=True)
-    if source is not None:
-        rows, cols, values = (cooc_file.memmap(source[0], source[1][name])
-                              for name, _ in cooc_file.COLUMNS)
+    stats = result.stats
+    if interrupted or stats["stopped"]:
+        raise KeyboardInterrupt("co-occurrence counting stopped; nothing was kept")
     stats["seconds"] = time.perf_counter() - started
     stats["raw_tokens"] = encoded.raw_tokens
-    if source is not None:
-        logger.info("co-occurrence: the result (%d nonzeros) is in %s", stats["nnz"],
-                    os.fspath(path) if path is not None else "an unnamed temporary file")
-    elif stats["planned_peak_bytes"] > memory_bytes:
-        logger.warning("the result (%d nonzeros, %.0f MB) does not fit the memory budget of %.0f MB",
-                       len(values), len(values) * 12 / 1e6, memory_bytes / 1e6)
-    logger.info("co-occurrence: %d nonzeros from %d tokens in %.2fs (%d runs, %d spilled)",
-                len(values), encoded.n_tokens, stats["seconds"], stats["runs"], stats["spilled_runs"])
-    return Cooccurrence(rows, cols, values, encoded.vocab, window=window, symmetric=bool(symmetric),
-                        distance_weighting=bool(distance_weighting), stats=stats, check=False,
-                        source=source)
+    logger.info("co-occurrence on %s: %d nonzeros from %d tokens in %.2fs", backend.device,
+                len(result.values), encoded.n_tokens, stats["seconds"])
+    matrix = Cooccurrence(result.rows, result.cols, result.values, encoded.vocab, **settings,
+                          stats=stats, check=False, source=result.source, device=backend.device)
+    return matrix if keep_on_device else matrix.to_host()
 
-
-def _result_archive(result_dir, stats, config, vocab, path, temp_dir):
-    """Joins the native count's result files (cooccur.h: result_dir) into the
-    archive at `path`, or into an unnamed temporary file; returns the open
-    archive and its members (a Cooccurrence source)."""
-    threads = range(len(stats["result_file_counts"]))
-    columns = {name: cooc_file.file_chunks([os.path.join(result_dir, f"result-{t}.{name}")
-                                            for t in threads])
-               for name, _ in cooc_file.COLUMNS}
-    if path is not None:
-        with atomic_write(path, "wb") as out:
-            cooc_file.write_coo_archive(out, config, vocab.words, vocab.counts, stats["nnz"], columns)
-        file = open(os.fspath(path), "rb")
-    else:
-        file = tempfile.TemporaryFile(prefix="embforge-cooccurrence-", dir=temp_dir)
-    try:
-        if path is None:
-            cooc_file.write_coo_archive(file, config, vocab.words, vocab.counts, stats["nnz"], columns)
-            file.flush()
-        return file, cooc_file.open_members(file, [name for name, _ in cooc_file.COLUMNS])
-    except BaseException:
-        file.close()
-        raise
-
-
-# ------------------------------------------------------------------ CLI
-def add_cooccur_parser(subparsers) -> None:
-    """`embforge cooccur`: count a corpus's co-occurrence matrix to a file."""
-    p = subparsers.add_parser(
-        "cooccur", help="count word-word co-occurrences (GloVe's cooccur)",
-        description="Count the co-occurrence matrix of CORPUS and write it to OUTPUT: GloVe's "
-                    "binary records when OUTPUT ends in .bin (read by glove.c; write the "
-                    "vocabulary with --vocab-out), else embforge's own format (.npz).")
-    p.add_argument("corpus", nargs="+", help="corpus file(s): text, .gz, .bz2 or .xz")
-    p.add_argument("-o", "--output", required=True, help="file to write")
-    p.add_argument("--vocab", default=None, help="use this 'word count' vocabulary file")
-    p.add_argument("--vocab-out", default=None, help="also write the vocabulary here")
-    p.add_argument("--min-count", type=int, default=5, help="ignore rarer words (default 5)")
-    p.add_argument("--max-vocab", type=int, default=None, help="keep at most this many words")
-    p.add_argument("--window", type=int, default=15, help="context window (default 15)")
-    p.add_argument("--asymmetric", action="store_true", help="left context only (-symmetric 0)")
-    p.add_argument("--no-distance-weighting", action="store_true", help="add 1, not 1/distance")
-    p.add_argument("--memory", default="1GB", help="memory budget, e.g. 4GB (default 1GB)")
-    p.add_argument("--temp-dir", default=None, help="where runs spill (default: system temp)")
-    p.add_argument("--threads", type=int, default=None, help="worker threads (default: all cores)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(run=cli_cooccur)
-
-
-def cli_cooccur(args) -> int:
-    vocab = Vocabulary.load(args.vocab) if args.vocab else None
-    corpus = args.corpus[0] if len(args.corpus) == 1 else list(args.corpus)
-    glove_binary = args.output.endswith(".bin")
-    on_gpu = _native.resolve_device(args.device) != "cpu"
-    matrix = cooccurrence(corpus, vocab, window=args.window, symmetric=not args.asymmetric,
-                          distance_weighting=not args.no_distance_weighting,
-                          min_count=args.min_count, max_vocab_size=args.max_vocab,
-                          workers=args.threads, memory=args.memory, temp_dir=args.temp_dir,
-                          device=args.device, progress=False if args.quiet else None,
-                          path=None if glove_binary or on_gpu else args.output)  # CPU: straight to the file
-    if glove_binary:
-        matrix.save_glove_binary(args.output)
-    elif on_gpu:  # [CUDA] a GPU count is held in memory (path= is CPU-only): save it
-        matrix.save(args.output)
-    if args.vocab_out:
-        matrix.vocab.save(args.vocab_out)
-    s = matrix.stats
-    print(f"{matrix.nnz} nonzeros, {len(matrix.vocab)} words, {s['raw_tokens'] / s['seconds'] / 1e6:.2f}M "
-          f"tokens/s ({s['spilled_runs']} runs spilled) -> {args.output}", file=sys.stderr)
-    return 0

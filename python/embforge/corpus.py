@@ -7,10 +7,6 @@ native CorpusBuilder tokenises the previous chunk with the GIL released.
 """
 from __future__ import annotations
 
-import bz2
-import gzip
-import io
-import lzma
 import os
 import queue
 import threading
@@ -19,37 +15,21 @@ from typing import Iterable, Iterator, List, Optional, Sequence
 import numpy as np
 
 from ._native import core
+from .io.compression import open_binary
 from .vocab import Vocabulary
 
 __all__ = ["EncodedCorpus", "encode", "iter_text_chunks"]
 
 CHUNK_BYTES = 4 << 20
-_MAGIC = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ": lzma.open}
-
-
-def _open_binary(path) -> io.BufferedIOBase:
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"corpus path is a directory, not a file: {path!r}")
-    raw = open(path, "rb")  # FileNotFoundError / PermissionError say what they mean
-    head = raw.peek(6)[:6] if hasattr(raw, "peek") else b""
-    for magic, opener in _MAGIC.items():
-        if head.startswith(magic):
-            raw.close()
-            return opener(path, "rb")
-    return raw
 
 
 def _file_chunks(path) -> Iterator[bytes]:
-    with _open_binary(path) as stream:
-        try:
-            while True:
-                chunk = stream.read(CHUNK_BYTES)
-                if not chunk:
-                    return
-                yield chunk
-        except (OSError, EOFError, lzma.LZMAError) as error:
-            raise ValueError(f"cannot read corpus {os.fspath(path)!r}: {error}") from error
+    with open_binary(path) as (stream, _):
+        while True:
+            chunk = stream.read(CHUNK_BYTES)
+            if not chunk:
+                return
+            yield chunk
 
 
 def _sentence_chunks(sentences: Iterable[Sequence[str]]) -> Iterator[bytes]:

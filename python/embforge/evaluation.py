@@ -28,7 +28,7 @@ from typing import Dict, List, NamedTuple, Tuple
 
 import numpy as np
 
-from .formats import open_binary, open_text
+from .io.compression import open_binary, open_text
 
 __all__ = ["CorrelationResult", "rankdata", "pearsonr", "spearmanr", "read_analogies",
            "read_word_pairs", "evaluate_word_analogies", "evaluate_word_pairs"]
@@ -146,8 +146,7 @@ def read_analogies(path, case_insensitive: bool = True) -> List[Tuple[str, List[
     path = os.fspath(path)
     fold = _folder(case_insensitive)
     sections: List[Tuple[str, List[_Question]]] = []
-    source, _ = open_binary(path)
-    with source:
+    with open_binary(path) as (source, _):
         for line_no, raw in enumerate(source, 1):
             try:
                 line = raw.decode("utf-8")

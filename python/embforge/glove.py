@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import time
 from typing import Optional
 
@@ -26,14 +25,14 @@ import numpy as np
 
 from . import _native
 from ._checks import check_number
+from .backends import GloveSettings, get_backend
 from .cooccurrence import Cooccurrence, cooccurrence, parse_memory
-from .formats import SPARE_ROWS, read_archive, write_archive
-from .glove_blocks import PairBlocks, plan as plan_training
+from .io.archive import read_archive, write_archive
 from .keyedvectors import KeyedVectors
 from .progress import make_bar, run_polled
 from .vocab import Vocabulary
 
-__all__ = ["GloVe", "add_glove_train_arguments", "cli_train_glove"]
+__all__ = ["GloVe"]
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +67,7 @@ class GloVe:
     gets another matrix. The budget must hold the model plus a block of 4096
     pairs (the error says how much that is).
 
-    `device="cuda"` (or "cuda:N") counts and trains on the GPU (cuda_glove):
+    `device="cuda"` (or "cuda:N") counts and trains on the GPU (backends/cuda.py):
     ``weights``, ``gradsq`` and the storage of ``wv`` are device arrays (torch,
     else CuPy), so ``wv.to_torch()`` shares them; `workers` does not apply, and
     the pair order of an epoch is a permutation of (seed, epoch) drawn on the
@@ -114,16 +113,9 @@ class GloVe:
         self.output_vectors = output_vectors
         self.reshuffle = bool(reshuffle)
         self.out_of_core = None if out_of_core is None else bool(out_of_core)
-        self.device = _native.resolve_device(device)
-        if self.device != "cpu":  # [CUDA] what the GPU path does not do (see the class docstring)
-            if self.out_of_core:
-                raise ValueError(f"out_of_core=True: out-of-core training is CPU-only; on "
-                                 f"{self.device!r} the pairs and the model are in device memory "
-                                 "(use out_of_core=None, or device='cpu')")
-            if self.bias_learning_rate != 1.0:
-                raise ValueError(f"bias_learning_rate={self.bias_learning_rate!r}: the CUDA kernel "
-                                 "uses glove.c's bias step (bias_learning_rate=1); use 1.0, or "
-                                 "device='cpu'")
+        self._backend = get_backend(device)
+        self.device = self._backend.device
+        self._backend.check_glove(self.out_of_core, self.bias_learning_rate)
         self.progress = progress
 
         self.vocab: Optional[Vocabulary] = None
@@ -136,10 +128,8 @@ class GloVe:
         self.interrupted = False
         self.train_seconds = 0.0
         self.pairs_per_second = 0.0
-        self._pairs: Optional[np.ndarray] = None
-        self._order: Optional[np.ndarray] = None
-        self._order_epoch: Optional[int] = None
-        self._blocks: Optional[PairBlocks] = None   # the pairs, when training out of core
+        self._storage = None  # the backend's array under wv: output vectors, then spare rows
+        self._pairs = None  # the backend's training pairs of `cooccurrence` (Backend.glove_pairs)
         self._native_progress = _native.core.Progress()
 
     # ------------------------------------------------------------ setup
@@ -161,63 +151,37 @@ class GloVe:
             raise ValueError("the co-occurrence matrix is empty: nothing to train on")
         self.cooccurrence = matrix
         self._release_pairs()
-        if self.device != "cpu":  # [CUDA, issue 5] pairs on the device; no order array (see train)
-            from . import cuda_glove  # never out of core: that path is CPU-only
-            self._pairs = cuda_glove.make_pairs(matrix, self.x_max, self.alpha, self.device)
-            return
-        matrix = matrix.to_host()  # a matrix counted on the GPU trains here from a host copy
-        layout = plan_training(parse_memory(self.memory), matrix.nnz, len(matrix.vocab),
-                               self.vector_size, matrix.on_disk, self.out_of_core)
-        if layout.out_of_core:
-            self._blocks = PairBlocks(matrix, layout.blocks, layout.chunk_entries, self.x_max,
-                                      self.alpha, self.seed, self.workers, self.temp_dir)
-            logger.info("GloVe: %d pairs out of core, in %d blocks of up to %d pairs", matrix.nnz,
-                        layout.blocks, self._blocks.native.largest_block)
-            return
-        self._pairs = _native.core.make_glove_pairs(matrix.rows, matrix.cols, matrix.values,
-                                                    len(matrix.vocab), self.x_max, self.alpha,
-                                                    self.workers)
-        self._order = np.empty(matrix.nnz, dtype=np.uint32)
-        self._order_epoch = None  # epoch whose permutation _order holds
+        self._pairs = self._backend.glove_pairs(
+            matrix, x_max=self.x_max, alpha=self.alpha, memory_bytes=parse_memory(self.memory),
+            vector_size=self.vector_size, out_of_core=self.out_of_core, seed=int(self.seed),
+            workers=self.workers, temp_dir=self.temp_dir)
 
     def _release_pairs(self) -> None:
         """Drops the training pairs of the previous matrix (and its pair file)."""
-        if self._blocks is not None:
-            self._blocks.close()
-        self._blocks = self._pairs = self._order = self._order_epoch = None
+        if self._pairs is not None:
+            self._pairs.close()
+        self._pairs = None
 
     def _reset_weights(self, vocab: Vocabulary) -> None:
         self.vocab = vocab
-        if self.device != "cpu":  # [CUDA, issue 5] the same initial weights, on the device
-            from . import cuda_glove
-            self.weights, self.gradsq, storage = cuda_glove.allocate(
-                len(vocab), self.vector_size, int(self.seed), self.device, SPARE_ROWS)
-            self._cuda_storage = storage
-        else:
-            rows = 2 * len(vocab)
-            self.weights = np.empty((rows, self.vector_size + 1), dtype=np.float32)
-            self.gradsq = np.empty_like(self.weights)
-            _native.core.init_glove(self.weights, self.gradsq, int(self.seed))
-            storage = np.zeros((len(vocab) + SPARE_ROWS, self.vector_size), dtype=np.float32)
-        self.wv = KeyedVectors.from_storage(vocab.words, storage, vocab.counts)
+        self.weights, self.gradsq, self._storage = self._backend.init_glove(
+            len(vocab), self.vector_size, int(self.seed))
+        self.wv = KeyedVectors.from_storage(vocab.words, self._storage, vocab.counts)
         self._update_wv()
         self.cost_history = []
         self.epochs_trained = 0
 
     def _update_wv(self) -> None:
+        # In place, where the weights live (numpy, torch and CuPy all take
+        # these slice assignments), so the GPU's vectors never visit the host.
         n, d = len(self.vocab), self.vector_size
-        if self.device != "cpu":  # [CUDA, issue 5] computed on the device, into wv's device rows
-            from . import cuda_glove
-            cuda_glove.write_vectors(self._cuda_storage[:n], self.weights, n, d, self.output_vectors)
-            self.wv._invalidate()
-            return
-        out = self.wv._storage[:n]
-        if self.output_vectors == "main":
-            out[...] = self.weights[:n, :d]
-        elif self.output_vectors == "context":
+        out = self._storage[:n]
+        if self.output_vectors == "context":
             out[...] = self.weights[n:, :d]
         else:
-            np.add(self.weights[:n, :d], self.weights[n:, :d], out=out)
+            out[...] = self.weights[:n, :d]
+            if self.output_vectors == "sum":
+                out += self.weights[n:, :d]
         self.wv._invalidate()
 
     # ------------------------------------------------------------ training
@@ -230,10 +194,11 @@ class GloVe:
     def train(self, epochs: Optional[int] = None) -> "GloVe":
         """Trains `epochs` more passes (default: `self.epochs`) over the
         matrix given to fit(); each pass in a fresh random order."""
-        if self._pairs is None and self._blocks is None:
+        if self._pairs is None:
             raise RuntimeError("no co-occurrence matrix: call fit() first")
         epochs = self.epochs if epochs is None else check_number("epochs", epochs, 1, integer=True)
-        core = _native.core
+        settings = GloveSettings(learning_rate=self.learning_rate, grad_clip=self.grad_clip,
+                                 bias_learning_rate=self.bias_learning_rate)
         progress = self._native_progress
         progress.clear_stop()
         self.interrupted = False
@@ -244,10 +209,6 @@ class GloVe:
         try:
             for _ in range(epochs):
                 order_epoch = self.epochs_trained if self.reshuffle else 0
-                if self._blocks is None and order_epoch != self._order_epoch:
-                    if self.device == "cpu":  # [CUDA] the kernel draws its own permutation
-                        core.glove_shuffle(self._order, int(self.seed), order_epoch, self.workers)
-                    self._order_epoch = order_epoch
 
                 def poll():
                     if bar is not None:
@@ -256,25 +217,12 @@ class GloVe:
                             bar.set_postfix(cost=f"{progress.loss_sum / progress.loss_count:.4f}",
                                             refresh=False)
 
-                def epoch():
-                    params = core.GloveParams(
-                        vector_size=int(self.weights.shape[1]) - 1, learning_rate=self.learning_rate,
-                        grad_clip=self.grad_clip, bias_learning_rate=self.bias_learning_rate,
-                        seed=int(self.seed), epoch=int(order_epoch), workers=self.workers)
-                    if self._blocks is not None:
-                        return self._blocks.train_epoch(self.weights, self.gradsq, params,
-                                                        progress=progress)
-                    return core.train_glove_epoch(self._pairs, self._order, self.weights,
-                                                  self.gradsq, params, progress=progress)
+                def epoch(order_epoch=order_epoch):
+                    return self._pairs.train_epoch(self.weights, self.gradsq, order_epoch, settings,
+                                                   workers=self.workers, progress=progress)
 
-                call = epoch
-                if self.device != "cpu":  # [CUDA, issue 5] same result dict, order of (seed, epoch)
-                    from . import cuda_glove
-                    call = cuda_glove.epoch_call(
-                        self._pairs, self.weights, self.gradsq, learning_rate=self.learning_rate,
-                        grad_clip=self.grad_clip, seed=self.seed, order_epoch=self._order_epoch,
-                        progress=progress, device=self.device)
-                stats, interrupted = run_polled(call, progress, poll)
+                stats, interrupted = run_polled(self._backend.on_caller_stream(epoch), progress,
+                                                poll)
                 done += stats["pairs"]
                 if stats["skipped"]:
                     logger.warning("epoch %d: %d pairs skipped (NaN or infinite diff)",
@@ -316,12 +264,9 @@ class GloVe:
         pickle. The co-occurrence matrix is not included (Cooccurrence.save)."""
         if self.weights is None:
             raise ValueError("nothing to save: the model has not been fitted")
-        weights, gradsq = self.weights, self.gradsq
-        if self.device != "cpu":  # [CUDA, issue 5] host copies of the device state
-            from . import cuda_glove
-            weights, gradsq = cuda_glove.host(weights), cuda_glove.host(gradsq)
         write_archive(path, self._config(), self.vocab.words, counts=self.vocab.counts,
-                      weights=weights, gradsq=gradsq)
+                      weights=self._backend.to_host(self.weights),
+                      gradsq=self._backend.to_host(self.gradsq))
 
     @classmethod
     def load(cls, path, device: str = "cpu") -> "GloVe":
@@ -353,13 +298,8 @@ class GloVe:
         if (gradsq < 1.0).any():
             raise ValueError(f"{path}: gradsq holds values below 1 (AdaGrad sums start at 1)")
         model._reset_weights(vocab)
-        if model.device != "cpu":  # [CUDA, issue 5] write the device buffers
-            from . import cuda_glove
-            cuda_glove.copy_in(model.weights, weights, model.device)
-            cuda_glove.copy_in(model.gradsq, gradsq, model.device)
-        else:
-            model.weights[...] = weights
-            model.gradsq[...] = gradsq
+        model._backend.copy_into(model.weights, weights)
+        model._backend.copy_into(model.gradsq, gradsq)
         model._update_wv()
         model.epochs_trained = trained
         model.cost_history = history
@@ -370,63 +310,3 @@ class GloVe:
         return (f"GloVe(vocab={size}, vector_size={self.vector_size}, "
                 f"epochs_trained={self.epochs_trained})")
 
-
-# ------------------------------------------------------------------ CLI
-def add_glove_train_arguments(group) -> None:
-    """GloVe options of `embforge train --model glove` (an argparse group)."""
-    group.add_argument("--x-max", type=float, default=100.0,
-                       help="GloVe: weighting cutoff x_max (default 100)")
-    group.add_argument("--weight-power", type=float, default=0.75,
-                       help="GloVe: exponent of the weighting f(x) (glove.c -alpha; default 0.75)")
-    group.add_argument("--eta", type=float, default=None,
-                       help="GloVe: learning rate (glove.c -eta; default 0.05; --alpha also works)")
-    group.add_argument("--grad-clip", type=float, default=100.0,
-                       help="GloVe: gradient clipping (default 100)")
-    group.add_argument("--memory", default="1GB",
-                       help="GloVe: memory budget for counting and training, e.g. 4GB (default "
-                            "1GB); past it, CPU training goes out of core (on a GPU: the counting "
-                            "workspace)")
-    group.add_argument("--temp-dir", default=None,
-                       help="GloVe: where counting spills runs and training keeps its pair file")
-    group.add_argument("--asymmetric", action="store_true", help="GloVe: count left contexts only")
-    group.add_argument("--no-distance-weighting", action="store_true",
-                       help="GloVe: count 1 per pair, not 1/distance")
-    group.add_argument("--vectors", choices=OUTPUTS, default="sum",
-                       help="GloVe: write main+context (sum, glove.c -model 2), main or context")
-    group.add_argument("--cooccurrence", default=None,
-                       help="GloVe: train on this saved matrix (Cooccurrence.save) instead of "
-                            "counting the corpus")
-    group.add_argument("--save-cooccurrence", default=None,
-                       help="GloVe: also save the counted matrix (.bin: GloVe binary)")
-
-
-def cli_train_glove(args) -> int:
-    """`embforge train --model glove`: count, train, write vectors."""
-    from .cli import save_vectors
-    eta = args.eta if getattr(args, "eta", None) is not None else (getattr(args, "alpha", None) or 0.05)
-    model = GloVe(vector_size=args.size, window=args.window or 15, epochs=args.epochs or 25,
-                  min_count=args.min_count, workers=args.threads, seed=args.seed,
-                  x_max=args.x_max, alpha=args.weight_power, learning_rate=eta,
-                  grad_clip=args.grad_clip, memory=args.memory, temp_dir=args.temp_dir,
-                  symmetric=not args.asymmetric, distance_weighting=not args.no_distance_weighting,
-                  output_vectors=args.vectors, device=args.device,
-                  progress=False if args.quiet else None)
-    if args.cooccurrence:
-        matrix = Cooccurrence.load(args.cooccurrence, mmap=True)  # CPU: trained out of core
-    else:
-        matrix = model.count(args.corpus[0] if len(args.corpus) == 1 else list(args.corpus))
-    if args.save_cooccurrence:
-        if args.save_cooccurrence.endswith(".bin"):
-            matrix.save_glove_binary(args.save_cooccurrence)
-        else:
-            matrix.save(args.save_cooccurrence)
-    model.fit(matrix)
-    save_vectors(model.wv, args.output)
-    if getattr(args, "save_model", None):
-        model.save(args.save_model)
-    state = "stopped early (Ctrl-C); vectors saved so far" if model.interrupted else "done"
-    cost = f", cost {model.cost_history[-1]:.4f}" if model.cost_history else ""
-    print(f"{state}: {len(model.wv)} words x {model.vector_size}, {matrix.nnz} pairs, "
-          f"{model.pairs_per_second / 1e6:.2f}M pair-updates/s{cost} -> {args.output}",
-          file=sys.stderr)
-    return 130 if model.interrupted else 0

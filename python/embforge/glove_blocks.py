@@ -23,6 +23,7 @@ import math
 import tempfile
 from typing import NamedTuple, Optional
 
+from ._layout import SPARE_ROWS
 from ._native import core
 
 __all__ = ["MIN_BLOCK_PAIRS", "Plan", "plan", "model_bytes", "PairBlocks"]
@@ -41,7 +42,7 @@ class Plan(NamedTuple):
 
 def model_bytes(vocab_size: int, vector_size: int) -> int:
     """Weights and AdaGrad sums [2V, d+1] float32 each, plus the output vectors."""
-    return 2 * (2 * vocab_size * (vector_size + 1) * 4) + (vocab_size + 2) * vector_size * 4
+    return 2 * (2 * vocab_size * (vector_size + 1) * 4) + (vocab_size + SPARE_ROWS) * vector_size * 4
 
 
 def plan(memory: int, nnz: int, vocab_size: int, vector_size: int, on_disk: bool,
@@ -63,6 +64,13 @@ def plan(memory: int, nnz: int, vocab_size: int, vector_size: int, on_disk: bool
     block_pairs = room // BLOCK_BYTES_PER_PAIR
     blocks = max(1, math.ceil(nnz / block_pairs))
     return Plan(True, blocks, max(1, room // WRITE_BYTES_PER_ENTRY))
+
+
+def glove_params(weights, settings, order_epoch: int, workers: int):
+    """core.GloveParams for epoch `order_epoch` of the model `weights`
+    ([rows, dim + 1]); `settings` is a backends.GloveSettings."""
+    return core.GloveParams(vector_size=int(weights.shape[1]) - 1, **settings._asdict(),
+                            epoch=int(order_epoch), workers=int(workers))
 
 
 class PairBlocks:
@@ -88,8 +96,11 @@ class PairBlocks:
             raise ValueError("the pair file is closed")
         return self._native
 
-    def train_epoch(self, weights, gradsq, params, progress=None) -> dict:
-        """Epoch params.epoch (a core.GloveParams) over every block."""
+    def train_epoch(self, weights, gradsq, order_epoch: int, settings, *, workers: int,
+                    progress) -> dict:
+        """One epoch: the blocks in the order of (seed, order_epoch), each
+        shuffled in memory; `settings` is a backends.GloveSettings."""
+        params = glove_params(weights, settings, order_epoch, workers)
         return self.native.train_epoch(weights, gradsq, params, progress=progress)
 
     def close(self) -> None:

@@ -22,7 +22,7 @@ Differences from gensim, on purpose:
   ``add_vectors`` calls; the object starts empty (gensim starts with `count`
   unnamed rows);
 * ``save_word2vec_format`` writes in index order (gensim re-sorts by count);
-* ``save``/``load`` use embforge's own pickle-free format (see formats.py);
+* ``save``/``load`` use embforge's own pickle-free format (see embforge/io/native_kv.py);
 * ``evaluate_word_analogies`` defaults to ``restrict_vocab=30000`` (word2vec.c's
   compute-accuracy; gensim's default is 300000).
 """
@@ -34,8 +34,10 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from . import evaluation, formats
-from .formats import SPARE_ROWS
+from . import evaluation
+from ._layout import SPARE_ROWS
+from .backends.arrays import as_array, device_of, host_rows, require_host
+from .io import native_kv, vocab_file, word2vec_format
 
 __all__ = ["KeyedVectors"]
 
@@ -74,36 +76,6 @@ def _argsort_desc(values: np.ndarray, topn: int) -> np.ndarray:
     return best.take(np.argsort(negated.take(best)))
 
 
-def _device_of(storage) -> str:
-    """'cpu' for host arrays, 'cuda:N' for arrays on a GPU (duck-typed)."""
-    if isinstance(storage, np.ndarray):
-        return "cpu"
-    dlpack_device = getattr(storage, "__dlpack_device__", None)
-    if dlpack_device is not None:
-        kind, index = dlpack_device()
-        # DLPack device types: 1 CPU, 2 CUDA, 3 CUDA host (pinned), 10 ROCm, 13 CUDA managed
-        if int(kind) in (2, 10, 13):
-            return f"cuda:{int(index)}"
-        return "cpu"
-    if hasattr(storage, "__cuda_array_interface__"):
-        device = getattr(storage, "device", None)
-        index = getattr(device, "id", getattr(device, "index", 0))
-        return f"cuda:{int(index or 0)}"
-    return "cpu"
-
-
-def _to_host(array) -> np.ndarray:
-    """A host numpy copy of a GPU array (CuPy ``.get()``, torch ``.cpu()``)."""
-    if hasattr(array, "get") and hasattr(array, "__cuda_array_interface__"):
-        host = array.get()
-    elif hasattr(array, "cpu"):
-        host = array.detach().cpu().numpy() if hasattr(array, "detach") else array.cpu().numpy()
-    else:
-        raise TypeError(f"cannot copy a {type(array).__name__} from the GPU: it has neither "
-                        ".get() (CuPy) nor .cpu() (torch)")
-    return np.ascontiguousarray(host)
-
-
 class KeyedVectors:
     """Mapping between keys (words) and vectors, with similarity queries and
     the word2vec/GloVe/embforge file formats."""
@@ -127,9 +99,7 @@ class KeyedVectors:
         `counts`: optional word counts, stored as the ``"count"`` attribute.
         """
         keys = list(keys)
-        device = _device_of(storage)
-        if device == "cpu" and not isinstance(storage, np.ndarray):
-            storage = np.asarray(storage)  # e.g. a CPU torch tensor: shares its memory
+        storage = as_array(storage)  # e.g. a CPU torch tensor becomes numpy, sharing its memory
         shape = tuple(storage.shape)
         if len(shape) != 2 or shape[1] < 1:
             raise ValueError(f"storage must be a 2-D array [rows, dim], got shape {shape}")
@@ -152,7 +122,7 @@ class KeyedVectors:
             duplicate = next(k for k in keys if k in seen or seen.add(k))
             raise ValueError(f"duplicate key {duplicate!r}")
         self._storage = storage
-        self.device = _device_of(storage)
+        self.device = device_of(storage)
         self.vector_size = int(storage.shape[1])
         self.expandos: Dict[str, np.ndarray] = {}
         if counts is not None:
@@ -177,12 +147,8 @@ class KeyedVectors:
     def vectors(self) -> np.ndarray:
         """The ``[len(self), vector_size]`` vectors: a view of the storage on the
         CPU; for GPU storage a read-only host copy, refreshed by ``_invalidate()``."""
-        if self.device == "cpu":
-            return self._storage[: len(self.index_to_key)]
         if self._host is None:
-            host = _to_host(self._storage[: len(self.index_to_key)])
-            host.flags.writeable = False
-            self._host = host
+            self._host = host_rows(self._storage, len(self.index_to_key))
         return self._host
 
     @vectors.setter
@@ -266,9 +232,8 @@ class KeyedVectors:
         """Appends new keys with their vectors; existing keys keep their vectors
         unless `replace`. Within one call the first of duplicate keys counts
         (the last with `replace`). `extras`: ``{attr: values}`` per key."""
-        if self.device != "cpu":
-            raise ValueError(f"the vectors live on {self.device}: add vectors before moving them "
-                             "to the GPU (or set kv.vectors to a host array first)")
+        require_host(self._storage, "add vectors before moving them to the GPU (or set "
+                     "kv.vectors to a host array first)")
         if _is_key(keys):
             keys, weights = [keys], np.asarray(weights).reshape(1, -1)
         keys = list(keys)
@@ -531,22 +496,22 @@ class KeyedVectors:
         if fvocab is not None:
             if "count" not in self.expandos:
                 raise ValueError("cannot write fvocab: these vectors have no 'count' attribute")
-            formats.write_vocab_counts(fvocab, self.index_to_key, self.expandos["count"])
-        formats.write_word2vec(fname, self.index_to_key, self.vectors, binary=binary,
-                               total_vec=total_vec, write_header=write_header)
+            vocab_file.write_vocab_file(fvocab, self.index_to_key, self.expandos["count"])
+        word2vec_format.write_word2vec(fname, self.index_to_key, self.vectors, binary=binary,
+                                       total_vec=total_vec, write_header=write_header)
 
     @classmethod
     def load_word2vec_format(cls, fname, fvocab=None, binary: bool = False, encoding: str = "utf8",
                              unicode_errors: str = "strict", limit: Optional[int] = None,
                              datatype=np.float32, no_header: bool = False) -> "KeyedVectors":
         """Reads word2vec text/binary or GloVe text (``no_header=True``), plain
-        or gzip. Counts come from `fvocab` if given, else gensim's made-up
-        descending counts. Bad files raise ValueError (see embforge.formats)."""
-        words, storage, counts = formats.read_word2vec(
+        or compressed (gzip, bzip2, xz). Counts come from `fvocab` if given, else gensim's made-up
+        descending counts. Bad files raise ValueError (see embforge.io.word2vec_format)."""
+        words, storage, counts = word2vec_format.read_word2vec(
             fname, binary=binary, limit=limit, encoding=encoding, unicode_errors=unicode_errors,
             no_header=no_header, datatype=datatype)
         if fvocab is not None:
-            known = formats.read_vocab_counts(fvocab, unicode_errors=unicode_errors)
+            known = dict(zip(*vocab_file.read_vocab_file(fvocab, unicode_errors=unicode_errors)))
             missing = [w for w in words if w not in known]
             if missing:
                 logger.warning("vocabulary file %s is incomplete: %d words missing (e.g. %r); "
@@ -574,10 +539,10 @@ class KeyedVectors:
 
     def save(self, path) -> None:
         """Writes the embforge ``.kv`` format (no pickle), atomically."""
-        formats.write_native(path, self.index_to_key, self.vectors, self.expandos.get("count"))
+        native_kv.write_native(path, self.index_to_key, self.vectors, self.expandos.get("count"))
 
     @classmethod
     def load(cls, path) -> "KeyedVectors":
         """Reads a file written by :meth:`save`; never unpickles anything."""
-        words, storage, counts = formats.read_native(path)
+        words, storage, counts = native_kv.read_native(path)
         return cls.from_storage(words, storage, counts)

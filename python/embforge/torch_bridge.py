@@ -23,6 +23,8 @@ from typing import Dict, Sequence, Tuple
 
 import numpy as np
 
+from .backends.arrays import same_device, tensor_device
+
 __all__ = ["require_torch", "to_torch", "to_embedding", "to_cupy", "embedding_vocab",
            "tensor_device", "vectors_changed"]
 
@@ -55,22 +57,6 @@ def _require_cupy():
 
 def _kv_device(kv) -> str:
     return str(getattr(kv, "device", "cpu") or "cpu")
-
-
-def tensor_device(tensor) -> str:
-    """A torch tensor's device as embforge spells it ("cpu", "cuda:0")."""
-    device = tensor.device
-    if device.type == "cuda":
-        return f"cuda:{device.index if device.index is not None else 0}"
-    return str(device)
-
-
-def _same_device(a: str, b: str) -> bool:
-    """'cuda' and 'cuda:0' name the same GPU; anything else compares as text."""
-    def norm(text):
-        text = str(text).lower()
-        return "cuda:0" if text == "cuda" else text
-    return norm(a) == norm(b)
 
 
 def _storage_tensor(kv):
@@ -119,7 +105,7 @@ def to_torch(kv, device=None):
     called.
     """
     tensor = _storage_tensor(kv)[: len(kv)]
-    if device is not None and not _same_device(str(device), tensor_device(tensor)):
+    if device is not None and not same_device(str(device), tensor_device(tensor)):
         tensor = tensor.to(device)
     return tensor
 
@@ -173,7 +159,7 @@ def to_embedding(kv, freeze: bool = False, specials: Sequence[str] = DEFAULT_SPE
     else:
         storage = _storage_tensor(kv)
     target = device if device is not None else tensor_device(storage)
-    if copy or not _same_device(str(target), tensor_device(storage)) or storage.shape[0] < rows:
+    if copy or not same_device(str(target), tensor_device(storage)) or storage.shape[0] < rows:
         weight = torch.empty((rows, storage.shape[1]), dtype=storage.dtype, device=target)
         weight[:n].copy_(storage[:n])
     else:

@@ -1,12 +1,11 @@
 """The vocabulary: words, their counts and ids (most frequent first)."""
 from __future__ import annotations
 
-import os
 from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
-from .formats import atomic_write
+from .io.vocab_file import read_vocab_file, write_vocab_file
 
 __all__ = ["Vocabulary"]
 
@@ -15,8 +14,8 @@ class Vocabulary:
     """Words ordered by descending count (ties by byte order), with their counts.
 
     Ids are positions in that order. Built by :func:`embforge.encode` (one pass
-    that also encodes the corpus) or :meth:`Vocabulary.build`, and saved as
-    GloVe's vocab format: one ``word count`` line per word.
+    that also encodes the corpus: ``encode(source, min_count=5).vocab``), and
+    saved as GloVe's vocab format: one ``word count`` line per word.
     """
 
     def __init__(self, words: Sequence[str], counts: Optional[Iterable[int]] = None):
@@ -36,13 +35,6 @@ class Vocabulary:
         for word in self.words:
             if not word or len(word.split()) != 1 or word.split()[0] != word:
                 raise ValueError(f"vocabulary words must be non-empty and contain no whitespace, got {word!r}")
-
-    @classmethod
-    def build(cls, source, min_count: int = 5, max_vocab_size: Optional[int] = None,
-              **kwargs) -> "Vocabulary":
-        """Counts the words of `source` (see :func:`embforge.encode`)."""
-        from .corpus import encode
-        return encode(source, min_count=min_count, max_vocab_size=max_vocab_size, **kwargs).vocab
 
     def __len__(self) -> int:
         return len(self.words)
@@ -74,27 +66,15 @@ class Vocabulary:
         return f"Vocabulary({len(self)} words: {head}{', ...' if len(self) > 5 else ''})"
 
     def save(self, path) -> None:
-        """Writes ``word count`` lines (GloVe's vocab format), atomically."""
-        with atomic_write(path, "w") as out:
-            out.writelines(f"{w} {c}\n" for w, c in zip(self.words, self.counts.tolist()))
+        """Writes ``word count`` lines (GloVe's vocab format), atomically; a
+        name ending in ``.gz`` is written gzip-compressed (see embforge.io.vocab_file)."""
+        write_vocab_file(path, self.words, self.counts)
 
     @classmethod
     def load(cls, path) -> "Vocabulary":
-        """Reads ``word count`` lines; order is kept as in the file."""
-        words, counts = [], []
-        with open(os.fspath(path), "r", encoding="utf-8") as lines:
-            for number, line in enumerate(lines, 1):
-                fields = line.split()
-                if not fields:
-                    continue
-                if len(fields) != 2:
-                    raise ValueError(f"{path}:{number}: expected 'word count', got {line.rstrip()!r}")
-                try:
-                    count = int(fields[1])
-                except ValueError:
-                    raise ValueError(f"{path}:{number}: count is not an integer: {fields[1]!r}") from None
-                words.append(fields[0])
-                counts.append(count)
+        """Reads ``word count`` lines (plain or compressed); order is kept as
+        in the file. A malformed file is a ValueError naming the line."""
+        words, counts = read_vocab_file(path)
         if not words:
             raise ValueError(f"{path}: empty vocabulary file")
         return cls(words, counts)

@@ -19,9 +19,11 @@ import numpy as np
 
 from . import _native
 from ._checks import check_number
+from .backends import Word2VecSettings, get_backend
+from .backends.arrays import all_finite
 from .corpus import EncodedCorpus, encode
-from .formats import read_archive, write_archive
-from .keyedvectors import KeyedVectors, _to_host
+from .io.archive import read_archive, write_archive
+from .keyedvectors import KeyedVectors
 from .progress import make_bar, run_polled
 from .vocab import Vocabulary
 
@@ -32,16 +34,6 @@ logger = logging.getLogger(__name__)
 MODEL_MAGIC = "embforge.Word2Vec"
 MODEL_VERSION = 1
 MAX_VECTOR_SIZE = 1 << 16
-
-
-def _all_finite(weights) -> bool:
-    """True when no entry is NaN or infinite (numpy, torch or CuPy arrays)."""
-    if isinstance(weights, np.ndarray):
-        return bool(np.isfinite(weights).all())
-    if hasattr(weights, "isfinite"):  # torch
-        return bool(weights.isfinite().all())
-    import cupy
-    return bool(cupy.isfinite(weights).all())
 
 
 class Word2Vec:
@@ -88,7 +80,8 @@ class Word2Vec:
         self.max_sentence_length = check_number("max_sentence_length", max_sentence_length, 1, integer=True)
         self.compute_loss = bool(compute_loss)
         self.callbacks = tuple(callbacks)
-        self.device = _native.resolve_device(device)
+        self._backend = get_backend(device)
+        self.device = self._backend.device
         self.progress = progress
 
         self.wv: Optional[KeyedVectors] = None
@@ -103,6 +96,7 @@ class Word2Vec:
         self._corpus_source = None
         self._tables = None
         self._native_progress = _native.core.Progress()
+        self._storage = None  # the backend's array under wv: input vectors, then spare rows
         self._hot_rows = -1  # CPU kernel's thread-private hot rows (-1: automatic); for benchmarks
 
         if sentences is not None and corpus_file is not None:
@@ -133,19 +127,11 @@ class Word2Vec:
 
     def _reset_weights(self, vocab: Vocabulary) -> None:
         self.vocab = vocab
-        rows = len(vocab)
-        if self.device != "cpu":  # [CUDA, issue 5] device storage, initialised as below
-            from . import cuda_backend
-            storage, self.syn1neg = cuda_backend.allocate_word2vec(rows, self.vector_size, self.seed,
-                                                                   self.device)
-            self._cuda_storage = storage
-            self.wv = KeyedVectors.from_storage(vocab.words, storage, vocab.counts)
-        else:
-            storage = np.empty((rows + 2, self.vector_size), dtype=np.float32)  # 2 spare rows: <pad>, <unk>
-            storage[rows:] = 0.0
-            _native.core.init_word2vec_input(storage[:rows], self.seed)
-            self.wv = KeyedVectors.from_storage(vocab.words, storage, vocab.counts)
-            self.syn1neg = np.zeros((rows, self.vector_size), dtype=np.float32)
+        # The input vectors are the first rows of wv's storage (on the
+        # backend's device), so training writes the vectors users read.
+        self._storage, self.syn1neg = self._backend.init_word2vec(len(vocab), self.vector_size,
+                                                                  self.seed)
+        self.wv = KeyedVectors.from_storage(vocab.words, self._storage, vocab.counts)
         self._make_tables()
         self.training_loss = []
         self.epochs_trained = 0
@@ -245,12 +231,10 @@ class Word2Vec:
                 def epoch(a0=a0, a1=a1):
                     return self._train_epoch(corpus, a0, a1, self.epochs_trained)
 
-                if self.device != "cpu":  # [CUDA] launch on the caller's stream, not the helper thread's
-                    from . import cuda_backend
-                    epoch = cuda_backend.on_caller_stream(epoch, self.device)
-                stats, interrupted = run_polled(epoch, progress, poll)
+                stats, interrupted = run_polled(self._backend.on_caller_stream(epoch), progress,
+                                                poll)
                 done_before += corpus.raw_tokens
-                if not (_all_finite(self.wv.vectors) and _all_finite(self.syn1neg)):
+                if not (all_finite(self._input_rows()) and all_finite(self.syn1neg)):
                     raise FloatingPointError(
                         f"training diverged in epoch {e + 1}: the weights are no longer finite "
                         f"(learning rate {start_alpha:g} is too large for this corpus; "
@@ -272,23 +256,17 @@ class Word2Vec:
 
     def _train_epoch(self, corpus: EncodedCorpus, alpha_start: float, alpha_end: float,
                      epoch: int) -> dict:
-        keep, noise_keep, noise_alias = self._tables
-        if self.device != "cpu":  # [CUDA, issue 5] same arguments, same result dict
-            from . import cuda_backend
-            return cuda_backend.train_word2vec_epoch(
-                corpus.ids, corpus.offsets, self._cuda_storage[:len(self.vocab)], self.syn1neg, keep,
-                noise_keep, noise_alias, skip_gram=bool(self.sg), window=self.window,
-                negative=self.negative, shrink_windows=self.shrink_windows,
-                alpha_start=float(alpha_start), alpha_end=float(alpha_end), seed=int(self.seed),
-                epoch=int(epoch), progress=self._native_progress)
-        params = _native.core.Word2VecParams(
-            vector_size=int(self.wv.vectors.shape[1]), skip_gram=bool(self.sg), window=self.window,
-            negative=self.negative, shrink_windows=self.shrink_windows,
-            alpha_start=float(alpha_start), alpha_end=float(alpha_end), seed=int(self.seed),
-            epoch=int(epoch), workers=int(self.workers), hot_rows=self._hot_rows)
-        return _native.core.train_word2vec_epoch(
-            corpus.ids, corpus.offsets, self.wv.vectors, self.syn1neg, keep, noise_keep, noise_alias,
-            params, progress=self._native_progress)
+        settings = Word2VecSettings(
+            skip_gram=bool(self.sg), window=int(self.window), negative=int(self.negative),
+            shrink_windows=bool(self.shrink_windows), alpha_start=float(alpha_start),
+            alpha_end=float(alpha_end), seed=int(self.seed), epoch=int(epoch))
+        return self._backend.train_word2vec_epoch(
+            corpus, self._input_rows(), self.syn1neg, self._tables, settings,
+            workers=int(self.workers), progress=self._native_progress, hot_rows=self._hot_rows)
+
+    def _input_rows(self):
+        """The input vectors where they live: the word rows of wv's storage."""
+        return self._storage[:len(self.vocab)]
 
     def get_latest_training_loss(self) -> float:
         """Loss summed over the last epoch (gensim's name; ours is float64 and per epoch)."""
@@ -314,9 +292,8 @@ class Word2Vec:
         if self.wv is None:
             raise ValueError("nothing to save: the model has no vocabulary yet")
         write_archive(path, self._config(), self.vocab.words, counts=self.vocab.counts,
-                      vectors=np.ascontiguousarray(self.wv.vectors),  # a host copy on the GPU path
-                      syn1neg=self.syn1neg if isinstance(self.syn1neg, np.ndarray)
-                      else _to_host(self.syn1neg))
+                      vectors=np.ascontiguousarray(self.wv.vectors),
+                      syn1neg=self._backend.to_host(self.syn1neg))
 
     @classmethod
     def load(cls, path, device: str = "cpu") -> "Word2Vec":
@@ -339,14 +316,9 @@ class Word2Vec:
                                          "max_sentence_length", "compute_loss")}
         model = cls(device=device, **kwargs)
         model._reset_weights(Vocabulary(words, counts))
-        if model.device == "cpu":
-            model.wv.vectors[...] = vectors
-            model.syn1neg[...] = syn1neg
-        else:  # [CUDA] write the device buffers, not the host cache
-            from .cuda_backend import to_device
-            model._cuda_storage[:n] = to_device(vectors, model.device)
-            model.syn1neg[...] = to_device(syn1neg, model.device)
-            model.wv._invalidate()
+        model._backend.copy_into(model._input_rows(), vectors)
+        model._backend.copy_into(model.syn1neg, syn1neg)
+        model.wv._invalidate()
         model.epochs_trained = trained
         model.training_loss = list(losses)
         return model

@@ -1,7 +1,7 @@
 """A co-occurrence matrix on disk: the ``Cooccurrence.save`` archive, written
 in pieces and memory-mapped back.
 
-The archive is what ``formats.write_archive`` writes (an uncompressed .npz:
+The archive is what ``archive.write_archive`` writes (an uncompressed .npz:
 ``config`` JSON, ``words``, ``counts``, ``rows``, ``cols``, ``values``), made
 so that the three big members can be used in place:
 

@@ -1,98 +1,20 @@
-"""Vector files: round trips (ours and gensim's, both directions), word2vec.c
-binary layout, gzip, atomic saves, and hostile files that must fail clearly."""
+"""word2vec text/binary and GloVe text files: round trips, word2vec.c's
+layouts, and hostile files that must fail clearly."""
 import gzip
-import json
-import logging
-import os
-import pickle
 import struct
 import tracemalloc
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
-from hypothesis.extra import numpy as hnp
+from hypothesis import given, strategies as st
 
-from embforge import formats
-from embforge.formats import atomic_write
+from embforge.io import word2vec_format
 from embforge.keyedvectors import KeyedVectors
 
-gensim_models = pytest.importorskip("gensim.models")
-GKV = gensim_models.KeyedVectors
-
-# Words for word2vec/GloVe files: anything but space and newline (the two
-# separators of both formats), no lone surrogates (not encodable).
-WORD = st.text(st.characters(exclude_categories=("Cs",), exclude_characters=" \n"), min_size=1,
-               max_size=10)
-FINITE32 = st.floats(width=32, allow_nan=False, allow_infinity=False)
-FUNCTION_SCOPED = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+from vector_files import FUNCTION_SCOPED, kv_of, record, word_vectors, write
 
 
-@st.composite
-def word_vectors(draw, min_words=0, max_words=5, max_dim=300):
-    words = draw(st.lists(WORD, min_size=min_words, max_size=max_words, unique=True))
-    dim = draw(st.integers(1, max_dim))
-    vectors = draw(hnp.arrays(np.float32, (len(words), dim), elements=FINITE32))
-    return words, vectors
-
-
-def kv_of(words, vectors, counts=None):
-    storage = np.zeros((len(words) + 2, vectors.shape[1]), dtype=np.float32)
-    storage[: len(words)] = vectors
-    return KeyedVectors.from_storage(words, storage, counts)
-
-
-def gensim_of(words, vectors):
-    g = GKV(vectors.shape[1])
-    g.add_vectors(words, vectors.copy())
-    return g
-
-
-def write(path, data: bytes):
-    path.write_bytes(data)
-    return str(path)
-
-
-def binary_record(word: str, values, newline=False) -> bytes:
-    return word.encode() + b" " + struct.pack(f"<{len(values)}f", *values) + (b"\n" if newline else b"")
-
-
-# ---------------------------------------------------------------- atomic_write
-
-def test_atomic_write_replaces_whole_file_and_respects_umask(tmp_path):
-    target = tmp_path / "out.txt"
-    target.write_text("old")
-    with atomic_write(target, "w") as out:
-        out.write("héllo\n")
-        assert target.read_text() == "old"           # not visible before the end
-    assert target.read_text(encoding="utf-8") == "héllo\n"
-    umask = os.umask(0)
-    os.umask(umask)
-    assert (target.stat().st_mode & 0o777) == (0o666 & ~umask)
-    assert os.listdir(tmp_path) == ["out.txt"]
-
-
-def test_atomic_write_keeps_old_file_and_removes_temp_on_error(tmp_path):
-    target = tmp_path / "out.bin"
-    target.write_bytes(b"old")
-    with pytest.raises(RuntimeError):
-        with atomic_write(target, "wb") as out:
-            out.write(b"partial")
-            raise RuntimeError("boom")
-    assert target.read_bytes() == b"old" and os.listdir(tmp_path) == ["out.bin"]
-    with pytest.raises(ValueError, match="mode"):
-        with atomic_write(target, "a"):
-            pass
-
-
-def test_failed_save_leaves_no_file(tmp_path):
-    kv = kv_of(["ok", "bad word"], np.ones((2, 3), np.float32))
-    with pytest.raises(ValueError, match="'bad word'"):
-        kv.save_word2vec_format(str(tmp_path / "v.txt"))
-    assert os.listdir(tmp_path) == []
-
-
-# ---------------------------------------------------------------- round trips (ours)
+# ---------------------------------------------------------------- round trips
 
 @given(data=word_vectors(), binary=st.booleans(), gz=st.booleans())
 @FUNCTION_SCOPED
@@ -120,39 +42,6 @@ def test_glove_round_trip(tmp_path, data):
     assert loaded.index_to_key == words
     np.testing.assert_array_equal(loaded.vectors, vectors)
 
-
-@given(data=word_vectors(), with_counts=st.booleans())
-@FUNCTION_SCOPED
-def test_native_round_trip(tmp_path, data, with_counts):
-    words, vectors = data
-    counts = list(range(100, 100 - len(words), -1)) if with_counts else None
-    path = str(tmp_path / "v.kv")
-    kv_of(words, vectors, counts).save(path)
-    loaded = KeyedVectors.load(path)
-    assert loaded.index_to_key == words
-    np.testing.assert_array_equal(loaded.vectors, vectors)
-    assert loaded._storage.shape == (len(words) + 2, vectors.shape[1])
-    assert ("count" in loaded.expandos) == with_counts
-    if with_counts:
-        assert [loaded.get_vecattr(w, "count") for w in words] == counts
-
-
-def test_native_format_takes_any_word_and_never_unpickles(tmp_path, monkeypatch):
-    words = ["with space", "new\nline", "", "tab\there", "日本語"]
-    vectors = np.arange(15, dtype=np.float32).reshape(5, 3)
-    path = str(tmp_path / "odd.kv")
-    kv_of(words, vectors).save(path)
-
-    def no_pickle(*args, **kwargs):
-        raise AssertionError("pickle must not be used")
-    monkeypatch.setattr(pickle, "load", no_pickle)
-    monkeypatch.setattr(pickle, "loads", no_pickle)
-    monkeypatch.setattr(pickle, "Unpickler", no_pickle)
-    loaded = KeyedVectors.load(path)
-    assert loaded.index_to_key == words
-    np.testing.assert_array_equal(loaded.vectors, vectors)
-    with open(path, "rb") as raw:
-        assert raw.read(8) == b"EMBFKV1\0"
 
 
 def test_float64_vectors_keep_their_precision(tmp_path):
@@ -206,59 +95,12 @@ def test_total_vec_writes_a_larger_header(tmp_path):
     (["a b"], "'a b'"), (["a\nb"], "newline"), ([""], "non-empty"), ([7], "not a string")])
 def test_unwritable_words_are_refused(tmp_path, words, message):
     with pytest.raises(ValueError, match=message):
-        formats.write_word2vec(str(tmp_path / "v.txt"), words, np.ones((1, 2), np.float32))
+        word2vec_format.write_word2vec(str(tmp_path / "v.txt"), words, np.ones((1, 2), np.float32))
 
 
 def test_non_finite_vectors_are_refused_on_save(tmp_path):
     with pytest.raises(ValueError, match="'b'.*NaN"):
-        formats.write_word2vec(str(tmp_path / "v.txt"), ["a", "b"], np.array([[1.0], [np.nan]]))
-
-
-# ---------------------------------------------------------------- gensim interoperability
-
-@given(data=word_vectors(min_words=1), binary=st.booleans())
-@FUNCTION_SCOPED
-def test_gensim_reads_our_files(tmp_path, data, binary):
-    words, vectors = data
-    path = str(tmp_path / "ours")
-    kv_of(words, vectors).save_word2vec_format(path, binary=binary)
-    theirs = GKV.load_word2vec_format(path, binary=binary)
-    assert theirs.index_to_key == words
-    np.testing.assert_array_equal(theirs.vectors, vectors)
-
-
-@given(data=word_vectors(min_words=1), binary=st.booleans())
-@FUNCTION_SCOPED
-def test_we_read_gensim_files(tmp_path, data, binary):
-    words, vectors = data
-    path = str(tmp_path / "theirs")
-    gensim_of(words, vectors).save_word2vec_format(path, binary=binary)
-    ours = KeyedVectors.load_word2vec_format(path, binary=binary)
-    assert ours.index_to_key == words
-    np.testing.assert_array_equal(ours.vectors, vectors)
-
-
-def test_gensim_reads_our_glove_and_gzip_files(tmp_path):
-    words = ["the", "ünïcode", "x"]
-    vectors = np.random.default_rng(0).normal(size=(3, 7)).astype(np.float32)
-    kv_of(words, vectors).save_word2vec_format(str(tmp_path / "g.txt"), write_header=False)
-    theirs = GKV.load_word2vec_format(str(tmp_path / "g.txt"), no_header=True)
-    assert theirs.index_to_key == words and np.array_equal(theirs.vectors, vectors)
-    kv_of(words, vectors).save_word2vec_format(str(tmp_path / "v.txt.gz"))
-    theirs = GKV.load_word2vec_format(str(tmp_path / "v.txt.gz"))
-    assert theirs.index_to_key == words and np.array_equal(theirs.vectors, vectors)
-
-
-def test_word2vec_c_binary_with_newlines_and_gensim_style_without(tmp_path):
-    records = [("</s>", [0.5, -1.0]), ("king", [1.25, 2.0]), ("é", [-0.0, 3.5])]
-    for newline in (True, False):
-        data = b"3 2\n" + b"".join(binary_record(w, v, newline) for w, v in records)
-        path = write(tmp_path / f"c{newline}.bin", data)
-        kv = KeyedVectors.load_word2vec_format(path, binary=True)
-        assert kv.index_to_key == ["</s>", "king", "é"]
-        np.testing.assert_array_equal(kv.vectors, [v for _, v in records])
-        theirs = GKV.load_word2vec_format(path, binary=True)
-        assert theirs.index_to_key == kv.index_to_key
+        word2vec_format.write_word2vec(str(tmp_path / "v.txt"), ["a", "b"], np.array([[1.0], [np.nan]]))
 
 
 def test_word2vec_c_text_with_trailing_spaces_and_crlf(tmp_path):
@@ -266,21 +108,6 @@ def test_word2vec_c_text_with_trailing_spaces_and_crlf(tmp_path):
     kv = KeyedVectors.load_word2vec_format(path)
     assert kv.index_to_key == ["</s>", "a"]
     np.testing.assert_array_equal(kv.vectors, np.float32([[0.001, -0.5, 1], [0.001, 25.0, 0]]))
-
-
-def test_duplicate_words_keep_the_first_like_gensim(tmp_path, caplog):
-    text = "3 2\na 1 2\nb 3 4\na 5 6\n"
-    path = write(tmp_path / "dup.txt", text.encode())
-    with caplog.at_level(logging.WARNING, logger="embforge.formats"):
-        ours = KeyedVectors.load_word2vec_format(path)
-    theirs = GKV.load_word2vec_format(path)
-    # gensim keeps the first vector too (and leaves an unnamed row at the end)
-    assert ours.index_to_key == theirs.index_to_key[:2] == ["a", "b"]
-    np.testing.assert_array_equal(ours.vectors, theirs.vectors[:2])
-    assert "duplicate" in caplog.text and "'a'" in caplog.text
-    binary = b"3 1\n" + binary_record("a", [1.0]) + binary_record("b", [2.0]) + binary_record("a", [3.0])
-    ours = KeyedVectors.load_word2vec_format(write(tmp_path / "dup.bin", binary), binary=True)
-    assert ours.index_to_key == ["a", "b"] and ours.vectors[:, 0].tolist() == [1.0, 2.0]
 
 
 def test_unicode_errors_is_honoured(tmp_path):
@@ -293,6 +120,7 @@ def test_unicode_errors_is_honoured(tmp_path):
     with pytest.raises(ValueError, match=r"bad\.bin: offset 5: the word b'x\\xfe' is not valid utf8"):
         KeyedVectors.load_word2vec_format(binary, binary=True)
     assert KeyedVectors.load_word2vec_format(binary, binary=True, unicode_errors="ignore").index_to_key == ["x"]
+
 
 
 # ---------------------------------------------------------------- hostile files
@@ -344,9 +172,6 @@ def test_trailing_blank_lines_are_fine(tmp_path):
     glove = write(tmp_path / "g.txt", ROW + b"\n")
     assert KeyedVectors.load_word2vec_format(glove, no_header=True).index_to_key == ["w"]
 
-
-def record(word, values, newline=False):
-    return binary_record(word, values, newline)
 
 
 BINARY_CASES = {
@@ -436,61 +261,3 @@ def test_missing_files_raise_file_not_found(tmp_path):
         KeyedVectors.load(missing)
 
 
-# ---------------------------------------------------------------- hostile .kv files
-
-def native_bytes(header=None, counts=None, offsets=None, vectors=None, words=b"ab", pad=True):
-    base = {"format": "embforge.KeyedVectors", "version": 1, "count": 2, "dim": 2, "dtype": "float32",
-            "words_bytes": 2, "has_counts": True}
-    base.update(header or {})
-    blob = json.dumps(base).encode()
-    if pad:
-        blob += b" " * (-(16 + len(blob)) % 64)
-    counts = np.array([2, 1] if counts is None else counts, "<i8").tobytes()
-    offsets = np.array([0, 1, 2] if offsets is None else offsets, "<i8").tobytes()
-    vectors = np.array([[1, 2], [3, 4]] if vectors is None else vectors, "<f4").tobytes()
-    return b"EMBFKV1\0" + len(blob).to_bytes(8, "little") + blob + counts + offsets + vectors + words
-
-
-def test_native_reference_bytes_load(tmp_path):
-    kv = KeyedVectors.load(write(tmp_path / "ok.kv", native_bytes()))
-    assert kv.index_to_key == ["a", "b"] and kv.vectors.tolist() == [[1, 2], [3, 4]]
-    assert kv.get_vecattr("a", "count") == 2
-
-
-NATIVE_CASES = {
-    "bad magic": (b"NOTMAGIC" + bytes(100), r"not an embforge vectors file"),
-    "pickle": (pickle.dumps({"a": 1}), r"looks like a pickle"),
-    "empty": (b"", r"not an embforge vectors file"),
-    "header too long": (b"EMBFKV1\0" + (10 ** 12).to_bytes(8, "little") + b"{}", r"offset 8: header length"),
-    "header not json": (b"EMBFKV1\0" + (4).to_bytes(8, "little") + b"{{{{", r"offset 16: the header is not valid JSON"),
-    "header not object": (b"EMBFKV1\0" + (2).to_bytes(8, "little") + b"[]", r"not a JSON object"),
-    "wrong version": (native_bytes({"version": 99}), r"unsupported version 99"),
-    "negative count": (native_bytes({"count": -1}), r"'count' is -1"),
-    "count not int": (native_bytes({"count": "2"}), r"'count' is '2'"),
-    "dim zero": (native_bytes({"dim": 0}), r"dimension must be positive"),
-    "bad dtype": (native_bytes({"dtype": "object"}), r"unsupported dtype 'object'"),
-    "huge count": (native_bytes({"count": 10 ** 15}), r"10\d+ vectors .* but the file has \d+ bytes \(truncated\)"),
-    "truncated": (native_bytes()[:-3], r"\(truncated\)"),
-    "trailing": (native_bytes() + b"x", r"\(trailing data\)"),
-    "offsets backwards": (native_bytes(offsets=[0, 2, 1]), r"word offsets are inconsistent"),
-    "offsets past blob": (native_bytes(offsets=[0, 1, 5]), r"word offsets are inconsistent"),
-    "bad utf8 word": (native_bytes(words=b"a\xff"), r"word 1 b'\\xff' is not valid UTF-8"),
-    "duplicate": (native_bytes(words=b"aa"), r"the word 'a' appears twice"),
-    "nan": (native_bytes(vectors=[[1, 2], [np.nan, 4]]), r"the vector of 'b' \(row 1\) holds NaN"),
-}
-
-
-@pytest.mark.parametrize("name", sorted(NATIVE_CASES))
-def test_hostile_native_files_raise_clear_errors(tmp_path, name):
-    data, message = NATIVE_CASES[name]
-    path = write(tmp_path / "bad.kv", data)
-    with pytest.raises(ValueError, match=message) as error:
-        KeyedVectors.load(path)
-    assert str(tmp_path / "bad.kv") in str(error.value)
-
-
-def test_gensim_pickled_kv_is_refused(tmp_path):
-    path = str(tmp_path / "gensim.kv")
-    gensim_of(["a"], np.ones((1, 2), np.float32)).save(path)
-    with pytest.raises(ValueError, match="pickle"):
-        KeyedVectors.load(path)

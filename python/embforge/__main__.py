@@ -1,0 +1,6 @@
+"""`python -m embforge ...`: the same command line as the `embforge` script."""
+import sys
+
+from .cli import main
+
+sys.exit(main())

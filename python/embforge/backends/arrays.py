@@ -1,0 +1,104 @@
+"""Where an array lives, and host copies of it: the device helpers every layer shares.
+
+Duck-typed on purpose: numpy arrays are host memory; anything exposing
+``__dlpack_device__`` or ``__cuda_array_interface__`` (torch tensors, CuPy
+arrays, native buffers) may live on a GPU. torch and CuPy are never imported
+here, so these helpers work in a CPU-only install.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["device_of", "is_host", "to_host", "as_array", "host_rows", "require_host",
+           "same_device", "tensor_device", "all_finite"]
+
+# DLPack device types that are GPU memory: 2 CUDA, 10 ROCm, 13 CUDA managed
+# (3, CUDA host/pinned memory, is readable by the CPU and counts as host).
+_DLPACK_GPU_TYPES = (2, 10, 13)
+
+
+def device_of(array) -> str:
+    """'cpu' for host arrays, 'cuda:N' for arrays on a GPU."""
+    if isinstance(array, np.ndarray):
+        return "cpu"
+    dlpack_device = getattr(array, "__dlpack_device__", None)
+    if dlpack_device is not None:
+        kind, index = dlpack_device()
+        return f"cuda:{int(index)}" if int(kind) in _DLPACK_GPU_TYPES else "cpu"
+    if hasattr(array, "__cuda_array_interface__"):
+        device = getattr(array, "device", None)
+        index = getattr(device, "id", getattr(device, "index", 0))
+        return f"cuda:{int(index or 0)}"
+    return "cpu"
+
+
+def is_host(array) -> bool:
+    """True when the CPU can read `array` in place."""
+    return device_of(array) == "cpu"
+
+
+def to_host(array) -> np.ndarray:
+    """`array` as a numpy array: host data as it is (no copy when it already
+    is one), GPU data as a host copy (CuPy ``.get()``, torch ``.cpu()``)."""
+    if isinstance(array, np.ndarray):
+        return array
+    if is_host(array):
+        return np.asarray(array)  # e.g. a CPU torch tensor: shares its memory
+    if hasattr(array, "get") and hasattr(array, "__cuda_array_interface__"):
+        host = array.get()
+    elif hasattr(array, "cpu"):
+        host = array.detach().cpu().numpy() if hasattr(array, "detach") else array.cpu().numpy()
+    else:
+        raise TypeError(f"cannot copy a {type(array).__name__} from the GPU: it has neither "
+                        ".get() (CuPy) nor .cpu() (torch)")
+    return np.ascontiguousarray(host)
+
+
+def as_array(array):
+    """Host data as a numpy array (sharing memory where it can), device arrays
+    unchanged: what a container of either kind keeps."""
+    return np.asarray(array) if is_host(array) else array
+
+
+def host_rows(storage, rows: int) -> np.ndarray:
+    """The first `rows` rows of `storage` readable on the CPU: a writable view
+    of host storage, a read-only copy of GPU storage."""
+    if is_host(storage):
+        return as_array(storage)[:rows]
+    host = to_host(storage[:rows])
+    host.flags.writeable = False
+    return host
+
+
+def require_host(array, what: str) -> None:
+    """ValueError unless `array` is host memory; `what` says what needed it."""
+    device = device_of(array)
+    if device != "cpu":
+        raise ValueError(f"the data live on {device}: {what}")
+
+
+def same_device(a, b) -> bool:
+    """'cuda' and 'cuda:0' name the same GPU; anything else compares as text."""
+    def norm(text):
+        text = str(text).lower()
+        return "cuda:0" if text == "cuda" else text
+    return norm(a) == norm(b)
+
+
+def tensor_device(tensor) -> str:
+    """A torch tensor's device as embforge spells it ("cpu", "cuda:0")."""
+    device = tensor.device
+    if device.type == "cuda":
+        return f"cuda:{device.index if device.index is not None else 0}"
+    return str(device)
+
+
+def all_finite(array) -> bool:
+    """True when no entry is NaN or infinite, checked where the data live
+    (numpy, torch or CuPy; only the answer crosses to the host)."""
+    if isinstance(array, np.ndarray):
+        return bool(np.isfinite(array).all())
+    if hasattr(array, "isfinite"):  # torch
+        return bool(array.isfinite().all())
+    import cupy  # noqa: PLC0415 - only CuPy arrays reach here
+    return bool(cupy.isfinite(array).all())

@@ -1,0 +1,135 @@
+"""The contract every backend implements: what a trainer may ask of a device.
+
+A backend owns every difference between devices: where arrays live, which
+native module runs the kernels, what a device cannot do. Trainers hold one
+backend (``get_backend(device)``) and call these methods; they never ask
+which device they are on. To add a backend, subclass ``Backend``, implement
+every method, and register the class in ``embforge.backends``.
+
+Arrays a backend hands out (model weights, pair records, matrices) live on
+its device; arrays it is given may be host (numpy) or its own device arrays.
+Every long call takes a ``_core.Progress``, publishes work and loss to it, and
+returns early, consistently, when a stop is requested.
+"""
+from __future__ import annotations
+
+from typing import Callable, NamedTuple, Optional
+
+import numpy as np
+
+from . import arrays
+
+__all__ = ["Backend", "CooccurrenceCount", "Word2VecSettings", "GloveSettings"]
+
+
+class Word2VecSettings(NamedTuple):
+    """One Word2Vec epoch's parameters (the fields of csrc's word2vec contract)."""
+    skip_gram: bool
+    window: int
+    negative: int
+    shrink_windows: bool
+    alpha_start: float
+    alpha_end: float
+    seed: int
+    epoch: int
+
+
+class GloveSettings(NamedTuple):
+    """One GloVe epoch's parameters."""
+    learning_rate: float
+    grad_clip: float
+    bias_learning_rate: float
+
+
+class CooccurrenceCount(NamedTuple):
+    """A count's COO arrays (on the backend's device), its statistics, and,
+    when the result went to disk, ``source``: (open archive file, members)."""
+    rows: object
+    cols: object
+    values: object
+    stats: dict
+    source: Optional[tuple] = None
+
+
+class Backend:
+    """One device kind. ``device`` is the normalised name ("cpu", "cuda:0")."""
+
+    def __init__(self, device: str):
+        self.device = device
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.device!r})"
+
+    # ---------------------------------------------------------------- arrays
+    def to_host(self, array) -> np.ndarray:
+        """A numpy array of `array` (no copy for host data)."""
+        return arrays.to_host(array)
+
+    def as_array(self, array):
+        """`array` as this backend computes on it (device arrays as they are)."""
+        return array
+
+    def copy_into(self, target, host: np.ndarray) -> None:
+        """Writes host data into an array this backend allocated (same shape)."""
+        raise NotImplementedError
+
+    def on_caller_stream(self, call: Callable):
+        """`call`, bound to whatever the calling thread would launch on, for
+        running on a helper thread (progress.run_polled)."""
+        return call
+
+    # -------------------------------------------------------------- word2vec
+    def init_word2vec(self, vocab_size: int, dim: int, seed: int):
+        """``(storage, output)``: storage [vocab + SPARE_ROWS, dim], the word
+        rows initialised as word2vec.c does (the same numbers on every
+        backend) and the spare rows zero; output [vocab, dim] zeros."""
+        raise NotImplementedError
+
+    def train_word2vec_epoch(self, corpus, input, output, tables, settings: Word2VecSettings, *,
+                             workers: int, progress, hot_rows: int = -1) -> dict:
+        """One epoch over ``corpus.ids``/``corpus.offsets``; `tables` is
+        (keep_threshold, noise_keep, noise_alias). Returns loss, loss_terms,
+        ids_processed, words_trained, stopped."""
+        raise NotImplementedError
+
+    # --------------------------------------------------------- co-occurrence
+    # True when count_cooccurrences can write its result straight to a file
+    # (path=) instead of holding it in memory.
+    counts_to_file = False
+
+    def check_cooccurrence(self, path) -> None:
+        """ValueError for options this device cannot honour."""
+        if path is not None and not self.counts_to_file:
+            raise ValueError(f"path= writes the CPU count's result straight to disk; a count on "
+                             f"{self.device!r} stays in memory: count, then call .save(path)")
+
+    def count_cooccurrences(self, encoded, *, window: int, symmetric: bool,
+                            distance_weighting: bool, workers: int, memory, memory_bytes: int,
+                            temp_dir, max_product: int, path, archive_config: dict,
+                            progress) -> CooccurrenceCount:
+        """The co-occurrence matrix of an encoded corpus, sorted by (row, col),
+        equal bit for bit on every backend. A result written to disk (at
+        `path`, or past the budget) is an archive headed by `archive_config`."""
+        raise NotImplementedError
+
+    def upload_matrix(self, rows, cols, values):
+        """(rows, cols, values) on this device (Cooccurrence.to_device)."""
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------- GloVe
+    def check_glove(self, out_of_core: Optional[bool], bias_learning_rate: float) -> None:
+        """ValueError for GloVe options this device cannot honour."""
+
+    def init_glove(self, vocab_size: int, dim: int, seed: int):
+        """``(weights, gradsq, storage)``: the model [2V, d+1] twice,
+        initialised as glove.c does (the same numbers on every backend), and
+        zeroed output rows [V + SPARE_ROWS, d]."""
+        raise NotImplementedError
+
+    def glove_pairs(self, matrix, *, x_max: float, alpha: float, memory_bytes: int,
+                    vector_size: int, out_of_core: Optional[bool], seed: int, workers: int,
+                    temp_dir):
+        """The training pairs of `matrix` (a Cooccurrence): an object with
+        ``train_epoch(weights, gradsq, order_epoch, settings, *, workers,
+        progress) -> dict`` (cost, pairs, skipped, stopped) and ``close()``."""
+        raise NotImplementedError

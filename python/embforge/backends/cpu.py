@@ -1,0 +1,158 @@
+"""The CPU backend: numpy arrays and the threaded kernels of ``_core``.
+
+Everything here is host memory. Co-occurrence counting spills sorted runs to
+a private temporary directory (removed afterwards, on errors and Ctrl-C too)
+and may leave a result too large for the budget on disk, memory-mapped.
+GloVe trains in memory, or out of core in shuffled blocks of a temporary
+file (glove_blocks) when the pairs do not fit the budget.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from typing import Optional
+
+import numpy as np
+
+from .. import _native
+from ..glove_blocks import PairBlocks, glove_params, plan as plan_training
+from .._layout import SPARE_ROWS
+from ..io import cooc_file
+from ..io.atomic import atomic_write
+from .base import Backend, CooccurrenceCount, GloveSettings, Word2VecSettings
+
+__all__ = ["CpuBackend"]
+
+logger = logging.getLogger(__name__)
+
+class CpuBackend(Backend):
+    counts_to_file = True
+
+    def as_array(self, array) -> np.ndarray:
+        return np.asarray(array)  # e.g. a CPU torch tensor: shares its memory
+
+    def copy_into(self, target, host: np.ndarray) -> None:
+        target[...] = host
+
+    # -------------------------------------------------------------- word2vec
+    def init_word2vec(self, vocab_size: int, dim: int, seed: int):
+        storage = np.empty((vocab_size + SPARE_ROWS, dim), dtype=np.float32)
+        storage[vocab_size:] = 0.0
+        _native.core.init_word2vec_input(storage[:vocab_size], seed)
+        return storage, np.zeros((vocab_size, dim), dtype=np.float32)
+
+    def train_word2vec_epoch(self, corpus, input, output, tables, settings: Word2VecSettings, *,
+                             workers: int, progress, hot_rows: int = -1) -> dict:
+        keep, noise_keep, noise_alias = tables
+        params = _native.core.Word2VecParams(vector_size=int(input.shape[1]), **settings._asdict(),
+                                             workers=int(workers), hot_rows=hot_rows)
+        return _native.core.train_word2vec_epoch(corpus.ids, corpus.offsets, input, output, keep,
+                                                 noise_keep, noise_alias, params, progress=progress)
+
+    # --------------------------------------------------------- co-occurrence
+    def count_cooccurrences(self, encoded, *, window: int, symmetric: bool,
+                            distance_weighting: bool, workers: int, memory, memory_bytes: int,
+                            temp_dir, max_product: int, path, archive_config: dict,
+                            progress) -> CooccurrenceCount:
+        spill_dir = tempfile.mkdtemp(prefix="embforge-cooccur-", dir=temp_dir)
+        try:
+            result_dir = os.path.join(spill_dir, "result")
+            os.mkdir(result_dir)
+            params = _native.core.CooccurParams(
+                window=window, symmetric=symmetric, distance_weighting=distance_weighting,
+                workers=workers, memory_bytes=memory_bytes, temp_dir=spill_dir,
+                max_product=max_product, result_dir=result_dir, result_to_files=path is not None)
+            rows, cols, values, stats = _native.core.count_cooccurrences(
+                encoded.ids, encoded.offsets, len(encoded.vocab), params, progress=progress)
+            source = None
+            if stats.get("result_file_counts") and not stats["stopped"]:
+                source = _result_archive(result_dir, stats, archive_config, encoded.vocab, path,
+                                         temp_dir)
+        finally:
+            shutil.rmtree(spill_dir, ignore_errors=True)
+        if source is not None:
+            rows, cols, values = (cooc_file.memmap(source[0], source[1][name])
+                                  for name, _ in cooc_file.COLUMNS)
+            logger.info("co-occurrence: the result (%d nonzeros) is in %s", stats["nnz"],
+                        os.fspath(path) if path is not None else "an unnamed temporary file")
+        elif stats["planned_peak_bytes"] > memory_bytes:
+            logger.warning("the result (%d nonzeros, %.0f MB) does not fit the memory budget of "
+                           "%.0f MB", len(values), len(values) * 12 / 1e6, memory_bytes / 1e6)
+        return CooccurrenceCount(rows, cols, values, stats, source)
+
+    def upload_matrix(self, rows, cols, values):
+        raise ValueError("to_device() needs a CUDA device ('cuda' or 'cuda:N'), got 'cpu'; "
+                         "to_host() gives host arrays")
+
+    # ----------------------------------------------------------------- GloVe
+    def init_glove(self, vocab_size: int, dim: int, seed: int):
+        weights = np.empty((2 * vocab_size, dim + 1), dtype=np.float32)
+        gradsq = np.empty_like(weights)
+        _native.core.init_glove(weights, gradsq, int(seed))
+        storage = np.zeros((vocab_size + SPARE_ROWS, dim), dtype=np.float32)
+        return weights, gradsq, storage
+
+    def glove_pairs(self, matrix, *, x_max: float, alpha: float, memory_bytes: int,
+                    vector_size: int, out_of_core: Optional[bool], seed: int, workers: int,
+                    temp_dir):
+        matrix = matrix.to_host()  # a matrix counted on a GPU trains here from a host copy
+        layout = plan_training(memory_bytes, matrix.nnz, len(matrix.vocab), vector_size,
+                               matrix.on_disk, out_of_core)
+        if layout.out_of_core:
+            blocks = PairBlocks(matrix, layout.blocks, layout.chunk_entries, x_max, alpha, seed,
+                                workers, temp_dir)
+            logger.info("GloVe: %d pairs out of core, in %d blocks of up to %d pairs", matrix.nnz,
+                        layout.blocks, blocks.native.largest_block)
+            return blocks
+        pairs = _native.core.make_glove_pairs(matrix.rows, matrix.cols, matrix.values,
+                                              len(matrix.vocab), x_max, alpha, workers)
+        return _MemoryPairs(pairs, seed)
+
+
+class _MemoryPairs:
+    """Pair records in memory and the visiting order of the current epoch: a
+    permutation of (seed, epoch) drawn when the epoch changes."""
+
+    def __init__(self, pairs: np.ndarray, seed: int):
+        self.pairs = pairs
+        self.order = np.empty(len(pairs), dtype=np.uint32)
+        self.order_epoch: Optional[int] = None
+        self.seed = int(seed)
+
+    def train_epoch(self, weights, gradsq, order_epoch: int, settings: GloveSettings, *,
+                    workers: int, progress) -> dict:
+        if order_epoch != self.order_epoch:
+            _native.core.glove_shuffle(self.order, self.seed, order_epoch, workers)
+            self.order_epoch = order_epoch
+        params = glove_params(weights, settings, order_epoch, workers)
+        return _native.core.train_glove_epoch(self.pairs, self.order, weights, gradsq, params,
+                                              progress=progress)
+
+    def close(self) -> None:
+        self.pairs = self.order = None
+
+
+def _result_archive(result_dir, stats, config, vocab, path, temp_dir):
+    """Joins the native count's result files (cooccur.h: result_dir) into the
+    archive at `path`, or into an unnamed temporary file; returns the open
+    archive and its members (a Cooccurrence source)."""
+    threads = range(len(stats["result_file_counts"]))
+    columns = {name: cooc_file.file_chunks([os.path.join(result_dir, f"result-{t}.{name}")
+                                            for t in threads])
+               for name, _ in cooc_file.COLUMNS}
+    if path is not None:
+        with atomic_write(path, "wb") as out:
+            cooc_file.write_coo_archive(out, config, vocab.words, vocab.counts, stats["nnz"], columns)
+        file = open(os.fspath(path), "rb")
+    else:
+        file = tempfile.TemporaryFile(prefix="embforge-cooccurrence-", dir=temp_dir)
+    try:
+        if path is None:
+            cooc_file.write_coo_archive(file, config, vocab.words, vocab.counts, stats["nnz"], columns)
+            file.flush()
+        return file, cooc_file.open_members(file, [name for name, _ in cooc_file.COLUMNS])
+    except BaseException:
+        file.close()
+        raise

@@ -1,0 +1,119 @@
+"""The CUDA backend: model state in device memory, kernels from ``_cuda``.
+
+The model's state lives on the GPU as torch (or CuPy) arrays (device_arrays):
+Word2Vec's input and output weights, GloVe's weights, squared-gradient sums
+and pair records, and the storage under ``wv``, so the vectors reach PyTorch
+without a copy. Only per-launch scalars (loss, cost, counts) come back.
+
+What the GPU does differently, on purpose:
+- co-occurrence: ``memory`` is the device workspace; the GPU does not spill,
+  so a matrix that outgrows it raises an error naming the budget, and a
+  count is never written straight to a file (``path=`` is refused);
+- GloVe: the pair order of an epoch is a permutation keyed by (seed, epoch)
+  that the kernel computes itself (no order array); the update rule is the
+  CPU's (glove_math.h) with glove.c's bias step, because the CUDA launcher
+  takes no bias rate, so another ``bias_learning_rate`` is refused rather
+  than ignored; out-of-core training is CPU-only (the pairs live on the
+  device), so ``out_of_core=True`` is refused.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Optional
+
+import numpy as np
+
+from . import cuda_launch
+from .._layout import SPARE_ROWS
+from .arrays import to_host
+from .base import Backend, CooccurrenceCount, GloveSettings, Word2VecSettings
+from .device_arrays import array_module, on_caller_stream
+
+__all__ = ["CudaBackend"]
+
+logger = logging.getLogger(__name__)
+
+
+class CudaBackend(Backend):
+    def copy_into(self, target, host: np.ndarray) -> None:
+        target[...] = array_module().upload(np.ascontiguousarray(host), self.device)
+
+    def on_caller_stream(self, call):
+        return on_caller_stream(call, self.device)
+
+    # -------------------------------------------------------------- word2vec
+    def init_word2vec(self, vocab_size: int, dim: int, seed: int):
+        return cuda_launch.allocate_word2vec(vocab_size, dim, seed, self.device, SPARE_ROWS)
+
+    def train_word2vec_epoch(self, corpus, input, output, tables, settings: Word2VecSettings, *,
+                             workers: int, progress, hot_rows: int = -1) -> dict:
+        return cuda_launch.train_word2vec_epoch(corpus.ids, corpus.offsets, input, output, *tables,
+                                                **settings._asdict(), progress=progress)
+
+    # --------------------------------------------------------- co-occurrence
+    def count_cooccurrences(self, encoded, *, window: int, symmetric: bool,
+                            distance_weighting: bool, workers: int, memory, memory_bytes: int,
+                            temp_dir, max_product: int, path, archive_config: dict,
+                            progress) -> CooccurrenceCount:
+        try:
+            rows, cols, values, stats = cuda_launch.count_cooccurrences(
+                encoded.ids, encoded.offsets, len(encoded.vocab), window=window,
+                symmetric=symmetric, distance_weighting=distance_weighting,
+                memory_bytes=memory_bytes, progress=progress, device=self.device)
+        except RuntimeError as error:  # e.g. the matrix outgrew the workspace: name the knob
+            raise RuntimeError(f"co-occurrence on {self.device} with memory={memory!r} "
+                               f"({memory_bytes} bytes of device workspace): {error}") from error
+        return CooccurrenceCount(rows, cols, values, stats)
+
+    def upload_matrix(self, rows, cols, values):
+        """Arrays already on this device are kept, others copied here
+        (through the host when they are on another GPU)."""
+        arrays = array_module()
+        return tuple(a if arrays.is_device_array(a) and arrays.device(a) == self.device
+                     else arrays.upload(np.ascontiguousarray(to_host(a)), self.device)
+                     for a in (rows, cols, values))
+
+    # ----------------------------------------------------------------- GloVe
+    def check_glove(self, out_of_core: Optional[bool], bias_learning_rate: float) -> None:
+        if out_of_core:
+            raise ValueError(f"out_of_core=True: out-of-core training is CPU-only; on "
+                             f"{self.device!r} the pairs and the model are in device memory "
+                             "(use out_of_core=None, or device='cpu')")
+        if bias_learning_rate != 1.0:
+            raise ValueError(f"bias_learning_rate={bias_learning_rate!r}: the CUDA kernel "
+                             "uses glove.c's bias step (bias_learning_rate=1); use 1.0, or "
+                             "device='cpu'")
+
+    def init_glove(self, vocab_size: int, dim: int, seed: int):
+        weights, gradsq = cuda_launch.allocate_glove(vocab_size, dim, seed, self.device)
+        storage = array_module().zeros((vocab_size + SPARE_ROWS, dim), "float32", self.device)
+        return weights, gradsq, storage
+
+    def glove_pairs(self, matrix, *, x_max: float, alpha: float, memory_bytes: int,
+                    vector_size: int, out_of_core: Optional[bool], seed: int, workers: int,
+                    temp_dir):
+        # A host matrix is uploaded for this call only (not cached like the
+        # corpus: it can be large and is not needed once the pairs exist); an
+        # on-disk matrix is uploaded whole.
+        rows, cols, values = self.upload_matrix(matrix.rows, matrix.cols, matrix.values)
+        pairs = cuda_launch.make_glove_pairs(rows, cols, values, len(matrix.vocab), x_max, alpha,
+                                             device=self.device)
+        return _DevicePairs(pairs, seed)
+
+
+class _DevicePairs:
+    """Pair records on the device; each epoch's order is drawn by the kernel."""
+
+    def __init__(self, pairs, seed: int):
+        self.pairs = pairs
+        self.seed = int(seed)
+
+    def train_epoch(self, weights, gradsq, order_epoch: int, settings: GloveSettings, *,
+                    workers: int, progress) -> dict:
+        return cuda_launch.train_glove_epoch(self.pairs, None, weights, gradsq,
+                                             learning_rate=settings.learning_rate,
+                                             grad_clip=settings.grad_clip, seed=self.seed,
+                                             epoch=int(order_epoch), progress=progress)
+
+    def close(self) -> None:
+        self.pairs = None

@@ -1,0 +1,215 @@
+"""Device memory for the CUDA backend: torch tensors, or CuPy arrays when torch is missing.
+
+Python owns every device buffer; the kernels receive raw pointers and the
+caller's current stream, so training composes with the caller's own stream
+and allocator. Host arrays (the encoded corpus, sampling tables) are copied
+to the device once and cached while the host array lives.
+"""
+from __future__ import annotations
+
+import contextlib
+import weakref
+from typing import Optional
+
+import numpy as np
+
+__all__ = ["array_module", "to_device", "on_caller_stream", "device_index", "check_array"]
+
+
+class _TorchArrays:
+    name = "torch"
+
+    def __init__(self):
+        import torch  # noqa: PLC0415 - optional dependency
+        self.torch = torch
+        self.dtypes = {"float32": torch.float32, "float64": torch.float64, "int64": torch.int64,
+                       "int32": torch.int32, "uint8": torch.uint8}
+
+    def is_device_array(self, a) -> bool:
+        return isinstance(a, self.torch.Tensor) and a.is_cuda
+
+    def empty(self, shape, dtype, device):
+        return self.torch.empty(shape, dtype=self.dtypes[dtype], device=device)
+
+    def zeros(self, shape, dtype, device):
+        return self.torch.zeros(shape, dtype=self.dtypes[dtype], device=device)
+
+    def upload(self, array: np.ndarray, device):
+        return self.torch.from_numpy(array).to(device)
+
+    def ptr(self, a) -> int:
+        return a.data_ptr()
+
+    def dtype(self, a) -> str:
+        return str(a.dtype).replace("torch.", "")
+
+    def contiguous(self, a) -> bool:
+        return a.is_contiguous()
+
+    def device(self, a) -> str:
+        return f"cuda:{a.device.index}"
+
+    def stream(self, device) -> int:
+        return self.torch.cuda.current_stream(device).cuda_stream
+
+    def current_stream(self, device):
+        return self.torch.cuda.current_stream(device)
+
+    def using_stream(self, stream, device):
+        return self.torch.cuda.stream(stream)  # also makes the stream's device current
+
+    def synchronize(self, device) -> None:
+        self.torch.cuda.current_stream(device).synchronize()
+
+    def scalars(self, a) -> list:
+        return a.tolist()
+
+    def free_bytes(self, device) -> int:
+        return self.torch.cuda.mem_get_info(device)[0]
+
+
+class _CupyArrays:
+    name = "cupy"
+
+    def __init__(self):
+        import cupy  # noqa: PLC0415 - optional dependency
+        self.cupy = cupy
+
+    def _on(self, device):
+        return self.cupy.cuda.Device(device_index(device))
+
+    def is_device_array(self, a) -> bool:
+        return isinstance(a, self.cupy.ndarray)
+
+    def empty(self, shape, dtype, device):
+        with self._on(device):
+            return self.cupy.empty(shape, dtype=dtype)
+
+    def zeros(self, shape, dtype, device):
+        with self._on(device):
+            return self.cupy.zeros(shape, dtype=dtype)
+
+    def upload(self, array: np.ndarray, device):
+        with self._on(device):
+            return self.cupy.asarray(array)
+
+    def ptr(self, a) -> int:
+        return a.data.ptr
+
+    def dtype(self, a) -> str:
+        return str(a.dtype)
+
+    def contiguous(self, a) -> bool:
+        return a.flags.c_contiguous
+
+    def device(self, a) -> str:
+        return f"cuda:{a.device.id}"
+
+    def stream(self, device) -> int:
+        with self._on(device):
+            return self.cupy.cuda.get_current_stream().ptr
+
+    def current_stream(self, device):
+        with self._on(device):
+            return self.cupy.cuda.get_current_stream()
+
+    @contextlib.contextmanager
+    def using_stream(self, stream, device):
+        with self._on(device), stream:
+            yield
+
+    def synchronize(self, device) -> None:
+        with self._on(device):
+            self.cupy.cuda.get_current_stream().synchronize()
+
+    def scalars(self, a) -> list:
+        return a.tolist()
+
+    def free_bytes(self, device) -> int:
+        with self._on(device):
+            return self.cupy.cuda.runtime.memGetInfo()[0]
+
+
+_arrays = None
+
+
+def array_module():
+    """torch when importable, else CuPy; RuntimeError naming both otherwise."""
+    global _arrays
+    if _arrays is None:
+        errors = []
+        for kind in (_TorchArrays, _CupyArrays):
+            try:
+                _arrays = kind()
+                break
+            except ImportError as error:
+                errors.append(str(error))
+        else:
+            raise RuntimeError('device="cuda" needs torch or CuPy for device memory; install one '
+                               f"(pip install torch): {'; '.join(errors)}")
+    return _arrays
+
+
+def device_index(device) -> int:
+    text = str(device)
+    return int(text.split(":", 1)[1]) if ":" in text else 0
+
+
+# Device copies of host arrays, alive as long as the host array is.
+_copies: dict = {}
+
+
+def to_device(array, device, dtype: Optional[str] = None):
+    """`array` on `device`: a device array is returned as is, a numpy array is
+    copied once and the copy cached for as long as the array lives (the
+    encoded corpus and the sampling tables are uploaded once per run).
+    uint32 data travels as int32 (same bits: torch has no full uint32)."""
+    arrays = array_module()
+    if arrays.is_device_array(array):
+        return array
+    host = np.asarray(array)
+    if dtype is not None and host.dtype != np.dtype(dtype) and not (
+            dtype == "int32" and host.dtype == np.uint32):
+        raise ValueError(f"expected {dtype} data, got {host.dtype}")
+    key = (id(array), str(device))
+    hit = _copies.get(key)
+    if hit is not None and hit[0]() is array:
+        return hit[1]
+    upload = np.ascontiguousarray(host)
+    if upload.dtype == np.uint32:
+        upload = upload.view(np.int32)
+    copy = arrays.upload(upload, device)
+    try:
+        ref = weakref.ref(array, lambda _, key=key: _copies.pop(key, None))
+    except TypeError:  # not weak-referenceable (e.g. a list): no caching
+        return copy
+    _copies[key] = (ref, copy)
+    return copy
+
+
+def on_caller_stream(call, device):
+    """`call` bound to the calling thread's current stream on `device`, to run
+    on another thread: torch and CuPy keep one current stream per thread, and
+    the trainers run their launch loop on a helper thread (run_polled), which
+    would otherwise launch on the default stream instead of the caller's."""
+    arrays = array_module()
+    stream = arrays.current_stream(device)
+
+    def run():
+        with arrays.using_stream(stream, device):
+            return call()
+    return run
+
+
+def check_array(arrays, a, name, dtype, shape, device):
+    """ValueError unless `a` is a C-contiguous `dtype` device array of `shape` on `device`."""
+    if not arrays.is_device_array(a):
+        raise ValueError(f"{name} must be a device array on {device}, got {type(a).__name__}")
+    if arrays.device(a) != device:
+        raise ValueError(f"{name} is on {arrays.device(a)}, expected {device}")
+    if arrays.dtype(a) != dtype:
+        raise ValueError(f"{name} must have dtype {dtype}, got {arrays.dtype(a)}")
+    if tuple(a.shape) != tuple(shape):
+        raise ValueError(f"{name} has shape {tuple(a.shape)}, expected {tuple(shape)}")
+    if not arrays.contiguous(a):
+        raise ValueError(f"{name} must be C-contiguous")

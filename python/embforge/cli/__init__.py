@@ -1,0 +1,45 @@
+"""The `embforge` command line: vocab, train, eval, similar, cooccur, finetune.
+
+One module per command family (vocab, train, evaluate: eval and similar,
+cooccur, finetune), each with an ``add_*_parser(subparsers)`` and the
+``run_*(args)`` it sets as the command's ``run``. Library modules never import
+this package; it imports them. Run as ``embforge ...`` or ``python -m embforge ...``.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import List, Optional
+
+from .common import load_vectors, save_vectors, say
+from .cooccur import add_cooccur_parser
+from .evaluate import add_eval_parser, add_similar_parser
+from .finetune import add_finetune_parser
+from .train import add_train_parser
+from .vocab import add_vocab_parser
+
+__all__ = ["main", "build_parser", "load_vectors", "save_vectors"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="embforge",
+        description="Fast word-embedding training (skip-gram, CBOW, GloVe) on CPU threads and "
+                    "CUDA GPUs. Run 'embforge COMMAND --help' for a command's options.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add in (add_vocab_parser, add_train_parser, add_eval_parser, add_similar_parser,
+                add_cooccur_parser, add_finetune_parser):
+        add(sub)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.run(args)
+    except (ValueError, OSError, RuntimeError, FloatingPointError) as error:
+        say(f"embforge {args.command}: error: {error}")
+        return 2

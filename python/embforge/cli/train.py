@@ -1,0 +1,130 @@
+"""`embforge train`: skip-gram or CBOW (Word2Vec) and GloVe, corpus to vectors.
+
+The two families share the general options (size, window, epochs, ...) and
+each has its own group. `--alpha` is Word2Vec's learning rate only: GloVe's
+learning rate is `--eta` and its weighting exponent (glove.c's -alpha) is
+`--weight-power`, so `--alpha` with `--model glove` is refused rather than
+silently taken for one of them.
+"""
+from __future__ import annotations
+
+from ..cooccurrence import Cooccurrence
+from ..glove import OUTPUTS, GloVe
+from ..word2vec import Word2Vec
+from .common import corpus_arg, save_vectors, say
+
+__all__ = ["add_train_parser", "run_train", "train_word2vec", "train_glove"]
+
+
+def add_train_parser(sub) -> None:
+    p = sub.add_parser("train", help="train word vectors (skip-gram, CBOW or GloVe)",
+                       description="Train word vectors on CORPUS and write them to OUTPUT "
+                                   "(.bin: word2vec binary, .kv: embforge, else word2vec text).")
+    p.add_argument("corpus", nargs="+", help="corpus file(s): text, .gz, .bz2 or .xz")
+    p.add_argument("-o", "--output", required=True, help="vectors file to write")
+    p.add_argument("--model", choices=["sgns", "cbow", "glove"], default="sgns",
+                   help="sgns: skip-gram, cbow: CBOW (both with negative sampling), glove: GloVe")
+    p.add_argument("--size", type=int, default=100, help="vector size (default 100)")
+    p.add_argument("--window", type=int, default=None,
+                   help="context window (default 5; 15 for glove)")
+    p.add_argument("--epochs", type=int, default=None, help="passes (default 5; 25 for glove)")
+    p.add_argument("--min-count", type=int, default=5, help="ignore rarer words (default 5)")
+    p.add_argument("--threads", type=int, default=None, help="worker threads (default: all cores)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--save-model", default=None,
+                   help="also save the full trainable model here (resume training later)")
+    _add_word2vec_arguments(p.add_argument_group("skip-gram / CBOW"))
+    _add_glove_arguments(p.add_argument_group("GloVe"))
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=run_train)
+
+
+def _add_word2vec_arguments(group) -> None:
+    group.add_argument("--negative", type=int, default=5, help="noise words per pair (default 5)")
+    group.add_argument("--sample", type=float, default=1e-3, help="subsampling threshold (default 1e-3)")
+    group.add_argument("--alpha", type=float, default=None,
+                       help="initial learning rate (default 0.025 sgns, 0.05 cbow); "
+                            "GloVe takes --eta and --weight-power instead")
+
+
+def _add_glove_arguments(group) -> None:
+    group.add_argument("--x-max", type=float, default=100.0,
+                       help="GloVe: weighting cutoff x_max (default 100)")
+    group.add_argument("--weight-power", type=float, default=0.75,
+                       help="GloVe: exponent of the weighting f(x) (glove.c -alpha; default 0.75)")
+    group.add_argument("--eta", type=float, default=0.05,
+                       help="GloVe: learning rate (glove.c -eta; default 0.05)")
+    group.add_argument("--grad-clip", type=float, default=100.0,
+                       help="GloVe: gradient clipping (default 100)")
+    group.add_argument("--memory", default="1GB",
+                       help="GloVe: memory budget for counting and training, e.g. 4GB (default "
+                            "1GB); past it, CPU training goes out of core (on a GPU: the counting "
+                            "workspace)")
+    group.add_argument("--temp-dir", default=None,
+                       help="GloVe: where counting spills runs and training keeps its pair file")
+    group.add_argument("--asymmetric", action="store_true", help="GloVe: count left contexts only")
+    group.add_argument("--no-distance-weighting", action="store_true",
+                       help="GloVe: count 1 per pair, not 1/distance")
+    group.add_argument("--vectors", choices=OUTPUTS, default="sum",
+                       help="GloVe: write main+context (sum, glove.c -model 2), main or context")
+    group.add_argument("--cooccurrence", default=None,
+                       help="GloVe: train on this saved matrix (Cooccurrence.save) instead of "
+                            "counting the corpus")
+    group.add_argument("--save-cooccurrence", default=None,
+                       help="GloVe: also save the counted matrix (.bin: GloVe binary)")
+
+
+def run_train(args) -> int:
+    if args.model == "glove":
+        if args.alpha is not None:
+            raise ValueError(
+                f"--alpha {args.alpha}: --alpha is the skip-gram/CBOW learning rate; for GloVe "
+                "give --eta (learning rate) or --weight-power (weighting exponent, glove.c's -alpha)")
+        return train_glove(args)
+    return train_word2vec(args)
+
+
+def train_word2vec(args) -> int:
+    """`embforge train --model sgns|cbow`: train, write vectors (and the model)."""
+    model = Word2Vec(sg=int(args.model == "sgns"), vector_size=args.size, window=args.window or 5,
+                     epochs=args.epochs or 5, min_count=args.min_count, workers=args.threads,
+                     negative=args.negative, sample=args.sample, alpha=args.alpha, seed=args.seed,
+                     device=args.device, progress=False if args.quiet else None)
+    model.fit(corpus_arg(args.corpus))
+    save_vectors(model.wv, args.output)
+    if args.save_model:
+        model.save(args.save_model)
+    state = "stopped early (Ctrl-C); vectors saved so far" if model.interrupted else "done"
+    say(f"{state}: {len(model.wv)} words x {model.vector_size}, "
+        f"{model.words_per_second / 1e6:.2f}M words/s -> {args.output}")
+    return 130 if model.interrupted else 0
+
+
+def train_glove(args) -> int:
+    """`embforge train --model glove`: count (or load the matrix), train, write vectors."""
+    model = GloVe(vector_size=args.size, window=args.window or 15, epochs=args.epochs or 25,
+                  min_count=args.min_count, workers=args.threads, seed=args.seed,
+                  x_max=args.x_max, alpha=args.weight_power, learning_rate=args.eta,
+                  grad_clip=args.grad_clip, memory=args.memory, temp_dir=args.temp_dir,
+                  symmetric=not args.asymmetric, distance_weighting=not args.no_distance_weighting,
+                  output_vectors=args.vectors, device=args.device,
+                  progress=False if args.quiet else None)
+    if args.cooccurrence:
+        matrix = Cooccurrence.load(args.cooccurrence, mmap=True)  # CPU: trained out of core
+    else:
+        matrix = model.count(corpus_arg(args.corpus))
+    if args.save_cooccurrence:
+        if args.save_cooccurrence.endswith(".bin"):
+            matrix.save_glove_binary(args.save_cooccurrence)
+        else:
+            matrix.save(args.save_cooccurrence)
+    model.fit(matrix)
+    save_vectors(model.wv, args.output)
+    if args.save_model:
+        model.save(args.save_model)
+    state = "stopped early (Ctrl-C); vectors saved so far" if model.interrupted else "done"
+    cost = f", cost {model.cost_history[-1]:.4f}" if model.cost_history else ""
+    say(f"{state}: {len(model.wv)} words x {model.vector_size}, {matrix.nnz} pairs, "
+        f"{model.pairs_per_second / 1e6:.2f}M pair-updates/s{cost} -> {args.output}")
+    return 130 if model.interrupted else 0

@@ -1,0 +1,54 @@
+"""Fine-tuning a small transformer text classifier that starts from our vectors.
+
+The path the vectors are for: pre-train word vectors on unlabelled text, then
+fine-tune a classifier whose embedding starts from them on a labelled task,
+adjusting everything, everything but the embedding, or only the last encoder
+layers and the head.
+
+    kv = Word2Vec(sg=1).fit("corpus.txt.gz").wv
+    texts, labels = load_tsv("train.tsv")
+    model = TextClassifier.from_vectors(kv, sorted(set(labels)), copy=True)
+    result = finetune(model, texts, labels, val_texts, val_labels)
+    evaluate(model, test_texts, test_labels)["accuracy"]
+
+Everything runs on the device of the vectors: vectors trained with
+``device="cuda"`` give a model on that GPU without a trip through the host.
+
+Modules: ``data`` (TSV input, labels), ``model`` (TextClassifier),
+``batches`` (padding), ``train`` (the loop), ``scoring`` (evaluate, predict),
+``saving`` (one torch file). The TSV part needs only numpy; the others import
+torch, which this package loads when one of their names is first used, so
+``import embforge.finetune`` works without torch.
+"""
+from __future__ import annotations
+
+import importlib
+
+from ..tokenizer import Tokenizer  # noqa: F401 - reachable as embforge.finetune.Tokenizer, as before
+from .data import encode_labels, load_tsv
+
+__all__ = ["load_tsv", "TextClassifier", "finetune", "evaluate", "predict",
+           "FinetuneResult", "save_classifier", "load_classifier"]
+
+# name -> submodule that defines it (each imports torch at its top)
+_NEEDS_TORCH = {
+    "TextClassifier": "model", "model_device": "model",
+    "FinetuneResult": "train", "finetune": "train",
+    "evaluate": "scoring", "predict": "scoring",
+    "save_classifier": "saving", "load_classifier": "saving",
+}
+
+
+def __getattr__(name):
+    # Looked up by name on first use; files pickled from the old single module
+    # name the class `embforge.finetune.TextClassifier` and find it here too.
+    module = _NEEDS_TORCH.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_NEEDS_TORCH))

@@ -1,0 +1,102 @@
+"""The one place files are opened for reading, and compressed outputs.
+
+Readers never look at a file name to decide how to read: gzip, bzip2 and xz
+data are recognised by their magic bytes, so ``vectors.txt.gz`` holding plain
+text reads as text and gzip data named ``vectors.txt`` is decompressed.
+Damaged compressed data raises a ValueError naming the file. Writers compress
+with gzip when the name ends in ``.gz`` (the one output name word2vec and
+gensim users expect); every other name is written as it is.
+"""
+from __future__ import annotations
+
+import bz2
+import contextlib
+import gzip
+import io
+import lzma
+import os
+import stat
+import zlib
+from typing import IO, Iterator, Optional, Tuple
+
+from .atomic import atomic_write
+
+__all__ = ["sniff", "open_binary", "open_text", "atomic_output"]
+
+_SNIFF_BYTES = 6
+_OPENERS = {"gzip": gzip.open, "bzip2": bz2.open, "xz": lzma.open}
+# What a damaged or truncated stream raises while it is decompressed: gzip
+# raises BadGzipFile (an OSError) or zlib.error, bz2 a bare OSError, lzma
+# LZMAError, and all three EOFError for a stream cut short.
+_DAMAGED = (OSError, EOFError, zlib.error, lzma.LZMAError)
+
+
+def sniff(head: bytes) -> Optional[str]:
+    """The compression of data starting with `head` ("gzip", "bzip2", "xz"),
+    None for anything else. bzip2 needs its block size digit after "BZh", so
+    a text file starting with the letters "BZh" is not taken for one."""
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
+    if head[:3] == b"BZh" and head[3:4] in (b"1", b"2", b"3", b"4", b"5", b"6", b"7", b"8", b"9"):
+        return "bzip2"
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return "xz"
+    return None
+
+
+@contextlib.contextmanager
+def open_binary(path) -> Iterator[Tuple[IO[bytes], Optional[int]]]:
+    """``with open_binary(path) as (stream, size)``: the bytes of `path`,
+    decompressed if they are gzip, bzip2 or xz data. `size` is the file size
+    for a plain regular file, None when it is not known up front (compressed
+    data, pipes). Errors from damaged compressed data become ValueErrors
+    naming the file; a missing file is a FileNotFoundError."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"expected a file, found a directory: {path!r}")
+    raw = open(path, "rb")
+    try:
+        kind = sniff(raw.peek(_SNIFF_BYTES)[:_SNIFF_BYTES])
+        if kind is None:
+            info = os.fstat(raw.fileno())
+            size = info.st_size if stat.S_ISREG(info.st_mode) else None
+            stream = raw
+        else:
+            raw.close()
+            stream, size = _OPENERS[kind](path, "rb"), None
+    except BaseException:
+        raw.close()
+        raise
+    with stream:
+        try:
+            yield stream, size
+        except _DAMAGED as error:
+            if kind is None:
+                raise
+            raise ValueError(f"{path}: damaged {kind} data ({error})") from error
+
+
+@contextlib.contextmanager
+def open_text(path, encoding: str = "utf-8", errors: str = "strict") -> Iterator[IO[str]]:
+    """``with open_text(path) as lines``: :func:`open_binary` decoded as text
+    with universal newlines (as ``open(path, "r")`` reads)."""
+    with open_binary(path) as (stream, _):
+        text = io.TextIOWrapper(stream, encoding=encoding, errors=errors)
+        try:
+            yield text
+        finally:
+            text.detach()  # open_binary closes the stream
+
+
+@contextlib.contextmanager
+def atomic_output(path) -> Iterator[IO[bytes]]:
+    """A binary output written atomically (see atomic_write), gzip-compressed
+    when the name ends in ``.gz`` (no name or time stamp in the gzip header,
+    so the same content gives the same bytes)."""
+    path = os.fspath(path)
+    with atomic_write(path, "wb") as raw:
+        if path.endswith(".gz"):
+            with gzip.GzipFile(fileobj=raw, mode="wb", filename="", mtime=0) as packed:
+                yield packed
+        else:
+            yield raw
