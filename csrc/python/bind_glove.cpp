@@ -52,28 +52,11 @@ const glove::Pair* pair_data(py::array& pairs) {
 }  // namespace
 
 void bind_glove_params(py::module_& m) {
-  const GloveParams d;
   py::class_<GloveParams> params(
       m, "GloveParams",
       "GloVe's training parameters (glove.h), the one set both backends take: "
       "_core.train_glove_epoch, GloveBlockFile.train_epoch and _cuda.glove_train_range.");
   params
-      .def(py::init([](int vector_size, float learning_rate, float grad_clip, float bias_learning_rate,
-                       uint64_t seed, int epoch, int workers) {
-             GloveParams p;
-             p.vector_size = vector_size;
-             p.learning_rate = learning_rate;
-             p.grad_clip = grad_clip;
-             p.bias_learning_rate = bias_learning_rate;
-             p.seed = seed;
-             p.epoch = epoch;
-             p.workers = workers;
-             return p;
-           }),
-           py::kw_only(), py::arg("vector_size") = d.vector_size,
-           py::arg("learning_rate") = d.learning_rate, py::arg("grad_clip") = d.grad_clip,
-           py::arg("bias_learning_rate") = d.bias_learning_rate, py::arg("seed") = d.seed,
-           py::arg("epoch") = d.epoch, py::arg("workers") = d.workers)
       .def_readwrite("vector_size", &GloveParams::vector_size)
       .def_readwrite("learning_rate", &GloveParams::learning_rate, "glove.c's eta")
       .def_readwrite("grad_clip", &GloveParams::grad_clip)
@@ -82,39 +65,18 @@ void bind_glove_params(py::module_& m) {
       .def_readwrite("seed", &GloveParams::seed, "with epoch, keys the CUDA visiting order")
       .def_readwrite("epoch", &GloveParams::epoch)
       .def_readwrite("workers", &GloveParams::workers, "CPU threads");
-  def_fields_repr(params, "GloveParams",
-                  {"vector_size", "learning_rate", "grad_clip", "bias_learning_rate", "seed", "epoch",
-                   "workers"});
+  def_fields_init_repr(params, "GloveParams",
+                       {"vector_size", "learning_rate", "grad_clip", "bias_learning_rate", "seed", "epoch",
+                        "workers"});
 }
 
 void bind_cooccur_params(py::module_& m) {
-  const CooccurParams d;
   py::class_<CooccurParams> params(
       m, "CooccurParams",
       "Co-occurrence counting parameters (cooccur.h), the one set both backends take: "
       "_core.count_cooccurrences and _cuda.cooccur_count (which reads window, symmetric and "
       "distance_weighting).");
   params
-      .def(py::init([](int window, bool symmetric, bool distance_weighting, int workers,
-                       int64_t memory_bytes, std::string temp_dir, int64_t max_product,
-                       std::string result_dir, bool result_to_files) {
-             CooccurParams p;
-             p.window = window;
-             p.symmetric = symmetric;
-             p.distance_weighting = distance_weighting;
-             p.workers = workers;
-             p.memory_bytes = memory_bytes;
-             p.temp_dir = std::move(temp_dir);
-             p.max_product = max_product;
-             p.result_dir = std::move(result_dir);
-             p.result_to_files = result_to_files;
-             return p;
-           }),
-           py::kw_only(), py::arg("window") = d.window, py::arg("symmetric") = d.symmetric,
-           py::arg("distance_weighting") = d.distance_weighting, py::arg("workers") = d.workers,
-           py::arg("memory_bytes") = d.memory_bytes, py::arg("temp_dir") = d.temp_dir,
-           py::arg("max_product") = d.max_product, py::arg("result_dir") = d.result_dir,
-           py::arg("result_to_files") = d.result_to_files)
       .def_readwrite("window", &CooccurParams::window)
       .def_readwrite("symmetric", &CooccurParams::symmetric, "False: left context only")
       .def_readwrite("distance_weighting", &CooccurParams::distance_weighting, "w(d) = 1/d, else 1")
@@ -126,9 +88,9 @@ void bind_cooccur_params(py::module_& m) {
       .def_readwrite("result_dir", &CooccurParams::result_dir,
                      "where the result may go as files ('': memory only)")
       .def_readwrite("result_to_files", &CooccurParams::result_to_files);
-  def_fields_repr(params, "CooccurParams",
-                  {"window", "symmetric", "distance_weighting", "workers", "memory_bytes", "temp_dir",
-                   "max_product", "result_dir", "result_to_files"});
+  def_fields_init_repr(params, "CooccurParams",
+                       {"window", "symmetric", "distance_weighting", "workers", "memory_bytes", "temp_dir",
+                        "max_product", "result_dir", "result_to_files"});
 }
 
 void bind_glove(py::module_& m) {

@@ -5,34 +5,11 @@
 namespace embforge::bind {
 
 void bind_word2vec(py::module_& m) {
-  const Word2VecParams d;
   py::class_<Word2VecParams> params(
       m, "Word2VecParams",
       "Word2vec's parameters (word2vec.h), the one set both backends take: "
       "_core.train_word2vec_epoch and _cuda.word2vec_train_range.");
   params
-      .def(py::init([](int vector_size, int window, int negative, bool skip_gram, bool shrink_windows,
-                       float alpha_start, float alpha_end, uint64_t seed, int epoch, int workers,
-                       int64_t hot_rows) {
-             Word2VecParams p;
-             p.vector_size = vector_size;
-             p.window = window;
-             p.negative = negative;
-             p.skip_gram = skip_gram;
-             p.shrink_windows = shrink_windows;
-             p.alpha_start = alpha_start;
-             p.alpha_end = alpha_end;
-             p.seed = seed;
-             p.epoch = epoch;
-             p.workers = workers;
-             p.hot_rows = hot_rows;
-             return p;
-           }),
-           py::kw_only(), py::arg("vector_size") = d.vector_size, py::arg("window") = d.window,
-           py::arg("negative") = d.negative, py::arg("skip_gram") = d.skip_gram,
-           py::arg("shrink_windows") = d.shrink_windows, py::arg("alpha_start") = d.alpha_start,
-           py::arg("alpha_end") = d.alpha_end, py::arg("seed") = d.seed, py::arg("epoch") = d.epoch,
-           py::arg("workers") = d.workers, py::arg("hot_rows") = d.hot_rows)
       .def_readwrite("vector_size", &Word2VecParams::vector_size)
       .def_readwrite("window", &Word2VecParams::window, "maximum distance between center and context")
       .def_readwrite("negative", &Word2VecParams::negative, "noise words per positive pair")
@@ -45,9 +22,9 @@ void bind_word2vec(py::module_& m) {
       .def_readwrite("workers", &Word2VecParams::workers, "CPU threads")
       .def_readwrite("hot_rows", &Word2VecParams::hot_rows,
                      "rows trained in thread-private copies (-1: automatic, 0: off; CPU)");
-  def_fields_repr(params, "Word2VecParams",
-                  {"vector_size", "window", "negative", "skip_gram", "shrink_windows", "alpha_start",
-                   "alpha_end", "seed", "epoch", "workers", "hot_rows"});
+  def_fields_init_repr(params, "Word2VecParams",
+                       {"vector_size", "window", "negative", "skip_gram", "shrink_windows", "alpha_start",
+                        "alpha_end", "seed", "epoch", "workers", "hot_rows"});
 
   m.def("build_alias_table",
         [](py::array weights) {

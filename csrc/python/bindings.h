@@ -71,12 +71,30 @@ inline CorpusView corpus_view(py::array& ids, py::array& offsets, int64_t vocab_
   return corpus;
 }
 
-// A __repr__ "Name(field=value, ...)" over the given bound fields, so a
-// parameter object prints as the call that makes it. Floats are the
-// structs' float32, written in their shortest form (0.025, not
+// A parameter class's constructor and __repr__, both over its bound fields:
+// Name(field=value, ...) with keywords only (unset fields keep the C++
+// struct's defaults; an unknown name is a TypeError naming it), and a repr in
+// the same form, so a parameter object prints as the call that makes it.
+// Floats are the structs' float32, written in their shortest form (0.025, not
 // 0.02500000037252903).
 template <typename T>
-void def_fields_repr(py::class_<T>& cls, std::string name, std::vector<std::string> fields) {
+void def_fields_init_repr(py::class_<T>& cls, const std::string& name,
+                          const std::vector<std::string>& fields) {
+  cls.def(py::init([name, fields](const py::kwargs& kwargs) {
+            T value;
+            // A borrowed Python view of `value`: its field setters convert and
+            // check each keyword's type. It dies before `value` is returned.
+            py::object view = py::cast(&value, py::return_value_policy::reference);
+            for (const auto& item : kwargs) {
+              const std::string key = py::str(item.first);
+              if (std::find(fields.begin(), fields.end(), key) == fields.end())
+                throw py::type_error(name + "() got an unexpected keyword argument '" + key + "'");
+              py::setattr(view, item.first, item.second);
+            }
+            view = py::object();
+            return value;
+          }),
+          "Takes the fields below as keywords, each optional (unset: the C++ default).");
   cls.def("__repr__", [name, fields](const py::object& self) {
     std::string out = name + "(";
     for (size_t i = 0; i < fields.size(); ++i) {

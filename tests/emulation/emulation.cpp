@@ -39,6 +39,7 @@ namespace {
 namespace py = pybind11;
 
 using embforge::bind::checked_data;
+using embforge::bind::corpus_view;
 using embforge::bind::glove_model;
 using embforge::bind::pair_input;
 using embforge::bind::PairInput;
@@ -81,19 +82,10 @@ void bind_word2vec_emulation(py::module_& m) {
            int lanes, int span, int batch, int pack) {
           Word2VecModel model = w2v_model(input, output);
           const int64_t vocab = model.vocab_size;
-          CorpusView corpus;
-          corpus.ids = checked_data<uint32_t>(ids, "ids", {-1}, false);
-          corpus.n_ids = ids.size();
-          corpus.offsets = checked_data<int64_t>(offsets, "offsets", {-1}, false);
-          corpus.n_sentences = offsets.size() - 1;
-          EMBFORGE_CHECK(corpus.n_sentences >= 1 && corpus.offsets[0] == 0 &&
-                             corpus.offsets[corpus.n_sentences] == corpus.n_ids,
-                         "offsets must run from 0 to len(ids)");
+          const CorpusView corpus = corpus_view(ids, offsets, vocab);
           model.keep_threshold = checked_data<uint32_t>(keep_threshold, "keep_threshold", {vocab}, false);
           model.noise_keep = checked_data<uint32_t>(noise_keep, "noise_keep", {vocab}, false);
           model.noise_alias = checked_data<uint32_t>(noise_alias, "noise_alias", {vocab}, false);
-          for (int64_t i = 0; i < corpus.n_ids; ++i)
-            EMBFORGE_CHECK(corpus.ids[i] < vocab, "id ", corpus.ids[i], " out of range");
           if (end < 0) end = corpus.n_ids;
           EMBFORGE_CHECK(0 <= begin && begin <= end && end <= corpus.n_ids, "bad range [", begin, ", ",
                          end, ")");
@@ -241,18 +233,9 @@ void bind_cooccur_emulation(py::module_& m) {
         [](py::array ids, py::array offsets, int64_t vocab_size, int window, bool symmetric,
            bool distance_weighting, int64_t capacity, bool stop) {
           HostCooccurOps ops;
-          CorpusView corpus;
-          corpus.ids = checked_data<uint32_t>(ids, "ids", {-1}, false);
-          corpus.n_ids = ids.size();
-          corpus.offsets = checked_data<int64_t>(offsets, "offsets", {-1}, false);
-          corpus.n_sentences = offsets.size() - 1;
-          EMBFORGE_CHECK(corpus.n_sentences >= 0 && corpus.offsets[0] == 0 &&
-                             corpus.offsets[corpus.n_sentences] == corpus.n_ids,
-                         "offsets must run from 0 to len(ids)");
+          const CorpusView corpus = corpus_view(ids, offsets, vocab_size);
           EMBFORGE_CHECK(window >= 1 && capacity >= 8 * window,
                          "need window >= 1, capacity >= 8 * window, got ", window, ", ", capacity);
-          for (int64_t i = 0; i < corpus.n_ids; ++i)
-            EMBFORGE_CHECK(corpus.ids[i] < vocab_size, "id ", corpus.ids[i], " out of range");
           CooccurParams params;
           params.window = window;
           params.symmetric = symmetric;
