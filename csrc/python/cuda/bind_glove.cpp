@@ -21,11 +21,7 @@ void bind_cooccur(py::module_& m) {
         [](uintptr_t ids, uintptr_t offsets, int64_t n_ids, int64_t n_sentences, int64_t vocab_size,
            const CooccurParams& params, uintptr_t workspace, int64_t workspace_bytes,
            const Launch& launch, std::shared_ptr<Progress> progress) {
-          CorpusView corpus;
-          corpus.ids = device_ptr<const uint32_t>(ids);
-          corpus.offsets = device_ptr<const int64_t>(offsets);
-          corpus.n_ids = n_ids;
-          corpus.n_sentences = n_sentences;
+          const CorpusView corpus = device_corpus(ids, offsets, n_ids, n_sentences);
           CooccurCount r;
           {
             py::gil_scoped_release release;

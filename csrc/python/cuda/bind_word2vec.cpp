@@ -12,11 +12,7 @@ void bind_word2vec(py::module_& m) {
            uintptr_t output, int64_t vocab_size, uintptr_t keep_threshold, uintptr_t noise_keep,
            uintptr_t noise_alias, uintptr_t loss, uintptr_t counts, const Word2VecParams& params,
            const Launch& launch, int64_t begin, int64_t end) {
-          CorpusView corpus;
-          corpus.ids = device_ptr<const uint32_t>(ids);
-          corpus.offsets = device_ptr<const int64_t>(offsets);
-          corpus.n_ids = n_ids;
-          corpus.n_sentences = n_sentences;
+          const CorpusView corpus = device_corpus(ids, offsets, n_ids, n_sentences);
           Word2VecModel model;
           model.input = device_ptr<float>(input);
           model.output = device_ptr<float>(output);

@@ -12,6 +12,8 @@
 
 #include <cstdint>
 
+#include "embforge/corpus_view.h"
+
 namespace embforge::cuda::bind {
 
 namespace py = pybind11;
@@ -19,6 +21,16 @@ namespace py = pybind11;
 template <typename T>
 T* device_ptr(uintptr_t address) {
   return reinterpret_cast<T*>(address);
+}
+
+// The corpus as device pointers (ids uint32, offsets int64 [n_sentences + 1]).
+inline CorpusView device_corpus(uintptr_t ids, uintptr_t offsets, int64_t n_ids, int64_t n_sentences) {
+  CorpusView corpus;
+  corpus.ids = device_ptr<const uint32_t>(ids);
+  corpus.offsets = device_ptr<const int64_t>(offsets);
+  corpus.n_ids = n_ids;
+  corpus.n_sentences = n_sentences;
+  return corpus;
 }
 
 void bind_device(py::module_& m);
