@@ -29,9 +29,10 @@ def stream():
 def count(stream, workers, memory, max_product=-1):
     ids, offsets = stream
     with tempfile.TemporaryDirectory() as spill:
-        return core.count_cooccurrences(ids, offsets, VOCAB, window=10, symmetric=True,
-                                        distance_weighting=True, workers=workers,
-                                        memory_bytes=memory, temp_dir=spill, max_product=max_product)
+        params = core.CooccurParams(window=10, symmetric=True, distance_weighting=True,
+                                    workers=workers, memory_bytes=memory, temp_dir=spill,
+                                    max_product=max_product)
+        return core.count_cooccurrences(ids, offsets, VOCAB, params)
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +77,8 @@ def test_train_epoch_d100(benchmark, matrix, workers):
     gradsq = np.empty_like(weights)
     core.init_glove(weights, gradsq, 1)
     progress = core.Progress()
-    stats = benchmark.pedantic(core.train_glove_epoch, args=(pairs, order, weights, gradsq),
-                               kwargs=dict(learning_rate=0.05, grad_clip=100.0, workers=workers,
-                                           progress=progress), rounds=3, iterations=1)
+    params = core.GloveParams(vector_size=100, learning_rate=0.05, grad_clip=100.0, workers=workers)
+    stats = benchmark.pedantic(core.train_glove_epoch, args=(pairs, order, weights, gradsq, params),
+                               kwargs=dict(progress=progress), rounds=3, iterations=1)
     assert stats["pairs"] == len(rows)
     benchmark.extra_info["pairs"] = len(rows)

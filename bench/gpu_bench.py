@@ -1,4 +1,4 @@
-"""Throughput and quality of the CUDA backend (issue 5); run by bench/gpu_check.sh.
+"""Throughput and quality of the CUDA backend; run by bench/gpu_check.sh.
 
     python bench/gpu_bench.py --data .gpu_data [--repeat 8] [--budget 170] [--json out.json]
 
@@ -18,7 +18,7 @@ plus the GPU co-occurrence matrix compared with the CPU's bit for bit (raw
 and public API). Every stage checks
 the time left (--budget seconds) and is skipped, saying so, when it would not
 fit. --fake-device runs the same flow on the CPU through the test stand-in
-(tests/test_cuda.py) on a small slice, to check this script without a GPU.
+(tests/fake_device.py) on a small slice, to check this script without a GPU.
 """
 from __future__ import annotations
 
@@ -105,8 +105,9 @@ def w2v_epochs(backend, core, train, vocab_size, ids, offsets, tables, sg, epoch
                   alpha_start=alpha + (min_alpha - alpha) * e / epochs,
                   alpha_end=alpha + (min_alpha - alpha) * (e + 1) / epochs, seed=1, epoch=e)
         if device == "cpu":
-            core.train_word2vec_epoch(ids, offsets, inp, out, *tables, workers=os.cpu_count() or 1,
-                                      progress=core.Progress(), **kw)
+            params = core.Word2VecParams(vector_size=100, workers=os.cpu_count() or 1, **kw)
+            core.train_word2vec_epoch(ids, offsets, inp, out, *tables, params,
+                                      progress=core.Progress())
         else:
             train(ids, offsets, inp, out, *tables, **kw)
     return host(inp)
@@ -222,8 +223,9 @@ def main() -> int:
         sync()
         if bench.fits(40, "co-occurrence equal to CPU"):
             with tempfile.TemporaryDirectory() as tmp:
-                cpu_matrix = core.count_cooccurrences(ids, offsets, V, workers=os.cpu_count() or 1,
-                                               memory_bytes=8 << 30, temp_dir=tmp, **kw)
+                params = core.CooccurParams(workers=os.cpu_count() or 1, memory_bytes=8 << 30,
+                                            temp_dir=tmp, **kw)
+                cpu_matrix = core.count_cooccurrences(ids, offsets, V, params)
             same = all(np.array_equal(host(a).view(np.uint32), b.view(np.uint32))
                        for a, b in zip(matrix[:3], cpu_matrix[:3]))
             bench.row("co-occurrence equal to CPU", same, f"(nnz {len(cpu_matrix[0]):,})")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GPU check of the CUDA backend (issue 5): build + install, GPU tests, then
+# GPU check of the CUDA backend: build + install, GPU tests, then
 # throughput and quality (bench/gpu_bench.py). Finishes in under 5 minutes on
 # one H200; every bench stage is skipped, saying so, when time runs short.
 #
@@ -81,7 +81,7 @@ STUB
       >"$stubs/hypothesis/extra/__init__.py"
     export PYTHONPATH="$stubs${PYTHONPATH:+:$PYTHONPATH}"
   fi
-  # every test marked cuda: test_cuda.py's, the cuda cases of the tests
+  # every test marked cuda: test_cuda_*.py, the cuda cases of the tests
   # parametrised over devices (GloVe, co-occurrence), the PyTorch hand-off
   # and the fine-tuning test that trains with device="cuda" end to end. The
   # CPU and emulated cases run in CI.

@@ -54,10 +54,11 @@ def test_word2vec_epoch(benchmark, zipf_corpus, skip_gram, workers):
     progress = core.Progress()
 
     def run():
-        return core.train_word2vec_epoch(
-            zipf_corpus.ids, zipf_corpus.offsets, inp, out, keep, noise_keep, noise_alias,
-            skip_gram=skip_gram, window=5, negative=5, shrink_windows=True, alpha_start=0.025,
-            alpha_end=0.02, seed=1, epoch=0, workers=workers, progress=progress)
+        params = core.Word2VecParams(vector_size=inp.shape[1], skip_gram=skip_gram, window=5,
+                                     negative=5, shrink_windows=True, alpha_start=0.025,
+                                     alpha_end=0.02, seed=1, epoch=0, workers=workers)
+        return core.train_word2vec_epoch(zipf_corpus.ids, zipf_corpus.offsets, inp, out, keep,
+                                         noise_keep, noise_alias, params, progress=progress)
     stats = benchmark.pedantic(run, rounds=3, iterations=1)
     benchmark.extra_info["Mwords/s"] = zipf_corpus.raw_tokens / benchmark.stats["mean"] / 1e6
     assert stats["ids_processed"] == zipf_corpus.n_tokens

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from hypothesis import settings
 
-from fake_device import DEVICES, use_device
+from embforge import _native
+from emulation import build as emulation_build
+from fake_device import emulation as load_emulation, use_device
 
 # CI has 2 cores: keep property tests small but meaningful; `--hypothesis-profile=thorough`
 # runs more examples locally.
@@ -15,6 +17,19 @@ settings.register_profile("thorough", max_examples=500, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
+
+# The devices a backend-agnostic test runs on: "cpu"; "cuda-emulated"
+# (device="cuda" through the host stand-in of fake_device.py: needs torch and
+# a C++ compiler, not the _cuda module nor a GPU, so every CI run has it);
+# "cuda" (a real GPU).
+needs_gpu = pytest.mark.skipif(not _native.cuda_available(),
+                               reason=f"no usable CUDA GPU: {_native.cuda_unavailable_reason()}")
+_NO_EMULATION = emulation_build.unavailable_reason()
+DEVICES = ["cpu",
+           pytest.param("cuda-emulated", marks=pytest.mark.skipif(_NO_EMULATION is not None,
+                                                                  reason=str(_NO_EMULATION))),
+           pytest.param("cuda", marks=[pytest.mark.cuda, needs_gpu])]
+GPU_DEVICES = DEVICES[1:]  # for @pytest.mark.parametrize("device", GPU_DEVICES, indirect=True)
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +47,13 @@ def device(request, monkeypatch):
     """The `device=` of a backend-agnostic test: "cpu", then "cuda" on the
     emulated stand-in and on a real GPU (see fake_device.py)."""
     return use_device(request.param, monkeypatch)
+
+
+@pytest.fixture(scope="session")
+def emulation():
+    """The CUDA kernels' shared code compiled for the host (tests/emulation),
+    built once per source hash; skips, saying why, without a C++ compiler."""
+    return load_emulation()
 
 
 @pytest.fixture(scope="session")

@@ -1,16 +1,16 @@
-"""A host "fake device" for the CUDA backend's Python plumbing, and the
-device parameters the backend-agnostic tests run over.
+"""A host "fake device" for the CUDA backend's Python plumbing.
 
-The CUDA backend (embforge/backends/cuda*.py) cannot run here for real, so its plumbing (argument order,
-chunk loop, progress, dtypes, caching, the trainers' device branches) runs
-against a stand-in for _cuda's launchers: torch CPU tensors play device
-memory, and each launcher runs the kernels' emulated code (the same
-csrc/cuda/*_core.cuh functions, compiled for the host) on the memory behind
-the pointers it is given. test_cuda.py checks that the stand-in's parameters
-are identical to the real bindings'.
+The CUDA backend (embforge/backends/cuda*.py) cannot run here for real, so
+its plumbing (argument order, chunk loop, progress, dtypes, caching, the
+trainers' device branches) runs against a stand-in for _cuda's launchers:
+torch CPU tensors play device memory, and each launcher runs the kernels'
+emulated code (the same csrc/cuda/*_core.cuh functions, compiled for the
+host by tests/emulation) on the memory behind the pointers it is given. It needs torch and a C++
+compiler, not the _cuda module nor a GPU. test_cuda_backend.py checks that
+the stand-in's parameters are identical to the real bindings'.
 
-DEVICES: "cpu"; "cuda-emulated" (device="cuda" through the stand-in: needs
-the _cuda module and torch, not a GPU, so CI runs it); "cuda" (a real GPU).
+The device parameters the backend-agnostic tests run over (DEVICES) are in
+conftest.py.
 """
 import contextlib
 import ctypes
@@ -20,18 +20,7 @@ import pytest
 
 from embforge import _native
 
-try:
-    from embforge import _cuda
-except ImportError:  # built without nvcc
-    _cuda = None
-
-_NO_MODULE = "embforge was built without its CUDA module (nvcc), which the emulated device runs"
-needs_gpu = pytest.mark.skipif(not _native.cuda_available(),
-                               reason=f"no usable CUDA GPU: {_native.cuda_unavailable_reason()}")
-DEVICES = ["cpu",
-           pytest.param("cuda-emulated", marks=pytest.mark.skipif(_cuda is None, reason=_NO_MODULE)),
-           pytest.param("cuda", marks=[pytest.mark.cuda, needs_gpu])]
-GPU_DEVICES = DEVICES[1:]  # for @pytest.mark.parametrize("device", GPU_DEVICES, indirect=True)
+from emulation import build as emulation_build
 
 
 def use_device(param, monkeypatch) -> str:
@@ -39,6 +28,7 @@ def use_device(param, monkeypatch) -> str:
     for "cuda-emulated" (undone by monkeypatch)."""
     if param == "cuda-emulated":
         pytest.importorskip("torch", reason="the emulated device keeps its memory in torch tensors")
+        emulation()
         install_fake_device(monkeypatch.setattr)
         return "cuda"
     if param == "cuda" and not _importable("torch") and not _importable("cupy"):
@@ -54,6 +44,15 @@ def _importable(name) -> bool:
     return True
 
 
+def emulation():
+    """The kernels' CPU emulation module (built once per source hash), or a
+    skip saying why it cannot be built here."""
+    try:
+        return emulation_build.load()
+    except emulation_build.Unavailable as e:
+        pytest.skip(str(e))
+
+
 def device_kind(request) -> str:
     """Which DEVICES parameter a test got: "cpu", "cuda-emulated" or "cuda"."""
     return request.node.callspec.params.get("device", "cpu")
@@ -61,7 +60,7 @@ def device_kind(request) -> str:
 
 def on_device(array) -> bool:
     """True for a (real or emulated) device array of the backend in use."""
-    from embforge.backends import cuda_launch, device_arrays
+    from embforge.backends import device_arrays
     return device_arrays.array_module().is_device_array(array)
 
 
@@ -80,78 +79,90 @@ def host_view(address, dtype, shape):
     return np.frombuffer(raw, dtype=dtype).reshape(shape)
 
 
+class HostLaunch:
+    """_cuda.Launch: device, stream and tuning knobs (0: the kernel's default)."""
+
+    def __init__(self, *, device=0, stream=0, warps_per_block=0, span=0, batch=0):
+        self.device, self.stream = device, stream
+        self.warps_per_block, self.span, self.batch = warps_per_block, span, batch
+
+
 class HostLaunchers:
-    """_cuda's launchers, running the emulated kernel code on host memory."""
+    """_cuda's launchers, running the emulated kernel code on host memory.
+    The parameter objects are _core's (Word2VecParams, CooccurParams,
+    GloveParams); the emulation takes their fields as keywords."""
+
+    Launch = HostLaunch
 
     def __init__(self):
         self.results = {}
+        self.emulation = emulation_build.load()
 
     def device_count(self):
         return 1, ""
 
-    def progress_add(self, progress, work, loss, loss_terms, learning_rate):
-        _cuda.progress_add(progress, work, loss, loss_terms, learning_rate)
+    def word2vec_init_input(self, input, rows, dim, seed, launch):
+        self.emulation.emulate_word2vec_init(host_view(input, np.float32, (rows, dim)), seed)
 
-    def progress_reset(self, progress, total):
-        _cuda.progress_reset(progress, total)
-
-    def word2vec_init_input(self, input, rows, dim, seed, *, device, stream):
-        _cuda.emulate_word2vec_init(host_view(input, np.float32, (rows, dim)), seed)
-
-    def word2vec_train_range(self, ids, offsets, n_ids, n_sentences, input, output, vocab_size, dim,
-                             keep_threshold, noise_keep, noise_alias, loss, counts, *, begin, end,
-                             skip_gram, window, negative, shrink_windows, alpha_start, alpha_end,
-                             seed, epoch, device, stream, warps_per_block=0, span=0, batch=0):
+    def word2vec_train_range(self, ids, offsets, n_ids, n_sentences, input, output, vocab_size,
+                             keep_threshold, noise_keep, noise_alias, loss, counts, params, launch, *,
+                             begin, end):
+        dim = params.vector_size
         tables = [host_view(t, np.uint32, vocab_size) for t in (keep_threshold, noise_keep, noise_alias)]
-        s = _cuda.emulate_word2vec_range(
+        s = self.emulation.emulate_word2vec_range(
             host_view(ids, np.uint32, n_ids), host_view(offsets, np.int64, n_sentences + 1),
             host_view(input, np.float32, (vocab_size, dim)), host_view(output, np.float32, (vocab_size, dim)),
-            *tables, begin=begin, end=end, skip_gram=skip_gram, window=window, negative=negative,
-            shrink_windows=shrink_windows, alpha_start=alpha_start, alpha_end=alpha_end, seed=seed,
-            epoch=epoch, span=span or 256, batch=batch)
+            *tables, begin=begin, end=end, skip_gram=params.skip_gram, window=params.window,
+            negative=params.negative, shrink_windows=params.shrink_windows,
+            alpha_start=params.alpha_start, alpha_end=params.alpha_end, seed=params.seed,
+            epoch=params.epoch, span=launch.span or 256, batch=launch.batch)
         host_view(loss, np.float64, 1)[0] += s["loss"]
         host_view(counts, np.int64, 2)[:] += [s["loss_terms"], s["words_trained"]]
 
-    def cooccur_count(self, ids, offsets, n_ids, n_sentences, vocab_size, *, window, symmetric,
-                      distance_weighting, workspace, workspace_bytes, device, stream, progress=None):
+    def cooccur_count(self, ids, offsets, n_ids, n_sentences, vocab_size, params, workspace,
+                      workspace_bytes, launch, *, progress=None):
         # about the device plan (CUB scratch aside), capped: host buffers for a
         # default 1 GB budget would cost 800 MB; the test corpora need far less
         capacity = min((workspace_bytes - 256) // 40, 1 << 22)
-        r, c, v, s = _cuda.emulate_cooccur(
+        stop = progress is not None and progress.stop_requested
+        r, c, v, s = self.emulation.emulate_cooccur(
             host_view(ids, np.uint32, n_ids), host_view(offsets, np.int64, n_sentences + 1), vocab_size,
-            window=window, symmetric=symmetric, distance_weighting=distance_weighting,
-            capacity=capacity, progress=progress)
+            window=params.window, symmetric=params.symmetric,
+            distance_weighting=params.distance_weighting, capacity=capacity, stop=stop)
+        if progress is not None:  # what the real count publishes: ids done of n_ids
+            progress.reset(n_ids)
+            progress.add(s["ids_processed"], 0.0, 0, progress.learning_rate)
         self.results[workspace] = (r, c, v)
         return {"nnz": len(r), "pair_updates": s["pair_updates"], "chunks": s["chunks"],
                 "capacity": capacity, "fraction_bits": s["fraction_bits"], "stopped": s["stopped"],
                 "keys": workspace, "values": workspace + 8}
 
-    def cooccur_export(self, keys, values, nnz, vocab_size, fraction_bits, rows, cols, out_values, *,
-                       device, stream):
+    def cooccur_export(self, keys, values, nnz, vocab_size, fraction_bits, rows, cols, out_values,
+                       launch):
         r, c, v = self.results.pop(keys)
         host_view(rows, np.int32, nnz)[:] = r
         host_view(cols, np.int32, nnz)[:] = c
         host_view(out_values, np.float32, nnz)[:] = v
 
-    def glove_init(self, weights, gradsq, rows, dim, seed, *, device, stream):
-        _cuda.emulate_glove_init(host_view(weights, np.float32, (rows, dim + 1)),
-                                 host_view(gradsq, np.float32, (rows, dim + 1)), seed)
+    def glove_init(self, weights, gradsq, rows, dim, seed, launch):
+        self.emulation.emulate_glove_init(host_view(weights, np.float32, (rows, dim + 1)),
+                                          host_view(gradsq, np.float32, (rows, dim + 1)), seed)
 
-    def glove_make_pairs(self, rows, cols, values, n, vocab_size, x_max, alpha, pairs, invalid, *,
-                         device, stream):
-        p, bad = _cuda.emulate_glove_pairs(host_view(rows, np.int32, n), host_view(cols, np.int32, n),
-                                           host_view(values, np.float32, n), vocab_size, x_max, alpha)
+    def glove_make_pairs(self, rows, cols, values, n, vocab_size, x_max, alpha, pairs, invalid, launch):
+        p, bad = self.emulation.emulate_glove_pairs(
+            host_view(rows, np.int32, n), host_view(cols, np.int32, n), host_view(values, np.float32, n),
+            vocab_size, x_max, alpha)
         host_view(pairs, np.uint32, (n, 4))[:] = p
         host_view(invalid, np.int64, 1)[0] += bad
 
-    def glove_train_range(self, pairs, order, n_pairs, weights, gradsq, vocab_size, dim, cost, counts,
-                          *, begin, end, learning_rate, grad_clip, seed, epoch, device, stream,
-                          warps_per_block=0):
-        shape = (2 * vocab_size, dim + 1)
-        s = _cuda.emulate_glove_range(
+    def glove_train_range(self, pairs, order, n_pairs, weights, gradsq, vocab_size, cost, counts,
+                          params, launch, *, begin, end):
+        shape = (2 * vocab_size, params.vector_size + 1)
+        s = self.emulation.emulate_glove_range(
             host_view(pairs, np.uint32, (n_pairs, 4)), None if order == 0 else host_view(order, np.uint32, n_pairs),
             host_view(weights, np.float32, shape), host_view(gradsq, np.float32, shape), begin=begin,
-            end=end, learning_rate=learning_rate, grad_clip=grad_clip, seed=seed, epoch=epoch)
+            end=end, learning_rate=params.learning_rate, grad_clip=params.grad_clip,
+            bias_learning_rate=params.bias_learning_rate, seed=params.seed, epoch=params.epoch)
         host_view(cost, np.float64, 1)[0] += s["cost"]
         host_view(counts, np.int64, 2)[:] += [s["pairs"], s["skipped"]]
 

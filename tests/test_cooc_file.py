@@ -24,11 +24,12 @@ TINY = 1 << 16
 def native_count(ids, offsets, vocab, workers, memory, max_product, result_dir="",
                  to_files=False):
     with tempfile.TemporaryDirectory() as spill:
-        return core.count_cooccurrences(
-            np.asarray(ids, np.uint32), np.asarray(offsets, np.int64), vocab, window=5,
-            symmetric=True, distance_weighting=True, workers=workers, memory_bytes=memory,
+        params = core.CooccurParams(
+            window=5, symmetric=True, distance_weighting=True, workers=workers, memory_bytes=memory,
             temp_dir=spill, max_product=max_product, result_dir=result_dir,
             result_to_files=to_files)
+        return core.count_cooccurrences(np.asarray(ids, np.uint32), np.asarray(offsets, np.int64),
+                                        vocab, params)
 
 
 def joined(directory, counts, name, dtype):

@@ -14,8 +14,8 @@ from embforge.cooccurrence import Cooccurrence, cooccurrence, parse_memory
 from embforge.corpus import EncodedCorpus
 from embforge.vocab import Vocabulary
 
-from conftest import interrupted_run_polled
-from fake_device import GPU_DEVICES, host, on_device
+from conftest import GPU_DEVICES, interrupted_run_polled
+from fake_device import host, on_device
 
 # The module, not the function `embforge.cooccurrence` that the package exports.
 cooc_module = importlib.import_module("embforge.cooccurrence")
@@ -39,10 +39,11 @@ def reference(ids, offsets, window, symmetric, weighting):
 def count(ids, offsets, vocab_size, window, symmetric=True, weighting=True, workers=1,
           memory=1 << 30, max_product=-1):
     with tempfile.TemporaryDirectory() as spill:
+        params = core.CooccurParams(window=window, symmetric=symmetric,
+                                    distance_weighting=weighting, workers=workers,
+                                    memory_bytes=memory, temp_dir=spill, max_product=max_product)
         rows, cols, values, stats = core.count_cooccurrences(
-            np.asarray(ids, dtype=np.uint32), np.asarray(offsets, dtype=np.int64), vocab_size,
-            window=window, symmetric=symmetric, distance_weighting=weighting, workers=workers,
-            memory_bytes=memory, temp_dir=spill, max_product=max_product)
+            np.asarray(ids, dtype=np.uint32), np.asarray(offsets, dtype=np.int64), vocab_size, params)
         assert os.listdir(spill) == []  # every run file removed
     return rows, cols, values, stats
 
@@ -287,19 +288,18 @@ def test_bad_arguments(tmp_path):
 def test_native_errors_leave_no_files(tmp_path):
     ids = np.array([0, 1, 2, 7, 1] * 4000, np.uint32)  # 7 is outside a vocabulary of 3
     offsets = np.array([0, 10000, 20000], np.int64)
+    def params(temp_dir, workers=2):
+        return core.CooccurParams(window=5, symmetric=True, distance_weighting=True, workers=workers,
+                                  memory_bytes=TINY, temp_dir=str(temp_dir), max_product=0)
+
     with pytest.raises(ValueError, match=r"id 7 at position (3|10003) is out of range"):
-        core.count_cooccurrences(ids, offsets, 3, window=5, symmetric=True, distance_weighting=True,
-                                 workers=2, memory_bytes=TINY, temp_dir=str(tmp_path), max_product=0)
+        core.count_cooccurrences(ids, offsets, 3, params(tmp_path))
     assert os.listdir(tmp_path) == []
     good = np.array([0, 1, 2, 1] * 5000, np.uint32)
     with pytest.raises(FileNotFoundError, match="cannot create co-occurrence spill file"):
-        core.count_cooccurrences(good, offsets, 3, window=5, symmetric=True, distance_weighting=True,
-                                 workers=2, memory_bytes=TINY, temp_dir=str(tmp_path / "gone"),
-                                 max_product=0)
+        core.count_cooccurrences(good, offsets, 3, params(tmp_path / "gone"))
     with pytest.raises(ValueError, match="offsets must run from 0"):
-        core.count_cooccurrences(good, np.array([0, 5], np.int64), 3, window=5, symmetric=True,
-                                 distance_weighting=True, workers=1, memory_bytes=TINY,
-                                 temp_dir=str(tmp_path))
+        core.count_cooccurrences(good, np.array([0, 5], np.int64), 3, params(tmp_path, workers=1))
 
 
 def test_stop_request_removes_spill_files(tmp_path):
@@ -307,9 +307,9 @@ def test_stop_request_removes_spill_files(tmp_path):
     offsets = np.arange(0, 50001, 50, dtype=np.int64)
     progress = core.Progress()
     progress.request_stop()
-    rows, _, _, stats = core.count_cooccurrences(
-        ids, offsets, 100, window=5, symmetric=True, distance_weighting=True, workers=2,
-        memory_bytes=TINY, temp_dir=str(tmp_path), max_product=0, progress=progress)
+    params = core.CooccurParams(window=5, symmetric=True, distance_weighting=True, workers=2,
+                                memory_bytes=TINY, temp_dir=str(tmp_path), max_product=0)
+    rows, _, _, stats = core.count_cooccurrences(ids, offsets, 100, params, progress=progress)
     assert stats["stopped"] and len(rows) == 0
     assert os.listdir(tmp_path) == []
 

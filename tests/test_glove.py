@@ -13,11 +13,17 @@ from embforge.glove_blocks import PairBlocks
 from embforge.keyedvectors import KeyedVectors
 from embforge.vocab import Vocabulary
 
-from conftest import (DATA, interrupted_run_polled, make_leaky_toy_corpus, topic_margin,
-                      topic_sentences)
-from fake_device import GPU_DEVICES, device_kind, host, on_device
+from conftest import (DATA, GPU_DEVICES, interrupted_run_polled, make_leaky_toy_corpus,
+                      topic_margin, topic_sentences)
+from fake_device import device_kind, host, on_device
 
 glove_module = importlib.import_module("embforge.glove")
+
+
+def glove_params(weights, **kw):
+    """GloVe parameters for a model of these weights: glove.c's eta and clip, one worker."""
+    return core.GloveParams(vector_size=weights.shape[1] - 1, **{
+        "learning_rate": 0.05, "grad_clip": 100.0, "workers": 1, **kw})
 
 
 def reference_update(W, G, vocab, row, col, log_x, weight, eta, clip, bias_rate=1.0):
@@ -63,8 +69,9 @@ def test_pair_update_matches_glove_c_formulas(data):
 
     ref_W, ref_G, ref_cost = reference_update(W, G, vocab, row, col, log_x, weight, eta, clip,
                                               bias_rate)
-    cost = core.glove_pair_update(W, G, row, col, float(log_x), float(weight), float(eta), float(clip),
-                                  bias_learning_rate=float(bias_rate))
+    params = core.GloveParams(vector_size=W.shape[1] - 1, learning_rate=float(eta),
+                              grad_clip=float(clip), bias_learning_rate=float(bias_rate))
+    cost = core.glove_pair_update(W, G, row, col, float(log_x), float(weight), params)
     # float32 kernel vs float64 reference: the dot product of up to 130 terms of
     # size `scale`^2 differs by ~1e-6 relative; vector steps are at most
     # eta * clip / 1, bias steps |fdiff| <= ~20.
@@ -82,13 +89,13 @@ def test_bias_step_has_no_learning_rate_like_glove_c():
     G = np.ones_like(W)
     log_x, weight = np.float32(2.0), np.float32(0.5)
     fdiff = weight * (0.75 - log_x)          # -0.625
-    core.glove_pair_update(W, G, 0, 0, float(log_x), float(weight), 0.05, 100.0)
+    core.glove_pair_update(W, G, 0, 0, float(log_x), float(weight), glove_params(W))
     assert W[0, 2] == pytest.approx(0.25 - fdiff) and W[1, 2] == pytest.approx(0.5 - fdiff)
     assert G[0, 2] == pytest.approx(1 + fdiff ** 2)
     # The clip acts on fdiff * c before eta: |g| = 0.5 * 2 = 1 > clip 0.1 -> 0.1 * eta.
     W = np.array([[2.0, 0.0], [2.0, 0.0]], np.float32)
     G = np.ones_like(W)
-    core.glove_pair_update(W, G, 0, 0, 3.5, 0.5, 0.05, 0.1)  # diff = 4 - 3.5 = 0.5, fdiff 0.25
+    core.glove_pair_update(W, G, 0, 0, 3.5, 0.5, glove_params(W, grad_clip=0.1))  # diff 0.5, fdiff 0.25
     assert W[0, 0] == pytest.approx(2.0 - 0.1 * 0.05) and G[0, 0] == pytest.approx(1 + 0.005 ** 2)
 
 
@@ -96,7 +103,7 @@ def test_non_finite_pair_is_skipped_like_glove_c():
     W = np.full((2, 4), 0.1, np.float32)
     G = np.ones_like(W)
     before = W.copy()
-    assert core.glove_pair_update(W, G, 0, 0, float("nan"), 1.0, 0.05, 100.0) == 0.0
+    assert core.glove_pair_update(W, G, 0, 0, float("nan"), 1.0, glove_params(W)) == 0.0
     assert np.array_equal(W, before) and (G == 1).all()
 
 
@@ -154,8 +161,7 @@ def test_epoch_with_one_worker_equals_sequential_reference():
                                               floats[i, 3], 0.05, 100.0)
         ref_W, ref_G = ref_W.astype(np.float32), ref_G.astype(np.float32)
         ref_cost += cost
-    stats = core.train_glove_epoch(pairs, order, W, G, learning_rate=0.05, grad_clip=100.0,
-                                   workers=1, progress=core.Progress())
+    stats = core.train_glove_epoch(pairs, order, W, G, glove_params(W), progress=core.Progress())
     assert stats["pairs"] == n and stats["skipped"] == 0 and not stats["stopped"]
     assert stats["cost"] == pytest.approx(ref_cost, rel=1e-5)
     np.testing.assert_allclose(W, ref_W, rtol=1e-5, atol=1e-6)
@@ -179,15 +185,16 @@ def test_training_arguments_are_validated():
     W = np.zeros((4, 3), np.float32)
     pairs = np.array([[0, 1, 0, 0]], np.uint32)
     with pytest.raises(ValueError, match=r"order\[0\] = 5 is out of range"):
-        core.train_glove_epoch(pairs, np.array([5], np.uint32), W, np.ones_like(W), learning_rate=0.05,
-                               grad_clip=100.0, workers=1, progress=core.Progress())
+        core.train_glove_epoch(pairs, np.array([5], np.uint32), W, np.ones_like(W), glove_params(W))
     with pytest.raises(ValueError, match="pair 0 has ids out of range"):
         core.train_glove_epoch(np.array([[0, 9, 0, 0]], np.uint32), np.array([0], np.uint32), W,
-                               np.ones_like(W), learning_rate=0.05, grad_clip=100.0, workers=1,
-                               progress=core.Progress())
+                               np.ones_like(W), glove_params(W))
     with pytest.raises(ValueError, match="gradsq has shape"):
         core.train_glove_epoch(pairs, np.array([0], np.uint32), W, np.ones((4, 2), np.float32),
-                               learning_rate=0.05, grad_clip=100.0, workers=1, progress=core.Progress())
+                               glove_params(W))
+    with pytest.raises(ValueError, match="weights have 2 vector columns, params.vector_size is 5"):
+        core.train_glove_epoch(pairs, np.array([0], np.uint32), W, np.ones_like(W),
+                               core.GloveParams(vector_size=5))
 
 
 # ------------------------------------------------------------------ trainer

@@ -163,11 +163,13 @@ def train_with_hot_rows(model, sg, epochs):
     """Epochs with 2 workers and every row private to each thread (hot_rows.h)."""
     corpus, (keep, noise_keep, noise_alias) = model._corpus, model._tables
     for epoch in range(epochs):
-        core.train_word2vec_epoch(
-            corpus.ids, corpus.offsets, model.wv.vectors, model.syn1neg, keep, noise_keep, noise_alias,
-            skip_gram=bool(sg), window=3, negative=5, shrink_windows=True,
-            alpha_start=0.025 * (1 - epoch / epochs), alpha_end=0.025 * (1 - (epoch + 1) / epochs),
-            seed=1, epoch=epoch, workers=2, progress=core.Progress(), hot_rows=len(model.vocab))
+        params = core.Word2VecParams(
+            vector_size=model.wv.vectors.shape[1], skip_gram=bool(sg), window=3, negative=5,
+            shrink_windows=True, alpha_start=0.025 * (1 - epoch / epochs),
+            alpha_end=0.025 * (1 - (epoch + 1) / epochs), seed=1, epoch=epoch, workers=2,
+            hot_rows=len(model.vocab))
+        core.train_word2vec_epoch(corpus.ids, corpus.offsets, model.wv.vectors, model.syn1neg, keep,
+                                  noise_keep, noise_alias, params, progress=core.Progress())
     model.wv._invalidate()
 
 
@@ -236,9 +238,11 @@ def group_steps(seed, workers, groups=8, words=16, dim=8):
     inp = rng.uniform(-0.5, 0.5, (groups * words, dim)).astype(np.float32) / dim
     out = rng.uniform(-0.5, 0.5, (groups * words, dim)).astype(np.float32) / dim
     before = inp.copy()
-    stats = core.train_word2vec_epoch(ids, offsets, inp, out, *tables, skip_gram=True, window=3,
-                                      negative=2, shrink_windows=True, alpha_start=0.002, alpha_end=0.0,
-                                      seed=seed, epoch=0, workers=workers, progress=core.Progress())
+    params = core.Word2VecParams(vector_size=dim, skip_gram=True, window=3, negative=2,
+                                 shrink_windows=True, alpha_start=0.002, alpha_end=0.0, seed=seed,
+                                 epoch=0, workers=workers)
+    stats = core.train_word2vec_epoch(ids, offsets, inp, out, *tables, params,
+                                      progress=core.Progress())
     assert stats["ids_processed"] == stats["words_trained"] == len(ids)
     return np.abs(inp - before).reshape(groups, words * dim).mean(axis=1)
 
@@ -263,9 +267,10 @@ def test_non_finite_weights_do_not_crash_the_kernel(sg):
     ids, offsets, tables = grouped_chunk_corpus(groups=1)
     inp = np.full((16, 8), np.nan, np.float32)
     out = np.zeros((16, 8), np.float32)
-    stats = core.train_word2vec_epoch(ids, offsets, inp, out, *tables, skip_gram=sg, window=5,
-                                      negative=5, shrink_windows=True, alpha_start=0.025,
-                                      alpha_end=0.0, seed=1, epoch=0, workers=1,
+    params = core.Word2VecParams(vector_size=inp.shape[1], skip_gram=sg, window=5, negative=5,
+                                 shrink_windows=True, alpha_start=0.025, alpha_end=0.0, seed=1,
+                                 epoch=0, workers=1)
+    stats = core.train_word2vec_epoch(ids, offsets, inp, out, *tables, params,
                                       progress=core.Progress())
     assert stats["ids_processed"] == len(ids)
 

@@ -67,7 +67,7 @@ EMBFORGE_INLINE double update(const GloveParams& params, const GloveModel& m, co
   const float clip = params.grad_clip;
 #pragma omp simd
   for (int b = 0; b < dim; ++b) glove::adagrad_coordinate(w + b, c + b, gw + b, gc + b, fdiff, eta, clip);
-  const float bias_step = fdiff * params.bias_rate;
+  const float bias_step = fdiff * params.bias_learning_rate;
   glove::adagrad_bias(w + dim, gw + dim, bias_step);
   glove::adagrad_bias(c + dim, gc + dim, bias_step);
   return cost;
@@ -124,8 +124,8 @@ void check_model(const GloveParams& p, const GloveModel& m) {
                  "learning_rate must be > 0, got ", p.learning_rate);
   EMBFORGE_CHECK(std::isfinite(p.grad_clip) && p.grad_clip > 0.0f, "grad_clip must be > 0, got ",
                  p.grad_clip);
-  EMBFORGE_CHECK(std::isfinite(p.bias_rate) && p.bias_rate > 0.0f, "bias_rate must be > 0, got ",
-                 p.bias_rate);
+  EMBFORGE_CHECK(std::isfinite(p.bias_learning_rate) && p.bias_learning_rate > 0.0f, "bias_learning_rate must be > 0, got ",
+                 p.bias_learning_rate);
   EMBFORGE_CHECK(m.vocab_size >= 1, "empty vocabulary");
   EMBFORGE_CHECK(m.weights && m.gradsq, "model arrays must not be null");
 }

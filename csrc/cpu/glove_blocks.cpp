@@ -15,7 +15,7 @@
 #include <string>
 
 #include "embforge/check.h"
-#include "embforge/cooccur.h"  // MallocArray
+#include "embforge/malloc_array.h"
 #include "embforge/file_io.h"
 #include "embforge/parallel.h"
 #include "embforge/random.h"
@@ -152,7 +152,8 @@ std::vector<glove::Pair> GloveBlockFile::read_block(int64_t b) const {
 }
 
 GloveEpochStats GloveBlockFile::train_epoch(const GloveParams& params, const GloveModel& model,
-                                            int epoch, Progress* progress) {
+                                            Progress* progress) {
+  const int epoch = params.epoch;
   EMBFORGE_CHECK(written_ == pairs_, "the pair file is incomplete: ", written_, " of ", pairs_,
                  " pairs written");
   EMBFORGE_CHECK(model.vocab_size == vocab_size_, "the model has ", model.vocab_size,

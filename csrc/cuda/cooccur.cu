@@ -16,7 +16,6 @@
 #include "cooccur_driver.h"
 #include "embforge/check.h"
 #include "embforge/cooccur.h"
-#include "embforge/cuda_kernels.h"
 #include "launch.cuh"
 #include "sentences.cuh"
 
@@ -182,30 +181,25 @@ int64_t cooccur_capacity(int64_t workspace_bytes, int64_t vocab_size, int device
   return plan(workspace_bytes, key_bits(vocab_size)).capacity;
 }
 
-CooccurCount cooccur_count(const CooccurLaunch& c, int device, uintptr_t stream, Progress* progress) {
-  EMBFORGE_CHECK(c.window >= 1 && c.window <= 100000, "window must be in [1, 100000], got ", c.window);
-  EMBFORGE_CHECK(c.vocab_size >= 1 && c.vocab_size <= (int64_t{1} << 31) - 1,
-                 "vocabulary size must be in [1, 2^31 - 1], got ", c.vocab_size);
-  EMBFORGE_CHECK(c.n_ids >= 0 && c.n_sentences >= 0, "negative corpus sizes");
-  EMBFORGE_CHECK((c.ids && c.offsets) || c.n_ids == 0, "co-occurrence: null corpus pointers");
-  EMBFORGE_CHECK(c.workspace && aligned16(c.workspace), "co-occurrence: the workspace must be a 16-byte aligned device buffer");
-  use_device(device);
+CooccurCount cooccur_count(const CooccurParams& params, const CorpusView& corpus, int64_t vocab_size,
+                           void* workspace, int64_t workspace_bytes, const Launch& launch,
+                           Progress* progress) {
+  EMBFORGE_CHECK(params.window >= 1 && params.window <= 100000, "window must be in [1, 100000], got ",
+                 params.window);
+  EMBFORGE_CHECK(vocab_size >= 1 && vocab_size <= (int64_t{1} << 31) - 1,
+                 "vocabulary size must be in [1, 2^31 - 1], got ", vocab_size);
+  EMBFORGE_CHECK(corpus.n_ids >= 0 && corpus.n_sentences >= 0, "negative corpus sizes");
+  EMBFORGE_CHECK((corpus.ids && corpus.offsets) || corpus.n_ids == 0, "co-occurrence: null corpus pointers");
+  EMBFORGE_CHECK(workspace && aligned16(workspace), "co-occurrence: the workspace must be a 16-byte aligned device buffer");
+  use_device(launch.device);
 
-  CooccurArgs a;
-  a.ids = c.ids;
-  a.offsets = c.offsets;
-  a.n_ids = c.n_ids;
-  a.n_sentences = c.n_sentences;
-  a.vocab_size = c.vocab_size;
-  a.window = c.window;
-  a.distance_weighting = c.distance_weighting;
-  a.fraction_bits = cooc::fraction_bits(c.n_ids, c.window, c.symmetric, c.distance_weighting);
-
-  const int end_bit = key_bits(c.vocab_size);
-  const Layout l = plan(c.workspace_bytes, end_bit);
-  EMBFORGE_CHECK(l.capacity >= 8 * static_cast<int64_t>(c.window), "co-occurrence: a workspace of ",
-                 c.workspace_bytes, " bytes is too small for window ", c.window);
-  auto* base = static_cast<unsigned char*>(c.workspace);
+  const CooccurArgs a = cooccur_args(params, corpus, vocab_size);
+  const int window = params.window;
+  const int end_bit = key_bits(vocab_size);
+  const Layout l = plan(workspace_bytes, end_bit);
+  EMBFORGE_CHECK(l.capacity >= 8 * static_cast<int64_t>(window), "co-occurrence: a workspace of ",
+                 workspace_bytes, " bytes is too small for window ", window);
+  auto* base = static_cast<unsigned char*>(workspace);
   auto* words = reinterpret_cast<uint64_t*>(base + kHeaderBytes);
   CooccurBuffers b;
   b.capacity = l.capacity;
@@ -213,12 +207,12 @@ CooccurCount cooccur_count(const CooccurLaunch& c, int device, uintptr_t stream,
   b.keys[1] = words + l.capacity;
   b.values[0] = words + 2 * l.capacity;
   b.values[1] = words + 3 * l.capacity;
-  DeviceOps ops{a, as_stream(stream), reinterpret_cast<Counters*>(base), words + 4 * l.capacity,
+  DeviceOps ops{a, as_stream(launch.stream), reinterpret_cast<Counters*>(base), words + 4 * l.capacity,
                 l.temp_bytes, end_bit};
   check_cuda(cudaMemsetAsync(base, 0, kHeaderBytes, ops.stream), "cudaMemsetAsync(counters)");
 
   CooccurCount out;
-  const CooccurOutcome r = c.n_ids > 0 ? run_cooccur(ops, b, c.n_ids, c.window, c.symmetric, progress)
+  const CooccurOutcome r = a.n_ids > 0 ? run_cooccur(ops, b, a.n_ids, window, params.symmetric, progress)
                                        : CooccurOutcome{};
   out.nnz = r.nnz;
   out.pair_updates = r.pair_updates;
@@ -232,11 +226,11 @@ CooccurCount cooccur_count(const CooccurLaunch& c, int device, uintptr_t stream,
 }
 
 void cooccur_export(const CooccurCount& result, int64_t vocab_size, int32_t* rows, int32_t* cols,
-                    float* values, int device, uintptr_t stream) {
+                    float* values, const Launch& launch) {
   if (result.nnz == 0) return;
   EMBFORGE_CHECK(rows && cols && values, "co-occurrence export: null output pointers");
-  use_device(device);
-  cooccur_export_kernel<<<grid_for(result.nnz), kThreads, 0, as_stream(stream)>>>(
+  use_device(launch.device);
+  cooccur_export_kernel<<<grid_for(result.nnz), kThreads, 0, as_stream(launch.stream)>>>(
       result.keys, result.values, result.nnz, vocab_size, result.fraction_bits, rows, cols, values);
   check_launch("cooccur_export_kernel");
 }

@@ -20,6 +20,8 @@
 
 namespace embforge::cuda {
 
+// What the pair kernel reads, built from the contract (cooccur.h) by
+// cooccur_args.
 struct CooccurArgs {
   const uint32_t* ids = nullptr;
   const int64_t* offsets = nullptr;
@@ -30,6 +32,21 @@ struct CooccurArgs {
   bool distance_weighting = true;
   int fraction_bits = 0;
 };
+
+inline CooccurArgs cooccur_args(const CooccurParams& params, const CorpusView& corpus,
+                                int64_t vocab_size) {
+  CooccurArgs a;
+  a.ids = corpus.ids;
+  a.offsets = corpus.offsets;
+  a.n_ids = corpus.n_ids;
+  a.n_sentences = corpus.n_sentences;
+  a.vocab_size = vocab_size;
+  a.window = params.window;
+  a.distance_weighting = params.distance_weighting;
+  a.fraction_bits = cooc::fraction_bits(corpus.n_ids, params.window, params.symmetric,
+                                        params.distance_weighting);
+  return a;
+}
 
 EMBFORGE_HD uint64_t cooc_empty_key(int64_t vocab) {
   return static_cast<uint64_t>(vocab) * static_cast<uint64_t>(vocab);

@@ -1,6 +1,6 @@
 // The chunk loop of the GPU co-occurrence count, written once against an
 // `Ops` backend: CUDA kernels + CUB on the device (cooccur.cu), plain loops
-// on the host for the tests (bind_emulation.cpp). Host code only.
+// on the host for the tests (tests/emulation/emulation.cpp). Host code only.
 //
 // Memory: two key and two value buffers of `capacity` uint64 entries (the
 // sort's double buffer) within the caller's budget. Buffer 0 holds the

@@ -8,7 +8,7 @@
 #include <algorithm>
 
 #include "embforge/check.h"
-#include "embforge/cuda_kernels.h"
+#include "embforge/glove.h"
 #include "glove_core.cuh"
 #include "launch.cuh"
 
@@ -56,61 +56,55 @@ __global__ void glove_train_kernel(GloveArgs a, int64_t begin, int64_t end, doub
 
 void glove_make_pairs(const int32_t* rows, const int32_t* cols, const float* values, int64_t n,
                       int64_t vocab_size, double x_max, double alpha, uint32_t* pairs,
-                      unsigned long long* invalid, int device, uintptr_t stream) {
+                      unsigned long long* invalid, const Launch& launch) {
   EMBFORGE_CHECK(x_max > 0.0, "x_max must be > 0, got ", x_max);
   EMBFORGE_CHECK(alpha >= 0.0, "alpha must be >= 0, got ", alpha);
   EMBFORGE_CHECK(n >= 0 && n <= int64_t{0xFFFFFFFF}, "number of pairs must be in [0, 2^32 - 1], got ", n);
   if (n == 0) return;
   EMBFORGE_CHECK(rows && cols && values && pairs && invalid, "glove_make_pairs: null device pointer");
-  use_device(device);
-  glove_pairs_kernel<<<grid_for(n), kThreads, 0, as_stream(stream)>>>(
+  use_device(launch.device);
+  glove_pairs_kernel<<<grid_for(n), kThreads, 0, as_stream(launch.stream)>>>(
       rows, cols, values, n, vocab_size, x_max, alpha, reinterpret_cast<glove::Pair*>(pairs), invalid);
   check_launch("glove_pairs_kernel");
 }
 
-void glove_init(float* weights, float* gradsq, int64_t rows, int dim, uint64_t seed, int device,
-                uintptr_t stream) {
+void glove_init(float* weights, float* gradsq, int64_t rows, int dim, uint64_t seed,
+                const Launch& launch) {
   EMBFORGE_CHECK(rows >= 0 && dim >= 1, "invalid shape [", rows, ", ", dim, " + 1]");
   if (rows == 0) return;
   EMBFORGE_CHECK(weights && gradsq, "glove_init: null device pointer");
-  use_device(device);
-  glove_init_kernel<<<grid_for(rows), kThreads, 0, as_stream(stream)>>>(weights, gradsq, rows, dim, seed);
+  use_device(launch.device);
+  glove_init_kernel<<<grid_for(rows), kThreads, 0, as_stream(launch.stream)>>>(weights, gradsq, rows, dim, seed);
   check_launch("glove_init_kernel");
 }
 
-void glove_train_range(const GloveLaunch& l, int64_t begin, int64_t end, int device, uintptr_t stream) {
-  EMBFORGE_CHECK(l.dim >= 1, "vector_size must be >= 1, got ", l.dim);
-  EMBFORGE_CHECK(l.vocab_size >= 1, "empty vocabulary");
-  EMBFORGE_CHECK(l.n_pairs >= 0 && l.n_pairs <= int64_t{0xFFFFFFFF},
-                 "number of pairs must be in [0, 2^32 - 1], got ", l.n_pairs);
-  EMBFORGE_CHECK(0 <= begin && begin <= end && end <= l.n_pairs, "range [", begin, ", ", end,
-                 ") outside the ", l.n_pairs, " pairs");
-  EMBFORGE_CHECK(l.learning_rate > 0.0f && l.grad_clip > 0.0f, "learning_rate and grad_clip must be > 0");
-  EMBFORGE_CHECK(l.warps_per_block >= 0 && l.warps_per_block <= 32,
-                 "warps_per_block must be in [0, 32], got ", l.warps_per_block);
+void glove_train_range(const GloveParams& params, const glove::Pair* pairs, const uint32_t* order,
+                       int64_t n_pairs, const GloveModel& model, int64_t begin, int64_t end,
+                       double* cost, unsigned long long* counts, const Launch& launch) {
+  EMBFORGE_CHECK(params.vector_size >= 1, "vector_size must be >= 1, got ", params.vector_size);
+  EMBFORGE_CHECK(model.vocab_size >= 1, "empty vocabulary");
+  EMBFORGE_CHECK(n_pairs >= 0 && n_pairs <= int64_t{0xFFFFFFFF},
+                 "number of pairs must be in [0, 2^32 - 1], got ", n_pairs);
+  EMBFORGE_CHECK(0 <= begin && begin <= end && end <= n_pairs, "range [", begin, ", ", end,
+                 ") outside the ", n_pairs, " pairs");
+  EMBFORGE_CHECK(params.learning_rate > 0.0f && params.grad_clip > 0.0f,
+                 "learning_rate and grad_clip must be > 0, got ", params.learning_rate, " and ",
+                 params.grad_clip);
+  EMBFORGE_CHECK(params.bias_learning_rate > 0.0f, "bias_learning_rate must be > 0, got ",
+                 params.bias_learning_rate);
+  EMBFORGE_CHECK(launch.warps_per_block >= 0 && launch.warps_per_block <= 32,
+                 "warps_per_block must be in [0, 32], got ", launch.warps_per_block);
   if (begin == end) return;
-  EMBFORGE_CHECK(l.pairs && l.weights && l.gradsq && l.cost && l.counts, "glove: null device pointer");
-  EMBFORGE_CHECK(aligned16(l.pairs), "glove: the pair records must be 16-byte aligned");
-  use_device(device);
+  EMBFORGE_CHECK(pairs && model.weights && model.gradsq && cost && counts, "glove: null device pointer");
+  EMBFORGE_CHECK(aligned16(pairs), "glove: the pair records must be 16-byte aligned");
+  use_device(launch.device);
 
-  GloveArgs a;
-  a.pairs = reinterpret_cast<const glove::Pair*>(l.pairs);
-  a.order = l.order;
-  a.n_pairs = l.n_pairs;
-  a.weights = l.weights;
-  a.gradsq = l.gradsq;
-  a.vocab_size = l.vocab_size;
-  a.dim = l.dim;
-  a.learning_rate = l.learning_rate;
-  a.grad_clip = l.grad_clip;
-  a.order_key = glove_order_key(l.seed, l.epoch);
-  a.half_bits = glove_half_bits(l.n_pairs);
-
-  const int threads = 32 * (l.warps_per_block > 0 ? l.warps_per_block : kDefaultWarps);
-  const int64_t blocks = resident_blocks(glove_train_kernel, threads, 0, device,
+  const GloveArgs a = glove_args(params, pairs, order, n_pairs, model);
+  const int threads = 32 * (launch.warps_per_block > 0 ? launch.warps_per_block : kDefaultWarps);
+  const int64_t blocks = resident_blocks(glove_train_kernel, threads, 0, launch.device,
                                          (end - begin + threads / 32 - 1) / (threads / 32));
-  glove_train_kernel<<<static_cast<unsigned>(blocks), threads, 0, as_stream(stream)>>>(
-      a, begin, end, l.cost, l.counts);
+  glove_train_kernel<<<static_cast<unsigned>(blocks), threads, 0, as_stream(launch.stream)>>>(
+      a, begin, end, cost, counts);
   check_launch("glove_train_kernel");
 }
 

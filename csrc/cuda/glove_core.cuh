@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "embforge/glove.h"
 #include "embforge/glove_math.h"
 #include "embforge/hd.h"
 #include "embforge/random.h"
@@ -25,6 +26,8 @@
 
 namespace embforge::cuda {
 
+// What a lane group reads, built from the contract (glove.h) by glove_args:
+// flattened so the kernel takes it by value, with the order key derived once.
 struct GloveArgs {
   const glove::Pair* pairs = nullptr;
   const uint32_t* order = nullptr;  // optional: visit pairs[order[t]]
@@ -35,7 +38,7 @@ struct GloveArgs {
   int dim = 0;
   float learning_rate = 0.05f;
   float grad_clip = 100.0f;
-  float bias_rate = 1.0f;           // glove_math.h: glove.c's bias step is fdiff, no eta
+  float bias_rate = 1.0f;           // GloveParams::bias_learning_rate (glove_math.h)
   uint64_t order_key = 0;           // glove_order_key(seed, epoch)
   int half_bits = 1;                // glove_half_bits(n_pairs)
 };
@@ -64,6 +67,24 @@ EMBFORGE_HD int glove_half_bits(int64_t n) {
   while (bits < 62 && (int64_t{1} << bits) < n) ++bits;
   const int half = (bits + 1) / 2;
   return half < 1 ? 1 : half;
+}
+
+inline GloveArgs glove_args(const GloveParams& params, const glove::Pair* pairs,
+                            const uint32_t* order, int64_t n_pairs, const GloveModel& model) {
+  GloveArgs a;
+  a.pairs = pairs;
+  a.order = order;
+  a.n_pairs = n_pairs;
+  a.weights = model.weights;
+  a.gradsq = model.gradsq;
+  a.vocab_size = model.vocab_size;
+  a.dim = params.vector_size;
+  a.learning_rate = params.learning_rate;
+  a.grad_clip = params.grad_clip;
+  a.bias_rate = params.bias_learning_rate;
+  a.order_key = glove_order_key(params.seed, params.epoch);
+  a.half_bits = glove_half_bits(n_pairs);
+  return a;
 }
 
 // A bijection on [0, 4^half) (balanced Feistel, 4 rounds of mix64).

@@ -8,7 +8,7 @@
 //   ballot(p)        bit i set when lane i passed p == true
 //   sync()           lanes' earlier shared-memory writes visible to all
 // On the GPU a group is a warp (WarpGroup). On the CPU, SerialGroup is one
-// lane, and the test bindings run a group of std::threads (lane_emulation.h),
+// lane, and the tests run a group of std::threads (tests/emulation/lane_emulation.h),
 // so the lane indexing and the shared scratch are exercised without a GPU.
 //
 // Every lane of a group must reach each collective (uniform control flow):

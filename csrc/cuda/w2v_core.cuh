@@ -37,12 +37,15 @@
 
 #include "embforge/hd.h"
 #include "embforge/random.h"
+#include "embforge/word2vec.h"
 #include "embforge/word2vec_math.h"
 #include "group.cuh"
 #include "sentences.cuh"
 
 namespace embforge::cuda {
 
+// What a lane group reads, built from the contract (word2vec.h) by w2v_args:
+// flattened so the kernel takes it by value, with the epoch seed derived once.
 struct W2vArgs {
   const uint32_t* ids = nullptr;        // the encoded stream
   const int64_t* offsets = nullptr;     // sentence s is ids[offsets[s], offsets[s+1])
@@ -63,6 +66,37 @@ struct W2vArgs {
   float alpha_start = 0.025f, alpha_end = 0.025f;
   uint64_t epoch_seed = 0;              // w2v_epoch_seed(seed, epoch)
 };
+
+// The epoch's key for all positional draws.
+EMBFORGE_HD uint64_t w2v_epoch_seed(uint64_t seed, int epoch) {
+  return SplitMix64(seed, 0x77327600000000ull + static_cast<uint32_t>(epoch)).next();
+}
+
+// The kernel arguments for (params, corpus, model); batch is the caller's
+// (it depends on the scratch a group gets).
+inline W2vArgs w2v_args(const Word2VecParams& params, const CorpusView& corpus,
+                        const Word2VecModel& model) {
+  W2vArgs a;
+  a.ids = corpus.ids;
+  a.offsets = corpus.offsets;
+  a.n_sentences = corpus.n_sentences;
+  a.n_ids = corpus.n_ids;
+  a.input = model.input;
+  a.output = model.output;
+  a.vocab_size = model.vocab_size;
+  a.dim = params.vector_size;
+  a.keep_threshold = model.keep_threshold;
+  a.noise_keep = model.noise_keep;
+  a.noise_alias = model.noise_alias;
+  a.window = params.window;
+  a.negative = params.negative;
+  a.skip_gram = params.skip_gram;
+  a.shrink_windows = params.shrink_windows;
+  a.alpha_start = params.alpha_start;
+  a.alpha_end = params.alpha_end;
+  a.epoch_seed = w2v_epoch_seed(params.seed, params.epoch);
+  return a;
+}
 
 // Per-lane tallies; lane 0's are the group's (every lane computes the same).
 struct W2vCounters {
@@ -98,11 +132,6 @@ EMBFORGE_HD W2vScratch w2v_scratch(unsigned char* base, const W2vArgs& a) {
   s.targets = s.contexts + 2 * a.window;
   s.rows = reinterpret_cast<float*>(base + w2v_id_bytes(a));
   return s;
-}
-
-// The epoch's key for all positional draws.
-EMBFORGE_HD uint64_t w2v_epoch_seed(uint64_t seed, int epoch) {
-  return SplitMix64(seed, 0x77327600000000ull + static_cast<uint32_t>(epoch)).next();
 }
 
 // Whether position q (holding `id`) survives subsampling this epoch: the

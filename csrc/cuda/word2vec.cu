@@ -13,7 +13,7 @@
 #include <algorithm>
 
 #include "embforge/check.h"
-#include "embforge/cuda_kernels.h"
+#include "embforge/word2vec.h"
 #include "launch.cuh"
 #include "w2v_core.cuh"
 
@@ -53,66 +53,53 @@ __global__ void word2vec_init_kernel(float* input, int64_t rows, int dim, uint64
     w2v_init_row(input + r * dim, dim, seed, r);
 }
 
-void check_args(const Word2VecLaunch& w, int64_t begin, int64_t end) {
-  EMBFORGE_CHECK(w.dim >= 1, "vector_size must be >= 1, got ", w.dim);
-  EMBFORGE_CHECK(w.window >= 1 && w.window <= kMaxWindow, "window must be in [1, ", kMaxWindow,
-                 "] on CUDA, got ", w.window);
-  EMBFORGE_CHECK(w.negative >= 1, "negative must be >= 1, got ", w.negative);
-  EMBFORGE_CHECK(w.vocab_size >= 1 && w.vocab_size < (int64_t{1} << 32),
-                 "vocabulary size must be in [1, 2^32), got ", w.vocab_size);
-  EMBFORGE_CHECK(w.ids && w.offsets && w.input && w.output && w.keep_threshold &&
-                     w.noise_keep && w.noise_alias && w.loss && w.counts,
+void check_args(const Word2VecParams& p, const CorpusView& c, const Word2VecModel& m,
+                int64_t begin, int64_t end, const double* loss, const unsigned long long* counts,
+                const Launch& l) {
+  EMBFORGE_CHECK(p.vector_size >= 1, "vector_size must be >= 1, got ", p.vector_size);
+  EMBFORGE_CHECK(p.window >= 1 && p.window <= kMaxWindow, "window must be in [1, ", kMaxWindow,
+                 "] on CUDA, got ", p.window);
+  EMBFORGE_CHECK(p.negative >= 1, "negative must be >= 1, got ", p.negative);
+  EMBFORGE_CHECK(m.vocab_size >= 1 && m.vocab_size < (int64_t{1} << 32),
+                 "vocabulary size must be in [1, 2^32), got ", m.vocab_size);
+  EMBFORGE_CHECK(c.ids && c.offsets && m.input && m.output && m.keep_threshold && m.noise_keep &&
+                     m.noise_alias && loss && counts,
                  "word2vec: device pointers must not be null");
-  EMBFORGE_CHECK(w.n_sentences >= 0 && w.n_ids >= 0, "empty or negative corpus sizes");
-  EMBFORGE_CHECK(0 <= begin && begin <= end && end <= w.n_ids, "range [", begin, ", ", end,
-                 ") outside the stream of ", w.n_ids, " ids");
-  EMBFORGE_CHECK(w.alpha_start > 0.0f && w.alpha_end >= 0.0f, "learning rates must be > 0");
-  EMBFORGE_CHECK(w.warps_per_block >= 0 && w.warps_per_block <= 32,
-                 "warps_per_block must be in [0, 32], got ", w.warps_per_block);
-  EMBFORGE_CHECK(w.span >= 0, "span must be >= 0, got ", w.span);
-  EMBFORGE_CHECK(w.batch >= 0, "batch must be >= 0, got ", w.batch);
+  EMBFORGE_CHECK(c.n_sentences >= 0 && c.n_ids >= 0, "empty or negative corpus sizes");
+  EMBFORGE_CHECK(0 <= begin && begin <= end && end <= c.n_ids, "range [", begin, ", ", end,
+                 ") outside the stream of ", c.n_ids, " ids");
+  EMBFORGE_CHECK(p.alpha_start > 0.0f && p.alpha_end >= 0.0f, "learning rates must be > 0, got ",
+                 p.alpha_start, " and ", p.alpha_end);
+  EMBFORGE_CHECK(l.warps_per_block >= 0 && l.warps_per_block <= 32,
+                 "warps_per_block must be in [0, 32], got ", l.warps_per_block);
+  EMBFORGE_CHECK(l.span >= 0, "span must be >= 0, got ", l.span);
+  EMBFORGE_CHECK(l.batch >= 0, "batch must be >= 0, got ", l.batch);
 }
 
 }  // namespace
 
-void word2vec_train_range(const Word2VecLaunch& w, int64_t begin, int64_t end, int device,
-                          uintptr_t stream) {
-  check_args(w, begin, end);
-  if (begin == end || w.n_sentences == 0) return;
+void word2vec_train_range(const Word2VecParams& params, const CorpusView& corpus,
+                          const Word2VecModel& model, int64_t begin, int64_t end, double* loss,
+                          unsigned long long* counts, const Launch& launch) {
+  check_args(params, corpus, model, begin, end, loss, counts, launch);
+  if (begin == end || corpus.n_sentences == 0) return;
+  const int device = launch.device;
   use_device(device);
 
-  W2vArgs a;
-  a.ids = w.ids;
-  a.offsets = w.offsets;
-  a.n_sentences = w.n_sentences;
-  a.n_ids = w.n_ids;
-  a.input = w.input;
-  a.output = w.output;
-  a.vocab_size = w.vocab_size;
-  a.dim = w.dim;
-  a.keep_threshold = w.keep_threshold;
-  a.noise_keep = w.noise_keep;
-  a.noise_alias = w.noise_alias;
-  a.window = w.window;
-  a.negative = w.negative;
-  a.skip_gram = w.skip_gram;
-  a.shrink_windows = w.shrink_windows;
-  a.alpha_start = w.alpha_start;
-  a.alpha_end = w.alpha_end;
-  a.epoch_seed = w2v_epoch_seed(w.seed, w.epoch);
+  W2vArgs a = w2v_args(params, corpus, model);
   // Skip-gram stages as many context rows as fit the per-warp target, so the
   // usual window (2 * 5 contexts at d=100) is one exact HogBatch pass.
-  const int64_t dp = padded_dim(w.dim);
+  const int64_t dp = padded_dim(a.dim);
   const int64_t fit = (kScratchTarget / 4 / dp - 2) / 2;
-  a.batch = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(2 * w.window, fit)));
-  if (w.batch > 0) a.batch = std::min(w.batch, 2 * w.window);
+  a.batch = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(2 * a.window, fit)));
+  if (launch.batch > 0) a.batch = std::min(launch.batch, 2 * a.window);
 
-  const int warps = w.warps_per_block > 0 ? w.warps_per_block : kDefaultWarps;
-  const int span = w.span > 0 ? w.span : kDefaultSpan;
+  const int warps = launch.warps_per_block > 0 ? launch.warps_per_block : kDefaultWarps;
+  const int span = launch.span > 0 ? launch.span : kDefaultSpan;
   const int64_t per_warp = w2v_scratch_bytes(a);
   const DeviceLimits limits = device_limits(device);
-  EMBFORGE_CHECK(per_warp <= limits.shared_per_block_optin, "word2vec: vector_size ", w.dim,
-                 " and window ", w.window, " need ", per_warp,
+  EMBFORGE_CHECK(per_warp <= limits.shared_per_block_optin, "word2vec: vector_size ", a.dim,
+                 " and window ", a.window, " need ", per_warp,
                  " bytes of shared memory per warp, the device allows ",
                  limits.shared_per_block_optin);
   const int fitting = static_cast<int>(limits.shared_per_block_optin / per_warp);
@@ -120,26 +107,25 @@ void word2vec_train_range(const Word2VecLaunch& w, int64_t begin, int64_t end, i
   const size_t shared = static_cast<size_t>(per_warp) * block_warps;
   const int threads = 32 * block_warps;
 
-  const bool packed = w.dim % 4 == 0 && aligned16(w.input) && aligned16(w.output);
+  const bool packed = a.dim % 4 == 0 && aligned16(a.input) && aligned16(a.output);
   auto kernel = packed ? word2vec_kernel<4> : word2vec_kernel<1>;
   allow_shared(kernel, shared, "cudaFuncSetAttribute(word2vec_kernel)");
   const int64_t n_spans = (end - begin + span - 1) / span;
   const int64_t blocks = resident_blocks(kernel, threads, shared, device,
                                          (n_spans + block_warps - 1) / block_warps);
-  kernel<<<static_cast<unsigned>(blocks), threads, shared, as_stream(stream)>>>(
-      a, begin, end, span, per_warp, w.loss, w.counts);
+  kernel<<<static_cast<unsigned>(blocks), threads, shared, as_stream(launch.stream)>>>(
+      a, begin, end, span, per_warp, loss, counts);
   check_launch(packed ? "word2vec_kernel<4>" : "word2vec_kernel<1>");
 }
 
-void word2vec_init_input(float* input, int64_t rows, int dim, uint64_t seed, int device,
-                         uintptr_t stream) {
+void word2vec_init_input(float* input, int64_t rows, int dim, uint64_t seed, const Launch& launch) {
   EMBFORGE_CHECK(rows >= 0 && dim >= 1, "invalid shape [", rows, ", ", dim, "]");
   EMBFORGE_CHECK(input || rows == 0, "word2vec_init_input: null device pointer");
   if (rows == 0) return;
-  use_device(device);
+  use_device(launch.device);
   constexpr int threads = 256;
   const int64_t blocks = std::min<int64_t>((rows + threads - 1) / threads, 65535);
-  word2vec_init_kernel<<<static_cast<unsigned>(blocks), threads, 0, as_stream(stream)>>>(
+  word2vec_init_kernel<<<static_cast<unsigned>(blocks), threads, 0, as_stream(launch.stream)>>>(
       input, rows, dim, seed);
   check_launch("word2vec_init_kernel");
 }

@@ -23,7 +23,20 @@ void bind_common(py::module_& m) {
       .def_property_readonly("stop_requested", &Progress::stop_requested)
       .def("request_stop", [](Progress& p) { p.stop = true; },
            "Ask the running call to end at its next safe point.")
-      .def("clear_stop", [](Progress& p) { p.stop = false; });
+      .def("clear_stop", [](Progress& p) { p.stop = false; })
+      // For callers that count work themselves (the CUDA launch loop, which
+      // publishes each finished launch to the same bar the CPU path feeds).
+      .def("reset", &Progress::reset, py::arg("total"),
+           "Zeroes the counters of a new call expecting `total` units of work.")
+      .def("add",
+           [](Progress& p, int64_t work, double loss, int64_t loss_terms, double learning_rate) {
+             p.work_done += work;
+             p.loss_sum.fetch_add(loss);
+             p.loss_count += loss_terms;
+             p.learning_rate = learning_rate;
+           },
+           py::arg("work"), py::arg("loss"), py::arg("loss_terms"), py::arg("learning_rate"),
+           "Adds finished work and its loss; sets the current learning rate.");
 }
 
 }  // namespace embforge::bind

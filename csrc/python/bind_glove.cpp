@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "bindings.h"
 #include "embforge/cooccur.h"
@@ -50,7 +51,52 @@ const glove::Pair* pair_data(py::array& pairs) {
 
 }  // namespace
 
+void bind_glove_params(py::module_& m) {
+  py::class_<GloveParams> params(
+      m, "GloveParams",
+      "GloVe's training parameters (glove.h), the one set both backends take: "
+      "_core.train_glove_epoch, GloveBlockFile.train_epoch and _cuda.glove_train_range.");
+  params
+      .def_readwrite("vector_size", &GloveParams::vector_size)
+      .def_readwrite("learning_rate", &GloveParams::learning_rate, "glove.c's eta")
+      .def_readwrite("grad_clip", &GloveParams::grad_clip)
+      .def_readwrite("bias_learning_rate", &GloveParams::bias_learning_rate,
+                     "scales the bias gradient (glove.c: 1)")
+      .def_readwrite("seed", &GloveParams::seed, "with epoch, keys the CUDA visiting order")
+      .def_readwrite("epoch", &GloveParams::epoch)
+      .def_readwrite("workers", &GloveParams::workers, "CPU threads");
+  def_fields_init_repr(params, "GloveParams",
+                       {"vector_size", "learning_rate", "grad_clip", "bias_learning_rate", "seed", "epoch",
+                        "workers"});
+}
+
+void bind_cooccur_params(py::module_& m) {
+  py::class_<CooccurParams> params(
+      m, "CooccurParams",
+      "Co-occurrence counting parameters (cooccur.h), the one set both backends take: "
+      "_core.count_cooccurrences and _cuda.cooccur_count (which reads window, symmetric and "
+      "distance_weighting).");
+  params
+      .def_readwrite("window", &CooccurParams::window)
+      .def_readwrite("symmetric", &CooccurParams::symmetric, "False: left context only")
+      .def_readwrite("distance_weighting", &CooccurParams::distance_weighting, "w(d) = 1/d, else 1")
+      .def_readwrite("workers", &CooccurParams::workers, "CPU threads")
+      .def_readwrite("memory_bytes", &CooccurParams::memory_bytes, "CPU memory budget")
+      .def_readwrite("temp_dir", &CooccurParams::temp_dir, "existing directory for spilled runs")
+      .def_readwrite("max_product", &CooccurParams::max_product,
+                     "dense table's rank-product limit (-1: from the budget, 0: none)")
+      .def_readwrite("result_dir", &CooccurParams::result_dir,
+                     "where the result may go as files ('': memory only)")
+      .def_readwrite("result_to_files", &CooccurParams::result_to_files);
+  def_fields_init_repr(params, "CooccurParams",
+                       {"window", "symmetric", "distance_weighting", "workers", "memory_bytes", "temp_dir",
+                        "max_product", "result_dir", "result_to_files"});
+}
+
 void bind_glove(py::module_& m) {
+  bind_cooccur_params(m);
+  bind_glove_params(m);
+
   // A spill-file failure is an OSError with its errno (PermissionError,
   // disk full, ...), not a RuntimeError.
   py::register_exception_translator([](std::exception_ptr error) {
@@ -63,21 +109,9 @@ void bind_glove(py::module_& m) {
   });
 
   m.def("count_cooccurrences",
-        [](py::array ids, py::array offsets, int64_t vocab_size, int window, bool symmetric,
-           bool distance_weighting, int workers, int64_t memory_bytes, const std::string& temp_dir,
-           int64_t max_product, std::shared_ptr<Progress> progress, const std::string& result_dir,
-           bool result_to_files) {
+        [](py::array ids, py::array offsets, int64_t vocab_size, const CooccurParams& params,
+           std::shared_ptr<Progress> progress) {
           const CorpusView corpus = corpus_view(ids, offsets);
-          CooccurParams params;
-          params.window = window;
-          params.symmetric = symmetric;
-          params.distance_weighting = distance_weighting;
-          params.workers = workers;
-          params.memory_bytes = memory_bytes;
-          params.temp_dir = temp_dir;
-          params.max_product = max_product;
-          params.result_dir = result_dir;
-          params.result_to_files = result_to_files;
           CooccurMatrix result;
           {
             py::gil_scoped_release release;
@@ -91,10 +125,8 @@ void bind_glove(py::module_& m) {
           return py::make_tuple(to_numpy(std::move(result.rows)), to_numpy(std::move(result.cols)),
                                 to_numpy(std::move(result.values)), stats);
         },
-        py::arg("ids"), py::arg("offsets"), py::arg("vocab_size"), py::kw_only(), py::arg("window"),
-        py::arg("symmetric"), py::arg("distance_weighting"), py::arg("workers"),
-        py::arg("memory_bytes"), py::arg("temp_dir"), py::arg("max_product") = -1,
-        py::arg("progress") = py::none(), py::arg("result_dir") = "", py::arg("result_to_files") = false,
+        py::arg("ids"), py::arg("offsets"), py::arg("vocab_size"), py::arg("params"), py::kw_only(),
+        py::arg("progress") = py::none(),
         "Co-occurrence counts (rows, cols, values, stats), sorted by (row, col); see cooccur.h.\n"
         "With result_dir, a result written to files there leaves the arrays empty and lists the\n"
         "entries of each thread's files in stats['result_file_counts'].");
@@ -135,27 +167,25 @@ void bind_glove(py::module_& m) {
 
   m.def("glove_pair_update",
         [](py::array weights, py::array gradsq, uint32_t row, uint32_t col, float log_x,
-           float weight, float learning_rate, float grad_clip, float bias_learning_rate) {
+           float weight, const GloveParams& params) {
           const GloveModel model = glove_model(weights, gradsq);
-          const GloveParams params =
-              glove_params(weights, learning_rate, grad_clip, bias_learning_rate, 1);
+          check_glove_params(params, weights);
+          EMBFORGE_CHECK(row < model.vocab_size && col < model.vocab_size, "pair (", row, ", ", col,
+                         ") is out of range for a vocabulary of ", model.vocab_size, " words");
           return glove_pair_update(params, model, glove::Pair{row, col, log_x, weight});
         },
         py::arg("weights"), py::arg("gradsq"), py::arg("row"), py::arg("col"), py::arg("log_x"),
-        py::arg("weight"), py::arg("learning_rate"), py::arg("grad_clip"),
-        py::arg("bias_learning_rate") = 1.0f,
+        py::arg("weight"), py::arg("params"),
         "One pair's update as training does it (for tests against a reference); returns its cost.");
 
   m.def("train_glove_epoch",
         [](py::array pairs, py::array order, py::array weights, py::array gradsq,
-           float learning_rate, float grad_clip, int workers, std::shared_ptr<Progress> progress,
-           float bias_learning_rate) {
+           const GloveParams& params, std::shared_ptr<Progress> progress) {
           const GloveModel model = glove_model(weights, gradsq);
+          check_glove_params(params, weights);
           const glove::Pair* records = pair_data(pairs);
           const auto n = static_cast<int64_t>(pairs.shape(0));
           const auto* visit = checked_data<uint32_t>(order, "order", {n}, false);
-          const GloveParams params =
-              glove_params(weights, learning_rate, grad_clip, bias_learning_rate, workers);
           GloveEpochStats stats;
           {
             py::gil_scoped_release release;
@@ -169,9 +199,10 @@ void bind_glove(py::module_& m) {
           }
           return epoch_dict(stats);
         },
-        py::arg("pairs"), py::arg("order"), py::arg("weights"), py::arg("gradsq"), py::kw_only(),
-        py::arg("learning_rate"), py::arg("grad_clip"), py::arg("workers"), py::arg("progress"),
-        py::arg("bias_learning_rate") = 1.0f);
+        py::arg("pairs"), py::arg("order"), py::arg("weights"), py::arg("gradsq"), py::arg("params"),
+        py::kw_only(), py::arg("progress") = py::none(),
+        "One pass over pairs[order] with params.workers threads (params.seed and epoch are not\n"
+        "read: the order is given); returns cost, pairs, skipped, stopped.");
 }
 
 }  // namespace embforge::bind

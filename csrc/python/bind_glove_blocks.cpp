@@ -34,21 +34,20 @@ void bind_glove_blocks(py::module_& m) {
            py::arg("rows"), py::arg("cols"), py::arg("values"), py::arg("x_max"), py::arg("alpha"),
            py::arg("workers") = 1, "Writes the next entries of the COO matrix into their blocks.")
       .def("train_epoch",
-           [](GloveBlockFile& self, py::array weights, py::array gradsq, int epoch, float learning_rate,
-              float grad_clip, float bias_learning_rate, int workers, std::shared_ptr<Progress> progress) {
+           [](GloveBlockFile& self, py::array weights, py::array gradsq, const GloveParams& params,
+              std::shared_ptr<Progress> progress) {
              const GloveModel model = glove_model(weights, gradsq);
-             const GloveParams params =
-                 glove_params(weights, learning_rate, grad_clip, bias_learning_rate, workers);
+             check_glove_params(params, weights);
              GloveEpochStats stats;
              {
                py::gil_scoped_release release;
-               stats = self.train_epoch(params, model, epoch, progress.get());
+               stats = self.train_epoch(params, model, progress.get());
              }
              return epoch_dict(stats);
            },
-           py::arg("weights"), py::arg("gradsq"), py::kw_only(), py::arg("epoch"),
-           py::arg("learning_rate"), py::arg("grad_clip"), py::arg("bias_learning_rate"),
-           py::arg("workers"), py::arg("progress"))
+           py::arg("weights"), py::arg("gradsq"), py::arg("params"), py::kw_only(),
+           py::arg("progress") = py::none(),
+           "One epoch over every block, in the order of params.epoch (the file's own seed keys it).")
       .def("read_block",
            [](const GloveBlockFile& self, int64_t b) {
              std::vector<glove::Pair> records;

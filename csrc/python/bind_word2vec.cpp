@@ -5,6 +5,27 @@
 namespace embforge::bind {
 
 void bind_word2vec(py::module_& m) {
+  py::class_<Word2VecParams> params(
+      m, "Word2VecParams",
+      "Word2vec's parameters (word2vec.h), the one set both backends take: "
+      "_core.train_word2vec_epoch and _cuda.word2vec_train_range.");
+  params
+      .def_readwrite("vector_size", &Word2VecParams::vector_size)
+      .def_readwrite("window", &Word2VecParams::window, "maximum distance between center and context")
+      .def_readwrite("negative", &Word2VecParams::negative, "noise words per positive pair")
+      .def_readwrite("skip_gram", &Word2VecParams::skip_gram, "False: CBOW")
+      .def_readwrite("shrink_windows", &Word2VecParams::shrink_windows)
+      .def_readwrite("alpha_start", &Word2VecParams::alpha_start, "learning rate at the call's start")
+      .def_readwrite("alpha_end", &Word2VecParams::alpha_end, "learning rate at the call's end")
+      .def_readwrite("seed", &Word2VecParams::seed)
+      .def_readwrite("epoch", &Word2VecParams::epoch)
+      .def_readwrite("workers", &Word2VecParams::workers, "CPU threads")
+      .def_readwrite("hot_rows", &Word2VecParams::hot_rows,
+                     "rows trained in thread-private copies (-1: automatic, 0: off; CPU)");
+  def_fields_init_repr(params, "Word2VecParams",
+                       {"vector_size", "window", "negative", "skip_gram", "shrink_windows", "alpha_start",
+                        "alpha_end", "seed", "epoch", "workers", "hot_rows"});
+
   m.def("build_alias_table",
         [](py::array weights) {
           const auto n = static_cast<int64_t>(weights.size());
@@ -69,12 +90,14 @@ void bind_word2vec(py::module_& m) {
   m.def("train_word2vec_epoch",
         [](py::array ids, py::array offsets, py::array input, py::array output,
            py::array keep_threshold, py::array noise_keep, py::array noise_alias,
-           bool skip_gram, int window, int negative, bool shrink_windows, float alpha_start,
-           float alpha_end, uint64_t seed, int epoch, int workers,
-           std::shared_ptr<Progress> progress, int64_t hot_rows) {
+           const Word2VecParams& params, std::shared_ptr<Progress> progress) {
           EMBFORGE_CHECK(input.ndim() == 2, "input must be 2-D, got ", input.ndim(), "-D");
           const int64_t vocab = input.shape(0);
           const auto dim = input.shape(1);
+          EMBFORGE_CHECK(dim == params.vector_size, "input has ", dim,
+                         " columns, params.vector_size is ", params.vector_size);
+          EMBFORGE_CHECK(params.hot_rows >= -1, "hot_rows must be >= -1 (-1: automatic), got ",
+                         params.hot_rows);
           const CorpusView corpus = corpus_view(ids, offsets, vocab);
           Word2VecModel model;
           model.vocab_size = vocab;
@@ -83,19 +106,6 @@ void bind_word2vec(py::module_& m) {
           model.keep_threshold = checked_data<uint32_t>(keep_threshold, "keep_threshold", {vocab}, false);
           model.noise_keep = checked_data<uint32_t>(noise_keep, "noise_keep", {vocab}, false);
           model.noise_alias = checked_data<uint32_t>(noise_alias, "noise_alias", {vocab}, false);
-          Word2VecParams params;
-          params.vector_size = static_cast<int>(dim);
-          params.window = window;
-          params.negative = negative;
-          params.skip_gram = skip_gram;
-          params.shrink_windows = shrink_windows;
-          params.alpha_start = alpha_start;
-          params.alpha_end = alpha_end;
-          params.seed = seed;
-          params.epoch = epoch;
-          params.workers = workers;
-          EMBFORGE_CHECK(hot_rows >= -1, "hot_rows must be >= -1 (-1: automatic), got ", hot_rows);
-          params.hot_rows = hot_rows;
           EpochStats stats;
           {
             py::gil_scoped_release release;
@@ -110,10 +120,10 @@ void bind_word2vec(py::module_& m) {
           return out;
         },
         py::arg("ids"), py::arg("offsets"), py::arg("input"), py::arg("output"),
-        py::arg("keep_threshold"), py::arg("noise_keep"), py::arg("noise_alias"), py::kw_only(),
-        py::arg("skip_gram"), py::arg("window"), py::arg("negative"), py::arg("shrink_windows"),
-        py::arg("alpha_start"), py::arg("alpha_end"), py::arg("seed"), py::arg("epoch"),
-        py::arg("workers"), py::arg("progress"), py::arg("hot_rows") = -1);
+        py::arg("keep_threshold"), py::arg("noise_keep"), py::arg("noise_alias"), py::arg("params"),
+        py::kw_only(), py::arg("progress") = py::none(),
+        "One epoch (or part of one: the learning rate runs from params.alpha_start to alpha_end)\n"
+        "with params.workers threads; returns loss, loss_terms, ids_processed, words_trained, stopped.");
 }
 
 }  // namespace embforge::bind

@@ -6,11 +6,12 @@
 #include <pybind11/pybind11.h>
 
 #include <algorithm>
+#include <charconv>
 #include <string>
 #include <vector>
 
 #include "embforge/check.h"
-#include "embforge/word2vec.h"  // CorpusView
+#include "embforge/corpus_view.h"
 
 namespace embforge::bind {
 
@@ -68,6 +69,48 @@ inline CorpusView corpus_view(py::array& ids, py::array& offsets, int64_t vocab_
                    " in the corpus is out of range for a vocabulary of ", vocab_size, " words");
   }
   return corpus;
+}
+
+// A parameter class's constructor and __repr__, both over its bound fields:
+// Name(field=value, ...) with keywords only (unset fields keep the C++
+// struct's defaults; an unknown name is a TypeError naming it), and a repr in
+// the same form, so a parameter object prints as the call that makes it.
+// Floats are the structs' float32, written in their shortest form (0.025, not
+// 0.02500000037252903).
+template <typename T>
+void def_fields_init_repr(py::class_<T>& cls, const std::string& name,
+                          const std::vector<std::string>& fields) {
+  cls.def(py::init([name, fields](const py::kwargs& kwargs) {
+            T value;
+            // A borrowed Python view of `value`: its field setters convert and
+            // check each keyword's type. It dies before `value` is returned.
+            py::object view = py::cast(&value, py::return_value_policy::reference);
+            for (const auto& item : kwargs) {
+              const std::string key = py::str(item.first);
+              if (std::find(fields.begin(), fields.end(), key) == fields.end())
+                throw py::type_error(name + "() got an unexpected keyword argument '" + key + "'");
+              py::setattr(view, item.first, item.second);
+            }
+            view = py::object();
+            return value;
+          }),
+          "Takes the fields below as keywords, each optional (unset: the C++ default).");
+  cls.def("__repr__", [name, fields](const py::object& self) {
+    std::string out = name + "(";
+    for (size_t i = 0; i < fields.size(); ++i) {
+      const py::object value = self.attr(fields[i].c_str());
+      std::string text;
+      if (py::isinstance<py::float_>(value)) {
+        char buffer[32];
+        const auto end = std::to_chars(buffer, buffer + sizeof buffer, value.cast<float>()).ptr;
+        text.assign(buffer, end);
+      } else {
+        text = py::repr(value);
+      }
+      out += (i ? ", " : "") + fields[i] + "=" + text;
+    }
+    return out + ")";
+  });
 }
 
 void bind_common(py::module_& m);

@@ -43,15 +43,10 @@ inline PairInput pair_input(py::array& rows, py::array& cols, py::array& values)
   return PairInput{coo, py::array_t<uint32_t>({static_cast<py::ssize_t>(coo.n), py::ssize_t{4}})};
 }
 
-inline GloveParams glove_params(const py::array& weights, float learning_rate, float grad_clip,
-                                float bias_learning_rate, int workers) {
-  GloveParams params;
-  params.vector_size = static_cast<int>(weights.shape(1) - 1);
-  params.learning_rate = learning_rate;
-  params.grad_clip = grad_clip;
-  params.bias_rate = bias_learning_rate;
-  params.workers = workers;
-  return params;
+// The parameters must describe the model's arrays.
+inline void check_glove_params(const GloveParams& params, const py::array& weights) {
+  EMBFORGE_CHECK(weights.shape(1) - 1 == params.vector_size, "weights have ", weights.shape(1) - 1,
+                 " vector columns, params.vector_size is ", params.vector_size);
 }
 
 inline py::dict epoch_dict(const GloveEpochStats& stats) {

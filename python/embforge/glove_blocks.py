@@ -66,6 +66,13 @@ def plan(memory: int, nnz: int, vocab_size: int, vector_size: int, on_disk: bool
     return Plan(True, blocks, max(1, room // WRITE_BYTES_PER_ENTRY))
 
 
+def glove_params(weights, settings, order_epoch: int, workers: int):
+    """core.GloveParams for epoch `order_epoch` of the model `weights`
+    ([rows, dim + 1]); `settings` is a backends.GloveSettings."""
+    return core.GloveParams(vector_size=int(weights.shape[1]) - 1, **settings._asdict(),
+                            epoch=int(order_epoch), workers=int(workers))
+
+
 class PairBlocks:
     """The training pairs of one Cooccurrence, in blocks of an unnamed file."""
 
@@ -93,8 +100,8 @@ class PairBlocks:
                     progress) -> dict:
         """One epoch: the blocks in the order of (seed, order_epoch), each
         shuffled in memory; `settings` is a backends.GloveSettings."""
-        return self.native.train_epoch(weights, gradsq, epoch=order_epoch, **settings._asdict(),
-                                       workers=workers, progress=progress)
+        params = glove_params(weights, settings, order_epoch, workers)
+        return self.native.train_epoch(weights, gradsq, params, progress=progress)
 
     def close(self) -> None:
         """Frees the file (idempotent)."""

@@ -1,5 +1,6 @@
-// Word-word co-occurrence counts over an encoded corpus: the contract every
-// backend (CPU threads now, CUDA later) implements.
+// Word-word co-occurrence counts over an encoded corpus: the contract both
+// backends implement (csrc/cpu/cooccur.cpp and csrc/cuda/cooccur.cu), with
+// CooccurParams the one parameter struct they take.
 //
 // Counting follows Stanford GloVe's `cooccur`: out-of-vocabulary tokens are
 // already gone from the id stream (cooccur skips them before windowing too),
@@ -20,17 +21,15 @@
 
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
-#include <new>
-#include <stdexcept>
 #include <string>
-#include <utility>
 #include <vector>
 
+#include "embforge/corpus_view.h"
 #include "embforge/file_io.h"  // FileError
 #include "embforge/hd.h"
+#include "embforge/launch.h"
+#include "embforge/malloc_array.h"
 #include "embforge/progress.h"
-#include "embforge/word2vec.h"  // CorpusView
 
 namespace embforge {
 
@@ -38,6 +37,8 @@ struct CooccurParams {
   int window = 15;                   // GloVe's default; >= 1
   bool symmetric = true;             // false: left context only (cooccur -symmetric 0)
   bool distance_weighting = true;    // w(d) = 1/d, else 1
+  // The rest is read by the CPU backend only (the CUDA count works inside
+  // the caller's device workspace and never spills).
   int workers = 1;
   // Budget for the working memory and the result: dense tables, pair
   // buffers, in-memory runs, merge buffers and the output arrays (see
@@ -58,53 +59,6 @@ struct CooccurParams {
 };
 
 constexpr int64_t kMinCooccurMemory = int64_t{1} << 16;  // 64 KiB
-
-// An array allocated with std::malloc, handed to Python without a copy
-// (the binding frees it with std::free).
-template <typename T>
-class MallocArray {
- public:
-  MallocArray() = default;
-  explicit MallocArray(int64_t capacity) : size_(capacity) {
-    // malloc, not vector: untouched pages of a generous capacity never
-    // become resident, and shrink() gives the tail back without a copy.
-    data_ = static_cast<T*>(std::malloc(static_cast<size_t>(capacity > 0 ? capacity : 1) * sizeof(T)));
-    if (!data_) throw std::bad_alloc();
-  }
-  MallocArray(MallocArray&& other) noexcept { *this = std::move(other); }
-  MallocArray& operator=(MallocArray&& other) noexcept {
-    std::swap(data_, other.data_);
-    std::swap(size_, other.size_);
-    return *this;
-  }
-  MallocArray(const MallocArray&) = delete;
-  MallocArray& operator=(const MallocArray&) = delete;
-  ~MallocArray() { std::free(data_); }
-
-  T* data() { return data_; }
-  const T* data() const { return data_; }
-  int64_t size() const { return size_; }
-  T& operator[](int64_t i) { return data_[i]; }
-  const T& operator[](int64_t i) const { return data_[i]; }
-  // Keeps the first min(size, size()) elements. Shrinking gives the tail
-  // back to the system; growing a large block remaps it (no copy).
-  void resize(int64_t size) {
-    void* moved = std::realloc(data_, static_cast<size_t>(size > 0 ? size : 1) * sizeof(T));
-    if (!moved && size > size_) throw std::bad_alloc();
-    if (moved) data_ = static_cast<T*>(moved);
-    size_ = size;
-  }
-  T* release() {
-    T* out = data_;
-    data_ = nullptr;
-    size_ = 0;
-    return out;
-  }
-
- private:
-  T* data_ = nullptr;
-  int64_t size_ = 0;
-};
 
 struct CooccurStats {
   int64_t ids_processed = 0;
@@ -140,6 +94,40 @@ struct CooccurMatrix {
 // empty matrix. Spilled run files are removed on return and on exceptions.
 CooccurMatrix count_cooccurrences(const CooccurParams& params, const CorpusView& corpus,
                                   int64_t vocab_size, Progress* progress);
+
+namespace cuda {
+
+// A count held in the caller's device workspace: sorted unique keys
+// (row * vocab + col) and fixed-point sums, nnz of each.
+struct CooccurCount {
+  int64_t nnz = 0;
+  int64_t pair_updates = 0;      // additions into X, as CooccurStats
+  int64_t chunks = 0;
+  int64_t capacity = 0;          // entries per sort buffer the workspace held
+  int fraction_bits = 0;
+  bool stopped = false;          // Progress::stop: nnz = 0
+  const uint64_t* keys = nullptr;    // the result, inside the workspace
+  const uint64_t* values = nullptr;
+};
+
+// Entries per sort buffer a workspace of `bytes` holds (the chunk budget).
+int64_t cooccur_capacity(int64_t workspace_bytes, int64_t vocab_size, int device);
+
+// Counts X over a corpus in device memory into `workspace` (a 16-byte
+// aligned device buffer of workspace_bytes: the memory budget). Reads
+// params.window, symmetric and distance_weighting. Synchronous: it waits for
+// the stream after every chunk (to size the next one), publishes ids done to
+// `progress` and honours its stop flag between chunks.
+CooccurCount cooccur_count(const CooccurParams& params, const CorpusView& corpus, int64_t vocab_size,
+                           void* workspace, int64_t workspace_bytes, const Launch& launch,
+                           Progress* progress);
+
+// Writes a count's nnz entries as the CPU's COO arrays (sorted by row, col);
+// the workspace must still be alive.
+void cooccur_export(const CooccurCount& result, int64_t vocab_size, int32_t* rows, int32_t* cols,
+                    float* values, const Launch& launch);
+
+}  // namespace cuda
 
 namespace cooc {
 

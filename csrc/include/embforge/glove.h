@@ -1,4 +1,6 @@
-// GloVe training: the contract every backend implements.
+// GloVe training: the contract both backends implement (csrc/cpu/glove.cpp
+// and csrc/cuda/glove.cu), with GloveParams the one parameter struct they
+// take.
 //
 // Model layout is glove.c's, in float32: `weights` and `gradsq` are
 // [2 * vocab, dim + 1]; rows [0, vocab) are the main word vectors, rows
@@ -11,6 +13,7 @@
 #include <cstdint>
 
 #include "embforge/glove_math.h"
+#include "embforge/launch.h"
 #include "embforge/progress.h"
 
 namespace embforge {
@@ -19,8 +22,12 @@ struct GloveParams {
   int vector_size = 100;
   float learning_rate = 0.05f;  // glove.c's eta
   float grad_clip = 100.0f;     // glove.c's grad_clip_value
-  float bias_rate = 1.0f;       // scales the bias gradient (glove.c: 1, no eta; glove_math.h)
-  int workers = 1;
+  float bias_learning_rate = 1.0f;  // scales the bias gradient (glove.c: 1, no eta; glove_math.h)
+  // The epoch's visiting order: glove_shuffle(seed, epoch) on the CPU, a
+  // keyed permutation of (seed, epoch) on CUDA when no order is given.
+  uint64_t seed = 1;
+  int epoch = 0;
+  int workers = 1;              // CPU threads (the CUDA launchers ignore it)
 };
 
 struct GloveModel {
@@ -60,5 +67,28 @@ double glove_pair_update(const GloveParams& params, const GloveModel& model, con
 // glove.c's initialisation: every weight and bias uniform in
 // [-0.5, 0.5) / dim, each row from its own random stream; gradsq = 1.
 void init_glove(float* weights, float* gradsq, int64_t rows, int dim, uint64_t seed);
+
+namespace cuda {
+
+// glove::Pair records [n, 4 x uint32] from COO arrays in device memory, like
+// make_glove_pairs; entries that make_glove_pairs would reject are counted
+// into invalid[0].
+void glove_make_pairs(const int32_t* rows, const int32_t* cols, const float* values, int64_t n,
+                      int64_t vocab_size, double x_max, double alpha, uint32_t* pairs,
+                      unsigned long long* invalid, const Launch& launch);
+
+// weights and gradsq [rows, dim + 1] exactly as init_glove.
+void glove_init(float* weights, float* gradsq, int64_t rows, int dim, uint64_t seed,
+                const Launch& launch);
+
+// Steps [begin, end) of an epoch (a step visits one pair): pairs[order[t]]
+// for step t, or with order null the keyed permutation of (params.seed,
+// params.epoch). Adds the cost to cost[0] and pairs visited, skipped to
+// counts[0] and counts[1] (device memory). Reads launch.warps_per_block.
+void glove_train_range(const GloveParams& params, const glove::Pair* pairs, const uint32_t* order,
+                       int64_t n_pairs, const GloveModel& model, int64_t begin, int64_t end,
+                       double* cost, unsigned long long* counts, const Launch& launch);
+
+}  // namespace cuda
 
 }  // namespace embforge

@@ -33,10 +33,10 @@ class GloveBlockFile {
   void write(const int32_t* rows, const int32_t* cols, const float* values, int64_t n, double x_max,
              double alpha, int workers);
 
-  // One epoch over every block (all pairs must have been written); Progress
-  // counts pairs and can stop the epoch between blocks of 4096 pairs.
-  GloveEpochStats train_epoch(const GloveParams& params, const GloveModel& model, int epoch,
-                              Progress* progress);
+  // Epoch params.epoch over every block (all pairs must have been written);
+  // the orders come from the file's seed, not params.seed. Progress counts
+  // pairs and can stop the epoch between blocks of 4096 pairs.
+  GloveEpochStats train_epoch(const GloveParams& params, const GloveModel& model, Progress* progress);
 
   // The records of block b, in file order (for tests).
   std::vector<glove::Pair> read_block(int64_t b) const;

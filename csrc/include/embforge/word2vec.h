@@ -1,10 +1,14 @@
-// Word2vec (skip-gram and CBOW with negative sampling): the contract every
-// backend implements. Arrays belong to the caller (numpy on the CPU, torch or
-// CuPy on the GPU); kernels only read and write through these pointers.
+// Word2vec (skip-gram and CBOW with negative sampling): the contract both
+// backends implement (csrc/cpu/word2vec.cpp and csrc/cuda/word2vec.cu), with
+// Word2VecParams the one parameter struct they take. Arrays belong to the
+// caller (numpy on the CPU, torch or CuPy on the GPU); kernels only read and
+// write through these pointers.
 #pragma once
 
 #include <cstdint>
 
+#include "embforge/corpus_view.h"
+#include "embforge/launch.h"
 #include "embforge/progress.h"
 
 namespace embforge {
@@ -19,22 +23,14 @@ struct Word2VecParams {
   float alpha_end = 0.025f;    // ... and at its end (linear in between)
   uint64_t seed = 1;
   int epoch = 0;             // mixed into the seed: each epoch draws anew
-  int workers = 1;
+  int workers = 1;           // CPU threads (the CUDA launchers ignore it)
   // With workers > 1, rows [0, hot_rows) (the most frequent words) are trained
   // in thread-private copies merged every few thousand words (cpu/hot_rows.h).
   // -1: automatic (64 rows); 0 turns it off. CPU only.
   int64_t hot_rows = -1;
 };
 
-// The encoded corpus: sentence s is ids[offsets[s] .. offsets[s+1]).
-struct CorpusView {
-  const uint32_t* ids = nullptr;
-  int64_t n_ids = 0;
-  const int64_t* offsets = nullptr;
-  int64_t n_sentences = 0;
-};
-
-// Model arrays, all with `vocab_size` rows.
+// Model arrays, all with `vocab_size` rows of params.vector_size floats.
 struct Word2VecModel {
   float* input = nullptr;    // [vocab_size, vector_size]: the word vectors (syn0)
   float* output = nullptr;   // [vocab_size, vector_size]: output weights (syn1neg)
@@ -68,5 +64,23 @@ double word2vec_window_update(const Word2VecParams& params, const Word2VecModel&
 // Input vectors initialised like word2vec.c: uniform in [-0.5, 0.5) / dim,
 // each row from its own random stream (the same whatever the thread count).
 void init_word2vec_input(float* input, int64_t rows, int dim, uint64_t seed);
+
+namespace cuda {
+
+// Trains on stream positions [begin, end) of a corpus in device memory (an
+// epoch is one or more calls over consecutive ranges; ranges may cut
+// sentences; the learning rate runs from alpha_start at position 0 to
+// alpha_end at corpus.n_ids). Adds the loss to loss[0] and the loss terms and
+// words trained to counts[0] and counts[1] (device memory). Limits: window <=
+// 1024 and a vector_size whose scratch fits in shared memory (about 14,000
+// floats). Reads launch.warps_per_block, span and batch.
+void word2vec_train_range(const Word2VecParams& params, const CorpusView& corpus,
+                          const Word2VecModel& model, int64_t begin, int64_t end, double* loss,
+                          unsigned long long* counts, const Launch& launch);
+
+// input[r] for r in [0, rows): the CPU's init_word2vec_input, bit for bit.
+void word2vec_init_input(float* input, int64_t rows, int dim, uint64_t seed, const Launch& launch);
+
+}  // namespace cuda
 
 }  // namespace embforge

@@ -1,12 +1,10 @@
-// Device queries, and the bridge to _core's Progress counters that lets the
-// Python launch loop publish GPU progress to the same bar the CPU path uses.
-#include <memory>
+// Device queries and the launch struct every launcher takes.
 #include <string>
 
 #include "bindings.h"
 #include "embforge/check.h"
 #include "embforge/cuda_device.h"
-#include "embforge/progress.h"
+#include "embforge/launch.h"
 
 namespace embforge::cuda::bind {
 
@@ -27,25 +25,38 @@ void bind_device(py::module_& m) {
     return out;
   }, py::arg("index") = 0);
 
-  // _core registers Progress; pybind11 shares registered types between
-  // modules built with the same compiler and pybind11, so this takes the
-  // trainer's _core.Progress object itself.
-  m.def("progress_add",
-        [](std::shared_ptr<Progress> progress, int64_t work, double loss, int64_t loss_terms,
-           double learning_rate) {
-          EMBFORGE_CHECK(progress != nullptr, "progress must not be None");
-          progress->work_done += work;
-          progress->loss_sum.fetch_add(loss);
-          progress->loss_count += loss_terms;
-          progress->learning_rate = learning_rate;
-        },
-        py::arg("progress"), py::arg("work"), py::arg("loss"), py::arg("loss_terms"),
-        py::arg("learning_rate"),
-        "Adds a finished launch's work and loss to a _core.Progress.");
-  m.def("progress_reset", [](std::shared_ptr<Progress> progress, int64_t total) {
-    EMBFORGE_CHECK(progress != nullptr, "progress must not be None");
-    progress->reset(total);
-  }, py::arg("progress"), py::arg("total"));
+  const Launch d;
+  py::class_<Launch> launch(m, "Launch",
+                            "Where a launcher runs (device index, cudaStream_t as an int) and its "
+                            "tuning knobs (0: the kernel's default); see launch.h.");
+  launch
+      .def(py::init([](int device, uintptr_t stream, int warps_per_block, int span, int batch) {
+             EMBFORGE_CHECK(device >= 0, "device must be >= 0, got ", device);
+             EMBFORGE_CHECK(warps_per_block >= 0 && warps_per_block <= 32,
+                            "warps_per_block must be in [0, 32], got ", warps_per_block);
+             EMBFORGE_CHECK(span >= 0, "span must be >= 0, got ", span);
+             EMBFORGE_CHECK(batch >= 0, "batch must be >= 0, got ", batch);
+             Launch l;
+             l.device = device;
+             l.stream = stream;
+             l.warps_per_block = warps_per_block;
+             l.span = span;
+             l.batch = batch;
+             return l;
+           }),
+           py::kw_only(), py::arg("device") = d.device, py::arg("stream") = d.stream,
+           py::arg("warps_per_block") = d.warps_per_block, py::arg("span") = d.span,
+           py::arg("batch") = d.batch)
+      .def_readwrite("device", &Launch::device)
+      .def_readwrite("stream", &Launch::stream, "cudaStream_t as an int (0: the default stream)")
+      .def_readwrite("warps_per_block", &Launch::warps_per_block)
+      .def_readwrite("span", &Launch::span, "stream positions per warp task (word2vec)")
+      .def_readwrite("batch", &Launch::batch, "skip-gram context rows staged per pass (word2vec)")
+      .def("__repr__", [](const Launch& l) {
+        return "Launch(device=" + std::to_string(l.device) + ", stream=" + std::to_string(l.stream) +
+               ", warps_per_block=" + std::to_string(l.warps_per_block) +
+               ", span=" + std::to_string(l.span) + ", batch=" + std::to_string(l.batch) + ")";
+      });
 }
 
 }  // namespace embforge::cuda::bind

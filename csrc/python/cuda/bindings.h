@@ -1,12 +1,18 @@
 // Bindings of embforge._cuda, one file per algorithm (like _core's). Device
 // arrays arrive as integer addresses (tensor.data_ptr()) and the stream as an
-// integer (torch.cuda.current_stream().cuda_stream): the module never imports
-// torch or CuPy, and never touches device memory from the host.
+// integer (torch.cuda.current_stream().cuda_stream) inside a _cuda.Launch:
+// the module never imports torch or CuPy, and never touches device memory
+// from the host. The parameter classes (Word2VecParams, CooccurParams,
+// GloveParams) and Progress are _core's: module.cpp imports embforge._core
+// first, and pybind11 shares registered types between modules built
+// together, so both modules take the same objects.
 #pragma once
 
 #include <pybind11/pybind11.h>
 
 #include <cstdint>
+
+#include "embforge/corpus_view.h"
 
 namespace embforge::cuda::bind {
 
@@ -17,10 +23,19 @@ T* device_ptr(uintptr_t address) {
   return reinterpret_cast<T*>(address);
 }
 
+// The corpus as device pointers (ids uint32, offsets int64 [n_sentences + 1]).
+inline CorpusView device_corpus(uintptr_t ids, uintptr_t offsets, int64_t n_ids, int64_t n_sentences) {
+  CorpusView corpus;
+  corpus.ids = device_ptr<const uint32_t>(ids);
+  corpus.offsets = device_ptr<const int64_t>(offsets);
+  corpus.n_ids = n_ids;
+  corpus.n_sentences = n_sentences;
+  return corpus;
+}
+
 void bind_device(py::module_& m);
 void bind_word2vec(py::module_& m);
 void bind_cooccur(py::module_& m);
 void bind_glove(py::module_& m);
-void bind_emulation(py::module_& m);
 
 }  // namespace embforge::cuda::bind

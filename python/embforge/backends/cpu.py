@@ -17,7 +17,7 @@ from typing import Optional
 import numpy as np
 
 from .. import _native
-from ..glove_blocks import PairBlocks, plan as plan_training
+from ..glove_blocks import PairBlocks, glove_params, plan as plan_training
 from .._layout import SPARE_ROWS
 from ..io import cooc_file
 from ..io.atomic import atomic_write
@@ -46,9 +46,10 @@ class CpuBackend(Backend):
     def train_word2vec_epoch(self, corpus, input, output, tables, settings: Word2VecSettings, *,
                              workers: int, progress, hot_rows: int = -1) -> dict:
         keep, noise_keep, noise_alias = tables
-        return _native.core.train_word2vec_epoch(
-            corpus.ids, corpus.offsets, input, output, keep, noise_keep, noise_alias,
-            **settings._asdict(), workers=int(workers), progress=progress, hot_rows=hot_rows)
+        params = _native.core.Word2VecParams(vector_size=int(input.shape[1]), **settings._asdict(),
+                                             workers=int(workers), hot_rows=hot_rows)
+        return _native.core.train_word2vec_epoch(corpus.ids, corpus.offsets, input, output, keep,
+                                                 noise_keep, noise_alias, params, progress=progress)
 
     # --------------------------------------------------------- co-occurrence
     def count_cooccurrences(self, encoded, *, window: int, symmetric: bool,
@@ -59,11 +60,12 @@ class CpuBackend(Backend):
         try:
             result_dir = os.path.join(spill_dir, "result")
             os.mkdir(result_dir)
+            params = _native.core.CooccurParams(
+                window=window, symmetric=symmetric, distance_weighting=distance_weighting,
+                workers=workers, memory_bytes=memory_bytes, temp_dir=spill_dir,
+                max_product=max_product, result_dir=result_dir, result_to_files=path is not None)
             rows, cols, values, stats = _native.core.count_cooccurrences(
-                encoded.ids, encoded.offsets, len(encoded.vocab), window=window,
-                symmetric=symmetric, distance_weighting=distance_weighting, workers=workers,
-                memory_bytes=memory_bytes, temp_dir=spill_dir, max_product=max_product,
-                progress=progress, result_dir=result_dir, result_to_files=path is not None)
+                encoded.ids, encoded.offsets, len(encoded.vocab), params, progress=progress)
             source = None
             if stats.get("result_file_counts") and not stats["stopped"]:
                 source = _result_archive(result_dir, stats, archive_config, encoded.vocab, path,
@@ -124,8 +126,8 @@ class _MemoryPairs:
         if order_epoch != self.order_epoch:
             _native.core.glove_shuffle(self.order, self.seed, order_epoch, workers)
             self.order_epoch = order_epoch
-        return _native.core.train_glove_epoch(self.pairs, self.order, weights, gradsq,
-                                              **settings._asdict(), workers=workers,
+        params = glove_params(weights, settings, order_epoch, workers)
+        return _native.core.train_glove_epoch(self.pairs, self.order, weights, gradsq, params,
                                               progress=progress)
 
     def close(self) -> None:

@@ -35,7 +35,7 @@ def _device_name(device) -> str:
 
 def _publish(progress, work, loss, terms, rate):
     if progress is not None:
-        _native.cuda_module().progress_add(progress, int(work), float(loss), int(terms), float(rate))
+        progress.add(int(work), float(loss), int(terms), float(rate))
 
 
 def _stop_requested(progress) -> bool:
@@ -52,7 +52,7 @@ def allocate_word2vec(vocab_size: int, dim: int, seed: int, device="cuda", spare
     storage = arrays.zeros((vocab_size + spare_rows, dim), "float32", device)
     output = arrays.zeros((vocab_size, dim), "float32", device)
     cuda.word2vec_init_input(arrays.ptr(storage), int(vocab_size), int(dim), int(seed),
-                             device=_device_index(device), stream=arrays.stream(device))
+                             cuda.Launch(device=_device_index(device), stream=arrays.stream(device)))
     return storage, output
 
 
@@ -87,9 +87,14 @@ def train_word2vec_epoch(ids, offsets, input, output, keep_threshold, noise_keep
 
     loss = arrays.zeros((1,), "float64", device)
     counts = arrays.zeros((2,), "int64", device)
-    index, stream = _device_index(device), arrays.stream(device)
+    params = _native.core.Word2VecParams(
+        vector_size=dim, skip_gram=bool(skip_gram), window=int(window), negative=int(negative),
+        shrink_windows=bool(shrink_windows), alpha_start=float(alpha_start), alpha_end=float(alpha_end),
+        seed=int(seed), epoch=int(epoch))
+    launch = cuda.Launch(device=_device_index(device), stream=arrays.stream(device),
+                         warps_per_block=int(warps_per_block), span=int(span), batch=int(batch))
     if progress is not None:
-        cuda.progress_reset(progress, n_ids)
+        progress.reset(n_ids)
     chunk = int(chunk_ids or max(WORD2VEC_CHUNK_IDS, n_ids // 256))
     done, last_loss, last_terms, stopped = 0, 0.0, 0, False
     while done < n_ids:
@@ -99,12 +104,8 @@ def train_word2vec_epoch(ids, offsets, input, output, keep_threshold, noise_keep
         end = min(n_ids, done + chunk)
         cuda.word2vec_train_range(
             arrays.ptr(ids_d), arrays.ptr(offsets_d), n_ids, n_sentences, arrays.ptr(input),
-            arrays.ptr(output), vocab, dim, *(arrays.ptr(t) for t in tables), arrays.ptr(loss),
-            arrays.ptr(counts), begin=done, end=end, skip_gram=bool(skip_gram), window=int(window),
-            negative=int(negative), shrink_windows=bool(shrink_windows),
-            alpha_start=float(alpha_start), alpha_end=float(alpha_end), seed=int(seed),
-            epoch=int(epoch), device=index, stream=stream, warps_per_block=int(warps_per_block),
-            span=int(span), batch=int(batch))
+            arrays.ptr(output), vocab, *(arrays.ptr(t) for t in tables), arrays.ptr(loss),
+            arrays.ptr(counts), params, launch, begin=done, end=end)
         (total_loss,), (terms, _) = arrays.scalars(loss), arrays.scalars(counts)  # waits
         rate = alpha_start + (alpha_end - alpha_start) * end / max(1, n_ids)
         _publish(progress, end - done, total_loss - last_loss, terms - last_terms, rate)
@@ -133,14 +134,14 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int, symmetric
     _check(arrays, offsets_d, "offsets", "int64", (n_sentences + 1,), device)
     if memory_bytes is None:
         memory_bytes = min(COOCCUR_MAX_WORKSPACE, arrays.free_bytes(device) // 2)
-    index, stream = _device_index(device), arrays.stream(device)
+    launch = cuda.Launch(device=_device_index(device), stream=arrays.stream(device))
+    params = _native.core.CooccurParams(window=int(window), symmetric=bool(symmetric),
+                                        distance_weighting=bool(distance_weighting))
     workspace = arrays.empty((int(memory_bytes),), "uint8", device)
     started = time.perf_counter()
     result = cuda.cooccur_count(arrays.ptr(ids_d), arrays.ptr(offsets_d), n_ids, n_sentences,
-                                int(vocab_size), window=int(window), symmetric=bool(symmetric),
-                                distance_weighting=bool(distance_weighting),
-                                workspace=arrays.ptr(workspace), workspace_bytes=int(memory_bytes),
-                                device=index, stream=stream, progress=progress)
+                                int(vocab_size), params, arrays.ptr(workspace), int(memory_bytes),
+                                launch, progress=progress)
     counted = time.perf_counter()
     nnz = result["nnz"]
     rows = arrays.empty((nnz,), "int32", device)
@@ -149,7 +150,7 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int, symmetric
     if nnz:
         cuda.cooccur_export(result["keys"], result["values"], nnz, int(vocab_size),
                             result["fraction_bits"], arrays.ptr(rows), arrays.ptr(cols),
-                            arrays.ptr(values), device=index, stream=stream)
+                            arrays.ptr(values), launch)
         arrays.synchronize(device)  # the workspace must outlive the export
     del workspace
     stats = {"ids_processed": 0 if result["stopped"] else n_ids,
@@ -172,7 +173,7 @@ def allocate_glove(vocab_size: int, dim: int, seed: int, device="cuda"):
     weights = arrays.empty((2 * vocab_size, dim + 1), "float32", device)
     gradsq = arrays.empty((2 * vocab_size, dim + 1), "float32", device)
     cuda.glove_init(arrays.ptr(weights), arrays.ptr(gradsq), 2 * int(vocab_size), int(dim),
-                    int(seed), device=_device_index(device), stream=arrays.stream(device))
+                    int(seed), cuda.Launch(device=_device_index(device), stream=arrays.stream(device)))
     return weights, gradsq
 
 
@@ -191,7 +192,7 @@ def make_glove_pairs(rows, cols, values, vocab_size: int, x_max: float, alpha: f
     invalid = arrays.zeros((1,), "int64", device)
     cuda.glove_make_pairs(arrays.ptr(r), arrays.ptr(c), arrays.ptr(v), n, int(vocab_size),
                           float(x_max), float(alpha), arrays.ptr(pairs), arrays.ptr(invalid),
-                          device=_device_index(device), stream=arrays.stream(device))
+                          cuda.Launch(device=_device_index(device), stream=arrays.stream(device)))
     (bad,) = arrays.scalars(invalid)
     if bad:
         raise ValueError(f"{bad} co-occurrence entries have ids out of range for a vocabulary of "
@@ -226,9 +227,12 @@ def train_glove_epoch(pairs, order, weights, gradsq, *, learning_rate: float, gr
         order_ptr = arrays.ptr(order_d)
     cost = arrays.zeros((1,), "float64", device)
     counts = arrays.zeros((2,), "int64", device)
-    index, stream = _device_index(device), arrays.stream(device)
+    params = _native.core.GloveParams(vector_size=stride - 1, learning_rate=float(learning_rate),
+                                      grad_clip=float(grad_clip), seed=int(seed), epoch=int(epoch))
+    launch = cuda.Launch(device=_device_index(device), stream=arrays.stream(device),
+                         warps_per_block=int(warps_per_block))
     if progress is not None:
-        cuda.progress_reset(progress, n)
+        progress.reset(n)
     chunk = int(chunk_pairs or max(GLOVE_CHUNK_PAIRS, n // 64))
     done, last_cost, stopped = 0, 0.0, False
     while done < n:
@@ -237,11 +241,8 @@ def train_glove_epoch(pairs, order, weights, gradsq, *, learning_rate: float, gr
             break
         end = min(n, done + chunk)
         cuda.glove_train_range(arrays.ptr(pairs_d), order_ptr, n, arrays.ptr(weights),
-                               arrays.ptr(gradsq), rows2 // 2, stride - 1, arrays.ptr(cost),
-                               arrays.ptr(counts), begin=done, end=end,
-                               learning_rate=float(learning_rate), grad_clip=float(grad_clip),
-                               seed=int(seed), epoch=int(epoch), device=index, stream=stream,
-                               warps_per_block=int(warps_per_block))
+                               arrays.ptr(gradsq), rows2 // 2, arrays.ptr(cost), arrays.ptr(counts),
+                               params, launch, begin=done, end=end)
         (total,) = arrays.scalars(cost)  # waits
         _publish(progress, end - done, total - last_cost, end - done, learning_rate)
         last_cost, done = total, end

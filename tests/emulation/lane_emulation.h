@@ -1,7 +1,7 @@
 // A lane group emulated with std::threads, for testing the kernels' shared
-// code (group.cuh) on the CPU: each lane is a thread, and every collective
+// code (csrc/cuda/group.cuh) on the CPU: each lane is a thread, and every collective
 // is a barrier, so the lanes' indexing and the scratch they share run as on
-// a warp (slowly). Test use only.
+// a warp (slowly). Test use only (tests/emulation/emulation.cpp).
 #pragma once
 
 #include <barrier>

@@ -1,30 +1,45 @@
-// The kernels' shared code run on the CPU, for tests on machines without a
-// GPU: the same span / window / pair functions the kernels call, on numpy
+// embforge_emulation: the CUDA kernels' shared code (csrc/cuda/*_core.cuh and
+// the co-occurrence chunk loop) run on the CPU, for tests on machines without
+// a GPU or without nvcc. A test-only extension: the tests compile it
+// themselves with the host C++ compiler (tests/emulation/build.py); it is not
+// part of the wheel and the library never imports it.
+//
+// The same span / window / pair functions the kernels call run on numpy
 // arrays, with a group of `lanes` emulated lanes (1 = plain serial code).
-// Spans run one after another, so results are deterministic.
+// Spans run one after another, so results are deterministic. The kernel
+// arguments are built from the contracts (word2vec.h, cooccur.h, glove.h) by
+// the same w2v_args / cooccur_args / glove_args the launchers use. Functions
+// take plain keyword arguments rather than _core's parameter classes: this
+// module may be built with other pybind11 headers than _core, so it cannot
+// rely on sharing _core's registered types.
 #include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
 
 #include <algorithm>
 #include <memory>
 #include <numeric>
 #include <vector>
 
-#include "../bindings.h"
-#include "../glove_bindings.h"
-#include "bindings.h"
+#include "cooccur_core.cuh"
+#include "cooccur_driver.h"
 #include "embforge/check.h"
+#include "embforge/cooccur.h"
+#include "embforge/glove.h"
 #include "embforge/progress.h"
+#include "embforge/word2vec.h"
+#include "glove_bindings.h"
+#include "glove_core.cuh"
 #include "lane_emulation.h"
-#include "../../cuda/cooccur_core.cuh"
-#include "../../cuda/cooccur_driver.h"
-#include "../../cuda/glove_core.cuh"
-#include "../../cuda/sentences.cuh"
-#include "../../cuda/w2v_core.cuh"
+#include "sentences.cuh"
+#include "w2v_core.cuh"
 
-namespace embforge::cuda::bind {
+namespace embforge::cuda::emulation {
 namespace {
 
+namespace py = pybind11;
+
 using embforge::bind::checked_data;
+using embforge::bind::corpus_view;
 using embforge::bind::glove_model;
 using embforge::bind::pair_input;
 using embforge::bind::PairInput;
@@ -40,14 +55,13 @@ void on_lanes(int lanes, Fn&& fn) {
   }
 }
 
-W2vArgs w2v_model_args(py::array& input, py::array& output) {
+Word2VecModel w2v_model(py::array& input, py::array& output) {
   EMBFORGE_CHECK(input.ndim() == 2, "input must be 2-D");
-  W2vArgs a;
-  a.vocab_size = input.shape(0);
-  a.dim = static_cast<int>(input.shape(1));
-  a.input = checked_data<float>(input, "input", {a.vocab_size, a.dim}, true);
-  a.output = checked_data<float>(output, "output", {a.vocab_size, a.dim}, true);
-  return a;
+  Word2VecModel model;
+  model.vocab_size = input.shape(0);
+  model.input = checked_data<float>(input, "input", {model.vocab_size, input.shape(1)}, true);
+  model.output = checked_data<float>(output, "output", {model.vocab_size, input.shape(1)}, true);
+  return model;
 }
 
 // Picks the 16-byte pack path like the launcher, unless told otherwise.
@@ -66,29 +80,28 @@ void bind_word2vec_emulation(py::module_& m) {
            int64_t begin, int64_t end, bool skip_gram, int window, int negative,
            bool shrink_windows, float alpha_start, float alpha_end, uint64_t seed, int epoch,
            int lanes, int span, int batch, int pack) {
-          W2vArgs a = w2v_model_args(input, output);
-          a.ids = checked_data<uint32_t>(ids, "ids", {-1}, false);
-          a.n_ids = ids.size();
-          a.offsets = checked_data<int64_t>(offsets, "offsets", {-1}, false);
-          a.n_sentences = offsets.size() - 1;
-          EMBFORGE_CHECK(a.n_sentences >= 1 && a.offsets[0] == 0 &&
-                             a.offsets[a.n_sentences] == a.n_ids,
-                         "offsets must run from 0 to len(ids)");
-          a.keep_threshold = checked_data<uint32_t>(keep_threshold, "keep_threshold", {a.vocab_size}, false);
-          a.noise_keep = checked_data<uint32_t>(noise_keep, "noise_keep", {a.vocab_size}, false);
-          a.noise_alias = checked_data<uint32_t>(noise_alias, "noise_alias", {a.vocab_size}, false);
-          for (int64_t i = 0; i < a.n_ids; ++i)
-            EMBFORGE_CHECK(a.ids[i] < a.vocab_size, "id ", a.ids[i], " out of range");
-          if (end < 0) end = a.n_ids;
-          EMBFORGE_CHECK(0 <= begin && begin <= end && end <= a.n_ids, "bad range");
-          EMBFORGE_CHECK(window >= 1 && negative >= 1 && span >= 1, "window, negative, span must be >= 1");
-          a.window = window;
-          a.negative = negative;
-          a.skip_gram = skip_gram;
-          a.shrink_windows = shrink_windows;
-          a.alpha_start = alpha_start;
-          a.alpha_end = alpha_end;
-          a.epoch_seed = w2v_epoch_seed(seed, epoch);
+          Word2VecModel model = w2v_model(input, output);
+          const int64_t vocab = model.vocab_size;
+          const CorpusView corpus = corpus_view(ids, offsets, vocab);
+          model.keep_threshold = checked_data<uint32_t>(keep_threshold, "keep_threshold", {vocab}, false);
+          model.noise_keep = checked_data<uint32_t>(noise_keep, "noise_keep", {vocab}, false);
+          model.noise_alias = checked_data<uint32_t>(noise_alias, "noise_alias", {vocab}, false);
+          if (end < 0) end = corpus.n_ids;
+          EMBFORGE_CHECK(0 <= begin && begin <= end && end <= corpus.n_ids, "bad range [", begin, ", ",
+                         end, ")");
+          EMBFORGE_CHECK(window >= 1 && negative >= 1 && span >= 1,
+                         "window, negative, span must be >= 1, got ", window, ", ", negative, ", ", span);
+          Word2VecParams params;
+          params.vector_size = static_cast<int>(input.shape(1));
+          params.window = window;
+          params.negative = negative;
+          params.skip_gram = skip_gram;
+          params.shrink_windows = shrink_windows;
+          params.alpha_start = alpha_start;
+          params.alpha_end = alpha_end;
+          params.seed = seed;
+          params.epoch = epoch;
+          W2vArgs a = w2v_args(params, corpus, model);
           a.batch = batch > 0 ? std::min(batch, 2 * window) : 2 * window;
           std::vector<unsigned char> scratch(static_cast<size_t>(w2v_scratch_bytes(a)) + 16);
           const W2vScratch s = w2v_scratch(scratch.data(), a);
@@ -123,7 +136,11 @@ void bind_word2vec_emulation(py::module_& m) {
   m.def("emulate_word2vec_window",
         [](py::array input, py::array output, py::array contexts, py::array targets, float alpha,
            bool skip_gram, int lanes, int batch, int pack) {
-          W2vArgs a = w2v_model_args(input, output);
+          const Word2VecModel model = w2v_model(input, output);
+          Word2VecParams params;
+          params.vector_size = static_cast<int>(input.shape(1));
+          params.skip_gram = skip_gram;
+          W2vArgs a = w2v_args(params, CorpusView{}, model);
           const auto* ctx = checked_data<uint32_t>(contexts, "contexts", {-1}, false);
           const auto* tgt = checked_data<uint32_t>(targets, "targets", {-1}, false);
           const int n_ctx = static_cast<int>(contexts.size());
@@ -214,21 +231,19 @@ struct HostCooccurOps {
 void bind_cooccur_emulation(py::module_& m) {
   m.def("emulate_cooccur",
         [](py::array ids, py::array offsets, int64_t vocab_size, int window, bool symmetric,
-           bool distance_weighting, int64_t capacity, std::shared_ptr<Progress> progress) {
+           bool distance_weighting, int64_t capacity, bool stop) {
           HostCooccurOps ops;
-          CooccurArgs& a = ops.a;
-          a.ids = checked_data<uint32_t>(ids, "ids", {-1}, false);
-          a.n_ids = ids.size();
-          a.offsets = checked_data<int64_t>(offsets, "offsets", {-1}, false);
-          a.n_sentences = offsets.size() - 1;
-          EMBFORGE_CHECK(a.n_sentences >= 0 && a.offsets[0] == 0 && a.offsets[a.n_sentences] == a.n_ids,
-                         "offsets must run from 0 to len(ids)");
-          EMBFORGE_CHECK(window >= 1 && capacity >= 8 * window, "need window >= 1, capacity >= 8 * window");
-          for (int64_t i = 0; i < a.n_ids; ++i) EMBFORGE_CHECK(a.ids[i] < vocab_size, "id out of range");
-          a.vocab_size = vocab_size;
-          a.window = window;
-          a.distance_weighting = distance_weighting;
-          a.fraction_bits = cooc::fraction_bits(a.n_ids, window, symmetric, distance_weighting);
+          const CorpusView corpus = corpus_view(ids, offsets, vocab_size);
+          EMBFORGE_CHECK(window >= 1 && capacity >= 8 * window,
+                         "need window >= 1, capacity >= 8 * window, got ", window, ", ", capacity);
+          CooccurParams params;
+          params.window = window;
+          params.symmetric = symmetric;
+          params.distance_weighting = distance_weighting;
+          const CooccurArgs& a = ops.a = cooccur_args(params, corpus, vocab_size);
+          // The driver's progress: stop set beforehand takes its stop path.
+          Progress progress;
+          progress.stop = stop;
           std::vector<uint64_t> storage(4 * static_cast<size_t>(capacity));
           CooccurBuffers b;
           b.capacity = capacity;
@@ -239,7 +254,7 @@ void bind_cooccur_emulation(py::module_& m) {
           CooccurOutcome r;
           {
             py::gil_scoped_release release;
-            if (a.n_ids > 0) r = run_cooccur(ops, b, a.n_ids, window, symmetric, progress.get());
+            if (a.n_ids > 0) r = run_cooccur(ops, b, a.n_ids, window, symmetric, &progress);
           }
           py::array_t<int32_t> rows(r.nnz), cols(r.nnz);
           py::array_t<float> values(r.nnz);
@@ -247,7 +262,7 @@ void bind_cooccur_emulation(py::module_& m) {
             cooc_export(b.keys[0][k], b.values[0][k], vocab_size, a.fraction_bits,
                         rows.mutable_data() + k, cols.mutable_data() + k, values.mutable_data() + k);
           py::dict stats;
-          stats["ids_processed"] = r.stopped ? 0 : a.n_ids;
+          stats["ids_processed"] = progress.work_done.load();
           stats["pair_updates"] = r.pair_updates;
           stats["chunks"] = r.chunks;
           stats["fraction_bits"] = a.fraction_bits;
@@ -256,18 +271,15 @@ void bind_cooccur_emulation(py::module_& m) {
         },
         py::arg("ids"), py::arg("offsets"), py::arg("vocab_size"), py::kw_only(), py::arg("window"),
         py::arg("symmetric"), py::arg("distance_weighting"), py::arg("capacity"),
-        py::arg("progress") = py::none(),
-        "The CUDA co-occurrence chunk loop on the CPU with `capacity` entries per buffer (test use).");
+        py::arg("stop") = false,
+        "The CUDA co-occurrence chunk loop on the CPU with `capacity` entries per buffer; stop=True\n"
+        "asks it to stop before the first chunk (as Progress::stop would).");
 }
 
-GloveArgs glove_host_args(py::array& weights, py::array& gradsq) {
-  const GloveModel model = glove_model(weights, gradsq);
-  GloveArgs a;
-  a.vocab_size = model.vocab_size;
-  a.dim = static_cast<int>(weights.shape(1) - 1);
-  a.weights = model.weights;
-  a.gradsq = model.gradsq;
-  return a;
+GloveParams glove_host_params(const py::array& weights) {
+  GloveParams params;
+  params.vector_size = static_cast<int>(weights.shape(1) - 1);
+  return params;
 }
 
 void bind_glove_emulation(py::module_& m) {
@@ -287,10 +299,10 @@ void bind_glove_emulation(py::module_& m) {
 
   m.def("emulate_glove_init",
         [](py::array weights, py::array gradsq, uint64_t seed) {
-          GloveArgs a = glove_host_args(weights, gradsq);
-          const int64_t stride = a.dim + 1;
-          for (int64_t r = 0; r < 2 * a.vocab_size; ++r)
-            glove_init_row(a.weights + r * stride, a.gradsq + r * stride, a.dim, seed, r);
+          const GloveModel model = glove_model(weights, gradsq);
+          const int dim = static_cast<int>(weights.shape(1) - 1);
+          for (int64_t r = 0; r < 2 * model.vocab_size; ++r)
+            glove_init_row(model.weights + r * (dim + 1), model.gradsq + r * (dim + 1), dim, seed, r);
         },
         py::arg("weights"), py::arg("gradsq"), py::arg("seed"));
 
@@ -310,25 +322,32 @@ void bind_glove_emulation(py::module_& m) {
 
   m.def("emulate_glove_range",
         [](py::array pairs, py::object order, py::array weights, py::array gradsq, int64_t begin,
-           int64_t end, float learning_rate, float grad_clip, uint64_t seed, int epoch, int lanes) {
-          GloveArgs a = glove_host_args(weights, gradsq);
-          a.n_pairs = pairs.ndim() == 2 ? pairs.shape(0) : 0;
-          a.pairs = reinterpret_cast<const glove::Pair*>(
-              checked_data<uint32_t>(pairs, "pairs", {a.n_pairs, 4}, false));
+           int64_t end, float learning_rate, float grad_clip, float bias_learning_rate, uint64_t seed,
+           int epoch, int lanes) {
+          const GloveModel model = glove_model(weights, gradsq);
+          const int64_t n_pairs = pairs.ndim() == 2 ? pairs.shape(0) : 0;
+          const auto* records = reinterpret_cast<const glove::Pair*>(
+              checked_data<uint32_t>(pairs, "pairs", {n_pairs, 4}, false));
+          const uint32_t* visit = nullptr;
           py::array order_array;
           if (!order.is_none()) {
             order_array = order.cast<py::array>();
-            a.order = checked_data<uint32_t>(order_array, "order", {a.n_pairs}, false);
-            for (int64_t t = 0; t < a.n_pairs; ++t) EMBFORGE_CHECK(a.order[t] < a.n_pairs, "order out of range");
+            visit = checked_data<uint32_t>(order_array, "order", {n_pairs}, false);
+            for (int64_t t = 0; t < n_pairs; ++t)
+              EMBFORGE_CHECK(visit[t] < n_pairs, "order[", t, "] = ", visit[t], " out of range");
           }
-          for (int64_t i = 0; i < a.n_pairs; ++i)
-            EMBFORGE_CHECK(a.pairs[i].row < a.vocab_size && a.pairs[i].col < a.vocab_size, "pair ids out of range");
-          if (end < 0) end = a.n_pairs;
-          EMBFORGE_CHECK(0 <= begin && begin <= end && end <= a.n_pairs, "bad range");
-          a.learning_rate = learning_rate;
-          a.grad_clip = grad_clip;
-          a.order_key = glove_order_key(seed, epoch);
-          a.half_bits = glove_half_bits(a.n_pairs);
+          for (int64_t i = 0; i < n_pairs; ++i)
+            EMBFORGE_CHECK(records[i].row < model.vocab_size && records[i].col < model.vocab_size,
+                           "pair ", i, " has ids out of range");
+          if (end < 0) end = n_pairs;
+          EMBFORGE_CHECK(0 <= begin && begin <= end && end <= n_pairs, "bad range [", begin, ", ", end, ")");
+          GloveParams params = glove_host_params(weights);
+          params.learning_rate = learning_rate;
+          params.grad_clip = grad_clip;
+          params.bias_learning_rate = bias_learning_rate;
+          params.seed = seed;
+          params.epoch = epoch;
+          const GloveArgs a = glove_args(params, records, visit, n_pairs, model);
           GloveCounters total;
           {
             py::gil_scoped_release release;
@@ -347,16 +366,16 @@ void bind_glove_emulation(py::module_& m) {
         },
         py::arg("pairs"), py::arg("order"), py::arg("weights"), py::arg("gradsq"), py::kw_only(),
         py::arg("begin") = 0, py::arg("end") = -1, py::arg("learning_rate"), py::arg("grad_clip"),
-        py::arg("seed"), py::arg("epoch"), py::arg("lanes") = 1,
+        py::arg("bias_learning_rate") = 1.0f, py::arg("seed"), py::arg("epoch"), py::arg("lanes") = 1,
         "The GloVe kernel's steps on the CPU, in order (test use).");
 }
 
 }  // namespace
+}  // namespace embforge::cuda::emulation
 
-void bind_emulation(py::module_& m) {
-  bind_word2vec_emulation(m);
-  bind_cooccur_emulation(m);
-  bind_glove_emulation(m);
+PYBIND11_MODULE(embforge_emulation, m) {
+  m.doc() = "The CUDA kernels' shared code on the CPU (embforge's tests only)";
+  embforge::cuda::emulation::bind_word2vec_emulation(m);
+  embforge::cuda::emulation::bind_cooccur_emulation(m);
+  embforge::cuda::emulation::bind_glove_emulation(m);
 }
-
-}  // namespace embforge::cuda::bind

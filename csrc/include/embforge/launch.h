@@ -1,0 +1,25 @@
+// Where and how a CUDA launcher runs: the one launch struct every CUDA entry
+// point of the algorithm contracts (word2vec.h, cooccur.h, glove.h) takes
+// next to its parameter struct. Needs no CUDA headers.
+//
+// `stream` is a cudaStream_t passed as an integer (for example
+// torch.cuda.current_stream().cuda_stream) and `device` the CUDA device index
+// the caller's pointers live on. Launchers queue their kernels on the stream
+// and return without waiting unless their comment says otherwise.
+#pragma once
+
+#include <cstdint>
+
+namespace embforge::cuda {
+
+struct Launch {
+  int device = 0;
+  uintptr_t stream = 0;
+  // Tuning knobs; 0 picks the kernel's default. Not every kernel reads all.
+  int warps_per_block = 0;  // warps per block (word2vec, GloVe)
+  int span = 0;             // stream positions per warp task (word2vec)
+  int batch = 0;            // skip-gram context rows staged per pass (word2vec;
+                            // 0: all that fit a 12 KiB warp scratch)
+};
+
+}  // namespace embforge::cuda
