@@ -155,7 +155,7 @@ def test_reshuffle_false_keeps_the_first_epochs_order(topics):
     once = GloVe(reshuffle=False, **kwargs).fit(X)
     calls = []
     real = once._pairs.train_epoch
-    once._pairs.train_epoch = lambda w, g, epoch, *a, **kw: calls.append(epoch) or real(w, g, epoch, *a, **kw)
+    once._pairs.train_epoch = lambda w, g, params, **kw: calls.append(params.epoch) or real(w, g, params, **kw)
     once.train(2)
     assert calls == [0, 0]
 

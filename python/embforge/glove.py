@@ -25,7 +25,7 @@ import numpy as np
 
 from . import _native
 from ._checks import check_number
-from .backends import GloveSettings, get_backend
+from .backends import get_backend
 from .cooccurrence import Cooccurrence, cooccurrence, parse_memory
 from .io.archive import read_archive, write_archive
 from .keyedvectors import KeyedVectors
@@ -197,8 +197,6 @@ class GloVe:
         if self._pairs is None:
             raise RuntimeError("no co-occurrence matrix: call fit() first")
         epochs = self.epochs if epochs is None else check_number("epochs", epochs, 1, integer=True)
-        settings = GloveSettings(learning_rate=self.learning_rate, grad_clip=self.grad_clip,
-                                 bias_learning_rate=self.bias_learning_rate)
         progress = self._native_progress
         progress.clear_stop()
         self.interrupted = False
@@ -217,9 +215,16 @@ class GloVe:
                             bar.set_postfix(cost=f"{progress.loss_sum / progress.loss_count:.4f}",
                                             refresh=False)
 
-                def epoch(order_epoch=order_epoch):
-                    return self._pairs.train_epoch(self.weights, self.gradsq, order_epoch, settings,
-                                                   workers=self.workers, progress=progress)
+                # the epoch of the params picks the pair order: the epochs
+                # trained so far, or always 0 without reshuffling
+                params = _native.core.GloveParams(
+                    vector_size=int(self.vector_size), learning_rate=self.learning_rate,
+                    grad_clip=self.grad_clip, bias_learning_rate=self.bias_learning_rate,
+                    seed=int(self.seed), epoch=int(order_epoch), workers=int(self.workers))
+
+                def epoch(params=params):
+                    return self._pairs.train_epoch(self.weights, self.gradsq, params,
+                                                   progress=progress)
 
                 stats, interrupted = run_polled(self._backend.on_caller_stream(epoch), progress,
                                                 poll)

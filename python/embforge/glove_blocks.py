@@ -66,13 +66,6 @@ def plan(memory: int, nnz: int, vocab_size: int, vector_size: int, on_disk: bool
     return Plan(True, blocks, max(1, room // WRITE_BYTES_PER_ENTRY))
 
 
-def glove_params(weights, settings, order_epoch: int, workers: int):
-    """core.GloveParams for epoch `order_epoch` of the model `weights`
-    ([rows, dim + 1]); `settings` is a backends.GloveSettings."""
-    return core.GloveParams(vector_size=int(weights.shape[1]) - 1, **settings._asdict(),
-                            epoch=int(order_epoch), workers=int(workers))
-
-
 class PairBlocks:
     """The training pairs of one Cooccurrence, in blocks of an unnamed file."""
 
@@ -96,11 +89,9 @@ class PairBlocks:
             raise ValueError("the pair file is closed")
         return self._native
 
-    def train_epoch(self, weights, gradsq, order_epoch: int, settings, *, workers: int,
-                    progress) -> dict:
-        """One epoch: the blocks in the order of (seed, order_epoch), each
-        shuffled in memory; `settings` is a backends.GloveSettings."""
-        params = glove_params(weights, settings, order_epoch, workers)
+    def train_epoch(self, weights, gradsq, params, *, progress) -> dict:
+        """One epoch: the blocks in the order of (seed, params.epoch), each
+        shuffled in memory; `params` is a core.GloveParams."""
         return self.native.train_epoch(weights, gradsq, params, progress=progress)
 
     def close(self) -> None:

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import _native
 from ._checks import check_number
-from .backends import Word2VecSettings, get_backend
+from .backends import get_backend
 from .backends.arrays import all_finite
 from .corpus import EncodedCorpus, encode
 from .io.archive import read_archive, write_archive
@@ -256,13 +256,14 @@ class Word2Vec:
 
     def _train_epoch(self, corpus: EncodedCorpus, alpha_start: float, alpha_end: float,
                      epoch: int) -> dict:
-        settings = Word2VecSettings(
-            skip_gram=bool(self.sg), window=int(self.window), negative=int(self.negative),
-            shrink_windows=bool(self.shrink_windows), alpha_start=float(alpha_start),
-            alpha_end=float(alpha_end), seed=int(self.seed), epoch=int(epoch))
-        return self._backend.train_word2vec_epoch(
-            corpus, self._input_rows(), self.syn1neg, self._tables, settings,
-            workers=int(self.workers), progress=self._native_progress, hot_rows=self._hot_rows)
+        params = _native.core.Word2VecParams(
+            vector_size=int(self.vector_size), skip_gram=bool(self.sg), window=int(self.window),
+            negative=int(self.negative), shrink_windows=bool(self.shrink_windows),
+            alpha_start=float(alpha_start), alpha_end=float(alpha_end), seed=int(self.seed),
+            epoch=int(epoch), workers=int(self.workers), hot_rows=int(self._hot_rows))
+        return self._backend.train_word2vec_epoch(corpus, self._input_rows(), self.syn1neg,
+                                                  self._tables, params,
+                                                  progress=self._native_progress)
 
     def _input_rows(self):
         """The input vectors where they live: the word rows of wv's storage."""

@@ -11,11 +11,11 @@ copies, the spare rows).
 from __future__ import annotations
 
 from .. import _native
-from .base import Backend, GloveSettings, Word2VecSettings
+from .base import Backend
 from .cpu import CpuBackend
 from .cuda import CudaBackend
 
-__all__ = ["Backend", "GloveSettings", "Word2VecSettings", "get_backend"]
+__all__ = ["Backend", "get_backend"]
 
 _KINDS = {"cpu": CpuBackend, "cuda": CudaBackend}
 

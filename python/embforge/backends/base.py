@@ -19,26 +19,7 @@ import numpy as np
 
 from . import arrays
 
-__all__ = ["Backend", "CooccurrenceCount", "Word2VecSettings", "GloveSettings"]
-
-
-class Word2VecSettings(NamedTuple):
-    """One Word2Vec epoch's parameters (the fields of csrc's word2vec contract)."""
-    skip_gram: bool
-    window: int
-    negative: int
-    shrink_windows: bool
-    alpha_start: float
-    alpha_end: float
-    seed: int
-    epoch: int
-
-
-class GloveSettings(NamedTuple):
-    """One GloVe epoch's parameters."""
-    learning_rate: float
-    grad_clip: float
-    bias_learning_rate: float
+__all__ = ["Backend", "CooccurrenceCount"]
 
 
 class CooccurrenceCount(NamedTuple):
@@ -85,11 +66,11 @@ class Backend:
         backend) and the spare rows zero; output [vocab, dim] zeros."""
         raise NotImplementedError
 
-    def train_word2vec_epoch(self, corpus, input, output, tables, settings: Word2VecSettings, *,
-                             workers: int, progress, hot_rows: int = -1) -> dict:
-        """One epoch over ``corpus.ids``/``corpus.offsets``; `tables` is
-        (keep_threshold, noise_keep, noise_alias). Returns loss, loss_terms,
-        ids_processed, words_trained, stopped."""
+    def train_word2vec_epoch(self, corpus, input, output, tables, params, *, progress) -> dict:
+        """One epoch over ``corpus.ids``/``corpus.offsets`` with ``params``, a
+        ``_core.Word2VecParams`` (the contract of csrc's word2vec.h); `tables`
+        is (keep_threshold, noise_keep, noise_alias). Returns loss,
+        loss_terms, ids_processed, words_trained, stopped."""
         raise NotImplementedError
 
     # --------------------------------------------------------- co-occurrence
@@ -130,6 +111,7 @@ class Backend:
                     vector_size: int, out_of_core: Optional[bool], seed: int, workers: int,
                     temp_dir):
         """The training pairs of `matrix` (a Cooccurrence): an object with
-        ``train_epoch(weights, gradsq, order_epoch, settings, *, workers,
-        progress) -> dict`` (cost, pairs, skipped, stopped) and ``close()``."""
+        ``train_epoch(weights, gradsq, params, *, progress) -> dict`` (cost,
+        pairs, skipped, stopped), where ``params`` is a ``_core.GloveParams``
+        whose ``epoch`` picks the pair order, and ``close()``."""
         raise NotImplementedError

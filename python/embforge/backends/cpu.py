@@ -17,11 +17,11 @@ from typing import Optional
 import numpy as np
 
 from .. import _native
-from ..glove_blocks import PairBlocks, glove_params, plan as plan_training
+from ..glove_blocks import PairBlocks, plan as plan_training
 from .._layout import SPARE_ROWS
 from ..io import cooc_file
 from ..io.atomic import atomic_write
-from .base import Backend, CooccurrenceCount, GloveSettings, Word2VecSettings
+from .base import Backend, CooccurrenceCount
 
 __all__ = ["CpuBackend"]
 
@@ -43,11 +43,8 @@ class CpuBackend(Backend):
         _native.core.init_word2vec_input(storage[:vocab_size], seed)
         return storage, np.zeros((vocab_size, dim), dtype=np.float32)
 
-    def train_word2vec_epoch(self, corpus, input, output, tables, settings: Word2VecSettings, *,
-                             workers: int, progress, hot_rows: int = -1) -> dict:
+    def train_word2vec_epoch(self, corpus, input, output, tables, params, *, progress) -> dict:
         keep, noise_keep, noise_alias = tables
-        params = _native.core.Word2VecParams(vector_size=int(input.shape[1]), **settings._asdict(),
-                                             workers=int(workers), hot_rows=hot_rows)
         return _native.core.train_word2vec_epoch(corpus.ids, corpus.offsets, input, output, keep,
                                                  noise_keep, noise_alias, params, progress=progress)
 
@@ -121,12 +118,10 @@ class _MemoryPairs:
         self.order_epoch: Optional[int] = None
         self.seed = int(seed)
 
-    def train_epoch(self, weights, gradsq, order_epoch: int, settings: GloveSettings, *,
-                    workers: int, progress) -> dict:
-        if order_epoch != self.order_epoch:
-            _native.core.glove_shuffle(self.order, self.seed, order_epoch, workers)
-            self.order_epoch = order_epoch
-        params = glove_params(weights, settings, order_epoch, workers)
+    def train_epoch(self, weights, gradsq, params, *, progress) -> dict:
+        if params.epoch != self.order_epoch:
+            _native.core.glove_shuffle(self.order, self.seed, params.epoch, params.workers)
+            self.order_epoch = params.epoch
         return _native.core.train_glove_epoch(self.pairs, self.order, weights, gradsq, params,
                                               progress=progress)
 

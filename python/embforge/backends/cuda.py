@@ -11,10 +11,11 @@ What the GPU does differently, on purpose:
   count is never written straight to a file (``path=`` is refused);
 - GloVe: the pair order of an epoch is a permutation keyed by (seed, epoch)
   that the kernel computes itself (no order array); the update rule is the
-  CPU's (glove_math.h) with glove.c's bias step, because the CUDA launcher
-  takes no bias rate, so another ``bias_learning_rate`` is refused rather
-  than ignored; out-of-core training is CPU-only (the pairs live on the
-  device), so ``out_of_core=True`` is refused.
+  CPU's (glove_math.h) with glove.c's bias step: the kernel takes the bias
+  rate from GloveParams, but only 1 has been checked against the CPU (by
+  emulation), so another ``bias_learning_rate`` is refused rather than
+  trusted; out-of-core training is CPU-only (the pairs live on the device),
+  so ``out_of_core=True`` is refused.
 """
 from __future__ import annotations
 
@@ -26,12 +27,16 @@ import numpy as np
 from . import cuda_launch
 from .._layout import SPARE_ROWS
 from .arrays import to_host
-from .base import Backend, CooccurrenceCount, GloveSettings, Word2VecSettings
+from .base import Backend, CooccurrenceCount
 from .device_arrays import array_module, on_caller_stream
 
 __all__ = ["CudaBackend"]
 
 logger = logging.getLogger(__name__)
+
+# The fields of a Word2VecParams that the GPU launch loop takes.
+_WORD2VEC_FIELDS = ("skip_gram", "window", "negative", "shrink_windows", "alpha_start", "alpha_end",
+                    "seed", "epoch")
 
 
 class CudaBackend(Backend):
@@ -45,10 +50,12 @@ class CudaBackend(Backend):
     def init_word2vec(self, vocab_size: int, dim: int, seed: int):
         return cuda_launch.allocate_word2vec(vocab_size, dim, seed, self.device, SPARE_ROWS)
 
-    def train_word2vec_epoch(self, corpus, input, output, tables, settings: Word2VecSettings, *,
-                             workers: int, progress, hot_rows: int = -1) -> dict:
+    def train_word2vec_epoch(self, corpus, input, output, tables, params, *, progress) -> dict:
+        # workers and hot_rows are the CPU kernel's; the GPU's launch tuning
+        # is cuda_launch's (defaults)
+        settings = {name: getattr(params, name) for name in _WORD2VEC_FIELDS}
         return cuda_launch.train_word2vec_epoch(corpus.ids, corpus.offsets, input, output, *tables,
-                                                **settings._asdict(), progress=progress)
+                                                **settings, progress=progress)
 
     # --------------------------------------------------------- co-occurrence
     def count_cooccurrences(self, encoded, *, window: int, symmetric: bool,
@@ -108,12 +115,11 @@ class _DevicePairs:
         self.pairs = pairs
         self.seed = int(seed)
 
-    def train_epoch(self, weights, gradsq, order_epoch: int, settings: GloveSettings, *,
-                    workers: int, progress) -> dict:
+    def train_epoch(self, weights, gradsq, params, *, progress) -> dict:
         return cuda_launch.train_glove_epoch(self.pairs, None, weights, gradsq,
-                                             learning_rate=settings.learning_rate,
-                                             grad_clip=settings.grad_clip, seed=self.seed,
-                                             epoch=int(order_epoch), progress=progress)
+                                             learning_rate=params.learning_rate,
+                                             grad_clip=params.grad_clip, seed=self.seed,
+                                             epoch=params.epoch, progress=progress)
 
     def close(self) -> None:
         self.pairs = None
