@@ -10,6 +10,9 @@ from embforge import _native
 from emulation import build as emulation_build
 from fake_device import emulation as load_emulation, use_device
 
+# the CUDA tests' shared fixtures (toy, glove_pairs, fake_device), found by name
+pytest_plugins = ("cuda_common",)
+
 # CI has 2 cores: keep property tests small but meaningful; `--hypothesis-profile=thorough`
 # runs more examples locally.
 settings.register_profile("default", max_examples=60, deadline=None)

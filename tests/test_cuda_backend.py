@@ -11,8 +11,6 @@ import pytest
 
 from embforge import _native
 from embforge._native import core
-
-from conftest import needs_gpu
 from fake_device import HostLaunchers
 
 try:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import needs_gpu
-from cuda_common import cpu_cooccur, device_array_module, small_corpus, to_host, toy  # noqa: F401
+from cuda_common import cpu_cooccur, device_array_module, small_corpus, to_host
 
 
 # ----------------------------------------------------- co-occurrence, emulated

@@ -10,8 +10,7 @@ import pytest
 from embforge._native import core
 
 from conftest import needs_gpu
-from cuda_common import (cpu_cooccur, cpu_glove_epoch, fake_device, glove_pairs, to_host,  # noqa: F401
-                         topic_separation, toy)
+from cuda_common import cpu_cooccur, cpu_glove_epoch, to_host, topic_separation
 from fake_device import device_kind
 
 

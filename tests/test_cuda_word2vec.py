@@ -11,8 +11,8 @@ import pytest
 from embforge._native import core
 
 from conftest import needs_gpu
-from cuda_common import (LOOSE, TIGHT, cpu_word2vec_epoch, fake_device, init_w2v, small_corpus,  # noqa: F401
-                         to_host, topic_separation, toy, w2v_kwargs)
+from cuda_common import (LOOSE, TIGHT, cpu_word2vec_epoch, init_w2v, small_corpus, to_host,
+                         topic_separation, w2v_kwargs)
 from fake_device import device_kind
 
 

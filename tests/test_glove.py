@@ -408,7 +408,7 @@ def test_device_model_stays_on_the_device(toy_matrix, device, request):
 def test_device_pair_order_follows_reshuffle(toy_matrix, device, monkeypatch):
     """The kernel's permutation is keyed by (seed, epoch): a fresh one per
     epoch, or epoch 0's for every epoch with reshuffle=False (glove.c's)."""
-    from embforge.backends import cuda_launch, device_arrays
+    from embforge.backends import cuda_launch
     seen = []
     real = cuda_launch.train_glove_epoch
 

@@ -29,7 +29,6 @@ Differences from gensim, on purpose:
 from __future__ import annotations
 
 import logging
-from numbers import Integral
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -38,45 +37,14 @@ from . import evaluation
 from ._layout import SPARE_ROWS
 from .backends.arrays import as_array, device_of, host_rows, require_host
 from .io import native_kv, vocab_file, word2vec_format
+from .similarity import SimilarityQueries, is_key
 
 __all__ = ["KeyedVectors"]
 
 logger = logging.getLogger(__name__)
 
-_KEY_TYPES = (str, int, np.integer)
 
-
-def _is_key(item) -> bool:
-    return isinstance(item, _KEY_TYPES)
-
-
-def _ensure_list(value) -> list:
-    """gensim's rule: a single key or 1-D vector becomes a one-item list, a 2-D
-    array a list of rows."""
-    if value is None:
-        return []
-    if _is_key(value) or (isinstance(value, np.ndarray) and value.ndim == 1):
-        return [value]
-    if isinstance(value, np.ndarray) and value.ndim == 2:
-        return list(value)
-    return list(value)
-
-
-def _unit(vector: np.ndarray) -> np.ndarray:
-    length = np.linalg.norm(vector)
-    return vector / length if length > 0 else vector
-
-
-def _argsort_desc(values: np.ndarray, topn: int) -> np.ndarray:
-    """Indices of the `topn` largest values, largest first (gensim's matutils.argsort)."""
-    negated = -values
-    if topn >= negated.size:
-        return np.argsort(negated)
-    best = np.argpartition(negated, topn)[:topn]
-    return best.take(np.argsort(negated.take(best)))
-
-
-class KeyedVectors:
+class KeyedVectors(SimilarityQueries):
     """Mapping between keys (words) and vectors, with similarity queries and
     the word2vec/GloVe/embforge file formats."""
 
@@ -199,14 +167,14 @@ class KeyedVectors:
 
     def __getitem__(self, key_or_keys) -> np.ndarray:
         """One key: its vector; a list of keys: a 2-D array of their vectors."""
-        if _is_key(key_or_keys):
+        if is_key(key_or_keys):
             return self.get_vector(key_or_keys)
         indices = [self.get_index(key) for key in key_or_keys]
         return self.vectors[np.array(indices, dtype=np.int64)]
 
     def __setitem__(self, keys, weights) -> None:
         """Adds or replaces vectors (gensim)."""
-        if _is_key(keys):
+        if is_key(keys):
             keys, weights = [keys], np.asarray(weights).reshape(1, -1)
         self.add_vectors(keys, weights, replace=True)
 
@@ -234,7 +202,7 @@ class KeyedVectors:
         (the last with `replace`). `extras`: ``{attr: values}`` per key."""
         require_host(self._storage, "add vectors before moving them to the GPU (or set "
                      "kv.vectors to a host array first)")
-        if _is_key(keys):
+        if is_key(keys):
             keys, weights = [keys], np.asarray(weights).reshape(1, -1)
         keys = list(keys)
         weights = np.asarray(weights, dtype=self._storage.dtype)
@@ -309,167 +277,6 @@ class KeyedVectors:
         """Scales every vector to unit length in place (gensim)."""
         self.vectors[...] = self.get_normed_vectors()
         self._invalidate()
-
-    # ------------------------------------------------------------ similarity
-
-    def get_mean_vector(self, keys, weights=None, pre_normalize: bool = True,
-                        post_normalize: bool = False, ignore_missing: bool = True) -> np.ndarray:
-        """Weighted mean of keys' (unit, with `pre_normalize`) vectors and raw
-        arrays, divided by the sum of absolute weights (gensim)."""
-        if len(keys) == 0:
-            raise ValueError("cannot compute mean with no input")
-        weights = np.ones(len(keys)) if weights is None else np.asarray(weights, dtype=np.float64)
-        if weights.shape != (len(keys),):
-            raise ValueError("keys and weights array must have same number of elements")
-        mean = np.zeros(self.vector_size, dtype=np.float64)
-        total = 0.0
-        for key, weight in zip(keys, weights):
-            if isinstance(key, np.ndarray):
-                vector = key
-            elif key in self:
-                vector = self.get_vector(key, norm=pre_normalize)
-            elif ignore_missing:
-                continue
-            else:
-                raise KeyError(f"Key {key!r} not present in vocabulary")
-            mean += weight * np.asarray(vector, dtype=np.float64)
-            total += abs(weight)
-        if total > 0:
-            mean /= total
-        if post_normalize:
-            mean = _unit(mean)
-        return mean.astype(self.vectors.dtype)
-
-    def _clip(self, restrict_vocab, clip_start=0, clip_end=None):
-        if restrict_vocab:
-            return 0, min(int(restrict_vocab), len(self))
-        return clip_start, min(clip_end or len(self), len(self))
-
-    def _top(self, scores: np.ndarray, topn: int, exclude, offset: int = 0):
-        best = _argsort_desc(scores, topn + len(exclude))
-        skip = set(exclude)
-        result = [(self.index_to_key[i + offset], float(scores[i]))
-                  for i in best.tolist() if i + offset not in skip]
-        return result[:topn]
-
-    def most_similar(self, positive=None, negative=None, topn=10, clip_start: int = 0,
-                     clip_end: Optional[int] = None, restrict_vocab: Optional[int] = None):
-        """Keys nearest (cosine) to the weighted mean of the unit vectors of
-        `positive` (weight +1) and `negative` (weight -1) keys; items may be
-        keys, arrays (used as they are) or ``(item, weight)`` pairs. Input keys
-        are left out. ``topn=None`` returns the similarities of all keys."""
-        if isinstance(topn, Integral) and topn < 1:
-            return []
-        positive, negative = _ensure_list(positive), _ensure_list(negative)
-        items = positive + negative
-        weights = np.r_[np.ones(len(positive)), -np.ones(len(negative))]
-        keys = []
-        for position, item in enumerate(items):
-            if _is_key(item) or isinstance(item, np.ndarray):
-                keys.append(item)
-            else:
-                keys.append(item[0])
-                weights[position] = item[1]
-        mean = self.get_mean_vector(keys, weights, pre_normalize=True, post_normalize=True,
-                                    ignore_missing=False)
-        exclude = [self.get_index(k) for k in keys if _is_key(k) and self.has_index_for(k)]
-        start, end = self._clip(restrict_vocab, clip_start, clip_end)
-        scores = self.get_normed_vectors()[start:end] @ mean
-        if not topn:
-            return scores
-        return self._top(scores, topn, exclude, start)
-
-    def similar_by_key(self, key, topn=10, restrict_vocab=None):
-        return self.most_similar(positive=[key], topn=topn, restrict_vocab=restrict_vocab)
-
-    similar_by_word = similar_by_key
-
-    def similar_by_vector(self, vector, topn=10, restrict_vocab=None):
-        return self.most_similar(positive=[np.asarray(vector)], topn=topn, restrict_vocab=restrict_vocab)
-
-    def most_similar_cosmul(self, positive=None, negative=None, topn=10, restrict_vocab=None):
-        """3CosMul (Levy & Goldberg 2014): product of shifted cosines
-        ``(1 + cos) / 2`` to the positives over that to the negatives (+1e-6)."""
-        if isinstance(topn, Integral) and topn < 1:
-            return []
-        positive, negative = _ensure_list(positive), _ensure_list(negative)
-        if not positive:
-            raise ValueError("cannot compute similarity with no input")
-        exclude = [self.get_index(k) for k in positive + negative if _is_key(k) and k in self]
-        start, end = self._clip(restrict_vocab)
-        normed = self.get_normed_vectors()[start:end]
-
-        def shifted(items):
-            terms = np.array([self.get_vector(k, norm=True) if _is_key(k) else np.asarray(k)
-                              for k in items], dtype=normed.dtype).reshape(len(items), self.vector_size)
-            return (1 + normed @ terms.T) / 2
-
-        scores = shifted(positive).prod(axis=1) / (shifted(negative).prod(axis=1) + 0.000001)
-        if not topn:
-            return scores
-        return self._top(scores, topn, exclude, start)
-
-    @staticmethod
-    def cosine_similarities(vector_1, vectors_all) -> np.ndarray:
-        """Cosine similarity between one vector and each row of `vectors_all`."""
-        norm = np.linalg.norm(vector_1)
-        all_norms = np.linalg.norm(vectors_all, axis=1)
-        return np.dot(vectors_all, vector_1) / (norm * all_norms)
-
-    def similarity(self, w1, w2) -> float:
-        normed = self.get_normed_vectors()
-        return float(normed[self.get_index(w1)] @ normed[self.get_index(w2)])
-
-    def distance(self, w1, w2) -> float:
-        return 1 - self.similarity(w1, w2)
-
-    def n_similarity(self, ws1, ws2) -> float:
-        """Cosine similarity between the means of two sets of keys (missing keys
-        are ignored, as in gensim)."""
-        if not (len(ws1) and len(ws2)):
-            raise ZeroDivisionError("At least one of the passed list is empty.")
-        mean1 = self.get_mean_vector(ws1, pre_normalize=False)
-        mean2 = self.get_mean_vector(ws2, pre_normalize=False)
-        return float(_unit(mean1.astype(np.float64)) @ _unit(mean2.astype(np.float64)))
-
-    def distances(self, word_or_vector, other_words=()) -> np.ndarray:
-        """Cosine distances from a key or vector to `other_words` (all keys if empty)."""
-        vector = self.get_vector(word_or_vector) if _is_key(word_or_vector) else word_or_vector
-        if not other_words:
-            others = self.vectors
-        else:
-            others = self.vectors[[self.get_index(word) for word in other_words]]
-        return 1 - self.cosine_similarities(vector, others)
-
-    def closer_than(self, key1, key2) -> list:
-        """Keys closer to `key1` than `key2` is."""
-        distances = self.distances(key1)
-        index1, index2 = self.get_index(key1), self.get_index(key2)
-        closer = np.flatnonzero(distances < distances[index2])
-        return [self.index_to_key[i] for i in closer.tolist() if i != index1]
-
-    def rank(self, key1, key2) -> int:
-        """Rank of `key2` among all keys by distance from `key1` (1 = nearest)."""
-        return len(self.closer_than(key1, key2)) + 1
-
-    def most_similar_to_given(self, key1, keys_list):
-        return keys_list[int(np.argmax([self.similarity(key1, key) for key in keys_list]))]
-
-    def rank_by_centrality(self, words, use_norm: bool = True) -> list:
-        """``(similarity, word)`` to the mean of all the words, most central first."""
-        used = [word for word in words if word in self]
-        if len(used) != len(words):
-            logger.warning("vectors for words %s are not present in the model, ignoring these words",
-                           set(words) - set(used))
-        if not used:
-            raise ValueError("cannot select a word from an empty list")
-        vectors = np.vstack([self.get_vector(word, norm=use_norm) for word in used]).astype(np.float32)
-        mean = self.get_mean_vector(vectors, post_normalize=True)
-        return sorted(zip((vectors @ mean).tolist(), used), reverse=True)
-
-    def doesnt_match(self, words):
-        """The word furthest from the mean of the words."""
-        return self.rank_by_centrality(words)[-1][1]
 
     # ------------------------------------------------------------ evaluation
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 from ..tokenizer import Tokenizer  # noqa: F401 - reachable as embforge.finetune.Tokenizer, as before
 from .data import encode_labels, load_tsv
 
-__all__ = ["load_tsv", "TextClassifier", "finetune", "evaluate", "predict",
+__all__ = ["load_tsv", "encode_labels", "TextClassifier", "finetune", "evaluate", "predict",
            "FinetuneResult", "save_classifier", "load_classifier"]
 
 _NEEDS_TORCH = ("TextClassifier", "model_device", "FinetuneResult", "finetune", "evaluate",
