@@ -218,28 +218,29 @@ def test_lying_headers_in_gzip_files_do_not_allocate(tmp_path, data, binary):
     path = str(tmp_path / "bad.gz")
     with gzip.open(path, "wb") as out:
         out.write(data)
-    tracemalloc.start()
-    try:
-        with pytest.raises(ValueError, match=r"bad\.gz: (offset|line) \d+: "):
-            KeyedVectors.load_word2vec_format(path, binary=binary)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert peak < 100 << 20
+    assert peak_allocation(lambda: refused(path, binary, r"bad\.gz: (offset|line) \d+: ")) < 100 << 20
 
 
-def test_lying_headers_in_plain_files_fail_before_allocating(tmp_path):
+@pytest.mark.parametrize("data, binary", [(b"1000000000000 300\nw 1\n", False),
+                                          (b"1000000000000 300\n" + record("w", [1.0]), True)])
+def test_lying_headers_in_plain_files_fail_before_allocating(tmp_path, data, binary):
+    path = write(tmp_path / "bad", data)
+    assert peak_allocation(lambda: refused(path, binary, "header declares")) < 10 << 20
+
+
+def refused(path, binary: bool, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        KeyedVectors.load_word2vec_format(path, binary=binary)
+
+
+def peak_allocation(call) -> int:
+    """The most Python-traced memory held at once while `call()` runs."""
     tracemalloc.start()
     try:
-        for data, binary in ((b"1000000000000 300\nw 1\n", False),
-                             (b"1000000000000 300\n" + record("w", [1.0]), True)):
-            path = write(tmp_path / "bad", data)
-            with pytest.raises(ValueError, match="header declares"):
-                KeyedVectors.load_word2vec_format(path, binary=binary)
-        peak = tracemalloc.get_traced_memory()[1]
+        call()
+        return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert peak < 10 << 20
 
 
 def test_damaged_gzip_is_a_value_error(tmp_path):
