@@ -436,6 +436,8 @@ def cooccurrence(corpus, vocab: Optional[Vocabulary] = None, *, window: int = 15
 
     settings = dict(window=window, symmetric=bool(symmetric),
                     distance_weighting=bool(distance_weighting))
+    logger.info("co-occurrence on %s: counting %d tokens, vocabulary of %d words", backend.device,
+                encoded.n_tokens, len(encoded.vocab))
     native_progress = _native.core.Progress()
     bar = make_bar(progress, encoded.n_tokens, "co-occurrence", "word")
     started = time.perf_counter()

@@ -36,19 +36,26 @@ def run_polled(call: Callable[[], Any], progress, on_poll: Optional[Callable[[],
     still returned; the first exception of the call is re-raised here.
     """
     outcome: dict = {}
+    finished = threading.Event()
 
     def target():
         try:
             outcome["result"] = call()
         except BaseException as error:  # re-raised on the calling thread
             outcome["error"] = error
+        finally:
+            finished.set()
 
     thread = threading.Thread(target=target, name="embforge-native", daemon=True)
     thread.start()
     interrupted = False
-    while thread.is_alive():
+    # Wait on an Event, never on Thread.join(timeout): on Python 3.11 a Ctrl-C
+    # that interrupts join() releases the running thread's internal lock and
+    # marks it stopped (the bpo-45274 clean-up), so is_alive() turns False
+    # while the native call still runs and its result is lost.
+    while not finished.is_set():
         try:
-            thread.join(POLL_SECONDS)
+            finished.wait(POLL_SECONDS)
             if on_poll is not None:
                 on_poll()
         except KeyboardInterrupt:

@@ -43,3 +43,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (ValueError, OSError, RuntimeError, FloatingPointError) as error:
         say(f"embforge {args.command}: error: {error}")
         return 2
+    except KeyboardInterrupt as interrupt:
+        # Training commands catch Ctrl-C themselves (they stop at the next
+        # sentence and write what was trained, exit 130); what reaches here
+        # came before any result existed (reading, counting) or kept nothing.
+        say(f"embforge {args.command}: interrupted (Ctrl-C): {str(interrupt) or 'nothing was written'}")
+        return 130

@@ -1,0 +1,164 @@
+"""Training across processes (torch.distributed, gloo on localhost) against one process.
+
+    python bench/bench_distributed.py speed   [--models sgns cbow] [--repeat 2]
+    python bench/bench_distributed.py quality [--models sgns cbow] [--seeds 1 2 3]
+    python bench/bench_distributed.py big     [--times 10] [--glove-epochs 5] [--repeat 1]
+
+What a user waits for is timed: the whole command, from launch to exit
+(interpreter and torch start, rendezvous, vocabulary merge, training, writing
+the output), with `time.perf_counter` around `subprocess.run`:
+* one process:  python -m embforge train ... --threads 1
+* N processes:  python -m torch.distributed.run --standalone --nproc-per-node N
+                -m embforge train ... --threads 1
+speed:   skip-gram and CBOW, 5 epochs on the bench corpus (gcide + kdocs,
+         8.67M tokens, decompressed once to a plain file that every run reads),
+         words/s = 5 x raw tokens / wall time; 1 x 1 thread against 2 x 1 thread.
+quality: 2 processes x 1 thread against 1 process x 2 threads, per seed, and the
+         means (analogy / WordSim-353 / SimLex-999, scored as every bench does,
+         shared_data.quality over one frequency order).
+big:     `embforge cooccur` (tokens/s) and `embforge train --model glove`
+         (pair-updates/s) on the bench corpus repeated --times times, 1 x 1
+         thread against 2 x 1 thread.
+The machine is shared and noisy: compare the ratios printed by one run.
+"""
+import argparse
+import gzip
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from shared_data import CORPORA, frequency_order, quality  # noqa: E402
+
+W2V = ["--size", "100", "--window", "5", "--negative", "5", "--sample", "1e-3", "--min-count", "5",
+       "--epochs", "5"]
+
+
+def decompress(paths, directory, times=1) -> str:
+    target = os.path.join(directory, f"corpus-x{times}.txt")
+    with open(target, "wb") as out:
+        for _ in range(times):
+            for path in paths:
+                with gzip.open(path, "rb") as source:
+                    shutil.copyfileobj(source, out, 16 << 20)
+    return target
+
+
+def count_tokens(path) -> int:
+    tokens = 0
+    with open(path, "rb") as f:
+        for line in f:
+            tokens += len(line.split())
+    return tokens
+
+
+def command(args, processes: int):
+    """The command line of `embforge args` in one process, or in `processes`
+    processes under torchrun (torch.distributed.run) on this machine."""
+    if processes == 1:
+        return [sys.executable, "-m", "embforge", *args]
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone",
+            f"--nproc-per-node={processes}", "-m", "embforge", *args]
+
+
+def timed(cmd) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seconds = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"failed ({result.returncode}): {' '.join(cmd)}\n{result.stderr[-3000:]}")
+    return seconds
+
+
+def train(model, corpus, out, processes, threads, seed, extra=()):
+    args = ["train", "--model", model, corpus, "-o", out, "--threads", str(threads),
+            "--seed", str(seed), "--quiet", *(W2V if model != "glove" else ()), *extra]
+    return timed(command(args, processes))
+
+
+def speed(args, work):
+    corpus = decompress(CORPORA, work)
+    tokens = count_tokens(corpus)
+    print(f"corpus: {tokens} tokens; 5 epochs; the whole command timed, best of {args.repeat}")
+    print("model  setup              seconds  Mwords/s  ratio")
+    for model in args.models:
+        best = {}
+        for processes in (1, 2):
+            runs = [train(model, corpus, os.path.join(work, "v.bin"), processes, 1, 1)
+                    for _ in range(args.repeat)]
+            best[processes] = min(runs)
+            print(f"{model:5s}  {processes} proc x 1 thread  {best[processes]:8.2f}  "
+                  f"{5 * tokens / best[processes] / 1e6:8.3f}  "
+                  f"{best[1] / best[processes]:5.2f}x  (runs: {', '.join(f'{r:.2f}' for r in runs)})",
+                  flush=True)
+
+
+def quality_runs(args, work):
+    corpus = decompress(CORPORA, work)
+    order = frequency_order(CORPORA)
+    from embforge import KeyedVectors
+    print("model  setup               seed  analogy   WS353  SimLex  seconds")
+    for model in args.models:
+        means = {}
+        for name, processes, threads in (("1 proc x 2 threads", 1, 2), ("2 procs x 1 thread", 2, 1)):
+            scores = []
+            for seed in args.seeds:
+                out = os.path.join(work, f"{model}-{processes}-{seed}.bin")
+                seconds = train(model, corpus, out, processes, threads, seed)
+                q = quality(KeyedVectors.load_word2vec_format(out, binary=True), order)
+                scores.append(q)
+                print(f"{model:5s}  {name}  {seed:4d}  {q[0]:.4f}  {q[1]:.4f}  {q[2]:.4f}  "
+                      f"{seconds:7.2f}", flush=True)
+            means[name] = [sum(s[i] for s in scores) / len(scores) for i in range(3)]
+            print(f"{model:5s}  {name}  mean  {means[name][0]:.4f}  {means[name][1]:.4f}  "
+                  f"{means[name][2]:.4f}")
+        a, b = means["1 proc x 2 threads"], means["2 procs x 1 thread"]
+        print(f"{model:5s}  2 procs - 1 proc: analogy {b[0] - a[0]:+.4f}, WS353 {b[1] - a[1]:+.4f}, "
+              f"SimLex {b[2] - a[2]:+.4f}")
+
+
+def big(args, work):
+    corpus = decompress(CORPORA, work, args.times)
+    tokens = count_tokens(corpus)
+    print(f"corpus: the bench corpus x{args.times}, {tokens} tokens")
+    best = {}
+    for processes in (1, 2):
+        runs = [timed(command(["cooccur", corpus, "-o", os.path.join(work, "c.npz"), "--window",
+                               "10", "--threads", "1", "--memory", "4GB", "--quiet"], processes))
+                for _ in range(args.repeat)]
+        best[processes] = min(runs)
+        print(f"cooccur  {processes} proc x 1 thread  {best[processes]:8.2f} s  "
+              f"{tokens / best[processes] / 1e6:7.2f}M tokens/s  {best[1] / best[processes]:5.2f}x",
+              flush=True)
+    best = {}
+    for processes in (1, 2):
+        runs = [train("glove", corpus, os.path.join(work, "g.bin"), processes, 1, 1,
+                      ("--window", "10", "--epochs", str(args.glove_epochs), "--memory", "4GB"))
+                for _ in range(args.repeat)]
+        best[processes] = min(runs)
+        print(f"glove    {processes} proc x 1 thread  {best[processes]:8.2f} s  "
+              f"{best[1] / best[processes]:5.2f}x  (count + {args.glove_epochs} epochs, whole command)",
+              flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("what", choices=["speed", "quality", "big"])
+    parser.add_argument("--models", nargs="+", default=["sgns", "cbow"], choices=["sgns", "cbow"])
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--times", type=int, default=10)
+    parser.add_argument("--glove-epochs", type=int, default=5)
+    args = parser.parse_args()
+    work = tempfile.mkdtemp(prefix="embforge-bench-dist-")
+    try:
+        {"speed": speed, "quality": quality_runs, "big": big}[args.what](args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

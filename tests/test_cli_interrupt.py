@@ -1,0 +1,89 @@
+"""A real Ctrl-C (SIGINT) sent to a real `python -m embforge` process.
+
+Each long command is interrupted once it is working (the moment is read from
+its own -v log lines, not guessed): training stops at the next sentence or
+block, writes what was trained (atomically) and exits 130; counting keeps
+nothing and exits 130; either way one status line and no traceback. Python's
+own stand-in for Ctrl-C (raising KeyboardInterrupt in the main thread) did
+not take the path a real signal takes: on 3.11 a SIGINT during
+Thread.join(timeout) marked the still-running native call's thread as
+stopped, and every command crashed with a TypeError.
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from embforge import KeyedVectors
+
+
+@pytest.fixture(scope="module")
+def long_corpus(tmp_path_factory):
+    """~1.6M tokens of Zipf-distributed words: seconds of work for one thread."""
+    rng = np.random.default_rng(7)
+    words = np.array([f"w{i}" for i in range(5000)])
+    ids = np.minimum(rng.zipf(1.3, size=1_600_000) - 1, len(words) - 1)
+    path = tmp_path_factory.mktemp("interrupt") / "corpus.txt"
+    with open(path, "w") as out:
+        for line in np.array_split(words[ids], 16_000):
+            out.write(" ".join(line.tolist()) + "\n")
+    return str(path)
+
+
+def interrupt_when(args, ready: str, tmp_path, delay: float = 0.3):
+    """Runs `python -m embforge -v ARGS`, sends SIGINT `delay` s after a log
+    line containing `ready`; returns (exit code, stderr)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    log = open(tmp_path / "stderr.txt", "w+")
+    process = subprocess.Popen([sys.executable, "-m", "embforge", "-v", *args],
+                               stdout=subprocess.DEVNULL, stderr=log, env=env)
+    deadline = time.monotonic() + 120
+    try:
+        while ready not in (tmp_path / "stderr.txt").read_text():
+            assert process.poll() is None, (tmp_path / "stderr.txt").read_text()
+            assert time.monotonic() < deadline, "the command never got to work"
+            time.sleep(0.05)
+        time.sleep(delay)
+        assert process.poll() is None, "finished before it could be interrupted: make the corpus longer"
+        process.send_signal(signal.SIGINT)
+        code = process.wait(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        log.close()
+    return code, (tmp_path / "stderr.txt").read_text()
+
+
+@pytest.mark.parametrize("model", ["sgns", "cbow"])
+def test_ctrl_c_during_word2vec_training_writes_the_vectors(long_corpus, tmp_path, model):
+    out = tmp_path / "v.bin"
+    code, err = interrupt_when(["train", "--model", model, long_corpus, "-o", str(out), "--threads",
+                                "1", "--epochs", "30", "--min-count", "1"], "vocabulary of", tmp_path)
+    assert code == 130 and "Traceback" not in err, err
+    assert "stopped early (Ctrl-C); vectors saved so far" in err.splitlines()[-1]
+    assert len(KeyedVectors.load_word2vec_format(str(out), binary=True)) == 5000
+
+
+def test_ctrl_c_during_glove_training_writes_the_vectors(long_corpus, tmp_path):
+    out = tmp_path / "g.txt"
+    code, err = interrupt_when(["train", "--model", "glove", long_corpus, "-o", str(out), "--threads",
+                                "1", "--epochs", "200", "--min-count", "1", "--window", "5"],
+                               "nonzeros from", tmp_path)
+    assert code == 130 and "Traceback" not in err, err
+    assert "stopped early (Ctrl-C); vectors saved so far" in err.splitlines()[-1]
+    assert len(KeyedVectors.load_word2vec_format(str(out))) == 5000
+
+
+def test_ctrl_c_during_counting_keeps_nothing(long_corpus, tmp_path):
+    out = tmp_path / "c.npz"
+    code, err = interrupt_when(["cooccur", long_corpus, "-o", str(out), "--threads", "1",
+                                "--window", "200", "--min-count", "1"], "counting", tmp_path,
+                               delay=0.2)
+    assert code == 130 and "Traceback" not in err, err
+    assert err.splitlines()[-1] == ("embforge cooccur: interrupted (Ctrl-C): co-occurrence counting "
+                                    "stopped; nothing was kept")
+    assert not out.exists() and os.listdir(tmp_path) == ["stderr.txt"]
