@@ -266,14 +266,15 @@ void bind_glove(py::module_& m) {
           {
             py::gil_scoped_release release;
             // The kernel indexes with these without checks: validate (a few ms).
-            for (int64_t i = 0; i < m; ++i)
-              EMBFORGE_CHECK(visit[i] < n, "order[", i, "] = ", visit[i], " is out of range");
             if (m == n) {  // a whole epoch: every pair, in memory order
-              for (int64_t i = 0; i < n; ++i)
+              for (int64_t i = 0; i < n; ++i) {
+                EMBFORGE_CHECK(visit[i] < n, "order[", i, "] = ", visit[i], " is out of range");
                 EMBFORGE_CHECK(records[i].row < model.vocab_size && records[i].col < model.vocab_size,
                                "pair ", i, " has ids out of range");
+              }
             } else {       // a slice: the pairs it visits
               for (int64_t i = 0; i < m; ++i) {
+                EMBFORGE_CHECK(visit[i] < n, "order[", i, "] = ", visit[i], " is out of range");
                 const glove::Pair& pair = records[visit[i]];
                 EMBFORGE_CHECK(pair.row < model.vocab_size && pair.col < model.vocab_size, "pair ",
                                visit[i], " has ids out of range");
