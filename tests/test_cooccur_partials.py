@@ -189,3 +189,11 @@ def test_bad_input_is_refused():
         core.cooccurrence_fixed_to_float(np.array([1], np.int64), 70)
     with pytest.raises(ValueError, match="n_ids must be >= 0, got -1"):
         core.cooccurrence_fraction_bits(-1, 10, True, True)
+
+
+def test_new_fields_default_to_todays_count():
+    p = core.CooccurParams()
+    assert (p.fraction_bits, p.fixed_point_output) == (-1, False)
+    p = core.CooccurParams(fraction_bits=7, fixed_point_output=True)
+    rebuilt = eval(repr(p), {"CooccurParams": core.CooccurParams})
+    assert (rebuilt.fraction_bits, rebuilt.fixed_point_output) == (7, True)
