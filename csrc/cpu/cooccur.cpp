@@ -54,6 +54,7 @@ constexpr int64_t kWriterEntries = 4096;                           // 64 KiB spi
 constexpr int64_t kReaderEntries = 1 << 16;                        // 1 MiB per merged run
 constexpr int64_t kMinReaderEntries = 256;
 constexpr int64_t kBytesPerResult = 2 * sizeof(int32_t) + sizeof(float);
+constexpr int64_t kBytesPerFixedResult = 2 * sizeof(int32_t) + sizeof(int64_t);
 constexpr int kMaxFanIn = 256;
 
 struct Plan {
@@ -274,6 +275,8 @@ void check_params(const CooccurParams& p, const CorpusView& corpus, int64_t voca
   EMBFORGE_CHECK(corpus.n_sentences >= 0 && (corpus.offsets || corpus.n_sentences == 0),
                  "corpus offsets must not be null");
   EMBFORGE_CHECK(!p.temp_dir.empty(), "temp_dir must name a directory for spilled runs");
+  EMBFORGE_CHECK(!(p.fixed_point_output && p.result_to_files),
+                 "fixed_point_output keeps the result in memory: result_to_files must be False");
   // A buffered update packs the pair key and the distance into 64 bits.
   const auto key_bits =
       static_cast<int>(std::bit_width(static_cast<uint64_t>(vocab) * static_cast<uint64_t>(vocab) - 1));
@@ -301,8 +304,7 @@ CooccurMatrix count(const CooccurParams& params, const CorpusView& corpus, int64
       std::max<int64_t>(1, std::min<int64_t>(params.workers, corpus.n_sentences)));
   const Plan plan = plan_memory(params, vocab_size, threads);
   const DenseLayout layout(plan.max_product, vocab_size, params.symmetric);
-  const int fraction_bits =
-      cooc::fraction_bits(corpus.n_ids, params.window, params.symmetric, params.distance_weighting);
+  const int fraction_bits = cooc::resolve_fraction_bits(params, corpus.n_ids);
   std::vector<uint64_t> weight_fixed(params.window + 1, 0);
   for (int d = 1; d <= params.window; ++d)
     weight_fixed[d] = cooc::to_fixed(cooc::pair_weight(d, params.distance_weighting), fraction_bits);
@@ -361,6 +363,7 @@ CooccurMatrix count(const CooccurParams& params, const CorpusView& corpus, int64
     out.rows = MallocArray<int32_t>(0);
     out.cols = MallocArray<int32_t>(0);
     out.values = MallocArray<float>(0);
+    if (params.fixed_point_output) out.fixed = MallocArray<int64_t>(0);
     stats.planned_peak_bytes = peak;
     stats.count_seconds = count_seconds;
     return out;  // the runs' files go with `store`
@@ -374,7 +377,8 @@ CooccurMatrix count(const CooccurParams& params, const CorpusView& corpus, int64
 
   // The result must fit beside the summed table and the runs left in memory.
   cooc::MergeInput merge{&layout, layout.cells > 0 ? workers[0].table.data() : nullptr,
-                         &store.runs(), vocab_size, fraction_bits, threads, kMinReaderEntries, ""};
+                         &store.runs(), vocab_size, fraction_bits, threads, kMinReaderEntries, "",
+                         params.fixed_point_output};
   int64_t result_bound = dense_outputs;
   for (const Run& run : store.runs()) result_bound += run.size();
   const int64_t table_bytes = layout.cells * static_cast<int64_t>(sizeof(uint64_t));
@@ -383,8 +387,9 @@ CooccurMatrix count(const CooccurParams& params, const CorpusView& corpus, int64
   const int64_t reader_floor = params.memory_bytes / 8;
   // A result that does not fit goes to files when the caller allows it:
   // then only the merge threads' write buffers are held.
-  int64_t result_bytes = result_bound * kBytesPerResult;
-  const bool to_files = !params.result_dir.empty() &&
+  int64_t result_bytes =
+      result_bound * (params.fixed_point_output ? kBytesPerFixedResult : kBytesPerResult);
+  const bool to_files = !params.result_dir.empty() && !params.fixed_point_output &&
                         (params.result_to_files ||
                          table_bytes + result_bytes + plan.fixed_bytes + reader_floor > params.memory_bytes);
   if (to_files) {

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "embforge/check.h"
 #include "embforge/file_io.h"
 #include "embforge/parallel.h"
 
@@ -22,11 +23,18 @@ int64_t dense_row_bound(const DenseLayout& l, int64_t r) {
   return std::min<int64_t>(r, l.limit[r]) + l.row_cells(r);
 }
 
+// A merge thread's output; V is float (the result) or int64_t (the exact
+// fixed-point sums, CooccurParams::fixed_point_output).
+template <typename V>
 struct Piece {
   MallocArray<int32_t> rows, cols;
-  MallocArray<float> values;
+  MallocArray<V> values;
   int64_t n = 0;
 };
+
+// An entry's value as stored in the output.
+inline void store_value(float* out, uint64_t value, double scale) { *out = fixed_to_float(value, scale); }
+inline void store_value(int64_t* out, uint64_t value, double) { *out = static_cast<int64_t>(value); }
 
 // A merge thread's result files (cooccur.h: CooccurParams::result_dir).
 struct ResultFiles {
@@ -39,9 +47,10 @@ struct ResultFiles {
   AppendFile rows, cols, values;
 };
 
+template <typename V>
 class RowMerger {
  public:
-  RowMerger(const MergeInput& in, int64_t r0, int64_t r1, Piece& piece, ResultFiles* files)
+  RowMerger(const MergeInput& in, int64_t r0, int64_t r1, Piece<V>& piece, ResultFiles* files)
       : in_(in), l_(*in.layout), scale_(std::ldexp(1.0, -in.fraction_bits)), piece_(piece),
         files_(files) {
     const auto vocab = static_cast<uint64_t>(in.vocab);
@@ -57,7 +66,7 @@ class RowMerger {
     capacity_ = bound;
     piece.rows = MallocArray<int32_t>(bound);
     piece.cols = MallocArray<int32_t>(bound);
-    piece.values = MallocArray<float>(bound);
+    piece.values = MallocArray<V>(bound);
     rows_ = piece.rows.data();
     cols_ = piece.cols.data();
     values_ = piece.values.data();
@@ -91,7 +100,7 @@ class RowMerger {
   void write_out() {
     files_->rows.append(rows_, static_cast<size_t>(n_) * sizeof(int32_t));
     files_->cols.append(cols_, static_cast<size_t>(n_) * sizeof(int32_t));
-    files_->values.append(values_, static_cast<size_t>(n_) * sizeof(float));
+    files_->values.append(values_, static_cast<size_t>(n_) * sizeof(V));
     written_ += n_;
     n_ = 0;
   }
@@ -101,7 +110,7 @@ class RowMerger {
     if (n_ == capacity_) write_out();  // only with files: in memory, capacity_ bounds the row range
     rows_[n_] = static_cast<int32_t>(r);
     cols_[n_] = static_cast<int32_t>(c);
-    values_[n_] = static_cast<float>(static_cast<double>(value) * scale_);
+    store_value(values_ + n_, value, scale_);
     ++n_;
   }
 
@@ -136,14 +145,14 @@ class RowMerger {
   const MergeInput& in_;
   const DenseLayout& l_;
   const double scale_;
-  Piece& piece_;
+  Piece<V>& piece_;
   ResultFiles* files_;
   std::vector<RunSlice> slices_;
   std::vector<uint64_t> column_cells_;
   int64_t columns_ = 0;
   int32_t* rows_;
   int32_t* cols_;
-  float* values_;
+  V* values_;
   int64_t n_ = 0;
   int64_t capacity_ = 0;
   int64_t written_ = 0;  // entries already in the files
@@ -186,22 +195,21 @@ void move_tail_first(MallocArray<T>& piece, int64_t n, MallocArray<T>& out, int6
   piece = MallocArray<T>();
 }
 
-}  // namespace
-
-void merge_to_coo(const MergeInput& in, CooccurMatrix& out) {
+template <typename V>
+void merge_rows(const MergeInput& in, CooccurMatrix& out, MallocArray<V>& out_values) {
   const std::vector<int64_t> first = in.threads > 1 ? split_rows(in) : std::vector<int64_t>{0, in.vocab};
   const int threads = static_cast<int>(first.size()) - 1;
-  std::vector<Piece> pieces(threads);
+  std::vector<Piece<V>> pieces(threads);
   run_workers(threads, nullptr, [&](int t) {
     std::unique_ptr<ResultFiles> files;
     if (!in.result_dir.empty()) files = std::make_unique<ResultFiles>(in.result_dir, t);
-    RowMerger merger(in, first[t], first[t + 1], pieces[t], files.get());
+    RowMerger<V> merger(in, first[t], first[t + 1], pieces[t], files.get());
     merger.run(first[t], first[t + 1]);
   });
   int64_t total = 0;
-  for (const Piece& p : pieces) total += p.n;
+  for (const Piece<V>& p : pieces) total += p.n;
   if (!in.result_dir.empty()) {
-    for (const Piece& p : pieces) out.file_counts.push_back(p.n);
+    for (const Piece<V>& p : pieces) out.file_counts.push_back(p.n);
     out.rows = MallocArray<int32_t>(0);
     out.cols = MallocArray<int32_t>(0);
     out.values = MallocArray<float>(0);
@@ -210,18 +218,30 @@ void merge_to_coo(const MergeInput& in, CooccurMatrix& out) {
   }
   out.rows = std::move(pieces[0].rows);
   out.cols = std::move(pieces[0].cols);
-  out.values = std::move(pieces[0].values);
+  out_values = std::move(pieces[0].values);
   out.rows.resize(total);
   out.cols.resize(total);
-  out.values.resize(total);
+  out_values.resize(total);
   int64_t at = pieces[0].n;
   for (int t = 1; t < threads; ++t) {
     move_tail_first(pieces[t].rows, pieces[t].n, out.rows, at);
     move_tail_first(pieces[t].cols, pieces[t].n, out.cols, at);
-    move_tail_first(pieces[t].values, pieces[t].n, out.values, at);
+    move_tail_first(pieces[t].values, pieces[t].n, out_values, at);
     at += pieces[t].n;
   }
   out.nnz = total;
+}
+
+}  // namespace
+
+void merge_to_coo(const MergeInput& in, CooccurMatrix& out) {
+  if (in.fixed_point) {
+    EMBFORGE_CHECK(in.result_dir.empty(), "fixed-point results are held in memory only");
+    out.values = MallocArray<float>(0);
+    merge_rows(in, out, out.fixed);
+  } else {
+    merge_rows(in, out, out.values);
+  }
 }
 
 }  // namespace embforge::cooc

@@ -21,12 +21,14 @@ struct MergeInput {
   int threads;
   int64_t reader_entries;    // buffer per file run and thread
   std::string result_dir;    // non-empty: the result goes to files there (cooccur.h)
+  bool fixed_point = false;  // out.fixed (int64 sums) instead of out.values; memory only
 };
 
 // Entries a merge thread buffers before appending them to its result files.
 constexpr int64_t kResultBufferEntries = 1 << 16;
 
-// Fills out.rows/cols/values/nnz, sorted by (row, col), or with a
+// Fills out.rows/cols/values/nnz (out.fixed instead of values with
+// in.fixed_point), sorted by (row, col), or with a
 // result_dir, out.file_counts/nnz and the files (in.result_dir). Each thread merges a
 // range of rows into its own arrays, sized by that range's bound (pages past
 // what is written are never touched); they are then joined into the first

@@ -26,6 +26,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "embforge/check.h"
@@ -71,6 +72,7 @@ struct Context {
   const SentenceRange* chunks;  // the k-th claim takes chunks[k]
   int64_t n_chunks;
   int64_t max_sentence;  // ids in the longest sentence
+  int64_t total_ids;     // ids in the chunks: the learning rate's span
 };
 
 // Starts loading a row into cache. Output rows of noise words are random
@@ -81,10 +83,11 @@ EMBFORGE_INLINE void prefetch_row(const float* row, int dim) {
 }
 
 // One worker: takes chunks of sentences until none is left. Compiled per SIMD
-// level (simd.h).
+// level (simd.h). `rng` is taken by value (a local stream stays in registers
+// in the hot loop); rng_end gets the state a next slice continues from.
 EMBFORGE_MULTIVERSION
 void train_chunks(const Context& c, std::atomic<int64_t>& next_chunk, SplitMix64 rng,
-                  ThreadResult& result) {
+                  ThreadResult& result, uint64_t& rng_end) {
   // Tallies live on this thread's stack and are copied out once: the threads'
   // results sit side by side in one vector, and updating them there every
   // window made the two cores fight over one cache line (2 threads ran no
@@ -94,7 +97,7 @@ void train_chunks(const Context& c, std::atomic<int64_t>& next_chunk, SplitMix64
   const Word2VecModel& m = c.model;
   const int dim = p.vector_size;
   const auto n_vocab = static_cast<uint32_t>(m.vocab_size);
-  const double total = static_cast<double>(c.corpus.n_ids);
+  const double total = static_cast<double>(c.total_ids);
   constexpr int64_t kReportEvery = 10000;  // ids between progress updates
   // Ids between merges of the private hot rows (hot_rows.h). Staleness costs
   // quality: 655 rows merged every 40k ids lowered CBOW's analogy score by
@@ -185,6 +188,10 @@ void train_chunks(const Context& c, std::atomic<int64_t>& next_chunk, SplitMix64
   c.progress->loss_sum.fetch_add(r.loss - reported_loss, std::memory_order_relaxed);
   c.progress->loss_count.fetch_add(r.loss_terms - reported_terms, std::memory_order_relaxed);
   result = r;
+  // The stream's end is where the negatives drawn ahead (never used) were
+  // drawn: a next slice starting there draws them again, as one call would
+  // have used them.
+  rng_end = rng.state - static_cast<uint64_t>(p.negative) * SplitMix64::kGamma;
 }
 
 void check_params(const Word2VecParams& p, const CorpusView& corpus, const Word2VecModel& m) {
@@ -200,24 +207,19 @@ void check_params(const Word2VecParams& p, const CorpusView& corpus, const Word2
   EMBFORGE_CHECK(m.input && m.output && m.keep_threshold && m.noise_keep && m.noise_alias,
                  "model arrays must not be null");
   EMBFORGE_CHECK(corpus.n_sentences >= 0 && corpus.offsets, "corpus offsets must not be null");
+  EMBFORGE_CHECK(p.slice_count >= 1, "slice_count must be >= 1, got ", p.slice_count);
+  EMBFORGE_CHECK(p.slice_index >= 0 && p.slice_index < p.slice_count, "slice_index must be in [0, ",
+                 p.slice_count, ") for slice_count=", p.slice_count, ", got ", p.slice_index);
 }
 
-}  // namespace
-
-EpochStats train_word2vec_epoch(const Word2VecParams& params, const CorpusView& corpus,
-                                const Word2VecModel& model, Progress* progress) {
-  check_params(params, corpus, model);
-  Progress local_progress;
-  if (!progress) progress = &local_progress;
-  progress->reset(corpus.n_ids);
-  progress->learning_rate = params.alpha_start;
-
-  // Work is handed out in chunks of consecutive sentences, each thread taking
-  // the next free one: with a fixed slice per thread, one core slowed by
-  // another process (a shared machine, a noisy VM host) held up the whole
-  // epoch, and 2 threads ran slower than 1.
-  const int workers = static_cast<int>(
-      std::max<int64_t>(1, std::min<int64_t>(params.workers, corpus.n_sentences)));
+// The epoch's work: chunks of consecutive sentences of about kChunkIds ids,
+// in a fresh random order each epoch (seeded: one worker stays
+// bit-identical). In file order, a corpus made of two sources (here a
+// dictionary, then Linux docs) ended every epoch, where the learning rate is
+// lowest, on the second alone: analogy 0.220 with one worker against 0.236
+// shuffled (CBOW, 6 seeds); with two workers shuffling gained 0.005-0.010
+// (CBOW) and 0.002 (skip-gram) over two interleaved halves (bench/RESULTS.md).
+std::vector<SentenceRange> epoch_chunks(const CorpusView& corpus, uint64_t seed, int epoch) {
   std::vector<SentenceRange> chunks;
   for (int64_t s = 0; s < corpus.n_sentences;) {
     const int64_t target = corpus.offsets[s] + kChunkIds;
@@ -227,14 +229,46 @@ EpochStats train_word2vec_epoch(const Word2VecParams& params, const CorpusView& 
     chunks.push_back({s, std::min(end, corpus.n_sentences)});
     s = chunks.back().end;
   }
-  // Chunks are visited in a fresh random order each epoch (seeded: one worker
-  // stays bit-identical). In file order, a corpus made of two sources (here a
-  // dictionary, then Linux docs) ended every epoch, where the learning rate is
-  // lowest, on the second alone: analogy 0.220 with one worker against 0.236
-  // shuffled (CBOW, 6 seeds); with two workers shuffling gained 0.005-0.010
-  // (CBOW) and 0.002 (skip-gram) over two interleaved halves (bench/RESULTS.md).
-  SplitMix64 order_rng(params.seed, (static_cast<uint64_t>(params.epoch) << 32) | 0xFFFFFFFFull);
+  SplitMix64 order_rng(seed, (static_cast<uint64_t>(epoch) << 32) | 0xFFFFFFFFull);
   shuffle(chunks.data(), static_cast<int64_t>(chunks.size()), order_rng);
+  return chunks;
+}
+
+// Chunks [first, end) of the shuffled list form slice `index` of `count`.
+std::pair<int64_t, int64_t> slice_bounds(int64_t n_chunks, int index, int count) {
+  return {n_chunks * index / count, n_chunks * (index + 1) / count};
+}
+
+int64_t ids_in(const CorpusView& corpus, const SentenceRange* chunks, int64_t n) {
+  int64_t ids = 0;
+  for (int64_t k = 0; k < n; ++k) ids += corpus.offsets[chunks[k].end] - corpus.offsets[chunks[k].first];
+  return ids;
+}
+
+}  // namespace
+
+EpochStats train_word2vec_epoch(const Word2VecParams& params, const CorpusView& corpus,
+                                const Word2VecModel& model, Progress* progress) {
+  check_params(params, corpus, model);
+
+  // Work is handed out in chunks of consecutive sentences, each thread taking
+  // the next free one: with a fixed slice per thread, one core slowed by
+  // another process (a shared machine, a noisy VM host) held up the whole
+  // epoch, and 2 threads ran slower than 1.
+  const int workers = static_cast<int>(
+      std::max<int64_t>(1, std::min<int64_t>(params.workers, corpus.n_sentences)));
+  // Chunks are visited in a random order (epoch_chunks); a slice is a
+  // contiguous part of that order.
+  const std::vector<SentenceRange> chunks = epoch_chunks(corpus, params.seed, params.epoch);
+  const auto [first_chunk, end_chunk] =
+      slice_bounds(static_cast<int64_t>(chunks.size()), params.slice_index, params.slice_count);
+  const SentenceRange* slice = chunks.data() + first_chunk;
+  const int64_t n_chunks = end_chunk - first_chunk;
+  const int64_t slice_ids = ids_in(corpus, slice, n_chunks);
+  Progress local_progress;
+  if (!progress) progress = &local_progress;
+  progress->reset(slice_ids);
+  progress->learning_rate = params.alpha_start;
   int64_t max_sentence = 0;
   for (int64_t s = 0; s < corpus.n_sentences; ++s)
     max_sentence = std::max(max_sentence, corpus.offsets[s + 1] - corpus.offsets[s]);
@@ -243,15 +277,21 @@ EpochStats train_word2vec_epoch(const Word2VecParams& params, const CorpusView& 
   int64_t hot_rows = 0;  // one worker: nothing to contend for, and bit-identical runs
   if (workers > 1)
     hot_rows = std::min<int64_t>(model.vocab_size, params.hot_rows >= 0 ? params.hot_rows : kHotRows);
-  const Context context{params, corpus, model, progress, hot_rows, chunks.data(),
-                        static_cast<int64_t>(chunks.size()), max_sentence};
+  const Context context{params, corpus, model, progress, hot_rows, slice, n_chunks, max_sentence,
+                        slice_ids};
   std::vector<ThreadResult> results(workers);
+  std::vector<uint64_t> draws(workers, 0);
   run_workers(workers, progress, [&](int t) {
     const uint64_t stream = (static_cast<uint64_t>(params.epoch) << 32) | static_cast<uint64_t>(t);
-    train_chunks(context, next_chunk, SplitMix64(params.seed, stream), results[t]);
+    SplitMix64 rng(params.seed, stream);
+    rng.skip(params.rng_start);
+    uint64_t end_state = rng.state;
+    train_chunks(context, next_chunk, rng, results[t], end_state);
+    draws[t] = SplitMix64::draws_between(rng.state, end_state);
   });
 
   EpochStats stats;
+  stats.rng_end = params.rng_start + *std::max_element(draws.begin(), draws.end());
   for (const auto& r : results) {  // fixed order: deterministic sums
     stats.loss += r.loss;
     stats.loss_terms += r.loss_terms;
@@ -260,6 +300,20 @@ EpochStats train_word2vec_epoch(const Word2VecParams& params, const CorpusView& 
     stats.stopped = stats.stopped || r.stopped;
   }
   return stats;
+}
+
+std::vector<int64_t> word2vec_slice_ids(const CorpusView& corpus, uint64_t seed, int epoch,
+                                        int slice_count) {
+  EMBFORGE_CHECK(slice_count >= 1, "slice_count must be >= 1, got ", slice_count);
+  EMBFORGE_CHECK(corpus.n_sentences >= 0 && (corpus.offsets || corpus.n_sentences == 0),
+                 "corpus offsets must not be null");
+  const std::vector<SentenceRange> chunks = epoch_chunks(corpus, seed, epoch);
+  std::vector<int64_t> ids(static_cast<size_t>(slice_count));
+  for (int i = 0; i < slice_count; ++i) {
+    const auto [first, end] = slice_bounds(static_cast<int64_t>(chunks.size()), i, slice_count);
+    ids[i] = ids_in(corpus, chunks.data() + first, end - first);
+  }
+  return ids;
 }
 
 double word2vec_window_update(const Word2VecParams& params, const Word2VecModel& model,

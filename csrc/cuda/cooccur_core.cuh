@@ -43,8 +43,7 @@ inline CooccurArgs cooccur_args(const CooccurParams& params, const CorpusView& c
   a.vocab_size = vocab_size;
   a.window = params.window;
   a.distance_weighting = params.distance_weighting;
-  a.fraction_bits = cooc::fraction_bits(corpus.n_ids, params.window, params.symmetric,
-                                        params.distance_weighting);
+  a.fraction_bits = cooc::resolve_fraction_bits(params, corpus.n_ids);
   return a;
 }
 

@@ -87,10 +87,16 @@ void bind_cooccur_params(py::module_& m) {
                      "dense table's rank-product limit (-1: from the budget, 0: none)")
       .def_readwrite("result_dir", &CooccurParams::result_dir,
                      "where the result may go as files ('': memory only)")
-      .def_readwrite("result_to_files", &CooccurParams::result_to_files);
+      .def_readwrite("result_to_files", &CooccurParams::result_to_files)
+      .def_readwrite("fraction_bits", &CooccurParams::fraction_bits,
+                     "fixed-point grid (-1: from this corpus; parts of one count pass "
+                     "cooccurrence_fraction_bits of the whole)")
+      .def_readwrite("fixed_point_output", &CooccurParams::fixed_point_output,
+                     "values as the exact int64 fixed-point sums (in memory only; CPU)");
   def_fields_init_repr(params, "CooccurParams",
                        {"window", "symmetric", "distance_weighting", "workers", "memory_bytes", "temp_dir",
-                        "max_product", "result_dir", "result_to_files"});
+                        "max_product", "result_dir", "result_to_files", "fraction_bits",
+                        "fixed_point_output"});
 }
 
 void bind_glove(py::module_& m) {
@@ -122,14 +128,82 @@ void bind_glove(py::module_& m) {
           for (int64_t n : result.file_counts) file_counts.append(n);
           stats["result_file_counts"] = file_counts;
           stats["nnz"] = result.nnz;
+          py::array values = params.fixed_point_output ? py::array(to_numpy(std::move(result.fixed)))
+                                                       : py::array(to_numpy(std::move(result.values)));
           return py::make_tuple(to_numpy(std::move(result.rows)), to_numpy(std::move(result.cols)),
-                                to_numpy(std::move(result.values)), stats);
+                                values, stats);
         },
         py::arg("ids"), py::arg("offsets"), py::arg("vocab_size"), py::arg("params"), py::kw_only(),
         py::arg("progress") = py::none(),
         "Co-occurrence counts (rows, cols, values, stats), sorted by (row, col); see cooccur.h.\n"
         "With result_dir, a result written to files there leaves the arrays empty and lists the\n"
-        "entries of each thread's files in stats['result_file_counts'].");
+        "entries of each thread's files in stats['result_file_counts']. With\n"
+        "params.fixed_point_output, values are the int64 fixed-point sums (multiples of\n"
+        "2^-stats['fraction_bits']).");
+
+  m.def("cooccurrence_fraction_bits",
+        [](int64_t n_ids, int window, bool symmetric, bool distance_weighting) {
+          EMBFORGE_CHECK(n_ids >= 0, "n_ids must be >= 0, got ", n_ids);
+          EMBFORGE_CHECK(window >= 1, "window must be >= 1, got ", window);
+          return cooc::fraction_bits(n_ids, window, symmetric, distance_weighting);
+        },
+        py::arg("n_ids"), py::arg("window"),
+        py::arg("symmetric"), py::arg("distance_weighting"),
+        "The fraction bits a count of n_ids ids chooses (CooccurParams.fraction_bits=-1): counts\n"
+        "of parts of one corpus pass this value for the whole corpus's n_ids, so that their\n"
+        "merge is the whole count (no entry can then overflow, in a part or in the sum).");
+
+  m.def("merge_cooccurrence_partials",
+        [](const py::sequence& parts, int workers) {
+          // References keep each converted array alive until the merge returns.
+          std::vector<py::array> keep;
+          std::vector<CooccurPart> views;
+          for (size_t p = 0; p < parts.size(); ++p) {
+            const py::sequence part = parts[p].cast<py::sequence>();
+            EMBFORGE_CHECK(part.size() == 3, "part ", p, " must be (rows, cols, values), got ",
+                           part.size(), " items");
+            py::array rows = part[0].cast<py::array>(), cols = part[1].cast<py::array>(),
+                      values = part[2].cast<py::array>();
+            const auto n = static_cast<int64_t>(rows.size());
+            const std::string name = "part " + std::to_string(p);
+            CooccurPart view;
+            view.n = n;
+            view.rows = checked_data<int32_t>(rows, (name + " rows").c_str(), {n}, false);
+            view.cols = checked_data<int32_t>(cols, (name + " cols").c_str(), {n}, false);
+            view.values = checked_data<int64_t>(values, (name + " values").c_str(), {n}, false);
+            views.push_back(view);
+            keep.push_back(rows);
+            keep.push_back(cols);
+            keep.push_back(values);
+          }
+          FixedCooccurrences merged;
+          {
+            py::gil_scoped_release release;
+            merged = merge_cooccurrence_partials(views, workers);
+          }
+          return py::make_tuple(to_numpy(std::move(merged.rows)), to_numpy(std::move(merged.cols)),
+                                to_numpy(std::move(merged.values)));
+        },
+        py::arg("parts"), py::kw_only(), py::arg("workers") = 1,
+        "The exact sum of partial fixed-point counts: parts is a sequence of (rows int32, cols\n"
+        "int32, values int64) each sorted by (row, col), all counted with one fraction_bits;\n"
+        "returns (rows, cols, values) with every key once, sorted, zero sums left out. An int64\n"
+        "overflow is a ValueError. Peak memory: the inputs + 16 bytes per merged entry.");
+
+  m.def("cooccurrence_fixed_to_float",
+        [](py::array fixed, int fraction_bits) {
+          const auto n = static_cast<int64_t>(fixed.size());
+          const int64_t* in = checked_data<int64_t>(fixed, "fixed", {n}, false);
+          py::array_t<float> out(n);
+          float* data = out.mutable_data();
+          {
+            py::gil_scoped_release release;
+            cooccurrence_fixed_to_float(in, n, fraction_bits, data);
+          }
+          return out;
+        },
+        py::arg("fixed"), py::arg("fraction_bits"),
+        "float32 values of fixed-point sums, rounded exactly as count_cooccurrences rounds them.");
 
   m.def("make_glove_pairs",
         [](py::array rows, py::array cols, py::array values, int64_t vocab_size, double x_max,
@@ -185,24 +259,37 @@ void bind_glove(py::module_& m) {
           check_glove_params(params, weights);
           const glove::Pair* records = pair_data(pairs);
           const auto n = static_cast<int64_t>(pairs.shape(0));
-          const auto* visit = checked_data<uint32_t>(order, "order", {n}, false);
+          const auto* visit = checked_data<uint32_t>(order, "order", {-1}, false);
+          const auto m = static_cast<int64_t>(order.size());
+          EMBFORGE_CHECK(m <= n, "order has ", m, " entries, more than the ", n, " pairs");
           GloveEpochStats stats;
           {
             py::gil_scoped_release release;
             // The kernel indexes with these without checks: validate (a few ms).
-            for (int64_t i = 0; i < n; ++i) {
-              EMBFORGE_CHECK(visit[i] < n, "order[", i, "] = ", visit[i], " is out of range");
-              EMBFORGE_CHECK(records[i].row < model.vocab_size && records[i].col < model.vocab_size,
-                             "pair ", i, " has ids out of range");
+            if (m == n) {  // a whole epoch: every pair, in memory order
+              for (int64_t i = 0; i < n; ++i) {
+                EMBFORGE_CHECK(visit[i] < n, "order[", i, "] = ", visit[i], " is out of range");
+                EMBFORGE_CHECK(records[i].row < model.vocab_size && records[i].col < model.vocab_size,
+                               "pair ", i, " has ids out of range");
+              }
+            } else {       // a slice: the pairs it visits
+              for (int64_t i = 0; i < m; ++i) {
+                EMBFORGE_CHECK(visit[i] < n, "order[", i, "] = ", visit[i], " is out of range");
+                const glove::Pair& pair = records[visit[i]];
+                EMBFORGE_CHECK(pair.row < model.vocab_size && pair.col < model.vocab_size, "pair ",
+                               visit[i], " has ids out of range");
+              }
             }
-            stats = train_glove_epoch(params, records, visit, n, model, progress.get());
+            stats = train_glove_epoch(params, records, visit, m, model, progress.get());
           }
           return epoch_dict(stats);
         },
         py::arg("pairs"), py::arg("order"), py::arg("weights"), py::arg("gradsq"), py::arg("params"),
         py::kw_only(), py::arg("progress") = py::none(),
         "One pass over pairs[order] with params.workers threads (params.seed and epoch are not\n"
-        "read: the order is given); returns cost, pairs, skipped, stopped.");
+        "read: the order is given); returns cost, pairs, skipped, stopped. `order` holds at most\n"
+        "len(pairs) indices into pairs: a permutation (glove_shuffle) for a whole epoch, or a\n"
+        "slice of one to train an epoch in parts.");
 }
 
 }  // namespace embforge::bind

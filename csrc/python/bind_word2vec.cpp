@@ -21,10 +21,40 @@ void bind_word2vec(py::module_& m) {
       .def_readwrite("epoch", &Word2VecParams::epoch)
       .def_readwrite("workers", &Word2VecParams::workers, "CPU threads")
       .def_readwrite("hot_rows", &Word2VecParams::hot_rows,
-                     "rows trained in thread-private copies (-1: automatic, 0: off; CPU)");
+                     "rows trained in thread-private copies (-1: automatic, 0: off; CPU)")
+      .def_readwrite("slice_index", &Word2VecParams::slice_index,
+                     "the part of the epoch's shuffled chunks this call trains (CPU)")
+      .def_readwrite("slice_count", &Word2VecParams::slice_count,
+                     "parts the epoch is cut into (1: the whole epoch; word2vec_slice_ids)")
+      .def_readwrite("rng_start", &Word2VecParams::rng_start,
+                     "draws every thread's random stream skips: 0 for an epoch's first slice, "
+                     "the previous slice's result['rng_end'] after that");
   def_fields_init_repr(params, "Word2VecParams",
                        {"vector_size", "window", "negative", "skip_gram", "shrink_windows", "alpha_start",
-                        "alpha_end", "seed", "epoch", "workers", "hot_rows"});
+                        "alpha_end", "seed", "epoch", "workers", "hot_rows", "slice_index", "slice_count",
+                        "rng_start"});
+
+  m.def("word2vec_slice_ids",
+        [](py::array offsets, uint64_t seed, int epoch, int slice_count) {
+          CorpusView corpus;
+          corpus.offsets = checked_data<int64_t>(offsets, "offsets", {-1}, false);
+          corpus.n_sentences = offsets.size() - 1;
+          EMBFORGE_CHECK(corpus.n_sentences >= 0 && corpus.offsets[0] == 0,
+                         "offsets must start at 0 and hold n_sentences + 1 entries");
+          for (int64_t s = 0; s < corpus.n_sentences; ++s)
+            EMBFORGE_CHECK(corpus.offsets[s] <= corpus.offsets[s + 1], "offsets must not decrease (at ",
+                           s, ")");
+          corpus.n_ids = corpus.offsets[corpus.n_sentences];
+          std::vector<int64_t> ids;
+          {
+            py::gil_scoped_release release;
+            ids = word2vec_slice_ids(corpus, seed, epoch, slice_count);
+          }
+          return to_numpy(std::move(ids));
+        },
+        py::arg("offsets"), py::arg("seed"), py::arg("epoch"), py::arg("slice_count"),
+        "Ids (stream positions) in each slice of an epoch (Word2VecParams.slice_index), int64\n"
+        "[slice_count] in slice order; they sum to offsets[-1].");
 
   m.def("build_alias_table",
         [](py::array weights) {
@@ -117,13 +147,16 @@ void bind_word2vec(py::module_& m) {
           out["ids_processed"] = stats.ids_processed;
           out["words_trained"] = stats.words_trained;
           out["stopped"] = stats.stopped;
+          out["rng_end"] = stats.rng_end;
           return out;
         },
         py::arg("ids"), py::arg("offsets"), py::arg("input"), py::arg("output"),
         py::arg("keep_threshold"), py::arg("noise_keep"), py::arg("noise_alias"), py::arg("params"),
         py::kw_only(), py::arg("progress") = py::none(),
-        "One epoch (or part of one: the learning rate runs from params.alpha_start to alpha_end)\n"
-        "with params.workers threads; returns loss, loss_terms, ids_processed, words_trained, stopped.");
+        "One epoch, or one slice of it (params.slice_index of slice_count; the learning rate runs\n"
+        "from params.alpha_start to alpha_end over the ids trained), with params.workers threads;\n"
+        "returns this call's loss, loss_terms, ids_processed, words_trained, stopped and rng_end\n"
+        "(params.rng_start of the next slice).");
 }
 
 }  // namespace embforge::bind

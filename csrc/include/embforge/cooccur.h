@@ -17,6 +17,13 @@
 // bitwise identical whatever the thread count, memory budget or spilling.
 // The rounding of 1/d to that grid is at most 2^-(fraction_bits+1) per pair
 // (fraction_bits is 32 unless the corpus is huge, see fraction_bits()).
+//
+// Counting in parts (one per process): every part counts with the same
+// fraction_bits, chosen from the whole corpus (cooc::fraction_bits of the
+// total number of ids), with fixed_point_output; merge_cooccurrence_partials
+// sums the parts exactly and cooccurrence_fixed_to_float rounds them as a
+// single count does, so the result is bitwise the count of the whole corpus,
+// whatever the split of the sentences.
 #pragma once
 
 #include <cmath>
@@ -24,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "embforge/check.h"
 #include "embforge/corpus_view.h"
 #include "embforge/file_io.h"  // FileError
 #include "embforge/hd.h"
@@ -37,6 +45,10 @@ struct CooccurParams {
   int window = 15;                   // GloVe's default; >= 1
   bool symmetric = true;             // false: left context only (cooccur -symmetric 0)
   bool distance_weighting = true;    // w(d) = 1/d, else 1
+  // Fixed-point grid: -1 chooses it from this corpus (cooc::fraction_bits);
+  // 0..62 forces it (parts of one count must agree; see resolve_fraction_bits
+  // for the overflow bound).
+  int fraction_bits = -1;
   // The rest is read by the CPU backend only (the CUDA count works inside
   // the caller's device workspace and never spills).
   int workers = 1;
@@ -56,6 +68,11 @@ struct CooccurParams {
   // result_to_files: always; else only when the result does not fit the budget.
   std::string result_dir;
   bool result_to_files = false;
+  // CPU: the values come out as the exact int64 fixed-point sums
+  // (CooccurMatrix::fixed, multiples of 2^-fraction_bits) instead of float32;
+  // the result then stays in memory (result_dir is not used and
+  // result_to_files is refused).
+  bool fixed_point_output = false;
 };
 
 constexpr int64_t kMinCooccurMemory = int64_t{1} << 16;  // 64 KiB
@@ -84,6 +101,7 @@ struct CooccurMatrix {
   MallocArray<int32_t> rows;
   MallocArray<int32_t> cols;
   MallocArray<float> values;     // float32 (12 bytes a nonzero); sums are exact until here
+  MallocArray<int64_t> fixed;    // instead of values with fixed_point_output (16 bytes a nonzero)
   int64_t nnz = 0;
   std::vector<int64_t> file_counts;  // entries per thread's result files; empty: in the arrays
   CooccurStats stats;
@@ -94,6 +112,35 @@ struct CooccurMatrix {
 // empty matrix. Spilled run files are removed on return and on exceptions.
 CooccurMatrix count_cooccurrences(const CooccurParams& params, const CorpusView& corpus,
                                   int64_t vocab_size, Progress* progress);
+
+// A partial count in fixed point: COO arrays of n entries sorted by (row,
+// col) (equal keys allowed; they are summed), values >= 0.
+struct CooccurPart {
+  const int32_t* rows = nullptr;
+  const int32_t* cols = nullptr;
+  const int64_t* values = nullptr;
+  int64_t n = 0;
+};
+
+struct FixedCooccurrences {
+  MallocArray<int32_t> rows;
+  MallocArray<int32_t> cols;
+  MallocArray<int64_t> values;
+  int64_t nnz = 0;
+};
+
+// The sum of partial counts made with one fraction_bits: every (row, col)
+// once, sorted, values summed exactly (int64; an overflow is an error, not a
+// wrap), zero sums left out. A k-way merge, O(n log k) for n entries in all,
+// rows split among `workers` threads. Memory: the output is allocated for n
+// entries (16 bytes each); only the pages written become resident, and the
+// tail is given back once the threads' pieces are joined, so the peak is
+// the inputs + 16 bytes per merged entry.
+FixedCooccurrences merge_cooccurrence_partials(const std::vector<CooccurPart>& parts, int workers);
+
+// Fixed-point sums to float32 with the rounding count_cooccurrences applies
+// (cooc::fixed_to_float); values must be >= 0.
+void cooccurrence_fixed_to_float(const int64_t* fixed, int64_t n, int fraction_bits, float* out);
 
 namespace cuda {
 
@@ -144,6 +191,13 @@ EMBFORGE_HD double from_fixed(uint64_t value, int fraction_bits) {
   return ldexp(static_cast<double>(value), -fraction_bits);
 }
 
+// The float32 of a fixed-point sum, scale = 2^-fraction_bits: rounded to
+// double, scaled exactly (a power of two), rounded to float; equal to
+// (float)from_fixed(value, fraction_bits).
+EMBFORGE_HD float fixed_to_float(uint64_t value, double scale) {
+  return static_cast<float>(static_cast<double>(value) * scale);
+}
+
 // Fraction bits such that no sum can overflow uint64: every entry is at most
 // the total weight of the corpus, n_ids * sum_d w(d) (twice when symmetric),
 // and that total times 2^bits stays below 2^63. 32 bits for any corpus under
@@ -156,6 +210,33 @@ inline int fraction_bits(int64_t n_ids, int window, bool symmetric, bool distanc
   const int used = static_cast<int>(std::ceil(std::log2(total)));
   const int bits = 62 - used;
   return bits < 0 ? 0 : (bits > 32 ? 32 : bits);
+}
+
+// The most fraction bits a count of n_ids ids can take without overflow:
+// the bound above with the weights actually used (1 per pair unweighted), not
+// capped at 32. Floored at 0, like fraction_bits().
+inline int max_fraction_bits(int64_t n_ids, int window, bool symmetric, bool distance_weighting) {
+  double per_id = 0.0;
+  for (int d = 1; d <= window; ++d) per_id += pair_weight(d, distance_weighting);
+  const double total = static_cast<double>(n_ids) * per_id * (symmetric ? 2.0 : 1.0) + 1.0;
+  const int bits = 62 - static_cast<int>(std::ceil(std::log2(total)));
+  return bits < 0 ? 0 : bits;
+}
+
+// The fraction bits a count of `n_ids` ids uses: params.fraction_bits when
+// given, else fraction_bits(). A given value must not exceed
+// max_fraction_bits(n_ids): the value of any one entry is at most the total
+// weight of the corpus counted, so a part of a corpus is safe with the
+// automatic choice for the whole (fewer ids, more room), and so is the sum of
+// the parts (its entries are entries of the whole corpus's count).
+inline int resolve_fraction_bits(const CooccurParams& p, int64_t n_ids) {
+  EMBFORGE_CHECK(p.fraction_bits >= -1 && p.fraction_bits <= 62,
+                 "fraction_bits must be -1 (automatic) or in [0, 62], got ", p.fraction_bits);
+  if (p.fraction_bits < 0) return fraction_bits(n_ids, p.window, p.symmetric, p.distance_weighting);
+  const int most = max_fraction_bits(n_ids, p.window, p.symmetric, p.distance_weighting);
+  EMBFORGE_CHECK(p.fraction_bits <= most, "fraction_bits=", p.fraction_bits, " can overflow a count of ",
+                 n_ids, " ids with window ", p.window, ": at most ", most);
+  return p.fraction_bits;
 }
 
 }  // namespace cooc

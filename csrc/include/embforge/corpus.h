@@ -106,4 +106,26 @@ class CorpusBuilder {
   std::vector<int64_t> offsets_;
 };
 
+// Re-encodes an id stream with another vocabulary, without the text:
+// mapping[old id] is the new id, or -1 to drop the token. Sentence s of the
+// input ([offsets[s], offsets[s+1])) becomes its kept ids, split after every
+// max_sentence_length of them; sentences left empty are dropped. This is
+// what CorpusBuilder::finish does with provisional ids, so a stream encoded
+// with every word (min_count 1) and whole lines (a max_sentence_length no
+// line reaches), remapped here to a vocabulary, is the stream encoding the
+// text with that vocabulary gives. Writes the kept ids to out_ids (n_ids
+// entries; may be `ids` itself: the write position never passes the read
+// position) and the new offsets to out_offsets (room for n_sentences +
+// n_ids / max_sentence_length + 1);
+// returns the number of sentences. ValueError for an id without a mapping
+// or a mapping outside [-1, 2^32 - 2].
+struct RemapResult {
+  int64_t n_ids = 0;        // kept
+  int64_t n_sentences = 0;
+  int64_t dropped = 0;      // tokens mapped to -1
+};
+RemapResult remap_ids(const uint32_t* ids, const int64_t* offsets, int64_t n_sentences,
+                      const int64_t* mapping, int64_t mapping_size, int64_t max_sentence_length,
+                      uint32_t* out_ids, int64_t* out_offsets);
+
 }  // namespace embforge

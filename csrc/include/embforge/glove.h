@@ -53,8 +53,9 @@ void make_glove_pairs(const int32_t* rows, const int32_t* cols, const float* val
 // filled in index order and each is shuffled (Fisher-Yates) on its own.
 void glove_shuffle(uint32_t* order, int64_t n, uint64_t seed, int epoch, int workers);
 
-// One pass over the pairs in `order` with `workers` Hogwild threads, each on
-// a contiguous slice of it. Progress counts pairs in work_done and the cost
+// One pass over the pairs in `order` (n indices into pairs: a permutation
+// for a whole epoch, or a slice of one) with `workers` Hogwild threads, each
+// on a contiguous slice of it. Progress counts pairs in work_done and the cost
 // in loss_sum; Progress::stop ends the epoch at the next block of pairs.
 GloveEpochStats train_glove_epoch(const GloveParams& params, const glove::Pair* pairs,
                                   const uint32_t* order, int64_t n, const GloveModel& model,

@@ -20,10 +20,26 @@ EMBFORGE_HD uint64_t mix64(uint64_t z) {
 }
 
 struct SplitMix64 {
+  static constexpr uint64_t kGamma = 0x9e3779b97f4a7c15ull;  // the counter's step (odd)
+  // kGamma's inverse modulo 2^64 (Newton's iteration; each step doubles the
+  // correct low bits, 5 steps from 3 give 96 >= 64).
+  static constexpr uint64_t kGammaInverse = [] {
+    uint64_t x = kGamma;
+    for (int i = 0; i < 5; ++i) x *= 2 - kGamma * x;
+    return x;
+  }();
+  static_assert(kGamma * kGammaInverse == 1, "kGammaInverse must invert kGamma mod 2^64");
+
   uint64_t state;
   EMBFORGE_HD explicit SplitMix64(uint64_t seed, uint64_t stream = 0)
       : state(mix64(seed ^ mix64(stream + 0x632be59bd9b4e019ull))) {}
-  EMBFORGE_HD uint64_t next() { return mix64(state += 0x9e3779b97f4a7c15ull); }
+  EMBFORGE_HD uint64_t next() { return mix64(state += kGamma); }
+  // Moves n draws ahead in O(1): the state is a counter.
+  EMBFORGE_HD void skip(uint64_t n) { state += n * kGamma; }
+  // Draws made between two states of one stream (mod 2^64).
+  EMBFORGE_HD static uint64_t draws_between(uint64_t from, uint64_t to) {
+    return (to - from) * kGammaInverse;
+  }
   EMBFORGE_HD uint32_t next32() { return static_cast<uint32_t>(next() >> 32); }
   // Uniform in [0, 1) with 24 random bits (exact in float).
   EMBFORGE_HD float uniform() { return static_cast<float>(next() >> 40) * (1.0f / 16777216.0f); }

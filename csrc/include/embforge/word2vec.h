@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "embforge/corpus_view.h"
 #include "embforge/launch.h"
@@ -28,6 +29,18 @@ struct Word2VecParams {
   // in thread-private copies merged every few thousand words (cpu/hot_rows.h).
   // -1: automatic (64 rows); 0 turns it off. CPU only.
   int64_t hot_rows = -1;
+  // Epoch slices (CPU; the CUDA launchers train ranges instead): the epoch's
+  // shuffled chunk list is cut into slice_count contiguous parts of
+  // near-equal chunk counts (word2vec_slice_ids gives their sizes) and a call
+  // trains part slice_index only, alpha_start at its first id and alpha_end
+  // at its last. 0 and 1: the whole epoch.
+  int slice_index = 0;
+  int slice_count = 1;
+  // Where every thread's random stream starts, in draws: 0 for an epoch's
+  // first slice, the previous slice's EpochStats::rng_end for the next one.
+  // With one worker, slices 0..k-1 chained this way draw exactly the numbers
+  // one whole-epoch call draws; with more, no two slices share a draw.
+  uint64_t rng_start = 0;
 };
 
 // Model arrays, all with `vocab_size` rows of params.vector_size floats.
@@ -46,13 +59,20 @@ struct EpochStats {
   int64_t ids_processed = 0;  // stream positions read (before subsampling)
   int64_t words_trained = 0;  // center words kept after subsampling
   bool stopped = false;       // Progress::stop ended the pass early
+  uint64_t rng_end = 0;       // rng_start + the most draws any thread made (Word2VecParams)
 };
 
-// One pass over the corpus with `workers` Hogwild threads. Progress counts
-// stream positions (ids) in work_done; Progress::stop ends it at the next
-// sentence with every update complete.
+// One pass over the corpus (or one slice of it) with `workers` Hogwild
+// threads. Progress counts stream positions (ids) in work_done, out of the
+// slice's ids; Progress::stop ends it at the next sentence with every update
+// complete. Stats are this call's.
 EpochStats train_word2vec_epoch(const Word2VecParams& params, const CorpusView& corpus,
                                 const Word2VecModel& model, Progress* progress);
+
+// Ids in each of the slice_count slices of epoch `epoch` (Word2VecParams:
+// slice_index), in slice order; they sum to corpus.n_ids.
+std::vector<int64_t> word2vec_slice_ids(const CorpusView& corpus, uint64_t seed, int epoch,
+                                        int slice_count);
 
 // One window's update exactly as the epoch loop does it, for given contexts
 // and targets (targets[0] the center, then `negative` noise words); returns

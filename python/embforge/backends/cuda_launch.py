@@ -111,8 +111,10 @@ def train_word2vec_epoch(ids, offsets, input, output, keep_threshold, noise_keep
         _publish(progress, end - done, total_loss - last_loss, terms - last_terms, rate)
         last_loss, last_terms, done = total_loss, terms, end
     (total_loss,), (terms, words) = arrays.scalars(loss), arrays.scalars(counts)
+    # rng_end: the CPU's stream position for a next slice; the kernel's
+    # randomness is keyed by stream position, so there is nothing to carry.
     return {"loss": float(total_loss), "loss_terms": int(terms), "ids_processed": int(done),
-            "words_trained": int(words), "stopped": stopped}
+            "words_trained": int(words), "stopped": stopped, "rng_end": 0}
 
 
 # --------------------------------------------------------------- co-occurrence
