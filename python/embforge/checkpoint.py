@@ -479,7 +479,8 @@ def check_settings(info: CheckpointInfo, settings: dict) -> None:
     with other `settings` (training_settings of the model the resuming run
     would build, with its corpus fingerprint)."""
     settings = _plain(settings)
-    for name in ["model"] + sorted((set(info.settings) | set(settings)) - {"model"}):
+    first = ["model", *SETTINGS[info.model], "corpus"]   # the model kind before its details
+    for name in first + sorted((set(info.settings) | set(settings)) - set(first)):
         old, new = info.settings.get(name), settings.get(name)
         if old != new:
             raise ValueError(f"{info.directory}: cannot resume: the checkpoint was trained with "
