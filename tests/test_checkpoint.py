@@ -376,7 +376,7 @@ def test_rank_file_that_disagrees_with_its_manifest_is_refused(saved, toy_corpus
     other.build_vocab(toy_corpus)
     other.train(toy_corpus, epochs=1)
     other.save(info.path(0))
-    size, digest = ckpt._size_and_hash(info.path(0))
+    size, digest = ckpt.manifest.size_and_hash(info.path(0))
     edit_manifest(saved, lambda m: file_entry(m).update(size=size, sha256=digest))
     with pytest.raises(ValueError, match="window=3, the manifest says 5"):
         ckpt.load_model(ckpt.latest(saved))
