@@ -19,12 +19,13 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
 from . import _native
 from ._checks import check_number
+from .callbacks import call_callbacks
 from .backends import get_backend
 from .cooccurrence import Cooccurrence, cooccurrence, parse_memory
 from .io.archive import read_archive, write_archive
@@ -79,6 +80,11 @@ class GloVe:
     (the device workspace), the pairs and the model live in device memory
     whatever their size (an on-disk Cooccurrence is uploaded whole), and
     `out_of_core=True` raises ValueError (None and False train in memory).
+
+    `callbacks`: gensim-style hooks (on_train_begin, on_epoch_begin,
+    on_epoch_end, on_train_end, each given the model; a plain callable is
+    on_epoch_end), as Word2Vec's; ``wv`` is brought up to date before
+    on_epoch_end.
     """
 
     def __init__(self, vector_size: int = 100, x_max: float = 100.0, alpha: float = 0.75,
@@ -87,7 +93,8 @@ class GloVe:
                  max_vocab_size: Optional[int] = None, workers: Optional[int] = None, seed: int = 1,
                  memory="1GB", temp_dir=None, grad_clip: float = 100.0, output_vectors: str = "sum",
                  reshuffle: bool = True, device: str = "cpu", progress: Optional[bool] = None,
-                 bias_learning_rate: float = 1.0, out_of_core: Optional[bool] = None):
+                 bias_learning_rate: float = 1.0, out_of_core: Optional[bool] = None,
+                 callbacks: Sequence = ()):
         self.vector_size = check_number("vector_size", vector_size, 1, 1 << 16, integer=True)
         self.x_max = float(check_number("x_max", x_max, 0.0, low_open=True))
         self.alpha = float(check_number("alpha", alpha, 0.0, 10.0))
@@ -117,6 +124,7 @@ class GloVe:
         self.device = self._backend.device
         self._backend.check_glove(self.out_of_core, self.bias_learning_rate)
         self.progress = progress
+        self.callbacks = tuple(callbacks)
 
         self.vocab: Optional[Vocabulary] = None
         self.cooccurrence: Optional[Cooccurrence] = None
@@ -191,12 +199,14 @@ class GloVe:
         self._use(matrix)
         return self.train(epochs)
 
-    def train(self, epochs: Optional[int] = None) -> "GloVe":
+    def train(self, epochs: Optional[int] = None, callbacks: Optional[Sequence] = None) -> "GloVe":
         """Trains `epochs` more passes (default: `self.epochs`) over the
-        matrix given to fit(); each pass in a fresh random order."""
+        matrix given to fit(); each pass in a fresh random order. `callbacks`
+        (default: the model's) replace the model's for this call."""
         if self._pairs is None:
             raise RuntimeError("no co-occurrence matrix: call fit() first")
         epochs = self.epochs if epochs is None else check_number("epochs", epochs, 1, integer=True)
+        callbacks = self.callbacks if callbacks is None else tuple(callbacks)
         progress = self._native_progress
         progress.clear_stop()
         self.interrupted = False
@@ -204,8 +214,10 @@ class GloVe:
         bar = make_bar(self.progress, epochs * nnz, "GloVe", "pair")
         started = time.perf_counter()
         done = 0
+        call_callbacks(callbacks, "on_train_begin", self)
         try:
             for _ in range(epochs):
+                call_callbacks(callbacks, "on_epoch_begin", self)
                 order_epoch = self.epochs_trained if self.reshuffle else 0
 
                 def poll():
@@ -240,12 +252,16 @@ class GloVe:
                 self.cost_history.append(stats["cost"] / nnz)
                 self.epochs_trained += 1
                 logger.info("epoch %d: cost %.6f", self.epochs_trained, self.cost_history[-1])
+                if callbacks:
+                    self._update_wv()
+                    call_callbacks(callbacks, "on_epoch_end", self)
         finally:
             if bar is not None:
                 bar.close()
             self.train_seconds = time.perf_counter() - started
             self.pairs_per_second = done / max(self.train_seconds, 1e-9)
             self._update_wv()
+        call_callbacks(callbacks, "on_train_end", self)
         return self
 
     def stop(self) -> None:

@@ -19,6 +19,7 @@ import numpy as np
 
 from . import _native
 from ._checks import check_number
+from .callbacks import call_callbacks as _call
 from .backends import get_backend
 from .backends.arrays import all_finite
 from .corpus import EncodedCorpus, encode
@@ -159,13 +160,17 @@ class Word2Vec:
     def train(self, corpus_iterable=None, corpus_file=None, total_examples=None, total_words=None,
               epochs: Optional[int] = None, start_alpha: Optional[float] = None,
               end_alpha: Optional[float] = None, compute_loss: Optional[bool] = None,
-              callbacks: Optional[Sequence] = None, **_ignored) -> "Word2Vec":
+              callbacks: Optional[Sequence] = None, start_epoch: int = 0,
+              **_ignored) -> "Word2Vec":
         """Trains `epochs` passes over the corpus (gensim semantics).
 
         The learning rate falls linearly from `start_alpha` (default `alpha`) to
         `end_alpha` (default `min_alpha`) over all words of all epochs of this
-        call. A corpus other than the one given to `build_vocab` is encoded
-        with the existing vocabulary first.
+        call. `start_epoch` continues such a schedule: the rate then falls over
+        `start_epoch + epochs` epochs and this call trains the last `epochs` of
+        them, with the same per-epoch rates as the uninterrupted call (how a
+        checkpoint resumes). A corpus other than the one given to `build_vocab`
+        is encoded with the existing vocabulary first.
         """
         if self.wv is None:
             raise RuntimeError("build_vocab() must be called before train(), or use fit()")
@@ -176,13 +181,14 @@ class Word2Vec:
         end_alpha = self.min_alpha if end_alpha is None else end_alpha
         check_number("start_alpha", start_alpha, 0.0, 10.0, low_open=True)
         check_number("end_alpha", end_alpha, 0.0, 10.0)
+        start_epoch = check_number("start_epoch", start_epoch, 0, integer=True)
         if self.workers > len(corpus):
             raise ValueError(f"workers={self.workers} exceeds the {len(corpus)} sentences of the corpus; "
                              "use fewer workers")
         if compute_loss is not None:
             self.compute_loss = bool(compute_loss)
         callbacks = self.callbacks if callbacks is None else tuple(callbacks)
-        self._run(corpus, epochs, start_alpha, end_alpha, callbacks)
+        self._run(corpus, epochs, start_alpha, end_alpha, callbacks, start_epoch)
         return self
 
     def _encoded(self, source) -> EncodedCorpus:
@@ -204,7 +210,7 @@ class Word2Vec:
         self._native_progress.request_stop()
 
     def _run(self, corpus: EncodedCorpus, epochs: int, start_alpha: float, end_alpha: float,
-             callbacks) -> None:
+             callbacks, start_epoch: int = 0) -> None:
         progress = self._native_progress
         progress.clear_stop()
         self.interrupted = False
@@ -215,10 +221,13 @@ class Word2Vec:
         started = time.perf_counter()
         done_before = 0.0
         try:
-            for e in range(epochs):
+            # the rates of epoch e of a schedule of `total` epochs, computed
+            # alike on resume (start_epoch > 0), so they match bit for bit
+            total = start_epoch + epochs
+            for e in range(start_epoch, total):
                 _call(callbacks, "on_epoch_begin", self)
-                a0 = start_alpha + (end_alpha - start_alpha) * e / epochs
-                a1 = start_alpha + (end_alpha - start_alpha) * (e + 1) / epochs
+                a0 = start_alpha + (end_alpha - start_alpha) * e / total
+                a1 = start_alpha + (end_alpha - start_alpha) * (e + 1) / total
 
                 def poll():
                     if bar is not None:
@@ -337,12 +346,3 @@ def _one_source(corpus_iterable, corpus_file, allow_none=False):
     if source is None and not allow_none:
         raise ValueError("no corpus given")
     return source
-
-
-def _call(callbacks, name: str, model) -> None:
-    for callback in callbacks:
-        method = getattr(callback, name, None)
-        if method is not None:
-            method(model)
-        elif callable(callback) and name == "on_epoch_end":
-            callback(model)

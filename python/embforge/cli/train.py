@@ -9,9 +9,11 @@ silently taken for one of them.
 from __future__ import annotations
 
 from ..cooccurrence import Cooccurrence
+from ..corpus import encode
 from ..glove import OUTPUTS, GloVe
 from ..word2vec import Word2Vec
 from .common import corpus_arg, save_vectors, say
+from .resume import add_checkpoint_arguments, check_same_vocabulary, plan_checkpoint
 
 __all__ = ["add_train_parser", "run_train", "train_word2vec", "train_glove"]
 
@@ -34,6 +36,7 @@ def add_train_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--save-model", default=None,
                    help="also save the full trainable model here (resume training later)")
+    add_checkpoint_arguments(p)
     _add_word2vec_arguments(p.add_argument_group("skip-gram / CBOW"))
     _add_glove_arguments(p.add_argument_group("GloVe"))
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -87,11 +90,23 @@ def run_train(args) -> int:
 
 def train_word2vec(args) -> int:
     """`embforge train --model sgns|cbow`: train, write vectors (and the model)."""
-    model = Word2Vec(sg=int(args.model == "sgns"), vector_size=args.size, window=args.window or 5,
+    fresh = Word2Vec(sg=int(args.model == "sgns"), vector_size=args.size, window=args.window or 5,
                      epochs=args.epochs or 5, min_count=args.min_count, workers=args.threads,
                      negative=args.negative, sample=args.sample, alpha=args.alpha, seed=args.seed,
                      device=args.device, progress=False if args.quiet else None)
-    model.fit(corpus_arg(args.corpus))
+    source = corpus_arg(args.corpus)
+    plan = plan_checkpoint(args, fresh, args.corpus)
+    resumed, model = plan.resumed, plan.model
+    model.callbacks = plan.callbacks
+    if resumed is None:
+        model.fit(source)
+    else:
+        # encoded as the checkpointed run's build_vocab did, so the ids are the same
+        corpus = encode(source, min_count=model.min_count, max_vocab_size=model.max_vocab_size,
+                        max_sentence_length=model.max_sentence_length)
+        check_same_vocabulary(resumed, model, corpus.vocab)
+        if resumed.remaining_epochs:
+            model.train(corpus, **resumed.train_arguments())
     save_vectors(model.wv, args.output)
     if args.save_model:
         model.save(args.save_model)
@@ -103,23 +118,34 @@ def train_word2vec(args) -> int:
 
 def train_glove(args) -> int:
     """`embforge train --model glove`: count (or load the matrix), train, write vectors."""
-    model = GloVe(vector_size=args.size, window=args.window or 15, epochs=args.epochs or 25,
+    fresh = GloVe(vector_size=args.size, window=args.window or 15, epochs=args.epochs or 25,
                   min_count=args.min_count, workers=args.threads, seed=args.seed,
                   x_max=args.x_max, alpha=args.weight_power, learning_rate=args.eta,
                   grad_clip=args.grad_clip, memory=args.memory, temp_dir=args.temp_dir,
                   symmetric=not args.asymmetric, distance_weighting=not args.no_distance_weighting,
                   output_vectors=args.vectors, device=args.device,
                   progress=False if args.quiet else None)
+    data_files = args.corpus + ([args.cooccurrence] if args.cooccurrence else [])
+    plan = plan_checkpoint(args, fresh, data_files)
+    resumed, model = plan.resumed, plan.model
+    model.callbacks = plan.callbacks
     if args.cooccurrence:
         matrix = Cooccurrence.load(args.cooccurrence, mmap=True)  # CPU: trained out of core
     else:
-        matrix = model.count(corpus_arg(args.corpus))
+        # the fresh model counts with a vocabulary built from the corpus, as
+        # the checkpointed run did; a resume then compares the two
+        matrix = fresh.count(corpus_arg(args.corpus))
+    if resumed is not None:
+        check_same_vocabulary(resumed, model, matrix.vocab)
     if args.save_cooccurrence:
         if args.save_cooccurrence.endswith(".bin"):
             matrix.save_glove_binary(args.save_cooccurrence)
         else:
             matrix.save(args.save_cooccurrence)
-    model.fit(matrix)
+    if resumed is None:
+        model.fit(matrix)
+    elif resumed.remaining_epochs:
+        model.fit(matrix, **resumed.train_arguments())
     save_vectors(model.wv, args.output)
     if args.save_model:
         model.save(args.save_model)

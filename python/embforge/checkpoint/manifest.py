@@ -1,0 +1,240 @@
+"""The checkpoint manifest: names, settings, schema and its validation
+(the format is described in embforge/checkpoint/__init__.py)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+import stat
+from dataclasses import dataclass
+from typing import List, Sequence, Tuple
+
+from ..glove import GloVe
+from ..word2vec import Word2Vec
+
+__all__ = ["FORMAT", "VERSION", "MANIFEST", "SETTINGS", "MODEL_CLASSES", "CheckpointInfo",
+           "RankFile", "training_settings", "corpus_fingerprint", "default_schedule",
+           "rank_file_name", "epoch_folder_name", "model_kind", "parse_manifest",
+           "check_schedule", "check_file", "size_and_hash"]
+
+FORMAT = "embforge.checkpoint"
+VERSION = 1
+MANIFEST = "manifest.json"
+MAX_MANIFEST_BYTES = 1 << 24    # ~100 bytes per rank: room for far more ranks than MAX_WORLD_SIZE
+MAX_WORLD_SIZE = 1 << 16
+MAX_EPOCHS = 1 << 31
+
+MODEL_CLASSES = {"Word2Vec": Word2Vec, "GloVe": GloVe}
+
+# The settings that change what training computes; a resume must give the
+# same values. (Threads, device, memory and temp_dir may differ.)
+SETTINGS = {
+    "Word2Vec": ("sg", "vector_size", "alpha", "min_alpha", "window", "min_count",
+                 "max_vocab_size", "sample", "seed", "negative", "ns_exponent", "epochs",
+                 "shrink_windows", "max_sentence_length"),
+    "GloVe": ("vector_size", "x_max", "alpha", "learning_rate", "epochs", "window", "symmetric",
+              "distance_weighting", "min_count", "max_vocab_size", "seed", "grad_clip",
+              "bias_learning_rate", "output_vectors", "reshuffle"),
+}
+
+FOLDER_PATTERN = re.compile(r"epoch-[0-9]{4,}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def rank_file_name(rank: int, world_size: int) -> str:
+    """The file of `rank` in a checkpoint written by `world_size` ranks."""
+    return f"rank-{rank:05d}-of-{world_size:05d}.npz"
+
+
+def epoch_folder_name(epochs_done: int) -> str:
+    """The folder of the checkpoint taken after `epochs_done` epochs."""
+    return f"epoch-{epochs_done:04d}"
+
+
+def model_kind(model) -> str:
+    """"Word2Vec" or "GloVe" for a trainer (or a subclass); ValueError otherwise."""
+    for name, cls in MODEL_CLASSES.items():
+        if isinstance(model, cls):
+            return name
+    raise ValueError(f"cannot checkpoint a {type(model).__name__}: only Word2Vec and GloVe")
+
+
+def plain(value):
+    """JSON's view of a value (tuples become lists, numpy scalars numbers)."""
+    return json.loads(json.dumps(value, default=lambda v: v.item()))
+
+
+def training_settings(model, corpus=None) -> dict:
+    """The settings a resume of `model`'s training must repeat: the model
+    kind, its SETTINGS, and `corpus` (any JSON value identifying the data,
+    e.g. corpus_fingerprint(paths); None when the caller has none)."""
+    kind = model_kind(model)
+    settings = {"model": kind}
+    settings.update((name, getattr(model, name)) for name in SETTINGS[kind])
+    settings["corpus"] = corpus
+    return plain(settings)
+
+
+def corpus_fingerprint(paths: Sequence) -> List[dict]:
+    """The data files as a resume compares them: base name and size of each,
+    in order. (Not the full path, so a run may resume on another machine
+    from its own copy; the vocabulary, counted again, catches edits that
+    keep the size.)"""
+    fingerprint = []
+    for path in paths:
+        path = os.fspath(path)
+        fingerprint.append({"name": os.path.basename(path), "size": os.stat(path).st_size})
+    return fingerprint
+
+
+def default_schedule(model) -> dict:
+    """The schedule of `model.fit()`: `model.epochs` epochs from a fresh model,
+    Word2Vec's rate from `alpha` down to `min_alpha`."""
+    schedule = {"epochs": int(model.epochs)}
+    if model_kind(model) == "Word2Vec":
+        schedule.update(start_alpha=float(model.alpha), end_alpha=float(model.min_alpha))
+    return schedule
+
+
+@dataclass(frozen=True)
+class RankFile:
+    rank: int
+    name: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """A complete checkpoint, as its manifest describes it (see latest())."""
+    directory: str            # DIR
+    folder: str               # DIR/epoch-NNNN
+    model: str                # "Word2Vec" or "GloVe"
+    epochs_done: int
+    world_size: int
+    files: Tuple[RankFile, ...]
+    settings: dict
+    schedule: dict
+
+    @property
+    def remaining_epochs(self) -> int:
+        """Epochs of the schedule still to train (0: the run had finished)."""
+        return self.schedule["epochs"] - self.epochs_done
+
+    def path(self, rank: int) -> str:
+        return os.path.join(self.folder, self.files[rank].name)
+
+    def train_arguments(self) -> dict:
+        """Keyword arguments of the train() call that finishes the schedule
+        exactly: Word2Vec.train(corpus, **them) or GloVe.train(**them) (or
+        GloVe.fit(matrix, **them)). Only when remaining_epochs > 0."""
+        if self.remaining_epochs <= 0:
+            raise ValueError(f"{self.directory}: the checkpointed run finished "
+                             f"({self.epochs_done} of {self.schedule['epochs']} epochs)")
+        arguments = {"epochs": self.remaining_epochs}
+        if self.model == "Word2Vec":
+            arguments.update(start_alpha=self.schedule["start_alpha"],
+                             end_alpha=self.schedule["end_alpha"], start_epoch=self.epochs_done)
+        return arguments
+
+
+def size_and_hash(path: str) -> Tuple[int, str]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(1 << 20)
+            if not block:
+                break
+            size += len(block)
+            digest.update(block)
+    return size, digest.hexdigest()
+
+
+def is_int(value, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def is_rate(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and math.isfinite(value) and 0 <= value <= 10
+
+
+def check_schedule(kind: str, schedule, done: int, where: str) -> None:
+    if not isinstance(schedule, dict) or not is_int(schedule.get("epochs"), 1, MAX_EPOCHS):
+        raise ValueError(f"{where}: needs 'epochs', an integer >= 1, got {schedule!r}")
+    if done > schedule["epochs"]:
+        raise ValueError(f"{where}: {done} epochs done, more than the {schedule['epochs']} "
+                         "of the schedule")
+    if kind == "Word2Vec" and not (is_rate(schedule.get("start_alpha"))
+                                   and is_rate(schedule.get("end_alpha"))):
+        raise ValueError(f"{where}: Word2Vec needs 'start_alpha' and 'end_alpha', finite "
+                         f"rates, got {schedule!r}")
+
+
+def parse_manifest(directory: str, manifest) -> CheckpointInfo:
+    where = os.path.join(directory, MANIFEST)
+
+    def bad(what):
+        return ValueError(f"{where}: invalid checkpoint manifest ({what})")
+
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
+        raise ValueError(f"{where}: not an embforge checkpoint manifest (format {found!r})")
+    if manifest.get("version") != VERSION:
+        raise ValueError(f"{where}: checkpoint format version {manifest.get('version')!r} is not "
+                         f"supported (this embforge reads version {VERSION})")
+    kind = manifest.get("model")
+    if kind not in MODEL_CLASSES:
+        raise bad(f"model {kind!r}, expected one of {sorted(MODEL_CLASSES)}")
+    done = manifest.get("epochs_done")
+    if not is_int(done, 0, MAX_EPOCHS - 1):
+        raise bad(f"epochs_done {done!r}")
+    if manifest.get("checkpoint") != epoch_folder_name(done):
+        raise bad(f"checkpoint {manifest.get('checkpoint')!r}, expected "
+                  f"{epoch_folder_name(done)!r} for epochs_done {done}")
+    world = manifest.get("world_size")
+    if not is_int(world, 1, MAX_WORLD_SIZE):
+        raise bad(f"world_size {world!r}")
+    files = manifest.get("files")
+    if not isinstance(files, list) or len(files) != world:
+        raise bad(f"files must list the {world} ranks' files")
+    entries = []
+    for rank, entry in enumerate(files):
+        if not isinstance(entry, dict) or entry.get("rank") != rank \
+                or entry.get("name") != rank_file_name(rank, world) \
+                or not is_int(entry.get("size"), 0, 1 << 62) \
+                or not isinstance(entry.get("sha256"), str) \
+                or not _SHA256.fullmatch(entry["sha256"]):
+            raise bad(f"file entry {rank}: {entry!r}")
+        entries.append(RankFile(rank, entry["name"], entry["size"], entry["sha256"]))
+    settings = manifest.get("settings")
+    if not isinstance(settings, dict) or settings.get("model") != kind:
+        raise bad(f"settings {settings!r}")
+    missing = [name for name in SETTINGS[kind] if name not in settings]
+    if missing:
+        raise bad(f"settings lack {', '.join(missing)}")
+    schedule = manifest.get("schedule")
+    try:
+        check_schedule(kind, schedule, done, "schedule")
+    except ValueError as error:
+        raise bad(error) from None
+    return CheckpointInfo(directory=directory,
+                          folder=os.path.join(directory, epoch_folder_name(done)), model=kind,
+                          epochs_done=done, world_size=world, files=tuple(entries),
+                          settings=settings, schedule=schedule)
+
+
+def check_file(path: str, size: int) -> None:
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise ValueError(f"{path}: missing; the checkpoint's manifest names it "
+                         "(damaged checkpoint)") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError(f"{path}: not a regular file (damaged checkpoint)")
+    if info.st_size != size:
+        raise ValueError(f"{path}: {info.st_size} bytes, the manifest says {size} "
+                         "(damaged checkpoint)")

@@ -1,0 +1,67 @@
+"""`--checkpoint DIR` and `--resume DIR` of `embforge train`: which checkpoint
+to continue, and the Checkpointer that writes one after every epoch."""
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+from ..checkpoint import (CheckpointInfo, Checkpointer, check_settings, corpus_fingerprint,
+                          latest, load_model, training_settings)
+from .common import say
+
+__all__ = ["add_checkpoint_arguments", "CheckpointPlan", "plan_checkpoint", "check_same_vocabulary"]
+
+
+def add_checkpoint_arguments(parser) -> None:
+    parser.add_argument("--checkpoint", metavar="DIR", default=None,
+                        help="write a checkpoint to DIR at the end of every epoch (the newest "
+                             "complete one is kept; DIR must not hold another run's)")
+    parser.add_argument("--resume", metavar="DIR", default=None,
+                        help="continue the run checkpointed in DIR (same corpus and settings; "
+                             "threads may differ) and keep checkpointing there unless "
+                             "--checkpoint says elsewhere")
+
+
+class CheckpointPlan(NamedTuple):
+    resumed: Optional[CheckpointInfo]    # the checkpoint continued, or None
+    model: object                        # the model to train: loaded, or the fresh one
+    callbacks: tuple                     # (Checkpointer,) or ()
+
+
+def plan_checkpoint(args, fresh, data_files) -> CheckpointPlan:
+    """Loads the checkpoint of --resume (refusing other settings or data than
+    the checkpointed run's, naming the field) or keeps `fresh`; makes the
+    Checkpointer of --checkpoint (default: the --resume directory)."""
+    corpus = corpus_fingerprint(data_files)
+    target = args.checkpoint or args.resume
+    if args.checkpoint and args.checkpoint != args.resume:
+        existing = latest(args.checkpoint)
+        if existing is not None:
+            raise ValueError(f"--checkpoint {args.checkpoint}: holds a checkpoint already "
+                             f"(epoch {existing.epochs_done} of {existing.schedule['epochs']}); "
+                             f"continue it with --resume {args.checkpoint}, or give an empty "
+                             "directory")
+    callbacks = (Checkpointer(target, corpus=corpus),) if target else ()
+    if not args.resume:
+        return CheckpointPlan(None, fresh, callbacks)
+    info = latest(args.resume)
+    if info is None:
+        raise ValueError(f"--resume {args.resume}: no complete checkpoint there (no manifest.json)")
+    check_settings(info, training_settings(fresh, corpus))
+    model = load_model(info, device=args.device)
+    # what may change between a run and its resume: threads, progress bar, memory
+    model.workers = fresh.workers
+    model.progress = fresh.progress
+    for name in ("memory", "temp_dir"):
+        if hasattr(fresh, name):
+            setattr(model, name, getattr(fresh, name))
+    say(f"resuming {args.resume}: {info.epochs_done} of {info.schedule['epochs']} epochs done")
+    return CheckpointPlan(info, model, callbacks)
+
+
+def check_same_vocabulary(info: CheckpointInfo, model, vocab) -> None:
+    """The corpus read again must give the checkpoint's vocabulary exactly
+    (words and counts): another corpus of the same file sizes is refused."""
+    if vocab != model.vocab:
+        raise ValueError(f"{info.directory}: cannot resume: corpus: its vocabulary ({len(vocab)} "
+                         f"words) differs from the checkpoint's ({len(model.vocab)} words); "
+                         "give the checkpointed run's corpus")
