@@ -1,10 +1,15 @@
 """Collectives that fail within the group's timeout, with a clear message.
 
-Each wrapper starts the torch operation asynchronously and waits at most
-``group.timeout`` seconds (``Work.wait(timeout)``, which gloo honours for
-collectives and point-to-point operations alike), so a peer that stopped
+Each wrapper calls the process group's own method (``ProcessGroup.allreduce``
+and kin, the layer under ``torch.distributed.all_reduce``) with the
+operation's ``timeout`` option set to ``group.timeout``, and waits for it
+with the same bound (``Work.wait(timeout)``). So a peer that stopped
 answering (SIGSTOP, a hang, a lost node) raises here instead of blocking for
-the process group's own timeout (gloo: 30 minutes). A peer that died is
+the process group's own timeout (gloo: 30 minutes). Both matter: waiting
+alone returns on time but leaves gloo's worker thread blocked in the
+operation until the group's timeout, and the process then cannot exit (its
+interpreter waits for that thread at shutdown); with the option set, gloo
+gives the operation up itself and the process exits at once. A peer that died is
 usually seen sooner: its sockets close and gloo reports "Connection closed by
 peer" at once. Either way the caller gets a :class:`PeerError` (a
 RuntimeError) naming our rank, the operation and how long it waited. After
@@ -24,7 +29,7 @@ import numpy as np
 from .group import TIMEOUT_ENV, Group
 
 __all__ = ["PeerError", "all_reduce", "all_gather_bytes", "all_gather_object", "broadcast",
-           "broadcast_object", "barrier", "run_op"]
+           "broadcast_object", "barrier", "run_op", "op_options"]
 
 
 class PeerError(RuntimeError):
@@ -34,6 +39,18 @@ class PeerError(RuntimeError):
 def _dist():
     import torch.distributed as dist
     return dist
+
+
+def op_options(kind: str, group: Group):
+    """A c10d options object (AllreduceOptions, ...) carrying our timeout."""
+    from torch.distributed import distributed_c10d
+    options = getattr(distributed_c10d, kind)()
+    options.timeout = group.timedelta
+    return options
+
+
+def process_group_of(group: Group):
+    return group.process_group if group.process_group is not None else _dist().group.WORLD
 
 
 def run_op(group: Group, what: str, start: Callable[[], Any]) -> None:
@@ -61,16 +78,6 @@ def _peer_error(group: Group, what: str, elapsed: float, error: BaseException) -
     return PeerError(f"rank {group.rank} of {group.world_size} ({group.backend}): {what} failed "
                      f"after {elapsed:.1f} s; {why}; set ${TIMEOUT_ENV} or timeout= "
                      f"to wait longer [{type(error).__name__}: {detail}]")
-
-
-def _global_rank(group: Group, rank: int) -> int:
-    """torch's src= takes a global rank (group_src= only exists in newer torch)."""
-    if not 0 <= rank < group.world_size:
-        raise ValueError(f"src must be a rank in [0, {group.world_size}), got {rank}")
-    dist = _dist()
-    if group.process_group is None or group.process_group is dist.group.WORLD:
-        return rank
-    return dist.get_global_rank(group.process_group, rank)
 
 
 def _as_tensor(array, group: Group):
@@ -103,39 +110,44 @@ def all_reduce(array, group: Group, op: str = "sum"):
         raise ValueError(f"op must be one of {sorted(_OPS)}, got {op!r}")
     dist = _dist()
     tensor, back = _as_tensor(array, group)
+    options = op_options("AllreduceOptions", group)
+    options.reduceOp = getattr(dist.ReduceOp, _OPS[op])
     run_op(group, f"all_reduce({op}) of {tuple(tensor.shape)} {tensor.dtype}",
-           lambda: dist.all_reduce(tensor, op=getattr(dist.ReduceOp, _OPS[op]),
-                                   group=group.process_group, async_op=True))
+           lambda: process_group_of(group).allreduce([tensor], options))
     return back(tensor)
 
 
 def broadcast(array, group: Group, src: int = 0):
     """Overwrites `array` (numpy in place, or a torch tensor) on every rank
     with rank `src`'s (a rank within the group) and returns it."""
-    dist = _dist()
     tensor, back = _as_tensor(array, group)
-    run_op(group, f"broadcast from rank {src} of {tuple(tensor.shape)} {tensor.dtype}",
-           lambda: dist.broadcast(tensor, src=_global_rank(group, src), group=group.process_group,
-                                  async_op=True))
+    _broadcast(tensor, group, src, f"broadcast from rank {src} of {tuple(tensor.shape)} {tensor.dtype}")
     return back(tensor)
+
+
+def _broadcast(tensor, group: Group, src: int, what: str) -> None:
+    if not 0 <= src < group.world_size:
+        raise ValueError(f"src must be a rank in [0, {group.world_size}), got {src}")
+    options = op_options("BroadcastOptions", group)
+    options.rootRank, options.rootTensor = src, 0
+    run_op(group, what, lambda: process_group_of(group).broadcast([tensor], options))
 
 
 def barrier(group: Group) -> None:
     """Waits until every rank got here (or raises PeerError)."""
-    dist = _dist()
-    run_op(group, "barrier", lambda: dist.barrier(group=group.process_group, async_op=True))
+    options = op_options("BarrierOptions", group)
+    run_op(group, "barrier", lambda: process_group_of(group).barrier(options))
 
 
 def all_gather_bytes(data, group: Group) -> List[bytes]:
     """Every rank's `data` (bytes-like), in rank order. Sizes first (one int64
     per rank), then the payloads padded to the largest one."""
     import torch
-    dist = _dist()
     payload = np.frombuffer(bytes(data), dtype=np.uint8)
     size = torch.tensor([payload.size], dtype=torch.int64, device=group.device)
     sizes = [torch.zeros(1, dtype=torch.int64, device=group.device) for _ in range(group.world_size)]
     run_op(group, "all_gather of the payload sizes",
-           lambda: dist.all_gather(sizes, size, group=group.process_group, async_op=True))
+           lambda: process_group_of(group).allgather([sizes], [size], op_options("AllgatherOptions", group)))
     lengths = [int(s.item()) for s in sizes]
     longest = max(lengths)
     padded = torch.zeros(longest, dtype=torch.uint8)
@@ -144,7 +156,7 @@ def all_gather_bytes(data, group: Group) -> List[bytes]:
     out = [torch.empty(longest, dtype=torch.uint8, device=group.device)
            for _ in range(group.world_size)]
     run_op(group, f"all_gather of {payload.size} bytes (largest {longest})",
-           lambda: dist.all_gather(out, padded, group=group.process_group, async_op=True))
+           lambda: process_group_of(group).allgather([out], [padded], op_options("AllgatherOptions", group)))
     return [bytes(t.cpu().numpy()[:n]) for t, n in zip(out, lengths)]
 
 
@@ -158,16 +170,11 @@ def all_gather_object(obj, group: Group) -> List[Any]:
 def broadcast_object(obj, group: Group, src: int = 0) -> Any:
     """Rank `src`'s `obj` on every rank (the other ranks' `obj` is ignored)."""
     import torch
-    dist = _dist()
     data = np.frombuffer(pickle.dumps(obj), dtype=np.uint8) if group.rank == src else None
     size = torch.tensor([data.size if data is not None else 0], dtype=torch.int64,
                         device=group.device)
-    run_op(group, f"broadcast from rank {src} of the payload size",
-           lambda: dist.broadcast(size, src=_global_rank(group, src), group=group.process_group,
-                                  async_op=True))
+    _broadcast(size, group, src, f"broadcast from rank {src} of the payload size")
     buffer = (torch.from_numpy(data.copy()) if data is not None
               else torch.empty(int(size.item()), dtype=torch.uint8)).to(group.device)
-    run_op(group, f"broadcast from rank {src} of {int(size.item())} bytes",
-           lambda: dist.broadcast(buffer, src=_global_rank(group, src), group=group.process_group,
-                                  async_op=True))
+    _broadcast(buffer, group, src, f"broadcast from rank {src} of {int(size.item())} bytes")
     return pickle.loads(bytes(buffer.cpu().numpy()))
