@@ -9,6 +9,7 @@ import lzma
 import pytest
 from hypothesis import given, strategies as st
 
+from embforge.io.compression import sniff
 from embforge.io.line_ranges import block_bytes, files_fingerprint, owner_of, rank_share
 
 COMPRESSORS = {"plain": lambda b: b, "gz": gzip.compress, "bz2": bz2.compress, "xz": lzma.compress}
@@ -47,8 +48,10 @@ def write_files(folder, contents, kinds):
 
 line = st.one_of(st.just(b""), st.binary(max_size=12).map(lambda b: b.replace(b"\n", b" ")),
                  st.sampled_from([b"word", b"a b\r", b"\r", b"  x  y", b"caf\xc3\xa9"]))
+# (a plain file that starts with a compression magic is read as compressed, by design)
 file_content = st.tuples(st.lists(line, max_size=25), st.booleans()).map(
-    lambda t: b"\n".join(t[0]) + (b"\n" if t[1] and t[0] else b""))
+    lambda t: b"\n".join(t[0]) + (b"\n" if t[1] and t[0] else b"")).filter(
+    lambda b: sniff(b[:6]) is None)
 
 
 @given(contents=st.lists(file_content, min_size=1, max_size=4),
