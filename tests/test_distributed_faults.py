@@ -47,8 +47,11 @@ def test_survivor_fails_clearly_within_the_timeout(tmp_path, how):
     assert survivor.ok, survivor.trace
     assert peer.exitcode == -signal.SIGKILL  # killed by itself, or (stopped) by the harness
     # and it can exit: no gloo thread is left blocked until the group's own
-    # 30-minute timeout (each operation carries our timeout)
-    assert survivor.exitcode == 0 and survivor.exit_delay is not None and survivor.exit_delay < 3
+    # 30-minute timeout (each operation carries our timeout). The exit status
+    # is 0, or -SIGABRT when gloo's timed-out worker thread is torn down at exit
+    # ("terminate called without an active exception"), never the harness's kill.
+    assert survivor.exitcode in (0, -signal.SIGABRT), survivor.exitcode
+    assert survivor.exit_delay is not None and survivor.exit_delay < 3
     got = survivor.value
     assert got["message"] is not None and got["is_runtime_error"]
     assert got["message"].startswith("rank 0 of 2 (gloo): ")
