@@ -4,13 +4,20 @@ A corpus is a file path (plain, .gz, .bz2 or .xz, recognised by content), a
 list of such paths, or a re-iterable of sentences (lists of str tokens, as
 gensim takes). Text is read in large byte chunks on a helper thread while the
 native CorpusBuilder tokenises the previous chunk with the GIL released.
+
+Across processes (``encode(..., process_group=...)`` or ``distributed=True``)
+each rank reads only its share (io/line_ranges.py for files; blocks of
+sentence indices for token lists), the vocabulary is merged by
+distributed/vocabulary.py into exactly the single-process one, and each rank
+encodes its share with it (a second pass over the share).
 """
 from __future__ import annotations
 
 import os
 import queue
 import threading
-from typing import Iterable, Iterator, List, Optional, Sequence
+from dataclasses import dataclass
+from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -18,7 +25,7 @@ from ._native import core
 from .io.compression import open_binary
 from .vocab import Vocabulary
 
-__all__ = ["EncodedCorpus", "encode", "iter_text_chunks"]
+__all__ = ["CorpusShare", "EncodedCorpus", "encode", "iter_text_chunks"]
 
 CHUNK_BYTES = 4 << 20
 
@@ -118,6 +125,24 @@ def _prefetched(chunks: Iterator[bytes], depth: int = 3) -> Iterator[bytes]:
         thread.join()
 
 
+@dataclass(frozen=True)
+class CorpusShare:
+    """Where an EncodedCorpus encoded across processes stands in the whole.
+
+    The EncodedCorpus holds rank `rank`'s lines only; these are the totals of
+    all `world_size` ranks (what a learning-rate schedule counts against), and
+    each rank's part of them."""
+
+    rank: int
+    world_size: int
+    raw_tokens: int                  # tokens of the whole corpus (all ranks)
+    n_tokens: int                    # in-vocabulary tokens of the whole corpus
+    lines: int                       # lines (sentences for token lists) of the whole corpus
+    rank_raw_tokens: Tuple[int, ...]  # raw tokens of each rank's share
+    rank_n_tokens: Tuple[int, ...]    # in-vocabulary tokens of each rank's share
+    rank_lines: Tuple[int, ...]       # lines of each rank's share
+
+
 class EncodedCorpus:
     """A corpus as one uint32 id stream plus sentence boundaries.
 
@@ -125,10 +150,16 @@ class EncodedCorpus:
     stream is a numpy array, or a read-only memory map when it was written to
     a file (``stream_path``), so trainers read it by slices from many threads
     without holding it in RAM.
+
+    Encoded across processes, it is one rank's share (``raw_tokens``,
+    ``dropped_tokens`` and the stream are the share's) and ``share`` says
+    which and holds the whole corpus's totals; else ``share`` is None.
     """
 
     def __init__(self, vocab: Vocabulary, ids: np.ndarray, offsets: np.ndarray,
-                 raw_tokens: int, dropped_tokens: int, path: Optional[str] = None):
+                 raw_tokens: int, dropped_tokens: int, path: Optional[str] = None,
+                 share: Optional[CorpusShare] = None):
+        self.share = share
         self.vocab = vocab
         self.ids = ids
         self.offsets = offsets
@@ -155,13 +186,15 @@ class EncodedCorpus:
             yield [words[t] for t in self.sentence(i).tolist()]
 
     def __repr__(self) -> str:
+        where = (f", rank {self.share.rank} of {self.share.world_size}'s share"
+                 if self.share is not None else "")
         return (f"EncodedCorpus({len(self)} sentences, {self.n_tokens} ids, "
-                f"{self.raw_tokens} raw tokens, vocabulary of {len(self.vocab)})")
+                f"{self.raw_tokens} raw tokens, vocabulary of {len(self.vocab)}{where})")
 
 
 def encode(source, vocab: Optional[Vocabulary] = None, *, min_count: int = 5,
            max_vocab_size: Optional[int] = None, max_sentence_length: int = 10000,
-           stream_path=None) -> EncodedCorpus:
+           stream_path=None, distributed: bool = False, process_group=None) -> EncodedCorpus:
     """Reads `source` once: counts words and encodes the text into ids.
 
     Without `vocab`, the vocabulary is built from the corpus: words seen at
@@ -171,6 +204,17 @@ def encode(source, vocab: Optional[Vocabulary] = None, *, min_count: int = 5,
     either way (the word2vec convention) and counted in ``dropped_tokens``.
     Lines longer than `max_sentence_length` tokens become several sentences.
     With `stream_path`, the id stream is written to that file and memory-mapped.
+
+    `process_group` (a torch process group) or `distributed=True` (torch's
+    default group; see embforge.distributed.resolve_group): every rank of the
+    group calls encode with the same arguments; each gets the Vocabulary of the
+    whole corpus (identical to a single process's) and the EncodedCorpus of
+    its own share, with ``share`` holding the whole corpus's totals; with
+    `stream_path`, rank r writes ``<stream_path>.rank<r>``. Ranks given
+    different parameters or corpora, a world size larger than the number of
+    lines, or a rank left without lines or in-vocabulary tokens raise
+    ValueError on every rank. Neither: this process encodes alone, whatever
+    torch.distributed holds.
     """
     if isinstance(source, EncodedCorpus):
         return source
@@ -180,6 +224,11 @@ def encode(source, vocab: Optional[Vocabulary] = None, *, min_count: int = 5,
         raise ValueError(f"max_vocab_size must be >= 1 or None, got {max_vocab_size}")
     if int(max_sentence_length) < 1:
         raise ValueError(f"max_sentence_length must be >= 1, got {max_sentence_length}")
+    if distributed or process_group is not None:
+        from .distributed.group import resolve_group
+        group = resolve_group(distributed, process_group)
+        return _encode_share(source, vocab, group, int(min_count), max_vocab_size,
+                             int(max_sentence_length), stream_path)
     path = os.fspath(stream_path) if stream_path is not None else ""
     builder = core.CorpusBuilder(max_sentence_length=int(max_sentence_length), stream_path=path)
     if vocab is not None:
@@ -197,3 +246,139 @@ def encode(source, vocab: Optional[Vocabulary] = None, *, min_count: int = 5,
         ids = builder.take_ids()
     return EncodedCorpus(vocab, ids, offsets, builder.raw_tokens, builder.dropped_tokens,
                          path or None)
+
+
+# ------------------------------------------------------------------ across processes
+def _paths_of(source) -> Optional[List[str]]:
+    """The files of `source`, or None for token lists (TypeError for what
+    iter_text_chunks refuses)."""
+    if _is_path(source):
+        return [os.fspath(source)]
+    if isinstance(source, (list, tuple)) and source and all(_is_path(s) for s in source):
+        return [os.fspath(s) for s in source]
+    if isinstance(source, Iterator) or not hasattr(source, "__iter__"):
+        next(iter_text_chunks(source))  # raises the TypeError that explains it
+    return None
+
+
+def _sentence_share(sentences, rank: int, world_size: int) -> Iterator[Sequence[str]]:
+    """Rank `rank`'s token lists: blocks of ceil(n / (64 * world_size))
+    consecutive sentences dealt round-robin (as line_ranges deals bytes)."""
+    from .io.line_ranges import BLOCKS_PER_RANK
+    n = len(sentences) if hasattr(sentences, "__len__") else sum(1 for _ in sentences)
+    per = max(1, -(-n // (BLOCKS_PER_RANK * world_size)))
+    return (s for i, s in enumerate(sentences) if (i // per) % world_size == rank)
+
+
+def _sentences_fingerprint(sentences) -> dict:
+    """The number of sentences and a digest of a sample (the first 64, and
+    64 spread over the rest when they can be indexed)."""
+    from .distributed.consistency import digest
+    n = len(sentences) if hasattr(sentences, "__len__") else sum(1 for _ in sentences)
+    head = []
+    for i, sentence in enumerate(sentences):
+        if i == 64:
+            break
+        head.append([str(t) for t in sentence])
+    sample = [head]
+    if isinstance(sentences, Sequence) and n > 64:
+        sample.append([[str(t) for t in sentences[i]] for i in range(64, n, max(1, n // 64))])
+    return {"sentences": n, "sample": digest(sample)}
+
+
+def _feed(builder, chunks: Iterator[bytes]) -> int:
+    """Feeds every chunk (whole lines) to `builder`; returns the lines fed."""
+    lines = 0
+    for chunk in _prefetched(chunks):
+        lines += chunk.count(b"\n")
+        builder.feed(chunk)
+    return lines
+
+
+def _check_shares(stats: List[Tuple[int, int, int]], world_size: int, with_ids: bool) -> None:
+    """Refuses (on every rank: every rank holds the same `stats`, one (lines,
+    raw tokens, in-vocabulary ids) per rank) shares a rank cannot train on."""
+    lines = sum(s[0] for s in stats)
+    if sum(s[1] for s in stats) == 0:
+        raise ValueError(f"the corpus is empty: no tokens in {lines} lines")
+    if lines < world_size:
+        raise ValueError(f"world size {world_size} is larger than the corpus's {lines} "
+                         f"line{'s' if lines != 1 else ''}: use at most {lines} processes")
+    for rank, (n_lines, raw, ids) in enumerate(stats):
+        if n_lines == 0:
+            raise ValueError(f"rank {rank} of {world_size} got no line of the corpus (its {lines} "
+                             "lines fell to the other ranks): use fewer processes or a larger corpus")
+        if raw == 0:
+            raise ValueError(f"rank {rank} of {world_size}: its share of the corpus ({n_lines} "
+                             "lines) holds no tokens: use fewer processes or a larger corpus")
+        if with_ids and ids == 0:
+            raise ValueError(f"rank {rank} of {world_size}: its share of the corpus ({n_lines} "
+                             f"lines, {raw} tokens) holds no word of the vocabulary: use fewer "
+                             "processes, a larger corpus or a lower min_count")
+
+
+def _encode_share(source, vocab: Optional[Vocabulary], group, min_count: int,
+                  max_vocab_size: Optional[int], max_sentence_length: int,
+                  stream_path) -> EncodedCorpus:
+    from .distributed.collectives import all_gather_object
+    from .distributed.consistency import check_same, digest, run_together
+    from .distributed.vocabulary import merge_counts
+    from .io.line_ranges import files_fingerprint, rank_share
+
+    rank, world = group.rank, group.world_size
+    files = _paths_of(source)
+    check_same(group, "encode parameters", {
+        "min_count": min_count, "max_vocab_size": int(max_vocab_size or 0),
+        "max_sentence_length": max_sentence_length,
+        "corpus kind": "files" if files is not None else "token lists",
+        "vocab": None if vocab is None else digest([vocab.words, vocab.counts])})
+    fingerprint = run_together(group, "reading its corpus fingerprint",
+                               lambda: files_fingerprint(files) if files is not None
+                               else _sentences_fingerprint(source))
+    check_same(group, "the corpus", {"files" if files is not None else "sentences": fingerprint})
+
+    def share() -> Iterator[bytes]:
+        if files is not None:
+            return rank_share(files, rank, world)
+        return _sentence_chunks(_sentence_share(source, rank, world))
+
+    path = f"{os.fspath(stream_path)}.rank{rank}" if stream_path is not None else ""
+    if vocab is None:
+        # Counting pass: the native builder counts the share's words (its id
+        # stream is dropped; spilled next to stream_path when one is given).
+        counting_path = f"{path}.counting" if path else ""
+        try:
+            builder = core.CorpusBuilder(max_sentence_length=max_sentence_length,
+                                         stream_path=counting_path)
+            lines = run_together(group, "counting the words of its share",
+                                 lambda: _feed(builder, share()))
+            stats = all_gather_object((lines, builder.raw_tokens, 0), group)
+            _check_shares(stats, world, with_ids=False)
+            builder.finish(1, 0)
+            words, counts = builder.words(), builder.counts()
+            del builder
+        finally:
+            if counting_path and os.path.exists(counting_path):
+                os.remove(counting_path)
+        vocab = merge_counts(words, counts, group, min_count=min_count,
+                             max_vocab_size=max_vocab_size)
+        del words, counts
+    builder = core.CorpusBuilder(max_sentence_length=max_sentence_length, stream_path=path)
+    builder.set_vocabulary(vocab.words)
+    lines = run_together(group, "encoding its share", lambda: _feed(builder, share()))
+    stats = all_gather_object((lines, builder.raw_tokens, builder.n_ids), group)
+    _check_shares(stats, world, with_ids=True)
+    builder.finish(0, 0)
+    offsets = builder.take_offsets()
+    if path:
+        ids = (np.memmap(path, dtype=np.uint32, mode="r") if builder.n_ids
+               else np.zeros(0, dtype=np.uint32))
+    else:
+        ids = builder.take_ids()
+    info = CorpusShare(rank=rank, world_size=world, raw_tokens=sum(s[1] for s in stats),
+                       n_tokens=sum(s[2] for s in stats), lines=sum(s[0] for s in stats),
+                       rank_raw_tokens=tuple(s[1] for s in stats),
+                       rank_n_tokens=tuple(s[2] for s in stats),
+                       rank_lines=tuple(s[0] for s in stats))
+    return EncodedCorpus(vocab, ids, offsets, builder.raw_tokens, builder.dropped_tokens,
+                         path or None, share=info)

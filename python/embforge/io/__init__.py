@@ -1,6 +1,8 @@
 """Files embforge reads and writes, one module per job.
 
 * atomic.py           atomic_write: a save is seen whole or not at all.
+* line_ranges.py      one rank's share of corpus files, balanced by bytes
+                      (blocks of the decompressed stream dealt round-robin).
 * compression.py      the one opener for reading (gzip, bzip2 and xz recognised
                       by their magic bytes) and gzip output for ``.gz`` names.
 * word2vec_format.py  word2vec text/binary and GloVe text vectors; the rows are

@@ -1,0 +1,21 @@
+"""Training across processes on torch.distributed: the building blocks.
+
+* group.py        which processes take part (a torch process group, our rank,
+                  the timeout every blocking operation honours), and the
+                  torchrun start-up of the command line.
+* collectives.py  all-reduce, all-gather, broadcast, barrier with that timeout:
+                  a dead or silent peer becomes a RuntimeError naming our rank
+                  and the operation, never a hang.
+* exchange.py     an all-to-all of byte buffers (each payload sent only to its
+                  destination).
+* consistency.py  refusing ranks given different parameters or corpora, and
+                  failing every rank together when one fails.
+* vocabulary.py   the distributed vocabulary: per-rank counts merged by owner
+                  rank into the single-process Vocabulary.
+
+torch is optional: nothing here imports it at module level, and
+``import embforge`` does not import this package.
+"""
+from .group import Group, init_from_environment, resolve_group
+
+__all__ = ["Group", "init_from_environment", "resolve_group"]

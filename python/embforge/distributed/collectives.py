@@ -1,0 +1,180 @@
+"""Collectives that fail within the group's timeout, with a clear message.
+
+Each wrapper calls the process group's own method (``ProcessGroup.allreduce``
+and kin, the layer under ``torch.distributed.all_reduce``) with the
+operation's ``timeout`` option set to ``group.timeout``, and waits for it
+with the same bound (``Work.wait(timeout)``). So a peer that stopped
+answering (SIGSTOP, a hang, a lost node) raises here instead of blocking for
+the process group's own timeout (gloo: 30 minutes). Both matter: waiting
+alone returns on time but leaves gloo's worker thread blocked in the
+operation until the group's timeout, and the process then cannot exit (its
+interpreter waits for that thread at shutdown); with the option set, gloo
+gives the operation up itself and the process exits at once. A peer that died is
+usually seen sooner: its sockets close and gloo reports "Connection closed by
+peer" at once. Either way the caller gets a :class:`PeerError` (a
+RuntimeError) naming our rank, the operation and how long it waited. After
+one, the process group is broken: end the job.
+
+numpy arrays travel through ``torch.from_numpy`` (no copy) on gloo; with nccl
+they are copied to the group's GPU and back. torch tensors are used as given.
+"""
+from __future__ import annotations
+
+import pickle
+import time
+from typing import Any, Callable, List
+
+import numpy as np
+
+from .group import TIMEOUT_ENV, Group
+
+__all__ = ["PeerError", "all_reduce", "all_gather_bytes", "all_gather_object", "broadcast",
+           "broadcast_object", "barrier", "run_op", "op_options"]
+
+
+class PeerError(RuntimeError):
+    """A collective failed or timed out: a peer probably died or stopped answering."""
+
+
+def _dist():
+    import torch.distributed as dist
+    return dist
+
+
+def op_options(kind: str, group: Group):
+    """A c10d options object (AllreduceOptions, ...) carrying our timeout."""
+    from torch.distributed import distributed_c10d
+    options = getattr(distributed_c10d, kind)()
+    options.timeout = group.timedelta
+    return options
+
+
+def process_group_of(group: Group):
+    return group.process_group if group.process_group is not None else _dist().group.WORLD
+
+
+def run_op(group: Group, what: str, start: Callable[[], Any]) -> None:
+    """Runs ``start()`` (which returns a torch Work, or None when done) and
+    waits for it at most ``group.timeout`` seconds; any failure becomes a
+    PeerError saying which rank we are, what `what` was and after how long."""
+    began = time.monotonic()
+    try:
+        work = start()
+        if work is not None:
+            work.wait(timeout=group.timedelta)
+    except Exception as error:  # torch raises RuntimeError or its DistError subclasses
+        raise _peer_error(group, what, time.monotonic() - began, error) from error
+
+
+def _peer_error(group: Group, what: str, elapsed: float, error: BaseException) -> PeerError:
+    detail = " ".join(str(error).split())
+    if len(detail) > 300:
+        detail = detail[:300] + "..."
+    if elapsed >= 0.9 * group.timeout:
+        why = (f"no answer within the timeout of {group.timeout:g} s: a peer probably stopped "
+               "answering (hung, stopped or overloaded) or died")
+    else:
+        why = "a peer probably died (its connection closed; see that rank's log)"
+    return PeerError(f"rank {group.rank} of {group.world_size} ({group.backend}): {what} failed "
+                     f"after {elapsed:.1f} s; {why}; set ${TIMEOUT_ENV} or timeout= "
+                     f"to wait longer [{type(error).__name__}: {detail}]")
+
+
+def _as_tensor(array, group: Group):
+    """(tensor for the collective, function bringing its result back into `array`)."""
+    import torch
+    if isinstance(array, torch.Tensor):
+        return array, lambda tensor: array
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"expected a numpy array or a torch tensor, got {type(array).__name__}")
+    if not array.flags.c_contiguous or not array.flags.writeable:
+        raise ValueError("the array must be C-contiguous and writeable (it is updated in place)")
+    tensor = torch.from_numpy(array)
+    if group.device == "cpu":
+        return tensor, lambda result: array
+    moved = tensor.to(group.device)
+
+    def back(result):
+        array[...] = result.cpu().numpy()
+        return array
+    return moved, back
+
+
+_OPS = {"sum": "SUM", "max": "MAX", "min": "MIN", "product": "PRODUCT"}
+
+
+def all_reduce(array, group: Group, op: str = "sum"):
+    """Reduces `array` (numpy, in place; or a torch tensor) over the ranks and
+    returns it. `op`: "sum", "max", "min" or "product"."""
+    if op not in _OPS:
+        raise ValueError(f"op must be one of {sorted(_OPS)}, got {op!r}")
+    dist = _dist()
+    tensor, back = _as_tensor(array, group)
+    options = op_options("AllreduceOptions", group)
+    options.reduceOp = getattr(dist.ReduceOp, _OPS[op])
+    run_op(group, f"all_reduce({op}) of {tuple(tensor.shape)} {tensor.dtype}",
+           lambda: process_group_of(group).allreduce([tensor], options))
+    return back(tensor)
+
+
+def broadcast(array, group: Group, src: int = 0):
+    """Overwrites `array` (numpy in place, or a torch tensor) on every rank
+    with rank `src`'s (a rank within the group) and returns it."""
+    tensor, back = _as_tensor(array, group)
+    _broadcast(tensor, group, src, f"broadcast from rank {src} of {tuple(tensor.shape)} {tensor.dtype}")
+    return back(tensor)
+
+
+def _broadcast(tensor, group: Group, src: int, what: str) -> None:
+    if not 0 <= src < group.world_size:
+        raise ValueError(f"src must be a rank in [0, {group.world_size}), got {src}")
+    options = op_options("BroadcastOptions", group)
+    options.rootRank, options.rootTensor = src, 0
+    run_op(group, what, lambda: process_group_of(group).broadcast([tensor], options))
+
+
+def barrier(group: Group) -> None:
+    """Waits until every rank got here (or raises PeerError)."""
+    options = op_options("BarrierOptions", group)
+    run_op(group, "barrier", lambda: process_group_of(group).barrier(options))
+
+
+def all_gather_bytes(data, group: Group) -> List[bytes]:
+    """Every rank's `data` (bytes-like), in rank order. Sizes first (one int64
+    per rank), then the payloads padded to the largest one."""
+    import torch
+    payload = np.frombuffer(bytes(data), dtype=np.uint8)
+    size = torch.tensor([payload.size], dtype=torch.int64, device=group.device)
+    sizes = [torch.zeros(1, dtype=torch.int64, device=group.device) for _ in range(group.world_size)]
+    run_op(group, "all_gather of the payload sizes",
+           lambda: process_group_of(group).allgather([sizes], [size], op_options("AllgatherOptions", group)))
+    lengths = [int(s.item()) for s in sizes]
+    longest = max(lengths)
+    padded = torch.zeros(longest, dtype=torch.uint8)
+    padded[:payload.size] = torch.from_numpy(payload.copy())
+    padded = padded.to(group.device)
+    out = [torch.empty(longest, dtype=torch.uint8, device=group.device)
+           for _ in range(group.world_size)]
+    run_op(group, f"all_gather of {payload.size} bytes (largest {longest})",
+           lambda: process_group_of(group).allgather([out], [padded], op_options("AllgatherOptions", group)))
+    return [bytes(t.cpu().numpy()[:n]) for t, n in zip(out, lengths)]
+
+
+def all_gather_object(obj, group: Group) -> List[Any]:
+    """Every rank's `obj`, in rank order: small Python objects (statistics,
+    fingerprints), pickled. Pickle carries messages between the ranks of one
+    job only; nothing pickled is ever written to a file."""
+    return [pickle.loads(b) for b in all_gather_bytes(pickle.dumps(obj), group)]
+
+
+def broadcast_object(obj, group: Group, src: int = 0) -> Any:
+    """Rank `src`'s `obj` on every rank (the other ranks' `obj` is ignored)."""
+    import torch
+    data = np.frombuffer(pickle.dumps(obj), dtype=np.uint8) if group.rank == src else None
+    size = torch.tensor([data.size if data is not None else 0], dtype=torch.int64,
+                        device=group.device)
+    _broadcast(size, group, src, f"broadcast from rank {src} of the payload size")
+    buffer = (torch.from_numpy(data.copy()) if data is not None
+              else torch.empty(int(size.item()), dtype=torch.uint8)).to(group.device)
+    _broadcast(buffer, group, src, f"broadcast from rank {src} of {int(size.item())} bytes")
+    return pickle.loads(bytes(buffer.cpu().numpy()))

@@ -1,0 +1,52 @@
+"""All-to-all of byte buffers: each rank sends part i to rank i.
+
+The sizes go first (an all-to-all of one int64 per pair of ranks), then the
+payloads in one all-to-all (``ProcessGroup.alltoall_base``, what
+``all_to_all_single`` calls; gloo and nccl both implement it), so
+the traffic is the data itself: a part travels only to its destination,
+never to everyone.
+"""
+from __future__ import annotations
+
+from typing import List, Sequence, Union
+
+import numpy as np
+
+from .collectives import op_options, process_group_of, run_op
+from .group import Group
+
+__all__ = ["exchange"]
+
+
+def _as_bytes_array(part) -> np.ndarray:
+    if isinstance(part, (bytes, bytearray, memoryview)):
+        return np.frombuffer(part, dtype=np.uint8)
+    if isinstance(part, np.ndarray):
+        return np.ascontiguousarray(part).view(np.uint8).reshape(-1)
+    raise TypeError(f"exchange() takes bytes or numpy arrays, got {type(part).__name__}")
+
+
+def exchange(parts: Sequence[Union[bytes, np.ndarray]], group: Group) -> List[np.ndarray]:
+    """Sends ``parts[i]`` to rank i; returns what each rank sent us, in rank
+    order, as uint8 arrays (``parts[group.rank]`` comes back as it is)."""
+    import torch
+
+    if len(parts) != group.world_size:
+        raise ValueError(f"exchange() needs one part per rank ({group.world_size}), got {len(parts)}")
+    arrays = [_as_bytes_array(p) for p in parts]
+    send_sizes = [int(a.size) for a in arrays]
+    sizes_out = torch.tensor(send_sizes, dtype=torch.int64, device=group.device)
+    sizes_in = torch.empty(group.world_size, dtype=torch.int64, device=group.device)
+    run_op(group, "all_to_all of the exchange sizes",
+           lambda: process_group_of(group).alltoall_base(
+               sizes_in, sizes_out, [1] * group.world_size, [1] * group.world_size,
+               op_options("AllToAllOptions", group)))
+    recv_sizes = [int(n) for n in sizes_in.cpu().tolist()]
+    send = torch.from_numpy(np.concatenate(arrays) if arrays else np.zeros(0, np.uint8))
+    send = send.to(group.device)
+    receive = torch.empty(sum(recv_sizes), dtype=torch.uint8, device=group.device)
+    run_op(group, f"all_to_all of {sum(send_sizes)} bytes out, {sum(recv_sizes)} in",
+           lambda: process_group_of(group).alltoall_base(
+               receive, send, recv_sizes, send_sizes, op_options("AllToAllOptions", group)))
+    received = receive.cpu().numpy()
+    return np.split(received, np.cumsum(recv_sizes)[:-1])

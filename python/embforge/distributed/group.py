@@ -1,0 +1,142 @@
+"""Which processes take part, and how long any of them may stay silent.
+
+Distributed work is opt-in: ``resolve_group()`` without arguments returns
+None (one process, alone), even inside someone's initialised DDP job, so
+embedding embforge never changes its behaviour silently. ``distributed=True``
+takes torch's default process group, ``process_group=`` any group (as torch
+APIs take ``group=``).
+
+Every blocking operation in this package waits at most ``Group.timeout``
+seconds (60 by default, or $EMBFORGE_DIST_TIMEOUT), whatever timeout the
+process group itself was created with (gloo's default is 30 minutes).
+"""
+from __future__ import annotations
+
+import datetime
+import os
+from dataclasses import dataclass
+from typing import Any, Optional
+
+__all__ = ["Group", "resolve_group", "init_from_environment", "resolve_timeout",
+           "DEFAULT_TIMEOUT", "TIMEOUT_ENV"]
+
+DEFAULT_TIMEOUT = 60.0
+TIMEOUT_ENV = "EMBFORGE_DIST_TIMEOUT"
+_TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+
+
+@dataclass(frozen=True)
+class Group:
+    """The processes of one distributed job, seen from one of them.
+
+    `rank` and `world_size` are within `process_group` (a torch ProcessGroup);
+    `backend` is its backend name ("gloo", "nccl"); `timeout` the seconds any
+    blocking operation may take before it raises; `device` where the
+    collectives' tensors live ("cpu" for gloo, the current CUDA device for
+    nccl)."""
+
+    rank: int
+    world_size: int
+    process_group: Any
+    backend: str
+    timeout: float
+    device: str = "cpu"
+
+    def __repr__(self) -> str:
+        return (f"Group(rank {self.rank} of {self.world_size}, {self.backend}, "
+                f"timeout {self.timeout:g} s)")
+
+    @property
+    def timedelta(self) -> datetime.timedelta:
+        return datetime.timedelta(seconds=self.timeout)
+
+
+def resolve_timeout(timeout=None) -> float:
+    """Seconds: `timeout` (a number or a timedelta), else $EMBFORGE_DIST_TIMEOUT,
+    else 60."""
+    source = "timeout"
+    if timeout is None:
+        text = os.environ.get(TIMEOUT_ENV, "").strip()
+        if not text:
+            return DEFAULT_TIMEOUT
+        source = f"${TIMEOUT_ENV}"
+        try:
+            timeout = float(text)
+        except ValueError:
+            raise ValueError(f"{source} must be a number of seconds, got {text!r}") from None
+    if isinstance(timeout, datetime.timedelta):
+        timeout = timeout.total_seconds()
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) \
+            or not timeout > 0 or timeout == float("inf"):
+        raise ValueError(f"{source} must be a positive, finite number of seconds, got {timeout!r}")
+    return float(timeout)
+
+
+def _torch_distributed():
+    try:
+        import torch.distributed as dist
+    except ImportError as error:
+        raise ImportError("distributed training needs torch (pip install embforge[torch]); "
+                          f"importing torch.distributed failed: {error}") from error
+    if not dist.is_available():
+        raise ImportError("this torch build has no torch.distributed support")
+    return dist
+
+
+def resolve_group(distributed: bool = False, process_group=None, *,
+                  timeout=None) -> Optional[Group]:
+    """The Group to work in, or None to work alone.
+
+    `process_group`: any torch process group this process belongs to.
+    `distributed=True`: torch's default group, which must be initialised
+    (torchrun + ``torch.distributed.init_process_group``, or
+    :func:`init_from_environment`). Neither: None, whatever torch holds.
+    `timeout`: seconds (see resolve_timeout)."""
+    if isinstance(process_group, Group):
+        return process_group
+    if process_group is None and not distributed:
+        return None
+    seconds = resolve_timeout(timeout)
+    dist = _torch_distributed()
+    if not dist.is_initialized():
+        what = "process_group=" if process_group is not None else "distributed=True"
+        raise ValueError(
+            f"{what} needs an initialised torch.distributed default process group: launch with "
+            "torchrun and call torch.distributed.init_process_group() (backend 'gloo' for CPU, "
+            "'nccl' for GPUs) before training, or leave distributed off to train in this process alone")
+    group = process_group if process_group is not None else dist.group.WORLD
+    rank = dist.get_rank(group)
+    if rank < 0:
+        raise ValueError("this process is not a member of the process_group it was given")
+    backend = str(dist.get_backend(group))
+    device = "cpu"
+    if backend == "nccl":
+        import torch
+        device = f"cuda:{torch.cuda.current_device()}"
+    return Group(rank=rank, world_size=dist.get_world_size(group), process_group=group,
+                 backend=backend, timeout=seconds, device=device)
+
+
+def init_from_environment(device: str = "cpu", *, timeout=None) -> Optional[Group]:
+    """For the command line: under torchrun (RANK, WORLD_SIZE, MASTER_ADDR and
+    MASTER_PORT set) initialise torch's default process group, gloo for
+    `device="cpu"`, nccl for cuda (one GPU per process: LOCAL_RANK picks it),
+    with the timeout, and return its Group; outside torchrun, None. A default
+    group that is already initialised is used as it is."""
+    if not all(os.environ.get(name) for name in _TORCHRUN_ENV):
+        return None
+    seconds = resolve_timeout(timeout)
+    dist = _torch_distributed()
+    if not dist.is_initialized():
+        kind = str(device).split(":")[0]
+        if kind == "cuda":
+            import torch
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+            backend = "nccl"
+        elif kind == "cpu":
+            backend = "gloo"
+        else:
+            raise ValueError(f"device must be 'cpu' or 'cuda' for distributed training, got {device!r}")
+        dist.init_process_group(backend, init_method="env://",
+                                timeout=datetime.timedelta(seconds=seconds))
+    return resolve_group(distributed=True, timeout=seconds)

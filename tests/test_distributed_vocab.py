@@ -1,0 +1,170 @@
+"""encode(..., distributed=True) in real gloo processes: every rank holds the
+single-process Vocabulary (words, counts, order) and the encoding of its own
+share of the lines; bad set-ups are refused on every rank."""
+import gzip
+import random
+
+import numpy as np
+import pytest
+
+from distributed_harness import run_ranks, values
+from embforge.corpus import encode
+from embforge.io.line_ranges import rank_share
+
+# (min_count, max_vocab_size, max_sentence_length): min_count 0 and 1 keep the
+# singletons, 5 drops most words, 7 truncates the ranking mid-ties.
+CASES = [(0, None, 10000), (1, None, 10000), (5, None, 4), (1, 7, 10000), (3, 25, 3)]
+
+
+def make_corpus(folder):
+    """A plain file (CRLF and empty lines, no final newline) and a gzip file,
+    of Zipf-distributed words with many count ties; returns their paths."""
+    rng = random.Random(5)
+    words = [f"w{i}" for i in range(300)] + ["caf\u00e9", "\u00fcber", "na\u00efve"]
+
+    def line():
+        return " ".join(words[min(int(rng.paretovariate(1.0)) - 1, len(words) - 1)]
+                        if rng.random() < 0.9 else rng.choice(words)
+                        for _ in range(rng.randint(0, 14)))
+    plain = "\n".join(line() + ("\r" if rng.random() < 0.2 else "") for _ in range(300))
+    packed = "\n".join(line() for _ in range(200)) + "\n\n"
+    (folder / "a.txt").write_bytes(plain.encode())
+    (folder / "b.txt.gz").write_bytes(gzip.compress(packed.encode()))
+    return [str(folder / "a.txt"), str(folder / "b.txt.gz")]
+
+
+def token_lists():
+    rng = random.Random(9)
+    return [[f"t{min(int(rng.paretovariate(1.2)), 60)}" for _ in range(rng.randint(0, 9))]
+            for _ in range(150)]
+
+
+def summary(corpus):
+    return {"words": corpus.vocab.words, "counts": corpus.vocab.counts.tolist(),
+            "ids": corpus.ids.tolist(), "offsets": corpus.offsets.tolist(),
+            "raw": corpus.raw_tokens, "share": corpus.share}
+
+
+def _encode_cases(rank, world, files, stream_dir):
+    import embforge
+    out = []
+    for min_count, max_vocab, max_len in CASES:
+        out.append(summary(embforge.encode(files, min_count=min_count, max_vocab_size=max_vocab,
+                                           max_sentence_length=max_len, distributed=True)))
+    # the id stream written to a file per rank
+    streamed = embforge.encode(files, min_count=2, stream_path=f"{stream_dir}/ids",
+                               distributed=True)
+    out.append(summary(streamed) | {"path": streamed.path})
+    out.append(summary(embforge.encode(token_lists(), min_count=2, distributed=True)))
+    return out
+
+
+def _refusals(rank, world, files, other):
+    import embforge
+    errors = {}
+
+    def attempt(name, **kwargs):
+        try:
+            embforge.encode(**kwargs, distributed=True)
+            errors[name] = None
+        except ValueError as error:
+            errors[name] = str(error)
+    attempt("min_count", source=files, min_count=2 if rank == 1 else 3)
+    attempt("files", source=files if rank == 0 else [files[0], other["different"]], min_count=1)
+    attempt("one line", source=other["one_line"], min_count=1)
+    attempt("bad utf-8", source=other["bad_utf8"], min_count=1)
+    attempt("vocab", source=files, vocab=embforge.Vocabulary(["w1", "w2"] if rank else ["w1"]))
+    return errors
+
+
+@pytest.fixture(scope="module")
+def corpus_files(tmp_path_factory):
+    return make_corpus(tmp_path_factory.mktemp("dist"))
+
+
+def check_against_single_process(results, source, world, min_count, max_vocab, max_len, tmp_path):
+    single = encode(source, min_count=min_count, max_vocab_size=max_vocab,
+                    max_sentence_length=max_len)
+    total_ids = 0
+    for rank, got in enumerate(results):
+        assert got["words"] == single.vocab.words and got["counts"] == single.vocab.counts.tolist()
+        assert got["share"].rank == rank and got["share"].world_size == world
+        assert got["share"].raw_tokens == single.raw_tokens
+        assert got["share"].n_tokens == single.n_tokens
+        total_ids += len(got["ids"])
+        if isinstance(source, list) and isinstance(source[0], str):
+            # the share is exactly the rank's lines (line_ranges' rule), encoded
+            text = tmp_path / f"share{rank}.txt"
+            text.write_bytes(b"".join(rank_share(source, rank, world)))
+            alone = encode(str(text), vocab=single.vocab, max_sentence_length=max_len)
+            assert got["ids"] == alone.ids.tolist() and got["offsets"] == alone.offsets.tolist()
+    assert total_ids == single.n_tokens
+
+
+def test_two_ranks_build_the_single_process_vocabulary(corpus_files, tmp_path):
+    results = values(run_ranks(_encode_cases, tmp_path, 2, args=(corpus_files, str(tmp_path))))
+    per_case = list(zip(*results))
+    for (min_count, max_vocab, max_len), ranks in zip(CASES, per_case):
+        check_against_single_process(ranks, corpus_files, 2, min_count, max_vocab, max_len,
+                                     tmp_path)
+    streamed = per_case[len(CASES)]
+    check_against_single_process(streamed, corpus_files, 2, 2, None, 10000, tmp_path)
+    assert [r["path"] for r in streamed] == [f"{tmp_path}/ids.rank{r}" for r in range(2)]
+    lists = per_case[len(CASES) + 1]
+    check_against_single_process(lists, token_lists(), 2, 2, None, 10000, tmp_path)
+    assert all(r["share"].lines == 150 for r in lists)
+    assert sum(r["share"].rank_lines[r["share"].rank] for r in lists) == 150
+    # shares of the token lists are blocks of sentences: a rank's sentences
+    # are a subsequence of the corpus, and the two shares together all of it
+    single = encode(token_lists(), min_count=2)
+    union = sorted(tuple(s) for r in lists for s in np.split(np.array(r["ids"], dtype=int),
+                                                             r["offsets"][1:-1]))
+    assert union == sorted(tuple(single.sentence(i).tolist()) for i in range(len(single)))
+
+
+def test_bad_setups_are_refused_on_every_rank(corpus_files, tmp_path):
+    other = {"different": str(tmp_path / "different.txt"), "one_line": str(tmp_path / "one.txt"),
+             "bad_utf8": str(tmp_path / "bad.txt")}
+    (tmp_path / "different.txt").write_text("another corpus entirely\n" * 50)
+    (tmp_path / "one.txt").write_text("a single line of words\n")
+    # rank 1 owns the second half of the lines (two 64-byte blocks per rank... at least one):
+    # an invalid byte in the last line fails there, and rank 0 must fail too
+    (tmp_path / "bad.txt").write_bytes(b"good words here\n" * 40 + b"bad \xff byte\n")
+    results = values(run_ranks(_refusals, tmp_path, 2, args=(corpus_files, other)))
+    for rank, errors in enumerate(results):
+        assert "min_count is 3 on rank 0 but 2 on rank 1" in errors["min_count"]
+        assert "disagree on the corpus" in errors["files"] and "rank 1" in errors["files"]
+        assert "world size 2 is larger than the corpus's 1 line" in errors["one line"]
+        assert "invalid UTF-8" in errors["bad utf-8"]
+        assert "disagree on encode parameters: vocab" in errors["vocab"]
+    owner = 0 if results[0]["bad utf-8"].startswith("invalid") else 1
+    assert f"rank {owner} failed while counting the words of its share" in results[1 - owner]["bad utf-8"]
+
+
+def _three_ranks(rank, world, files, tiny):
+    import embforge
+    from embforge.distributed import resolve_group
+    from embforge.distributed.exchange import exchange
+    group = resolve_group(distributed=True)
+    # exchange: part i of rank r is bytes([r, i]) * (r + 2 * i) (empty from rank 0 to 0)
+    parts = [bytes([rank, i]) * (rank + 2 * i) for i in range(world)]
+    received = [bytes(a) for a in exchange(parts, group)]
+    out = {"received": received, "encoded": summary(embforge.encode(files, min_count=2,
+                                                                    distributed=True))}
+    try:
+        embforge.encode(tiny, min_count=1, distributed=True)
+    except ValueError as error:
+        out["tiny"] = str(error)
+    return out
+
+
+def test_three_ranks(corpus_files, tmp_path):
+    tiny = tmp_path / "tiny.txt"
+    # block = 1 byte: lines start at 0 (rank 0), 301 (rank 1), 303 (rank 0): rank 2 gets none
+    tiny.write_bytes(b"x " * 150 + b"\na\nb\n")
+    results = values(run_ranks(_three_ranks, tmp_path, 3, args=(corpus_files, str(tiny))))
+    for rank, got in enumerate(results):
+        assert got["received"] == [bytes([r, rank]) * (r + 2 * rank) for r in range(3)]
+        assert got["tiny"].startswith("rank 2 of 3 got no line of the corpus")
+    check_against_single_process([r["encoded"] for r in results], corpus_files, 3, 2, None, 10000,
+                                 tmp_path)
