@@ -30,6 +30,7 @@ from . import _native
 from ._checks import check_number
 from .backends import get_backend
 from .corpus import EncodedCorpus, encode
+from .distributed.group import resolve_group
 from .io import cooc_file
 from .io.archive import read_archive
 from .io.atomic import atomic_write
@@ -100,10 +101,14 @@ class Cooccurrence:
     def __init__(self, rows, cols, values, vocab: Vocabulary, *, window: Optional[int] = None,
                  symmetric: Optional[bool] = None, distance_weighting: Optional[bool] = None,
                  stats: Optional[dict] = None, check: bool = True, source=None,
-                 device: str = "cpu"):
+                 device: str = "cpu", group=None):
         self._source = source  # (open archive file, {column: cooc_file.Member}) when on disk
         self._backend = get_backend(device)
         self.device = self._backend.device  # where rows/cols/values live
+        # A distributed count's partition: rows r with r % world_size == rank
+        # of the whole matrix (gather() collects it); None for a whole matrix.
+        self._group = group
+        self.partition = None if group is None else (group.rank, group.world_size)
         self.rows, self.cols, self.values = (self._backend.as_array(a) for a in (rows, cols, values))
         if not isinstance(vocab, Vocabulary):
             raise TypeError(f"vocab must be a Vocabulary, got {type(vocab).__name__}")
@@ -204,6 +209,34 @@ class Cooccurrence:
         if all(m is a for m, a in zip(moved, arrays)):
             return self
         return self._like(*moved, device=backend.device)
+
+    def gather(self, dst: int = 0) -> Optional["Cooccurrence"]:
+        """The whole matrix, on rank `dst` of a distributed count (None on
+        the other ranks; every rank must call it); a whole matrix itself."""
+        if self._group is None:
+            return self
+        from .distributed.cooccurrence import gather_partitions
+        host = self.to_host()
+        whole = gather_partitions(host.rows, host.cols, host.values, self._group, dst)
+        if whole is None:
+            return None
+        stats = dict(self.stats, nnz=len(whole[2]))
+        stats.pop("partition", None)
+        return Cooccurrence(*whole, self.vocab, window=self.window, symmetric=self.symmetric,
+                            distance_weighting=self.distance_weighting, stats=stats, check=False)
+
+    def own_rows(self, group) -> "Cooccurrence":
+        """The partition of this whole matrix that rank ``group.rank`` owns in
+        a distributed run (rows r with r % world_size == rank): how a matrix
+        loaded from a file is shared out for distributed GloVe."""
+        if self._group is not None:
+            raise ValueError("this matrix is a partition already")
+        host = self.to_host()
+        rows, cols, values = host.rows, host.cols, host.values
+        mine = rows % group.world_size == group.rank
+        return Cooccurrence(rows[mine], cols[mine], values[mine], self.vocab, window=self.window,
+                            symmetric=self.symmetric, distance_weighting=self.distance_weighting,
+                            stats=self.stats, check=False, group=group)
 
     def _like(self, rows, cols, values, device: str) -> "Cooccurrence":
         """The same matrix (vocabulary, settings, stats) on other arrays."""
@@ -385,7 +418,8 @@ def cooccurrence(corpus, vocab: Optional[Vocabulary] = None, *, window: int = 15
                  max_vocab_size: Optional[int] = None, workers: Optional[int] = None,
                  memory="1GB", temp_dir=None, device: str = "cpu",
                  progress: Optional[bool] = None, max_product: int = -1,
-                 path=None, keep_on_device: bool = False) -> Cooccurrence:
+                 path=None, keep_on_device: bool = False, distributed: bool = False,
+                 process_group=None) -> Cooccurrence:
     """Counts the co-occurrence matrix of `corpus`.
 
     `corpus`: a file path (text, .gz, .bz2, .xz), a list of paths, an iterable
@@ -412,9 +446,22 @@ def cooccurrence(corpus, vocab: Optional[Vocabulary] = None, *, window: int = 15
     (`keep_on_device` does not apply on the CPU). On-disk results are CPU-only:
     a GPU count is never written to a file, and `path=` with a GPU raises
     ValueError (count, then ``save(path)``).
+
+    `distributed=True` (torch's default process group) or `process_group=`:
+    every rank of a torch.distributed job counts its share of the corpus and
+    gets back its partition of the matrix of the whole corpus (the rows r
+    with r % world_size == rank, ``partition == (rank, world_size)``), equal
+    bit for bit to those rows of the single-process matrix;
+    ``gather()`` collects the whole matrix on one rank (e.g. to save it).
+    CPU only for now, and `path=` does not apply (gather, then save).
     """
     backend = get_backend(device)
     backend.check_cooccurrence(path)
+    group = resolve_group(distributed, process_group)
+    partitioned = group is not None and group.world_size > 1
+    if partitioned and path is not None:
+        raise ValueError("path= writes one process's count; a distributed count is held in "
+                         "partitions: gather() the matrix, then save it")
     window = int(check_number("window", window, 1, 1 << 20, integer=True))
     workers = ((os.cpu_count() or 1) if workers is None
                else int(check_number("workers", workers, 1, 1024, integer=True)))
@@ -430,7 +477,7 @@ def cooccurrence(corpus, vocab: Optional[Vocabulary] = None, *, window: int = 15
         encoded = corpus
     else:
         encoded = encode(corpus, vocab=vocab, min_count=min_count, max_vocab_size=max_vocab_size,
-                         max_sentence_length=NO_SENTENCE_LIMIT)
+                         max_sentence_length=NO_SENTENCE_LIMIT, process_group=group)
     if len(encoded.vocab) == 0 or encoded.n_tokens == 0:
         raise ValueError("the corpus has no in-vocabulary words (empty corpus, or min_count too high)")
 
@@ -439,10 +486,15 @@ def cooccurrence(corpus, vocab: Optional[Vocabulary] = None, *, window: int = 15
     logger.info("co-occurrence on %s: counting %d tokens, vocabulary of %d words", backend.device,
                 encoded.n_tokens, len(encoded.vocab))
     native_progress = _native.core.Progress()
-    bar = make_bar(progress, encoded.n_tokens, "co-occurrence", "word")
+    bar = make_bar(progress if group is None or group.rank == 0 else False, encoded.n_tokens,
+                   "co-occurrence", "word")
     started = time.perf_counter()
 
     def count():
+        if partitioned:
+            return backend.count_cooccurrence_partition(
+                encoded, group, **settings, workers=workers, memory_bytes=memory_bytes,
+                temp_dir=temp_dir, max_product=max_product, progress=native_progress)
         return backend.count_cooccurrences(
             encoded, **settings, workers=workers, memory=memory, memory_bytes=memory_bytes,
             temp_dir=temp_dir, max_product=max_product, path=path,
@@ -466,6 +518,7 @@ def cooccurrence(corpus, vocab: Optional[Vocabulary] = None, *, window: int = 15
     logger.info("co-occurrence on %s: %d nonzeros from %d tokens in %.2fs", backend.device,
                 len(result.values), encoded.n_tokens, stats["seconds"])
     matrix = Cooccurrence(result.rows, result.cols, result.values, encoded.vocab, **settings,
-                          stats=stats, check=False, source=result.source, device=backend.device)
+                          stats=stats, check=False, source=result.source, device=backend.device,
+                          group=group if partitioned else None)
     return matrix if keep_on_device else matrix.to_host()
 

@@ -28,6 +28,8 @@ from ._checks import check_number
 from .callbacks import call_callbacks
 from .backends import get_backend
 from .cooccurrence import Cooccurrence, cooccurrence, parse_memory
+from .distributed.group import resolve_group
+from .distributed.replicas import replicas_for
 from .io.archive import read_archive, write_archive
 from .keyedvectors import KeyedVectors
 from .progress import make_bar, run_polled
@@ -94,7 +96,8 @@ class GloVe:
                  memory="1GB", temp_dir=None, grad_clip: float = 100.0, output_vectors: str = "sum",
                  reshuffle: bool = True, device: str = "cpu", progress: Optional[bool] = None,
                  bias_learning_rate: float = 1.0, out_of_core: Optional[bool] = None,
-                 callbacks: Sequence = ()):
+                 callbacks: Sequence = (), distributed: bool = False, process_group=None,
+                 sync_interval: int = 20_000_000):
         self.vector_size = check_number("vector_size", vector_size, 1, 1 << 16, integer=True)
         self.x_max = float(check_number("x_max", x_max, 0.0, low_open=True))
         self.alpha = float(check_number("alpha", alpha, 0.0, 10.0))
@@ -123,6 +126,14 @@ class GloVe:
         self._backend = get_backend(device)
         self.device = self._backend.device
         self._backend.check_glove(self.out_of_core, self.bias_learning_rate)
+        # Across processes (torch.distributed): each rank counts its share,
+        # owns a partition of the matrix's rows and trains their pairs; every
+        # `sync_interval` pairs the ranks' changes to the weights and AdaGrad
+        # sums are added up (distributed/replicas.py, combine="sum": squared
+        # gradients add, and context rows are updated by every rank).
+        self.sync_interval = check_number("sync_interval", sync_interval, 1, integer=True)
+        self._group = resolve_group(distributed, process_group)
+        self._replicas = replicas_for(self._group, "sum")
         self.progress = progress
         self.callbacks = tuple(callbacks)
 
@@ -148,9 +159,19 @@ class GloVe:
                             distance_weighting=self.distance_weighting, min_count=self.min_count,
                             max_vocab_size=self.max_vocab_size, workers=self.workers,
                             memory=self.memory, temp_dir=self.temp_dir, progress=self.progress,
-                            device=self.device, keep_on_device=True)
+                            device=self.device, keep_on_device=True, process_group=self._group)
+
+    def _settings(self) -> dict:
+        """What every rank of a distributed run must agree on (thread counts may differ)."""
+        names = ("vector_size", "x_max", "alpha", "learning_rate", "epochs", "window", "symmetric",
+                 "distance_weighting", "min_count", "max_vocab_size", "seed", "grad_clip",
+                 "output_vectors", "reshuffle", "bias_learning_rate", "sync_interval")
+        return {name: getattr(self, name) for name in names}
 
     def _use(self, matrix: Cooccurrence) -> None:
+        self._replicas.check_same("GloVe settings", self._settings())
+        if self._replicas.world_size > 1 and matrix.partition is None:
+            matrix = matrix.own_rows(self._group)  # a whole matrix: train this rank's rows
         if self.vocab is None:
             self._reset_weights(matrix.vocab)
         elif matrix.vocab != self.vocab:
@@ -210,46 +231,57 @@ class GloVe:
         progress = self._native_progress
         progress.clear_stop()
         self.interrupted = False
-        nnz = self.cooccurrence.nnz
-        bar = make_bar(self.progress, epochs * nnz, "GloVe", "pair")
+        replicas = self._replicas
+        local = self.cooccurrence.nnz
+        nnz = int(replicas.total(local))  # the cost is per pair of the whole matrix
+        slices = replicas.slices(local, self.sync_interval, self._pairs.sliceable)
+        bar = make_bar(self.progress if replicas.is_leader else False, epochs * local, "GloVe", "pair")
         started = time.perf_counter()
         done = 0
+        replicas.start((self.weights, self.gradsq))
         call_callbacks(callbacks, "on_train_begin", self)
         try:
             for _ in range(epochs):
                 call_callbacks(callbacks, "on_epoch_begin", self)
-                order_epoch = self.epochs_trained if self.reshuffle else 0
-
-                def poll():
-                    if bar is not None:
-                        bar.update(done + progress.work_done - bar.n)
-                        if progress.loss_count:
-                            bar.set_postfix(cost=f"{progress.loss_sum / progress.loss_count:.4f}",
-                                            refresh=False)
-
                 # the epoch of the params picks the pair order: the epochs
                 # trained so far, or always 0 without reshuffling
+                order_epoch = self.epochs_trained if self.reshuffle else 0
                 params = _native.core.GloveParams(
                     vector_size=int(self.vector_size), learning_rate=self.learning_rate,
                     grad_clip=self.grad_clip, bias_learning_rate=self.bias_learning_rate,
                     seed=int(self.seed), epoch=int(order_epoch), workers=int(self.workers))
+                cost, skipped, stopped = 0.0, 0, False
+                for part in range(slices):
 
-                def epoch(params=params):
-                    return self._pairs.train_epoch(self.weights, self.gradsq, params,
-                                                   progress=progress)
+                    def poll():
+                        if bar is not None:
+                            bar.update(done + progress.work_done - bar.n)
+                            if progress.loss_count:
+                                bar.set_postfix(cost=f"{progress.loss_sum / progress.loss_count:.4f}",
+                                                refresh=False)
 
-                stats, interrupted = run_polled(self._backend.on_caller_stream(epoch), progress,
-                                                poll)
-                done += stats["pairs"]
-                if stats["skipped"]:
+                    def piece(part=part):
+                        return self._pairs.train_epoch(self.weights, self.gradsq, params,
+                                                       progress=progress, part=part, parts=slices)
+
+                    stats, interrupted = run_polled(self._backend.on_caller_stream(piece), progress,
+                                                    poll)
+                    done += stats["pairs"]
+                    cost += stats["cost"]
+                    skipped += stats["skipped"]
+                    stopped = replicas.sync((self.weights, self.gradsq),
+                                            interrupted or stats["stopped"])
+                    if stopped:
+                        break
+                if skipped:
                     logger.warning("epoch %d: %d pairs skipped (NaN or infinite diff)",
-                                   self.epochs_trained + 1, stats["skipped"])
-                if interrupted or stats["stopped"]:
+                                   self.epochs_trained + 1, skipped)
+                if stopped:
                     self.interrupted = True
                     logger.warning("training stopped during epoch %d; the vectors are usable",
                                    self.epochs_trained + 1)
                     break
-                self.cost_history.append(stats["cost"] / nnz)
+                self.cost_history.append(replicas.total(cost) / nnz)
                 self.epochs_trained += 1
                 logger.info("epoch %d: cost %.6f", self.epochs_trained, self.cost_history[-1])
                 if callbacks:
@@ -261,6 +293,7 @@ class GloVe:
             self.train_seconds = time.perf_counter() - started
             self.pairs_per_second = done / max(self.train_seconds, 1e-9)
             self._update_wv()
+        self.pairs_per_second = replicas.total(self.pairs_per_second)  # the job's speed
         call_callbacks(callbacks, "on_train_end", self)
         return self
 
@@ -272,7 +305,8 @@ class GloVe:
     def _config(self) -> dict:
         names = ("vector_size", "x_max", "alpha", "learning_rate", "epochs", "window", "symmetric",
                  "distance_weighting", "min_count", "max_vocab_size", "workers", "seed", "grad_clip",
-                 "output_vectors", "reshuffle", "epochs_trained", "bias_learning_rate")
+                 "output_vectors", "reshuffle", "epochs_trained", "bias_learning_rate",
+                 "sync_interval")
         config = {name: getattr(self, name) for name in names}
         config["memory"] = parse_memory(self.memory)
         config.update(format=MODEL_MAGIC, version=MODEL_VERSION,
@@ -290,7 +324,7 @@ class GloVe:
                       gradsq=self._backend.to_host(self.gradsq))
 
     @classmethod
-    def load(cls, path, device: str = "cpu") -> "GloVe":
+    def load(cls, path, device: str = "cpu", **options) -> "GloVe":
         """Loads a model written by save(); validates every array. Call fit()
         with a Cooccurrence of the same vocabulary to train further."""
         config, words, arrays = read_archive(path, "GloVe model", ("counts", "weights", "gradsq"),
@@ -304,6 +338,8 @@ class GloVe:
                                              "min_count", "max_vocab_size", "workers", "seed",
                                              "memory", "grad_clip", "output_vectors",
                                              "reshuffle")}
+            # files written before distributed training have no sync interval
+            kwargs.update(sync_interval=config.get("sync_interval", 20_000_000), **options)
             model = cls(device=device, bias_learning_rate=config.get("bias_learning_rate", 1.0),
                         **kwargs)
             vocab = Vocabulary(words, counts)

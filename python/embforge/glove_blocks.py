@@ -89,9 +89,14 @@ class PairBlocks:
             raise ValueError("the pair file is closed")
         return self._native
 
-    def train_epoch(self, weights, gradsq, params, *, progress) -> dict:
+    sliceable = False  # an epoch is one pass over the blocks
+
+    def train_epoch(self, weights, gradsq, params, *, progress, part: int = 0,
+                    parts: int = 1) -> dict:
         """One epoch: the blocks in the order of (seed, params.epoch), each
         shuffled in memory; `params` is a core.GloveParams."""
+        if parts != 1:
+            raise ValueError(f"out-of-core pairs train whole epochs, not part {part} of {parts}")
         return self.native.train_epoch(weights, gradsq, params, progress=progress)
 
     def close(self) -> None:

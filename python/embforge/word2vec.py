@@ -23,6 +23,8 @@ from .callbacks import call_callbacks as _call
 from .backends import get_backend
 from .backends.arrays import all_finite
 from .corpus import EncodedCorpus, encode
+from .distributed.group import resolve_group
+from .distributed.replicas import rank_seed, replicas_for
 from .io.archive import read_archive, write_archive
 from .keyedvectors import KeyedVectors
 from .progress import make_bar, run_polled
@@ -45,6 +47,14 @@ class Word2Vec:
     rule), ``workers=None`` means every CPU core, and only negative sampling
     with ``cbow_mean=1`` is implemented (``hs=1`` raises). ``device="cuda"``
     trains on the GPU when embforge was built with CUDA.
+
+    ``distributed=True`` (torch's default process group) or
+    ``process_group=`` trains across the processes of a torch.distributed job
+    (torchrun; gloo for the CPU, NCCL for GPUs): every rank builds the
+    vocabulary of the whole corpus and trains on its own share, and the
+    ranks' models are combined every ``sync_interval`` ids (``combine="sum"``
+    adds every rank's change, ``"average"`` averages the models; see
+    embforge.distributed.replicas). Every rank ends with the same vectors.
     """
 
     def __init__(self, sentences=None, corpus_file=None, *, vector_size: int = 100,
@@ -54,7 +64,8 @@ class Word2Vec:
                  hs: int = 0, negative: int = 5, ns_exponent: float = 0.75, cbow_mean: int = 1,
                  epochs: int = 5, shrink_windows: bool = True, max_sentence_length: int = 10000,
                  compute_loss: bool = True, callbacks: Sequence = (), device: str = "cpu",
-                 progress: Optional[bool] = None):
+                 progress: Optional[bool] = None, distributed: bool = False, process_group=None,
+                 sync_interval: int = 1_000_000, combine: str = "sum"):
         if hs:
             raise ValueError("hierarchical softmax (hs=1) is not implemented; use negative sampling")
         if cbow_mean != 1:
@@ -83,6 +94,14 @@ class Word2Vec:
         self.callbacks = tuple(callbacks)
         self._backend = get_backend(device)
         self.device = self._backend.device
+        # Training across processes (torch.distributed): each rank trains its
+        # share of the corpus and the replicas are combined every
+        # `sync_interval` ids (distributed/replicas.py). Without a group this
+        # process trains alone, whatever torch.distributed holds.
+        self.sync_interval = check_number("sync_interval", sync_interval, 1, integer=True)
+        self._group = resolve_group(distributed, process_group)
+        self._replicas = replicas_for(self._group, combine)
+        self.combine = combine
         self.progress = progress
 
         self.wv: Optional[KeyedVectors] = None
@@ -113,8 +132,9 @@ class Word2Vec:
             raise ValueError("vocabulary updates (update=True) are not supported; build a new model")
         source = _one_source(corpus_iterable, corpus_file)
         start = time.perf_counter()
+        self._replicas.check_same("Word2Vec settings", self._settings())
         corpus = encode(source, min_count=self.min_count, max_vocab_size=self.max_vocab_size,
-                        max_sentence_length=self.max_sentence_length)
+                        max_sentence_length=self.max_sentence_length, process_group=self._group)
         self._set_corpus(corpus, source)
         self._reset_weights(corpus.vocab)
         logger.info("vocabulary of %d words from %d tokens (%d out of vocabulary) in %.2fs",
@@ -201,7 +221,8 @@ class Word2Vec:
             if source.vocab != self.vocab:
                 raise ValueError("the EncodedCorpus was encoded with another vocabulary")
             return source
-        corpus = encode(source, vocab=self.vocab, max_sentence_length=self.max_sentence_length)
+        corpus = encode(source, vocab=self.vocab, max_sentence_length=self.max_sentence_length,
+                        process_group=self._group)
         self._set_corpus(corpus, source)
         return corpus
 
@@ -214,12 +235,15 @@ class Word2Vec:
         progress = self._native_progress
         progress.clear_stop()
         self.interrupted = False
+        replicas = self._replicas
         raw_per_id = corpus.raw_tokens / max(1, corpus.n_tokens)
-        bar = make_bar(self.progress, epochs * corpus.raw_tokens,
+        bar = make_bar(self.progress if replicas.is_leader else False, epochs * corpus.raw_tokens,
                        "skip-gram" if self.sg else "CBOW", "word")
         _call(callbacks, "on_train_begin", self)
         started = time.perf_counter()
         done_before = 0.0
+        slices = replicas.slices(corpus.n_tokens, self.sync_interval)
+        replicas.start((self._input_rows(), self.syn1neg))
         try:
             # the rates of epoch e of a schedule of `total` epochs, computed
             # alike on resume (start_epoch > 0), so they match bit for bit
@@ -228,29 +252,47 @@ class Word2Vec:
                 _call(callbacks, "on_epoch_begin", self)
                 a0 = start_alpha + (end_alpha - start_alpha) * e / total
                 a1 = start_alpha + (end_alpha - start_alpha) * (e + 1) / total
+                # Each slice's learning rate runs over its share of the epoch's ids.
+                ends = self._slice_ends(corpus, self.epochs_trained, slices)
+                loss, rng, stopped = 0.0, 0, False
+                for part in range(slices):
 
-                def poll():
-                    if bar is not None:
-                        shown = done_before + progress.work_done * raw_per_id
-                        bar.update(shown - bar.n)
-                        if progress.loss_count:
-                            bar.set_postfix(loss=f"{progress.loss_sum / progress.loss_count:.4f}",
-                                            lr=f"{progress.learning_rate:.5f}", refresh=False)
+                    def poll():
+                        if bar is not None:
+                            shown = done_before + progress.work_done * raw_per_id
+                            bar.update(shown - bar.n)
+                            if progress.loss_count:
+                                bar.set_postfix(loss=f"{progress.loss_sum / progress.loss_count:.4f}",
+                                                lr=f"{progress.learning_rate:.5f}", refresh=False)
 
-                def epoch(a0=a0, a1=a1):
-                    return self._train_epoch(corpus, a0, a1, self.epochs_trained)
+                    # the epoch's own endpoints at its ends (a0 + (a1 - a0) * 1.0
+                    # need not be a1 in floating point)
+                    s0 = a0 if part == 0 else a0 + (a1 - a0) * ends[part]
+                    s1 = a1 if part == slices - 1 else a0 + (a1 - a0) * ends[part + 1]
 
-                stats, interrupted = run_polled(self._backend.on_caller_stream(epoch), progress,
-                                                poll)
-                done_before += corpus.raw_tokens
+                    def piece(s0=s0, s1=s1, part=part, rng=rng):
+                        return self._train_epoch(corpus, s0, s1, self.epochs_trained, part, slices, rng)
+
+                    stats, interrupted = run_polled(self._backend.on_caller_stream(piece), progress,
+                                                    poll)
+                    done_before += stats["ids_processed"] * raw_per_id
+                    loss += stats["loss"]
+                    rng = stats["rng_end"]
+                    stopped = replicas.sync((self._input_rows(), self.syn1neg),
+                                            interrupted or stats["stopped"])
+                    if stopped:
+                        break
+                # After a sync every rank holds the same weights: they all see
+                # the same divergence and raise together.
                 if not (all_finite(self._input_rows()) and all_finite(self.syn1neg)):
                     raise FloatingPointError(
                         f"training diverged in epoch {e + 1}: the weights are no longer finite "
                         f"(learning rate {start_alpha:g} is too large for this corpus; "
                         f"train again with a smaller alpha)")
-                self.training_loss.append(stats["loss"] if self.compute_loss else float("nan"))
+                loss = replicas.total(loss)
+                self.training_loss.append(loss if self.compute_loss else float("nan"))
                 self.epochs_trained += 1
-                if interrupted or stats["stopped"]:
+                if stopped:
                     self.interrupted = True
                     logger.warning("training stopped during epoch %d; the vectors are usable", e + 1)
                     break
@@ -261,15 +303,27 @@ class Word2Vec:
             self.train_seconds = time.perf_counter() - started
             self.words_per_second = done_before / max(self.train_seconds, 1e-9)
             self.wv._invalidate()
+        # every rank's words: the job's speed
+        self.words_per_second = replicas.total(self.words_per_second)
         _call(callbacks, "on_train_end", self)
 
+    def _slice_ends(self, corpus: EncodedCorpus, epoch: int, slices: int) -> list:
+        """Where each of the epoch's slices ends, as fractions of its ids."""
+        if slices == 1:
+            return [0.0, 1.0]
+        return self._backend.word2vec_slice_ends(corpus, self._train_seed(), int(epoch), slices)
+
+    def _train_seed(self) -> int:
+        return rank_seed(self.seed, self._replicas.rank)
+
     def _train_epoch(self, corpus: EncodedCorpus, alpha_start: float, alpha_end: float,
-                     epoch: int) -> dict:
+                     epoch: int, part: int = 0, parts: int = 1, rng: int = 0) -> dict:
         params = _native.core.Word2VecParams(
             vector_size=int(self.vector_size), skip_gram=bool(self.sg), window=int(self.window),
             negative=int(self.negative), shrink_windows=bool(self.shrink_windows),
-            alpha_start=float(alpha_start), alpha_end=float(alpha_end), seed=int(self.seed),
-            epoch=int(epoch), workers=int(self.workers), hot_rows=int(self._hot_rows))
+            alpha_start=float(alpha_start), alpha_end=float(alpha_end), seed=self._train_seed(),
+            epoch=int(epoch), workers=int(self.workers), hot_rows=int(self._hot_rows),
+            slice_index=int(part), slice_count=int(parts), rng_start=int(rng))
         return self._backend.train_word2vec_epoch(corpus, self._input_rows(), self.syn1neg,
                                                   self._tables, params,
                                                   progress=self._native_progress)
@@ -282,11 +336,19 @@ class Word2Vec:
         """Loss summed over the last epoch (gensim's name; ours is float64 and per epoch)."""
         return self.training_loss[-1] if self.training_loss else 0.0
 
+    def _settings(self) -> dict:
+        """What every rank of a distributed run must agree on (thread counts may differ)."""
+        names = ("sg", "vector_size", "alpha", "window", "min_count", "max_vocab_size", "sample",
+                 "seed", "min_alpha", "negative", "ns_exponent", "epochs", "shrink_windows",
+                 "max_sentence_length", "compute_loss", "sync_interval", "combine")
+        return {name: getattr(self, name) for name in names}
+
     # ------------------------------------------------------------ persistence
     def _config(self) -> dict:
         names = ("sg", "vector_size", "alpha", "window", "min_count", "max_vocab_size", "sample",
                  "seed", "workers", "min_alpha", "negative", "ns_exponent", "epochs",
-                 "shrink_windows", "max_sentence_length", "compute_loss", "epochs_trained")
+                 "shrink_windows", "max_sentence_length", "compute_loss", "epochs_trained",
+                 "sync_interval", "combine")
         config = {name: getattr(self, name) for name in names}
         config.update(format=MODEL_MAGIC, version=MODEL_VERSION,
                       training_loss=[float(x) for x in self.training_loss])
@@ -306,8 +368,9 @@ class Word2Vec:
                       syn1neg=self._backend.to_host(self.syn1neg))
 
     @classmethod
-    def load(cls, path, device: str = "cpu") -> "Word2Vec":
-        """Loads a model written by save(); validates every array."""
+    def load(cls, path, device: str = "cpu", **options) -> "Word2Vec":
+        """Loads a model written by save(); validates every array. `options`
+        (e.g. process_group=, distributed=) go to the constructor."""
         config, words, arrays = read_archive(path, "Word2Vec model", ("counts", "vectors", "syn1neg"),
                                              MODEL_MAGIC, MODEL_VERSION)
         counts, vectors, syn1neg = arrays["counts"], arrays["vectors"], arrays["syn1neg"]
@@ -324,6 +387,10 @@ class Word2Vec:
                                          "max_vocab_size", "sample", "seed", "workers", "min_alpha",
                                          "negative", "ns_exponent", "epochs", "shrink_windows",
                                          "max_sentence_length", "compute_loss")}
+        # files written before distributed training have no sync settings
+        kwargs.update(sync_interval=config.get("sync_interval", 1_000_000),
+                      combine=config.get("combine", "sum"))
+        kwargs.update(options)
         model = cls(device=device, **kwargs)
         model._reset_weights(Vocabulary(words, counts))
         model._backend.copy_into(model._input_rows(), vectors)

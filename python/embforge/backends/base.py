@@ -73,6 +73,12 @@ class Backend:
         loss_terms, ids_processed, words_trained, stopped."""
         raise NotImplementedError
 
+    def word2vec_slice_ends(self, corpus, seed: int, epoch: int, slices: int) -> list:
+        """Where each of an epoch's `slices` slices ends, as fractions of its
+        ids (slices + 1 numbers from 0 to 1): how train_word2vec_epoch cuts an
+        epoch given ``params.slice_index``/``slice_count``."""
+        raise NotImplementedError
+
     # --------------------------------------------------------- co-occurrence
     # True when count_cooccurrences can write its result straight to a file
     # (path=) instead of holding it in memory.
@@ -93,6 +99,14 @@ class Backend:
         `path`, or past the budget) is an archive headed by `archive_config`."""
         raise NotImplementedError
 
+    def count_cooccurrence_partition(self, encoded, group, *, window: int, symmetric: bool,
+                                     distance_weighting: bool, workers: int, memory_bytes: int,
+                                     temp_dir, max_product: int, progress) -> CooccurrenceCount:
+        """This rank's partition (rows r % world_size == rank) of the matrix of
+        the whole corpus spread over `group` (a distributed.Group), equal bit
+        for bit to those rows of the single-process count."""
+        raise ValueError(f"distributed co-occurrence counting is not available on {self.device!r}")
+
     def upload_matrix(self, rows, cols, values):
         """(rows, cols, values) on this device (Cooccurrence.to_device)."""
         raise NotImplementedError
@@ -111,7 +125,9 @@ class Backend:
                     vector_size: int, out_of_core: Optional[bool], seed: int, workers: int,
                     temp_dir):
         """The training pairs of `matrix` (a Cooccurrence): an object with
-        ``train_epoch(weights, gradsq, params, *, progress) -> dict`` (cost,
-        pairs, skipped, stopped), where ``params`` is a ``_core.GloveParams``
-        whose ``epoch`` picks the pair order, and ``close()``."""
+        ``train_epoch(weights, gradsq, params, *, progress, part=0, parts=1)
+        -> dict`` (cost, pairs, skipped, stopped), where ``params`` is a
+        ``_core.GloveParams`` whose ``epoch`` picks the pair order and
+        part/parts a slice of that order (``sliceable`` says whether parts > 1
+        works), and ``close()``."""
         raise NotImplementedError

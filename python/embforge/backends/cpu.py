@@ -17,6 +17,7 @@ from typing import Optional
 import numpy as np
 
 from .. import _native
+from ..distributed.cooccurrence import count_partition
 from ..glove_blocks import PairBlocks, plan as plan_training
 from .._layout import SPARE_ROWS
 from ..io import cooc_file
@@ -48,6 +49,11 @@ class CpuBackend(Backend):
         return _native.core.train_word2vec_epoch(corpus.ids, corpus.offsets, input, output, keep,
                                                  noise_keep, noise_alias, params, progress=progress)
 
+    def word2vec_slice_ends(self, corpus, seed: int, epoch: int, slices: int) -> list:
+        # slices are runs of the epoch's shuffled chunks: sizes vary a little
+        ids = _native.core.word2vec_slice_ids(corpus.offsets, seed, epoch, slices)
+        return (np.concatenate(([0], np.cumsum(ids))) / max(1, int(ids.sum()))).tolist()
+
     # --------------------------------------------------------- co-occurrence
     def count_cooccurrences(self, encoded, *, window: int, symmetric: bool,
                             distance_weighting: bool, workers: int, memory, memory_bytes: int,
@@ -78,6 +84,15 @@ class CpuBackend(Backend):
             logger.warning("the result (%d nonzeros, %.0f MB) does not fit the memory budget of "
                            "%.0f MB", len(values), len(values) * 12 / 1e6, memory_bytes / 1e6)
         return CooccurrenceCount(rows, cols, values, stats, source)
+
+    def count_cooccurrence_partition(self, encoded, group, *, window: int, symmetric: bool,
+                                     distance_weighting: bool, workers: int, memory_bytes: int,
+                                     temp_dir, max_product: int, progress) -> CooccurrenceCount:
+        rows, cols, values, stats = count_partition(
+            encoded, group, window=window, symmetric=symmetric,
+            distance_weighting=distance_weighting, workers=workers, memory_bytes=memory_bytes,
+            temp_dir=temp_dir, max_product=max_product, progress=progress)
+        return CooccurrenceCount(rows, cols, values, stats)
 
     def upload_matrix(self, rows, cols, values):
         raise ValueError("to_device() needs a CUDA device ('cuda' or 'cuda:N'), got 'cpu'; "
@@ -118,11 +133,16 @@ class _MemoryPairs:
         self.order_epoch: Optional[int] = None
         self.seed = int(seed)
 
-    def train_epoch(self, weights, gradsq, params, *, progress) -> dict:
+    sliceable = True
+
+    def train_epoch(self, weights, gradsq, params, *, progress, part: int = 0,
+                    parts: int = 1) -> dict:
         if params.epoch != self.order_epoch:
             _native.core.glove_shuffle(self.order, self.seed, params.epoch, params.workers)
             self.order_epoch = params.epoch
-        return _native.core.train_glove_epoch(self.pairs, self.order, weights, gradsq, params,
+        n = len(self.order)
+        order = self.order[n * part // parts:n * (part + 1) // parts]
+        return _native.core.train_glove_epoch(self.pairs, order, weights, gradsq, params,
                                               progress=progress)
 
     def close(self) -> None:

@@ -52,10 +52,24 @@ class CudaBackend(Backend):
 
     def train_word2vec_epoch(self, corpus, input, output, tables, params, *, progress) -> dict:
         # workers and hot_rows are the CPU kernel's; the GPU's launch tuning
-        # is cuda_launch's (defaults)
+        # is cuda_launch's (defaults). A slice of the epoch is a range of
+        # stream positions here (the kernel's randomness is keyed by position,
+        # so ranges need no RNG hand-over); the kernel interpolates the
+        # learning rate over the whole stream, so the slice's endpoints are
+        # turned into the line through them.
         settings = {name: getattr(params, name) for name in _WORD2VEC_FIELDS}
+        n, k, parts = len(corpus.ids), params.slice_index, params.slice_count
+        begin, end = n * k // parts, n * (k + 1) // parts
+        if parts > 1 and end > begin:
+            slope = (params.alpha_end - params.alpha_start) / (end - begin)
+            settings["alpha_start"] = params.alpha_start - slope * begin
+            settings["alpha_end"] = settings["alpha_start"] + slope * n
         return cuda_launch.train_word2vec_epoch(corpus.ids, corpus.offsets, input, output, *tables,
-                                                **settings, progress=progress)
+                                                **settings, progress=progress, begin=begin, end=end)
+
+    def word2vec_slice_ends(self, corpus, seed: int, epoch: int, slices: int) -> list:
+        n = len(corpus.ids)  # slices are equal ranges of stream positions
+        return [(n * k // slices) / max(1, n) for k in range(slices + 1)]
 
     # --------------------------------------------------------- co-occurrence
     def count_cooccurrences(self, encoded, *, window: int, symmetric: bool,
@@ -71,6 +85,11 @@ class CudaBackend(Backend):
             raise RuntimeError(f"co-occurrence on {self.device} with memory={memory!r} "
                                f"({memory_bytes} bytes of device workspace): {error}") from error
         return CooccurrenceCount(rows, cols, values, stats)
+
+    def count_cooccurrence_partition(self, encoded, group, **_settings) -> CooccurrenceCount:
+        raise ValueError(f"distributed co-occurrence counting runs on the CPU only: the count on "
+                         f"{self.device!r} does not hand out its fixed-point sums, which the "
+                         "ranks' exact merge needs (count with device='cpu')")
 
     def upload_matrix(self, rows, cols, values):
         """Arrays already on this device are kept, others copied here
@@ -115,7 +134,12 @@ class _DevicePairs:
         self.pairs = pairs
         self.seed = int(seed)
 
-    def train_epoch(self, weights, gradsq, params, *, progress) -> dict:
+    sliceable = False  # one launch loop over the keyed permutation per epoch
+
+    def train_epoch(self, weights, gradsq, params, *, progress, part: int = 0,
+                    parts: int = 1) -> dict:
+        if parts != 1:
+            raise ValueError(f"device pairs train whole epochs, not part {part} of {parts}")
         return cuda_launch.train_glove_epoch(self.pairs, None, weights, gradsq,
                                              learning_rate=params.learning_rate,
                                              grad_clip=params.grad_clip, seed=self.seed,

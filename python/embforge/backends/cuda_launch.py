@@ -60,12 +60,16 @@ def train_word2vec_epoch(ids, offsets, input, output, keep_threshold, noise_keep
                          skip_gram: bool, window: int, negative: int, shrink_windows: bool,
                          alpha_start: float, alpha_end: float, seed: int, epoch: int,
                          workers: Optional[int] = None, progress=None, chunk_ids: Optional[int] = None,
-                         warps_per_block: int = 0, span: int = 0, batch: int = 0) -> dict:
+                         warps_per_block: int = 0, span: int = 0, batch: int = 0, begin: int = 0,
+                         end: Optional[int] = None) -> dict:
     """One epoch on the GPU; the arguments and result of ``_core.train_word2vec_epoch``.
 
     `input` and `output` are device arrays; the corpus and tables may be numpy
     (uploaded once, cached) or device arrays. `workers` is ignored.
     `warps_per_block`, `span` and `batch` tune the kernel (0: defaults).
+    `begin`/`end` train stream positions [begin, end) only (a slice of the
+    epoch); the learning rate still runs from alpha_start at position 0 to
+    alpha_end at the corpus's last position.
     """
     arrays, cuda = array_module(), _native.cuda_module()
     if not arrays.is_device_array(input):
@@ -93,27 +97,30 @@ def train_word2vec_epoch(ids, offsets, input, output, keep_threshold, noise_keep
         seed=int(seed), epoch=int(epoch))
     launch = cuda.Launch(device=_device_index(device), stream=arrays.stream(device),
                          warps_per_block=int(warps_per_block), span=int(span), batch=int(batch))
+    last = n_ids if end is None else int(end)
+    if not 0 <= int(begin) <= last <= n_ids:
+        raise ValueError(f"begin={begin}, end={end}: expected 0 <= begin <= end <= {n_ids}")
     if progress is not None:
-        progress.reset(n_ids)
+        progress.reset(last - int(begin))
     chunk = int(chunk_ids or max(WORD2VEC_CHUNK_IDS, n_ids // 256))
-    done, last_loss, last_terms, stopped = 0, 0.0, 0, False
-    while done < n_ids:
+    done, last_loss, last_terms, stopped = int(begin), 0.0, 0, False
+    while done < last:
         if _stop_requested(progress):
             stopped = True
             break
-        end = min(n_ids, done + chunk)
+        stop = min(last, done + chunk)
         cuda.word2vec_train_range(
             arrays.ptr(ids_d), arrays.ptr(offsets_d), n_ids, n_sentences, arrays.ptr(input),
             arrays.ptr(output), vocab, *(arrays.ptr(t) for t in tables), arrays.ptr(loss),
-            arrays.ptr(counts), params, launch, begin=done, end=end)
+            arrays.ptr(counts), params, launch, begin=done, end=stop)
         (total_loss,), (terms, _) = arrays.scalars(loss), arrays.scalars(counts)  # waits
-        rate = alpha_start + (alpha_end - alpha_start) * end / max(1, n_ids)
-        _publish(progress, end - done, total_loss - last_loss, terms - last_terms, rate)
-        last_loss, last_terms, done = total_loss, terms, end
+        rate = alpha_start + (alpha_end - alpha_start) * stop / max(1, n_ids)
+        _publish(progress, stop - done, total_loss - last_loss, terms - last_terms, rate)
+        last_loss, last_terms, done = total_loss, terms, stop
     (total_loss,), (terms, words) = arrays.scalars(loss), arrays.scalars(counts)
     # rng_end: the CPU's stream position for a next slice; the kernel's
     # randomness is keyed by stream position, so there is nothing to carry.
-    return {"loss": float(total_loss), "loss_terms": int(terms), "ids_processed": int(done),
+    return {"loss": float(total_loss), "loss_terms": int(terms), "ids_processed": int(done - begin),
             "words_trained": int(words), "stopped": stopped, "rng_end": 0}
 
 

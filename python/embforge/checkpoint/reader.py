@@ -61,12 +61,14 @@ def check_settings(info: CheckpointInfo, settings: dict) -> None:
                              "settings and corpus as the checkpointed run")
 
 
-def load_model(info: CheckpointInfo, rank: int = 0, world_size: int = 1, device: str = "cpu"):
+def load_model(info: CheckpointInfo, rank: int = 0, world_size: int = 1, device: str = "cpu",
+               **options):
     """Rank `rank`'s model of checkpoint `info`, on `device`, after checking
     that this run has the checkpoint's world size and that the file has the
     manifest's size and SHA-256 (ValueError otherwise, nothing changed).
     The model's epochs_trained is info.epochs_done; continue with
-    model.train(..., **info.train_arguments())."""
+    model.train(..., **info.train_arguments()). `options` go to the model's
+    load() (e.g. process_group= for a distributed run)."""
     if world_size != info.world_size:
         raise ValueError(f"{info.directory}: cannot resume: the checkpoint was written by "
                          f"{info.world_size} process(es) (world size {info.world_size}), this "
@@ -80,7 +82,7 @@ def load_model(info: CheckpointInfo, rank: int = 0, world_size: int = 1, device:
     if size != entry.size or digest != entry.sha256:
         raise ValueError(f"{path}: its SHA-256 is {digest}, the manifest says {entry.sha256} "
                          "(damaged checkpoint)")
-    model = MODEL_CLASSES[info.model].load(path, device=device)
+    model = MODEL_CLASSES[info.model].load(path, device=device, **options)
     if model.epochs_trained != info.epochs_done:
         raise ValueError(f"{path}: the model has trained {model.epochs_trained} epochs, the "
                          f"manifest says {info.epochs_done} (damaged checkpoint)")

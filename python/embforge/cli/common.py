@@ -7,9 +7,11 @@ import sys
 from typing import List
 
 from ..io.word2vec_header import has_header
+from ..distributed.collectives import all_gather_object
+from ..distributed.group import init_from_environment
 from ..keyedvectors import KeyedVectors
 
-__all__ = ["load_vectors", "save_vectors", "corpus_arg", "say"]
+__all__ = ["load_vectors", "save_vectors", "corpus_arg", "say", "join_job", "Job"]
 
 
 def load_vectors(path):
@@ -40,3 +42,30 @@ def corpus_arg(paths: List[str]):
 def say(message: str) -> None:
     """A status line on stderr (stdout is kept for results, e.g. `similar`)."""
     print(message, file=sys.stderr)
+
+
+class Job:
+    """Where this command runs: alone, or as one rank of a torchrun job.
+
+    Under torchrun (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT set) the
+    command joins torch.distributed's default group (gloo for --device cpu,
+    NCCL for cuda) and every rank trains; rank 0 alone writes the results
+    and prints the status line."""
+
+    def __init__(self, group):
+        self.group = group
+        self.rank = 0 if group is None else group.rank
+        self.world_size = 1 if group is None else group.world_size
+        self.writes = self.rank == 0
+
+    def all_gather(self, obj):
+        return [obj] if self.group is None else all_gather_object(obj, self.group)
+
+    def say(self, message: str) -> None:
+        if self.writes:
+            say(message)
+
+
+def join_job(device) -> Job:
+    """This process's Job (joins the torchrun job it was started in, if any)."""
+    return Job(init_from_environment(device))

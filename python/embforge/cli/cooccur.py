@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..backends import get_backend
 from ..cooccurrence import cooccurrence
 from ..vocab import Vocabulary
-from .common import corpus_arg, say
+from .common import corpus_arg, join_job
 
 __all__ = ["add_cooccur_parser", "run_cooccur"]
 
@@ -33,26 +33,35 @@ def add_cooccur_parser(subparsers) -> None:
 
 
 def run_cooccur(args) -> int:
+    job = join_job(args.device)
     vocab = Vocabulary.load(args.vocab) if args.vocab else None
     glove_binary = args.output.endswith(".bin")
-    # Where the device can (the CPU), the counts stream straight into the .npz
-    # file (path=); otherwise, and for GloVe's binary format, the matrix is
-    # held in memory and saved after.
-    to_file = not glove_binary and get_backend(args.device).counts_to_file
+    # Where the device can (the CPU, one process), the counts stream straight
+    # into the .npz file (path=); otherwise, and for GloVe's binary format,
+    # the matrix is held in memory (a torchrun job's gathered on rank 0) and
+    # saved after.
+    to_file = (not glove_binary and job.world_size == 1
+               and get_backend(args.device).counts_to_file)
     matrix = cooccurrence(corpus_arg(args.corpus), vocab, window=args.window,
                           symmetric=not args.asymmetric,
                           distance_weighting=not args.no_distance_weighting,
                           min_count=args.min_count, max_vocab_size=args.max_vocab,
                           workers=args.threads, memory=args.memory, temp_dir=args.temp_dir,
                           device=args.device, progress=False if args.quiet else None,
-                          path=args.output if to_file else None)
+                          path=args.output if to_file else None, process_group=job.group)
+    s = matrix.stats
+    counted = s["seconds"]
+    matrix = matrix.gather(0)
+    if not job.writes:
+        return 0
     if glove_binary:
         matrix.save_glove_binary(args.output)
     elif not to_file:
         matrix.save(args.output)
     if args.vocab_out:
         matrix.vocab.save(args.vocab_out)
-    s = matrix.stats
-    say(f"{matrix.nnz} nonzeros, {len(matrix.vocab)} words, {s['raw_tokens'] / s['seconds'] / 1e6:.2f}M "
-        f"tokens/s ({s['spilled_runs']} runs spilled) -> {args.output}")
+    ranks = f", {job.world_size} processes" if job.world_size > 1 else ""
+    job.say(f"{matrix.nnz} nonzeros, {len(matrix.vocab)} words, "
+            f"{s['raw_tokens'] * job.world_size / counted / 1e6:.2f}M tokens/s{ranks} "
+            f"({s['spilled_runs']} runs spilled) -> {args.output}")
     return 0

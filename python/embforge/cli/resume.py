@@ -27,10 +27,12 @@ class CheckpointPlan(NamedTuple):
     callbacks: tuple                     # (Checkpointer,) or ()
 
 
-def plan_checkpoint(args, fresh, data_files) -> CheckpointPlan:
+def plan_checkpoint(args, fresh, data_files, job) -> CheckpointPlan:
     """Loads the checkpoint of --resume (refusing other settings or data than
     the checkpointed run's, naming the field) or keeps `fresh`; makes the
-    Checkpointer of --checkpoint (default: the --resume directory)."""
+    Checkpointer of --checkpoint (default: the --resume directory). `job`
+    (cli.common.Job): each rank of a torchrun job writes and loads its own
+    file of the checkpoint, which must be on a filesystem every rank sees."""
     corpus = corpus_fingerprint(data_files)
     target = args.checkpoint or args.resume
     if args.checkpoint and args.checkpoint != args.resume:
@@ -40,21 +42,22 @@ def plan_checkpoint(args, fresh, data_files) -> CheckpointPlan:
                              f"(epoch {existing.epochs_done} of {existing.schedule['epochs']}); "
                              f"continue it with --resume {args.checkpoint}, or give an empty "
                              "directory")
-    callbacks = (Checkpointer(target, corpus=corpus),) if target else ()
+    callbacks = (Checkpointer(target, rank=job.rank, world_size=job.world_size,
+                              all_gather=job.all_gather, corpus=corpus),) if target else ()
     if not args.resume:
         return CheckpointPlan(None, fresh, callbacks)
     info = latest(args.resume)
     if info is None:
         raise ValueError(f"--resume {args.resume}: no complete checkpoint there (no manifest.json)")
     check_settings(info, training_settings(fresh, corpus))
-    model = load_model(info, device=args.device)
+    model = load_model(info, job.rank, job.world_size, device=args.device, process_group=job.group)
     # what may change between a run and its resume: threads, progress bar, memory
     model.workers = fresh.workers
     model.progress = fresh.progress
     for name in ("memory", "temp_dir"):
         if hasattr(fresh, name):
             setattr(model, name, getattr(fresh, name))
-    say(f"resuming {args.resume}: {info.epochs_done} of {info.schedule['epochs']} epochs done")
+    job.say(f"resuming {args.resume}: {info.epochs_done} of {info.schedule['epochs']} epochs done")
     return CheckpointPlan(info, model, callbacks)
 
 

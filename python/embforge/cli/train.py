@@ -12,7 +12,7 @@ from ..cooccurrence import Cooccurrence
 from ..corpus import encode
 from ..glove import OUTPUTS, GloVe
 from ..word2vec import Word2Vec
-from .common import corpus_arg, save_vectors, say
+from .common import corpus_arg, join_job, save_vectors
 from .resume import add_checkpoint_arguments, check_same_vocabulary, plan_checkpoint
 
 __all__ = ["add_train_parser", "run_train", "train_word2vec", "train_glove"]
@@ -90,12 +90,14 @@ def run_train(args) -> int:
 
 def train_word2vec(args) -> int:
     """`embforge train --model sgns|cbow`: train, write vectors (and the model)."""
+    job = join_job(args.device)
     fresh = Word2Vec(sg=int(args.model == "sgns"), vector_size=args.size, window=args.window or 5,
                      epochs=args.epochs or 5, min_count=args.min_count, workers=args.threads,
                      negative=args.negative, sample=args.sample, alpha=args.alpha, seed=args.seed,
-                     device=args.device, progress=False if args.quiet else None)
+                     device=args.device, progress=False if args.quiet else None,
+                     process_group=job.group)
     source = corpus_arg(args.corpus)
-    plan = plan_checkpoint(args, fresh, args.corpus)
+    plan = plan_checkpoint(args, fresh, args.corpus, job)
     resumed, model = plan.resumed, plan.model
     model.callbacks = plan.callbacks
     if resumed is None:
@@ -103,30 +105,33 @@ def train_word2vec(args) -> int:
     else:
         # encoded as the checkpointed run's build_vocab did, so the ids are the same
         corpus = encode(source, min_count=model.min_count, max_vocab_size=model.max_vocab_size,
-                        max_sentence_length=model.max_sentence_length)
+                        max_sentence_length=model.max_sentence_length, process_group=job.group)
         check_same_vocabulary(resumed, model, corpus.vocab)
         if resumed.remaining_epochs:
             model.train(corpus, **resumed.train_arguments())
-    save_vectors(model.wv, args.output)
-    if args.save_model:
-        model.save(args.save_model)
+    if job.writes:  # every rank holds the same vectors: one writes them
+        save_vectors(model.wv, args.output)
+        if args.save_model:
+            model.save(args.save_model)
     state = "stopped early (Ctrl-C); vectors saved so far" if model.interrupted else "done"
-    say(f"{state}: {len(model.wv)} words x {model.vector_size}, "
-        f"{model.words_per_second / 1e6:.2f}M words/s -> {args.output}")
+    ranks = f" ({job.world_size} processes)" if job.world_size > 1 else ""
+    job.say(f"{state}: {len(model.wv)} words x {model.vector_size}, "
+            f"{model.words_per_second / 1e6:.2f}M words/s{ranks} -> {args.output}")
     return 130 if model.interrupted else 0
 
 
 def train_glove(args) -> int:
     """`embforge train --model glove`: count (or load the matrix), train, write vectors."""
+    job = join_job(args.device)
     fresh = GloVe(vector_size=args.size, window=args.window or 15, epochs=args.epochs or 25,
                   min_count=args.min_count, workers=args.threads, seed=args.seed,
                   x_max=args.x_max, alpha=args.weight_power, learning_rate=args.eta,
                   grad_clip=args.grad_clip, memory=args.memory, temp_dir=args.temp_dir,
                   symmetric=not args.asymmetric, distance_weighting=not args.no_distance_weighting,
                   output_vectors=args.vectors, device=args.device,
-                  progress=False if args.quiet else None)
+                  progress=False if args.quiet else None, process_group=job.group)
     data_files = args.corpus + ([args.cooccurrence] if args.cooccurrence else [])
-    plan = plan_checkpoint(args, fresh, data_files)
+    plan = plan_checkpoint(args, fresh, data_files, job)
     resumed, model = plan.resumed, plan.model
     model.callbacks = plan.callbacks
     if args.cooccurrence:
@@ -138,19 +143,23 @@ def train_glove(args) -> int:
     if resumed is not None:
         check_same_vocabulary(resumed, model, matrix.vocab)
     if args.save_cooccurrence:
-        if args.save_cooccurrence.endswith(".bin"):
-            matrix.save_glove_binary(args.save_cooccurrence)
-        else:
-            matrix.save(args.save_cooccurrence)
+        whole = matrix.gather(0)  # a distributed count is in partitions: rank 0 writes it
+        if whole is not None and args.save_cooccurrence.endswith(".bin"):
+            whole.save_glove_binary(args.save_cooccurrence)
+        elif whole is not None:
+            whole.save(args.save_cooccurrence)
+        del whole
     if resumed is None:
         model.fit(matrix)
     elif resumed.remaining_epochs:
         model.fit(matrix, **resumed.train_arguments())
-    save_vectors(model.wv, args.output)
-    if args.save_model:
-        model.save(args.save_model)
+    if job.writes:  # every rank holds the same vectors: one writes them
+        save_vectors(model.wv, args.output)
+        if args.save_model:
+            model.save(args.save_model)
     state = "stopped early (Ctrl-C); vectors saved so far" if model.interrupted else "done"
     cost = f", cost {model.cost_history[-1]:.4f}" if model.cost_history else ""
-    say(f"{state}: {len(model.wv)} words x {model.vector_size}, {matrix.nnz} pairs, "
-        f"{model.pairs_per_second / 1e6:.2f}M pair-updates/s{cost} -> {args.output}")
+    ranks = f" ({job.world_size} processes)" if job.world_size > 1 else ""
+    job.say(f"{state}: {len(model.wv)} words x {model.vector_size}, {matrix.nnz} pairs, "
+            f"{model.pairs_per_second / 1e6:.2f}M pair-updates/s{ranks}{cost} -> {args.output}")
     return 130 if model.interrupted else 0

@@ -1,0 +1,99 @@
+"""The co-occurrence matrix of a corpus spread over ranks: each rank owns a partition of the rows.
+
+Each rank counts its share of the corpus (its own memory budget, spilling as
+one process does) in 64-bit fixed point with one number of fraction bits
+that every rank agrees on (chosen from the whole corpus's size, so no sum can
+overflow), cuts its partial matrix by the owner of each row (row % world
+size: frequent and rare rows are dealt evenly), sends each piece to its
+owner (an all-to-all: every entry travels once), and the owner merges the
+pieces it received, summing equal (row, col) keys, then rounds to float32
+as the single-process count does. Integer sums do not depend on their
+order, so the union of the partitions equals the single-process matrix bit
+for bit.
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+
+import numpy as np
+
+from .. import _native
+from .collectives import all_reduce
+from .exchange import exchange
+from .group import Group
+
+__all__ = ["count_partition", "gather_partitions", "owned_rows"]
+
+_ENTRY = np.dtype([("row", "<i4"), ("col", "<i4"), ("value", "<i8")])
+
+
+def owned_rows(vocab_size: int, rank: int, world_size: int) -> np.ndarray:
+    """The row ids rank `rank` owns."""
+    return np.arange(rank, vocab_size, world_size, dtype=np.int64)
+
+
+def _pack(rows, cols, values) -> np.ndarray:
+    entries = np.empty(len(rows), dtype=_ENTRY)
+    entries["row"], entries["col"], entries["value"] = rows, cols, values
+    return entries.view(np.uint8)
+
+
+def _unpack(data: np.ndarray):
+    entries = np.ascontiguousarray(data).view(_ENTRY)
+    return (np.ascontiguousarray(entries["row"]), np.ascontiguousarray(entries["col"]),
+            np.ascontiguousarray(entries["value"]))
+
+
+def count_partition(encoded, group: Group, *, window: int, symmetric: bool,
+                    distance_weighting: bool, workers: int, memory_bytes: int, temp_dir,
+                    max_product: int, progress):
+    """This rank's partition of the matrix of the whole corpus: (rows, cols,
+    values float32, stats), sorted by (row, col), rows ``owned_rows``."""
+    total_ids = int(all_reduce(np.array([len(encoded.ids)], dtype=np.int64), group)[0])
+    bits = _native.core.cooccurrence_fraction_bits(total_ids, window, symmetric, distance_weighting)
+    spill_dir = tempfile.mkdtemp(prefix="embforge-cooccur-", dir=temp_dir)
+    try:
+        params = _native.core.CooccurParams(
+            window=window, symmetric=symmetric, distance_weighting=distance_weighting,
+            workers=workers, memory_bytes=memory_bytes, temp_dir=spill_dir,
+            max_product=max_product, fraction_bits=bits, fixed_point_output=True)
+        rows, cols, fixed, stats = _native.core.count_cooccurrences(
+            encoded.ids, encoded.offsets, len(encoded.vocab), params, progress=progress)
+    finally:
+        shutil.rmtree(spill_dir, ignore_errors=True)
+    # Every rank takes part in the exchange even when stopped: the caller
+    # learns of the stop from the flag all ranks agree on afterwards.
+    stopped = int(all_reduce(np.array([1 if stats["stopped"] else 0], dtype=np.int64), group,
+                             "max")[0])
+    stats["stopped"] = bool(stopped)
+    if stopped:
+        empty = np.zeros(0, np.int32)
+        return empty, empty, np.zeros(0, np.float32), stats
+    owner = rows % group.world_size
+    parts = [_pack(rows[owner == r], cols[owner == r], fixed[owner == r])
+             for r in range(group.world_size)]
+    del rows, cols, fixed, owner
+    pieces = [_unpack(data) for data in exchange(parts, group)]
+    del parts
+    rows, cols, fixed = _native.core.merge_cooccurrence_partials(pieces, workers=workers)
+    values = _native.core.cooccurrence_fixed_to_float(fixed, bits)
+    stats.update(nnz=len(values), fraction_bits=bits, partition=(group.rank, group.world_size))
+    return rows, cols, values, stats
+
+
+def gather_partitions(rows, cols, values, group: Group, dst: int = 0):
+    """The whole matrix on rank `dst` (rows, cols, values sorted by (row,
+    col)), None on the others. Every partition goes to `dst` once."""
+    entries = np.empty(len(rows), dtype=[("row", "<i4"), ("col", "<i4"), ("value", "<f4")])
+    entries["row"], entries["col"], entries["value"] = rows, cols, values
+    parts = [np.zeros(0, np.uint8)] * group.world_size
+    parts[dst] = entries.view(np.uint8)
+    received = exchange(parts, group)
+    if group.rank != dst:
+        return None
+    whole = np.concatenate([np.ascontiguousarray(r).view(entries.dtype) for r in received])
+    order = np.lexsort((whole["col"], whole["row"]))
+    whole = whole[order]
+    return (np.ascontiguousarray(whole["row"]), np.ascontiguousarray(whole["col"]),
+            np.ascontiguousarray(whole["value"]))
