@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-import numpy as np
+import numpy as np  # noqa: F401 - used by the code the subprocesses run
 import pytest
 
 from embforge.distributed import resolve_group

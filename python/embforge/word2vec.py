@@ -65,7 +65,8 @@ class Word2Vec:
                  epochs: int = 5, shrink_windows: bool = True, max_sentence_length: int = 10000,
                  compute_loss: bool = True, callbacks: Sequence = (), device: str = "cpu",
                  progress: Optional[bool] = None, distributed: bool = False, process_group=None,
-                 sync_interval: int = 1_000_000, combine: str = "sum"):
+                 sync_interval: int = 2_200_000, combine: str = "sum",
+                 hot_sync_interval: int = 300_000, hot_sync_rows: int = 4096):
         if hs:
             raise ValueError("hierarchical softmax (hs=1) is not implemented; use negative sampling")
         if cbow_mean != 1:
@@ -99,6 +100,13 @@ class Word2Vec:
         # `sync_interval` ids (distributed/replicas.py). Without a group this
         # process trains alone, whatever torch.distributed holds.
         self.sync_interval = check_number("sync_interval", sync_interval, 1, integer=True)
+        # The most frequent words' rows (the first rows: the vocabulary is
+        # sorted by count) take most updates, so replicas drift there first:
+        # they are combined every `hot_sync_interval` ids, the whole model
+        # every `sync_interval` (and at the end of each epoch). 0 rows: off.
+        self.hot_sync_interval = check_number("hot_sync_interval", hot_sync_interval, 1,
+                                              integer=True)
+        self.hot_sync_rows = check_number("hot_sync_rows", hot_sync_rows, 0, integer=True)
         self._group = resolve_group(distributed, process_group)
         self._replicas = replicas_for(self._group, combine)
         self.combine = combine
@@ -242,7 +250,9 @@ class Word2Vec:
         _call(callbacks, "on_train_begin", self)
         started = time.perf_counter()
         done_before = 0.0
-        slices = replicas.slices(corpus.n_tokens, self.sync_interval)
+        hot = 0 < self.hot_sync_rows < len(self.vocab) and self.hot_sync_interval < self.sync_interval
+        slices = replicas.slices(corpus.n_tokens, self.hot_sync_interval if hot else self.sync_interval)
+        full_every = -(-self.sync_interval // self.hot_sync_interval) if hot else 1
         replicas.start((self._input_rows(), self.syn1neg))
         try:
             # the rates of epoch e of a schedule of `total` epochs, computed
@@ -278,8 +288,10 @@ class Word2Vec:
                     done_before += stats["ids_processed"] * raw_per_id
                     loss += stats["loss"]
                     rng = stats["rng_end"]
+                    full = (part + 1) % full_every == 0 or part == slices - 1
                     stopped = replicas.sync((self._input_rows(), self.syn1neg),
-                                            interrupted or stats["stopped"])
+                                            interrupted or stats["stopped"],
+                                            rows=None if full else self.hot_sync_rows)
                     if stopped:
                         break
                 # After a sync every rank holds the same weights: they all see
@@ -340,7 +352,8 @@ class Word2Vec:
         """What every rank of a distributed run must agree on (thread counts may differ)."""
         names = ("sg", "vector_size", "alpha", "window", "min_count", "max_vocab_size", "sample",
                  "seed", "min_alpha", "negative", "ns_exponent", "epochs", "shrink_windows",
-                 "max_sentence_length", "compute_loss", "sync_interval", "combine")
+                 "max_sentence_length", "compute_loss", "sync_interval", "combine",
+                 "hot_sync_interval", "hot_sync_rows")
         return {name: getattr(self, name) for name in names}
 
     # ------------------------------------------------------------ persistence
@@ -348,7 +361,7 @@ class Word2Vec:
         names = ("sg", "vector_size", "alpha", "window", "min_count", "max_vocab_size", "sample",
                  "seed", "workers", "min_alpha", "negative", "ns_exponent", "epochs",
                  "shrink_windows", "max_sentence_length", "compute_loss", "epochs_trained",
-                 "sync_interval", "combine")
+                 "sync_interval", "combine", "hot_sync_interval", "hot_sync_rows")
         config = {name: getattr(self, name) for name in names}
         config.update(format=MODEL_MAGIC, version=MODEL_VERSION,
                       training_loss=[float(x) for x in self.training_loss])
@@ -388,8 +401,10 @@ class Word2Vec:
                                          "negative", "ns_exponent", "epochs", "shrink_windows",
                                          "max_sentence_length", "compute_loss")}
         # files written before distributed training have no sync settings
-        kwargs.update(sync_interval=config.get("sync_interval", 1_000_000),
-                      combine=config.get("combine", "sum"))
+        kwargs.update(sync_interval=config.get("sync_interval", 2_200_000),
+                      combine=config.get("combine", "sum"),
+                      hot_sync_interval=config.get("hot_sync_interval", 300_000),
+                      hot_sync_rows=config.get("hot_sync_rows", 4096))
         kwargs.update(options)
         model = cls(device=device, **kwargs)
         model._reset_weights(Vocabulary(words, counts))

@@ -33,7 +33,8 @@ MODEL_CLASSES = {"Word2Vec": Word2Vec, "GloVe": GloVe}
 SETTINGS = {
     "Word2Vec": ("sg", "vector_size", "alpha", "min_alpha", "window", "min_count",
                  "max_vocab_size", "sample", "seed", "negative", "ns_exponent", "epochs",
-                 "shrink_windows", "max_sentence_length", "sync_interval", "combine"),
+                 "shrink_windows", "max_sentence_length", "sync_interval", "combine",
+                 "hot_sync_interval", "hot_sync_rows"),
     "GloVe": ("vector_size", "x_max", "alpha", "learning_rate", "epochs", "window", "symmetric",
               "distance_weighting", "min_count", "max_vocab_size", "seed", "grad_clip",
               "bias_learning_rate", "output_vectors", "reshuffle", "sync_interval"),

@@ -37,6 +37,14 @@ def add_train_parser(sub) -> None:
     p.add_argument("--save-model", default=None,
                    help="also save the full trainable model here (resume training later)")
     add_checkpoint_arguments(p)
+    p.add_argument("--sync-interval", type=int, default=None,
+                   help="under torchrun: each rank's ids (Word2Vec, default 2.2M) or pairs (GloVe, "
+                        "default 20M) trained between two combinations of the ranks' whole "
+                        "models (Word2Vec also combines its 4,096 most frequent words' rows "
+                        "every 300k ids)")
+    p.add_argument("--combine", choices=["sum", "average"], default="sum",
+                   help="under torchrun, Word2Vec: add every rank's change (sum, default) or "
+                        "average the ranks' models")
     _add_word2vec_arguments(p.add_argument_group("skip-gram / CBOW"))
     _add_glove_arguments(p.add_argument_group("GloVe"))
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -95,7 +103,8 @@ def train_word2vec(args) -> int:
                      epochs=args.epochs or 5, min_count=args.min_count, workers=args.threads,
                      negative=args.negative, sample=args.sample, alpha=args.alpha, seed=args.seed,
                      device=args.device, progress=False if args.quiet else None,
-                     process_group=job.group)
+                     process_group=job.group, sync_interval=args.sync_interval or 2_200_000,
+                     combine=args.combine)
     source = corpus_arg(args.corpus)
     plan = plan_checkpoint(args, fresh, args.corpus, job)
     resumed, model = plan.resumed, plan.model
@@ -129,7 +138,8 @@ def train_glove(args) -> int:
                   grad_clip=args.grad_clip, memory=args.memory, temp_dir=args.temp_dir,
                   symmetric=not args.asymmetric, distance_weighting=not args.no_distance_weighting,
                   output_vectors=args.vectors, device=args.device,
-                  progress=False if args.quiet else None, process_group=job.group)
+                  progress=False if args.quiet else None, process_group=job.group,
+                  sync_interval=args.sync_interval or 20_000_000)
     data_files = args.corpus + ([args.cooccurrence] if args.cooccurrence else [])
     plan = plan_checkpoint(args, fresh, data_files, job)
     resumed, model = plan.resumed, plan.model

@@ -55,7 +55,7 @@ class Alone:
     def start(self, arrays: Sequence) -> None:
         pass
 
-    def sync(self, arrays: Sequence, stop: bool) -> bool:
+    def sync(self, arrays: Sequence, stop: bool, rows=None) -> bool:
         return bool(stop)
 
     def total(self, value: float) -> float:
@@ -96,16 +96,19 @@ class Replicas:
             self._before = [array.copy() if isinstance(array, np.ndarray) else array.clone()
                             for array in arrays]
 
-    def sync(self, arrays: Sequence, stop: bool) -> bool:
-        """Combines the replicas in place; returns True when any rank asked to
-        stop (Ctrl-C, stop()), so that every rank stops after the same slice."""
+    def sync(self, arrays: Sequence, stop: bool, rows=None) -> bool:
+        """Combines the replicas in place, all their rows or only the first
+        `rows` (the most frequent words: vocabularies are sorted by count);
+        returns True when any rank asked to stop (Ctrl-C, stop()), so that
+        every rank stops after the same slice."""
         flag = collectives.all_reduce(np.array([1 if stop else 0], dtype=np.int64), self.group)
-        for index, array in enumerate(arrays):
+        for index, whole in enumerate(arrays):
+            array = whole if rows is None else whole[:rows]
             if self.combine == "average":
                 collectives.all_reduce(array, self.group)
                 array /= self.world_size
                 continue
-            before = self._before[index]
+            before = self._before[index] if rows is None else self._before[index][:rows]
             array -= before                              # this rank's change ...
             collectives.all_reduce(array, self.group)    # ... summed over the ranks
             array += before
