@@ -11,6 +11,8 @@ import argparse
 import logging
 from typing import List, Optional
 
+from ..distributed.collectives import PeerError
+from ..distributed.group import shutdown_environment
 from .common import load_vectors, save_vectors, say
 from .cooccur import add_cooccur_parser
 from .evaluate import add_eval_parser, add_similar_parser
@@ -35,11 +37,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    try:
+        return _main(argv)
+    finally:
+        shutdown_environment()
+
+
+def _main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.run(args)
+    except PeerError as error:  # another rank died or stopped answering: say so, fail
+        say(f"embforge {args.command}: error: {error}")
+        return 1
     except (ValueError, OSError, RuntimeError, FloatingPointError) as error:
         say(f"embforge {args.command}: error: {error}")
         return 2

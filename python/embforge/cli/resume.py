@@ -6,7 +6,6 @@ from typing import NamedTuple, Optional
 
 from ..checkpoint import (CheckpointInfo, Checkpointer, check_settings, corpus_fingerprint,
                           latest, load_model, training_settings)
-from .common import say
 
 __all__ = ["add_checkpoint_arguments", "CheckpointPlan", "plan_checkpoint", "check_same_vocabulary"]
 

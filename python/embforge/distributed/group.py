@@ -117,6 +117,22 @@ def resolve_group(distributed: bool = False, process_group=None, *,
                  backend=backend, timeout=seconds, device=device)
 
 
+_started_here: list = []  # non-empty once init_from_environment started the default group
+
+
+def shutdown_environment() -> None:
+    """Ends the default group that init_from_environment started (if any),
+    so that gloo's threads are joined before the interpreter exits: left
+    running, a rank could abort at exit ("terminate called without an active
+    exception") and torchrun would report the job failed."""
+    if not _started_here:
+        return
+    _started_here.clear()
+    dist = _torch_distributed()
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def init_from_environment(device: str = "cpu", *, timeout=None) -> Optional[Group]:
     """For the command line: under torchrun (RANK, WORLD_SIZE, MASTER_ADDR and
     MASTER_PORT set) initialise torch's default process group, gloo for
@@ -137,6 +153,7 @@ def init_from_environment(device: str = "cpu", *, timeout=None) -> Optional[Grou
             backend = "gloo"
         else:
             raise ValueError(f"device must be 'cpu' or 'cuda' for distributed training, got {device!r}")
+        _started_here.append(True)
         dist.init_process_group(backend, init_method="env://",
                                 timeout=datetime.timedelta(seconds=seconds))
     return resolve_group(distributed=True, timeout=seconds)

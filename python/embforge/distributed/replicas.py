@@ -102,6 +102,8 @@ class Replicas:
         returns True when any rank asked to stop (Ctrl-C, stop()), so that
         every rank stops after the same slice."""
         flag = collectives.all_reduce(np.array([1 if stop else 0], dtype=np.int64), self.group)
+        if flag[0]:
+            rows = None  # the last sync before stopping: every rank leaves with the same model
         for index, whole in enumerate(arrays):
             array = whole if rows is None else whole[:rows]
             if self.combine == "average":
