@@ -55,10 +55,11 @@ def count_tokens(path) -> int:
     return tokens
 
 
-def command(args, processes: int):
-    """The command line of `embforge args` in one process, or in `processes`
-    processes under torchrun (torch.distributed.run) on this machine."""
-    if processes == 1:
+def command(args, processes: int, torchrun: bool = True):
+    """The command line of `embforge args` in one plain process
+    (processes == 1 and not torchrun), or in `processes` processes under
+    torchrun (torch.distributed.run) on this machine."""
+    if processes == 1 and not torchrun:
         return [sys.executable, "-m", "embforge", *args]
     return [sys.executable, "-m", "torch.distributed.run", "--standalone",
             f"--nproc-per-node={processes}", "-m", "embforge", *args]
@@ -73,26 +74,28 @@ def timed(cmd) -> float:
     return seconds
 
 
-def train(model, corpus, out, processes, threads, seed, extra=()):
+def train(model, corpus, out, processes, threads, seed, extra=(), torchrun=None):
     args = ["train", "--model", model, corpus, "-o", out, "--threads", str(threads),
             "--seed", str(seed), "--quiet", *(W2V if model != "glove" else ()), *extra]
-    return timed(command(args, processes))
+    return timed(command(args, processes, processes > 1 if torchrun is None else torchrun))
 
 
 def speed(args, work):
     corpus = decompress(CORPORA, work)
     tokens = count_tokens(corpus)
     print(f"corpus: {tokens} tokens; 5 epochs; the whole command timed, best of {args.repeat}")
-    print("model  setup              seconds  Mwords/s  ratio")
+    print("model  setup                          seconds  Mwords/s  x plain 1 proc")
     for model in args.models:
         best = {}
-        for processes in (1, 2):
-            runs = [train(model, corpus, os.path.join(work, "v.bin"), processes, 1, 1)
-                    for _ in range(args.repeat)]
-            best[processes] = min(runs)
-            print(f"{model:5s}  {processes} proc x 1 thread  {best[processes]:8.2f}  "
-                  f"{5 * tokens / best[processes] / 1e6:8.3f}  "
-                  f"{best[1] / best[processes]:5.2f}x  (runs: {', '.join(f'{r:.2f}' for r in runs)})",
+        for name, processes, launcher in (("1 proc x 1 thread, plain", 1, False),
+                                          ("1 proc x 1 thread, torchrun", 1, True),
+                                          ("2 procs x 1 thread, torchrun", 2, True)):
+            runs = [train(model, corpus, os.path.join(work, "v.bin"), processes, 1, 1,
+                          torchrun=launcher) for _ in range(args.repeat)]
+            best[name] = min(runs)
+            first = next(iter(best.values()))
+            print(f"{model:5s}  {name:29s}  {best[name]:8.2f}  {5 * tokens / best[name] / 1e6:8.3f}  "
+                  f"{first / best[name]:5.2f}x  (runs: {', '.join(f'{r:.2f}' for r in runs)})",
                   flush=True)
 
 
@@ -127,7 +130,8 @@ def big(args, work):
     best = {}
     for processes in (1, 2):
         runs = [timed(command(["cooccur", corpus, "-o", os.path.join(work, "c.npz"), "--window",
-                               "10", "--threads", "1", "--memory", "4GB", "--quiet"], processes))
+                               "10", "--threads", "1", "--memory", "4GB", "--quiet"], processes,
+                              processes > 1))
                 for _ in range(args.repeat)]
         best[processes] = min(runs)
         print(f"cooccur  {processes} proc x 1 thread  {best[processes]:8.2f} s  "

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# GPU check of the CUDA backend: build + install, GPU tests, then
-# throughput and quality (bench/gpu_bench.py). Finishes in under 5 minutes on
+# GPU check of the CUDA backend: build + install, GPU tests, one distributed
+# (NCCL, world size 1) Word2Vec epoch under torchrun, then throughput and
+# quality (bench/gpu_bench.py). Finishes in under 5 minutes on
 # one H200; every bench stage is skipped, saying so, when time runs short.
 #
 # The device machine gets only the repository (no ../shared, no network), so
@@ -97,6 +98,19 @@ else
   echo "pytest is not installed: GPU tests skipped (the bench below still checks results)"
 fi
 echo "tests: $((SECONDS - start))s"
+
+echo "== distributed Word2Vec on NCCL, world size 1 (torchrun; the path more GPUs take)"
+zcat "$data"/kdocs.txt.gz | head -c 20000000 > /tmp/embforge-nccl.txt
+if timeout 90 "$python" -m torch.distributed.run --standalone --nproc-per-node 1 -m embforge \
+     train --model sgns /tmp/embforge-nccl.txt -o /tmp/embforge-nccl.bin --device cuda \
+     --epochs 1 --quiet >"$logs/nccl.log" 2>&1; then
+  grep -E "done|stopped" "$logs/nccl.log" | tail -1
+else
+  tail -20 "$logs/nccl.log"
+  echo "NCCL RUN FAILED"
+  status=1
+fi
+echo "nccl: $((SECONDS - start))s"
 
 echo "== bench"
 left=$((budget - (SECONDS - start)))
