@@ -13,7 +13,9 @@ from embforge.distributed.consistency import digest
 from embforge.distributed.group import resolve_timeout
 from embforge.distributed.vocabulary import owner_ranks
 
-PYTHON = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "python")
+# the subprocesses import embforge from where this test run does (an installed
+# package in CI, python/ with PYTHONPATH in a developer build)
+PYTHON = os.pathsep.join(p for p in sys.path if p)
 
 
 def test_nothing_asked_nothing_changes():

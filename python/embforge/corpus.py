@@ -239,13 +239,16 @@ def encode(source, vocab: Optional[Vocabulary] = None, *, min_count: int = 5,
     if vocab is None:
         vocab = Vocabulary(builder.words(), builder.counts())
     offsets = builder.take_offsets()
-    if path:
-        ids = (np.memmap(path, dtype=np.uint32, mode="r") if builder.n_ids
-               else np.zeros(0, dtype=np.uint32))
-    else:
-        ids = builder.take_ids()
-    return EncodedCorpus(vocab, ids, offsets, builder.raw_tokens, builder.dropped_tokens,
-                         path or None)
+    return EncodedCorpus(vocab, _take_ids(builder, path), offsets, builder.raw_tokens,
+                         builder.dropped_tokens, path or None)
+
+
+def _take_ids(builder, path) -> np.ndarray:
+    """The finished builder's id stream: in memory, or the memory map of `path`."""
+    if not path:
+        return builder.take_ids()
+    return (np.memmap(path, dtype=np.uint32, mode="r") if builder.n_ids
+            else np.zeros(0, dtype=np.uint32))
 
 
 # ------------------------------------------------------------------ across processes
@@ -370,11 +373,7 @@ def _encode_share(source, vocab: Optional[Vocabulary], group, min_count: int,
     _check_shares(stats, world, with_ids=True)
     builder.finish(0, 0)
     offsets = builder.take_offsets()
-    if path:
-        ids = (np.memmap(path, dtype=np.uint32, mode="r") if builder.n_ids
-               else np.zeros(0, dtype=np.uint32))
-    else:
-        ids = builder.take_ids()
+    ids = _take_ids(builder, path)
     info = CorpusShare(rank=rank, world_size=world, raw_tokens=sum(s[1] for s in stats),
                        n_tokens=sum(s[2] for s in stats), lines=sum(s[0] for s in stats),
                        rank_raw_tokens=tuple(s[1] for s in stats),

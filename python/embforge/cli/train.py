@@ -118,14 +118,19 @@ def train_word2vec(args) -> int:
         check_same_vocabulary(resumed, model, corpus.vocab)
         if resumed.remaining_epochs:
             model.train(corpus, **resumed.train_arguments())
+    return _finish(job, model, args, f"{model.words_per_second / 1e6:.2f}M words/s")
+
+
+def _finish(job, model, args, speed: str, extra: str = "") -> int:
+    """Writes the vectors (and the model) once, says how it went; the exit code."""
     if job.writes:  # every rank holds the same vectors: one writes them
         save_vectors(model.wv, args.output)
         if args.save_model:
             model.save(args.save_model)
     state = "stopped early (Ctrl-C); vectors saved so far" if model.interrupted else "done"
     ranks = f" ({job.world_size} processes)" if job.world_size > 1 else ""
-    job.say(f"{state}: {len(model.wv)} words x {model.vector_size}, "
-            f"{model.words_per_second / 1e6:.2f}M words/s{ranks} -> {args.output}")
+    job.say(f"{state}: {len(model.wv)} words x {model.vector_size}, {speed}{ranks}{extra} "
+            f"-> {args.output}")
     return 130 if model.interrupted else 0
 
 
@@ -163,13 +168,6 @@ def train_glove(args) -> int:
         model.fit(matrix)
     elif resumed.remaining_epochs:
         model.fit(matrix, **resumed.train_arguments())
-    if job.writes:  # every rank holds the same vectors: one writes them
-        save_vectors(model.wv, args.output)
-        if args.save_model:
-            model.save(args.save_model)
-    state = "stopped early (Ctrl-C); vectors saved so far" if model.interrupted else "done"
     cost = f", cost {model.cost_history[-1]:.4f}" if model.cost_history else ""
-    ranks = f" ({job.world_size} processes)" if job.world_size > 1 else ""
-    job.say(f"{state}: {len(model.wv)} words x {model.vector_size}, {matrix.nnz} pairs, "
-            f"{model.pairs_per_second / 1e6:.2f}M pair-updates/s{ranks}{cost} -> {args.output}")
-    return 130 if model.interrupted else 0
+    return _finish(job, model, args, f"{matrix.nnz} pairs, "
+                   f"{model.pairs_per_second / 1e6:.2f}M pair-updates/s", cost)
