@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "embforge/balanced_split.h"
 #include "embforge/check.h"
 #include "embforge/file_io.h"
 #include "embforge/parallel.h"
@@ -168,19 +169,7 @@ std::vector<int64_t> split_rows(const MergeInput& in) {
     for (const Run& run : *in.runs) w += lower_bound(run, static_cast<uint64_t>(r) * static_cast<uint64_t>(vocab));
     return w;
   };
-  const int64_t total = work_before(vocab);
-  std::vector<int64_t> first(in.threads + 1, vocab);
-  first[0] = 0;
-  for (int t = 1; t < in.threads; ++t) {
-    const int64_t target = total / in.threads * t;
-    int64_t lo = first[t - 1], hi = vocab;
-    while (lo < hi) {
-      const int64_t mid = lo + (hi - lo) / 2;
-      if (work_before(mid) < target) lo = mid + 1; else hi = mid;
-    }
-    first[t] = lo;
-  }
-  return first;
+  return balanced_row_bounds(in.threads, vocab, work_before);
 }
 
 // Moves `piece` to [at, at + n) of `out`, from its tail, freeing as it goes.

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <vector>
 
+#include "embforge/balanced_split.h"
 #include "embforge/check.h"
 #include "embforge/cooccur.h"
 #include "embforge/parallel.h"
@@ -132,17 +133,7 @@ FixedCooccurrences merge_cooccurrence_partials(const std::vector<CooccurPart>& p
     for (const CooccurPart& part : parts) n += row_start(part, row);
     return n;
   };
-  std::vector<int64_t> bound(threads + 1, rows_end);
-  bound[0] = 0;
-  for (int t = 1; t < threads; ++t) {
-    const int64_t target = total / threads * t;
-    int64_t lo = bound[t - 1], hi = rows_end;
-    while (lo < hi) {
-      const int64_t mid = lo + (hi - lo) / 2;
-      if (entries_before(mid) < target) lo = mid + 1; else hi = mid;
-    }
-    bound[t] = lo;
-  }
+  const std::vector<int64_t> bound = balanced_row_bounds(threads, rows_end, entries_before);
 
   FixedCooccurrences out;
   out.rows = MallocArray<int32_t>(total);
