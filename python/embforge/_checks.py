@@ -1,13 +1,15 @@
-"""Validation of numeric parameters, shared by the trainers.
+"""Validation of numeric parameters and memory budgets, shared by the trainers.
 
 Every trainer argument is checked in Python before any native call, so a bad
 value is a ValueError that names the parameter and the value it got.
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
-__all__ = ["check_number"]
+__all__ = ["check_number", "parse_memory", "MIN_MEMORY"]
 
 
 def check_number(name: str, value, low, high=None, *, integer: bool = False,
@@ -21,4 +23,36 @@ def check_number(name: str, value, low, high=None, *, integer: bool = False,
     if too_low or (high is not None and value > high):
         bound = (f"> {low}" if low_open else f">= {low}") + (f" and <= {high}" if high is not None else "")
         raise ValueError(f"{name} must be {bound}, got {value!r}")
+    return value
+
+
+# Memory budgets (co-occurrence counting, GloVe training): the smallest accepted,
+# and the units a budget may be written in (decimal and binary).
+MIN_MEMORY = 1 << 16
+_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9,
+          "gb": 10**9, "t": 10**12, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30,
+          "tib": 2**40}
+
+
+def parse_memory(memory) -> int:
+    """Bytes from an int (bytes), a float (GB, like GloVe's ``-memory``) or a
+    string such as ``"1GB"``, ``"512MiB"``, ``"1.5G"``."""
+    if isinstance(memory, bool):
+        raise ValueError(f"memory must be bytes, GB or a string like '1GB', got {memory!r}")
+    if isinstance(memory, (int, np.integer)):
+        value = int(memory)
+    elif isinstance(memory, (float, np.floating)):
+        if not np.isfinite(memory):
+            raise ValueError(f"memory must be finite, got {memory!r}")
+        value = int(float(memory) * 10**9)
+    elif isinstance(memory, str):
+        match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?)\s*([a-zA-Z]*)\s*", memory)
+        unit = match.group(2).lower() if match else None
+        if not match or unit not in _UNITS:
+            raise ValueError(f"cannot read memory={memory!r}: expected e.g. '1GB', '512MiB' or bytes")
+        value = int(float(match.group(1)) * _UNITS[unit])
+    else:
+        raise ValueError(f"memory must be bytes, GB or a string like '1GB', got {memory!r}")
+    if value < MIN_MEMORY:
+        raise ValueError(f"memory={memory!r} is {value} bytes; the minimum is {MIN_MEMORY} bytes (64 KiB)")
     return value

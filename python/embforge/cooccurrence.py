@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import time
 from typing import Optional
 
 import numpy as np
 
 from . import _native
-from ._checks import check_number
+from ._checks import check_number, parse_memory
 from .backends import get_backend
 from .corpus import EncodedCorpus, encode
 from .distributed.group import resolve_group
@@ -37,43 +36,15 @@ from .io.atomic import atomic_write
 from .progress import make_bar, run_polled
 from .vocab import Vocabulary
 
-__all__ = ["Cooccurrence", "cooccurrence", "parse_memory"]
+__all__ = ["Cooccurrence", "cooccurrence", "parse_memory"]  # parse_memory: from _checks, kept importable here
 
 logger = logging.getLogger(__name__)
 
 FORMAT_MAGIC = "embforge.Cooccurrence"
 FORMAT_VERSION = 1
 GLOVE_RECORD = np.dtype([("word1", "<i4"), ("word2", "<i4"), ("value", "<f8")])  # glove.c's CREC
-MIN_MEMORY = 1 << 16
 NO_SENTENCE_LIMIT = 1 << 62     # cooccur never splits a line
 _RECORDS_PER_CHUNK = 1 << 20    # GloVe binary I/O in 16 MiB pieces
-_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9,
-          "gb": 10**9, "t": 10**12, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30,
-          "tib": 2**40}
-
-
-def parse_memory(memory) -> int:
-    """Bytes from an int (bytes), a float (GB, like GloVe's ``-memory``) or a
-    string such as ``"1GB"``, ``"512MiB"``, ``"1.5G"``."""
-    if isinstance(memory, bool):
-        raise ValueError(f"memory must be bytes, GB or a string like '1GB', got {memory!r}")
-    if isinstance(memory, (int, np.integer)):
-        value = int(memory)
-    elif isinstance(memory, (float, np.floating)):
-        if not np.isfinite(memory):
-            raise ValueError(f"memory must be finite, got {memory!r}")
-        value = int(float(memory) * 10**9)
-    elif isinstance(memory, str):
-        match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?)\s*([a-zA-Z]*)\s*", memory)
-        unit = match.group(2).lower() if match else None
-        if not match or unit not in _UNITS:
-            raise ValueError(f"cannot read memory={memory!r}: expected e.g. '1GB', '512MiB' or bytes")
-        value = int(float(match.group(1)) * _UNITS[unit])
-    else:
-        raise ValueError(f"memory must be bytes, GB or a string like '1GB', got {memory!r}")
-    if value < MIN_MEMORY:
-        raise ValueError(f"memory={memory!r} is {value} bytes; the minimum is {MIN_MEMORY} bytes (64 KiB)")
-    return value
 
 
 class Cooccurrence:
