@@ -28,6 +28,7 @@ from .vocab import Vocabulary
 __all__ = ["CorpusShare", "EncodedCorpus", "encode", "iter_text_chunks"]
 
 CHUNK_BYTES = 4 << 20
+_WHOLE_LINES = 1 << 40  # a sentence length no line reaches: lines are kept whole
 
 
 def _file_chunks(path) -> Iterator[bytes]:
@@ -346,38 +347,61 @@ def _encode_share(source, vocab: Optional[Vocabulary], group, min_count: int,
         return _sentence_chunks(_sentence_share(source, rank, world))
 
     path = f"{os.fspath(stream_path)}.rank{rank}" if stream_path is not None else ""
-    if vocab is None:
-        # Counting pass: the native builder counts the share's words (its id
-        # stream is dropped; spilled next to stream_path when one is given).
-        counting_path = f"{path}.counting" if path else ""
-        try:
-            builder = core.CorpusBuilder(max_sentence_length=max_sentence_length,
-                                         stream_path=counting_path)
-            lines = run_together(group, "counting the words of its share",
-                                 lambda: _feed(builder, share()))
-            stats = all_gather_object((lines, builder.raw_tokens, 0), group)
-            _check_shares(stats, world, with_ids=False)
-            builder.finish(1, 0)
-            words, counts = builder.words(), builder.counts()
-            del builder
-        finally:
-            if counting_path and os.path.exists(counting_path):
-                os.remove(counting_path)
-        vocab = merge_counts(words, counts, group, min_count=min_count,
+    if vocab is None and not path:
+        # One pass: the share is counted and encoded with its own words (whole
+        # lines: nothing is split before the out-of-vocabulary words are
+        # dropped), then the ids are mapped to the merged vocabulary.
+        builder = core.CorpusBuilder(max_sentence_length=_WHOLE_LINES, stream_path="")
+        lines = run_together(group, "counting the words of its share",
+                             lambda: _feed(builder, share()))
+        _check_shares(all_gather_object((lines, builder.raw_tokens, 0), group), world,
+                      with_ids=False)
+        builder.finish(1, 0)
+        words = builder.words()
+        vocab = merge_counts(words, builder.counts(), group, min_count=min_count,
                              max_vocab_size=max_vocab_size)
-        del words, counts
-    builder = core.CorpusBuilder(max_sentence_length=max_sentence_length, stream_path=path)
-    builder.set_vocabulary(vocab.words)
-    lines = run_together(group, "encoding its share", lambda: _feed(builder, share()))
-    stats = all_gather_object((lines, builder.raw_tokens, builder.n_ids), group)
+        mapping = np.fromiter((vocab.word_to_index.get(w, -1) for w in words), np.int64,
+                              count=len(words))
+        ids, offsets, dropped = core.remap_ids(builder.take_ids(), builder.take_offsets(), mapping,
+                                               max_sentence_length=max_sentence_length,
+                                               in_place=True)
+        raw, dropped = builder.raw_tokens, builder.dropped_tokens + dropped
+        del builder, words, mapping
+    else:
+        if vocab is None:
+            # Written to a file (stream_path, corpora larger than memory): the
+            # stream is written once, in the merged vocabulary's ids, so the
+            # share is read twice: counted first, then encoded.
+            counting_path = f"{path}.counting"
+            try:
+                builder = core.CorpusBuilder(max_sentence_length=max_sentence_length,
+                                             stream_path=counting_path)
+                lines = run_together(group, "counting the words of its share",
+                                     lambda: _feed(builder, share()))
+                _check_shares(all_gather_object((lines, builder.raw_tokens, 0), group), world,
+                              with_ids=False)
+                builder.finish(1, 0)
+                words, counts = builder.words(), builder.counts()
+                del builder
+            finally:
+                if os.path.exists(counting_path):
+                    os.remove(counting_path)
+            vocab = merge_counts(words, counts, group, min_count=min_count,
+                                 max_vocab_size=max_vocab_size)
+            del words, counts
+        builder = core.CorpusBuilder(max_sentence_length=max_sentence_length, stream_path=path)
+        builder.set_vocabulary(vocab.words)
+        lines = run_together(group, "encoding its share", lambda: _feed(builder, share()))
+        builder.finish(0, 0)
+        offsets = builder.take_offsets()
+        ids = _take_ids(builder, path)
+        raw, dropped = builder.raw_tokens, builder.dropped_tokens
+        del builder
+    stats = all_gather_object((lines, raw, len(ids)), group)
     _check_shares(stats, world, with_ids=True)
-    builder.finish(0, 0)
-    offsets = builder.take_offsets()
-    ids = _take_ids(builder, path)
     info = CorpusShare(rank=rank, world_size=world, raw_tokens=sum(s[1] for s in stats),
                        n_tokens=sum(s[2] for s in stats), lines=sum(s[0] for s in stats),
                        rank_raw_tokens=tuple(s[1] for s in stats),
                        rank_n_tokens=tuple(s[2] for s in stats),
                        rank_lines=tuple(s[0] for s in stats))
-    return EncodedCorpus(vocab, ids, offsets, builder.raw_tokens, builder.dropped_tokens,
-                         path or None, share=info)
+    return EncodedCorpus(vocab, ids, offsets, raw, dropped, path or None, share=info)
