@@ -238,6 +238,14 @@ class GloVe:
         bar = make_bar(self.progress if replicas.is_leader else False, epochs * local, "GloVe", "pair")
         started = time.perf_counter()
         done = 0
+
+        def poll():
+            if bar is not None:
+                bar.update(done + progress.work_done - bar.n)
+                if progress.loss_count:
+                    bar.set_postfix(cost=f"{progress.loss_sum / progress.loss_count:.4f}",
+                                    refresh=False)
+
         replicas.start((self.weights, self.gradsq))
         call_callbacks(callbacks, "on_train_begin", self)
         try:
@@ -252,13 +260,6 @@ class GloVe:
                     seed=int(self.seed), epoch=int(order_epoch), workers=int(self.workers))
                 cost, skipped, stopped = 0.0, 0, False
                 for part in range(slices):
-
-                    def poll():
-                        if bar is not None:
-                            bar.update(done + progress.work_done - bar.n)
-                            if progress.loss_count:
-                                bar.set_postfix(cost=f"{progress.loss_sum / progress.loss_count:.4f}",
-                                                refresh=False)
 
                     def piece(part=part):
                         return self._pairs.train_epoch(self.weights, self.gradsq, params,

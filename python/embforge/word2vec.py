@@ -250,6 +250,14 @@ class Word2Vec:
         _call(callbacks, "on_train_begin", self)
         started = time.perf_counter()
         done_before = 0.0
+
+        def poll():
+            if bar is not None:
+                bar.update(done_before + progress.work_done * raw_per_id - bar.n)
+                if progress.loss_count:
+                    bar.set_postfix(loss=f"{progress.loss_sum / progress.loss_count:.4f}",
+                                    lr=f"{progress.learning_rate:.5f}", refresh=False)
+
         hot = 0 < self.hot_sync_rows < len(self.vocab) and self.hot_sync_interval < self.sync_interval
         slices = replicas.slices(corpus.n_tokens, self.hot_sync_interval if hot else self.sync_interval)
         full_every = -(-self.sync_interval // self.hot_sync_interval) if hot else 1
@@ -266,15 +274,6 @@ class Word2Vec:
                 ends = self._slice_ends(corpus, self.epochs_trained, slices)
                 loss, rng, stopped = 0.0, 0, False
                 for part in range(slices):
-
-                    def poll():
-                        if bar is not None:
-                            shown = done_before + progress.work_done * raw_per_id
-                            bar.update(shown - bar.n)
-                            if progress.loss_count:
-                                bar.set_postfix(loss=f"{progress.loss_sum / progress.loss_count:.4f}",
-                                                lr=f"{progress.learning_rate:.5f}", refresh=False)
-
                     # the epoch's own endpoints at its ends (a0 + (a1 - a0) * 1.0
                     # need not be a1 in floating point)
                     s0 = a0 if part == 0 else a0 + (a1 - a0) * ends[part]
