@@ -188,7 +188,8 @@ class Cooccurrence:
             return self
         from .distributed.cooccurrence import gather_partitions
         host = self.to_host()
-        whole = gather_partitions(host.rows, host.cols, host.values, self._group, dst)
+        whole = gather_partitions(host.rows, host.cols, host.values, self._group,
+                                   len(self.vocab), dst)
         if whole is None:
             return None
         stats = dict(self.stats, nnz=len(whole[2]))

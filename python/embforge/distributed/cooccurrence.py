@@ -23,7 +23,7 @@ from .collectives import all_reduce
 from .exchange import exchange
 from .group import Group
 
-__all__ = ["count_partition", "gather_partitions", "owned_rows"]
+__all__ = ["count_partition", "gather_partitions", "interleave_partitions", "owned_rows"]
 
 _ENTRY = np.dtype([("row", "<i4"), ("col", "<i4"), ("value", "<i8")])
 
@@ -33,10 +33,17 @@ def owned_rows(vocab_size: int, rank: int, world_size: int) -> np.ndarray:
     return np.arange(rank, vocab_size, world_size, dtype=np.int64)
 
 
-def _pack(rows, cols, values) -> np.ndarray:
+def _pack_by_owner(rows, cols, values, world_size: int):
+    """The entries as one packed byte buffer, grouped by owner rank (row %
+    world_size; sorted (row, col) order kept within each group), and the
+    byte size of each group: one stable radix sort of the owner ids and one
+    gather per column, not a masked copy per rank."""
+    owner = (rows % world_size).astype(np.uint8 if world_size <= 256 else np.int64)
+    order = np.argsort(owner, kind="stable")
     entries = np.empty(len(rows), dtype=_ENTRY)
-    entries["row"], entries["col"], entries["value"] = rows, cols, values
-    return entries.view(np.uint8)
+    entries["row"], entries["col"], entries["value"] = rows[order], cols[order], values[order]
+    sizes = np.bincount(owner, minlength=world_size) * _ENTRY.itemsize
+    return entries.view(np.uint8), sizes
 
 
 def _unpack(data: np.ndarray):
@@ -70,10 +77,9 @@ def count_partition(encoded, group: Group, *, window: int, symmetric: bool,
     if stopped:
         empty = np.zeros(0, np.int32)
         return empty, empty, np.zeros(0, np.float32), stats
-    owner = rows % group.world_size
-    parts = [_pack(rows[owner == r], cols[owner == r], fixed[owner == r])
-             for r in range(group.world_size)]
-    del rows, cols, fixed, owner
+    packed, sizes = _pack_by_owner(rows, cols, fixed, group.world_size)
+    del rows, cols, fixed
+    parts = np.split(packed, np.cumsum(sizes)[:-1])
     pieces = [_unpack(data) for data in exchange(parts, group)]
     del parts
     rows, cols, fixed = _native.core.merge_cooccurrence_partials(pieces, workers=workers)
@@ -82,7 +88,28 @@ def count_partition(encoded, group: Group, *, window: int, symmetric: bool,
     return rows, cols, values, stats
 
 
-def gather_partitions(rows, cols, values, group: Group, dst: int = 0):
+def interleave_partitions(parts, vocab_size: int):
+    """One matrix sorted by (row, col) from partitions with disjoint rows,
+    each sorted by (row, col) (structured arrays with a "row" field): every
+    entry is placed by its row's start in the whole matrix and its index
+    within its row, in linear time (no sort of the whole)."""
+    if not parts:
+        raise ValueError("no partition to interleave")
+    per_part = [np.bincount(p["row"], minlength=vocab_size) for p in parts]
+    row_start = np.zeros(vocab_size + 1, dtype=np.int64)
+    np.cumsum(np.sum(per_part, axis=0), out=row_start[1:])
+    whole = np.empty(int(row_start[-1]), dtype=parts[0].dtype)
+    for part, counts in zip(parts, per_part):
+        if len(part) == 0:
+            continue
+        first_in_part = np.zeros(vocab_size, dtype=np.int64)
+        np.cumsum(counts[:-1], out=first_in_part[1:])
+        rows = part["row"]
+        whole[row_start[rows] + (np.arange(len(part)) - first_in_part[rows])] = part
+    return whole
+
+
+def gather_partitions(rows, cols, values, group: Group, vocab_size: int, dst: int = 0):
     """The whole matrix on rank `dst` (rows, cols, values sorted by (row,
     col)), None on the others. Every partition goes to `dst` once."""
     entries = np.empty(len(rows), dtype=[("row", "<i4"), ("col", "<i4"), ("value", "<f4")])
@@ -92,8 +119,7 @@ def gather_partitions(rows, cols, values, group: Group, dst: int = 0):
     received = exchange(parts, group)
     if group.rank != dst:
         return None
-    whole = np.concatenate([np.ascontiguousarray(r).view(entries.dtype) for r in received])
-    order = np.lexsort((whole["col"], whole["row"]))
-    whole = whole[order]
+    whole = interleave_partitions(
+        [np.ascontiguousarray(r).view(entries.dtype) for r in received], vocab_size)
     return (np.ascontiguousarray(whole["row"]), np.ascontiguousarray(whole["col"]),
             np.ascontiguousarray(whole["value"]))

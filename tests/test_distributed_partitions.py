@@ -1,0 +1,46 @@
+"""The pure pieces of the distributed co-occurrence count, against numpy
+oracles: entries packed by owner rank (row % world size) and partitions
+interleaved back into one (row, col)-sorted matrix (what gather() returns)."""
+import numpy as np
+from hypothesis import given, strategies as st
+
+from embforge.distributed.cooccurrence import _ENTRY, _pack_by_owner, interleave_partitions
+
+
+@st.composite
+def sorted_matrix(draw):
+    """A (row, col)-sorted COO matrix without repeated keys, and its vocabulary size."""
+    vocab = draw(st.integers(1, 40))
+    keys = draw(st.sets(st.tuples(st.integers(0, vocab - 1), st.integers(0, vocab - 1)),
+                        max_size=200))
+    keys = sorted(keys)
+    rows = np.array([k[0] for k in keys], np.int32)
+    cols = np.array([k[1] for k in keys], np.int32)
+    values = np.array(draw(st.lists(st.integers(-2**62, 2**62), min_size=len(keys),
+                                    max_size=len(keys))), np.int64)
+    return rows, cols, values, vocab
+
+
+@given(sorted_matrix(), st.integers(1, 5))
+def test_pack_by_owner_groups_every_entry_under_its_owner_in_order(matrix, world):
+    rows, cols, values, _ = matrix
+    packed, sizes = _pack_by_owner(rows, cols, values, world)
+    assert sizes.sum() == packed.size == len(rows) * _ENTRY.itemsize
+    for rank, part in enumerate(np.split(packed, np.cumsum(sizes)[:-1])):
+        entries = part.view(_ENTRY)
+        mine = rows % world == rank
+        np.testing.assert_array_equal(entries["row"], rows[mine])
+        np.testing.assert_array_equal(entries["col"], cols[mine])
+        np.testing.assert_array_equal(entries["value"], values[mine])
+
+
+@given(sorted_matrix(), st.integers(1, 5))
+def test_interleaving_the_partitions_gives_back_the_sorted_matrix(matrix, world):
+    rows, cols, values, vocab = matrix
+    dtype = np.dtype([("row", "<i4"), ("col", "<i4"), ("value", "<f4")])
+    whole = np.empty(len(rows), dtype)
+    whole["row"], whole["col"], whole["value"] = rows, cols, values.astype(np.float32)
+    parts = [whole[rows % world == r] for r in range(world)][::-1]  # any order of ranks
+    got = interleave_partitions(parts, vocab)
+    order = np.lexsort((cols, rows))
+    np.testing.assert_array_equal(got, whole[order])
