@@ -14,6 +14,8 @@ import pytest
 import embforge
 from embforge import checkpoint as ckpt
 
+from stale_files import stale_temp_name
+
 SIZE = 16
 
 
@@ -408,8 +410,8 @@ def test_a_later_save_cleans_what_a_killed_save_left(saved, toy_corpus):
     # manifest temporary; none of it is named by the manifest
     half = os.path.join(saved, "epoch-0002")
     os.mkdir(half)
-    open(os.path.join(half, ".rank-00000-of-00001.npz.0badc0de.tmp"), "wb").write(b"torn")
-    open(os.path.join(saved, ".manifest.json.12345678.tmp"), "wb").write(b"{")
+    open(os.path.join(half, stale_temp_name("rank-00000-of-00001.npz")), "wb").write(b"torn")
+    open(os.path.join(saved, stale_temp_name("manifest.json")), "wb").write(b"{")
     assert ckpt.latest(saved) == info
     model = ckpt.load_model(info)
     model.train(toy_corpus, **dict(info.train_arguments(), epochs=1))

@@ -17,6 +17,8 @@ from embforge import cli
 from embforge.checkpoint import latest
 from embforge.keyedvectors import KeyedVectors
 
+from stale_files import stale_temp_name
+
 # Per model: epochs, and the options that make an epoch last ~30 ms on the
 # corpus below (one thread), so that a kill lands mid-training: the first
 # checkpoint appears after one epoch and the rest takes several more.
@@ -85,11 +87,11 @@ def tear_next_checkpoint(directory, info):
     os.mkdir(folder)
     with open(info.path(0), "rb") as f:
         data = f.read()
-    with open(os.path.join(folder, ".rank-00000-of-00001.npz.5ca1ab1e.tmp"), "wb") as f:
+    with open(os.path.join(folder, stale_temp_name("rank-00000-of-00001.npz")), "wb") as f:
         f.write(data[:len(data) // 3])
     with open(os.path.join(folder, "rank-00000-of-00001.npz"), "wb") as f:
         f.write(data[:len(data) // 2])
-    with open(os.path.join(directory, ".manifest.json.0badf00d.tmp"), "w") as f:
+    with open(os.path.join(directory, stale_temp_name("manifest.json")), "w") as f:
         f.write('{"format": "embforge.checkpoint", "vers')
 
 

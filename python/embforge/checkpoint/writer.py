@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 from typing import Callable, Optional
 
@@ -73,7 +72,6 @@ class Checkpointer:
         own_error = None
         try:
             os.makedirs(folder, exist_ok=True)
-            _remove_temporaries(folder, name)
             path = os.path.join(folder, name)
             model.save(path)
             size, digest = size_and_hash(path)
@@ -127,7 +125,6 @@ class Checkpointer:
         """Removes the checkpoints the manifest no longer names, and stale
         manifest temporaries (only rank 0 writes here). Best effort: a folder
         left behind is harmless and removed by a later save."""
-        _remove_temporaries(self.directory, MANIFEST)
         for entry in os.listdir(self.directory):
             if entry != keep and FOLDER_PATTERN.fullmatch(entry):
                 path = os.path.join(self.directory, entry)
@@ -149,16 +146,3 @@ def _check_ranks_agree(entries: list) -> None:
                                  f"{entry['settings'].get(name)!r}, rank 0 has {name}="
                                  f"{first['settings'].get(name)!r}; every rank must train with "
                                  "the same settings")
-
-
-def _remove_temporaries(folder: str, name: str) -> None:
-    """Removes atomic_write's temporaries of `name` in `folder` left by a
-    killed save. Only the one writer of `name` calls this (a rank for its own
-    file, rank 0 for the manifest), so none of them is live."""
-    pattern = re.compile(r"\." + re.escape(name) + r"\.[0-9a-f]+\.tmp")
-    for entry in os.listdir(folder):
-        if pattern.fullmatch(entry):
-            try:
-                os.unlink(os.path.join(folder, entry))
-            except FileNotFoundError:
-                pass
