@@ -142,6 +142,8 @@ def scores(args, corpus, vectors) -> dict:
     frequent words to each other) so that the comparison code runs."""
     questions = os.path.join(args.data, "questions-words.txt")
     ws353 = os.path.join(args.data, "wordsim353.tsv")
+    if hasattr(vectors, "cpu"):  # a torch tensor on the device
+        vectors = vectors.cpu().numpy()
     if args.dry_run or not (os.path.exists(questions) and os.path.exists(ws353)):
         x = np.asarray(vectors[:50], np.float64)
         x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
@@ -251,16 +253,17 @@ def reference_key(args, corpus) -> dict:
 def read_reference(args, corpus):
     """The CPU runs recorded for this corpus and these settings ({model:
     {seed: scores}}) from the first matching file, or {} and why not."""
-    key = reference_key(args, corpus)
-    for path in [args.reference, os.path.join(args.data, "cpu_reference.json"),
-                 os.path.join(args.out, "cpu_reference.json")]:
+    key, best = reference_key(args, corpus), ({}, None)
+    for path in dict.fromkeys([args.reference, os.path.join(args.data, "cpu_reference.json"),
+                               os.path.join(args.out, "cpu_reference.json")]):
         if path and os.path.exists(path):
             with open(path) as f:
                 ref = json.load(f)
-            if ref.get("key") == key:
-                return ref["runs"], path
-            print(f"  {path} is for another corpus or settings: not used")
-    return {}, None
+            if ref.get("key") != key:
+                print(f"  {path} is for another corpus or settings: not used")
+            elif sum(map(len, ref["runs"].values())) > sum(map(len, best[0].values())):
+                best = ref["runs"], path  # a carried file completed here is in OUT
+    return best
 
 
 def write_reference(args, corpus, runs):

@@ -20,7 +20,7 @@
 #
 # and, optionally, the CPU's quality over seeds 1-3 (saves the device machine
 # the cpu-reference stage, about a minute on its 16 cores; any machine with the
-# package built will do, ~15 minutes on 2 cores):
+# package built will do, roughly 5-10 minutes on 2 cores):
 #
 #   python bench/gpu_bench.py cpu-reference --data .gpu_data --out /tmp/gpuref \
 #      --reference .gpu_data/cpu_reference.json

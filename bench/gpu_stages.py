@@ -211,7 +211,7 @@ def make_stages(args) -> list:
         Stage("tests", [py, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "-m", "cuda", "tests"],
               cap=100, need=30, requires=("build",), summary="passed"),
         Stage("headline", bench("headline", args), cap=75, need=25, requires=("build",)),
-        Stage("cpu-reference", bench("cpu-reference", args), cap=120, need=30, requires=("build",)),
+        Stage("cpu-reference", bench("cpu-reference", args), cap=75, need=20, requires=("build",)),
         Stage("quality", bench("quality", args), cap=60, need=20, requires=("build",)),
         Stage("memcheck", sanitize("memcheck"), cap=45, need=20, optional=True, env=san_env,
               skip=no_san, requires=("build",), summary="ERROR SUMMARY"),
