@@ -229,7 +229,9 @@ def test_dry_run_end_to_end(tmp_path):
     pytest.importorskip("embforge._native")
     env = {**os.environ, "OUT": str(tmp_path), "EMBFORGE_GPU_CHECK_DRY": "1",
            "PYTHON": sys.executable,
-           "PYTHONPATH": os.path.join(ROOT, "python") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+           # the embforge this test imported (the installed package in CI,
+           # python/ in a developer build)
+           "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
 
     def run():
         return subprocess.run(["bash", os.path.join(BENCH, "gpu_check.sh")], env=env, cwd=ROOT,
