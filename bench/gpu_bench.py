@@ -1,24 +1,33 @@
-"""Throughput and quality of the CUDA backend; run by bench/gpu_check.sh.
+"""Throughput and quality stages of the GPU check; bench/gpu_stages.py runs
+each as its own process under its own time cap.
 
-    python bench/gpu_bench.py --data .gpu_data [--repeat 8] [--budget 170] [--json out.json]
+    python bench/gpu_bench.py STAGE --data .gpu_data --out DIR [--rows rows.jsonl] [--dry-run]
 
-Reads every *.txt.gz corpus in --data (vocabulary min_count 5), repeats the
-encoded stream --repeat times so timings are long enough, and measures, on
-the repeated stream:
-  skip-gram and CBOW  words/s  (raw corpus tokens / s, d=100, window 5, negative 5, sample 1e-3)
-  co-occurrence       tokens/s (raw tokens / s, window 10, symmetric, 1/d)
-  GloVe               pair-updates/s (d=100, one epoch of the window-10 matrix)
-through the raw launchers (embforge.backends.cuda_launch) and, for co-occurrence and GloVe,
-through the public API as a user calls it (embforge.cooccurrence(...,
-device="cuda"), GloVe(device="cuda").fit), and, on the corpus itself, quality
-against the CPU path with the same settings: analogy accuracy
-(questions-words.txt, 30k most frequent words) and WS353 Spearman for
-skip-gram and CBOW (5 epochs) and GloVe (15 epochs, with the cost curve),
-plus the GPU co-occurrence matrix compared with the CPU's bit for bit (raw
-and public API). Every stage checks
-the time left (--budget seconds) and is skipped, saying so, when it would not
-fit. --fake-device runs the same flow on the CPU through the test stand-in
-(tests/fake_device.py) on a small slice, to check this script without a GPU.
+STAGE is one of
+  headline       skip-gram words/s, co-occurrence tokens/s, GloVe pair-updates/s
+                 (then CBOW words/s) on the shared corpus repeated --repeat times,
+                 through the raw launchers; raw corpus tokens per second
+  cpu-reference  the CPU's quality over seeds 1..--seeds (skip-gram, CBOW, GloVe),
+                 read from --reference / DATA/cpu_reference.json when it matches the
+                 corpus and settings, else trained here on every core and written
+                 to OUT/cpu_reference.json, run by run (copy it into the data folder:
+                 a rerun then skips this stage's work)
+  quality        seed 1 on the GPU against the CPU's seeds, the co-occurrence
+                 matrix against the CPU's bit for bit, the public API's
+                 co-occurrence and GloVe
+  seeds          GPU seeds 2..--seeds, and the verdict over all of them
+  large-vocab    a synthetic Zipf stream over ~2M words at d=300 (state far beyond L2)
+  tuning         skip-gram launch variants (warps per block, context batch, span)
+
+Settings: d=100, window 5, negative 5, sample 1e-3 (Word2Vec, 5 epochs for
+quality); window 10 symmetric 1/d (co-occurrence); x_max 100, alpha 0.75, eta
+0.05 (GloVe, 15 epochs for quality). Quality: analogy accuracy over the 30k
+most frequent words (questions-words.txt) and WS353 Spearman; a GPU mean
+passes when within gpu_stats.K_SIGMA standard errors of the CPU's (the
+tolerance from the CPU's own seed spread, gpu_stats.tolerance).
+
+--dry-run runs the same code on the CPU (CpuRunner stands in for the GPU) on a
+small synthetic corpus, with a stand-in score where no evaluation files exist.
 """
 from __future__ import annotations
 
@@ -27,319 +36,457 @@ import glob
 import json
 import os
 import sys
-import tempfile
 import time
+import zlib
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import gpu_report  # noqa: E402
+import gpu_stats  # noqa: E402
+from gpu_runners import CpuRunner, GpuRunner, w2v_train  # noqa: E402
+
+STAGES = ("headline", "cpu-reference", "quality", "seeds", "large-vocab", "tuning")
+COOC = dict(window=10, symmetric=True, distance_weighting=True)
 TARGETS = {"skip-gram words/s": ">= 100M", "co-occurrence tokens/s": ">= 500M",
-           "co-occurrence (API) tokens/s": ">= 500M", "GloVe pair-updates/s": ">= 1,000M",
-           "GloVe (API) pair-updates/s": ">= 1,000M", "co-occurrence equal to CPU": "True",
-           "co-occurrence (API) equal to CPU": "True",
-           "GloVe cost GPU/CPU-1, worst epoch": "cost curve matching the CPU's",
-           "skip-gram analogy GPU-CPU": "|d| <= 0.01", "skip-gram WS353 GPU-CPU": "|d| <= 0.02",
-           "CBOW analogy GPU-CPU": "|d| <= 0.01", "CBOW WS353 GPU-CPU": "|d| <= 0.02"}
+           "GloVe pair-updates/s": ">= 1,000M", "co-occurrence (API) tokens/s": ">= 500M",
+           "GloVe (API) pair-updates/s": ">= 1,000M", "co-occurrence equal to CPU": "True"}
+MODELS = ("skip-gram", "CBOW", "GloVe")
 
 
-def parse_args():
+def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", default=os.path.join(ROOT, ".gpu_data"))
+    p.add_argument("stage", choices=STAGES)
+    p.add_argument("--data", default=os.path.join(os.path.dirname(HERE), ".gpu_data"))
+    p.add_argument("--out", default="/tmp/embforge-gpu-check/gpu_check")
+    p.add_argument("--rows", default=None, help="append the rows here (JSON lines)")
+    p.add_argument("--reference", default=None,
+                   help="CPU reference JSON to read (default DATA/cpu_reference.json, then OUT's)")
     p.add_argument("--repeat", type=int, default=8, help="copies of the corpus in the timed stream")
-    p.add_argument("--budget", type=float, default=170.0, help="seconds for the whole bench")
-    p.add_argument("--json", default=None, help="write the results here as JSON")
-    p.add_argument("--fake-device", action="store_true",
-                   help="dry run on the CPU through the test stand-in (small slice)")
-    p.add_argument("--limit", type=int, default=0, help="use only the first N ids of the corpus")
-    return p.parse_args()
+    p.add_argument("--seeds", type=int, default=3, help="seeds per model for quality (>= 3)")
+    p.add_argument("--dry-run", action="store_true", help="the CPU stands in for the GPU, tiny data")
+    args = p.parse_args(argv)
+    if args.repeat < 1:
+        p.error(f"--repeat must be >= 1, got {args.repeat}")
+    if args.seeds < 3:
+        p.error(f"--seeds must be >= 3 (a spread needs them), got {args.seeds}")
+    return args
 
 
-class Bench:
-    """Rows of results, written to JSON as they come (a run cut short keeps them)."""
+# ---------------------------------------------------------------- the corpus
+class Corpus:
+    """The encoded shared corpus (cached in OUT between stages) or, in a dry
+    run, a small synthetic one."""
 
-    def __init__(self, budget, json_path=None):
-        self.deadline = time.perf_counter() + budget
-        self.rows = []      # (name, value, note)
-        self.results = {}
-        self.json_path = json_path
+    def __init__(self, words, counts, ids, offsets, raw_tokens):
+        from embforge.vocab import Vocabulary
+        self.vocab = Vocabulary(list(words), counts)
+        self.counts = np.asarray(counts, np.int64)
+        self.ids, self.offsets, self.raw_tokens = ids, offsets, int(raw_tokens)
+        self.raw_per_id = self.raw_tokens / max(1, len(ids))
 
-    def left(self) -> float:
-        return self.deadline - time.perf_counter()
+    @property
+    def size(self) -> int:
+        return len(self.counts)
 
-    def fits(self, seconds: float, what: str) -> bool:
-        if self.left() >= seconds:
-            return True
-        self.row(what, "skipped", f"needs ~{seconds:.0f}s, {self.left():.0f}s left")
-        return False
+    def tables(self, core):
+        keep = core.subsampling_thresholds(self.counts, 1e-3)
+        noise = core.build_alias_table(self.counts.astype(np.float64) ** 0.75)
+        return (keep, *noise)
 
-    def row(self, name, value, note=""):
-        self.rows.append((name, value, note))
-        self.results[name] = value
-        shown = f"{value:,.0f}" if isinstance(value, float) and value > 1000 else value
-        print(f"  {name}: {shown} {note}", flush=True)
-        if self.json_path:
-            with open(self.json_path, "w") as f:
-                json.dump(self.results, f, indent=1, default=str)
+    def fingerprint(self) -> dict:
+        return {"ids": len(self.ids), "sentences": len(self.offsets) - 1, "vocabulary": self.size,
+                "raw_tokens": self.raw_tokens, "crc32": zlib.crc32(np.ascontiguousarray(self.ids).data)}
+
+
+def load_corpus(args) -> Corpus:
+    if args.dry_run:
+        ids, offsets, counts = gpu_stats.zipf_stream(2000, 60_000, seed=0)
+        order = np.argsort(-counts, kind="stable")  # a Vocabulary is count-descending
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        return Corpus([f"w{i}" for i in order], counts[order], rank[ids].astype(np.uint32), offsets,
+                      len(ids))
+    from embforge.corpus import encode
+    paths = sorted(glob.glob(os.path.join(args.data, "*.txt.gz")))
+    if not paths:
+        raise ValueError(f"no *.txt.gz corpus in {args.data!r}: see bench/gpu_check.sh")
+    # encoded once per run by the first stage; keyed by the files, never stale
+    files = json.dumps([(os.path.basename(p), os.path.getsize(p), int(os.path.getmtime(p))) for p in paths])
+    cache = os.path.join(args.out, f"corpus-{zlib.crc32(files.encode()):08x}.npz")
+    if os.path.exists(cache):
+        z = np.load(cache, allow_pickle=False)
+        return Corpus(z["words"], z["counts"], z["ids"], z["offsets"], int(z["raw_tokens"]))
+    t = time.perf_counter()
+    c = encode(paths, min_count=5)
+    print(f"  corpus: {len(c.ids):,} ids, vocabulary {len(c.vocab):,}, encoded in "
+          f"{time.perf_counter() - t:.1f}s")
+    os.makedirs(args.out, exist_ok=True)
+    np.savez(cache + ".tmp.npz", words=np.array(c.vocab.words), counts=c.vocab.counts, ids=c.ids,
+             offsets=c.offsets, raw_tokens=c.raw_tokens)
+    os.replace(cache + ".tmp.npz", cache)
+    return Corpus(c.vocab.words, c.vocab.counts, c.ids, c.offsets, c.raw_tokens)
 
 
 def repeat_stream(ids, offsets, times):
     """The encoded stream `times` times over, sentence boundaries included."""
     n = len(ids)
-    rep_ids = np.tile(ids, times)
     starts = (offsets[:-1][None, :] + n * np.arange(times, dtype=np.int64)[:, None]).ravel()
-    return rep_ids, np.append(starts, n * times).astype(np.int64)
+    return np.tile(ids, times), np.append(starts, n * times).astype(np.int64)
 
 
-def w2v_epochs(backend, core, train, vocab_size, ids, offsets, tables, sg, epochs, device):
-    """`epochs` passes with the trainer's linear schedule; returns host vectors."""
-    alpha, min_alpha = (0.025 if sg else 0.05), 1e-4
-    if device == "cpu":
-        inp = np.empty((vocab_size, 100), np.float32)
-        core.init_word2vec_input(inp, 1)
-        out = np.zeros_like(inp)
-    else:
-        storage, out = backend.allocate_word2vec(vocab_size, 100, 1, device)
-        inp = storage[:vocab_size]
-    for e in range(epochs):
-        kw = dict(skip_gram=sg, window=5, negative=5, shrink_windows=True,
-                  alpha_start=alpha + (min_alpha - alpha) * e / epochs,
-                  alpha_end=alpha + (min_alpha - alpha) * (e + 1) / epochs, seed=1, epoch=e)
-        if device == "cpu":
-            params = core.Word2VecParams(vector_size=100, workers=os.cpu_count() or 1, **kw)
-            core.train_word2vec_epoch(ids, offsets, inp, out, *tables, params,
-                                      progress=core.Progress())
-        else:
-            train(ids, offsets, inp, out, *tables, **kw)
-    return host(inp)
-
-
-def host(a):
-    if isinstance(a, np.ndarray):
-        return a
-    return a.cpu().numpy() if hasattr(a, "cpu") else a.get()
-
-
-def quality(vocab, vectors, questions, ws353):
-    from embforge.evaluation import evaluate_word_analogies, evaluate_word_pairs
-    from embforge.keyedvectors import KeyedVectors
-    kv = KeyedVectors.from_storage(vocab.words, np.ascontiguousarray(vectors, dtype=np.float32))
-    analogy = evaluate_word_analogies(kv, questions, restrict_vocab=30000)[0] if questions else float("nan")
-    pairs = evaluate_word_pairs(kv, ws353)[1][0] if ws353 else float("nan")
-    return float(analogy), float(pairs)
-
-
-def main() -> int:
-    args = parse_args()
-    bench = Bench(args.budget, args.json)
-    if args.fake_device:
-        sys.path.insert(0, os.path.join(ROOT, "tests"))
-        import builtins
-        from fake_device import install_fake_device
-        install_fake_device(builtins.setattr)
-        args.limit = args.limit or 200_000
-        args.repeat = min(args.repeat, 2)
-    import embforge
-    from embforge import _native
-    from embforge.backends import cuda_launch, device_arrays
-    from embforge._native import core
-    from embforge.corpus import EncodedCorpus, encode
-
-    device = "cuda:0"
-    if not args.fake_device:
-        info = _native.device_info(0)
-        bench.results["device"] = info
-        print(f"device: {info['name']}, {info['total_memory'] / 2**30:.0f} GiB, "
-              f"compute capability {info['compute_capability']}")
-    arrays = device_arrays.array_module()
-
-    def sync():
-        arrays.synchronize(device)
-
-    paths = sorted(glob.glob(os.path.join(args.data, "*.txt.gz")))
-    if not paths:
-        print(f"no *.txt.gz corpus in {args.data}: see bench/gpu_check.sh for how to provide it")
-        return 2
+def scores(args, corpus, vectors) -> dict:
+    """Analogy accuracy (30k most frequent words) and WS353 Spearman where the
+    files exist; in a dry run a stand-in (the mean cosine of the 50 most
+    frequent words to each other) so that the comparison code runs."""
     questions = os.path.join(args.data, "questions-words.txt")
     ws353 = os.path.join(args.data, "wordsim353.tsv")
-    questions = questions if os.path.exists(questions) else None
-    ws353 = ws353 if os.path.exists(ws353) else None
+    if hasattr(vectors, "cpu"):  # a torch tensor on the device
+        vectors = vectors.cpu().numpy()
+    if args.dry_run or not (os.path.exists(questions) and os.path.exists(ws353)):
+        x = np.asarray(vectors[:50], np.float64)
+        x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+        return {"stand-in": float((x @ x.T).mean())}
+    from embforge.evaluation import evaluate_word_analogies, evaluate_word_pairs
+    from embforge.keyedvectors import KeyedVectors
+    kv = KeyedVectors.from_storage(corpus.vocab.words, np.ascontiguousarray(vectors, dtype=np.float32))
+    return {"analogy": float(evaluate_word_analogies(kv, questions, restrict_vocab=30000)[0]),
+            "WS353": float(evaluate_word_pairs(kv, ws353)[1][0])}
 
+
+def word2vec_run(args, runner, corpus, model, seed, tables=None, ids=None, offsets=None) -> dict:
+    from embforge._native import core
+    sg = model == "skip-gram"
     t = time.perf_counter()
-    corpus = encode(paths, min_count=5)
-    vocab, ids, offsets = corpus.vocab, corpus.ids, corpus.offsets
-    if args.limit and args.limit < len(ids):
-        cut = int(np.searchsorted(offsets, args.limit, side="right")) - 1
-        ids, offsets = ids[:offsets[cut]], offsets[:cut + 1]
-    raw_per_id = corpus.raw_tokens / max(1, corpus.n_tokens)
-    print(f"corpus: {len(ids):,} ids in {len(offsets) - 1:,} sentences, vocabulary {len(vocab):,} "
-          f"(encoded in {time.perf_counter() - t:.1f}s); timed stream x{args.repeat}")
-    rep_ids, rep_offsets = repeat_stream(ids, offsets, args.repeat)
-    raw_tokens = len(rep_ids) * raw_per_id
-    keep = core.subsampling_thresholds(vocab.counts, 1e-3)
-    noise = core.build_alias_table(vocab.counts.astype(np.float64) ** 0.75)
-    tables = (keep, *noise)
-    # uploads happen once, outside the timings
-    d_ids, d_offsets = device_arrays.to_device(ids, device), device_arrays.to_device(offsets, device)
-    d_rep_ids = device_arrays.to_device(rep_ids, device)
-    d_rep_offsets = device_arrays.to_device(rep_offsets, device)
-    d_tables = [device_arrays.to_device(x, device) for x in tables]
-    V = len(vocab)
+    vectors = w2v_train(runner, corpus.ids if ids is None else ids,
+                        corpus.offsets if offsets is None else offsets, corpus.size,
+                        tables or corpus.tables(core), sg=sg, seed=seed, epochs=2 if args.dry_run else 5,
+                        dim=16 if args.dry_run else 100)
+    return {**scores(args, corpus, vectors), "seconds": time.perf_counter() - t}
 
-    # ------------------------------------------------------ word2vec speed
-    print("word2vec throughput")
-    base = dict(window=5, negative=5, shrink_windows=True, alpha_start=0.025, alpha_end=0.0001,
-                seed=1, epoch=0)
-    variants = [("skip-gram", True, {}), ("CBOW", False, {}),
-                ("skip-gram warps=8", True, {"warps_per_block": 8}),
-                ("skip-gram batch=4", True, {"batch": 4}),
-                ("skip-gram warps=8 batch=4", True, {"warps_per_block": 8, "batch": 4}),
-                ("skip-gram span=64", True, {"span": 64})]
-    for name, sg, tuning in variants:
-        if not bench.fits(25, f"{name} words/s"):
+
+def glove_run(args, runner, corpus, matrix, seed) -> dict:
+    """GloVe through the public API, as a user runs it."""
+    import embforge
+    t = time.perf_counter()
+    model = embforge.GloVe(vector_size=16 if args.dry_run else 100, epochs=3 if args.dry_run else 15,
+                           seed=seed, progress=False, device=runner.device,
+                           **({"workers": runner.workers} if runner.name == "cpu" else {})).fit(matrix)
+    runner.sync()
+    return {**scores(args, corpus, model.wv.vectors), "cost": [float(c) for c in model.cost_history],
+            "pairs_per_second": float(model.pairs_per_second), "seconds": time.perf_counter() - t}
+
+
+def gpu_runner(args):
+    """The GPU, or its CPU stand-in in a dry run."""
+    if args.dry_run:
+        r = CpuRunner(workers=1)
+        r.name = "gpu (dry run: CPU)"
+        return r
+    return GpuRunner()
+
+
+def timed(runner, fn):
+    runner.sync()
+    t = time.perf_counter()
+    result = fn()
+    runner.sync()
+    return result, time.perf_counter() - t
+
+
+# ------------------------------------------------------------------ headline
+def stage_headline(args, rec):
+    from embforge._native import core
+    corpus, gpu = load_corpus(args), gpu_runner(args)
+    repeat = 2 if args.dry_run else args.repeat
+    rep_ids, rep_offsets = repeat_stream(corpus.ids, corpus.offsets, repeat)
+    raw = len(rep_ids) * corpus.raw_per_id
+    V, dim = corpus.size, 16 if args.dry_run else 100
+    d_tables = [gpu.upload(t) for t in corpus.tables(core)]
+    d_ids, d_offsets = gpu.upload(corpus.ids), gpu.upload(corpus.offsets)
+    d_rep = gpu.upload(rep_ids), gpu.upload(rep_offsets)   # uploads stay outside the timings
+    print(f"  timed stream: corpus x{repeat} = {len(rep_ids):,} ids ({raw:,.0f} raw tokens), "
+          f"vocabulary {V:,}")
+    kw = dict(window=5, negative=5, shrink_windows=True, alpha_start=0.025, alpha_end=0.0001, seed=1,
+              epoch=0)
+
+    def word2vec(name, sg):
+        inp, out = gpu.w2v_alloc(V, dim, 1)
+        gpu.w2v_epoch(d_ids, d_offsets, inp, out, d_tables, skip_gram=sg, **kw)  # warm-up
+        stats, seconds = timed(gpu, lambda: gpu.w2v_epoch(*d_rep, inp, out, d_tables, skip_gram=sg, **kw))
+        finite = bool(np.isfinite(gpu.host(inp)).all())
+        rec.row(f"{name} words/s", raw / seconds, target=TARGETS.get(f"{name} words/s", ""),
+                kept=stats["words_trained"] / max(1, stats["ids_processed"]),
+                working_set=gpu_stats.word2vec_working_set(V, dim),
+                note=f"{stats['words_trained'] / seconds / 1e6:,.1f}M trained words/s, {seconds:.2f}s, "
+                     f"finite={finite}")
+
+    word2vec("skip-gram", True)
+    gpu.cooccur(d_ids, d_offsets, V, **COOC)  # warm-up
+    (rows, cols, values, stats), seconds = timed(gpu, lambda: gpu.cooccur(*d_rep, V, **COOC))
+    nnz = len(rows)
+    rec.row("co-occurrence tokens/s", raw / seconds, target=TARGETS["co-occurrence tokens/s"], nnz=nnz,
+            working_set=gpu_stats.cooccur_working_set(nnz),
+            note=f"{seconds:.2f}s, {stats.get('chunks')} chunks; nnz as for x1 (a repeated corpus adds none)")
+    del rows, cols, values
+    rows, cols, values, _ = gpu.cooccur(d_ids, d_offsets, V, **COOC)
+    pairs = gpu.glove_pairs(rows, cols, values, V)
+    w, g = gpu.glove_alloc(V, dim, 1)
+    gpu.glove_epoch(pairs, w, g, 1, 0)  # warm-up
+    epochs = 3
+    s, seconds = timed(gpu, lambda: [gpu.glove_epoch(pairs, w, g, 1, e) for e in range(1, epochs + 1)][-1])
+    rec.row("GloVe pair-updates/s", len(rows) * epochs / seconds, target=TARGETS["GloVe pair-updates/s"],
+            nnz=len(rows), working_set=gpu_stats.glove_working_set(V, dim, len(rows)),
+            note=f"{epochs} epochs in {seconds:.2f}s, cost {s['cost']:.4g}, skipped {s['skipped']}")
+    del pairs, w, g, rows, cols, values
+    word2vec("CBOW", False)
+
+
+# ------------------------------------------------------------ CPU reference
+def reference_key(args, corpus) -> dict:
+    return {"corpus": corpus.fingerprint(), "dry_run": args.dry_run,
+            "settings": "w2v d100 w5 n5 s1e-3 5 epochs; cooc w10 sym 1/d; glove d100 xmax100 a.75 eta.05 "
+                        "15 epochs; analogy 30k, WS353"}
+
+
+def read_reference(args, corpus):
+    """The CPU runs recorded for this corpus and these settings ({model:
+    {seed: scores}}) from the first matching file, or {} and why not."""
+    key, best = reference_key(args, corpus), ({}, None)
+    for path in dict.fromkeys([args.reference, os.path.join(args.data, "cpu_reference.json"),
+                               os.path.join(args.out, "cpu_reference.json")]):
+        if path and os.path.exists(path):
+            with open(path) as f:
+                ref = json.load(f)
+            if ref.get("key") != key:
+                print(f"  {path} is for another corpus or settings: not used")
+            elif sum(map(len, ref["runs"].values())) > sum(map(len, best[0].values())):
+                best = ref["runs"], path  # a carried file completed here is in OUT
+    return best
+
+
+def write_reference(args, corpus, runs):
+    path = args.reference or os.path.join(args.out, "cpu_reference.json")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path + ".tmp", "w") as f:
+        json.dump({"key": reference_key(args, corpus), "runs": runs, "workers": os.cpu_count()}, f, indent=1)
+    os.replace(path + ".tmp", path)
+    return path
+
+
+def cpu_matrix(args, corpus):
+    import embforge
+    rows, cols, values, _ = CpuRunner().cooccur(corpus.ids, corpus.offsets, corpus.size, **COOC)
+    return embforge.Cooccurrence(rows, cols, values, corpus.vocab, check=False)
+
+
+def stage_cpu_reference(args, rec):
+    corpus = load_corpus(args)
+    runs, path = read_reference(args, corpus)
+    runs = {m: dict(runs.get(m, {})) for m in MODELS}
+    missing = [(seed, m) for seed in range(1, args.seeds + 1) for m in MODELS if str(seed) not in runs[m]]
+    if path:
+        rec.row("CPU reference", "read", note=f"{path}; {len(missing)} runs missing")
+    cpu, matrix = CpuRunner(), None
+    for seed, model in missing:  # seed by seed: a cut-short stage leaves every model a few
+        if model == "GloVe":
+            matrix = matrix or cpu_matrix(args, corpus)
+            result = glove_run(args, cpu, corpus, matrix, seed)
+        else:
+            result = word2vec_run(args, cpu, corpus, model, seed)
+        runs[model][str(seed)] = result
+        out = write_reference(args, corpus, runs)
+        rec.row(f"{model} CPU seed {seed}", ", ".join(f"{k} {v:.4f}" for k, v in result.items()
+                                                      if k in ("analogy", "WS353", "stand-in")),
+                note=f"{result['seconds']:.0f}s on {cpu.workers} threads; {out}")
+    for model in MODELS:
+        for metric in metrics_of(runs[model]):
+            mean, sd, n = gpu_stats.spread([r[metric] for r in runs[model].values()])
+            rec.row(f"{model} {metric} CPU", mean, note=f"sd {sd:.4f} over {n} seeds")
+
+
+def metrics_of(runs_of_model) -> list:
+    keys = [k for r in runs_of_model.values() for k in r if k in ("analogy", "WS353", "stand-in")]
+    return list(dict.fromkeys(keys))
+
+
+# ------------------------------------------------------------------- quality
+def gpu_results_path(args):
+    return os.path.join(args.out, "gpu_quality.json")
+
+
+def load_gpu_results(args, corpus) -> dict:
+    path = gpu_results_path(args)
+    if os.path.exists(path):
+        with open(path) as f:
+            saved = json.load(f)
+        if saved.get("key") == reference_key(args, corpus):
+            return saved["runs"]
+    return {m: {} for m in MODELS}
+
+
+def save_gpu_results(args, corpus, runs):
+    path = gpu_results_path(args)
+    with open(path + ".tmp", "w") as f:
+        json.dump({"key": reference_key(args, corpus), "runs": runs}, f, indent=1)
+    os.replace(path + ".tmp", path)
+
+
+def verdict_rows(rec, model, cpu_runs, gpu_runs):
+    """One row per metric: the GPU mean within the tolerance from the CPU's spread?"""
+    for metric in metrics_of(gpu_runs):
+        cpu_values = [r[metric] for r in cpu_runs.values() if metric in r]
+        gpu_values = [r[metric] for r in gpu_runs.values()]
+        if len(cpu_values) < 2:
+            rec.row(f"{model} {metric}, GPU vs CPU", "no CPU spread",
+                    note=f"GPU {np.mean(gpu_values):.4f}; the CPU reference has {len(cpu_values)} runs")
             continue
-        storage, out = cuda_launch.allocate_word2vec(V, 100, 1, device)
-        inp = storage[:V]
-        cuda_launch.train_word2vec_epoch(d_ids, d_offsets, inp, out, *d_tables, skip_gram=sg,
-                                          **base, **tuning)  # warm-up, one plain pass
-        sync()
-        t = time.perf_counter()
-        stats = cuda_launch.train_word2vec_epoch(d_rep_ids, d_rep_offsets, inp, out, *d_tables,
-                                                  skip_gram=sg, **base, **tuning)
-        sync()
-        seconds = time.perf_counter() - t
-        finite = bool(np.isfinite(host(inp)).all())
-        bench.row(f"{name} words/s", raw_tokens / seconds,
-                  f"({stats['words_trained'] / seconds:,.0f} trained words/s, {seconds:.2f}s, finite={finite})")
-        del storage, out, inp
+        c = gpu_stats.compare(cpu_values, gpu_values)
+        rec.row(f"{model} {metric}, GPU vs CPU", c["ok"], target=f"abs(d) <= {c['tolerance']:.4f}",
+                note=f"d {c['diff']:+.4f}; GPU {c['gpu_mean']:.4f} sd {c['gpu_sd']:.4f} (n={c['n_gpu']}), "
+                     f"CPU {c['cpu_mean']:.4f} sd {c['cpu_sd']:.4f} (n={c['n_cpu']})")
+    costs = [r["cost"] for r in gpu_runs.values() if "cost" in r]
+    ref = [r["cost"] for r in cpu_runs.values() if "cost" in r]
+    if costs and ref:
+        c, r = np.mean(costs, axis=0), np.mean(ref, axis=0)
+        ratios = c / r - 1
+        worst = int(np.argmax(np.abs(ratios)))
+        rec.row(f"{model} cost GPU/CPU-1, worst epoch", float(ratios[worst]),
+                target="cost curve matching the CPU's",
+                note=f"epoch {worst + 1}; last epoch {ratios[-1]:+.4f} (means over seeds)")
 
-    # ---------------------------------------------------- co-occurrence
-    print("co-occurrence (window 10, symmetric, 1/d)")
-    matrix = cpu_matrix = None
-    kw = dict(window=10, symmetric=True, distance_weighting=True)
-    # the raw call's default workspace, passed to the public API as its `memory`
-    workspace = min(cuda_launch.COOCCUR_MAX_WORKSPACE, arrays.free_bytes(device) // 2)
-    if bench.fits(30, "co-occurrence"):
-        matrix = cuda_launch.count_cooccurrences(d_ids, d_offsets, V, device=device, **kw)  # warm-up
-        sync()
-        if bench.fits(40, "co-occurrence equal to CPU"):
-            with tempfile.TemporaryDirectory() as tmp:
-                params = core.CooccurParams(workers=os.cpu_count() or 1, memory_bytes=8 << 30,
-                                            temp_dir=tmp, **kw)
-                cpu_matrix = core.count_cooccurrences(ids, offsets, V, params)
-            same = all(np.array_equal(host(a).view(np.uint32), b.view(np.uint32))
-                       for a, b in zip(matrix[:3], cpu_matrix[:3]))
-            bench.row("co-occurrence equal to CPU", same, f"(nnz {len(cpu_matrix[0]):,})")
-        t = time.perf_counter()
-        rep = cuda_launch.count_cooccurrences(d_rep_ids, d_rep_offsets, V, device=device, **kw)
-        sync()
-        seconds = time.perf_counter() - t
-        bench.row("co-occurrence tokens/s", raw_tokens / seconds,
-                  f"({seconds:.2f}s, {rep[3]['chunks']} chunks, nnz {len(rep[0]):,})")
-        del rep
 
-    # The public API on the same streams (the ids are already on the device:
-    # to_device's cache; an upload would add ~10 ms). keep_on_device=True is
-    # GloVe's path; the default returns host arrays (12 bytes per nonzero).
+def gpu_quality(args, rec, seeds, first: bool):
+    """GPU runs of `seeds` (saved with earlier ones), then the verdicts over
+    every GPU seed saved; `first`: also the API throughputs and the matrix check."""
+    corpus, gpu = load_corpus(args), gpu_runner(args)
+    cpu_runs, path = read_reference(args, corpus)
+    if not path:
+        rec.row("CPU reference", "missing", note="run the cpu-reference stage (or carry cpu_reference.json)")
+    runs = load_gpu_results(args, corpus)
+    from embforge._native import core
+    tables = [gpu.upload(t) for t in corpus.tables(core)]
+    d_ids, d_offsets = gpu.upload(corpus.ids), gpu.upload(corpus.offsets)
     api_matrix = None
-    api = dict(progress=False, memory=workspace, **kw)
-    corpus_1 = EncodedCorpus(vocab, ids, offsets, round(len(ids) * raw_per_id), 0)
-    if matrix is not None and bench.fits(30, "co-occurrence (API) tokens/s"):
-        rep_corpus = EncodedCorpus(vocab, rep_ids, rep_offsets, round(raw_tokens), 0)
-        t = time.perf_counter()
-        rep = embforge.cooccurrence(rep_corpus, device=device, keep_on_device=True, **api)
-        sync()
-        seconds = time.perf_counter() - t
-        bench.row("co-occurrence (API) tokens/s", raw_tokens / seconds,
-                  f"({seconds:.2f}s, keep_on_device, nnz {rep.nnz:,})")
-        del rep
-        t = time.perf_counter()
-        to_host = embforge.cooccurrence(corpus_1, device=device, **api)
-        seconds = time.perf_counter() - t
-        bench.row("co-occurrence (API, host result) tokens/s", corpus_1.raw_tokens / seconds,
-                  f"({seconds:.2f}s incl. the copy to the host, corpus x1)")
-        if cpu_matrix is not None:
-            same = all(np.array_equal(a.view(np.uint32), b.view(np.uint32))
-                       for a, b in zip((to_host.rows, to_host.cols, to_host.values), cpu_matrix[:3]))
-            bench.row("co-occurrence (API) equal to CPU", same)
-        del to_host
-        api_matrix = embforge.cooccurrence(corpus_1, device=device, keep_on_device=True, **api)
+    for seed in seeds:
+        for model in MODELS:
+            if model == "GloVe":
+                if api_matrix is None:
+                    api_matrix = count_through_api(args, rec, corpus, gpu, first)
+                result = glove_run(args, gpu, corpus, api_matrix, seed)
+                if first and seed == seeds[0]:
+                    rec.row("GloVe (API) pair-updates/s", result["pairs_per_second"],
+                            target=TARGETS["GloVe (API) pair-updates/s"], nnz=api_matrix.nnz,
+                            working_set=gpu_stats.glove_working_set(corpus.size, 100, api_matrix.nnz),
+                            note=f"fit(), {len(result['cost'])} epochs, {result['seconds']:.1f}s")
+            else:
+                result = word2vec_run(args, gpu, corpus, model, seed, tables, d_ids, d_offsets)
+            runs[model][str(seed)] = result
+            save_gpu_results(args, corpus, runs)
+            rec.row(f"{model} GPU seed {seed}", ", ".join(f"{k} {v:.4f}" for k, v in result.items()
+                                                          if k in ("analogy", "WS353", "stand-in")),
+                    note=f"{result['seconds']:.1f}s")
+    for model in MODELS:
+        verdict_rows(rec, model, cpu_runs.get(model, {}), runs[model])
 
-    # ------------------------------------------------------------ GloVe
-    print("GloVe (d=100)")
-    if matrix is not None and bench.fits(20, "GloVe pair-updates/s"):
-        pairs = cuda_launch.make_glove_pairs(*matrix[:3], V, 100.0, 0.75, device=device)
-        weights, gradsq = cuda_launch.allocate_glove(V, 100, 1, device)
-        cuda_launch.train_glove_epoch(pairs, None, weights, gradsq, learning_rate=0.05,
-                                       grad_clip=100.0, seed=1, epoch=0)  # warm-up
-        sync()
-        t = time.perf_counter()
-        epochs = 3
-        for e in range(1, epochs + 1):
-            s = cuda_launch.train_glove_epoch(pairs, None, weights, gradsq, learning_rate=0.05,
-                                               grad_clip=100.0, seed=1, epoch=e)
-        sync()
-        seconds = time.perf_counter() - t
-        bench.row("GloVe pair-updates/s", len(matrix[0]) * epochs / seconds,
-                  f"({len(matrix[0]):,} pairs, {seconds:.2f}s for {epochs} epochs, "
-                  f"cost {s['cost']:.4g}, skipped {s['skipped']})")
-        del pairs, weights, gradsq
 
-    # GloVe as a user runs it: fit() on the matrix kept on the device, 15
-    # epochs (bench/RESULTS.md's CPU settings), then the same on the CPU.
-    glove_kw = dict(vector_size=100, epochs=15, seed=1, progress=False)
-    gpu_costs = None
-    if api_matrix is not None and bench.fits(30, "GloVe (API) pair-updates/s"):
-        model = embforge.GloVe(device=device, **glove_kw).fit(api_matrix)
-        sync()
-        gpu_costs = model.cost_history
-        finite = bool(np.isfinite(host(model.weights)).all())
-        bench.row("GloVe (API) pair-updates/s", model.pairs_per_second,
-                  f"({api_matrix.nnz:,} pairs x 15 epochs in {model.train_seconds:.2f}s, "
-                  f"finite={finite}, wv on {model.wv.device})")
-        print("  GloVe GPU cost per epoch:", " ".join(f"{c:.5f}" for c in gpu_costs))
-        analogy, ws = quality(vocab, model.wv.vectors, questions, ws353)
-        bench.row("GloVe analogy GPU (15 epochs)", analogy)
-        bench.row("GloVe WS353 GPU (15 epochs)", ws)
-        del model
+def count_through_api(args, rec, corpus, gpu, check):
+    """The matrix through embforge.cooccurrence (kept on the device); `check`:
+    timed, and compared with the CPU's bit for bit."""
+    import embforge
+    from embforge.corpus import EncodedCorpus
+    c = EncodedCorpus(corpus.vocab, corpus.ids, corpus.offsets, corpus.raw_tokens, 0)
+    kw = dict(progress=False, **COOC, **({"keep_on_device": True} if gpu.name == "gpu" else {}))
+    matrix, seconds = timed(gpu, lambda: embforge.cooccurrence(c, device=gpu.device, **kw))
+    if check:
+        rec.row("co-occurrence (API) tokens/s", corpus.raw_tokens / seconds,
+                target=TARGETS["co-occurrence (API) tokens/s"], nnz=matrix.nnz,
+                working_set=gpu_stats.cooccur_working_set(matrix.nnz), note=f"corpus x1, {seconds:.2f}s")
+        ref = CpuRunner().cooccur(corpus.ids, corpus.offsets, corpus.size, **COOC)
+        same = all(np.array_equal(gpu.host(a).view(np.uint32), np.asarray(b).view(np.uint32))
+                   for a, b in zip((matrix.rows, matrix.cols, matrix.values), ref[:3]))
+        rec.row("co-occurrence equal to CPU", same, target="True", nnz=len(ref[0]), note="bit for bit")
+    return matrix
 
-    # --------------------------------------------------- word2vec quality
-    print("word2vec quality (5 epochs, GPU vs CPU)")
-    for name, sg in (("skip-gram", True), ("CBOW", False)):
-        if not bench.fits(60, f"{name} quality"):
-            continue
-        gpu = w2v_epochs(cuda_launch, core, cuda_launch.train_word2vec_epoch, V, d_ids, d_offsets,
-                         d_tables, sg, 5, device)
-        g_analogy, g_ws = quality(vocab, gpu, questions, ws353)
-        bench.row(f"{name} analogy GPU", g_analogy)
-        bench.row(f"{name} WS353 GPU", g_ws)
-        if not bench.fits(60, f"{name} CPU reference"):
-            continue
-        t = time.perf_counter()
-        cpu = w2v_epochs(cuda_launch, core, None, V, ids, offsets, tables, sg, 5, "cpu")
-        c_analogy, c_ws = quality(vocab, cpu, questions, ws353)
-        bench.row(f"{name} analogy CPU", c_analogy, f"({time.perf_counter() - t:.0f}s)")
-        bench.row(f"{name} WS353 CPU", c_ws)
-        bench.row(f"{name} analogy GPU-CPU", g_analogy - c_analogy, "(target: within 0.01)")
-        bench.row(f"{name} WS353 GPU-CPU", g_ws - c_ws, "(target: within 0.02)")
 
-    print("GloVe quality and cost curve (15 epochs, GPU vs CPU)")
-    if gpu_costs is not None and cpu_matrix is not None and bench.fits(45, "GloVe CPU reference"):
-        host_matrix = embforge.Cooccurrence(*cpu_matrix[:3], vocab, check=False)
-        t = time.perf_counter()
-        model = embforge.GloVe(workers=os.cpu_count() or 1, **glove_kw).fit(host_matrix)
-        print("  GloVe CPU cost per epoch:", " ".join(f"{c:.5f}" for c in model.cost_history))
-        analogy, ws = quality(vocab, model.wv.vectors, questions, ws353)
-        bench.row("GloVe analogy CPU (15 epochs)", analogy, f"({time.perf_counter() - t:.0f}s)")
-        bench.row("GloVe WS353 CPU (15 epochs)", ws)
-        ratios = [g / c - 1 for g, c in zip(gpu_costs, model.cost_history)]
-        bench.row("GloVe cost GPU/CPU-1, worst epoch", max(ratios, key=abs),
-                  f"(epoch 15: {ratios[-1]:+.4f})")
+# ------------------------------------------------------ large vocabulary
+def stage_large_vocab(args, rec):
+    """Skip-gram, co-occurrence and GloVe on a synthetic Zipf stream over
+    ~2M words at d=300: model state of gigabytes, where the shared corpus's
+    ~45 MiB stays resident in the H200's 50 MB L2. Throughput only (random
+    text has nothing to learn)."""
+    from embforge._native import core
+    gpu = gpu_runner(args)
+    V, n, dim = (3_000, 50_000, 16) if args.dry_run else (2_000_000, 20_000_000, 300)
+    t = time.perf_counter()
+    ids, offsets, counts = gpu_stats.zipf_stream(V, n, exponent=1.0, seed=1)
+    seen = int((np.bincount(ids, minlength=V) > 0).sum())
+    print(f"  Zipf stream: {n:,} ids over {V:,} words ({seen:,} drawn), made in {time.perf_counter() - t:.1f}s")
+    keep = core.subsampling_thresholds(counts, 1e-3)
+    tables = [gpu.upload(x) for x in (keep, *core.build_alias_table(counts.astype(np.float64) ** 0.75))]
+    d_ids, d_offsets = gpu.upload(ids), gpu.upload(offsets)
+    cut = min(len(offsets) - 1, 1 << 15)  # the first sentences, for a warm-up
+    inp, out = gpu.w2v_alloc(V, dim, 1)
+    kw = dict(skip_gram=True, window=5, negative=5, shrink_windows=True, alpha_start=0.025,
+              alpha_end=0.0001, seed=1)
+    gpu.w2v_epoch(gpu.upload(ids[:offsets[cut]]), gpu.upload(offsets[:cut + 1]), inp, out, tables,
+                  epoch=0, **kw)
+    stats, seconds = timed(gpu, lambda: gpu.w2v_epoch(d_ids, d_offsets, inp, out, tables, epoch=1, **kw))
+    rec.row(f"skip-gram words/s, V={V:,} d={dim}", n / seconds, kept=stats["words_trained"] / n,
+            working_set=gpu_stats.word2vec_working_set(V, dim), note=f"{seconds:.2f}s")
+    del inp, out
+    (rows, cols, values, cstats), seconds = timed(gpu, lambda: gpu.cooccur(d_ids, d_offsets, V, **COOC))
+    nnz = len(rows)
+    rec.row(f"co-occurrence tokens/s, V={V:,}", n / seconds, nnz=nnz,
+            working_set=gpu_stats.cooccur_working_set(nnz), note=f"{seconds:.2f}s, {cstats.get('chunks')} chunks")
+    pairs = gpu.glove_pairs(rows, cols, values, V)
+    del rows, cols, values
+    w, g = gpu.glove_alloc(V, dim, 1)
+    s, seconds = timed(gpu, lambda: gpu.glove_epoch(pairs, w, g, 1, 0))
+    rec.row(f"GloVe pair-updates/s, V={V:,} d={dim}", nnz / seconds, nnz=nnz,
+            working_set=gpu_stats.glove_working_set(V, dim, nnz),
+            note=f"1 epoch in {seconds:.2f}s, cost {s['cost']:.4g}")
 
-    print("\n| metric | value | target |\n| --- | --- | --- |")
-    for name, value, note in bench.rows:
-        shown = f"{value / 1e6:,.1f}M" if isinstance(value, float) and value > 1e5 else (
-            f"{value:.4f}" if isinstance(value, float) else str(value))
-        print(f"| {name} | {shown} | {TARGETS.get(name, '')} {note if value == 'skipped' else ''}|")
+
+# ------------------------------------------------------------------- tuning
+def stage_tuning(args, rec):
+    from embforge._native import core
+    corpus, gpu = load_corpus(args), gpu_runner(args)
+    rep = repeat_stream(corpus.ids, corpus.offsets, 2 if args.dry_run else args.repeat)
+    raw = len(rep[0]) * corpus.raw_per_id
+    d_rep = gpu.upload(rep[0]), gpu.upload(rep[1])
+    d_ids, d_offsets = gpu.upload(corpus.ids), gpu.upload(corpus.offsets)
+    tables = [gpu.upload(t) for t in corpus.tables(core)]
+    V, dim = corpus.size, 16 if args.dry_run else 100
+    kw = dict(skip_gram=True, window=5, negative=5, shrink_windows=True, alpha_start=0.025,
+              alpha_end=0.0001, seed=1, epoch=0)
+    for name, tuning in (("warps=8", {"warps_per_block": 8}), ("batch=4", {"batch": 4}),
+                         ("warps=8 batch=4", {"warps_per_block": 8, "batch": 4}), ("span=64", {"span": 64})):
+        inp, out = gpu.w2v_alloc(V, dim, 1)
+        gpu.w2v_epoch(d_ids, d_offsets, inp, out, tables, **kw, **tuning)  # warm-up, corpus x1
+        stats, seconds = timed(gpu, lambda: gpu.w2v_epoch(*d_rep, inp, out, tables, **kw, **tuning))
+        rec.row(f"skip-gram {name} words/s", raw / seconds,
+                kept=stats["words_trained"] / max(1, stats["ids_processed"]),
+                working_set=gpu_stats.word2vec_working_set(V, dim), note=f"{seconds:.2f}s")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
+    rec = gpu_report.Recorder(args.stage, args.rows)
+    if args.stage == "headline":
+        stage_headline(args, rec)
+    elif args.stage == "cpu-reference":
+        stage_cpu_reference(args, rec)
+    elif args.stage == "quality":
+        gpu_quality(args, rec, [1], first=True)
+    elif args.stage == "seeds":
+        gpu_quality(args, rec, list(range(2, args.seeds + 1)), first=False)
+    elif args.stage == "large-vocab":
+        stage_large_vocab(args, rec)
+    elif args.stage == "tuning":
+        stage_tuning(args, rec)
     return 0
 
 

@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# GPU check of the CUDA backend: build + install, GPU tests, one distributed
-# (NCCL, world size 1) Word2Vec epoch under torchrun, then throughput and
-# quality (bench/gpu_bench.py). Finishes in under 5 minutes on
-# one H200; every bench stage is skipped, saying so, when time runs short.
+# GPU check of the CUDA backend, in order of value, each stage under its own
+# time cap (bench/gpu_stages.py holds the order and the caps): build + install,
+# GPU tests, the headline throughputs (skip-gram words/s, co-occurrence
+# tokens/s, GloVe pair-updates/s), the CPU reference, quality against the CPU,
+# then as time allows compute-sanitizer (memcheck, racecheck), more seeds, the
+# large-vocabulary case, tuning variants and the distributed (NCCL) run.
+# Every stage prints its part of the table when it ends, so a run cut short
+# keeps every finished stage's numbers. Whole run <= 5 minutes on one H200
+# (EMBFORGE_GPU_CHECK_SECONDS, default 285); rerunnable.
 #
 # The device machine gets only the repository (no ../shared, no network), so
 # the data travels in an ignored folder, .gpu_data/ (about 16 MiB). The lead
@@ -13,49 +18,50 @@
 #      ../shared/data/eval/wordsim353.tsv .gpu_data/
 #   grep -qxF '/.gpu_data/' .git/info/exclude || echo '/.gpu_data/' >> .git/info/exclude
 #
-# and runs (device tool): command "bash bench/gpu_check.sh", carry [".gpu_data"],
+# and, optionally, the CPU's quality over seeds 1-3 (saves the device machine
+# the cpu-reference stage, about a minute on its 16 cores; any machine with the
+# package built will do, roughly 5-10 minutes on 2 cores):
+#
+#   python bench/gpu_bench.py cpu-reference --data .gpu_data --out /tmp/gpuref \
+#      --reference .gpu_data/cpu_reference.json
+#
+# A run without it trains the reference there and leaves it in
+# $OUT/gpu_check/cpu_reference.json: copy that into .gpu_data/ for the next run.
+# Run (device tool): command "bash bench/gpu_check.sh", carry [".gpu_data"],
 # timeout_s 420. Results: the printed table, and $OUT/gpu_check/ (the run's
-# output folder, or /tmp/embforge-gpu-check) holds build.log, pytest.log,
-# bench.json.
+# output folder, or /tmp/embforge-gpu-check) holds rows.jsonl (every row), a
+# log per stage, cpu_reference.json and gpu_quality.json.
+#
+# EMBFORGE_GPU_CHECK_DRY=1 (or --dry-run) runs the schedule on the CPU with tiny
+# stand-ins in a few seconds (tests/test_gpu_check.py does, in CI). Other
+# arguments go to bench/gpu_stages.py (--only build,tests,headline, --budget S).
 #
 # Needs on the machine: Python with torch (or CuPy), numpy, tqdm, pybind11,
 # scikit-build-core, cmake, ninja and nvcc. pytest runs the GPU tests when
 # installed (a stub stands in for hypothesis when that is missing).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-start=$SECONDS
-budget=${EMBFORGE_GPU_CHECK_SECONDS:-285}
-data=${EMBFORGE_GPU_DATA:-.gpu_data}
-logs=${OUT:-/tmp/embforge-gpu-check}/gpu_check
-mkdir -p "$logs"
 python=${PYTHON:-python3}
-status=0
+dry=${EMBFORGE_GPU_CHECK_DRY:-0}
+for arg in "$@"; do [ "$arg" = --dry-run ] && dry=1; done
+export EMBFORGE_GPU_CHECK_DRY=$dry
 
-echo "== machine"
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | head -2
-nvcc --version 2>&1 | tail -1
-"$python" -c "import sys, torch; print('python', sys.version.split()[0], 'torch', torch.__version__, 'cuda', torch.version.cuda)" 2>&1
-if [ ! -d "$data" ] || ! ls "$data"/*.txt.gz >/dev/null 2>&1; then
-  echo "missing $data/*.txt.gz: prepare and carry it as the header of this script says"
-  exit 2
-fi
-
-echo "== build and install (sm_90 only, to save time; CI builds 80 and 90)"
-export CMAKE_BUILD_PARALLEL_LEVEL=$(nproc)
-export PIP_BREAK_SYSTEM_PACKAGES=1  # a distribution's Python refuses installs without it (PEP 668)
-if ! EMBFORGE_CUDA=ON "$python" -m pip install --no-build-isolation --no-deps \
-      --config-settings=cmake.define.CMAKE_CUDA_ARCHITECTURES=90 . >"$logs/build.log" 2>&1; then
-  tail -40 "$logs/build.log"
-  echo "BUILD FAILED"
-  exit 1
-fi
-tail -1 "$logs/build.log"
-(cd /tmp && "$python" -c "from embforge import _native; print('cuda available:', _native.cuda_available(), _native.cuda_unavailable_reason() or '', _native.device_info(0) if _native.cuda_available() else '')")
-echo "build: $((SECONDS - start))s"
-
-echo "== GPU tests"
-if "$python" -c "import pytest" 2>/dev/null; then
-  if ! "$python" -c "import hypothesis" 2>/dev/null; then
+if [ "$dry" = 0 ]; then
+  # nvcc is often installed but not on PATH (a bare image, a non-login shell)
+  if ! command -v nvcc >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then
+    export PATH="/usr/local/cuda/bin:$PATH"
+  fi
+  echo "== machine"
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | head -2
+  nvcc --version 2>&1 | tail -1
+  command -v compute-sanitizer >/dev/null 2>&1 || echo "compute-sanitizer not found: sanitizer stages skipped"
+  "$python" -c "import sys, torch; print('python', sys.version.split()[0], 'torch', torch.__version__, 'cuda', torch.version.cuda)" 2>&1
+  data=${EMBFORGE_GPU_DATA:-.gpu_data}
+  if [ ! -d "$data" ] || ! ls "$data"/*.txt.gz >/dev/null 2>&1; then
+    echo "missing $data/*.txt.gz: prepare and carry it as the header of this script says"
+    exit 2
+  fi
+  if "$python" -c "import pytest" 2>/dev/null && ! "$python" -c "import hypothesis" 2>/dev/null; then
     # conftest.py and the test files import it; no selected (cuda) test uses it
     stubs=$(mktemp -d)
     mkdir -p "$stubs/hypothesis/extra"
@@ -82,43 +88,7 @@ STUB
       >"$stubs/hypothesis/extra/__init__.py"
     export PYTHONPATH="$stubs${PYTHONPATH:+:$PYTHONPATH}"
   fi
-  # every test marked cuda: test_cuda_*.py, the cuda cases of the tests
-  # parametrised over devices (GloVe, co-occurrence), the PyTorch hand-off
-  # and the fine-tuning test that trains with device="cuda" end to end. The
-  # CPU and emulated cases run in CI.
-  timeout 150 "$python" -m pytest -q -rs -p no:cacheprovider -m cuda tests \
-    >"$logs/pytest.log" 2>&1
-  rc=$?
-  grep -E "passed|failed|error" "$logs/pytest.log" | tail -3
-  if [ $rc -ne 0 ]; then
-    grep -E "^(FAILED|ERROR)|Error|error:" "$logs/pytest.log" | head -30
-    status=1
-  fi
-else
-  echo "pytest is not installed: GPU tests skipped (the bench below still checks results)"
 fi
-echo "tests: $((SECONDS - start))s"
-
-echo "== distributed Word2Vec on NCCL, world size 1 (torchrun; the path more GPUs take)"
-zcat "$data"/kdocs.txt.gz | head -c 20000000 > /tmp/embforge-nccl.txt
-if timeout 90 "$python" -m torch.distributed.run --standalone --nproc-per-node 1 -m embforge \
-     train --model sgns /tmp/embforge-nccl.txt -o /tmp/embforge-nccl.bin --device cuda \
-     --epochs 1 --quiet >"$logs/nccl.log" 2>&1; then
-  grep -E "done|stopped" "$logs/nccl.log" | tail -1
-else
-  tail -20 "$logs/nccl.log"
-  echo "NCCL RUN FAILED"
-  status=1
-fi
-echo "nccl: $((SECONDS - start))s"
-
-echo "== bench"
-left=$((budget - (SECONDS - start)))
-if [ $left -lt 30 ]; then
-  echo "only ${left}s left: bench skipped"
-  exit $status
-fi
-timeout $((left + 15)) "$python" bench/gpu_bench.py --data "$data" --budget $((left - 10)) \
-  --json "$logs/bench.json" || status=1
-echo "total: $((SECONDS - start))s"
-exit $status
+args=()
+for arg in "$@"; do [ "$arg" != --dry-run ] && args+=("$arg"); done
+exec "$python" bench/gpu_stages.py ${args[@]+"${args[@]}"}

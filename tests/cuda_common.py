@@ -14,6 +14,11 @@ TOPICS = ("sea", "fire", "tree", "iron")
 # spread over seeds is ~0.03). A default GPU launch runs ~160 warps at once on
 # a 53-word vocabulary, Hogwild contention no real corpus has, so it gets the
 # loose bound; launches of a few spans each ("calm") get the tight one.
+# Never calibrated on hardware: both were set from CPU and emulated runs only,
+# and real warps race differently (L1, scheduling, timing). Plan: on the first
+# GPU lease, log the GPU-CPU differences of the tests using them over seeds 1-8
+# and set each bound to their mean + 3 standard deviations (the rule of
+# bench/gpu_stats.tolerance), saying so here with the GPU and the date.
 TIGHT, LOOSE = 0.06, 0.15
 
 

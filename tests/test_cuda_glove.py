@@ -101,12 +101,16 @@ def test_glove_trains_on_both(request, glove_pairs, device, chunk_pairs):
                                                progress=core.Progress(), chunk_pairs=chunk_pairs)
         assert s["pairs"] == len(pairs) and s["skipped"] == 0
         costs.append(s["cost"])
+    # halving the cost in 10 epochs: from CPU and emulated runs, not yet seen on a GPU
     assert costs[-1] < 0.5 * costs[0]
     assert np.isfinite(to_host(w)).all() and np.isfinite(to_host(g)).all()
     main = to_host(w)[:v, :dim] + to_host(w)[v:, :dim]
     # CPU: 1.328-1.329 for init seeds 1-8 (of at most 4/3); a default CUDA launch
     # races ~1000 warps on 53 words (thresholds there not recalibrated since the
-    # leaky corpus: no GPU at hand, so kept as loose as before)
+    # leaky corpus: no GPU at hand, so kept as loose as before). The real-GPU
+    # bounds (0.1 default launch, 0.3 with chunk_pairs) were never calibrated on
+    # hardware; plan: from the first GPU lease, log this separation over init
+    # seeds 1-8 per launch kind and set each bound to mean - 3 standard deviations.
     real_gpu = device_kind(request) == "cuda"
     assert topic_separation(corpus.vocab, main) > (0.1 if real_gpu and not chunk_pairs
                                                    else 0.3 if real_gpu else 1.0)

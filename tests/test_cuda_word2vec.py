@@ -232,6 +232,7 @@ def test_word2vec_same_quality_on_both(request, toy, device, sg):
         assert quality > 0.4
         return
     reference = topic_separation(corpus.vocab, train_w2v("cpu", corpus, tables, sg)[0])
+    # LOOSE/TIGHT: not calibrated on hardware yet (cuda_common.py says the plan)
     assert abs(quality - reference) < LOOSE
     calm = train_w2v(device, corpus, tables, sg, chunk_ids=2048)[0]  # 8 warps per launch
     assert abs(topic_separation(corpus.vocab, to_host(calm)) - reference) < TIGHT
@@ -311,6 +312,7 @@ def test_word2vec_trainer_on_cuda(toy_corpus_path, sg):
     quality = {d: topic_separation(m.vocab, to_host(m._storage[:len(m.vocab)]) if d == "cuda"
                                    else m.wv.vectors) for d, m in models.items()}
     assert models["cuda"].syn1neg.is_cuda
+    # LOOSE: not calibrated on hardware yet (cuda_common.py says the plan)
     assert abs(quality["cuda"] - quality["cpu"]) < LOOSE
     # the host view of the vectors follows the device buffer after training
     np.testing.assert_array_equal(models["cuda"].wv.vectors,
