@@ -20,8 +20,11 @@ def write_archive(path, config: dict, words: Sequence[str], **arrays) -> None:
     atomically: the JSON `config`, the vocabulary words (UTF-8, one per line)
     and the named numpy arrays. Read back with read_archive, never pickle."""
     blob = "\n".join(words).encode("utf-8")
-    with atomic_write(path, "wb") as out:
-        np.savez(out, config=np.frombuffer(json.dumps(config).encode("utf-8"), dtype=np.uint8),
+    settings = json.dumps(config).encode("utf-8")
+    # the payload; each member adds a few hundred bytes of zip and .npy headers
+    size = len(blob) + len(settings) + sum(np.asarray(a).nbytes for a in arrays.values())
+    with atomic_write(path, "wb", expected_bytes=size) as out:
+        np.savez(out, config=np.frombuffer(settings, dtype=np.uint8),
                  words=np.frombuffer(blob, dtype=np.uint8), **arrays)
 
 

@@ -112,7 +112,7 @@ def _no_space(error: OSError, path: str, tmp: str, expected: Optional[int]) -> O
     needed = f"it needs about {int(expected)} bytes; " if expected is not None else ""
     return OSError(error.errno, f"cannot save {path}: {os.strerror(error.errno)}: {needed}{done} "
                                 f"before the error; the partial file was removed and {path} "
-                                "is unchanged", path)
+                                "is unchanged")
 
 
 def _create_temp(directory: str, name: str) -> Tuple[int, str]:

@@ -53,7 +53,9 @@ def write_native(path, words: Sequence[str], vectors: np.ndarray, counts=None) -
               "words_bytes": int(offsets[-1]), "has_counts": has_counts}
     blob = json.dumps(header).encode("utf-8")
     blob += b" " * (-(len(NATIVE_MAGIC) + 8 + len(blob)) % _NATIVE_ALIGN)
-    with atomic_write(os.fspath(path), "wb") as out:
+    size = (len(NATIVE_MAGIC) + 8 + len(blob) + counts.nbytes + offsets.nbytes + vectors.nbytes
+            + int(offsets[-1]))
+    with atomic_write(os.fspath(path), "wb", expected_bytes=size) as out:
         out.write(NATIVE_MAGIC + len(blob).to_bytes(8, "little") + blob)
         out.write(counts.tobytes())
         out.write(offsets.tobytes())
