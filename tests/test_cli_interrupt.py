@@ -18,6 +18,7 @@ import time
 import numpy as np
 import pytest
 
+import embforge
 from embforge import KeyedVectors
 
 
@@ -87,3 +88,55 @@ def test_ctrl_c_during_counting_keeps_nothing(long_corpus, tmp_path):
     assert err.splitlines()[-1] == ("embforge cooccur: interrupted (Ctrl-C): co-occurrence counting "
                                     "stopped; nothing was kept")
     assert not out.exists() and os.listdir(tmp_path) == ["stderr.txt"]
+
+
+def test_ctrl_c_during_finetuning_saves_the_classifier(tmp_path):
+    pytest.importorskip("torch")
+    from embforge.finetune import load_classifier
+    data = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+    out = tmp_path / "clf"
+    code, err = interrupt_when(
+        ["finetune", "--vectors", os.path.join(data, "finetune_vectors.txt"),
+         "--train", os.path.join(data, "finetune_train.tsv"),
+         "--test", os.path.join(data, "finetune_test.tsv"), "--epochs", "100000", "--patience",
+         "100000", "--quiet", "--save", str(out)], "fine-tuning", tmp_path, delay=0.5)
+    assert code == 130 and "Traceback" not in err, err
+    last = err.splitlines()[-1]
+    assert last.startswith("embforge finetune: stopped early (Ctrl-C) after ") and str(out) in last, err
+    model = load_classifier(str(out))
+    assert model.labels
+
+
+def test_ctrl_c_during_spilling_count_leaves_no_spill(long_corpus, tmp_path):
+    spills = tmp_path / "spills"
+    spills.mkdir()
+    out = tmp_path / "c.npz"
+    code, err = interrupt_when(["cooccur", long_corpus, "-o", str(out), "--threads", "1",
+                                "--window", "200", "--min-count", "1", "--memory", "4MB",
+                                "--temp-dir", str(spills)], "counting", tmp_path, delay=0.2)
+    assert code == 130 and "Traceback" not in err, err
+    assert os.listdir(spills) == []
+    # Counted straight into the output file: a Ctrl-C that came once the
+    # count was whole (writing it) leaves the whole file and says so; one
+    # that stopped the count leaves nothing.
+    last = err.splitlines()[-1]
+    if out.exists():
+        assert f"the matrix was written to {out}" in last, err
+        assert embforge.Cooccurrence.load(str(out)).nnz > 0
+    else:
+        assert last.endswith("co-occurrence counting stopped; nothing was kept"), err
+
+
+def test_ctrl_c_during_out_of_core_glove_leaves_no_temporary(long_corpus, tmp_path):
+    spills = tmp_path / "spills"
+    spills.mkdir()
+    out = tmp_path / "g.txt"
+    code, err = interrupt_when(["train", "--model", "glove", long_corpus, "-o", str(out),
+                                "--threads", "1", "--epochs", "200", "--min-count", "1",
+                                "--window", "5", "--size", "20", "--memory", "4MB", "--temp-dir",
+                                str(spills)],
+                               "out of core", tmp_path)
+    assert code == 130 and "Traceback" not in err, err
+    assert "stopped early (Ctrl-C); vectors saved so far" in err.splitlines()[-1]
+    assert len(KeyedVectors.load_word2vec_format(str(out))) == 5000
+    assert os.listdir(spills) == []

@@ -483,8 +483,12 @@ def cooccurrence(corpus, vocab: Optional[Vocabulary] = None, *, window: int = 15
         if bar is not None:
             bar.close()
     stats = result.stats
-    if interrupted or stats["stopped"]:
+    if stats["stopped"]:
         raise KeyboardInterrupt("co-occurrence counting stopped; nothing was kept")
+    if interrupted:  # Ctrl-C came once the count was whole (e.g. while it was being written)
+        kept = f"the matrix was written to {os.fspath(path)}" if path is not None else \
+            "the matrix was not kept"
+        raise KeyboardInterrupt(f"co-occurrence counting had finished before Ctrl-C; {kept}")
     stats["seconds"] = time.perf_counter() - started
     stats["raw_tokens"] = encoded.raw_tokens
     logger.info("co-occurrence on %s: %d nonzeros from %d tokens in %.2fs", backend.device,

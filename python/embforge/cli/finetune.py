@@ -7,7 +7,7 @@ import numpy as np
 from ..finetune import encode_labels, load_tsv
 from ..keyedvectors import KeyedVectors
 from ..backends.arrays import same_device
-from .common import load_vectors
+from .common import load_vectors, say
 
 __all__ = ["add_finetune_parser", "run_finetune"]
 
@@ -95,6 +95,15 @@ def run_finetune(args) -> int:
                       freeze_embedding=args.freeze_embedding,
                       train_last_layers=args.train_last_layers, seed=args.seed,
                       progress=not args.quiet)
+    if result.interrupted:
+        kept = f"epoch {result.best_epoch}'s weights" if result.best_epoch else "the weights so far"
+        saved = ""
+        if args.save:
+            save_classifier(model, args.save)
+            saved = f", saved to {args.save}"
+        say(f"embforge finetune: stopped early (Ctrl-C) after {len(result.history)} whole "
+            f"epoch(s); kept {kept}{saved}; the test set was not scored")
+        return 130
     scores = evaluate(model, test_texts, test_labels)
     print(f"trained {len(result.history)} epoch(s) in {result.seconds:.1f}s, best epoch "
           f"{result.best_epoch}; {result.trainable_parameters} trainable parameters")

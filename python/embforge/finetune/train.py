@@ -2,7 +2,11 @@
 validation set, the best epoch's weights restored."""
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
@@ -18,6 +22,7 @@ from .model import check_device
 from .scoring import evaluate
 
 torch = require_torch()
+logger = logging.getLogger(__name__)
 
 __all__ = ["FinetuneResult", "finetune"]
 
@@ -29,8 +34,31 @@ class FinetuneResult:
     best_epoch: int = 0
     best_val_accuracy: Optional[float] = None
     stopped_early: bool = False
+    interrupted: bool = False   # Ctrl-C: stopped after a whole batch, the best weights kept
     trainable_parameters: int = 0
     seconds: float = 0.0
+
+
+@contextlib.contextmanager
+def _ctrl_c_stops(flag: threading.Event):
+    """While fine-tuning runs in the main thread with Python's own Ctrl-C
+    handler, the first Ctrl-C sets `flag` (the loop stops after the batch in
+    progress: no optimizer step is cut in half) and a second one raises
+    KeyboardInterrupt at once. A handler the caller installed is left alone."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield
+        return
+
+    def first(signum, frame):
+        flag.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    signal.signal(signal.SIGINT, first)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _optimizer(model, lr: float, weight_decay: float):
@@ -79,6 +107,11 @@ def finetune(model, train_texts: Sequence[str], train_labels: Sequence[str],
     (everything, unless the embedding was built frozen). Labels are the model's ``labels``;
     others are an error. `device` (default: the model's) must be where the
     model is. A tqdm bar shows progress unless ``progress=False``.
+
+    Ctrl-C (in the main thread, under Python's own SIGINT handler) stops
+    after the batch in progress and returns as training does (the best
+    validated epoch's weights restored, ``result.interrupted`` True); a
+    second Ctrl-C raises KeyboardInterrupt at once.
     """
     tokenizer = tokenizer or getattr(model, "tokenizer", None)
     if tokenizer is None:
@@ -113,11 +146,16 @@ def finetune(model, train_texts: Sequence[str], train_labels: Sequence[str],
     best_state, waited, started = None, 0, time.perf_counter()
 
     bar = tqdm(total=epochs * steps_per_epoch, disable=not progress, desc="finetune", unit="batch")
-    try:
+    stop = threading.Event()
+    with _ctrl_c_stops(stop), bar:
+        logger.info("fine-tuning %d trainable parameters: %d epochs of %d batches",
+                    result.trainable_parameters, epochs, steps_per_epoch)
         for epoch in range(1, epochs + 1):
             model.train()
             total = torch.zeros((), device=where)  # summed on the device: no sync per step
             for rows in batches(lengths, batch_size, rng):
+                if stop.is_set():
+                    break
                 ids, mask = pad(encoded, rows, tokenizer.pad_id, where)
                 loss = torch.nn.functional.cross_entropy(model(ids, mask), targets[torch.from_numpy(rows).to(where)])
                 optimizer.zero_grad(set_to_none=True)
@@ -128,6 +166,8 @@ def finetune(model, train_texts: Sequence[str], train_labels: Sequence[str],
                 scheduler.step()
                 total += loss.detach() * len(rows)
                 bar.update(1)
+            if stop.is_set():
+                break                       # the epoch is not whole: no history row for it
             row = {"epoch": epoch, "train_loss": float(total) / len(encoded),
                    "lr": scheduler.get_last_lr()[0]}
             if val_texts is not None:
@@ -149,8 +189,7 @@ def finetune(model, train_texts: Sequence[str], train_labels: Sequence[str],
             if patience is not None and val_texts is not None and waited >= patience:
                 result.stopped_early = epoch < epochs
                 break
-    finally:
-        bar.close()
+    result.interrupted = stop.is_set()
     if best_state is not None:
         with torch.no_grad():  # copy_ keeps any memory shared with the vectors
             for name, parameter in model.named_parameters():
