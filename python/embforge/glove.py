@@ -33,6 +33,7 @@ from .distributed.replicas import replicas_for
 from .io.archive import read_archive, write_archive
 from .keyedvectors import KeyedVectors
 from .progress import make_bar, run_polled
+from .training_guard import TrainingGuard
 from .vocab import Vocabulary
 
 __all__ = ["GloVe"]
@@ -145,6 +146,7 @@ class GloVe:
         self.cost_history: list = []                # glove.c's cost of every epoch trained
         self.epochs_trained = 0
         self.interrupted = False
+        self._guard = TrainingGuard("GloVe model")
         self.train_seconds = 0.0
         self.pairs_per_second = 0.0
         self._storage = None  # the backend's array under wv: output vectors, then spare rows
@@ -228,6 +230,11 @@ class GloVe:
             raise RuntimeError("no co-occurrence matrix: call fit() first")
         epochs = self.epochs if epochs is None else check_number("epochs", epochs, 1, integer=True)
         callbacks = self.callbacks if callbacks is None else tuple(callbacks)
+        with self._guard.training():
+            self._run(epochs, callbacks)
+        return self
+
+    def _run(self, epochs: int, callbacks) -> None:
         progress = self._native_progress
         progress.clear_stop()
         self.interrupted = False
@@ -296,7 +303,6 @@ class GloVe:
             self._update_wv()
         self.pairs_per_second = replicas.total(self.pairs_per_second)  # the job's speed
         call_callbacks(callbacks, "on_train_end", self)
-        return self
 
     def stop(self) -> None:
         """Ends a running train() at the next block of pairs (from another thread)."""
@@ -320,6 +326,7 @@ class GloVe:
         pickle. The co-occurrence matrix is not included (Cooccurrence.save)."""
         if self.weights is None:
             raise ValueError("nothing to save: the model has not been fitted")
+        self._guard.check_idle("save")
         write_archive(path, self._config(), self.vocab.words, counts=self.vocab.counts,
                       weights=self._backend.to_host(self.weights),
                       gradsq=self._backend.to_host(self.gradsq))

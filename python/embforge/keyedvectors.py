@@ -101,6 +101,7 @@ class KeyedVectors(SimilarityQueries):
         self._host: Optional[np.ndarray] = None
         self.norms: Optional[np.ndarray] = None
         self._normed: Optional[np.ndarray] = None
+        self._generation = 0    # bumped by _invalidate()
 
     def _invalidate(self) -> None:
         """Drops caches derived from the vectors (norms, unit vectors, host copy).
@@ -108,6 +109,7 @@ class KeyedVectors(SimilarityQueries):
         self._host = None
         self.norms = None
         self._normed = None
+        self._generation += 1   # a cache computed from the old vectors is not kept
 
     # ------------------------------------------------------------ storage
 
@@ -259,19 +261,26 @@ class KeyedVectors(SimilarityQueries):
     def fill_norms(self, force: bool = False) -> None:
         """Computes ``self.norms`` (L2 length of each vector) if missing or `force`."""
         if self.norms is None or force:
-            self.norms = np.linalg.norm(self.vectors, axis=1)
-            self._normed = None
+            generation = self._generation
+            norms = np.linalg.norm(self.vectors, axis=1)
+            if generation == self._generation:
+                self.norms, self._normed = norms, None
 
     def get_normed_vectors(self) -> np.ndarray:
         """Unit-length vectors (zero vectors stay zero), cached and read-only
         until ``_invalidate()``."""
-        if self._normed is None:
-            self.fill_norms()
-            lengths = np.where(self.norms > 0, self.norms, 1).astype(self.vectors.dtype)
+        normed = self._normed
+        if normed is None:
+            # Cached only if the vectors were not declared changed meanwhile
+            # (a query in one thread while training ends in another).
+            generation = self._generation
+            norms = self.norms if self.norms is not None else np.linalg.norm(self.vectors, axis=1)
+            lengths = np.where(norms > 0, norms, 1).astype(self.vectors.dtype)
             normed = self.vectors / lengths[:, None]
             normed.flags.writeable = False
-            self._normed = normed
-        return self._normed
+            if generation == self._generation:
+                self.norms, self._normed = norms, normed
+        return normed
 
     def unit_normalize_all(self) -> None:
         """Scales every vector to unit length in place (gensim)."""

@@ -28,6 +28,7 @@ from .distributed.replicas import rank_seed, replicas_for
 from .io.archive import read_archive, write_archive
 from .keyedvectors import KeyedVectors
 from .progress import make_bar, run_polled
+from .training_guard import TrainingGuard
 from .vocab import Vocabulary
 
 __all__ = ["Word2Vec"]
@@ -118,6 +119,7 @@ class Word2Vec:
         self.training_loss: list = []   # summed loss of each epoch trained, in order
         self.epochs_trained = 0
         self.interrupted = False
+        self._guard = TrainingGuard("Word2Vec model")
         self.train_seconds = 0.0        # wall time of the last train() call
         self.words_per_second = 0.0     # raw corpus tokens / s of the last train() call
         self._corpus: Optional[EncodedCorpus] = None
@@ -216,7 +218,8 @@ class Word2Vec:
         if compute_loss is not None:
             self.compute_loss = bool(compute_loss)
         callbacks = self.callbacks if callbacks is None else tuple(callbacks)
-        self._run(corpus, epochs, start_alpha, end_alpha, callbacks, start_epoch)
+        with self._guard.training():
+            self._run(corpus, epochs, start_alpha, end_alpha, callbacks, start_epoch)
         return self
 
     def _encoded(self, source) -> EncodedCorpus:
@@ -375,6 +378,7 @@ class Word2Vec:
         """
         if self.wv is None:
             raise ValueError("nothing to save: the model has no vocabulary yet")
+        self._guard.check_idle("save")
         write_archive(path, self._config(), self.vocab.words, counts=self.vocab.counts,
                       vectors=np.ascontiguousarray(self.wv.vectors),
                       syn1neg=self._backend.to_host(self.syn1neg))
