@@ -122,6 +122,8 @@ def _plain_share(f, size, start, rank, world, block, chunk_bytes) -> Iterator[by
             while True:
                 data = f.read(_SCAN)
                 if not data:
+                    if position < size:  # the end came before the size seen at the start
+                        raise ValueError(f"{f.name}: the file shrank while it was read")
                     break
                 i = data.find(b"\n")
                 if i >= 0:
