@@ -32,6 +32,7 @@ from .distributed.group import resolve_group
 from .distributed.replicas import replicas_for
 from .io.archive import read_archive, write_archive
 from .keyedvectors import KeyedVectors
+from .history import TrainingHistory
 from .progress import make_bar, run_polled
 from .training_guard import TrainingGuard
 from .vocab import Vocabulary
@@ -144,6 +145,7 @@ class GloVe:
         self.gradsq: Optional[np.ndarray] = None
         self.wv: Optional[KeyedVectors] = None
         self.cost_history: list = []                # glove.c's cost of every epoch trained
+        self.history = TrainingHistory()            # epoch rows and points within epochs
         self.epochs_trained = 0
         self.interrupted = False
         self._guard = TrainingGuard("GloVe model")
@@ -200,6 +202,7 @@ class GloVe:
         self.wv = KeyedVectors.from_storage(vocab.words, self._storage, vocab.counts)
         self._update_wv()
         self.cost_history = []
+        self.history = TrainingHistory()
         self.epochs_trained = 0
 
     def _update_wv(self) -> None:
@@ -246,9 +249,15 @@ class GloVe:
         started = time.perf_counter()
         done = 0
 
+        first_epoch = self.epochs_trained
+        self.history.start_call()
+
         def poll():
+            now = done + progress.work_done
+            self.history.sample(first_epoch + now / max(1, local), now, progress,
+                                learning_rate=False, started=started)
             if bar is not None:
-                bar.update(done + progress.work_done - bar.n)
+                bar.update(now - bar.n)
                 if progress.loss_count:
                     bar.set_postfix(cost=f"{progress.loss_sum / progress.loss_count:.4f}",
                                     refresh=False)
@@ -266,6 +275,7 @@ class GloVe:
                     grad_clip=self.grad_clip, bias_learning_rate=self.bias_learning_rate,
                     seed=int(self.seed), epoch=int(order_epoch), workers=int(self.workers))
                 cost, skipped, stopped = 0.0, 0, False
+                epoch_started, epoch_pairs = time.perf_counter(), done
                 for part in range(slices):
 
                     def piece(part=part):
@@ -291,6 +301,10 @@ class GloVe:
                     break
                 self.cost_history.append(replicas.total(cost) / nnz)
                 self.epochs_trained += 1
+                seconds = time.perf_counter() - epoch_started
+                self.history.add_epoch(epoch=self.epochs_trained, cost=self.cost_history[-1],
+                                       pairs_per_second=(done - epoch_pairs) / max(seconds, 1e-9),
+                                       seconds=seconds, complete=True)
                 logger.info("epoch %d: cost %.6f", self.epochs_trained, self.cost_history[-1])
                 if callbacks:
                     self._update_wv()
@@ -308,6 +322,13 @@ class GloVe:
         """Ends a running train() at the next block of pairs (from another thread)."""
         self._native_progress.request_stop()
 
+    def plot_history(self, path=None, **options):
+        """Training curves from ``self.history`` (cost per epoch, pairs/s), kept in the
+        model's archive; returns the matplotlib Figure and writes a PNG to
+        `path` (see embforge.plots.plot_history; needs matplotlib)."""
+        from .plots import plot_history
+        return plot_history(self, path, **options)
+
     # ------------------------------------------------------------ persistence
     def _config(self) -> dict:
         names = ("vector_size", "x_max", "alpha", "learning_rate", "epochs", "window", "symmetric",
@@ -317,7 +338,8 @@ class GloVe:
         config = {name: getattr(self, name) for name in names}
         config["memory"] = parse_memory(self.memory)
         config.update(format=MODEL_MAGIC, version=MODEL_VERSION,
-                      cost_history=[float(c) for c in self.cost_history])
+                      cost_history=[float(c) for c in self.cost_history],
+                      history=self.history.to_json())
         return config
 
     def save(self, path) -> None:
@@ -341,6 +363,7 @@ class GloVe:
         try:
             trained = int(config.pop("epochs_trained"))
             history = [float(c) for c in config.pop("cost_history")]
+            recorded = TrainingHistory.from_json(config.pop("history", None), os.fspath(path))
             kwargs = {k: config[k] for k in ("vector_size", "x_max", "alpha", "learning_rate",
                                              "epochs", "window", "symmetric", "distance_weighting",
                                              "min_count", "max_vocab_size", "workers", "seed",
@@ -368,6 +391,7 @@ class GloVe:
         model._update_wv()
         model.epochs_trained = trained
         model.cost_history = history
+        model.history = recorded
         return model
 
     def __repr__(self) -> str:

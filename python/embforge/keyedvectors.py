@@ -303,6 +303,16 @@ class KeyedVectors(SimilarityQueries):
         return evaluation.evaluate_word_pairs(self, pairs, delimiter, restrict_vocab,
                                               case_insensitive, dummy4unknown, encoding)
 
+    # ------------------------------------------------------------ pictures
+
+    def plot_map(self, words=(), path=None, **options):
+        """A labelled 2-D map of `words` (PCA; t-SNE or UMAP with
+        method=), optionally coloured by groups= and with neighbours_of=
+        drawn around a query word; returns the matplotlib Figure and writes
+        a PNG to `path` (see embforge.plots.plot_map; needs matplotlib)."""
+        from .plots import plot_map
+        return plot_map(self, words, path, **options)
+
     # ------------------------------------------------------------ files
 
     def save_word2vec_format(self, fname, fvocab=None, binary: bool = False, total_vec=None,

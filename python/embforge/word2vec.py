@@ -27,6 +27,7 @@ from .distributed.group import resolve_group
 from .distributed.replicas import rank_seed, replicas_for
 from .io.archive import read_archive, write_archive
 from .keyedvectors import KeyedVectors
+from .history import TrainingHistory
 from .progress import make_bar, run_polled
 from .training_guard import TrainingGuard
 from .vocab import Vocabulary
@@ -117,6 +118,7 @@ class Word2Vec:
         self.syn1neg: Optional[np.ndarray] = None
         self.vocab: Optional[Vocabulary] = None
         self.training_loss: list = []   # summed loss of each epoch trained, in order
+        self.history = TrainingHistory()  # epoch rows and points within epochs (plot_history)
         self.epochs_trained = 0
         self.interrupted = False
         self._guard = TrainingGuard("Word2Vec model")
@@ -165,6 +167,7 @@ class Word2Vec:
         self.wv = KeyedVectors.from_storage(vocab.words, self._storage, vocab.counts)
         self._make_tables()
         self.training_loss = []
+        self.history = TrainingHistory()
         self.epochs_trained = 0
 
     def _make_tables(self) -> None:
@@ -254,9 +257,15 @@ class Word2Vec:
         started = time.perf_counter()
         done_before = 0.0
 
+        first_epoch = self.epochs_trained
+        self.history.start_call()
+
         def poll():
+            done = done_before + progress.work_done * raw_per_id
+            self.history.sample(first_epoch + done / max(1, corpus.raw_tokens), done, progress,
+                                learning_rate=True, started=started)
             if bar is not None:
-                bar.update(done_before + progress.work_done * raw_per_id - bar.n)
+                bar.update(done - bar.n)
                 if progress.loss_count:
                     bar.set_postfix(loss=f"{progress.loss_sum / progress.loss_count:.4f}",
                                     lr=f"{progress.learning_rate:.5f}", refresh=False)
@@ -276,6 +285,7 @@ class Word2Vec:
                 # Each slice's learning rate runs over its share of the epoch's ids.
                 ends = self._slice_ends(corpus, self.epochs_trained, slices)
                 loss, rng, stopped = 0.0, 0, False
+                epoch_started, epoch_words = time.perf_counter(), done_before
                 for part in range(slices):
                     # the epoch's own endpoints at its ends (a0 + (a1 - a0) * 1.0
                     # need not be a1 in floating point)
@@ -306,6 +316,11 @@ class Word2Vec:
                 loss = replicas.total(loss)
                 self.training_loss.append(loss if self.compute_loss else float("nan"))
                 self.epochs_trained += 1
+                seconds = time.perf_counter() - epoch_started
+                self.history.add_epoch(epoch=self.epochs_trained, loss=self.training_loss[-1],
+                                       learning_rate=a1 if not stopped else progress.learning_rate,
+                                       words_per_second=(done_before - epoch_words) / max(seconds, 1e-9),
+                                       seconds=seconds, complete=not stopped)
                 if stopped:
                     self.interrupted = True
                     logger.warning("training stopped during epoch %d; the vectors are usable", e + 1)
@@ -358,6 +373,13 @@ class Word2Vec:
                  "hot_sync_interval", "hot_sync_rows")
         return {name: getattr(self, name) for name in names}
 
+    def plot_history(self, path=None, **options):
+        """Training curves from ``self.history`` (loss per epoch and within epochs, words/s, learning rate), kept in the
+        model's archive; returns the matplotlib Figure and writes a PNG to
+        `path` (see embforge.plots.plot_history; needs matplotlib)."""
+        from .plots import plot_history
+        return plot_history(self, path, **options)
+
     # ------------------------------------------------------------ persistence
     def _config(self) -> dict:
         names = ("sg", "vector_size", "alpha", "window", "min_count", "max_vocab_size", "sample",
@@ -366,7 +388,8 @@ class Word2Vec:
                  "sync_interval", "combine", "hot_sync_interval", "hot_sync_rows")
         config = {name: getattr(self, name) for name in names}
         config.update(format=MODEL_MAGIC, version=MODEL_VERSION,
-                      training_loss=[float(x) for x in self.training_loss])
+                      training_loss=[float(x) for x in self.training_loss],
+                      history=self.history.to_json())
         return config
 
     def save(self, path) -> None:
@@ -399,6 +422,7 @@ class Word2Vec:
             raise ValueError(f"{path}: the model holds NaN or infinite weights")
         trained = config.pop("epochs_trained", 0)
         losses = config.pop("training_loss", [])
+        history = TrainingHistory.from_json(config.pop("history", None), os.fspath(path))
         kwargs = {k: config[k] for k in ("sg", "vector_size", "alpha", "window", "min_count",
                                          "max_vocab_size", "sample", "seed", "workers", "min_alpha",
                                          "negative", "ns_exponent", "epochs", "shrink_windows",
@@ -416,6 +440,7 @@ class Word2Vec:
         model.wv._invalidate()
         model.epochs_trained = trained
         model.training_loss = list(losses)
+        model.history = history
         return model
 
     def __repr__(self) -> str:
