@@ -282,8 +282,10 @@ class Word2Vec:
                 _call(callbacks, "on_epoch_begin", self)
                 a0 = start_alpha + (end_alpha - start_alpha) * e / total
                 a1 = start_alpha + (end_alpha - start_alpha) * (e + 1) / total
-                # Each slice's learning rate runs over its share of the epoch's ids.
-                ends = self._slice_ends(corpus, self.epochs_trained, slices)
+                # Each slice's learning rate runs over its share of the epoch's ids,
+                # counted over the whole job (every rank's ids) when distributed.
+                ends = replicas.job_fractions(
+                    self._slice_ends(corpus, self.epochs_trained, slices), corpus.n_tokens)
                 loss, rng, stopped = 0.0, 0, False
                 epoch_started, epoch_words = time.perf_counter(), done_before
                 for part in range(slices):
