@@ -3,6 +3,7 @@
     python bench/bench_distributed.py speed   [--models sgns cbow] [--repeat 2]
     python bench/bench_distributed.py quality [--models sgns cbow] [--seeds 1 2 3]
     python bench/bench_distributed.py big     [--times 10] [--glove-epochs 5] [--repeat 1]
+    python bench/bench_distributed.py glove-cost [--intervals 20000000 2000000 500000]
 
 What a user waits for is timed: the whole command, from launch to exit
 (interpreter and torch start, rendezvous, vocabulary merge, training, writing
@@ -19,6 +20,9 @@ quality: 2 processes x 1 thread against 1 process x 2 threads, per seed, and the
 big:     `embforge cooccur` (tokens/s) and `embforge train --model glove`
          (pair-updates/s) on the bench corpus repeated --times times, 1 x 1
          thread against 2 x 1 thread.
+glove-cost: GloVe's cost after each of 10 epochs on kdocs (window 10, d = 50),
+         one process against 2 processes at each --intervals sync interval
+         (bench/dist_glove_cost.py is the rank).
 The machine is shared and noisy: compare the ratios printed by one run.
 """
 import argparse
@@ -156,9 +160,31 @@ def big(args, work):
               flush=True)
 
 
+def glove_cost(args, work):
+    corpus = decompress([p for p in CORPORA if "kdocs" in p], work)
+    rank = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dist_glove_cost.py")
+    import json
+    runs = [("one process", 1, 20_000_000)] + [(f"2 procs, sync every {i}", 2, i)
+                                                for i in args.intervals]
+    base = None
+    for name, processes, interval in runs:
+        cmd = ([sys.executable, rank] if processes == 1 else
+               [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                f"--nproc-per-node={processes}", rank])
+        result = subprocess.run(cmd + [corpus, "--sync-interval", str(interval)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if result.returncode != 0:
+            raise SystemExit(f"failed: {' '.join(cmd)}\n{result.stderr[-3000:]}")
+        cost = json.loads(result.stdout.strip().splitlines()[-1])["cost"]
+        base = base or cost
+        print(f"{name:32s} " + " ".join(f"{c:.5f}" for c in cost)
+              + f"   last vs one process {cost[-1] / base[-1] - 1:+.1%}", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("what", choices=["speed", "quality", "big"])
+    parser.add_argument("what", choices=["speed", "quality", "big", "glove-cost"])
+    parser.add_argument("--intervals", type=int, nargs="+", default=[20_000_000, 2_000_000, 500_000])
     parser.add_argument("--models", nargs="+", default=["sgns", "cbow"], choices=["sgns", "cbow"])
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
@@ -167,7 +193,8 @@ def main():
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="embforge-bench-dist-")
     try:
-        {"speed": speed, "quality": quality_runs, "big": big}[args.what](args, work)
+        {"speed": speed, "quality": quality_runs, "big": big,
+         "glove-cost": glove_cost}[args.what](args, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
