@@ -31,6 +31,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import importlib
+import logging
 import os
 import resource
 import shutil
@@ -140,5 +141,7 @@ def main(target) -> None:
     if atheris is None:
         sys.exit("atheris is not installed: pip install 'embforge[fuzz]' (or pip install atheris)")
     _limit_address_space()
+    # Readers log warnings (duplicate words) that would drown libFuzzer's report.
+    logging.disable(logging.WARNING)
     atheris.Setup(sys.argv, lambda data: check_input(target, data))
     atheris.Fuzz()
