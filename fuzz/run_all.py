@@ -28,8 +28,8 @@ from make_seeds import TARGETS, write_seeds  # noqa: E402
 
 _STATUS = re.compile(r"^#(\d+)\s+\S+\s+cov: (\d+) ft: (\d+)", re.M)
 _DONE = re.compile(r"^Done (\d+) runs in (\d+) second", re.M)
-_UNITS = re.compile(r"stat::number_of_executed_units: (\d+)")
-_PEAK = re.compile(r"stat::peak_rss_mb: (\d+)")
+_UNITS = re.compile(r"stat::number_of_executed_units:\s+(\d+)")
+_PEAK = re.compile(r"stat::peak_rss_mb:\s+(\d+)")
 
 
 def run_target(name: str, args) -> dict:

@@ -14,7 +14,7 @@ pytest.importorskip("atheris", reason="the fuzz smoke step needs atheris: "
                                       "pip install 'embforge[fuzz]'")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FUZZ_SECONDS = 2       # per target; with start-up about 45 s for the 15 targets on 2 cores
+FUZZ_SECONDS = 1       # per target: about 35 s for the 15 targets with start-up, on an idle 2-core machine
 MIN_RUNS = 20          # fewer executions means the target is not fuzzing anything
 
 
