@@ -103,6 +103,8 @@ HOSTILE = {
     "non-ascii digits": ("a ٣\n".encode(), r"line 1: the count of 'a' is '٣'"),
     "superscript": ("a ²\n".encode(), r"line 1: the count of 'a' is '²'"),
     "too large": (b"a 9223372036854775808\n", r"line 1: the count of 'a' is '9223372036854775808'"),
+    # int() refuses more than 4300 digits with a message of its own, naming neither
+    "thousands of digits": (b"a " + b"9" * 5000 + b"\n", r"line 1: the count of 'a' is '999"),
     "duplicate": (b"a 1\nb 2\na 3\n", r"line 3: the word 'a' appears again \(first on line 1\)"),
     "bad utf-8": (b"a 1\nb\xc3 2\n", r"line 2: bytes b'\\xc3' at column 2 are not valid utf-8"),
     "line numbers count blank lines": (b"\n\na 1\n\nb\n", r"line 5: expected 'word count'"),
@@ -158,6 +160,11 @@ def test_words_with_unicode_spaces_read_back(tmp_path):
     words = ["caf\u00a0e", "a\x1cb", "a\u2028b", "\u3000"]
     write_vocab_file(tmp_path / "v.txt", words, [4, 3, 2, 1])
     assert Vocabulary.load(tmp_path / "v.txt") == Vocabulary(words, [4, 3, 2, 1])
+
+
+def test_leading_zeros_do_not_count_towards_the_digits(tmp_path):
+    path = write(tmp_path / "v.txt", b"a " + b"0" * 30 + b"7\n")
+    assert Vocabulary.load(path) == Vocabulary(["a"], [7])
 
 
 def test_integral_float_counts_are_written_as_integers(tmp_path):

@@ -53,7 +53,9 @@ def read_vocab_file(path, unicode_errors: str = "strict") -> Tuple[List[str], np
                     raise ValueError(f"{path}: line {line_no}: expected 'word count', found "
                                      f"{show(text.strip())}")
                 word, count = fields
-                if not (count.isascii() and count.isdigit()) or int(count) > _MAX_COUNT:
+                # the length first: int() of thousands of digits is itself an error
+                if not (count.isascii() and count.isdigit()) or len(count.lstrip("0")) > 19 \
+                        or int(count) > _MAX_COUNT:
                     raise ValueError(f"{path}: line {line_no}: the count of {show(word)} is "
                                      f"{show(count)}, not an integer from 0 to {_MAX_COUNT}")
                 if word in first_line:
