@@ -96,8 +96,12 @@ atexit.register(SCRATCH.close)  # also after a crash report, which exits
 @contextlib.contextmanager
 def instrumented():
     """Imports inside the block are instrumented for coverage (embforge's
-    modules only) when atheris is there; a plain import otherwise."""
-    if atheris is None:
+    modules only) when a script of this folder runs with atheris there; a
+    plain import otherwise (the test suite imports the targets to replay
+    their inputs, and must not leave embforge instrumented, hence slower,
+    for the tests after it)."""
+    script = os.path.dirname(os.path.abspath(sys.argv[0])) if sys.argv and sys.argv[0] else ""
+    if atheris is None or script != FUZZ_DIR:
         yield
         return
     with atheris.instrument_imports(include=["embforge"]):
