@@ -34,6 +34,9 @@ EXPECTED = {
                                                      r"\w+: not a valid \.npy header",
     # KeyError: a config without one of the settings the constructor takes.
     ("word2vec_model", "config_without_a_setting"): r"invalid Word2Vec model \(KeyError\('workers'\)\)",
+    # MemoryError: a .npy header length of 4 GiB was read before numpy checked it.
+    ("cooccurrence_archive", "npy_header_length_4gib"): r"not an embforge co-occurrence file "
+                                                        r"\(member \w+: \.npy header length \d+ is over",
     ("glove_model", "npy_header_tokenize_error"): r"not an embforge GloVe model \(member \w+: not "
                                                   r"a valid \.npy header",
     ("cooccurrence_archive", "npy_header_tokenize_error"): r"not an embforge co-occurrence file "
