@@ -21,7 +21,6 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=$(mkdir -p "${1:-$root/fuzz/work/native}" && cd "${1:-$root/fuzz/work/native}" && pwd)
-cc=${CC:-clang}
 cxx=${CXX:-clang++}
 if ! command -v "$cxx" >/dev/null; then
   echo "$cxx not found: the native coverage build needs clang (apt-get install clang)" >&2
@@ -36,8 +35,7 @@ exec 9>/tmp/embforge-build.lock
 flock 9
 if [ ! -f "$out/build/build.ninja" ]; then
   cmake -S "$root" -B "$out/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DCMAKE_C_COMPILER="$cc" -DCMAKE_CXX_COMPILER="$cxx" \
-    -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" \
+    -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_CXX_FLAGS="$flags" \
     -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address" \
     -DEMBFORGE_OUTPUT_DIR="$package" -DEMBFORGE_CUDA=OFF \
     -Dpybind11_DIR="$(python3 -c 'import pybind11; print(pybind11.get_cmake_dir())')" >/dev/null
