@@ -85,3 +85,50 @@ def test_found_input_is_refused_cleanly(target_name, name):
                 target.one_input(data)
     finally:
         _harness.SCRATCH.clear()
+
+
+# ---------------------------------------------------------------- found by review
+def test_json_nested_deeper_than_the_recursion_limit_is_a_clean_refusal(tmp_path):
+    # json raises RecursionError for such input; each reader names its file.
+    from embforge import checkpoint
+    from embforge.io.native_kv import NATIVE_MAGIC, read_native
+    deep = b"[" * 100_000
+    kv = tmp_path / "deep.kv"
+    kv.write_bytes(NATIVE_MAGIC + len(deep).to_bytes(8, "little") + deep)
+    with pytest.raises(ValueError, match=r"deep\.kv: offset 16: the header is not valid JSON "
+                                         r"\(nested too deeply\)"):
+        read_native(kv)
+    (tmp_path / "ckpt").mkdir()
+    (tmp_path / "ckpt" / "manifest.json").write_bytes(deep)
+    with pytest.raises(ValueError, match=r"manifest\.json: not a checkpoint manifest \(nested"):
+        checkpoint.latest(tmp_path / "ckpt")
+
+
+def test_an_archive_member_declaring_more_than_it_holds_is_refused_before_allocation(tmp_path):
+    import io
+    import zipfile
+
+    import numpy as np
+
+    from embforge.word2vec import Word2Vec
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False,
+                                                  "shape": (10 ** 12,)})
+    path = tmp_path / "huge.npz"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("config.npy", _npy(b'{"format": "embforge.Word2Vec", "version": 1}'))
+        z.writestr("words.npy", _npy(b"a"))
+        z.writestr("counts.npy", header.getvalue() + b"\0" * 16)
+    with pytest.raises(ValueError, match=r"huge\.npz: not an embforge Word2Vec model \(member "
+                                         r"counts declares shape \(1000000000000,\) of float32 "
+                                         r"\(4000000000000 bytes\) but holds 16 bytes"):
+        Word2Vec.load(path)
+
+
+def _npy(data: bytes) -> bytes:
+    import io
+
+    import numpy as np
+    out = io.BytesIO()
+    np.save(out, np.frombuffer(data, np.uint8))
+    return out.getvalue()
