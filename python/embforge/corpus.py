@@ -22,6 +22,7 @@ from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ._native import core
+from ._tokens import is_token
 from .io.compression import open_binary
 from .vocab import Vocabulary
 
@@ -58,14 +59,16 @@ def _sentence_chunks(sentences: Iterable[Sequence[str]]) -> Iterator[bytes]:
 
 
 def _join_checked(sentences: List[Sequence[str]]) -> bytes:
-    text = "\n".join(" ".join(sentence) for sentence in sentences) + "\n"
-    if len(text.split()) != sum(len(sentence) for sentence in sentences):
-        # Some token held whitespace or was empty: name it.
+    data = ("\n".join(" ".join(sentence) for sentence in sentences) + "\n").encode("utf-8")
+    # bytes.split() splits on ASCII whitespace, exactly what the reader splits on
+    if len(data.split()) != sum(len(sentence) for sentence in sentences):
+        # Some token held a separator or was empty: name it.
         for sentence in sentences:
             for token in sentence:
-                if not isinstance(token, str) or len(token.split()) != 1 or token.split()[0] != token:
-                    raise ValueError(f"tokens must be non-empty str without whitespace, got {token!r}")
-    return text.encode("utf-8")
+                if not is_token(token):
+                    raise ValueError("tokens must be non-empty str without ASCII whitespace, got "
+                                     f"{token!r}")
+    return data
 
 
 def _is_path(item) -> bool:

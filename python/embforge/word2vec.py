@@ -415,28 +415,35 @@ class Word2Vec:
         config, words, arrays = read_archive(path, "Word2Vec model", ("counts", "vectors", "syn1neg"),
                                              MODEL_MAGIC, MODEL_VERSION)
         counts, vectors, syn1neg = arrays["counts"], arrays["vectors"], arrays["syn1neg"]
-        n, dim = len(words), int(config["vector_size"])
+        try:
+            n, dim = len(words), int(config["vector_size"])
+            trained = int(config.pop("epochs_trained", 0))
+            losses = [float(x) for x in config.pop("training_loss", [])]
+            history = TrainingHistory.from_json(config.pop("history", None), os.fspath(path))
+            kwargs = {k: config[k] for k in ("sg", "vector_size", "alpha", "window", "min_count",
+                                             "max_vocab_size", "sample", "seed", "workers",
+                                             "min_alpha", "negative", "ns_exponent", "epochs",
+                                             "shrink_windows", "max_sentence_length",
+                                             "compute_loss")}
+            # files written before distributed training have no sync settings
+            kwargs.update(sync_interval=config.get("sync_interval", 2_200_000),
+                          combine=config.get("combine", "sum"),
+                          hot_sync_interval=config.get("hot_sync_interval", 300_000),
+                          hot_sync_rows=config.get("hot_sync_rows", 4096))
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"{path}: invalid Word2Vec model ({error!r})") from None
         for name, array, shape in (("counts", counts, (n,)), ("vectors", vectors, (n, dim)),
                                    ("syn1neg", syn1neg, (n, dim))):
             if array.shape != shape:
                 raise ValueError(f"{path}: {name} has shape {array.shape}, expected {shape}")
         if not (np.isfinite(vectors).all() and np.isfinite(syn1neg).all()):
             raise ValueError(f"{path}: the model holds NaN or infinite weights")
-        trained = config.pop("epochs_trained", 0)
-        losses = config.pop("training_loss", [])
-        history = TrainingHistory.from_json(config.pop("history", None), os.fspath(path))
-        kwargs = {k: config[k] for k in ("sg", "vector_size", "alpha", "window", "min_count",
-                                         "max_vocab_size", "sample", "seed", "workers", "min_alpha",
-                                         "negative", "ns_exponent", "epochs", "shrink_windows",
-                                         "max_sentence_length", "compute_loss")}
-        # files written before distributed training have no sync settings
-        kwargs.update(sync_interval=config.get("sync_interval", 2_200_000),
-                      combine=config.get("combine", "sum"),
-                      hot_sync_interval=config.get("hot_sync_interval", 300_000),
-                      hot_sync_rows=config.get("hot_sync_rows", 4096))
         kwargs.update(options)
-        model = cls(device=device, **kwargs)
-        model._reset_weights(Vocabulary(words, counts))
+        try:
+            model = cls(device=device, **kwargs)
+            model._reset_weights(Vocabulary(words, counts))
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{path}: invalid Word2Vec model ({error})") from None
         model._backend.copy_into(model._input_rows(), vectors)
         model._backend.copy_into(model.syn1neg, syn1neg)
         model.wv._invalidate()
