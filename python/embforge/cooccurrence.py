@@ -403,7 +403,7 @@ def cooccurrence(corpus, vocab: Optional[Vocabulary] = None, *, window: int = 15
     counting and the result (bytes, GB as a float, or "1GB"/"512MiB"): the
     encoded corpus takes at most 1/16 of it in RAM, a larger one is
     memory-mapped from a deleted temporary file under `temp_dir` (see
-    embforge.corpus), and counting gets what the corpus left; beyond it, sorted
+    embforge.corpus), and counting gets the other 15/16; beyond it, sorted
     runs spill to a fresh directory under `temp_dir` (default: the system's). The result
     takes 12 bytes per nonzero; when it does not fit the budget it is written
     to an unnamed temporary file under `temp_dir` (gone when the result is
@@ -451,13 +451,17 @@ def cooccurrence(corpus, vocab: Optional[Vocabulary] = None, *, window: int = 15
             raise ValueError("the EncodedCorpus was encoded with another vocabulary than `vocab`")
         encoded = corpus
     else:
+        share = stream_memory(memory_bytes)
         encoded = encode(corpus, vocab=vocab, min_count=min_count, max_vocab_size=max_vocab_size,
                          max_sentence_length=NO_SENTENCE_LIMIT, process_group=group,
-                         memory=stream_memory(memory_bytes), temp_dir=temp_dir)
+                         memory=share, temp_dir=temp_dir)
         if backend.device == "cpu":
-            # the stream held in RAM is part of the budget: counting gets the
-            # rest (a GPU's budget is its workspace in device memory)
-            memory_bytes = max(MIN_MEMORY, memory_bytes - encoded.ram_bytes)
+            # The corpus's share is set aside whether the stream is in RAM or
+            # mapped: it also pays for what counting's plan does not see (the
+            # vocabulary, the interpreter's objects, the allocator's slack;
+            # 20-50 MB over the plan measured at 1 GB). A GPU's budget is its
+            # workspace in device memory.
+            memory_bytes = max(MIN_MEMORY, memory_bytes - max(share, encoded.ram_bytes))
     if len(encoded.vocab) == 0 or encoded.n_tokens == 0:
         raise ValueError("the corpus has no in-vocabulary words (empty corpus, or min_count too high)")
 
