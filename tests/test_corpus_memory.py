@@ -215,10 +215,10 @@ def _stream_files(pid: int, directory) -> list:
     return [name for name in held if name.startswith(prefix) and name.endswith(" (deleted)")]
 
 
-def _interrupt_once_spilled(command, directory, log_path, ready=None):
+def _interrupt_once_spilled(command, directory, log_path, ready=None, delay=0.0):
     """Starts `command`, waits until it maps a deleted stream file of
     `directory` (and, given `ready`, until its stderr holds that text), sends
-    SIGINT; returns (exit code, stdout, stderr)."""
+    SIGINT `delay` s later; returns (exit code, stdout, stderr)."""
     log = open(log_path, "w+")
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, env=_env(), text=True)
     deadline = time.monotonic() + 120
@@ -228,6 +228,8 @@ def _interrupt_once_spilled(command, directory, log_path, ready=None):
             assert process.poll() is None, open(log_path).read()
             assert time.monotonic() < deadline, "the stream never went to a file"
             time.sleep(0.02)
+        time.sleep(delay)
+        assert process.poll() is None, "finished before it could be interrupted"
         process.send_signal(signal.SIGINT)
         out, _ = process.communicate(timeout=120)
     finally:
@@ -286,7 +288,10 @@ def test_ctrl_c_while_training_leaves_no_file(long_corpus, tmp_path):
     """)
     code, out, err = _interrupt_once_spilled([sys.executable, "-c", script], tmp_path,
                                              tmp_path.parent / f"{tmp_path.name}.log",
-                                             ready="training")
+                                             ready="training", delay=0.5)
+    # the files are gone however the signal found the process; inside the
+    # native epoch (0.5 s after the callback) training stops and fit returns
+    assert os.listdir(tmp_path) == []
     assert code == 0 and out.startswith("interrupted"), out + err
     assert os.listdir(tmp_path) == []
 
@@ -303,7 +308,7 @@ def test_ctrl_c_on_the_command_line_leaves_no_file(long_corpus, tmp_path, comman
     code, _, err = _interrupt_once_spilled(
         [sys.executable, "-m", "embforge", "-v", *args, long_corpus, "--threads", "1",
          "--memory", "1MB", "--temp-dir", str(spill)],
-        spill, tmp_path / "stderr.txt", ready="vocabulary of" if args[0] == "train" else "counting")
+        spill, tmp_path / "stderr.txt", ready="vocabulary of" if args[0] == "train" else "counting", delay=0.3)
     assert code == 130, err
     assert "Traceback" not in err
     assert os.listdir(spill) == []
