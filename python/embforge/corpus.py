@@ -11,8 +11,8 @@ sentence indices for token lists), the vocabulary is merged by
 distributed/vocabulary.py into exactly the single-process one, and each rank
 encodes its share with it (a second pass over the share).
 
-Memory: the encoded corpus takes 4 bytes a token and 8 a sentence (16 a line
-while reading). Up to ``memory`` it is held in RAM; past it, the stream, its
+Memory: the encoded corpus takes 4 bytes a token and 8 a sentence (and 8 a
+line for the line ends while reading). Up to ``memory`` it is held in RAM; past it, the stream, its
 line ends and offsets move to temporary files under ``temp_dir``, unlinked as
 soon as they are created (nothing is left on disk, whatever ends the process),
 and are read through memory maps: pages of the kernel's file cache, not the
@@ -236,8 +236,8 @@ def encode(source, vocab: Optional[Vocabulary] = None, *, min_count: int = 5,
     `memory`: the RAM the stream and its sentence offsets may take (bytes, GB
     as a float, or "64MB"/"512MiB"; None: no bound); past it they go to
     temporary files in `temp_dir` (default: the system's), deleted at once and
-    memory-mapped (see the module's docstring). With `stream_path` the offsets
-    go there too.
+    memory-mapped (see the module's docstring). With `stream_path`, its line
+    ends and offsets go to such temporary files from the start.
 
     `process_group` (a torch process group) or `distributed=True` (torch's
     default group; see embforge.distributed.resolve_group): every rank of the
