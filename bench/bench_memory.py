@@ -9,12 +9,16 @@ the sampling; the child also reports its VmHWM and its RssAnon right after
 `import embforge` (the interpreter's baseline).
 
 The 10x corpus is the two files given ten times over (a list of 20 paths:
-the same text, 86.7M tokens, without a 10x file on disk).
+the same text, 86.7M tokens, without a 10x file on disk), counted with
+min_count 5 x scale: every count is then exactly 10x, so the vocabulary
+(58,362 words) and the model's weights are the same at both scales and only
+the corpus grows. (With min_count 5 at both, the words seen once at 1x pass
+at 10x: 247,457 words, and the weights alone grow by 151 MB.)
 
     nice python bench/bench_memory.py --tree after=python --tree before=../main/python
 
 Jobs: `w2v` is `Word2Vec(sg=1, epochs=1, workers=2).fit(corpus)` with every
-default (memory included); `cooc` is `cooccurrence(corpus, window=10,
+other default (memory included); `cooc` is `cooccurrence(corpus, window=10,
 memory="1GB", workers=2)`.
 """
 import argparse
@@ -50,19 +54,22 @@ def status(pid="self") -> dict:
 def child(job: str, scale: int) -> None:
     import embforge
     paths = CORPORA * scale
+    min_count = 5 * scale
     baseline = status()
     started = time.perf_counter()
     extra = {}
     if job == "w2v":
-        model = embforge.Word2Vec(sg=1, epochs=1, workers=2, progress=False).fit(paths)
+        model = embforge.Word2Vec(sg=1, epochs=1, workers=2, min_count=min_count,
+                                  progress=False).fit(paths)
         corpus = model._corpus
-        extra = {"ids": int(corpus.n_tokens), "sentences": len(corpus),
+        extra = {"words": len(corpus.vocab), "ids": int(corpus.n_tokens), "sentences": len(corpus),
                  "stream_in_ram": int(getattr(corpus, "ram_bytes",
                                               corpus.ids.nbytes + corpus.offsets.nbytes)),
                  "memory": getattr(model, "memory", None)}
     elif job == "cooc":
-        matrix = embforge.cooccurrence(paths, window=10, memory="1GB", workers=2, progress=False)
-        extra = {"nnz": int(matrix.nnz), "on_disk": bool(matrix.stats.get("result_file_counts")),
+        matrix = embforge.cooccurrence(paths, window=10, memory="1GB", workers=2,
+                                       min_count=min_count, progress=False)
+        extra = {"words": len(matrix.vocab), "nnz": int(matrix.nnz), "on_disk": bool(matrix.stats.get("result_file_counts")),
                  "planned_peak": int(matrix.stats["planned_peak_bytes"]),
                  "spilled_runs": int(matrix.stats["spilled_runs"])}
     else:
