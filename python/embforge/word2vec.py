@@ -18,11 +18,11 @@ from typing import Optional, Sequence
 import numpy as np
 
 from . import _native
-from ._checks import check_number
+from ._checks import check_number, parse_memory
 from .callbacks import call_callbacks as _call
 from .backends import get_backend
 from .backends.arrays import all_finite
-from .corpus import EncodedCorpus, encode
+from .corpus import EncodedCorpus, encode, stream_memory
 from .distributed.group import resolve_group
 from .distributed.replicas import rank_seed, replicas_for
 from .io.archive import read_archive, write_archive
@@ -57,6 +57,15 @@ class Word2Vec:
     ranks' models are combined every ``sync_interval`` ids (``combine="sum"``
     adds every rank's change, ``"average"`` averages the models; see
     embforge.distributed.replicas). Every rank ends with the same vectors.
+
+    ``memory`` bounds what grows with the corpus: the encoded corpus (4 bytes
+    a token, 8 a sentence) is held in RAM up to 1/16 of it (62.5 MB of the
+    default "1GB", about 15M tokens); a larger one is written to temporary
+    files under ``temp_dir`` (default: the system's), deleted at once and
+    memory-mapped, so the process's anonymous memory does not grow with the
+    corpus (embforge.corpus). ``memory=None`` holds it in RAM whatever its
+    size. The vectors are the same either way. The weights (2 x vocabulary x
+    vector_size floats) are not part of the budget.
     """
 
     def __init__(self, sentences=None, corpus_file=None, *, vector_size: int = 100,
@@ -68,7 +77,8 @@ class Word2Vec:
                  compute_loss: bool = True, callbacks: Sequence = (), device: str = "cpu",
                  progress: Optional[bool] = None, distributed: bool = False, process_group=None,
                  sync_interval: int = 2_200_000, combine: str = "sum",
-                 hot_sync_interval: int = 300_000, hot_sync_rows: int = 4096):
+                 hot_sync_interval: int = 300_000, hot_sync_rows: int = 4096,
+                 memory="1GB", temp_dir=None):
         if hs:
             raise ValueError("hierarchical softmax (hs=1) is not implemented; use negative sampling")
         if cbow_mean != 1:
@@ -95,6 +105,10 @@ class Word2Vec:
         self.max_sentence_length = check_number("max_sentence_length", max_sentence_length, 1, integer=True)
         self.compute_loss = bool(compute_loss)
         self.callbacks = tuple(callbacks)
+        if memory is not None:
+            parse_memory(memory)
+        self.memory = memory
+        self.temp_dir = temp_dir
         self._backend = get_backend(device)
         self.device = self._backend.device
         # Training across processes (torch.distributed): each rank trains its
@@ -146,13 +160,18 @@ class Word2Vec:
         start = time.perf_counter()
         self._replicas.check_same("Word2Vec settings", self._settings())
         corpus = encode(source, min_count=self.min_count, max_vocab_size=self.max_vocab_size,
-                        max_sentence_length=self.max_sentence_length, process_group=self._group)
+                        max_sentence_length=self.max_sentence_length, process_group=self._group,
+                        **self.stream_options())
         self._set_corpus(corpus, source)
         self._reset_weights(corpus.vocab)
         logger.info("vocabulary of %d words from %d tokens (%d out of vocabulary) in %.2fs",
                     len(corpus.vocab), corpus.raw_tokens, corpus.dropped_tokens,
                     time.perf_counter() - start)
         return self
+
+    def stream_options(self) -> dict:
+        """encode()'s `memory` and `temp_dir` for this model's budget."""
+        return {"memory": stream_memory(self.memory), "temp_dir": self.temp_dir}
 
     def _set_corpus(self, corpus: EncodedCorpus, source) -> None:
         self._corpus = corpus
@@ -236,7 +255,7 @@ class Word2Vec:
                 raise ValueError("the EncodedCorpus was encoded with another vocabulary")
             return source
         corpus = encode(source, vocab=self.vocab, max_sentence_length=self.max_sentence_length,
-                        process_group=self._group)
+                        process_group=self._group, **self.stream_options())
         self._set_corpus(corpus, source)
         return corpus
 
