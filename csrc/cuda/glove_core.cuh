@@ -9,9 +9,17 @@
 // Rogaway 2002). No memory, no sort, and any warp computes any step. An
 // explicit order array (e.g. the CPU's glove_shuffle) can be given instead.
 //
-// Races: Hogwild, as the CPU backend and glove.c. Lanes own disjoint
-// coordinates of a pair; warps updating the same row may lose an update
-// or read a half-updated row (whole floats, never torn values).
+// Races: Hogwild, as the CPU backend and glove.c, with what the GPU
+// guarantees (group.cuh, "Model memory"): every write to the weights and
+// AdaGrad sums is an atomic add at L2 (red.global.add), so no warp's
+// increment is lost when warps on several SMs update one row; every read goes
+// through L2 (ld.global.cg), so it sees the increments that reached L2 before
+// it, never a stale line from the SM's own L1. Nothing more: a warp computes
+// its pair's step from the values it read (another warp's increments landing
+// meanwhile are added but not seen), and a row being updated may be read
+// half-updated (whole floats, never torn). Lanes own disjoint coordinates of
+// a pair; lane 0 alone updates the biases, and the group's sync after each
+// pair orders those adds before the next pair's reads.
 #pragma once
 
 #include <cmath>
@@ -118,18 +126,29 @@ EMBFORGE_HD bool glove_update(const G& g, const GloveArgs& a, const glove::Pair&
   float* gw = a.gradsq + static_cast<int64_t>(p.row) * stride;
   float* gc = a.gradsq + (static_cast<int64_t>(p.col) + a.vocab_size) * stride;
   float part = 0.0f;
-  for (int k = g.rank(); k < dim; k += g.size()) part += w[k] * c[k];
-  const float bias_w = w[dim], bias_c = c[dim];  // read before the sum: lane 0 writes them after
+  for (int k = g.rank(); k < dim; k += g.size()) part += load_l2(w + k) * load_l2(c + k);
+  const float bias_w = load_l2(w + dim), bias_c = load_l2(c + dim);  // before lane 0 adds to them
   const float diff = glove::pair_diff(g.sum(part), bias_w, bias_c, p.log_x);
   const float fdiff = p.weight * diff;
   if (!finite(diff) || !finite(fdiff)) return false;
   *cost += 0.5 * static_cast<double>(fdiff) * static_cast<double>(diff);
-  for (int k = g.rank(); k < dim; k += g.size())
-    glove::adagrad_coordinate(w + k, c + k, gw + k, gc + k, fdiff, a.learning_rate, a.grad_clip);
+  for (int k = g.rank(); k < dim; k += g.size()) {
+    const glove::AdagradDelta d = glove::adagrad_delta(
+        load_l2(w + k), load_l2(c + k), load_l2(gw + k), load_l2(gc + k), fdiff, a.learning_rate,
+        a.grad_clip);
+    add_atomic(w + k, d.w);
+    add_atomic(c + k, d.c);
+    add_atomic(gw + k, d.g_w);
+    add_atomic(gc + k, d.g_c);
+  }
   if (g.rank() == 0) {
     const float bias_step = fdiff * a.bias_rate;
-    glove::adagrad_bias(w + dim, gw + dim, bias_step);
-    glove::adagrad_bias(c + dim, gc + dim, bias_step);
+    const glove::BiasDelta dw = glove::adagrad_bias_delta(load_l2(gw + dim), bias_step);
+    const glove::BiasDelta dc = glove::adagrad_bias_delta(load_l2(gc + dim), bias_step);
+    add_atomic(w + dim, dw.b);
+    add_atomic(gw + dim, dw.g_b);
+    add_atomic(c + dim, dc.b);
+    add_atomic(gc + dim, dc.g_b);
   }
   return true;
 }
@@ -137,7 +156,8 @@ EMBFORGE_HD bool glove_update(const G& g, const GloveArgs& a, const glove::Pair&
 // A 16-byte record in one access (Pair itself is only 4-byte aligned).
 EMBFORGE_HD glove::Pair glove_load_pair(const glove::Pair* p) {
 #if defined(__CUDA_ARCH__)
-  const Pack<4> raw = load_pack<4>(reinterpret_cast<const float*>(p));
+  // Read-only for the whole launch: the non-coherent path is right here.
+  const uint4 raw = __ldg(reinterpret_cast<const uint4*>(p));
   glove::Pair out;
   memcpy(&out, &raw, sizeof(out));
   return out;
