@@ -17,6 +17,7 @@ from typing import Optional
 
 from .. import _native
 from .._layout import SPARE_ROWS
+from .cuda_checks import check_corpus
 from .device_arrays import array_module, check_array as _check, device_index as _device_index, to_device
 
 __all__ = ["allocate_word2vec", "train_word2vec_epoch", "count_cooccurrences", "allocate_glove",
@@ -88,6 +89,7 @@ def train_word2vec_epoch(ids, offsets, input, output, keep_threshold, noise_keep
         _check(arrays, t, name, "int32", (vocab,), device)
     _check(arrays, ids_d, "ids", "int32", (n_ids,), device)
     _check(arrays, offsets_d, "offsets", "int64", (n_sentences + 1,), device)
+    check_corpus(arrays, ids_d, offsets_d, vocab)
 
     loss = arrays.zeros((1,), "float64", device)
     counts = arrays.zeros((2,), "int64", device)
@@ -141,6 +143,7 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int, symmetric
     offsets_d = to_device(offsets, device, "int64")
     _check(arrays, ids_d, "ids", "int32", (n_ids,), device)
     _check(arrays, offsets_d, "offsets", "int64", (n_sentences + 1,), device)
+    check_corpus(arrays, ids_d, offsets_d, int(vocab_size))
     if memory_bytes is None:
         memory_bytes = min(COOCCUR_MAX_WORKSPACE, arrays.free_bytes(device) // 2)
     launch = cuda.Launch(device=_device_index(device), stream=arrays.stream(device))
