@@ -124,9 +124,18 @@ struct DeviceOps {
   int end_bit;
 
   void generate(uint64_t* keys, uint64_t* values, int64_t begin, int64_t end) {
-    cooccur_pairs_kernel<<<static_cast<unsigned>((end - begin + kThreads - 1) / kThreads), kThreads, 0,
-                           stream>>>(args, begin, end, keys, values, &counters->pairs);
-    check_launch("cooccur_pairs_kernel");
+    const int64_t blocks = (end - begin + kThreads - 1) / kThreads;
+    cooccur_pairs_kernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(
+        args, begin, end, keys, values, &counters->pairs);
+    check_launch(stream, [&] {
+      return describe_launch("cooccur_pairs_kernel",
+                             {blocks, kThreads, 0, reinterpret_cast<uintptr_t>(stream)}, "begin", begin,
+                             "end", end, "window", args.window, "vocab_size", args.vocab_size, "n_ids",
+                             args.n_ids, "n_sentences", args.n_sentences, "ids",
+                             static_cast<const void*>(args.ids), "offsets",
+                             static_cast<const void*>(args.offsets), "keys",
+                             static_cast<const void*>(keys), "values", static_cast<const void*>(values));
+    });
   }
 
   int64_t sort_reduce(CooccurBuffers& b, int64_t n) {
@@ -160,7 +169,13 @@ struct DeviceOps {
   void transpose(CooccurBuffers& b, int64_t n) {
     cooccur_transpose_kernel<<<grid_for(n), kThreads, 0, stream>>>(b.keys[0], b.values[0], n,
                                                                    args.vocab_size);
-    check_launch("cooccur_transpose_kernel");
+    check_launch(stream, [&] {
+      return describe_launch("cooccur_transpose_kernel",
+                             {grid_for(n), kThreads, 0, reinterpret_cast<uintptr_t>(stream)}, "n", n,
+                             "capacity", b.capacity, "vocab_size", args.vocab_size, "keys",
+                             static_cast<const void*>(b.keys[0]), "values",
+                             static_cast<const void*>(b.values[0]));
+    });
   }
 
   int64_t pair_count() {
@@ -232,7 +247,14 @@ void cooccur_export(const CooccurCount& result, int64_t vocab_size, int32_t* row
   use_device(launch.device);
   cooccur_export_kernel<<<grid_for(result.nnz), kThreads, 0, as_stream(launch.stream)>>>(
       result.keys, result.values, result.nnz, vocab_size, result.fraction_bits, rows, cols, values);
-  check_launch("cooccur_export_kernel");
+  check_launch(as_stream(launch.stream), [&] {
+    return describe_launch("cooccur_export_kernel", {grid_for(result.nnz), kThreads, 0, launch.stream},
+                           "nnz", result.nnz, "vocab_size", vocab_size, "fraction_bits",
+                           result.fraction_bits, "keys", static_cast<const void*>(result.keys),
+                           "values", static_cast<const void*>(result.values), "rows",
+                           static_cast<const void*>(rows), "cols", static_cast<const void*>(cols),
+                           "out", static_cast<const void*>(values), "device", launch.device);
+  });
 }
 
 }  // namespace embforge::cuda

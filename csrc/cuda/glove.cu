@@ -65,7 +65,13 @@ void glove_make_pairs(const int32_t* rows, const int32_t* cols, const float* val
   use_device(launch.device);
   glove_pairs_kernel<<<grid_for(n), kThreads, 0, as_stream(launch.stream)>>>(
       rows, cols, values, n, vocab_size, x_max, alpha, reinterpret_cast<glove::Pair*>(pairs), invalid);
-  check_launch("glove_pairs_kernel");
+  check_launch(as_stream(launch.stream), [&] {
+    return describe_launch("glove_pairs_kernel", {grid_for(n), kThreads, 0, launch.stream}, "n", n,
+                           "vocab_size", vocab_size, "x_max", x_max, "alpha", alpha, "rows",
+                           static_cast<const void*>(rows), "cols", static_cast<const void*>(cols),
+                           "values", static_cast<const void*>(values), "pairs",
+                           static_cast<const void*>(pairs), "device", launch.device);
+  });
 }
 
 void glove_init(float* weights, float* gradsq, int64_t rows, int dim, uint64_t seed,
@@ -75,7 +81,12 @@ void glove_init(float* weights, float* gradsq, int64_t rows, int dim, uint64_t s
   EMBFORGE_CHECK(weights && gradsq, "glove_init: null device pointer");
   use_device(launch.device);
   glove_init_kernel<<<grid_for(rows), kThreads, 0, as_stream(launch.stream)>>>(weights, gradsq, rows, dim, seed);
-  check_launch("glove_init_kernel");
+  check_launch(as_stream(launch.stream), [&] {
+    return describe_launch("glove_init_kernel", {grid_for(rows), kThreads, 0, launch.stream},
+                           "weights", static_cast<const void*>(weights), "gradsq",
+                           static_cast<const void*>(gradsq), "rows", rows, "dim", dim, "seed", seed,
+                           "device", launch.device);
+  });
 }
 
 void glove_train_range(const GloveParams& params, const glove::Pair* pairs, const uint32_t* order,
@@ -105,7 +116,14 @@ void glove_train_range(const GloveParams& params, const glove::Pair* pairs, cons
                                          (end - begin + threads / 32 - 1) / (threads / 32));
   glove_train_kernel<<<static_cast<unsigned>(blocks), threads, 0, as_stream(launch.stream)>>>(
       a, begin, end, cost, counts);
-  check_launch("glove_train_kernel");
+  check_launch(as_stream(launch.stream), [&] {
+    return describe_launch("glove_train_kernel", {blocks, threads, 0, launch.stream}, "begin", begin,
+                           "end", end, "n_pairs", n_pairs, "dim", a.dim, "vocab_size", a.vocab_size,
+                           "pairs", static_cast<const void*>(pairs), "order",
+                           static_cast<const void*>(order), "weights",
+                           static_cast<const void*>(a.weights), "gradsq",
+                           static_cast<const void*>(a.gradsq), "device", launch.device);
+  });
 }
 
 }  // namespace embforge::cuda

@@ -115,7 +115,18 @@ void word2vec_train_range(const Word2VecParams& params, const CorpusView& corpus
                                          (n_spans + block_warps - 1) / block_warps);
   kernel<<<static_cast<unsigned>(blocks), threads, shared, as_stream(launch.stream)>>>(
       a, begin, end, span, per_warp, loss, counts);
-  check_launch(packed ? "word2vec_kernel<4>" : "word2vec_kernel<1>");
+  check_launch(as_stream(launch.stream), [&] {
+    return describe_launch(packed ? "word2vec_kernel<4>" : "word2vec_kernel<1>",
+                           {blocks, threads, static_cast<int64_t>(shared), launch.stream},
+                           "begin", begin, "end", end, "span", span, "scratch_bytes", per_warp,
+                           "skip_gram", a.skip_gram, "dim", a.dim, "vocab_size", a.vocab_size,
+                           "window", a.window, "negative", a.negative, "batch", a.batch,
+                           "n_ids", a.n_ids, "n_sentences", a.n_sentences, "ids",
+                           static_cast<const void*>(a.ids), "offsets",
+                           static_cast<const void*>(a.offsets), "input",
+                           static_cast<const void*>(a.input), "output",
+                           static_cast<const void*>(a.output), "device", launch.device);
+  });
 }
 
 void word2vec_init_input(float* input, int64_t rows, int dim, uint64_t seed, const Launch& launch) {
@@ -127,7 +138,11 @@ void word2vec_init_input(float* input, int64_t rows, int dim, uint64_t seed, con
   const int64_t blocks = std::min<int64_t>((rows + threads - 1) / threads, 65535);
   word2vec_init_kernel<<<static_cast<unsigned>(blocks), threads, 0, as_stream(launch.stream)>>>(
       input, rows, dim, seed);
-  check_launch("word2vec_init_kernel");
+  check_launch(as_stream(launch.stream), [&] {
+    return describe_launch("word2vec_init_kernel", {blocks, threads, 0, launch.stream}, "input",
+                           static_cast<const void*>(input), "rows", rows, "dim", dim, "seed", seed,
+                           "device", launch.device);
+  });
 }
 
 }  // namespace embforge::cuda

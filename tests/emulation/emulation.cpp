@@ -14,10 +14,13 @@
 // rely on sharing _core's registered types.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <algorithm>
 #include <memory>
 #include <numeric>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "cooccur_core.cuh"
@@ -30,6 +33,7 @@
 #include "glove_bindings.h"
 #include "glove_core.cuh"
 #include "lane_emulation.h"
+#include "launch_debug.h"
 #include "sentences.cuh"
 #include "w2v_core.cuh"
 
@@ -370,6 +374,27 @@ void bind_glove_emulation(py::module_& m) {
         "The GloVe kernel's steps on the CPU, in order (test use).");
 }
 
+// The per-launch check's host half (launch_debug.h): the variable's parsing
+// and the message a failed launch raises, as launch.cuh builds them.
+void bind_launch_debug(py::module_& m) {
+  m.def("parse_sync_mode",
+        [](std::optional<std::string> value) { return parse_sync_mode(value ? value->c_str() : nullptr); },
+        py::arg("value"), "EMBFORGE_CUDA_SYNC's value as the launchers read it (None: unset).");
+  m.def("sync_mode", [] { return sync_mode(); }, "The mode from this process's environment.");
+  m.def("describe_word2vec_failure",
+        [](int64_t blocks, int threads, int64_t shared, uintptr_t stream, int64_t begin, int64_t end,
+           bool skip_gram, double alpha, uintptr_t input, const std::string& error, bool synchronised) {
+          const std::string launch = describe_launch(
+              "word2vec_kernel<4>", {blocks, threads, shared, stream}, "begin", begin, "end", end,
+              "skip_gram", skip_gram, "alpha", alpha, "input", reinterpret_cast<const void*>(input));
+          return launch_failure(launch, error, synchronised);
+        },
+        py::arg("blocks"), py::arg("threads"), py::arg("shared"), py::arg("stream"), py::arg("begin"),
+        py::arg("end"), py::arg("skip_gram"), py::arg("alpha"), py::arg("input"), py::arg("error"),
+        py::arg("synchronised"),
+        "The message of a failed launch with arguments of each kind a launcher passes.");
+}
+
 }  // namespace
 }  // namespace embforge::cuda::emulation
 
@@ -378,4 +403,5 @@ PYBIND11_MODULE(embforge_emulation, m) {
   embforge::cuda::emulation::bind_word2vec_emulation(m);
   embforge::cuda::emulation::bind_cooccur_emulation(m);
   embforge::cuda::emulation::bind_glove_emulation(m);
+  embforge::cuda::emulation::bind_launch_debug(m);
 }
