@@ -1,9 +1,10 @@
 // Co-occurrence counting on the GPU: pair generation per block, CUB radix
-// sort + reduce-by-key per chunk, chunks folded into one sorted matrix within
-// the caller's workspace (cooccur_driver.h holds the loop, cooccur_core.cuh
+// sort + reduce-by-key per chunk, each chunk merged (CUB merge +
+// reduce-by-key) into one sorted matrix within the caller's workspace (cooccur_driver.h holds the loop, cooccur_core.cuh
 // the per-position math). The result is the CPU's COO matrix bit for bit.
 #include <cuda_runtime.h>
 
+#include <cub/device/device_merge.cuh>
 #include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_reduce.cuh>
 #include <cuda/std/functional>
@@ -82,16 +83,20 @@ int key_bits(int64_t vocab) {
 size_t cub_temp_bytes(int64_t capacity, int end_bit) {
   const int n = static_cast<int>(capacity);
   cub::DoubleBuffer<uint64_t> k(nullptr, nullptr), v(nullptr, nullptr);
-  size_t sort_bytes = 0, reduce_bytes = 0;
+  size_t sort_bytes = 0, reduce_bytes = 0, merge_bytes = 0;
   check_cuda(cub::DeviceRadixSort::SortPairs(nullptr, sort_bytes, k, v, n, 0, end_bit),
              "cub::DeviceRadixSort::SortPairs (size query)");
+  auto* none = static_cast<uint64_t*>(nullptr);
+  check_cuda(cub::DeviceMerge::MergePairs(nullptr, merge_bytes, none, none, capacity, none, none,
+                                          capacity, none, none, ::cuda::std::less<uint64_t>{}),
+             "cub::DeviceMerge::MergePairs (size query)");
   check_cuda(cub::DeviceReduce::ReduceByKey(nullptr, reduce_bytes, static_cast<uint64_t*>(nullptr),
                                             static_cast<uint64_t*>(nullptr),
                                             static_cast<uint64_t*>(nullptr),
                                             static_cast<uint64_t*>(nullptr), static_cast<int*>(nullptr),
                                             ::cuda::std::plus<uint64_t>{}, n),
              "cub::DeviceReduce::ReduceByKey (size query)");
-  return std::max(sort_bytes, reduce_bytes);
+  return std::max({sort_bytes, reduce_bytes, merge_bytes});
 }
 
 // Workspace: [counters][keys 0][keys 1][values 0][values 1][CUB scratch].
@@ -138,9 +143,17 @@ struct DeviceOps {
     });
   }
 
-  int64_t sort_reduce(CooccurBuffers& b, int64_t n) {
+  int runs_written() {
+    int runs = 0;
+    check_cuda(cudaMemcpyAsync(&runs, &counters->runs, sizeof(int), cudaMemcpyDeviceToHost, stream),
+               "cudaMemcpyAsync(run count)");
+    check_cuda(cudaStreamSynchronize(stream), "co-occurrence reduce-by-key");
+    return runs;
+  }
+
+  int64_t sort_chunk(CooccurBuffers& b, int64_t acc, int64_t n) {
     if (n == 0) return 0;
-    cub::DoubleBuffer<uint64_t> k(b.keys[0], b.keys[1]), v(b.values[0], b.values[1]);
+    cub::DoubleBuffer<uint64_t> k(b.keys[0] + acc, b.keys[1] + acc), v(b.values[0] + acc, b.values[1] + acc);
     size_t bytes = temp_bytes;
     check_cuda(cub::DeviceRadixSort::SortPairs(temp, bytes, k, v, static_cast<int>(n), 0, end_bit, stream),
                "cub::DeviceRadixSort::SortPairs");
@@ -149,21 +162,38 @@ struct DeviceOps {
                                               v.Alternate(), &counters->runs,
                                               ::cuda::std::plus<uint64_t>{}, static_cast<int>(n), stream),
                "cub::DeviceReduce::ReduceByKey");
-    b.keys[0] = k.Alternate();
-    b.keys[1] = k.Current();
-    b.values[0] = v.Alternate();
-    b.values[1] = v.Current();
-    int runs = 0;
-    check_cuda(cudaMemcpyAsync(&runs, &counters->runs, sizeof(int), cudaMemcpyDeviceToHost, stream),
-               "cudaMemcpyAsync(run count)");
-    check_cuda(cudaStreamSynchronize(stream), "co-occurrence sort/reduce");
+    int64_t runs = runs_written();
     if (runs == 0) return 0;
     uint64_t last = 0;
-    check_cuda(cudaMemcpyAsync(&last, b.keys[0] + runs - 1, sizeof(uint64_t), cudaMemcpyDeviceToHost,
+    check_cuda(cudaMemcpyAsync(&last, k.Alternate() + runs - 1, sizeof(uint64_t), cudaMemcpyDeviceToHost,
                                stream),
                "cudaMemcpyAsync(last key)");
     check_cuda(cudaStreamSynchronize(stream), "co-occurrence last key");
-    return last == cooc_empty_key(args.vocab_size) ? runs - 1 : runs;
+    if (last == cooc_empty_key(args.vocab_size)) --runs;  // the empty slots sort last
+    if (k.Alternate() != b.keys[0] + acc && runs > 0) {  // the sums must end in buffer 0
+      check_cuda(cudaMemcpyAsync(b.keys[0] + acc, k.Alternate(), runs * sizeof(uint64_t),
+                                 cudaMemcpyDeviceToDevice, stream),
+                 "cudaMemcpyAsync(chunk keys)");
+      check_cuda(cudaMemcpyAsync(b.values[0] + acc, v.Alternate(), runs * sizeof(uint64_t),
+                                 cudaMemcpyDeviceToDevice, stream),
+                 "cudaMemcpyAsync(chunk values)");
+    }
+    return runs;
+  }
+
+  int64_t merge(CooccurBuffers& b, int64_t acc, int64_t m) {
+    if (m == 0 || acc == 0) return acc + m;
+    size_t bytes = temp_bytes;
+    check_cuda(cub::DeviceMerge::MergePairs(temp, bytes, b.keys[0], b.values[0], acc, b.keys[0] + acc,
+                                            b.values[0] + acc, m, b.keys[1], b.values[1],
+                                            ::cuda::std::less<uint64_t>{}, stream),
+               "cub::DeviceMerge::MergePairs");
+    bytes = temp_bytes;
+    check_cuda(cub::DeviceReduce::ReduceByKey(temp, bytes, b.keys[1], b.keys[0], b.values[1], b.values[0],
+                                              &counters->runs, ::cuda::std::plus<uint64_t>{},
+                                              static_cast<int>(acc + m), stream),
+               "cub::DeviceReduce::ReduceByKey");
+    return runs_written();
   }
 
   void transpose(CooccurBuffers& b, int64_t n) {

@@ -204,24 +204,49 @@ struct HostCooccurOps {
       pairs += cooc_emit(a, i, a.offsets[s + 1], end - begin, keys + (i - begin), values + (i - begin));
     }
   }
-  int64_t sort_reduce(CooccurBuffers& b, int64_t n) {
+  // Sorted unique (key, summed value) runs of keys[0][acc, acc + n), empty
+  // slots dropped, written back from acc.
+  int64_t sort_chunk(CooccurBuffers& b, int64_t acc, int64_t n) {
+    uint64_t* keys = b.keys[0] + acc;
+    uint64_t* values = b.values[0] + acc;
     std::vector<int64_t> index(n);
     std::iota(index.begin(), index.end(), 0);
-    std::stable_sort(index.begin(), index.end(),
-                     [&](int64_t x, int64_t y) { return b.keys[0][x] < b.keys[0][y]; });
-    int64_t runs = 0;
+    std::stable_sort(index.begin(), index.end(), [&](int64_t x, int64_t y) { return keys[x] < keys[y]; });
+    std::vector<uint64_t> k, v;
     for (int64_t i : index) {
-      if (runs > 0 && b.keys[1][runs - 1] == b.keys[0][i]) {
-        b.values[1][runs - 1] += b.values[0][i];
+      if (keys[i] == cooc_empty_key(a.vocab_size)) break;  // sorts last
+      if (!k.empty() && k.back() == keys[i]) {
+        v.back() += values[i];
       } else {
-        b.keys[1][runs] = b.keys[0][i];
-        b.values[1][runs] = b.values[0][i];
-        ++runs;
+        k.push_back(keys[i]);
+        v.push_back(values[i]);
       }
     }
-    std::swap(b.keys[0], b.keys[1]);
-    std::swap(b.values[0], b.values[1]);
-    return runs > 0 && b.keys[0][runs - 1] == cooc_empty_key(a.vocab_size) ? runs - 1 : runs;
+    std::copy(k.begin(), k.end(), keys);
+    std::copy(v.begin(), v.end(), values);
+    return static_cast<int64_t>(k.size());
+  }
+  // The two sorted runs merged into buffer 1 (equal keys adjacent), then
+  // summed into buffer 0, as the device does it.
+  int64_t merge(CooccurBuffers& b, int64_t acc, int64_t m) {
+    uint64_t *k0 = b.keys[0], *v0 = b.values[0], *k1 = b.keys[1], *v1 = b.values[1];
+    int64_t i = 0, j = acc, n = 0;
+    while (i < acc || j < acc + m) {
+      const bool left = j == acc + m || (i < acc && k0[i] <= k0[j]);
+      const int64_t from = left ? i++ : j++;
+      k1[n] = k0[from];
+      v1[n++] = v0[from];
+    }
+    int64_t runs = 0;
+    for (int64_t t = 0; t < n; ++t) {
+      if (runs > 0 && k0[runs - 1] == k1[t]) {
+        v0[runs - 1] += v1[t];
+      } else {
+        k0[runs] = k1[t];
+        v0[runs++] = v1[t];
+      }
+    }
+    return runs;
   }
   void transpose(CooccurBuffers& b, int64_t n) {
     for (int64_t k = 0; k < n; ++k) {
