@@ -77,6 +77,7 @@ struct W2vArgs {
   int batch = 1;                        // context rows per pass (skip-gram)
   bool skip_gram = true;
   bool shrink_windows = true;
+  bool compute_loss = true;             // false: loss and loss_terms stay 0
   float alpha_start = 0.025f, alpha_end = 0.025f;
   uint64_t epoch_seed = 0;              // w2v_epoch_seed(seed, epoch)
 };
@@ -106,6 +107,7 @@ inline W2vArgs w2v_args(const Word2VecParams& params, const CorpusView& corpus,
   a.negative = params.negative;
   a.skip_gram = params.skip_gram;
   a.shrink_windows = params.shrink_windows;
+  a.compute_loss = params.compute_loss;
   a.alpha_start = params.alpha_start;
   a.alpha_end = params.alpha_end;
   a.epoch_seed = w2v_epoch_seed(params.seed, params.epoch);
@@ -217,8 +219,10 @@ EMBFORGE_HD void w2v_skip_gram_window(const G& g, const W2vArgs& a, const W2vScr
         for (int c = first; c < dim; c += stride) part += dot_pack<V>(ctx + j * dp + c, trow + c);
         const float d = g.sum(part);
         const float coef = w2v::ns_coefficient(d, label, alpha);
-        loss += w2v::ns_loss(d, label);
-        ++terms;
+        if (a.compute_loss) {  // uniform across the group: no divergence
+          loss += w2v::ns_loss(d, label);
+          ++terms;
+        }
         for (int c = first; c < dim; c += stride) {
           axpy_pack<V>(coef, ctx + j * dp + c, tdelta + c);
           axpy_pack<V>(coef, trow + c, grad + j * dp + c);
@@ -271,8 +275,10 @@ EMBFORGE_HD void w2v_cbow_window(const G& g, const W2vArgs& a, const W2vScratch&
     for (int c = first; c < dim; c += stride) part += dot_pack<V>(mean + c, load_l2_pack<V>(orow + c));
     const float d = g.sum(part);
     const float coef = w2v::ns_coefficient(d, label, alpha);
-    loss += w2v::ns_loss(d, label);
-    ++terms;
+    if (a.compute_loss) {
+      loss += w2v::ns_loss(d, label);
+      ++terms;
+    }
     for (int c = first; c < dim; c += stride) {
       axpy_pack<V>(coef, load_l2_pack<V>(orow + c), grad + c);
       add_atomic_pack<V>(orow + c, scale_pack<V>(coef, load_pack<V>(mean + c)));

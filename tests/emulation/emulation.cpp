@@ -83,7 +83,7 @@ void bind_word2vec_emulation(py::module_& m) {
            py::array keep_threshold, py::array noise_keep, py::array noise_alias,
            int64_t begin, int64_t end, bool skip_gram, int window, int negative,
            bool shrink_windows, float alpha_start, float alpha_end, uint64_t seed, int epoch,
-           int lanes, int span, int batch, int pack) {
+           int lanes, int span, int batch, int pack, bool compute_loss) {
           Word2VecModel model = w2v_model(input, output);
           const int64_t vocab = model.vocab_size;
           const CorpusView corpus = corpus_view(ids, offsets, vocab);
@@ -105,6 +105,7 @@ void bind_word2vec_emulation(py::module_& m) {
           params.alpha_end = alpha_end;
           params.seed = seed;
           params.epoch = epoch;
+          params.compute_loss = compute_loss;
           W2vArgs a = w2v_args(params, corpus, model);
           a.batch = batch > 0 ? std::min(batch, 2 * window) : 2 * window;
           std::vector<unsigned char> scratch(static_cast<size_t>(w2v_scratch_bytes(a)) + 16);
@@ -135,6 +136,7 @@ void bind_word2vec_emulation(py::module_& m) {
         py::arg("negative"), py::arg("shrink_windows") = true, py::arg("alpha_start"),
         py::arg("alpha_end"), py::arg("seed"), py::arg("epoch"), py::arg("lanes") = 1,
         py::arg("span") = 256, py::arg("batch") = 0, py::arg("pack") = 0,
+        py::arg("compute_loss") = true,
         "The word2vec kernel's span loop on the CPU, spans in order (test use).");
 
   m.def("emulate_word2vec_window",

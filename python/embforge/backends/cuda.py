@@ -43,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 # The fields of a Word2VecParams that the GPU launch loop takes.
 _WORD2VEC_FIELDS = ("skip_gram", "window", "negative", "shrink_windows", "alpha_start", "alpha_end",
-                    "seed", "epoch")
+                    "seed", "epoch", "compute_loss")
 
 
 class CudaBackend(Backend):

@@ -60,7 +60,7 @@ def allocate_word2vec(vocab_size: int, dim: int, seed: int, device="cuda", spare
 def train_word2vec_epoch(ids, offsets, input, output, keep_threshold, noise_keep, noise_alias, *,
                          skip_gram: bool, window: int, negative: int, shrink_windows: bool,
                          alpha_start: float, alpha_end: float, seed: int, epoch: int,
-                         workers: Optional[int] = None, progress=None, chunk_ids: Optional[int] = None,
+                         compute_loss: bool = True, workers: Optional[int] = None, progress=None, chunk_ids: Optional[int] = None,
                          warps_per_block: int = 0, span: int = 0, batch: int = 0, begin: int = 0,
                          end: Optional[int] = None) -> dict:
     """One epoch on the GPU; the arguments and result of ``_core.train_word2vec_epoch``.
@@ -70,7 +70,8 @@ def train_word2vec_epoch(ids, offsets, input, output, keep_threshold, noise_keep
     `warps_per_block`, `span` and `batch` tune the kernel (0: defaults).
     `begin`/`end` train stream positions [begin, end) only (a slice of the
     epoch); the learning rate still runs from alpha_start at position 0 to
-    alpha_end at the corpus's last position.
+    alpha_end at the corpus's last position. `compute_loss=False` skips the
+    loss in the kernel (loss and loss_terms come back 0); the weights are the same.
     """
     arrays, cuda = array_module(), _native.cuda_module()
     if not arrays.is_device_array(input):
@@ -96,7 +97,7 @@ def train_word2vec_epoch(ids, offsets, input, output, keep_threshold, noise_keep
     params = _native.core.Word2VecParams(
         vector_size=dim, skip_gram=bool(skip_gram), window=int(window), negative=int(negative),
         shrink_windows=bool(shrink_windows), alpha_start=float(alpha_start), alpha_end=float(alpha_end),
-        seed=int(seed), epoch=int(epoch))
+        seed=int(seed), epoch=int(epoch), compute_loss=bool(compute_loss))
     launch = cuda.Launch(device=_device_index(device), stream=arrays.stream(device),
                          warps_per_block=int(warps_per_block), span=int(span), batch=int(batch))
     last = n_ids if end is None else int(end)
