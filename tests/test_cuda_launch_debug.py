@@ -84,5 +84,5 @@ def test_sync_mode_names_a_faulting_kernel(tmp_path):
     env = dict(os.environ, EMBFORGE_CUDA_SYNC="1")
     result = subprocess.run([sys.executable, "-c", FAULTING_LAUNCH], env=env, capture_output=True,
                             text=True, timeout=300)
-    assert re.search(r"word2vec_kernel<4><<<.*begin=0, end=1048576.* failed while running: cudaError",
+    assert re.search(r"word2vec_kernel<4, skip-gram><<<.*begin=0, end=1048576.* failed while running: cudaError",
                      result.stdout), result.stdout + result.stderr

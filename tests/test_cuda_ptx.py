@@ -112,7 +112,11 @@ def test_init_kernels_divide_exactly(ptx, name):
     assert not APPROXIMATE_DIVISION.search(body), APPROXIMATE_DIVISION.search(body).group(0)
 
 
-@pytest.mark.parametrize("name", ["word2vec_kernelILi1E", "word2vec_kernelILi4E", "glove_train_kernel"])
+W2V_KERNELS = {"word2vec_kernelILi1ELb1E": "pack 1, skip-gram", "word2vec_kernelILi1ELb0E": "pack 1, CBOW",
+               "word2vec_kernelILi4ELb1E": "pack 4, skip-gram", "word2vec_kernelILi4ELb0E": "pack 4, CBOW"}
+
+
+@pytest.mark.parametrize("name", [*W2V_KERNELS, "glove_train_kernel"])
 def test_training_kernels_add_atomically_and_read_through_l2(ptx, name):
     """Every global write of a training kernel is an atomic add (the model's
     write-backs; the loss and counters too), and every float it reads from
@@ -132,4 +136,4 @@ def test_training_kernels_add_atomically_and_read_through_l2(ptx, name):
 def test_intended_approximations_remain(ptx):
     """CBOW's 1/n_contexts and the sigmoid stay approximate on purpose (only
     the init must be exact): a check that the PTX is read at all."""
-    assert APPROXIMATE_DIVISION.search(kernel(ptx, "word2vec_kernelILi4E"))
+    assert APPROXIMATE_DIVISION.search(kernel(ptx, "word2vec_kernelILi4ELb0E"))
