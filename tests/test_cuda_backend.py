@@ -121,7 +121,7 @@ def test_cuda_takes_cores_parameter_classes():
     launch = _cuda.Launch(device=0, stream=123, span=64)
     assert (launch.device, launch.stream, launch.warps_per_block, launch.span, launch.batch) == (0, 123, 0, 64, 0)
     launch.batch = 3
-    assert repr(launch) == "Launch(device=0, stream=123, warps_per_block=0, span=64, batch=3)"
+    assert repr(launch) == "Launch(device=0, stream=123, warps_per_block=0, span=64, batch=3, variant=0)"
     with pytest.raises(ValueError, match="warps_per_block must be in \\[0, 32\\], got 40"):
         _cuda.Launch(warps_per_block=40)
 

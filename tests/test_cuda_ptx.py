@@ -116,7 +116,10 @@ W2V_KERNELS = {"word2vec_kernelILi1ELb1E": "pack 1, skip-gram", "word2vec_kernel
                "word2vec_kernelILi4ELb1E": "pack 4, skip-gram", "word2vec_kernelILi4ELb0E": "pack 4, CBOW"}
 
 
-@pytest.mark.parametrize("name", [*W2V_KERNELS, "glove_train_kernel"])
+GLOVE_KERNELS = [f"glove_train_kernelILb{staged}ELb{tight}E" for staged in (0, 1) for tight in (0, 1)]
+
+
+@pytest.mark.parametrize("name", [*W2V_KERNELS, *GLOVE_KERNELS])
 def test_training_kernels_add_atomically_and_read_through_l2(ptx, name):
     """Every global write of a training kernel is an atomic add (the model's
     write-backs; the loss and counters too), and every float it reads from

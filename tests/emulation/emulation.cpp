@@ -338,23 +338,45 @@ void bind_glove_emulation(py::module_& m) {
         py::arg("weights"), py::arg("gradsq"), py::arg("seed"));
 
   m.def("emulate_glove_order",
-        [](int64_t n, uint64_t seed, int epoch) {
+        [](int64_t n, uint64_t seed, int epoch, unsigned variant) {
           EMBFORGE_CHECK(n >= 0 && n <= int64_t{0xFFFFFFFF}, "n must be in [0, 2^32 - 1]");
           py::array_t<uint32_t> out(n);
           const uint64_t key = glove_order_key(seed, epoch);
-          const int half = glove_half_bits(n);
-          for (int64_t t = 0; t < n; ++t)
+          const int half = glove_half_bits(n), bits = glove_domain_bits(n);
+          const bool tight = (variant & kTightOrder) != 0;
+          for (int64_t t = 0; t < n; ++t) {
+            const auto step = static_cast<uint64_t>(t), size = static_cast<uint64_t>(n);
             out.mutable_data()[t] = static_cast<uint32_t>(
-                glove_permute(static_cast<uint64_t>(t), static_cast<uint64_t>(n), key, half));
+                tight ? glove_permute_tight(step, size, key, bits) : glove_permute(step, size, key, half));
+          }
           return out;
         },
-        py::arg("n"), py::arg("seed"), py::arg("epoch"),
-        "The pair order the GloVe kernel visits for (seed, epoch).");
+        py::arg("n"), py::arg("seed"), py::arg("epoch"), py::arg("variant") = 0u,
+        "The pair order the GloVe kernel visits for (seed, epoch) (variant: Launch::variant).");
+
+  m.def("glove_order_evaluations",
+        [](int64_t n, uint64_t seed, int epoch, unsigned variant) {
+          // Feistel evaluations per step, summed over the epoch (cycle walking).
+          const uint64_t key = glove_order_key(seed, epoch);
+          const auto size = static_cast<uint64_t>(n);
+          const int half = glove_half_bits(n), bits = glove_domain_bits(n);
+          int64_t total = 0;
+          for (int64_t t = 0; t < n; ++t) {
+            uint64_t x = static_cast<uint64_t>(t);
+            do {
+              x = (variant & kTightOrder) ? glove_feistel_bits(x, key, bits) : glove_feistel(x, key, half);
+              ++total;
+            } while (x >= size);
+          }
+          return total;
+        },
+        py::arg("n"), py::arg("seed"), py::arg("epoch"), py::arg("variant") = 0u,
+        "Network evaluations the order takes over an epoch (cycle walking's cost).");
 
   m.def("emulate_glove_range",
         [](py::array pairs, py::object order, py::array weights, py::array gradsq, int64_t begin,
            int64_t end, float learning_rate, float grad_clip, float bias_learning_rate, uint64_t seed,
-           int epoch, int lanes) {
+           int epoch, int lanes, unsigned variant) {
           const GloveModel model = glove_model(weights, gradsq);
           const int64_t n_pairs = pairs.ndim() == 2 ? pairs.shape(0) : 0;
           const auto* records = reinterpret_cast<const glove::Pair*>(
@@ -378,7 +400,9 @@ void bind_glove_emulation(py::module_& m) {
           params.bias_learning_rate = bias_learning_rate;
           params.seed = seed;
           params.epoch = epoch;
-          const GloveArgs a = glove_args(params, records, visit, n_pairs, model);
+          GloveArgs a = glove_args(params, records, visit, n_pairs, model);
+          a.staged = (variant & kStagedUpdate) != 0;
+          a.tight_order = (variant & kTightOrder) != 0;
           GloveCounters total;
           {
             py::gil_scoped_release release;
@@ -398,7 +422,8 @@ void bind_glove_emulation(py::module_& m) {
         py::arg("pairs"), py::arg("order"), py::arg("weights"), py::arg("gradsq"), py::kw_only(),
         py::arg("begin") = 0, py::arg("end") = -1, py::arg("learning_rate"), py::arg("grad_clip"),
         py::arg("bias_learning_rate") = 1.0f, py::arg("seed"), py::arg("epoch"), py::arg("lanes") = 1,
-        "The GloVe kernel's steps on the CPU, in order (test use).");
+        py::arg("variant") = 0u,
+        "The GloVe kernel's steps on the CPU, in order (test use); variant: Launch::variant bits.");
 }
 
 // The per-launch check's host half (launch_debug.h): the variable's parsing

@@ -215,11 +215,14 @@ def make_glove_pairs(rows, cols, values, vocab_size: int, x_max: float, alpha: f
 
 def train_glove_epoch(pairs, order, weights, gradsq, *, learning_rate: float, grad_clip: float,
                       seed: int = 1, epoch: int = 0, workers: Optional[int] = None, progress=None,
-                      chunk_pairs: Optional[int] = None, warps_per_block: int = 0) -> dict:
+                      chunk_pairs: Optional[int] = None, warps_per_block: int = 0,
+                      variant: int = 0) -> dict:
     """One GloVe epoch on the GPU; the result of ``_core.train_glove_epoch``.
 
     `order=None` visits the pairs in a keyed permutation of (seed, epoch)
-    computed on the device; a given order array is used as is.
+    computed on the device; a given order array is used as is. `variant`:
+    speed variants not yet measured on a GPU (Launch.variant bits: 1 staged
+    update, 2 tight pair order; 0 the default kernel).
     """
     arrays, cuda = array_module(), _native.cuda_module()
     if not arrays.is_device_array(weights):
@@ -243,7 +246,7 @@ def train_glove_epoch(pairs, order, weights, gradsq, *, learning_rate: float, gr
     params = _native.core.GloveParams(vector_size=stride - 1, learning_rate=float(learning_rate),
                                       grad_clip=float(grad_clip), seed=int(seed), epoch=int(epoch))
     launch = cuda.Launch(device=_device_index(device), stream=arrays.stream(device),
-                         warps_per_block=int(warps_per_block))
+                         warps_per_block=int(warps_per_block), variant=int(variant))
     if progress is not None:
         progress.reset(n)
     chunk = int(chunk_pairs or max(GLOVE_CHUNK_PAIRS, n // 64))
