@@ -1,6 +1,12 @@
-"""A griffe extension for the documentation site: Sphinx roles in docstrings.
+"""A griffe extension for the documentation site.
 
-A few docstrings name things the Sphinx way (:func:`load_into_hf_model`,
+Undocumented attributes are left out of the reference: they are the state a
+constructor keeps (``self.window = check_number(...)``), whose assignment
+line says nothing to a reader; the constructor's signature already lists the
+parameters. Undocumented methods stay, since their gensim names and
+signatures are the documentation.
+
+Sphinx roles: a few docstrings name things the Sphinx way (:func:`load_into_hf_model`,
 :class:`Cooccurrence`); mkdocstrings reads docstrings as Markdown, where the
 role would show up literally. The role is dropped and the name kept as code,
 so the library's docstrings need not change for the site.
@@ -14,7 +20,12 @@ import griffe
 _ROLE = re.compile(r":(?:py:)?(?:func|class|meth|attr|mod|data|exc|obj):`~?([^`]+)`")
 
 
-class SphinxRoles(griffe.Extension):
+class SiteDocstrings(griffe.Extension):
     def on_instance(self, *, obj, **kwargs) -> None:
         if obj.docstring is not None and ":" in obj.docstring.value:
             obj.docstring.value = _ROLE.sub(r"`\1`", obj.docstring.value)
+
+    def on_class_members(self, *, cls, **kwargs) -> None:
+        for name, member in list(cls.members.items()):
+            if not member.is_alias and member.is_attribute and member.docstring is None:
+                cls.del_member(name)
