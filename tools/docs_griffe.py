@@ -6,10 +6,12 @@ line says nothing to a reader; the constructor's signature already lists the
 parameters. Undocumented methods stay, since their gensim names and
 signatures are the documentation.
 
-Sphinx roles: a few docstrings name things the Sphinx way (:func:`load_into_hf_model`,
-:class:`Cooccurrence`); mkdocstrings reads docstrings as Markdown, where the
-role would show up literally. The role is dropped and the name kept as code,
-so the library's docstrings need not change for the site.
+reStructuredText habits: a few docstrings name things the Sphinx way
+(:func:`load_into_hf_model`, :class:`Cooccurrence`) or end a line with "::"
+before an indented block; mkdocstrings reads docstrings as Markdown, where
+both would show up literally. The role is dropped and the name kept as code,
+and "::" becomes ":" (the indented block is a code block in Markdown too), so
+the library's docstrings need not change for the site.
 """
 from __future__ import annotations
 
@@ -18,12 +20,14 @@ import re
 import griffe
 
 _ROLE = re.compile(r":(?:py:)?(?:func|class|meth|attr|mod|data|exc|obj):`~?([^`]+)`")
+_LITERAL_BLOCK = re.compile(r"(?<=\S)::$", re.MULTILINE)
 
 
 class SiteDocstrings(griffe.Extension):
     def on_instance(self, *, obj, **kwargs) -> None:
         if obj.docstring is not None and ":" in obj.docstring.value:
-            obj.docstring.value = _ROLE.sub(r"`\1`", obj.docstring.value)
+            text = _ROLE.sub(r"`\1`", obj.docstring.value)
+            obj.docstring.value = _LITERAL_BLOCK.sub(":", text)
 
     def on_class_members(self, *, cls, **kwargs) -> None:
         for name, member in list(cls.members.items()):
