@@ -3,8 +3,8 @@
 Undocumented attributes are left out of the reference: they are the state a
 constructor keeps (``self.window = check_number(...)``), whose assignment
 line says nothing to a reader; the constructor's signature already lists the
-parameters. Undocumented methods stay, since their gensim names and
-signatures are the documentation.
+parameters. Undocumented methods and properties stay, since their gensim
+names and signatures are the documentation.
 
 reStructuredText habits: a few docstrings name things the Sphinx way
 (:func:`load_into_hf_model`, :class:`Cooccurrence`) or end a line with "::"
@@ -31,5 +31,6 @@ class SiteDocstrings(griffe.Extension):
 
     def on_class_members(self, *, cls, **kwargs) -> None:
         for name, member in list(cls.members.items()):
-            if not member.is_alias and member.is_attribute and member.docstring is None:
+            if (not member.is_alias and member.is_attribute and member.docstring is None
+                    and "property" not in member.labels):
                 cls.del_member(name)

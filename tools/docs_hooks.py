@@ -23,7 +23,12 @@ def _build_parser() -> argparse.ArgumentParser:
     except ImportError:
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         sys.path.insert(0, os.path.join(root, "python"))
-        from embforge.cli import build_parser
+        try:
+            from embforge.cli import build_parser
+        except ImportError as error:
+            raise ImportError(f"the command-line reference needs an importable embforge "
+                              f"({error}): pip install '.[docs]', or build it in place with "
+                              "tools/dev_build.sh") from error
     return build_parser()
 
 
