@@ -195,7 +195,8 @@ def make_stages(args) -> list:
     # inside a pooled block from memcheck, so it is switched off.
     fixtures = [py, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-m", "cuda",
                 "tests/test_cuda_word2vec.py", "tests/test_cuda_glove.py", "tests/test_cuda_cooccur.py"]
-    san_env = {"PYTORCH_NO_CUDA_MEMORY_CACHING": "1"}
+    # every launch waited for and checked: a fault is pinned on its kernel
+    san_env = {"PYTORCH_NO_CUDA_MEMORY_CACHING": "1", "EMBFORGE_CUDA_SYNC": "1"}
     no_san = None if sanitizer else "compute-sanitizer not found"
 
     def sanitize(tool):

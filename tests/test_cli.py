@@ -143,3 +143,22 @@ def test_the_command_line_loads_without_torch():
                           timeout=300)
     assert done.returncode == 0, done.stderr
     assert "finetune" in done.stdout
+
+
+def test_similar_into_a_closed_pipe_ends_quietly(tmp_path, toy_corpus_path):
+    vectors = str(tmp_path / "v.bin")
+    cli.main(["train", toy_corpus_path, "-o", vectors, "--min-count", "1", "--size", "8",
+              "--epochs", "1", "--quiet"])
+    word = open(toy_corpus_path).read().split()[0]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    # a pipe whose reader is gone before the first line is written (`| head`
+    # that has read enough): every write fails with EPIPE
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run([sys.executable, "-m", "embforge", "similar", vectors, word],
+                              stdout=write_end, stderr=subprocess.PIPE, text=True, env=env,
+                              timeout=120)
+    finally:
+        os.close(write_end)
+    assert done.stderr == "" and done.returncode == 141, done.stderr

@@ -373,7 +373,8 @@ class Word2Vec:
             negative=int(self.negative), shrink_windows=bool(self.shrink_windows),
             alpha_start=float(alpha_start), alpha_end=float(alpha_end), seed=self._train_seed(),
             epoch=int(epoch), workers=int(self.workers), hot_rows=int(self._hot_rows),
-            slice_index=int(part), slice_count=int(parts), rng_start=int(rng))
+            slice_index=int(part), slice_count=int(parts), rng_start=int(rng),
+            compute_loss=bool(self.compute_loss))
         return self._backend.train_word2vec_epoch(corpus, self._input_rows(), self.syn1neg,
                                                   self._tables, params,
                                                   progress=self._native_progress)

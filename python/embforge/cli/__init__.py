@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import sys
 from typing import List, Optional
 
 from ..distributed.collectives import PeerError
@@ -50,6 +52,13 @@ def _main(argv: Optional[List[str]] = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.run(args)
+    except BrokenPipeError:
+        # The reader of stdout left (`embforge similar ... | head`): end as the
+        # standard tools do, quietly, with SIGPIPE's status; stdout goes to
+        # /dev/null so that the interpreter's final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + 13
     except PeerError as error:  # another rank died or stopped answering: say so, fail
         say(f"embforge {args.command}: error: {error}")
         return 1
