@@ -33,17 +33,22 @@ void bind_corpus(py::module_& m) {
       "Counts words and encodes text into an id stream in one pass (see corpus.h).")
       .def(py::init([](int64_t max_sentence_length, int64_t max_token_bytes,
                        const std::string& stream_path, int64_t memory_limit,
-                       const std::string& spill_dir) {
+                       const std::string& spill_dir, int64_t vocab_memory_limit) {
+             EMBFORGE_CHECK(vocab_memory_limit >= 0,
+                            "vocab_memory_limit must be >= 0 (0: no limit), got ",
+                            vocab_memory_limit);
              CorpusBuilderParams params;
              params.max_sentence_length = max_sentence_length;
              params.max_token_bytes = max_token_bytes;
              params.stream_path = stream_path;
              params.memory_limit = memory_limit;
              params.spill_dir = spill_dir;
+             params.vocab_memory_limit = vocab_memory_limit;
              return std::make_unique<CorpusBuilder>(params);
            }),
            py::arg("max_sentence_length") = 10000, py::arg("max_token_bytes") = 1 << 16,
-           py::arg("stream_path") = "", py::arg("memory_limit") = 0, py::arg("spill_dir") = "")
+           py::arg("stream_path") = "", py::arg("memory_limit") = 0, py::arg("spill_dir") = "",
+           py::arg("vocab_memory_limit") = 0)
       .def("set_vocabulary", &CorpusBuilder::set_vocabulary, py::arg("words"))
       .def("feed",
            [](CorpusBuilder& self, py::buffer chunk) {

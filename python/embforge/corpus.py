@@ -224,8 +224,8 @@ class EncodedCorpus:
 
 def encode(source, vocab: Optional[Vocabulary] = None, *, min_count: int = 5,
            max_vocab_size: Optional[int] = None, max_sentence_length: int = 10000,
-           stream_path=None, memory=DEFAULT_MEMORY, temp_dir=None, distributed: bool = False,
-           process_group=None) -> EncodedCorpus:
+           stream_path=None, memory=DEFAULT_MEMORY, temp_dir=None, vocab_memory=None,
+           distributed: bool = False, process_group=None) -> EncodedCorpus:
     """Reads `source` once: counts words and encodes the text into ids.
 
     Without `vocab`, the vocabulary is built from the corpus: words seen at
@@ -241,6 +241,12 @@ def encode(source, vocab: Optional[Vocabulary] = None, *, min_count: int = 5,
     temporary files in `temp_dir` (default: the system's), deleted at once and
     memory-mapped (see the module's docstring). With `stream_path`, its line
     ends and offsets go to such temporary files from the start.
+
+    `vocab_memory`: the RAM the table of distinct words may take while
+    counting (None: no bound). Every word is counted exactly before
+    min_count applies, so a corpus with more distinct words than that holds
+    is refused with a ValueError saying how far counting got (trainers pass
+    their whole `memory` budget).
 
     `process_group` (a torch process group) or `distributed=True` (torch's
     default group; see embforge.distributed.resolve_group): every rank of the
@@ -263,15 +269,17 @@ def encode(source, vocab: Optional[Vocabulary] = None, *, min_count: int = 5,
     if int(max_sentence_length) < 1:
         raise ValueError(f"max_sentence_length must be >= 1, got {max_sentence_length}")
     memory_limit = 0 if memory is None else parse_memory(memory)
+    vocab_limit = 0 if vocab_memory is None else parse_memory(vocab_memory)
     spill_dir = _spill_dir(temp_dir)
     if distributed or process_group is not None:
         from .distributed.group import resolve_group
         group = resolve_group(distributed, process_group)
         return _encode_share(source, vocab, group, int(min_count), max_vocab_size,
-                             int(max_sentence_length), stream_path)
+                             int(max_sentence_length), stream_path, vocab_limit)
     path = os.fspath(stream_path) if stream_path is not None else ""
     builder = core.CorpusBuilder(max_sentence_length=int(max_sentence_length), stream_path=path,
-                                 memory_limit=memory_limit, spill_dir=spill_dir)
+                                 memory_limit=memory_limit, spill_dir=spill_dir,
+                                 vocab_memory_limit=vocab_limit)
     if vocab is not None:
         builder.set_vocabulary(vocab.words)
     for chunk in _prefetched(iter_text_chunks(source)):
@@ -382,7 +390,7 @@ def _check_shares(stats: List[Tuple[int, int, int]], world_size: int, with_ids: 
 
 def _encode_share(source, vocab: Optional[Vocabulary], group, min_count: int,
                   max_vocab_size: Optional[int], max_sentence_length: int,
-                  stream_path) -> EncodedCorpus:
+                  stream_path, vocab_limit: int = 0) -> EncodedCorpus:
     from .distributed.collectives import all_gather_object
     from .distributed.consistency import check_same, digest, run_together
     from .distributed.vocabulary import merge_counts
@@ -410,7 +418,8 @@ def _encode_share(source, vocab: Optional[Vocabulary], group, min_count: int,
         # One pass: the share is counted and encoded with its own words (whole
         # lines: nothing is split before the out-of-vocabulary words are
         # dropped), then the ids are mapped to the merged vocabulary.
-        builder = core.CorpusBuilder(max_sentence_length=_WHOLE_LINES, stream_path="")
+        builder = core.CorpusBuilder(max_sentence_length=_WHOLE_LINES, stream_path="",
+                                     vocab_memory_limit=vocab_limit)
         lines = run_together(group, "counting the words of its share",
                              lambda: _feed(builder, share()))
         _check_shares(all_gather_object((lines, builder.raw_tokens, 0), group), world,
@@ -434,6 +443,7 @@ def _encode_share(source, vocab: Optional[Vocabulary], group, min_count: int,
             counting_path = f"{path}.counting"
             try:
                 builder = core.CorpusBuilder(max_sentence_length=max_sentence_length,
+                                             vocab_memory_limit=vocab_limit,
                                              stream_path=counting_path)
                 lines = run_together(group, "counting the words of its share",
                                      lambda: _feed(builder, share()))

@@ -170,8 +170,9 @@ class Word2Vec:
         return self
 
     def stream_options(self) -> dict:
-        """encode()'s `memory` and `temp_dir` for this model's budget."""
-        return {"memory": stream_memory(self.memory), "temp_dir": self.temp_dir}
+        """encode()'s `memory`, `temp_dir` and `vocab_memory` for this model's budget."""
+        return {"memory": stream_memory(self.memory), "temp_dir": self.temp_dir,
+                "vocab_memory": self.memory}
 
     def _set_corpus(self, corpus: EncodedCorpus, source) -> None:
         self._corpus = corpus

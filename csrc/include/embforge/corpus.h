@@ -41,6 +41,11 @@ struct CorpusBuilderParams {
   // files from the start. Empty spill_dir: line ends and offsets stay in memory.
   int64_t memory_limit = 0;
   std::string spill_dir;
+  // Bytes the table of distinct words may take while counting (0: no limit).
+  // Counts must be exact before min_count applies (the distributed merge
+  // relies on it), so nothing is pruned: past the limit feed() fails, naming
+  // how far it got, instead of growing until the machine runs out of memory.
+  int64_t vocab_memory_limit = 0;
 };
 
 struct VocabLimits {
@@ -89,6 +94,7 @@ class CorpusBuilder {
   void push_token(std::string_view text, int64_t offset);
   void mark_line_end();
   void flush_batch();
+  void check_vocab_memory() const;
   void end_line();
   void append_id(uint32_t id);
   bool over_limit(size_t ids_bytes, size_t line_ends_bytes) const;

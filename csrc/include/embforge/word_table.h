@@ -71,6 +71,12 @@ class WordTable {
   WordTable() { rehash(1 << 16); }
 
   size_t size() const { return words_.size(); }
+  // Bytes the table holds: slots, per-word arrays and the arena of word bytes.
+  size_t memory_bytes() const {
+    return slots_.capacity() * sizeof(Slot) +
+           words_.capacity() * (sizeof(std::string_view) + sizeof(uint64_t) + sizeof(int64_t)) +
+           blocks_.size() * kBlockBytes;
+  }
   std::string_view word(uint32_t id) const { return words_[id]; }
   int64_t& count(uint32_t id) { return counts_[id]; }
   const std::vector<int64_t>& counts() const { return counts_; }

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from ..corpus import encode
+from ..corpus import encode, stream_memory
 from .common import corpus_arg, say
 
 __all__ = ["add_vocab_parser", "run_vocab"]
@@ -18,12 +18,19 @@ def add_vocab_parser(sub) -> None:
     p.add_argument("-o", "--output", required=True, help="vocabulary file to write")
     p.add_argument("--min-count", type=int, default=5, help="keep words seen this often (default 5)")
     p.add_argument("--max-vocab", type=int, default=None, help="keep at most this many words")
+    p.add_argument("--memory", default="1GB",
+                   help="memory budget for the table of distinct words and the encoded text, "
+                        "e.g. 4GB (default 1GB)")
+    p.add_argument("--temp-dir", default=None, help="where the encoded text spills (default: "
+                                                    "system temp)")
     p.set_defaults(run=run_vocab)
 
 
 def run_vocab(args) -> int:
     start = time.perf_counter()
-    corpus = encode(corpus_arg(args.corpus), min_count=args.min_count, max_vocab_size=args.max_vocab)
+    corpus = encode(corpus_arg(args.corpus), min_count=args.min_count, max_vocab_size=args.max_vocab,
+                    memory=stream_memory(args.memory), temp_dir=args.temp_dir,
+                    vocab_memory=args.memory)
     corpus.vocab.save(args.output)
     say(f"{len(corpus.vocab)} words from {corpus.raw_tokens} tokens "
         f"({corpus.dropped_tokens} out of vocabulary) in {time.perf_counter() - start:.2f}s "
