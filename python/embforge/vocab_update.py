@@ -62,8 +62,8 @@ class VocabularyUpdates:
         for word, count in word_freq.items():
             if not isinstance(count, Integral) or isinstance(count, bool) or count < 0:
                 raise ValueError(f"the count of {word!r} must be an integer >= 0, not {count!r}")
-            if not isinstance(word, str):
-                raise ValueError(f"words must be str, not {type(word).__name__} {word!r}")
+            if not isinstance(word, str) or not word or word.split() != [word]:
+                raise ValueError(f"words must be non-empty str without whitespace, not {word!r}")
             words.append(word)
             counts.append(int(count))
         self._guard.check_not_training("build the vocabulary of")
