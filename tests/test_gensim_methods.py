@@ -389,3 +389,16 @@ def test_update_across_processes_gives_every_rank_the_single_process_vocabulary(
     assert ranks[0]["vectors"] == ranks[1]["vectors"]
     # 0.86 measured; untrained new rows score ~0.03
     assert ranks[0]["margin"] > 0.4
+
+
+def _counts_across_ranks(rank, world):
+    model = Word2Vec(distributed=True, epochs=1, **DIST)
+    model.build_vocab_from_freq({"a": 5, "b": 4 + rank})
+
+
+def test_build_vocab_from_freq_across_processes_refuses_different_counts(tmp_path):
+    pytest.importorskip("torch", reason="distributed training runs on torch.distributed")
+    from distributed_harness import run_ranks
+    ranks = run_ranks(_counts_across_ranks, tmp_path, 2, timeout=120)
+    assert [r.error for r in ranks] == ["ValueError", "ValueError"]
+    assert "ranks disagree" in ranks[0].message and "word_freq" in ranks[0].message

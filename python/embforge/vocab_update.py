@@ -67,6 +67,10 @@ class VocabularyUpdates:
             words.append(word)
             counts.append(int(count))
         self._guard.check_not_training("build the vocabulary of")
+        # across processes every rank must build the same vocabulary: no text
+        # is read here, so the counts themselves are compared
+        self._replicas.check_same("Word2Vec settings", dict(self._settings(),
+                                                            word_freq=[words, counts]))
         if update:
             self._require_vocab()
             self._grow(self._merged(words, counts))
