@@ -68,7 +68,7 @@ def test_to_gensim_shares_the_rows():
     ours.vectors[5] = -2.0                       # and the other way
     np.testing.assert_array_equal(theirs["w5"], np.full(ours.vector_size, -2.0))
     # gensim can still add a key (it reallocates its own array; ours is left as it was)
-    theirs.add_vector("new", np.zeros(ours.vector_size, np.float32))
+    theirs.add_vectors(["new"], np.zeros((1, ours.vector_size), np.float32))
     assert theirs.index_to_key[-1] == "new" and "new" not in ours
 
 
