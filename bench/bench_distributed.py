@@ -3,6 +3,7 @@
     python bench/bench_distributed.py speed   [--models sgns cbow] [--repeat 2]
     python bench/bench_distributed.py quality [--models sgns cbow] [--seeds 1 2 3]
     python bench/bench_distributed.py big     [--times 10] [--glove-epochs 5] [--repeat 1]
+    python bench/bench_distributed.py glove-cost [--intervals 20000000 2000000 500000]
 
 What a user waits for is timed: the whole command, from launch to exit
 (interpreter and torch start, rendezvous, vocabulary merge, training, writing
@@ -19,6 +20,9 @@ quality: 2 processes x 1 thread against 1 process x 2 threads, per seed, and the
 big:     `embforge cooccur` (tokens/s) and `embforge train --model glove`
          (pair-updates/s) on the bench corpus repeated --times times, 1 x 1
          thread against 2 x 1 thread.
+glove-cost: GloVe's cost after each of 10 epochs on kdocs (window 10, d = 50),
+         one process against 2 processes at each --intervals sync interval
+         (bench/dist_glove_cost.py is the rank).
 The machine is shared and noisy: compare the ratios printed by one run.
 """
 import argparse
@@ -87,10 +91,14 @@ def speed(args, work):
     print("model  setup                          seconds  Mwords/s  x plain 1 proc")
     for model in args.models:
         best = {}
-        for name, processes, launcher in (("1 proc x 1 thread, plain", 1, False),
-                                          ("1 proc x 1 thread, torchrun", 1, True),
-                                          ("2 procs x 1 thread, torchrun", 2, True)):
-            runs = [train(model, corpus, os.path.join(work, "v.bin"), processes, 1, 1,
+        # the last row is what the same two cores give one process: the bound
+        # two processes on this machine work against
+        for name, processes, threads, launcher in (
+                ("1 proc x 1 thread, plain", 1, 1, False),
+                ("1 proc x 1 thread, torchrun", 1, 1, True),
+                ("2 procs x 1 thread, torchrun", 2, 1, True),
+                ("1 proc x 2 threads, plain", 1, 2, False)):
+            runs = [train(model, corpus, os.path.join(work, "v.bin"), processes, threads, 1,
                           torchrun=launcher) for _ in range(args.repeat)]
             best[name] = min(runs)
             first = next(iter(best.values()))
@@ -127,30 +135,56 @@ def big(args, work):
     corpus = decompress(CORPORA, work, args.times)
     tokens = count_tokens(corpus)
     print(f"corpus: the bench corpus x{args.times}, {tokens} tokens")
+    # (processes, threads): 1 x 1 is the baseline, 2 x 1 the distributed run,
+    # 1 x 2 what the same two cores give one process
+    setups = ((1, 1), (2, 1), (1, 2))
     best = {}
-    for processes in (1, 2):
+    for processes, threads in setups:
         runs = [timed(command(["cooccur", corpus, "-o", os.path.join(work, "c.npz"), "--window",
-                               "10", "--threads", "1", "--memory", "4GB", "--quiet"], processes,
-                              processes > 1))
+                               "10", "--threads", str(threads), "--memory", "4GB", "--quiet"],
+                              processes, processes > 1))
                 for _ in range(args.repeat)]
-        best[processes] = min(runs)
-        print(f"cooccur  {processes} proc x 1 thread  {best[processes]:8.2f} s  "
-              f"{tokens / best[processes] / 1e6:7.2f}M tokens/s  {best[1] / best[processes]:5.2f}x",
-              flush=True)
+        best[processes, threads] = min(runs)
+        seconds = best[processes, threads]
+        print(f"cooccur  {processes} proc x {threads} thread  {seconds:8.2f} s  "
+              f"{tokens / seconds / 1e6:7.2f}M tokens/s  {best[1, 1] / seconds:5.2f}x", flush=True)
     best = {}
-    for processes in (1, 2):
-        runs = [train("glove", corpus, os.path.join(work, "g.bin"), processes, 1, 1,
+    for processes, threads in setups:
+        runs = [train("glove", corpus, os.path.join(work, "g.bin"), processes, threads, 1,
                       ("--window", "10", "--epochs", str(args.glove_epochs), "--memory", "4GB"))
                 for _ in range(args.repeat)]
-        best[processes] = min(runs)
-        print(f"glove    {processes} proc x 1 thread  {best[processes]:8.2f} s  "
-              f"{best[1] / best[processes]:5.2f}x  (count + {args.glove_epochs} epochs, whole command)",
+        best[processes, threads] = min(runs)
+        seconds = best[processes, threads]
+        print(f"glove    {processes} proc x {threads} thread  {seconds:8.2f} s  "
+              f"{best[1, 1] / seconds:5.2f}x  (count + {args.glove_epochs} epochs, whole command)",
               flush=True)
+
+
+def glove_cost(args, work):
+    corpus = decompress([p for p in CORPORA if "kdocs" in p], work)
+    rank = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dist_glove_cost.py")
+    import json
+    runs = [("one process", 1, 20_000_000)] + [(f"2 procs, sync every {i}", 2, i)
+                                                for i in args.intervals]
+    base = None
+    for name, processes, interval in runs:
+        cmd = ([sys.executable, rank] if processes == 1 else
+               [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                f"--nproc-per-node={processes}", rank])
+        result = subprocess.run(cmd + [corpus, "--sync-interval", str(interval)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if result.returncode != 0:
+            raise SystemExit(f"failed: {' '.join(cmd)}\n{result.stderr[-3000:]}")
+        cost = json.loads(result.stdout.strip().splitlines()[-1])["cost"]
+        base = base or cost
+        print(f"{name:32s} " + " ".join(f"{c:.5f}" for c in cost)
+              + f"   last vs one process {cost[-1] / base[-1] - 1:+.1%}", flush=True)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("what", choices=["speed", "quality", "big"])
+    parser.add_argument("what", choices=["speed", "quality", "big", "glove-cost"])
+    parser.add_argument("--intervals", type=int, nargs="+", default=[20_000_000, 2_000_000, 500_000])
     parser.add_argument("--models", nargs="+", default=["sgns", "cbow"], choices=["sgns", "cbow"])
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
@@ -159,7 +193,8 @@ def main():
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="embforge-bench-dist-")
     try:
-        {"speed": speed, "quality": quality_runs, "big": big}[args.what](args, work)
+        {"speed": speed, "quality": quality_runs, "big": big,
+         "glove-cost": glove_cost}[args.what](args, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -235,7 +235,8 @@ def stage_headline(args, rec):
     w, g = gpu.glove_alloc(V, dim, 1)
     gpu.glove_epoch(pairs, w, g, 1, 0)  # warm-up
     epochs = 3
-    s, seconds = timed(gpu, lambda: [gpu.glove_epoch(pairs, w, g, 1, e) for e in range(1, epochs + 1)][-1])
+    s, seconds = timed(gpu, lambda pairs=pairs, w=w, g=g: [gpu.glove_epoch(pairs, w, g, 1, e)
+                                                             for e in range(1, epochs + 1)][-1])
     rec.row("GloVe pair-updates/s", len(rows) * epochs / seconds, target=TARGETS["GloVe pair-updates/s"],
             nnz=len(rows), working_set=gpu_stats.glove_working_set(V, dim, len(rows)),
             note=f"{epochs} epochs in {seconds:.2f}s, cost {s['cost']:.4g}, skipped {s['skipped']}")
@@ -432,7 +433,8 @@ def stage_large_vocab(args, rec):
               alpha_end=0.0001, seed=1)
     gpu.w2v_epoch(gpu.upload(ids[:offsets[cut]]), gpu.upload(offsets[:cut + 1]), inp, out, tables,
                   epoch=0, **kw)
-    stats, seconds = timed(gpu, lambda: gpu.w2v_epoch(d_ids, d_offsets, inp, out, tables, epoch=1, **kw))
+    stats, seconds = timed(gpu, lambda inp=inp, out=out: gpu.w2v_epoch(d_ids, d_offsets, inp, out, tables,
+                                                                      epoch=1, **kw))
     rec.row(f"skip-gram words/s, V={V:,} d={dim}", n / seconds, kept=stats["words_trained"] / n,
             working_set=gpu_stats.word2vec_working_set(V, dim), note=f"{seconds:.2f}s")
     del inp, out

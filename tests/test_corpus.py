@@ -194,3 +194,15 @@ def test_iterable_input_errors():
         encode([["a b", "c"]], min_count=1)
     with pytest.raises(TypeError, match="re-iterable"):
         encode(iter([["a"]]))
+
+
+def test_unicode_spaces_are_part_of_a_token(tmp_path):
+    # Only ASCII whitespace separates tokens: U+00A0 (no-break space, common
+    # in web text) and U+001F stay inside their words, and the vocabulary
+    # built from them is a valid one.
+    path = tmp_path / "c.txt"
+    path.write_bytes("caf\u00a0e b\x1f caf\u00a0e\nb\x1f x\n".encode())
+    corpus = encode(str(path), min_count=1)
+    assert corpus.vocab.words == ["b\x1f", "caf\u00a0e", "x"]
+    assert list(corpus) == [["caf\u00a0e", "b\x1f", "caf\u00a0e"], ["b\x1f", "x"]]
+    assert list(encode([["caf\u00a0e", "x"]], min_count=1)) == [["caf\u00a0e", "x"]]

@@ -55,6 +55,21 @@ def _word2vec(rank, world, path, sg):
             "tokens": model._corpus.n_tokens}
 
 
+def _job_fractions(rank, world):
+    import embforge.distributed as d
+    from embforge.distributed.replicas import replicas_for
+    replicas = replicas_for(d.resolve_group(distributed=True))
+    mine = ([0.0, 0.5, 1.0], 100) if rank == 0 else ([0.0, 0.25, 1.0], 300)
+    return replicas.job_fractions(*mine)
+
+
+def test_the_learning_rate_follows_the_whole_jobs_progress(tmp_path):
+    # shares of 100 and 300 ids, half and a quarter through at the middle
+    # boundary: the job is (50 + 75) / 400 through, on both ranks
+    got = values(run_ranks(_job_fractions, tmp_path))
+    assert got == [[0.0, 0.3125, 1.0]] * 2
+
+
 @pytest.mark.parametrize("sg", [1, 0])
 def test_word2vec_ranks_end_equal_with_one_process_quality(tmp_path, toy_file, sg):
     import embforge

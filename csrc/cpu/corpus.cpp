@@ -1,13 +1,7 @@
 #include "embforge/corpus.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <array>
-#include <cerrno>
-#include <cstring>
 
 #include "embforge/check.h"
 #include "utf8.h"
@@ -45,28 +39,6 @@ std::string printable_prefix(std::string_view w) {
   return out;
 }
 
-// Maps a file read-write for the in-place rewrite of a spilled id stream.
-struct MappedFile {
-  int fd = -1;
-  void* data = MAP_FAILED;
-  size_t size = 0;
-  MappedFile(const std::string& path, size_t bytes) : size(bytes) {
-    fd = ::open(path.c_str(), O_RDWR);
-    EMBFORGE_CHECK(fd >= 0, "cannot open id stream file '", path, "': ", std::strerror(errno));
-    if (size > 0) {
-      data = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-      if (data == MAP_FAILED) {
-        ::close(fd);
-        throw_invalid_argument("cannot map id stream file '", path, "': ", std::strerror(errno));
-      }
-    }
-  }
-  ~MappedFile() {
-    if (data != MAP_FAILED) ::munmap(data, size);
-    if (fd >= 0) ::close(fd);
-  }
-};
-
 }  // namespace
 
 CorpusBuilder::CorpusBuilder(const CorpusBuilderParams& params) : params_(params) {
@@ -74,16 +46,17 @@ CorpusBuilder::CorpusBuilder(const CorpusBuilderParams& params) : params_(params
                  "max_sentence_length must be >= 1, got ", params_.max_sentence_length);
   EMBFORGE_CHECK(params_.max_token_bytes >= 1,
                  "max_token_bytes must be >= 1, got ", params_.max_token_bytes);
+  EMBFORGE_CHECK(params_.memory_limit >= 0, "memory_limit must be >= 0 (0: no limit), got ",
+                 params_.memory_limit);
+  EMBFORGE_CHECK(params_.memory_limit == 0 || !params_.spill_dir.empty(),
+                 "memory_limit=", params_.memory_limit, " needs a spill_dir for the files");
   if (!params_.stream_path.empty()) {
-    spill_ = std::fopen(params_.stream_path.c_str(), "wb");
-    EMBFORGE_CHECK(spill_ != nullptr, "cannot create id stream file '", params_.stream_path,
-                   "': ", std::strerror(errno));
+    ids_.move_to(SpillFile::named(params_.stream_path));
+    if (!params_.spill_dir.empty()) line_ends_.move_to(SpillFile::temporary(params_.spill_dir));
   }
 }
 
-CorpusBuilder::~CorpusBuilder() {
-  if (spill_) std::fclose(spill_);
-}
+CorpusBuilder::~CorpusBuilder() = default;
 
 void CorpusBuilder::set_vocabulary(const std::vector<std::string>& words) {
   EMBFORGE_CHECK(table_.size() == 0 && raw_tokens_ == 0,
@@ -98,22 +71,28 @@ void CorpusBuilder::set_vocabulary(const std::vector<std::string>& words) {
 }
 
 void CorpusBuilder::append_id(uint32_t id) {
+  if (ids_.full() && over_limit(ids_.grown_bytes(), line_ends_.memory_bytes())) spill();
   ids_.push_back(id);
   ++n_ids_;
-  if (spill_ && ids_.size() >= (1u << 20)) flush_spill();
 }
 
-void CorpusBuilder::flush_spill() {
-  if (!spill_ || ids_.empty()) return;
-  const size_t written = std::fwrite(ids_.data(), sizeof(uint32_t), ids_.size(), spill_);
-  EMBFORGE_CHECK(written == ids_.size(), "cannot write id stream file '", params_.stream_path,
-                 "': ", std::strerror(errno));
-  ids_.clear();
+bool CorpusBuilder::over_limit(size_t ids_bytes, size_t line_ends_bytes) const {
+  return params_.memory_limit > 0 &&
+         ids_bytes + line_ends_bytes > static_cast<size_t>(params_.memory_limit);
+}
+
+void CorpusBuilder::spill() {
+  // What is in memory is written once and freed: the stream is never held
+  // twice, in memory and in the file.
+  if (!ids_.in_file()) ids_.move_to(SpillFile::temporary(params_.spill_dir));
+  if (!line_ends_.in_file()) line_ends_.move_to(SpillFile::temporary(params_.spill_dir));
 }
 
 void CorpusBuilder::end_line() {
-  const int64_t last = line_ends_.empty() ? 0 : line_ends_.back();
-  if (n_ids_ > last) line_ends_.push_back(n_ids_);
+  if (n_ids_ == last_line_end_) return;
+  if (line_ends_.full() && over_limit(ids_.memory_bytes(), line_ends_.grown_bytes())) spill();
+  line_ends_.push_back(n_ids_);
+  last_line_end_ = n_ids_;
 }
 
 void CorpusBuilder::push_token(std::string_view text, int64_t offset) {
@@ -219,7 +198,6 @@ void CorpusBuilder::finish(const VocabLimits& limits) {
     bytes_read_ -= 1;
   }
   end_line();
-  flush_spill();
   finished_ = true;
   EMBFORGE_CHECK(raw_tokens_ > 0, "the corpus is empty: no tokens in ", bytes_read_, " bytes");
 
@@ -266,17 +244,23 @@ void CorpusBuilder::finish(const VocabLimits& limits) {
 }
 
 void CorpusBuilder::remap_and_chunk(const std::vector<uint32_t>* remap) {
+  // The offsets (at most one per line plus one per max_sentence_length ids)
+  // are made while the line ends are still held: in memory only if both fit.
+  const int64_t n_lines = line_ends_.size();
+  const auto most_offsets =
+      static_cast<size_t>(n_lines + n_ids_ / params_.max_sentence_length + 1) * sizeof(int64_t);
+  if (!ids_.in_file() && over_limit(ids_.memory_bytes(), line_ends_.memory_bytes() + most_offsets))
+    spill();
+  if (ids_.in_file() && !params_.spill_dir.empty())
+    offsets_.move_to(SpillFile::temporary(params_.spill_dir));
+
   // In-place rewrite: the write position never passes the read position.
-  std::unique_ptr<MappedFile> mapped;
-  uint32_t* stream = ids_.data();
-  if (spill_) {
-    std::fflush(spill_);
-    mapped = std::make_unique<MappedFile>(params_.stream_path, n_ids_ * sizeof(uint32_t));
-    stream = static_cast<uint32_t*>(mapped->data);
-  }
-  offsets_.assign(1, 0);
+  uint32_t* stream = ids_.data(/*writable=*/true);
+  const int64_t* line_ends = line_ends_.data(/*writable=*/false);
+  offsets_.push_back(0);
   int64_t write = 0, read = 0;
-  for (const int64_t line_end : line_ends_) {
+  for (int64_t line = 0; line < n_lines; ++line) {
+    const int64_t line_end = line_ends[line];
     int64_t in_sentence = 0;
     for (; read < line_end; ++read) {
       uint32_t id = stream[read];
@@ -296,19 +280,9 @@ void CorpusBuilder::remap_and_chunk(const std::vector<uint32_t>* remap) {
     if (in_sentence > 0) offsets_.push_back(write);
   }
   n_ids_ = write;
-  if (spill_) {
-    mapped.reset();
-    std::fclose(spill_);
-    spill_ = nullptr;
-    EMBFORGE_CHECK(::truncate(params_.stream_path.c_str(), n_ids_ * sizeof(uint32_t)) == 0,
-                   "cannot truncate id stream file '", params_.stream_path, "': ",
-                   std::strerror(errno));
-  } else {
-    ids_.resize(n_ids_);
-    ids_.shrink_to_fit();
-  }
-  line_ends_.clear();
-  line_ends_.shrink_to_fit();
+  ids_.truncate(n_ids_);
+  offsets_.flush();
+  line_ends_ = SpillArray<int64_t>();
 }
 
 }  // namespace embforge

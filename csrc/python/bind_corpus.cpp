@@ -4,20 +4,46 @@
 #include "embforge/corpus.h"
 
 namespace embforge::bind {
+namespace {
+
+// A finished builder's array as numpy, without a copy: its memory (numpy
+// frees it), or a read-only view of its file's mapping (unmapped when numpy
+// lets the view go; the pages are the kernel's file cache, not the heap).
+template <typename T>
+py::array take_array(SpillArray<T>& values) {
+  const auto n = static_cast<py::ssize_t>(values.size());
+  if (!values.in_file() || n == 0) {
+    T* data = values.take_memory().release();
+    py::capsule owner(data, [](void* p) { std::free(p); });
+    return py::array_t<T>({n}, {static_cast<py::ssize_t>(sizeof(T))}, data, owner);
+  }
+  auto* mapping = new FileMapping(values.take_mapping());
+  py::capsule owner(mapping, [](void* p) { delete static_cast<FileMapping*>(p); });
+  py::array_t<T> out({n}, {static_cast<py::ssize_t>(sizeof(T))},
+                     static_cast<const T*>(mapping->data()), owner);
+  // the mapping is read-only: a write through numpy must raise, not crash
+  py::detail::array_proxy(out.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+  return out;
+}
+
+}  // namespace
 
 void bind_corpus(py::module_& m) {
   py::class_<CorpusBuilder>(m, "CorpusBuilder",
       "Counts words and encodes text into an id stream in one pass (see corpus.h).")
       .def(py::init([](int64_t max_sentence_length, int64_t max_token_bytes,
-                       const std::string& stream_path) {
+                       const std::string& stream_path, int64_t memory_limit,
+                       const std::string& spill_dir) {
              CorpusBuilderParams params;
              params.max_sentence_length = max_sentence_length;
              params.max_token_bytes = max_token_bytes;
              params.stream_path = stream_path;
+             params.memory_limit = memory_limit;
+             params.spill_dir = spill_dir;
              return std::make_unique<CorpusBuilder>(params);
            }),
            py::arg("max_sentence_length") = 10000, py::arg("max_token_bytes") = 1 << 16,
-           py::arg("stream_path") = "")
+           py::arg("stream_path") = "", py::arg("memory_limit") = 0, py::arg("spill_dir") = "")
       .def("set_vocabulary", &CorpusBuilder::set_vocabulary, py::arg("words"))
       .def("feed",
            [](CorpusBuilder& self, py::buffer chunk) {
@@ -50,9 +76,13 @@ void bind_corpus(py::module_& m) {
              std::vector<int64_t> copy = self.counts();
              return to_numpy(std::move(copy));
            })
-      .def("take_ids", [](CorpusBuilder& self) { return to_numpy(std::move(self.ids())); },
-           "The in-memory id stream (moved out, no copy).")
-      .def("take_offsets", [](CorpusBuilder& self) { return to_numpy(std::move(self.offsets())); })
+      .def("take_ids", [](CorpusBuilder& self) { return take_array(self.ids()); },
+           "The id stream, moved out without a copy: in memory, or a read-only view of its\n"
+           "file's mapping (a stream_path file is better opened with numpy.memmap).")
+      .def("take_offsets", [](CorpusBuilder& self) { return take_array(self.offsets()); },
+           "The sentence offsets, moved out as take_ids.")
+      .def_property_readonly("spilled", &CorpusBuilder::spilled,
+                             "True when the id stream is in a file (stream_path, or past memory_limit).")
       .def_property_readonly("n_ids", &CorpusBuilder::n_ids)
       .def_property_readonly("raw_tokens", &CorpusBuilder::raw_tokens)
       .def_property_readonly("dropped_tokens", &CorpusBuilder::dropped_tokens)

@@ -26,9 +26,9 @@ from typing import Optional
 import numpy as np
 
 from . import _native
-from ._checks import check_number, parse_memory
+from ._checks import MIN_MEMORY, check_number, parse_memory
 from .backends import get_backend
-from .corpus import EncodedCorpus, encode
+from .corpus import EncodedCorpus, encode, stream_memory
 from .distributed.group import resolve_group
 from .io import cooc_file
 from .io.archive import read_archive
@@ -399,9 +399,12 @@ def cooccurrence(corpus, vocab: Optional[Vocabulary] = None, *, window: int = 15
     (else one is built with `min_count` / `max_vocab_size`). `window`: the
     largest distance counted (GloVe's default 15). `symmetric=False` counts
     left contexts only (cooccur ``-symmetric 0``); `distance_weighting=False`
-    adds 1 instead of 1/d. `memory`: the budget for counting and the result
-    (bytes, GB as a float, or "1GB"/"512MiB"); beyond it, sorted runs spill to
-    a fresh directory under `temp_dir` (default: the system's). The result
+    adds 1 instead of 1/d. `memory`: the budget for encoding the corpus,
+    counting and the result (bytes, GB as a float, or "1GB"/"512MiB"): the
+    encoded corpus takes at most 1/16 of it in RAM, a larger one is
+    memory-mapped from a deleted temporary file under `temp_dir` (see
+    embforge.corpus), and counting gets the other 15/16; beyond it, sorted
+    runs spill to a fresh directory under `temp_dir` (default: the system's). The result
     takes 12 bytes per nonzero; when it does not fit the budget it is written
     to an unnamed temporary file under `temp_dir` (gone when the result is
     freed) and memory-mapped. `path`: write the result to this file instead
@@ -448,8 +451,17 @@ def cooccurrence(corpus, vocab: Optional[Vocabulary] = None, *, window: int = 15
             raise ValueError("the EncodedCorpus was encoded with another vocabulary than `vocab`")
         encoded = corpus
     else:
+        share = stream_memory(memory_bytes)
         encoded = encode(corpus, vocab=vocab, min_count=min_count, max_vocab_size=max_vocab_size,
-                         max_sentence_length=NO_SENTENCE_LIMIT, process_group=group)
+                         max_sentence_length=NO_SENTENCE_LIMIT, process_group=group,
+                         memory=share, temp_dir=temp_dir)
+        if backend.device == "cpu":
+            # The corpus's share is set aside whether the stream is in RAM or
+            # mapped: it also pays for what counting's plan does not see (the
+            # vocabulary, the interpreter's objects, the allocator's slack;
+            # 20-50 MB over the plan measured at 1 GB). A GPU's budget is its
+            # workspace in device memory.
+            memory_bytes = max(MIN_MEMORY, memory_bytes - max(share, encoded.ram_bytes))
     if len(encoded.vocab) == 0 or encoded.n_tokens == 0:
         raise ValueError("the corpus has no in-vocabulary words (empty corpus, or min_count too high)")
 

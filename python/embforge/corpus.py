@@ -10,24 +10,44 @@ each rank reads only its share (io/line_ranges.py for files; blocks of
 sentence indices for token lists), the vocabulary is merged by
 distributed/vocabulary.py into exactly the single-process one, and each rank
 encodes its share with it (a second pass over the share).
+
+Memory: the encoded corpus takes 4 bytes a token and 8 a sentence (and 8 a
+line for the line ends while reading). Up to ``memory`` it is held in RAM; past it, the stream, its
+line ends and offsets move to temporary files under ``temp_dir``, unlinked as
+soon as they are created (nothing is left on disk, whatever ends the process),
+and are read through memory maps: pages of the kernel's file cache, not the
+process's heap, so a corpus of any size costs about the same anonymous memory.
+The ids and offsets are the same either way.
 """
 from __future__ import annotations
 
 import os
 import queue
+import tempfile
 import threading
 from dataclasses import dataclass
 from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ._checks import MIN_MEMORY, parse_memory
 from ._native import core
+from ._tokens import is_token
 from .io.compression import open_binary
 from .vocab import Vocabulary
 
-__all__ = ["CorpusShare", "EncodedCorpus", "encode", "iter_text_chunks"]
+__all__ = ["CorpusShare", "EncodedCorpus", "encode", "iter_text_chunks", "stream_memory",
+           "DEFAULT_MEMORY", "STREAM_SHARE"]
 
 CHUNK_BYTES = 4 << 20
+# The RAM encode() lets the stream take by default: 1/16 of the trainers'
+# default budget of 1 GB, rounded.
+DEFAULT_MEMORY = "64MB"
+# A trainer lets its encoded corpus take 1/16 of its `memory` budget in RAM. A
+# memory-mapped stream costs training little (threads read it in pieces of
+# thousands of ids, from the file cache once read), while co-occurrence
+# counting, which shares the budget, spills less with every byte it gets.
+STREAM_SHARE = 16
 _WHOLE_LINES = 1 << 40  # a sentence length no line reaches: lines are kept whole
 
 
@@ -58,14 +78,16 @@ def _sentence_chunks(sentences: Iterable[Sequence[str]]) -> Iterator[bytes]:
 
 
 def _join_checked(sentences: List[Sequence[str]]) -> bytes:
-    text = "\n".join(" ".join(sentence) for sentence in sentences) + "\n"
-    if len(text.split()) != sum(len(sentence) for sentence in sentences):
-        # Some token held whitespace or was empty: name it.
+    data = ("\n".join(" ".join(sentence) for sentence in sentences) + "\n").encode("utf-8")
+    # bytes.split() splits on ASCII whitespace, exactly what the reader splits on
+    if len(data.split()) != sum(len(sentence) for sentence in sentences):
+        # Some token held a separator or was empty: name it.
         for sentence in sentences:
             for token in sentence:
-                if not isinstance(token, str) or len(token.split()) != 1 or token.split()[0] != token:
-                    raise ValueError(f"tokens must be non-empty str without whitespace, got {token!r}")
-    return text.encode("utf-8")
+                if not is_token(token):
+                    raise ValueError("tokens must be non-empty str without ASCII whitespace, got "
+                                     f"{token!r}")
+    return data
 
 
 def _is_path(item) -> bool:
@@ -168,6 +190,13 @@ class EncodedCorpus:
         self.dropped_tokens = int(dropped_tokens)
         self.path = path
 
+    @property
+    def ram_bytes(self) -> int:
+        """Bytes of the stream and offsets held in RAM (memory maps are read
+        only and count 0: their pages are the kernel's file cache)."""
+        return sum(a.nbytes for a in (self.ids, self.offsets)
+                   if a.flags.writeable and not isinstance(a, np.memmap))
+
     def __len__(self) -> int:
         """Number of sentences."""
         return len(self.offsets) - 1
@@ -195,7 +224,8 @@ class EncodedCorpus:
 
 def encode(source, vocab: Optional[Vocabulary] = None, *, min_count: int = 5,
            max_vocab_size: Optional[int] = None, max_sentence_length: int = 10000,
-           stream_path=None, distributed: bool = False, process_group=None) -> EncodedCorpus:
+           stream_path=None, memory=DEFAULT_MEMORY, temp_dir=None, distributed: bool = False,
+           process_group=None) -> EncodedCorpus:
     """Reads `source` once: counts words and encodes the text into ids.
 
     Without `vocab`, the vocabulary is built from the corpus: words seen at
@@ -206,6 +236,12 @@ def encode(source, vocab: Optional[Vocabulary] = None, *, min_count: int = 5,
     Lines longer than `max_sentence_length` tokens become several sentences.
     With `stream_path`, the id stream is written to that file and memory-mapped.
 
+    `memory`: the RAM the stream and its sentence offsets may take (bytes, GB
+    as a float, or "64MB"/"512MiB"; None: no bound); past it they go to
+    temporary files in `temp_dir` (default: the system's), deleted at once and
+    memory-mapped (see the module's docstring). With `stream_path`, its line
+    ends and offsets go to such temporary files from the start.
+
     `process_group` (a torch process group) or `distributed=True` (torch's
     default group; see embforge.distributed.resolve_group): every rank of the
     group calls encode with the same arguments; each gets the Vocabulary of the
@@ -214,8 +250,9 @@ def encode(source, vocab: Optional[Vocabulary] = None, *, min_count: int = 5,
     `stream_path`, rank r writes ``<stream_path>.rank<r>``. Ranks given
     different parameters or corpora, a world size larger than the number of
     lines, or a rank left without lines or in-vocabulary tokens raise
-    ValueError on every rank. Neither: this process encodes alone, whatever
-    torch.distributed holds.
+    ValueError on every rank (`memory` and `temp_dir` do not apply: a share
+    is held in RAM unless `stream_path` is given). Neither: this process
+    encodes alone, whatever torch.distributed holds.
     """
     if isinstance(source, EncodedCorpus):
         return source
@@ -225,13 +262,16 @@ def encode(source, vocab: Optional[Vocabulary] = None, *, min_count: int = 5,
         raise ValueError(f"max_vocab_size must be >= 1 or None, got {max_vocab_size}")
     if int(max_sentence_length) < 1:
         raise ValueError(f"max_sentence_length must be >= 1, got {max_sentence_length}")
+    memory_limit = 0 if memory is None else parse_memory(memory)
+    spill_dir = _spill_dir(temp_dir)
     if distributed or process_group is not None:
         from .distributed.group import resolve_group
         group = resolve_group(distributed, process_group)
         return _encode_share(source, vocab, group, int(min_count), max_vocab_size,
                              int(max_sentence_length), stream_path)
     path = os.fspath(stream_path) if stream_path is not None else ""
-    builder = core.CorpusBuilder(max_sentence_length=int(max_sentence_length), stream_path=path)
+    builder = core.CorpusBuilder(max_sentence_length=int(max_sentence_length), stream_path=path,
+                                 memory_limit=memory_limit, spill_dir=spill_dir)
     if vocab is not None:
         builder.set_vocabulary(vocab.words)
     for chunk in _prefetched(iter_text_chunks(source)):
@@ -242,6 +282,25 @@ def encode(source, vocab: Optional[Vocabulary] = None, *, min_count: int = 5,
     offsets = builder.take_offsets()
     return EncodedCorpus(vocab, _take_ids(builder, path), offsets, builder.raw_tokens,
                          builder.dropped_tokens, path or None)
+
+
+def stream_memory(memory) -> Optional[int]:
+    """The RAM a trainer whose budget is `memory` lets its encoded corpus
+    take (encode's `memory`): 1/STREAM_SHARE of it; None for None (no bound)."""
+    if memory is None:
+        return None
+    return max(MIN_MEMORY, parse_memory(memory) // STREAM_SHARE)
+
+
+def _spill_dir(temp_dir) -> str:
+    """The directory for temporary stream files (checked: a ValueError names
+    a `temp_dir` that is not one)."""
+    if temp_dir is None:
+        return tempfile.gettempdir()
+    if not os.path.isdir(os.fspath(temp_dir)):
+        what = "is not a directory" if os.path.exists(os.fspath(temp_dir)) else "does not exist"
+        raise ValueError(f"temp_dir {os.fspath(temp_dir)!r} {what}")
+    return os.fspath(temp_dir)
 
 
 def _take_ids(builder, path) -> np.ndarray:

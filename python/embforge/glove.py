@@ -60,7 +60,10 @@ class GloVe:
     first epoch's pair order for every epoch (glove.c's protocol: it shuffles
     its co-occurrence file once).
 
-    Memory: `memory` bounds counting and training. Training holds the model
+    Memory: `memory` bounds counting and training. Counting a corpus holds
+    its encoded stream in RAM up to 1/16 of it (memory-mapped from a deleted
+    temporary file past that) and counts within the other 15/16 (cooccurrence()).
+    Training holds the model
     (weights and gradsq, 2 x 2V x (d+1) float32) and the matrix's pairs as
     16-byte records (row, col, log x, f(x), computed once) plus a 4-byte order
     per pair (at most 2^32 - 1 pairs). When those do not fit `memory`, or the

@@ -5,6 +5,7 @@ from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
+from ._tokens import is_token
 from .io.vocab_file import read_vocab_file, write_vocab_file
 
 __all__ = ["Vocabulary"]
@@ -33,8 +34,9 @@ class Vocabulary:
             duplicate = next(w for w in self.words if w in seen or seen.add(w))
             raise ValueError(f"duplicate word in vocabulary: {duplicate!r}")
         for word in self.words:
-            if not word or len(word.split()) != 1 or word.split()[0] != word:
-                raise ValueError(f"vocabulary words must be non-empty and contain no whitespace, got {word!r}")
+            if not is_token(word):
+                raise ValueError("vocabulary words must be non-empty str holding no ASCII whitespace "
+                                 f"(space, tab, newline, CR, VT, FF), got {word!r}")
 
     def __len__(self) -> int:
         return len(self.words)

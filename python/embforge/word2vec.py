@@ -18,11 +18,11 @@ from typing import Optional, Sequence
 import numpy as np
 
 from . import _native
-from ._checks import check_number
+from ._checks import check_number, parse_memory
 from .callbacks import call_callbacks as _call
 from .backends import get_backend
 from .backends.arrays import all_finite
-from .corpus import EncodedCorpus, encode
+from .corpus import EncodedCorpus, encode, stream_memory
 from .distributed.group import resolve_group
 from .distributed.replicas import rank_seed, replicas_for
 from .io.archive import read_archive, write_archive
@@ -59,6 +59,15 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
     ranks' models are combined every ``sync_interval`` ids (``combine="sum"``
     adds every rank's change, ``"average"`` averages the models; see
     embforge.distributed.replicas). Every rank ends with the same vectors.
+
+    ``memory`` bounds what grows with the corpus: the encoded corpus (4 bytes
+    a token, 8 a sentence) is held in RAM up to 1/16 of it (62.5 MB of the
+    default "1GB", about 15M tokens); a larger one is written to temporary
+    files under ``temp_dir`` (default: the system's), deleted at once and
+    memory-mapped, so the process's anonymous memory does not grow with the
+    corpus (embforge.corpus). ``memory=None`` holds it in RAM whatever its
+    size. The vectors are the same either way. The weights (2 x vocabulary x
+    vector_size floats) are not part of the budget.
     """
 
     def __init__(self, sentences=None, corpus_file=None, *, vector_size: int = 100,
@@ -70,7 +79,8 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
                  compute_loss: bool = True, callbacks: Sequence = (), device: str = "cpu",
                  progress: Optional[bool] = None, distributed: bool = False, process_group=None,
                  sync_interval: int = 2_200_000, combine: str = "sum",
-                 hot_sync_interval: int = 300_000, hot_sync_rows: int = 4096):
+                 hot_sync_interval: int = 300_000, hot_sync_rows: int = 4096,
+                 memory="1GB", temp_dir=None):
         if hs:
             raise ValueError("hierarchical softmax (hs=1) is not implemented; use negative sampling")
         if cbow_mean != 1:
@@ -97,6 +107,10 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
         self.max_sentence_length = check_number("max_sentence_length", max_sentence_length, 1, integer=True)
         self.compute_loss = bool(compute_loss)
         self.callbacks = tuple(callbacks)
+        if memory is not None:
+            parse_memory(memory)
+        self.memory = memory
+        self.temp_dir = temp_dir
         self._backend = get_backend(device)
         self.device = self._backend.device
         # Training across processes (torch.distributed): each rank trains its
@@ -156,13 +170,18 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
         start = time.perf_counter()
         self._replicas.check_same("Word2Vec settings", self._settings())
         corpus = encode(source, min_count=self.min_count, max_vocab_size=self.max_vocab_size,
-                        max_sentence_length=self.max_sentence_length, process_group=self._group)
+                        max_sentence_length=self.max_sentence_length, process_group=self._group,
+                        **self.stream_options())
         self._set_corpus(corpus, source)
         self._reset_weights(corpus.vocab)
         logger.info("vocabulary of %d words from %d tokens (%d out of vocabulary) in %.2fs",
                     len(corpus.vocab), corpus.raw_tokens, corpus.dropped_tokens,
                     time.perf_counter() - start)
         return self
+
+    def stream_options(self) -> dict:
+        """encode()'s `memory` and `temp_dir` for this model's budget."""
+        return {"memory": stream_memory(self.memory), "temp_dir": self.temp_dir}
 
     def _set_corpus(self, corpus: EncodedCorpus, source) -> None:
         self._corpus = corpus
@@ -246,7 +265,7 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
                 raise ValueError("the EncodedCorpus was encoded with another vocabulary")
             return source
         corpus = encode(source, vocab=self.vocab, max_sentence_length=self.max_sentence_length,
-                        process_group=self._group)
+                        process_group=self._group, **self.stream_options())
         self._set_corpus(corpus, source)
         return corpus
 
@@ -292,8 +311,10 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
                 _call(callbacks, "on_epoch_begin", self)
                 a0 = start_alpha + (end_alpha - start_alpha) * e / total
                 a1 = start_alpha + (end_alpha - start_alpha) * (e + 1) / total
-                # Each slice's learning rate runs over its share of the epoch's ids.
-                ends = self._slice_ends(corpus, self.epochs_trained, slices)
+                # Each slice's learning rate runs over its share of the epoch's ids,
+                # counted over the whole job (every rank's ids) when distributed.
+                ends = replicas.job_fractions(
+                    self._slice_ends(corpus, self.epochs_trained, slices), corpus.n_tokens)
                 loss, rng, stopped = 0.0, 0, False
                 epoch_started, epoch_words = time.perf_counter(), done_before
                 for part in range(slices):
@@ -423,28 +444,35 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
         config, words, arrays = read_archive(path, "Word2Vec model", ("counts", "vectors", "syn1neg"),
                                              MODEL_MAGIC, MODEL_VERSION)
         counts, vectors, syn1neg = arrays["counts"], arrays["vectors"], arrays["syn1neg"]
-        n, dim = len(words), int(config["vector_size"])
+        try:
+            n, dim = len(words), int(config["vector_size"])
+            trained = int(config.pop("epochs_trained", 0))
+            losses = [float(x) for x in config.pop("training_loss", [])]
+            history = TrainingHistory.from_json(config.pop("history", None), os.fspath(path))
+            kwargs = {k: config[k] for k in ("sg", "vector_size", "alpha", "window", "min_count",
+                                             "max_vocab_size", "sample", "seed", "workers",
+                                             "min_alpha", "negative", "ns_exponent", "epochs",
+                                             "shrink_windows", "max_sentence_length",
+                                             "compute_loss")}
+            # files written before distributed training have no sync settings
+            kwargs.update(sync_interval=config.get("sync_interval", 2_200_000),
+                          combine=config.get("combine", "sum"),
+                          hot_sync_interval=config.get("hot_sync_interval", 300_000),
+                          hot_sync_rows=config.get("hot_sync_rows", 4096))
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"{path}: invalid Word2Vec model ({error!r})") from None
         for name, array, shape in (("counts", counts, (n,)), ("vectors", vectors, (n, dim)),
                                    ("syn1neg", syn1neg, (n, dim))):
             if array.shape != shape:
                 raise ValueError(f"{path}: {name} has shape {array.shape}, expected {shape}")
         if not (np.isfinite(vectors).all() and np.isfinite(syn1neg).all()):
             raise ValueError(f"{path}: the model holds NaN or infinite weights")
-        trained = config.pop("epochs_trained", 0)
-        losses = config.pop("training_loss", [])
-        history = TrainingHistory.from_json(config.pop("history", None), os.fspath(path))
-        kwargs = {k: config[k] for k in ("sg", "vector_size", "alpha", "window", "min_count",
-                                         "max_vocab_size", "sample", "seed", "workers", "min_alpha",
-                                         "negative", "ns_exponent", "epochs", "shrink_windows",
-                                         "max_sentence_length", "compute_loss")}
-        # files written before distributed training have no sync settings
-        kwargs.update(sync_interval=config.get("sync_interval", 2_200_000),
-                      combine=config.get("combine", "sum"),
-                      hot_sync_interval=config.get("hot_sync_interval", 300_000),
-                      hot_sync_rows=config.get("hot_sync_rows", 4096))
         kwargs.update(options)
-        model = cls(device=device, **kwargs)
-        model._reset_weights(Vocabulary(words, counts))
+        try:
+            model = cls(device=device, **kwargs)
+            model._reset_weights(Vocabulary(words, counts))
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{path}: invalid Word2Vec model ({error})") from None
         model._backend.copy_into(model._input_rows(), vectors)
         model._backend.copy_into(model.syn1neg, syn1neg)
         model.wv._invalidate()

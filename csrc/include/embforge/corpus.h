@@ -13,17 +13,21 @@
 // With a fixed vocabulary (encode a corpus with an existing Vocabulary) unknown
 // tokens are dropped while reading and the ids are final from the start.
 //
-// The id stream lives in memory, or in a file (`stream_path`) that finish()
-// rewrites in place through mmap, for corpora larger than RAM.
+// The id stream lives in memory, or in a file that finish() rewrites in place
+// through mmap, for corpora larger than RAM: a file named by the caller
+// (`stream_path`), or, once the stream and its line ends outgrow
+// `memory_limit`, temporary files in `spill_dir` (spill_array.h). The
+// sentence offsets go to a temporary file too when the stream is in a file
+// and `spill_dir` is given. Either way the ids and offsets are the same.
 #pragma once
 
 #include <cstdint>
-#include <cstdio>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "embforge/spill_array.h"
 #include "embforge/word_table.h"
 
 namespace embforge {
@@ -31,7 +35,12 @@ namespace embforge {
 struct CorpusBuilderParams {
   int64_t max_sentence_length = 10000;  // longer sentences are split, never cut
   int64_t max_token_bytes = 1 << 16;    // longer "tokens" mean binary input
-  std::string stream_path;              // empty: keep the id stream in memory
+  std::string stream_path;              // non-empty: the id stream goes to this file
+  // Bytes the in-memory id stream and line ends may take before they move to
+  // temporary files in spill_dir (0: no limit). With stream_path they are in
+  // files from the start. Empty spill_dir: line ends and offsets stay in memory.
+  int64_t memory_limit = 0;
+  std::string spill_dir;
 };
 
 struct VocabLimits {
@@ -59,8 +68,9 @@ class CorpusBuilder {
   // Results, valid after finish().
   const std::vector<std::string_view>& words() const { return final_words_; }
   const std::vector<int64_t>& counts() const { return final_counts_; }
-  std::vector<uint32_t>& ids() { return ids_; }              // in-memory mode
-  std::vector<int64_t>& offsets() { return offsets_; }      // n_sentences + 1
+  SpillArray<uint32_t>& ids() { return ids_; }
+  SpillArray<int64_t>& offsets() { return offsets_; }       // n_sentences + 1
+  bool spilled() const { return ids_.in_file(); }
   int64_t n_ids() const { return n_ids_; }
   int64_t raw_tokens() const { return raw_tokens_; }        // tokens read
   int64_t dropped_tokens() const { return dropped_tokens_; } // out of vocabulary
@@ -81,7 +91,8 @@ class CorpusBuilder {
   void flush_batch();
   void end_line();
   void append_id(uint32_t id);
-  void flush_spill();
+  bool over_limit(size_t ids_bytes, size_t line_ends_bytes) const;
+  void spill();
   void remap_and_chunk(const std::vector<uint32_t>* remap);
 
   CorpusBuilderParams params_;
@@ -91,10 +102,10 @@ class CorpusBuilder {
   std::string pending_;  // token bytes not yet terminated by whitespace
   Token batch_[kBatch];
   int batch_size_ = 0;
-  std::vector<uint32_t> ids_;           // stream (in memory, or spill buffer)
-  std::vector<int64_t> line_ends_;      // stream position after each line
-  int64_t n_ids_ = 0;                   // ids written so far (memory + file)
-  std::FILE* spill_ = nullptr;
+  SpillArray<uint32_t> ids_;            // the stream
+  SpillArray<int64_t> line_ends_;       // stream position after each line
+  int64_t last_line_end_ = 0;
+  int64_t n_ids_ = 0;                   // ids written so far
 
   int64_t raw_tokens_ = 0;
   int64_t dropped_tokens_ = 0;
@@ -103,7 +114,7 @@ class CorpusBuilder {
 
   std::vector<std::string_view> final_words_;
   std::vector<int64_t> final_counts_;
-  std::vector<int64_t> offsets_;
+  SpillArray<int64_t> offsets_;
 };
 
 // Re-encodes an id stream with another vocabulary, without the text:

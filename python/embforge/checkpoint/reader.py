@@ -2,11 +2,11 @@
 rank's model."""
 from __future__ import annotations
 
-import json
 import os
 import stat
 from typing import Optional
 
+from ..io._errors import parse_json
 from .manifest import (MANIFEST, MAX_MANIFEST_BYTES, MODEL_CLASSES, SETTINGS, CheckpointInfo,
                        check_file, is_int, parse_manifest, plain, size_and_hash,
                        training_settings)
@@ -37,10 +37,7 @@ def latest(directory) -> Optional[CheckpointInfo]:
                          f"{MAX_MANIFEST_BYTES})")
     with open(path, "rb") as f:
         raw = f.read(MAX_MANIFEST_BYTES + 1)
-    try:
-        manifest = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as error:
-        raise ValueError(f"{path}: not a checkpoint manifest ({error})") from error
+    manifest = parse_json(raw, f"{path}: not a checkpoint manifest")
     checkpoint = parse_manifest(directory, manifest)
     for entry in checkpoint.files:
         check_file(checkpoint.path(entry.rank), entry.size)

@@ -36,6 +36,14 @@ def add_train_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--save-model", default=None,
                    help="also save the full trainable model here (resume training later)")
+    p.add_argument("--memory", default="1GB",
+                   help="memory budget, e.g. 4GB (default 1GB): the encoded corpus is held in RAM "
+                        "up to 1/16 of it, a larger one is memory-mapped from a deleted temporary "
+                        "file; GloVe counts and trains within it (past it, CPU training goes out "
+                        "of core; on a GPU it is the counting workspace)")
+    p.add_argument("--temp-dir", default=None,
+                   help="where temporary files go: the encoded corpus past its share of "
+                        "--memory, GloVe's spilled runs and pair file (default: system temp)")
     add_checkpoint_arguments(p)
     p.add_argument("--sync-interval", type=int, default=None,
                    help="under torchrun: each rank's ids (Word2Vec, default 2.2M) or pairs (GloVe, "
@@ -68,12 +76,6 @@ def _add_glove_arguments(group) -> None:
                        help="GloVe: learning rate (glove.c -eta; default 0.05)")
     group.add_argument("--grad-clip", type=float, default=100.0,
                        help="GloVe: gradient clipping (default 100)")
-    group.add_argument("--memory", default="1GB",
-                       help="GloVe: memory budget for counting and training, e.g. 4GB (default "
-                            "1GB); past it, CPU training goes out of core (on a GPU: the counting "
-                            "workspace)")
-    group.add_argument("--temp-dir", default=None,
-                       help="GloVe: where counting spills runs and training keeps its pair file")
     group.add_argument("--asymmetric", action="store_true", help="GloVe: count left contexts only")
     group.add_argument("--no-distance-weighting", action="store_true",
                        help="GloVe: count 1 per pair, not 1/distance")
@@ -104,7 +106,7 @@ def train_word2vec(args) -> int:
                      negative=args.negative, sample=args.sample, alpha=args.alpha, seed=args.seed,
                      device=args.device, progress=False if args.quiet else None,
                      process_group=job.group, sync_interval=args.sync_interval or 2_200_000,
-                     combine=args.combine)
+                     combine=args.combine, memory=args.memory, temp_dir=args.temp_dir)
     source = corpus_arg(args.corpus)
     plan = plan_checkpoint(args, fresh, args.corpus, job)
     resumed, model = plan.resumed, plan.model
@@ -114,7 +116,8 @@ def train_word2vec(args) -> int:
     else:
         # encoded as the checkpointed run's build_vocab did, so the ids are the same
         corpus = encode(source, min_count=model.min_count, max_vocab_size=model.max_vocab_size,
-                        max_sentence_length=model.max_sentence_length, process_group=job.group)
+                        max_sentence_length=model.max_sentence_length, process_group=job.group,
+                        **model.stream_options())
         check_same_vocabulary(resumed, model, corpus.vocab)
         if resumed.remaining_epochs:
             model.train(corpus, **resumed.train_arguments())

@@ -55,6 +55,9 @@ class Alone:
     def start(self, arrays: Sequence) -> None:
         pass
 
+    def job_fractions(self, fractions: Sequence[float], items: int) -> list:
+        return list(fractions)
+
     def sync(self, arrays: Sequence, stop: bool, rows=None) -> bool:
         return bool(stop)
 
@@ -95,6 +98,17 @@ class Replicas:
         if self.combine == "sum":
             self._before = [array.copy() if isinstance(array, np.ndarray) else array.clone()
                             for array in arrays]
+
+    def job_fractions(self, fractions: Sequence[float], items: int) -> list:
+        """The whole job's progress through an epoch at each slice boundary:
+        this rank's `fractions` of its own `items` (0 ... 1), weighted by
+        every rank's items and summed. The learning rate follows it, so it
+        decays with the words the job has processed, the same on every rank
+        even when the shares differ in size."""
+        done = collectives.all_reduce(np.asarray(fractions, dtype=np.float64) * float(items),
+                                      self.group)
+        total = float(done[-1])
+        return (done / total).tolist() if total > 0 else list(fractions)
 
     def sync(self, arrays: Sequence, stop: bool, rows=None) -> bool:
         """Combines the replicas in place, all their rows or only the first

@@ -2,7 +2,9 @@
 a ValueError naming the file, the line or offset, and the offending value."""
 from __future__ import annotations
 
-__all__ = ["show", "decode_line"]
+import json
+
+__all__ = ["show", "decode_line", "parse_json"]
 
 
 def show(value, limit: int = 60) -> str:
@@ -24,3 +26,16 @@ def decode_line(raw: bytes, path, line_no, encoding, unicode_errors, hint: str =
         raise ValueError(
             f"{path}: line {line_no}: bytes {bad!r} at column {error.start + 1} are not valid "
             f"{encoding} ({error.reason}){hint}") from None
+
+
+def parse_json(raw: bytes, where: str):
+    """The JSON value of the UTF-8 bytes `raw`. Anything else is a ValueError
+    starting with `where`: invalid UTF-8 or JSON, and also nesting deeper than
+    the interpreter's recursion limit (json raises RecursionError for
+    ``[[[[...`` a few thousand deep, a file of a few kilobytes)."""
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise ValueError(f"{where} ({error})") from None
+    except RecursionError:
+        raise ValueError(f"{where} (nested too deeply)") from None

@@ -1,6 +1,6 @@
 """Trainer archives: a model's configuration, vocabulary and arrays in one
 uncompressed .npz of plain arrays (``Word2Vec.save``, ``GloVe.save``,
-``Cooccurrence.save``), read back without pickle."""
+``Cooccurrence.save``), read back without pickle and without np.load."""
 from __future__ import annotations
 
 import json
@@ -10,9 +10,16 @@ from typing import Sequence
 
 import numpy as np
 
+from ._errors import parse_json
+from ._npy import read_npy_header
 from .atomic import atomic_write
 
 __all__ = ["write_archive", "read_archive"]
+
+# Largest output per input byte of the member compressions read (np.savez
+# stores, np.savez_compressed deflates; deflate's best case is 1032:1): a
+# member's declared size beyond it cannot be real.
+_MAX_RATIO = {zipfile.ZIP_STORED: 1, zipfile.ZIP_DEFLATED: 1032}
 
 
 def write_archive(path, config: dict, words: Sequence[str], **arrays) -> None:
@@ -31,22 +38,68 @@ def write_archive(path, config: dict, words: Sequence[str], **arrays) -> None:
 def read_archive(path, what: str, names: Sequence[str], magic: str, version: int):
     """Reads a write_archive file: `(config, words, {name: array})`. Anything
     but an embforge archive of the expected `magic`/`version` holding every one
-    of `names` is a ValueError saying the file is not `what`."""
+    of `names` is a ValueError saying the file is not `what`.
+
+    Each member's .npy header is checked before its array is allocated: a
+    stored (uncompressed) member of plain numbers, whose declared shape fits
+    in the bytes the member holds; np.load would allocate the declared shape
+    first, whatever the file holds."""
+    path = os.fspath(path)
+
+    def refuse(why) -> ValueError:
+        return ValueError(f"{path}: not an embforge {what} ({why})")
+
     try:
-        archive = np.load(os.fspath(path), allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise ValueError(f"{path}: not an embforge {what} ({error})") from error
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ValueError(f"{path}: not an embforge {what} (a bare array, not an archive)")
-    with archive:
-        try:
-            config = json.loads(bytes(archive["config"]).decode("utf-8"))
-            words = bytes(archive["words"]).decode("utf-8").split("\n")
-            arrays = {name: archive[name] for name in names}
-        except (KeyError, ValueError, UnicodeDecodeError, OSError, zipfile.BadZipFile) as error:
-            raise ValueError(f"{path}: not an embforge {what} ({error})") from error
+        size = os.path.getsize(path)
+        with zipfile.ZipFile(path) as archive:
+            config_blob, words_blob, *arrays = (
+                _read_member(archive, name, size) for name in ("config", "words", *names))
+    except (OSError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile) as error:
+        raise refuse(error) from error
+    except (KeyError, ValueError) as error:
+        raise refuse(error) from None
+    for name, blob in (("config", config_blob), ("words", words_blob)):
+        if blob.dtype != np.uint8 or blob.ndim != 1:
+            raise refuse(f"{name} is {blob.dtype} of shape {blob.shape}, not bytes")
+    config = parse_json(config_blob.tobytes(), f"{path}: not an embforge {what}: invalid config")
+    try:
+        words = words_blob.tobytes().decode("utf-8").split("\n")
+    except UnicodeDecodeError as error:
+        raise refuse(f"the words are not UTF-8: {error}") from None
     if not isinstance(config, dict) or config.get("format") != magic \
             or config.get("version") != version:
         found = (config.get("format"), config.get("version")) if isinstance(config, dict) else None
-        raise ValueError(f"{path}: not an embforge {what} (format/version {found!r})")
-    return config, words, arrays
+        raise refuse(f"format/version {found!r}")
+    return config, words, dict(zip(names, arrays))
+
+
+def _read_member(archive: zipfile.ZipFile, name: str, file_size: int) -> np.ndarray:
+    """The array of member `name`.npy, its size checked before allocation."""
+    info = archive.getinfo(name + ".npy")
+    ratio = _MAX_RATIO.get(info.compress_type)
+    if ratio is None:
+        raise ValueError(f"member {name} uses zip compression method {info.compress_type}; "
+                         "embforge reads stored and deflated members")
+    if info.compress_size > file_size or info.file_size > ratio * info.compress_size + 64:
+        raise ValueError(f"member {name} declares {info.file_size} bytes from "
+                         f"{info.compress_size}, more than the {file_size}-byte file can hold")
+    with archive.open(info) as member:
+        shape, fortran, dtype = read_npy_header(member, name)
+        if dtype.kind not in "biuf" or dtype.fields is not None or dtype.subdtype is not None:
+            raise ValueError(f"member {name} holds {dtype}, not plain numbers")
+        count = 1
+        for extent in shape:
+            count *= extent
+        needed, left = count * dtype.itemsize, info.file_size - member.tell()
+        if needed != left:
+            raise ValueError(f"member {name} declares shape {shape} of {dtype} ({needed} bytes) "
+                             f"but holds {left} bytes")
+        array = np.empty(count, dtype=dtype)
+        view = memoryview(array).cast("B")
+        done = 0
+        while done < needed:
+            got = member.readinto(view[done:])
+            if not got:
+                raise ValueError(f"member {name} ends after {done} of its {needed} bytes")
+            done += got
+    return array.reshape(shape, order="F" if fortran else "C")

@@ -27,6 +27,8 @@ from typing import Dict, Iterable, Iterator, NamedTuple, Tuple
 
 import numpy as np
 
+from ._npy import read_npy_header
+
 __all__ = ["COLUMNS", "Member", "write_coo_archive", "open_members", "read", "file_chunks", "memmap",
            "chunk_ranges"]
 
@@ -116,10 +118,7 @@ def open_members(file, names) -> Dict[str, Member]:
             fields = _LOCAL_HEADER.unpack(local)
             start = info.header_offset + _LOCAL_HEADER.size + fields[-2] + fields[-1]
             file.seek(start)
-            version = np.lib.format.read_magic(file)
-            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                           else np.lib.format.read_array_header_2_0)
-            shape, fortran, dtype = read_header(file)
+            shape, fortran, dtype = read_npy_header(file, name)
             if len(shape) != 1 or fortran or dtype.hasobject:
                 raise ValueError(f"member {name} is not a 1-D array of numbers")
             offset = file.tell()

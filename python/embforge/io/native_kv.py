@@ -19,8 +19,9 @@ from typing import List, Sequence
 
 import numpy as np
 
-from ._errors import show
+from ._errors import parse_json, show
 from .atomic import atomic_write
+from .rows import check_dim
 from .._layout import SPARE_ROWS
 
 __all__ = ["NATIVE_MAGIC", "read_native", "write_native"]
@@ -109,10 +110,7 @@ def _native_header(source, path: str, size: int):
     if length > min(_MAX_NATIVE_HEADER, size - len(start)):
         raise ValueError(f"{path}: offset 8: header length {length} is larger than the file allows")
     raw = source.read(length)
-    try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"{path}: offset 16: the header is not valid JSON ({error})") from None
+    header = parse_json(raw, f"{path}: offset 16: the header is not valid JSON")
     return _check_native_header(header, path), len(start) + length
 
 
@@ -131,6 +129,7 @@ def _check_native_header(header, path: str) -> dict:
                              "non-negative integer")
     if header["dim"] == 0:
         raise ValueError(f"{path}: offset 16: the dimension must be positive, the header says 0")
+    check_dim(header["dim"], f"{path}: offset 16")
     if header.get("dtype") not in ("float32", "float64"):
         raise ValueError(f"{path}: offset 16: unsupported dtype {show(header.get('dtype'))}")
     if not isinstance(header.get("has_counts"), bool):

@@ -13,11 +13,24 @@ import numpy as np
 
 from ._errors import show
 
-__all__ = ["RowBuffer", "initial_rows", "FirstWins"]
+__all__ = ["RowBuffer", "initial_rows", "FirstWins", "MAX_DIM", "check_dim"]
 
 logger = logging.getLogger(__name__)
 
 _GROWTH_BYTES = 64 << 20           # first allocation when the row count is not known
+# The widest vectors a reader accepts. The spare rows are allocated even for a
+# file that holds no vector, so a declared dimension is the one size no data
+# backs: bounded, SPARE_ROWS float64 rows of it take 64 MiB. (Real embeddings
+# are a few thousand wide.)
+MAX_DIM = 1 << 22
+
+
+def check_dim(dim: int, where: str) -> None:
+    """Refuses a declared dimension above MAX_DIM; `where` starts the message
+    (the file and the place of the value)."""
+    if dim > MAX_DIM:
+        raise ValueError(f"{where}: the dimension {dim} is larger than the {MAX_DIM} "
+                         "this reader accepts (a damaged header?)")
 
 
 class RowBuffer:

@@ -6,8 +6,9 @@ reader and the writer keep the same rules, so whatever is written reads back:
 
 * a line holds a word and its count separated by whitespace; lines end in
   ``\\n``, ``\\r\\n`` or ``\\r``; blank lines are skipped;
-* a word is non-empty, holds no whitespace (what ``str.split`` splits on) and
-  appears on one line only;
+* a word is non-empty, holds no ASCII whitespace (space, tab, CR, LF, VT,
+  FF: what the corpus reader splits on; other Unicode spaces are part of a
+  word, as in the corpus) and appears on one line only;
 * a count is a non-negative integer written in ASCII digits, below 2**63;
 * words are UTF-8; invalid bytes are an error unless `unicode_errors` is
   ``"replace"`` or ``"ignore"``.
@@ -23,6 +24,7 @@ from typing import List, Sequence, Tuple
 
 import numpy as np
 
+from .._tokens import is_token, split_fields
 from ._errors import decode_line, show
 from .compression import atomic_output, open_binary
 
@@ -44,14 +46,16 @@ def read_vocab_file(path, unicode_errors: str = "strict") -> Tuple[List[str], np
             for piece in raw.splitlines():  # \r and \r\n end lines too
                 line_no += 1
                 text = decode_line(piece, path, line_no, "utf-8", unicode_errors, hint="")
-                fields = text.split()
+                fields = split_fields(text)
                 if not fields:
                     continue
                 if len(fields) != 2:
                     raise ValueError(f"{path}: line {line_no}: expected 'word count', found "
                                      f"{show(text.strip())}")
                 word, count = fields
-                if not (count.isascii() and count.isdigit()) or int(count) > _MAX_COUNT:
+                # the length first: int() of thousands of digits is itself an error
+                if not (count.isascii() and count.isdigit()) or len(count.lstrip("0")) > 19 \
+                        or int(count) > _MAX_COUNT:
                     raise ValueError(f"{path}: line {line_no}: the count of {show(word)} is "
                                      f"{show(count)}, not an integer from 0 to {_MAX_COUNT}")
                 if word in first_line:
@@ -100,9 +104,9 @@ def _check_words(words: Sequence[str]) -> None:
     for index, word in enumerate(words):
         if not isinstance(word, str):
             raise ValueError(f"word #{index} is {type(word).__name__} {show(word)}, not a string")
-        if word.split() != [word]:
+        if not is_token(word):
             raise ValueError(f"word #{index} {show(word)} cannot be stored in a vocabulary file: "
-                             "words must be non-empty and hold no whitespace")
+                             "words must be non-empty and hold no ASCII whitespace")
         try:
             word.encode("utf-8")
         except UnicodeEncodeError as error:

@@ -7,6 +7,7 @@ from typing import Tuple
 
 from ._errors import show
 from .compression import open_text
+from .rows import check_dim
 
 __all__ = ["parse_header", "read_header", "has_header"]
 
@@ -28,6 +29,7 @@ def parse_header(raw: bytes, path: str) -> Tuple[int, int]:
     count, dim = int(match.group(1)), int(match.group(2))
     if dim <= 0:
         raise ValueError(f"{path}: line 1: the dimension must be positive, the header says {dim}")
+    check_dim(dim, f"{path}: line 1")
     return count, dim
 
 

@@ -1,0 +1,28 @@
+"""Word2Vec.load: the trainer archive (embforge.io.archive.read_archive, then
+the model's own checks). Input: the raw file, or members zipped here (see
+_archives.py)."""
+import sys
+
+import _archives
+import _harness
+import _seeds
+
+with _harness.instrumented():
+    from embforge.word2vec import Word2Vec
+
+ALLOWED = (ValueError,)
+NAMES_PATH = True
+
+
+def one_input(data: bytes) -> None:
+    model = Word2Vec.load(_harness.SCRATCH.file(_archives.zip_of(data)))
+    model.wv.most_similar(model.wv.index_to_key[0], topn=1)
+
+
+def seeds():
+    raw = _seeds.written(_seeds.word2vec_model().save, ".npz")
+    return {"raw": raw, "members": _seeds.split_members(raw)}
+
+
+if __name__ == "__main__":
+    _harness.main(sys.modules[__name__])
