@@ -245,6 +245,10 @@ def test_estimate_memory_agrees_with_gensim_and_with_the_arrays(trained):
     assert bigger["extra"] == 1 and bigger["syn1neg"] == 1_000_000 * 16 * 4
     with pytest.raises(ValueError, match="-3"):
         trained.estimate_memory(vocab_size=-3)
+    # a corpus past the memory budget is memory-mapped: it holds (almost) no RAM
+    spilled = ours(min_count=1, memory="64KiB").build_vocab(topic_sentences(TOY_TOPICS, 3000, seed=1))
+    assert spilled._corpus.n_tokens * 4 > 65536
+    assert spilled.estimate_memory()["corpus"] == spilled._corpus.ram_bytes < 65536
 
 
 def test_estimate_memory_vocab_part_is_near_the_measured_python_objects():

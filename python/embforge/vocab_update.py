@@ -2,7 +2,8 @@
 
 ``VocabularyUpdates`` is a mixin of :class:`embforge.Word2Vec`; it uses the
 model's ``vocab``, ``wv``, ``_storage``, ``syn1neg``, ``_backend``,
-``_make_tables()``, ``_reset_weights()`` and ``_set_corpus()``.
+``_make_tables()``, ``_reset_weights()``, ``_set_corpus()`` and
+``stream_options()`` (the memory budget of the encoded text).
 
 Growing keeps every existing word's id. The input rows, the output rows
 (``syn1neg``), the id stream of any corpus already encoded, saved archives
@@ -103,10 +104,10 @@ class VocabularyUpdates:
         # the new words only, after the merge), the other encodes with the
         # merged ids, exactly as train() encodes any corpus given to it.
         counted = encode(source, min_count=1, max_sentence_length=self.max_sentence_length,
-                         process_group=self._group).vocab
+                         process_group=self._group, **self.stream_options()).vocab
         vocab = self._merged(counted.words, counted.counts)
         corpus = encode(source, vocab=vocab, max_sentence_length=self.max_sentence_length,
-                        process_group=self._group)
+                        process_group=self._group, **self.stream_options())
         self._grow(vocab)
         self._set_corpus(corpus, source)
         return self

@@ -88,19 +88,9 @@ class Word2VecQueries:
         report["vectors"] = (vocab_size + SPARE_ROWS) * self.vector_size * FLOAT_BYTES
         report["syn1neg"] = vocab_size * self.vector_size * FLOAT_BYTES
         report["tables"] = vocab_size * TABLE_BYTES_PER_WORD
-        report["corpus"] = _corpus_bytes(self._corpus)
+        report["corpus"] = self._corpus.ram_bytes if self._corpus is not None else 0
         report["total"] = sum(report[name] for name in ("vocab", "vectors", "syn1neg", "tables",
                                                          "corpus"))
         logger.info("estimated memory for %d words and %d dimensions: %d bytes", vocab_size,
                     self.vector_size, report["total"])
         return report
-
-
-def _corpus_bytes(corpus) -> int:
-    if corpus is None:
-        return 0
-    size = 0
-    for array in (corpus.ids, corpus.offsets):
-        if isinstance(array, np.ndarray) and not isinstance(array, np.memmap):
-            size += array.nbytes
-    return size
