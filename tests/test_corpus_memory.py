@@ -6,7 +6,6 @@ the same; the files are gone whatever ends the process (a real SIGINT to a
 real process, an error); a full disk is an OSError naming the file.
 """
 import os
-import resource
 import signal
 import subprocess
 import sys
