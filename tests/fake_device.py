@@ -82,9 +82,10 @@ def host_view(address, dtype, shape):
 class HostLaunch:
     """_cuda.Launch: device, stream and tuning knobs (0: the kernel's default)."""
 
-    def __init__(self, *, device=0, stream=0, warps_per_block=0, span=0, batch=0):
+    def __init__(self, *, device=0, stream=0, warps_per_block=0, span=0, batch=0, variant=0):
         self.device, self.stream = device, stream
         self.warps_per_block, self.span, self.batch = warps_per_block, span, batch
+        self.variant = variant
 
 
 class HostLaunchers:
@@ -162,7 +163,8 @@ class HostLaunchers:
             host_view(pairs, np.uint32, (n_pairs, 4)), None if order == 0 else host_view(order, np.uint32, n_pairs),
             host_view(weights, np.float32, shape), host_view(gradsq, np.float32, shape), begin=begin,
             end=end, learning_rate=params.learning_rate, grad_clip=params.grad_clip,
-            bias_learning_rate=params.bias_learning_rate, seed=params.seed, epoch=params.epoch)
+            bias_learning_rate=params.bias_learning_rate, seed=params.seed, epoch=params.epoch,
+            lanes=32 if launch.variant else 1, variant=launch.variant)
         host_view(cost, np.float64, 1)[0] += s["cost"]
         host_view(counts, np.int64, 2)[:] += [s["pairs"], s["skipped"]]
 

@@ -7,6 +7,7 @@ import contextlib
 import inspect
 import re
 
+import numpy as np
 import pytest
 
 from embforge import _native
@@ -120,7 +121,7 @@ def test_cuda_takes_cores_parameter_classes():
     launch = _cuda.Launch(device=0, stream=123, span=64)
     assert (launch.device, launch.stream, launch.warps_per_block, launch.span, launch.batch) == (0, 123, 0, 64, 0)
     launch.batch = 3
-    assert repr(launch) == "Launch(device=0, stream=123, warps_per_block=0, span=64, batch=3)"
+    assert repr(launch) == "Launch(device=0, stream=123, warps_per_block=0, span=64, batch=3, variant=0)"
     with pytest.raises(ValueError, match="warps_per_block must be in \\[0, 32\\], got 40"):
         _cuda.Launch(warps_per_block=40)
 
@@ -148,3 +149,96 @@ def test_launch_loop_runs_on_the_callers_stream(monkeypatch):
     caller = threading.current_thread().name
     assert ran_on != caller
     assert events == [("captured", "cuda:0", caller), ("using", "caller's stream", ran_on)]
+
+
+# ------------------------------------- the corpus checks of the GPU path
+def corrupted(corpus, what):
+    ids, offsets = corpus.ids.copy(), corpus.offsets.copy()
+    if what == "id":
+        ids[7] = len(corpus.vocab)              # one past the last row
+    elif what == "huge id":
+        ids[3] = 0xFFFFFFF0                     # negative in its int32 storage
+    elif what == "last offset":
+        offsets[-1] -= 1
+    elif what == "first offset":
+        offsets[0] = 1
+    else:                                       # a decreasing offset
+        offsets[2], offsets[3] = offsets[3], offsets[2]
+    return ids, offsets
+
+
+BAD_CORPORA = {"id": "id {vocab} in the corpus is out of range for a vocabulary of {vocab} words",
+               "huge id": "id 4294967280 in the corpus is out of range",
+               "last offset": "offsets must run from 0 to len\\(ids\\)={n}, got offsets\\[0\\]=0 "
+                              "and offsets\\[-1\\]={last}",
+               "first offset": "offsets must run from 0 to len\\(ids\\)={n}, got offsets\\[0\\]=1",
+               "decreasing offset": "offsets must not decrease \\(at 2: {b} then {a}\\)"}
+
+
+@pytest.mark.parametrize("what", sorted(BAD_CORPORA))
+@pytest.mark.parametrize("algorithm", ["word2vec", "cooccur"])
+def test_gpu_path_refuses_a_bad_corpus_naming_the_value(fake_device, toy, what, algorithm, tmp_path,
+                                                       monkeypatch):
+    """The kernels index rows by id and sentences by offset unchecked: the
+    launch loops check the device arrays first, with the CPU path's messages."""
+    backend = fake_device
+    corpus, tables = toy
+    v = len(corpus.vocab)
+    ids, offsets = corrupted(corpus, what)
+    # The stand-in checks its host views itself, as no GPU kernel does: the
+    # check must come before any launch.
+    launchers = _native.cuda_module()
+    for name in ("word2vec_train_range", "cooccur_count"):
+        monkeypatch.setattr(launchers, name, lambda *a, **k: pytest.fail("launched on a bad corpus"))
+    message = BAD_CORPORA[what].format(vocab=v, n=len(ids), last=offsets[-1], a=corpus.offsets[2],
+                                       b=corpus.offsets[3])
+    with pytest.raises(ValueError, match=message):
+        if algorithm == "word2vec":
+            storage, out = backend.allocate_word2vec(v, 8, 1, "cuda")
+            backend.train_word2vec_epoch(ids, offsets, storage[:v], out, *tables,
+                                         skip_gram=True, window=2, negative=2, shrink_windows=True,
+                                         alpha_start=0.025, alpha_end=0.025, seed=1, epoch=0)
+        else:
+            backend.count_cooccurrences(ids, offsets, v, window=2)
+    if what in ("id", "huge id"):  # the CPU path says the same
+        params = core.CooccurParams(window=2, temp_dir=str(tmp_path))
+        with pytest.raises(ValueError, match=message.split(" in the corpus")[0]):
+            core.count_cooccurrences(ids, offsets, v, params)
+
+
+def test_gpu_path_checks_a_corpus_once(fake_device, toy, monkeypatch):
+    """Once per corpus, not per epoch: a checked pair of device arrays is
+    remembered while it lives."""
+    from embforge.backends import device_arrays
+    backend = fake_device
+    corpus, tables = toy
+    v = len(corpus.vocab)
+    arrays = device_arrays.array_module()
+    reductions = []
+    real = arrays.extrema
+    monkeypatch.setattr(arrays, "extrema", lambda a: reductions.append(len(a)) or real(a))
+    storage, out = backend.allocate_word2vec(v, 8, 1, "cuda")
+    ids, offsets = corpus.ids[:200].copy(), np.array([0, 200])
+    for epoch in range(3):
+        backend.train_word2vec_epoch(ids, offsets, storage[:v], out, *tables, skip_gram=True,
+                                     window=2, negative=2, shrink_windows=True, alpha_start=0.025,
+                                     alpha_end=0.025, seed=1, epoch=epoch)
+    assert reductions == [200]
+
+
+@pytest.mark.parametrize("kind", ["torch", "cupy"])
+def test_array_adapters_reduce(kind):
+    """extrema and first_true of both adapters (CuPy's on numpy, which has
+    the same calls)."""
+    from embforge.backends import device_arrays
+    if kind == "torch":
+        torch = pytest.importorskip("torch")
+        arrays = device_arrays._TorchArrays()
+        make = lambda values, dtype: torch.tensor(values, dtype=getattr(torch, dtype))  # noqa: E731
+    else:
+        arrays = device_arrays._CupyArrays.__new__(device_arrays._CupyArrays)
+        arrays.cupy = np
+        make = lambda values, dtype: np.array(values, dtype=dtype)  # noqa: E731
+    assert arrays.extrema(make([5, -3, 9, 0], "int32")) == (-3, 9)
+    assert arrays.first_true(make([False, False, True, True], "bool")) == 2
+    assert arrays.first_true(make([False, False], "bool")) == -1

@@ -43,6 +43,26 @@ def test_emulated_cooccur_edge_cases(emulation, tmp_path):
     assert all(len(a) == 0 for a in empty[:3])
 
 
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_emulated_cooccur_fills_the_budget(emulation, toy, tmp_path, symmetric):
+    """Chunks are merged into the matrix, so the matrix may fill the budget
+    up to one position's slots (the symmetric one: twice L, for L + L^T):
+    the count goes on with ever smaller chunks and stays the CPU's bit for bit."""
+    ids, offsets, vocab_size, _ = small_corpus(toy, 400)
+    window = 5
+    kw = dict(window=window, symmetric=symmetric, distance_weighting=True)
+    left = cpu_cooccur(ids, offsets, vocab_size, tmp_path, **dict(kw, symmetric=False))
+    rows, cols, values, stats = cpu_cooccur(ids, offsets, vocab_size, tmp_path, **kw)
+    capacity = 2 * len(left[0]) if symmetric else len(left[0]) + window
+    r, c, v, s = emulation.emulate_cooccur(ids, offsets, vocab_size, capacity=capacity, **kw)
+    np.testing.assert_array_equal(r, rows)
+    np.testing.assert_array_equal(c, cols)
+    np.testing.assert_array_equal(v.view(np.uint32), values.view(np.uint32))
+    assert s["pair_updates"] == stats["pair_updates"] and s["chunks"] > 3
+    with pytest.raises(RuntimeError, match="memory budget"):  # one entry less: too small
+        emulation.emulate_cooccur(ids, offsets, vocab_size, capacity=capacity - 1, **kw)
+
+
 def test_emulated_cooccur_budget_too_small_says_so(emulation, toy):
     ids, offsets, vocab_size, _ = small_corpus(toy, 400)
     with pytest.raises(RuntimeError, match="memory budget"):

@@ -15,15 +15,20 @@ from fake_device import device_kind
 
 
 # ------------------------------------------------------------ GloVe, emulated
+TIGHT_ORDER, STAGED_UPDATE = 2, 1  # Launch.variant bits (launch.h)
+
+
+@pytest.mark.parametrize("variant", [0, TIGHT_ORDER])
 @pytest.mark.parametrize("n", [0, 1, 2, 3, 4, 5, 17, 64, 65, 1000, 4097])
-def test_glove_order_is_a_permutation(emulation, n):
-    order = emulation.emulate_glove_order(n, 7, 3)
+def test_glove_order_is_a_permutation(emulation, n, variant):
+    order = emulation.emulate_glove_order(n, 7, 3, variant)
     np.testing.assert_array_equal(np.sort(order), np.arange(n))
 
 
-def test_glove_order_looks_shuffled(emulation):
+@pytest.mark.parametrize("variant", [0, TIGHT_ORDER])
+def test_glove_order_looks_shuffled(emulation, variant):
     n = 20000
-    a, b = emulation.emulate_glove_order(n, 1, 0), emulation.emulate_glove_order(n, 1, 1)
+    a, b = emulation.emulate_glove_order(n, 1, 0, variant), emulation.emulate_glove_order(n, 1, 1, variant)
     assert not np.array_equal(a, b)
     steps = np.arange(n)
     assert abs(np.corrcoef(steps, a)[0, 1]) < 0.05      # not the identity
@@ -31,6 +36,38 @@ def test_glove_order_looks_shuffled(emulation):
     # the first tenth of the steps visits all parts of the pair array alike
     hist = np.bincount(a[: n // 10] * 10 // n, minlength=10)
     assert hist.min() > 0.7 * hist.mean()
+
+
+@pytest.mark.parametrize("n", [4097, 70000, 300000])
+def test_tight_order_walks_at_most_two_steps(emulation, n):
+    """Cycle walking's cost, in network evaluations per step: the tight
+    order's domain is below 2n; the balanced one's up to 4n (n just above a
+    power of 4: ~4 steps)."""
+    tight = emulation.glove_order_evaluations(n, 1, 0, TIGHT_ORDER) / n
+    balanced = emulation.glove_order_evaluations(n, 1, 0) / n
+    domain = 1 << max(1, (n - 1).bit_length())
+    assert tight == pytest.approx(domain / n, rel=0.05) and tight < 2.05
+    assert balanced >= tight
+
+
+@pytest.mark.parametrize("lanes,dim", [(32, 20), (32, 100), (6, 20), (32, 300), (1, 4)])
+def test_staged_update_is_the_default_update(emulation, glove_pairs, lanes, dim):
+    """The staged variant loads first and prefetches, nothing else: the same
+    weights bit for bit (dim 300 > 4 per lane x 32 lanes falls back)."""
+    corpus, _, pairs = glove_pairs
+    v = len(corpus.vocab)
+    results = []
+    for variant in (0, STAGED_UPDATE, STAGED_UPDATE | TIGHT_ORDER, TIGHT_ORDER):
+        w, g = np.empty((2 * v, dim + 1), np.float32), np.empty((2 * v, dim + 1), np.float32)
+        emulation.emulate_glove_init(w, g, 1)
+        s = emulation.emulate_glove_range(pairs, None, w, g, learning_rate=0.05, grad_clip=100.0,
+                                          seed=1, epoch=0, lanes=lanes, variant=variant)
+        results.append((w, g, s))
+    for (w0, g0, s0), (w1, g1, s1) in (results[:2], results[2:]):  # staged vs not, per order
+        np.testing.assert_array_equal(w1, w0)
+        np.testing.assert_array_equal(g1, g0)
+        assert s1 == s0
+    assert not np.array_equal(results[0][0], results[2][0])  # the tight order is another order
 
 
 def test_emulated_glove_pairs_equal_cpu(emulation, glove_pairs):
@@ -63,13 +100,14 @@ def test_emulated_glove_epoch_matches_cpu(emulation, glove_pairs, lanes):
     np.testing.assert_allclose(g2, g, rtol=1e-5)
 
 
-def test_emulated_glove_device_order_trains(emulation, glove_pairs):
+@pytest.mark.parametrize("variant", [0, TIGHT_ORDER])
+def test_emulated_glove_device_order_trains(emulation, glove_pairs, variant):
     corpus, _, pairs = glove_pairs
     v, dim = len(corpus.vocab), 16
     w, g = np.empty((2 * v, dim + 1), np.float32), np.empty((2 * v, dim + 1), np.float32)
     emulation.emulate_glove_init(w, g, 1)
     costs = [emulation.emulate_glove_range(pairs, None, w, g, learning_rate=0.05, grad_clip=100.0,
-                                       seed=1, epoch=e)["cost"] for e in range(10)]
+                                       seed=1, epoch=e, variant=variant)["cost"] for e in range(10)]
     assert costs[-1] < 0.5 * costs[0]
     assert np.isfinite(w).all()
 
@@ -153,6 +191,14 @@ def test_backend_cooccur_and_glove_plumbing(emulation, fake_device, toy, tmp_pat
     core.glove_shuffle(order, len(rows), 1, 1)
     s = backend.train_glove_epoch(pairs, order, weights, gradsq, learning_rate=0.05, grad_clip=100.0)
     assert s["pairs"] == len(rows)
+    # the speed variants reach the kernel (here: its emulation) through Launch.variant
+    w2, g2 = weights.numpy().copy(), gradsq.numpy().copy()
+    reference = emulation.emulate_glove_range(pairs.numpy().view(np.uint32), None, w2, g2, learning_rate=0.05,
+                                              grad_clip=100.0, seed=1, epoch=2, lanes=32, variant=3)
+    s = backend.train_glove_epoch(pairs, None, weights, gradsq, learning_rate=0.05, grad_clip=100.0,
+                                  seed=1, epoch=2, chunk_pairs=700, variant=3)
+    assert s["pairs"] == reference["pairs"] and s["cost"] == pytest.approx(reference["cost"], rel=1e-9)
+    np.testing.assert_array_equal(weights.numpy(), w2)
 
 
 @pytest.mark.cuda

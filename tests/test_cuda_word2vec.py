@@ -388,3 +388,24 @@ def test_trainer_device_branch(fake_device, toy_corpus_path, sg):
     q_cuda = topic_separation(cuda.vocab, vectors)
     q_cpu = topic_separation(cpu.vocab, cpu.wv.vectors)
     assert q_cpu > 0.3 and abs(q_cuda - q_cpu) < 0.08
+
+
+# ------------------------------------------------ compute_loss=False (speed)
+@pytest.mark.parametrize("skip_gram", [True, False])
+def test_emulated_range_without_loss_trains_the_same(emulation, toy, skip_gram):
+    """compute_loss=False skips the loss terms only: the same weights bit for
+    bit, loss and loss terms 0, the same words trained."""
+    ids, offsets, vocab, tables = small_corpus(toy, 60)
+    kw = w2v_kwargs(skip_gram, 0)
+    runs = []
+    for compute_loss in (True, False):
+        inp, out = init_w2v(vocab, 16)
+        stats = emulation.emulate_word2vec_range(ids, offsets, inp, out, *tables, lanes=4,
+                                                 compute_loss=compute_loss, **kw)
+        runs.append((inp, out, stats))
+    (inp, out, with_loss), (inp2, out2, without) = runs
+    np.testing.assert_array_equal(inp2, inp)
+    np.testing.assert_array_equal(out2, out)
+    assert with_loss["loss"] > 0 and with_loss["loss_terms"] > 0
+    assert without["loss"] == 0 and without["loss_terms"] == 0
+    assert without["words_trained"] == with_loss["words_trained"]

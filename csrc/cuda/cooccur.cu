@@ -1,9 +1,10 @@
 // Co-occurrence counting on the GPU: pair generation per block, CUB radix
-// sort + reduce-by-key per chunk, chunks folded into one sorted matrix within
-// the caller's workspace (cooccur_driver.h holds the loop, cooccur_core.cuh
+// sort + reduce-by-key per chunk, each chunk merged (CUB merge +
+// reduce-by-key) into one sorted matrix within the caller's workspace (cooccur_driver.h holds the loop, cooccur_core.cuh
 // the per-position math). The result is the CPU's COO matrix bit for bit.
 #include <cuda_runtime.h>
 
+#include <cub/device/device_merge.cuh>
 #include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_reduce.cuh>
 #include <cuda/std/functional>
@@ -82,16 +83,20 @@ int key_bits(int64_t vocab) {
 size_t cub_temp_bytes(int64_t capacity, int end_bit) {
   const int n = static_cast<int>(capacity);
   cub::DoubleBuffer<uint64_t> k(nullptr, nullptr), v(nullptr, nullptr);
-  size_t sort_bytes = 0, reduce_bytes = 0;
+  size_t sort_bytes = 0, reduce_bytes = 0, merge_bytes = 0;
   check_cuda(cub::DeviceRadixSort::SortPairs(nullptr, sort_bytes, k, v, n, 0, end_bit),
              "cub::DeviceRadixSort::SortPairs (size query)");
+  auto* none = static_cast<uint64_t*>(nullptr);
+  check_cuda(cub::DeviceMerge::MergePairs(nullptr, merge_bytes, none, none, capacity, none, none,
+                                          capacity, none, none, ::cuda::std::less<uint64_t>{}),
+             "cub::DeviceMerge::MergePairs (size query)");
   check_cuda(cub::DeviceReduce::ReduceByKey(nullptr, reduce_bytes, static_cast<uint64_t*>(nullptr),
                                             static_cast<uint64_t*>(nullptr),
                                             static_cast<uint64_t*>(nullptr),
                                             static_cast<uint64_t*>(nullptr), static_cast<int*>(nullptr),
                                             ::cuda::std::plus<uint64_t>{}, n),
              "cub::DeviceReduce::ReduceByKey (size query)");
-  return std::max(sort_bytes, reduce_bytes);
+  return std::max({sort_bytes, reduce_bytes, merge_bytes});
 }
 
 // Workspace: [counters][keys 0][keys 1][values 0][values 1][CUB scratch].
@@ -124,14 +129,31 @@ struct DeviceOps {
   int end_bit;
 
   void generate(uint64_t* keys, uint64_t* values, int64_t begin, int64_t end) {
-    cooccur_pairs_kernel<<<static_cast<unsigned>((end - begin + kThreads - 1) / kThreads), kThreads, 0,
-                           stream>>>(args, begin, end, keys, values, &counters->pairs);
-    check_launch("cooccur_pairs_kernel");
+    const int64_t blocks = (end - begin + kThreads - 1) / kThreads;
+    cooccur_pairs_kernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(
+        args, begin, end, keys, values, &counters->pairs);
+    check_launch(stream, [&] {
+      return describe_launch("cooccur_pairs_kernel",
+                             {blocks, kThreads, 0, reinterpret_cast<uintptr_t>(stream)}, "begin", begin,
+                             "end", end, "window", args.window, "vocab_size", args.vocab_size, "n_ids",
+                             args.n_ids, "n_sentences", args.n_sentences, "ids",
+                             static_cast<const void*>(args.ids), "offsets",
+                             static_cast<const void*>(args.offsets), "keys",
+                             static_cast<const void*>(keys), "values", static_cast<const void*>(values));
+    });
   }
 
-  int64_t sort_reduce(CooccurBuffers& b, int64_t n) {
+  int runs_written() {
+    int runs = 0;
+    check_cuda(cudaMemcpyAsync(&runs, &counters->runs, sizeof(int), cudaMemcpyDeviceToHost, stream),
+               "cudaMemcpyAsync(run count)");
+    check_cuda(cudaStreamSynchronize(stream), "co-occurrence reduce-by-key");
+    return runs;
+  }
+
+  int64_t sort_chunk(CooccurBuffers& b, int64_t acc, int64_t n) {
     if (n == 0) return 0;
-    cub::DoubleBuffer<uint64_t> k(b.keys[0], b.keys[1]), v(b.values[0], b.values[1]);
+    cub::DoubleBuffer<uint64_t> k(b.keys[0] + acc, b.keys[1] + acc), v(b.values[0] + acc, b.values[1] + acc);
     size_t bytes = temp_bytes;
     check_cuda(cub::DeviceRadixSort::SortPairs(temp, bytes, k, v, static_cast<int>(n), 0, end_bit, stream),
                "cub::DeviceRadixSort::SortPairs");
@@ -140,27 +162,50 @@ struct DeviceOps {
                                               v.Alternate(), &counters->runs,
                                               ::cuda::std::plus<uint64_t>{}, static_cast<int>(n), stream),
                "cub::DeviceReduce::ReduceByKey");
-    b.keys[0] = k.Alternate();
-    b.keys[1] = k.Current();
-    b.values[0] = v.Alternate();
-    b.values[1] = v.Current();
-    int runs = 0;
-    check_cuda(cudaMemcpyAsync(&runs, &counters->runs, sizeof(int), cudaMemcpyDeviceToHost, stream),
-               "cudaMemcpyAsync(run count)");
-    check_cuda(cudaStreamSynchronize(stream), "co-occurrence sort/reduce");
+    int64_t runs = runs_written();
     if (runs == 0) return 0;
     uint64_t last = 0;
-    check_cuda(cudaMemcpyAsync(&last, b.keys[0] + runs - 1, sizeof(uint64_t), cudaMemcpyDeviceToHost,
+    check_cuda(cudaMemcpyAsync(&last, k.Alternate() + runs - 1, sizeof(uint64_t), cudaMemcpyDeviceToHost,
                                stream),
                "cudaMemcpyAsync(last key)");
     check_cuda(cudaStreamSynchronize(stream), "co-occurrence last key");
-    return last == cooc_empty_key(args.vocab_size) ? runs - 1 : runs;
+    if (last == cooc_empty_key(args.vocab_size)) --runs;  // the empty slots sort last
+    if (k.Alternate() != b.keys[0] + acc && runs > 0) {  // the sums must end in buffer 0
+      check_cuda(cudaMemcpyAsync(b.keys[0] + acc, k.Alternate(), runs * sizeof(uint64_t),
+                                 cudaMemcpyDeviceToDevice, stream),
+                 "cudaMemcpyAsync(chunk keys)");
+      check_cuda(cudaMemcpyAsync(b.values[0] + acc, v.Alternate(), runs * sizeof(uint64_t),
+                                 cudaMemcpyDeviceToDevice, stream),
+                 "cudaMemcpyAsync(chunk values)");
+    }
+    return runs;
+  }
+
+  int64_t merge(CooccurBuffers& b, int64_t acc, int64_t m) {
+    if (m == 0 || acc == 0) return acc + m;
+    size_t bytes = temp_bytes;
+    check_cuda(cub::DeviceMerge::MergePairs(temp, bytes, b.keys[0], b.values[0], acc, b.keys[0] + acc,
+                                            b.values[0] + acc, m, b.keys[1], b.values[1],
+                                            ::cuda::std::less<uint64_t>{}, stream),
+               "cub::DeviceMerge::MergePairs");
+    bytes = temp_bytes;
+    check_cuda(cub::DeviceReduce::ReduceByKey(temp, bytes, b.keys[1], b.keys[0], b.values[1], b.values[0],
+                                              &counters->runs, ::cuda::std::plus<uint64_t>{},
+                                              static_cast<int>(acc + m), stream),
+               "cub::DeviceReduce::ReduceByKey");
+    return runs_written();
   }
 
   void transpose(CooccurBuffers& b, int64_t n) {
     cooccur_transpose_kernel<<<grid_for(n), kThreads, 0, stream>>>(b.keys[0], b.values[0], n,
                                                                    args.vocab_size);
-    check_launch("cooccur_transpose_kernel");
+    check_launch(stream, [&] {
+      return describe_launch("cooccur_transpose_kernel",
+                             {grid_for(n), kThreads, 0, reinterpret_cast<uintptr_t>(stream)}, "n", n,
+                             "capacity", b.capacity, "vocab_size", args.vocab_size, "keys",
+                             static_cast<const void*>(b.keys[0]), "values",
+                             static_cast<const void*>(b.values[0]));
+    });
   }
 
   int64_t pair_count() {
@@ -232,7 +277,14 @@ void cooccur_export(const CooccurCount& result, int64_t vocab_size, int32_t* row
   use_device(launch.device);
   cooccur_export_kernel<<<grid_for(result.nnz), kThreads, 0, as_stream(launch.stream)>>>(
       result.keys, result.values, result.nnz, vocab_size, result.fraction_bits, rows, cols, values);
-  check_launch("cooccur_export_kernel");
+  check_launch(as_stream(launch.stream), [&] {
+    return describe_launch("cooccur_export_kernel", {grid_for(result.nnz), kThreads, 0, launch.stream},
+                           "nnz", result.nnz, "vocab_size", vocab_size, "fraction_bits",
+                           result.fraction_bits, "keys", static_cast<const void*>(result.keys),
+                           "values", static_cast<const void*>(result.values), "rows",
+                           static_cast<const void*>(rows), "cols", static_cast<const void*>(cols),
+                           "out", static_cast<const void*>(values), "device", launch.device);
+  });
 }
 
 }  // namespace embforge::cuda

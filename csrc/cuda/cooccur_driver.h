@@ -4,17 +4,24 @@
 //
 // Memory: two key and two value buffers of `capacity` uint64 entries (the
 // sort's double buffer) within the caller's budget. Buffer 0 holds the
-// summed matrix so far (`acc` sorted unique keys); each chunk appends the
-// next positions' pair slots after it, and one sort + reduce-by-key folds
-// them in. Chunks shrink as the matrix grows; when it leaves less than an
-// eighth of the buffer free, the budget is too small for this corpus.
+// summed matrix so far (`acc` sorted unique keys); each chunk writes the next
+// positions' pair slots after it, is sorted and summed alone, and is merged
+// into the matrix in one linear pass (a chunk's cost is the chunk's sort plus
+// a pass over the matrix, not a sort of the whole matrix). Chunks take the
+// room the matrix leaves, down to a single position's slots: only a matrix
+// that leaves less room than that is too big for the budget.
 //
 // Ops must provide:
 //   void generate(uint64_t* keys, uint64_t* values, int64_t begin, int64_t end)
 //       slots of positions [begin, end): window slots each
-//   int64_t sort_reduce(CooccurBuffers& b, int64_t n)
-//       sort + sum equal keys of b.keys[0][0, n) into b.keys[0] (swapping
-//       the buffer pointers as needed); returns the real keys left
+//   int64_t sort_chunk(CooccurBuffers& b, int64_t acc, int64_t n)
+//       sort + sum equal keys of b.keys[0][acc, acc + n) (either buffer's
+//       [acc, acc + n) may be used as scratch) into b.keys[0][acc, acc + m),
+//       empty slots dropped; returns m. b.keys[0][0, acc) is left alone.
+//   int64_t merge(CooccurBuffers& b, int64_t acc, int64_t m)
+//       merge the sorted unique runs b.keys[0][0, acc) and [acc, acc + m),
+//       summing equal keys, into b.keys[0][0, result) (swapping the buffer
+//       pointers as needed); returns the number of keys
 //   void transpose(CooccurBuffers& b, int64_t n)
 //       b.keys[0][n + k] = transpose of b.keys[0][k], values alike
 //   int64_t pair_count()   real pairs generated so far
@@ -56,13 +63,14 @@ CooccurOutcome run_cooccur(Ops& ops, CooccurBuffers& b, int64_t n_ids, int windo
     }
     const int64_t room = b.capacity - acc;
     const int64_t positions = std::min(n_ids - pos, room / window);
-    if (positions == 0 || (positions < n_ids - pos && room < b.capacity / 8))
+    if (positions == 0)
       throw std::runtime_error(
           "embforge CUDA co-occurrence: the matrix (" + std::to_string(acc) +
           " entries so far) fills the device memory budget of " + std::to_string(b.capacity) +
           " entries per buffer; pass a larger memory budget or count on the CPU");
     ops.generate(b.keys[0] + acc, b.values[0] + acc, pos, pos + positions);
-    acc = ops.sort_reduce(b, acc + positions * window);
+    const int64_t m = ops.sort_chunk(b, acc, positions * window);
+    acc = ops.merge(b, acc, m);
     pos += positions;
     ++out.chunks;
     if (progress) progress->work_done += positions;
@@ -72,8 +80,9 @@ CooccurOutcome run_cooccur(Ops& ops, CooccurBuffers& b, int64_t n_ids, int windo
       throw std::runtime_error("embforge CUDA co-occurrence: the symmetric matrix needs " +
                                std::to_string(2 * acc) + " entries per buffer, the budget holds " +
                                std::to_string(b.capacity) + "; pass a larger memory budget");
-    ops.transpose(b, acc);
-    acc = ops.sort_reduce(b, 2 * acc);
+    ops.transpose(b, acc);  // L^T: unique keys, as L's
+    const int64_t m = ops.sort_chunk(b, acc, acc);
+    acc = ops.merge(b, acc, m);
   }
   out.nnz = acc;
   out.pair_updates = ops.pair_count() * (symmetric ? 2 : 1);

@@ -38,8 +38,15 @@ __global__ void glove_init_kernel(float* weights, float* gradsq, int64_t rows, i
     glove_init_row(weights + r * stride, gradsq + r * stride, dim, seed, r);
 }
 
-__global__ void glove_train_kernel(GloveArgs a, int64_t begin, int64_t end, double* cost,
+// One kernel per speed variant (Launch::variant: kStagedUpdate, kTightOrder),
+// so that a variant's code and registers (the staged update holds a lane's
+// coordinates of four rows) do not weigh on the default kernel.
+template <bool Staged, bool Tight>
+__global__ void glove_train_kernel(GloveArgs args, int64_t begin, int64_t end, double* cost,
                                    unsigned long long* counts) {
+  GloveArgs a = args;
+  a.staged = Staged;  // constants from here on
+  a.tight_order = Tight;
   const WarpGroup g;
   const int64_t warp = (blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x) / 32;
   const int64_t warps = static_cast<int64_t>(gridDim.x) * blockDim.x / 32;
@@ -65,7 +72,13 @@ void glove_make_pairs(const int32_t* rows, const int32_t* cols, const float* val
   use_device(launch.device);
   glove_pairs_kernel<<<grid_for(n), kThreads, 0, as_stream(launch.stream)>>>(
       rows, cols, values, n, vocab_size, x_max, alpha, reinterpret_cast<glove::Pair*>(pairs), invalid);
-  check_launch("glove_pairs_kernel");
+  check_launch(as_stream(launch.stream), [&] {
+    return describe_launch("glove_pairs_kernel", {grid_for(n), kThreads, 0, launch.stream}, "n", n,
+                           "vocab_size", vocab_size, "x_max", x_max, "alpha", alpha, "rows",
+                           static_cast<const void*>(rows), "cols", static_cast<const void*>(cols),
+                           "values", static_cast<const void*>(values), "pairs",
+                           static_cast<const void*>(pairs), "device", launch.device);
+  });
 }
 
 void glove_init(float* weights, float* gradsq, int64_t rows, int dim, uint64_t seed,
@@ -75,7 +88,12 @@ void glove_init(float* weights, float* gradsq, int64_t rows, int dim, uint64_t s
   EMBFORGE_CHECK(weights && gradsq, "glove_init: null device pointer");
   use_device(launch.device);
   glove_init_kernel<<<grid_for(rows), kThreads, 0, as_stream(launch.stream)>>>(weights, gradsq, rows, dim, seed);
-  check_launch("glove_init_kernel");
+  check_launch(as_stream(launch.stream), [&] {
+    return describe_launch("glove_init_kernel", {grid_for(rows), kThreads, 0, launch.stream},
+                           "weights", static_cast<const void*>(weights), "gradsq",
+                           static_cast<const void*>(gradsq), "rows", rows, "dim", dim, "seed", seed,
+                           "device", launch.device);
+  });
 }
 
 void glove_train_range(const GloveParams& params, const glove::Pair* pairs, const uint32_t* order,
@@ -99,13 +117,26 @@ void glove_train_range(const GloveParams& params, const glove::Pair* pairs, cons
   EMBFORGE_CHECK(aligned16(pairs), "glove: the pair records must be 16-byte aligned");
   use_device(launch.device);
 
-  const GloveArgs a = glove_args(params, pairs, order, n_pairs, model);
+  GloveArgs a = glove_args(params, pairs, order, n_pairs, model);
+  a.staged = (launch.variant & kStagedUpdate) != 0;
+  a.tight_order = (launch.variant & kTightOrder) != 0;
   const int threads = 32 * (launch.warps_per_block > 0 ? launch.warps_per_block : kDefaultWarps);
-  const int64_t blocks = resident_blocks(glove_train_kernel, threads, 0, launch.device,
+  auto kernel = a.staged ? (a.tight_order ? glove_train_kernel<true, true> : glove_train_kernel<true, false>)
+                         : (a.tight_order ? glove_train_kernel<false, true> : glove_train_kernel<false, false>);
+  const int64_t blocks = resident_blocks(kernel, threads, 0, launch.device,
                                          (end - begin + threads / 32 - 1) / (threads / 32));
-  glove_train_kernel<<<static_cast<unsigned>(blocks), threads, 0, as_stream(launch.stream)>>>(
-      a, begin, end, cost, counts);
-  check_launch("glove_train_kernel");
+  kernel<<<static_cast<unsigned>(blocks), threads, 0, as_stream(launch.stream)>>>(a, begin, end, cost,
+                                                                                  counts);
+  check_launch(as_stream(launch.stream), [&] {
+    return describe_launch(std::string("glove_train_kernel<") + (a.staged ? "staged" : "default") +
+                               (a.tight_order ? ", tight order>" : ">"),
+                           {blocks, threads, 0, launch.stream}, "begin", begin,
+                           "end", end, "n_pairs", n_pairs, "variant", launch.variant, "dim", a.dim, "vocab_size", a.vocab_size,
+                           "pairs", static_cast<const void*>(pairs), "order",
+                           static_cast<const void*>(order), "weights",
+                           static_cast<const void*>(a.weights), "gradsq",
+                           static_cast<const void*>(a.gradsq), "device", launch.device);
+  });
 }
 
 }  // namespace embforge::cuda

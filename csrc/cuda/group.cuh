@@ -88,10 +88,78 @@ EMBFORGE_HD void store_pack(float* p, const Pack<V>& x) {
 #endif
 }
 
-// y[c..c+V) += a * x[c..c+V), one lane's slice.
+// Model memory: the weight rows every warp of a kernel reads and updates
+// (Hogwild), as opposed to a warp's own scratch. The kernels touch it only
+// through these helpers, because on the GPU
+//   - the SMs' L1 caches are not coherent with each other: a plain load may be
+//     served from a line this SM cached before other SMs wrote to it, for as
+//     long as the line stays in L1, so reads go through L2 (ld.global.cg),
+//     where every SM's writes meet;
+//   - a read-modify-write `row += delta` made of plain loads and stores loses
+//     every increment another warp makes between the two, so writes are
+//     fire-and-forget atomic adds performed at L2 (red.global.add; 16-byte
+//     vector adds on sm_90 and later, whose four floats are each added
+//     atomically): no increment is ever lost.
+// On the host (serial code and the emulated lanes, which own disjoint
+// dimensions) they are plain loads and `+=`, the same arithmetic.
+// tests/test_cuda_ptx.py checks the compiled kernels for both.
+EMBFORGE_HD float load_l2(const float* p) {
+#if defined(__CUDA_ARCH__)
+  return __ldcg(p);
+#else
+  return *p;
+#endif
+}
+
+EMBFORGE_HD void add_atomic(float* p, float x) {
+#if defined(__CUDA_ARCH__)
+  atomicAdd(p, x);  // result unused: compiled to red.global.add.f32
+#else
+  *p += x;
+#endif
+}
+
 template <int V>
-EMBFORGE_HD void axpy_pack(float a, const float* x, float* y) {
-  const Pack<V> xv = load_pack<V>(x);
+EMBFORGE_HD Pack<V> load_l2_pack(const float* p) {
+  Pack<V> x;
+#if defined(__CUDA_ARCH__)
+  if constexpr (V == 4) {
+    const float4 v = __ldcg(reinterpret_cast<const float4*>(p));
+    x.v[0] = v.x, x.v[1] = v.y, x.v[2] = v.z, x.v[3] = v.w;
+  } else
+#endif
+  {
+#pragma unroll
+    for (int i = 0; i < V; ++i) x.v[i] = load_l2(p + i);
+  }
+  return x;
+}
+
+template <int V>
+EMBFORGE_HD void add_atomic_pack(float* p, const Pack<V>& x) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  if constexpr (V == 4) {
+    atomicAdd(reinterpret_cast<float4*>(p), make_float4(x.v[0], x.v[1], x.v[2], x.v[3]));
+  } else
+#endif
+  {
+#pragma unroll
+    for (int i = 0; i < V; ++i) add_atomic(p + i, x.v[i]);
+  }
+}
+
+// a * x, lane-local.
+template <int V>
+EMBFORGE_HD Pack<V> scale_pack(float a, const Pack<V>& x) {
+  Pack<V> y;
+#pragma unroll
+  for (int i = 0; i < V; ++i) y.v[i] = a * x.v[i];
+  return y;
+}
+
+// y[c..c+V) += a * x, one lane's slice of scratch.
+template <int V>
+EMBFORGE_HD void axpy_pack(float a, const Pack<V>& xv, float* y) {
   Pack<V> yv = load_pack<V>(y);
 #pragma unroll
   for (int i = 0; i < V; ++i) yv.v[i] += a * xv.v[i];
@@ -99,12 +167,22 @@ EMBFORGE_HD void axpy_pack(float a, const float* x, float* y) {
 }
 
 template <int V>
-EMBFORGE_HD float dot_pack(const float* x, const float* y) {
-  const Pack<V> xv = load_pack<V>(x), yv = load_pack<V>(y);
+EMBFORGE_HD void axpy_pack(float a, const float* x, float* y) {
+  axpy_pack<V>(a, load_pack<V>(x), y);
+}
+
+template <int V>
+EMBFORGE_HD float dot_pack(const float* x, const Pack<V>& yv) {
+  const Pack<V> xv = load_pack<V>(x);
   float s = 0.0f;
 #pragma unroll
   for (int i = 0; i < V; ++i) s += xv.v[i] * yv.v[i];
   return s;
+}
+
+template <int V>
+EMBFORGE_HD float dot_pack(const float* x, const float* y) {
+  return dot_pack<V>(x, load_pack<V>(y));
 }
 
 template <int V>

@@ -1,5 +1,6 @@
 // Helpers every launcher uses: select the caller's device, report errors with
-// the kernel's name, size grids from the device's properties.
+// the kernel's name and launch arguments (and, opt-in, check every launch:
+// launch_debug.h), size grids from the device's properties.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -9,17 +10,37 @@
 #include <string>
 
 #include "embforge/check.h"
+#include "launch_debug.h"
 
 namespace embforge::cuda {
 
-// Throws std::runtime_error naming `what` (a kernel or CUDA call) when a CUDA
-// call failed. cudaGetLastError also clears a non-sticky launch error.
+inline std::string cuda_error_text(cudaError_t status) {
+  return std::string(cudaGetErrorName(status)) + ": " + cudaGetErrorString(status);
+}
+
+// Throws std::runtime_error naming `what` (a CUDA call) when it failed.
 inline void check_cuda(cudaError_t status, const char* what) {
   if (status != cudaSuccess)
-    throw std::runtime_error(std::string("embforge CUDA: ") + what + " failed: " +
-                             cudaGetErrorName(status) + ": " + cudaGetErrorString(status));
+    throw std::runtime_error(std::string("embforge CUDA: ") + what + " failed: " + cuda_error_text(status));
 }
-inline void check_launch(const char* kernel) { check_cuda(cudaGetLastError(), kernel); }
+
+// Right after a kernel launch on `stream`: throws naming the launch (the text
+// `describe()` returns, built with describe_launch only on failure) when the
+// kernel did not start, and with EMBFORGE_CUDA_SYNC=1 (launch_debug.h) also
+// waits for it and throws when it faulted while running. cudaGetLastError
+// also clears a non-sticky launch error.
+template <typename Describe>
+void check_launch(cudaStream_t stream, Describe&& describe) {
+  cudaError_t status = cudaGetLastError();
+  bool waited = false;
+  if (status == cudaSuccess && sync_mode()) {
+    waited = true;
+    status = cudaStreamSynchronize(stream);
+    if (status == cudaSuccess) status = cudaGetLastError();
+  }
+  if (status != cudaSuccess)
+    throw std::runtime_error(launch_failure(describe(), cuda_error_text(status), waited));
+}
 
 // The pointers live on `device`; this process's runtime (cudart is linked
 // statically, separate from torch's or CuPy's) must launch there too.

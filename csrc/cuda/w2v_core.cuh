@@ -16,15 +16,28 @@
 //   keep(q)        the q-th output of a SplitMix64 stream keyed by the epoch
 //   window, K draws  SplitMix64(epoch seed, center position)
 //
-// Races (Hogwild, Recht et al. 2011). Warps read and write the shared input
-// and output rows without locks. Within a warp the lanes own disjoint
-// dimensions, so a warp never races with itself. Between warps, two
-// read-modify-writes of one row may overlap and one warp's increment is then
-// lost, or a warp reads a row another is half way through updating (each
-// float is written whole, so a value is old or new, never torn). Updates are
-// written back as row += delta, re-reading the row, which keeps that window
-// short. This is the model of word2vec.c's threads and of the CPU backend;
-// collisions concentrate on frequent words, which subsampling thins out.
+// Races (Hogwild, Recht et al. 2011). Warps read and update the shared input
+// and output rows without locks. What the GPU guarantees (group.cuh, "Model
+// memory"):
+//   - no update is lost: every write to a row is an atomic add performed at
+//     L2 (red.global.add, fire-and-forget), never a load-add-store, so when
+//     warps on any SMs update one row at once, all their increments land;
+//   - reads see every increment that reached L2 before them: rows are read
+//     through L2 (ld.global.cg), not through the SM's L1, which is not
+//     coherent across SMs and could serve a row cached long before;
+//   - nothing more: a warp computes its gradients from rows as it read them
+//     (skip-gram: the window's context rows at the window start, each target
+//     row when its turn comes), so increments other warps make meanwhile are
+//     not in the gradient (they are kept in the sum), and a row being updated
+//     may be read with some coordinates' increments and not others' (each
+//     float whole, never torn). Warps are not ordered, so GPU results depend
+//     on scheduling and are not reproducible bit for bit; the emulation (spans
+//     in order) is.
+// Within a warp the lanes own disjoint dimensions and each lane reads its own
+// earlier atomic adds (same thread, same address), so a warp never races with
+// itself. Staleness is the model of word2vec.c's threads and of the CPU
+// backend; collisions concentrate on frequent words, which subsampling thins
+// out. The input initialisation is exact (rounding.h): the CPU's bit for bit.
 //
 // Within a window the updates differ from the CPU's HogBatch only in order:
 // each output row is read when its turn comes, so a negative drawn twice sees
@@ -37,6 +50,7 @@
 
 #include "embforge/hd.h"
 #include "embforge/random.h"
+#include "embforge/rounding.h"
 #include "embforge/word2vec.h"
 #include "embforge/word2vec_math.h"
 #include "group.cuh"
@@ -63,6 +77,7 @@ struct W2vArgs {
   int batch = 1;                        // context rows per pass (skip-gram)
   bool skip_gram = true;
   bool shrink_windows = true;
+  bool compute_loss = true;             // false: loss and loss_terms stay 0
   float alpha_start = 0.025f, alpha_end = 0.025f;
   uint64_t epoch_seed = 0;              // w2v_epoch_seed(seed, epoch)
 };
@@ -92,6 +107,7 @@ inline W2vArgs w2v_args(const Word2VecParams& params, const CorpusView& corpus,
   a.negative = params.negative;
   a.skip_gram = params.skip_gram;
   a.shrink_windows = params.shrink_windows;
+  a.compute_loss = params.compute_loss;
   a.alpha_start = params.alpha_start;
   a.alpha_end = params.alpha_end;
   a.epoch_seed = w2v_epoch_seed(params.seed, params.epoch);
@@ -185,7 +201,7 @@ EMBFORGE_HD void w2v_skip_gram_window(const G& g, const W2vArgs& a, const W2vScr
     for (int j = 0; j < nb; ++j) {
       const float* row = a.input + static_cast<int64_t>(s.contexts[j0 + j]) * dim;
       for (int c = first; c < dim; c += stride) {
-        store_pack<V>(ctx + j * dp + c, load_pack<V>(row + c));
+        store_pack<V>(ctx + j * dp + c, load_l2_pack<V>(row + c));
         fill_pack<V>(grad + j * dp + c, 0.0f);
       }
     }
@@ -195,7 +211,7 @@ EMBFORGE_HD void w2v_skip_gram_window(const G& g, const W2vArgs& a, const W2vScr
       const float label = k == 0 ? 1.0f : 0.0f;
       float* orow = a.output + static_cast<int64_t>(target) * dim;
       for (int c = first; c < dim; c += stride) {
-        store_pack<V>(trow + c, load_pack<V>(orow + c));
+        store_pack<V>(trow + c, load_l2_pack<V>(orow + c));
         fill_pack<V>(tdelta + c, 0.0f);
       }
       for (int j = 0; j < nb; ++j) {
@@ -203,18 +219,20 @@ EMBFORGE_HD void w2v_skip_gram_window(const G& g, const W2vArgs& a, const W2vScr
         for (int c = first; c < dim; c += stride) part += dot_pack<V>(ctx + j * dp + c, trow + c);
         const float d = g.sum(part);
         const float coef = w2v::ns_coefficient(d, label, alpha);
-        loss += w2v::ns_loss(d, label);
-        ++terms;
+        if (a.compute_loss) {  // uniform across the group: no divergence
+          loss += w2v::ns_loss(d, label);
+          ++terms;
+        }
         for (int c = first; c < dim; c += stride) {
           axpy_pack<V>(coef, ctx + j * dp + c, tdelta + c);
           axpy_pack<V>(coef, trow + c, grad + j * dp + c);
         }
       }
-      for (int c = first; c < dim; c += stride) axpy_pack<V>(1.0f, tdelta + c, orow + c);
+      for (int c = first; c < dim; c += stride) add_atomic_pack<V>(orow + c, load_pack<V>(tdelta + c));
     }
     for (int j = 0; j < nb; ++j) {
       float* row = a.input + static_cast<int64_t>(s.contexts[j0 + j]) * dim;
-      for (int c = first; c < dim; c += stride) axpy_pack<V>(1.0f, grad + j * dp + c, row + c);
+      for (int c = first; c < dim; c += stride) add_atomic_pack<V>(row + c, load_pack<V>(grad + j * dp + c));
     }
   }
   out.loss += loss;
@@ -229,6 +247,8 @@ EMBFORGE_HD void w2v_cbow_window(const G& g, const W2vArgs& a, const W2vScratch&
   const int dim = a.dim, dp = padded_dim(dim), first = g.rank() * V, stride = g.size() * V;
   float* mean = s.rows;
   float* grad = mean + dp;
+  // Approximate on the GPU under --use_fast_math (rcp.approx), on purpose:
+  // training need not be the CPU's bit for bit, only the init (rounding.h).
   const float inv = 1.0f / static_cast<float>(n_contexts);
   for (int c = first; c < dim; c += stride) {
     fill_pack<V>(mean + c, 0.0f);
@@ -236,7 +256,7 @@ EMBFORGE_HD void w2v_cbow_window(const G& g, const W2vArgs& a, const W2vScratch&
   }
   for (int j = 0; j < n_contexts; ++j) {
     const float* row = a.input + static_cast<int64_t>(s.contexts[j]) * dim;
-    for (int c = first; c < dim; c += stride) axpy_pack<V>(1.0f, row + c, mean + c);
+    for (int c = first; c < dim; c += stride) axpy_pack<V>(1.0f, load_l2_pack<V>(row + c), mean + c);
   }
   for (int c = first; c < dim; c += stride) {
     Pack<V> m = load_pack<V>(mean + c);
@@ -252,19 +272,21 @@ EMBFORGE_HD void w2v_cbow_window(const G& g, const W2vArgs& a, const W2vScratch&
     const float label = k == 0 ? 1.0f : 0.0f;
     float* orow = a.output + static_cast<int64_t>(target) * dim;
     float part = 0.0f;
-    for (int c = first; c < dim; c += stride) part += dot_pack<V>(mean + c, orow + c);
+    for (int c = first; c < dim; c += stride) part += dot_pack<V>(mean + c, load_l2_pack<V>(orow + c));
     const float d = g.sum(part);
     const float coef = w2v::ns_coefficient(d, label, alpha);
-    loss += w2v::ns_loss(d, label);
-    ++terms;
+    if (a.compute_loss) {
+      loss += w2v::ns_loss(d, label);
+      ++terms;
+    }
     for (int c = first; c < dim; c += stride) {
-      axpy_pack<V>(coef, orow + c, grad + c);
-      axpy_pack<V>(coef, mean + c, orow + c);
+      axpy_pack<V>(coef, load_l2_pack<V>(orow + c), grad + c);
+      add_atomic_pack<V>(orow + c, scale_pack<V>(coef, load_pack<V>(mean + c)));
     }
   }
   for (int j = 0; j < n_contexts; ++j) {
     float* row = a.input + static_cast<int64_t>(s.contexts[j]) * dim;
-    for (int c = first; c < dim; c += stride) axpy_pack<V>(1.0f, grad + c, row + c);
+    for (int c = first; c < dim; c += stride) add_atomic_pack<V>(row + c, load_pack<V>(grad + c));
   }
   out.loss += loss;
   out.loss_terms += terms;
@@ -316,9 +338,11 @@ EMBFORGE_HD void w2v_span(const G& g, const W2vArgs& a, const W2vScratch& s, int
 }
 
 // Row r of the input matrix exactly as init_word2vec_input (word2vec.cpp)
-// writes it: uniform in [-0.5, 0.5) / dim from SplitMix64(seed, r).
+// writes it: uniform in [-0.5, 0.5) / dim from SplitMix64(seed, r). The
+// scale is correctly rounded on the device too (rounding.h): a plain 1.0f / dim
+// becomes rcp.approx under --use_fast_math, up to 1 ulp off the CPU's.
 EMBFORGE_HD void w2v_init_row(float* row, int dim, uint64_t seed, int64_t r) {
-  const float scale = 1.0f / static_cast<float>(dim);
+  const float scale = reciprocal_rn(static_cast<float>(dim));
   SplitMix64 rng(seed, static_cast<uint64_t>(r));
   for (int i = 0; i < dim; ++i) row[i] = (rng.uniform() - 0.5f) * scale;
 }

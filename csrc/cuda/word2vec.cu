@@ -25,10 +25,14 @@ constexpr int kDefaultSpan = 256;         // positions per warp task
 constexpr int64_t kScratchTarget = 12288;  // bytes per warp the context batch aims for
 constexpr int kMaxWindow = 1024;
 
-template <int V>
-__global__ void word2vec_kernel(W2vArgs a, int64_t begin, int64_t end, int span,
+// One kernel per model and pack width: with the model known at compile time
+// the other model's code, and the registers it holds, drop out of each.
+template <int V, bool SkipGram>
+__global__ void word2vec_kernel(W2vArgs args, int64_t begin, int64_t end, int span,
                                 int64_t scratch_bytes, double* loss,
                                 unsigned long long* counts) {
+  W2vArgs a = args;
+  a.skip_gram = SkipGram;  // a constant from here on
   extern __shared__ __align__(16) unsigned char shared[];
   const int warp = static_cast<int>(threadIdx.x / 32), warps = static_cast<int>(blockDim.x / 32);
   const W2vScratch s = w2v_scratch(shared + warp * scratch_bytes, a);
@@ -102,20 +106,37 @@ void word2vec_train_range(const Word2VecParams& params, const CorpusView& corpus
                  " and window ", a.window, " need ", per_warp,
                  " bytes of shared memory per warp, the device allows ",
                  limits.shared_per_block_optin);
+  const bool packed = a.dim % 4 == 0 && aligned16(a.input) && aligned16(a.output);
+  auto kernel = packed ? (a.skip_gram ? word2vec_kernel<4, true> : word2vec_kernel<4, false>)
+                       : (a.skip_gram ? word2vec_kernel<1, true> : word2vec_kernel<1, false>);
+  const char* name = packed ? (a.skip_gram ? "word2vec_kernel<4, skip-gram>" : "word2vec_kernel<4, cbow>")
+                            : (a.skip_gram ? "word2vec_kernel<1, skip-gram>" : "word2vec_kernel<1, cbow>");
+  // At most the warps that fit the shared memory and the kernel's registers
+  // (a block of 32 warps at ~100 registers per thread would not launch).
+  cudaFuncAttributes attributes{};
+  check_cuda(cudaFuncGetAttributes(&attributes, kernel), "cudaFuncGetAttributes(word2vec_kernel)");
   const int fitting = static_cast<int>(limits.shared_per_block_optin / per_warp);
-  const int block_warps = std::max(1, std::min(warps, fitting));
+  const int block_warps = std::max(1, std::min({warps, fitting, attributes.maxThreadsPerBlock / 32}));
   const size_t shared = static_cast<size_t>(per_warp) * block_warps;
   const int threads = 32 * block_warps;
-
-  const bool packed = a.dim % 4 == 0 && aligned16(a.input) && aligned16(a.output);
-  auto kernel = packed ? word2vec_kernel<4> : word2vec_kernel<1>;
   allow_shared(kernel, shared, "cudaFuncSetAttribute(word2vec_kernel)");
   const int64_t n_spans = (end - begin + span - 1) / span;
   const int64_t blocks = resident_blocks(kernel, threads, shared, device,
                                          (n_spans + block_warps - 1) / block_warps);
   kernel<<<static_cast<unsigned>(blocks), threads, shared, as_stream(launch.stream)>>>(
       a, begin, end, span, per_warp, loss, counts);
-  check_launch(packed ? "word2vec_kernel<4>" : "word2vec_kernel<1>");
+  check_launch(as_stream(launch.stream), [&] {
+    return describe_launch(name,
+                           {blocks, threads, static_cast<int64_t>(shared), launch.stream},
+                           "begin", begin, "end", end, "span", span, "scratch_bytes", per_warp,
+                           "skip_gram", a.skip_gram, "dim", a.dim, "vocab_size", a.vocab_size,
+                           "window", a.window, "negative", a.negative, "batch", a.batch,
+                           "n_ids", a.n_ids, "n_sentences", a.n_sentences, "ids",
+                           static_cast<const void*>(a.ids), "offsets",
+                           static_cast<const void*>(a.offsets), "input",
+                           static_cast<const void*>(a.input), "output",
+                           static_cast<const void*>(a.output), "device", launch.device);
+  });
 }
 
 void word2vec_init_input(float* input, int64_t rows, int dim, uint64_t seed, const Launch& launch) {
@@ -127,7 +148,11 @@ void word2vec_init_input(float* input, int64_t rows, int dim, uint64_t seed, con
   const int64_t blocks = std::min<int64_t>((rows + threads - 1) / threads, 65535);
   word2vec_init_kernel<<<static_cast<unsigned>(blocks), threads, 0, as_stream(launch.stream)>>>(
       input, rows, dim, seed);
-  check_launch("word2vec_init_kernel");
+  check_launch(as_stream(launch.stream), [&] {
+    return describe_launch("word2vec_init_kernel", {blocks, threads, 0, launch.stream}, "input",
+                           static_cast<const void*>(input), "rows", rows, "dim", dim, "seed", seed,
+                           "device", launch.device);
+  });
 }
 
 }  // namespace embforge::cuda

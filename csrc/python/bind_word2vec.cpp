@@ -28,11 +28,13 @@ void bind_word2vec(py::module_& m) {
                      "parts the epoch is cut into (1: the whole epoch; word2vec_slice_ids)")
       .def_readwrite("rng_start", &Word2VecParams::rng_start,
                      "draws every thread's random stream skips: 0 for an epoch's first slice, "
-                     "the previous slice's result['rng_end'] after that");
+                     "the previous slice's result['rng_end'] after that")
+      .def_readwrite("compute_loss", &Word2VecParams::compute_loss,
+                     "False: the CUDA kernels skip the loss (the CPU always computes it)");
   def_fields_init_repr(params, "Word2VecParams",
                        {"vector_size", "window", "negative", "skip_gram", "shrink_windows", "alpha_start",
                         "alpha_end", "seed", "epoch", "workers", "hot_rows", "slice_index", "slice_count",
-                        "rng_start"});
+                        "rng_start", "compute_loss"});
 
   m.def("word2vec_slice_ids",
         [](py::array offsets, uint64_t seed, int epoch, int slice_count) {

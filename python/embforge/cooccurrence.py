@@ -7,7 +7,7 @@
 Counting follows Stanford GloVe's ``cooccur`` (see csrc/include/embforge/
 cooccur.h): a window never crosses a line (sentence), out-of-vocabulary words
 are dropped before windowing, a pair at distance d adds 1/d (or 1) to
-X[left][right] and, when symmetric, to X[right][left]. Lines are not split
+``X[left][right]`` and, when symmetric, to ``X[right][left]``. Lines are not split
 into shorter sentences, as in cooccur.
 
 The work runs on native threads within a memory budget: what does not fit is

@@ -14,10 +14,13 @@
 // rely on sharing _core's registered types.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <algorithm>
 #include <memory>
 #include <numeric>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "cooccur_core.cuh"
@@ -30,6 +33,7 @@
 #include "glove_bindings.h"
 #include "glove_core.cuh"
 #include "lane_emulation.h"
+#include "launch_debug.h"
 #include "sentences.cuh"
 #include "w2v_core.cuh"
 
@@ -79,7 +83,7 @@ void bind_word2vec_emulation(py::module_& m) {
            py::array keep_threshold, py::array noise_keep, py::array noise_alias,
            int64_t begin, int64_t end, bool skip_gram, int window, int negative,
            bool shrink_windows, float alpha_start, float alpha_end, uint64_t seed, int epoch,
-           int lanes, int span, int batch, int pack) {
+           int lanes, int span, int batch, int pack, bool compute_loss) {
           Word2VecModel model = w2v_model(input, output);
           const int64_t vocab = model.vocab_size;
           const CorpusView corpus = corpus_view(ids, offsets, vocab);
@@ -101,6 +105,7 @@ void bind_word2vec_emulation(py::module_& m) {
           params.alpha_end = alpha_end;
           params.seed = seed;
           params.epoch = epoch;
+          params.compute_loss = compute_loss;
           W2vArgs a = w2v_args(params, corpus, model);
           a.batch = batch > 0 ? std::min(batch, 2 * window) : 2 * window;
           std::vector<unsigned char> scratch(static_cast<size_t>(w2v_scratch_bytes(a)) + 16);
@@ -131,6 +136,7 @@ void bind_word2vec_emulation(py::module_& m) {
         py::arg("negative"), py::arg("shrink_windows") = true, py::arg("alpha_start"),
         py::arg("alpha_end"), py::arg("seed"), py::arg("epoch"), py::arg("lanes") = 1,
         py::arg("span") = 256, py::arg("batch") = 0, py::arg("pack") = 0,
+        py::arg("compute_loss") = true,
         "The word2vec kernel's span loop on the CPU, spans in order (test use).");
 
   m.def("emulate_word2vec_window",
@@ -200,24 +206,49 @@ struct HostCooccurOps {
       pairs += cooc_emit(a, i, a.offsets[s + 1], end - begin, keys + (i - begin), values + (i - begin));
     }
   }
-  int64_t sort_reduce(CooccurBuffers& b, int64_t n) {
+  // Sorted unique (key, summed value) runs of keys[0][acc, acc + n), empty
+  // slots dropped, written back from acc.
+  int64_t sort_chunk(CooccurBuffers& b, int64_t acc, int64_t n) {
+    uint64_t* keys = b.keys[0] + acc;
+    uint64_t* values = b.values[0] + acc;
     std::vector<int64_t> index(n);
     std::iota(index.begin(), index.end(), 0);
-    std::stable_sort(index.begin(), index.end(),
-                     [&](int64_t x, int64_t y) { return b.keys[0][x] < b.keys[0][y]; });
-    int64_t runs = 0;
+    std::stable_sort(index.begin(), index.end(), [&](int64_t x, int64_t y) { return keys[x] < keys[y]; });
+    std::vector<uint64_t> k, v;
     for (int64_t i : index) {
-      if (runs > 0 && b.keys[1][runs - 1] == b.keys[0][i]) {
-        b.values[1][runs - 1] += b.values[0][i];
+      if (keys[i] == cooc_empty_key(a.vocab_size)) break;  // sorts last
+      if (!k.empty() && k.back() == keys[i]) {
+        v.back() += values[i];
       } else {
-        b.keys[1][runs] = b.keys[0][i];
-        b.values[1][runs] = b.values[0][i];
-        ++runs;
+        k.push_back(keys[i]);
+        v.push_back(values[i]);
       }
     }
-    std::swap(b.keys[0], b.keys[1]);
-    std::swap(b.values[0], b.values[1]);
-    return runs > 0 && b.keys[0][runs - 1] == cooc_empty_key(a.vocab_size) ? runs - 1 : runs;
+    std::copy(k.begin(), k.end(), keys);
+    std::copy(v.begin(), v.end(), values);
+    return static_cast<int64_t>(k.size());
+  }
+  // The two sorted runs merged into buffer 1 (equal keys adjacent), then
+  // summed into buffer 0, as the device does it.
+  int64_t merge(CooccurBuffers& b, int64_t acc, int64_t m) {
+    uint64_t *k0 = b.keys[0], *v0 = b.values[0], *k1 = b.keys[1], *v1 = b.values[1];
+    int64_t i = 0, j = acc, n = 0;
+    while (i < acc || j < acc + m) {
+      const bool left = j == acc + m || (i < acc && k0[i] <= k0[j]);
+      const int64_t from = left ? i++ : j++;
+      k1[n] = k0[from];
+      v1[n++] = v0[from];
+    }
+    int64_t runs = 0;
+    for (int64_t t = 0; t < n; ++t) {
+      if (runs > 0 && k0[runs - 1] == k1[t]) {
+        v0[runs - 1] += v1[t];
+      } else {
+        k0[runs] = k1[t];
+        v0[runs++] = v1[t];
+      }
+    }
+    return runs;
   }
   void transpose(CooccurBuffers& b, int64_t n) {
     for (int64_t k = 0; k < n; ++k) {
@@ -307,23 +338,45 @@ void bind_glove_emulation(py::module_& m) {
         py::arg("weights"), py::arg("gradsq"), py::arg("seed"));
 
   m.def("emulate_glove_order",
-        [](int64_t n, uint64_t seed, int epoch) {
+        [](int64_t n, uint64_t seed, int epoch, unsigned variant) {
           EMBFORGE_CHECK(n >= 0 && n <= int64_t{0xFFFFFFFF}, "n must be in [0, 2^32 - 1]");
           py::array_t<uint32_t> out(n);
           const uint64_t key = glove_order_key(seed, epoch);
-          const int half = glove_half_bits(n);
-          for (int64_t t = 0; t < n; ++t)
+          const int half = glove_half_bits(n), bits = glove_domain_bits(n);
+          const bool tight = (variant & kTightOrder) != 0;
+          for (int64_t t = 0; t < n; ++t) {
+            const auto step = static_cast<uint64_t>(t), size = static_cast<uint64_t>(n);
             out.mutable_data()[t] = static_cast<uint32_t>(
-                glove_permute(static_cast<uint64_t>(t), static_cast<uint64_t>(n), key, half));
+                tight ? glove_permute_tight(step, size, key, bits) : glove_permute(step, size, key, half));
+          }
           return out;
         },
-        py::arg("n"), py::arg("seed"), py::arg("epoch"),
-        "The pair order the GloVe kernel visits for (seed, epoch).");
+        py::arg("n"), py::arg("seed"), py::arg("epoch"), py::arg("variant") = 0u,
+        "The pair order the GloVe kernel visits for (seed, epoch) (variant: Launch::variant).");
+
+  m.def("glove_order_evaluations",
+        [](int64_t n, uint64_t seed, int epoch, unsigned variant) {
+          // Feistel evaluations per step, summed over the epoch (cycle walking).
+          const uint64_t key = glove_order_key(seed, epoch);
+          const auto size = static_cast<uint64_t>(n);
+          const int half = glove_half_bits(n), bits = glove_domain_bits(n);
+          int64_t total = 0;
+          for (int64_t t = 0; t < n; ++t) {
+            uint64_t x = static_cast<uint64_t>(t);
+            do {
+              x = (variant & kTightOrder) ? glove_feistel_bits(x, key, bits) : glove_feistel(x, key, half);
+              ++total;
+            } while (x >= size);
+          }
+          return total;
+        },
+        py::arg("n"), py::arg("seed"), py::arg("epoch"), py::arg("variant") = 0u,
+        "Network evaluations the order takes over an epoch (cycle walking's cost).");
 
   m.def("emulate_glove_range",
         [](py::array pairs, py::object order, py::array weights, py::array gradsq, int64_t begin,
            int64_t end, float learning_rate, float grad_clip, float bias_learning_rate, uint64_t seed,
-           int epoch, int lanes) {
+           int epoch, int lanes, unsigned variant) {
           const GloveModel model = glove_model(weights, gradsq);
           const int64_t n_pairs = pairs.ndim() == 2 ? pairs.shape(0) : 0;
           const auto* records = reinterpret_cast<const glove::Pair*>(
@@ -347,7 +400,9 @@ void bind_glove_emulation(py::module_& m) {
           params.bias_learning_rate = bias_learning_rate;
           params.seed = seed;
           params.epoch = epoch;
-          const GloveArgs a = glove_args(params, records, visit, n_pairs, model);
+          GloveArgs a = glove_args(params, records, visit, n_pairs, model);
+          a.staged = (variant & kStagedUpdate) != 0;
+          a.tight_order = (variant & kTightOrder) != 0;
           GloveCounters total;
           {
             py::gil_scoped_release release;
@@ -367,7 +422,29 @@ void bind_glove_emulation(py::module_& m) {
         py::arg("pairs"), py::arg("order"), py::arg("weights"), py::arg("gradsq"), py::kw_only(),
         py::arg("begin") = 0, py::arg("end") = -1, py::arg("learning_rate"), py::arg("grad_clip"),
         py::arg("bias_learning_rate") = 1.0f, py::arg("seed"), py::arg("epoch"), py::arg("lanes") = 1,
-        "The GloVe kernel's steps on the CPU, in order (test use).");
+        py::arg("variant") = 0u,
+        "The GloVe kernel's steps on the CPU, in order (test use); variant: Launch::variant bits.");
+}
+
+// The per-launch check's host half (launch_debug.h): the variable's parsing
+// and the message a failed launch raises, as launch.cuh builds them.
+void bind_launch_debug(py::module_& m) {
+  m.def("parse_sync_mode",
+        [](std::optional<std::string> value) { return parse_sync_mode(value ? value->c_str() : nullptr); },
+        py::arg("value"), "EMBFORGE_CUDA_SYNC's value as the launchers read it (None: unset).");
+  m.def("sync_mode", [] { return sync_mode(); }, "The mode from this process's environment.");
+  m.def("describe_word2vec_failure",
+        [](int64_t blocks, int threads, int64_t shared, uintptr_t stream, int64_t begin, int64_t end,
+           bool skip_gram, double alpha, uintptr_t input, const std::string& error, bool synchronised) {
+          const std::string launch = describe_launch(
+              "word2vec_kernel<4>", {blocks, threads, shared, stream}, "begin", begin, "end", end,
+              "skip_gram", skip_gram, "alpha", alpha, "input", reinterpret_cast<const void*>(input));
+          return launch_failure(launch, error, synchronised);
+        },
+        py::arg("blocks"), py::arg("threads"), py::arg("shared"), py::arg("stream"), py::arg("begin"),
+        py::arg("end"), py::arg("skip_gram"), py::arg("alpha"), py::arg("input"), py::arg("error"),
+        py::arg("synchronised"),
+        "The message of a failed launch with arguments of each kind a launcher passes.");
 }
 
 }  // namespace
@@ -378,4 +455,5 @@ PYBIND11_MODULE(embforge_emulation, m) {
   embforge::cuda::emulation::bind_word2vec_emulation(m);
   embforge::cuda::emulation::bind_cooccur_emulation(m);
   embforge::cuda::emulation::bind_glove_emulation(m);
+  embforge::cuda::emulation::bind_launch_debug(m);
 }

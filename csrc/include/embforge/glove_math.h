@@ -20,6 +20,7 @@
 #include <cstdint>
 
 #include "embforge/hd.h"
+#include "embforge/rounding.h"
 
 namespace embforge::glove {
 
@@ -49,8 +50,9 @@ EMBFORGE_HD float pair_diff(float dot, float bias_main, float bias_context, floa
 }
 
 // The initial weights and biases are uniform in [-0.5, 0.5) * init_scale
-// (glove.c divides by the vector size).
-EMBFORGE_HD float init_scale(int dim) { return 1.0f / static_cast<float>(dim); }
+// (glove.c divides by the vector size). Correctly rounded also on the device
+// (rounding.h): the CUDA init must equal the CPU's bit for bit.
+EMBFORGE_HD float init_scale(int dim) { return reciprocal_rn(static_cast<float>(dim)); }
 
 // One coordinate of the simultaneous AdaGrad update; clipped, then scaled
 // by eta, as glove.c.
@@ -68,6 +70,26 @@ EMBFORGE_HD void adagrad_coordinate(float* w, float* c, float* g_w, float* g_c, 
 EMBFORGE_HD void adagrad_bias(float* b, float* g_b, float step) {
   *b -= step / sqrtf(*g_b);
   *g_b += step * step;
+}
+
+// The same two updates as increments to add (x += delta), for writers that
+// add atomically (the CUDA kernel): w + delta.w equals adagrad_coordinate's
+// w - grad_w / sqrt(G_w) exactly (IEEE a - b is a + (-b)), and so on.
+struct AdagradDelta {
+  float w, c, g_w, g_c;
+};
+EMBFORGE_HD AdagradDelta adagrad_delta(float w, float c, float g_w, float g_c, float fdiff,
+                                       float eta, float grad_clip) {
+  const float grad_w = clip(fdiff * c, grad_clip) * eta;
+  const float grad_c = clip(fdiff * w, grad_clip) * eta;
+  return {-(grad_w / sqrtf(g_w)), -(grad_c / sqrtf(g_c)), grad_w * grad_w, grad_c * grad_c};
+}
+
+struct BiasDelta {
+  float b, g_b;
+};
+EMBFORGE_HD BiasDelta adagrad_bias_delta(float g_b, float step) {
+  return {-(step / sqrtf(g_b)), step * step};
 }
 
 }  // namespace embforge::glove

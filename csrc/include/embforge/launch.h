@@ -20,6 +20,16 @@ struct Launch {
   int span = 0;             // stream positions per warp task (word2vec)
   int batch = 0;            // skip-gram context rows staged per pass (word2vec;
                             // 0: all that fit a 12 KiB warp scratch)
+  // Speed variants not yet measured on a GPU, as bit flags (0: the default
+  // kernels; a kernel ignores the bits it does not know). GloVe:
+  // kStagedUpdate, kTightOrder (glove_core.cuh).
+  unsigned variant = 0;
 };
+
+// Launch::variant bits.
+constexpr unsigned kStagedUpdate = 1;  // GloVe: a lane's coordinates and sums loaded before any
+                                       // update, the next pair record loaded before this pair's update
+                                       // (vector_size <= 128; larger ones take the default update)
+constexpr unsigned kTightOrder = 2;    // GloVe: pair order on a domain < 2n (cycle walk <= 2 steps)
 
 }  // namespace embforge::cuda

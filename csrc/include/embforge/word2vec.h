@@ -41,6 +41,10 @@ struct Word2VecParams {
   // With one worker, slices 0..k-1 chained this way draw exactly the numbers
   // one whole-epoch call draws; with more, no two slices share a draw.
   uint64_t rng_start = 0;
+  // false: the CUDA kernels skip the loss (a log and an exp per pair, about a
+  // quarter of their instructions) and report loss 0 over 0 terms. The CPU
+  // kernels always compute it (cheap next to their memory traffic).
+  bool compute_loss = true;
 };
 
 // Model arrays, all with `vocab_size` rows of params.vector_size floats.

@@ -16,6 +16,9 @@ namespace embforge::w2v {
 
 constexpr float kMaxExp = 6.0f;
 
+// On the GPU (--use_fast_math) the division and expf are approximate, on
+// purpose: training is not bit-exact across devices, only the init is
+// (rounding.h).
 EMBFORGE_HD float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
 
 // Coefficient g of a negative-sampling update with saturation (word2vec.c).

@@ -16,6 +16,13 @@ What the GPU does differently, on purpose:
   emulation), so another ``bias_learning_rate`` is refused rather than
   trusted; out-of-core training is CPU-only (the pairs live on the device),
   so ``out_of_core=True`` is refused.
+
+Before any kernel reads it, the encoded corpus is checked on the device
+(cuda_checks: offsets from 0 to len(ids), ids below the vocabulary), once per
+corpus. Kernel launches are asynchronous, so a kernel that faults is reported
+by a later call naming no kernel; ``EMBFORGE_CUDA_SYNC=1`` in the environment
+makes every launcher wait for its kernel and name it and its launch arguments
+when it failed (slower: for finding faults, csrc/cuda/launch_debug.h).
 """
 from __future__ import annotations
 
@@ -36,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 # The fields of a Word2VecParams that the GPU launch loop takes.
 _WORD2VEC_FIELDS = ("skip_gram", "window", "negative", "shrink_windows", "alpha_start", "alpha_end",
-                    "seed", "epoch")
+                    "seed", "epoch", "compute_loss")
 
 
 class CudaBackend(Backend):

@@ -17,6 +17,7 @@ from typing import Optional
 
 from .. import _native
 from .._layout import SPARE_ROWS
+from .cuda_checks import check_corpus
 from .device_arrays import array_module, check_array as _check, device_index as _device_index, to_device
 
 __all__ = ["allocate_word2vec", "train_word2vec_epoch", "count_cooccurrences", "allocate_glove",
@@ -59,7 +60,7 @@ def allocate_word2vec(vocab_size: int, dim: int, seed: int, device="cuda", spare
 def train_word2vec_epoch(ids, offsets, input, output, keep_threshold, noise_keep, noise_alias, *,
                          skip_gram: bool, window: int, negative: int, shrink_windows: bool,
                          alpha_start: float, alpha_end: float, seed: int, epoch: int,
-                         workers: Optional[int] = None, progress=None, chunk_ids: Optional[int] = None,
+                         compute_loss: bool = True, workers: Optional[int] = None, progress=None, chunk_ids: Optional[int] = None,
                          warps_per_block: int = 0, span: int = 0, batch: int = 0, begin: int = 0,
                          end: Optional[int] = None) -> dict:
     """One epoch on the GPU; the arguments and result of ``_core.train_word2vec_epoch``.
@@ -69,7 +70,8 @@ def train_word2vec_epoch(ids, offsets, input, output, keep_threshold, noise_keep
     `warps_per_block`, `span` and `batch` tune the kernel (0: defaults).
     `begin`/`end` train stream positions [begin, end) only (a slice of the
     epoch); the learning rate still runs from alpha_start at position 0 to
-    alpha_end at the corpus's last position.
+    alpha_end at the corpus's last position. `compute_loss=False` skips the
+    loss in the kernel (loss and loss_terms come back 0); the weights are the same.
     """
     arrays, cuda = array_module(), _native.cuda_module()
     if not arrays.is_device_array(input):
@@ -88,13 +90,14 @@ def train_word2vec_epoch(ids, offsets, input, output, keep_threshold, noise_keep
         _check(arrays, t, name, "int32", (vocab,), device)
     _check(arrays, ids_d, "ids", "int32", (n_ids,), device)
     _check(arrays, offsets_d, "offsets", "int64", (n_sentences + 1,), device)
+    check_corpus(arrays, ids_d, offsets_d, vocab)
 
     loss = arrays.zeros((1,), "float64", device)
     counts = arrays.zeros((2,), "int64", device)
     params = _native.core.Word2VecParams(
         vector_size=dim, skip_gram=bool(skip_gram), window=int(window), negative=int(negative),
         shrink_windows=bool(shrink_windows), alpha_start=float(alpha_start), alpha_end=float(alpha_end),
-        seed=int(seed), epoch=int(epoch))
+        seed=int(seed), epoch=int(epoch), compute_loss=bool(compute_loss))
     launch = cuda.Launch(device=_device_index(device), stream=arrays.stream(device),
                          warps_per_block=int(warps_per_block), span=int(span), batch=int(batch))
     last = n_ids if end is None else int(end)
@@ -141,6 +144,7 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int, symmetric
     offsets_d = to_device(offsets, device, "int64")
     _check(arrays, ids_d, "ids", "int32", (n_ids,), device)
     _check(arrays, offsets_d, "offsets", "int64", (n_sentences + 1,), device)
+    check_corpus(arrays, ids_d, offsets_d, int(vocab_size))
     if memory_bytes is None:
         memory_bytes = min(COOCCUR_MAX_WORKSPACE, arrays.free_bytes(device) // 2)
     launch = cuda.Launch(device=_device_index(device), stream=arrays.stream(device))
@@ -211,11 +215,14 @@ def make_glove_pairs(rows, cols, values, vocab_size: int, x_max: float, alpha: f
 
 def train_glove_epoch(pairs, order, weights, gradsq, *, learning_rate: float, grad_clip: float,
                       seed: int = 1, epoch: int = 0, workers: Optional[int] = None, progress=None,
-                      chunk_pairs: Optional[int] = None, warps_per_block: int = 0) -> dict:
+                      chunk_pairs: Optional[int] = None, warps_per_block: int = 0,
+                      variant: int = 0) -> dict:
     """One GloVe epoch on the GPU; the result of ``_core.train_glove_epoch``.
 
     `order=None` visits the pairs in a keyed permutation of (seed, epoch)
-    computed on the device; a given order array is used as is.
+    computed on the device; a given order array is used as is. `variant`:
+    speed variants not yet measured on a GPU (Launch.variant bits: 1 staged
+    update, 2 tight pair order; 0 the default kernel).
     """
     arrays, cuda = array_module(), _native.cuda_module()
     if not arrays.is_device_array(weights):
@@ -239,7 +246,7 @@ def train_glove_epoch(pairs, order, weights, gradsq, *, learning_rate: float, gr
     params = _native.core.GloveParams(vector_size=stride - 1, learning_rate=float(learning_rate),
                                       grad_clip=float(grad_clip), seed=int(seed), epoch=int(epoch))
     launch = cuda.Launch(device=_device_index(device), stream=arrays.stream(device),
-                         warps_per_block=int(warps_per_block))
+                         warps_per_block=int(warps_per_block), variant=int(variant))
     if progress is not None:
         progress.reset(n)
     chunk = int(chunk_pairs or max(GLOVE_CHUNK_PAIRS, n // 64))

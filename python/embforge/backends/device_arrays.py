@@ -67,6 +67,16 @@ class _TorchArrays:
     def free_bytes(self, device) -> int:
         return self.torch.cuda.mem_get_info(device)[0]
 
+    def extrema(self, a) -> tuple:
+        """(min, max) of a non-empty integer array, reduced on its device."""
+        low, high = self.torch.aminmax(a)
+        return int(low), int(high)
+
+    def first_true(self, mask) -> int:
+        """The first index where a 1-D bool array is True, or -1."""
+        hits = self.torch.nonzero(mask)
+        return int(hits[0, 0]) if hits.shape[0] else -1
+
 
 class _CupyArrays:
     name = "cupy"
@@ -128,6 +138,13 @@ class _CupyArrays:
     def free_bytes(self, device) -> int:
         with self._on(device):
             return self.cupy.cuda.runtime.memGetInfo()[0]
+
+    def extrema(self, a) -> tuple:
+        return int(a.min()), int(a.max())
+
+    def first_true(self, mask) -> int:
+        hits = self.cupy.flatnonzero(mask)
+        return int(hits[0]) if hits.shape[0] else -1
 
 
 _arrays = None
