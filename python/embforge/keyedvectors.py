@@ -25,6 +25,10 @@ Differences from gensim, on purpose:
 * ``save``/``load`` use embforge's own pickle-free format (see embforge/io/native_kv.py);
 * ``evaluate_word_analogies`` defaults to ``restrict_vocab=30000`` (word2vec.c's
   compute-accuracy; gensim's default is 300000).
+* ``intersect_word2vec_format`` accepts only ``lockf=1.0``, its default (no
+  per-word learning-rate locks; gensim's default 0.0 froze the imported rows),
+  and returns how many vectors it took;
+* ``to_gensim``/``from_gensim`` hand vectors over in memory (gensim_bridge.py).
 """
 from __future__ import annotations
 
@@ -33,7 +37,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from . import evaluation
+from . import evaluation, pretrained
 from ._layout import SPARE_ROWS
 from .backends.arrays import as_array, device_of, host_rows, require_host
 from .io import native_kv, vocab_file, word2vec_format
@@ -362,6 +366,33 @@ class KeyedVectors(SimilarityQueries):
         """The vectors as a CuPy array without a copy (GPU vectors; see torch_bridge.to_cupy)."""
         from .torch_bridge import to_cupy
         return to_cupy(self, copy=copy)
+
+    # ------------------------------------------------------------ gensim hand-off
+    def to_gensim(self):
+        """A ``gensim.models.KeyedVectors`` sharing these vectors' memory (a
+        view of the word rows, no copy; GPU vectors go through a host copy),
+        with the counts copied (see embforge.gensim_bridge; needs gensim)."""
+        from .gensim_bridge import to_gensim
+        return to_gensim(self)
+
+    @classmethod
+    def from_gensim(cls, kv) -> "KeyedVectors":
+        """KeyedVectors from a gensim KeyedVectors (or a model with ``.wv``):
+        the vectors are copied, into a storage with the spare rows after the
+        words that embforge's layout needs, so they never alias gensim's
+        array; counts carried (see embforge.gensim_bridge)."""
+        from .gensim_bridge import from_gensim
+        return from_gensim(cls, kv)
+
+    def intersect_word2vec_format(self, fname, lockf=1.0, binary: bool = False,
+                                  encoding: str = "utf8", unicode_errors: str = "strict",
+                                  no_header: bool = False) -> int:
+        """Takes the vectors of the words this vocabulary shares with a
+        word2vec/GloVe file (no word added); returns how many. Only
+        ``lockf=1.0``: embforge has no per-word learning-rate locks (see
+        embforge.pretrained)."""
+        return pretrained.intersect_word2vec_format(self, fname, lockf, binary, encoding,
+                                                    unicode_errors, no_header)
 
     def save(self, path) -> None:
         """Writes the embforge ``.kv`` format (no pickle), atomically."""

@@ -212,6 +212,18 @@ class SimilarityQueries:
         mean = self.get_mean_vector(vectors, post_normalize=True)
         return sorted(zip((vectors @ mean).tolist(), used), reverse=True)
 
+    def relative_cosine_similarity(self, wa, wb, topn=10) -> float:
+        """Cosine similarity of `wa` and `wb` over the sum of the similarities
+        of `wa`'s `topn` nearest keys (Leeuwenberg et al. 2016, eq. 1; above
+        about 0.1 for topn=10 the pair is likelier synonyms than chance)."""
+        if not isinstance(topn, Integral) or isinstance(topn, bool) or topn < 1:
+            raise ValueError(f"topn must be a positive integer, not {topn!r}")
+        total = sum(score for _, score in self.similar_by_key(wa, topn=topn))
+        if total == 0:
+            raise ValueError(f"cannot compute the relative cosine similarity of {wa!r}: its {topn} "
+                             "nearest keys have similarities summing to 0 (or there are none)")
+        return self.similarity(wa, wb) / total
+
     def doesnt_match(self, words):
         """The word furthest from the mean of the words."""
         return self.rank_by_centrality(words)[-1][1]

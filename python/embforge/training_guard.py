@@ -46,3 +46,11 @@ class TrainingGuard:
             raise RuntimeError(f"cannot {action} this {self._what} while train() runs in another "
                                "thread (the weights change under it): call stop() and wait for "
                                "train() to return, or do it from a callback")
+
+    def check_not_training(self, action: str) -> None:
+        """Refuses `action` during train() from any thread, callbacks included:
+        for what reallocates the weights the running epoch is writing."""
+        if self._thread is not None:
+            raise RuntimeError(f"cannot {action} this {self._what} while train() runs (it "
+                               "reallocates the weights the training threads write): do it "
+                               "after train() returns")

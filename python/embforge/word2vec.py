@@ -31,6 +31,8 @@ from .history import TrainingHistory
 from .progress import make_bar, run_polled
 from .training_guard import TrainingGuard
 from .vocab import Vocabulary
+from .vocab_update import VocabularyUpdates
+from .word2vec_queries import Word2VecQueries
 
 __all__ = ["Word2Vec"]
 
@@ -41,7 +43,7 @@ MODEL_VERSION = 1
 MAX_VECTOR_SIZE = 1 << 16
 
 
-class Word2Vec:
+class Word2Vec(VocabularyUpdates, Word2VecQueries):
     """Skip-gram (``sg=1``) or CBOW (``sg=0``, gensim's default) with negative sampling.
 
     Parameters keep gensim's names and defaults, with three differences:
@@ -117,7 +119,8 @@ class Word2Vec:
         # process trains alone, whatever torch.distributed holds.
         self.sync_interval = check_number("sync_interval", sync_interval, 1, integer=True)
         # The most frequent words' rows (the first rows: the vocabulary is
-        # sorted by count) take most updates, so replicas drift there first:
+        # sorted by count; after build_vocab(update=True), the first corpus's
+        # most frequent words, see vocab_update.py) take most updates, so replicas drift there first:
         # they are combined every `hot_sync_interval` ids, the whole model
         # every `sync_interval` (and at the end of each epoch). 0 rows: off.
         self.hot_sync_interval = check_number("hot_sync_interval", hot_sync_interval, 1,
@@ -153,10 +156,17 @@ class Word2Vec:
     # ------------------------------------------------------------ vocabulary
     def build_vocab(self, corpus_iterable=None, corpus_file=None, update: bool = False,
                     progress_per=None, **_ignored) -> "Word2Vec":
-        """Reads the corpus once: builds the vocabulary and encodes the text."""
-        if update:
-            raise ValueError("vocabulary updates (update=True) are not supported; build a new model")
+        """Reads the corpus once: builds the vocabulary and encodes the text.
+
+        With `update`, grows the vocabulary of a built (or trained) model as
+        gensim does: words already known keep their ids and vectors and have
+        the new counts added to theirs, words of the new text counted at
+        least `min_count` times are appended after them (most frequent first),
+        and the new text becomes the corpus train() uses by default
+        (see embforge.vocab_update)."""
         source = _one_source(corpus_iterable, corpus_file)
+        if update:
+            return self._update_vocab(source)
         start = time.perf_counter()
         self._replicas.check_same("Word2Vec settings", self._settings())
         corpus = encode(source, min_count=self.min_count, max_vocab_size=self.max_vocab_size,
