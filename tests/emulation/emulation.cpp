@@ -17,7 +17,10 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <numeric>
 #include <optional>
 #include <string>
@@ -68,6 +71,46 @@ Word2VecModel w2v_model(py::array& input, py::array& output) {
   return model;
 }
 
+// The span queue on the host: a shared counter, and how many times each
+// span index was handed out (the test's evidence that each span is trained
+// exactly once).
+struct HostSpanQueue {
+  std::atomic<int64_t>* cursor;
+  std::vector<std::atomic<int>>* claims;
+  int64_t take() {
+    const int64_t i = cursor->fetch_add(1);
+    if (i < static_cast<int64_t>(claims->size())) (*claims)[i].fetch_add(1);
+    return i;
+  }
+};
+
+// Records the rows prefetch_row_l2 is given while alive (when `on`).
+class PrefetchTrace {
+ public:
+  explicit PrefetchTrace(bool on) : on_(on) {
+    if (on_) {
+      active_ = this;
+      prefetch_hook = &PrefetchTrace::record;
+    }
+  }
+  ~PrefetchTrace() {
+    if (on_) {
+      prefetch_hook = nullptr;
+      active_ = nullptr;
+    }
+  }
+  std::vector<std::pair<const float*, int64_t>> rows;
+
+ private:
+  static void record(const float* row, int64_t floats) {
+    std::lock_guard<std::mutex> lock(active_->mutex_);
+    active_->rows.emplace_back(row, floats);
+  }
+  static inline PrefetchTrace* active_ = nullptr;
+  bool on_;
+  std::mutex mutex_;
+};
+
 // Picks the 16-byte pack path like the launcher, unless told otherwise.
 template <typename Fn>
 void with_pack(const W2vArgs& a, int pack, Fn&& fn) {
@@ -83,7 +126,8 @@ void bind_word2vec_emulation(py::module_& m) {
            py::array keep_threshold, py::array noise_keep, py::array noise_alias,
            int64_t begin, int64_t end, bool skip_gram, int window, int negative,
            bool shrink_windows, float alpha_start, float alpha_end, uint64_t seed, int epoch,
-           int lanes, int span, int batch, int pack, bool compute_loss) {
+           int lanes, int span, int batch, int pack, bool compute_loss, unsigned variant, int workers,
+           bool trace_prefetch) {
           Word2VecModel model = w2v_model(input, output);
           const int64_t vocab = model.vocab_size;
           const CorpusView corpus = corpus_view(ids, offsets, vocab);
@@ -108,19 +152,48 @@ void bind_word2vec_emulation(py::module_& m) {
           params.compute_loss = compute_loss;
           W2vArgs a = w2v_args(params, corpus, model);
           a.batch = batch > 0 ? std::min(batch, 2 * window) : 2 * window;
-          std::vector<unsigned char> scratch(static_cast<size_t>(w2v_scratch_bytes(a)) + 16);
-          const W2vScratch s = w2v_scratch(scratch.data(), a);
+          a.pipelined = (variant & kPipelinedLoads) != 0;
+          const bool queued = (variant & kSpanQueue) != 0;
+          EMBFORGE_CHECK(workers >= 1 && workers <= 64, "workers must be in [1, 64], got ", workers);
+          EMBFORGE_CHECK(queued || workers == 1, "workers=", workers,
+                         " needs the span queue (variant & ", kSpanQueue, ")");
+          const int64_t n_spans = (end - begin + span - 1) / span;
+          std::atomic<int64_t> cursor{0};
+          std::vector<std::atomic<int>> claims(queued ? n_spans : 0);
+          HostSpanQueue queue{&cursor, &claims};
+          PrefetchTrace trace(trace_prefetch);
           W2vCounters total;
+          std::mutex total_mutex;
           {
             py::gil_scoped_release release;
-            with_pack(a, pack, [&](auto v) {
-              on_lanes(lanes, [&](const auto& g) {
-                W2vCounters c;
-                for (int64_t b = begin; b < end; b += span)
-                  w2v_span<decltype(v)::value>(g, a, s, b, std::min(b + span, end), c);
-                if (g.rank() == 0) total = c;
+            // Each worker is one warp: its own scratch, spans from the
+            // queue (workers race on the model like warps: Hogwild), or
+            // every span in order.
+            auto worker = [&] {
+              std::vector<unsigned char> scratch(static_cast<size_t>(w2v_scratch_bytes(a)) + 16);
+              const W2vScratch s = w2v_scratch(scratch.data(), a);
+              with_pack(a, pack, [&](auto v) {
+                on_lanes(lanes, [&](const auto& g) {
+                  W2vCounters c;
+                  if (queued) {
+                    w2v_queued_spans<decltype(v)::value>(g, a, s, begin, end, span, queue, c);
+                  } else {
+                    for (int64_t b = begin; b < end; b += span)
+                      w2v_span<decltype(v)::value>(g, a, s, b, std::min(b + span, end), c);
+                  }
+                  if (g.rank() == 0) {
+                    std::lock_guard<std::mutex> lock(total_mutex);
+                    total.loss += c.loss;
+                    total.loss_terms += c.loss_terms;
+                    total.words_trained += c.words_trained;
+                  }
+                });
               });
-            });
+            };
+            std::vector<std::thread> threads;
+            for (int w = 1; w < workers; ++w) threads.emplace_back(worker);
+            worker();
+            for (auto& t : threads) t.join();
           }
           py::dict out;
           out["loss"] = total.loss;
@@ -128,6 +201,25 @@ void bind_word2vec_emulation(py::module_& m) {
           out["words_trained"] = total.words_trained;
           out["ids_processed"] = end - begin;
           out["stopped"] = false;
+          if (queued) {
+            py::array_t<int32_t> taken(n_spans);
+            for (int64_t i = 0; i < n_spans; ++i) taken.mutable_data()[i] = claims[i].load();
+            out["span_claims"] = taken;
+          }
+          if (trace_prefetch) {
+            // (output row, floats) of every prefetch_row_l2, in call order;
+            // a row outside the output matrix is an error.
+            py::list rows;
+            const auto base = reinterpret_cast<uintptr_t>(model.output);
+            for (const auto& [row, floats] : trace.rows) {
+              const auto at = reinterpret_cast<uintptr_t>(row);
+              const uintptr_t row_bytes = 4 * static_cast<uintptr_t>(params.vector_size);
+              EMBFORGE_CHECK(at >= base && (at - base) % row_bytes == 0 && (at - base) / row_bytes < uintptr_t(vocab),
+                             "a prefetch outside the output rows");
+              rows.append(py::make_tuple((at - base) / row_bytes, floats));
+            }
+            out["prefetched"] = rows;
+          }
           return out;
         },
         py::arg("ids"), py::arg("offsets"), py::arg("input"), py::arg("output"),
@@ -136,8 +228,12 @@ void bind_word2vec_emulation(py::module_& m) {
         py::arg("negative"), py::arg("shrink_windows") = true, py::arg("alpha_start"),
         py::arg("alpha_end"), py::arg("seed"), py::arg("epoch"), py::arg("lanes") = 1,
         py::arg("span") = 256, py::arg("batch") = 0, py::arg("pack") = 0,
-        py::arg("compute_loss") = true,
-        "The word2vec kernel's span loop on the CPU, spans in order (test use).");
+        py::arg("compute_loss") = true, py::arg("variant") = 0u, py::arg("workers") = 1,
+        py::arg("trace_prefetch") = false,
+        "The word2vec kernel's span loop on the CPU, spans in order (test use). variant:\n"
+        "Launch::variant bits (kPipelinedLoads, kSpanQueue: `workers` threads, each one warp, take\n"
+        "spans from a shared counter; the result has span_claims, the times each span was taken).\n"
+        "trace_prefetch: the result has prefetched, the (output row, floats) prefetched in order.");
 
   m.def("emulate_word2vec_window",
         [](py::array input, py::array output, py::array contexts, py::array targets, float alpha,
