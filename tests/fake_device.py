@@ -127,6 +127,7 @@ class HostLaunchers:
 
     def cooccur_count(self, ids, offsets, n_ids, n_sentences, vocab_size, params, workspace,
                       workspace_bytes, launch, *, progress=None):
+        self.launches.append(launch)
         # about the device plan (CUB scratch aside), capped: host buffers for a
         # default 1 GB budget would cost 800 MB; the test corpora need far less
         capacity = min((workspace_bytes - 256) // 40, 1 << 22)
@@ -134,7 +135,8 @@ class HostLaunchers:
         r, c, v, s = self.emulation.emulate_cooccur(
             host_view(ids, np.uint32, n_ids), host_view(offsets, np.int64, n_sentences + 1), vocab_size,
             window=params.window, symmetric=params.symmetric,
-            distance_weighting=params.distance_weighting, capacity=capacity, stop=stop)
+            distance_weighting=params.distance_weighting, capacity=capacity, stop=stop,
+            variant=launch.variant)
         if progress is not None:  # what the real count publishes: ids done of n_ids
             progress.reset(n_ids)
             progress.add(s["ids_processed"], 0.0, 0, progress.learning_rate)

@@ -48,8 +48,8 @@
 //     kept centres g.size() positions per ballot and, while a window trains,
 //     prefetches into L2 the rows the next kept centre's window will read
 //     first (its output row and its noise words').
-//   span queue (kSpanQueue, w2v_queued_spans): warps take span indices from
-//     an atomic counter instead of a static grid-stride split.
+//   span queue (kSpanQueue, w2v_spans): warps take span indices from an
+//     atomic counter instead of a static grid-stride split.
 //
 // Within a window the updates differ from the CPU's HogBatch only in order:
 // each output row is read when its turn comes, so a negative drawn twice sees
@@ -461,24 +461,46 @@ EMBFORGE_HD void w2v_span(const G& g, const W2vArgs& a, const W2vScratch& s, int
   }
 }
 
-// Spans of `span` positions of [begin, end), their indices taken from a
-// shared counter (kSpanQueue): a warp asks for the next index when done with
-// its span, so warps whose spans hold more kept words do not hold up the
-// launch's end as they can under a static split. Each index is handed out
-// once (the counter's atomic increment), so every span below n_spans is
-// trained exactly once, whatever the warps' timing. queue.take() is called
-// by lane 0 only and returns the next index.
-template <int V, class G, class Queue>
-EMBFORGE_HD void w2v_queued_spans(const G& g, const W2vArgs& a, const W2vScratch& s, int64_t begin,
-                                  int64_t end, int span, Queue& queue, W2vCounters& out) {
+// The spans of `span` positions of [begin, end) a group trains, in the order
+// `source` hands out their indices: source.first(g) and then source.next(g, i)
+// after span i, the same value in every lane, until one is >= n_spans.
+//   static split: first the group's index, next i + the number of groups
+//   span queue (kSpanQueue): both take the next index from a counter shared
+//     by all groups (SpanQueue), so a group whose spans hold more kept words
+//     does not hold up the launch's end as it can under a static split. The
+//     counter's atomic increment hands each index out once, so every span
+//     below n_spans is trained exactly once, whatever the groups' timing.
+template <int V, class G, class Source>
+EMBFORGE_HD void w2v_spans(const G& g, const W2vArgs& a, const W2vScratch& s, int64_t begin, int64_t end,
+                           int span, Source& source, W2vCounters& out) {
   const int64_t n_spans = (end - begin + span - 1) / span;
-  for (;;) {
-    const int64_t i = g.first(g.rank() == 0 ? queue.take() : 0);
-    if (i >= n_spans) return;
+  for (int64_t i = source.first(g); i < n_spans; i = source.next(g, i)) {
     const int64_t b = begin + i * span;
     w2v_span<V>(g, a, s, b, b + span < end ? b + span : end, out);
   }
 }
+
+// A span source for w2v_spans: a static split of `step` groups (this one
+// `start`), or, when `counter` is not null, the span queue: counter.take()
+// (called by lane 0 only) returns the next index, an atomic increment.
+template <class Counter>
+struct SpanSource {
+  Counter* counter;
+  int64_t start;
+  int64_t step;
+  template <class G>
+  EMBFORGE_HD int64_t first(const G& g) {
+    return counter ? take(g) : start;
+  }
+  template <class G>
+  EMBFORGE_HD int64_t next(const G& g, int64_t i) {
+    return counter ? take(g) : i + step;
+  }
+  template <class G>
+  EMBFORGE_HD int64_t take(const G& g) {
+    return g.first(g.rank() == 0 ? counter->take() : 0);
+  }
+};
 
 // Row r of the input matrix exactly as init_word2vec_input (word2vec.cpp)
 // writes it: uniform in [-0.5, 0.5) / dim from SplitMix64(seed, r). The

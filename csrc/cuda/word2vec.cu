@@ -37,12 +37,19 @@ constexpr int kBoundedBlocksPerSm = 8;
 // The span queue's counter (kSpanQueue): one atomic increment per span.
 struct DeviceSpanQueue {
   unsigned long long* cursor;
-  __device__ int64_t take() { return static_cast<int64_t>(atomicAdd(cursor, 1ull)); }
+  __host__ __device__ int64_t take() {  // host: never called (SpanSource is host-device code)
+#if defined(__CUDA_ARCH__)
+    return static_cast<int64_t>(atomicAdd(cursor, 1ull));
+#else
+    return 0;
+#endif
+  }
 };
 
-// One warp's work: spans of [begin, end) grid-stride, or from the queue when
-// `queue` is not null.
-template <int V, bool SkipGram, bool Pipelined>
+// One warp's work: spans of [begin, end) grid-stride, or from the queue
+// (Queue: kSpanQueue, a compile-time choice because a runtime one cost the
+// default kernel ~20 registers).
+template <int V, bool SkipGram, bool Pipelined, bool Queue>
 __device__ __forceinline__ void word2vec_warp(const W2vArgs& args, int64_t begin, int64_t end, int span,
                                               int64_t scratch_bytes, double* loss,
                                               unsigned long long* counts, unsigned long long* queue) {
@@ -53,18 +60,11 @@ __device__ __forceinline__ void word2vec_warp(const W2vArgs& args, int64_t begin
   const int warp = static_cast<int>(threadIdx.x / 32), warps = static_cast<int>(blockDim.x / 32);
   const W2vScratch s = w2v_scratch(shared + warp * scratch_bytes, a);
   const WarpGroup g;
+  DeviceSpanQueue counter{queue};
   W2vCounters c;
-  if (queue != nullptr) {
-    DeviceSpanQueue q{queue};
-    w2v_queued_spans<V>(g, a, s, begin, end, span, q, c);
-  } else {
-    const int64_t n_spans = (end - begin + span - 1) / span;
-    for (int64_t i = static_cast<int64_t>(blockIdx.x) * warps + warp; i < n_spans;
-         i += static_cast<int64_t>(gridDim.x) * warps) {
-      const int64_t b = begin + i * span;
-      w2v_span<V>(g, a, s, b, b + span < end ? b + span : end, c);
-    }
-  }
+  SpanSource<DeviceSpanQueue> source{Queue ? &counter : nullptr, static_cast<int64_t>(blockIdx.x) * warps + warp,
+                                     static_cast<int64_t>(gridDim.x) * warps};
+  w2v_spans<V>(g, a, s, begin, end, span, source, c);
   if (g.rank() == 0 && c.words_trained > 0) {
     atomicAdd(loss, c.loss);
     atomicAdd(&counts[0], static_cast<unsigned long long>(c.loss_terms));
@@ -76,18 +76,18 @@ __device__ __forceinline__ void word2vec_warp(const W2vArgs& args, int64_t begin
 // the other model's code, and the registers it holds, drop out of each. The
 // speed variants (launch.h) are kernels of their own, on the 16-byte pack
 // path only, so that their code does not weigh on the default kernels.
-template <int V, bool SkipGram, bool Pipelined>
+template <int V, bool SkipGram, bool Pipelined, bool Queue>
 __global__ void word2vec_kernel(W2vArgs args, int64_t begin, int64_t end, int span,
                                 int64_t scratch_bytes, double* loss, unsigned long long* counts,
                                 unsigned long long* queue) {
-  word2vec_warp<V, SkipGram, Pipelined>(args, begin, end, span, scratch_bytes, loss, counts, queue);
+  word2vec_warp<V, SkipGram, Pipelined, Queue>(args, begin, end, span, scratch_bytes, loss, counts, queue);
 }
 
-template <bool SkipGram, bool Pipelined>
+template <bool SkipGram, bool Pipelined, bool Queue>
 __global__ void __launch_bounds__(32 * kBoundedWarps, kBoundedBlocksPerSm)
     word2vec_bounded_kernel(W2vArgs args, int64_t begin, int64_t end, int span, int64_t scratch_bytes,
                             double* loss, unsigned long long* counts, unsigned long long* queue) {
-  word2vec_warp<4, SkipGram, Pipelined>(args, begin, end, span, scratch_bytes, loss, counts, queue);
+  word2vec_warp<4, SkipGram, Pipelined, Queue>(args, begin, end, span, scratch_bytes, loss, counts, queue);
 }
 
 using Word2vecKernel = void (*)(W2vArgs, int64_t, int64_t, int, int64_t, double*, unsigned long long*,
@@ -98,52 +98,34 @@ struct KernelChoice {
   std::string name;
 };
 
-// The kernel for the model, the pack width and the variant bits that apply
-// (the variants need the 16-byte pack path; elsewhere the default kernels).
+template <bool SkipGram, bool Pipelined, bool Queue>
+Word2vecKernel packed_kernel(bool bounded) {
+  return bounded ? word2vec_bounded_kernel<SkipGram, Pipelined, Queue>
+                 : word2vec_kernel<4, SkipGram, Pipelined, Queue>;
+}
+
+// The kernel for the model, the pack width and the variant bits (the
+// variants need the 16-byte pack path; elsewhere the default kernels).
 KernelChoice choose_kernel(bool packed, bool skip_gram, unsigned variant) {
-  const char* model = skip_gram ? "skip-gram" : "cbow";
+  const std::string model = skip_gram ? "skip-gram" : "cbow";
   if (!packed)
-    return {skip_gram ? word2vec_kernel<1, true, false> : word2vec_kernel<1, false, false>,
-            std::string("word2vec_kernel<1, ") + model + ">"};
-  const bool pipelined = (variant & kPipelinedLoads) != 0;
-  const std::string suffix = pipelined ? ", pipelined>" : ">";
-  if (variant & kBoundedRegisters) {
-    Word2vecKernel k = skip_gram ? (pipelined ? word2vec_bounded_kernel<true, true> : word2vec_bounded_kernel<true, false>)
-                                 : (pipelined ? word2vec_bounded_kernel<false, true> : word2vec_bounded_kernel<false, false>);
-    return {k, std::string("word2vec_bounded_kernel<4, ") + model + suffix};
+    return {skip_gram ? word2vec_kernel<1, true, false, false> : word2vec_kernel<1, false, false, false>,
+            "word2vec_kernel<1, " + model + ">"};
+  const bool pipelined = (variant & kPipelinedLoads) != 0, queue = (variant & kSpanQueue) != 0;
+  const bool bounded = (variant & kBoundedRegisters) != 0;
+  Word2vecKernel k = nullptr;
+  switch ((skip_gram ? 4 : 0) + (pipelined ? 2 : 0) + (queue ? 1 : 0)) {
+    case 0: k = packed_kernel<false, false, false>(bounded); break;
+    case 1: k = packed_kernel<false, false, true>(bounded); break;
+    case 2: k = packed_kernel<false, true, false>(bounded); break;
+    case 3: k = packed_kernel<false, true, true>(bounded); break;
+    case 4: k = packed_kernel<true, false, false>(bounded); break;
+    case 5: k = packed_kernel<true, false, true>(bounded); break;
+    case 6: k = packed_kernel<true, true, false>(bounded); break;
+    default: k = packed_kernel<true, true, true>(bounded); break;
   }
-  Word2vecKernel k = skip_gram ? (pipelined ? word2vec_kernel<4, true, true> : word2vec_kernel<4, true, false>)
-                               : (pipelined ? word2vec_kernel<4, false, true> : word2vec_kernel<4, false, false>);
-  return {k, std::string("word2vec_kernel<4, ") + model + suffix};
-}
-
-__global__ void word2vec_init_kernel(float* input, int64_t rows, int dim, uint64_t seed) {
-  for (int64_t r = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; r < rows;
-       r += static_cast<int64_t>(gridDim.x) * blockDim.x)
-    w2v_init_row(input + r * dim, dim, seed, r);
-}
-
-void check_args(const Word2VecParams& p, const CorpusView& c, const Word2VecModel& m,
-                int64_t begin, int64_t end, const double* loss, const unsigned long long* counts,
-                const Launch& l) {
-  EMBFORGE_CHECK(p.vector_size >= 1, "vector_size must be >= 1, got ", p.vector_size);
-  EMBFORGE_CHECK(p.window >= 1 && p.window <= kMaxWindow, "window must be in [1, ", kMaxWindow,
-                 "] on CUDA, got ", p.window);
-  EMBFORGE_CHECK(p.negative >= 1, "negative must be >= 1, got ", p.negative);
-  EMBFORGE_CHECK(m.vocab_size >= 1 && m.vocab_size < (int64_t{1} << 32),
-                 "vocabulary size must be in [1, 2^32), got ", m.vocab_size);
-  EMBFORGE_CHECK(c.ids && c.offsets && m.input && m.output && m.keep_threshold && m.noise_keep &&
-                     m.noise_alias && loss && counts,
-                 "word2vec: device pointers must not be null");
-  EMBFORGE_CHECK(c.n_sentences >= 0 && c.n_ids >= 0, "empty or negative corpus sizes");
-  EMBFORGE_CHECK(0 <= begin && begin <= end && end <= c.n_ids, "range [", begin, ", ", end,
-                 ") outside the stream of ", c.n_ids, " ids");
-  EMBFORGE_CHECK(p.alpha_start > 0.0f && p.alpha_end >= 0.0f, "learning rates must be > 0, got ",
-                 p.alpha_start, " and ", p.alpha_end);
-  EMBFORGE_CHECK(l.warps_per_block >= 0 && l.warps_per_block <= 32,
-                 "warps_per_block must be in [0, 32], got ", l.warps_per_block);
-  EMBFORGE_CHECK(l.span >= 0, "span must be >= 0, got ", l.span);
-  EMBFORGE_CHECK(l.batch >= 0, "batch must be >= 0, got ", l.batch);
+  return {k, std::string(bounded ? "word2vec_bounded_kernel<4, " : "word2vec_kernel<4, ") + model +
+                 (pipelined ? ", pipelined" : "") + (queue ? ", span queue" : "") + ">"};
 }
 
 }  // namespace
@@ -189,7 +171,7 @@ void word2vec_train_range(const Word2VecParams& params, const CorpusView& corpus
   const int64_t blocks = resident_blocks(kernel, threads, shared, device,
                                          (n_spans + block_warps - 1) / block_warps);
   // The span queue's counter is counts[2], zeroed for each launch.
-  unsigned long long* queue = (launch.variant & kSpanQueue) ? counts + 2 : nullptr;
+  unsigned long long* queue = packed && (launch.variant & kSpanQueue) ? counts + 2 : nullptr;
   if (queue != nullptr)
     check_cuda(cudaMemsetAsync(queue, 0, sizeof(*queue), as_stream(launch.stream)),
                "cudaMemsetAsync(span queue)");

@@ -175,12 +175,8 @@ void bind_word2vec_emulation(py::module_& m) {
               with_pack(a, pack, [&](auto v) {
                 on_lanes(lanes, [&](const auto& g) {
                   W2vCounters c;
-                  if (queued) {
-                    w2v_queued_spans<decltype(v)::value>(g, a, s, begin, end, span, queue, c);
-                  } else {
-                    for (int64_t b = begin; b < end; b += span)
-                      w2v_span<decltype(v)::value>(g, a, s, b, std::min(b + span, end), c);
-                  }
+                  SpanSource<HostSpanQueue> source{queued ? &queue : nullptr, 0, 1};
+                  w2v_spans<decltype(v)::value>(g, a, s, begin, end, span, source, c);
                   if (g.rank() == 0) {
                     std::lock_guard<std::mutex> lock(total_mutex);
                     total.loss += c.loss;
@@ -292,27 +288,46 @@ void bind_word2vec_emulation(py::module_& m) {
 }
 
 // The device ops of cooccur.cu as host loops: the same driver runs on them.
+// Key: uint64_t, or uint32_t (kNarrowKeys); Compact: kCompactPairs.
+template <class Key, bool Compact>
 struct HostCooccurOps {
   CooccurArgs a;
   int64_t pairs = 0;
 
-  void generate(uint64_t* keys, uint64_t* values, int64_t begin, int64_t end) {
+  int64_t generate(CooccurBuffers& b, int64_t at, int64_t begin, int64_t end) {
+    Key* keys = key_buffer<Key>(b, 0) + at;
+    uint64_t* values = b.values[0] + at;
+    int64_t written = 0;
     for (int64_t i = begin; i < end; ++i) {
       const int64_t s = sentence_of(a.offsets, a.n_sentences, i);
-      pairs += cooc_emit(a, i, a.offsets[s + 1], end - begin, keys + (i - begin), values + (i - begin));
+      const int64_t end_s = a.offsets[s + 1];
+      if (Compact) {
+        const int n = cooc_emit<Key>(a, i, end_s, 1, true, keys + written, values + written);
+        EMBFORGE_CHECK(n == cooc_pair_count(a, i, end_s), "cooc_pair_count disagrees with cooc_emit");
+        written += n;
+        pairs += n;
+      } else {
+        pairs += cooc_emit<Key>(a, i, end_s, end - begin, false, keys + (i - begin), values + (i - begin));
+      }
     }
+    return Compact ? written : (end - begin) * a.window;
   }
   // Sorted unique (key, summed value) runs of keys[0][acc, acc + n), empty
   // slots dropped, written back from acc.
   int64_t sort_chunk(CooccurBuffers& b, int64_t acc, int64_t n) {
-    uint64_t* keys = b.keys[0] + acc;
+    Key* keys = key_buffer<Key>(b, 0) + acc;
     uint64_t* values = b.values[0] + acc;
     std::vector<int64_t> index(n);
     std::iota(index.begin(), index.end(), 0);
     std::stable_sort(index.begin(), index.end(), [&](int64_t x, int64_t y) { return keys[x] < keys[y]; });
-    std::vector<uint64_t> k, v;
+    std::vector<Key> k;
+    std::vector<uint64_t> v;
+    const auto empty = static_cast<Key>(cooc_empty_key(a.vocab_size));
     for (int64_t i : index) {
-      if (keys[i] == cooc_empty_key(a.vocab_size)) break;  // sorts last
+      if (keys[i] == empty) {
+        EMBFORGE_CHECK(!Compact, "an empty slot among compacted pairs");
+        break;  // sorts last
+      }
       if (!k.empty() && k.back() == keys[i]) {
         v.back() += values[i];
       } else {
@@ -327,7 +342,8 @@ struct HostCooccurOps {
   // The two sorted runs merged into buffer 1 (equal keys adjacent), then
   // summed into buffer 0, as the device does it.
   int64_t merge(CooccurBuffers& b, int64_t acc, int64_t m) {
-    uint64_t *k0 = b.keys[0], *v0 = b.values[0], *k1 = b.keys[1], *v1 = b.values[1];
+    Key *k0 = key_buffer<Key>(b, 0), *k1 = key_buffer<Key>(b, 1);
+    uint64_t *v0 = b.values[0], *v1 = b.values[1];
     int64_t i = 0, j = acc, n = 0;
     while (i < acc || j < acc + m) {
       const bool left = j == acc + m || (i < acc && k0[i] <= k0[j]);
@@ -347,9 +363,17 @@ struct HostCooccurOps {
     return runs;
   }
   void transpose(CooccurBuffers& b, int64_t n) {
+    Key* keys = key_buffer<Key>(b, 0);
     for (int64_t k = 0; k < n; ++k) {
-      b.keys[0][n + k] = cooc_transpose_key(b.keys[0][k], a.vocab_size);
+      keys[n + k] = cooc_transpose_key<Key>(keys[k], a.vocab_size);
       b.values[0][n + k] = b.values[0][k];
+    }
+  }
+  void finish(CooccurBuffers& b, int64_t n) {
+    if constexpr (sizeof(Key) < sizeof(uint64_t)) {
+      const Key* narrow = key_buffer<Key>(b, 0);
+      for (int64_t k = 0; k < n; ++k) b.keys[1][k] = narrow[k];
+      std::swap(b.keys[0], b.keys[1]);
     }
   }
   int64_t pair_count() { return pairs; }
@@ -358,8 +382,7 @@ struct HostCooccurOps {
 void bind_cooccur_emulation(py::module_& m) {
   m.def("emulate_cooccur",
         [](py::array ids, py::array offsets, int64_t vocab_size, int window, bool symmetric,
-           bool distance_weighting, int64_t capacity, bool stop) {
-          HostCooccurOps ops;
+           bool distance_weighting, int64_t capacity, bool stop, unsigned variant) {
           const CorpusView corpus = corpus_view(ids, offsets, vocab_size);
           EMBFORGE_CHECK(window >= 1 && capacity >= 8 * window,
                          "need window >= 1, capacity >= 8 * window, got ", window, ", ", capacity);
@@ -367,7 +390,9 @@ void bind_cooccur_emulation(py::module_& m) {
           params.window = window;
           params.symmetric = symmetric;
           params.distance_weighting = distance_weighting;
-          const CooccurArgs& a = ops.a = cooccur_args(params, corpus, vocab_size);
+          const CooccurArgs a = cooccur_args(params, corpus, vocab_size);
+          const bool narrow = (variant & kNarrowKeys) && cooc_narrow_fits(vocab_size);
+          const bool compact = (variant & kCompactPairs) != 0;
           // The driver's progress: stop set beforehand takes its stop path.
           Progress progress;
           progress.stop = stop;
@@ -381,7 +406,15 @@ void bind_cooccur_emulation(py::module_& m) {
           CooccurOutcome r;
           {
             py::gil_scoped_release release;
-            if (a.n_ids > 0) r = run_cooccur(ops, b, a.n_ids, window, symmetric, &progress);
+            auto run = [&](auto ops) {
+              ops.a = a;
+              if (a.n_ids > 0) r = run_cooccur(ops, b, a.n_ids, window, symmetric, &progress);
+            };
+            if (narrow) {
+              if (compact) run(HostCooccurOps<uint32_t, true>{}); else run(HostCooccurOps<uint32_t, false>{});
+            } else {
+              if (compact) run(HostCooccurOps<uint64_t, true>{}); else run(HostCooccurOps<uint64_t, false>{});
+            }
           }
           py::array_t<int32_t> rows(r.nnz), cols(r.nnz);
           py::array_t<float> values(r.nnz);
@@ -394,13 +427,15 @@ void bind_cooccur_emulation(py::module_& m) {
           stats["chunks"] = r.chunks;
           stats["fraction_bits"] = a.fraction_bits;
           stats["stopped"] = r.stopped;
+          stats["narrow_keys"] = narrow;
           return py::make_tuple(rows, cols, values, stats);
         },
         py::arg("ids"), py::arg("offsets"), py::arg("vocab_size"), py::kw_only(), py::arg("window"),
         py::arg("symmetric"), py::arg("distance_weighting"), py::arg("capacity"),
-        py::arg("stop") = false,
+        py::arg("stop") = false, py::arg("variant") = 0u,
         "The CUDA co-occurrence chunk loop on the CPU with `capacity` entries per buffer; stop=True\n"
-        "asks it to stop before the first chunk (as Progress::stop would).");
+        "asks it to stop before the first chunk (as Progress::stop would). variant: Launch::variant\n"
+        "bits (kNarrowKeys, kCompactPairs); stats['narrow_keys'] says whether 32-bit keys were used.");
 }
 
 GloveParams glove_host_params(const py::array& weights) {

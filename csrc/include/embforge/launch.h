@@ -41,7 +41,8 @@ constexpr unsigned kBoundedRegisters = 8;  // word2vec: kernels under __launch_b
                                            // 4 warps, registers capped for 8 blocks per SM), for
                                            // comparing occupancy (vector_size % 4 == 0 only)
 constexpr unsigned kSpanQueue = 16;        // word2vec: warps take spans from an atomic counter (counts[2])
-                                           // instead of a static grid-stride split
+                                           // instead of a static grid-stride split (vector_size % 4 == 0
+                                           // only)
 constexpr unsigned kNarrowKeys = 32;       // co-occurrence: 32-bit sort keys when vocab^2 < 2^32
 constexpr unsigned kCompactPairs = 64;     // co-occurrence: empty pair slots dropped before the sort
 

@@ -134,12 +134,15 @@ def train_word2vec_epoch(ids, offsets, input, output, keep_threshold, noise_keep
 # --------------------------------------------------------------- co-occurrence
 def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int, symmetric: bool = True,
                         distance_weighting: bool = True, memory_bytes: Optional[int] = None,
-                        progress=None, device="cuda", workers: Optional[int] = None, **_ignored):
+                        progress=None, device="cuda", workers: Optional[int] = None, variant: int = 0,
+                        **_ignored):
     """The co-occurrence matrix on the GPU: ``(rows, cols, values, stats)`` as
     ``_core.count_cooccurrences`` returns them (COO sorted by row, col; equal
     to the CPU's bit for bit), as device arrays. `memory_bytes` is the device
     workspace (default: half the free memory, at most 16 GiB); a matrix that
     outgrows it raises RuntimeError (count on the CPU, which spills to disk).
+    `variant`: speed variants not yet measured on a GPU (Launch.variant bits:
+    32 narrow keys, 64 compacted pairs; 0 the default), the same matrix.
     """
     device = _device_name(device)
     arrays, cuda = array_module(), _native.cuda_module()
@@ -151,7 +154,7 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int, symmetric
     check_corpus(arrays, ids_d, offsets_d, int(vocab_size))
     if memory_bytes is None:
         memory_bytes = min(COOCCUR_MAX_WORKSPACE, arrays.free_bytes(device) // 2)
-    launch = cuda.Launch(device=_device_index(device), stream=arrays.stream(device))
+    launch = cuda.Launch(device=_device_index(device), stream=arrays.stream(device), variant=int(variant))
     params = _native.core.CooccurParams(window=int(window), symmetric=bool(symmetric),
                                         distance_weighting=bool(distance_weighting))
     workspace = arrays.empty((int(memory_bytes),), "uint8", device)
