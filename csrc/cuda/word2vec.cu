@@ -128,6 +128,35 @@ KernelChoice choose_kernel(bool packed, bool skip_gram, unsigned variant) {
                  (pipelined ? ", pipelined" : "") + (queue ? ", span queue" : "") + ">"};
 }
 
+__global__ void word2vec_init_kernel(float* input, int64_t rows, int dim, uint64_t seed) {
+  for (int64_t r = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; r < rows;
+       r += static_cast<int64_t>(gridDim.x) * blockDim.x)
+    w2v_init_row(input + r * dim, dim, seed, r);
+}
+
+void check_args(const Word2VecParams& p, const CorpusView& c, const Word2VecModel& m,
+                int64_t begin, int64_t end, const double* loss, const unsigned long long* counts,
+                const Launch& l) {
+  EMBFORGE_CHECK(p.vector_size >= 1, "vector_size must be >= 1, got ", p.vector_size);
+  EMBFORGE_CHECK(p.window >= 1 && p.window <= kMaxWindow, "window must be in [1, ", kMaxWindow,
+                 "] on CUDA, got ", p.window);
+  EMBFORGE_CHECK(p.negative >= 1, "negative must be >= 1, got ", p.negative);
+  EMBFORGE_CHECK(m.vocab_size >= 1 && m.vocab_size < (int64_t{1} << 32),
+                 "vocabulary size must be in [1, 2^32), got ", m.vocab_size);
+  EMBFORGE_CHECK(c.ids && c.offsets && m.input && m.output && m.keep_threshold && m.noise_keep &&
+                     m.noise_alias && loss && counts,
+                 "word2vec: device pointers must not be null");
+  EMBFORGE_CHECK(c.n_sentences >= 0 && c.n_ids >= 0, "empty or negative corpus sizes");
+  EMBFORGE_CHECK(0 <= begin && begin <= end && end <= c.n_ids, "range [", begin, ", ", end,
+                 ") outside the stream of ", c.n_ids, " ids");
+  EMBFORGE_CHECK(p.alpha_start > 0.0f && p.alpha_end >= 0.0f, "learning rates must be > 0, got ",
+                 p.alpha_start, " and ", p.alpha_end);
+  EMBFORGE_CHECK(l.warps_per_block >= 0 && l.warps_per_block <= 32,
+                 "warps_per_block must be in [0, 32], got ", l.warps_per_block);
+  EMBFORGE_CHECK(l.span >= 0, "span must be >= 0, got ", l.span);
+  EMBFORGE_CHECK(l.batch >= 0, "batch must be >= 0, got ", l.batch);
+}
+
 }  // namespace
 
 void word2vec_train_range(const Word2VecParams& params, const CorpusView& corpus,
