@@ -17,7 +17,10 @@ STAGE is one of
                  co-occurrence and GloVe
   seeds          GPU seeds 2..--seeds, and the verdict over all of them
   large-vocab    a synthetic Zipf stream over ~2M words at d=300 (state far beyond L2)
-  tuning         skip-gram launch variants (warps per block, context batch, span)
+  tuning         the speed variants not yet measured (Launch.variant): skip-gram's
+                 pipelined loads, register-capped kernels and span queue, GloVe's
+                 variants 0-3, co-occurrence's narrow keys and compacted pairs;
+                 then skip-gram launch sizes (warps per block, context batch, span)
 
 Settings: d=100, window 5, negative 5, sample 1e-3 (Word2Vec, 5 epochs for
 quality); window 10 symmetric 1/d (co-occurrence); x_max 100, alpha 0.75, eta
@@ -452,6 +455,18 @@ def stage_large_vocab(args, rec):
 
 
 # ------------------------------------------------------------------- tuning
+# Launch.variant bits (csrc/include/embforge/launch.h), each against the
+# default (0) measured in the same stage. Most valuable first: a run cut at
+# the stage's cap keeps the rows printed so far.
+W2V_VARIANTS = (("default", {}), ("pipelined (4)", {"variant": 4}), ("span queue (16)", {"variant": 16}),
+                ("bounded (8)", {"variant": 8}), ("pipelined+queue (20)", {"variant": 20}),
+                ("pipelined+queue+bounded (28)", {"variant": 28}))
+GLOVE_VARIANTS = (("default (0)", 0), ("staged (1)", 1), ("tight order (2)", 2), ("staged+tight (3)", 3))
+COOC_VARIANTS = (("default (0)", 0), ("narrow keys (32)", 32), ("compact pairs (64)", 64), ("both (96)", 96))
+W2V_LAUNCH_SIZES = (("warps=8", {"warps_per_block": 8}), ("batch=4", {"batch": 4}),
+                    ("warps=8 batch=4", {"warps_per_block": 8, "batch": 4}), ("span=64", {"span": 64}))
+
+
 def stage_tuning(args, rec):
     from embforge._native import core
     corpus, gpu = load_corpus(args), gpu_runner(args)
@@ -463,14 +478,44 @@ def stage_tuning(args, rec):
     V, dim = corpus.size, 16 if args.dry_run else 100
     kw = dict(skip_gram=True, window=5, negative=5, shrink_windows=True, alpha_start=0.025,
               alpha_end=0.0001, seed=1, epoch=0)
-    for name, tuning in (("warps=8", {"warps_per_block": 8}), ("batch=4", {"batch": 4}),
-                         ("warps=8 batch=4", {"warps_per_block": 8, "batch": 4}), ("span=64", {"span": 64})):
+
+    def skip_gram(name, tuning):
         inp, out = gpu.w2v_alloc(V, dim, 1)
         gpu.w2v_epoch(d_ids, d_offsets, inp, out, tables, **kw, **tuning)  # warm-up, corpus x1
         stats, seconds = timed(gpu, lambda: gpu.w2v_epoch(*d_rep, inp, out, tables, **kw, **tuning))
+        finite = bool(np.isfinite(gpu.host(inp)).all())
         rec.row(f"skip-gram {name} words/s", raw / seconds,
                 kept=stats["words_trained"] / max(1, stats["ids_processed"]),
-                working_set=gpu_stats.word2vec_working_set(V, dim), note=f"{seconds:.2f}s")
+                working_set=gpu_stats.word2vec_working_set(V, dim), note=f"{seconds:.2f}s, finite={finite}")
+
+    for name, tuning in W2V_VARIANTS:
+        skip_gram(name, tuning)
+    # GloVe on the corpus's matrix (counted once, outside the timings)
+    rows, cols, values, _ = gpu.cooccur(d_ids, d_offsets, V, **COOC)
+    nnz = len(rows)
+    pairs = gpu.glove_pairs(rows, cols, values, V)
+    del rows, cols, values
+    for name, variant in GLOVE_VARIANTS:
+        w, g = gpu.glove_alloc(V, dim, 1)
+        gpu.glove_epoch(pairs, w, g, 1, 0, variant=variant)  # warm-up
+        s, seconds = timed(gpu, lambda w=w, g=g, v=variant: gpu.glove_epoch(pairs, w, g, 1, 1, variant=v))
+        rec.row(f"GloVe {name} pair-updates/s", nnz / seconds, nnz=nnz,
+                working_set=gpu_stats.glove_working_set(V, dim, nnz),
+                note=f"1 epoch in {seconds:.3f}s, cost {s['cost']:.4g}, skipped {s['skipped']}")
+    del pairs, w, g
+    reference = None
+    for name, variant in COOC_VARIANTS:
+        gpu.cooccur(d_ids, d_offsets, V, variant=variant, **COOC)  # warm-up
+        (r, c, v, stats), seconds = timed(gpu, lambda v=variant: gpu.cooccur(*d_rep, V, variant=v, **COOC))
+        matrix = [gpu.host(a) for a in (r, c, v)]
+        reference = reference or matrix
+        same = all(np.array_equal(a.view(np.uint32), b.view(np.uint32)) for a, b in zip(matrix, reference))
+        rec.row(f"co-occurrence {name} tokens/s", raw / seconds, nnz=len(matrix[0]),
+                working_set=gpu_stats.cooccur_working_set(len(matrix[0])),
+                note=f"{seconds:.2f}s, {stats.get('chunks')} chunks, equal to default: {same}")
+    del reference, matrix, r, c, v
+    for name, tuning in W2V_LAUNCH_SIZES:
+        skip_gram(name, tuning)
 
 
 def main(argv=None) -> int:

@@ -38,13 +38,14 @@ class CpuRunner:
         self.core.init_word2vec_input(inp, seed)
         return inp, np.zeros_like(inp)
 
-    def w2v_epoch(self, ids, offsets, inp, out, tables, *, warps_per_block=0, batch=0, span=0, **kw):
-        # the tuning arguments size GPU launches; the CPU has none
+    def w2v_epoch(self, ids, offsets, inp, out, tables, *, warps_per_block=0, batch=0, span=0, variant=0,
+                  **kw):
+        # the tuning arguments size GPU launches and pick GPU kernels; the CPU has none
         params = self.core.Word2VecParams(vector_size=inp.shape[1], workers=self.workers, **kw)
         return self.core.train_word2vec_epoch(ids, offsets, inp, out, *tables, params,
                                               progress=self.core.Progress())
 
-    def cooccur(self, ids, offsets, vocab_size, **kw):
+    def cooccur(self, ids, offsets, vocab_size, variant=0, **kw):
         with tempfile.TemporaryDirectory() as tmp:
             params = self.core.CooccurParams(workers=self.workers, memory_bytes=8 << 30, temp_dir=tmp, **kw)
             rows, cols, values, stats = self.core.count_cooccurrences(ids, offsets, vocab_size, params)
@@ -60,7 +61,7 @@ class CpuRunner:
         self.core.init_glove(w, g, seed)
         return w, g
 
-    def glove_epoch(self, pairs, w, g, seed, epoch):
+    def glove_epoch(self, pairs, w, g, seed, epoch, variant=0):
         order = np.empty(len(pairs), np.uint32)
         self.core.glove_shuffle(order, len(pairs), seed, epoch)
         params = self.core.GloveParams(vector_size=w.shape[1] - 1, workers=self.workers,
@@ -109,9 +110,10 @@ class GpuRunner:
     def glove_alloc(self, vocab_size, dim, seed):
         return self.launch.allocate_glove(vocab_size, dim, seed, self.device)
 
-    def glove_epoch(self, pairs, w, g, seed, epoch):
+    def glove_epoch(self, pairs, w, g, seed, epoch, variant=0):
         return self.launch.train_glove_epoch(pairs, None, w, g, learning_rate=GLOVE["learning_rate"],
-                                             grad_clip=GLOVE["grad_clip"], seed=seed, epoch=epoch)
+                                             grad_clip=GLOVE["grad_clip"], seed=seed, epoch=epoch,
+                                             variant=variant)
 
 
 def w2v_train(runner, ids, offsets, vocab_size, tables, *, sg, seed, epochs, dim):

@@ -97,6 +97,7 @@ class HostLaunchers:
 
     def __init__(self):
         self.results = {}
+        self.launches = []  # every Launch a training launcher was given, in order
         self.emulation = emulation_build.load()
 
     def device_count(self):
@@ -108,20 +109,25 @@ class HostLaunchers:
     def word2vec_train_range(self, ids, offsets, n_ids, n_sentences, input, output, vocab_size,
                              keep_threshold, noise_keep, noise_alias, loss, counts, params, launch, *,
                              begin, end):
+        self.launches.append(launch)
         dim = params.vector_size
         tables = [host_view(t, np.uint32, vocab_size) for t in (keep_threshold, noise_keep, noise_alias)]
+        # the span queue (Launch.variant 16) on 4 emulated warps racing as on the GPU
+        workers = 4 if launch.variant & 16 else 1
         s = self.emulation.emulate_word2vec_range(
             host_view(ids, np.uint32, n_ids), host_view(offsets, np.int64, n_sentences + 1),
             host_view(input, np.float32, (vocab_size, dim)), host_view(output, np.float32, (vocab_size, dim)),
             *tables, begin=begin, end=end, skip_gram=params.skip_gram, window=params.window,
             negative=params.negative, shrink_windows=params.shrink_windows,
             alpha_start=params.alpha_start, alpha_end=params.alpha_end, seed=params.seed,
-            epoch=params.epoch, span=launch.span or 256, batch=launch.batch)
+            epoch=params.epoch, span=launch.span or 256, batch=launch.batch,
+            compute_loss=params.compute_loss, variant=launch.variant, workers=workers)
         host_view(loss, np.float64, 1)[0] += s["loss"]
         host_view(counts, np.int64, 2)[:] += [s["loss_terms"], s["words_trained"]]
 
     def cooccur_count(self, ids, offsets, n_ids, n_sentences, vocab_size, params, workspace,
                       workspace_bytes, launch, *, progress=None):
+        self.launches.append(launch)
         # about the device plan (CUB scratch aside), capped: host buffers for a
         # default 1 GB budget would cost 800 MB; the test corpora need far less
         capacity = min((workspace_bytes - 256) // 40, 1 << 22)
@@ -129,7 +135,8 @@ class HostLaunchers:
         r, c, v, s = self.emulation.emulate_cooccur(
             host_view(ids, np.uint32, n_ids), host_view(offsets, np.int64, n_sentences + 1), vocab_size,
             window=params.window, symmetric=params.symmetric,
-            distance_weighting=params.distance_weighting, capacity=capacity, stop=stop)
+            distance_weighting=params.distance_weighting, capacity=capacity, stop=stop,
+            variant=launch.variant)
         if progress is not None:  # what the real count publishes: ids done of n_ids
             progress.reset(n_ids)
             progress.add(s["ids_processed"], 0.0, 0, progress.learning_rate)
@@ -158,6 +165,7 @@ class HostLaunchers:
 
     def glove_train_range(self, pairs, order, n_pairs, weights, gradsq, vocab_size, cost, counts,
                           params, launch, *, begin, end):
+        self.launches.append(launch)
         shape = (2 * vocab_size, params.vector_size + 1)
         s = self.emulation.emulate_glove_range(
             host_view(pairs, np.uint32, (n_pairs, 4)), None if order == 0 else host_view(order, np.uint32, n_pairs),

@@ -77,6 +77,78 @@ def test_emulated_cooccur_honours_stop(emulation, toy):
     assert s["stopped"] and len(r) == 0 and s["ids_processed"] == 0
 
 
+# ------------------------------------- speed variants (Launch.variant), emulated
+NARROW, COMPACT = 32, 64  # launch.h: kNarrowKeys, kCompactPairs
+
+
+def assert_same_matrix(got, expected):
+    for a, b in zip(got[:3], expected[:3]):
+        np.testing.assert_array_equal(np.asarray(a).view(np.uint32), np.asarray(b).view(np.uint32))
+
+
+@pytest.mark.parametrize("variant", [NARROW, COMPACT, NARROW | COMPACT])
+@pytest.mark.parametrize("symmetric", [True, False])
+@pytest.mark.parametrize("window,capacity", [(1, 8), (4, 300), (10, 1 << 20)])
+def test_emulated_cooccur_variants_equal_cpu(emulation, toy, tmp_path, variant, symmetric, window, capacity):
+    """32-bit keys (the toy vocabulary's keys fit) and compacted pairs change
+    the sort's input, never the matrix: the CPU's bit for bit, over one or
+    many chunks, with as many pair updates."""
+    ids, offsets, vocab_size, _ = small_corpus(toy, 400)
+    kw = dict(window=window, symmetric=symmetric, distance_weighting=True)
+    expected = cpu_cooccur(ids, offsets, vocab_size, tmp_path, **kw)
+    capacity = max(capacity, 2 * len(expected[0]) + 16 * window)
+    got = emulation.emulate_cooccur(ids, offsets, vocab_size, capacity=capacity, variant=variant, **kw)
+    assert_same_matrix(got, expected)
+    assert got[3]["pair_updates"] == expected[3]["pair_updates"]
+    assert got[3]["narrow_keys"] == bool(variant & NARROW)
+    if capacity < 1000:
+        assert got[3]["chunks"] > 3
+
+
+@pytest.mark.parametrize("vocab_size,narrow", [(65535, True), (65536, False), (100_000, False)])
+@pytest.mark.parametrize("variant", [NARROW, NARROW | COMPACT])
+def test_emulated_cooccur_narrow_keys_only_where_they_fit(emulation, tmp_path, vocab_size, narrow, variant):
+    """32-bit keys need vocab^2 (the empty key) < 2^32: up to 65,535 words.
+    The largest ids there give the largest keys (65534 * 65535 + 65534);
+    beyond it the count keeps 64-bit keys. Either way the CPU's matrix."""
+    rng = np.random.default_rng(vocab_size)
+    ids = np.concatenate([np.full(6, vocab_size - 1), rng.integers(vocab_size - 40, vocab_size, 300),
+                          rng.integers(0, vocab_size, 300)]).astype(np.uint32)
+    offsets = np.array([0, 6, 6, 7, 250, 600, 606], dtype=np.int64)
+    for symmetric in (True, False):
+        kw = dict(window=3, symmetric=symmetric, distance_weighting=True)
+        expected = cpu_cooccur(ids, offsets, vocab_size, tmp_path, **kw)
+        got = emulation.emulate_cooccur(ids, offsets, vocab_size, capacity=4000, variant=variant, **kw)
+        assert got[3]["narrow_keys"] is narrow
+        assert_same_matrix(got, expected)
+        assert got[0][-1] == vocab_size - 1  # the largest row made it through
+
+
+def test_emulated_cooccur_compact_edge_cases(emulation, tmp_path):
+    """Compaction with positions that emit nothing (empty and one-word
+    sentences, sentence ends) and a chunk of nothing but those."""
+    ids = np.array([0, 0, 1, 2, 2, 2, 1, 1], dtype=np.uint32)
+    offsets = np.array([0, 0, 1, 2, 2, 5, 8], dtype=np.int64)
+    for variant in (COMPACT, NARROW | COMPACT):
+        for capacity in (16, 64):
+            kw = dict(window=2, symmetric=True, distance_weighting=True)
+            got = emulation.emulate_cooccur(ids, offsets, 3, capacity=capacity, variant=variant, **kw)
+            assert_same_matrix(got, cpu_cooccur(ids, offsets, 3, tmp_path, **kw))
+
+
+def test_backend_cooccur_passes_the_variant(emulation, fake_device, toy, tmp_path):
+    """count_cooccurrences(variant=...) reaches the launcher's Launch and the
+    matrix stays the CPU's."""
+    from embforge import _native
+    ids, offsets, vocab_size, _ = small_corpus(toy, 200)
+    kw = dict(window=5, symmetric=True, distance_weighting=True)
+    rows, cols, values, stats = fake_device.count_cooccurrences(ids, offsets, vocab_size,
+                                                                variant=NARROW | COMPACT, **kw)
+    assert _native.cuda_module().launches[-1].variant == NARROW | COMPACT
+    assert_same_matrix((to_host(rows), to_host(cols), to_host(values)),
+                       cpu_cooccur(ids, offsets, vocab_size, tmp_path, **kw))
+
+
 # ------------------------------------------------- cpu / cuda, same checks
 @pytest.mark.parametrize("symmetric,distance_weighting", [(True, True), (True, False), (False, True)])
 def test_cooccur_same_on_both(toy, tmp_path, device, symmetric, distance_weighting):

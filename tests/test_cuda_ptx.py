@@ -112,8 +112,17 @@ def test_init_kernels_divide_exactly(ptx, name):
     assert not APPROXIMATE_DIVISION.search(body), APPROXIMATE_DIVISION.search(body).group(0)
 
 
-W2V_KERNELS = {"word2vec_kernelILi1ELb1E": "pack 1, skip-gram", "word2vec_kernelILi1ELb0E": "pack 1, CBOW",
-               "word2vec_kernelILi4ELb1E": "pack 4, skip-gram", "word2vec_kernelILi4ELb0E": "pack 4, CBOW"}
+# word2vec_kernel<V, SkipGram, Pipelined, Queue> and word2vec_bounded_kernel<SkipGram, Pipelined, Queue>
+# (the variants: pack 4 only)
+W2V_DEFAULT = {"word2vec_kernelILi1ELb1ELb0ELb0E": "pack 1, skip-gram",
+               "word2vec_kernelILi1ELb0ELb0ELb0E": "pack 1, CBOW",
+               "word2vec_kernelILi4ELb1ELb0ELb0E": "pack 4, skip-gram",
+               "word2vec_kernelILi4ELb0ELb0ELb0E": "pack 4, CBOW"}
+W2V_PACKED = [f"word2vec_kernelILi4ELb{sg}ELb{p}ELb{q}E" for sg in (0, 1) for p in (0, 1) for q in (0, 1)]
+W2V_BOUNDED = [f"word2vec_bounded_kernelILb{sg}ELb{p}ELb{q}E" for sg in (0, 1) for p in (0, 1) for q in (0, 1)]
+W2V_KERNELS = sorted({*W2V_DEFAULT, *W2V_PACKED, *W2V_BOUNDED})
+W2V_PIPELINED = [f"word2vec_kernelILi4ELb{sg}ELb1ELb{q}E" for sg in (0, 1) for q in (0, 1)] + \
+    [f"word2vec_bounded_kernelILb{sg}ELb1ELb{q}E" for sg in (0, 1) for q in (0, 1)]
 
 
 GLOVE_KERNELS = [f"glove_train_kernelILb{staged}ELb{tight}E" for staged in (0, 1) for tight in (0, 1)]
@@ -139,4 +148,23 @@ def test_training_kernels_add_atomically_and_read_through_l2(ptx, name):
 def test_intended_approximations_remain(ptx):
     """CBOW's 1/n_contexts and the sigmoid stay approximate on purpose (only
     the init must be exact): a check that the PTX is read at all."""
-    assert APPROXIMATE_DIVISION.search(kernel(ptx, "word2vec_kernelILi4ELb0E"))
+    assert APPROXIMATE_DIVISION.search(kernel(ptx, "word2vec_kernelILi4ELb0ELb0ELb0E"))
+
+
+@pytest.mark.parametrize("name", W2V_BOUNDED)
+def test_bounded_word2vec_kernels_carry_their_launch_bounds(ptx, name):
+    """kBoundedRegisters: blocks of at most 4 warps, registers for 8 blocks
+    per SM (word2vec.cu); the default kernels have no bounds."""
+    body = kernel(ptx, name)
+    assert re.search(r"\.maxntid\s+128,\s*1,\s*1", body)
+    assert re.search(r"\.minnctapersm\s+8\b", body)
+    for default in W2V_DEFAULT:
+        assert ".maxntid" not in kernel(ptx, default)
+
+
+@pytest.mark.parametrize("name", W2V_KERNELS)
+def test_only_pipelined_word2vec_kernels_prefetch(ptx, name):
+    """kPipelinedLoads prefetches the next centre's rows into L2; the other
+    kernels issue no prefetch."""
+    prefetches = re.findall(r"\bprefetch\.global\.L2\b", kernel(ptx, name))
+    assert bool(prefetches) == (name in W2V_PIPELINED)

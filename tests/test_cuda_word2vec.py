@@ -409,3 +409,124 @@ def test_emulated_range_without_loss_trains_the_same(emulation, toy, skip_gram):
     assert with_loss["loss"] > 0 and with_loss["loss_terms"] > 0
     assert without["loss"] == 0 and without["loss_terms"] == 0
     assert without["words_trained"] == with_loss["words_trained"]
+
+
+# ------------------------------------------- speed variants (Launch.variant)
+PIPELINED, BOUNDED, SPAN_QUEUE = 4, 8, 16  # launch.h: kPipelinedLoads, kBoundedRegisters, kSpanQueue
+
+
+@pytest.mark.parametrize("skip_gram", [True, False])
+@pytest.mark.parametrize("lanes,dim,pack,batch", [(1, 16, 4, 0), (1, 17, 1, 3), (4, 16, 4, 0),
+                                                  (3, 17, 1, 0), (32, 40, 4, 9)])
+def test_emulated_pipelined_loads_train_the_same(emulation, toy, skip_gram, lanes, dim, pack, batch):
+    """kPipelinedLoads moves loads, never arithmetic: the same weights bit for
+    bit and the same counts as the default path (window 6: up to 12 contexts,
+    more than one load group of 8; batch 3 and 9 cut them into passes)."""
+    ids, offsets, vocab, tables = small_corpus(toy, 40)
+    kw = dict(w2v_kwargs(skip_gram, 0), window=6)
+    runs = []
+    for variant in (0, PIPELINED):
+        inp, out = init_w2v(vocab, dim)
+        stats = emulation.emulate_word2vec_range(ids, offsets, inp, out, *tables, lanes=lanes, pack=pack,
+                                                 batch=batch, span=50, variant=variant, **kw)
+        runs.append((inp, out, stats))
+    (inp, out, default), (inp2, out2, pipelined) = runs
+    assert default["words_trained"] > 0
+    for key in ("words_trained", "loss_terms", "loss"):
+        assert pipelined[key] == default[key]
+    np.testing.assert_array_equal(inp2, inp)
+    np.testing.assert_array_equal(out2, out)
+
+
+@pytest.mark.parametrize("lanes", [1, 4])
+def test_emulated_pipelined_prefetches_the_next_centres_rows(emulation, toy, lanes):
+    """With every word kept, the next centre after p is p + 1 in the same
+    span: while p trains, its output row and its noise words' are prefetched
+    (one group of 1 + negative rows per centre that has a successor in its
+    span), whole rows, all inside the output matrix (the emulation refuses
+    any other address)."""
+    ids, offsets, vocab, (_, noise_keep, noise_alias) = small_corpus(toy, 30)
+    keep_all = np.full(vocab, 0xFFFFFFFF, np.uint32)
+    dim, span, negative = 12, 37, 5
+    inp, out = init_w2v(vocab, dim)
+    kw = dict(w2v_kwargs(True, 0), negative=negative)
+    stats = emulation.emulate_word2vec_range(ids, offsets, inp, out, keep_all, noise_keep, noise_alias,
+                                             lanes=lanes, span=span, variant=PIPELINED, trace_prefetch=True,
+                                             **kw)
+    assert stats["words_trained"] == len(ids)
+    successors = [p + 1 for b in range(0, len(ids), span) for p in range(b, min(b + span, len(ids)) - 1)]
+    rows = stats["prefetched"]
+    assert len(rows) == (1 + negative) * len(successors)
+    assert all(floats == dim for _, floats in rows)
+    if lanes == 1:  # one lane prefetches the centre's row, then its noise words', in order
+        assert [r for r, _ in rows[::1 + negative]] == [int(ids[q]) for q in successors]
+    else:
+        centres = sorted(int(ids[q]) for q in successors)
+        counts = np.bincount([r for r, _ in rows], minlength=vocab)
+        assert all(counts[w] >= centres.count(w) for w in set(centres))
+    plain = emulation.emulate_word2vec_range(ids, offsets, *init_w2v(vocab, dim), keep_all, noise_keep,
+                                             noise_alias, span=span, trace_prefetch=True, **kw)
+    assert plain["prefetched"] == []  # the default path prefetches nothing
+
+
+@pytest.mark.parametrize("skip_gram", [True, False])
+@pytest.mark.parametrize("workers,lanes,span", [(1, 1, 13), (4, 1, 13), (3, 2, 64), (8, 1, 1)])
+def test_emulated_span_queue_trains_every_span_exactly_once(emulation, toy, skip_gram, workers, lanes,
+                                                            span):
+    """kSpanQueue: warps (here threads, each an emulated warp) take span
+    indices from one counter. Every span is taken exactly once, so the words
+    trained and loss terms (positional draws, independent of the weights) are
+    the static split's; one worker takes the spans in order and trains the
+    same weights bit for bit. Several workers race on the model like warps
+    (Hogwild): their weights differ only in rounding and lost updates."""
+    ids, offsets, vocab, tables = small_corpus(toy, 80)
+    kw = w2v_kwargs(skip_gram, 0)
+    begin, end = 7, len(ids) - 5  # a range that cuts spans at both ends
+    inp, out = init_w2v(vocab, 16)
+    static = emulation.emulate_word2vec_range(ids, offsets, inp, out, *tables, begin=begin, end=end,
+                                              lanes=lanes, span=span, **kw)
+    assert "span_claims" not in static
+    inp2, out2 = init_w2v(vocab, 16)
+    queued = emulation.emulate_word2vec_range(ids, offsets, inp2, out2, *tables, begin=begin, end=end,
+                                              lanes=lanes, span=span, variant=SPAN_QUEUE, workers=workers,
+                                              **kw)
+    claims = queued["span_claims"]
+    assert len(claims) == -(-(end - begin) // span) and (claims == 1).all()
+    assert queued["words_trained"] == static["words_trained"] > 0
+    assert queued["loss_terms"] == static["loss_terms"]
+    if workers == 1:
+        np.testing.assert_array_equal(inp2, inp)
+        np.testing.assert_array_equal(out2, out)
+    else:
+        assert np.isfinite(inp2).all() and np.isfinite(out2).all()
+        np.testing.assert_allclose(inp2, inp, atol=0.05)
+
+
+def test_emulated_span_queue_refuses_workers_without_it(emulation, toy):
+    ids, offsets, vocab, tables = small_corpus(toy, 10)
+    with pytest.raises(ValueError, match="workers=3"):
+        emulation.emulate_word2vec_range(ids, offsets, *init_w2v(vocab, 8), *tables, workers=3,
+                                         **w2v_kwargs(True, 0))
+
+
+@pytest.mark.parametrize("variant", [PIPELINED, SPAN_QUEUE, PIPELINED | BOUNDED | SPAN_QUEUE])
+def test_backend_word2vec_passes_the_variant(emulation, fake_device, toy, variant):
+    """train_word2vec_epoch(variant=...) reaches the launcher's Launch; the
+    fake device runs the variant's emulated path (the queue on 4 workers):
+    the same counts as the default path, the queue's counter in counts[2]."""
+    backend = fake_device
+    corpus, tables = toy
+    v = len(corpus.vocab)
+    kw = w2v_kwargs(True, 0)
+    results = []
+    for run_variant in (0, variant):
+        storage, out = backend.allocate_word2vec(v, 16, 1, "cuda")
+        stats = backend.train_word2vec_epoch(corpus.ids, corpus.offsets, storage[:v], out, *tables,
+                                             chunk_ids=3000, variant=run_variant, **kw)
+        results.append((storage[:v].numpy().copy(), stats))
+    (default_in, default), (variant_in, stats) = results
+    from embforge import _native
+    assert _native.cuda_module().launches[-1].variant == variant
+    assert stats["words_trained"] == default["words_trained"] and stats["loss_terms"] == default["loss_terms"]
+    if not variant & SPAN_QUEUE:
+        np.testing.assert_array_equal(variant_in, default_in)

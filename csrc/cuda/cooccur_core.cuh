@@ -11,6 +11,16 @@
 //
 // Sums are integers (fixed point), so the result does not depend on the
 // order of additions: it is the CPU backend's result bit for bit.
+//
+// Speed variants (launch.h, off by default until a GPU has measured them):
+//   kNarrowKeys    keys are uint32 when vocab * vocab < 2^32 (the empty key
+//                  included: vocab <= 65535): half the key bytes each sort and
+//                  merge pass moves; the result is widened to uint64 at the end.
+//   kCompactPairs  each position writes only its real pairs, packed after the
+//                  other positions' (a block-wide prefix sum and one atomic
+//                  per block), so the sort never sees an empty slot; entries
+//                  land in an order that depends on the blocks' timing, which
+//                  the sort and the integer sums make irrelevant.
 #pragma once
 
 #include <cstdint>
@@ -51,21 +61,38 @@ EMBFORGE_HD uint64_t cooc_empty_key(int64_t vocab) {
   return static_cast<uint64_t>(vocab) * static_cast<uint64_t>(vocab);
 }
 
-// Position i's `window` slots, slot d-1 at keys[(d - 1) * slot_stride] (so
-// neighbouring positions write neighbouring slots). `sentence_end` is the end
-// of i's sentence. Returns the number of real pairs written.
-EMBFORGE_HD int cooc_emit(const CooccurArgs& a, int64_t i, int64_t sentence_end,
-                          int64_t slot_stride, uint64_t* keys, uint64_t* values) {
-  const uint64_t left = static_cast<uint64_t>(a.ids[i]) * static_cast<uint64_t>(a.vocab_size);
+// Whether every key and the empty key fit 32 bits (kNarrowKeys).
+EMBFORGE_HD bool cooc_narrow_fits(int64_t vocab) { return cooc_empty_key(vocab) <= 0xFFFFFFFFull; }
+
+// Real pairs position i emits: its right neighbours within the window and
+// the sentence.
+EMBFORGE_HD int cooc_pair_count(const CooccurArgs& a, int64_t i, int64_t sentence_end) {
+  const int64_t right = sentence_end - i - 1;
+  return right <= 0 ? 0 : (right < a.window ? static_cast<int>(right) : a.window);
+}
+
+// Position i's pairs as keys of type Key (uint64_t, or uint32_t when
+// cooc_narrow_fits). Slots: all `window`, slot d-1 at keys[(d - 1) *
+// slot_stride] (so neighbouring positions write neighbouring slots), empty
+// ones holding the empty key; compact: only the real pairs, pair k at
+// keys[k * slot_stride]. `sentence_end` is the end of i's sentence. Returns
+// the number of real pairs written.
+template <class Key>
+EMBFORGE_HD int cooc_emit(const CooccurArgs& a, int64_t i, int64_t sentence_end, int64_t slot_stride,
+                          bool compact, Key* keys, uint64_t* values) {
+  const Key left = static_cast<Key>(a.ids[i]) * static_cast<Key>(a.vocab_size);
   int written = 0;
   for (int d = 1; d <= a.window; ++d) {
-    const int64_t slot = static_cast<int64_t>(d - 1) * slot_stride;
     if (i + d < sentence_end) {
-      keys[slot] = left + a.ids[i + d];
+      const int64_t slot = static_cast<int64_t>(compact ? written : d - 1) * slot_stride;
+      keys[slot] = left + static_cast<Key>(a.ids[i + d]);
       values[slot] = cooc::to_fixed(cooc::pair_weight(d, a.distance_weighting), a.fraction_bits);
       ++written;
+    } else if (compact) {
+      break;  // every later d is outside the sentence too
     } else {
-      keys[slot] = cooc_empty_key(a.vocab_size);
+      const int64_t slot = static_cast<int64_t>(d - 1) * slot_stride;
+      keys[slot] = static_cast<Key>(cooc_empty_key(a.vocab_size));
       values[slot] = 0;
     }
   }
@@ -73,8 +100,9 @@ EMBFORGE_HD int cooc_emit(const CooccurArgs& a, int64_t i, int64_t sentence_end,
 }
 
 // Entry k's transpose (b, a), for L + L^T.
-EMBFORGE_HD uint64_t cooc_transpose_key(uint64_t key, int64_t vocab) {
-  const auto v = static_cast<uint64_t>(vocab);
+template <class Key>
+EMBFORGE_HD Key cooc_transpose_key(Key key, int64_t vocab) {
+  const auto v = static_cast<Key>(vocab);
   return (key % v) * v + key / v;
 }
 

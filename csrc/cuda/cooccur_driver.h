@@ -11,9 +11,14 @@
 // room the matrix leaves, down to a single position's slots: only a matrix
 // that leaves less room than that is too big for the budget.
 //
+// Keys are uint64, or uint32 (kNarrowKeys: cooccur_core.cuh) stored in the
+// first half of each key buffer (key_buffer<Key>); values are uint64.
+//
 // Ops must provide:
-//   void generate(uint64_t* keys, uint64_t* values, int64_t begin, int64_t end)
-//       slots of positions [begin, end): window slots each
+//   int64_t generate(CooccurBuffers& b, int64_t at, int64_t begin, int64_t end)
+//       the pairs of positions [begin, end) into buffer 0 from entry `at`
+//       (window slots each, or only the real pairs with kCompactPairs);
+//       returns the number of entries written
 //   int64_t sort_chunk(CooccurBuffers& b, int64_t acc, int64_t n)
 //       sort + sum equal keys of b.keys[0][acc, acc + n) (either buffer's
 //       [acc, acc + n) may be used as scratch) into b.keys[0][acc, acc + m),
@@ -24,6 +29,9 @@
 //       pointers as needed); returns the number of keys
 //   void transpose(CooccurBuffers& b, int64_t n)
 //       b.keys[0][n + k] = transpose of b.keys[0][k], values alike
+//   void finish(CooccurBuffers& b, int64_t n)
+//       the n result keys as uint64 in b.keys[0] (narrow keys widened,
+//       swapping the key buffer pointers as needed)
 //   int64_t pair_count()   real pairs generated so far
 #pragma once
 
@@ -41,6 +49,12 @@ struct CooccurBuffers {
   uint64_t* values[2] = {nullptr, nullptr};
   int64_t capacity = 0;  // entries per buffer
 };
+
+// Buffer i's keys as Key (uint64_t or uint32_t).
+template <class Key>
+Key* key_buffer(const CooccurBuffers& b, int i) {
+  return reinterpret_cast<Key*>(b.keys[i]);
+}
 
 struct CooccurOutcome {
   int64_t nnz = 0;           // entries in b.keys[0] / b.values[0]
@@ -68,8 +82,8 @@ CooccurOutcome run_cooccur(Ops& ops, CooccurBuffers& b, int64_t n_ids, int windo
           "embforge CUDA co-occurrence: the matrix (" + std::to_string(acc) +
           " entries so far) fills the device memory budget of " + std::to_string(b.capacity) +
           " entries per buffer; pass a larger memory budget or count on the CPU");
-    ops.generate(b.keys[0] + acc, b.values[0] + acc, pos, pos + positions);
-    const int64_t m = ops.sort_chunk(b, acc, positions * window);
+    const int64_t n = ops.generate(b, acc, pos, pos + positions);
+    const int64_t m = ops.sort_chunk(b, acc, n);
     acc = ops.merge(b, acc, m);
     pos += positions;
     ++out.chunks;
@@ -84,6 +98,7 @@ CooccurOutcome run_cooccur(Ops& ops, CooccurBuffers& b, int64_t n_ids, int windo
     const int64_t m = ops.sort_chunk(b, acc, acc);
     acc = ops.merge(b, acc, m);
   }
+  ops.finish(b, acc);
   out.nnz = acc;
   out.pair_updates = ops.pair_count() * (symmetric ? 2 : 1);
   return out;

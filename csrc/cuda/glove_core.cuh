@@ -199,14 +199,21 @@ EMBFORGE_HD bool glove_update(const G& g, const GloveArgs& a, const glove::Pair&
 // coordinate's after another's atomic adds, and the update uses the values
 // the dot product used. The same arithmetic in the same order as
 // glove_update otherwise. Needs dim <= R * g.size().
+//
+// The four rows never overlap (w is a word row, c a context row: rows
+// [vocab, 2 * vocab); gw and gc are their AdaGrad sums, another array), so
+// they are declared __restrict__: the compiler may then keep the loads ahead
+// of the atomic adds and schedule them as it likes. Only this thread's own
+// accesses are concerned; other warps' concurrent adds are the race model's
+// (see the top of this file), which restrict does not change.
 template <int R, class G>
 EMBFORGE_HD bool glove_update_staged(const G& g, const GloveArgs& a, const glove::Pair& p,
                                      double* cost) {
   const int dim = a.dim, stride = dim + 1;
-  float* w = a.weights + static_cast<int64_t>(p.row) * stride;
-  float* c = a.weights + (static_cast<int64_t>(p.col) + a.vocab_size) * stride;
-  float* gw = a.gradsq + static_cast<int64_t>(p.row) * stride;
-  float* gc = a.gradsq + (static_cast<int64_t>(p.col) + a.vocab_size) * stride;
+  float* __restrict__ w = a.weights + static_cast<int64_t>(p.row) * stride;
+  float* __restrict__ c = a.weights + (static_cast<int64_t>(p.col) + a.vocab_size) * stride;
+  float* __restrict__ gw = a.gradsq + static_cast<int64_t>(p.row) * stride;
+  float* __restrict__ gc = a.gradsq + (static_cast<int64_t>(p.col) + a.vocab_size) * stride;
   float wv[R], cv[R], gwv[R], gcv[R];
 #pragma unroll
   for (int r = 0; r < R; ++r) {

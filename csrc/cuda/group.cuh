@@ -6,6 +6,7 @@
 //   rank(), size()   this lane and the number of lanes (size <= 32)
 //   sum(x)           the sum of x over the lanes, the same bits in every lane
 //   ballot(p)        bit i set when lane i passed p == true
+//   first(x)         lane 0's x (an int64), in every lane
 //   sync()           lanes' earlier shared-memory writes visible to all
 // On the GPU a group is a warp (WarpGroup). On the CPU, SerialGroup is one
 // lane, and the tests run a group of std::threads (tests/emulation/lane_emulation.h),
@@ -30,6 +31,15 @@ EMBFORGE_HD int popcount32(uint32_t x) {
 #endif
 }
 
+// The lowest set bit's index; x != 0.
+EMBFORGE_HD int lowest_bit(uint32_t x) {
+#if defined(__CUDA_ARCH__)
+  return __ffs(x) - 1;
+#else
+  return __builtin_ctz(x);
+#endif
+}
+
 // Lanes below `rank` in a ballot mask.
 EMBFORGE_HD uint32_t lanes_below(int rank) { return (1u << rank) - 1u; }
 
@@ -39,6 +49,7 @@ struct SerialGroup {
   EMBFORGE_HD int size() const { return 1; }
   EMBFORGE_HD float sum(float x) const { return x; }
   EMBFORGE_HD uint32_t ballot(bool p) const { return p ? 1u : 0u; }
+  EMBFORGE_HD int64_t first(int64_t x) const { return x; }
   EMBFORGE_HD void sync() const {}
 };
 
@@ -56,6 +67,9 @@ struct WarpGroup {
     return x;
   }
   __device__ __forceinline__ uint32_t ballot(bool p) const { return __ballot_sync(kFull, p); }
+  __device__ __forceinline__ int64_t first(int64_t x) const {
+    return static_cast<int64_t>(__shfl_sync(kFull, static_cast<long long>(x), 0));
+  }
   __device__ __forceinline__ void sync() const { __syncwarp(kFull); }
 };
 #endif
@@ -116,6 +130,27 @@ EMBFORGE_HD void add_atomic(float* p, float x) {
   atomicAdd(p, x);  // result unused: compiled to red.global.add.f32
 #else
   *p += x;
+#endif
+}
+
+#if !defined(__CUDA_ARCH__)
+// Host builds: where prefetch_row_l2 reports the rows it is given (null:
+// nowhere). The emulation sets it to record which rows a kernel prefetches;
+// the library never does.
+inline void (*prefetch_hook)(const float* row, int64_t floats) = nullptr;
+#endif
+
+// A hint that row[0, floats) will be read soon: every 128-byte line it
+// touches is fetched from device memory into L2 (where model reads are
+// served, load_l2) without waiting for it. No effect on results; on the host
+// it only reports the row.
+EMBFORGE_HD void prefetch_row_l2(const float* row, int64_t floats) {
+#if defined(__CUDA_ARCH__)
+  const uintptr_t last = reinterpret_cast<uintptr_t>(row + floats - 1) & ~uintptr_t{127};
+  for (uintptr_t line = reinterpret_cast<uintptr_t>(row) & ~uintptr_t{127}; line <= last; line += 128)
+    asm volatile("prefetch.global.L2 [%0];" ::"l"(line));
+#else
+  if (prefetch_hook) prefetch_hook(row, floats);
 #endif
 }
 

@@ -39,6 +39,18 @@
 // backend; collisions concentrate on frequent words, which subsampling thins
 // out. The input initialisation is exact (rounding.h): the CPU's bit for bit.
 //
+// Speed variants (launch.h, off by default until a GPU has measured them)
+// change where loads are issued, never the arithmetic: with the same spans in
+// the same order they train the same weights bit for bit.
+//   pipelined (kPipelinedLoads): a lane loads its part of up to kLoadGroup
+//     context rows before storing any (the loads are in flight together
+//     instead of one row's latency after another's); the span loop finds
+//     kept centres g.size() positions per ballot and, while a window trains,
+//     prefetches into L2 the rows the next kept centre's window will read
+//     first (its output row and its noise words').
+//   span queue (kSpanQueue, w2v_spans): warps take span indices from an
+//     atomic counter instead of a static grid-stride split.
+//
 // Within a window the updates differ from the CPU's HogBatch only in order:
 // each output row is read when its turn comes, so a negative drawn twice sees
 // its first update (as word2vec.c's pair-by-pair loop does), and when a
@@ -78,6 +90,7 @@ struct W2vArgs {
   bool skip_gram = true;
   bool shrink_windows = true;
   bool compute_loss = true;             // false: loss and loss_terms stay 0
+  bool pipelined = false;               // kPipelinedLoads (see the top of this file)
   float alpha_start = 0.025f, alpha_end = 0.025f;
   uint64_t epoch_seed = 0;              // w2v_epoch_seed(seed, epoch)
 };
@@ -158,6 +171,29 @@ EMBFORGE_HD bool w2v_kept(const W2vArgs& a, int64_t q, uint32_t id) {
   return w2v::keep_word(a.keep_threshold[id], static_cast<uint32_t>(r >> 32));
 }
 
+// Context rows a lane loads before storing them (pipelined variant).
+constexpr int kLoadGroup = 8;
+
+// The window's positional draws at centre position p: its reach and the seed
+// of its noise words (w2v_noise_word).
+struct W2vDraws {
+  int reach;
+  uint64_t noise_seed;
+};
+EMBFORGE_HD W2vDraws w2v_draws(const W2vArgs& a, int64_t p) {
+  SplitMix64 rng(a.epoch_seed, static_cast<uint64_t>(p));
+  W2vDraws d;
+  d.reach = w2v::reduced_window(a.window, rng.next32(), a.shrink_windows);
+  d.noise_seed = rng.next();
+  return d;
+}
+
+// Noise word k in [0, negative) of the window whose draws gave noise_seed.
+EMBFORGE_HD uint32_t w2v_noise_word(const W2vArgs& a, uint64_t noise_seed, int k) {
+  SplitMix64 draw(noise_seed, static_cast<uint64_t>(k));
+  return alias_draw(a.noise_keep, a.noise_alias, static_cast<uint32_t>(a.vocab_size), draw.next());
+}
+
 // Collects up to `reach` kept words on one side of p, nearest first, into
 // out[]; positions step from p by `step` (-1 or +1) and stay in [lo, hi).
 // Each round tests size() positions at once and ranks the kept ones with a
@@ -184,6 +220,67 @@ EMBFORGE_HD int w2v_gather_side(const G& g, const W2vArgs& a, uint32_t* out, int
   return found;
 }
 
+// Context rows contexts[0, nb) into scratch rows ctx[j] (their gradients
+// grad[j] zeroed). Pipelined: a lane's parts of kLoadGroup rows are loaded
+// before any is stored, so their loads are in flight together.
+template <int V, class G>
+EMBFORGE_HD void w2v_stage_contexts(const G& g, const W2vArgs& a, const uint32_t* contexts, int nb,
+                                    float* ctx, float* grad) {
+  const int dim = a.dim, dp = padded_dim(dim), first = g.rank() * V, stride = g.size() * V;
+  if (!a.pipelined) {
+    for (int j = 0; j < nb; ++j) {
+      const float* row = a.input + static_cast<int64_t>(contexts[j]) * dim;
+      for (int c = first; c < dim; c += stride) {
+        store_pack<V>(ctx + j * dp + c, load_l2_pack<V>(row + c));
+        fill_pack<V>(grad + j * dp + c, 0.0f);
+      }
+    }
+    return;
+  }
+  for (int c = first; c < dim; c += stride) {
+    for (int j = 0; j < nb; j += kLoadGroup) {
+      Pack<V> rows[kLoadGroup];
+#pragma unroll
+      for (int u = 0; u < kLoadGroup; ++u)
+        if (j + u < nb) rows[u] = load_l2_pack<V>(a.input + static_cast<int64_t>(contexts[j + u]) * dim + c);
+#pragma unroll
+      for (int u = 0; u < kLoadGroup; ++u) {
+        if (j + u < nb) {
+          store_pack<V>(ctx + (j + u) * dp + c, rows[u]);
+          fill_pack<V>(grad + (j + u) * dp + c, 0.0f);
+        }
+      }
+    }
+  }
+}
+
+// mean[c..] += every context row's part (CBOW), in context order. Pipelined:
+// kLoadGroup rows' loads in flight together, then added in the same order
+// (the same sums bit for bit).
+template <int V, class G>
+EMBFORGE_HD void w2v_sum_contexts(const G& g, const W2vArgs& a, const uint32_t* contexts, int n,
+                                  float* mean) {
+  const int dim = a.dim, first = g.rank() * V, stride = g.size() * V;
+  if (!a.pipelined) {
+    for (int j = 0; j < n; ++j) {
+      const float* row = a.input + static_cast<int64_t>(contexts[j]) * dim;
+      for (int c = first; c < dim; c += stride) axpy_pack<V>(1.0f, load_l2_pack<V>(row + c), mean + c);
+    }
+    return;
+  }
+  for (int c = first; c < dim; c += stride) {
+    for (int j = 0; j < n; j += kLoadGroup) {
+      Pack<V> rows[kLoadGroup];
+#pragma unroll
+      for (int u = 0; u < kLoadGroup; ++u)
+        if (j + u < n) rows[u] = load_l2_pack<V>(a.input + static_cast<int64_t>(contexts[j + u]) * dim + c);
+#pragma unroll
+      for (int u = 0; u < kLoadGroup; ++u)
+        if (j + u < n) axpy_pack<V>(1.0f, rows[u], mean + c);
+    }
+  }
+}
+
 // Skip-gram on one window: s.contexts[0, n) against s.targets.
 template <int V, class G>
 EMBFORGE_HD void w2v_skip_gram_window(const G& g, const W2vArgs& a, const W2vScratch& s,
@@ -198,13 +295,7 @@ EMBFORGE_HD void w2v_skip_gram_window(const G& g, const W2vArgs& a, const W2vScr
   int terms = 0;
   for (int j0 = 0; j0 < n_contexts; j0 += a.batch) {
     const int nb = n_contexts - j0 < a.batch ? n_contexts - j0 : a.batch;
-    for (int j = 0; j < nb; ++j) {
-      const float* row = a.input + static_cast<int64_t>(s.contexts[j0 + j]) * dim;
-      for (int c = first; c < dim; c += stride) {
-        store_pack<V>(ctx + j * dp + c, load_l2_pack<V>(row + c));
-        fill_pack<V>(grad + j * dp + c, 0.0f);
-      }
-    }
+    w2v_stage_contexts<V>(g, a, s.contexts + j0, nb, ctx, grad);
     for (int k = 0; k <= a.negative; ++k) {
       const uint32_t target = s.targets[k];
       if (k > 0 && target == center) continue;  // a noise draw of the center is skipped
@@ -254,10 +345,7 @@ EMBFORGE_HD void w2v_cbow_window(const G& g, const W2vArgs& a, const W2vScratch&
     fill_pack<V>(mean + c, 0.0f);
     fill_pack<V>(grad + c, 0.0f);
   }
-  for (int j = 0; j < n_contexts; ++j) {
-    const float* row = a.input + static_cast<int64_t>(s.contexts[j]) * dim;
-    for (int c = first; c < dim; c += stride) axpy_pack<V>(1.0f, load_l2_pack<V>(row + c), mean + c);
-  }
+  w2v_sum_contexts<V>(g, a, s.contexts, n_contexts, mean);
   for (int c = first; c < dim; c += stride) {
     Pack<V> m = load_pack<V>(mean + c);
     for (int i = 0; i < V; ++i) m.v[i] *= inv;
@@ -297,19 +385,15 @@ EMBFORGE_HD void w2v_cbow_window(const G& g, const W2vArgs& a, const W2vScratch&
 template <int V, class G>
 EMBFORGE_HD bool w2v_center(const G& g, const W2vArgs& a, const W2vScratch& s, int64_t p,
                             uint32_t center, int64_t lo, int64_t hi, W2vCounters& out) {
-  SplitMix64 rng(a.epoch_seed, static_cast<uint64_t>(p));
-  const int reach = w2v::reduced_window(a.window, rng.next32(), a.shrink_windows);
-  const uint64_t noise_seed = rng.next();
+  const W2vDraws draws = w2v_draws(a, p);
+  const int reach = draws.reach;
   g.sync();  // every lane is done reading the previous window's ids
   const int left = w2v_gather_side(g, a, s.contexts, p, -1, lo, hi, reach);
   const int right = w2v_gather_side(g, a, s.contexts + left, p, +1, lo, hi, reach);
   const int n_contexts = left + right;
   if (n_contexts == 0) return false;
-  const auto n_vocab = static_cast<uint32_t>(a.vocab_size);
-  for (int k = g.rank(); k < a.negative; k += g.size()) {
-    SplitMix64 draw(noise_seed, static_cast<uint64_t>(k));
-    s.targets[1 + k] = alias_draw(a.noise_keep, a.noise_alias, n_vocab, draw.next());
-  }
+  for (int k = g.rank(); k < a.negative; k += g.size())
+    s.targets[1 + k] = w2v_noise_word(a, draws.noise_seed, k);
   if (g.rank() == 0) s.targets[0] = center;
   g.sync();
   const float alpha = w2v::linear_rate(a.alpha_start, a.alpha_end, static_cast<double>(p),
@@ -322,12 +406,52 @@ EMBFORGE_HD bool w2v_center(const G& g, const W2vArgs& a, const W2vScratch& s, i
   return true;
 }
 
+// The first position in [from, end) whose word survives subsampling, or
+// end: g.size() positions per round, the first kept one found by a ballot.
+template <class G>
+EMBFORGE_HD int64_t w2v_next_kept(const G& g, const W2vArgs& a, int64_t from, int64_t end) {
+  for (int64_t base = from; base < end; base += g.size()) {
+    const int64_t q = base + g.rank();
+    const bool keep = q < end && w2v_kept(a, q, a.ids[q]);
+    const uint32_t mask = g.ballot(keep);
+    if (mask != 0) return base + lowest_bit(mask);
+  }
+  return end;
+}
+
+// Prefetches the rows the window at centre position p reads first and at
+// random: the output rows of its centre and of its noise words (its context
+// rows mostly are the previous windows' and already in L2). One target per
+// lane; the draws are the window's own (w2v_draws), so the prefetched rows
+// are exactly those it will read.
+template <class G>
+EMBFORGE_HD void w2v_prefetch_targets(const G& g, const W2vArgs& a, int64_t p) {
+  const uint64_t noise_seed = w2v_draws(a, p).noise_seed;
+  for (int k = g.rank(); k <= a.negative; k += g.size()) {
+    const uint32_t word = k == 0 ? a.ids[p] : w2v_noise_word(a, noise_seed, k - 1);
+    prefetch_row_l2(a.output + static_cast<int64_t>(word) * a.dim, a.dim);
+  }
+}
+
 // Every center in positions [begin, end) of the stream; windows reach into
 // neighbouring spans and stop at sentence ends.
 template <int V, class G>
 EMBFORGE_HD void w2v_span(const G& g, const W2vArgs& a, const W2vScratch& s, int64_t begin,
                           int64_t end, W2vCounters& out) {
   int64_t sentence = sentence_of(a.offsets, a.n_sentences, begin);
+  if (a.pipelined) {
+    // The same centres in the same order; the next one is known (and its
+    // rows on their way to L2) before this one trains.
+    for (int64_t p = w2v_next_kept(g, a, begin, end); p < end;) {
+      const int64_t next = w2v_next_kept(g, a, p + 1, end);
+      if (next < end) w2v_prefetch_targets(g, a, next);
+      while (a.offsets[sentence + 1] <= p) ++sentence;
+      ++out.words_trained;
+      w2v_center<V>(g, a, s, p, a.ids[p], a.offsets[sentence], a.offsets[sentence + 1], out);
+      p = next;
+    }
+    return;
+  }
   for (int64_t p = begin; p < end; ++p) {
     while (a.offsets[sentence + 1] <= p) ++sentence;  // skips empty sentences too
     const uint32_t center = a.ids[p];
@@ -336,6 +460,47 @@ EMBFORGE_HD void w2v_span(const G& g, const W2vArgs& a, const W2vScratch& s, int
     w2v_center<V>(g, a, s, p, center, a.offsets[sentence], a.offsets[sentence + 1], out);
   }
 }
+
+// The spans of `span` positions of [begin, end) a group trains, in the order
+// `source` hands out their indices: source.first(g) and then source.next(g, i)
+// after span i, the same value in every lane, until one is >= n_spans.
+//   static split: first the group's index, next i + the number of groups
+//   span queue (kSpanQueue): both take the next index from a counter shared
+//     by all groups (SpanQueue), so a group whose spans hold more kept words
+//     does not hold up the launch's end as it can under a static split. The
+//     counter's atomic increment hands each index out once, so every span
+//     below n_spans is trained exactly once, whatever the groups' timing.
+template <int V, class G, class Source>
+EMBFORGE_HD void w2v_spans(const G& g, const W2vArgs& a, const W2vScratch& s, int64_t begin, int64_t end,
+                           int span, Source& source, W2vCounters& out) {
+  const int64_t n_spans = (end - begin + span - 1) / span;
+  for (int64_t i = source.first(g); i < n_spans; i = source.next(g, i)) {
+    const int64_t b = begin + i * span;
+    w2v_span<V>(g, a, s, b, b + span < end ? b + span : end, out);
+  }
+}
+
+// A span source for w2v_spans: a static split of `step` groups (this one
+// `start`), or, when `counter` is not null, the span queue: counter.take()
+// (called by lane 0 only) returns the next index, an atomic increment.
+template <class Counter>
+struct SpanSource {
+  Counter* counter;
+  int64_t start;
+  int64_t step;
+  template <class G>
+  EMBFORGE_HD int64_t first(const G& g) {
+    return counter ? take(g) : start;
+  }
+  template <class G>
+  EMBFORGE_HD int64_t next(const G& g, int64_t i) {
+    return counter ? take(g) : i + step;
+  }
+  template <class G>
+  EMBFORGE_HD int64_t take(const G& g) {
+    return g.first(g.rank() == 0 ? counter->take() : 0);
+  }
+};
 
 // Row r of the input matrix exactly as init_word2vec_input (word2vec.cpp)
 // writes it: uniform in [-0.5, 0.5) / dim from SplitMix64(seed, r). The

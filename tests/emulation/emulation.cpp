@@ -17,7 +17,10 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <numeric>
 #include <optional>
 #include <string>
@@ -68,6 +71,46 @@ Word2VecModel w2v_model(py::array& input, py::array& output) {
   return model;
 }
 
+// The span queue on the host: a shared counter, and how many times each
+// span index was handed out (the test's evidence that each span is trained
+// exactly once).
+struct HostSpanQueue {
+  std::atomic<int64_t>* cursor;
+  std::vector<std::atomic<int>>* claims;
+  int64_t take() {
+    const int64_t i = cursor->fetch_add(1);
+    if (i < static_cast<int64_t>(claims->size())) (*claims)[i].fetch_add(1);
+    return i;
+  }
+};
+
+// Records the rows prefetch_row_l2 is given while alive (when `on`).
+class PrefetchTrace {
+ public:
+  explicit PrefetchTrace(bool on) : on_(on) {
+    if (on_) {
+      active_ = this;
+      prefetch_hook = &PrefetchTrace::record;
+    }
+  }
+  ~PrefetchTrace() {
+    if (on_) {
+      prefetch_hook = nullptr;
+      active_ = nullptr;
+    }
+  }
+  std::vector<std::pair<const float*, int64_t>> rows;
+
+ private:
+  static void record(const float* row, int64_t floats) {
+    std::lock_guard<std::mutex> lock(active_->mutex_);
+    active_->rows.emplace_back(row, floats);
+  }
+  static inline PrefetchTrace* active_ = nullptr;
+  bool on_;
+  std::mutex mutex_;
+};
+
 // Picks the 16-byte pack path like the launcher, unless told otherwise.
 template <typename Fn>
 void with_pack(const W2vArgs& a, int pack, Fn&& fn) {
@@ -83,7 +126,8 @@ void bind_word2vec_emulation(py::module_& m) {
            py::array keep_threshold, py::array noise_keep, py::array noise_alias,
            int64_t begin, int64_t end, bool skip_gram, int window, int negative,
            bool shrink_windows, float alpha_start, float alpha_end, uint64_t seed, int epoch,
-           int lanes, int span, int batch, int pack, bool compute_loss) {
+           int lanes, int span, int batch, int pack, bool compute_loss, unsigned variant, int workers,
+           bool trace_prefetch) {
           Word2VecModel model = w2v_model(input, output);
           const int64_t vocab = model.vocab_size;
           const CorpusView corpus = corpus_view(ids, offsets, vocab);
@@ -108,19 +152,44 @@ void bind_word2vec_emulation(py::module_& m) {
           params.compute_loss = compute_loss;
           W2vArgs a = w2v_args(params, corpus, model);
           a.batch = batch > 0 ? std::min(batch, 2 * window) : 2 * window;
-          std::vector<unsigned char> scratch(static_cast<size_t>(w2v_scratch_bytes(a)) + 16);
-          const W2vScratch s = w2v_scratch(scratch.data(), a);
+          a.pipelined = (variant & kPipelinedLoads) != 0;
+          const bool queued = (variant & kSpanQueue) != 0;
+          EMBFORGE_CHECK(workers >= 1 && workers <= 64, "workers must be in [1, 64], got ", workers);
+          EMBFORGE_CHECK(queued || workers == 1, "workers=", workers,
+                         " needs the span queue (variant & ", kSpanQueue, ")");
+          const int64_t n_spans = (end - begin + span - 1) / span;
+          std::atomic<int64_t> cursor{0};
+          std::vector<std::atomic<int>> claims(queued ? n_spans : 0);
+          HostSpanQueue queue{&cursor, &claims};
+          PrefetchTrace trace(trace_prefetch);
           W2vCounters total;
+          std::mutex total_mutex;
           {
             py::gil_scoped_release release;
-            with_pack(a, pack, [&](auto v) {
-              on_lanes(lanes, [&](const auto& g) {
-                W2vCounters c;
-                for (int64_t b = begin; b < end; b += span)
-                  w2v_span<decltype(v)::value>(g, a, s, b, std::min(b + span, end), c);
-                if (g.rank() == 0) total = c;
+            // Each worker is one warp: its own scratch, spans from the
+            // queue (workers race on the model like warps: Hogwild), or
+            // every span in order.
+            auto worker = [&] {
+              std::vector<unsigned char> scratch(static_cast<size_t>(w2v_scratch_bytes(a)) + 16);
+              const W2vScratch s = w2v_scratch(scratch.data(), a);
+              with_pack(a, pack, [&](auto v) {
+                on_lanes(lanes, [&](const auto& g) {
+                  W2vCounters c;
+                  SpanSource<HostSpanQueue> source{queued ? &queue : nullptr, 0, 1};
+                  w2v_spans<decltype(v)::value>(g, a, s, begin, end, span, source, c);
+                  if (g.rank() == 0) {
+                    std::lock_guard<std::mutex> lock(total_mutex);
+                    total.loss += c.loss;
+                    total.loss_terms += c.loss_terms;
+                    total.words_trained += c.words_trained;
+                  }
+                });
               });
-            });
+            };
+            std::vector<std::thread> threads;
+            for (int w = 1; w < workers; ++w) threads.emplace_back(worker);
+            worker();
+            for (auto& t : threads) t.join();
           }
           py::dict out;
           out["loss"] = total.loss;
@@ -128,6 +197,25 @@ void bind_word2vec_emulation(py::module_& m) {
           out["words_trained"] = total.words_trained;
           out["ids_processed"] = end - begin;
           out["stopped"] = false;
+          if (queued) {
+            py::array_t<int32_t> taken(n_spans);
+            for (int64_t i = 0; i < n_spans; ++i) taken.mutable_data()[i] = claims[i].load();
+            out["span_claims"] = taken;
+          }
+          if (trace_prefetch) {
+            // (output row, floats) of every prefetch_row_l2, in call order;
+            // a row outside the output matrix is an error.
+            py::list rows;
+            const auto base = reinterpret_cast<uintptr_t>(model.output);
+            for (const auto& [row, floats] : trace.rows) {
+              const auto at = reinterpret_cast<uintptr_t>(row);
+              const uintptr_t row_bytes = 4 * static_cast<uintptr_t>(params.vector_size);
+              EMBFORGE_CHECK(at >= base && (at - base) % row_bytes == 0 && (at - base) / row_bytes < uintptr_t(vocab),
+                             "a prefetch outside the output rows");
+              rows.append(py::make_tuple((at - base) / row_bytes, floats));
+            }
+            out["prefetched"] = rows;
+          }
           return out;
         },
         py::arg("ids"), py::arg("offsets"), py::arg("input"), py::arg("output"),
@@ -136,8 +224,12 @@ void bind_word2vec_emulation(py::module_& m) {
         py::arg("negative"), py::arg("shrink_windows") = true, py::arg("alpha_start"),
         py::arg("alpha_end"), py::arg("seed"), py::arg("epoch"), py::arg("lanes") = 1,
         py::arg("span") = 256, py::arg("batch") = 0, py::arg("pack") = 0,
-        py::arg("compute_loss") = true,
-        "The word2vec kernel's span loop on the CPU, spans in order (test use).");
+        py::arg("compute_loss") = true, py::arg("variant") = 0u, py::arg("workers") = 1,
+        py::arg("trace_prefetch") = false,
+        "The word2vec kernel's span loop on the CPU, spans in order (test use). variant:\n"
+        "Launch::variant bits (kPipelinedLoads, kSpanQueue: `workers` threads, each one warp, take\n"
+        "spans from a shared counter; the result has span_claims, the times each span was taken).\n"
+        "trace_prefetch: the result has prefetched, the (output row, floats) prefetched in order.");
 
   m.def("emulate_word2vec_window",
         [](py::array input, py::array output, py::array contexts, py::array targets, float alpha,
@@ -196,27 +288,46 @@ void bind_word2vec_emulation(py::module_& m) {
 }
 
 // The device ops of cooccur.cu as host loops: the same driver runs on them.
+// Key: uint64_t, or uint32_t (kNarrowKeys); Compact: kCompactPairs.
+template <class Key, bool Compact>
 struct HostCooccurOps {
   CooccurArgs a;
   int64_t pairs = 0;
 
-  void generate(uint64_t* keys, uint64_t* values, int64_t begin, int64_t end) {
+  int64_t generate(CooccurBuffers& b, int64_t at, int64_t begin, int64_t end) {
+    Key* keys = key_buffer<Key>(b, 0) + at;
+    uint64_t* values = b.values[0] + at;
+    int64_t written = 0;
     for (int64_t i = begin; i < end; ++i) {
       const int64_t s = sentence_of(a.offsets, a.n_sentences, i);
-      pairs += cooc_emit(a, i, a.offsets[s + 1], end - begin, keys + (i - begin), values + (i - begin));
+      const int64_t end_s = a.offsets[s + 1];
+      if (Compact) {
+        const int n = cooc_emit<Key>(a, i, end_s, 1, true, keys + written, values + written);
+        EMBFORGE_CHECK(n == cooc_pair_count(a, i, end_s), "cooc_pair_count disagrees with cooc_emit");
+        written += n;
+        pairs += n;
+      } else {
+        pairs += cooc_emit<Key>(a, i, end_s, end - begin, false, keys + (i - begin), values + (i - begin));
+      }
     }
+    return Compact ? written : (end - begin) * a.window;
   }
   // Sorted unique (key, summed value) runs of keys[0][acc, acc + n), empty
   // slots dropped, written back from acc.
   int64_t sort_chunk(CooccurBuffers& b, int64_t acc, int64_t n) {
-    uint64_t* keys = b.keys[0] + acc;
+    Key* keys = key_buffer<Key>(b, 0) + acc;
     uint64_t* values = b.values[0] + acc;
     std::vector<int64_t> index(n);
     std::iota(index.begin(), index.end(), 0);
     std::stable_sort(index.begin(), index.end(), [&](int64_t x, int64_t y) { return keys[x] < keys[y]; });
-    std::vector<uint64_t> k, v;
+    std::vector<Key> k;
+    std::vector<uint64_t> v;
+    const auto empty = static_cast<Key>(cooc_empty_key(a.vocab_size));
     for (int64_t i : index) {
-      if (keys[i] == cooc_empty_key(a.vocab_size)) break;  // sorts last
+      if (keys[i] == empty) {
+        EMBFORGE_CHECK(!Compact, "an empty slot among compacted pairs");
+        break;  // sorts last
+      }
       if (!k.empty() && k.back() == keys[i]) {
         v.back() += values[i];
       } else {
@@ -231,7 +342,8 @@ struct HostCooccurOps {
   // The two sorted runs merged into buffer 1 (equal keys adjacent), then
   // summed into buffer 0, as the device does it.
   int64_t merge(CooccurBuffers& b, int64_t acc, int64_t m) {
-    uint64_t *k0 = b.keys[0], *v0 = b.values[0], *k1 = b.keys[1], *v1 = b.values[1];
+    Key *k0 = key_buffer<Key>(b, 0), *k1 = key_buffer<Key>(b, 1);
+    uint64_t *v0 = b.values[0], *v1 = b.values[1];
     int64_t i = 0, j = acc, n = 0;
     while (i < acc || j < acc + m) {
       const bool left = j == acc + m || (i < acc && k0[i] <= k0[j]);
@@ -251,9 +363,17 @@ struct HostCooccurOps {
     return runs;
   }
   void transpose(CooccurBuffers& b, int64_t n) {
+    Key* keys = key_buffer<Key>(b, 0);
     for (int64_t k = 0; k < n; ++k) {
-      b.keys[0][n + k] = cooc_transpose_key(b.keys[0][k], a.vocab_size);
+      keys[n + k] = cooc_transpose_key<Key>(keys[k], a.vocab_size);
       b.values[0][n + k] = b.values[0][k];
+    }
+  }
+  void finish(CooccurBuffers& b, int64_t n) {
+    if constexpr (sizeof(Key) < sizeof(uint64_t)) {
+      const Key* narrow = key_buffer<Key>(b, 0);
+      for (int64_t k = 0; k < n; ++k) b.keys[1][k] = narrow[k];
+      std::swap(b.keys[0], b.keys[1]);
     }
   }
   int64_t pair_count() { return pairs; }
@@ -262,8 +382,7 @@ struct HostCooccurOps {
 void bind_cooccur_emulation(py::module_& m) {
   m.def("emulate_cooccur",
         [](py::array ids, py::array offsets, int64_t vocab_size, int window, bool symmetric,
-           bool distance_weighting, int64_t capacity, bool stop) {
-          HostCooccurOps ops;
+           bool distance_weighting, int64_t capacity, bool stop, unsigned variant) {
           const CorpusView corpus = corpus_view(ids, offsets, vocab_size);
           EMBFORGE_CHECK(window >= 1 && capacity >= 8 * window,
                          "need window >= 1, capacity >= 8 * window, got ", window, ", ", capacity);
@@ -271,7 +390,9 @@ void bind_cooccur_emulation(py::module_& m) {
           params.window = window;
           params.symmetric = symmetric;
           params.distance_weighting = distance_weighting;
-          const CooccurArgs& a = ops.a = cooccur_args(params, corpus, vocab_size);
+          const CooccurArgs a = cooccur_args(params, corpus, vocab_size);
+          const bool narrow = (variant & kNarrowKeys) && cooc_narrow_fits(vocab_size);
+          const bool compact = (variant & kCompactPairs) != 0;
           // The driver's progress: stop set beforehand takes its stop path.
           Progress progress;
           progress.stop = stop;
@@ -285,7 +406,15 @@ void bind_cooccur_emulation(py::module_& m) {
           CooccurOutcome r;
           {
             py::gil_scoped_release release;
-            if (a.n_ids > 0) r = run_cooccur(ops, b, a.n_ids, window, symmetric, &progress);
+            auto run = [&](auto ops) {
+              ops.a = a;
+              if (a.n_ids > 0) r = run_cooccur(ops, b, a.n_ids, window, symmetric, &progress);
+            };
+            if (narrow) {
+              if (compact) run(HostCooccurOps<uint32_t, true>{}); else run(HostCooccurOps<uint32_t, false>{});
+            } else {
+              if (compact) run(HostCooccurOps<uint64_t, true>{}); else run(HostCooccurOps<uint64_t, false>{});
+            }
           }
           py::array_t<int32_t> rows(r.nnz), cols(r.nnz);
           py::array_t<float> values(r.nnz);
@@ -298,13 +427,15 @@ void bind_cooccur_emulation(py::module_& m) {
           stats["chunks"] = r.chunks;
           stats["fraction_bits"] = a.fraction_bits;
           stats["stopped"] = r.stopped;
+          stats["narrow_keys"] = narrow;
           return py::make_tuple(rows, cols, values, stats);
         },
         py::arg("ids"), py::arg("offsets"), py::arg("vocab_size"), py::kw_only(), py::arg("window"),
         py::arg("symmetric"), py::arg("distance_weighting"), py::arg("capacity"),
-        py::arg("stop") = false,
+        py::arg("stop") = false, py::arg("variant") = 0u,
         "The CUDA co-occurrence chunk loop on the CPU with `capacity` entries per buffer; stop=True\n"
-        "asks it to stop before the first chunk (as Progress::stop would).");
+        "asks it to stop before the first chunk (as Progress::stop would). variant: Launch::variant\n"
+        "bits (kNarrowKeys, kCompactPairs); stats['narrow_keys'] says whether 32-bit keys were used.");
 }
 
 GloveParams glove_host_params(const py::array& weights) {

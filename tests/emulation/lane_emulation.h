@@ -21,6 +21,7 @@ class EmulatedGroup {
     std::barrier<> barrier;
     std::vector<float> values;
     std::vector<char> votes;
+    int64_t broadcast = 0;
   };
   EmulatedGroup(Shared* shared, int lane) : s_(shared), lane_(lane) {}
   int rank() const { return lane_; }
@@ -40,6 +41,13 @@ class EmulatedGroup {
     for (int i = 0; i < s_->n; ++i) mask |= s_->votes[i] ? (1u << i) : 0u;
     s_->barrier.arrive_and_wait();
     return mask;
+  }
+  int64_t first(int64_t x) const {
+    if (lane_ == 0) s_->broadcast = x;
+    s_->barrier.arrive_and_wait();
+    const int64_t value = s_->broadcast;
+    s_->barrier.arrive_and_wait();
+    return value;
   }
   void sync() const { s_->barrier.arrive_and_wait(); }
 

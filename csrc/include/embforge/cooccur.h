@@ -162,7 +162,8 @@ int64_t cooccur_capacity(int64_t workspace_bytes, int64_t vocab_size, int device
 
 // Counts X over a corpus in device memory into `workspace` (a 16-byte
 // aligned device buffer of workspace_bytes: the memory budget). Reads
-// params.window, symmetric and distance_weighting. Synchronous: it waits for
+// params.window, symmetric and distance_weighting, and launch.variant's
+// kNarrowKeys and kCompactPairs (launch.h; the same matrix either way). Synchronous: it waits for
 // the stream after every chunk (to size the next one), publishes ids done to
 // `progress` and honours its stop flag between chunks.
 CooccurCount cooccur_count(const CooccurParams& params, const CorpusView& corpus, int64_t vocab_size,

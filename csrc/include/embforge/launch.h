@@ -22,7 +22,9 @@ struct Launch {
                             // 0: all that fit a 12 KiB warp scratch)
   // Speed variants not yet measured on a GPU, as bit flags (0: the default
   // kernels; a kernel ignores the bits it does not know). GloVe:
-  // kStagedUpdate, kTightOrder (glove_core.cuh).
+  // kStagedUpdate, kTightOrder (glove_core.cuh); word2vec: kPipelinedLoads,
+  // kBoundedRegisters, kSpanQueue (w2v_core.cuh); co-occurrence: kNarrowKeys,
+  // kCompactPairs (cooccur_core.cuh).
   unsigned variant = 0;
 };
 
@@ -31,5 +33,17 @@ constexpr unsigned kStagedUpdate = 1;  // GloVe: a lane's coordinates and sums l
                                        // update, the next pair record loaded before this pair's update
                                        // (vector_size <= 128; larger ones take the default update)
 constexpr unsigned kTightOrder = 2;    // GloVe: pair order on a domain < 2n (cycle walk <= 2 steps)
+constexpr unsigned kPipelinedLoads = 4;    // word2vec: a window's context rows loaded together (several
+                                           // loads in flight per lane), the next centre's target rows
+                                           // prefetched into L2 while this window trains, kept centres
+                                           // found 32 positions per ballot (vector_size % 4 == 0 only)
+constexpr unsigned kBoundedRegisters = 8;  // word2vec: kernels under __launch_bounds__ (blocks of at most
+                                           // 4 warps, registers capped for 8 blocks per SM), for
+                                           // comparing occupancy (vector_size % 4 == 0 only)
+constexpr unsigned kSpanQueue = 16;        // word2vec: warps take spans from an atomic counter (counts[2])
+                                           // instead of a static grid-stride split (vector_size % 4 == 0
+                                           // only)
+constexpr unsigned kNarrowKeys = 32;       // co-occurrence: 32-bit sort keys when vocab^2 < 2^32
+constexpr unsigned kCompactPairs = 64;     // co-occurrence: empty pair slots dropped before the sort
 
 }  // namespace embforge::cuda

@@ -97,7 +97,10 @@ namespace cuda {
 // alpha_end at corpus.n_ids). Adds the loss to loss[0] and the loss terms and
 // words trained to counts[0] and counts[1] (device memory). Limits: window <=
 // 1024 and a vector_size whose scratch fits in shared memory (about 14,000
-// floats). Reads launch.warps_per_block, span and batch.
+// floats). Reads launch.warps_per_block, span, batch and variant
+// (kPipelinedLoads, kBoundedRegisters, kSpanQueue; launch.h); with kSpanQueue
+// counts has a third entry, the span queue's counter, which the launcher
+// zeroes before the kernel starts.
 void word2vec_train_range(const Word2VecParams& params, const CorpusView& corpus,
                           const Word2VecModel& model, int64_t begin, int64_t end, double* loss,
                           unsigned long long* counts, const Launch& launch);

@@ -62,12 +62,15 @@ def train_word2vec_epoch(ids, offsets, input, output, keep_threshold, noise_keep
                          alpha_start: float, alpha_end: float, seed: int, epoch: int,
                          compute_loss: bool = True, workers: Optional[int] = None, progress=None, chunk_ids: Optional[int] = None,
                          warps_per_block: int = 0, span: int = 0, batch: int = 0, begin: int = 0,
-                         end: Optional[int] = None) -> dict:
+                         end: Optional[int] = None, variant: int = 0) -> dict:
     """One epoch on the GPU; the arguments and result of ``_core.train_word2vec_epoch``.
 
     `input` and `output` are device arrays; the corpus and tables may be numpy
     (uploaded once, cached) or device arrays. `workers` is ignored.
-    `warps_per_block`, `span` and `batch` tune the kernel (0: defaults).
+    `warps_per_block`, `span` and `batch` tune the kernel (0: defaults);
+    `variant`: speed variants not yet measured on a GPU (Launch.variant bits:
+    4 pipelined loads, 8 register-capped kernels, 16 span queue; 0 the
+    default kernels).
     `begin`/`end` train stream positions [begin, end) only (a slice of the
     epoch); the learning rate still runs from alpha_start at position 0 to
     alpha_end at the corpus's last position. `compute_loss=False` skips the
@@ -93,13 +96,14 @@ def train_word2vec_epoch(ids, offsets, input, output, keep_threshold, noise_keep
     check_corpus(arrays, ids_d, offsets_d, vocab)
 
     loss = arrays.zeros((1,), "float64", device)
-    counts = arrays.zeros((2,), "int64", device)
+    counts = arrays.zeros((3,), "int64", device)  # loss terms, words trained, the span queue's counter
     params = _native.core.Word2VecParams(
         vector_size=dim, skip_gram=bool(skip_gram), window=int(window), negative=int(negative),
         shrink_windows=bool(shrink_windows), alpha_start=float(alpha_start), alpha_end=float(alpha_end),
         seed=int(seed), epoch=int(epoch), compute_loss=bool(compute_loss))
     launch = cuda.Launch(device=_device_index(device), stream=arrays.stream(device),
-                         warps_per_block=int(warps_per_block), span=int(span), batch=int(batch))
+                         warps_per_block=int(warps_per_block), span=int(span), batch=int(batch),
+                         variant=int(variant))
     last = n_ids if end is None else int(end)
     if not 0 <= int(begin) <= last <= n_ids:
         raise ValueError(f"begin={begin}, end={end}: expected 0 <= begin <= end <= {n_ids}")
@@ -116,11 +120,11 @@ def train_word2vec_epoch(ids, offsets, input, output, keep_threshold, noise_keep
             arrays.ptr(ids_d), arrays.ptr(offsets_d), n_ids, n_sentences, arrays.ptr(input),
             arrays.ptr(output), vocab, *(arrays.ptr(t) for t in tables), arrays.ptr(loss),
             arrays.ptr(counts), params, launch, begin=done, end=stop)
-        (total_loss,), (terms, _) = arrays.scalars(loss), arrays.scalars(counts)  # waits
+        (total_loss,), (terms, _, _) = arrays.scalars(loss), arrays.scalars(counts)  # waits
         rate = alpha_start + (alpha_end - alpha_start) * stop / max(1, n_ids)
         _publish(progress, stop - done, total_loss - last_loss, terms - last_terms, rate)
         last_loss, last_terms, done = total_loss, terms, stop
-    (total_loss,), (terms, words) = arrays.scalars(loss), arrays.scalars(counts)
+    (total_loss,), (terms, words, _) = arrays.scalars(loss), arrays.scalars(counts)
     # rng_end: the CPU's stream position for a next slice; the kernel's
     # randomness is keyed by stream position, so there is nothing to carry.
     return {"loss": float(total_loss), "loss_terms": int(terms), "ids_processed": int(done - begin),
@@ -130,12 +134,15 @@ def train_word2vec_epoch(ids, offsets, input, output, keep_threshold, noise_keep
 # --------------------------------------------------------------- co-occurrence
 def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int, symmetric: bool = True,
                         distance_weighting: bool = True, memory_bytes: Optional[int] = None,
-                        progress=None, device="cuda", workers: Optional[int] = None, **_ignored):
+                        progress=None, device="cuda", workers: Optional[int] = None, variant: int = 0,
+                        **_ignored):
     """The co-occurrence matrix on the GPU: ``(rows, cols, values, stats)`` as
     ``_core.count_cooccurrences`` returns them (COO sorted by row, col; equal
     to the CPU's bit for bit), as device arrays. `memory_bytes` is the device
     workspace (default: half the free memory, at most 16 GiB); a matrix that
     outgrows it raises RuntimeError (count on the CPU, which spills to disk).
+    `variant`: speed variants not yet measured on a GPU (Launch.variant bits:
+    32 narrow keys, 64 compacted pairs; 0 the default), the same matrix.
     """
     device = _device_name(device)
     arrays, cuda = array_module(), _native.cuda_module()
@@ -147,7 +154,7 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int, symmetric
     check_corpus(arrays, ids_d, offsets_d, int(vocab_size))
     if memory_bytes is None:
         memory_bytes = min(COOCCUR_MAX_WORKSPACE, arrays.free_bytes(device) // 2)
-    launch = cuda.Launch(device=_device_index(device), stream=arrays.stream(device))
+    launch = cuda.Launch(device=_device_index(device), stream=arrays.stream(device), variant=int(variant))
     params = _native.core.CooccurParams(window=int(window), symmetric=bool(symmetric),
                                         distance_weighting=bool(distance_weighting))
     workspace = arrays.empty((int(memory_bytes),), "uint8", device)
