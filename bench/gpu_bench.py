@@ -498,7 +498,7 @@ def stage_tuning(args, rec):
     for name, variant in GLOVE_VARIANTS:
         w, g = gpu.glove_alloc(V, dim, 1)
         gpu.glove_epoch(pairs, w, g, 1, 0, variant=variant)  # warm-up
-        s, seconds = timed(gpu, lambda w=w, g=g, v=variant: gpu.glove_epoch(pairs, w, g, 1, 1, variant=v))
+        s, seconds = timed(gpu, lambda w=w, g=g, v=variant, p=pairs: gpu.glove_epoch(p, w, g, 1, 1, variant=v))
         rec.row(f"GloVe {name} pair-updates/s", nnz / seconds, nnz=nnz,
                 working_set=gpu_stats.glove_working_set(V, dim, nnz),
                 note=f"1 epoch in {seconds:.3f}s, cost {s['cost']:.4g}, skipped {s['skipped']}")
