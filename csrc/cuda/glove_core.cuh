@@ -156,6 +156,27 @@ EMBFORGE_HD uint64_t glove_permute_tight(uint64_t t, uint64_t n, uint64_t key, i
   return x;
 }
 
+// The write-backs of one pair: each coordinate's and the biases' AdaGrad
+// deltas as atomic adds (see the race comment at the top), shared by the
+// default and the staged update.
+EMBFORGE_HD void glove_add_coordinate(float* w, float* c, float* gw, float* gc, int k,
+                                      const glove::AdagradDelta& d) {
+  add_atomic(w + k, d.w);
+  add_atomic(c + k, d.c);
+  add_atomic(gw + k, d.g_w);
+  add_atomic(gc + k, d.g_c);
+}
+
+EMBFORGE_HD void glove_add_biases(float* w, float* c, float* gw, float* gc, int dim,
+                                  float bias_step, float gradsq_w, float gradsq_c) {
+  const glove::BiasDelta dw = glove::adagrad_bias_delta(gradsq_w, bias_step);
+  const glove::BiasDelta dc = glove::adagrad_bias_delta(gradsq_c, bias_step);
+  add_atomic(w + dim, dw.b);
+  add_atomic(gw + dim, dw.g_b);
+  add_atomic(c + dim, dc.b);
+  add_atomic(gc + dim, dc.g_b);
+}
+
 // One pair, simultaneous AdaGrad on both rows. Returns false when skipped
 // (diff not finite, as glove.c); the decision is the same in every lane.
 template <class G>
@@ -176,19 +197,11 @@ EMBFORGE_HD bool glove_update(const G& g, const GloveArgs& a, const glove::Pair&
     const glove::AdagradDelta d = glove::adagrad_delta(
         load_l2(w + k), load_l2(c + k), load_l2(gw + k), load_l2(gc + k), fdiff, a.learning_rate,
         a.grad_clip);
-    add_atomic(w + k, d.w);
-    add_atomic(c + k, d.c);
-    add_atomic(gw + k, d.g_w);
-    add_atomic(gc + k, d.g_c);
+    glove_add_coordinate(w, c, gw, gc, k, d);
   }
   if (g.rank() == 0) {
-    const float bias_step = fdiff * a.bias_rate;
-    const glove::BiasDelta dw = glove::adagrad_bias_delta(load_l2(gw + dim), bias_step);
-    const glove::BiasDelta dc = glove::adagrad_bias_delta(load_l2(gc + dim), bias_step);
-    add_atomic(w + dim, dw.b);
-    add_atomic(gw + dim, dw.g_b);
-    add_atomic(c + dim, dc.b);
-    add_atomic(gc + dim, dc.g_b);
+    glove_add_biases(w, c, gw, gc, dim, fdiff * a.bias_rate, load_l2(gw + dim),
+                     load_l2(gc + dim));
   }
   return true;
 }
@@ -240,20 +253,9 @@ EMBFORGE_HD bool glove_update_staged(const G& g, const GloveArgs& a, const glove
     if (k >= dim) continue;
     const glove::AdagradDelta d =
         glove::adagrad_delta(wv[r], cv[r], gwv[r], gcv[r], fdiff, a.learning_rate, a.grad_clip);
-    add_atomic(w + k, d.w);
-    add_atomic(c + k, d.c);
-    add_atomic(gw + k, d.g_w);
-    add_atomic(gc + k, d.g_c);
+    glove_add_coordinate(w, c, gw, gc, k, d);
   }
-  if (g.rank() == 0) {
-    const float bias_step = fdiff * a.bias_rate;
-    const glove::BiasDelta dw = glove::adagrad_bias_delta(bias_gw, bias_step);
-    const glove::BiasDelta dc = glove::adagrad_bias_delta(bias_gc, bias_step);
-    add_atomic(w + dim, dw.b);
-    add_atomic(gw + dim, dw.g_b);
-    add_atomic(c + dim, dc.b);
-    add_atomic(gc + dim, dc.g_b);
-  }
+  if (g.rank() == 0) glove_add_biases(w, c, gw, gc, dim, fdiff * a.bias_rate, bias_gw, bias_gc);
   return true;
 }
 
