@@ -1,7 +1,7 @@
-"""The `embforge` command line: vocab, train, eval, similar, cooccur, finetune.
+"""The `embforge` command line: vocab, train, eval, similar, cooccur, finetune, lm, chat.
 
 One module per command family (vocab, train, evaluate: eval and similar,
-cooccur, finetune), each with an ``add_*_parser(subparsers)`` and the
+cooccur, finetune, lm: train and generate, chat), each with an ``add_*_parser(subparsers)`` and the
 ``run_*(args)`` it sets as the command's ``run``. Library modules never import
 this package; it imports them. Run as ``embforge ...`` or ``python -m embforge ...``.
 """
@@ -14,9 +14,11 @@ from typing import List, Optional
 from ..distributed.collectives import PeerError
 from ..distributed.group import shutdown_environment
 from .common import load_vectors, save_vectors, say
+from .chat import add_chat_parser
 from .cooccur import add_cooccur_parser
 from .evaluate import add_eval_parser, add_similar_parser
 from .finetune import add_finetune_parser
+from .lm import add_lm_parser
 from .train import add_train_parser
 from .vocab import add_vocab_parser
 
@@ -31,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add in (add_vocab_parser, add_train_parser, add_eval_parser, add_similar_parser,
-                add_cooccur_parser, add_finetune_parser):
+                add_cooccur_parser, add_finetune_parser, add_lm_parser, add_chat_parser):
         add(sub)
     return parser
 

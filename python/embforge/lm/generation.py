@@ -132,11 +132,11 @@ def generate(model, prompts: Union[str, Sequence[str]], max_new_tokens: int = 50
             if bool(done.all()):
                 break
     model.train(was_training)
-    out = _completions(model, new, encoded, unknown, steps, max_new_tokens)
+    out = _completions(model, new, encoded, unknown, steps, max_new_tokens, stop_at_eos)
     return out[0] if single else out
 
 
-def _completions(model, new, encoded, unknown, steps, max_new_tokens) -> List[Completion]:
+def _completions(model, new, encoded, unknown, steps, max_new_tokens, stop_at_eos) -> List[Completion]:
     tokenizer = model.tokenizer
     columns = torch.stack(new, dim=1).tolist() if new else [[] for _ in encoded]
     specials = {model.pad_id, model.bos_id, model.eos_id}
@@ -147,9 +147,9 @@ def _completions(model, new, encoded, unknown, steps, max_new_tokens) -> List[Co
             if token == model.pad_id:
                 break
             kept.append(token)
-            if token == model.eos_id:
+            if token == model.eos_id and stop_at_eos:
                 break
-        if kept and kept[-1] == model.eos_id:
+        if stop_at_eos and kept and kept[-1] == model.eos_id:
             stopped = "eos"
         else:
             stopped = "length" if steps == max_new_tokens else "context"
