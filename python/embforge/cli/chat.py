@@ -20,7 +20,7 @@ def add_chat_parser(subparsers):
                                           "--history exchanges are kept; end of input (Ctrl-D) ends it.")
     p.add_argument("model", help="directory written by 'embforge lm train'")
     p.add_argument("--history", type=int, default=3, help="exchanges kept in the prompt")
-    add_sampling_options(p, max_new_tokens=30)
+    add_sampling_options(p, max_new_tokens=None)
     p.set_defaults(run=run_chat)
     return p
 
@@ -28,7 +28,9 @@ def add_chat_parser(subparsers):
 def run_chat(args) -> int:
     from ..lm import Dialogue
     model = load_model_arg(args.model, args.device)
-    dialogue = Dialogue(model, history=args.history, max_new_tokens=args.max_new_tokens,
+    # the default leaves two thirds of the context to the question and the history
+    longest = args.max_new_tokens or max(1, min(30, model.context // 3))
+    dialogue = Dialogue(model, history=args.history, max_new_tokens=longest,
                         seed=args.seed, **sampling(args))
     interactive = sys.stdin.isatty()
     if interactive:

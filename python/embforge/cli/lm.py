@@ -12,8 +12,9 @@ from .common import load_vectors, say
 __all__ = ["add_lm_parser", "run_lm_train", "run_lm_generate", "add_sampling_options"]
 
 
-def add_sampling_options(p, max_new_tokens: int = 30) -> None:
-    p.add_argument("--max-new-tokens", type=int, default=max_new_tokens)
+def add_sampling_options(p, max_new_tokens=30) -> None:
+    p.add_argument("--max-new-tokens", type=int, default=max_new_tokens,
+                   help=f"tokens generated at most (default: {max_new_tokens or 'a third of the context'})")
     p.add_argument("--temperature", type=float, default=0.8, help="0: greedy")
     p.add_argument("--top-k", type=int, default=40, help="sample among the K likeliest (0: all)")
     p.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling threshold (1: off)")
