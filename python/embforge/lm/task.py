@@ -14,7 +14,24 @@ from .data import IGNORE, TokenStream
 
 torch = require_torch()
 
-__all__ = ["LMTask", "perplexity", "window_batch"]
+__all__ = ["LMTask", "perplexity", "window_batch", "lm_context", "lm_bos_id"]
+
+
+def lm_context(model) -> int:
+    """How many tokens `model` attends over (ours: ``context``; GPT-2: ``n_positions``)."""
+    context = getattr(model, "context", None) or getattr(getattr(model, "config", None), "n_positions", None)
+    if not context:
+        raise ValueError(f"cannot tell the context length of {type(model).__name__}: pass context=")
+    return int(context)
+
+
+def lm_bos_id(model) -> int:
+    bos = getattr(model, "bos_id", None)
+    if bos is None:
+        bos = getattr(getattr(model, "config", None), "bos_token_id", None)
+    if bos is None:
+        raise ValueError(f"{type(model).__name__} names no <bos> id (config.bos_token_id)")
+    return int(bos)
 
 
 def _logits(model, ids):
@@ -91,12 +108,14 @@ class LMTask(Task):
         return {"val_loss": scores["loss"], "val_perplexity": scores["perplexity"]}
 
 
-def perplexity(model, stream: TokenStream, *, context: int, bos_id: int,
-               batch_size: int = 32) -> Dict[str, float]:
+def perplexity(model, stream: TokenStream, *, context: Optional[int] = None,
+               bos_id: Optional[int] = None, batch_size: int = 32) -> Dict[str, float]:
     """``{"perplexity", "loss", "tokens", "unknown_rate"}`` of `model` on
-    `stream`, read in non-overlapping windows of `context` tokens (each
-    window starts without the text before it). Every word and <eos> is
-    predicted, <unk> included: report ``unknown_rate`` next to it."""
+    `stream`, read in non-overlapping windows of `context` tokens (default:
+    the model's; each window starts without the text before it). Every word
+    and <eos> is predicted, <unk> included: report ``unknown_rate`` next to it."""
+    context = context or lm_context(model)
+    bos_id = lm_bos_id(model) if bos_id is None else bos_id
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()

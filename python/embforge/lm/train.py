@@ -8,34 +8,17 @@ from typing import Optional
 from ..torch_bridge import require_torch
 from ..training.loop import FitResult, fit
 from .data import TokenStream
-from .task import LMTask
+from .task import LMTask, lm_bos_id, lm_context
 
 torch = require_torch()
 
-__all__ = ["train_lm", "LMResult", "lm_context", "lm_bos_id"]
+__all__ = ["train_lm", "LMResult", "set_trainable"]
 
 
 @dataclass
 class LMResult(FitResult):
     """:class:`embforge.training.FitResult` plus the best held-out perplexity."""
     best_val_perplexity: Optional[float] = None
-
-
-def lm_context(model) -> int:
-    """How many tokens `model` attends over (ours: ``context``; GPT-2: ``n_positions``)."""
-    context = getattr(model, "context", None) or getattr(getattr(model, "config", None), "n_positions", None)
-    if not context:
-        raise ValueError(f"cannot tell the context length of {type(model).__name__}: pass context=")
-    return int(context)
-
-
-def lm_bos_id(model) -> int:
-    bos = getattr(model, "bos_id", None)
-    if bos is None:
-        bos = getattr(getattr(model, "config", None), "bos_token_id", None)
-    if bos is None:
-        raise ValueError(f"{type(model).__name__} names no <bos> id (config.bos_token_id)")
-    return int(bos)
 
 
 def set_trainable(model, freeze_embedding: bool, train_last_layers: Optional[int]) -> None:
