@@ -170,7 +170,9 @@ def test_importing_embforge_modules_does_not_need_torch():
         import sys
         sys.modules["torch"] = None  # any import of torch now fails
         import embforge, embforge.torch_bridge, embforge.tokenizer, embforge.finetune, embforge.hf
+        import embforge.lm, embforge.training, embforge.cli
         tok = embforge.tokenizer.Tokenizer({"<pad>": 0, "<unk>": 1, "a": 2})
+        assert embforge.lm.encode_texts(tok, ["a b", "a"], 0, 1).unknown == 1
         assert tok.batch(["a b"], return_tensors="np")["input_ids"].tolist() == [[2, 1]]
         try:
             embforge.torch_bridge.to_torch(object())
