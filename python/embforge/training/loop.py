@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -122,7 +121,6 @@ def fit(model, task: Task, *, epochs: int = 10, lr: float = 1e-3, weight_decay: 
     bar = tqdm(total=epochs * steps_per_epoch, initial=(first - 1) * steps_per_epoch,
                disable=not progress, desc=desc, unit=task.unit)
     stop = threading.Event()
-    finished = first > epochs
     with ctrl_c_stops(stop), bar:
         logger.info("fine-tuning %d trainable parameters: %d epochs of %d batches",
                     result.trainable_parameters, epochs, steps_per_epoch)
@@ -192,10 +190,3 @@ def _tell_shared_vectors(model) -> None:
     if embedding is not None and getattr(getattr(embedding, "weight", None), "requires_grad", False):
         vectors_changed(embedding)
 
-
-def perplexity(loss: float) -> float:
-    """exp(mean cross-entropy), inf past float range."""
-    try:
-        return math.exp(loss)
-    except OverflowError:
-        return math.inf
