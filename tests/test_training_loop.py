@@ -111,3 +111,14 @@ def test_early_stopping_restores_the_best_epoch(kv):
     result = lm.train_lm(model, train, valid, epochs=6, lr=0.0, patience=2, seed=0, progress=False)
     assert result.stopped_early and len(result.history) == 3 and result.best_epoch == 1
     assert np.isclose(result.best_val_perplexity, result.history[0]["val_perplexity"])
+
+
+def test_resuming_a_finished_run_trains_no_more(kv, tmp_path):
+    model, train, valid = setup(kv)
+    done = lm.train_lm(model, train, valid, epochs=2, batch_size=4, seed=0, progress=False,
+                       checkpoint_dir=tmp_path)
+    trained = weights(model)
+    again = lm.train_lm(model, train, valid, epochs=2, batch_size=4, seed=0, progress=False,
+                        checkpoint_dir=tmp_path, resume=True)
+    assert again.resumed_from == 3 and again.history == done.history and again.best_epoch == done.best_epoch
+    assert all(torch.equal(v, trained[k]) for k, v in weights(model).items())
