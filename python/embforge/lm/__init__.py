@@ -4,14 +4,16 @@ held-out perplexity, generation, a dialogue loop.
     kv = Word2Vec(sg=1).fit("corpus.txt.gz").wv
     model = DecoderLM.from_vectors(kv, num_layers=2, context=128)   # trains a copy of kv
     train = encode_texts(model.tokenizer, read_texts("domain.txt.gz"), model.bos_id, model.eos_id)
-    result = train_lm(model, train, valid, epochs=3)
+    valid = encode_texts(model.tokenizer, read_texts("held_out.txt"), model.bos_id, model.eos_id)
+    result = train_lm(model, train, valid, epochs=3)      # held-out perplexity every epoch
     generate(model, "the scheduler", max_new_tokens=20, top_p=0.9, seed=0).text
 
 Everything runs on the vectors' device. Modules: ``model`` (DecoderLM),
 ``data`` (texts to a token stream; numpy only), ``task`` (the training
 loop's task, perplexity), ``train`` (train_lm), ``generation`` (generate), ``saving``
 (one safetensors file), ``chat`` (a bounded dialogue), ``gpt2`` (the same
-path through a Hugging Face GPT2LMHeadModel). torch is imported when a name
+path through a Hugging Face GPT2LMHeadModel, which generates with its own
+``model.generate``). torch is imported when a name
 that needs it is first used, so ``import embforge.lm`` works without it.
 """
 from __future__ import annotations
