@@ -33,6 +33,7 @@ DATA = Path(os.environ.get("EMBFORGE_DATA", ROOT.parent / "shared" / "data"))
 import torch  # noqa: E402
 
 from embforge import finetune as ft  # noqa: E402
+from embforge._layout import SPARE_ROWS  # noqa: E402
 from embforge.keyedvectors import KeyedVectors  # noqa: E402
 
 ARCH = dict(num_layers=2, num_heads=4, ff_dim=200, dropout=0.1, encoder_dropout=0.0, max_length=64)
@@ -58,8 +59,8 @@ def load_vectors(path):
 
 
 def _as_keyed_vectors(words, vectors):
-    """Vectors rebuilt in a worker process, with 2 spare rows for <pad>/<unk>."""
-    storage = np.zeros((len(words) + 2, vectors.shape[1]), dtype=np.float32)
+    """Vectors rebuilt in a worker process, with the spare rows for the specials."""
+    storage = np.zeros((len(words) + SPARE_ROWS, vectors.shape[1]), dtype=np.float32)
     storage[: len(words)] = vectors
     return KeyedVectors.from_storage(words, storage)
 

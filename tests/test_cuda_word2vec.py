@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+from embforge._layout import SPARE_ROWS
 from embforge._native import core
 
 from conftest import needs_gpu
@@ -326,7 +327,7 @@ def test_backend_word2vec_plumbing(emulation, fake_device, toy, skip_gram):
     corpus, tables = toy
     v = len(corpus.vocab)
     storage, out = backend.allocate_word2vec(v, 24, 1, "cuda")
-    assert tuple(storage.shape) == (v + 2, 24) and not storage[v:].any() and not out.any()
+    assert tuple(storage.shape) == (v + SPARE_ROWS, 24) and not storage[v:].any() and not out.any()
     expected_in = np.empty((v, 24), np.float32)
     core.init_word2vec_input(expected_in, 1)
     np.testing.assert_array_equal(storage[:v].numpy(), expected_in)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
+from embforge._layout import SPARE_ROWS
 from embforge.keyedvectors import KeyedVectors
 
 gensim_models = pytest.importorskip("gensim.models")
@@ -91,7 +92,7 @@ def test_from_storage_rejects_bad_input(keys, storage, counts, message):
 
 def test_constructor_and_add_vectors_like_gensim():
     kv = KeyedVectors(4, count=3)
-    assert len(kv) == 0 and kv._storage.shape == (5, 4)   # 3 reserved + 2 spare rows
+    assert len(kv) == 0 and kv._storage.shape == (3 + SPARE_ROWS, 4)   # 3 reserved + spare rows
     kv.add_vectors(["a", "b"], np.ones((2, 4)))
     storage = kv._storage
     kv.add_vector("c", np.full(4, 3.0))
@@ -99,7 +100,7 @@ def test_constructor_and_add_vectors_like_gensim():
     kv.add_vectors(["d", "a", "d"], np.array([[4.0] * 4, [9.0] * 4, [5.0] * 4]))
     assert kv.index_to_key == ["a", "b", "c", "d"]
     assert kv["a"][0] == 1.0 and kv["d"][0] == 4.0         # existing kept, first duplicate wins
-    assert kv._storage.shape == (6, 4)                     # grown: 4 + 2 spare rows
+    assert kv._storage.shape == (4 + SPARE_ROWS, 4)        # grown: 4 + spare rows
     kv.add_vectors(["a", "e"], np.array([[9.0] * 4, [6.0] * 4]), replace=True)
     assert kv["a"][0] == 9.0 and kv["e"][0] == 6.0
     kv["f"] = np.full(4, 8.0)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
+from embforge._layout import SPARE_ROWS
 from embforge.keyedvectors import KeyedVectors
 
 from vector_files import FUNCTION_SCOPED, kv_of, word_vectors, write
@@ -21,7 +22,7 @@ def test_native_round_trip(tmp_path, data, with_counts):
     loaded = KeyedVectors.load(path)
     assert loaded.index_to_key == words
     np.testing.assert_array_equal(loaded.vectors, vectors)
-    assert loaded._storage.shape == (len(words) + 2, vectors.shape[1])
+    assert loaded._storage.shape == (len(words) + SPARE_ROWS, vectors.shape[1])
     assert ("count" in loaded.expandos) == with_counts
     if with_counts:
         assert [loaded.get_vecattr(w, "count") for w in words] == counts

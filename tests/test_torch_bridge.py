@@ -170,7 +170,9 @@ def test_importing_embforge_modules_does_not_need_torch():
         import sys
         sys.modules["torch"] = None  # any import of torch now fails
         import embforge, embforge.torch_bridge, embforge.tokenizer, embforge.finetune, embforge.hf
+        import embforge.lm, embforge.training, embforge.cli
         tok = embforge.tokenizer.Tokenizer({"<pad>": 0, "<unk>": 1, "a": 2})
+        assert embforge.lm.encode_texts(tok, ["a b", "a"], 0, 1).unknown == 1
         assert tok.batch(["a b"], return_tensors="np")["input_ids"].tolist() == [[2, 1]]
         try:
             embforge.torch_bridge.to_torch(object())
@@ -239,3 +241,39 @@ def test_cuda_to_cupy_shares_the_device_buffer():
     assert array.data.ptr == tensor.data_ptr()
     array[1, 1] = 5.0
     assert tensor[1, 1].item() == 5.0
+
+
+# ------------------------------------------------ room for a language model's specials
+
+def _producers(tmp_path):
+    """Vectors as every producer hands them out: trainers, readers, a built-up
+    KeyedVectors, and the files of an earlier version (two spare rows then)."""
+    from embforge import GloVe, KeyedVectors, Word2Vec, cooccurrence
+    sentences = [["sun", "moon", "star", "sky"], ["bread", "oven", "flour", "dough"]] * 20
+    w2v = Word2Vec(sg=1, vector_size=8, min_count=1, epochs=1, workers=1, seed=1).fit(sentences)
+    glove = GloVe(vector_size=8, epochs=1, workers=1).fit(cooccurrence(sentences, window=2))
+    w2v.wv.save_word2vec_format(str(tmp_path / "v.bin"), binary=True)
+    w2v.wv.save(str(tmp_path / "v.kv"))
+    built = KeyedVectors(8)
+    built.add_vectors(["a", "b", "c"], np.ones((3, 8), np.float32))
+    legacy = os.path.join(os.path.dirname(__file__), "data", "legacy")
+    return {"word2vec": w2v.wv, "glove": glove.wv, "built": built,
+            "bin": KeyedVectors.load_word2vec_format(str(tmp_path / "v.bin"), binary=True),
+            "kv": KeyedVectors.load(str(tmp_path / "v.kv")),
+            "legacy kv": KeyedVectors.load(os.path.join(legacy, "vectors.kv")),
+            "legacy bin": KeyedVectors.load_word2vec_format(os.path.join(legacy, "vectors.bin"), binary=True),
+            "legacy model": Word2Vec.load(os.path.join(legacy, "word2vec.npz")).wv}
+
+
+def test_every_producer_leaves_room_for_the_lm_specials(tmp_path):
+    """Four specials go into the spare rows of whatever made the vectors: no copy."""
+    for name, kv in _producers(tmp_path).items():
+        before = np.array(kv.vectors)
+        embedding, mapping = torch_bridge.to_embedding(kv, specials=torch_bridge.LM_SPECIALS)
+        n = len(kv)
+        assert embedding.weight.data_ptr() == kv.vectors.__array_interface__["data"][0], name
+        assert torch_bridge.shares_memory(embedding, kv), name
+        assert [mapping[s] for s in torch_bridge.LM_SPECIALS] == [n, n + 1, n + 2, n + 3], name
+        np.testing.assert_array_equal(embedding.weight[:n].detach().numpy(), before)
+        five, _ = torch_bridge.to_embedding(kv, specials=torch_bridge.LM_SPECIALS + ("<sep>",))
+        assert not torch_bridge.shares_memory(five, kv), name  # beyond the spare rows: a copy

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from embforge.io import word2vec_format
+from embforge._layout import SPARE_ROWS
 from embforge.keyedvectors import KeyedVectors
 
 from vector_files import FUNCTION_SCOPED, kv_of, record, word_vectors, write
@@ -27,7 +28,7 @@ def test_word2vec_round_trip_is_exact(tmp_path, data, binary, gz):
     loaded = KeyedVectors.load_word2vec_format(path, binary=binary)
     assert loaded.index_to_key == words
     np.testing.assert_array_equal(loaded.vectors, vectors)
-    assert loaded._storage.shape == (len(words) + 2, vectors.shape[1])     # 2 spare rows
+    assert loaded._storage.shape == (len(words) + SPARE_ROWS, vectors.shape[1])
     assert not loaded._storage[len(words):].any()
     assert [loaded.get_vecattr(w, "count") for w in words] == list(range(len(words), 0, -1))
 

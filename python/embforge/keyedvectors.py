@@ -1,8 +1,8 @@
 """``KeyedVectors``: words and their vectors, with gensim's names and semantics.
 
 The vectors are the first ``len(kv)`` rows of one C-contiguous array,
-``kv._storage``; the rows after them are spare (the trainers allocate 2, the
-PyTorch bridge puts ``<pad>``/``<unk>`` there without copying). The trainers
+``kv._storage``; the rows after them are spare (the trainers allocate ``SPARE_ROWS``, the
+PyTorch bridge puts ``<pad>``/``<unk>``/``<bos>``/``<eos>`` there without copying). The trainers
 write into ``kv.vectors`` in place and call ``kv._invalidate()`` afterwards,
 which drops the cached norms.
 

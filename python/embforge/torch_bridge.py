@@ -8,10 +8,12 @@ Layout of :func:`to_embedding` (the ids a model sees)::
 
     0 .. n-1        the n words, in the vectors' order (ids = kv.key_to_index)
     n               specials[0], the padding row: zeros, ``padding_idx``
-    n+1 ..          the other specials (default "<unk>"): the mean word vector
+    n+1 ..          the other specials (default "<unk>"; a language model adds
+                    "<bos>", "<eos>"): the mean word vector
 
 Word ids are unchanged and the specials are appended, so the embedding can
-reuse the vectors' own buffer (its spare rows) instead of copying it.
+reuse the vectors' own buffer (its ``SPARE_ROWS`` spare rows, enough for
+``LM_SPECIALS``) instead of copying it.
 
 torch (and CuPy) are optional: they are imported only when these functions
 run, so ``import embforge`` never needs them.
@@ -26,9 +28,12 @@ import numpy as np
 from .backends.arrays import same_device, tensor_device
 
 __all__ = ["require_torch", "to_torch", "to_embedding", "to_cupy", "embedding_vocab",
-           "tensor_device", "vectors_changed"]
+           "tensor_device", "vectors_changed", "shares_memory", "DEFAULT_SPECIALS", "LM_SPECIALS"]
 
 DEFAULT_SPECIALS = ("<pad>", "<unk>")
+# A language model also needs a start and an end of text; all four fit in the
+# spare rows every vector buffer keeps (_layout.SPARE_ROWS).
+LM_SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")
 
 # embedding module -> weak reference to the vectors whose memory it shares
 _SHARED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -172,6 +177,12 @@ def to_embedding(kv, freeze: bool = False, specials: Sequence[str] = DEFAULT_SPE
         # (kept outside the module, which stays picklable).
         _SHARED[embedding] = weakref.ref(kv)
     return embedding, mapping
+
+
+def shares_memory(embedding, kv) -> bool:
+    """Whether `embedding` was built on `kv`'s own buffer (training it writes the vectors)."""
+    ref = _SHARED.get(embedding)
+    return ref is not None and ref() is kv
 
 
 def vectors_changed(embedding) -> bool:

@@ -1,8 +1,9 @@
-"""The `embforge` command line: vocab, train, eval, similar, cooccur, finetune, plot.
+"""The `embforge` command line: vocab, train, eval, similar, cooccur, finetune,
+lm, chat, plot.
 
 One module per command family (vocab, train, evaluate: eval and similar,
-cooccur, finetune, plot), each with an ``add_*_parser(subparsers)`` and the
-``run_*(args)`` it sets as the command's ``run``. Library modules never import
+cooccur, finetune, lm: train and generate, chat, plot), each with an
+``add_*_parser(subparsers)`` and the ``run_*(args)`` it sets as the command's ``run``. Library modules never import
 this package; it imports them. Run as ``embforge ...`` or ``python -m embforge ...``.
 """
 from __future__ import annotations
@@ -16,9 +17,11 @@ from typing import List, Optional
 from ..distributed.collectives import PeerError
 from ..distributed.group import shutdown_environment
 from .common import load_vectors, save_vectors, say
+from .chat import add_chat_parser
 from .cooccur import add_cooccur_parser
 from .evaluate import add_eval_parser, add_similar_parser
 from .finetune import add_finetune_parser
+from .lm import add_lm_parser
 from .plot import add_plot_parser
 from .train import add_train_parser
 from .vocab import add_vocab_parser
@@ -34,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add in (add_vocab_parser, add_train_parser, add_eval_parser, add_similar_parser,
-                add_cooccur_parser, add_finetune_parser, add_plot_parser):
+                add_cooccur_parser, add_finetune_parser, add_lm_parser, add_chat_parser,
+                add_plot_parser):
         add(sub)
     return parser
 

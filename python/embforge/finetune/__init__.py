@@ -15,7 +15,8 @@ Everything runs on the device of the vectors: vectors trained with
 ``device="cuda"`` give a model on that GPU without a trip through the host.
 
 Modules: ``data`` (TSV input, labels), ``model`` (TextClassifier),
-``batches`` (padding), ``train`` (the loop), ``scoring`` (evaluate, predict),
+``batches`` (padding), ``train`` (the classifier's task, run by the shared
+loop of ``embforge.training``), ``scoring`` (evaluate, predict),
 ``saving`` (one torch file). The TSV part needs only numpy; the others import
 torch, which this package loads when one of their names is first used, so
 ``import embforge.finetune`` works without torch.

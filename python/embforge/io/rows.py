@@ -1,8 +1,8 @@
 """Vector storage as the readers return it, and how it is filled.
 
 ``storage`` holds the vectors in its first ``len(words)`` rows followed by
-SPARE_ROWS zero rows, so that the torch hand-off can append ``<pad>`` and
-``<unk>`` without copying the matrix.
+SPARE_ROWS zero rows, so that the torch hand-off can append its special
+tokens (``<pad>``, ``<unk>``, ...) without copying the matrix.
 """
 from __future__ import annotations
 

@@ -1,0 +1,35 @@
+"""The one training loop of the PyTorch models built on our vectors (the text
+classifier of ``embforge.finetune``, the language models of ``embforge.lm``).
+
+``fit(model, task, ...)`` runs AdamW with linear warm-up and decay, gradient
+clipping, a validation score after every epoch, early stopping with the best
+epoch's weights restored, a tqdm bar, Ctrl-C (stop after the batch in
+progress), and per-epoch checkpoints written without pickle (safetensors)
+that ``resume=`` continues from. A *task* says what a batch is and how a
+model is scored (see ``loop.Task``).
+
+Modules: ``loop`` (fit, FitResult, Task), ``optim`` (optimizer, schedule),
+``interrupt`` (Ctrl-C), ``tensor_files`` (safetensors files with a JSON
+header), ``checkpoints`` (the per-epoch training state). Every module but
+``interrupt`` imports torch; this package imports them on first use of one
+of their names, so ``import embforge.training`` works without torch.
+"""
+from __future__ import annotations
+
+__all__ = ["fit", "FitResult", "Task", "read_tensors", "write_tensors"]
+
+
+def __getattr__(name):
+    if name in ("fit", "FitResult", "Task"):
+        from . import loop as module
+    elif name in ("read_tensors", "write_tensors"):
+        from . import tensor_files as module
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
