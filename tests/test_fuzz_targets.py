@@ -41,6 +41,7 @@ EXPECTED = {
                                                   r"a valid \.npy header",
     ("cooccurrence_archive", "npy_header_tokenize_error"): r"not an embforge co-occurrence file "
                                                            r"\(member \w+: not a valid \.npy header",
+    ("checkpoint_manifest", "model_is_an_object"): r"invalid checkpoint manifest \(model \{",
 }
 
 

@@ -188,7 +188,7 @@ def parse_manifest(directory: str, manifest) -> CheckpointInfo:
         raise ValueError(f"{where}: checkpoint format version {manifest.get('version')!r} is not "
                          f"supported (this embforge reads version {VERSION})")
     kind = manifest.get("model")
-    if kind not in MODEL_CLASSES:
+    if not isinstance(kind, str) or kind not in MODEL_CLASSES:  # (a dict is unhashable)
         raise bad(f"model {kind!r}, expected one of {sorted(MODEL_CLASSES)}")
     done = manifest.get("epochs_done")
     if not is_int(done, 0, MAX_EPOCHS - 1):
