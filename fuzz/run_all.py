@@ -45,6 +45,8 @@ def run_target(name: str, args) -> dict:
                "-print_final_stats=1"]
     if args.runs:
         command.append(f"-runs={args.runs}")
+    if args.seed:
+        command.append(f"-seed={args.seed}")
     if args.seconds:
         command.append(f"-max_total_time={args.seconds}")
     if args.nice:
@@ -104,6 +106,9 @@ def main(argv=None) -> int:
     parser.add_argument("--timeout", type=int, default=10, help="seconds per input (a hang)")
     parser.add_argument("--rss-limit-mb", type=int, default=2048)
     parser.add_argument("--max-len", type=int, default=8192)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="libFuzzer's random seed (0: a new one each run); with --runs the "
+                             "run is repeatable, as CI's smoke step needs")
     parser.add_argument("--nice", type=int, default=0)
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args(argv)
