@@ -72,7 +72,7 @@ def test_ctrl_c_during_word2vec_training_writes_the_vectors(long_corpus, tmp_pat
 def test_ctrl_c_during_glove_training_writes_the_vectors(long_corpus, tmp_path):
     out = tmp_path / "g.txt"
     code, err = interrupt_when(["train", "--model", "glove", long_corpus, "-o", str(out), "--threads",
-                                "1", "--epochs", "200", "--min-count", "1", "--window", "5"],
+                                "1", "--epochs", "100000", "--min-count", "1", "--window", "5"],
                                "nonzeros from", tmp_path)
     assert code == 130 and "Traceback" not in err, err
     assert "stopped early (Ctrl-C); vectors saved so far" in err.splitlines()[-1]
@@ -132,7 +132,7 @@ def test_ctrl_c_during_out_of_core_glove_leaves_no_temporary(long_corpus, tmp_pa
     spills.mkdir()
     out = tmp_path / "g.txt"
     code, err = interrupt_when(["train", "--model", "glove", long_corpus, "-o", str(out),
-                                "--threads", "1", "--epochs", "200", "--min-count", "1",
+                                "--threads", "1", "--epochs", "100000", "--min-count", "1",
                                 "--window", "5", "--size", "20", "--memory", "4MB", "--temp-dir",
                                 str(spills)],
                                "out of core", tmp_path)

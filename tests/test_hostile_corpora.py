@@ -11,12 +11,12 @@ import pytest
 
 from embforge.io.line_ranges import rank_share
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def embforge_cli(*args, timeout=60):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [p for p in (os.environ.get("PYTHONPATH"), os.path.join(HERE, "..", "python")) if p]))
+    # the import path of this test run: an installed package in CI, python/ in a
+    # developer build
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     return subprocess.run([sys.executable, "-m", "embforge", *args], capture_output=True,
                           text=True, timeout=timeout, env=env)
 

@@ -22,8 +22,9 @@ MAX_KILLS = 12   # ... and more until one lands mid-write (fast saves spend less
 
 
 def start_saver(kind, directory):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [p for p in (os.environ.get("PYTHONPATH"), os.path.join(HERE, "..", "python")) if p]))
+    # the import path of this test run: an installed package in CI, python/ in a
+    # developer build
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     child = subprocess.Popen([sys.executable, os.path.join(HERE, "save_kinds.py"), kind,
                               str(directory)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              env=env, text=True)

@@ -16,7 +16,6 @@ from embforge.history import TrainingHistory
 pytest.importorskip("matplotlib")
 from embforge import plots  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def png_size(path):
@@ -151,8 +150,9 @@ def test_plot_eval_draws_one_bar_per_file_and_benchmark(tmp_path):
 
 
 def cli(*args):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [p for p in (os.environ.get("PYTHONPATH"), os.path.join(HERE, "..", "python")) if p]))
+    # the import path of this test run: an installed package in CI, python/ in a
+    # developer build
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     return subprocess.run([sys.executable, "-m", "embforge", *args], capture_output=True,
                           text=True, timeout=120, env=env)
 

@@ -12,7 +12,6 @@ import pytest
 
 import embforge
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +50,9 @@ def test_a_vocabulary_past_its_budget_fails_early_naming_it(many_words):
 
 def test_the_vocab_command_says_so_and_writes_nothing(many_words, tmp_path):
     path, _ = many_words
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [p for p in (os.environ.get("PYTHONPATH"), os.path.join(HERE, "..", "python")) if p]))
+    # the import path of this test run: an installed package in CI, python/ in a
+    # developer build
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     out = tmp_path / "vocab.txt"
     done = subprocess.run([sys.executable, "-m", "embforge", "vocab", path, "-o", str(out),
                            "--memory", "6MB"], capture_output=True, text=True, env=env,
