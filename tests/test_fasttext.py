@@ -191,3 +191,25 @@ def test_cuda_is_not_yet_supported():
     with pytest.raises(ValueError, match="not yet available on 'cuda:0'"):
         CudaBackend("cuda:0").check_fasttext()
     assert get_backend("cpu").check_fasttext() is None
+
+
+def test_word_pairs_with_unseen_words(tmp_path, trained):
+    wv = trained.wv
+    a, b, c = TOPICS[0][:3]
+    x, y = TOPICS[3][:2]
+    unseen = a[:-1] + "q"
+    rows = [(a, b, 9.0), (a, x, 1.0), (unseen, c, 8.0), (unseen, y, 2.5), (b.upper(), x, 1.5),
+            (c, y, 0.5)]
+    path = tmp_path / "pairs.tsv"
+    path.write_text("".join(f"{p}\t{q}\t{s}\n" for p, q, s in rows))
+    _, spearman, oov = wv.evaluate_word_pairs(path)
+    assert oov == pytest.approx(100 * 2 / 6)  # gensim's rule: unseen pairs skipped
+    _, spearman_all, oov_all = wv.evaluate_word_pairs(path, unseen="ngrams")
+    assert oov_all == pytest.approx(100 * 2 / 6)  # now scored from n-grams
+    predicted = [wv.similarity(p if p in TOPICS[0] + TOPICS[3] or p == unseen else p.lower(), q)
+                 for p, q, _ in rows]
+    scipy_stats = pytest.importorskip("scipy.stats")
+    expected = scipy_stats.spearmanr([s for _, _, s in rows], predicted)[0]
+    assert spearman_all[0] == pytest.approx(expected)
+    with pytest.raises(ValueError, match="unseen must be"):
+        wv.evaluate_word_pairs(path, unseen="yes")

@@ -27,7 +27,7 @@ import logging
 
 import numpy as np
 
-from . import _native
+from . import _native, evaluation
 from ._checks import check_number
 from ._layout import SPARE_ROWS
 from .io.archive import read_archive, write_archive
@@ -137,6 +137,51 @@ class FastTextKeyedVectors(KeyedVectors):
     def similarity(self, w1, w2) -> float:
         """Cosine similarity; either word may be outside the vocabulary."""
         return float(self.get_vector(w1, norm=True) @ self.get_vector(w2, norm=True))
+
+    def evaluate_word_pairs(self, pairs, delimiter="\t", encoding="utf8", restrict_vocab=300000,
+                            case_insensitive=True, dummy4unknown=False, unseen: str = "skip"):
+        """``(pearson, spearman, oov_ratio)`` against human scores, as
+        KeyedVectors' (gensim's: pairs with a word outside the first
+        `restrict_vocab` words are skipped). ``unseen="ngrams"`` scores those
+        pairs too, giving such words their n-gram vectors (lower-cased when
+        `case_insensitive`, as corpora usually are); `oov_ratio` is then the
+        percentage of pairs that needed one, and only pairs with a word that
+        has no n-gram are skipped."""
+        if unseen == "skip":
+            return super().evaluate_word_pairs(pairs, delimiter, encoding, restrict_vocab,
+                                               case_insensitive, dummy4unknown)
+        if unseen != "ngrams":
+            raise ValueError(f"unseen must be 'skip' or 'ngrams', got {unseen!r}")
+        ok_vocab, _, _ = evaluation._case_vocab(self, restrict_vocab, case_insensitive)
+        fold = evaluation._folder(case_insensitive)
+        normed = self.get_normed_vectors()
+
+        def unit(word):
+            index = ok_vocab.get(fold(word))
+            if index is not None:
+                return normed[index], False
+            word = word.lower() if case_insensitive else word
+            return (self.get_vector(word, norm=True), True) if word in self else (None, True)
+
+        gold, predicted, from_ngrams, skipped = [], [], 0, 0
+        for _, a, b, score in evaluation.read_word_pairs(pairs, delimiter, encoding, False):
+            (va, oa), (vb, ob) = unit(a), unit(b)
+            if va is None or vb is None:
+                skipped += 1
+                if dummy4unknown:
+                    gold.append(score)
+                    predicted.append(0.0)
+                continue
+            from_ngrams += oa or ob
+            gold.append(score)
+            predicted.append(float(np.dot(va, vb)))
+        if not gold:
+            raise ValueError(f"{pairs}: no usable word pairs")
+        pearson, spearman = evaluation.pearsonr(gold, predicted), evaluation.spearmanr(gold, predicted)
+        oov_ratio = 100.0 * from_ngrams / (len(gold) + (0 if dummy4unknown else skipped))
+        logger.info("Pearson %.4f, Spearman %.4f against %s; %d pairs scored with n-gram vectors, "
+                    "%d skipped", pearson[0], spearman[0], pairs, from_ngrams, skipped)
+        return pearson, spearman, oov_ratio
 
     def add_vectors(self, keys, weights, extras=None, replace: bool = False) -> None:
         raise ValueError("FastTextKeyedVectors cannot add words: an added word would have no "
