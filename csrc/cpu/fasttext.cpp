@@ -41,13 +41,20 @@ using w2v_cpu::ThreadResult;
 
 // One thread's scratch vectors, on cache lines of its own.
 struct Scratch {
-  Scratch(int dim, int n_targets)
-      : hidden(dim), grad(dim), dots(n_targets), targets(n_targets) {}
+  Scratch(int dim, int n_targets, int max_sets)
+      : hidden(dim), grad(dim), dots(n_targets),
+        targets(static_cast<size_t>(n_targets) * max_sets) {}
   LineArray<float> hidden;   // the mean of the bag
   LineArray<float> grad;     // summed gradient for every row of the bag
   LineArray<float> dots;     // one set's dot products
-  LineArray<uint32_t> targets;  // one set: the positive, then the noise words
+  LineArray<uint32_t> targets;  // the window's sets: the positive, then the noise words
 };
+
+// Starts loading a row into cache (the n-gram rows and the noise words'
+// output rows are random rows of matrices far larger than the caches).
+EMBFORGE_INLINE void prefetch_row(const float* row, int dim) {
+  for (int i = 0; i < dim; i += 16) __builtin_prefetch(row + i);
+}
 
 EMBFORGE_INLINE float* input_row(const FastTextModel& m, uint32_t row, int dim) {
   return m.input + static_cast<int64_t>(row) * dim;
@@ -66,6 +73,11 @@ EMBFORGE_INLINE void compose(const FastTextModel& m, int dim, const uint32_t* wo
   if (rows > 1) vec::scale(1.0f / static_cast<float>(rows), hidden, dim);
 }
 
+EMBFORGE_INLINE void prefetch_word(const FastTextModel& m, int dim, uint32_t word) {
+  for (int64_t k = m.subword_offsets[word]; k < m.subword_offsets[word + 1]; ++k)
+    prefetch_row(input_row(m, m.subword_ids[k], dim), dim);
+}
+
 // Adds grad to every subword row of words[0, n).
 EMBFORGE_INLINE void spread(const FastTextModel& m, int dim, const uint32_t* words, int n,
                             const float* grad) {
@@ -77,16 +89,16 @@ EMBFORGE_INLINE void spread(const FastTextModel& m, int dim, const uint32_t* wor
 
 // One set of targets against the hidden vector: every dot product first,
 // then target after target the gradient takes the row and the row moves.
-EMBFORGE_INLINE void train_set(const FastTextModel& m, int dim, Scratch& s, int n_targets,
-                               float alpha, double& loss, int64_t& terms) {
-  const uint32_t positive = s.targets[0];
+EMBFORGE_INLINE void train_set(const FastTextModel& m, int dim, Scratch& s, const uint32_t* targets,
+                               int n_targets, float alpha, double& loss, int64_t& terms) {
+  const uint32_t positive = targets[0];
   for (int k = 0; k < n_targets; ++k)
-    s.dots[k] = dot(s.hidden.data(), m.output + static_cast<int64_t>(s.targets[k]) * dim, dim);
+    s.dots[k] = dot(s.hidden.data(), m.output + static_cast<int64_t>(targets[k]) * dim, dim);
   for (int k = 0; k < n_targets; ++k) {
-    if (k > 0 && s.targets[k] == positive) continue;  // a noise draw of the positive itself
+    if (k > 0 && targets[k] == positive) continue;  // a noise draw of the positive itself
     const float g = w2v_cpu::coefficient(s.dots[k], k == 0, alpha, &loss);
     ++terms;
-    float* row = m.output + static_cast<int64_t>(s.targets[k]) * dim;
+    float* row = m.output + static_cast<int64_t>(targets[k]) * dim;
     axpy(g, row, s.grad.data(), dim);
     axpy(g, s.hidden.data(), row, dim);
   }
@@ -117,12 +129,19 @@ void train_chunks(const Context& c, std::atomic<int64_t>& next_chunk, SplitMix64
   const double total = static_cast<double>(c.total_ids);
   constexpr int64_t kReportEvery = 10000;
 
-  Scratch s(dim, n_targets);
+  Scratch s(dim, n_targets, 2 * p.window);
   LineArray<uint32_t> sentence(c.max_sentence);
   LineArray<uint32_t> contexts(2 * p.window);
-  auto draw_noise = [&] {
-    for (int k = 1; k < n_targets; ++k)
-      s.targets[k] = alias_draw(m.noise_keep, m.noise_alias, n_vocab, rng.next());
+  // A set's positive, then noise words drawn now: their output rows load
+  // while the hidden vector is composed.
+  auto add_set = [&](int set, uint32_t positive) {
+    uint32_t* t = s.targets.data() + static_cast<int64_t>(set) * n_targets;
+    t[0] = positive;
+    prefetch_row(m.output + static_cast<int64_t>(positive) * dim, dim);
+    for (int k = 1; k < n_targets; ++k) {
+      t[k] = alias_draw(m.noise_keep, m.noise_alias, n_vocab, rng.next());
+      prefetch_row(m.output + static_cast<int64_t>(t[k]) * dim, dim);
+    }
   };
 
   float alpha = w2v::linear_rate(p.alpha_start, p.alpha_end,
@@ -151,22 +170,23 @@ void train_chunks(const Context& c, std::atomic<int64_t>& next_chunk, SplitMix64
         if (hi - lo < 2) continue;
         std::fill(s.grad.begin(), s.grad.end(), 0.0f);
         if (p.skip_gram) {
+          int n_sets = 0;
+          for (int j = lo; j < hi; ++j)
+            if (j != pos) add_set(n_sets++, sentence[j]);
           compose(m, dim, &sentence[pos], 1, s.hidden.data());
-          for (int j = lo; j < hi; ++j) {
-            if (j == pos) continue;
-            s.targets[0] = sentence[j];
-            draw_noise();
-            train_set(m, dim, s, n_targets, alpha, loss, terms);
-          }
+          if (pos + 1 < n) prefetch_word(m, dim, sentence[pos + 1]);  // the next center's bag
+          for (int set = 0; set < n_sets; ++set)
+            train_set(m, dim, s, s.targets.data() + static_cast<int64_t>(set) * n_targets,
+                      n_targets, alpha, loss, terms);
           spread(m, dim, &sentence[pos], 1, s.grad.data());
         } else {
           int n_contexts = 0;
           for (int j = lo; j < hi; ++j)
             if (j != pos) contexts[n_contexts++] = sentence[j];
+          add_set(0, sentence[pos]);
           compose(m, dim, contexts.data(), n_contexts, s.hidden.data());
-          s.targets[0] = sentence[pos];
-          draw_noise();
-          train_set(m, dim, s, n_targets, alpha, loss, terms);
+          if (pos + p.window + 1 < n) prefetch_word(m, dim, sentence[pos + p.window + 1]);
+          train_set(m, dim, s, s.targets.data(), n_targets, alpha, loss, terms);
           spread(m, dim, contexts.data(), n_contexts, s.grad.data());
         }
       }
@@ -295,16 +315,14 @@ double fasttext_window_update(const FastTextParams& params, const FastTextModel&
   for (int64_t k = 0; k < static_cast<int64_t>(n_sets) * n_targets; ++k)
     EMBFORGE_CHECK(targets[k] < model.vocab_size, "target ", targets[k], " out of range");
   const int dim = params.vector_size;
-  Scratch s(dim, n_targets);
+  Scratch s(dim, n_targets, 0);
   double loss = 0.0;
   int64_t terms = 0;
   compose(model, dim, inputs, n_inputs, s.hidden.data());
   std::fill(s.grad.begin(), s.grad.end(), 0.0f);
-  for (int set = 0; set < n_sets; ++set) {
-    std::copy(targets + static_cast<int64_t>(set) * n_targets,
-              targets + static_cast<int64_t>(set + 1) * n_targets, s.targets.data());
-    train_set(model, dim, s, n_targets, alpha, loss, terms);
-  }
+  for (int set = 0; set < n_sets; ++set)
+    train_set(model, dim, s, targets + static_cast<int64_t>(set) * n_targets, n_targets, alpha,
+              loss, terms);
   spread(model, dim, inputs, n_inputs, s.grad.data());
   return loss;
 }
