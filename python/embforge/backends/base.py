@@ -87,12 +87,14 @@ class Backend:
         raise ValueError(f"FastText is not yet available on {self.device!r} (the CUDA kernel is "
                          "still to come): train with device='cpu'")
 
-    def init_fasttext(self, vocab_size: int, bucket: int, dim: int, seed: int, initial=None):
+    def init_fasttext(self, vocab_size: int, bucket: int, dim: int, seed: int, scale: float,
+                      initial=None):
         """``(input, output, storage)``: input [vocab + bucket, dim] (word
         rows, then n-gram rows) initialised as word2vec.c initialises its
-        input, output [vocab, dim] zeros, and storage [vocab + SPARE_ROWS,
-        dim] zeros for the composed word vectors. `initial`: host arrays
-        (input, output) to start from instead (a loaded model)."""
+        input, times `scale` (the same numbers on every backend), output
+        [vocab, dim] zeros, and storage [vocab + SPARE_ROWS, dim] zeros for
+        the composed word vectors. `initial`: host arrays (input, output) to
+        start from instead (a loaded model)."""
         self.check_fasttext()
 
     def train_fasttext_epoch(self, corpus, input, output, subwords, tables, params, *,

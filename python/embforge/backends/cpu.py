@@ -58,13 +58,15 @@ class CpuBackend(Backend):
     def check_fasttext(self) -> None:
         pass
 
-    def init_fasttext(self, vocab_size: int, bucket: int, dim: int, seed: int, initial=None):
+    def init_fasttext(self, vocab_size: int, bucket: int, dim: int, seed: int, scale: float,
+                      initial=None):
         storage = np.zeros((vocab_size + SPARE_ROWS, dim), dtype=np.float32)
         if initial is not None:
             input, output = (np.ascontiguousarray(a, dtype=np.float32) for a in initial)
             return input, output, storage
         input = np.empty((vocab_size + bucket, dim), dtype=np.float32)
         _native.core.init_word2vec_input(input, seed)
+        input *= np.float32(scale)
         return input, np.zeros((vocab_size, dim), dtype=np.float32), storage
 
     def train_fasttext_epoch(self, corpus, input, output, subwords, tables, params, *,
