@@ -34,6 +34,7 @@
 #include "embforge/random.h"
 #include "embforge/simd.h"
 #include "embforge/word2vec_math.h"
+#include "epoch_chunks.h"
 #include "hot_rows.h"
 #include "line_array.h"
 #include "word2vec_window.h"
@@ -47,21 +48,10 @@ namespace {
 // the ones the cores fought over.
 constexpr int64_t kHotRows = 64;
 
-// Ids per chunk of work (train_word2vec_epoch): ~2 ms of training, small
-// enough that threads finish together and a shuffled epoch mixes the corpus
-// well, large enough that claiming one costs nothing.
-constexpr int64_t kChunkIds = 1 << 14;
-
 using w2v_cpu::cbow_window;
 using w2v_cpu::skip_gram_window;
 using w2v_cpu::ThreadResult;
 using w2v_cpu::WindowBuffers;
-
-// Sentences [first, end): one chunk of work.
-struct SentenceRange {
-  int64_t first;
-  int64_t end;
-};
 
 struct Context {
   const Word2VecParams& params;
@@ -212,37 +202,9 @@ void check_params(const Word2VecParams& p, const CorpusView& corpus, const Word2
                  p.slice_count, ") for slice_count=", p.slice_count, ", got ", p.slice_index);
 }
 
-// The epoch's work: chunks of consecutive sentences of about kChunkIds ids,
-// in a fresh random order each epoch (seeded: one worker stays
-// bit-identical). In file order, a corpus made of two sources (here a
-// dictionary, then Linux docs) ended every epoch, where the learning rate is
-// lowest, on the second alone: analogy 0.220 with one worker against 0.236
-// shuffled (CBOW, 6 seeds); with two workers shuffling gained 0.005-0.010
-// (CBOW) and 0.002 (skip-gram) over two interleaved halves (bench/RESULTS.md).
-std::vector<SentenceRange> epoch_chunks(const CorpusView& corpus, uint64_t seed, int epoch) {
-  std::vector<SentenceRange> chunks;
-  for (int64_t s = 0; s < corpus.n_sentences;) {
-    const int64_t target = corpus.offsets[s] + kChunkIds;
-    const int64_t end = std::max<int64_t>(
-        s + 1, std::lower_bound(corpus.offsets + s, corpus.offsets + corpus.n_sentences, target) -
-                   corpus.offsets);
-    chunks.push_back({s, std::min(end, corpus.n_sentences)});
-    s = chunks.back().end;
-  }
-  SplitMix64 order_rng(seed, (static_cast<uint64_t>(epoch) << 32) | 0xFFFFFFFFull);
-  shuffle(chunks.data(), static_cast<int64_t>(chunks.size()), order_rng);
-  return chunks;
-}
-
 // Chunks [first, end) of the shuffled list form slice `index` of `count`.
 std::pair<int64_t, int64_t> slice_bounds(int64_t n_chunks, int index, int count) {
   return {n_chunks * index / count, n_chunks * (index + 1) / count};
-}
-
-int64_t ids_in(const CorpusView& corpus, const SentenceRange* chunks, int64_t n) {
-  int64_t ids = 0;
-  for (int64_t k = 0; k < n; ++k) ids += corpus.offsets[chunks[k].end] - corpus.offsets[chunks[k].first];
-  return ids;
 }
 
 }  // namespace

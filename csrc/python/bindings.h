@@ -116,6 +116,7 @@ void def_fields_init_repr(py::class_<T>& cls, const std::string& name,
 void bind_common(py::module_& m);
 void bind_corpus(py::module_& m);
 void bind_word2vec(py::module_& m);
+void bind_fasttext(py::module_& m);
 void bind_glove(py::module_& m);
 void bind_glove_blocks(py::module_& m);
 

@@ -6,6 +6,7 @@ PYBIND11_MODULE(_core, m) {
   embforge::bind::bind_common(m);
   embforge::bind::bind_corpus(m);
   embforge::bind::bind_word2vec(m);
+  embforge::bind::bind_fasttext(m);
   embforge::bind::bind_glove(m);
   embforge::bind::bind_glove_blocks(m);
 }

@@ -7,6 +7,8 @@
 from ._native import cuda_available, cuda_unavailable_reason, device_info
 from .cooccurrence import Cooccurrence, cooccurrence
 from .corpus import EncodedCorpus, encode
+from .fasttext import FastText, load_facebook_model, load_facebook_vectors, save_facebook_model
+from .fasttext_kv import FastTextKeyedVectors
 from .glove import GloVe
 from .keyedvectors import KeyedVectors
 from .tokenizer import Tokenizer
@@ -15,10 +17,10 @@ from .word2vec import Word2Vec
 
 __version__ = "0.1.0"
 
-__all__ = ["Cooccurrence", "EncodedCorpus", "GloVe", "KeyedVectors", "Tokenizer", "Vocabulary",
-           "Word2Vec",
+__all__ = ["Cooccurrence", "EncodedCorpus", "FastText", "FastTextKeyedVectors", "GloVe",
+           "KeyedVectors", "Tokenizer", "Vocabulary", "Word2Vec",
            "cooccurrence", "cuda_available", "cuda_unavailable_reason", "device_info", "encode",
-           "simd_level"]
+           "load_facebook_model", "load_facebook_vectors", "save_facebook_model", "simd_level"]
 
 
 def simd_level() -> str:

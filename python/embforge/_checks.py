@@ -5,11 +5,13 @@ value is a ValueError that names the parameter and the value it got.
 """
 from __future__ import annotations
 
+import os
 import re
+from typing import Optional
 
 import numpy as np
 
-__all__ = ["check_number", "parse_memory", "MIN_MEMORY"]
+__all__ = ["check_number", "parse_memory", "MIN_MEMORY", "available_memory", "check_allocation"]
 
 
 def check_number(name: str, value, low, high=None, *, integer: bool = False,
@@ -56,3 +58,28 @@ def parse_memory(memory) -> int:
     if value < MIN_MEMORY:
         raise ValueError(f"memory={memory!r} is {value} bytes; the minimum is {MIN_MEMORY} bytes (64 KiB)")
     return value
+
+
+def available_memory() -> Optional[int]:
+    """Bytes the kernel says a new allocation can get without swapping
+    (MemAvailable), else the physical memory; None when neither is known."""
+    try:
+        with open("/proc/meminfo", "rb") as info:
+            for line in info:
+                if line.startswith(b"MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def check_allocation(what: str, nbytes: int, available: Optional[int] = None) -> None:
+    """ValueError naming `what` and both numbers when `nbytes` exceeds the
+    memory available now (`available`, default available_memory())."""
+    available = available_memory() if available is None else available
+    if available is not None and nbytes > available:
+        raise ValueError(f"{what} needs {nbytes / 1e9:.2f} GB ({nbytes} bytes), more than the "
+                         f"{available / 1e9:.2f} GB of memory available")

@@ -27,8 +27,9 @@ import numpy as np
 
 from .backends.arrays import same_device, tensor_device
 
-__all__ = ["require_torch", "to_torch", "to_embedding", "to_cupy", "embedding_vocab",
-           "tensor_device", "vectors_changed", "shares_memory", "DEFAULT_SPECIALS", "LM_SPECIALS"]
+__all__ = ["require_torch", "to_torch", "to_embedding", "to_embedding_bag", "SubwordIds",
+           "to_cupy", "embedding_vocab", "tensor_device", "vectors_changed", "shares_memory",
+           "DEFAULT_SPECIALS", "LM_SPECIALS"]
 
 DEFAULT_SPECIALS = ("<pad>", "<unk>")
 # A language model also needs a start and an end of text; all four fit in the
@@ -183,6 +184,46 @@ def shares_memory(embedding, kv) -> bool:
     """Whether `embedding` was built on `kv`'s own buffer (training it writes the vectors)."""
     ref = _SHARED.get(embedding)
     return ref is not None and ref() is kv
+
+
+def to_embedding_bag(kv, freeze: bool = False, *, copy: bool = False):
+    """``(torch.nn.EmbeddingBag, SubwordIds)`` for FastText vectors: the bag
+    (``mode="mean"``) holds the whole input matrix (word rows, then n-gram
+    rows) and ``SubwordIds(words)`` gives the ``(input, offsets)`` it takes,
+    so ``bag(*ids(words))`` is each word's vector, unseen words included.
+
+    Without ``copy`` the bag's weight shares the input matrix's memory, so
+    training it moves the vectors' rows (call ``kv.adjust_vectors()`` to
+    refresh ``kv.vectors`` afterwards); ``copy=True`` trains a private copy.
+    """
+    torch = require_torch()
+    rows = getattr(kv, "input_rows", None)
+    if rows is None:
+        raise ValueError("to_embedding_bag needs FastText vectors (with n-gram rows); plain "
+                         "word vectors have to_embedding")
+    weight = torch.tensor(rows) if copy else torch.from_numpy(rows)
+    bag = torch.nn.EmbeddingBag.from_pretrained(weight, freeze=freeze, mode="mean")
+    return bag, SubwordIds(kv)
+
+
+class SubwordIds:
+    """Words to the ``(input, offsets)`` of an EmbeddingBag over FastText's
+    input rows: each word's own row (vocabulary words) and its n-gram rows."""
+
+    def __init__(self, kv):
+        self.kv = kv
+
+    def __call__(self, words: Sequence[str]):
+        torch = require_torch()
+        rows = [self.kv.subword_rows(word) for word in words]
+        empty = next((word for word, r in zip(words, rows) if len(r) == 0), None)
+        if empty is not None:
+            raise KeyError(f"{empty!r} is not a vocabulary word and has no character n-grams of "
+                           f"{self.kv.min_n}..{self.kv.max_n} characters")
+        lengths = np.array([len(r) for r in rows], dtype=np.int64)
+        offsets = np.concatenate(([0], np.cumsum(lengths)[:-1])) if len(rows) else lengths
+        flat = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+        return torch.from_numpy(flat.astype(np.int64)), torch.from_numpy(offsets.astype(np.int64))
 
 
 def vectors_changed(embedding) -> bool:

@@ -79,6 +79,36 @@ class Backend:
         epoch given ``params.slice_index``/``slice_count``."""
         raise NotImplementedError
 
+    # -------------------------------------------------------------- fastText
+    # FastText runs on the CPU for now; a backend without the kernels says so
+    # once, when the model is made, instead of failing mid-training.
+    def check_fasttext(self) -> None:
+        """ValueError when this device cannot train FastText."""
+        raise ValueError(f"FastText is not yet available on {self.device!r} (the CUDA kernel is "
+                         "still to come): train with device='cpu'")
+
+    def init_fasttext(self, vocab_size: int, bucket: int, dim: int, seed: int, scale: float,
+                      initial=None):
+        """``(input, output, storage)``: input [vocab + bucket, dim] (word
+        rows, then n-gram rows) initialised as word2vec.c initialises its
+        input, times `scale` (the same numbers on every backend), output
+        [vocab, dim] zeros, and storage [vocab + SPARE_ROWS, dim] zeros for
+        the composed word vectors. `initial`: host arrays (input, output) to
+        start from instead (a loaded model)."""
+        self.check_fasttext()
+
+    def train_fasttext_epoch(self, corpus, input, output, subwords, tables, params, *,
+                             progress) -> dict:
+        """One epoch with ``params``, a ``_core.FastTextParams`` (csrc's
+        fasttext.h); `subwords` is (offsets, ids) from ``_core.fasttext_subwords``
+        and `tables` (keep_threshold, noise_keep, noise_alias). Returns loss,
+        loss_terms, ids_processed, words_trained, stopped."""
+        self.check_fasttext()
+
+    def fasttext_word_vectors(self, input, subwords, bucket: int, out, workers: int) -> None:
+        """out[w] = the mean of word w's subword rows of `input`."""
+        self.check_fasttext()
+
     # --------------------------------------------------------- co-occurrence
     # True when count_cooccurrences can write its result straight to a file
     # (path=) instead of holding it in memory.

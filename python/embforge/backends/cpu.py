@@ -54,6 +54,32 @@ class CpuBackend(Backend):
         ids = _native.core.word2vec_slice_ids(corpus.offsets, seed, epoch, slices)
         return (np.concatenate(([0], np.cumsum(ids))) / max(1, int(ids.sum()))).tolist()
 
+    # -------------------------------------------------------------- fastText
+    def check_fasttext(self) -> None:
+        pass
+
+    def init_fasttext(self, vocab_size: int, bucket: int, dim: int, seed: int, scale: float,
+                      initial=None):
+        storage = np.zeros((vocab_size + SPARE_ROWS, dim), dtype=np.float32)
+        if initial is not None:
+            input, output = (np.ascontiguousarray(a, dtype=np.float32) for a in initial)
+            return input, output, storage
+        input = np.empty((vocab_size + bucket, dim), dtype=np.float32)
+        _native.core.init_word2vec_input(input, seed)
+        input *= np.float32(scale)
+        return input, np.zeros((vocab_size, dim), dtype=np.float32), storage
+
+    def train_fasttext_epoch(self, corpus, input, output, subwords, tables, params, *,
+                             progress) -> dict:
+        offsets, ids = subwords
+        keep, noise_keep, noise_alias = tables
+        return _native.core.train_fasttext_epoch(corpus.ids, corpus.offsets, input, output, offsets,
+                                                 ids, keep, noise_keep, noise_alias, params,
+                                                 progress=progress)
+
+    def fasttext_word_vectors(self, input, subwords, bucket: int, out, workers: int) -> None:
+        _native.core.fasttext_word_vectors(input, subwords[0], subwords[1], bucket, out, workers)
+
     # --------------------------------------------------------- co-occurrence
     def count_cooccurrences(self, encoded, *, window: int, symmetric: bool,
                             distance_weighting: bool, workers: int, memory, memory_bytes: int,

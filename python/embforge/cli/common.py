@@ -4,21 +4,31 @@ from __future__ import annotations
 
 import os
 import sys
+import zipfile
 from typing import List
 
 from ..io.word2vec_header import has_header
 from ..distributed.collectives import all_gather_object
 from ..distributed.group import init_from_environment
+from ..fasttext import load_facebook_vectors
+from ..fasttext_kv import FastTextKeyedVectors
+from ..io.fasttext_bin import is_fasttext_bin
 from ..keyedvectors import KeyedVectors
 
 __all__ = ["load_vectors", "save_vectors", "corpus_arg", "say", "join_job", "Job"]
 
 
 def load_vectors(path):
-    """Reads vectors by extension: .kv (embforge), .bin (word2vec binary),
-    anything else text (word2vec text with a header line, or GloVe without)."""
+    """Reads vectors: a fastText model (any name: recognised by its magic
+    number) with its n-grams; else by extension: .kv (embforge; FastText's
+    archive with n-grams too), .bin (word2vec binary), anything else text
+    (word2vec text with a header line, or GloVe without)."""
     path = os.fspath(path)
+    if is_fasttext_bin(path):
+        return load_facebook_vectors(path)
     if path.endswith(".kv"):
+        if zipfile.is_zipfile(path):
+            return FastTextKeyedVectors.load(path)
         return KeyedVectors.load(path)
     if path.endswith(".bin"):
         return KeyedVectors.load_word2vec_format(path, binary=True)

@@ -1,4 +1,4 @@
-"""`embforge train`: skip-gram or CBOW (Word2Vec) and GloVe, corpus to vectors.
+"""`embforge train`: skip-gram or CBOW (Word2Vec), FastText and GloVe, corpus to vectors.
 
 The two families share the general options (size, window, epochs, ...) and
 each has its own group. `--alpha` is Word2Vec's learning rate only: GloVe's
@@ -10,22 +10,28 @@ from __future__ import annotations
 
 from ..cooccurrence import Cooccurrence
 from ..corpus import encode
+from ..fasttext import FastText
 from ..glove import OUTPUTS, GloVe
 from ..word2vec import Word2Vec
 from .common import corpus_arg, join_job, save_vectors
 from .resume import add_checkpoint_arguments, check_same_vocabulary, plan_checkpoint
 
-__all__ = ["add_train_parser", "run_train", "train_word2vec", "train_glove"]
+__all__ = ["add_train_parser", "run_train", "train_word2vec", "train_fasttext", "train_glove"]
+
+FASTTEXT_MODELS = ("fasttext-sg", "fasttext-cbow")
 
 
 def add_train_parser(sub) -> None:
-    p = sub.add_parser("train", help="train word vectors (skip-gram, CBOW or GloVe)",
+    p = sub.add_parser("train", help="train word vectors (skip-gram, CBOW, FastText or GloVe)",
                        description="Train word vectors on CORPUS and write them to OUTPUT "
-                                   "(.bin: word2vec binary, .kv: embforge, else word2vec text).")
+                                   "(.bin: word2vec binary, or fastText's model for fasttext-*; "
+                                   ".kv: embforge; else word2vec text, which keeps no n-grams).")
     p.add_argument("corpus", nargs="+", help="corpus file(s): text, .gz, .bz2 or .xz")
     p.add_argument("-o", "--output", required=True, help="vectors file to write")
-    p.add_argument("--model", choices=["sgns", "cbow", "glove"], default="sgns",
-                   help="sgns: skip-gram, cbow: CBOW (both with negative sampling), glove: GloVe")
+    p.add_argument("--model", choices=["sgns", "cbow", *FASTTEXT_MODELS, "glove"], default="sgns",
+                   help="sgns: skip-gram, cbow: CBOW (both with negative sampling), "
+                        "fasttext-sg/fasttext-cbow: the same with character n-grams (vectors "
+                        "for unseen words), glove: GloVe")
     p.add_argument("--size", type=int, default=100, help="vector size (default 100)")
     p.add_argument("--window", type=int, default=None,
                    help="context window (default 5; 15 for glove)")
@@ -54,6 +60,7 @@ def add_train_parser(sub) -> None:
                    help="under torchrun, Word2Vec: add every rank's change (sum, default) or "
                         "average the ranks' models")
     _add_word2vec_arguments(p.add_argument_group("skip-gram / CBOW"))
+    _add_fasttext_arguments(p.add_argument_group("FastText"))
     _add_glove_arguments(p.add_argument_group("GloVe"))
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run_train)
@@ -65,6 +72,15 @@ def _add_word2vec_arguments(group) -> None:
     group.add_argument("--alpha", type=float, default=None,
                        help="initial learning rate (default 0.025 sgns, 0.05 cbow); "
                             "GloVe takes --eta and --weight-power instead")
+
+
+def _add_fasttext_arguments(group) -> None:
+    group.add_argument("--min-n", type=int, default=3,
+                       help="FastText: shortest character n-gram, < > markers included (default 3)")
+    group.add_argument("--max-n", type=int, default=6, help="FastText: longest n-gram (default 6)")
+    group.add_argument("--bucket", type=int, default=2_000_000,
+                       help="FastText: n-gram rows (default 2000000; bucket x size floats are "
+                            "allocated up front)")
 
 
 def _add_glove_arguments(group) -> None:
@@ -95,6 +111,8 @@ def run_train(args) -> int:
                 f"--alpha {args.alpha}: --alpha is the skip-gram/CBOW learning rate; for GloVe "
                 "give --eta (learning rate) or --weight-power (weighting exponent, glove.c's -alpha)")
         return train_glove(args)
+    if args.model in FASTTEXT_MODELS:
+        return train_fasttext(args)
     return train_word2vec(args)
 
 
@@ -122,6 +140,36 @@ def train_word2vec(args) -> int:
         if resumed.remaining_epochs:
             model.train(corpus, **resumed.train_arguments())
     return _finish(job, model, args, f"{model.words_per_second / 1e6:.2f}M words/s")
+
+
+def train_fasttext(args) -> int:
+    """`embforge train --model fasttext-sg|fasttext-cbow`: train, write the
+    model (.bin: fastText's format, n-grams kept) or its vectors."""
+    for flag, value in (("--checkpoint", args.checkpoint), ("--resume", args.resume),
+                        ("--sync-interval", args.sync_interval)):
+        if value is not None:
+            raise ValueError(f"{flag} is not available for {args.model} yet (FastText trains "
+                             "in one process, without checkpoints)")
+    job = join_job(args.device)
+    if job.world_size > 1:
+        raise ValueError(f"{args.model} trains in one process: run it without torchrun")
+    model = FastText(sg=int(args.model == "fasttext-sg"), vector_size=args.size,
+                     window=args.window or 5, epochs=args.epochs or 5, min_count=args.min_count,
+                     workers=args.threads, negative=args.negative, sample=args.sample,
+                     alpha=args.alpha, seed=args.seed, device=args.device,
+                     progress=False if args.quiet else None, min_n=args.min_n,
+                     max_n=args.max_n, bucket=args.bucket)
+    model.fit(corpus_arg(args.corpus))
+    if args.output.endswith(".bin"):
+        model.save_facebook_model(args.output)
+    else:
+        save_vectors(model.wv, args.output)
+    if args.save_model:
+        model.save(args.save_model)
+    state = "stopped early (Ctrl-C); vectors saved so far" if model.interrupted else "done"
+    job.say(f"{state}: {len(model.wv)} words + {model.bucket} n-gram buckets x "
+            f"{model.vector_size}, {model.words_per_second / 1e6:.2f}M words/s -> {args.output}")
+    return 130 if model.interrupted else 0
 
 
 def _finish(job, model, args, speed: str, extra: str = "") -> int:

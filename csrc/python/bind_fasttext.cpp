@@ -1,0 +1,183 @@
+#include <string>
+#include <vector>
+
+#include <pybind11/stl.h>
+
+#include "bindings.h"
+#include "embforge/fasttext.h"
+#include "embforge/fasttext_ngrams.h"
+
+namespace embforge::bind {
+namespace {
+
+// The input and output matrices and the subword lists as a FastTextModel,
+// checked: shapes agree, offsets run from 0 to len(ids) without decreasing
+// and every subword id is a row of the input matrix (the kernel indexes rows
+// without checks).
+FastTextModel checked_model(py::array& input, py::array* output, py::array& offsets,
+                            py::array& ids, int64_t bucket) {
+  EMBFORGE_CHECK(input.ndim() == 2, "input must be 2-D, got ", input.ndim(), "-D");
+  EMBFORGE_CHECK(bucket >= 1, "bucket must be >= 1, got ", bucket);
+  const int64_t rows = input.shape(0);
+  const auto dim = input.shape(1);
+  const int64_t vocab = rows - bucket;
+  EMBFORGE_CHECK(vocab >= 1, "input has ", rows, " rows: not vocabulary + bucket=", bucket);
+  FastTextModel m;
+  m.vocab_size = vocab;
+  m.bucket = bucket;
+  m.input = checked_data<float>(input, "input", {rows, dim}, true);
+  // no output matrix: callers that only read the input rows
+  m.output = output ? checked_data<float>(*output, "output", {vocab, dim}, true) : nullptr;
+  m.subword_offsets = checked_data<int64_t>(offsets, "subword_offsets", {vocab + 1}, false);
+  m.subword_ids = checked_data<uint32_t>(ids, "subword_ids", {-1}, false);
+  const auto n_ids = static_cast<int64_t>(ids.size());
+  EMBFORGE_CHECK(m.subword_offsets[0] == 0 && m.subword_offsets[vocab] == n_ids,
+                 "subword_offsets must run from 0 to len(subword_ids)=", n_ids);
+  for (int64_t w = 0; w < vocab; ++w)
+    EMBFORGE_CHECK(m.subword_offsets[w] <= m.subword_offsets[w + 1],
+                   "subword_offsets must not decrease (at ", w, ")");
+  for (int64_t k = 0; k < n_ids; ++k)
+    EMBFORGE_CHECK(m.subword_ids[k] < rows, "subword id ", m.subword_ids[k], " at ", k,
+                   " is out of range for ", rows, " input rows");
+  return m;
+}
+
+py::array_t<uint32_t> ngram_rows(const std::string& word, int min_n, int max_n, int64_t bucket) {
+  EMBFORGE_CHECK(min_n >= 1 && max_n >= min_n, "need 1 <= min_n <= max_n, got min_n=", min_n,
+                 ", max_n=", max_n);
+  EMBFORGE_CHECK(bucket >= 1 && bucket <= 0xFFFFFFFFll, "bucket must be in [1, 2^32 - 1], got ", bucket);
+  std::vector<uint32_t> rows;
+  ft::for_each_ngram(word.data(), static_cast<int64_t>(word.size()), min_n, max_n,
+                     [&](int64_t, int64_t, uint32_t h) {
+                       rows.push_back(static_cast<uint32_t>(h % static_cast<uint32_t>(bucket)));
+                     });
+  return to_numpy(std::move(rows));
+}
+
+}  // namespace
+
+void bind_fasttext(py::module_& m) {
+  py::class_<FastTextParams> params(
+      m, "FastTextParams", "FastText's parameters (fasttext.h): _core.train_fasttext_epoch takes them.");
+  params.def_readwrite("vector_size", &FastTextParams::vector_size)
+      .def_readwrite("window", &FastTextParams::window)
+      .def_readwrite("negative", &FastTextParams::negative)
+      .def_readwrite("skip_gram", &FastTextParams::skip_gram, "False: CBOW")
+      .def_readwrite("shrink_windows", &FastTextParams::shrink_windows)
+      .def_readwrite("alpha_start", &FastTextParams::alpha_start)
+      .def_readwrite("alpha_end", &FastTextParams::alpha_end)
+      .def_readwrite("seed", &FastTextParams::seed)
+      .def_readwrite("epoch", &FastTextParams::epoch)
+      .def_readwrite("workers", &FastTextParams::workers, "CPU threads")
+      .def_readwrite("min_n", &FastTextParams::min_n)
+      .def_readwrite("max_n", &FastTextParams::max_n)
+      .def_readwrite("bucket", &FastTextParams::bucket);
+  def_fields_init_repr(params, "FastTextParams",
+                       {"vector_size", "window", "negative", "skip_gram", "shrink_windows",
+                        "alpha_start", "alpha_end", "seed", "epoch", "workers", "min_n", "max_n",
+                        "bucket"});
+
+  m.def("fasttext_hash", [](const py::bytes& data) {
+          const std::string s = data;
+          return ft::hash_bytes(s.data(), static_cast<int64_t>(s.size()));
+        },
+        py::arg("data"), "fastText's FNV-1a hash of bytes (each taken as a signed char).");
+
+  m.def("fasttext_ngrams",
+        [](const std::string& word, int min_n, int max_n) {
+          const std::string bracketed = "<" + word + ">";
+          py::list out;
+          ft::for_each_ngram(word.data(), static_cast<int64_t>(word.size()), min_n, max_n,
+                             [&](int64_t begin, int64_t end, uint32_t) {
+                               out.append(py::bytes(bracketed.substr(begin, end - begin)));
+                             });
+          return out;
+        },
+        py::arg("word"), py::arg("min_n"), py::arg("max_n"),
+        "The n-grams of <word> as UTF-8 bytes, in fastText's order.");
+
+  m.def("fasttext_ngram_rows", &ngram_rows, py::arg("word"), py::arg("min_n"), py::arg("max_n"),
+        py::arg("bucket"), "hash % bucket of each n-gram of <word> (uint32, fastText's order).");
+
+  m.def("fasttext_subwords",
+        [](const std::vector<std::string>& words, int min_n, int max_n, int64_t bucket) {
+          Subwords subwords;
+          {
+            py::gil_scoped_release release;
+            subwords = fasttext_subwords(words, min_n, max_n, bucket);
+          }
+          return py::make_tuple(to_numpy(std::move(subwords.offsets)), to_numpy(std::move(subwords.ids)));
+        },
+        py::arg("words"), py::arg("min_n"), py::arg("max_n"), py::arg("bucket"),
+        "(offsets int64 [V + 1], ids uint32): word w's input rows are ids[offsets[w]:offsets[w+1]],\n"
+        "its own row w, then V + hash % bucket of each n-gram.");
+
+  m.def("fasttext_word_vectors",
+        [](py::array input, py::array offsets, py::array ids, int64_t bucket, py::array out,
+           int workers) {
+          const FastTextModel model = checked_model(input, nullptr, offsets, ids, bucket);
+          const auto dim = input.shape(1);
+          float* target = checked_data<float>(out, "out", {model.vocab_size, dim}, true);
+          py::gil_scoped_release release;
+          fasttext_word_vectors(model, static_cast<int>(dim), target, workers);
+        },
+        py::arg("input"), py::arg("subword_offsets"), py::arg("subword_ids"), py::arg("bucket"),
+        py::arg("out"), py::arg("workers") = 1,
+        "out[w] = the mean of word w's subword rows of input, for every vocabulary word.");
+
+  m.def("fasttext_window_update",
+        [](py::array input, py::array output, py::array offsets, py::array ids, int64_t bucket,
+           py::array inputs, py::array targets, float alpha) {
+          const FastTextModel model = checked_model(input, &output, offsets, ids, bucket);
+          EMBFORGE_CHECK(targets.ndim() == 2 && targets.shape(1) >= 1,
+                         "targets must be 2-D [sets, 1 + negative]");
+          FastTextParams params;
+          params.vector_size = static_cast<int>(input.shape(1));
+          params.negative = static_cast<int>(targets.shape(1)) - 1;
+          params.bucket = bucket;
+          const auto* in = checked_data<uint32_t>(inputs, "inputs", {-1}, false);
+          const auto* tg = checked_data<uint32_t>(targets, "targets", {-1, -1}, false);
+          return fasttext_window_update(params, model, in, static_cast<int>(inputs.size()), tg,
+                                        static_cast<int>(targets.shape(0)), alpha);
+        },
+        py::arg("input"), py::arg("output"), py::arg("subword_offsets"), py::arg("subword_ids"),
+        py::arg("bucket"), py::arg("inputs"), py::arg("targets"), py::arg("alpha"),
+        "One window's update as training does it (fasttext.h), for tests against a reference.");
+
+  m.def("train_fasttext_epoch",
+        [](py::array ids, py::array offsets, py::array input, py::array output,
+           py::array subword_offsets, py::array subword_ids, py::array keep_threshold,
+           py::array noise_keep, py::array noise_alias, const FastTextParams& params,
+           std::shared_ptr<Progress> progress) {
+          FastTextModel model = checked_model(input, &output, subword_offsets, subword_ids,
+                                              params.bucket);
+          EMBFORGE_CHECK(input.shape(1) == params.vector_size, "input has ", input.shape(1),
+                         " columns, params.vector_size is ", params.vector_size);
+          const int64_t vocab = model.vocab_size;
+          const CorpusView corpus = corpus_view(ids, offsets, vocab);
+          model.keep_threshold = checked_data<uint32_t>(keep_threshold, "keep_threshold", {vocab}, false);
+          model.noise_keep = checked_data<uint32_t>(noise_keep, "noise_keep", {vocab}, false);
+          model.noise_alias = checked_data<uint32_t>(noise_alias, "noise_alias", {vocab}, false);
+          EpochStats stats;
+          {
+            py::gil_scoped_release release;
+            stats = train_fasttext_epoch(params, corpus, model, progress.get());
+          }
+          py::dict out;
+          out["loss"] = stats.loss;
+          out["loss_terms"] = stats.loss_terms;
+          out["ids_processed"] = stats.ids_processed;
+          out["words_trained"] = stats.words_trained;
+          out["stopped"] = stats.stopped;
+          out["rng_end"] = stats.rng_end;
+          return out;
+        },
+        py::arg("ids"), py::arg("offsets"), py::arg("input"), py::arg("output"),
+        py::arg("subword_offsets"), py::arg("subword_ids"), py::arg("keep_threshold"),
+        py::arg("noise_keep"), py::arg("noise_alias"), py::arg("params"), py::kw_only(),
+        py::arg("progress") = py::none(),
+        "One epoch with params.workers threads; returns loss, loss_terms, ids_processed,\n"
+        "words_trained, stopped.");
+}
+
+}  // namespace embforge::bind
