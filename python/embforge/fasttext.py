@@ -19,7 +19,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from . import _native
-from ._checks import check_allocation, check_number
+from ._checks import check_allocation
 from .fasttext_kv import FastTextKeyedVectors, check_ngram_settings
 from .history import TrainingHistory
 from .io import fasttext_bin
