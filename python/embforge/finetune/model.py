@@ -21,7 +21,7 @@ nn = torch.nn
 __all__ = ["TextClassifier", "model_device", "check_device"]
 
 
-def _sinusoids(length: int, dim: int):
+def sinusoids(length: int, dim: int):
     """Fixed sinusoidal position codes [length, dim] (no parameters to learn)."""
     position = torch.arange(length, dtype=torch.float32)[:, None]
     half = (dim + 1) // 2
@@ -75,7 +75,7 @@ class TextClassifier(nn.Module):
         self.embedding = embedding
         # Everything else is created on the embedding's device: no weights
         # travel between host and GPU when the vectors live on a GPU.
-        self.register_buffer("positions", _sinusoids(max_length, dim).to(device), persistent=False)
+        self.register_buffer("positions", sinusoids(max_length, dim).to(device), persistent=False)
         self.input_norm = nn.LayerNorm(dim, device=device)
         self.dropout = nn.Dropout(dropout)
         layer = nn.TransformerEncoderLayer(dim, num_heads, self.config["ff_dim"],

@@ -14,6 +14,7 @@ import math
 from typing import List, Optional, Tuple
 
 from ..backends.arrays import same_device
+from ..finetune.model import sinusoids
 from ..tokenizer import Tokenizer
 from ..torch_bridge import LM_SPECIALS, require_torch, to_embedding
 
@@ -24,15 +25,6 @@ F = torch.nn.functional
 __all__ = ["DecoderLM", "Cache"]
 
 Cache = List[Tuple[object, object]]   # per block: keys and values [batch, heads, seen, head_dim]
-
-
-def sinusoids(length: int, dim: int):
-    """Fixed sinusoidal position codes [length, dim]."""
-    position = torch.arange(length, dtype=torch.float32)[:, None]
-    half = (dim + 1) // 2
-    frequency = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32) / half)
-    angles = position * frequency[None, :]
-    return torch.cat([angles.sin(), angles.cos()], dim=1)[:, :dim]
 
 
 class Block(nn.Module):
