@@ -10,7 +10,7 @@ import _harness
 TARGETS = ("word2vec_text", "word2vec_binary", "glove_text", "glove_cooccurrence", "vocab_file",
            "native_kv", "word2vec_model", "glove_model", "cooccurrence_archive",
            "checkpoint_manifest", "finetune_tsv", "word_pairs", "analogies", "corpus",
-           "corpus_compressed")
+           "corpus_compressed", "fasttext_bin")
 
 
 def write_seeds(out: str, names=TARGETS) -> None:

@@ -17,7 +17,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Per target: a fixed number of mutations from a fixed seed, so that CI is
 # repeatable (a time budget and a fresh seed would fuzz different inputs on
 # every run, and a new crash would fail an unrelated change); exploring is
-# the long run's job. About 35 s for the 15 targets on an idle 2-core machine.
+# the long run's job. About 35 s for the 16 targets on an idle 2-core machine.
 FUZZ_RUNS = 2000
 FUZZ_SEED = 1
 MIN_RUNS = 20          # fewer executions means the target is not fuzzing anything
