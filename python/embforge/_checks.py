@@ -7,22 +7,27 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Optional
+from typing import Optional, TypeVar, Union, cast
 
 import numpy as np
 
 __all__ = ["check_number", "parse_memory", "MIN_MEMORY", "available_memory", "check_allocation"]
 
 
-def check_number(name: str, value, low, high=None, *, integer: bool = False,
-                 low_open: bool = False):
+_N = TypeVar("_N")
+_Bound = Union[int, float]
+
+
+def check_number(name: str, value: _N, low: _Bound, high: Optional[_Bound] = None, *,
+                 integer: bool = False, low_open: bool = False) -> _N:
     """Returns `value` if it is a number (an integer if `integer`) in
     [low, high] (or (low, high] with `low_open`); else raises ValueError."""
     kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
     if isinstance(value, bool) or not isinstance(value, kinds) or value != value:
         raise ValueError(f"{name} must be a{'n integer' if integer else ' number'}, got {value!r}")
-    too_low = value <= low if low_open else value < low
-    if too_low or (high is not None and value > high):
+    number = cast(float, value)  # an int, float or numpy scalar: checked just above
+    too_low = number <= low if low_open else number < low
+    if too_low or (high is not None and number > high):
         bound = (f"> {low}" if low_open else f">= {low}") + (f" and <= {high}" if high is not None else "")
         raise ValueError(f"{name} must be {bound}, got {value!r}")
     return value
@@ -36,7 +41,7 @@ _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 
           "tib": 2**40}
 
 
-def parse_memory(memory) -> int:
+def parse_memory(memory: object) -> int:
     """Bytes from an int (bytes), a float (GB, like GloVe's ``-memory``) or a
     string such as ``"1GB"``, ``"512MiB"``, ``"1.5G"``."""
     if isinstance(memory, bool):

@@ -6,7 +6,7 @@ tests/test_typing.py checks that every public name of the built module appears h
 
 from typing import Any, SupportsFloat, SupportsIndex, SupportsInt
 
-from embforge import _core
+from . import _core
 
 _Int = SupportsInt | SupportsIndex
 _Float = SupportsFloat | SupportsIndex

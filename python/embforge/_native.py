@@ -6,7 +6,8 @@ still imports and `device="cuda"` raises an error that says why.
 """
 from __future__ import annotations
 
-from typing import Optional
+from types import ModuleType
+from typing import Any, Dict, Optional, Union
 
 from . import _core
 
@@ -15,7 +16,7 @@ __all__ = ["core", "cuda_available", "cuda_unavailable_reason", "cuda_module",
 
 core = _core
 
-_cuda_module = None
+_cuda_module: Optional[ModuleType] = None
 _cuda_reason: Optional[str] = None
 _cuda_probed = False
 
@@ -33,10 +34,10 @@ def _probe_cuda() -> None:
             "package was built, or EMBFORGE_CUDA=OFF). Reinstall on a machine with the "
             f"CUDA toolkit, e.g. EMBFORGE_CUDA=ON pip install embforge. ({error})")
         return
-    count, error = _cuda.device_count()
+    count, why = _cuda.device_count()
     if count == 0:
         _cuda_reason = ("embforge's CUDA module is built, but no CUDA device is visible"
-                        + (f": {error}" if error else ""))
+                        + (f": {why}" if why else ""))
         return
     _cuda_module = _cuda
 
@@ -53,7 +54,7 @@ def cuda_unavailable_reason() -> Optional[str]:
     return _cuda_reason
 
 
-def cuda_module():
+def cuda_module() -> ModuleType:
     """The `_cuda` extension module; raises RuntimeError saying why it is missing."""
     _probe_cuda()
     if _cuda_module is None:
@@ -61,7 +62,7 @@ def cuda_module():
     return _cuda_module
 
 
-def resolve_device(device) -> str:
+def resolve_device(device: object) -> str:
     """Normalises "cpu", "cuda", "cuda:N" or a torch.device to a string."""
     text = str(device).strip().lower()
     if text == "cpu":
@@ -73,14 +74,14 @@ def resolve_device(device) -> str:
                 index = int(text.split(":", 1)[1])
             except ValueError:
                 raise ValueError(f"invalid device {device!r}: expected 'cpu', 'cuda' or 'cuda:N'") from None
-        cuda_module()
-        count, _ = _cuda_module.device_count()
+        count, _ = cuda_module().device_count()
         if not 0 <= index < count:
             raise ValueError(f"invalid device {device!r}: {count} CUDA device(s) visible")
         return f"cuda:{index}"
     raise ValueError(f"invalid device {device!r}: expected 'cpu', 'cuda' or 'cuda:N'")
 
 
-def device_info(index: int = 0) -> dict:
+def device_info(index: int = 0) -> Dict[str, Any]:
     """Name, memory and compute capability of a CUDA device."""
-    return cuda_module().device_info(index)
+    info: Dict[str, Any] = cuda_module().device_info(index)
+    return info

@@ -16,7 +16,7 @@ _SEPARATOR = re.compile(r"[ \t\n\r\v\f]")
 _FIELD = re.compile(r"[^ \t\n\r\v\f]+")
 
 
-def is_token(word) -> bool:
+def is_token(word: object) -> bool:
     """Whether `word` is a non-empty str without a separator."""
     return isinstance(word, str) and bool(word) and _SEPARATOR.search(word) is None
 

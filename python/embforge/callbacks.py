@@ -4,10 +4,12 @@
 ``on_epoch_end``. Word2Vec and GloVe call them between native epochs."""
 from __future__ import annotations
 
+from typing import Any, Iterable
+
 __all__ = ["call_callbacks"]
 
 
-def call_callbacks(callbacks, name: str, model) -> None:
+def call_callbacks(callbacks: Iterable[Any], name: str, model: object) -> None:
     """Calls hook `name` of every callback that has it, in order."""
     for callback in callbacks:
         method = getattr(callback, name, None)

@@ -72,7 +72,7 @@ class Cooccurrence:
     def __init__(self, rows, cols, values, vocab: Vocabulary, *, window: Optional[int] = None,
                  symmetric: Optional[bool] = None, distance_weighting: Optional[bool] = None,
                  stats: Optional[dict] = None, check: bool = True, source=None,
-                 device: str = "cpu", group=None):
+                 device: str = "cpu", group=None) -> None:
         self._source = source  # (open archive file, {column: cooc_file.Member}) when on disk
         self._backend = get_backend(device)
         self.device = self._backend.device  # where rows/cols/values live
@@ -171,7 +171,7 @@ class Cooccurrence:
             return self
         return self._like(*host, device="cpu")
 
-    def to_device(self, device="cuda") -> "Cooccurrence":
+    def to_device(self, device: str="cuda") -> "Cooccurrence":
         """A copy with torch (or CuPy) arrays on the GPU, e.g. for ``GloVe(device="cuda")``;
         the matrix itself when it is there already."""
         backend = get_backend(device)
@@ -388,7 +388,7 @@ def _check_glove_records(path, records, start: int, vocab: int) -> None:
 def cooccurrence(corpus, vocab: Optional[Vocabulary] = None, *, window: int = 15,
                  symmetric: bool = True, distance_weighting: bool = True, min_count: int = 5,
                  max_vocab_size: Optional[int] = None, workers: Optional[int] = None,
-                 memory="1GB", temp_dir=None, device: str = "cpu",
+                 memory: str="1GB", temp_dir=None, device: str = "cpu",
                  progress: Optional[bool] = None, max_product: int = -1,
                  path=None, keep_on_device: bool = False, distributed: bool = False,
                  process_group=None) -> Cooccurrence:
@@ -485,7 +485,7 @@ def cooccurrence(corpus, vocab: Optional[Vocabulary] = None, *, window: int = 15
             archive_config=dict(format=FORMAT_MAGIC, version=FORMAT_VERSION, **settings),
             progress=native_progress)
 
-    def poll():
+    def poll() -> None:
         if bar is not None:
             bar.update(native_progress.work_done - bar.n)
 

@@ -118,7 +118,7 @@ def _prefetched(chunks: Iterator[bytes], depth: int = 3) -> Iterator[bytes]:
     done = object()
     cancelled = threading.Event()
 
-    def reader():
+    def reader() -> None:
         try:
             for chunk in chunks:
                 if cancelled.is_set():
@@ -181,7 +181,7 @@ class EncodedCorpus:
 
     def __init__(self, vocab: Vocabulary, ids: np.ndarray, offsets: np.ndarray,
                  raw_tokens: int, dropped_tokens: int, path: Optional[str] = None,
-                 share: Optional[CorpusShare] = None):
+                 share: Optional[CorpusShare] = None) -> None:
         self.share = share
         self.vocab = vocab
         self.ids = ids

@@ -65,7 +65,7 @@ class FastText(Word2Vec):
                  epochs: int = 5, shrink_windows: bool = True, max_sentence_length: int = 10000,
                  compute_loss: bool = True, callbacks: Sequence = (), device: str = "cpu",
                  progress: Optional[bool] = None, min_n: int = 3, max_n: int = 6,
-                 bucket: int = 2_000_000, word_ngrams: int = 1):
+                 bucket: int = 2_000_000, word_ngrams: int = 1) -> None:
         check_ngram_settings(min_n, max_n, bucket)
         if word_ngrams != 1:
             raise ValueError(f"word_ngrams={word_ngrams!r}: only 1 is supported (word n-grams "

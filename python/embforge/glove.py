@@ -98,11 +98,11 @@ class GloVe:
                  learning_rate: float = 0.05, epochs: int = 25, window: int = 15,
                  symmetric: bool = True, distance_weighting: bool = True, min_count: int = 5,
                  max_vocab_size: Optional[int] = None, workers: Optional[int] = None, seed: int = 1,
-                 memory="1GB", temp_dir=None, grad_clip: float = 100.0, output_vectors: str = "sum",
+                 memory: str="1GB", temp_dir=None, grad_clip: float = 100.0, output_vectors: str = "sum",
                  reshuffle: bool = True, device: str = "cpu", progress: Optional[bool] = None,
                  bias_learning_rate: float = 1.0, out_of_core: Optional[bool] = None,
                  callbacks: Sequence = (), distributed: bool = False, process_group=None,
-                 sync_interval: int = 20_000_000):
+                 sync_interval: int = 20_000_000) -> None:
         self.vector_size = check_number("vector_size", vector_size, 1, 1 << 16, integer=True)
         self.x_max = float(check_number("x_max", x_max, 0.0, low_open=True))
         self.alpha = float(check_number("alpha", alpha, 0.0, 10.0))
@@ -255,7 +255,7 @@ class GloVe:
         first_epoch = self.epochs_trained
         self.history.start_call()
 
-        def poll():
+        def poll() -> None:
             now = done + progress.work_done
             self.history.sample(first_epoch + now / max(1, local), now, progress,
                                 learning_rate=False, started=started)

@@ -70,7 +70,7 @@ class PairBlocks:
     """The training pairs of one Cooccurrence, in blocks of an unnamed file."""
 
     def __init__(self, matrix, blocks: int, chunk_entries: int, x_max: float, alpha: float,
-                 seed: int, workers: int, temp_dir=None):
+                 seed: int, workers: int, temp_dir=None) -> None:
         self._file = tempfile.TemporaryFile(prefix="embforge-glove-pairs-", dir=temp_dir)
         try:
             self._native = core.GloveBlockFile(self._file.fileno(), matrix.nnz, blocks,

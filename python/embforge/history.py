@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 __all__ = ["TrainingHistory"]
 
@@ -26,10 +26,11 @@ class TrainingHistory:
     """Epoch rows and within-epoch points (lists of dicts of numbers)."""
 
     def __init__(self, epochs: Optional[List[Dict[str, Any]]] = None,
-                 points: Optional[List[Dict[str, Any]]] = None):
+                 points: Optional[List[Dict[str, Any]]] = None) -> None:
         self.epochs: List[Dict[str, Any]] = list(epochs or [])
         self.points: List[Dict[str, Any]] = list(points or [])
-        self._last = None   # (time, units, loss_sum, loss_count) of the previous sample
+        # (time, units, loss_sum, loss_count) of the previous sample
+        self._last: Optional[Tuple[float, float, float, int]] = None
         self._interval = POINT_SECONDS
 
     def __len__(self) -> int:
@@ -46,7 +47,7 @@ class TrainingHistory:
         if expected_seconds:
             self._interval = max(POINT_SECONDS, expected_seconds / MAX_POINTS_PER_CALL)
 
-    def sample(self, epoch: float, units: float, progress, *, learning_rate: bool,
+    def sample(self, epoch: float, units: float, progress: Any, *, learning_rate: bool,
                started: float) -> None:
         """Adds a point if the interval has passed since the previous one.
         `units`: work done in this train() call (words, pairs); `progress`:
@@ -63,7 +64,7 @@ class TrainingHistory:
         if loss_count < count_then:      # the counters restarted with a new native call
             sum_then, count_then = 0.0, 0
         terms = loss_count - count_then
-        point = {"epoch": round(float(epoch), 6),
+        point: Dict[str, Any] = {"epoch": round(float(epoch), 6),
                  "loss": (loss_sum - sum_then) / terms if terms > 0 else None,
                  "rate": (units - units_then) / (now - then),
                  "seconds": now - started}
@@ -81,7 +82,7 @@ class TrainingHistory:
         return {"epochs": self.epochs, "points": self.points}
 
     @classmethod
-    def from_json(cls, data, where: str) -> "TrainingHistory":
+    def from_json(cls, data: object, where: str) -> "TrainingHistory":
         """Reads to_json()'s dict back; anything else is a ValueError naming `where`."""
         if data is None:
             return cls()

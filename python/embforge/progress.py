@@ -38,7 +38,7 @@ def run_polled(call: Callable[[], Any], progress, on_poll: Optional[Callable[[],
     outcome: dict = {}
     finished = threading.Event()
 
-    def target():
+    def target() -> None:
         try:
             outcome["result"] = call()
         except BaseException as error:  # re-raised on the calling thread

@@ -24,7 +24,7 @@ class Tokenizer:
 
     def __init__(self, key_to_index: Mapping[str, int], *, pad_token: str = "<pad>",
                  unk_token: str = "<unk>", lowercase: bool = True,
-                 max_length: Optional[int] = None):
+                 max_length: Optional[int] = None) -> None:
         self.key_to_index: Dict[str, int] = dict(key_to_index)
         for name, token in (("pad_token", pad_token), ("unk_token", unk_token)):
             if token not in self.key_to_index:

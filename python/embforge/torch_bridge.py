@@ -210,7 +210,7 @@ class SubwordIds:
     """Words to the ``(input, offsets)`` of an EmbeddingBag over FastText's
     input rows: each word's own row (vocabulary words) and its n-gram rows."""
 
-    def __init__(self, kv):
+    def __init__(self, kv) -> None:
         self.kv = kv
 
     def __call__(self, words: Sequence[str]):

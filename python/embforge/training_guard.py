@@ -21,7 +21,7 @@ __all__ = ["TrainingGuard"]
 
 
 class TrainingGuard:
-    def __init__(self, what: str):
+    def __init__(self, what: str) -> None:
         self._what = what
         self._lock = threading.Lock()
         self._thread: Optional[int] = None

@@ -19,7 +19,7 @@ class Vocabulary:
     saved as GloVe's vocab format: one ``word count`` line per word.
     """
 
-    def __init__(self, words: Sequence[str], counts: Optional[Iterable[int]] = None):
+    def __init__(self, words: Sequence[str], counts: Optional[Iterable[int]] = None) -> None:
         self.words = list(words)
         if counts is None:
             counts = np.ones(len(self.words), dtype=np.int64)

@@ -35,7 +35,7 @@ class CooccurrenceCount(NamedTuple):
 class Backend:
     """One device kind. ``device`` is the normalised name ("cpu", "cuda:0")."""
 
-    def __init__(self, device: str):
+    def __init__(self, device: str) -> None:
         self.device = device
 
     def __repr__(self) -> str:
@@ -88,7 +88,7 @@ class Backend:
                          "still to come): train with device='cpu'")
 
     def init_fasttext(self, vocab_size: int, bucket: int, dim: int, seed: int, scale: float,
-                      initial=None):
+                      initial=None) -> None:
         """``(input, output, storage)``: input [vocab + bucket, dim] (word
         rows, then n-gram rows) initialised as word2vec.c initialises its
         input, times `scale` (the same numbers on every backend), output

@@ -153,7 +153,7 @@ class _MemoryPairs:
     """Pair records in memory and the visiting order of the current epoch: a
     permutation of (seed, epoch) drawn when the epoch changes."""
 
-    def __init__(self, pairs: np.ndarray, seed: int):
+    def __init__(self, pairs: np.ndarray, seed: int) -> None:
         self.pairs = pairs
         self.order = np.empty(len(pairs), dtype=np.uint32)
         self.order_epoch: Optional[int] = None

@@ -137,7 +137,7 @@ class CudaBackend(Backend):
 class _DevicePairs:
     """Pair records on the device; each epoch's order is drawn by the kernel."""
 
-    def __init__(self, pairs, seed: int):
+    def __init__(self, pairs, seed: int) -> None:
         self.pairs = pairs
         self.seed = int(seed)
 

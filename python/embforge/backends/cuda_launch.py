@@ -34,7 +34,7 @@ def _device_name(device) -> str:
     return _native.resolve_device(device if device is not None else "cuda")
 
 
-def _publish(progress, work, loss, terms, rate):
+def _publish(progress, work, loss, terms, rate) -> None:
     if progress is not None:
         progress.add(int(work), float(loss), int(terms), float(rate))
 
@@ -44,7 +44,7 @@ def _stop_requested(progress) -> bool:
 
 
 # -------------------------------------------------------------------- word2vec
-def allocate_word2vec(vocab_size: int, dim: int, seed: int, device="cuda", spare_rows: int = SPARE_ROWS):
+def allocate_word2vec(vocab_size: int, dim: int, seed: int, device: str="cuda", spare_rows: int = SPARE_ROWS):
     """(storage, syn1neg) on the device: storage is [vocab + spare_rows, dim]
     with rows [0, vocab) initialised exactly as the CPU's init_word2vec_input
     and the spare rows zero; syn1neg is [vocab, dim] zeros."""
@@ -134,7 +134,7 @@ def train_word2vec_epoch(ids, offsets, input, output, keep_threshold, noise_keep
 # --------------------------------------------------------------- co-occurrence
 def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int, symmetric: bool = True,
                         distance_weighting: bool = True, memory_bytes: Optional[int] = None,
-                        progress=None, device="cuda", workers: Optional[int] = None, variant: int = 0,
+                        progress=None, device: str="cuda", workers: Optional[int] = None, variant: int = 0,
                         **_ignored):
     """The co-occurrence matrix on the GPU: ``(rows, cols, values, stats)`` as
     ``_core.count_cooccurrences`` returns them (COO sorted by row, col; equal
@@ -185,7 +185,7 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int, symmetric
 
 
 # ----------------------------------------------------------------------- GloVe
-def allocate_glove(vocab_size: int, dim: int, seed: int, device="cuda"):
+def allocate_glove(vocab_size: int, dim: int, seed: int, device: str="cuda"):
     """(weights, gradsq) [2 * vocab, dim + 1] on the device, initialised
     exactly as the CPU's init_glove."""
     device = _device_name(device)
@@ -198,7 +198,7 @@ def allocate_glove(vocab_size: int, dim: int, seed: int, device="cuda"):
 
 
 def make_glove_pairs(rows, cols, values, vocab_size: int, x_max: float, alpha: float,
-                     device="cuda", workers: Optional[int] = None):
+                     device: str="cuda", workers: Optional[int] = None):
     """Pair records [n, 4] (int32 storage of glove::Pair) on the device, as
     ``_core.make_glove_pairs``; ValueError when an entry is invalid."""
     device = _device_name(device)

@@ -19,7 +19,7 @@ __all__ = ["array_module", "to_device", "on_caller_stream", "device_index", "che
 class _TorchArrays:
     name = "torch"
 
-    def __init__(self):
+    def __init__(self) -> None:
         import torch  # noqa: PLC0415 - optional dependency
         self.torch = torch
         self.dtypes = {"float32": torch.float32, "float64": torch.float64, "int64": torch.int64,
@@ -81,7 +81,7 @@ class _TorchArrays:
 class _CupyArrays:
     name = "cupy"
 
-    def __init__(self):
+    def __init__(self) -> None:
         import cupy  # noqa: PLC0415 - optional dependency
         self.cupy = cupy
 

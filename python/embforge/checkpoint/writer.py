@@ -33,7 +33,7 @@ class Checkpointer:
 
     def __init__(self, directory, *, rank: int = 0, world_size: int = 1,
                  all_gather: Optional[Callable[[object], list]] = None,
-                 schedule: Optional[dict] = None, corpus=None):
+                 schedule: Optional[dict] = None, corpus=None) -> None:
         if isinstance(world_size, bool) or not isinstance(world_size, int) \
                 or not 1 <= world_size <= MAX_WORLD_SIZE:
             raise ValueError(f"world_size must be an integer in [1, {MAX_WORLD_SIZE}], "

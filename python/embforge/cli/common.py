@@ -62,7 +62,7 @@ class Job:
     NCCL for cuda) and every rank trains; rank 0 alone writes the results
     and prints the status line."""
 
-    def __init__(self, group):
+    def __init__(self, group) -> None:
         self.group = group
         self.rank = 0 if group is None else group.rank
         self.world_size = 1 if group is None else group.world_size

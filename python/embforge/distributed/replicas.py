@@ -71,7 +71,7 @@ class Alone:
 class Replicas:
     """The model replicas of one Group (see the module doc)."""
 
-    def __init__(self, group: Group, combine: str = "sum"):
+    def __init__(self, group: Group, combine: str = "sum") -> None:
         if combine not in COMBINES:
             raise ValueError(f"combine must be one of {COMBINES}, got {combine!r}")
         self.group = group

@@ -44,7 +44,7 @@ class TextClassifier(nn.Module):
     def __init__(self, embedding, num_classes: int, *, num_layers: int = 2,
                  num_heads: int = 4, ff_dim: Optional[int] = None, dropout: float = 0.1,
                  encoder_dropout: Optional[float] = None, max_length: int = 256, pooling: str = "mean",
-                 labels: Optional[Sequence[str]] = None, tokenizer: Optional[Tokenizer] = None):
+                 labels: Optional[Sequence[str]] = None, tokenizer: Optional[Tokenizer] = None) -> None:
         super().__init__()
         dim = embedding.embedding_dim
         if num_classes < 2:

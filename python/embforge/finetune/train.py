@@ -37,7 +37,7 @@ class ClassificationTask(Task):
     validation: accuracy (ties broken by the lower loss)."""
     monitor, maximize = "val_accuracy", True
 
-    def __init__(self, tokenizer, texts, targets, batch_size, where, val_texts=None, val_labels=None):
+    def __init__(self, tokenizer, texts, targets, batch_size, where, val_texts=None, val_labels=None) -> None:
         self.tokenizer, self.targets, self.batch_size, self.where = tokenizer, targets, batch_size, where
         self.encoded = [tokenizer.encode(text) for text in texts]
         self.lengths = np.array([len(ids) for ids in self.encoded])

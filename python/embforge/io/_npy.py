@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import io
 import tokenize
-from typing import Tuple
+from typing import Any, Protocol, Tuple
 
 import numpy as np
 
@@ -13,7 +13,13 @@ _MAGIC_BYTES = 8                # b"\x93NUMPY", major and minor version
 _MAX_HEADER_BYTES = 10000       # numpy's own max_header_size
 
 
-def read_npy_header(stream, name: str) -> Tuple[tuple, bool, np.dtype]:
+class Readable(Protocol):
+    """A binary stream to read from: a file, or a zip member (zipfile.ZipExtFile)."""
+
+    def read(self, size: int, /) -> bytes: ...
+
+
+def read_npy_header(stream: Readable, name: str) -> Tuple[Tuple[int, ...], bool, np.dtype[Any]]:
     """``(shape, fortran_order, dtype)`` of the .npy data at `stream`'s
     position. Every malformed header is a ValueError naming member `name`:
     numpy's parser lets others through (tokenize.TokenError from its fallback

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import os
 import zipfile
-from typing import Sequence
+from typing import Any, Dict, List, Sequence, Tuple, cast
+
+from .._typing import StrPath
 
 import numpy as np
 
@@ -22,7 +24,8 @@ __all__ = ["write_archive", "read_archive"]
 _MAX_RATIO = {zipfile.ZIP_STORED: 1, zipfile.ZIP_DEFLATED: 1032}
 
 
-def write_archive(path, config: dict, words: Sequence[str], **arrays) -> None:
+def write_archive(path: StrPath, config: Dict[str, Any], words: Sequence[str],
+                  **arrays: np.ndarray) -> None:
     """Writes a trainer's state as one uncompressed .npz of plain arrays,
     atomically: the JSON `config`, the vocabulary words (UTF-8, one per line)
     and the named numpy arrays. Read back with read_archive, never pickle."""
@@ -31,11 +34,13 @@ def write_archive(path, config: dict, words: Sequence[str], **arrays) -> None:
     # the payload; each member adds a few hundred bytes of zip and .npy headers
     size = len(blob) + len(settings) + sum(np.asarray(a).nbytes for a in arrays.values())
     with atomic_write(path, "wb", expected_bytes=size) as out:
-        np.savez(out, config=np.frombuffer(settings, dtype=np.uint8),
-                 words=np.frombuffer(blob, dtype=np.uint8), **arrays)
+        members: Dict[str, Any] = dict(config=np.frombuffer(settings, dtype=np.uint8),
+                                       words=np.frombuffer(blob, dtype=np.uint8), **arrays)
+        np.savez(out, **members)
 
 
-def read_archive(path, what: str, names: Sequence[str], magic: str, version: int):
+def read_archive(path: StrPath, what: str, names: Sequence[str], magic: str, version: int
+                 ) -> Tuple[Dict[str, Any], List[str], Dict[str, np.ndarray]]:
     """Reads a write_archive file: `(config, words, {name: array})`. Anything
     but an embforge archive of the expected `magic`/`version` holding every one
     of `names` is a ValueError saying the file is not `what`.
@@ -46,7 +51,7 @@ def read_archive(path, what: str, names: Sequence[str], magic: str, version: int
     first, whatever the file holds."""
     path = os.fspath(path)
 
-    def refuse(why) -> ValueError:
+    def refuse(why: object) -> ValueError:
         return ValueError(f"{path}: not an embforge {what} ({why})")
 
     try:
@@ -83,7 +88,7 @@ def _read_member(archive: zipfile.ZipFile, name: str, file_size: int) -> np.ndar
     if info.compress_size > file_size or info.file_size > ratio * info.compress_size + 64:
         raise ValueError(f"member {name} declares {info.file_size} bytes from "
                          f"{info.compress_size}, more than the {file_size}-byte file can hold")
-    with archive.open(info) as member:
+    with cast(zipfile.ZipExtFile, archive.open(info)) as member:  # read mode: a ZipExtFile
         shape, fortran, dtype = read_npy_header(member, name)
         if dtype.kind not in "biuf" or dtype.fields is not None or dtype.subdtype is not None:
             raise ValueError(f"member {name} holds {dtype}, not plain numbers")
@@ -95,7 +100,7 @@ def _read_member(archive: zipfile.ZipFile, name: str, file_size: int) -> np.ndar
             raise ValueError(f"member {name} declares shape {shape} of {dtype} ({needed} bytes) "
                              f"but holds {left} bytes")
         array = np.empty(count, dtype=dtype)
-        view = memoryview(array).cast("B")
+        view = array.data.cast("B")
         done = 0
         while done < needed:
             got = member.readinto(view[done:])

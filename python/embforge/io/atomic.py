@@ -18,7 +18,9 @@ import re
 import secrets
 import socket
 import zlib
-from typing import IO, Iterator, Optional, Tuple
+from typing import IO, Any, Iterator, Optional, Tuple
+
+from .._typing import StrPath
 
 __all__ = ["atomic_write", "remove_stale_temporaries"]
 
@@ -28,8 +30,8 @@ _HOST = f"{zlib.crc32(socket.gethostname().encode('utf-8', 'replace')):08x}"
 
 
 @contextlib.contextmanager
-def atomic_write(path, mode: str = "w", encoding: str = "utf-8",
-                 expected_bytes: Optional[int] = None) -> Iterator[IO]:
+def atomic_write(path: StrPath, mode: str = "w", encoding: str = "utf-8",
+                 expected_bytes: Optional[int] = None) -> Iterator[IO[Any]]:
     """Opens a temporary file next to `path` for writing; on success it is
     fsynced and renamed over `path` (``os.replace``), so readers see either the
     old file or the complete new one. On any error the temporary file is
@@ -46,6 +48,7 @@ def atomic_write(path, mode: str = "w", encoding: str = "utf-8",
     remove_stale_temporaries(directory, name)
     fd, tmp = _create_temp(directory, name)
     try:
+        out: IO[Any]
         if mode == "wb":
             out = os.fdopen(fd, "wb")
         else:
@@ -67,7 +70,7 @@ def atomic_write(path, mode: str = "w", encoding: str = "utf-8",
     _fsync_directory(directory)
 
 
-def remove_stale_temporaries(directory, name: str) -> int:
+def remove_stale_temporaries(directory: str, name: str) -> int:
     """Removes the temporaries of saves of `name` in `directory` that a
     process of this host, no longer alive, left behind (killed mid-save);
     returns how many. Those of live processes and of other hosts stay."""
@@ -110,7 +113,8 @@ def _no_space(error: OSError, path: str, tmp: str, expected: Optional[int]) -> O
         written = None
     done = f"{written} bytes were written" if written is not None else "the write failed"
     needed = f"it needs about {int(expected)} bytes; " if expected is not None else ""
-    return OSError(error.errno, f"cannot save {path}: {os.strerror(error.errno)}: {needed}{done} "
+    reason = os.strerror(error.errno) if error.errno is not None else str(error)
+    return OSError(error.errno, f"cannot save {path}: {reason}: {needed}{done} "
                                 f"before the error; the partial file was removed and {path} "
                                 "is unchanged")
 

@@ -17,14 +17,17 @@ import lzma
 import os
 import stat
 import zlib
-from typing import IO, Iterator, Optional, Tuple
+from typing import IO, Any, Callable, Dict, Iterator, Optional, Tuple, cast
+
+from .._typing import StrPath
 
 from .atomic import atomic_write
 
 __all__ = ["sniff", "open_binary", "open_text", "atomic_output"]
 
 _SNIFF_BYTES = 6
-_OPENERS = {"gzip": gzip.open, "bzip2": bz2.open, "xz": lzma.open}
+# each opened with mode "rb": a binary stream
+_OPENERS: Dict[str, Callable[..., Any]] = {"gzip": gzip.open, "bzip2": bz2.open, "xz": lzma.open}
 # What a damaged or truncated stream raises while it is decompressed: gzip
 # raises BadGzipFile (an OSError) or zlib.error, bz2 a bare OSError, lzma
 # LZMAError, and all three EOFError for a stream cut short.
@@ -45,7 +48,7 @@ def sniff(head: bytes) -> Optional[str]:
 
 
 @contextlib.contextmanager
-def open_binary(path) -> Iterator[Tuple[IO[bytes], Optional[int]]]:
+def open_binary(path: StrPath) -> Iterator[Tuple[IO[bytes], Optional[int]]]:
     """``with open_binary(path) as (stream, size)``: the bytes of `path`,
     decompressed if they are gzip, bzip2 or xz data. `size` is the file size
     for a plain regular file, None when it is not known up front (compressed
@@ -57,6 +60,7 @@ def open_binary(path) -> Iterator[Tuple[IO[bytes], Optional[int]]]:
     raw = open(path, "rb")
     try:
         kind = sniff(raw.peek(_SNIFF_BYTES)[:_SNIFF_BYTES])
+        stream: IO[bytes]
         if kind is None:
             info = os.fstat(raw.fileno())
             size = info.st_size if stat.S_ISREG(info.st_mode) else None
@@ -77,7 +81,7 @@ def open_binary(path) -> Iterator[Tuple[IO[bytes], Optional[int]]]:
 
 
 @contextlib.contextmanager
-def open_text(path, encoding: str = "utf-8", errors: str = "strict") -> Iterator[IO[str]]:
+def open_text(path: StrPath, encoding: str = "utf-8", errors: str = "strict") -> Iterator[IO[str]]:
     """``with open_text(path) as lines``: :func:`open_binary` decoded as text
     with universal newlines (as ``open(path, "r")`` reads)."""
     with open_binary(path) as (stream, _):
@@ -89,7 +93,7 @@ def open_text(path, encoding: str = "utf-8", errors: str = "strict") -> Iterator
 
 
 @contextlib.contextmanager
-def atomic_output(path) -> Iterator[IO[bytes]]:
+def atomic_output(path: StrPath) -> Iterator[IO[bytes]]:
     """A binary output written atomically (see atomic_write), gzip-compressed
     when the name ends in ``.gz`` (no name or time stamp in the gzip header,
     so the same content gives the same bytes)."""
@@ -97,6 +101,6 @@ def atomic_output(path) -> Iterator[IO[bytes]]:
     with atomic_write(path, "wb") as raw:
         if path.endswith(".gz"):
             with gzip.GzipFile(fileobj=raw, mode="wb", filename="", mtime=0) as packed:
-                yield packed
+                yield cast(IO[bytes], packed)  # a binary file object, not a typing.IO subclass
         else:
             yield raw

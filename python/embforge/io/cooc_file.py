@@ -23,7 +23,9 @@ import json
 import os
 import struct
 import zipfile
-from typing import Dict, Iterable, Iterator, NamedTuple, Tuple
+from typing import IO, Any, Dict, Iterable, Iterator, NamedTuple, Sequence, Tuple, Union
+
+from .._typing import StrPath
 
 import numpy as np
 
@@ -42,8 +44,8 @@ _COPY_BYTES = 4 << 20
 class Member(NamedTuple):
     """One stored .npy member: its data's byte offset in the archive file."""
     offset: int
-    dtype: np.dtype
-    count: int
+    dtype: np.dtype[Any]
+    count: int  # type: ignore[assignment]  # shadows tuple.count; the field name is the file API
 
 
 def _npy_header(dtype: np.dtype, count: int) -> bytes:
@@ -69,23 +71,24 @@ def _aligned_info(name: str, start: int, header_bytes: int) -> zipfile.ZipInfo:
     return info
 
 
-def _write_member(archive: zipfile.ZipFile, out, name: str, dtype: np.dtype, count: int,
-                  chunks: Iterable) -> None:
+def _write_member(archive: zipfile.ZipFile, out: IO[bytes], name: str, dtype: np.dtype[Any],
+                  count: int, chunks: Iterable[Union[bytes, np.ndarray]]) -> None:
     header = _npy_header(dtype, count)
     info = _aligned_info(name + ".npy", out.tell(), len(header))
     written = 0
     with archive.open(info, "w", force_zip64=True) as member:
         member.write(header)
         for chunk in chunks:
-            data = memoryview(chunk).cast("B") if isinstance(chunk, np.ndarray) else memoryview(chunk)
+            data = chunk.data.cast("B") if isinstance(chunk, np.ndarray) else memoryview(chunk)
             member.write(data)
             written += len(data)
     if written != count * dtype.itemsize:
         raise ValueError(f"{name}: {written} bytes written for {count} entries of {dtype}")
 
 
-def write_coo_archive(out, config: dict, words, counts: np.ndarray, nnz: int,
-                      columns: Dict[str, Iterable]) -> None:
+def write_coo_archive(out: IO[bytes], config: Dict[str, Any], words: Sequence[str],
+                      counts: np.ndarray, nnz: int,
+                      columns: Dict[str, Iterable[Union[bytes, np.ndarray]]]) -> None:
     """Writes the archive to the binary, seekable file `out`. `columns` maps
     rows/cols/values to iterables of chunks (arrays of the column's dtype,
     or raw bytes) holding `nnz` entries each, in order."""
@@ -99,13 +102,13 @@ def write_coo_archive(out, config: dict, words, counts: np.ndarray, nnz: int,
             _write_member(archive, out, name, dtype, nnz, columns[name])
 
 
-def open_members(file, names) -> Dict[str, Member]:
+def open_members(file: IO[bytes], names: Iterable[str]) -> Dict[str, Member]:
     """The stored .npy members `names` of the archive open as `file` (binary,
     seekable): where each one's data starts, its dtype and length. A member
     that is compressed, not 1-D, or runs past the end of the file is a
     ValueError (the archive cannot be used in place)."""
     size = os.fstat(file.fileno()).st_size
-    members = {}
+    members: Dict[str, Member] = {}
     with zipfile.ZipFile(file) as archive:
         for name in names:
             info = archive.getinfo(name + ".npy")
@@ -129,10 +132,10 @@ def open_members(file, names) -> Dict[str, Member]:
     return members
 
 
-def read(file, member: Member, start: int, count: int) -> np.ndarray:
+def read(file: IO[bytes], member: Member, start: int, count: int) -> np.ndarray:
     """Entries [start, start + count) of a member, read with os.pread."""
     out = np.empty(count, dtype=member.dtype)
-    view = memoryview(out).cast("B")
+    view = out.data.cast("B")
     at, done = member.offset + start * member.dtype.itemsize, 0
     while done < len(view):
         if hasattr(os, "preadv"):  # straight into the array
@@ -147,7 +150,7 @@ def read(file, member: Member, start: int, count: int) -> np.ndarray:
     return out
 
 
-def file_chunks(paths) -> Iterator[bytes]:
+def file_chunks(paths: Iterable[StrPath]) -> Iterator[bytes]:
     """The bytes of `paths`, one after the other, in pieces of 4 MiB."""
     for path in paths:
         with open(path, "rb") as stream:
@@ -158,7 +161,7 @@ def file_chunks(paths) -> Iterator[bytes]:
                 yield data
 
 
-def memmap(file, member: Member) -> np.ndarray:
+def memmap(file: IO[bytes], member: Member) -> np.ndarray:
     """A read-only memory map of a member (an empty array when it has no entries)."""
     if member.count == 0:
         return np.zeros(0, dtype=member.dtype)

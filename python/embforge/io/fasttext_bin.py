@@ -19,7 +19,12 @@ from __future__ import annotations
 
 import os
 import struct
-from typing import List, NamedTuple
+import io
+from typing import IO, Any, Dict, Iterable, List, NamedTuple, Optional, Tuple
+
+from numpy.typing import ArrayLike
+
+from .._typing import StrPath
 
 import numpy as np
 
@@ -49,7 +54,7 @@ _MAX_WORD_BYTES = 1 << 20  # longer is no word: a corrupt or hostile file
 class FastTextFile(NamedTuple):
     """A model file's contents: ``args`` (the names of _ARGS, and ``t``),
     the words, their counts, the corpus token count, and the two matrices."""
-    args: dict
+    args: Dict[str, Any]
     words: List[str]
     counts: np.ndarray
     ntokens: int
@@ -57,7 +62,7 @@ class FastTextFile(NamedTuple):
     output: np.ndarray
 
 
-def is_fasttext_bin(path) -> bool:
+def is_fasttext_bin(path: StrPath) -> bool:
     """True when the file starts with fastText's magic number."""
     try:
         with open(os.fspath(path), "rb") as f:
@@ -70,7 +75,7 @@ def is_fasttext_bin(path) -> bool:
 class _Reader:
     """Reads a file front to back, naming the offset in every error."""
 
-    def __init__(self, f, path: str, size: int):
+    def __init__(self, f: io.BufferedReader, path: str, size: int) -> None:
         self.f, self.path, self.size, self.offset = f, path, size, 0
 
     def left(self) -> int:
@@ -86,11 +91,11 @@ class _Reader:
         self.offset += n
         return data
 
-    def unpack(self, layout: struct.Struct, what: str):
+    def unpack(self, layout: struct.Struct, what: str) -> Tuple[Any, ...]:
         return layout.unpack(self.take(layout.size, what))
 
 
-def read_fasttext_bin(path, unicode_errors: str = "strict") -> FastTextFile:
+def read_fasttext_bin(path: StrPath, unicode_errors: str = "strict") -> FastTextFile:
     """Reads an unsupervised fastText model (see the module doc); ValueError
     for anything else, naming what is wrong."""
     path = os.fspath(path)
@@ -114,7 +119,7 @@ def read_fasttext_bin(path, unicode_errors: str = "strict") -> FastTextFile:
     return FastTextFile(args, words, counts, ntokens, matrix_input, matrix_output)
 
 
-def _check_args(r: _Reader, args: dict) -> None:
+def _check_args(r: _Reader, args: Dict[str, Any]) -> None:
     if args["model"] == MODEL_SUPERVISED:
         raise r.error("a supervised fastText model (a text classifier) has no word vectors to "
                       "read: only unsupervised (cbow, skipgram) models are supported")
@@ -132,7 +137,7 @@ def _check_args(r: _Reader, args: dict) -> None:
         raise r.error(f"unknown loss {args['loss']}")
 
 
-def _read_dictionary(r: _Reader, unicode_errors: str):
+def _read_dictionary(r: _Reader, unicode_errors: str) -> Tuple[List[str], np.ndarray, int]:
     size, nwords, nlabels, ntokens, prune = r.unpack(_DICT_HEAD, "the dictionary header")
     if nlabels:
         raise r.error(f"the dictionary holds {nlabels} labels: a supervised model (a text "
@@ -189,7 +194,7 @@ def _read_dictionary(r: _Reader, unicode_errors: str):
     return words, counts, int(ntokens)
 
 
-def _read_matrix(r: _Reader, name: str, rows, dim: int) -> np.ndarray:
+def _read_matrix(r: _Reader, name: str, rows: Optional[int], dim: int) -> np.ndarray:
     quantized, m, n = r.unpack(_MATRIX_HEAD, f"the {name} matrix header")
     if quantized:
         raise r.error(f"the {name} matrix is quantized (a .ftz model): not supported, use the "
@@ -203,7 +208,7 @@ def _read_matrix(r: _Reader, name: str, rows, dim: int) -> np.ndarray:
                       f"{r.left()} left")
     check_allocation(f"reading {r.path}: the {name} matrix ({m} x {n})", nbytes)
     matrix = np.empty((m, n), dtype="<f4")
-    got = r.f.readinto(memoryview(matrix.reshape(-1)).cast("B"))
+    got = r.f.readinto(matrix.reshape(-1).data.cast("B"))
     if got != nbytes:
         raise r.error(f"truncated: the {name} matrix has {got} of {nbytes} bytes")
     r.offset += nbytes
@@ -212,7 +217,8 @@ def _read_matrix(r: _Reader, name: str, rows, dim: int) -> np.ndarray:
     return matrix.astype(np.float32, copy=False)
 
 
-def write_fasttext_bin(path, args: dict, words, counts, ntokens: int, input_rows: np.ndarray,
+def write_fasttext_bin(path: StrPath, args: Dict[str, Any], words: Iterable[str],
+                       counts: ArrayLike, ntokens: int, input_rows: np.ndarray,
                        output: np.ndarray) -> None:
     """Writes a model fastText and gensim's load_facebook_model read, atomically.
     `args` holds the names of _ARGS and ``t``."""
@@ -235,6 +241,6 @@ def write_fasttext_bin(path, args: dict, words, counts, ntokens: int, input_rows
             _write_rows(out, matrix)
 
 
-def _write_rows(out, matrix: np.ndarray, batch: int = 1 << 16) -> None:
+def _write_rows(out: IO[bytes], matrix: np.ndarray, batch: int = 1 << 16) -> None:
     for start in range(0, matrix.shape[0], batch):
         out.write(np.ascontiguousarray(matrix[start:start + batch], dtype="<f4").tobytes())

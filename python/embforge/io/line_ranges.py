@@ -37,7 +37,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-from typing import Iterator, List, Sequence, Tuple
+from typing import IO, Any, Dict, Iterable, Iterator, List, Sequence, Tuple, Union
+
+from .._typing import StrPath
 
 import numpy as np
 
@@ -53,7 +55,7 @@ _SCAN = 64 << 10
 _FINGERPRINT_BYTES = 64 << 10
 
 
-def as_path_list(source) -> List[str]:
+def as_path_list(source: Union[StrPath, Iterable[StrPath]]) -> List[str]:
     """A path or a list of paths as a list of str paths."""
     if isinstance(source, (str, os.PathLike)):
         return [os.fspath(source)]
@@ -74,7 +76,7 @@ def owner_of(offset: int, block: int, world_size: int) -> int:
     return (offset // block) % world_size
 
 
-def rank_share(paths, rank: int, world_size: int, *, block: int = 0,
+def rank_share(paths: Union[StrPath, Iterable[StrPath]], rank: int, world_size: int, *, block: int = 0,
                chunk_bytes: int = _CHUNK) -> Iterator[bytes]:
     """Yields rank `rank`'s lines of the files `paths` (a path or a list), in
     file order, as byte chunks of whole newline-terminated lines (see the
@@ -111,7 +113,8 @@ def _owned_ranges(start: int, size: int, rank: int, world: int, block: int) -> L
             for j in range(k, last + 1, world)]
 
 
-def _plain_share(f, size, start, rank, world, block, chunk_bytes) -> Iterator[bytes]:
+def _plain_share(f: IO[bytes], size: int, start: int, rank: int, world: int, block: int,
+                 chunk_bytes: int) -> Iterator[bytes]:
     for a, e in _owned_ranges(start, size, rank, world, block):
         # first line start at or after a: 0, or after the first newline at or after a - 1
         if a == 0:
@@ -156,7 +159,8 @@ def _plain_share(f, size, start, rank, world, block, chunk_bytes) -> Iterator[by
             yield data
 
 
-def _streamed_share(stream, start, rank, world, block, chunk_bytes, length) -> Iterator[bytes]:
+def _streamed_share(stream: IO[bytes], start: int, rank: int, world: int, block: int,
+                    chunk_bytes: int, length: List[int]) -> Iterator[bytes]:
     """Reads the whole stream, keeping the lines whose first byte lies in
     `rank`'s blocks; stores the stream's length in length[0]."""
     offset = start
@@ -198,7 +202,7 @@ def _streamed_share(stream, start, rank, world, block, chunk_bytes, length) -> I
     length[0] = offset - start
 
 
-def files_fingerprint(paths) -> List[dict]:
+def files_fingerprint(paths: Union[StrPath, Iterable[StrPath]]) -> List[Dict[str, Any]]:
     """What ranks compare to make sure they read the same files (each may
     have its own copy, under another name): per file, its size on disk and a
     digest of its first and last 64 KiB. Cheap, not a proof: two files of

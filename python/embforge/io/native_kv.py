@@ -15,7 +15,11 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import List, Sequence
+from typing import IO, Any, Dict, List, Optional, Sequence, Set, Tuple
+
+from numpy.typing import ArrayLike
+
+from .._typing import StrPath
 
 import numpy as np
 
@@ -32,7 +36,8 @@ _NATIVE_ALIGN = 64
 _MAX_NATIVE_HEADER = 1 << 20       # a real header is ~200 bytes
 
 
-def write_native(path, words: Sequence[str], vectors: np.ndarray, counts=None) -> None:
+def write_native(path: StrPath, words: Sequence[str], vectors: np.ndarray,
+                 counts: Optional[ArrayLike] = None) -> None:
     """Writes the ``.kv`` format (see the module doc), atomically."""
     vectors = np.asarray(vectors)
     if vectors.ndim != 2 or vectors.shape[0] != len(words):
@@ -64,7 +69,8 @@ def write_native(path, words: Sequence[str], vectors: np.ndarray, counts=None) -
         out.write(b"".join(encoded))
 
 
-def read_native(path, spare_rows: int = SPARE_ROWS):
+def read_native(path: StrPath, spare_rows: int = SPARE_ROWS
+                ) -> Tuple[List[str], np.ndarray, Optional[np.ndarray]]:
     """Reads a ``.kv`` file: ``(words, storage, counts or None)``. Every size
     in the header is checked against the file size before anything is allocated."""
     path = os.fspath(path)
@@ -81,7 +87,7 @@ def read_native(path, spare_rows: int = SPARE_ROWS):
         counts = _read_array(source, path, "<i8", count)
         offsets = _read_array(source, path, "<i8", count + 1)
         storage = np.zeros((count + spare_rows, dim), dtype=header["dtype"])
-        if count and source.readinto(memoryview(storage[:count]).cast("B")) != itemsize * count * dim:
+        if count and source.readinto(storage[:count].data.cast("B")) != itemsize * count * dim:
             raise ValueError(f"{path}: the file ended while reading the vectors")
         if sys.byteorder == "big":
             storage.byteswap(inplace=True)
@@ -95,7 +101,7 @@ def read_native(path, spare_rows: int = SPARE_ROWS):
     return words, storage, (counts.astype(np.int64) if header["has_counts"] else None)
 
 
-def _native_header(source, path: str, size: int):
+def _native_header(source: IO[bytes], path: str, size: int) -> Tuple[Dict[str, Any], int]:
     start = source.read(len(NATIVE_MAGIC) + 8)
     if len(start) < len(NATIVE_MAGIC) or start[:len(NATIVE_MAGIC)] != NATIVE_MAGIC:
         pickled = start[:1] == b"\x80"
@@ -114,7 +120,7 @@ def _native_header(source, path: str, size: int):
     return _check_native_header(header, path), len(start) + length
 
 
-def _check_native_header(header, path: str) -> dict:
+def _check_native_header(header: object, path: str) -> Dict[str, Any]:
     if not isinstance(header, dict):
         raise ValueError(f"{path}: offset 16: the header is {show(header)}, not a JSON object")
     if header.get("format") != "embforge.KeyedVectors":
@@ -139,7 +145,7 @@ def _check_native_header(header, path: str) -> dict:
     return header
 
 
-def _read_array(source, path: str, dtype: str, count: int) -> np.ndarray:
+def _read_array(source: IO[bytes], path: str, dtype: str, count: int) -> np.ndarray:
     data = source.read(np.dtype(dtype).itemsize * count)
     if len(data) != np.dtype(dtype).itemsize * count:
         raise ValueError(f"{path}: the file ended while reading its arrays")
@@ -162,8 +168,11 @@ def _native_words(path: str, offsets: np.ndarray, blob: bytes, total: int) -> Li
             raise ValueError(f"{path}: word {index} {show(raw)} is not valid UTF-8 "
                              f"({error.reason})") from None
     if len(set(words)) != len(words):
-        seen = set()
-        duplicate = next(w for w in words if w in seen or seen.add(w))
+        seen: Set[str] = set()
+        for duplicate in words:  # the first word seen a second time
+            if duplicate in seen:
+                break
+            seen.add(duplicate)
         raise ValueError(f"{path}: the word {show(duplicate)} appears twice")
     return words
 

@@ -7,7 +7,7 @@ tokens (``<pad>``, ``<unk>``, ...) without copying the matrix.
 from __future__ import annotations
 
 import logging
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 import numpy as np
 
@@ -40,7 +40,7 @@ class RowBuffer:
     reallocates without a second copy) up to `max_rows`, and is finally
     trimmed to the rows read plus `spare` zero rows."""
 
-    def __init__(self, dim: int, initial: int, max_rows: Optional[int], spare: int):
+    def __init__(self, dim: int, initial: int, max_rows: Optional[int], spare: int) -> None:
         self.dim, self.initial, self.max_rows, self.spare = dim, initial, max_rows, spare
         self.array: Optional[np.ndarray] = None
         self.capacity = 0
@@ -80,9 +80,9 @@ class FirstWins:
     """Words in file order with duplicates dropped (the first vector wins, as
     in gensim), with a single warning listing some of the duplicates."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.words: List[str] = []
-        self.index = {}
+        self.index: Dict[str, int] = {}
         self.duplicates: List[str] = []
 
     def add(self, word: str) -> bool:

@@ -20,9 +20,12 @@ file, the line and the offending value. Compressed files are read by content
 from __future__ import annotations
 
 import os
-from typing import List, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
+
+from .._typing import StrPath
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._tokens import is_token, split_fields
 from ._errors import decode_line, show
@@ -34,12 +37,12 @@ _MAX_COUNT = np.iinfo(np.int64).max
 _WRITE_BATCH = 1 << 16             # lines joined per write
 
 
-def read_vocab_file(path, unicode_errors: str = "strict") -> Tuple[List[str], np.ndarray]:
+def read_vocab_file(path: StrPath, unicode_errors: str = "strict") -> Tuple[List[str], np.ndarray]:
     """``(words, counts)`` from a vocabulary file, in file order; counts int64."""
     path = os.fspath(path)
     words: List[str] = []
     counts: List[int] = []
-    first_line = {}
+    first_line: Dict[str, int] = {}
     line_no = 0
     with open_binary(path) as (source, _):
         for raw in source:
@@ -67,7 +70,7 @@ def read_vocab_file(path, unicode_errors: str = "strict") -> Tuple[List[str], np
     return words, np.array(counts, dtype=np.int64)
 
 
-def write_vocab_file(path, words: Sequence[str], counts) -> None:
+def write_vocab_file(path: StrPath, words: Sequence[str], counts: ArrayLike) -> None:
     """Writes ``word count`` lines, atomically; refuses anything the reader
     would refuse (a ValueError naming the word), so the file always reads back."""
     counts = _checked_counts(words, counts)
@@ -79,7 +82,7 @@ def write_vocab_file(path, words: Sequence[str], counts) -> None:
             out.write(lines.encode("utf-8"))
 
 
-def _checked_counts(words: Sequence[str], counts) -> List[int]:
+def _checked_counts(words: Sequence[str], counts: ArrayLike) -> List[int]:
     array = np.asarray(counts)
     if array.shape != (len(words),):
         raise ValueError(f"{len(words)} words but counts has shape {array.shape}")

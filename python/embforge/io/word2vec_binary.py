@@ -1,6 +1,8 @@
 """Reads the records of word2vec binary files (see word2vec_format)."""
 from __future__ import annotations
 
+from typing import IO, List, Optional, Tuple
+
 import numpy as np
 
 from ._errors import show
@@ -13,7 +15,9 @@ _MAX_WORD_BYTES = 1 << 16          # a word longer than this means a broken file
 _BINARY_READ_BYTES = 1 << 20
 
 
-def read_binary(source, path, size, limit, encoding, unicode_errors, spare):
+def read_binary(source: IO[bytes], path: str, size: Optional[int], limit: Optional[int],
+                encoding: str, unicode_errors: str, spare: int
+                ) -> Tuple[List[str], np.ndarray, int]:
     """Reads binary records from the byte stream `source` (`size` bytes, None
     when unknown): ``(words, storage, records read including duplicates)``."""
     count, dim, header_bytes = read_header(source, path)
@@ -32,7 +36,7 @@ def read_binary(source, path, size, limit, encoding, unicode_errors, spare):
     rows = 0
     while rows < wanted:
         words, block, offsets = reader.next_rows(wanted - rows)
-        if not words:
+        if not words or block is None:  # block is None exactly when no words came
             raise ValueError(
                 f"{path}: offset {reader.offset}: the file ends after {rows} of the {count} "
                 "vectors the header declares (truncated file or wrong header)")
@@ -67,7 +71,8 @@ def _looks_like_text(vector_bytes: bytes) -> bool:
 class _BinaryRows:
     """Reads ``word b" " float32 * dim`` records from a byte stream in chunks."""
 
-    def __init__(self, source, path, offset, row_bytes, encoding, unicode_errors):
+    def __init__(self, source: IO[bytes], path: str, offset: int, row_bytes: int, encoding: str,
+                 unicode_errors: str) -> None:
         self.source, self.path, self.row_bytes = source, path, row_bytes
         self.encoding, self.unicode_errors = encoding, unicode_errors
         self.chunk = bytearray()
@@ -91,10 +96,12 @@ class _BinaryRows:
         self.chunk += data
         return True
 
-    def next_rows(self, most: int):
+    def next_rows(self, most: int) -> Tuple[List[str], Optional[np.ndarray], List[int]]:
         """Up to `most` records available in the current chunk (reading more
         when not even one is there): (words, float32 block, record offsets)."""
-        words, slices, offsets = [], [], []
+        words: List[str] = []
+        slices: List[bytearray] = []
+        offsets: List[int] = []
         while len(words) < most:
             start = self.pos
             while start < len(self.chunk) and self.chunk[start] == 0x0A:  # word2vec.c's "\n"

@@ -27,7 +27,11 @@ bzip2 and xz data by its magic bytes, whatever the name (see compression.py).
 from __future__ import annotations
 
 import os
-from typing import Optional, Sequence
+from typing import IO, Any, List, Optional, Sequence, Tuple
+
+from numpy.typing import DTypeLike
+
+from .._typing import StrPath
 
 import numpy as np
 
@@ -42,7 +46,7 @@ __all__ = ["read_word2vec", "write_word2vec"]
 _FLOAT_DTYPES = (np.float16, np.float32, np.float64)
 
 
-def _check_datatype(datatype) -> np.dtype:
+def _check_datatype(datatype: DTypeLike) -> np.dtype[Any]:
     dtype = np.dtype(datatype)
     if dtype.type not in _FLOAT_DTYPES:
         raise ValueError(f"datatype must be float16, float32 or float64, not {dtype}")
@@ -56,9 +60,10 @@ def _fake_counts(count: int, rows: int) -> np.ndarray:
 
 # ---------------------------------------------------------------- reader
 
-def read_word2vec(path, binary: bool = False, limit: Optional[int] = None, encoding: str = "utf8",
-                  unicode_errors: str = "strict", no_header: bool = False,
-                  datatype=np.float32, spare_rows: int = SPARE_ROWS):
+def read_word2vec(path: StrPath, binary: bool = False, limit: Optional[int] = None,
+                  encoding: str = "utf8", unicode_errors: str = "strict", no_header: bool = False,
+                  datatype: DTypeLike = np.float32, spare_rows: int = SPARE_ROWS
+                  ) -> Tuple[List[str], np.ndarray, np.ndarray]:
     """Reads a word2vec text/binary or GloVe (``no_header=True``) file; at most
     `limit` vectors if given (gensim: None or 0 read all).
 
@@ -105,7 +110,7 @@ def _check_finite(vectors: np.ndarray, words: Sequence[str]) -> None:
                          "values; such files cannot be loaded back")
 
 
-def write_word2vec(path, words: Sequence[str], vectors: np.ndarray, binary: bool = False,
+def write_word2vec(path: StrPath, words: Sequence[str], vectors: np.ndarray, binary: bool = False,
                    total_vec: Optional[int] = None, write_header: bool = True) -> None:
     """Writes word2vec text/binary (or GloVe text with ``write_header=False``), atomically.
 
@@ -136,14 +141,16 @@ def write_word2vec(path, words: Sequence[str], vectors: np.ndarray, binary: bool
             _write_text_rows(out, words, vectors)
 
 
-def _write_binary_rows(out, words, vectors, batch: int = 8192) -> None:
+def _write_binary_rows(out: IO[bytes], words: Sequence[str], vectors: np.ndarray,
+                       batch: int = 8192) -> None:
     for start in range(0, len(words), batch):
         rows = np.ascontiguousarray(vectors[start:start + batch], dtype="<f4")
         out.write(b"".join(word.encode("utf-8") + b" " + row.tobytes() + b"\n"
                           for word, row in zip(words[start:start + batch], rows)))
 
 
-def _write_text_rows(out, words, vectors, batch: int = 4096) -> None:
+def _write_text_rows(out: IO[bytes], words: Sequence[str], vectors: np.ndarray,
+                     batch: int = 4096) -> None:
     digits = 17 if vectors.dtype.itemsize >= 8 else 9
     fmt = " ".join([f"%.{digits}g"] * vectors.shape[1]) + "\n"
     for start in range(0, len(words), batch):

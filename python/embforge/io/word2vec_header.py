@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Tuple
+from typing import IO, Tuple
+
+from .._typing import StrPath
 
 from ._errors import show
 from .compression import open_text
@@ -33,7 +35,7 @@ def parse_header(raw: bytes, path: str) -> Tuple[int, int]:
     return count, dim
 
 
-def read_header(source, path: str) -> Tuple[int, int, int]:
+def read_header(source: IO[bytes], path: str) -> Tuple[int, int, int]:
     """Reads the header line from the byte stream `source`: ``(count, dim, bytes read)``."""
     raw = source.readline(MAX_HEADER_LINE)
     if not raw:
@@ -42,7 +44,7 @@ def read_header(source, path: str) -> Tuple[int, int, int]:
     return count, dim, len(raw)
 
 
-def has_header(path) -> bool:
+def has_header(path: StrPath) -> bool:
     """Whether the text vector file `path` (plain or compressed) starts with a
     word2vec header (two integers), as opposed to a GloVe file, whose first
     line is already a word and its vector."""

@@ -1,7 +1,7 @@
 """Reads the rows of word2vec text and GloVe text files (see word2vec_format)."""
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
+from typing import IO, List, NoReturn, Optional, Sequence, Tuple, cast
 
 import numpy as np
 
@@ -17,7 +17,8 @@ _TEXT_BLOCK_BYTES = 8 << 20        # lines parsed together (numpy conversion per
 class _TextState:
     """What the text reader knows between blocks of lines."""
 
-    def __init__(self, path, dim, wanted, limited, declared):
+    def __init__(self, path: str, dim: Optional[int], wanted: Optional[int], limited: bool,
+                 declared: Optional[int]) -> None:
         self.path, self.dim, self.wanted = path, dim, wanted
         self.limited, self.declared = limited, declared
         self.line_no = 1 if declared is not None else 0
@@ -30,7 +31,9 @@ class _TextState:
         return self.wanted is not None and self.rows >= self.wanted
 
 
-def read_text(source, path, size, limit, encoding, unicode_errors, no_header, spare):
+def read_text(source: IO[bytes], path: str, size: Optional[int], limit: Optional[int],
+              encoding: str, unicode_errors: str, no_header: bool, spare: int
+              ) -> Tuple[List[str], np.ndarray, int]:
     """Reads text rows from the byte stream `source` (`size` bytes, None when
     unknown): ``(words, storage, rows read including duplicates)``."""
     if no_header:
@@ -57,11 +60,12 @@ def read_text(source, path, size, limit, encoding, unicode_errors, no_header, sp
             if size is None:  # compressed: start from the first block, grow by doubling
                 bound = 2 * len(lines)
             else:
-                bound = (size - header_bytes) // (2 * state.dim + 1) + 1
+                bound = (size - header_bytes) // (2 * cast(int, state.dim) + 1) + 1
             if no_header and size is not None:  # estimate from the first block's line length
                 used = max(1, sum(map(len, lines)))
                 bound = min(bound, int(size * len(lines) / used * 1.1) + 16)
-            state.buffer = RowBuffer(state.dim, initial_rows(state.dim, state.wanted, bound),
+            dim = cast(int, state.dim)  # the header or _first_dim set it
+            state.buffer = RowBuffer(dim, initial_rows(dim, state.wanted, bound),
                                      state.wanted, spare)
         leftover = _parse_text_block(lines, state, encoding, unicode_errors)
         if state.done() and not state.limited:
@@ -69,7 +73,7 @@ def read_text(source, path, size, limit, encoding, unicode_errors, no_header, sp
     if state.buffer is None:
         if no_header:
             raise ValueError(f"{path}: no vectors found (empty file?)")
-        state.buffer = RowBuffer(state.dim, 0, 0, spare)
+        state.buffer = RowBuffer(cast(int, state.dim), 0, 0, spare)  # from the header
     if state.wanted is not None and state.rows < state.wanted:
         raise ValueError(
             f"{path}: line {state.line_no}: the header declares {state.declared} vectors but the "
@@ -78,7 +82,7 @@ def read_text(source, path, size, limit, encoding, unicode_errors, no_header, sp
     return state.vocab.words, state.buffer.finish(), state.rows
 
 
-def _first_dim(lines, state, encoding, unicode_errors) -> bool:
+def _first_dim(lines: List[bytes], state: _TextState, encoding: str, unicode_errors: str) -> bool:
     """GloVe files: the first non-blank line sets the dimension."""
     for offset, raw in enumerate(lines):
         if raw.strip():
@@ -91,10 +95,11 @@ def _first_dim(lines, state, encoding, unicode_errors) -> bool:
     state.blank_line = state.blank_line or state.line_no + 1
     return False
 
-def _parse_text_block(lines, state: _TextState, encoding, unicode_errors) -> List[bytes]:
+def _parse_text_block(lines: List[bytes], state: _TextState, encoding: str,
+                      unicode_errors: str) -> List[bytes]:
     """Parses rows until the block ends or enough rows are read; returns the
     lines left over. Values are converted by numpy for the whole block."""
-    path, dim = state.path, state.dim
+    path, dim = state.path, cast(int, state.dim)  # known once a block is parsed
     values: List[str] = []
     kept_lines: List[Tuple[int, str]] = []   # (line number, text) for error messages
     for position, raw in enumerate(lines):
@@ -129,20 +134,20 @@ def _parse_text_block(lines, state: _TextState, encoding, unicode_errors) -> Lis
     return []
 
 
-def _store_block(values: List[str], kept_lines, state: _TextState) -> None:
+def _store_block(values: List[str], kept_lines: List[Tuple[int, str]], state: _TextState) -> None:
     if not kept_lines:
         return
     try:
         with np.errstate(over="ignore"):  # 1e50 -> inf, reported below
-            block = np.array(values, dtype=np.float32).reshape(len(kept_lines), state.dim)
+            block = np.array(values, dtype=np.float32).reshape(len(kept_lines), cast(int, state.dim))
     except ValueError:
         block = None
     if block is None or not np.isfinite(block).all():
         _explain_bad_values(kept_lines, state.path)
-    state.buffer.extend(block)
+    cast(RowBuffer, state.buffer).extend(block)  # read_text made it before the first block
 
 
-def _explain_bad_values(kept_lines, path) -> None:
+def _explain_bad_values(kept_lines: Sequence[Tuple[int, str]], path: str) -> NoReturn:
     """Finds the first value of the block numpy refused (slow path, errors only)."""
     for line_no, text in kept_lines:
         for column, field in enumerate(text.split(" ")[1:], start=2):
@@ -159,7 +164,7 @@ def _explain_bad_values(kept_lines, path) -> None:
     raise ValueError(f"{path}: invalid values")  # pragma: no cover - numpy and float() disagree
 
 
-def _reject_extra_rows(leftover: List[bytes], source, state: _TextState) -> None:
+def _reject_extra_rows(leftover: List[bytes], source: IO[bytes], state: _TextState) -> None:
     """After the declared rows only blank lines may follow."""
     line_no = state.line_no
     while True:

@@ -22,7 +22,7 @@ class Dialogue:
 
     def __init__(self, model, *, history: int = 3, max_new_tokens: int = 30,
                  user: str = "question", bot: str = "answer", temperature: float = 0.8,
-                 top_k: Optional[int] = 40, top_p: Optional[float] = 0.95, seed: Optional[int] = None):
+                 top_k: Optional[int] = 40, top_p: Optional[float] = 0.95, seed: Optional[int] = None) -> None:
         if history < 0:
             raise ValueError(f"history must be >= 0 exchanges, got {history}")
         if not 1 <= max_new_tokens < model.context - 2:

@@ -30,7 +30,7 @@ Cache = List[Tuple[object, object]]   # per block: keys and values [batch, heads
 class Block(nn.Module):
     """Pre-norm transformer block: x + attn(norm(x)), then x + mlp(norm(x))."""
 
-    def __init__(self, width: int, heads: int, ff_dim: int, dropout: float, device):
+    def __init__(self, width: int, heads: int, ff_dim: int, dropout: float, device) -> None:
         super().__init__()
         self.heads, self.dropout = heads, dropout
         self.norm1 = nn.LayerNorm(width, device=device)
@@ -69,7 +69,7 @@ class DecoderLM(nn.Module):
     def __init__(self, embedding, *, tokenizer: Tokenizer, bos_id: int, eos_id: int,
                  width: Optional[int] = None, num_layers: int = 2, num_heads: int = 4,
                  ff_dim: Optional[int] = None, dropout: float = 0.1, context: int = 128,
-                 positions: str = "learned", tie: bool = True):
+                 positions: str = "learned", tie: bool = True) -> None:
         super().__init__()
         dim, rows = embedding.embedding_dim, embedding.num_embeddings
         width = int(width or dim)

@@ -72,7 +72,7 @@ class LMTask(Task):
 
     def __init__(self, stream: TokenStream, *, context: int, batch_size: int, bos_id: int, device,
                  valid: Optional[TokenStream] = None, windows_per_epoch: Optional[int] = None,
-                 eval_batch_size: int = 32):
+                 eval_batch_size: int = 32) -> None:
         if batch_size < 1 or context < 2:
             raise ValueError(f"batch_size must be >= 1 and context >= 2, got {batch_size} and {context}")
         self.stream, self.context, self.batch_size = stream, context, batch_size

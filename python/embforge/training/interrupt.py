@@ -19,7 +19,7 @@ def ctrl_c_stops(flag: threading.Event):
         yield
         return
 
-    def first(signum, frame):
+    def first(signum, frame) -> None:
         flag.set()
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
