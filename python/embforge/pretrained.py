@@ -10,17 +10,23 @@ from __future__ import annotations
 import logging
 import os
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .backends.arrays import is_host
 from .io.word2vec_format import read_word2vec
+
+if TYPE_CHECKING:
+    from ._typing import StrPath
+    from .keyedvectors import KeyedVectors
 
 __all__ = ["intersect_word2vec_format"]
 
 logger = logging.getLogger("embforge.keyedvectors")
 
 
-def intersect_word2vec_format(kv, fname, lockf: float=1.0, binary: bool = False, encoding: str = "utf8",
+def intersect_word2vec_format(kv: "KeyedVectors", fname: "StrPath", lockf: float=1.0, binary: bool = False, encoding: str = "utf8",
                               unicode_errors: str = "strict", no_header: bool = False) -> int:
     """Copies the vectors of `fname` into `kv` where the words intersect;
     returns how many were copied.

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple
+
+if TYPE_CHECKING:
+    from tqdm import tqdm as Bar
 
 __all__ = ["run_polled", "make_bar"]
 
 POLL_SECONDS = 0.1
 
 
-def make_bar(enabled: Optional[bool], total: float, desc: str, unit: str):
+def make_bar(enabled: Optional[bool], total: float, desc: str, unit: str) -> Optional["Bar[Any]"]:
     """A tqdm bar, or None. `enabled=None` shows it when stderr is a terminal."""
     if enabled is None:
         enabled = sys.stderr.isatty()
@@ -28,14 +31,15 @@ def make_bar(enabled: Optional[bool], total: float, desc: str, unit: str):
                 smoothing=0.1)
 
 
-def run_polled(call: Callable[[], Any], progress, on_poll: Optional[Callable[[], None]] = None):
+def run_polled(call: Callable[[], Any], progress: Any,
+               on_poll: Optional[Callable[[], None]] = None) -> Tuple[Any, bool]:
     """Runs `call()` on a thread, calling `on_poll()` every 0.1 s until it ends.
 
     Returns `(result, interrupted)`. On KeyboardInterrupt the stop flag is set
     and the call is waited for, so its result (a consistent partial pass) is
     still returned; the first exception of the call is re-raised here.
     """
-    outcome: dict = {}
+    outcome: Dict[str, Any] = {}
     finished = threading.Event()
 
     def target() -> None:

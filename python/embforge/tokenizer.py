@@ -7,7 +7,10 @@ unknown token. numpy is enough to encode; torch is needed only for
 """
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Sequence
+
+if TYPE_CHECKING:
+    from .keyedvectors import KeyedVectors
 
 import numpy as np
 
@@ -41,7 +44,8 @@ class Tokenizer:
         self.vocab_size = max(self.key_to_index.values()) + 1
 
     @classmethod
-    def from_vectors(cls, kv, specials: Sequence[str] = ("<pad>", "<unk>"), **kwargs) -> "Tokenizer":
+    def from_vectors(cls, kv: "KeyedVectors", specials: Sequence[str] = ("<pad>", "<unk>"),
+                     **kwargs: Any) -> "Tokenizer":
         """The tokenizer for ``to_embedding(kv, specials=specials)``: specials[0]
         pads, specials[1] stands for unknown words."""
         from .torch_bridge import embedding_vocab
@@ -81,7 +85,7 @@ class Tokenizer:
         return unknown / total if total else 0.0
 
     def batch(self, texts: Sequence[str], max_length: Optional[int] = None,
-              return_tensors: Optional[str] = "pt", device=None) -> Dict[str, object]:
+              return_tensors: Optional[str] = "pt", device: Any = None) -> Dict[str, object]:
         """Encodes `texts` padded to the longest (after truncation).
 
         Returns ``{"input_ids", "attention_mask"}`` of shape ``[len(texts), L]``

@@ -21,6 +21,7 @@ run, so ``import embforge`` never needs them.
 from __future__ import annotations
 
 import weakref
+from types import ModuleType
 from typing import Dict, Sequence, Tuple
 
 import numpy as np
@@ -40,7 +41,7 @@ LM_SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")
 _SHARED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
-def require_torch():
+def require_torch() -> ModuleType:
     """Imports torch, or raises an ImportError that says how to get it."""
     try:
         import torch  # noqa: PLC0415 - optional dependency
@@ -51,7 +52,7 @@ def require_torch():
     return torch
 
 
-def _require_cupy():
+def _require_cupy() -> ModuleType:
     try:
         import cupy  # noqa: PLC0415 - optional dependency
     except ImportError as error:

@@ -1,11 +1,12 @@
 """The vocabulary: words, their counts and ids (most frequent first)."""
 from __future__ import annotations
 
-from typing import Iterable, Optional, Sequence
+from typing import Iterator, Iterable, Optional, Sequence, Set
 
 import numpy as np
 
 from ._tokens import is_token
+from ._typing import StrPath
 from .io.vocab_file import read_vocab_file, write_vocab_file
 
 __all__ = ["Vocabulary"]
@@ -30,8 +31,11 @@ class Vocabulary:
             raise ValueError(f"counts must be >= 0, got {int(self.counts.min())}")
         self.word_to_index = {word: i for i, word in enumerate(self.words)}
         if len(self.word_to_index) != len(self.words):
-            seen = set()
-            duplicate = next(w for w in self.words if w in seen or seen.add(w))
+            seen: Set[str] = set()
+            for duplicate in self.words:  # the first word seen a second time
+                if duplicate in seen:
+                    break
+                seen.add(duplicate)
             raise ValueError(f"duplicate word in vocabulary: {duplicate!r}")
         for word in self.words:
             if not is_token(word):
@@ -41,10 +45,10 @@ class Vocabulary:
     def __len__(self) -> int:
         return len(self.words)
 
-    def __contains__(self, word) -> bool:
+    def __contains__(self, word: object) -> bool:
         return word in self.word_to_index
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self.words)
 
     def __getitem__(self, word: str) -> int:
@@ -59,7 +63,7 @@ class Vocabulary:
         """Sum of the counts: the in-vocabulary tokens of the corpus."""
         return int(self.counts.sum())
 
-    def __eq__(self, other) -> bool:
+    def __eq__(self, other: object) -> bool:
         return (isinstance(other, Vocabulary) and self.words == other.words
                 and np.array_equal(self.counts, other.counts))
 
@@ -67,13 +71,13 @@ class Vocabulary:
         head = ", ".join(self.words[:5])
         return f"Vocabulary({len(self)} words: {head}{', ...' if len(self) > 5 else ''})"
 
-    def save(self, path) -> None:
+    def save(self, path: StrPath) -> None:
         """Writes ``word count`` lines (GloVe's vocab format), atomically; a
         name ending in ``.gz`` is written gzip-compressed (see embforge.io.vocab_file)."""
         write_vocab_file(path, self.words, self.counts)
 
     @classmethod
-    def load(cls, path) -> "Vocabulary":
+    def load(cls, path: StrPath) -> "Vocabulary":
         """Reads ``word count`` lines (plain or compressed); order is kept as
         in the file. A malformed file is a ValueError naming the line."""
         words, counts = read_vocab_file(path)

@@ -11,16 +11,16 @@ call this once per epoch). The messages are the CPU path's.
 from __future__ import annotations
 
 import weakref
-from typing import Optional
+from typing import Any, Dict, Optional, Tuple
 
 __all__ = ["check_corpus"]
 
 # (id(ids), id(offsets), vocab_size) of corpora that passed -> weak references
 # to the two arrays, so a new array reusing a freed one's id is checked again.
-_passed: dict = {}
+_passed: Dict[Tuple[int, int, Optional[int]], Tuple["weakref.ref[Any]", "weakref.ref[Any]"]] = {}
 
 
-def check_corpus(arrays, ids, offsets, vocab_size: Optional[int]) -> None:
+def check_corpus(arrays: Any, ids: Any, offsets: Any, vocab_size: Optional[int]) -> None:
     """ValueError unless `offsets` (int64) runs from 0 to len(ids) without
     decreasing and, given `vocab_size`, every id (int32 storage of uint32)
     is below it. `arrays` is device_arrays.array_module()."""
@@ -48,7 +48,10 @@ def check_corpus(arrays, ids, offsets, vocab_size: Optional[int]) -> None:
             raise ValueError(f"id {largest} in the corpus is out of range for a vocabulary of "
                              f"{vocab_size} words")
     try:
-        refs = (weakref.ref(ids, lambda _, key=key: _passed.pop(key, None)), weakref.ref(offsets))
+        def forget(_: object, key: Tuple[int, int, Optional[int]] = key) -> None:
+            _passed.pop(key, None)
+
+        refs = (weakref.ref(ids, forget), weakref.ref(offsets))
     except TypeError:  # not weak-referenceable: checked again next time
         return
     _passed[key] = refs
