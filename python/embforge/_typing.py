@@ -2,9 +2,14 @@
 from __future__ import annotations
 
 import os
-from typing import Union
+from typing import Any, Union
 
-__all__ = ["StrPath"]
+__all__ = ["StrPath", "Array"]
 
 # a file name as the public functions take it: str or any os.PathLike (pathlib.Path)
 StrPath = Union[str, "os.PathLike[str]"]
+
+# An array a backend computes on: a numpy array on the CPU, a device array (device_arrays.
+# DeviceArray, a CuPy array or a torch tensor) on a GPU. The backends own the difference, so
+# the code between them treats it as any array-like object.
+Array = Any

@@ -171,7 +171,7 @@ class Cooccurrence:
             return self
         return self._like(*host, device="cpu")
 
-    def to_device(self, device: str="cuda") -> "Cooccurrence":
+    def to_device(self, device: str = "cuda") -> "Cooccurrence":
         """A copy with torch (or CuPy) arrays on the GPU, e.g. for ``GloVe(device="cuda")``;
         the matrix itself when it is there already."""
         backend = get_backend(device)
@@ -388,7 +388,7 @@ def _check_glove_records(path, records, start: int, vocab: int) -> None:
 def cooccurrence(corpus, vocab: Optional[Vocabulary] = None, *, window: int = 15,
                  symmetric: bool = True, distance_weighting: bool = True, min_count: int = 5,
                  max_vocab_size: Optional[int] = None, workers: Optional[int] = None,
-                 memory: str="1GB", temp_dir=None, device: str = "cpu",
+                 memory: str = "1GB", temp_dir=None, device: str = "cpu",
                  progress: Optional[bool] = None, max_product: int = -1,
                  path=None, keep_on_device: bool = False, distributed: bool = False,
                  process_group=None) -> Cooccurrence:

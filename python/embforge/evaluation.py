@@ -208,7 +208,7 @@ def _solve_analogies(normed: np.ndarray, canonical: np.ndarray, questions: np.nd
     return correct
 
 
-def evaluate_word_analogies(kv, analogies, restrict_vocab: int=30000, case_insensitive: bool = True,
+def evaluate_word_analogies(kv, analogies, restrict_vocab: int = 30000, case_insensitive: bool = True,
                             dummy4unknown: bool = False):
     """3CosAdd accuracy on an analogy file; returns ``(score, sections)`` like
     gensim: sections are dicts ``{'section', 'correct', 'incorrect'}`` holding
@@ -286,7 +286,7 @@ def read_word_pairs(path, delimiter: str = "\t", encoding: str = "utf8",
     return pairs
 
 
-def evaluate_word_pairs(kv, pairs, delimiter: str = "\t", restrict_vocab: int=300000,
+def evaluate_word_pairs(kv, pairs, delimiter: str = "\t", restrict_vocab: int = 300000,
                         case_insensitive: bool = True, dummy4unknown: bool = False,
                         encoding: str = "utf8"):
     """Correlation of cosine similarities with human judgements, like gensim:

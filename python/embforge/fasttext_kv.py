@@ -138,8 +138,8 @@ class FastTextKeyedVectors(KeyedVectors):
         """Cosine similarity; either word may be outside the vocabulary."""
         return float(self.get_vector(w1, norm=True) @ self.get_vector(w2, norm=True))
 
-    def evaluate_word_pairs(self, pairs, delimiter: str="\t", encoding: str="utf8", restrict_vocab: int=300000,
-                            case_insensitive: bool=True, dummy4unknown: bool=False, unseen: str = "skip"):
+    def evaluate_word_pairs(self, pairs, delimiter: str = "\t", encoding: str = "utf8", restrict_vocab: int = 300000,
+                            case_insensitive: bool = True, dummy4unknown: bool = False, unseen: str = "skip"):
         """``(pearson, spearman, oov_ratio)`` against human scores, as
         KeyedVectors' (gensim's: pairs with a word outside the first
         `restrict_vocab` words are skipped). ``unseen="ngrams"`` scores those

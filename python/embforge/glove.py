@@ -98,7 +98,7 @@ class GloVe:
                  learning_rate: float = 0.05, epochs: int = 25, window: int = 15,
                  symmetric: bool = True, distance_weighting: bool = True, min_count: int = 5,
                  max_vocab_size: Optional[int] = None, workers: Optional[int] = None, seed: int = 1,
-                 memory: str="1GB", temp_dir=None, grad_clip: float = 100.0, output_vectors: str = "sum",
+                 memory: str = "1GB", temp_dir=None, grad_clip: float = 100.0, output_vectors: str = "sum",
                  reshuffle: bool = True, device: str = "cpu", progress: Optional[bool] = None,
                  bias_learning_rate: float = 1.0, out_of_core: Optional[bool] = None,
                  callbacks: Sequence = (), distributed: bool = False, process_group=None,

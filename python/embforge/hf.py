@@ -110,7 +110,7 @@ def _projection(kind, vectors, model_rows, everything, dim: int, seed: int):
                      f"({d}, {dim}) matrix or an nn.Linear; got {kind!r}")
 
 
-def load_into_hf_model(model, tokenizer, kv, *, projection: str="auto", rescale: bool = True,
+def load_into_hf_model(model, tokenizer, kv, *, projection: str = "auto", rescale: bool = True,
                        lowercase: bool = False, add_tokens: int = 0, seed: int = 0) -> HFTransfer:
     """Writes our vectors into `model`'s input embeddings for the tokens of
     `tokenizer` that our vocabulary shares.

@@ -293,15 +293,15 @@ class KeyedVectors(SimilarityQueries):
 
     # ------------------------------------------------------------ evaluation
 
-    def evaluate_word_analogies(self, analogies, restrict_vocab: int=30000, case_insensitive: bool=True,
-                                dummy4unknown: bool=False):
+    def evaluate_word_analogies(self, analogies, restrict_vocab: int = 30000, case_insensitive: bool = True,
+                                dummy4unknown: bool = False):
         """3CosAdd accuracy on a questions-words file: ``(score, sections)`` as in
         gensim (see embforge.evaluation)."""
         return evaluation.evaluate_word_analogies(self, analogies, restrict_vocab,
                                                   case_insensitive, dummy4unknown)
 
-    def evaluate_word_pairs(self, pairs, delimiter: str="\t", encoding: str="utf8", restrict_vocab: int=300000,
-                            case_insensitive: bool=True, dummy4unknown: bool=False):
+    def evaluate_word_pairs(self, pairs, delimiter: str = "\t", encoding: str = "utf8", restrict_vocab: int = 300000,
+                            case_insensitive: bool = True, dummy4unknown: bool = False):
         """``(pearson, spearman, oov_ratio)`` against human similarity scores, as
         in gensim (see embforge.evaluation)."""
         return evaluation.evaluate_word_pairs(self, pairs, delimiter, restrict_vocab,
@@ -384,7 +384,7 @@ class KeyedVectors(SimilarityQueries):
         from .gensim_bridge import from_gensim
         return from_gensim(cls, kv)
 
-    def intersect_word2vec_format(self, fname, lockf: float=1.0, binary: bool = False,
+    def intersect_word2vec_format(self, fname, lockf: float = 1.0, binary: bool = False,
                                   encoding: str = "utf8", unicode_errors: str = "strict",
                                   no_header: bool = False) -> int:
         """Takes the vectors of the words this vocabulary shares with a

@@ -85,7 +85,7 @@ class SimilarityQueries:
             mean = _unit(mean)
         return mean.astype(self.vectors.dtype)
 
-    def _clip(self, restrict_vocab, clip_start: int=0, clip_end=None):
+    def _clip(self, restrict_vocab, clip_start: int = 0, clip_end=None):
         if restrict_vocab:
             return 0, min(int(restrict_vocab), len(self))
         return clip_start, min(clip_end or len(self), len(self))
@@ -97,7 +97,7 @@ class SimilarityQueries:
                   for i in best.tolist() if i + offset not in skip]
         return result[:topn]
 
-    def most_similar(self, positive=None, negative=None, topn: int=10, clip_start: int = 0,
+    def most_similar(self, positive=None, negative=None, topn: int = 10, clip_start: int = 0,
                      clip_end: Optional[int] = None, restrict_vocab: Optional[int] = None):
         """Keys nearest (cosine) to the weighted mean of the unit vectors of
         `positive` (weight +1) and `negative` (weight -1) keys; items may be
@@ -124,15 +124,15 @@ class SimilarityQueries:
             return scores
         return self._top(scores, topn, exclude, start)
 
-    def similar_by_key(self, key, topn: int=10, restrict_vocab=None):
+    def similar_by_key(self, key, topn: int = 10, restrict_vocab=None):
         return self.most_similar(positive=[key], topn=topn, restrict_vocab=restrict_vocab)
 
     similar_by_word = similar_by_key
 
-    def similar_by_vector(self, vector, topn: int=10, restrict_vocab=None):
+    def similar_by_vector(self, vector, topn: int = 10, restrict_vocab=None):
         return self.most_similar(positive=[np.asarray(vector)], topn=topn, restrict_vocab=restrict_vocab)
 
-    def most_similar_cosmul(self, positive=None, negative=None, topn: int=10, restrict_vocab=None):
+    def most_similar_cosmul(self, positive=None, negative=None, topn: int = 10, restrict_vocab=None):
         """3CosMul (Levy & Goldberg 2014): product of shifted cosines
         ``(1 + cos) / 2`` to the positives over that to the negatives (+1e-6)."""
         if isinstance(topn, Integral) and topn < 1:
@@ -212,7 +212,7 @@ class SimilarityQueries:
         mean = self.get_mean_vector(vectors, post_normalize=True)
         return sorted(zip((vectors @ mean).tolist(), used), reverse=True)
 
-    def relative_cosine_similarity(self, wa, wb, topn: int=10) -> float:
+    def relative_cosine_similarity(self, wa, wb, topn: int = 10) -> float:
         """Cosine similarity of `wa` and `wb` over the sum of the similarities
         of `wa`'s `topn` nearest keys (Leeuwenberg et al. 2016, eq. 1; above
         about 0.1 for topn=10 the pair is likelier synonyms than chance)."""

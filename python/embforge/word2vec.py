@@ -80,7 +80,7 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
                  progress: Optional[bool] = None, distributed: bool = False, process_group=None,
                  sync_interval: int = 2_200_000, combine: str = "sum",
                  hot_sync_interval: int = 300_000, hot_sync_rows: int = 4096,
-                 memory: str="1GB", temp_dir=None) -> None:
+                 memory: str = "1GB", temp_dir=None) -> None:
         if hs:
             raise ValueError("hierarchical softmax (hs=1) is not implemented; use negative sampling")
         if cbow_mean != 1:
@@ -489,7 +489,7 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
         return f"Word2Vec({kind}, vocab={size}, vector_size={self.vector_size}, device={self.device!r})"
 
 
-def _one_source(corpus_iterable, corpus_file, allow_none: bool=False):
+def _one_source(corpus_iterable, corpus_file, allow_none: bool = False):
     if corpus_iterable is not None and corpus_file is not None:
         raise ValueError("pass either corpus_iterable or corpus_file, not both")
     source = corpus_iterable if corpus_iterable is not None else corpus_file

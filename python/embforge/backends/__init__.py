@@ -20,7 +20,7 @@ __all__ = ["Backend", "get_backend"]
 _KINDS = {"cpu": CpuBackend, "cuda": CudaBackend}
 
 
-def get_backend(device) -> Backend:
+def get_backend(device: str) -> Backend:
     """The backend for "cpu", "cuda", "cuda:N" or a torch.device; ValueError
     for other names, RuntimeError saying why when CUDA is unavailable."""
     name = _native.resolve_device(device)

@@ -7,6 +7,8 @@ here, so these helpers work in a CPU-only install.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 __all__ = ["device_of", "is_host", "to_host", "as_array", "host_rows", "require_host",
@@ -17,7 +19,7 @@ __all__ = ["device_of", "is_host", "to_host", "as_array", "host_rows", "require_
 _DLPACK_GPU_TYPES = (2, 10, 13)
 
 
-def device_of(array) -> str:
+def device_of(array: Any) -> str:
     """'cpu' for host arrays, 'cuda:N' for arrays on a GPU."""
     if isinstance(array, np.ndarray):
         return "cpu"
@@ -32,12 +34,12 @@ def device_of(array) -> str:
     return "cpu"
 
 
-def is_host(array) -> bool:
+def is_host(array: Any) -> bool:
     """True when the CPU can read `array` in place."""
     return device_of(array) == "cpu"
 
 
-def to_host(array) -> np.ndarray:
+def to_host(array: Any) -> np.ndarray:
     """`array` as a numpy array: host data as it is (no copy when it already
     is one), GPU data as a host copy (CuPy ``.get()``, torch ``.cpu()``)."""
     if isinstance(array, np.ndarray):
@@ -54,38 +56,38 @@ def to_host(array) -> np.ndarray:
     return np.ascontiguousarray(host)
 
 
-def as_array(array):
+def as_array(array: Any) -> Any:
     """Host data as a numpy array (sharing memory where it can), device arrays
     unchanged: what a container of either kind keeps."""
     return np.asarray(array) if is_host(array) else array
 
 
-def host_rows(storage, rows: int) -> np.ndarray:
+def host_rows(storage: Any, rows: int) -> np.ndarray:
     """The first `rows` rows of `storage` readable on the CPU: a writable view
     of host storage, a read-only copy of GPU storage."""
     if is_host(storage):
-        return as_array(storage)[:rows]
+        return np.asarray(storage)[:rows]  # as_array of host data
     host = to_host(storage[:rows])
     host.flags.writeable = False
     return host
 
 
-def require_host(array, what: str) -> None:
+def require_host(array: Any, what: str) -> None:
     """ValueError unless `array` is host memory; `what` says what needed it."""
     device = device_of(array)
     if device != "cpu":
         raise ValueError(f"the data live on {device}: {what}")
 
 
-def same_device(a, b) -> bool:
+def same_device(a: Any, b: Any) -> bool:
     """'cuda' and 'cuda:0' name the same GPU; anything else compares as text."""
-    def norm(text):
+    def norm(text: Any) -> str:
         text = str(text).lower()
         return "cuda:0" if text == "cuda" else text
     return norm(a) == norm(b)
 
 
-def tensor_device(tensor) -> str:
+def tensor_device(tensor: Any) -> str:
     """A torch tensor's device as embforge spells it ("cpu", "cuda:0")."""
     device = tensor.device
     if device.type == "cuda":
@@ -93,7 +95,7 @@ def tensor_device(tensor) -> str:
     return str(device)
 
 
-def all_finite(array) -> bool:
+def all_finite(array: Any) -> bool:
     """True when no entry is NaN or infinite, checked where the data live
     (numpy, torch or CuPy; only the answer crosses to the host)."""
     if isinstance(array, np.ndarray):

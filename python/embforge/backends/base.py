@@ -13,11 +13,17 @@ returns early, consistently, when a stop is requested.
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
 from . import arrays
+from .._typing import StrPath
+
+if TYPE_CHECKING:
+    from ..cooccurrence import Cooccurrence
+    from ..corpus import EncodedCorpus
+    from ..distributed.group import Group
 
 __all__ = ["Backend", "CooccurrenceCount"]
 
@@ -28,8 +34,8 @@ class CooccurrenceCount(NamedTuple):
     rows: object
     cols: object
     values: object
-    stats: dict
-    source: Optional[tuple] = None
+    stats: Dict[str, Any]
+    source: Optional[Tuple[Any, ...]] = None
 
 
 class Backend:
@@ -42,38 +48,38 @@ class Backend:
         return f"{type(self).__name__}({self.device!r})"
 
     # ---------------------------------------------------------------- arrays
-    def to_host(self, array) -> np.ndarray:
+    def to_host(self, array: Any) -> np.ndarray:
         """A numpy array of `array` (no copy for host data)."""
         return arrays.to_host(array)
 
-    def as_array(self, array):
+    def as_array(self, array: Any) -> Any:
         """`array` as this backend computes on it (device arrays as they are)."""
         return array
 
-    def copy_into(self, target, host: np.ndarray) -> None:
+    def copy_into(self, target: Any, host: np.ndarray) -> None:
         """Writes host data into an array this backend allocated (same shape)."""
         raise NotImplementedError
 
-    def on_caller_stream(self, call: Callable):
+    def on_caller_stream(self, call: Callable[..., Any]) -> Callable[..., Any]:
         """`call`, bound to whatever the calling thread would launch on, for
         running on a helper thread (progress.run_polled)."""
         return call
 
     # -------------------------------------------------------------- word2vec
-    def init_word2vec(self, vocab_size: int, dim: int, seed: int):
+    def init_word2vec(self, vocab_size: int, dim: int, seed: int) -> Tuple[Any, Any]:
         """``(storage, output)``: storage [vocab + SPARE_ROWS, dim], the word
         rows initialised as word2vec.c does (the same numbers on every
         backend) and the spare rows zero; output [vocab, dim] zeros."""
         raise NotImplementedError
 
-    def train_word2vec_epoch(self, corpus, input, output, tables, params, *, progress) -> dict:
+    def train_word2vec_epoch(self, corpus: "EncodedCorpus", input: Any, output: Any, tables: Any, params: Any, *, progress: Any) -> Dict[str, Any]:
         """One epoch over ``corpus.ids``/``corpus.offsets`` with ``params``, a
         ``_core.Word2VecParams`` (the contract of csrc's word2vec.h); `tables`
         is (keep_threshold, noise_keep, noise_alias). Returns loss,
         loss_terms, ids_processed, words_trained, stopped."""
         raise NotImplementedError
 
-    def word2vec_slice_ends(self, corpus, seed: int, epoch: int, slices: int) -> list:
+    def word2vec_slice_ends(self, corpus: "EncodedCorpus", seed: int, epoch: int, slices: int) -> List[float]:
         """Where each of an epoch's `slices` slices ends, as fractions of its
         ids (slices + 1 numbers from 0 to 1): how train_word2vec_epoch cuts an
         epoch given ``params.slice_index``/``slice_count``."""
@@ -88,7 +94,7 @@ class Backend:
                          "still to come): train with device='cpu'")
 
     def init_fasttext(self, vocab_size: int, bucket: int, dim: int, seed: int, scale: float,
-                      initial=None) -> None:
+                      initial: Any = None) -> Tuple[Any, Any, Any]:
         """``(input, output, storage)``: input [vocab + bucket, dim] (word
         rows, then n-gram rows) initialised as word2vec.c initialises its
         input, times `scale` (the same numbers on every backend), output
@@ -96,16 +102,18 @@ class Backend:
         the composed word vectors. `initial`: host arrays (input, output) to
         start from instead (a loaded model)."""
         self.check_fasttext()
+        raise NotImplementedError
 
-    def train_fasttext_epoch(self, corpus, input, output, subwords, tables, params, *,
-                             progress) -> dict:
+    def train_fasttext_epoch(self, corpus: "EncodedCorpus", input: Any, output: Any, subwords: Any, tables: Any, params: Any, *,
+                             progress: Any) -> Dict[str, Any]:
         """One epoch with ``params``, a ``_core.FastTextParams`` (csrc's
         fasttext.h); `subwords` is (offsets, ids) from ``_core.fasttext_subwords``
         and `tables` (keep_threshold, noise_keep, noise_alias). Returns loss,
         loss_terms, ids_processed, words_trained, stopped."""
         self.check_fasttext()
+        raise NotImplementedError
 
-    def fasttext_word_vectors(self, input, subwords, bucket: int, out, workers: int) -> None:
+    def fasttext_word_vectors(self, input: Any, subwords: Any, bucket: int, out: Any, workers: int) -> None:
         """out[w] = the mean of word w's subword rows of `input`."""
         self.check_fasttext()
 
@@ -114,30 +122,30 @@ class Backend:
     # (path=) instead of holding it in memory.
     counts_to_file = False
 
-    def check_cooccurrence(self, path) -> None:
+    def check_cooccurrence(self, path: Optional[StrPath]) -> None:
         """ValueError for options this device cannot honour."""
         if path is not None and not self.counts_to_file:
             raise ValueError(f"path= writes the CPU count's result straight to disk; a count on "
                              f"{self.device!r} stays in memory: count, then call .save(path)")
 
-    def count_cooccurrences(self, encoded, *, window: int, symmetric: bool,
-                            distance_weighting: bool, workers: int, memory, memory_bytes: int,
-                            temp_dir, max_product: int, path, archive_config: dict,
-                            progress) -> CooccurrenceCount:
+    def count_cooccurrences(self, encoded: "EncodedCorpus", *, window: int, symmetric: bool,
+                            distance_weighting: bool, workers: int, memory: Any, memory_bytes: int,
+                            temp_dir: Optional[StrPath], max_product: int, path: Optional[StrPath], archive_config: Dict[str, Any],
+                            progress: Any) -> CooccurrenceCount:
         """The co-occurrence matrix of an encoded corpus, sorted by (row, col),
         equal bit for bit on every backend. A result written to disk (at
         `path`, or past the budget) is an archive headed by `archive_config`."""
         raise NotImplementedError
 
-    def count_cooccurrence_partition(self, encoded, group, *, window: int, symmetric: bool,
+    def count_cooccurrence_partition(self, encoded: "EncodedCorpus", group: "Group", *, window: int, symmetric: bool,
                                      distance_weighting: bool, workers: int, memory_bytes: int,
-                                     temp_dir, max_product: int, progress) -> CooccurrenceCount:
+                                     temp_dir: Optional[StrPath], max_product: int, progress: Any) -> CooccurrenceCount:
         """This rank's partition (rows r % world_size == rank) of the matrix of
         the whole corpus spread over `group` (a distributed.Group), equal bit
         for bit to those rows of the single-process count."""
         raise ValueError(f"distributed co-occurrence counting is not available on {self.device!r}")
 
-    def upload_matrix(self, rows, cols, values):
+    def upload_matrix(self, rows: Any, cols: Any, values: Any) -> Tuple[Any, Any, Any]:
         """(rows, cols, values) on this device (Cooccurrence.to_device)."""
         raise NotImplementedError
 
@@ -145,15 +153,15 @@ class Backend:
     def check_glove(self, out_of_core: Optional[bool], bias_learning_rate: float) -> None:
         """ValueError for GloVe options this device cannot honour."""
 
-    def init_glove(self, vocab_size: int, dim: int, seed: int):
+    def init_glove(self, vocab_size: int, dim: int, seed: int) -> Tuple[Any, Any, Any]:
         """``(weights, gradsq, storage)``: the model [2V, d+1] twice,
         initialised as glove.c does (the same numbers on every backend), and
         zeroed output rows [V + SPARE_ROWS, d]."""
         raise NotImplementedError
 
-    def glove_pairs(self, matrix, *, x_max: float, alpha: float, memory_bytes: int,
+    def glove_pairs(self, matrix: "Cooccurrence", *, x_max: float, alpha: float, memory_bytes: int,
                     vector_size: int, out_of_core: Optional[bool], seed: int, workers: int,
-                    temp_dir):
+                    temp_dir: Optional[StrPath]) -> Any:
         """The training pairs of `matrix` (a Cooccurrence): an object with
         ``train_epoch(weights, gradsq, params, *, progress, part=0, parts=1)
         -> dict`` (cost, pairs, skipped, stopped), where ``params`` is a

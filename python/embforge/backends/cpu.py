@@ -12,7 +12,7 @@ import logging
 import os
 import shutil
 import tempfile
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Dict, IO, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -23,6 +23,12 @@ from .._layout import SPARE_ROWS
 from ..io import cooc_file
 from ..io.atomic import atomic_write
 from .base import Backend, CooccurrenceCount
+from .._typing import StrPath
+
+if TYPE_CHECKING:
+    from ..cooccurrence import Cooccurrence
+    from ..corpus import EncodedCorpus
+    from ..distributed.group import Group
 
 __all__ = ["CpuBackend"]
 
@@ -31,35 +37,36 @@ logger = logging.getLogger(__name__)
 class CpuBackend(Backend):
     counts_to_file = True
 
-    def as_array(self, array) -> np.ndarray:
+    def as_array(self, array: Any) -> np.ndarray:
         return np.asarray(array)  # e.g. a CPU torch tensor: shares its memory
 
-    def copy_into(self, target, host: np.ndarray) -> None:
+    def copy_into(self, target: Any, host: np.ndarray) -> None:
         target[...] = host
 
     # -------------------------------------------------------------- word2vec
-    def init_word2vec(self, vocab_size: int, dim: int, seed: int):
+    def init_word2vec(self, vocab_size: int, dim: int, seed: int) -> Tuple[np.ndarray, np.ndarray]:
         storage = np.empty((vocab_size + SPARE_ROWS, dim), dtype=np.float32)
         storage[vocab_size:] = 0.0
         _native.core.init_word2vec_input(storage[:vocab_size], seed)
         return storage, np.zeros((vocab_size, dim), dtype=np.float32)
 
-    def train_word2vec_epoch(self, corpus, input, output, tables, params, *, progress) -> dict:
+    def train_word2vec_epoch(self, corpus: "EncodedCorpus", input: Any, output: Any, tables: Any, params: Any, *, progress: Any) -> Dict[str, Any]:
         keep, noise_keep, noise_alias = tables
         return _native.core.train_word2vec_epoch(corpus.ids, corpus.offsets, input, output, keep,
                                                  noise_keep, noise_alias, params, progress=progress)
 
-    def word2vec_slice_ends(self, corpus, seed: int, epoch: int, slices: int) -> list:
+    def word2vec_slice_ends(self, corpus: "EncodedCorpus", seed: int, epoch: int, slices: int) -> List[float]:
         # slices are runs of the epoch's shuffled chunks: sizes vary a little
         ids = _native.core.word2vec_slice_ids(corpus.offsets, seed, epoch, slices)
-        return (np.concatenate(([0], np.cumsum(ids))) / max(1, int(ids.sum()))).tolist()
+        ends: List[float] = (np.concatenate(([0], np.cumsum(ids))) / max(1, int(ids.sum()))).tolist()
+        return ends
 
     # -------------------------------------------------------------- fastText
     def check_fasttext(self) -> None:
         pass
 
     def init_fasttext(self, vocab_size: int, bucket: int, dim: int, seed: int, scale: float,
-                      initial=None):
+                      initial: Any=None) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         storage = np.zeros((vocab_size + SPARE_ROWS, dim), dtype=np.float32)
         if initial is not None:
             input, output = (np.ascontiguousarray(a, dtype=np.float32) for a in initial)
@@ -69,22 +76,22 @@ class CpuBackend(Backend):
         input *= np.float32(scale)
         return input, np.zeros((vocab_size, dim), dtype=np.float32), storage
 
-    def train_fasttext_epoch(self, corpus, input, output, subwords, tables, params, *,
-                             progress) -> dict:
+    def train_fasttext_epoch(self, corpus: "EncodedCorpus", input: Any, output: Any, subwords: Any, tables: Any, params: Any, *,
+                             progress: Any) -> Dict[str, Any]:
         offsets, ids = subwords
         keep, noise_keep, noise_alias = tables
         return _native.core.train_fasttext_epoch(corpus.ids, corpus.offsets, input, output, offsets,
                                                  ids, keep, noise_keep, noise_alias, params,
                                                  progress=progress)
 
-    def fasttext_word_vectors(self, input, subwords, bucket: int, out, workers: int) -> None:
+    def fasttext_word_vectors(self, input: Any, subwords: Any, bucket: int, out: Any, workers: int) -> None:
         _native.core.fasttext_word_vectors(input, subwords[0], subwords[1], bucket, out, workers)
 
     # --------------------------------------------------------- co-occurrence
-    def count_cooccurrences(self, encoded, *, window: int, symmetric: bool,
-                            distance_weighting: bool, workers: int, memory, memory_bytes: int,
-                            temp_dir, max_product: int, path, archive_config: dict,
-                            progress) -> CooccurrenceCount:
+    def count_cooccurrences(self, encoded: "EncodedCorpus", *, window: int, symmetric: bool,
+                            distance_weighting: bool, workers: int, memory: Any, memory_bytes: int,
+                            temp_dir: Optional[StrPath], max_product: int, path: Optional[StrPath], archive_config: Dict[str, Any],
+                            progress: Any) -> CooccurrenceCount:
         spill_dir = tempfile.mkdtemp(prefix="embforge-cooccur-", dir=temp_dir)
         try:
             result_dir = os.path.join(spill_dir, "result")
@@ -111,30 +118,30 @@ class CpuBackend(Backend):
                            "%.0f MB", len(values), len(values) * 12 / 1e6, memory_bytes / 1e6)
         return CooccurrenceCount(rows, cols, values, stats, source)
 
-    def count_cooccurrence_partition(self, encoded, group, *, window: int, symmetric: bool,
+    def count_cooccurrence_partition(self, encoded: "EncodedCorpus", group: "Group", *, window: int, symmetric: bool,
                                      distance_weighting: bool, workers: int, memory_bytes: int,
-                                     temp_dir, max_product: int, progress) -> CooccurrenceCount:
+                                     temp_dir: Optional[StrPath], max_product: int, progress: Any) -> CooccurrenceCount:
         rows, cols, values, stats = count_partition(
             encoded, group, window=window, symmetric=symmetric,
             distance_weighting=distance_weighting, workers=workers, memory_bytes=memory_bytes,
             temp_dir=temp_dir, max_product=max_product, progress=progress)
         return CooccurrenceCount(rows, cols, values, stats)
 
-    def upload_matrix(self, rows, cols, values):
+    def upload_matrix(self, rows: Any, cols: Any, values: Any) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         raise ValueError("to_device() needs a CUDA device ('cuda' or 'cuda:N'), got 'cpu'; "
                          "to_host() gives host arrays")
 
     # ----------------------------------------------------------------- GloVe
-    def init_glove(self, vocab_size: int, dim: int, seed: int):
+    def init_glove(self, vocab_size: int, dim: int, seed: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         weights = np.empty((2 * vocab_size, dim + 1), dtype=np.float32)
         gradsq = np.empty_like(weights)
         _native.core.init_glove(weights, gradsq, int(seed))
         storage = np.zeros((vocab_size + SPARE_ROWS, dim), dtype=np.float32)
         return weights, gradsq, storage
 
-    def glove_pairs(self, matrix, *, x_max: float, alpha: float, memory_bytes: int,
+    def glove_pairs(self, matrix: "Cooccurrence", *, x_max: float, alpha: float, memory_bytes: int,
                     vector_size: int, out_of_core: Optional[bool], seed: int, workers: int,
-                    temp_dir):
+                    temp_dir: Optional[StrPath]) -> Union["_MemoryPairs", PairBlocks]:
         matrix = matrix.to_host()  # a matrix counted on a GPU trains here from a host copy
         layout = plan_training(memory_bytes, matrix.nnz, len(matrix.vocab), vector_size,
                                matrix.on_disk, out_of_core)
@@ -154,15 +161,16 @@ class _MemoryPairs:
     permutation of (seed, epoch) drawn when the epoch changes."""
 
     def __init__(self, pairs: np.ndarray, seed: int) -> None:
-        self.pairs = pairs
-        self.order = np.empty(len(pairs), dtype=np.uint32)
+        # Any: close() releases both (None)
+        self.pairs: Any = pairs
+        self.order: Any = np.empty(len(pairs), dtype=np.uint32)
         self.order_epoch: Optional[int] = None
         self.seed = int(seed)
 
     sliceable = True
 
-    def train_epoch(self, weights, gradsq, params, *, progress, part: int = 0,
-                    parts: int = 1) -> dict:
+    def train_epoch(self, weights: Any, gradsq: Any, params: Any, *, progress: Any, part: int = 0,
+                    parts: int = 1) -> Dict[str, Any]:
         if params.epoch != self.order_epoch:
             _native.core.glove_shuffle(self.order, self.seed, params.epoch, params.workers)
             self.order_epoch = params.epoch
@@ -175,7 +183,7 @@ class _MemoryPairs:
         self.pairs = self.order = None
 
 
-def _result_archive(result_dir, stats, config, vocab, path, temp_dir):
+def _result_archive(result_dir: Any, stats: Any, config: Any, vocab: Any, path: Optional[StrPath], temp_dir: Optional[StrPath]) -> Tuple[Any, ...]:
     """Joins the native count's result files (cooccur.h: result_dir) into the
     archive at `path`, or into an unnamed temporary file; returns the open
     archive and its members (a Cooccurrence source)."""
@@ -183,6 +191,7 @@ def _result_archive(result_dir, stats, config, vocab, path, temp_dir):
     columns = {name: cooc_file.file_chunks([os.path.join(result_dir, f"result-{t}.{name}")
                                             for t in threads])
                for name, _ in cooc_file.COLUMNS}
+    file: IO[bytes]
     if path is not None:
         with atomic_write(path, "wb") as out:
             cooc_file.write_coo_archive(out, config, vocab.words, vocab.counts, stats["nnz"], columns)

@@ -27,7 +27,7 @@ when it failed (slower: for finding faults, csrc/cuda/launch_debug.h).
 from __future__ import annotations
 
 import logging
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -36,6 +36,12 @@ from .._layout import SPARE_ROWS
 from .arrays import to_host
 from .base import Backend, CooccurrenceCount
 from .device_arrays import array_module, on_caller_stream
+from .._typing import StrPath
+
+if TYPE_CHECKING:
+    from ..cooccurrence import Cooccurrence
+    from ..corpus import EncodedCorpus
+    from ..distributed.group import Group
 
 __all__ = ["CudaBackend"]
 
@@ -47,17 +53,17 @@ _WORD2VEC_FIELDS = ("skip_gram", "window", "negative", "shrink_windows", "alpha_
 
 
 class CudaBackend(Backend):
-    def copy_into(self, target, host: np.ndarray) -> None:
+    def copy_into(self, target: Any, host: np.ndarray) -> None:
         target[...] = array_module().upload(np.ascontiguousarray(host), self.device)
 
-    def on_caller_stream(self, call):
+    def on_caller_stream(self, call: Callable[..., Any]) -> Callable[..., Any]:
         return on_caller_stream(call, self.device)
 
     # -------------------------------------------------------------- word2vec
-    def init_word2vec(self, vocab_size: int, dim: int, seed: int):
+    def init_word2vec(self, vocab_size: int, dim: int, seed: int) -> Tuple[Any, Any]:
         return cuda_launch.allocate_word2vec(vocab_size, dim, seed, self.device, SPARE_ROWS)
 
-    def train_word2vec_epoch(self, corpus, input, output, tables, params, *, progress) -> dict:
+    def train_word2vec_epoch(self, corpus: "EncodedCorpus", input: Any, output: Any, tables: Any, params: Any, *, progress: Any) -> Dict[str, Any]:
         # workers and hot_rows are the CPU kernel's; the GPU's launch tuning
         # is cuda_launch's (defaults). A slice of the epoch is a range of
         # stream positions here (the kernel's randomness is keyed by position,
@@ -74,15 +80,15 @@ class CudaBackend(Backend):
         return cuda_launch.train_word2vec_epoch(corpus.ids, corpus.offsets, input, output, *tables,
                                                 **settings, progress=progress, begin=begin, end=end)
 
-    def word2vec_slice_ends(self, corpus, seed: int, epoch: int, slices: int) -> list:
+    def word2vec_slice_ends(self, corpus: "EncodedCorpus", seed: int, epoch: int, slices: int) -> List[float]:
         n = len(corpus.ids)  # slices are equal ranges of stream positions
         return [(n * k // slices) / max(1, n) for k in range(slices + 1)]
 
     # --------------------------------------------------------- co-occurrence
-    def count_cooccurrences(self, encoded, *, window: int, symmetric: bool,
-                            distance_weighting: bool, workers: int, memory, memory_bytes: int,
-                            temp_dir, max_product: int, path, archive_config: dict,
-                            progress) -> CooccurrenceCount:
+    def count_cooccurrences(self, encoded: "EncodedCorpus", *, window: int, symmetric: bool,
+                            distance_weighting: bool, workers: int, memory: Any, memory_bytes: int,
+                            temp_dir: Optional[StrPath], max_product: int, path: Optional[StrPath], archive_config: Dict[str, Any],
+                            progress: Any) -> CooccurrenceCount:
         try:
             rows, cols, values, stats = cuda_launch.count_cooccurrences(
                 encoded.ids, encoded.offsets, len(encoded.vocab), window=window,
@@ -93,12 +99,12 @@ class CudaBackend(Backend):
                                f"({memory_bytes} bytes of device workspace): {error}") from error
         return CooccurrenceCount(rows, cols, values, stats)
 
-    def count_cooccurrence_partition(self, encoded, group, **_settings) -> CooccurrenceCount:
+    def count_cooccurrence_partition(self, encoded: "EncodedCorpus", group: "Group", **_settings: Any) -> CooccurrenceCount:
         raise ValueError(f"distributed co-occurrence counting runs on the CPU only: the count on "
                          f"{self.device!r} does not hand out its fixed-point sums, which the "
                          "ranks' exact merge needs (count with device='cpu')")
 
-    def upload_matrix(self, rows, cols, values):
+    def upload_matrix(self, rows: Any, cols: Any, values: Any) -> Tuple[Any, Any, Any]:
         """Arrays already on this device are kept, others copied here
         (through the host when they are on another GPU)."""
         arrays = array_module()
@@ -117,14 +123,14 @@ class CudaBackend(Backend):
                              "uses glove.c's bias step (bias_learning_rate=1); use 1.0, or "
                              "device='cpu'")
 
-    def init_glove(self, vocab_size: int, dim: int, seed: int):
+    def init_glove(self, vocab_size: int, dim: int, seed: int) -> Tuple[Any, Any, Any]:
         weights, gradsq = cuda_launch.allocate_glove(vocab_size, dim, seed, self.device)
         storage = array_module().zeros((vocab_size + SPARE_ROWS, dim), "float32", self.device)
         return weights, gradsq, storage
 
-    def glove_pairs(self, matrix, *, x_max: float, alpha: float, memory_bytes: int,
+    def glove_pairs(self, matrix: "Cooccurrence", *, x_max: float, alpha: float, memory_bytes: int,
                     vector_size: int, out_of_core: Optional[bool], seed: int, workers: int,
-                    temp_dir):
+                    temp_dir: Optional[StrPath]) -> "_DevicePairs":
         # A host matrix is uploaded for this call only (not cached like the
         # corpus: it can be large and is not needed once the pairs exist); an
         # on-disk matrix is uploaded whole.
@@ -137,14 +143,14 @@ class CudaBackend(Backend):
 class _DevicePairs:
     """Pair records on the device; each epoch's order is drawn by the kernel."""
 
-    def __init__(self, pairs, seed: int) -> None:
+    def __init__(self, pairs: Any, seed: int) -> None:
         self.pairs = pairs
         self.seed = int(seed)
 
     sliceable = False  # one launch loop over the keyed permutation per epoch
 
-    def train_epoch(self, weights, gradsq, params, *, progress, part: int = 0,
-                    parts: int = 1) -> dict:
+    def train_epoch(self, weights: Any, gradsq: Any, params: Any, *, progress: Any, part: int = 0,
+                    parts: int = 1) -> Dict[str, Any]:
         if parts != 1:
             raise ValueError(f"device pairs train whole epochs, not part {part} of {parts}")
         return cuda_launch.train_glove_epoch(self.pairs, None, weights, gradsq,

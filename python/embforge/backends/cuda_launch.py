@@ -13,7 +13,7 @@ same arguments and return the same dicts, plus device placement.
 from __future__ import annotations
 
 import time
-from typing import Optional
+from typing import Any, Dict, Optional, Tuple
 
 from .. import _native
 from .._layout import SPARE_ROWS
@@ -30,21 +30,21 @@ GLOVE_CHUNK_PAIRS = 1 << 24
 COOCCUR_MAX_WORKSPACE = 16 << 30
 
 
-def _device_name(device) -> str:
+def _device_name(device: Any) -> str:
     return _native.resolve_device(device if device is not None else "cuda")
 
 
-def _publish(progress, work, loss, terms, rate) -> None:
+def _publish(progress: Any, work: Any, loss: Any, terms: Any, rate: Any) -> None:
     if progress is not None:
         progress.add(int(work), float(loss), int(terms), float(rate))
 
 
-def _stop_requested(progress) -> bool:
+def _stop_requested(progress: Any) -> bool:
     return progress is not None and progress.stop_requested
 
 
 # -------------------------------------------------------------------- word2vec
-def allocate_word2vec(vocab_size: int, dim: int, seed: int, device: str="cuda", spare_rows: int = SPARE_ROWS):
+def allocate_word2vec(vocab_size: int, dim: int, seed: int, device: str = "cuda", spare_rows: int = SPARE_ROWS) -> Tuple[Any, Any]:
     """(storage, syn1neg) on the device: storage is [vocab + spare_rows, dim]
     with rows [0, vocab) initialised exactly as the CPU's init_word2vec_input
     and the spare rows zero; syn1neg is [vocab, dim] zeros."""
@@ -57,12 +57,12 @@ def allocate_word2vec(vocab_size: int, dim: int, seed: int, device: str="cuda", 
     return storage, output
 
 
-def train_word2vec_epoch(ids, offsets, input, output, keep_threshold, noise_keep, noise_alias, *,
+def train_word2vec_epoch(ids: Any, offsets: Any, input: Any, output: Any, keep_threshold: Any, noise_keep: Any, noise_alias: Any, *,
                          skip_gram: bool, window: int, negative: int, shrink_windows: bool,
                          alpha_start: float, alpha_end: float, seed: int, epoch: int,
-                         compute_loss: bool = True, workers: Optional[int] = None, progress=None, chunk_ids: Optional[int] = None,
+                         compute_loss: bool = True, workers: Optional[int] = None, progress: Any=None, chunk_ids: Optional[int] = None,
                          warps_per_block: int = 0, span: int = 0, batch: int = 0, begin: int = 0,
-                         end: Optional[int] = None, variant: int = 0) -> dict:
+                         end: Optional[int] = None, variant: int = 0) -> Dict[str, Any]:
     """One epoch on the GPU; the arguments and result of ``_core.train_word2vec_epoch``.
 
     `input` and `output` are device arrays; the corpus and tables may be numpy
@@ -132,10 +132,10 @@ def train_word2vec_epoch(ids, offsets, input, output, keep_threshold, noise_keep
 
 
 # --------------------------------------------------------------- co-occurrence
-def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int, symmetric: bool = True,
+def count_cooccurrences(ids: Any, offsets: Any, vocab_size: int, *, window: int, symmetric: bool = True,
                         distance_weighting: bool = True, memory_bytes: Optional[int] = None,
-                        progress=None, device: str="cuda", workers: Optional[int] = None, variant: int = 0,
-                        **_ignored):
+                        progress: Any=None, device: str = "cuda", workers: Optional[int] = None, variant: int = 0,
+                        **_ignored: Any) -> Tuple[Any, Any, Any, Dict[str, Any]]:
     """The co-occurrence matrix on the GPU: ``(rows, cols, values, stats)`` as
     ``_core.count_cooccurrences`` returns them (COO sorted by row, col; equal
     to the CPU's bit for bit), as device arrays. `memory_bytes` is the device
@@ -185,7 +185,7 @@ def count_cooccurrences(ids, offsets, vocab_size: int, *, window: int, symmetric
 
 
 # ----------------------------------------------------------------------- GloVe
-def allocate_glove(vocab_size: int, dim: int, seed: int, device: str="cuda"):
+def allocate_glove(vocab_size: int, dim: int, seed: int, device: str = "cuda") -> Tuple[Any, Any]:
     """(weights, gradsq) [2 * vocab, dim + 1] on the device, initialised
     exactly as the CPU's init_glove."""
     device = _device_name(device)
@@ -197,8 +197,8 @@ def allocate_glove(vocab_size: int, dim: int, seed: int, device: str="cuda"):
     return weights, gradsq
 
 
-def make_glove_pairs(rows, cols, values, vocab_size: int, x_max: float, alpha: float,
-                     device: str="cuda", workers: Optional[int] = None):
+def make_glove_pairs(rows: Any, cols: Any, values: Any, vocab_size: int, x_max: float, alpha: float,
+                     device: str = "cuda", workers: Optional[int] = None) -> Any:
     """Pair records [n, 4] (int32 storage of glove::Pair) on the device, as
     ``_core.make_glove_pairs``; ValueError when an entry is invalid."""
     device = _device_name(device)
@@ -220,10 +220,10 @@ def make_glove_pairs(rows, cols, values, vocab_size: int, x_max: float, alpha: f
     return pairs
 
 
-def train_glove_epoch(pairs, order, weights, gradsq, *, learning_rate: float, grad_clip: float,
-                      seed: int = 1, epoch: int = 0, workers: Optional[int] = None, progress=None,
+def train_glove_epoch(pairs: Any, order: Any, weights: Any, gradsq: Any, *, learning_rate: float, grad_clip: float,
+                      seed: int = 1, epoch: int = 0, workers: Optional[int] = None, progress: Any=None,
                       chunk_pairs: Optional[int] = None, warps_per_block: int = 0,
-                      variant: int = 0) -> dict:
+                      variant: int = 0) -> Dict[str, Any]:
     """One GloVe epoch on the GPU; the result of ``_core.train_glove_epoch``.
 
     `order=None` visits the pairs in a keyed permutation of (seed, epoch)

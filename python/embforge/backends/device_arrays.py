@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import weakref
-from typing import Optional
+from typing import Any, Callable, ContextManager, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
@@ -25,54 +25,55 @@ class _TorchArrays:
         self.dtypes = {"float32": torch.float32, "float64": torch.float64, "int64": torch.int64,
                        "int32": torch.int32, "uint8": torch.uint8}
 
-    def is_device_array(self, a) -> bool:
+    def is_device_array(self, a: Any) -> bool:
         return isinstance(a, self.torch.Tensor) and a.is_cuda
 
-    def empty(self, shape, dtype, device):
+    def empty(self, shape: Any, dtype: Any, device: Any) -> Any:
         return self.torch.empty(shape, dtype=self.dtypes[dtype], device=device)
 
-    def zeros(self, shape, dtype, device):
+    def zeros(self, shape: Any, dtype: Any, device: Any) -> Any:
         return self.torch.zeros(shape, dtype=self.dtypes[dtype], device=device)
 
-    def upload(self, array: np.ndarray, device):
+    def upload(self, array: np.ndarray, device: Any) -> Any:
         return self.torch.from_numpy(array).to(device)
 
-    def ptr(self, a) -> int:
-        return a.data_ptr()
+    def ptr(self, a: Any) -> int:
+        return int(a.data_ptr())
 
-    def dtype(self, a) -> str:
+    def dtype(self, a: Any) -> str:
         return str(a.dtype).replace("torch.", "")
 
-    def contiguous(self, a) -> bool:
-        return a.is_contiguous()
+    def contiguous(self, a: Any) -> bool:
+        return bool(a.is_contiguous())
 
-    def device(self, a) -> str:
+    def device(self, a: Any) -> str:
         return f"cuda:{a.device.index}"
 
-    def stream(self, device) -> int:
+    def stream(self, device: Any) -> int:
         return self.torch.cuda.current_stream(device).cuda_stream
 
-    def current_stream(self, device):
+    def current_stream(self, device: Any) -> Any:
         return self.torch.cuda.current_stream(device)
 
-    def using_stream(self, stream, device):
+    def using_stream(self, stream: Any, device: Any) -> ContextManager[Any]:
         return self.torch.cuda.stream(stream)  # also makes the stream's device current
 
-    def synchronize(self, device) -> None:
+    def synchronize(self, device: Any) -> None:
         self.torch.cuda.current_stream(device).synchronize()
 
-    def scalars(self, a) -> list:
-        return a.tolist()
+    def scalars(self, a: Any) -> List[Any]:
+        values: List[Any] = a.tolist()
+        return values
 
-    def free_bytes(self, device) -> int:
+    def free_bytes(self, device: Any) -> int:
         return self.torch.cuda.mem_get_info(device)[0]
 
-    def extrema(self, a) -> tuple:
+    def extrema(self, a: Any) -> Tuple[Any, ...]:
         """(min, max) of a non-empty integer array, reduced on its device."""
         low, high = self.torch.aminmax(a)
         return int(low), int(high)
 
-    def first_true(self, mask) -> int:
+    def first_true(self, mask: Any) -> int:
         """The first index where a 1-D bool array is True, or -1."""
         hits = self.torch.nonzero(mask)
         return int(hits[0, 0]) if hits.shape[0] else -1
@@ -85,64 +86,65 @@ class _CupyArrays:
         import cupy  # noqa: PLC0415 - optional dependency
         self.cupy = cupy
 
-    def _on(self, device):
+    def _on(self, device: Any) -> Any:
         return self.cupy.cuda.Device(device_index(device))
 
-    def is_device_array(self, a) -> bool:
+    def is_device_array(self, a: Any) -> bool:
         return isinstance(a, self.cupy.ndarray)
 
-    def empty(self, shape, dtype, device):
+    def empty(self, shape: Any, dtype: Any, device: Any) -> Any:
         with self._on(device):
             return self.cupy.empty(shape, dtype=dtype)
 
-    def zeros(self, shape, dtype, device):
+    def zeros(self, shape: Any, dtype: Any, device: Any) -> Any:
         with self._on(device):
             return self.cupy.zeros(shape, dtype=dtype)
 
-    def upload(self, array: np.ndarray, device):
+    def upload(self, array: np.ndarray, device: Any) -> Any:
         with self._on(device):
             return self.cupy.asarray(array)
 
-    def ptr(self, a) -> int:
-        return a.data.ptr
+    def ptr(self, a: Any) -> int:
+        return int(a.data.ptr)
 
-    def dtype(self, a) -> str:
+    def dtype(self, a: Any) -> str:
         return str(a.dtype)
 
-    def contiguous(self, a) -> bool:
-        return a.flags.c_contiguous
+    def contiguous(self, a: Any) -> bool:
+        return bool(a.flags.c_contiguous)
 
-    def device(self, a) -> str:
+    def device(self, a: Any) -> str:
         return f"cuda:{a.device.id}"
 
-    def stream(self, device) -> int:
+    def stream(self, device: Any) -> int:
         with self._on(device):
-            return self.cupy.cuda.get_current_stream().ptr
+            return int(self.cupy.cuda.get_current_stream().ptr)
 
-    def current_stream(self, device):
+    def current_stream(self, device: Any) -> Any:
         with self._on(device):
             return self.cupy.cuda.get_current_stream()
 
     @contextlib.contextmanager
-    def using_stream(self, stream, device):
+    def using_stream(self, stream: Any, device: Any) -> Iterator[None]:
         with self._on(device), stream:
             yield
 
-    def synchronize(self, device) -> None:
+    def synchronize(self, device: Any) -> None:
         with self._on(device):
             self.cupy.cuda.get_current_stream().synchronize()
 
-    def scalars(self, a) -> list:
-        return a.tolist()
+    def scalars(self, a: Any) -> List[Any]:
+        values: List[Any] = a.tolist()
+        return values
 
-    def free_bytes(self, device) -> int:
+    def free_bytes(self, device: Any) -> int:
         with self._on(device):
-            return self.cupy.cuda.runtime.memGetInfo()[0]
+            return int(self.cupy.cuda.runtime.memGetInfo()[0])
 
-    def extrema(self, a) -> tuple:
+    def extrema(self, a: Any) -> Tuple[Any, ...]:
         return int(a.min()), int(a.max())
 
-    def first_true(self, mask) -> int:
+    def first_true(self, mask: Any) -> int:
         hits = self.cupy.flatnonzero(mask)
         return int(hits[0]) if hits.shape[0] else -1
 
@@ -150,7 +152,7 @@ class _CupyArrays:
 _arrays = None
 
 
-def array_module():
+def array_module() -> Any:
     """torch when importable, else CuPy; RuntimeError naming both otherwise."""
     global _arrays
     if _arrays is None:
@@ -167,16 +169,16 @@ def array_module():
     return _arrays
 
 
-def device_index(device) -> int:
+def device_index(device: Any) -> int:
     text = str(device)
     return int(text.split(":", 1)[1]) if ":" in text else 0
 
 
 # Device copies of host arrays, alive as long as the host array is.
-_copies: dict = {}
+_copies: Dict[Tuple[int, str], Tuple["weakref.ref[Any]", Any]] = {}
 
 
-def to_device(array, device, dtype: Optional[str] = None):
+def to_device(array: Any, device: Any, dtype: Optional[str] = None) -> Any:
     """`array` on `device`: a device array is returned as is, a numpy array is
     copied once and the copy cached for as long as the array lives (the
     encoded corpus and the sampling tables are uploaded once per run).
@@ -197,14 +199,17 @@ def to_device(array, device, dtype: Optional[str] = None):
         upload = upload.view(np.int32)
     copy = arrays.upload(upload, device)
     try:
-        ref = weakref.ref(array, lambda _, key=key: _copies.pop(key, None))
+        def forget(_: object, key: Tuple[int, str] = key) -> None:
+            _copies.pop(key, None)
+
+        ref = weakref.ref(array, forget)
     except TypeError:  # not weak-referenceable (e.g. a list): no caching
         return copy
     _copies[key] = (ref, copy)
     return copy
 
 
-def on_caller_stream(call, device):
+def on_caller_stream(call: Any, device: Any) -> Callable[[], Any]:
     """`call` bound to the calling thread's current stream on `device`, to run
     on another thread: torch and CuPy keep one current stream per thread, and
     the trainers run their launch loop on a helper thread (run_polled), which
@@ -212,13 +217,13 @@ def on_caller_stream(call, device):
     arrays = array_module()
     stream = arrays.current_stream(device)
 
-    def run():
+    def run() -> Any:
         with arrays.using_stream(stream, device):
             return call()
     return run
 
 
-def check_array(arrays, a, name, dtype, shape, device):
+def check_array(arrays: Any, a: Any, name: Any, dtype: Any, shape: Any, device: Any) -> None:
     """ValueError unless `a` is a C-contiguous `dtype` device array of `shape` on `device`."""
     if not arrays.is_device_array(a):
         raise ValueError(f"{name} must be a device array on {device}, got {type(a).__name__}")

@@ -12,7 +12,7 @@ from .common import load_vectors, say
 __all__ = ["add_lm_parser", "run_lm_train", "run_lm_generate", "add_sampling_options"]
 
 
-def add_sampling_options(p, max_new_tokens: int=30) -> None:
+def add_sampling_options(p, max_new_tokens: int = 30) -> None:
     p.add_argument("--max-new-tokens", type=int, default=max_new_tokens,
                    help=f"tokens generated at most (default: {max_new_tokens or 'a third of the context'})")
     p.add_argument("--temperature", type=float, default=0.8, help="0: greedy")

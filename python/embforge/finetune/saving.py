@@ -25,7 +25,7 @@ def save_classifier(model, path) -> None:
                 "state_dict": model.state_dict()}, os.fspath(path))
 
 
-def load_classifier(path, device: str="cpu"):
+def load_classifier(path, device: str = "cpu"):
     """Loads a :func:`save_classifier` file onto `device`."""
     saved = torch.load(os.fspath(path), map_location=device, weights_only=True)
     if not isinstance(saved, dict) or saved.get("format") != FORMAT:

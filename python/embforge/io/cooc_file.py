@@ -23,7 +23,7 @@ import json
 import os
 import struct
 import zipfile
-from typing import IO, Any, Dict, Iterable, Iterator, NamedTuple, Sequence, Tuple, Union
+from typing import IO, Any, Dict, Iterable, Iterator, Mapping, NamedTuple, Sequence, Tuple, Union
 
 from .._typing import StrPath
 
@@ -88,7 +88,7 @@ def _write_member(archive: zipfile.ZipFile, out: IO[bytes], name: str, dtype: np
 
 def write_coo_archive(out: IO[bytes], config: Dict[str, Any], words: Sequence[str],
                       counts: np.ndarray, nnz: int,
-                      columns: Dict[str, Iterable[Union[bytes, np.ndarray]]]) -> None:
+                      columns: Mapping[str, Iterable[Union[bytes, np.ndarray]]]) -> None:
     """Writes the archive to the binary, seekable file `out`. `columns` maps
     rows/cols/values to iterables of chunks (arrays of the column's dtype,
     or raw bytes) holding `nnz` entries each, in order."""

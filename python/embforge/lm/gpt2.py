@@ -34,7 +34,7 @@ class VocabularyAdapter:
 
 
 def gpt2_from_vectors(kv, *, n_layer: int = 2, n_head: int = 4, n_embd: Optional[int] = None,
-                      n_positions: int = 128, dropout: float = 0.1, projection: str="auto",
+                      n_positions: int = 128, dropout: float = 0.1, projection: str = "auto",
                       rescale: bool = True, device=None, seed: int = 0, lowercase: bool = True):
     """``(model, tokenizer, transfer)``: a randomly initialised
     ``GPT2LMHeadModel`` over our vocabulary with every word's input row set

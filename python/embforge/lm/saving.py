@@ -41,7 +41,7 @@ def save_lm(model, path) -> str:
     return file
 
 
-def load_lm(path, device: str="cpu") -> DecoderLM:
+def load_lm(path, device: str = "cpu") -> DecoderLM:
     """Loads a :func:`save_lm` file (or the directory holding it) onto `device`."""
     file = _file(path)
     tensors, meta = read_tensors(file, device=None)

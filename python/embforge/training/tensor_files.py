@@ -47,7 +47,7 @@ def write_tensors(path, tensors: Dict[str, object], meta: dict) -> None:
         out.write(data)
 
 
-def read_tensors(path, device: str="cpu") -> Tuple[Dict[str, object], dict]:
+def read_tensors(path, device: str = "cpu") -> Tuple[Dict[str, object], dict]:
     """``(tensors, meta)`` of a :func:`write_tensors` file, tensors on `device`.
 
     A missing file is FileNotFoundError; a truncated, corrupt or foreign file
