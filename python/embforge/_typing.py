@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Union
+from typing import Any, Iterable, Sequence, Union
 
-__all__ = ["StrPath", "Array"]
+__all__ = ["StrPath", "Array", "Memory", "Corpus"]
 
 # a file name as the public functions take it: str or any os.PathLike (pathlib.Path)
 StrPath = Union[str, "os.PathLike[str]"]
@@ -13,3 +13,10 @@ StrPath = Union[str, "os.PathLike[str]"]
 # DeviceArray, a CuPy array or a torch tensor) on a GPU. The backends own the difference, so
 # the code between them treats it as any array-like object.
 Array = Any
+
+# A memory budget: bytes (int), GB (float) or a string such as "1GB" (_checks.parse_memory).
+Memory = Union[int, float, str]
+
+# A corpus as the trainers take it: a text file (plain or compressed), a list of them, or a
+# re-iterable of sentences, each a sequence of tokens.
+Corpus = Union[StrPath, Iterable[StrPath], Iterable[Sequence[str]]]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional, Tuple, Union, cast
 
 import numpy as np
 
@@ -35,6 +35,11 @@ from .io.archive import read_archive
 from .io.atomic import atomic_write
 from .progress import make_bar, run_polled
 from .vocab import Vocabulary
+from ._typing import Corpus, Memory, StrPath
+from .backends.base import CooccurrenceCount
+
+if TYPE_CHECKING:
+    from .distributed.group import Group
 
 __all__ = ["Cooccurrence", "cooccurrence", "parse_memory"]  # parse_memory: from _checks, kept importable here
 
@@ -69,10 +74,10 @@ class Cooccurrence:
     lookups.
     """
 
-    def __init__(self, rows, cols, values, vocab: Vocabulary, *, window: Optional[int] = None,
+    def __init__(self, rows: Any, cols: Any, values: Any, vocab: Vocabulary, *, window: Optional[int] = None,
                  symmetric: Optional[bool] = None, distance_weighting: Optional[bool] = None,
-                 stats: Optional[dict] = None, check: bool = True, source=None,
-                 device: str = "cpu", group=None) -> None:
+                 stats: Optional[Dict[str, Any]] = None, check: bool = True, source: Any=None,
+                 device: str = "cpu", group: Any=None) -> None:
         self._source = source  # (open archive file, {column: cooc_file.Member}) when on disk
         self._backend = get_backend(device)
         self.device = self._backend.device  # where rows/cols/values live
@@ -138,14 +143,14 @@ class Cooccurrence:
         """True when rows/cols/values are memory maps of an archive file."""
         return self._source is not None
 
-    def iter_chunks(self, entries: int):
+    def iter_chunks(self, entries: int) -> Iterator[Tuple[np.ndarray, ...]]:
         """(rows, cols, values) of consecutive pieces of at most `entries`
         nonzeros. On disk they are read with pread into fresh arrays (bounded
         memory); in memory they are views."""
         for start, stop in cooc_file.chunk_ranges(self.nnz, max(1, int(entries))):
             yield tuple(self._column(name, start, stop) for name, _ in cooc_file.COLUMNS)
 
-    def _column_chunks(self, name: str, entries: int):
+    def _column_chunks(self, name: str, entries: int) -> Iterator[np.ndarray]:
         for start, stop in cooc_file.chunk_ranges(self.nnz, entries):
             yield self._column(name, start, stop)
 
@@ -156,7 +161,7 @@ class Cooccurrence:
         return cooc_file.read(file, members[name], start, stop - start)
 
     @property
-    def shape(self):
+    def shape(self) -> Tuple[int, int]:
         return (len(self.vocab), len(self.vocab))
 
     def __len__(self) -> int:
@@ -166,7 +171,8 @@ class Cooccurrence:
     def to_host(self) -> "Cooccurrence":
         """This matrix with numpy arrays: itself, or a host copy of a GPU matrix."""
         arrays = (self.rows, self.cols, self.values)
-        host = tuple(self._backend.to_host(a) for a in arrays)
+        host = cast(Tuple[np.ndarray, np.ndarray, np.ndarray],  # one per array
+                    tuple(self._backend.to_host(a) for a in arrays))
         if all(h is a for h, a in zip(host, arrays)):
             return self
         return self._like(*host, device="cpu")
@@ -197,7 +203,7 @@ class Cooccurrence:
         return Cooccurrence(*whole, self.vocab, window=self.window, symmetric=self.symmetric,
                             distance_weighting=self.distance_weighting, stats=stats, check=False)
 
-    def own_rows(self, group) -> "Cooccurrence":
+    def own_rows(self, group: Any) -> "Cooccurrence":
         """The partition of this whole matrix that rank ``group.rank`` owns in
         a distributed run (rows r with r % world_size == rank): how a matrix
         loaded from a file is shared out for distributed GloVe."""
@@ -210,13 +216,13 @@ class Cooccurrence:
                             symmetric=self.symmetric, distance_weighting=self.distance_weighting,
                             stats=self.stats, check=False, group=group)
 
-    def _like(self, rows, cols, values, device: str) -> "Cooccurrence":
+    def _like(self, rows: Any, cols: Any, values: Any, device: str) -> "Cooccurrence":
         """The same matrix (vocabulary, settings, stats) on other arrays."""
         return Cooccurrence(rows, cols, values, self.vocab, window=self.window,
                             symmetric=self.symmetric, distance_weighting=self.distance_weighting,
                             stats=self.stats, check=False, device=device)
 
-    def __getitem__(self, pair) -> float:
+    def __getitem__(self, pair: Tuple[str, str]) -> float:
         """``X["king", "queen"]`` or ``X[12, 40]``: the value (0.0 when absent)."""
         word1, word2 = pair
         row = self.vocab[word1] if isinstance(word1, str) else int(word1)
@@ -227,7 +233,7 @@ class Cooccurrence:
         at = lo + np.searchsorted(host.cols[lo:hi], col)
         return float(host.values[at]) if at < hi and host.cols[at] == col else 0.0
 
-    def to_scipy(self, format: str = "coo"):
+    def to_scipy(self, format: str = "coo") -> Any:
         """A scipy.sparse matrix (``coo``, ``csr`` or ``csc``); COO shares the arrays."""
         try:
             import scipy.sparse
@@ -243,7 +249,7 @@ class Cooccurrence:
                f"distance_weighting={self.distance_weighting}" if self.window is not None else "")
         return f"Cooccurrence({len(self.vocab)} words, nnz={self.nnz}{how}, device={self.device!r})"
 
-    def __eq__(self, other) -> bool:
+    def __eq__(self, other: object) -> bool:
         if not (isinstance(other, Cooccurrence) and self.vocab == other.vocab):
             return False
         mine, theirs = self.to_host(), other.to_host()
@@ -251,11 +257,11 @@ class Cooccurrence:
                 and np.array_equal(mine.values, theirs.values))
 
     # ------------------------------------------------------------ our format
-    def _config(self) -> dict:
+    def _config(self) -> Dict[str, Any]:
         return dict(format=FORMAT_MAGIC, version=FORMAT_VERSION, window=self.window,
                     symmetric=self.symmetric, distance_weighting=self.distance_weighting)
 
-    def save(self, path) -> None:
+    def save(self, path: StrPath) -> None:
         """One uncompressed .npz (plain arrays + a JSON header), written
         atomically and read back without pickle; the arrays are written in
         pieces and 64-byte aligned, so load(path, mmap=True) can map them."""
@@ -265,7 +271,7 @@ class Cooccurrence:
                                         self.nnz, columns)
 
     @classmethod
-    def load(cls, path, mmap: bool = False) -> "Cooccurrence":
+    def load(cls, path: StrPath, mmap: bool = False) -> "Cooccurrence":
         """Reads a file written by save(); every array is validated. With
         `mmap`, rows/cols/values stay in the file (read-only memory maps,
         validated by reading it once in pieces): for matrices larger than RAM."""
@@ -285,7 +291,7 @@ class Cooccurrence:
         return result
 
     @classmethod
-    def _load_mapped(cls, path) -> "Cooccurrence":
+    def _load_mapped(cls, path: StrPath) -> "Cooccurrence":
         config, words, arrays = read_archive(path, "co-occurrence file", ("counts",),
                                              FORMAT_MAGIC, FORMAT_VERSION)
         file = open(os.fspath(path), "rb")
@@ -300,7 +306,7 @@ class Cooccurrence:
                     raise ValueError(f"{path}: {name} is {members[name].count} x "
                                      f"{members[name].dtype}, expected {members['rows'].count} x {dtype}")
             maps = [cooc_file.memmap(file, members[name]) for name, _ in cooc_file.COLUMNS]
-            result = cls(*maps, vocab, window=config.get("window"), symmetric=config.get("symmetric"),
+            result = cls(maps[0], maps[1], maps[2], vocab, window=config.get("window"), symmetric=config.get("symmetric"),
                          distance_weighting=config.get("distance_weighting"), check=False,
                          source=(file, members))
             try:
@@ -313,7 +319,7 @@ class Cooccurrence:
         return result
 
     # ------------------------------------------------------------ GloVe's format
-    def save_glove_binary(self, path, vocab_path=None) -> None:
+    def save_glove_binary(self, path: StrPath, vocab_path: Optional[StrPath]=None) -> None:
         """Writes glove.c's ``cooccurrence.bin``: records of int32 word1, int32
         word2, float64 value, little-endian, ids 1-based, in (row, col) order.
         `vocab_path` also writes the matching ``vocab.txt`` ("word count" lines)."""
@@ -328,7 +334,7 @@ class Cooccurrence:
             self.vocab.save(vocab_path)
 
     @classmethod
-    def load_glove_binary(cls, path, vocab) -> "Cooccurrence":
+    def load_glove_binary(cls, path: StrPath, vocab: Any) -> "Cooccurrence":
         """Reads a glove.c co-occurrence file (sorted or shuffled) for `vocab`
         (a Vocabulary, or the path of GloVe's ``vocab.txt``). Records are sorted
         by (row, col) and duplicates summed. A size that is not a multiple of
@@ -369,7 +375,7 @@ class Cooccurrence:
         return cls(rows, cols, values32, vocab)
 
 
-def _check_glove_records(path, records, start: int, vocab: int) -> None:
+def _check_glove_records(path: StrPath, records: np.ndarray, start: int, vocab: int) -> None:
     for name in ("word1", "word2"):
         ids = records[name]
         bad = (ids < 1) | (ids > vocab)
@@ -385,13 +391,13 @@ def _check_glove_records(path, records, start: int, vocab: int) -> None:
                          "values must be finite and > 0")
 
 
-def cooccurrence(corpus, vocab: Optional[Vocabulary] = None, *, window: int = 15,
+def cooccurrence(corpus: "Corpus | EncodedCorpus", vocab: Optional[Vocabulary] = None, *, window: int = 15,
                  symmetric: bool = True, distance_weighting: bool = True, min_count: int = 5,
                  max_vocab_size: Optional[int] = None, workers: Optional[int] = None,
-                 memory: str = "1GB", temp_dir=None, device: str = "cpu",
+                 memory: str = "1GB", temp_dir: Optional[StrPath]=None, device: str = "cpu",
                  progress: Optional[bool] = None, max_product: int = -1,
-                 path=None, keep_on_device: bool = False, distributed: bool = False,
-                 process_group=None) -> Cooccurrence:
+                 path: Optional[StrPath]=None, keep_on_device: bool = False, distributed: bool = False,
+                 process_group: Any=None) -> Cooccurrence:
     """Counts the co-occurrence matrix of `corpus`.
 
     `corpus`: a file path (text, .gz, .bz2, .xz), a list of paths, an iterable
@@ -465,7 +471,7 @@ def cooccurrence(corpus, vocab: Optional[Vocabulary] = None, *, window: int = 15
     if len(encoded.vocab) == 0 or encoded.n_tokens == 0:
         raise ValueError("the corpus has no in-vocabulary words (empty corpus, or min_count too high)")
 
-    settings = dict(window=window, symmetric=bool(symmetric),
+    settings: Dict[str, Any] = dict(window=window, symmetric=bool(symmetric),
                     distance_weighting=bool(distance_weighting))
     logger.info("co-occurrence on %s: counting %d tokens, vocabulary of %d words", backend.device,
                 encoded.n_tokens, len(encoded.vocab))
@@ -474,10 +480,10 @@ def cooccurrence(corpus, vocab: Optional[Vocabulary] = None, *, window: int = 15
                    "co-occurrence", "word")
     started = time.perf_counter()
 
-    def count():
+    def count() -> CooccurrenceCount:
         if partitioned:
             return backend.count_cooccurrence_partition(
-                encoded, group, **settings, workers=workers, memory_bytes=memory_bytes,
+                encoded, cast("Group", group), **settings, workers=workers, memory_bytes=memory_bytes,
                 temp_dir=temp_dir, max_product=max_product, progress=native_progress)
         return backend.count_cooccurrences(
             encoded, **settings, workers=workers, memory=memory, memory_bytes=memory_bytes,

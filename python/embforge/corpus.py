@@ -26,7 +26,8 @@ import queue
 import tempfile
 import threading
 from dataclasses import dataclass
-from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import (TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple,
+    cast, overload)
 
 import numpy as np
 
@@ -35,6 +36,11 @@ from ._native import core
 from ._tokens import is_token
 from .io.compression import open_binary
 from .vocab import Vocabulary
+from ._typing import Corpus, Memory, StrPath
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeGuard
+    from .distributed.group import Group
 
 __all__ = ["CorpusShare", "EncodedCorpus", "encode", "iter_text_chunks", "stream_memory",
            "DEFAULT_MEMORY", "STREAM_SHARE"]
@@ -51,7 +57,7 @@ STREAM_SHARE = 16
 _WHOLE_LINES = 1 << 40  # a sentence length no line reaches: lines are kept whole
 
 
-def _file_chunks(path) -> Iterator[bytes]:
+def _file_chunks(path: StrPath) -> Iterator[bytes]:
     with open_binary(path) as (stream, _):
         while True:
             chunk = stream.read(CHUNK_BYTES)
@@ -90,11 +96,11 @@ def _join_checked(sentences: List[Sequence[str]]) -> bytes:
     return data
 
 
-def _is_path(item) -> bool:
+def _is_path(item: object) -> "TypeGuard[StrPath]":
     return isinstance(item, (str, os.PathLike))
 
 
-def iter_text_chunks(source) -> Iterator[bytes]:
+def iter_text_chunks(source: Any) -> Iterator[bytes]:
     """Yields the corpus as byte chunks of whitespace-separated text."""
     if _is_path(source):
         yield from _file_chunks(source)
@@ -114,7 +120,7 @@ def iter_text_chunks(source) -> Iterator[bytes]:
 
 def _prefetched(chunks: Iterator[bytes], depth: int = 3) -> Iterator[bytes]:
     """Reads `chunks` on a helper thread (decompression releases the GIL)."""
-    slots: "queue.Queue" = queue.Queue(maxsize=depth)
+    slots: "queue.Queue[Any]" = queue.Queue(maxsize=depth)
     done = object()
     cancelled = threading.Event()
 
@@ -222,10 +228,10 @@ class EncodedCorpus:
                 f"{self.raw_tokens} raw tokens, vocabulary of {len(self.vocab)}{where})")
 
 
-def encode(source, vocab: Optional[Vocabulary] = None, *, min_count: int = 5,
+def encode(source: "Corpus | EncodedCorpus", vocab: Optional[Vocabulary] = None, *, min_count: int = 5,
            max_vocab_size: Optional[int] = None, max_sentence_length: int = 10000,
-           stream_path=None, memory=DEFAULT_MEMORY, temp_dir=None, vocab_memory=None,
-           distributed: bool = False, process_group=None) -> EncodedCorpus:
+           stream_path: Optional[StrPath]=None, memory: Memory=DEFAULT_MEMORY, temp_dir: Optional[StrPath]=None, vocab_memory: Optional[Memory]=None,
+           distributed: bool = False, process_group: Any=None) -> EncodedCorpus:
     """Reads `source` once: counts words and encodes the text into ids.
 
     Without `vocab`, the vocabulary is built from the corpus: words seen at
@@ -274,7 +280,7 @@ def encode(source, vocab: Optional[Vocabulary] = None, *, min_count: int = 5,
     if distributed or process_group is not None:
         from .distributed.group import resolve_group
         group = resolve_group(distributed, process_group)
-        return _encode_share(source, vocab, group, int(min_count), max_vocab_size,
+        return _encode_share(source, vocab, cast("Group", group), int(min_count), max_vocab_size,
                              int(max_sentence_length), stream_path, vocab_limit)
     path = os.fspath(stream_path) if stream_path is not None else ""
     builder = core.CorpusBuilder(max_sentence_length=int(max_sentence_length), stream_path=path,
@@ -292,7 +298,11 @@ def encode(source, vocab: Optional[Vocabulary] = None, *, min_count: int = 5,
                          builder.dropped_tokens, path or None)
 
 
-def stream_memory(memory) -> Optional[int]:
+@overload
+def stream_memory(memory: Memory) -> int: ...
+@overload
+def stream_memory(memory: None) -> None: ...
+def stream_memory(memory: Optional[Memory]) -> Optional[int]:
     """The RAM a trainer whose budget is `memory` lets its encoded corpus
     take (encode's `memory`): 1/STREAM_SHARE of it; None for None (no bound)."""
     if memory is None:
@@ -300,7 +310,7 @@ def stream_memory(memory) -> Optional[int]:
     return max(MIN_MEMORY, parse_memory(memory) // STREAM_SHARE)
 
 
-def _spill_dir(temp_dir) -> str:
+def _spill_dir(temp_dir: Optional[StrPath]) -> str:
     """The directory for temporary stream files (checked: a ValueError names
     a `temp_dir` that is not one)."""
     if temp_dir is None:
@@ -311,7 +321,7 @@ def _spill_dir(temp_dir) -> str:
     return os.fspath(temp_dir)
 
 
-def _take_ids(builder, path) -> np.ndarray:
+def _take_ids(builder: "core.CorpusBuilder", path: Optional[StrPath]) -> np.ndarray:
     """The finished builder's id stream: in memory, or the memory map of `path`."""
     if not path:
         return builder.take_ids()
@@ -320,7 +330,7 @@ def _take_ids(builder, path) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ across processes
-def _paths_of(source) -> Optional[List[str]]:
+def _paths_of(source: Any) -> Optional[List[str]]:
     """The files of `source`, or None for token lists (TypeError for what
     iter_text_chunks refuses)."""
     if _is_path(source):
@@ -332,7 +342,7 @@ def _paths_of(source) -> Optional[List[str]]:
     return None
 
 
-def _sentence_share(sentences, rank: int, world_size: int) -> Iterator[Sequence[str]]:
+def _sentence_share(sentences: Any, rank: int, world_size: int) -> Iterator[Sequence[str]]:
     """Rank `rank`'s token lists: blocks of ceil(n / (64 * world_size))
     consecutive sentences dealt round-robin (as line_ranges deals bytes)."""
     from .io.line_ranges import BLOCKS_PER_RANK
@@ -341,7 +351,7 @@ def _sentence_share(sentences, rank: int, world_size: int) -> Iterator[Sequence[
     return (s for i, s in enumerate(sentences) if (i // per) % world_size == rank)
 
 
-def _sentences_fingerprint(sentences) -> dict:
+def _sentences_fingerprint(sentences: Any) -> Dict[str, Any]:
     """The number of sentences and a digest of a sample (the first 64, and
     64 spread over the rest when they can be indexed)."""
     from .distributed.consistency import digest
@@ -357,7 +367,7 @@ def _sentences_fingerprint(sentences) -> dict:
     return {"sentences": n, "sample": digest(sample)}
 
 
-def _feed(builder, chunks: Iterator[bytes]) -> int:
+def _feed(builder: "core.CorpusBuilder", chunks: Iterator[bytes]) -> int:
     """Feeds every chunk (whole lines) to `builder`; returns the lines fed."""
     lines = 0
     for chunk in _prefetched(chunks):
@@ -388,9 +398,9 @@ def _check_shares(stats: List[Tuple[int, int, int]], world_size: int, with_ids: 
                              "processes, a larger corpus or a lower min_count")
 
 
-def _encode_share(source, vocab: Optional[Vocabulary], group, min_count: int,
+def _encode_share(source: Any, vocab: Optional[Vocabulary], group: "Group", min_count: int,
                   max_vocab_size: Optional[int], max_sentence_length: int,
-                  stream_path, vocab_limit: int = 0) -> EncodedCorpus:
+                  stream_path: Optional[StrPath], vocab_limit: int = 0) -> EncodedCorpus:
     from .distributed.collectives import all_gather_object
     from .distributed.consistency import check_same, digest, run_together
     from .distributed.vocabulary import merge_counts

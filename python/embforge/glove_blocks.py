@@ -21,10 +21,14 @@ from __future__ import annotations
 
 import math
 import tempfile
-from typing import NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, Dict, IO, NamedTuple, Optional
 
 from ._layout import SPARE_ROWS
 from ._native import core
+from ._typing import StrPath
+
+if TYPE_CHECKING:
+    from .cooccurrence import Cooccurrence
 
 __all__ = ["MIN_BLOCK_PAIRS", "Plan", "plan", "model_bytes", "PairBlocks"]
 
@@ -69,9 +73,11 @@ def plan(memory: int, nnz: int, vocab_size: int, vector_size: int, on_disk: bool
 class PairBlocks:
     """The training pairs of one Cooccurrence, in blocks of an unnamed file."""
 
-    def __init__(self, matrix, blocks: int, chunk_entries: int, x_max: float, alpha: float,
-                 seed: int, workers: int, temp_dir=None) -> None:
-        self._file = tempfile.TemporaryFile(prefix="embforge-glove-pairs-", dir=temp_dir)
+    def __init__(self, matrix: "Cooccurrence", blocks: int, chunk_entries: int, x_max: float, alpha: float,
+                 seed: int, workers: int, temp_dir: Optional[StrPath]=None) -> None:
+        self._file: Optional[IO[bytes]] = tempfile.TemporaryFile(prefix="embforge-glove-pairs-",
+                                                                 dir=temp_dir)
+        self._native: Optional[core.GloveBlockFile]  # set next; both None once closed
         try:
             self._native = core.GloveBlockFile(self._file.fileno(), matrix.nnz, blocks,
                                                len(matrix.vocab), int(seed), workers)
@@ -83,16 +89,16 @@ class PairBlocks:
             raise
 
     @property
-    def native(self):
+    def native(self) -> core.GloveBlockFile:
         """The core.GloveBlockFile (blocks, block_order, read_block, ...)."""
-        if self._file is None:
+        if self._file is None or self._native is None:
             raise ValueError("the pair file is closed")
         return self._native
 
     sliceable = False  # an epoch is one pass over the blocks
 
-    def train_epoch(self, weights, gradsq, params, *, progress, part: int = 0,
-                    parts: int = 1) -> dict:
+    def train_epoch(self, weights: Any, gradsq: Any, params: Any, *, progress: Any, part: int = 0,
+                    parts: int = 1) -> Dict[str, Any]:
         """One epoch: the blocks in the order of (seed, params.epoch), each
         shuffled in memory; `params` is a core.GloveParams."""
         if parts != 1:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -109,7 +110,9 @@ def interleave_partitions(parts, vocab_size: int):
     return whole
 
 
-def gather_partitions(rows, cols, values, group: Group, vocab_size: int, dst: int = 0):
+def gather_partitions(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, group: Group,
+                      vocab_size: int, dst: int = 0
+                      ) -> Optional[Tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """The whole matrix on rank `dst` (rows, cols, values sorted by (row,
     col)), None on the others. Every partition goes to `dst` once."""
     entries = np.empty(len(rows), dtype=[("row", "<i4"), ("col", "<i4"), ("value", "<f4")])
