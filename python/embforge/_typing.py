@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable, Sequence, Union
+from typing import TYPE_CHECKING, Any, Iterable, List, Sequence, Tuple, Union
 
-__all__ = ["StrPath", "Array", "Memory", "Corpus"]
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["StrPath", "Array", "Memory", "Corpus", "Key", "Terms", "Neighbours"]
 
 # a file name as the public functions take it: str or any os.PathLike (pathlib.Path)
 StrPath = Union[str, "os.PathLike[str]"]
@@ -20,3 +23,11 @@ Memory = Union[int, float, str]
 # A corpus as the trainers take it: a text file (plain or compressed), a list of them, or a
 # re-iterable of sentences, each a sequence of tokens.
 Corpus = Union[StrPath, Iterable[StrPath], Iterable[Sequence[str]]]
+
+# A vector's key as gensim's KeyedVectors takes it: the word, or its row index.
+Key = Union[str, int, "np.integer[Any]"]
+# What similarity queries take as positive/negative terms: a key, a vector, or a list of them.
+Terms = Union[Key, "np.ndarray", Sequence[Union[Key, "np.ndarray"]]]
+# A query's neighbours: (key, cosine similarity) pairs, best first; the raw scores of every
+# key when topn is None or 0 (gensim's convention).
+Neighbours = Union[List[Tuple[str, float]], "np.ndarray"]

@@ -24,11 +24,16 @@ import itertools
 import logging
 import math
 import os
-from typing import Dict, List, NamedTuple, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
 from .io.compression import open_binary, open_text
+from numpy.typing import ArrayLike
+from ._typing import StrPath
+
+if TYPE_CHECKING:
+    from .keyedvectors import KeyedVectors
 
 __all__ = ["CorrelationResult", "rankdata", "pearsonr", "spearmanr", "read_analogies",
            "read_word_pairs", "evaluate_word_analogies", "evaluate_word_pairs"]
@@ -47,7 +52,7 @@ class CorrelationResult(NamedTuple):
 
 # ---------------------------------------------------------------- statistics
 
-def rankdata(values) -> np.ndarray:
+def rankdata(values: ArrayLike) -> np.ndarray:
     """1-based ranks, ties get the average of the ranks they span (scipy's 'average')."""
     x = np.asarray(values, dtype=np.float64).ravel()
     order = np.argsort(x, kind="mergesort")
@@ -77,7 +82,7 @@ def _t_test_pvalue(r: float, n: int) -> float:
     return float(2.0 * stats.t.sf(abs(t), n - 2))
 
 
-def pearsonr(x, y) -> CorrelationResult:
+def pearsonr(x: ArrayLike, y: ArrayLike) -> CorrelationResult:
     """Pearson's r in float64 and its p-value (NaN without SciPy, or for fewer
     than 2 points, constant input or NaN values)."""
     x = np.asarray(x, dtype=np.float64).ravel()
@@ -98,7 +103,7 @@ def pearsonr(x, y) -> CorrelationResult:
     return CorrelationResult(r, _t_test_pvalue(r, n))
 
 
-def spearmanr(x, y) -> CorrelationResult:
+def spearmanr(x: ArrayLike, y: ArrayLike) -> CorrelationResult:
     """Spearman's rho: Pearson's r of the (tie-averaged) ranks."""
     x = np.asarray(x, dtype=np.float64).ravel()
     y = np.asarray(y, dtype=np.float64).ravel()
@@ -111,20 +116,20 @@ def spearmanr(x, y) -> CorrelationResult:
 
 # ---------------------------------------------------------------- vocabulary view
 
-def _case_vocab(kv, restrict_vocab, case_insensitive: bool) -> Tuple[Dict, np.ndarray, int]:
+def _case_vocab(kv: "KeyedVectors", restrict_vocab: Optional[int], case_insensitive: bool) -> Tuple[Dict[str, int], np.ndarray, int]:
     """gensim's ``ok_vocab``: folded key -> index of its first spelling among the
     first `restrict_vocab` keys; plus, for each of those rows, the index its
     folded key maps to (rows that are case variants of one another share it)."""
     limit = len(kv) if restrict_vocab is None else max(0, min(int(restrict_vocab), len(kv)))
     fold = _folder(case_insensitive)
-    ok_vocab: Dict = {}
+    ok_vocab: Dict[str, int] = {}
     canonical = np.empty(limit, dtype=np.int64)
     for index, key in enumerate(kv.index_to_key[:limit]):
         canonical[index] = ok_vocab.setdefault(fold(key), index)
     return ok_vocab, canonical, limit
 
 
-def _folder(case_insensitive: bool):
+def _folder(case_insensitive: bool) -> Callable[[str], str]:
     if not case_insensitive:
         return lambda word: word
     return lambda word: word.upper() if isinstance(word, str) else word
@@ -134,10 +139,10 @@ def _folder(case_insensitive: bool):
 
 class _Question(NamedTuple):
     line_no: int
-    words: Tuple[str, str, str, str]   # folded a, b, c, expected
+    words: Tuple[str, ...]   # folded a, b, c, expected
 
 
-def read_analogies(path, case_insensitive: bool = True) -> List[Tuple[str, List[_Question]]]:
+def read_analogies(path: StrPath, case_insensitive: bool = True) -> List[Tuple[str, List[_Question]]]:
     """Reads questions-words style files: ``: section`` lines, then ``a b c d``.
 
     Lines that do not hold exactly 4 words are skipped (gensim); a question
@@ -208,8 +213,8 @@ def _solve_analogies(normed: np.ndarray, canonical: np.ndarray, questions: np.nd
     return correct
 
 
-def evaluate_word_analogies(kv, analogies, restrict_vocab: int = 30000, case_insensitive: bool = True,
-                            dummy4unknown: bool = False):
+def evaluate_word_analogies(kv: "KeyedVectors", analogies: StrPath, restrict_vocab: int = 30000, case_insensitive: bool = True,
+                            dummy4unknown: bool = False) -> Tuple[float, List[Dict[str, Any]]]:
     """3CosAdd accuracy on an analogy file; returns ``(score, sections)`` like
     gensim: sections are dicts ``{'section', 'correct', 'incorrect'}`` holding
     the (folded) question tuples, the last one is ``'Total accuracy'``."""
@@ -223,9 +228,10 @@ def evaluate_word_analogies(kv, analogies, restrict_vocab: int = 30000, case_ins
         solved = _solve_analogies(normed, canonical, indices)
     outcome = {q.line_no: ok for q, ok in zip(known, solved.tolist())}
 
-    sections, oov, total_questions = [], 0, 0
+    sections: List[Dict[str, Any]] = []
+    oov, total_questions = 0, 0
     for name, questions in parsed:
-        section = {"section": name, "correct": [], "incorrect": []}
+        section: Dict[str, Any] = {"section": name, "correct": [], "incorrect": []}
         for question in questions:
             total_questions += 1
             ok = outcome.get(question.line_no)
@@ -246,7 +252,7 @@ def evaluate_word_analogies(kv, analogies, restrict_vocab: int = 30000, case_ins
     return score, sections
 
 
-def _log_section(section) -> float:
+def _log_section(section: Dict[str, Any]) -> float:
     correct, incorrect = len(section["correct"]), len(section["incorrect"])
     if correct + incorrect == 0:
         return 0.0
@@ -257,7 +263,7 @@ def _log_section(section) -> float:
 
 # ---------------------------------------------------------------- word pairs
 
-def read_word_pairs(path, delimiter: str = "\t", encoding: str = "utf8",
+def read_word_pairs(path: StrPath, delimiter: str = "\t", encoding: str = "utf8",
                     case_insensitive: bool = True) -> List[Tuple[int, str, str, float]]:
     """``(line number, w1, w2, score)`` from lines ``w1<delimiter>w2<delimiter>score``.
 
@@ -267,7 +273,7 @@ def read_word_pairs(path, delimiter: str = "\t", encoding: str = "utf8",
     """
     path = os.fspath(path)
     fold = _folder(case_insensitive)
-    pairs = []
+    pairs: List[Tuple[int, str, str, float]] = []
     try:
         with open_text(path, encoding=encoding) as lines:
             for line_no, line in enumerate(lines, 1):
@@ -275,8 +281,8 @@ def read_word_pairs(path, delimiter: str = "\t", encoding: str = "utf8",
                     continue
                 fields = line.split(delimiter)
                 try:
-                    a, b, score = fields
-                    score = float(score)
+                    a, b, text = fields
+                    score = float(text)
                 except ValueError:
                     logger.info("skipping invalid line #%d in %s", line_no, path)
                     continue
@@ -286,9 +292,9 @@ def read_word_pairs(path, delimiter: str = "\t", encoding: str = "utf8",
     return pairs
 
 
-def evaluate_word_pairs(kv, pairs, delimiter: str = "\t", restrict_vocab: int = 300000,
+def evaluate_word_pairs(kv: "KeyedVectors", pairs: StrPath, delimiter: str = "\t", restrict_vocab: int = 300000,
                         case_insensitive: bool = True, dummy4unknown: bool = False,
-                        encoding: str = "utf8"):
+                        encoding: str = "utf8") -> Tuple[CorrelationResult, CorrelationResult, float]:
     """Correlation of cosine similarities with human judgements, like gensim:
     returns ``(pearson, spearman, oov_ratio)``; the first two are
     ``(statistic, pvalue)`` tuples, `oov_ratio` is the percentage of pairs

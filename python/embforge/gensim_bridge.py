@@ -14,17 +14,23 @@ so :func:`from_gensim` has to copy into a storage that has them.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING, Any, Type, TypeVar
 
 import numpy as np
 
 from ._layout import SPARE_ROWS
 
+if TYPE_CHECKING:
+    from .keyedvectors import KeyedVectors
+
 __all__ = ["to_gensim", "from_gensim"]
+
+KV = TypeVar("KV", bound="KeyedVectors")
 
 logger = logging.getLogger(__name__)
 
 
-def to_gensim(kv):
+def to_gensim(kv: "KeyedVectors") -> Any:
     """A ``gensim.models.KeyedVectors`` over `kv`'s vectors.
 
     Host vectors are shared, not copied: ``theirs.vectors`` is a view of our
@@ -61,7 +67,7 @@ def to_gensim(kv):
     return theirs
 
 
-def from_gensim(cls, theirs):
+def from_gensim(cls: Type[KV], theirs: Any) -> KV:
     """An embforge ``cls`` (KeyedVectors) holding a copy of gensim's vectors.
 
     `theirs`: a ``gensim.models.KeyedVectors``, or a gensim model with a

@@ -33,7 +33,8 @@ Differences from gensim, on purpose:
 from __future__ import annotations
 
 import logging
-from typing import Dict, List, Optional
+from typing import (TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple,
+    Type, TypeVar, Union)
 
 import numpy as np
 
@@ -42,8 +43,18 @@ from ._layout import SPARE_ROWS
 from .backends.arrays import as_array, device_of, host_rows, require_host
 from .io import native_kv, vocab_file, word2vec_format
 from .similarity import SimilarityQueries, is_key
+from numpy.typing import ArrayLike, DTypeLike
+from ._typing import Key, StrPath
+
+if TYPE_CHECKING:
+    import torch
+    import gensim.models
+    from matplotlib.figure import Figure
+    from .evaluation import CorrelationResult
 
 __all__ = ["KeyedVectors"]
+
+_KV = TypeVar("_KV", bound="KeyedVectors")
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +63,7 @@ class KeyedVectors(SimilarityQueries):
     """Mapping between keys (words) and vectors, with similarity queries and
     the word2vec/GloVe/embforge file formats."""
 
-    def __init__(self, vector_size: int, count: int = 0, dtype=np.float32) -> None:
+    def __init__(self, vector_size: int, count: int = 0, dtype: DTypeLike=np.float32) -> None:
         if int(vector_size) <= 0:
             raise ValueError(f"vector_size must be positive, not {vector_size}")
         if int(count) < 0:
@@ -63,7 +74,8 @@ class KeyedVectors(SimilarityQueries):
     # ------------------------------------------------------------ construction
 
     @classmethod
-    def from_storage(cls, keys, storage, counts=None) -> "KeyedVectors":
+    def from_storage(cls: Type[_KV], keys: Iterable[Any], storage: Any,
+                     counts: Optional[ArrayLike] = None) -> _KV:
         """Vectors that are the first ``len(keys)`` rows of `storage`, not a copy.
 
         `storage`: a C-contiguous 2-D float array (float32 for the trainers)
@@ -86,12 +98,15 @@ class KeyedVectors(SimilarityQueries):
         self._setup(keys, storage, counts)
         return self
 
-    def _setup(self, keys: List, storage, counts) -> None:
-        self.index_to_key: List = keys
-        self.key_to_index: Dict = {key: index for index, key in enumerate(keys)}
+    def _setup(self, keys: List[Any], storage: Any, counts: Optional[ArrayLike]) -> None:
+        self.index_to_key: List[Any] = keys
+        self.key_to_index: Dict[Any, int] = {key: index for index, key in enumerate(keys)}
         if len(self.key_to_index) != len(keys):
-            seen = set()
-            duplicate = next(k for k in keys if k in seen or seen.add(k))
+            seen: Set[Any] = set()
+            for duplicate in keys:  # the first key seen a second time
+                if duplicate in seen:
+                    break
+                seen.add(duplicate)
             raise ValueError(f"duplicate key {duplicate!r}")
         self._storage = storage
         self.device = device_of(storage)
@@ -126,7 +141,7 @@ class KeyedVectors(SimilarityQueries):
         return self._host
 
     @vectors.setter
-    def vectors(self, value) -> None:
+    def vectors(self, value: Any) -> None:
         value = np.ascontiguousarray(value)
         if value.ndim != 2 or value.shape[0] != len(self.index_to_key):
             raise ValueError(f"expected an array of {len(self.index_to_key)} rows, got shape {value.shape}")
@@ -144,7 +159,7 @@ class KeyedVectors(SimilarityQueries):
 
     # ------------------------------------------------------------ keys
 
-    def get_index(self, key, default=None) -> int:
+    def get_index(self, key: object, default: Optional[int] = None) -> int:
         """Row of `key`; an int that is not a key is taken as a row number
         (gensim); else `default`, or KeyError when no default is given."""
         index = self.key_to_index.get(key, -1)
@@ -156,39 +171,41 @@ class KeyedVectors(SimilarityQueries):
             return default
         raise KeyError(f"Key {key!r} not present")
 
-    def has_index_for(self, key) -> bool:
+    def has_index_for(self, key: object) -> bool:
         return self.get_index(key, -1) >= 0
 
-    def __contains__(self, key) -> bool:
+    def __contains__(self, key: object) -> bool:
         return self.has_index_for(key)
 
-    def get_vector(self, key, norm: bool = False) -> np.ndarray:
+    def get_vector(self, key: Key, norm: bool = False) -> np.ndarray:
         """The vector of `key` (a view of the storage), or its unit vector (a copy)."""
         index = self.get_index(key)
         if norm:
-            return self.get_normed_vectors()[index].copy()
-        return self.vectors[index]
+            unit: np.ndarray = self.get_normed_vectors()[index].copy()
+            return unit
+        vector: np.ndarray = self.vectors[index]
+        return vector
 
     word_vec = get_vector
 
-    def __getitem__(self, key_or_keys) -> np.ndarray:
+    def __getitem__(self, key_or_keys: Union[Key, Iterable[Key]]) -> np.ndarray:
         """One key: its vector; a list of keys: a 2-D array of their vectors."""
         if is_key(key_or_keys):
             return self.get_vector(key_or_keys)
         indices = [self.get_index(key) for key in key_or_keys]
         return self.vectors[np.array(indices, dtype=np.int64)]
 
-    def __setitem__(self, keys, weights) -> None:
+    def __setitem__(self, keys: Iterable[Any], weights: ArrayLike) -> None:
         """Adds or replaces vectors (gensim)."""
         if is_key(keys):
             keys, weights = [keys], np.asarray(weights).reshape(1, -1)
         self.add_vectors(keys, weights, replace=True)
 
-    def get_vecattr(self, key, attr: str):
+    def get_vecattr(self, key: Key, attr: str) -> Any:
         """A per-key attribute such as ``"count"``."""
         return self.expandos[attr][self.get_index(key)].item()
 
-    def set_vecattr(self, key, attr: str, value) -> None:
+    def set_vecattr(self, key: Key, attr: str, value: Any) -> None:
         index = self.get_index(key)
         if attr not in self.expandos:
             dtype = np.int64 if isinstance(value, (int, np.integer)) else np.asarray(value).dtype
@@ -197,12 +214,12 @@ class KeyedVectors(SimilarityQueries):
 
     # ------------------------------------------------------------ adding
 
-    def add_vector(self, key, vector) -> int:
+    def add_vector(self, key: Key, vector: ArrayLike) -> int:
         """Adds one key (kept as is if present); returns its index."""
         self.add_vectors([key], np.asarray(vector).reshape(1, -1))
         return self.get_index(key)
 
-    def add_vectors(self, keys, weights, extras=None, replace: bool = False) -> None:
+    def add_vectors(self, keys: Iterable[Any], weights: ArrayLike, extras: Optional[Dict[str, np.ndarray]]=None, replace: bool = False) -> None:
         """Appends new keys with their vectors; existing keys keep their vectors
         unless `replace`. Within one call the first of duplicate keys counts
         (the last with `replace`). `extras`: ``{attr: values}`` per key."""
@@ -249,7 +266,7 @@ class KeyedVectors(SimilarityQueries):
         storage[: len(self)] = self._storage[: len(self)]
         self._storage = storage
 
-    def _grow_attrs(self, extras, picked: np.ndarray, start: int) -> None:
+    def _grow_attrs(self, extras: Dict[str, np.ndarray], picked: np.ndarray, start: int) -> None:
         for name in set(self.expandos) | set(extras):
             old = self.expandos.get(name)
             dtype = old.dtype if old is not None else extras[name].dtype
@@ -293,15 +310,15 @@ class KeyedVectors(SimilarityQueries):
 
     # ------------------------------------------------------------ evaluation
 
-    def evaluate_word_analogies(self, analogies, restrict_vocab: int = 30000, case_insensitive: bool = True,
-                                dummy4unknown: bool = False):
+    def evaluate_word_analogies(self, analogies: StrPath, restrict_vocab: int = 30000, case_insensitive: bool = True,
+                                dummy4unknown: bool = False) -> Tuple[float, List[Dict[str, Any]]]:
         """3CosAdd accuracy on a questions-words file: ``(score, sections)`` as in
         gensim (see embforge.evaluation)."""
         return evaluation.evaluate_word_analogies(self, analogies, restrict_vocab,
                                                   case_insensitive, dummy4unknown)
 
-    def evaluate_word_pairs(self, pairs, delimiter: str = "\t", encoding: str = "utf8", restrict_vocab: int = 300000,
-                            case_insensitive: bool = True, dummy4unknown: bool = False):
+    def evaluate_word_pairs(self, pairs: StrPath, delimiter: str = "\t", encoding: str = "utf8", restrict_vocab: int = 300000,
+                            case_insensitive: bool = True, dummy4unknown: bool = False) -> Tuple[CorrelationResult, CorrelationResult, float]:
         """``(pearson, spearman, oov_ratio)`` against human similarity scores, as
         in gensim (see embforge.evaluation)."""
         return evaluation.evaluate_word_pairs(self, pairs, delimiter, restrict_vocab,
@@ -309,7 +326,7 @@ class KeyedVectors(SimilarityQueries):
 
     # ------------------------------------------------------------ pictures
 
-    def plot_map(self, words=(), path=None, **options):
+    def plot_map(self, words: Sequence[str]=(), path: Optional[StrPath]=None, **options: Any) -> "Figure":
         """A labelled 2-D map of `words` (PCA; t-SNE or UMAP with
         method=), optionally coloured by groups= and with neighbours_of=
         drawn around a query word; returns the matplotlib Figure and writes
@@ -319,7 +336,7 @@ class KeyedVectors(SimilarityQueries):
 
     # ------------------------------------------------------------ files
 
-    def save_word2vec_format(self, fname, fvocab=None, binary: bool = False, total_vec=None,
+    def save_word2vec_format(self, fname: StrPath, fvocab: Optional[StrPath]=None, binary: bool = False, total_vec: Optional[int]=None,
                              write_header: bool = True) -> None:
         """Writes word2vec text/binary, or GloVe text with ``write_header=False``;
         `fvocab` also writes ``word count`` lines. Atomic."""
@@ -331,9 +348,9 @@ class KeyedVectors(SimilarityQueries):
                                        total_vec=total_vec, write_header=write_header)
 
     @classmethod
-    def load_word2vec_format(cls, fname, fvocab=None, binary: bool = False, encoding: str = "utf8",
+    def load_word2vec_format(cls, fname: StrPath, fvocab: Optional[StrPath]=None, binary: bool = False, encoding: str = "utf8",
                              unicode_errors: str = "strict", limit: Optional[int] = None,
-                             datatype=np.float32, no_header: bool = False) -> "KeyedVectors":
+                             datatype: DTypeLike=np.float32, no_header: bool = False) -> "KeyedVectors":
         """Reads word2vec text/binary or GloVe text (``no_header=True``), plain
         or compressed (gzip, bzip2, xz). Counts come from `fvocab` if given, else gensim's made-up
         descending counts. Bad files raise ValueError (see embforge.io.word2vec_format)."""
@@ -350,25 +367,25 @@ class KeyedVectors(SimilarityQueries):
         return cls.from_storage(words, storage, counts)
 
     # ------------------------------------------------------------ PyTorch / CuPy hand-off
-    def to_torch(self, device=None):
+    def to_torch(self, device: Any=None) -> "torch.Tensor":
         """The vectors as a torch tensor sharing their memory (see torch_bridge.to_torch)."""
         from .torch_bridge import to_torch
         return to_torch(self, device=device)
 
-    def to_embedding(self, freeze: bool = False, specials=("<pad>", "<unk>"), *, copy: bool = False,
-                     device=None):
+    def to_embedding(self, freeze: bool = False, specials: Sequence[str]=("<pad>", "<unk>"), *, copy: bool = False,
+                     device: Any=None) -> Tuple["torch.nn.Embedding", Dict[str, int]]:
         """``(torch.nn.Embedding, key_to_index)`` from the vectors, with `specials`
         appended after the words (see torch_bridge.to_embedding)."""
         from .torch_bridge import to_embedding
         return to_embedding(self, freeze=freeze, specials=specials, copy=copy, device=device)
 
-    def to_cupy(self, copy: bool = False):
+    def to_cupy(self, copy: bool = False) -> Any:
         """The vectors as a CuPy array without a copy (GPU vectors; see torch_bridge.to_cupy)."""
         from .torch_bridge import to_cupy
         return to_cupy(self, copy=copy)
 
     # ------------------------------------------------------------ gensim hand-off
-    def to_gensim(self):
+    def to_gensim(self) -> "gensim.models.KeyedVectors":
         """A ``gensim.models.KeyedVectors`` sharing these vectors' memory (a
         view of the word rows, no copy; GPU vectors go through a host copy),
         with the counts copied (see embforge.gensim_bridge; needs gensim)."""
@@ -376,7 +393,7 @@ class KeyedVectors(SimilarityQueries):
         return to_gensim(self)
 
     @classmethod
-    def from_gensim(cls, kv) -> "KeyedVectors":
+    def from_gensim(cls, kv: Any) -> "KeyedVectors":
         """KeyedVectors from a gensim KeyedVectors (or a model with ``.wv``):
         the vectors are copied, into a storage with the spare rows after the
         words that embforge's layout needs, so they never alias gensim's
@@ -384,7 +401,7 @@ class KeyedVectors(SimilarityQueries):
         from .gensim_bridge import from_gensim
         return from_gensim(cls, kv)
 
-    def intersect_word2vec_format(self, fname, lockf: float = 1.0, binary: bool = False,
+    def intersect_word2vec_format(self, fname: StrPath, lockf: float = 1.0, binary: bool = False,
                                   encoding: str = "utf8", unicode_errors: str = "strict",
                                   no_header: bool = False) -> int:
         """Takes the vectors of the words this vocabulary shares with a
@@ -394,12 +411,12 @@ class KeyedVectors(SimilarityQueries):
         return pretrained.intersect_word2vec_format(self, fname, lockf, binary, encoding,
                                                     unicode_errors, no_header)
 
-    def save(self, path) -> None:
+    def save(self, path: StrPath) -> None:
         """Writes the embforge ``.kv`` format (no pickle), atomically."""
         native_kv.write_native(path, self.index_to_key, self.vectors, self.expandos.get("count"))
 
     @classmethod
-    def load(cls, path) -> "KeyedVectors":
+    def load(cls, path: StrPath) -> "KeyedVectors":
         """Reads a file written by :meth:`save`; never unpickles anything."""
         words, storage, counts = native_kv.read_native(path)
         return cls.from_storage(words, storage, counts)

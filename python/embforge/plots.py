@@ -9,11 +9,16 @@ open figures are left alone). Every function returns the Figure and, given
 from __future__ import annotations
 
 import os
-from typing import Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .history import TrainingHistory
+from ._typing import StrPath
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+    from .keyedvectors import KeyedVectors
 
 __all__ = ["plot_history", "plot_map", "plot_eval", "project_2d"]
 
@@ -21,7 +26,7 @@ DPI = 100
 Size = Tuple[int, int]
 
 
-def _figure(size: Size):
+def _figure(size: Size) -> "Figure":
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -36,7 +41,7 @@ def _figure(size: Size):
     return figure
 
 
-def _save(figure, path) -> None:
+def _save(figure: "Figure", path: Optional[StrPath]) -> None:
     if path is None:
         return
     from .io.atomic import atomic_write
@@ -45,7 +50,7 @@ def _save(figure, path) -> None:
 
 
 # ------------------------------------------------------------------ history
-def _rows_of(source) -> Tuple[list, list, str]:
+def _rows_of(source: Any) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]], str]:
     """(epoch rows, points, kind) of a model, a TrainingHistory, a fine-tuning
     result or a list of fine-tuning rows."""
     history = getattr(source, "history", source)
@@ -58,12 +63,12 @@ def _rows_of(source) -> Tuple[list, list, str]:
                     "Word2Vec/GloVe model, a TrainingHistory or a fine-tuning result")
 
 
-def _series(rows, key):
+def _series(rows: List[Dict[str, Any]], key: str) -> Tuple[List[Any], List[Any]]:
     pairs = [(r["epoch"], r[key]) for r in rows if r.get(key) is not None and "epoch" in r]
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
-def plot_history(source, path=None, *, size: Size = (1000, 700), title: Optional[str] = None):
+def plot_history(source: Any, path: Optional[StrPath]=None, *, size: Size = (1000, 700), title: Optional[str] = None) -> "Figure":
     """Training curves: for Word2Vec the loss per epoch (and within epochs),
     words/s and the learning rate; for GloVe the cost per epoch and pairs/s;
     for fine-tuning the training and validation loss, the validation
@@ -71,7 +76,8 @@ def plot_history(source, path=None, *, size: Size = (1000, 700), title: Optional
     epochs, points, kind = _rows_of(source)
     if not epochs and not points:
         raise ValueError("nothing to draw: the history is empty (train first)")
-    panels = {
+    # (epoch row key, label, within-epoch point key or None)
+    panel_kinds: Dict[str, List[Tuple[str, str, Optional[str]]]] = {
         "word2vec": [("loss", "loss (sum over the epoch)", "loss per term, within epochs"),
                      ("words_per_second", "words/s", "rate"),
                      ("learning_rate", "learning rate", "learning_rate")],
@@ -79,7 +85,8 @@ def plot_history(source, path=None, *, size: Size = (1000, 700), title: Optional
         "finetune": [("train_loss", "training loss", None), ("val_loss", "validation loss", None),
                      ("val_accuracy", "validation accuracy", None),
                      ("val_perplexity", "validation perplexity", None)],
-    }[kind]
+    }
+    panels = panel_kinds[kind]
     panels = [p for p in panels if _series(epochs, p[0])[0]
               or (p[2] and _series(points, p[2])[0])]
     if not panels:
@@ -126,20 +133,22 @@ def project_2d(vectors: np.ndarray, method: str = "pca", seed: int = 0) -> np.nd
             from sklearn.manifold import TSNE
         except ImportError as error:
             raise ValueError("method='tsne' needs scikit-learn (pip install scikit-learn)") from error
-        return TSNE(n_components=2, random_state=seed,
-                    perplexity=min(30.0, (len(vectors) - 1) / 3)).fit_transform(vectors)
+        layout: np.ndarray = TSNE(n_components=2, random_state=seed,
+                                  perplexity=min(30.0, (len(vectors) - 1) / 3)).fit_transform(vectors)
+        return layout
     if method == "umap":
         try:
             import umap
         except ImportError as error:
             raise ValueError("method='umap' needs umap-learn (pip install umap-learn)") from error
-        return umap.UMAP(n_components=2, random_state=seed).fit_transform(vectors)
+        layout = umap.UMAP(n_components=2, random_state=seed).fit_transform(vectors)
+        return layout
     raise ValueError(f"method must be 'pca', 'tsne' or 'umap', got {method!r}")
 
 
-def plot_map(kv, words: Sequence[str] = (), path=None, *, groups: Optional[Sequence[str]] = None,
+def plot_map(kv: "KeyedVectors", words: Sequence[str] = (), path: Optional[StrPath]=None, *, groups: Optional[Sequence[str]] = None,
              neighbours_of: Optional[str] = None, topn: int = 10, method: str = "pca",
-             size: Size = (900, 900), title: Optional[str] = None, seed: int = 0):
+             size: Size = (900, 900), title: Optional[str] = None, seed: int = 0) -> "Figure":
     """A labelled 2-D map of `words` (PCA by default; see project_2d),
     coloured by `groups` (one label per word) when given; with
     `neighbours_of`, that word and its `topn` nearest neighbours are added
@@ -191,8 +200,8 @@ def plot_map(kv, words: Sequence[str] = (), path=None, *, groups: Optional[Seque
 
 
 # ------------------------------------------------------------------ evaluation
-def plot_eval(results: Mapping[str, Mapping[str, float]], path=None, *, size: Size = (1000, 600),
-              title: Optional[str] = None):
+def plot_eval(results: Mapping[str, Mapping[str, float]], path: Optional[StrPath]=None, *, size: Size = (1000, 600),
+              title: Optional[str] = None) -> "Figure":
     """A grouped bar chart: one group per benchmark (e.g. analogy,
     WordSim-353, SimLex-999), one bar per vector file (the keys of `results`,
     each a {benchmark: score} mapping), scores written on the bars."""

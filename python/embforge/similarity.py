@@ -12,9 +12,14 @@ from __future__ import annotations
 
 import logging
 from numbers import Integral
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
+from ._typing import Key, Neighbours, Terms
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs
 
 __all__ = ["SimilarityQueries", "is_key"]
 
@@ -23,11 +28,11 @@ logger = logging.getLogger("embforge.keyedvectors")
 _KEY_TYPES = (str, int, np.integer)
 
 
-def is_key(item) -> bool:
+def is_key(item: object) -> "TypeIs[Key]":
     return isinstance(item, _KEY_TYPES)
 
 
-def _ensure_list(value) -> list:
+def _ensure_list(value: Any) -> List[Any]:
     """gensim's rule: a single key or 1-D vector becomes a one-item list, a 2-D
     array a list of rows."""
     if value is None:
@@ -56,8 +61,21 @@ def _argsort_desc(values: np.ndarray, topn: int) -> np.ndarray:
 class SimilarityQueries:
     """Nearest-neighbour and similarity queries (see the module doc)."""
 
+    if TYPE_CHECKING:  # what the queries use of the class they are mixed into (KeyedVectors)
+        vector_size: int
+        index_to_key: List[Any]
 
-    def get_mean_vector(self, keys, weights=None, pre_normalize: bool = True,
+        @property
+        def vectors(self) -> np.ndarray: ...
+        def __len__(self) -> int: ...
+        def __contains__(self, key: object) -> bool: ...
+        def get_index(self, key: object, default: Optional[int] = None) -> int: ...
+        def has_index_for(self, key: object) -> bool: ...
+        def get_vector(self, key: Key, norm: bool = False) -> np.ndarray: ...
+        def get_normed_vectors(self) -> np.ndarray: ...
+
+
+    def get_mean_vector(self, keys: Union[Sequence[Union[Key, np.ndarray]], np.ndarray], weights: Optional[ArrayLike]=None, pre_normalize: bool = True,
                         post_normalize: bool = False, ignore_missing: bool = True) -> np.ndarray:
         """Weighted mean of keys' (unit, with `pre_normalize`) vectors and raw
         arrays, divided by the sum of absolute weights (gensim)."""
@@ -85,20 +103,20 @@ class SimilarityQueries:
             mean = _unit(mean)
         return mean.astype(self.vectors.dtype)
 
-    def _clip(self, restrict_vocab, clip_start: int = 0, clip_end=None):
+    def _clip(self, restrict_vocab: Optional[int], clip_start: int = 0, clip_end: Optional[int]=None) -> Tuple[int, int]:
         if restrict_vocab:
             return 0, min(int(restrict_vocab), len(self))
         return clip_start, min(clip_end or len(self), len(self))
 
-    def _top(self, scores: np.ndarray, topn: int, exclude, offset: int = 0):
+    def _top(self, scores: np.ndarray, topn: int, exclude: Sequence[int], offset: int = 0) -> List[Tuple[str, float]]:
         best = _argsort_desc(scores, topn + len(exclude))
         skip = set(exclude)
         result = [(self.index_to_key[i + offset], float(scores[i]))
                   for i in best.tolist() if i + offset not in skip]
         return result[:topn]
 
-    def most_similar(self, positive=None, negative=None, topn: int = 10, clip_start: int = 0,
-                     clip_end: Optional[int] = None, restrict_vocab: Optional[int] = None):
+    def most_similar(self, positive: Optional[Terms]=None, negative: Optional[Terms]=None, topn: int = 10, clip_start: int = 0,
+                     clip_end: Optional[int] = None, restrict_vocab: Optional[int] = None) -> Neighbours:
         """Keys nearest (cosine) to the weighted mean of the unit vectors of
         `positive` (weight +1) and `negative` (weight -1) keys; items may be
         keys, arrays (used as they are) or ``(item, weight)`` pairs. Input keys
@@ -119,20 +137,20 @@ class SimilarityQueries:
                                     ignore_missing=False)
         exclude = [self.get_index(k) for k in keys if is_key(k) and self.has_index_for(k)]
         start, end = self._clip(restrict_vocab, clip_start, clip_end)
-        scores = self.get_normed_vectors()[start:end] @ mean
+        scores: np.ndarray = self.get_normed_vectors()[start:end] @ mean
         if not topn:
             return scores
         return self._top(scores, topn, exclude, start)
 
-    def similar_by_key(self, key, topn: int = 10, restrict_vocab=None):
+    def similar_by_key(self, key: Key, topn: int = 10, restrict_vocab: Optional[int]=None) -> Neighbours:
         return self.most_similar(positive=[key], topn=topn, restrict_vocab=restrict_vocab)
 
     similar_by_word = similar_by_key
 
-    def similar_by_vector(self, vector, topn: int = 10, restrict_vocab=None):
+    def similar_by_vector(self, vector: ArrayLike, topn: int = 10, restrict_vocab: Optional[int]=None) -> Neighbours:
         return self.most_similar(positive=[np.asarray(vector)], topn=topn, restrict_vocab=restrict_vocab)
 
-    def most_similar_cosmul(self, positive=None, negative=None, topn: int = 10, restrict_vocab=None):
+    def most_similar_cosmul(self, positive: Optional[Terms]=None, negative: Optional[Terms]=None, topn: int = 10, restrict_vocab: Optional[int]=None) -> Neighbours:
         """3CosMul (Levy & Goldberg 2014): product of shifted cosines
         ``(1 + cos) / 2`` to the positives over that to the negatives (+1e-6)."""
         if isinstance(topn, Integral) and topn < 1:
@@ -144,31 +162,33 @@ class SimilarityQueries:
         start, end = self._clip(restrict_vocab)
         normed = self.get_normed_vectors()[start:end]
 
-        def shifted(items):
+        def shifted(items: Sequence[Union[Key, np.ndarray]]) -> np.ndarray:
             terms = np.array([self.get_vector(k, norm=True) if is_key(k) else np.asarray(k)
                               for k in items], dtype=normed.dtype).reshape(len(items), self.vector_size)
-            return (1 + normed @ terms.T) / 2
+            shifted_scores: np.ndarray = (1 + normed @ terms.T) / 2
+            return shifted_scores
 
-        scores = shifted(positive).prod(axis=1) / (shifted(negative).prod(axis=1) + 0.000001)
+        scores: np.ndarray = shifted(positive).prod(axis=1) / (shifted(negative).prod(axis=1) + 0.000001)
         if not topn:
             return scores
         return self._top(scores, topn, exclude, start)
 
     @staticmethod
-    def cosine_similarities(vector_1, vectors_all) -> np.ndarray:
+    def cosine_similarities(vector_1: ArrayLike, vectors_all: np.ndarray) -> np.ndarray:
         """Cosine similarity between one vector and each row of `vectors_all`."""
         norm = np.linalg.norm(vector_1)
         all_norms = np.linalg.norm(vectors_all, axis=1)
-        return np.dot(vectors_all, vector_1) / (norm * all_norms)
+        similarities: np.ndarray = np.dot(vectors_all, vector_1) / (norm * all_norms)
+        return similarities
 
-    def similarity(self, w1, w2) -> float:
+    def similarity(self, w1: Key, w2: Key) -> float:
         normed = self.get_normed_vectors()
         return float(normed[self.get_index(w1)] @ normed[self.get_index(w2)])
 
-    def distance(self, w1, w2) -> float:
+    def distance(self, w1: Key, w2: Key) -> float:
         return 1 - self.similarity(w1, w2)
 
-    def n_similarity(self, ws1, ws2) -> float:
+    def n_similarity(self, ws1: Sequence[Key], ws2: Sequence[Key]) -> float:
         """Cosine similarity between the means of two sets of keys (missing keys
         are ignored, as in gensim)."""
         if not (len(ws1) and len(ws2)):
@@ -177,7 +197,7 @@ class SimilarityQueries:
         mean2 = self.get_mean_vector(ws2, pre_normalize=False)
         return float(_unit(mean1.astype(np.float64)) @ _unit(mean2.astype(np.float64)))
 
-    def distances(self, word_or_vector, other_words=()) -> np.ndarray:
+    def distances(self, word_or_vector: Union[Key, ArrayLike], other_words: Sequence[Key]=()) -> np.ndarray:
         """Cosine distances from a key or vector to `other_words` (all keys if empty)."""
         vector = self.get_vector(word_or_vector) if is_key(word_or_vector) else word_or_vector
         if not other_words:
@@ -186,21 +206,21 @@ class SimilarityQueries:
             others = self.vectors[[self.get_index(word) for word in other_words]]
         return 1 - self.cosine_similarities(vector, others)
 
-    def closer_than(self, key1, key2) -> list:
+    def closer_than(self, key1: Key, key2: Key) -> List[str]:
         """Keys closer to `key1` than `key2` is."""
         distances = self.distances(key1)
         index1, index2 = self.get_index(key1), self.get_index(key2)
         closer = np.flatnonzero(distances < distances[index2])
         return [self.index_to_key[i] for i in closer.tolist() if i != index1]
 
-    def rank(self, key1, key2) -> int:
+    def rank(self, key1: Key, key2: Key) -> int:
         """Rank of `key2` among all keys by distance from `key1` (1 = nearest)."""
         return len(self.closer_than(key1, key2)) + 1
 
-    def most_similar_to_given(self, key1, keys_list):
+    def most_similar_to_given(self, key1: Key, keys_list: Sequence[Key]) -> Key:
         return keys_list[int(np.argmax([self.similarity(key1, key) for key in keys_list]))]
 
-    def rank_by_centrality(self, words, use_norm: bool = True) -> list:
+    def rank_by_centrality(self, words: Sequence[str], use_norm: bool = True) -> List[Tuple[float, str]]:
         """``(similarity, word)`` to the mean of all the words, most central first."""
         used = [word for word in words if word in self]
         if len(used) != len(words):
@@ -212,7 +232,7 @@ class SimilarityQueries:
         mean = self.get_mean_vector(vectors, post_normalize=True)
         return sorted(zip((vectors @ mean).tolist(), used), reverse=True)
 
-    def relative_cosine_similarity(self, wa, wb, topn: int = 10) -> float:
+    def relative_cosine_similarity(self, wa: Key, wb: Key, topn: int = 10) -> float:
         """Cosine similarity of `wa` and `wb` over the sum of the similarities
         of `wa`'s `topn` nearest keys (Leeuwenberg et al. 2016, eq. 1; above
         about 0.1 for topn=10 the pair is likelier synonyms than chance)."""
@@ -224,6 +244,6 @@ class SimilarityQueries:
                              "nearest keys have similarities summing to 0 (or there are none)")
         return self.similarity(wa, wb) / total
 
-    def doesnt_match(self, words):
+    def doesnt_match(self, words: Sequence[str]) -> str:
         """The word furthest from the mean of the words."""
         return self.rank_by_centrality(words)[-1][1]

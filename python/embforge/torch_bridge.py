@@ -22,11 +22,15 @@ from __future__ import annotations
 
 import weakref
 from types import ModuleType
-from typing import Dict, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Sequence, Tuple, cast
 
 import numpy as np
 
 from .backends.arrays import same_device, tensor_device
+
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor
 
 __all__ = ["require_torch", "to_torch", "to_embedding", "to_embedding_bag", "SubwordIds",
            "to_cupy", "embedding_vocab", "tensor_device", "vectors_changed", "shares_memory",
@@ -38,7 +42,7 @@ DEFAULT_SPECIALS = ("<pad>", "<unk>")
 LM_SPECIALS = ("<pad>", "<unk>", "<bos>", "<eos>")
 
 # embedding module -> weak reference to the vectors whose memory it shares
-_SHARED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_SHARED: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
 
 
 def require_torch() -> ModuleType:
@@ -52,7 +56,7 @@ def require_torch() -> ModuleType:
     return torch
 
 
-def _require_cupy() -> ModuleType:
+def _require_cupy() -> Any:
     try:
         import cupy  # noqa: PLC0415 - optional dependency
     except ImportError as error:
@@ -62,11 +66,11 @@ def _require_cupy() -> ModuleType:
     return cupy
 
 
-def _kv_device(kv) -> str:
+def _kv_device(kv: Any) -> str:
     return str(getattr(kv, "device", "cpu") or "cpu")
 
 
-def _storage_tensor(kv):
+def _storage_tensor(kv: Any) -> "torch.Tensor":
     """The whole backing buffer of `kv` (words and spare rows) as a torch tensor,
     sharing its memory."""
     torch = require_torch()
@@ -74,14 +78,14 @@ def _storage_tensor(kv):
     if storage is None:  # objects without spare rows: the vectors themselves
         storage = kv.vectors
     if isinstance(storage, torch.Tensor):
-        return storage
+        return cast("Tensor", storage)
     if _kv_device(kv).startswith("cuda"):
         # CuPy arrays and native buffers: DLPack first (it carries the stream
         # protocol), __cuda_array_interface__ otherwise; both share the memory.
         if hasattr(storage, "__dlpack__"):
-            return torch.from_dlpack(storage)
+            return cast("Tensor", torch.from_dlpack(storage))
         if hasattr(storage, "__cuda_array_interface__"):
-            return torch.as_tensor(storage, device=_kv_device(kv))
+            return cast("Tensor", torch.as_tensor(storage, device=_kv_device(kv)))
         raise TypeError(
             f"vectors on {_kv_device(kv)} are stored as {type(storage).__name__}, "
             "which exposes neither __dlpack__ nor __cuda_array_interface__")
@@ -90,16 +94,16 @@ def _storage_tensor(kv):
         raise ValueError(
             "the vectors' array is read-only, and a tensor sharing it could be written "
             "through: copy it instead, e.g. torch.tensor(kv.vectors)")
-    return torch.from_numpy(storage)
+    return cast("Tensor", torch.from_numpy(storage))
 
 
-def _writable(kv) -> bool:
+def _writable(kv: Any) -> bool:
     storage = getattr(kv, "_storage", None)
     storage = kv.vectors if storage is None else storage
     return bool(getattr(getattr(storage, "flags", None), "writeable", True))
 
 
-def to_torch(kv, device=None):
+def to_torch(kv: Any, device: Any=None) -> "torch.Tensor":
     """The vectors as a float32 ``[len(kv), vector_size]`` torch tensor.
 
     With ``device=None`` (or the vectors' own device) the tensor shares memory
@@ -117,7 +121,7 @@ def to_torch(kv, device=None):
     return tensor
 
 
-def embedding_vocab(kv, specials: Sequence[str] = DEFAULT_SPECIALS) -> Dict[str, int]:
+def embedding_vocab(kv: Any, specials: Sequence[str] = DEFAULT_SPECIALS) -> Dict[str, int]:
     """The word-to-id mapping that goes with ``to_embedding(kv, specials=...)``:
     the vectors' own ids, then the specials appended in order."""
     specials = tuple(specials)
@@ -134,8 +138,8 @@ def embedding_vocab(kv, specials: Sequence[str] = DEFAULT_SPECIALS) -> Dict[str,
     return mapping
 
 
-def to_embedding(kv, freeze: bool = False, specials: Sequence[str] = DEFAULT_SPECIALS, *,
-                 copy: bool = False, device=None) -> Tuple["object", Dict[str, int]]:
+def to_embedding(kv: Any, freeze: bool = False, specials: Sequence[str] = DEFAULT_SPECIALS, *,
+                 copy: bool = False, device: Any=None) -> Tuple["torch.nn.Embedding", Dict[str, int]]:
     """A ``torch.nn.Embedding`` initialised from the vectors, and its word-to-id map.
 
     Like ``nn.Embedding.from_pretrained``: ``freeze=True`` turns off the
@@ -181,13 +185,13 @@ def to_embedding(kv, freeze: bool = False, specials: Sequence[str] = DEFAULT_SPE
     return embedding, mapping
 
 
-def shares_memory(embedding, kv) -> bool:
+def shares_memory(embedding: Any, kv: Any) -> bool:
     """Whether `embedding` was built on `kv`'s own buffer (training it writes the vectors)."""
     ref = _SHARED.get(embedding)
     return ref is not None and ref() is kv
 
 
-def to_embedding_bag(kv, freeze: bool = False, *, copy: bool = False):
+def to_embedding_bag(kv: Any, freeze: bool = False, *, copy: bool = False) -> Tuple["torch.nn.EmbeddingBag", "SubwordIds"]:
     """``(torch.nn.EmbeddingBag, SubwordIds)`` for FastText vectors: the bag
     (``mode="mean"``) holds the whole input matrix (word rows, then n-gram
     rows) and ``SubwordIds(words)`` gives the ``(input, offsets)`` it takes,
@@ -211,10 +215,10 @@ class SubwordIds:
     """Words to the ``(input, offsets)`` of an EmbeddingBag over FastText's
     input rows: each word's own row (vocabulary words) and its n-gram rows."""
 
-    def __init__(self, kv) -> None:
+    def __init__(self, kv: Any) -> None:
         self.kv = kv
 
-    def __call__(self, words: Sequence[str]):
+    def __call__(self, words: Sequence[str]) -> Tuple["torch.Tensor", "torch.Tensor"]:
         torch = require_torch()
         rows = [self.kv.subword_rows(word) for word in words]
         empty = next((word for word, r in zip(words, rows) if len(r) == 0), None)
@@ -227,7 +231,7 @@ class SubwordIds:
         return torch.from_numpy(flat.astype(np.int64)), torch.from_numpy(offsets.astype(np.int64))
 
 
-def vectors_changed(embedding) -> bool:
+def vectors_changed(embedding: Any) -> bool:
     """Tells the vectors an embedding shares memory with that they were
     written (drops their cached norms and host copy). Returns False when the
     embedding shares nothing (built with ``copy=True``)."""
@@ -239,7 +243,7 @@ def vectors_changed(embedding) -> bool:
     return True
 
 
-def _fill_specials(weight, n: int, count: int) -> None:
+def _fill_specials(weight: "torch.Tensor", n: int, count: int) -> None:
     """Zero padding row, mean vector for the other specials (in place)."""
     torch = require_torch()
     if count == 0:
@@ -250,7 +254,7 @@ def _fill_specials(weight, n: int, count: int) -> None:
             weight[n + 1:n + count] = weight[:n].mean(dim=0)
 
 
-def to_cupy(kv, copy: bool = False):
+def to_cupy(kv: Any, copy: bool = False) -> Any:
     """The vectors as a CuPy array sharing the GPU buffer they were trained in.
 
     CuPy arrays live on a GPU, so vectors on the CPU cannot be shared: that
