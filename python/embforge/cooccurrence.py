@@ -394,7 +394,7 @@ def _check_glove_records(path: StrPath, records: np.ndarray, start: int, vocab: 
 def cooccurrence(corpus: "Corpus | EncodedCorpus", vocab: Optional[Vocabulary] = None, *, window: int = 15,
                  symmetric: bool = True, distance_weighting: bool = True, min_count: int = 5,
                  max_vocab_size: Optional[int] = None, workers: Optional[int] = None,
-                 memory: str = "1GB", temp_dir: Optional[StrPath]=None, device: str = "cpu",
+                 memory: Memory = "1GB", temp_dir: Optional[StrPath]=None, device: str = "cpu",
                  progress: Optional[bool] = None, max_product: int = -1,
                  path: Optional[StrPath]=None, keep_on_device: bool = False, distributed: bool = False,
                  process_group: Any=None) -> Cooccurrence:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union, cast
 
 import numpy as np
 
@@ -36,6 +36,12 @@ from .history import TrainingHistory
 from .progress import make_bar, run_polled
 from .training_guard import TrainingGuard
 from .vocab import Vocabulary
+from ._typing import Array, Corpus, Memory, StrPath
+
+
+if TYPE_CHECKING:
+    from .corpus import EncodedCorpus
+    from matplotlib.figure import Figure
 
 __all__ = ["GloVe"]
 
@@ -98,10 +104,10 @@ class GloVe:
                  learning_rate: float = 0.05, epochs: int = 25, window: int = 15,
                  symmetric: bool = True, distance_weighting: bool = True, min_count: int = 5,
                  max_vocab_size: Optional[int] = None, workers: Optional[int] = None, seed: int = 1,
-                 memory: str = "1GB", temp_dir=None, grad_clip: float = 100.0, output_vectors: str = "sum",
+                 memory: Memory = "1GB", temp_dir: Optional[StrPath]=None, grad_clip: float = 100.0, output_vectors: str = "sum",
                  reshuffle: bool = True, device: str = "cpu", progress: Optional[bool] = None,
                  bias_learning_rate: float = 1.0, out_of_core: Optional[bool] = None,
-                 callbacks: Sequence = (), distributed: bool = False, process_group=None,
+                 callbacks: Sequence[Any] = (), distributed: bool = False, process_group: Any=None,
                  sync_interval: int = 20_000_000) -> None:
         self.vector_size = check_number("vector_size", vector_size, 1, 1 << 16, integer=True)
         self.x_max = float(check_number("x_max", x_max, 0.0, low_open=True))
@@ -144,22 +150,22 @@ class GloVe:
 
         self.vocab: Optional[Vocabulary] = None
         self.cooccurrence: Optional[Cooccurrence] = None
-        self.weights: Optional[np.ndarray] = None   # [2V, d+1]: main rows, then context rows; bias last
-        self.gradsq: Optional[np.ndarray] = None
+        self.weights: Array = None  # on the backend's device   # [2V, d+1]: main rows, then context rows; bias last
+        self.gradsq: Array = None
         self.wv: Optional[KeyedVectors] = None
-        self.cost_history: list = []                # glove.c's cost of every epoch trained
+        self.cost_history: List[float] = []                # glove.c's cost of every epoch trained
         self.history = TrainingHistory()            # epoch rows and points within epochs
         self.epochs_trained = 0
         self.interrupted = False
         self._guard = TrainingGuard("GloVe model")
         self.train_seconds = 0.0
         self.pairs_per_second = 0.0
-        self._storage = None  # the backend's array under wv: output vectors, then spare rows
-        self._pairs = None  # the backend's training pairs of `cooccurrence` (Backend.glove_pairs)
+        self._storage: Array = None  # the backend's array under wv: output vectors, then spare rows
+        self._pairs: Any = None  # the backend's training pairs of `cooccurrence` (Backend.glove_pairs)
         self._native_progress = _native.core.Progress()
 
     # ------------------------------------------------------------ setup
-    def count(self, corpus) -> Cooccurrence:
+    def count(self, corpus: Union[Corpus, EncodedCorpus]) -> Cooccurrence:
         """Counts `corpus` with this model's counting options, on its device
         (a GPU matrix stays there: keep_on_device=True)."""
         return cooccurrence(corpus, self.vocab, window=self.window, symmetric=self.symmetric,
@@ -168,7 +174,7 @@ class GloVe:
                             memory=self.memory, temp_dir=self.temp_dir, progress=self.progress,
                             device=self.device, keep_on_device=True, process_group=self._group)
 
-    def _settings(self) -> dict:
+    def _settings(self) -> Dict[str, Any]:
         """What every rank of a distributed run must agree on (thread counts may differ)."""
         names = ("vector_size", "x_max", "alpha", "learning_rate", "epochs", "window", "symmetric",
                  "distance_weighting", "min_count", "max_vocab_size", "seed", "grad_clip",
@@ -211,7 +217,7 @@ class GloVe:
     def _update_wv(self) -> None:
         # In place, where the weights live (numpy, torch and CuPy all take
         # these slice assignments), so the GPU's vectors never visit the host.
-        n, d = len(self.vocab), self.vector_size
+        n, d = len(cast(Vocabulary, self.vocab)), self.vector_size  # set with the weights
         out = self._storage[:n]
         if self.output_vectors == "context":
             out[...] = self.weights[n:, :d]
@@ -219,16 +225,16 @@ class GloVe:
             out[...] = self.weights[:n, :d]
             if self.output_vectors == "sum":
                 out += self.weights[n:, :d]
-        self.wv._invalidate()
+        cast(KeyedVectors, self.wv)._invalidate()
 
     # ------------------------------------------------------------ training
-    def fit(self, corpus, epochs: Optional[int] = None) -> "GloVe":
+    def fit(self, corpus: Union[Corpus, EncodedCorpus, Cooccurrence], epochs: Optional[int] = None) -> "GloVe":
         """Counts `corpus` (unless it is a Cooccurrence) and trains on it."""
         matrix = corpus if isinstance(corpus, Cooccurrence) else self.count(corpus)
         self._use(matrix)
         return self.train(epochs)
 
-    def train(self, epochs: Optional[int] = None, callbacks: Optional[Sequence] = None) -> "GloVe":
+    def train(self, epochs: Optional[int] = None, callbacks: Optional[Sequence[Any]] = None) -> "GloVe":
         """Trains `epochs` more passes (default: `self.epochs`) over the
         matrix given to fit(); each pass in a fresh random order. `callbacks`
         (default: the model's) replace the model's for this call."""
@@ -240,12 +246,12 @@ class GloVe:
             self._run(epochs, callbacks)
         return self
 
-    def _run(self, epochs: int, callbacks) -> None:
+    def _run(self, epochs: int, callbacks: Sequence[Any]) -> None:
         progress = self._native_progress
         progress.clear_stop()
         self.interrupted = False
         replicas = self._replicas
-        local = self.cooccurrence.nnz
+        local = cast(Cooccurrence, self.cooccurrence).nnz  # _use() set it
         nnz = int(replicas.total(local))  # the cost is per pair of the whole matrix
         slices = replicas.slices(local, self.sync_interval, self._pairs.sliceable)
         bar = make_bar(self.progress if replicas.is_leader else False, epochs * local, "GloVe", "pair")
@@ -281,9 +287,11 @@ class GloVe:
                 epoch_started, epoch_pairs = time.perf_counter(), done
                 for part in range(slices):
 
-                    def piece(part=part):
-                        return self._pairs.train_epoch(self.weights, self.gradsq, params,
-                                                       progress=progress, part=part, parts=slices)
+                    def piece(part: int=part) -> Dict[str, Any]:
+                        result: Dict[str, Any] = self._pairs.train_epoch(
+                            self.weights, self.gradsq, params, progress=progress, part=part,
+                            parts=slices)
+                        return result
 
                     stats, interrupted = run_polled(self._backend.on_caller_stream(piece), progress,
                                                     poll)
@@ -325,7 +333,7 @@ class GloVe:
         """Ends a running train() at the next block of pairs (from another thread)."""
         self._native_progress.request_stop()
 
-    def plot_history(self, path=None, **options):
+    def plot_history(self, path: Optional[StrPath]=None, **options: Any) -> "Figure":
         """Training curves from ``self.history`` (cost per epoch, pairs/s), kept in the
         model's archive; returns the matplotlib Figure and writes a PNG to
         `path` (see embforge.plots.plot_history; needs matplotlib)."""
@@ -333,7 +341,7 @@ class GloVe:
         return plot_history(self, path, **options)
 
     # ------------------------------------------------------------ persistence
-    def _config(self) -> dict:
+    def _config(self) -> Dict[str, Any]:
         names = ("vector_size", "x_max", "alpha", "learning_rate", "epochs", "window", "symmetric",
                  "distance_weighting", "min_count", "max_vocab_size", "workers", "seed", "grad_clip",
                  "output_vectors", "reshuffle", "epochs_trained", "bias_learning_rate",
@@ -345,19 +353,20 @@ class GloVe:
                       history=self.history.to_json())
         return config
 
-    def save(self, path) -> None:
+    def save(self, path: StrPath) -> None:
         """Saves the trainable model (weights, squared-gradient sums, vocabulary,
         settings) as one .npz of plain arrays, atomically, loadable without
         pickle. The co-occurrence matrix is not included (Cooccurrence.save)."""
         if self.weights is None:
             raise ValueError("nothing to save: the model has not been fitted")
         self._guard.check_idle("save")
-        write_archive(path, self._config(), self.vocab.words, counts=self.vocab.counts,
+        vocab = cast(Vocabulary, self.vocab)  # made with wv
+        write_archive(path, self._config(), vocab.words, counts=vocab.counts,
                       weights=self._backend.to_host(self.weights),
                       gradsq=self._backend.to_host(self.gradsq))
 
     @classmethod
-    def load(cls, path, device: str = "cpu", **options) -> "GloVe":
+    def load(cls, path: StrPath, device: str = "cpu", **options: Any) -> "GloVe":
         """Loads a model written by save(); validates every array. Call fit()
         with a Cooccurrence of the same vocabulary to train further."""
         config, words, arrays = read_archive(path, "GloVe model", ("counts", "weights", "gradsq"),

@@ -22,27 +22,61 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from numbers import Integral
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, TypeVar, Union, cast
 
 import numpy as np
 
 from .corpus import encode
 from .vocab import Vocabulary
+from ._typing import Array
+
+if TYPE_CHECKING:
+    from .backends.base import Backend
+    from .corpus import EncodedCorpus
+    from .distributed.group import Group
+    from .keyedvectors import KeyedVectors
+    from .training_guard import TrainingGuard
 
 __all__ = ["VocabularyUpdates"]
 
 logger = logging.getLogger("embforge.word2vec")
 
 
-def _sorted_new(counts: dict) -> list:
+def _sorted_new(counts: Dict[str, int]) -> List[str]:
     """Words by descending count, ties by byte order (Vocabulary's order)."""
     return sorted(counts, key=lambda word: (-counts[word], word.encode("utf-8")))
+
+
+_Model = TypeVar("_Model", bound="VocabularyUpdates")
 
 
 class VocabularyUpdates:
     """``build_vocab_from_freq`` and ``build_vocab(..., update=True)`` (see the module doc)."""
 
-    def build_vocab_from_freq(self, word_freq, keep_raw_vocab: bool = False, corpus_count=None,
-                              trim_rule=None, update: bool = False):
+    if TYPE_CHECKING:  # what the updates use of the model they are mixed into (Word2Vec)
+        vocab: Optional[Vocabulary]
+        wv: Optional[KeyedVectors]
+        vector_size: int
+        min_count: int
+        max_vocab_size: Optional[int]
+        max_sentence_length: int
+        seed: int
+        _backend: Backend
+        _group: Optional[Group]
+        _guard: TrainingGuard
+        _replicas: Any
+        _storage: Array
+        syn1neg: Array
+
+        def stream_options(self) -> Dict[str, Any]: ...
+        def _settings(self) -> Dict[str, Any]: ...
+        def _make_tables(self) -> None: ...
+        def _reset_weights(self, vocab: Vocabulary) -> None: ...
+        def _set_corpus(self, corpus: Optional[EncodedCorpus], source: Any) -> None: ...
+
+    def build_vocab_from_freq(self: _Model, word_freq: Mapping[str, int], keep_raw_vocab: bool = False,
+                              corpus_count: Optional[int] = None, trim_rule: Any = None,
+                              update: bool = False) -> _Model:
         """Builds (or with `update`, grows) the vocabulary from ``{word: count}``.
 
         Words counted at least `min_count` times (and at least once) are kept,
@@ -59,7 +93,8 @@ class VocabularyUpdates:
         if not isinstance(word_freq, Mapping):
             raise ValueError(f"word_freq must be a {{word: count}} mapping, not "
                              f"{type(word_freq).__name__}")
-        words, counts = [], []
+        words: List[str] = []
+        counts: List[int] = []
         for word, count in word_freq.items():
             if not isinstance(count, Integral) or isinstance(count, bool) or count < 0:
                 raise ValueError(f"the count of {word!r} must be an integer >= 0, not {count!r}")
@@ -94,7 +129,7 @@ class VocabularyUpdates:
             raise RuntimeError("update=True grows an existing vocabulary: build one first "
                                "(build_vocab(corpus) or build_vocab_from_freq(counts))")
 
-    def _update_vocab(self, source):
+    def _update_vocab(self: _Model, source: Any) -> _Model:
         """build_vocab(source, update=True): counts `source`, grows the
         vocabulary and the weights, and encodes `source` for train()."""
         self._require_vocab()
@@ -112,13 +147,14 @@ class VocabularyUpdates:
         self._set_corpus(corpus, source)
         return self
 
-    def _merged(self, words, counts) -> Vocabulary:
+    def _merged(self, words: Sequence[str], counts: Union[Sequence[int], np.ndarray]) -> Vocabulary:
         """The old words, in their order, with `counts` added to theirs, then
         the new words counted at least min_count times, up to max_vocab_size
         words in all."""
-        old = self.vocab
+        old = cast(Vocabulary, self.vocab)  # _require_vocab() checked it
         totals = old.counts.copy()
-        new, unknown = {}, 0
+        new: Dict[str, int] = {}
+        unknown = 0
         threshold = max(int(self.min_count), 1)
         for word, count in zip(words, counts):
             index = old.word_to_index.get(word)
@@ -144,14 +180,15 @@ class VocabularyUpdates:
         rebuilt from the new counts. The model's ``wv`` stays the same object
         with new storage, so arrays handed out before (to_torch, to_gensim)
         no longer share its memory."""
-        backend, old = self._backend, len(self.vocab)
+        backend, old = self._backend, len(cast(Vocabulary, self.vocab))
         storage, syn1neg = backend.init_word2vec(len(vocab), self.vector_size, self.seed)
         # through the host: the backend contract copies host data in (a GPU
         # model takes one round trip per update)
         backend.copy_into(storage[:old], backend.to_host(self._storage[:old]))
         backend.copy_into(syn1neg[:old], backend.to_host(self.syn1neg))
         self.vocab, self._storage, self.syn1neg = vocab, storage, syn1neg
-        generation = self.wv._generation
-        self.wv._setup(list(vocab.words), storage, vocab.counts)
-        self.wv._generation = generation + 1  # a cache computed before is not kept
+        wv = cast(KeyedVectors, self.wv)  # made with the vocabulary
+        generation = wv._generation
+        wv._setup(list(vocab.words), storage, vocab.counts)
+        wv._generation = generation + 1  # a cache computed before is not kept
         self._make_tables()

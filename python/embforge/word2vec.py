@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union, cast
 
 import numpy as np
 
@@ -33,6 +33,11 @@ from .training_guard import TrainingGuard
 from .vocab import Vocabulary
 from .vocab_update import VocabularyUpdates
 from .word2vec_queries import Word2VecQueries
+from ._typing import Array, Corpus, Memory, StrPath
+
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["Word2Vec"]
 
@@ -70,17 +75,17 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
     vector_size floats) are not part of the budget.
     """
 
-    def __init__(self, sentences=None, corpus_file=None, *, vector_size: int = 100,
+    def __init__(self, sentences: Optional[Corpus]=None, corpus_file: Optional[Union[StrPath, Sequence[StrPath]]]=None, *, vector_size: int = 100,
                  alpha: Optional[float] = None, window: int = 5, min_count: int = 5,
                  max_vocab_size: Optional[int] = None, sample: float = 1e-3, seed: int = 1,
                  workers: Optional[int] = None, min_alpha: float = 1e-4, sg: int = 0,
                  hs: int = 0, negative: int = 5, ns_exponent: float = 0.75, cbow_mean: int = 1,
                  epochs: int = 5, shrink_windows: bool = True, max_sentence_length: int = 10000,
-                 compute_loss: bool = True, callbacks: Sequence = (), device: str = "cpu",
-                 progress: Optional[bool] = None, distributed: bool = False, process_group=None,
+                 compute_loss: bool = True, callbacks: Sequence[Any] = (), device: str = "cpu",
+                 progress: Optional[bool] = None, distributed: bool = False, process_group: Any=None,
                  sync_interval: int = 2_200_000, combine: str = "sum",
                  hot_sync_interval: int = 300_000, hot_sync_rows: int = 4096,
-                 memory: str = "1GB", temp_dir=None) -> None:
+                 memory: Memory = "1GB", temp_dir: Optional[StrPath]=None) -> None:
         if hs:
             raise ValueError("hierarchical softmax (hs=1) is not implemented; use negative sampling")
         if cbow_mean != 1:
@@ -132,9 +137,9 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
         self.progress = progress
 
         self.wv: Optional[KeyedVectors] = None
-        self.syn1neg: Optional[np.ndarray] = None
+        self.syn1neg: Array = None  # on the backend's device
         self.vocab: Optional[Vocabulary] = None
-        self.training_loss: list = []   # summed loss of each epoch trained, in order
+        self.training_loss: List[float] = []   # summed loss of each epoch trained, in order
         self.history = TrainingHistory()  # epoch rows and points within epochs (plot_history)
         self.epochs_trained = 0
         self.interrupted = False
@@ -143,19 +148,19 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
         self.words_per_second = 0.0     # raw corpus tokens / s of the last train() call
         self._corpus: Optional[EncodedCorpus] = None
         self._corpus_source = None
-        self._tables = None
+        self._tables: Optional[Tuple[np.ndarray, np.ndarray, np.ndarray]] = None
         self._native_progress = _native.core.Progress()
-        self._storage = None  # the backend's array under wv: input vectors, then spare rows
+        self._storage: Array = None  # the backend's array under wv: input vectors, then spare rows
         self._hot_rows = -1  # CPU kernel's thread-private hot rows (-1: automatic); for benchmarks
 
         if sentences is not None and corpus_file is not None:
             raise ValueError("pass either sentences or corpus_file, not both")
         if sentences is not None or corpus_file is not None:
-            self.fit(sentences if sentences is not None else corpus_file)
+            self.fit(sentences if sentences is not None else cast(Corpus, corpus_file))
 
     # ------------------------------------------------------------ vocabulary
-    def build_vocab(self, corpus_iterable=None, corpus_file=None, update: bool = False,
-                    progress_per=None, **_ignored) -> "Word2Vec":
+    def build_vocab(self, corpus_iterable: Optional[Corpus]=None, corpus_file: Optional[Union[StrPath, Sequence[StrPath]]]=None, update: bool = False,
+                    progress_per: Any=None, **_ignored: Any) -> "Word2Vec":
         """Reads the corpus once: builds the vocabulary and encodes the text.
 
         With `update`, grows the vocabulary of a built (or trained) model as
@@ -179,12 +184,12 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
                     time.perf_counter() - start)
         return self
 
-    def stream_options(self) -> dict:
+    def stream_options(self) -> Dict[str, Any]:
         """encode()'s `memory`, `temp_dir` and `vocab_memory` for this model's budget."""
         return {"memory": stream_memory(self.memory), "temp_dir": self.temp_dir,
                 "vocab_memory": self.memory}
 
-    def _set_corpus(self, corpus: EncodedCorpus, source) -> None:
+    def _set_corpus(self, corpus: Optional[EncodedCorpus], source: Any) -> None:
         self._corpus = corpus
         self._corpus_source = source
 
@@ -201,7 +206,7 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
         self.epochs_trained = 0
 
     def _make_tables(self) -> None:
-        counts = self.vocab.counts
+        counts = cast(Vocabulary, self.vocab).counts  # set before the tables are made
         keep = _native.core.subsampling_thresholds(counts, float(self.sample))
         weights = counts.astype(np.float64) ** self.ns_exponent
         noise_keep, noise_alias = _native.core.build_alias_table(weights)
@@ -213,18 +218,18 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
         return self._corpus.raw_tokens if self._corpus is not None else 0
 
     # ------------------------------------------------------------ training
-    def fit(self, corpus, epochs: Optional[int] = None) -> "Word2Vec":
+    def fit(self, corpus: Union[Corpus, EncodedCorpus], epochs: Optional[int] = None) -> "Word2Vec":
         """Builds the vocabulary from `corpus` (unless built) and trains on it."""
         if self.wv is None:
             self.build_vocab(corpus)
         self.train(corpus, epochs=epochs)
         return self
 
-    def train(self, corpus_iterable=None, corpus_file=None, total_examples=None, total_words=None,
+    def train(self, corpus_iterable: Optional[Corpus]=None, corpus_file: Optional[Union[StrPath, Sequence[StrPath]]]=None, total_examples: Optional[int]=None, total_words: Optional[int]=None,
               epochs: Optional[int] = None, start_alpha: Optional[float] = None,
               end_alpha: Optional[float] = None, compute_loss: Optional[bool] = None,
-              callbacks: Optional[Sequence] = None, start_epoch: int = 0,
-              **_ignored) -> "Word2Vec":
+              callbacks: Optional[Sequence[Any]] = None, start_epoch: int = 0,
+              **_ignored: Any) -> "Word2Vec":
         """Trains `epochs` passes over the corpus (gensim semantics).
 
         The learning rate falls linearly from `start_alpha` (default `alpha`) to
@@ -255,7 +260,7 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
             self._run(corpus, epochs, start_alpha, end_alpha, callbacks, start_epoch)
         return self
 
-    def _encoded(self, source) -> EncodedCorpus:
+    def _encoded(self, source: Any) -> EncodedCorpus:
         if source is None or source is self._corpus_source or isinstance(source, EncodedCorpus) \
                 and source is self._corpus:
             if self._corpus is None:
@@ -275,7 +280,7 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
         self._native_progress.request_stop()
 
     def _run(self, corpus: EncodedCorpus, epochs: int, start_alpha: float, end_alpha: float,
-             callbacks, start_epoch: int = 0) -> None:
+             callbacks: Sequence[Any], start_epoch: int = 0) -> None:
         progress = self._native_progress
         progress.clear_stop()
         self.interrupted = False
@@ -300,7 +305,7 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
                     bar.set_postfix(loss=f"{progress.loss_sum / progress.loss_count:.4f}",
                                     lr=f"{progress.learning_rate:.5f}", refresh=False)
 
-        hot = 0 < self.hot_sync_rows < len(self.vocab) and self.hot_sync_interval < self.sync_interval
+        hot = 0 < self.hot_sync_rows < len(cast(Vocabulary, self.vocab)) and self.hot_sync_interval < self.sync_interval
         slices = replicas.slices(corpus.n_tokens, self.hot_sync_interval if hot else self.sync_interval)
         full_every = -(-self.sync_interval // self.hot_sync_interval) if hot else 1
         replicas.start((self._input_rows(), self.syn1neg))
@@ -324,7 +329,7 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
                     s0 = a0 if part == 0 else a0 + (a1 - a0) * ends[part]
                     s1 = a1 if part == slices - 1 else a0 + (a1 - a0) * ends[part + 1]
 
-                    def piece(s0=s0, s1=s1, part=part, rng=rng):
+                    def piece(s0: float=s0, s1: float=s1, part: int=part, rng: int=rng) -> Dict[str, Any]:
                         return self._train_epoch(corpus, s0, s1, self.epochs_trained, part, slices, rng)
 
                     stats, interrupted = run_polled(self._backend.on_caller_stream(piece), progress,
@@ -363,12 +368,12 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
                 bar.close()
             self.train_seconds = time.perf_counter() - started
             self.words_per_second = done_before / max(self.train_seconds, 1e-9)
-            self.wv._invalidate()
+            cast(KeyedVectors, self.wv)._invalidate()  # made with the vocabulary
         # every rank's words: the job's speed
         self.words_per_second = replicas.total(self.words_per_second)
         _call(callbacks, "on_train_end", self)
 
-    def _slice_ends(self, corpus: EncodedCorpus, epoch: int, slices: int) -> list:
+    def _slice_ends(self, corpus: EncodedCorpus, epoch: int, slices: int) -> List[float]:
         """Where each of the epoch's slices ends, as fractions of its ids."""
         if slices == 1:
             return [0.0, 1.0]
@@ -378,7 +383,7 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
         return rank_seed(self.seed, self._replicas.rank)
 
     def _train_epoch(self, corpus: EncodedCorpus, alpha_start: float, alpha_end: float,
-                     epoch: int, part: int = 0, parts: int = 1, rng: int = 0) -> dict:
+                     epoch: int, part: int = 0, parts: int = 1, rng: int = 0) -> Dict[str, Any]:
         params = _native.core.Word2VecParams(
             vector_size=int(self.vector_size), skip_gram=bool(self.sg), window=int(self.window),
             negative=int(self.negative), shrink_windows=bool(self.shrink_windows),
@@ -390,15 +395,15 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
                                                   self._tables, params,
                                                   progress=self._native_progress)
 
-    def _input_rows(self):
+    def _input_rows(self) -> Any:
         """The input vectors where they live: the word rows of wv's storage."""
-        return self._storage[:len(self.vocab)]
+        return self._storage[:len(cast(Vocabulary, self.vocab))]
 
     def get_latest_training_loss(self) -> float:
         """Loss summed over the last epoch (gensim's name; ours is float64 and per epoch)."""
         return self.training_loss[-1] if self.training_loss else 0.0
 
-    def _settings(self) -> dict:
+    def _settings(self) -> Dict[str, Any]:
         """What every rank of a distributed run must agree on (thread counts may differ)."""
         names = ("sg", "vector_size", "alpha", "window", "min_count", "max_vocab_size", "sample",
                  "seed", "min_alpha", "negative", "ns_exponent", "epochs", "shrink_windows",
@@ -406,7 +411,7 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
                  "hot_sync_interval", "hot_sync_rows")
         return {name: getattr(self, name) for name in names}
 
-    def plot_history(self, path=None, **options):
+    def plot_history(self, path: Optional[StrPath]=None, **options: Any) -> "Figure":
         """Training curves from ``self.history`` (loss per epoch and within epochs, words/s, learning rate), kept in the
         model's archive; returns the matplotlib Figure and writes a PNG to
         `path` (see embforge.plots.plot_history; needs matplotlib)."""
@@ -414,7 +419,7 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
         return plot_history(self, path, **options)
 
     # ------------------------------------------------------------ persistence
-    def _config(self) -> dict:
+    def _config(self) -> Dict[str, Any]:
         names = ("sg", "vector_size", "alpha", "window", "min_count", "max_vocab_size", "sample",
                  "seed", "workers", "min_alpha", "negative", "ns_exponent", "epochs",
                  "shrink_windows", "max_sentence_length", "compute_loss", "epochs_trained",
@@ -425,7 +430,7 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
                       history=self.history.to_json())
         return config
 
-    def save(self, path) -> None:
+    def save(self, path: StrPath) -> None:
         """Saves the trainable model (vectors, output weights, vocabulary, settings).
 
         One uncompressed .npz file of plain arrays and a JSON header, written
@@ -435,12 +440,13 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
         if self.wv is None:
             raise ValueError("nothing to save: the model has no vocabulary yet")
         self._guard.check_idle("save")
-        write_archive(path, self._config(), self.vocab.words, counts=self.vocab.counts,
+        vocab = cast(Vocabulary, self.vocab)  # made with wv
+        write_archive(path, self._config(), vocab.words, counts=vocab.counts,
                       vectors=np.ascontiguousarray(self.wv.vectors),
                       syn1neg=self._backend.to_host(self.syn1neg))
 
     @classmethod
-    def load(cls, path, device: str = "cpu", **options) -> "Word2Vec":
+    def load(cls, path: StrPath, device: str = "cpu", **options: Any) -> "Word2Vec":
         """Loads a model written by save(); validates every array. `options`
         (e.g. process_group=, distributed=) go to the constructor."""
         config, words, arrays = read_archive(path, "Word2Vec model", ("counts", "vectors", "syn1neg"),
@@ -477,7 +483,7 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
             raise ValueError(f"{path}: invalid Word2Vec model ({error})") from None
         model._backend.copy_into(model._input_rows(), vectors)
         model._backend.copy_into(model.syn1neg, syn1neg)
-        model.wv._invalidate()
+        cast(KeyedVectors, model.wv)._invalidate()
         model.epochs_trained = trained
         model.training_loss = list(losses)
         model.history = history
@@ -489,7 +495,7 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
         return f"Word2Vec({kind}, vocab={size}, vector_size={self.vector_size}, device={self.device!r})"
 
 
-def _one_source(corpus_iterable, corpus_file, allow_none: bool = False):
+def _one_source(corpus_iterable: Optional[Corpus], corpus_file: Optional[Union[StrPath, Sequence[StrPath]]], allow_none: bool = False) -> Any:
     if corpus_iterable is not None and corpus_file is not None:
         raise ValueError("pass either corpus_iterable or corpus_file, not both")
     source = corpus_iterable if corpus_iterable is not None else corpus_file

@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import logging
 from numbers import Integral
-from typing import Optional
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ._layout import SPARE_ROWS
 from .similarity import _argsort_desc, is_key
+from ._typing import Array
+
+if TYPE_CHECKING:
+    from .backends.base import Backend
+    from .corpus import EncodedCorpus
+    from .keyedvectors import KeyedVectors
 
 __all__ = ["Word2VecQueries"]
 
@@ -33,7 +39,15 @@ FLOAT_BYTES = 4             # the trainers' weights are float32
 class Word2VecQueries:
     """``predict_output_word`` and ``estimate_memory`` (see the module doc)."""
 
-    def predict_output_word(self, context_words_list, topn: Optional[int] = 10):
+    if TYPE_CHECKING:  # what the queries use of the model they are mixed into (Word2Vec)
+        wv: Optional[KeyedVectors]
+        vector_size: int
+        syn1neg: Array
+        _backend: Backend
+        _corpus: Optional[EncodedCorpus]
+
+    def predict_output_word(self, context_words_list: Sequence[str], topn: Optional[int] = 10
+                            ) -> Optional[List[Tuple[str, float]]]:
         """The likeliest centre words given context words, as gensim computes
         them: softmax over the vocabulary of ``syn1neg @ mean(context input
         vectors)`` (a CBOW-style pass, for skip-gram models too; negative
@@ -69,7 +83,8 @@ class Word2VecQueries:
         top = _argsort_desc(probabilities, len(probabilities) if topn is None else int(topn))
         return [(self.wv.index_to_key[i], float(probabilities[i])) for i in top.tolist()]
 
-    def estimate_memory(self, vocab_size: Optional[int] = None, report: Optional[dict] = None) -> dict:
+    def estimate_memory(self, vocab_size: Optional[int] = None, report: Optional[Dict[str, int]] = None
+                        ) -> Dict[str, int]:
         """Bytes a model of `vocab_size` words (default: the current
         vocabulary) holds, by part, as gensim reports them: ``"vocab"``
         (Python objects for the words), ``"vectors"`` (input rows and the
