@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence, Tuple, Union, cast
 
 import numpy as np
 
@@ -26,6 +26,10 @@ from .io import fasttext_bin
 from .io.archive import read_archive, write_archive
 from .vocab import Vocabulary
 from .word2vec import Word2Vec
+from ._typing import Array, Corpus, StrPath
+
+if TYPE_CHECKING:
+    from .corpus import EncodedCorpus
 
 __all__ = ["FastText", "load_facebook_model", "load_facebook_vectors", "save_facebook_model"]
 
@@ -57,13 +61,13 @@ class FastText(Word2Vec):
     process (no ``distributed=``), and only ``word_ngrams=1``.
     """
 
-    def __init__(self, sentences=None, corpus_file=None, *, vector_size: int = 100,
+    def __init__(self, sentences: Optional[Corpus]=None, corpus_file: Optional[Union[StrPath, Sequence[StrPath]]]=None, *, vector_size: int = 100,
                  alpha: Optional[float] = None, window: int = 5, min_count: int = 5,
                  max_vocab_size: Optional[int] = None, sample: float = 1e-3, seed: int = 1,
                  workers: Optional[int] = None, min_alpha: float = 1e-4, sg: int = 0,
                  hs: int = 0, negative: int = 5, ns_exponent: float = 0.75, cbow_mean: int = 1,
                  epochs: int = 5, shrink_windows: bool = True, max_sentence_length: int = 10000,
-                 compute_loss: bool = True, callbacks: Sequence = (), device: str = "cpu",
+                 compute_loss: bool = True, callbacks: Sequence[Any] = (), device: str = "cpu",
                  progress: Optional[bool] = None, min_n: int = 3, max_n: int = 6,
                  bucket: int = 2_000_000, word_ngrams: int = 1) -> None:
         check_ngram_settings(min_n, max_n, bucket)
@@ -83,16 +87,16 @@ class FastText(Word2Vec):
         # the n-gram rows alone, before any corpus is read: fail early
         check_allocation(f"FastText's n-gram rows (bucket={self.bucket} x vector_size="
                          f"{self.vector_size} float32)", self.bucket * self.vector_size * 4)
-        self._input = None      # [vocab + bucket, dim]: word rows, then n-gram rows
-        self._subwords = None   # (offsets, ids): each vocabulary word's input rows
+        self._input: Array = None      # [vocab + bucket, dim]: word rows, then n-gram rows
+        self._subwords: Optional[Tuple[np.ndarray, np.ndarray]] = None   # (offsets, ids): each vocabulary word's input rows
         self.wv: Optional[FastTextKeyedVectors] = None
         if sentences is not None and corpus_file is not None:
             raise ValueError("pass either sentences or corpus_file, not both")
         if sentences is not None or corpus_file is not None:
-            self.fit(sentences if sentences is not None else corpus_file)
+            self.fit(sentences if sentences is not None else cast(Corpus, corpus_file))
 
     # ------------------------------------------------------------ model rows
-    def _reset_weights(self, vocab: Vocabulary, initial=None) -> None:
+    def _reset_weights(self, vocab: Vocabulary, initial: Optional[Tuple[np.ndarray, np.ndarray]]=None) -> None:
         words = vocab.words
         longest = max((len(w) for w in words), default=0)
         if longest + 2 < self.min_n:
@@ -122,20 +126,21 @@ class FastText(Word2Vec):
     def _compose(self) -> None:
         """wv.vectors from the input rows: each word's mean of its subword rows."""
         self._backend.fasttext_word_vectors(self._input, self._subwords, self.bucket,
-                                            self._storage[:len(self.vocab)], self.workers)
-        self.wv._invalidate()
+                                            self._storage[:len(cast(Vocabulary, self.vocab))],
+                                            self.workers)
+        cast(FastTextKeyedVectors, self.wv)._invalidate()  # made with the weights
 
-    def _input_rows(self):
+    def _input_rows(self) -> Any:
         return self._input
 
-    def _run(self, *args, **kwargs) -> None:
+    def _run(self, *args: Any, **kwargs: Any) -> None:
         try:
             super()._run(*args, **kwargs)
         finally:
             self._compose()
 
-    def _train_epoch(self, corpus, alpha_start: float, alpha_end: float, epoch: int,
-                     part: int = 0, parts: int = 1, rng: int = 0) -> dict:
+    def _train_epoch(self, corpus: EncodedCorpus, alpha_start: float, alpha_end: float, epoch: int,
+                     part: int = 0, parts: int = 1, rng: int = 0) -> Dict[str, Any]:
         if parts != 1:
             raise ValueError("FastText trains whole epochs in one process")
         params = _native.core.FastTextParams(
@@ -153,10 +158,10 @@ class FastText(Word2Vec):
               "seed", "workers", "min_alpha", "negative", "ns_exponent", "epochs",
               "shrink_windows", "max_sentence_length", "compute_loss", "min_n", "max_n", "bucket")
 
-    def _settings(self) -> dict:
+    def _settings(self) -> Dict[str, Any]:
         return {name: getattr(self, name) for name in self._NAMES if name != "workers"}
 
-    def _config(self) -> dict:
+    def _config(self) -> Dict[str, Any]:
         config = {name: getattr(self, name) for name in self._NAMES}
         config.update(format=MODEL_MAGIC, version=MODEL_VERSION,
                       epochs_trained=self.epochs_trained,
@@ -164,18 +169,19 @@ class FastText(Word2Vec):
                       history=self.history.to_json())
         return config
 
-    def save(self, path) -> None:
+    def save(self, path: StrPath) -> None:
         """Saves the trainable model (input rows with the n-grams, output
         weights, vocabulary, settings) in one archive, atomically; no pickle."""
         if self.wv is None:
             raise ValueError("nothing to save: the model has no vocabulary yet")
         self._guard.check_idle("save")
-        write_archive(path, self._config(), self.vocab.words, counts=self.vocab.counts,
+        vocab = cast(Vocabulary, self.vocab)  # made with wv
+        write_archive(path, self._config(), vocab.words, counts=vocab.counts,
                       input=self._backend.to_host(self._input),
                       syn1neg=self._backend.to_host(self.syn1neg))
 
     @classmethod
-    def load(cls, path, device: str = "cpu", **options) -> "FastText":
+    def load(cls, path: StrPath, device: str = "cpu", **options: Any) -> "FastText":
         """Loads a model written by save(); validates every array."""
         config, words, arrays = read_archive(path, "FastText model", ("counts", "input", "syn1neg"),
                                              MODEL_MAGIC, MODEL_VERSION)
@@ -200,7 +206,7 @@ class FastText(Word2Vec):
         model.history = TrainingHistory.from_json(config.get("history"), os.fspath(path))
         return model
 
-    def save_facebook_model(self, path) -> None:
+    def save_facebook_model(self, path: StrPath) -> None:
         """Writes fastText's .bin format: fastText, gensim's
         ``load_facebook_model`` and :func:`load_facebook_model` read it."""
         save_facebook_model(self, path)
@@ -212,7 +218,7 @@ class FastText(Word2Vec):
                 f"{self.max_n}, vector_size={self.vector_size}, device={self.device!r})")
 
 
-def save_facebook_model(model: FastText, path) -> None:
+def save_facebook_model(model: FastText, path: StrPath) -> None:
     """Writes `model` as a fastText .bin (gensim's function of that name)."""
     if model.wv is None:
         raise ValueError("nothing to save: the model has no vocabulary yet")
@@ -222,14 +228,15 @@ def save_facebook_model(model: FastText, path) -> None:
                 model=fasttext_bin.MODEL_SKIPGRAM if model.sg else fasttext_bin.MODEL_CBOW,
                 bucket=model.bucket, minn=model.min_n, maxn=model.max_n, lr_update_rate=100,
                 t=model.sample)
-    ntokens = model.corpus_total_words or int(model.vocab.total_count)
-    fasttext_bin.write_fasttext_bin(path, args, model.vocab.words, model.vocab.counts, ntokens,
+    vocab = cast(Vocabulary, model.vocab)  # made with wv
+    ntokens = model.corpus_total_words or int(vocab.total_count)
+    fasttext_bin.write_fasttext_bin(path, args, vocab.words, vocab.counts, ntokens,
                                     model._backend.to_host(model._input),
                                     model._backend.to_host(model.syn1neg))
 
 
-def load_facebook_model(path, device: str = "cpu", unicode_errors: str = "strict",
-                        **options) -> FastText:
+def load_facebook_model(path: StrPath, device: str = "cpu", unicode_errors: str = "strict",
+                        **options: Any) -> FastText:
     """A trainable FastText from a fastText .bin (recognised by its magic
     number): its settings, vocabulary and both matrices."""
     data = fasttext_bin.read_fasttext_bin(path, unicode_errors)
@@ -248,7 +255,7 @@ def load_facebook_model(path, device: str = "cpu", unicode_errors: str = "strict
     return model
 
 
-def load_facebook_vectors(path, unicode_errors: str = "strict") -> FastTextKeyedVectors:
+def load_facebook_vectors(path: StrPath, unicode_errors: str = "strict") -> FastTextKeyedVectors:
     """The vectors of a fastText .bin (words and n-gram rows), without the
     output weights."""
     data = fasttext_bin.read_fasttext_bin(path, unicode_errors)

@@ -24,6 +24,7 @@ Differences from gensim, on purpose:
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -33,6 +34,13 @@ from ._layout import SPARE_ROWS
 from .io.archive import read_archive, write_archive
 from .keyedvectors import KeyedVectors
 from .similarity import is_key
+from numpy.typing import ArrayLike
+from ._typing import Key, StrPath
+
+if TYPE_CHECKING:
+    import torch
+    from .evaluation import CorrelationResult
+    from .torch_bridge import SubwordIds
 
 __all__ = ["FastTextKeyedVectors"]
 
@@ -45,9 +53,16 @@ KV_VERSION = 1
 class FastTextKeyedVectors(KeyedVectors):
     """Vocabulary vectors plus n-gram rows (see the module doc)."""
 
+    # set by from_rows (instances are made there, not by __init__)
+    min_n: int
+    max_n: int
+    bucket: int
+    _input: np.ndarray
+    _subwords: Tuple[np.ndarray, np.ndarray]
+
     @classmethod
-    def from_rows(cls, words, input_rows: np.ndarray, min_n: int, max_n: int, bucket: int,
-                  counts=None, *, storage=None, subwords=None) -> "FastTextKeyedVectors":
+    def from_rows(cls, words: Sequence[str], input_rows: np.ndarray, min_n: int, max_n: int, bucket: int,
+                  counts: Optional[ArrayLike]=None, *, storage: Any=None, subwords: Optional[Tuple[np.ndarray, np.ndarray]]=None) -> "FastTextKeyedVectors":
         """Vectors over `input_rows` ``[len(words) + bucket, dim]`` (kept, not
         copied). `storage` (``[len(words) + SPARE_ROWS, dim]``) receives the
         composed vectors; `subwords` is ``_core.fasttext_subwords``' result
@@ -105,13 +120,13 @@ class FastTextKeyedVectors(KeyedVectors):
 
     # ------------------------------------------------------------ keys
 
-    def __contains__(self, key) -> bool:
+    def __contains__(self, key: object) -> bool:
         """True for vocabulary words and for any string with n-grams."""
         if self.has_index_for(key):
             return True
         return isinstance(key, str) and len(self.ngram_rows(key)) > 0
 
-    def get_vector(self, key, norm: bool = False) -> np.ndarray:
+    def get_vector(self, key: Key, norm: bool = False) -> np.ndarray:
         """A vocabulary word's vector; for any other string the mean of its
         n-gram rows (a new array). KeyError when it has no n-gram."""
         if self.has_index_for(key) or not isinstance(key, str):
@@ -124,22 +139,23 @@ class FastTextKeyedVectors(KeyedVectors):
         if norm:
             length = np.linalg.norm(vector)
             vector = vector / length if length > 0 else vector
-        return vector.astype(self._input.dtype)
+        result: np.ndarray = vector.astype(self._input.dtype)
+        return result
 
     word_vec = get_vector
 
-    def __getitem__(self, key_or_keys) -> np.ndarray:
+    def __getitem__(self, key_or_keys: Union[Key, Sequence[Key]]) -> np.ndarray:
         if is_key(key_or_keys):
             return self.get_vector(key_or_keys)
         return np.vstack([self.get_vector(key) for key in key_or_keys]) if len(key_or_keys) \
             else np.zeros((0, self.vector_size), dtype=np.float32)
 
-    def similarity(self, w1, w2) -> float:
+    def similarity(self, w1: Key, w2: Key) -> float:
         """Cosine similarity; either word may be outside the vocabulary."""
         return float(self.get_vector(w1, norm=True) @ self.get_vector(w2, norm=True))
 
-    def evaluate_word_pairs(self, pairs, delimiter: str = "\t", encoding: str = "utf8", restrict_vocab: int = 300000,
-                            case_insensitive: bool = True, dummy4unknown: bool = False, unseen: str = "skip"):
+    def evaluate_word_pairs(self, pairs: StrPath, delimiter: str = "\t", encoding: str = "utf8", restrict_vocab: int = 300000,
+                            case_insensitive: bool = True, dummy4unknown: bool = False, unseen: str = "skip") -> Tuple[CorrelationResult, CorrelationResult, float]:
         """``(pearson, spearman, oov_ratio)`` against human scores, as
         KeyedVectors' (gensim's: pairs with a word outside the first
         `restrict_vocab` words are skipped). ``unseen="ngrams"`` scores those
@@ -156,14 +172,16 @@ class FastTextKeyedVectors(KeyedVectors):
         fold = evaluation._folder(case_insensitive)
         normed = self.get_normed_vectors()
 
-        def unit(word):
+        def unit(word: str) -> Tuple[Optional[np.ndarray], bool]:
             index = ok_vocab.get(fold(word))
             if index is not None:
                 return normed[index], False
             word = word.lower() if case_insensitive else word
             return (self.get_vector(word, norm=True), True) if word in self else (None, True)
 
-        gold, predicted, from_ngrams, skipped = [], [], 0, 0
+        gold: List[float] = []
+        predicted: List[float] = []
+        from_ngrams, skipped = 0, 0
         for _, a, b, score in evaluation.read_word_pairs(pairs, delimiter, encoding, False):
             (va, oa), (vb, ob) = unit(a), unit(b)
             if va is None or vb is None:
@@ -183,11 +201,12 @@ class FastTextKeyedVectors(KeyedVectors):
                     "%d skipped", pearson[0], spearman[0], pairs, from_ngrams, skipped)
         return pearson, spearman, oov_ratio
 
-    def add_vectors(self, keys, weights, extras=None, replace: bool = False) -> None:
+    def add_vectors(self, keys: Iterable[Any], weights: ArrayLike,
+                    extras: Optional[Dict[str, np.ndarray]] = None, replace: bool = False) -> None:
         raise ValueError("FastTextKeyedVectors cannot add words: an added word would have no "
                          "row of its own in the input matrix (train a model with it instead)")
 
-    def to_embedding_bag(self, freeze: bool = False, *, copy: bool = False):
+    def to_embedding_bag(self, freeze: bool = False, *, copy: bool = False) -> Tuple["torch.nn.EmbeddingBag", SubwordIds]:
         """``(torch.nn.EmbeddingBag, SubwordIds)`` over the word and n-gram
         rows, for unseen words in torch (see torch_bridge.to_embedding_bag)."""
         from .torch_bridge import to_embedding_bag
@@ -195,7 +214,7 @@ class FastTextKeyedVectors(KeyedVectors):
 
     # ------------------------------------------------------------ files
 
-    def save_word2vec_format(self, fname, fvocab=None, binary: bool = False, total_vec=None,
+    def save_word2vec_format(self, fname: StrPath, fvocab: Optional[StrPath]=None, binary: bool = False, total_vec: Optional[int]=None,
                              write_header: bool = True) -> None:
         """Writes the vocabulary words' composed vectors in word2vec format.
         The n-gram rows are dropped: the file answers for these words only
@@ -205,11 +224,11 @@ class FastTextKeyedVectors(KeyedVectors):
                        "them)", fname, len(self), self.bucket)
         super().save_word2vec_format(fname, fvocab, binary, total_vec, write_header)
 
-    def _config(self) -> dict:
+    def _config(self) -> Dict[str, Any]:
         return {"format": KV_MAGIC, "version": KV_VERSION, "min_n": self.min_n,
                 "max_n": self.max_n, "bucket": self.bucket, "vector_size": self.vector_size}
 
-    def save(self, path) -> None:
+    def save(self, path: StrPath) -> None:
         """Writes words, counts and the input rows (n-grams included) to one
         archive, atomically; no pickle."""
         counts = self.expandos.get("count")
@@ -218,14 +237,14 @@ class FastTextKeyedVectors(KeyedVectors):
                       input=np.ascontiguousarray(self._input))
 
     @classmethod
-    def load(cls, path) -> "FastTextKeyedVectors":
+    def load(cls, path: StrPath) -> "FastTextKeyedVectors":
         config, words, arrays = read_archive(path, "FastText vectors file", ("counts", "input"),
                                              KV_MAGIC, KV_VERSION)
         words = [] if words == [""] else words
         return cls._from_archive(path, config, words, arrays["counts"], arrays["input"])
 
     @classmethod
-    def _from_archive(cls, path, config, words, counts, input_rows) -> "FastTextKeyedVectors":
+    def _from_archive(cls, path: StrPath, config: Dict[str, Any], words: Sequence[str], counts: np.ndarray, input_rows: np.ndarray) -> "FastTextKeyedVectors":
         """Checked construction from a file's parts (archives written by save())."""
         try:
             min_n, max_n = int(config["min_n"]), int(config["max_n"])
@@ -250,7 +269,7 @@ class FastTextKeyedVectors(KeyedVectors):
                 f"{self.vector_size} dims, n-grams of {self.min_n}..{self.max_n} characters)")
 
 
-def check_ngram_settings(min_n, max_n, bucket) -> None:
+def check_ngram_settings(min_n: int, max_n: int, bucket: int) -> None:
     """ValueError naming the value for n-gram settings no model can use."""
     check_number("min_n", min_n, 1, 1000, integer=True)
     check_number("max_n", max_n, 1, 1000, integer=True)

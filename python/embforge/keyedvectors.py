@@ -188,7 +188,7 @@ class KeyedVectors(SimilarityQueries):
 
     word_vec = get_vector
 
-    def __getitem__(self, key_or_keys: Union[Key, Iterable[Key]]) -> np.ndarray:
+    def __getitem__(self, key_or_keys: Union[Key, Sequence[Key]]) -> np.ndarray:
         """One key: its vector; a list of keys: a 2-D array of their vectors."""
         if is_key(key_or_keys):
             return self.get_vector(key_or_keys)
