@@ -9,10 +9,13 @@ import os
 import re
 import stat
 from dataclasses import dataclass
-from typing import List, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Sequence, Tuple, Type, Union, cast
 
 from ..glove import GloVe
 from ..word2vec import Word2Vec
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs
 
 __all__ = ["FORMAT", "VERSION", "MANIFEST", "SETTINGS", "MODEL_CLASSES", "CheckpointInfo",
            "RankFile", "training_settings", "corpus_fingerprint", "default_schedule",
@@ -26,7 +29,7 @@ MAX_MANIFEST_BYTES = 1 << 24    # ~100 bytes per rank: room for far more ranks t
 MAX_WORLD_SIZE = 1 << 16
 MAX_EPOCHS = 1 << 31
 
-MODEL_CLASSES = {"Word2Vec": Word2Vec, "GloVe": GloVe}
+MODEL_CLASSES: Dict[str, Union[Type[Word2Vec], Type[GloVe]]] = {"Word2Vec": Word2Vec, "GloVe": GloVe}
 
 # The settings that change what training computes; a resume must give the
 # same values. (Threads, device, memory and temp_dir may differ.)
@@ -54,7 +57,7 @@ def epoch_folder_name(epochs_done: int) -> str:
     return f"epoch-{epochs_done:04d}"
 
 
-def model_kind(model) -> str:
+def model_kind(model: Any) -> str:
     """"Word2Vec" or "GloVe" for a trainer (or a subclass); ValueError otherwise."""
     for name, cls in MODEL_CLASSES.items():
         if isinstance(model, cls):
@@ -62,12 +65,12 @@ def model_kind(model) -> str:
     raise ValueError(f"cannot checkpoint a {type(model).__name__}: only Word2Vec and GloVe")
 
 
-def plain(value):
+def plain(value: Any) -> Any:
     """JSON's view of a value (tuples become lists, numpy scalars numbers)."""
     return json.loads(json.dumps(value, default=lambda v: v.item()))
 
 
-def training_settings(model, corpus=None) -> dict:
+def training_settings(model: Any, corpus: Any=None) -> Dict[str, Any]:
     """The settings a resume of `model`'s training must repeat: the model
     kind, its SETTINGS, and `corpus` (any JSON value identifying the data,
     e.g. corpus_fingerprint(paths); None when the caller has none)."""
@@ -75,10 +78,11 @@ def training_settings(model, corpus=None) -> dict:
     settings = {"model": kind}
     settings.update((name, getattr(model, name)) for name in SETTINGS[kind])
     settings["corpus"] = corpus
-    return plain(settings)
+    plain_settings: Dict[str, Any] = plain(settings)
+    return plain_settings
 
 
-def corpus_fingerprint(paths: Sequence) -> List[dict]:
+def corpus_fingerprint(paths: Sequence[str]) -> List[Dict[str, Any]]:
     """The data files as a resume compares them: base name and size of each,
     in order. (Not the full path, so a run may resume on another machine
     from its own copy; the vocabulary, counted again, catches edits that
@@ -90,10 +94,10 @@ def corpus_fingerprint(paths: Sequence) -> List[dict]:
     return fingerprint
 
 
-def default_schedule(model) -> dict:
+def default_schedule(model: Any) -> Dict[str, Any]:
     """The schedule of `model.fit()`: `model.epochs` epochs from a fresh model,
     Word2Vec's rate from `alpha` down to `min_alpha`."""
-    schedule = {"epochs": int(model.epochs)}
+    schedule: Dict[str, Any] = {"epochs": int(model.epochs)}
     if model_kind(model) == "Word2Vec":
         schedule.update(start_alpha=float(model.alpha), end_alpha=float(model.min_alpha))
     return schedule
@@ -116,18 +120,19 @@ class CheckpointInfo:
     epochs_done: int
     world_size: int
     files: Tuple[RankFile, ...]
-    settings: dict
-    schedule: dict
+    settings: Dict[str, Any]
+    schedule: Dict[str, Any]
 
     @property
     def remaining_epochs(self) -> int:
         """Epochs of the schedule still to train (0: the run had finished)."""
-        return self.schedule["epochs"] - self.epochs_done
+        left: int = self.schedule["epochs"] - self.epochs_done
+        return left
 
     def path(self, rank: int) -> str:
         return os.path.join(self.folder, self.files[rank].name)
 
-    def train_arguments(self) -> dict:
+    def train_arguments(self) -> Dict[str, Any]:
         """Keyword arguments of the train() call that finishes the schedule
         exactly: Word2Vec.train(corpus, **them) or GloVe.train(**them) (or
         GloVe.fit(matrix, **them)). Only when remaining_epochs > 0."""
@@ -154,16 +159,16 @@ def size_and_hash(path: str) -> Tuple[int, str]:
     return size, digest.hexdigest()
 
 
-def is_int(value, low: int, high: int) -> bool:
+def is_int(value: object, low: int, high: int) -> "TypeIs[int]":
     return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
-def is_rate(value) -> bool:
+def is_rate(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) \
         and math.isfinite(value) and 0 <= value <= 10
 
 
-def check_schedule(kind: str, schedule, done: int, where: str) -> None:
+def check_schedule(kind: str, schedule: Any, done: int, where: str) -> None:
     if not isinstance(schedule, dict) or not is_int(schedule.get("epochs"), 1, MAX_EPOCHS):
         raise ValueError(f"{where}: needs 'epochs', an integer >= 1, got {schedule!r}")
     if done > schedule["epochs"]:
@@ -175,10 +180,10 @@ def check_schedule(kind: str, schedule, done: int, where: str) -> None:
                          f"rates, got {schedule!r}")
 
 
-def parse_manifest(directory: str, manifest) -> CheckpointInfo:
+def parse_manifest(directory: str, manifest: Any) -> CheckpointInfo:
     where = os.path.join(directory, MANIFEST)
 
-    def bad(what):
+    def bad(what: object) -> ValueError:
         return ValueError(f"{where}: invalid checkpoint manifest ({what})")
 
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
@@ -225,7 +230,7 @@ def parse_manifest(directory: str, manifest) -> CheckpointInfo:
     return CheckpointInfo(directory=directory,
                           folder=os.path.join(directory, epoch_folder_name(done)), model=kind,
                           epochs_done=done, world_size=world, files=tuple(entries),
-                          settings=settings, schedule=schedule)
+                          settings=settings, schedule=cast(Dict[str, Any], schedule))  # checked
 
 
 def check_file(path: str, size: int) -> None:

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Optional
+from typing import Any, Dict, List, Optional
 
 from ..io._errors import parse_json
 from .manifest import (MANIFEST, MAX_MANIFEST_BYTES, MODEL_CLASSES, SETTINGS, CheckpointInfo,
                        check_file, is_int, parse_manifest, plain, size_and_hash,
                        training_settings)
+from .._typing import StrPath
 
 __all__ = ["latest", "check_settings", "load_model"]
 
 
-def latest(directory) -> Optional[CheckpointInfo]:
+def latest(directory: StrPath) -> Optional[CheckpointInfo]:
     """The newest complete checkpoint in `directory`, or None when there is
     none (no directory, or no manifest yet). A manifest that is not a valid
     one, or names rank files that are missing or of another size, raises
@@ -44,7 +45,7 @@ def latest(directory) -> Optional[CheckpointInfo]:
     return checkpoint
 
 
-def check_settings(info: CheckpointInfo, settings: dict) -> None:
+def check_settings(info: CheckpointInfo, settings: Dict[str, Any]) -> None:
     """Refuses (ValueError naming the first differing field) to resume `info`
     with other `settings` (training_settings of the model the resuming run
     would build, with its corpus fingerprint)."""
@@ -59,7 +60,7 @@ def check_settings(info: CheckpointInfo, settings: dict) -> None:
 
 
 def load_model(info: CheckpointInfo, rank: int = 0, world_size: int = 1, device: str = "cpu",
-               **options):
+               **options: Any) -> Any:
     """Rank `rank`'s model of checkpoint `info`, on `device`, after checking
     that this run has the checkpoint's world size and that the file has the
     manifest's size and SHA-256 (ValueError otherwise, nothing changed).

@@ -5,18 +5,19 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from typing import Callable, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from ..io.atomic import atomic_write
 from .manifest import (FOLDER_PATTERN, FORMAT, MANIFEST, MAX_EPOCHS, MAX_WORLD_SIZE, VERSION,
                        CheckpointInfo, check_schedule, default_schedule, epoch_folder_name,
                        model_kind, parse_manifest, plain, rank_file_name, size_and_hash,
                        training_settings)
+from .._typing import StrPath
 
 __all__ = ["Checkpointer"]
 
 
-def _single(obj) -> list:
+def _single(obj: object) -> List[Any]:
     return [obj]
 
 
@@ -31,9 +32,9 @@ class Checkpointer:
     every rank calls save() at the same point: it is a collective.
     """
 
-    def __init__(self, directory, *, rank: int = 0, world_size: int = 1,
-                 all_gather: Optional[Callable[[object], list]] = None,
-                 schedule: Optional[dict] = None, corpus=None) -> None:
+    def __init__(self, directory: StrPath, *, rank: int = 0, world_size: int = 1,
+                 all_gather: Optional[Callable[[object], List[Any]]] = None,
+                 schedule: Optional[Dict[str, Any]] = None, corpus: Any=None) -> None:
         if isinstance(world_size, bool) or not isinstance(world_size, int) \
                 or not 1 <= world_size <= MAX_WORLD_SIZE:
             raise ValueError(f"world_size must be an integer in [1, {MAX_WORLD_SIZE}], "
@@ -50,10 +51,10 @@ class Checkpointer:
         self.schedule = None if schedule is None else plain(schedule)
         self.corpus = plain(corpus)
 
-    def on_epoch_end(self, model) -> None:
+    def on_epoch_end(self, model: Any) -> None:
         self.save(model)
 
-    def save(self, model, epochs_done: Optional[int] = None) -> CheckpointInfo:
+    def save(self, model: Any, epochs_done: Optional[int] = None) -> CheckpointInfo:
         """Saves `model` as this rank's file of the checkpoint after
         `epochs_done` epochs (default: model.epochs_trained); rank 0 then
         writes the manifest and prunes older checkpoints. Returns the new
@@ -89,7 +90,7 @@ class Checkpointer:
                                f"failed: {failed[0]['error']}")
         _check_ranks_agree(entries)
         files = [{key: e[key] for key in ("rank", "name", "size", "sha256")} for e in entries]
-        outcome = None
+        outcome: Optional[Dict[str, Any]] = None
         if self.rank == 0:
             manifest = {"format": FORMAT, "version": VERSION, "model": kind,
                         "checkpoint": folder_name, "epochs_done": done,
@@ -113,7 +114,7 @@ class Checkpointer:
                                f"not write the manifest: {outcomes[0]}")
         return parse_manifest(self.directory, outcomes[0]["manifest"])
 
-    def _gather(self, obj) -> list:
+    def _gather(self, obj: object) -> List[Any]:
         gathered = self._all_gather(obj)
         if not isinstance(gathered, (list, tuple)) or len(gathered) != self.world_size:
             raise RuntimeError(f"all_gather returned {type(gathered).__name__} of "
@@ -132,7 +133,7 @@ class Checkpointer:
                     shutil.rmtree(path, ignore_errors=True)
 
 
-def _check_ranks_agree(entries: list) -> None:
+def _check_ranks_agree(entries: List[Any]) -> None:
     """Every rank must save the same epoch of a model of the same settings
     (the manifest holds one copy; load_model checks each file against it)."""
     first = entries[0]
