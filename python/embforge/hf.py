@@ -19,7 +19,7 @@ device if it differs from the vectors'.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from .torch_bridge import require_torch, to_torch
 
@@ -28,7 +28,7 @@ __all__ = ["load_into_hf_model", "shared_tokens", "HFTransfer"]
 _WORD_START = ("Ġ", "▁")
 
 
-def _require_transformers():
+def _require_transformers() -> Any:
     try:
         import transformers  # noqa: PLC0415 - optional dependency
     except ImportError as error:
@@ -50,7 +50,7 @@ class HFTransfer:
         return self.matched / self.vocab_size if self.vocab_size else 0.0
 
 
-def shared_tokens(tokenizer, kv, lowercase: bool = False) -> Dict[int, int]:
+def shared_tokens(tokenizer: Any, kv: Any, lowercase: bool = False) -> Dict[int, int]:
     """``{tokenizer id: our vector id}`` for the tokens both vocabularies have."""
     specials = set(getattr(tokenizer, "all_special_tokens", []) or [])
     ours = kv.key_to_index
@@ -67,7 +67,7 @@ def shared_tokens(tokenizer, kv, lowercase: bool = False) -> Dict[int, int]:
     return pairs
 
 
-def _projection(kind, vectors, model_rows, everything, dim: int, seed: int):
+def _projection(kind: Any, vectors: Any, model_rows: Any, everything: Any, dim: int, seed: int) -> Any:
     """The [d, dim] map applied to our vectors (None for the identity).
     `vectors`: our rows of the shared tokens, `model_rows`: the model's rows
     for them, `everything`: all our vectors."""
@@ -110,7 +110,7 @@ def _projection(kind, vectors, model_rows, everything, dim: int, seed: int):
                      f"({d}, {dim}) matrix or an nn.Linear; got {kind!r}")
 
 
-def load_into_hf_model(model, tokenizer, kv, *, projection: str = "auto", rescale: bool = True,
+def load_into_hf_model(model: Any, tokenizer: Any, kv: Any, *, projection: str = "auto", rescale: bool = True,
                        lowercase: bool = False, add_tokens: int = 0, seed: int = 0) -> HFTransfer:
     """Writes our vectors into `model`'s input embeddings for the tokens of
     `tokenizer` that our vocabulary shares.

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import pickle
 import time
-from typing import Any, Callable, List
+from typing import Any, Callable, Dict, List, Tuple
 
 import numpy as np
 
@@ -36,12 +36,12 @@ class PeerError(RuntimeError):
     """A collective failed or timed out: a peer probably died or stopped answering."""
 
 
-def _dist():
+def _dist() -> Any:
     import torch.distributed as dist
     return dist
 
 
-def op_options(kind: str, group: Group):
+def op_options(kind: str, group: Group) -> Any:
     """A c10d options object (AllreduceOptions, ...) carrying our timeout."""
     from torch.distributed import distributed_c10d
     options = getattr(distributed_c10d, kind)()
@@ -49,7 +49,7 @@ def op_options(kind: str, group: Group):
     return options
 
 
-def process_group_of(group: Group):
+def process_group_of(group: Group) -> Any:
     return group.process_group if group.process_group is not None else _dist().group.WORLD
 
 
@@ -80,7 +80,7 @@ def _peer_error(group: Group, what: str, elapsed: float, error: BaseException) -
                      f"to wait longer [{type(error).__name__}: {detail}]")
 
 
-def _as_tensor(array, group: Group):
+def _as_tensor(array: Any, group: Group) -> Tuple[Any, Callable[[Any], Any]]:
     """(tensor for the collective, function bringing its result back into `array`)."""
     import torch
     if isinstance(array, torch.Tensor):
@@ -94,7 +94,7 @@ def _as_tensor(array, group: Group):
         return tensor, lambda result: array
     moved = tensor.to(group.device)
 
-    def back(result):
+    def back(result: Any) -> Any:
         array[...] = result.cpu().numpy()
         return array
     return moved, back
@@ -103,7 +103,7 @@ def _as_tensor(array, group: Group):
 _OPS = {"sum": "SUM", "max": "MAX", "min": "MIN", "product": "PRODUCT"}
 
 
-def all_reduce(array, group: Group, op: str = "sum"):
+def all_reduce(array: Any, group: Group, op: str = "sum") -> Any:
     """Reduces `array` (numpy, in place; or a torch tensor) over the ranks and
     returns it. `op`: "sum", "max", "min" or "product"."""
     if op not in _OPS:
@@ -117,7 +117,7 @@ def all_reduce(array, group: Group, op: str = "sum"):
     return back(tensor)
 
 
-def broadcast(array, group: Group, src: int = 0):
+def broadcast(array: Any, group: Group, src: int = 0) -> Any:
     """Overwrites `array` (numpy in place, or a torch tensor) on every rank
     with rank `src`'s (a rank within the group) and returns it."""
     tensor, back = _as_tensor(array, group)
@@ -125,7 +125,7 @@ def broadcast(array, group: Group, src: int = 0):
     return back(tensor)
 
 
-def _broadcast(tensor, group: Group, src: int, what: str) -> None:
+def _broadcast(tensor: Any, group: Group, src: int, what: str) -> None:
     if not 0 <= src < group.world_size:
         raise ValueError(f"src must be a rank in [0, {group.world_size}), got {src}")
     options = op_options("BroadcastOptions", group)
@@ -139,7 +139,7 @@ def barrier(group: Group) -> None:
     run_op(group, "barrier", lambda: process_group_of(group).barrier(options))
 
 
-def all_gather_bytes(data, group: Group) -> List[bytes]:
+def all_gather_bytes(data: Any, group: Group) -> List[bytes]:
     """Every rank's `data` (bytes-like), in rank order. Sizes first (one int64
     per rank), then the payloads padded to the largest one."""
     import torch
@@ -160,14 +160,14 @@ def all_gather_bytes(data, group: Group) -> List[bytes]:
     return [bytes(t.cpu().numpy()[:n]) for t, n in zip(out, lengths)]
 
 
-def all_gather_object(obj, group: Group) -> List[Any]:
+def all_gather_object(obj: Any, group: Group) -> List[Any]:
     """Every rank's `obj`, in rank order: small Python objects (statistics,
     fingerprints), pickled. Pickle carries messages between the ranks of one
     job only; nothing pickled is ever written to a file."""
     return [pickle.loads(b) for b in all_gather_bytes(pickle.dumps(obj), group)]
 
 
-def broadcast_object(obj, group: Group, src: int = 0) -> Any:
+def broadcast_object(obj: Any, group: Group, src: int = 0) -> Any:
     """Rank `src`'s `obj` on every rank (the other ranks' `obj` is ignored)."""
     import torch
     data = np.frombuffer(pickle.dumps(obj), dtype=np.uint8) if group.rank == src else None

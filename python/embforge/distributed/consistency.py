@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from typing import Any, Callable, Dict, List, TypeVar
+from typing import Any, Callable, Dict, List, TypeVar, cast
 
 import numpy as np
 
@@ -27,7 +27,7 @@ __all__ = ["digest", "check_same", "run_together"]
 T = TypeVar("T")
 
 
-def _encode(value, out: List[bytes]) -> None:
+def _encode(value: Any, out: List[bytes]) -> None:
     """Appends a canonical, type-tagged encoding of `value`."""
     if value is None:
         out.append(b"N")
@@ -63,7 +63,7 @@ def _encode(value, out: List[bytes]) -> None:
                         "strings, bytes, numpy arrays, or lists/dicts of them")
 
 
-def digest(value) -> str:
+def digest(value: Any) -> str:
     """A stable hex digest of `value` (numbers, strings, bytes, numpy arrays,
     lists, tuples, dicts of them): equal values give equal digests everywhere."""
     parts: List[bytes] = []
@@ -74,7 +74,7 @@ def digest(value) -> str:
     return h.hexdigest()
 
 
-def _short(value) -> str:
+def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -83,7 +83,7 @@ def _ranks(ranks: List[int]) -> str:
     return ("rank " if len(ranks) == 1 else "ranks ") + ", ".join(map(str, ranks))
 
 
-def check_same(group: Group, what: str, value) -> None:
+def check_same(group: Group, what: str, value: Any) -> None:
     """Raises ValueError on every rank unless all ranks passed equal `value`.
 
     A dict is compared field by field, and the error names each differing
@@ -128,4 +128,4 @@ def run_together(group: Group, what: str, fn: Callable[[], T]) -> T:
             name, message, bad_input = status
             kind = ValueError if bad_input else RuntimeError
             raise kind(f"rank {rank} failed while {what}: {name}: {message}")
-    return result
+    return cast(T, result)  # fn() returned: no rank failed

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from typing import Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -23,6 +23,10 @@ from .. import _native
 from .collectives import all_reduce
 from .exchange import exchange
 from .group import Group
+from .._typing import StrPath
+
+if TYPE_CHECKING:
+    from ..corpus import EncodedCorpus
 
 __all__ = ["count_partition", "gather_partitions", "interleave_partitions", "owned_rows"]
 
@@ -34,7 +38,7 @@ def owned_rows(vocab_size: int, rank: int, world_size: int) -> np.ndarray:
     return np.arange(rank, vocab_size, world_size, dtype=np.int64)
 
 
-def _pack_by_owner(rows, cols, values, world_size: int):
+def _pack_by_owner(rows: Any, cols: Any, values: Any, world_size: int) -> Tuple[np.ndarray, np.ndarray]:
     """The entries as one packed byte buffer, grouped by owner rank (row %
     world_size; sorted (row, col) order kept within each group), and the
     byte size of each group: one stable radix sort of the owner ids and one
@@ -47,15 +51,15 @@ def _pack_by_owner(rows, cols, values, world_size: int):
     return entries.view(np.uint8), sizes
 
 
-def _unpack(data: np.ndarray):
+def _unpack(data: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     entries = np.ascontiguousarray(data).view(_ENTRY)
     return (np.ascontiguousarray(entries["row"]), np.ascontiguousarray(entries["col"]),
             np.ascontiguousarray(entries["value"]))
 
 
-def count_partition(encoded, group: Group, *, window: int, symmetric: bool,
-                    distance_weighting: bool, workers: int, memory_bytes: int, temp_dir,
-                    max_product: int, progress):
+def count_partition(encoded: "EncodedCorpus", group: Group, *, window: int, symmetric: bool,
+                    distance_weighting: bool, workers: int, memory_bytes: int, temp_dir: Optional[StrPath],
+                    max_product: int, progress: Any) -> Tuple[np.ndarray, np.ndarray, np.ndarray, Dict[str, Any]]:
     """This rank's partition of the matrix of the whole corpus: (rows, cols,
     values float32, stats), sorted by (row, col), rows ``owned_rows``."""
     total_ids = int(all_reduce(np.array([len(encoded.ids)], dtype=np.int64), group)[0])
@@ -89,7 +93,7 @@ def count_partition(encoded, group: Group, *, window: int, symmetric: bool,
     return rows, cols, values, stats
 
 
-def interleave_partitions(parts, vocab_size: int):
+def interleave_partitions(parts: Any, vocab_size: int) -> np.ndarray:
     """One matrix sorted by (row, col) from partitions with disjoint rows,
     each sorted by (row, col) (structured arrays with a "row" field): every
     entry is placed by its row's start in the whole matrix and its index

@@ -8,7 +8,7 @@ never to everyone.
 """
 from __future__ import annotations
 
-from typing import List, Sequence, Union
+from typing import Any, Dict, List, Sequence, Union
 
 import numpy as np
 
@@ -18,7 +18,7 @@ from .group import Group
 __all__ = ["exchange"]
 
 
-def _as_bytes_array(part) -> np.ndarray:
+def _as_bytes_array(part: Any) -> np.ndarray:
     if isinstance(part, (bytes, bytearray, memoryview)):
         return np.frombuffer(part, dtype=np.uint8)
     if isinstance(part, np.ndarray):

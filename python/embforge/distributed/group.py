@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime
 import os
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Dict, List, Optional
 
 __all__ = ["Group", "resolve_group", "init_from_environment", "resolve_timeout",
            "DEFAULT_TIMEOUT", "TIMEOUT_ENV"]
@@ -51,7 +51,7 @@ class Group:
         return datetime.timedelta(seconds=self.timeout)
 
 
-def resolve_timeout(timeout=None) -> float:
+def resolve_timeout(timeout: Any=None) -> float:
     """Seconds: `timeout` (a number or a timedelta), else $EMBFORGE_DIST_TIMEOUT,
     else 60."""
     source = "timeout"
@@ -72,7 +72,7 @@ def resolve_timeout(timeout=None) -> float:
     return float(timeout)
 
 
-def _torch_distributed():
+def _torch_distributed() -> Any:
     try:
         import torch.distributed as dist
     except ImportError as error:
@@ -83,8 +83,8 @@ def _torch_distributed():
     return dist
 
 
-def resolve_group(distributed: bool = False, process_group=None, *,
-                  timeout=None) -> Optional[Group]:
+def resolve_group(distributed: bool = False, process_group: Any=None, *,
+                  timeout: Any=None) -> Optional[Group]:
     """The Group to work in, or None to work alone.
 
     `process_group`: any torch process group this process belongs to.
@@ -117,7 +117,7 @@ def resolve_group(distributed: bool = False, process_group=None, *,
                  backend=backend, timeout=seconds, device=device)
 
 
-_started_here: list = []  # non-empty once init_from_environment started the default group
+_started_here: List[bool] = []  # non-empty once init_from_environment started the default group
 
 
 def shutdown_environment() -> None:
@@ -133,7 +133,7 @@ def shutdown_environment() -> None:
         dist.destroy_process_group()
 
 
-def init_from_environment(device: str = "cpu", *, timeout=None) -> Optional[Group]:
+def init_from_environment(device: str = "cpu", *, timeout: Any=None) -> Optional[Group]:
     """For the command line: under torchrun (RANK, WORLD_SIZE, MASTER_ADDR and
     MASTER_PORT set) initialise torch's default process group, gloo for
     `device="cpu"`, nccl for cuda (one GPU per process: LOCAL_RANK picks it),

@@ -22,7 +22,7 @@ never does.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Any, Dict, List, Sequence, Union
 
 import numpy as np
 
@@ -52,19 +52,19 @@ class Alone:
     def slices(self, items: int, sync_interval: int, can_slice: bool = True) -> int:
         return 1
 
-    def start(self, arrays: Sequence) -> None:
+    def start(self, arrays: Sequence[Any]) -> None:
         pass
 
-    def job_fractions(self, fractions: Sequence[float], items: int) -> list:
+    def job_fractions(self, fractions: Sequence[float], items: int) -> List[Any]:
         return list(fractions)
 
-    def sync(self, arrays: Sequence, stop: bool, rows=None) -> bool:
+    def sync(self, arrays: Sequence[Any], stop: bool, rows: Any=None) -> bool:
         return bool(stop)
 
     def total(self, value: float) -> float:
         return float(value)
 
-    def check_same(self, what: str, value) -> None:
+    def check_same(self, what: str, value: Any) -> None:
         pass
 
 
@@ -78,7 +78,7 @@ class Replicas:
         self.combine = combine
         self.rank, self.world_size = group.rank, group.world_size
         self.is_leader = group.rank == 0
-        self._before: list = []  # the model at the last sync (combine="sum")
+        self._before: List[Any] = []  # the model at the last sync (combine="sum")
 
     def slices(self, items: int, sync_interval: int, can_slice: bool = True) -> int:
         """Slices per epoch: the most items (ids, pairs) any rank holds, in
@@ -90,7 +90,7 @@ class Replicas:
             return 1
         return max(1, math.ceil(int(most) / max(1, int(sync_interval))))
 
-    def start(self, arrays: Sequence) -> None:
+    def start(self, arrays: Sequence[Any]) -> None:
         """Call before the first slice: makes the replicas equal (rank 0's)
         and, for combine="sum", remembers them."""
         for array in arrays:
@@ -99,7 +99,7 @@ class Replicas:
             self._before = [array.copy() if isinstance(array, np.ndarray) else array.clone()
                             for array in arrays]
 
-    def job_fractions(self, fractions: Sequence[float], items: int) -> list:
+    def job_fractions(self, fractions: Sequence[float], items: int) -> List[Any]:
         """The whole job's progress through an epoch at each slice boundary:
         this rank's `fractions` of its own `items` (0 ... 1), weighted by
         every rank's items and summed. The learning rate follows it, so it
@@ -110,7 +110,7 @@ class Replicas:
         total = float(done[-1])
         return (done / total).tolist() if total > 0 else list(fractions)
 
-    def sync(self, arrays: Sequence, stop: bool, rows=None) -> bool:
+    def sync(self, arrays: Sequence[Any], stop: bool, rows: Any=None) -> bool:
         """Combines the replicas in place, all their rows or only the first
         `rows` (the most frequent words: vocabularies are sorted by count);
         returns True when any rank asked to stop (Ctrl-C, stop()), so that
@@ -135,12 +135,12 @@ class Replicas:
         """`value` summed over the ranks (losses, counts)."""
         return float(collectives.all_reduce(np.array([value], dtype=np.float64), self.group)[0])
 
-    def check_same(self, what: str, value) -> None:
+    def check_same(self, what: str, value: Any) -> None:
         from .consistency import check_same
         check_same(self.group, what, value)
 
 
-def replicas_for(group, combine: str = "sum"):
+def replicas_for(group: Any, combine: str = "sum") -> Union[Alone, Replicas]:
     """``Alone()`` without a group or in a group of one (nothing to combine:
     torchrun with one process trains exactly as one process), else
     ``Replicas(group, combine)``."""

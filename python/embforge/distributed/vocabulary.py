@@ -16,7 +16,7 @@ every rank.
 from __future__ import annotations
 
 import zlib
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -38,10 +38,11 @@ def _pack(words: Sequence[bytes], counts: np.ndarray) -> bytes:
     """n (int64), n counts (int64), then the words joined by newlines (a word
     never holds whitespace)."""
     counts = np.ascontiguousarray(counts, dtype="<i8")
-    return np.int64(len(words)).astype("<i8").tobytes() + counts.tobytes() + b"\n".join(words)
+    packed: bytes = np.int64(len(words)).astype("<i8").tobytes() + counts.tobytes() + b"\n".join(words)
+    return packed
 
 
-def _unpack(data) -> Tuple[List[bytes], np.ndarray]:
+def _unpack(data: Any) -> Tuple[List[bytes], np.ndarray]:
     data = bytes(data)
     n = int(np.frombuffer(data[:8], dtype="<i8")[0])
     counts = np.frombuffer(data[8:8 + 8 * n], dtype="<i8")
@@ -51,7 +52,7 @@ def _unpack(data) -> Tuple[List[bytes], np.ndarray]:
     return words, counts
 
 
-def _best(table, limit: Optional[int]) -> List[Tuple[int, bytes]]:
+def _best(table: Any, limit: Optional[int]) -> List[Tuple[int, bytes]]:
     """(count, word) pairs, count descending then byte order, at most `limit`."""
     ranked = sorted((-c, w) for w, c in table)
     if limit:
@@ -59,7 +60,7 @@ def _best(table, limit: Optional[int]) -> List[Tuple[int, bytes]]:
     return [(-c, w) for c, w in ranked]
 
 
-def merge_counts(words: Sequence[str], counts, group: Group, *, min_count: int,
+def merge_counts(words: Sequence[str], counts: Any, group: Group, *, min_count: int,
                  max_vocab_size: Optional[int] = None) -> Vocabulary:
     """The vocabulary of the whole corpus from this rank's `words` and
     `counts` (each word once; any order). Every rank must call it; all get
@@ -74,7 +75,7 @@ def merge_counts(words: Sequence[str], counts, group: Group, *, min_count: int,
     for rank in range(group.world_size):
         mine = np.flatnonzero(owners == rank)
         parts.append(_pack([encoded[i] for i in mine.tolist()], counts[mine]))
-    total = {}
+    total: Dict[bytes, int] = {}
     for message in exchange(parts, group):
         got_words, got_counts = _unpack(message)
         for word, count in zip(got_words, got_counts.tolist()):
@@ -85,14 +86,15 @@ def merge_counts(words: Sequence[str], counts, group: Group, *, min_count: int,
     summary = np.array([len(total), top[0][0] if top else -1], dtype="<i8").tobytes()
     packed = _pack([w for _, w in kept], np.array([c for c, _ in kept], dtype=np.int64))
     gathered = all_gather_bytes(summary + (top[0][1] if top else b"") + b"\n" + packed, group)
-    merged, distinct, best = [], 0, (-1, b"")
-    for message in gathered:
-        n_distinct, best_count = np.frombuffer(message[:16], dtype="<i8").tolist()
-        cut = message.index(b"\n", 16)
+    merged: List[Tuple[int, bytes]] = []
+    distinct, best = 0, (-1, b"")
+    for reply in gathered:
+        n_distinct, best_count = np.frombuffer(reply[:16], dtype="<i8").tolist()
+        cut = reply.index(b"\n", 16)
         distinct += n_distinct
         if best_count > best[0]:
-            best = (best_count, message[16:cut])
-        got_words, got_counts = _unpack(message[cut + 1:])
+            best = (best_count, reply[16:cut])
+        got_words, got_counts = _unpack(reply[cut + 1:])
         merged += zip(got_counts.tolist(), got_words)
     if not merged:
         raise ValueError(f"no word occurs at least min_count={threshold} times ({distinct} "

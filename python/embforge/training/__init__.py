@@ -16,20 +16,23 @@ of their names, so ``import embforge.training`` works without torch.
 """
 from __future__ import annotations
 
+from typing import Any, Dict, List
+
 __all__ = ["fit", "FitResult", "Task", "read_tensors", "write_tensors"]
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
     if name in ("fit", "FitResult", "Task"):
-        from . import loop as module
+        from . import loop
+        value = getattr(loop, name)
     elif name in ("read_tensors", "write_tensors"):
-        from . import tensor_files as module
+        from . import tensor_files
+        value = getattr(tensor_files, name)
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(module, name)
     globals()[name] = value
     return value
 
 
-def __dir__():
+def __dir__() -> List[str]:
     return sorted(set(globals()) | set(__all__))

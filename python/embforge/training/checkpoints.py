@@ -4,10 +4,11 @@ optimizer, schedule, best weights so far, history and random state, so that
 from __future__ import annotations
 
 import os
-from typing import Optional
+from typing import Any, Dict, List, Optional
 
 from ..torch_bridge import require_torch
 from .tensor_files import read_tensors, write_tensors
+from .._typing import StrPath
 
 torch = require_torch()
 
@@ -17,13 +18,13 @@ FILE = "training.safetensors"
 FORMAT = "embforge-training-state-1"
 
 
-def save_state(directory, *, model, optimizer, scheduler, best_state, settings: dict,
-               progress: dict) -> str:
+def save_state(directory: StrPath, *, model: Any, optimizer: Any, scheduler: Any, best_state: Any, settings: Dict[str, Any],
+               progress: Dict[str, Any]) -> str:
     """Writes the state to ``directory/FILE`` (atomically); returns the path."""
     os.makedirs(os.fspath(directory), exist_ok=True)
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     optim = optimizer.state_dict()
-    plain_state = {}
+    plain_state: Dict[str, Any] = {}
     for index, values in optim["state"].items():
         for key, value in values.items():
             if isinstance(value, torch.Tensor):
@@ -41,7 +42,7 @@ def save_state(directory, *, model, optimizer, scheduler, best_state, settings: 
     return path
 
 
-def load_state(directory, *, model, optimizer, scheduler, settings: dict, device) -> Optional[dict]:
+def load_state(directory: StrPath, *, model: Any, optimizer: Any, scheduler: Any, settings: Dict[str, Any], device: Any) -> Optional[Dict[str, Any]]:
     """Restores a :func:`save_state` file into model, optimizer and scheduler.
 
     Returns ``{"progress", "best_state"}``, or None when there is no file.
@@ -67,7 +68,7 @@ def load_state(directory, *, model, optimizer, scheduler, settings: dict, device
         raise ValueError(f"{path} holds another model's weights (differing: {wrong[:5]})")
     model.load_state_dict(state)
     groups = meta["optimizer_groups"]
-    optim_state = {}
+    optim_state: Dict[int, Dict[str, Any]] = {}
     for key, value in tensors.items():
         if key.startswith("optim."):
             _, index, name = key.split(".", 2)

@@ -4,12 +4,13 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
+from typing import Any, Dict, Iterator, List
 
 __all__ = ["ctrl_c_stops"]
 
 
 @contextlib.contextmanager
-def ctrl_c_stops(flag: threading.Event):
+def ctrl_c_stops(flag: threading.Event) -> Iterator[None]:
     """While training runs in the main thread with Python's own Ctrl-C
     handler, the first Ctrl-C sets `flag` (the loop stops after the batch in
     progress: no optimizer step is cut in half) and a second one raises
@@ -19,7 +20,7 @@ def ctrl_c_stops(flag: threading.Event):
         yield
         return
 
-    def first(signum, frame) -> None:
+    def first(signum: Any, frame: Any) -> None:
         flag.set()
         signal.signal(signal.SIGINT, signal.default_int_handler)
 

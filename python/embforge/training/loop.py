@@ -5,7 +5,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, cast
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -15,6 +15,7 @@ from .checkpoints import load_state, save_state
 from .interrupt import ctrl_c_stops
 from .optim import optimizer as make_optimizer
 from .optim import schedule
+from .._typing import StrPath
 
 torch = require_torch()
 logger = logging.getLogger(__name__)
@@ -32,15 +33,15 @@ class Task:
     maximize: bool = False
     unit: str = "batch"
 
-    def batches(self, rng: np.random.Generator) -> Sequence:
+    def batches(self, rng: np.random.Generator) -> Sequence[Any]:
         """One epoch's batches (anything :meth:`loss` takes), drawn with `rng`."""
         raise NotImplementedError
 
-    def loss(self, model, batch) -> Tuple[object, int]:
+    def loss(self, model: Any, batch: Any) -> Tuple[Any, int]:
         """``(mean loss tensor, number of items it averages)`` for one batch."""
         raise NotImplementedError
 
-    def validate(self, model) -> Dict[str, float]:
+    def validate(self, model: Any) -> Dict[str, float]:
         """Validation scores (history entries) after an epoch; {} for none."""
         return {}
 
@@ -49,7 +50,8 @@ class Task:
         return {"train_loss": loss_sum / max(1, items)}
 
     def better(self, row: Dict[str, float], best: Dict[str, float]) -> bool:
-        new, old = row[self.monitor], best[self.monitor]
+        monitor = cast(str, self.monitor)  # fit() calls better() only with a monitor
+        new, old = row[monitor], best[monitor]
         return new > old if self.maximize else new < old
 
 
@@ -66,10 +68,10 @@ class FitResult:
     resumed_from: int = 0       # the epoch a checkpoint had reached (0: a fresh start)
 
 
-def fit(model, task: Task, *, epochs: int = 10, lr: float = 1e-3, weight_decay: float = 0.01,
+def fit(model: Any, task: Task, *, epochs: int = 10, lr: float = 1e-3, weight_decay: float = 0.01,
         warmup: float = 0.1, max_grad_norm: float = 1.0, patience: Optional[int] = 3,
         seed: Optional[int] = None, progress: bool = True, desc: str = "finetune",
-        checkpoint_dir=None, resume: bool = False, settings: Optional[dict] = None) -> FitResult:
+        checkpoint_dir: Optional[StrPath]=None, resume: bool = False, settings: Optional[Dict[str, Any]] = None) -> FitResult:
     """Trains the parameters of `model` that require a gradient on `task`.
 
     AdamW (no decay on the token embedding, biases and norms), linear
@@ -108,7 +110,8 @@ def fit(model, task: Task, *, epochs: int = 10, lr: float = 1e-3, weight_decay: 
                     max_grad_norm=max_grad_norm, seed=seed, steps_per_epoch=steps_per_epoch)
     best_state, waited, first = None, 0, 1
     if resume:
-        restored = load_state(checkpoint_dir, model=model, optimizer=optimizer, scheduler=scheduler,
+        restored = load_state(cast("StrPath", checkpoint_dir), model=model,  # checked above
+                              optimizer=optimizer, scheduler=scheduler,
                               settings=settings, device=where)
         if restored is not None:
             state, best_state = restored["progress"], restored["best_state"]
@@ -183,7 +186,7 @@ def _epoch_rng(seed: Optional[int], epoch: int) -> np.random.Generator:
     return np.random.default_rng(None if seed is None else [seed, epoch])
 
 
-def _tell_shared_vectors(model) -> None:
+def _tell_shared_vectors(model: Any) -> None:
     """Vectors whose memory a trained embedding shares: their cached norms are stale now."""
     getter = getattr(model, "get_input_embeddings", None)
     embedding = getter() if callable(getter) else getattr(model, "embedding", None)

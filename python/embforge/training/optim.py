@@ -1,6 +1,8 @@
 """AdamW over the trainable parameters, and the warm-up + linear decay schedule."""
 from __future__ import annotations
 
+from typing import Any, Dict, List, Set
+
 from ..torch_bridge import require_torch
 
 torch = require_torch()
@@ -8,7 +10,7 @@ torch = require_torch()
 __all__ = ["optimizer", "schedule", "input_embedding_weights"]
 
 
-def input_embedding_weights(model) -> set:
+def input_embedding_weights(model: Any) -> Set[Any]:
     """ids of the token-embedding weights (and what is tied to them)."""
     found = set()
     getter = getattr(model, "get_input_embeddings", None)
@@ -18,12 +20,13 @@ def input_embedding_weights(model) -> set:
     return found
 
 
-def optimizer(model, lr: float, weight_decay: float):
+def optimizer(model: Any, lr: float, weight_decay: float) -> Any:
     """AdamW; no decay on the token embedding (it would shrink the
     pre-trained vectors towards zero; a tied output layer is the same
     tensor), biases and norms."""
     embedding = input_embedding_weights(model)
-    decay, no_decay = [], []
+    decay: List[Any] = []
+    no_decay: List[Any] = []
     for parameter in model.parameters():   # each tensor once, even when tied
         if not parameter.requires_grad:
             continue
@@ -37,7 +40,7 @@ def optimizer(model, lr: float, weight_decay: float):
         return torch.optim.AdamW(groups, lr=lr)
 
 
-def schedule(optimizer, total_steps: int, warmup: float):
+def schedule(optimizer: Any, total_steps: int, warmup: float) -> Any:
     """Linear warm-up over the first `warmup` share of steps, then linear decay to 0."""
     warm = max(1, int(round(warmup * total_steps)))
 

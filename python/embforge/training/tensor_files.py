@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Dict, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from ..io.atomic import atomic_write
 from ..torch_bridge import require_torch
+from .._typing import StrPath
 
 torch = require_torch()
 
@@ -17,7 +18,7 @@ __all__ = ["write_tensors", "read_tensors"]
 _KEY = "embforge"   # the header entry holding our JSON
 
 
-def _safetensors():
+def _safetensors() -> Any:
     try:
         import safetensors.torch  # noqa: PLC0415 - optional dependency
     except ImportError as error:
@@ -26,13 +27,13 @@ def _safetensors():
     return safetensors.torch
 
 
-def write_tensors(path, tensors: Dict[str, object], meta: dict) -> None:
+def write_tensors(path: StrPath, tensors: Dict[str, Any], meta: Dict[str, Any]) -> None:
     """Writes `tensors` (on any device; copied to the host) and `meta` (JSON).
 
     Tensors that are the same memory (tied weights) are stored once; the
     others' names are recorded in the header and restored by read_tensors."""
     st = _safetensors()
-    seen: Dict[Tuple[int, int, tuple], str] = {}
+    seen: Dict[Tuple[int, int, Tuple[int, ...]], str] = {}
     stored, aliases = {}, {}
     for name, tensor in tensors.items():
         key = (tensor.data_ptr(), tensor.storage_offset(), tuple(tensor.shape))
@@ -47,7 +48,7 @@ def write_tensors(path, tensors: Dict[str, object], meta: dict) -> None:
         out.write(data)
 
 
-def read_tensors(path, device: str = "cpu") -> Tuple[Dict[str, object], dict]:
+def read_tensors(path: StrPath, device: Optional[str] = "cpu") -> Tuple[Dict[str, Any], Dict[str, Any]]:
     """``(tensors, meta)`` of a :func:`write_tensors` file, tensors on `device`.
 
     A missing file is FileNotFoundError; a truncated, corrupt or foreign file
@@ -73,7 +74,7 @@ def read_tensors(path, device: str = "cpu") -> Tuple[Dict[str, object], dict]:
     return tensors, meta
 
 
-def _header(data: bytes) -> dict:
+def _header(data: bytes) -> Dict[str, Any]:
     """The ``__metadata__`` of safetensors bytes (8-byte length, then JSON)."""
     if len(data) < 8:
         raise ValueError("shorter than a safetensors header")
