@@ -12,7 +12,7 @@ import argparse
 import logging
 import os
 import sys
-from typing import List, Optional
+from typing import Any, List, Optional
 
 from ..distributed.collectives import PeerError
 from ..distributed.group import shutdown_environment
@@ -55,7 +55,8 @@ def _main(argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        return args.run(args)
+        code: int = args.run(args)
+        return code
     except BrokenPipeError:
         # The reader of stdout left (`embforge similar ... | head`): end as the
         # standard tools do, quietly, with SIGPIPE's status; stdout goes to

@@ -2,5 +2,6 @@
 import sys
 
 from . import main
+import argparse
 
 sys.exit(main())

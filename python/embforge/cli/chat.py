@@ -6,14 +6,16 @@ input."""
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from .common import say
 from .lm import add_sampling_options, load_model_arg, sampling
+import argparse
 
 __all__ = ["add_chat_parser", "run_chat"]
 
 
-def add_chat_parser(subparsers):
+def add_chat_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> argparse.ArgumentParser:
     p = subparsers.add_parser("chat", help="talk to a language model (reads lines from stdin)",
                               description="An interactive loop: each line read is answered by the "
                                           "model continuing a question/answer template; the last "
@@ -25,7 +27,7 @@ def add_chat_parser(subparsers):
     return p
 
 
-def run_chat(args) -> int:
+def run_chat(args: argparse.Namespace) -> int:
     from ..lm import Dialogue
     model = load_model_arg(args.model, args.device)
     # the default leaves two thirds of the context to the question and the history

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import zipfile
-from typing import List
+from typing import Any, List, Union
 
 from ..io.word2vec_header import has_header
 from ..distributed.collectives import all_gather_object
@@ -14,11 +14,13 @@ from ..fasttext import load_facebook_vectors
 from ..fasttext_kv import FastTextKeyedVectors
 from ..io.fasttext_bin import is_fasttext_bin
 from ..keyedvectors import KeyedVectors
+import argparse
+from .._typing import StrPath
 
 __all__ = ["load_vectors", "save_vectors", "corpus_arg", "say", "join_job", "Job"]
 
 
-def load_vectors(path):
+def load_vectors(path: StrPath) -> KeyedVectors:
     """Reads vectors: a fastText model (any name: recognised by its magic
     number) with its n-grams; else by extension: .kv (embforge; FastText's
     archive with n-grams too), .bin (word2vec binary), anything else text
@@ -35,7 +37,7 @@ def load_vectors(path):
     return KeyedVectors.load_word2vec_format(path, binary=False, no_header=not has_header(path))
 
 
-def save_vectors(wv, path) -> None:
+def save_vectors(wv: Any, path: StrPath) -> None:
     """Writes vectors in the format the extension names (see load_vectors)."""
     path = os.fspath(path)
     if path.endswith(".kv"):
@@ -44,7 +46,7 @@ def save_vectors(wv, path) -> None:
         wv.save_word2vec_format(path, binary=path.endswith(".bin"))
 
 
-def corpus_arg(paths: List[str]):
+def corpus_arg(paths: List[str]) -> Union[str, List[str]]:
     """One corpus path as itself, several as a list (what the trainers take)."""
     return paths[0] if len(paths) == 1 else list(paths)
 
@@ -62,13 +64,13 @@ class Job:
     NCCL for cuda) and every rank trains; rank 0 alone writes the results
     and prints the status line."""
 
-    def __init__(self, group) -> None:
+    def __init__(self, group: Any) -> None:
         self.group = group
         self.rank = 0 if group is None else group.rank
         self.world_size = 1 if group is None else group.world_size
         self.writes = self.rank == 0
 
-    def all_gather(self, obj):
+    def all_gather(self, obj: Any) -> List[Any]:
         return [obj] if self.group is None else all_gather_object(obj, self.group)
 
     def say(self, message: str) -> None:
@@ -76,6 +78,6 @@ class Job:
             say(message)
 
 
-def join_job(device) -> Job:
+def join_job(device: str) -> Job:
     """This process's Job (joins the torchrun job it was started in, if any)."""
     return Job(init_from_environment(device))

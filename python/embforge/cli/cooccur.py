@@ -1,15 +1,18 @@
 """`embforge cooccur`: count a corpus's co-occurrence matrix to a file."""
 from __future__ import annotations
 
+from typing import Any
+
 from ..backends import get_backend
 from ..cooccurrence import cooccurrence
 from ..vocab import Vocabulary
 from .common import corpus_arg, join_job
+import argparse
 
 __all__ = ["add_cooccur_parser", "run_cooccur"]
 
 
-def add_cooccur_parser(subparsers) -> None:
+def add_cooccur_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = subparsers.add_parser(
         "cooccur", help="count word-word co-occurrences (GloVe's cooccur)",
         description="Count the co-occurrence matrix of CORPUS and write it to OUTPUT: GloVe's "
@@ -32,7 +35,7 @@ def add_cooccur_parser(subparsers) -> None:
     p.set_defaults(run=run_cooccur)
 
 
-def run_cooccur(args) -> int:
+def run_cooccur(args: argparse.Namespace) -> int:
     job = join_job(args.device)
     vocab = Vocabulary.load(args.vocab) if args.vocab else None
     glove_binary = args.output.endswith(".bin")
@@ -51,9 +54,10 @@ def run_cooccur(args) -> int:
                           path=args.output if to_file else None, process_group=job.group)
     s = matrix.stats
     counted = s["seconds"]
-    matrix = matrix.gather(0)
-    if not job.writes:
+    gathered = matrix.gather(0)  # the whole matrix on rank 0, the writer
+    if not job.writes or gathered is None:
         return 0
+    matrix = gathered
     if glove_binary:
         matrix.save_glove_binary(args.output)
     elif not to_file:

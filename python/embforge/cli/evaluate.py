@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from .common import load_vectors, say
+import argparse
 
 __all__ = ["add_eval_parser", "run_eval", "add_similar_parser", "run_similar"]
 
 
-def add_eval_parser(sub) -> None:
+def add_eval_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("eval", help="score vectors on analogies and word-pair similarity",
                        description="Analogy accuracy (3CosAdd over the --restrict most frequent "
                                    "words, OOV questions skipped) and Spearman's rho on word pairs.")
@@ -23,7 +25,7 @@ def add_eval_parser(sub) -> None:
     p.set_defaults(run=run_eval)
 
 
-def run_eval(args) -> int:
+def run_eval(args: argparse.Namespace) -> int:
     if not args.analogies and not args.pairs:
         raise SystemExit("embforge eval: give at least one --analogies or --pairs file")
     wv = load_vectors(args.vectors)
@@ -39,7 +41,7 @@ def run_eval(args) -> int:
     return 0
 
 
-def add_similar_parser(sub) -> None:
+def add_similar_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("similar", help="print the nearest words to WORD",
                        description="Print the words whose vectors have the highest cosine "
                                    "similarity with WORD's.")
@@ -49,7 +51,7 @@ def add_similar_parser(sub) -> None:
     p.set_defaults(run=run_similar)
 
 
-def run_similar(args) -> int:
+def run_similar(args: argparse.Namespace) -> int:
     wv = load_vectors(args.vectors)
     missing = [w for w in args.word if w not in wv]
     if missing:

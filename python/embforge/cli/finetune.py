@@ -2,17 +2,20 @@
 trained vectors, on labelled TSV files, and report test accuracy."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..finetune import encode_labels, load_tsv
 from ..keyedvectors import KeyedVectors
 from ..backends.arrays import same_device
 from .common import load_vectors, say
+import argparse
 
 __all__ = ["add_finetune_parser", "run_finetune"]
 
 
-def add_finetune_parser(subparsers):
+def add_finetune_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> argparse.ArgumentParser:
     """Adds ``embforge finetune`` to an argparse subparsers object."""
     p = subparsers.add_parser(
         "finetune", help="fine-tune a transformer classifier that starts from trained vectors",
@@ -54,7 +57,7 @@ def add_finetune_parser(subparsers):
     return p
 
 
-def _split(texts, labels, fraction: float, seed: int):
+def _split(texts: Any, labels: Any, fraction: float, seed: int) -> Any:
     """Stratified hold-out of `fraction` of the rows (at least one per class
     with 2+ rows)."""
     if not fraction:
@@ -73,7 +76,7 @@ def _split(texts, labels, fraction: float, seed: int):
         ([texts[i] for i in held], [labels[i] for i in held])
 
 
-def run_finetune(args) -> int:
+def run_finetune(args: argparse.Namespace) -> int:
     """Runs ``embforge finetune``; returns the exit status."""
     train_texts, train_labels = load_tsv(args.train, skip_empty=args.skip_empty)
     test_texts, test_labels = load_tsv(args.test, skip_empty=args.skip_empty)
@@ -114,7 +117,7 @@ def run_finetune(args) -> int:
     return 0
 
 
-def _classifier_from_args(kv, labels, args):
+def _classifier_from_args(kv: Any, labels: Any, args: argparse.Namespace) -> Any:
     """The classifier the CLI options describe (the loaded vectors are private: copy=False)."""
     from ..finetune import TextClassifier
     return TextClassifier.from_vectors(

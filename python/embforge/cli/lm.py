@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any, Dict, Optional
 
 from ..backends.arrays import same_device
 from ..keyedvectors import KeyedVectors
 from .common import load_vectors, say
+import argparse
+from .._typing import StrPath
 
 __all__ = ["add_lm_parser", "run_lm_train", "run_lm_generate", "add_sampling_options"]
 
 
-def add_sampling_options(p, max_new_tokens: int = 30) -> None:
+def add_sampling_options(p: argparse.ArgumentParser, max_new_tokens: Optional[int] = 30) -> None:
     p.add_argument("--max-new-tokens", type=int, default=max_new_tokens,
                    help=f"tokens generated at most (default: {max_new_tokens or 'a third of the context'})")
     p.add_argument("--temperature", type=float, default=0.8, help="0: greedy")
@@ -22,12 +25,12 @@ def add_sampling_options(p, max_new_tokens: int = 30) -> None:
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
 
 
-def sampling(args) -> dict:
+def sampling(args: argparse.Namespace) -> Dict[str, Any]:
     return dict(temperature=args.temperature, top_k=args.top_k or None,
                 top_p=None if args.top_p >= 1 else args.top_p)
 
 
-def add_lm_parser(subparsers):
+def add_lm_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> argparse.ArgumentParser:
     """Adds ``embforge lm train|generate``."""
     lm = subparsers.add_parser("lm", help="language model: train from vectors, generate",
                                description="A GPT-2-style language model whose token embedding "
@@ -87,7 +90,7 @@ def add_lm_parser(subparsers):
     return lm
 
 
-def _split(texts, fraction: float, seed: int):
+def _split(texts: Any, fraction: float, seed: int) -> Any:
     if not fraction:
         return texts, None
     if not 0 < fraction < 1:
@@ -100,7 +103,7 @@ def _split(texts, fraction: float, seed: int):
     return [t for i, t in enumerate(texts) if i not in held], [t for i, t in enumerate(texts) if i in held]
 
 
-def run_lm_train(args) -> int:
+def run_lm_train(args: argparse.Namespace) -> int:
     """Runs ``embforge lm train``; returns the exit status."""
     from ..lm import encode_texts, read_texts
     if args.resume and not args.checkpoint:
@@ -150,14 +153,14 @@ def run_lm_train(args) -> int:
     return 0
 
 
-def load_model_arg(path, device):
+def load_model_arg(path: StrPath, device: str) -> Any:
     from ..lm import load_lm
     if not os.path.exists(path):
         raise ValueError(f"model {path!r} does not exist (a directory written by 'embforge lm train')")
     return load_lm(path, device=device)
 
 
-def run_lm_generate(args) -> int:
+def run_lm_generate(args: argparse.Namespace) -> int:
     """Runs ``embforge lm generate``; returns the exit status."""
     from ..lm import generate
     model = load_model_arg(args.model, args.device)

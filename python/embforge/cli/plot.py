@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 import os
 import zipfile
-from typing import Dict, Sequence
+from typing import Any, Dict, Sequence, Tuple
 
 import numpy as np
 
 from .common import load_vectors, say
+import argparse
+from .._typing import StrPath
 
 __all__ = ["add_plot_parser", "run_plot"]
 
 
-def _size(text: str):
+def _size(text: str) -> Tuple[int, int]:
     try:
         width, height = (int(v) for v in text.lower().split("x"))
     except ValueError:
@@ -22,7 +24,7 @@ def _size(text: str):
     return width, height
 
 
-def add_plot_parser(sub) -> None:
+def add_plot_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("plot", help="draw training curves, a map of words or an evaluation chart",
                        description="Draw a PNG: 'history' (a saved model's training curves), "
                                    "'map' (chosen words in 2-D), 'eval' (several vector files "
@@ -55,7 +57,7 @@ def add_plot_parser(sub) -> None:
     p.set_defaults(run=run_plot)
 
 
-def run_plot(args) -> int:
+def run_plot(args: argparse.Namespace) -> int:
     from .. import plots
     size = _size(args.size)
     if args.plot == "history":
@@ -81,7 +83,7 @@ def run_plot(args) -> int:
     return 0
 
 
-def _load_model(path):
+def _load_model(path: StrPath) -> Any:
     """A Word2Vec or GloVe archive, told apart by the format its header names."""
     from ..glove import MODEL_MAGIC as GLOVE_MAGIC, GloVe
     from ..word2vec import MODEL_MAGIC as WORD2VEC_MAGIC, Word2Vec

@@ -2,15 +2,16 @@
 to continue, and the Checkpointer that writes one after every epoch."""
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import Any, NamedTuple, Optional, Tuple
 
 from ..checkpoint import (CheckpointInfo, Checkpointer, check_settings, corpus_fingerprint,
                           latest, load_model, training_settings)
+import argparse
 
 __all__ = ["add_checkpoint_arguments", "CheckpointPlan", "plan_checkpoint", "check_same_vocabulary"]
 
 
-def add_checkpoint_arguments(parser) -> None:
+def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", metavar="DIR", default=None,
                         help="write a checkpoint to DIR at the end of every epoch (the newest "
                              "complete one is kept; DIR must not hold another run's)")
@@ -22,11 +23,11 @@ def add_checkpoint_arguments(parser) -> None:
 
 class CheckpointPlan(NamedTuple):
     resumed: Optional[CheckpointInfo]    # the checkpoint continued, or None
-    model: object                        # the model to train: loaded, or the fresh one
-    callbacks: tuple                     # (Checkpointer,) or ()
+    model: Any                           # the model to train: loaded, or the fresh one
+    callbacks: Tuple[Any, ...]           # (Checkpointer,) or ()
 
 
-def plan_checkpoint(args, fresh, data_files, job) -> CheckpointPlan:
+def plan_checkpoint(args: argparse.Namespace, fresh: Any, data_files: Any, job: Any) -> CheckpointPlan:
     """Loads the checkpoint of --resume (refusing other settings or data than
     the checkpointed run's, naming the field) or keeps `fresh`; makes the
     Checkpointer of --checkpoint (default: the --resume directory). `job`
@@ -60,7 +61,7 @@ def plan_checkpoint(args, fresh, data_files, job) -> CheckpointPlan:
     return CheckpointPlan(info, model, callbacks)
 
 
-def check_same_vocabulary(info: CheckpointInfo, model, vocab) -> None:
+def check_same_vocabulary(info: CheckpointInfo, model: Any, vocab: Any) -> None:
     """The corpus read again must give the checkpoint's vocabulary exactly
     (words and counts): another corpus of the same file sizes is refused."""
     if vocab != model.vocab:

@@ -8,6 +8,8 @@ silently taken for one of them.
 """
 from __future__ import annotations
 
+from typing import Any, cast
+
 from ..cooccurrence import Cooccurrence
 from ..corpus import encode
 from ..fasttext import FastText
@@ -15,13 +17,15 @@ from ..glove import OUTPUTS, GloVe
 from ..word2vec import Word2Vec
 from .common import corpus_arg, join_job, save_vectors
 from .resume import add_checkpoint_arguments, check_same_vocabulary, plan_checkpoint
+import argparse
+from ..keyedvectors import KeyedVectors
 
 __all__ = ["add_train_parser", "run_train", "train_word2vec", "train_fasttext", "train_glove"]
 
 FASTTEXT_MODELS = ("fasttext-sg", "fasttext-cbow")
 
 
-def add_train_parser(sub) -> None:
+def add_train_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("train", help="train word vectors (skip-gram, CBOW, FastText or GloVe)",
                        description="Train word vectors on CORPUS and write them to OUTPUT "
                                    "(.bin: word2vec binary, or fastText's model for fasttext-*; "
@@ -66,7 +70,7 @@ def add_train_parser(sub) -> None:
     p.set_defaults(run=run_train)
 
 
-def _add_word2vec_arguments(group) -> None:
+def _add_word2vec_arguments(group: "argparse._ArgumentGroup") -> None:
     group.add_argument("--negative", type=int, default=5, help="noise words per pair (default 5)")
     group.add_argument("--sample", type=float, default=1e-3, help="subsampling threshold (default 1e-3)")
     group.add_argument("--alpha", type=float, default=None,
@@ -74,7 +78,7 @@ def _add_word2vec_arguments(group) -> None:
                             "GloVe takes --eta and --weight-power instead")
 
 
-def _add_fasttext_arguments(group) -> None:
+def _add_fasttext_arguments(group: "argparse._ArgumentGroup") -> None:
     group.add_argument("--min-n", type=int, default=3,
                        help="FastText: shortest character n-gram, < > markers included (default 3)")
     group.add_argument("--max-n", type=int, default=6, help="FastText: longest n-gram (default 6)")
@@ -83,7 +87,7 @@ def _add_fasttext_arguments(group) -> None:
                             "allocated up front)")
 
 
-def _add_glove_arguments(group) -> None:
+def _add_glove_arguments(group: "argparse._ArgumentGroup") -> None:
     group.add_argument("--x-max", type=float, default=100.0,
                        help="GloVe: weighting cutoff x_max (default 100)")
     group.add_argument("--weight-power", type=float, default=0.75,
@@ -104,7 +108,7 @@ def _add_glove_arguments(group) -> None:
                        help="GloVe: also save the counted matrix (.bin: GloVe binary)")
 
 
-def run_train(args) -> int:
+def run_train(args: argparse.Namespace) -> int:
     if args.model == "glove":
         if args.alpha is not None:
             raise ValueError(
@@ -116,7 +120,7 @@ def run_train(args) -> int:
     return train_word2vec(args)
 
 
-def train_word2vec(args) -> int:
+def train_word2vec(args: argparse.Namespace) -> int:
     """`embforge train --model sgns|cbow`: train, write vectors (and the model)."""
     job = join_job(args.device)
     fresh = Word2Vec(sg=int(args.model == "sgns"), vector_size=args.size, window=args.window or 5,
@@ -142,7 +146,7 @@ def train_word2vec(args) -> int:
     return _finish(job, model, args, f"{model.words_per_second / 1e6:.2f}M words/s")
 
 
-def train_fasttext(args) -> int:
+def train_fasttext(args: argparse.Namespace) -> int:
     """`embforge train --model fasttext-sg|fasttext-cbow`: train, write the
     model (.bin: fastText's format, n-grams kept) or its vectors."""
     for flag, value in (("--checkpoint", args.checkpoint), ("--resume", args.resume),
@@ -167,12 +171,12 @@ def train_fasttext(args) -> int:
     if args.save_model:
         model.save(args.save_model)
     state = "stopped early (Ctrl-C); vectors saved so far" if model.interrupted else "done"
-    job.say(f"{state}: {len(model.wv)} words + {model.bucket} n-gram buckets x "
+    job.say(f"{state}: {len(cast(KeyedVectors, model.wv))} words + {model.bucket} n-gram buckets x "
             f"{model.vector_size}, {model.words_per_second / 1e6:.2f}M words/s -> {args.output}")
     return 130 if model.interrupted else 0
 
 
-def _finish(job, model, args, speed: str, extra: str = "") -> int:
+def _finish(job: Any, model: Any, args: argparse.Namespace, speed: str, extra: str = "") -> int:
     """Writes the vectors (and the model) once, says how it went; the exit code."""
     if job.writes:  # every rank holds the same vectors: one writes them
         save_vectors(model.wv, args.output)
@@ -180,12 +184,12 @@ def _finish(job, model, args, speed: str, extra: str = "") -> int:
             model.save(args.save_model)
     state = "stopped early (Ctrl-C); vectors saved so far" if model.interrupted else "done"
     ranks = f" ({job.world_size} processes)" if job.world_size > 1 else ""
-    job.say(f"{state}: {len(model.wv)} words x {model.vector_size}, {speed}{ranks}{extra} "
+    job.say(f"{state}: {len(cast(KeyedVectors, model.wv))} words x {model.vector_size}, {speed}{ranks}{extra} "
             f"-> {args.output}")
     return 130 if model.interrupted else 0
 
 
-def train_glove(args) -> int:
+def train_glove(args: argparse.Namespace) -> int:
     """`embforge train --model glove`: count (or load the matrix), train, write vectors."""
     job = join_job(args.device)
     fresh = GloVe(vector_size=args.size, window=args.window or 15, epochs=args.epochs or 25,

@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from ..corpus import encode, stream_memory
 from .common import corpus_arg, say
+import argparse
 
 __all__ = ["add_vocab_parser", "run_vocab"]
 
 
-def add_vocab_parser(sub) -> None:
+def add_vocab_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("vocab", help="count words and write a 'word count' vocabulary",
                        description="Count the words of CORPUS (text, .gz, .bz2 or .xz; one sentence "
                                    "a line) and write them, most frequent first, as GloVe's "
@@ -26,7 +28,7 @@ def add_vocab_parser(sub) -> None:
     p.set_defaults(run=run_vocab)
 
 
-def run_vocab(args) -> int:
+def run_vocab(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     corpus = encode(corpus_arg(args.corpus), min_count=args.min_count, max_vocab_size=args.max_vocab,
                     memory=stream_memory(args.memory), temp_dir=args.temp_dir,
