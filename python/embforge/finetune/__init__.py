@@ -23,8 +23,15 @@ torch, which this package loads when one of their names is first used, so
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
+
 from ..tokenizer import Tokenizer  # noqa: F401 - reachable as embforge.finetune.Tokenizer, as before
 from .data import encode_labels, load_tsv
+from .._typing import StrPath
+from types import ModuleType
+
+if TYPE_CHECKING:
+    from ..keyedvectors import KeyedVectors
 
 __all__ = ["load_tsv", "encode_labels", "TextClassifier", "finetune", "evaluate", "predict",
            "FinetuneResult", "save_classifier", "load_classifier"]
@@ -33,7 +40,8 @@ _NEEDS_TORCH = ("TextClassifier", "model_device", "FinetuneResult", "finetune", 
                 "predict", "save_classifier", "load_classifier")
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
+    module: ModuleType
     # Imported on first use (each of these modules imports torch at its top);
     # files pickled from the old single module name the class
     # `embforge.finetune.TextClassifier` and find it here too.
@@ -52,5 +60,5 @@ def __getattr__(name):
     return value
 
 
-def __dir__():
+def __dir__() -> List[str]:
     return sorted(set(globals()) | set(_NEEDS_TORCH))

@@ -1,11 +1,15 @@
 """Tokenised texts to padded batches of ids and masks on the model's device."""
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
 from ..torch_bridge import require_torch
+from .._typing import StrPath
+
+if TYPE_CHECKING:
+    from ..keyedvectors import KeyedVectors
 
 torch = require_torch()
 
@@ -26,7 +30,7 @@ def batches(lengths: np.ndarray, batch_size: int, rng: Optional[np.random.Genera
     return out
 
 
-def pad(encoded: List[List[int]], rows: np.ndarray, pad_id: int, device):
+def pad(encoded: List[List[int]], rows: np.ndarray, pad_id: int, device: Any) -> Any:
     """Ids [len(rows), longest] padded with `pad_id`, and the mask of real tokens."""
     width = max(1, max(len(encoded[r]) for r in rows))
     ids = np.full((len(rows), width), pad_id, dtype=np.int64)

@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 import os
-from typing import List, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+from .._typing import StrPath
+
+if TYPE_CHECKING:
+    from ..keyedvectors import KeyedVectors
 
 __all__ = ["load_tsv", "encode_labels"]
 
 
-def load_tsv(path, *, label_column: str = "label", text_column: str = "text",
+def load_tsv(path: StrPath, *, label_column: str = "label", text_column: str = "text",
              skip_empty: bool = False) -> Tuple[List[str], List[str]]:
     """Reads a labelled TSV file with a header line naming its columns.
 

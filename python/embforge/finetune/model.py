@@ -8,20 +8,27 @@ its names is first used.
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union, cast
 
 from ..backends.arrays import same_device
 from ..tokenizer import Tokenizer
 from ..torch_bridge import (DEFAULT_SPECIALS, require_torch, tensor_device,
                             to_embedding)
+from .._typing import StrPath
+
+if TYPE_CHECKING:
+    from ..keyedvectors import KeyedVectors
 
 torch = require_torch()  # an ImportError that says how to install it
-nn = torch.nn
+if TYPE_CHECKING:  # torch's own types for the classes below
+    from torch import Tensor, nn
+else:
+    nn = torch.nn
 
 __all__ = ["TextClassifier", "model_device", "check_device"]
 
 
-def sinusoids(length: int, dim: int):
+def sinusoids(length: int, dim: int) -> Any:
     """Fixed sinusoidal position codes [length, dim] (no parameters to learn)."""
     position = torch.arange(length, dtype=torch.float32)[:, None]
     half = (dim + 1) // 2
@@ -31,6 +38,7 @@ def sinusoids(length: int, dim: int):
 
 
 class TextClassifier(nn.Module):
+    positions: "Tensor"  # a buffer: register_buffer in __init__
     """Embedding -> + positions -> TransformerEncoder -> masked pooling -> linear head.
 
     ``embedding`` is any ``nn.Embedding`` (see :meth:`from_vectors`); the
@@ -41,7 +49,7 @@ class TextClassifier(nn.Module):
     markedly faster on CPU, where dropout's random draws are costly).
     """
 
-    def __init__(self, embedding, num_classes: int, *, num_layers: int = 2,
+    def __init__(self, embedding: Any, num_classes: int, *, num_layers: int = 2,
                  num_heads: int = 4, ff_dim: Optional[int] = None, dropout: float = 0.1,
                  encoder_dropout: Optional[float] = None, max_length: int = 256, pooling: str = "mean",
                  labels: Optional[Sequence[str]] = None, tokenizer: Optional[Tokenizer] = None) -> None:
@@ -65,7 +73,7 @@ class TextClassifier(nn.Module):
                 f"{tokenizer.vocab_size - 1} but the embedding has {embedding.num_embeddings} "
                 "rows; build both from the same vectors (TextClassifier.from_vectors)")
         device = embedding.weight.device
-        self.config = dict(num_classes=num_classes, num_layers=num_layers, num_heads=num_heads,
+        self.config: Dict[str, Any] = dict(num_classes=num_classes, num_layers=num_layers, num_heads=num_heads,
                            ff_dim=ff_dim or 2 * dim, dropout=dropout, max_length=max_length,
                            pooling=pooling,
                            encoder_dropout=dropout if encoder_dropout is None else encoder_dropout)
@@ -86,10 +94,10 @@ class TextClassifier(nn.Module):
         self.head = nn.Linear(dim, num_classes, device=device)
 
     @classmethod
-    def from_vectors(cls, kv, labels: Sequence[str], *, freeze_embedding: bool = False,
-                     copy: bool = False, device=None, init: str = "vectors",
+    def from_vectors(cls, kv: "KeyedVectors", labels: Sequence[str], *, freeze_embedding: bool = False,
+                     copy: bool = False, device: Any=None, init: str = "vectors",
                      specials: Sequence[str] = DEFAULT_SPECIALS, lowercase: bool = True,
-                     seed: Optional[int] = None, **architecture):
+                     seed: Optional[int] = None, **architecture: Any) -> Any:
         """A classifier whose embedding comes from `kv` (:func:`to_embedding`),
         with the matching tokenizer, on the vectors' device.
 
@@ -123,7 +131,7 @@ class TextClassifier(nn.Module):
             _randomise_words(model.embedding, len(kv))
         return model
 
-    def forward(self, input_ids, attention_mask=None):
+    def forward(self, input_ids: Any, attention_mask: Any=None) -> Any:
         """Class logits [batch, num_classes] for padded ids [batch, length]."""
         length = input_ids.shape[1]
         if length > self.positions.shape[0]:
@@ -165,23 +173,23 @@ class TextClassifier(nn.Module):
         else:
             for layer in list(self.encoder.layers)[layers - train_last_layers:]:
                 layer.requires_grad_(True)
-            self.encoder.norm.requires_grad_(True)
+            cast(nn.Module, self.encoder.norm).requires_grad_(True)  # built with a norm
             self.head.requires_grad_(True)
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
     @property
-    def device(self):
+    def device(self) -> Any:
         return self.embedding.weight.device
 
 
-def _randomise_words(embedding, n_words: int) -> None:
+def _randomise_words(embedding: Any, n_words: int) -> None:
     """Random word rows with the pre-trained rows' spread; specials kept."""
     with torch.no_grad():
         words = embedding.weight[:n_words]
         words.normal_(0.0, float(words.std()))
 
 
-def model_device(model):
+def model_device(model: Any) -> str:
     """The one device of all of `model`'s parameters and buffers; a model split
     across devices is an error (it would copy activations at every step)."""
     devices = {tensor_device(t) for t in list(model.parameters()) + list(model.buffers())}
@@ -191,7 +199,7 @@ def model_device(model):
     return devices.pop()
 
 
-def check_device(model, device) -> str:
+def check_device(model: Any, device: Any) -> str:
     """The model's device, after checking that `device` (if given) names it."""
     where = model_device(model)
     if device is not None and not same_device(device, where):

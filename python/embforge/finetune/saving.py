@@ -4,10 +4,15 @@ pickled classes, so the file does not depend on where TextClassifier lives)."""
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
 
 from ..tokenizer import Tokenizer
 from ..torch_bridge import require_torch
 from .model import TextClassifier
+from .._typing import StrPath
+
+if TYPE_CHECKING:
+    from ..keyedvectors import KeyedVectors
 
 torch = require_torch()
 
@@ -16,7 +21,7 @@ __all__ = ["save_classifier", "load_classifier"]
 FORMAT = "embforge-text-classifier-1"
 
 
-def save_classifier(model, path) -> None:
+def save_classifier(model: Any, path: StrPath) -> None:
     """Saves weights, architecture, labels and vocabulary in one torch file."""
     tok = model.tokenizer
     torch.save({"format": FORMAT, "config": model.config, "labels": model.labels,
@@ -25,7 +30,7 @@ def save_classifier(model, path) -> None:
                 "state_dict": model.state_dict()}, os.fspath(path))
 
 
-def load_classifier(path, device: str = "cpu"):
+def load_classifier(path: StrPath, device: str = "cpu") -> Any:
     """Loads a :func:`save_classifier` file onto `device`."""
     saved = torch.load(os.fspath(path), map_location=device, weights_only=True)
     if not isinstance(saved, dict) or saved.get("format") != FORMAT:

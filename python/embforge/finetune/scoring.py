@@ -1,7 +1,7 @@
 """Scoring and using a trained classifier: accuracy and loss, predicted labels."""
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -10,13 +10,17 @@ from ..torch_bridge import require_torch
 from .batches import batches, pad
 from .data import encode_labels
 from .model import model_device
+from .._typing import StrPath
+
+if TYPE_CHECKING:
+    from ..keyedvectors import KeyedVectors
 
 torch = require_torch()
 
 __all__ = ["evaluate", "predict", "logits"]
 
 
-def logits(model, tokenizer, texts: Sequence[str], batch_size: int):
+def logits(model: Any, tokenizer: Any, texts: Sequence[str], batch_size: int) -> Any:
     """Class logits [len(texts), num_classes] on the model's device, in eval mode."""
     where = model_device(model)
     encoded = [tokenizer.encode(text) for text in texts]
@@ -31,7 +35,7 @@ def logits(model, tokenizer, texts: Sequence[str], batch_size: int):
     return out
 
 
-def evaluate(model, texts: Sequence[str], labels: Sequence[str], *,
+def evaluate(model: Any, texts: Sequence[str], labels: Sequence[str], *,
              tokenizer: Optional[Tokenizer] = None, batch_size: int = 256) -> Dict[str, float]:
     """``{"accuracy", "loss", "n"}`` of `model` on labelled texts. Labels the
     model has no class for are an error."""
@@ -45,7 +49,7 @@ def evaluate(model, texts: Sequence[str], labels: Sequence[str], *,
     return {"accuracy": float(accuracy), "loss": float(loss), "n": len(texts)}
 
 
-def predict(model, texts: Sequence[str], *, tokenizer: Optional[Tokenizer] = None,
+def predict(model: Any, texts: Sequence[str], *, tokenizer: Optional[Tokenizer] = None,
             batch_size: int = 256) -> List[str]:
     """The predicted label of each text."""
     scores = logits(model, tokenizer or model.tokenizer, texts, batch_size)

@@ -3,7 +3,7 @@ validation accuracy) run by the shared training loop (``embforge.training``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union, cast
 
 import numpy as np
 
@@ -14,6 +14,10 @@ from .batches import batches, pad
 from .data import encode_labels
 from .model import check_device
 from .scoring import evaluate
+from .._typing import StrPath
+
+if TYPE_CHECKING:
+    from ..keyedvectors import KeyedVectors
 
 torch = require_torch()
 
@@ -37,38 +41,40 @@ class ClassificationTask(Task):
     validation: accuracy (ties broken by the lower loss)."""
     monitor, maximize = "val_accuracy", True
 
-    def __init__(self, tokenizer, texts, targets, batch_size, where, val_texts=None, val_labels=None) -> None:
+    def __init__(self, tokenizer: Any, texts: Any, targets: Any, batch_size: Any, where: Any, val_texts: Any=None, val_labels: Any=None) -> None:
         self.tokenizer, self.targets, self.batch_size, self.where = tokenizer, targets, batch_size, where
         self.encoded = [tokenizer.encode(text) for text in texts]
         self.lengths = np.array([len(ids) for ids in self.encoded])
         self.val_texts, self.val_labels = val_texts, val_labels
 
-    def batches(self, rng):
+    def batches(self, rng: Any) -> Any:
         return batches(self.lengths, self.batch_size, rng)
 
-    def loss(self, model, rows):
+    def loss(self, model: Any, rows: Any) -> Any:
         ids, mask = pad(self.encoded, rows, self.tokenizer.pad_id, self.where)
         target = self.targets[torch.from_numpy(rows).to(self.where)]
         return torch.nn.functional.cross_entropy(model(ids, mask), target), len(rows)
 
-    def validate(self, model):
+    def validate(self, model: Any) -> Dict[str, float]:
         if self.val_texts is None:
             return {}
         scores = evaluate(model, self.val_texts, self.val_labels, tokenizer=self.tokenizer)
         return {"val_loss": scores["loss"], "val_accuracy": scores["accuracy"]}
 
-    def better(self, row, best):
-        return (row["val_accuracy"] > best["val_accuracy"]
-                or (row["val_accuracy"] == best["val_accuracy"] and row["val_loss"] < best["val_loss"]))
+    def better(self, row: Any, best: Any) -> bool:
+        better: bool = (row["val_accuracy"] > best["val_accuracy"]
+                        or (row["val_accuracy"] == best["val_accuracy"]
+                            and row["val_loss"] < best["val_loss"]))
+        return better
 
 
-def finetune(model, train_texts: Sequence[str], train_labels: Sequence[str],
+def finetune(model: Any, train_texts: Sequence[str], train_labels: Sequence[str],
              val_texts: Optional[Sequence[str]] = None, val_labels: Optional[Sequence[str]] = None, *,
              epochs: int = 10, batch_size: int = 32, lr: float = 1e-3, weight_decay: float = 0.01,
              warmup: float = 0.1, max_grad_norm: float = 1.0, patience: Optional[int] = 3,
              freeze_embedding: Optional[bool] = None, train_last_layers: Optional[int] = None,
-             tokenizer: Optional[Tokenizer] = None, device=None, seed: Optional[int] = None,
-             progress: bool = True, checkpoint_dir=None, resume: bool = False) -> FinetuneResult:
+             tokenizer: Optional[Tokenizer] = None, device: Any=None, seed: Optional[int] = None,
+             progress: bool = True, checkpoint_dir: Optional[StrPath]=None, resume: bool = False) -> FinetuneResult:
     """Fine-tunes `model` (a :class:`TextClassifier`) on labelled texts.
 
     AdamW with linear warm-up and decay, gradient clipping at
@@ -101,7 +107,8 @@ def finetune(model, train_texts: Sequence[str], train_labels: Sequence[str],
         raise ValueError(f"epochs and batch_size must be >= 1, got {epochs} and {batch_size}")
     targets = torch.from_numpy(encode_labels(train_labels, model.labels, "train labels")).to(where)
     if val_texts is not None:
-        encode_labels(val_labels, model.labels, "validation labels")  # fail before training
+        encode_labels(cast(Sequence[str], val_labels), model.labels,  # given with val_texts
+                      "validation labels")  # fail before training
     if freeze_embedding is not None or train_last_layers is not None:
         model.set_trainable(freeze_embedding=bool(freeze_embedding), train_last_layers=train_last_layers)
     task = ClassificationTask(tokenizer, train_texts, targets, batch_size, where, val_texts, val_labels)
@@ -115,7 +122,7 @@ def finetune(model, train_texts: Sequence[str], train_labels: Sequence[str],
                           trainable_parameters=done.trainable_parameters, seconds=done.seconds)
 
 
-def _check_sizes(model, tokenizer) -> None:
+def _check_sizes(model: Any, tokenizer: Any) -> None:
     rows = model.embedding.num_embeddings
     if tokenizer.vocab_size > rows:
         raise ValueError(f"vocabulary/embedding size mismatch: the tokenizer has ids up to "

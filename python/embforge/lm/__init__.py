@@ -18,14 +18,22 @@ that needs it is first used, so ``import embforge.lm`` works without it.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
+
 from .data import TokenStream, encode_texts, read_texts
+from .._typing import StrPath
+from types import ModuleType
+
+if TYPE_CHECKING:
+    from ..keyedvectors import KeyedVectors
 
 __all__ = ["DecoderLM", "train_lm", "LMResult", "perplexity", "generate", "Completion",
            "save_lm", "load_lm", "Dialogue", "gpt2_from_vectors", "TokenStream",
            "encode_texts", "read_texts"]
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
+    module: ModuleType
     # each of these modules imports torch at its top: loaded on first use
     if name == "DecoderLM":
         from . import model as module
@@ -48,5 +56,5 @@ def __getattr__(name):
     return value
 
 
-def __dir__():
+def __dir__() -> List[str]:
     return sorted(set(globals()) | set(__all__))

@@ -3,9 +3,13 @@ continuing a simple template over a bounded history (no retrieval)."""
 from __future__ import annotations
 
 from collections import deque
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Deque, Dict, List, Optional, Sequence, Union, cast
 
 from .generation import Completion, generate
+from .._typing import StrPath
+
+if TYPE_CHECKING:
+    from ..keyedvectors import KeyedVectors
 
 __all__ = ["Dialogue"]
 
@@ -20,7 +24,7 @@ class Dialogue:
     the answer in the model's context.
     """
 
-    def __init__(self, model, *, history: int = 3, max_new_tokens: int = 30,
+    def __init__(self, model: Any, *, history: int = 3, max_new_tokens: int = 30,
                  user: str = "question", bot: str = "answer", temperature: float = 0.8,
                  top_k: Optional[int] = 40, top_p: Optional[float] = 0.95, seed: Optional[int] = None) -> None:
         if history < 0:
@@ -29,8 +33,8 @@ class Dialogue:
             raise ValueError(f"max_new_tokens must be in 1..{model.context - 3} for a context of "
                              f"{model.context}, got {max_new_tokens}")
         self.model, self.user, self.bot = model, user, bot
-        self.history = deque(maxlen=history)   # a full deque drops its oldest exchange
-        self.options = dict(max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k,
+        self.history: Deque[List[str]] = deque(maxlen=history)   # a full deque drops its oldest exchange
+        self.options: Dict[str, Any] = dict(max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k,
                             top_p=top_p, banned=[model.tokenizer.unk_id])
         self.seed = seed
         self.turns = 0
@@ -44,7 +48,7 @@ class Dialogue:
         current = [self.user, *words, self.bot]
         if len(current) > room:   # an over-long line keeps its end
             current = [self.user, *words[-(room - 2):], self.bot] if room > 2 else current[-room:]
-        kept = []
+        kept: List[List[str]] = []
         for exchange in reversed(self.history):
             if len(exchange) + len(current) + sum(map(len, kept)) > room:
                 break
@@ -54,7 +58,7 @@ class Dialogue:
     def reply(self, line: str) -> Completion:
         prompt = self.prompt(line)
         seed = None if self.seed is None else self.seed + self.turns
-        answer = generate(self.model, prompt, seed=seed, **self.options)
+        answer = cast(Completion, generate(self.model, prompt, seed=seed, **self.options))  # str prompt
         self.turns += 1
         self.history.append([self.user, *line.split(), self.bot,
                              *answer.text.split()])

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Iterable, List, Sequence, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence, Union
 
 import numpy as np
 
 from ..io.compression import open_text
+from .._typing import StrPath
+
+if TYPE_CHECKING:
+    from ..keyedvectors import KeyedVectors
 
 __all__ = ["read_texts", "TokenStream", "encode_texts"]
 
 IGNORE = -100   # a target the loss skips (what follows an <eos>: the next text's <bos>)
 
 
-def read_texts(paths: Union[str, os.PathLike, Sequence], limit: int = None) -> List[str]:
+def read_texts(paths: Union[StrPath, Sequence[StrPath]], limit: Optional[int] = None) -> List[str]:
     """The non-blank lines of one file or several (plain, .gz, .bz2, .xz),
     each a text; at most `limit` of them. No text at all is a ValueError."""
     if isinstance(paths, (str, os.PathLike)):
@@ -30,7 +34,7 @@ def read_texts(paths: Union[str, os.PathLike, Sequence], limit: int = None) -> L
                     if limit is not None and len(texts) >= limit:
                         return texts
     if not texts:
-        raise ValueError(f"no text in {', '.join(map(os.fspath, paths))} (only blank lines)")
+        raise ValueError(f"no text in {', '.join(os.fspath(p) for p in paths)} (only blank lines)")
     return texts
 
 
@@ -56,7 +60,7 @@ class TokenStream:
         return np.arange(0, max(1, len(self.ids) - 1), context)
 
 
-def encode_texts(tokenizer, texts: Iterable[str], bos_id: int, eos_id: int) -> TokenStream:
+def encode_texts(tokenizer: Any, texts: Iterable[str], bos_id: int, eos_id: int) -> TokenStream:
     """The :class:`TokenStream` of `texts` (unknown words to <unk>, counted)."""
     parts, words, unknown = [], 0, 0
     bos, eos = np.array([bos_id], np.int64), np.array([eos_id], np.int64)

@@ -4,9 +4,13 @@ top-p) or greedy, a key/value cache so each new token costs one position
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union, cast
 
 from ..torch_bridge import require_torch
+from .._typing import StrPath
+
+if TYPE_CHECKING:
+    from ..keyedvectors import KeyedVectors
 
 torch = require_torch()
 
@@ -23,7 +27,7 @@ class Completion:
     stopped: str              # "eos", "length" (max_new_tokens) or "context" (the model's limit)
 
 
-def encode_prompts(model, prompts: Sequence[str]):
+def encode_prompts(model: Any, prompts: Sequence[str]) -> Any:
     """``[<bos> + ids]`` per prompt, and the unknown-word count of each."""
     tokenizer = model.tokenizer
     encoded, unknown = [], []
@@ -42,7 +46,7 @@ def encode_prompts(model, prompts: Sequence[str]):
     return encoded, unknown
 
 
-def _filter(logits, temperature: float, top_k: Optional[int], top_p: Optional[float]):
+def _filter(logits: Any, temperature: float, top_k: Optional[int], top_p: Optional[float]) -> Any:
     logits = logits / temperature
     if top_k is not None and top_k < logits.shape[-1]:
         kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]
@@ -56,10 +60,10 @@ def _filter(logits, temperature: float, top_k: Optional[int], top_p: Optional[fl
     return logits
 
 
-def generate(model, prompts: Union[str, Sequence[str]], max_new_tokens: int = 50, *,
+def generate(model: Any, prompts: Union[str, Sequence[str]], max_new_tokens: int = 50, *,
              temperature: float = 1.0, top_k: Optional[int] = None, top_p: Optional[float] = None,
              seed: Optional[int] = None, use_cache: bool = True, stop_at_eos: bool = True,
-             banned: Sequence[int] = ()):
+             banned: Sequence[int] = ()) -> Union[Completion, List[Completion]]:
     """Continues each prompt by up to `max_new_tokens` tokens.
 
     ``temperature=0`` is greedy; otherwise sampling from the softmax at
@@ -77,7 +81,7 @@ def generate(model, prompts: Union[str, Sequence[str]], max_new_tokens: int = 50
     context, is a ValueError naming it.
     """
     single = isinstance(prompts, str)
-    prompts = [prompts] if single else list(prompts)
+    prompts = [cast(str, prompts)] if single else list(prompts)
     if not prompts:
         raise ValueError("no prompt given")
     if max_new_tokens < 1:
@@ -136,7 +140,7 @@ def generate(model, prompts: Union[str, Sequence[str]], max_new_tokens: int = 50
     return out[0] if single else out
 
 
-def _completions(model, new, encoded, unknown, steps, max_new_tokens, stop_at_eos) -> List[Completion]:
+def _completions(model: Any, new: Any, encoded: Any, unknown: Any, steps: Any, max_new_tokens: Any, stop_at_eos: Any) -> List[Completion]:
     tokenizer = model.tokenizer
     columns = torch.stack(new, dim=1).tolist() if new else [[] for _ in encoded]
     specials = {model.pad_id, model.bos_id, model.eos_id}

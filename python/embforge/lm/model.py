@@ -11,26 +11,33 @@ Built on the vectors' device. Needs torch (imported at the top).
 from __future__ import annotations
 
 import math
-from typing import List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union, cast
 
 from ..backends.arrays import same_device
 from ..finetune.model import sinusoids
 from ..tokenizer import Tokenizer
 from ..torch_bridge import LM_SPECIALS, require_torch, to_embedding
+from .._typing import StrPath
+
+if TYPE_CHECKING:
+    from ..keyedvectors import KeyedVectors
 
 torch = require_torch()
-nn = torch.nn
+if TYPE_CHECKING:  # torch's own types for the classes below
+    from torch import Tensor, nn
+else:
+    nn = torch.nn
 F = torch.nn.functional
 
 __all__ = ["DecoderLM", "Cache"]
 
-Cache = List[Tuple[object, object]]   # per block: keys and values [batch, heads, seen, head_dim]
+Cache = List[Tuple[Any, Any]]   # per block: keys and values [batch, heads, seen, head_dim]
 
 
 class Block(nn.Module):
     """Pre-norm transformer block: x + attn(norm(x)), then x + mlp(norm(x))."""
 
-    def __init__(self, width: int, heads: int, ff_dim: int, dropout: float, device) -> None:
+    def __init__(self, width: int, heads: int, ff_dim: int, dropout: float, device: Any) -> None:
         super().__init__()
         self.heads, self.dropout = heads, dropout
         self.norm1 = nn.LayerNorm(width, device=device)
@@ -41,7 +48,7 @@ class Block(nn.Module):
                                  nn.Linear(ff_dim, width, device=device))
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, x, mask, past):
+    def forward(self, x: Any, mask: Any, past: Any) -> Any:
         b, t, width = x.shape
         q, k, v = self.qkv(self.norm1(x)).view(b, t, 3, self.heads, width // self.heads).unbind(2)
         q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
@@ -66,7 +73,9 @@ class DecoderLM(nn.Module):
     then freezing the embedding freezes the output layer too.
     """
 
-    def __init__(self, embedding, *, tokenizer: Tokenizer, bos_id: int, eos_id: int,
+    sinusoids: "Tensor"  # a buffer (positions="sinusoidal"): register_buffer in __init__
+
+    def __init__(self, embedding: Any, *, tokenizer: Tokenizer, bos_id: int, eos_id: int,
                  width: Optional[int] = None, num_layers: int = 2, num_heads: int = 4,
                  ff_dim: Optional[int] = None, dropout: float = 0.1, context: int = 128,
                  positions: str = "learned", tie: bool = True) -> None:
@@ -91,7 +100,7 @@ class DecoderLM(nn.Module):
             if not 0 <= token < rows:
                 raise ValueError(f"{name}={token} is not a row of the {rows}-row embedding")
         device = embedding.weight.device
-        self.config = dict(width=width, num_layers=num_layers, num_heads=num_heads,
+        self.config: Dict[str, Any] = dict(width=width, num_layers=num_layers, num_heads=num_heads,
                            ff_dim=int(ff_dim or 4 * width), dropout=dropout, context=context,
                            positions=positions, tie=tie)
         self.tokenizer, self.bos_id, self.eos_id = tokenizer, bos_id, eos_id
@@ -100,6 +109,7 @@ class DecoderLM(nn.Module):
         projected = width != dim
         self.project_in = nn.Linear(dim, width, bias=False, device=device) if projected else None
         self.project_out = nn.Linear(width, dim, bias=False, device=device) if projected and tie else None
+        self.position: Optional[nn.Embedding]
         if positions == "learned":
             self.position = nn.Embedding(context, width, device=device)
             nn.init.normal_(self.position.weight, std=0.02)
@@ -112,13 +122,13 @@ class DecoderLM(nn.Module):
         self.norm = nn.LayerNorm(width, device=device)
         self.head = None if tie else nn.Linear(width, rows, bias=False, device=device)
         for block in self.blocks:   # GPT-2's scaling of the residual projections
-            for layer in (block.out, block.mlp[2]):
+            for layer in (cast(Block, block).out, cast(nn.Linear, cast(Block, block).mlp[2])):
                 nn.init.normal_(layer.weight, std=0.02 / math.sqrt(2 * num_layers))
 
     @classmethod
-    def from_vectors(cls, kv, *, share_vectors: bool = False, device=None, init: str = "vectors",
+    def from_vectors(cls, kv: "KeyedVectors", *, share_vectors: bool = False, device: Any=None, init: str = "vectors",
                      freeze_embedding: bool = False, lowercase: bool = True,
-                     seed: Optional[int] = None, **architecture) -> "DecoderLM":
+                     seed: Optional[int] = None, **architecture: Any) -> "DecoderLM":
         """A language model whose token embedding is `kv` plus the specials
         ``<pad> <unk> <bos> <eos>`` (:func:`to_embedding`), with the matching
         tokenizer, on the vectors' device (or `device`).
@@ -157,18 +167,19 @@ class DecoderLM(nn.Module):
 
     # -------------------------------------------------------------- running
     @property
-    def device(self):
+    def device(self) -> Any:
         return self.embedding.weight.device
 
     @property
     def context(self) -> int:
-        return self.config["context"]
+        context: int = self.config["context"]
+        return context
 
-    def get_input_embeddings(self):
+    def get_input_embeddings(self) -> Any:
         return self.embedding
 
-    def forward(self, input_ids, attention_mask=None, past: Optional[Cache] = None,
-                use_cache: bool = False):
+    def forward(self, input_ids: Any, attention_mask: Any=None, past: Optional[Cache] = None,
+                use_cache: bool = False) -> Any:
         """Next-token logits [batch, length, rows] for ids [batch, length].
 
         ``attention_mask`` (1 = token, 0 = padding; left padding for batched
@@ -194,14 +205,14 @@ class DecoderLM(nn.Module):
         logits = self.logits(self.norm(x))
         return (logits, cache) if use_cache else logits
 
-    def logits(self, hidden):
+    def logits(self, hidden: Any) -> Any:
         if self.head is not None:
             return self.head(hidden)
         if self.project_out is not None:
             hidden = self.project_out(hidden)
         return hidden @ self.embedding.weight.T
 
-    def _mask_and_positions(self, attention_mask, b: int, t: int, seen: int, device):
+    def _mask_and_positions(self, attention_mask: Any, b: int, t: int, seen: int, device: Any) -> Any:
         """The attention mask SDPA takes (None: plain causal) and the position
         of each new token (counted over real tokens: left padding takes none)."""
         if attention_mask is None and seen == 0:

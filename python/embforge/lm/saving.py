@@ -4,11 +4,16 @@ corrupt, foreign or inconsistent file is a ValueError naming it."""
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
 
 from ..tokenizer import Tokenizer
 from ..torch_bridge import LM_SPECIALS, require_torch
 from ..training.tensor_files import read_tensors, write_tensors
 from .model import DecoderLM
+from .._typing import StrPath
+
+if TYPE_CHECKING:
+    from ..keyedvectors import KeyedVectors
 
 torch = require_torch()
 
@@ -20,13 +25,13 @@ _CONFIG_TYPES = {"width": int, "num_layers": int, "num_heads": int, "ff_dim": in
                  "context": int, "positions": str, "tie": bool}
 
 
-def _file(path) -> str:
+def _file(path: StrPath) -> str:
     path = os.fspath(path)
     return os.path.join(path, MODEL_FILE) if os.path.isdir(path) or not path.endswith(".safetensors") \
         else path
 
 
-def save_lm(model, path) -> str:
+def save_lm(model: Any, path: StrPath) -> str:
     """Writes `model` to ``path/model.safetensors`` (a directory, made if
     needed) or to `path` itself when it ends in ``.safetensors``; returns
     the file written."""
@@ -41,7 +46,7 @@ def save_lm(model, path) -> str:
     return file
 
 
-def load_lm(path, device: str = "cpu") -> DecoderLM:
+def load_lm(path: StrPath, device: str = "cpu") -> DecoderLM:
     """Loads a :func:`save_lm` file (or the directory holding it) onto `device`."""
     file = _file(path)
     tensors, meta = read_tensors(file, device=None)
@@ -62,7 +67,7 @@ def load_lm(path, device: str = "cpu") -> DecoderLM:
     return model.eval()
 
 
-def _build(meta: dict, device) -> DecoderLM:
+def _build(meta: Dict[str, Any], device: Any) -> DecoderLM:
     if meta.get("format") != FORMAT:
         raise ValueError(f"format {meta.get('format')!r}, expected {FORMAT!r}")
     config = dict(meta["config"])

@@ -4,20 +4,24 @@ Face causal LMs (whose output carries ``.logits``)."""
 from __future__ import annotations
 
 import math
-from typing import Dict, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
 from ..torch_bridge import require_torch
 from ..training.loop import Task
 from .data import IGNORE, TokenStream
+from .._typing import StrPath
+
+if TYPE_CHECKING:
+    from ..keyedvectors import KeyedVectors
 
 torch = require_torch()
 
 __all__ = ["LMTask", "perplexity", "window_batch", "lm_context", "lm_bos_id"]
 
 
-def lm_context(model) -> int:
+def lm_context(model: Any) -> int:
     """How many tokens `model` attends over (ours: ``context``; GPT-2: ``n_positions``)."""
     context = getattr(model, "context", None) or getattr(getattr(model, "config", None), "n_positions", None)
     if not context:
@@ -25,7 +29,7 @@ def lm_context(model) -> int:
     return int(context)
 
 
-def lm_bos_id(model) -> int:
+def lm_bos_id(model: Any) -> int:
     bos = getattr(model, "bos_id", None)
     if bos is None:
         bos = getattr(getattr(model, "config", None), "bos_token_id", None)
@@ -34,12 +38,12 @@ def lm_bos_id(model) -> int:
     return int(bos)
 
 
-def _logits(model, ids):
+def _logits(model: Any, ids: Any) -> Any:
     out = model(ids)
     return out.logits if hasattr(out, "logits") else out
 
 
-def window_batch(stream: TokenStream, starts, context: int, bos_id: int, device):
+def window_batch(stream: TokenStream, starts: Any, context: int, bos_id: int, device: Any) -> Any:
     """Inputs and targets [len(starts), width] for windows at `starts`;
     short windows padded with ignored targets (and the <bos> id as input)."""
     width = max(min(context, len(stream.ids) - 1 - int(s)) for s in starts)
@@ -54,7 +58,7 @@ def window_batch(stream: TokenStream, starts, context: int, bos_id: int, device)
     return torch.from_numpy(inputs).to(device), torch.from_numpy(targets).to(device)
 
 
-def _loss_sum(model, inputs, targets):
+def _loss_sum(model: Any, inputs: Any, targets: Any) -> Any:
     logits = _logits(model, inputs)
     return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(),
                                              targets.reshape(-1), ignore_index=IGNORE,
@@ -68,9 +72,10 @@ class LMTask(Task):
     ``windows_per_epoch`` (default: all) draws that many windows at random
     per epoch: epochs then measure the token budget, e.g. for a learning curve.
     """
-    monitor, maximize = "val_loss", False
+    monitor: Optional[str] = "val_loss"
+    maximize = False
 
-    def __init__(self, stream: TokenStream, *, context: int, batch_size: int, bos_id: int, device,
+    def __init__(self, stream: TokenStream, *, context: int, batch_size: int, bos_id: int, device: Any,
                  valid: Optional[TokenStream] = None, windows_per_epoch: Optional[int] = None,
                  eval_batch_size: int = 32) -> None:
         if batch_size < 1 or context < 2:
@@ -84,7 +89,7 @@ class LMTask(Task):
         if valid is None:
             self.monitor = None
 
-    def batches(self, rng):
+    def batches(self, rng: Any) -> Any:
         if self.windows_per_epoch is None:
             order = rng.permutation(self.starts)
         else:
@@ -92,15 +97,15 @@ class LMTask(Task):
                                replace=self.windows_per_epoch > len(self.starts))
         return [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
 
-    def loss(self, model, starts):
+    def loss(self, model: Any, starts: Any) -> Any:
         inputs, targets = window_batch(self.stream, starts, self.context, self.bos_id, self.device)
         count = int((targets != IGNORE).sum())
         return _loss_sum(model, inputs, targets) / max(1, count), count
 
-    def epoch_row(self, loss_sum, items):
+    def epoch_row(self, loss_sum: Any, items: Any) -> Dict[str, float]:
         return {"train_loss": loss_sum / max(1, items), "tokens": items}
 
-    def validate(self, model):
+    def validate(self, model: Any) -> Dict[str, float]:
         if self.valid is None:
             return {}
         scores = perplexity(model, self.valid, context=self.context, bos_id=self.bos_id,
@@ -108,7 +113,7 @@ class LMTask(Task):
         return {"val_loss": scores["loss"], "val_perplexity": scores["perplexity"]}
 
 
-def perplexity(model, stream: TokenStream, *, context: Optional[int] = None,
+def perplexity(model: Any, stream: TokenStream, *, context: Optional[int] = None,
                bos_id: Optional[int] = None, batch_size: int = 32) -> Dict[str, float]:
     """``{"perplexity", "loss", "tokens", "unknown_rate"}`` of `model` on
     `stream`, read in non-overlapping windows of `context` tokens (default:

@@ -3,12 +3,16 @@ with the shared training loop, held-out perplexity after every epoch."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
 
 from ..torch_bridge import require_torch
 from ..training.loop import FitResult, fit
 from .data import TokenStream
 from .task import LMTask, lm_bos_id, lm_context
+from .._typing import StrPath
+
+if TYPE_CHECKING:
+    from ..keyedvectors import KeyedVectors
 
 torch = require_torch()
 
@@ -21,7 +25,7 @@ class LMResult(FitResult):
     best_val_perplexity: Optional[float] = None
 
 
-def set_trainable(model, freeze_embedding: bool, train_last_layers: Optional[int]) -> None:
+def set_trainable(model: Any, freeze_embedding: bool, train_last_layers: Optional[int]) -> None:
     """DecoderLM.set_trainable, or its equivalent for a GPT-2 model (blocks
     ``transformer.h``, final norm ``transformer.ln_f``; the LM head is tied
     to the input embedding and frozen with it)."""
@@ -45,12 +49,12 @@ def set_trainable(model, freeze_embedding: bool, train_last_layers: Optional[int
         body.ln_f.requires_grad_(True)
 
 
-def train_lm(model, train: TokenStream, valid: Optional[TokenStream] = None, *, epochs: int = 3,
+def train_lm(model: Any, train: TokenStream, valid: Optional[TokenStream] = None, *, epochs: int = 3,
              batch_size: int = 16, lr: float = 1e-3, weight_decay: float = 0.01, warmup: float = 0.1,
              max_grad_norm: float = 1.0, patience: Optional[int] = 2,
              freeze_embedding: Optional[bool] = None, train_last_layers: Optional[int] = None,
              windows_per_epoch: Optional[int] = None, context: Optional[int] = None,
-             checkpoint_dir=None, resume: bool = False, seed: Optional[int] = None,
+             checkpoint_dir: Optional[StrPath]=None, resume: bool = False, seed: Optional[int] = None,
              progress: bool = True) -> LMResult:
     """Fine-tunes `model` on `train` (an :func:`encode_texts` stream) in
     windows of the model's context, scoring `valid` after every epoch.
