@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional, Tuple, Union, c
 
 import numpy as np
 
+from ._typing import Corpus, Memory, StrPath
 from . import _native
 from ._checks import MIN_MEMORY, check_number, parse_memory
 from .backends import get_backend
@@ -35,7 +36,6 @@ from .io.archive import read_archive
 from .io.atomic import atomic_write
 from .progress import make_bar, run_polled
 from .vocab import Vocabulary
-from ._typing import Corpus, Memory, StrPath
 from .backends.base import CooccurrenceCount
 
 if TYPE_CHECKING:
@@ -74,10 +74,11 @@ class Cooccurrence:
     lookups.
     """
 
-    def __init__(self, rows: Any, cols: Any, values: Any, vocab: Vocabulary, *, window: Optional[int] = None,
-                 symmetric: Optional[bool] = None, distance_weighting: Optional[bool] = None,
-                 stats: Optional[Dict[str, Any]] = None, check: bool = True, source: Any=None,
-                 device: str = "cpu", group: Any=None) -> None:
+    def __init__(self, rows: Any, cols: Any, values: Any, vocab: Vocabulary, *,
+                 window: Optional[int] = None, symmetric: Optional[bool] = None,
+                 distance_weighting: Optional[bool] = None, stats: Optional[Dict[str, Any]] = None,
+                 check: bool = True, source: Any = None, device: str = "cpu", group: Any = None
+                 ) -> None:
         self._source = source  # (open archive file, {column: cooc_file.Member}) when on disk
         self._backend = get_backend(device)
         self.device = self._backend.device  # where rows/cols/values live
@@ -319,7 +320,7 @@ class Cooccurrence:
         return result
 
     # ------------------------------------------------------------ GloVe's format
-    def save_glove_binary(self, path: StrPath, vocab_path: Optional[StrPath]=None) -> None:
+    def save_glove_binary(self, path: StrPath, vocab_path: Optional[StrPath] = None) -> None:
         """Writes glove.c's ``cooccurrence.bin``: records of int32 word1, int32
         word2, float64 value, little-endian, ids 1-based, in (row, col) order.
         `vocab_path` also writes the matching ``vocab.txt`` ("word count" lines)."""
@@ -391,13 +392,14 @@ def _check_glove_records(path: StrPath, records: np.ndarray, start: int, vocab: 
                          "values must be finite and > 0")
 
 
-def cooccurrence(corpus: "Corpus | EncodedCorpus", vocab: Optional[Vocabulary] = None, *, window: int = 15,
-                 symmetric: bool = True, distance_weighting: bool = True, min_count: int = 5,
-                 max_vocab_size: Optional[int] = None, workers: Optional[int] = None,
-                 memory: Memory = "1GB", temp_dir: Optional[StrPath]=None, device: str = "cpu",
+def cooccurrence(corpus: "Corpus | EncodedCorpus", vocab: Optional[Vocabulary] = None, *,
+                 window: int = 15, symmetric: bool = True, distance_weighting: bool = True,
+                 min_count: int = 5, max_vocab_size: Optional[int] = None,
+                 workers: Optional[int] = None, memory: Memory = "1GB",
+                 temp_dir: Optional[StrPath] = None, device: str = "cpu",
                  progress: Optional[bool] = None, max_product: int = -1,
-                 path: Optional[StrPath]=None, keep_on_device: bool = False, distributed: bool = False,
-                 process_group: Any=None) -> Cooccurrence:
+                 path: Optional[StrPath] = None, keep_on_device: bool = False,
+                 distributed: bool = False, process_group: Any = None) -> Cooccurrence:
     """Counts the co-occurrence matrix of `corpus`.
 
     `corpus`: a file path (text, .gz, .bz2, .xz), a list of paths, an iterable

@@ -31,12 +31,12 @@ from typing import (TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Optional
 
 import numpy as np
 
+from ._typing import Corpus, Memory, StrPath
 from ._checks import MIN_MEMORY, parse_memory
 from ._native import core
 from ._tokens import is_token
 from .io.compression import open_binary
 from .vocab import Vocabulary
-from ._typing import Corpus, Memory, StrPath
 
 if TYPE_CHECKING:
     from typing_extensions import TypeGuard
@@ -228,10 +228,12 @@ class EncodedCorpus:
                 f"{self.raw_tokens} raw tokens, vocabulary of {len(self.vocab)}{where})")
 
 
-def encode(source: "Corpus | EncodedCorpus", vocab: Optional[Vocabulary] = None, *, min_count: int = 5,
-           max_vocab_size: Optional[int] = None, max_sentence_length: int = 10000,
-           stream_path: Optional[StrPath]=None, memory: Memory=DEFAULT_MEMORY, temp_dir: Optional[StrPath]=None, vocab_memory: Optional[Memory]=None,
-           distributed: bool = False, process_group: Any=None) -> EncodedCorpus:
+def encode(source: "Corpus | EncodedCorpus", vocab: Optional[Vocabulary] = None, *,
+           min_count: int = 5, max_vocab_size: Optional[int] = None,
+           max_sentence_length: int = 10000, stream_path: Optional[StrPath] = None,
+           memory: Memory = DEFAULT_MEMORY, temp_dir: Optional[StrPath] = None,
+           vocab_memory: Optional[Memory] = None, distributed: bool = False,
+           process_group: Any = None) -> EncodedCorpus:
     """Reads `source` once: counts words and encodes the text into ids.
 
     Without `vocab`, the vocabulary is built from the corpus: words seen at

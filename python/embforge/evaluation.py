@@ -27,10 +27,10 @@ import os
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
-
-from .io.compression import open_binary, open_text
 from numpy.typing import ArrayLike
+
 from ._typing import StrPath
+from .io.compression import open_binary, open_text
 
 if TYPE_CHECKING:
     from .keyedvectors import KeyedVectors
@@ -116,7 +116,8 @@ def spearmanr(x: ArrayLike, y: ArrayLike) -> CorrelationResult:
 
 # ---------------------------------------------------------------- vocabulary view
 
-def _case_vocab(kv: "KeyedVectors", restrict_vocab: Optional[int], case_insensitive: bool) -> Tuple[Dict[str, int], np.ndarray, int]:
+def _case_vocab(kv: "KeyedVectors", restrict_vocab: Optional[int], case_insensitive: bool
+                ) -> Tuple[Dict[str, int], np.ndarray, int]:
     """gensim's ``ok_vocab``: folded key -> index of its first spelling among the
     first `restrict_vocab` keys; plus, for each of those rows, the index its
     folded key maps to (rows that are case variants of one another share it)."""
@@ -142,7 +143,8 @@ class _Question(NamedTuple):
     words: Tuple[str, ...]   # folded a, b, c, expected
 
 
-def read_analogies(path: StrPath, case_insensitive: bool = True) -> List[Tuple[str, List[_Question]]]:
+def read_analogies(path: StrPath, case_insensitive: bool = True
+                   ) -> List[Tuple[str, List[_Question]]]:
     """Reads questions-words style files: ``: section`` lines, then ``a b c d``.
 
     Lines that do not hold exactly 4 words are skipped (gensim); a question
@@ -171,7 +173,8 @@ def read_analogies(path: StrPath, case_insensitive: bool = True) -> List[Tuple[s
     return sections
 
 
-def _solve_analogies(normed: np.ndarray, canonical: np.ndarray, questions: np.ndarray) -> np.ndarray:
+def _solve_analogies(normed: np.ndarray, canonical: np.ndarray, questions: np.ndarray
+                     ) -> np.ndarray:
     """For rows ``(a, b, c, expected)`` of vocabulary indices, whether 3CosAdd
     predicts `expected`, reproducing gensim's choice among the 5 nearest words.
 
@@ -213,8 +216,9 @@ def _solve_analogies(normed: np.ndarray, canonical: np.ndarray, questions: np.nd
     return correct
 
 
-def evaluate_word_analogies(kv: "KeyedVectors", analogies: StrPath, restrict_vocab: int = 30000, case_insensitive: bool = True,
-                            dummy4unknown: bool = False) -> Tuple[float, List[Dict[str, Any]]]:
+def evaluate_word_analogies(kv: "KeyedVectors", analogies: StrPath, restrict_vocab: int = 30000,
+                            case_insensitive: bool = True, dummy4unknown: bool = False
+                            ) -> Tuple[float, List[Dict[str, Any]]]:
     """3CosAdd accuracy on an analogy file; returns ``(score, sections)`` like
     gensim: sections are dicts ``{'section', 'correct', 'incorrect'}`` holding
     the (folded) question tuples, the last one is ``'Total accuracy'``."""
@@ -292,9 +296,10 @@ def read_word_pairs(path: StrPath, delimiter: str = "\t", encoding: str = "utf8"
     return pairs
 
 
-def evaluate_word_pairs(kv: "KeyedVectors", pairs: StrPath, delimiter: str = "\t", restrict_vocab: int = 300000,
-                        case_insensitive: bool = True, dummy4unknown: bool = False,
-                        encoding: str = "utf8") -> Tuple[CorrelationResult, CorrelationResult, float]:
+def evaluate_word_pairs(kv: "KeyedVectors", pairs: StrPath, delimiter: str = "\t",
+                        restrict_vocab: int = 300000, case_insensitive: bool = True,
+                        dummy4unknown: bool = False, encoding: str = "utf8"
+                        ) -> Tuple[CorrelationResult, CorrelationResult, float]:
     """Correlation of cosine similarities with human judgements, like gensim:
     returns ``(pearson, spearman, oov_ratio)``; the first two are
     ``(statistic, pvalue)`` tuples, `oov_ratio` is the percentage of pairs

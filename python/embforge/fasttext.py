@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence, Tuple, Union, c
 
 import numpy as np
 
+from ._typing import Array, Corpus, StrPath
 from . import _native
 from ._checks import check_allocation
 from .fasttext_kv import FastTextKeyedVectors, check_ngram_settings
@@ -26,7 +27,6 @@ from .io import fasttext_bin
 from .io.archive import read_archive, write_archive
 from .vocab import Vocabulary
 from .word2vec import Word2Vec
-from ._typing import Array, Corpus, StrPath
 
 if TYPE_CHECKING:
     from .corpus import EncodedCorpus
@@ -61,13 +61,15 @@ class FastText(Word2Vec):
     process (no ``distributed=``), and only ``word_ngrams=1``.
     """
 
-    def __init__(self, sentences: Optional[Corpus]=None, corpus_file: Optional[Union[StrPath, Sequence[StrPath]]]=None, *, vector_size: int = 100,
-                 alpha: Optional[float] = None, window: int = 5, min_count: int = 5,
-                 max_vocab_size: Optional[int] = None, sample: float = 1e-3, seed: int = 1,
-                 workers: Optional[int] = None, min_alpha: float = 1e-4, sg: int = 0,
-                 hs: int = 0, negative: int = 5, ns_exponent: float = 0.75, cbow_mean: int = 1,
-                 epochs: int = 5, shrink_windows: bool = True, max_sentence_length: int = 10000,
-                 compute_loss: bool = True, callbacks: Sequence[Any] = (), device: str = "cpu",
+    def __init__(self, sentences: Optional[Corpus] = None,
+                 corpus_file: Optional[Union[StrPath, Sequence[StrPath]]] = None, *,
+                 vector_size: int = 100, alpha: Optional[float] = None, window: int = 5,
+                 min_count: int = 5, max_vocab_size: Optional[int] = None, sample: float = 1e-3,
+                 seed: int = 1, workers: Optional[int] = None, min_alpha: float = 1e-4,
+                 sg: int = 0, hs: int = 0, negative: int = 5, ns_exponent: float = 0.75,
+                 cbow_mean: int = 1, epochs: int = 5, shrink_windows: bool = True,
+                 max_sentence_length: int = 10000, compute_loss: bool = True,
+                 callbacks: Sequence[Any] = (), device: str = "cpu",
                  progress: Optional[bool] = None, min_n: int = 3, max_n: int = 6,
                  bucket: int = 2_000_000, word_ngrams: int = 1) -> None:
         check_ngram_settings(min_n, max_n, bucket)
@@ -88,7 +90,8 @@ class FastText(Word2Vec):
         check_allocation(f"FastText's n-gram rows (bucket={self.bucket} x vector_size="
                          f"{self.vector_size} float32)", self.bucket * self.vector_size * 4)
         self._input: Array = None      # [vocab + bucket, dim]: word rows, then n-gram rows
-        self._subwords: Optional[Tuple[np.ndarray, np.ndarray]] = None   # (offsets, ids): each vocabulary word's input rows
+        # (offsets, ids): each vocabulary word's input rows
+        self._subwords: Optional[Tuple[np.ndarray, np.ndarray]] = None
         self.wv: Optional[FastTextKeyedVectors] = None
         if sentences is not None and corpus_file is not None:
             raise ValueError("pass either sentences or corpus_file, not both")
@@ -96,7 +99,8 @@ class FastText(Word2Vec):
             self.fit(sentences if sentences is not None else cast(Corpus, corpus_file))
 
     # ------------------------------------------------------------ model rows
-    def _reset_weights(self, vocab: Vocabulary, initial: Optional[Tuple[np.ndarray, np.ndarray]]=None) -> None:
+    def _reset_weights(self, vocab: Vocabulary,
+                       initial: Optional[Tuple[np.ndarray, np.ndarray]] = None) -> None:
         words = vocab.words
         longest = max((len(w) for w in words), default=0)
         if longest + 2 < self.min_n:

@@ -27,15 +27,15 @@ import logging
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from ._typing import Key, StrPath
 from . import _native, evaluation
 from ._checks import check_number
 from ._layout import SPARE_ROWS
 from .io.archive import read_archive, write_archive
 from .keyedvectors import KeyedVectors
 from .similarity import is_key
-from numpy.typing import ArrayLike
-from ._typing import Key, StrPath
 
 if TYPE_CHECKING:
     import torch
@@ -61,8 +61,10 @@ class FastTextKeyedVectors(KeyedVectors):
     _subwords: Tuple[np.ndarray, np.ndarray]
 
     @classmethod
-    def from_rows(cls, words: Sequence[str], input_rows: np.ndarray, min_n: int, max_n: int, bucket: int,
-                  counts: Optional[ArrayLike]=None, *, storage: Any=None, subwords: Optional[Tuple[np.ndarray, np.ndarray]]=None) -> "FastTextKeyedVectors":
+    def from_rows(cls, words: Sequence[str], input_rows: np.ndarray, min_n: int, max_n: int,
+                  bucket: int, counts: Optional[ArrayLike] = None, *, storage: Any = None,
+                  subwords: Optional[Tuple[np.ndarray, np.ndarray]] = None
+                  ) -> "FastTextKeyedVectors":
         """Vectors over `input_rows` ``[len(words) + bucket, dim]`` (kept, not
         copied). `storage` (``[len(words) + SPARE_ROWS, dim]``) receives the
         composed vectors; `subwords` is ``_core.fasttext_subwords``' result
@@ -154,8 +156,10 @@ class FastTextKeyedVectors(KeyedVectors):
         """Cosine similarity; either word may be outside the vocabulary."""
         return float(self.get_vector(w1, norm=True) @ self.get_vector(w2, norm=True))
 
-    def evaluate_word_pairs(self, pairs: StrPath, delimiter: str = "\t", encoding: str = "utf8", restrict_vocab: int = 300000,
-                            case_insensitive: bool = True, dummy4unknown: bool = False, unseen: str = "skip") -> Tuple[CorrelationResult, CorrelationResult, float]:
+    def evaluate_word_pairs(self, pairs: StrPath, delimiter: str = "\t", encoding: str = "utf8",
+                            restrict_vocab: int = 300000, case_insensitive: bool = True,
+                            dummy4unknown: bool = False, unseen: str = "skip"
+                            ) -> Tuple[CorrelationResult, CorrelationResult, float]:
         """``(pearson, spearman, oov_ratio)`` against human scores, as
         KeyedVectors' (gensim's: pairs with a word outside the first
         `restrict_vocab` words are skipped). ``unseen="ngrams"`` scores those
@@ -206,7 +210,8 @@ class FastTextKeyedVectors(KeyedVectors):
         raise ValueError("FastTextKeyedVectors cannot add words: an added word would have no "
                          "row of its own in the input matrix (train a model with it instead)")
 
-    def to_embedding_bag(self, freeze: bool = False, *, copy: bool = False) -> Tuple["torch.nn.EmbeddingBag", SubwordIds]:
+    def to_embedding_bag(self, freeze: bool = False, *, copy: bool = False
+                         ) -> Tuple["torch.nn.EmbeddingBag", SubwordIds]:
         """``(torch.nn.EmbeddingBag, SubwordIds)`` over the word and n-gram
         rows, for unseen words in torch (see torch_bridge.to_embedding_bag)."""
         from .torch_bridge import to_embedding_bag
@@ -214,7 +219,8 @@ class FastTextKeyedVectors(KeyedVectors):
 
     # ------------------------------------------------------------ files
 
-    def save_word2vec_format(self, fname: StrPath, fvocab: Optional[StrPath]=None, binary: bool = False, total_vec: Optional[int]=None,
+    def save_word2vec_format(self, fname: StrPath, fvocab: Optional[StrPath] = None,
+                             binary: bool = False, total_vec: Optional[int] = None,
                              write_header: bool = True) -> None:
         """Writes the vocabulary words' composed vectors in word2vec format.
         The n-gram rows are dropped: the file answers for these words only
@@ -244,7 +250,8 @@ class FastTextKeyedVectors(KeyedVectors):
         return cls._from_archive(path, config, words, arrays["counts"], arrays["input"])
 
     @classmethod
-    def _from_archive(cls, path: StrPath, config: Dict[str, Any], words: Sequence[str], counts: np.ndarray, input_rows: np.ndarray) -> "FastTextKeyedVectors":
+    def _from_archive(cls, path: StrPath, config: Dict[str, Any], words: Sequence[str],
+                      counts: np.ndarray, input_rows: np.ndarray) -> "FastTextKeyedVectors":
         """Checked construction from a file's parts (archives written by save())."""
         try:
             min_n, max_n = int(config["min_n"]), int(config["max_n"])

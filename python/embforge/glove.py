@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Un
 
 import numpy as np
 
+from ._typing import Array, Corpus, Memory, StrPath
 from . import _native
 from ._checks import check_number
 from .callbacks import call_callbacks
@@ -36,7 +37,6 @@ from .history import TrainingHistory
 from .progress import make_bar, run_polled
 from .training_guard import TrainingGuard
 from .vocab import Vocabulary
-from ._typing import Array, Corpus, Memory, StrPath
 
 
 if TYPE_CHECKING:
@@ -103,12 +103,13 @@ class GloVe:
     def __init__(self, vector_size: int = 100, x_max: float = 100.0, alpha: float = 0.75,
                  learning_rate: float = 0.05, epochs: int = 25, window: int = 15,
                  symmetric: bool = True, distance_weighting: bool = True, min_count: int = 5,
-                 max_vocab_size: Optional[int] = None, workers: Optional[int] = None, seed: int = 1,
-                 memory: Memory = "1GB", temp_dir: Optional[StrPath]=None, grad_clip: float = 100.0, output_vectors: str = "sum",
-                 reshuffle: bool = True, device: str = "cpu", progress: Optional[bool] = None,
+                 max_vocab_size: Optional[int] = None, workers: Optional[int] = None,
+                 seed: int = 1, memory: Memory = "1GB", temp_dir: Optional[StrPath] = None,
+                 grad_clip: float = 100.0, output_vectors: str = "sum", reshuffle: bool = True,
+                 device: str = "cpu", progress: Optional[bool] = None,
                  bias_learning_rate: float = 1.0, out_of_core: Optional[bool] = None,
-                 callbacks: Sequence[Any] = (), distributed: bool = False, process_group: Any=None,
-                 sync_interval: int = 20_000_000) -> None:
+                 callbacks: Sequence[Any] = (), distributed: bool = False,
+                 process_group: Any = None, sync_interval: int = 20_000_000) -> None:
         self.vector_size = check_number("vector_size", vector_size, 1, 1 << 16, integer=True)
         self.x_max = float(check_number("x_max", x_max, 0.0, low_open=True))
         self.alpha = float(check_number("alpha", alpha, 0.0, 10.0))
@@ -150,7 +151,8 @@ class GloVe:
 
         self.vocab: Optional[Vocabulary] = None
         self.cooccurrence: Optional[Cooccurrence] = None
-        self.weights: Array = None  # on the backend's device   # [2V, d+1]: main rows, then context rows; bias last
+        # [2V, d+1] on the backend's device: main rows, then context rows; bias last
+        self.weights: Array = None
         self.gradsq: Array = None
         self.wv: Optional[KeyedVectors] = None
         self.cost_history: List[float] = []                # glove.c's cost of every epoch trained
@@ -161,7 +163,8 @@ class GloVe:
         self.train_seconds = 0.0
         self.pairs_per_second = 0.0
         self._storage: Array = None  # the backend's array under wv: output vectors, then spare rows
-        self._pairs: Any = None  # the backend's training pairs of `cooccurrence` (Backend.glove_pairs)
+        # the backend's training pairs of `cooccurrence` (Backend.glove_pairs)
+        self._pairs: Any = None
         self._native_progress = _native.core.Progress()
 
     # ------------------------------------------------------------ setup
@@ -228,13 +231,15 @@ class GloVe:
         cast(KeyedVectors, self.wv)._invalidate()
 
     # ------------------------------------------------------------ training
-    def fit(self, corpus: Union[Corpus, EncodedCorpus, Cooccurrence], epochs: Optional[int] = None) -> "GloVe":
+    def fit(self, corpus: Union[Corpus, EncodedCorpus, Cooccurrence], epochs: Optional[int] = None
+            ) -> "GloVe":
         """Counts `corpus` (unless it is a Cooccurrence) and trains on it."""
         matrix = corpus if isinstance(corpus, Cooccurrence) else self.count(corpus)
         self._use(matrix)
         return self.train(epochs)
 
-    def train(self, epochs: Optional[int] = None, callbacks: Optional[Sequence[Any]] = None) -> "GloVe":
+    def train(self, epochs: Optional[int] = None, callbacks: Optional[Sequence[Any]] = None
+              ) -> "GloVe":
         """Trains `epochs` more passes (default: `self.epochs`) over the
         matrix given to fit(); each pass in a fresh random order. `callbacks`
         (default: the model's) replace the model's for this call."""
@@ -287,7 +292,7 @@ class GloVe:
                 epoch_started, epoch_pairs = time.perf_counter(), done
                 for part in range(slices):
 
-                    def piece(part: int=part) -> Dict[str, Any]:
+                    def piece(part: int = part) -> Dict[str, Any]:
                         result: Dict[str, Any] = self._pairs.train_epoch(
                             self.weights, self.gradsq, params, progress=progress, part=part,
                             parts=slices)
@@ -333,7 +338,7 @@ class GloVe:
         """Ends a running train() at the next block of pairs (from another thread)."""
         self._native_progress.request_stop()
 
-    def plot_history(self, path: Optional[StrPath]=None, **options: Any) -> "Figure":
+    def plot_history(self, path: Optional[StrPath] = None, **options: Any) -> "Figure":
         """Training curves from ``self.history`` (cost per epoch, pairs/s), kept in the
         model's archive; returns the matplotlib Figure and writes a PNG to
         `path` (see embforge.plots.plot_history; needs matplotlib)."""

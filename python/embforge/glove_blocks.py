@@ -23,9 +23,9 @@ import math
 import tempfile
 from typing import TYPE_CHECKING, Any, Dict, IO, NamedTuple, Optional
 
+from ._typing import StrPath
 from ._layout import SPARE_ROWS
 from ._native import core
-from ._typing import StrPath
 
 if TYPE_CHECKING:
     from .cooccurrence import Cooccurrence
@@ -73,8 +73,8 @@ def plan(memory: int, nnz: int, vocab_size: int, vector_size: int, on_disk: bool
 class PairBlocks:
     """The training pairs of one Cooccurrence, in blocks of an unnamed file."""
 
-    def __init__(self, matrix: "Cooccurrence", blocks: int, chunk_entries: int, x_max: float, alpha: float,
-                 seed: int, workers: int, temp_dir: Optional[StrPath]=None) -> None:
+    def __init__(self, matrix: "Cooccurrence", blocks: int, chunk_entries: int, x_max: float,
+                 alpha: float, seed: int, workers: int, temp_dir: Optional[StrPath] = None) -> None:
         self._file: Optional[IO[bytes]] = tempfile.TemporaryFile(prefix="embforge-glove-pairs-",
                                                                  dir=temp_dir)
         self._native: Optional[core.GloveBlockFile]  # set next; both None once closed

@@ -67,7 +67,8 @@ def shared_tokens(tokenizer: Any, kv: Any, lowercase: bool = False) -> Dict[int,
     return pairs
 
 
-def _projection(kind: Any, vectors: Any, model_rows: Any, everything: Any, dim: int, seed: int) -> Any:
+def _projection(kind: Any, vectors: Any, model_rows: Any, everything: Any, dim: int, seed: int
+                ) -> Any:
     """The [d, dim] map applied to our vectors (None for the identity).
     `vectors`: our rows of the shared tokens, `model_rows`: the model's rows
     for them, `everything`: all our vectors."""
@@ -110,8 +111,9 @@ def _projection(kind: Any, vectors: Any, model_rows: Any, everything: Any, dim: 
                      f"({d}, {dim}) matrix or an nn.Linear; got {kind!r}")
 
 
-def load_into_hf_model(model: Any, tokenizer: Any, kv: Any, *, projection: str = "auto", rescale: bool = True,
-                       lowercase: bool = False, add_tokens: int = 0, seed: int = 0) -> HFTransfer:
+def load_into_hf_model(model: Any, tokenizer: Any, kv: Any, *, projection: str = "auto",
+                       rescale: bool = True, lowercase: bool = False, add_tokens: int = 0,
+                       seed: int = 0) -> HFTransfer:
     """Writes our vectors into `model`'s input embeddings for the tokens of
     `tokenizer` that our vocabulary shares.
 

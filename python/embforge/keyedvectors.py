@@ -37,14 +37,14 @@ from typing import (TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence
     Type, TypeVar, Union)
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
+from ._typing import Key, StrPath
 from . import evaluation, pretrained
 from ._layout import SPARE_ROWS
 from .backends.arrays import as_array, device_of, host_rows, require_host
 from .io import native_kv, vocab_file, word2vec_format
 from .similarity import SimilarityQueries, is_key
-from numpy.typing import ArrayLike, DTypeLike
-from ._typing import Key, StrPath
 
 if TYPE_CHECKING:
     import torch
@@ -63,7 +63,7 @@ class KeyedVectors(SimilarityQueries):
     """Mapping between keys (words) and vectors, with similarity queries and
     the word2vec/GloVe/embforge file formats."""
 
-    def __init__(self, vector_size: int, count: int = 0, dtype: DTypeLike=np.float32) -> None:
+    def __init__(self, vector_size: int, count: int = 0, dtype: DTypeLike = np.float32) -> None:
         if int(vector_size) <= 0:
             raise ValueError(f"vector_size must be positive, not {vector_size}")
         if int(count) < 0:
@@ -219,7 +219,8 @@ class KeyedVectors(SimilarityQueries):
         self.add_vectors([key], np.asarray(vector).reshape(1, -1))
         return self.get_index(key)
 
-    def add_vectors(self, keys: Iterable[Any], weights: ArrayLike, extras: Optional[Dict[str, np.ndarray]]=None, replace: bool = False) -> None:
+    def add_vectors(self, keys: Iterable[Any], weights: ArrayLike,
+                    extras: Optional[Dict[str, np.ndarray]] = None, replace: bool = False) -> None:
         """Appends new keys with their vectors; existing keys keep their vectors
         unless `replace`. Within one call the first of duplicate keys counts
         (the last with `replace`). `extras`: ``{attr: values}`` per key."""
@@ -310,15 +311,18 @@ class KeyedVectors(SimilarityQueries):
 
     # ------------------------------------------------------------ evaluation
 
-    def evaluate_word_analogies(self, analogies: StrPath, restrict_vocab: int = 30000, case_insensitive: bool = True,
-                                dummy4unknown: bool = False) -> Tuple[float, List[Dict[str, Any]]]:
+    def evaluate_word_analogies(self, analogies: StrPath, restrict_vocab: int = 30000,
+                                case_insensitive: bool = True, dummy4unknown: bool = False
+                                ) -> Tuple[float, List[Dict[str, Any]]]:
         """3CosAdd accuracy on a questions-words file: ``(score, sections)`` as in
         gensim (see embforge.evaluation)."""
         return evaluation.evaluate_word_analogies(self, analogies, restrict_vocab,
                                                   case_insensitive, dummy4unknown)
 
-    def evaluate_word_pairs(self, pairs: StrPath, delimiter: str = "\t", encoding: str = "utf8", restrict_vocab: int = 300000,
-                            case_insensitive: bool = True, dummy4unknown: bool = False) -> Tuple[CorrelationResult, CorrelationResult, float]:
+    def evaluate_word_pairs(self, pairs: StrPath, delimiter: str = "\t", encoding: str = "utf8",
+                            restrict_vocab: int = 300000, case_insensitive: bool = True,
+                            dummy4unknown: bool = False
+                            ) -> Tuple[CorrelationResult, CorrelationResult, float]:
         """``(pearson, spearman, oov_ratio)`` against human similarity scores, as
         in gensim (see embforge.evaluation)."""
         return evaluation.evaluate_word_pairs(self, pairs, delimiter, restrict_vocab,
@@ -326,7 +330,8 @@ class KeyedVectors(SimilarityQueries):
 
     # ------------------------------------------------------------ pictures
 
-    def plot_map(self, words: Sequence[str]=(), path: Optional[StrPath]=None, **options: Any) -> "Figure":
+    def plot_map(self, words: Sequence[str] = (), path: Optional[StrPath] = None, **options: Any
+                 ) -> "Figure":
         """A labelled 2-D map of `words` (PCA; t-SNE or UMAP with
         method=), optionally coloured by groups= and with neighbours_of=
         drawn around a query word; returns the matplotlib Figure and writes
@@ -336,7 +341,8 @@ class KeyedVectors(SimilarityQueries):
 
     # ------------------------------------------------------------ files
 
-    def save_word2vec_format(self, fname: StrPath, fvocab: Optional[StrPath]=None, binary: bool = False, total_vec: Optional[int]=None,
+    def save_word2vec_format(self, fname: StrPath, fvocab: Optional[StrPath] = None,
+                             binary: bool = False, total_vec: Optional[int] = None,
                              write_header: bool = True) -> None:
         """Writes word2vec text/binary, or GloVe text with ``write_header=False``;
         `fvocab` also writes ``word count`` lines. Atomic."""
@@ -348,9 +354,11 @@ class KeyedVectors(SimilarityQueries):
                                        total_vec=total_vec, write_header=write_header)
 
     @classmethod
-    def load_word2vec_format(cls, fname: StrPath, fvocab: Optional[StrPath]=None, binary: bool = False, encoding: str = "utf8",
+    def load_word2vec_format(cls, fname: StrPath, fvocab: Optional[StrPath] = None,
+                             binary: bool = False, encoding: str = "utf8",
                              unicode_errors: str = "strict", limit: Optional[int] = None,
-                             datatype: DTypeLike=np.float32, no_header: bool = False) -> "KeyedVectors":
+                             datatype: DTypeLike = np.float32, no_header: bool = False
+                             ) -> "KeyedVectors":
         """Reads word2vec text/binary or GloVe text (``no_header=True``), plain
         or compressed (gzip, bzip2, xz). Counts come from `fvocab` if given, else gensim's made-up
         descending counts. Bad files raise ValueError (see embforge.io.word2vec_format)."""
@@ -367,13 +375,14 @@ class KeyedVectors(SimilarityQueries):
         return cls.from_storage(words, storage, counts)
 
     # ------------------------------------------------------------ PyTorch / CuPy hand-off
-    def to_torch(self, device: Any=None) -> "torch.Tensor":
+    def to_torch(self, device: Any = None) -> "torch.Tensor":
         """The vectors as a torch tensor sharing their memory (see torch_bridge.to_torch)."""
         from .torch_bridge import to_torch
         return to_torch(self, device=device)
 
-    def to_embedding(self, freeze: bool = False, specials: Sequence[str]=("<pad>", "<unk>"), *, copy: bool = False,
-                     device: Any=None) -> Tuple["torch.nn.Embedding", Dict[str, int]]:
+    def to_embedding(self, freeze: bool = False, specials: Sequence[str] = ("<pad>", "<unk>"), *,
+                     copy: bool = False, device: Any = None
+                     ) -> Tuple["torch.nn.Embedding", Dict[str, int]]:
         """``(torch.nn.Embedding, key_to_index)`` from the vectors, with `specials`
         appended after the words (see torch_bridge.to_embedding)."""
         from .torch_bridge import to_embedding

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, 
 
 import numpy as np
 
-from .history import TrainingHistory
 from ._typing import StrPath
+from .history import TrainingHistory
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -68,7 +68,8 @@ def _series(rows: List[Dict[str, Any]], key: str) -> Tuple[List[Any], List[Any]]
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
-def plot_history(source: Any, path: Optional[StrPath]=None, *, size: Size = (1000, 700), title: Optional[str] = None) -> "Figure":
+def plot_history(source: Any, path: Optional[StrPath] = None, *, size: Size = (1000, 700),
+                 title: Optional[str] = None) -> "Figure":
     """Training curves: for Word2Vec the loss per epoch (and within epochs),
     words/s and the learning rate; for GloVe the cost per epoch and pairs/s;
     for fine-tuning the training and validation loss, the validation
@@ -146,9 +147,10 @@ def project_2d(vectors: np.ndarray, method: str = "pca", seed: int = 0) -> np.nd
     raise ValueError(f"method must be 'pca', 'tsne' or 'umap', got {method!r}")
 
 
-def plot_map(kv: "KeyedVectors", words: Sequence[str] = (), path: Optional[StrPath]=None, *, groups: Optional[Sequence[str]] = None,
-             neighbours_of: Optional[str] = None, topn: int = 10, method: str = "pca",
-             size: Size = (900, 900), title: Optional[str] = None, seed: int = 0) -> "Figure":
+def plot_map(kv: "KeyedVectors", words: Sequence[str] = (), path: Optional[StrPath] = None, *,
+             groups: Optional[Sequence[str]] = None, neighbours_of: Optional[str] = None,
+             topn: int = 10, method: str = "pca", size: Size = (900, 900),
+             title: Optional[str] = None, seed: int = 0) -> "Figure":
     """A labelled 2-D map of `words` (PCA by default; see project_2d),
     coloured by `groups` (one label per word) when given; with
     `neighbours_of`, that word and its `topn` nearest neighbours are added
@@ -200,8 +202,8 @@ def plot_map(kv: "KeyedVectors", words: Sequence[str] = (), path: Optional[StrPa
 
 
 # ------------------------------------------------------------------ evaluation
-def plot_eval(results: Mapping[str, Mapping[str, float]], path: Optional[StrPath]=None, *, size: Size = (1000, 600),
-              title: Optional[str] = None) -> "Figure":
+def plot_eval(results: Mapping[str, Mapping[str, float]], path: Optional[StrPath] = None, *,
+              size: Size = (1000, 600), title: Optional[str] = None) -> "Figure":
     """A grouped bar chart: one group per benchmark (e.g. analogy,
     WordSim-353, SimLex-999), one bar per vector file (the keys of `results`,
     each a {benchmark: score} mapping), scores written on the bars."""

@@ -26,7 +26,8 @@ __all__ = ["intersect_word2vec_format"]
 logger = logging.getLogger("embforge.keyedvectors")
 
 
-def intersect_word2vec_format(kv: "KeyedVectors", fname: "StrPath", lockf: float = 1.0, binary: bool = False, encoding: str = "utf8",
+def intersect_word2vec_format(kv: "KeyedVectors", fname: "StrPath", lockf: float = 1.0,
+                              binary: bool = False, encoding: str = "utf8",
                               unicode_errors: str = "strict", no_header: bool = False) -> int:
     """Copies the vectors of `fname` into `kv` where the words intersect;
     returns how many were copied.

@@ -75,7 +75,8 @@ class SimilarityQueries:
         def get_normed_vectors(self) -> np.ndarray: ...
 
 
-    def get_mean_vector(self, keys: Union[Sequence[Union[Key, np.ndarray]], np.ndarray], weights: Optional[ArrayLike]=None, pre_normalize: bool = True,
+    def get_mean_vector(self, keys: Union[Sequence[Union[Key, np.ndarray]], np.ndarray],
+                        weights: Optional[ArrayLike] = None, pre_normalize: bool = True,
                         post_normalize: bool = False, ignore_missing: bool = True) -> np.ndarray:
         """Weighted mean of keys' (unit, with `pre_normalize`) vectors and raw
         arrays, divided by the sum of absolute weights (gensim)."""
@@ -103,20 +104,23 @@ class SimilarityQueries:
             mean = _unit(mean)
         return mean.astype(self.vectors.dtype)
 
-    def _clip(self, restrict_vocab: Optional[int], clip_start: int = 0, clip_end: Optional[int]=None) -> Tuple[int, int]:
+    def _clip(self, restrict_vocab: Optional[int], clip_start: int = 0,
+              clip_end: Optional[int] = None) -> Tuple[int, int]:
         if restrict_vocab:
             return 0, min(int(restrict_vocab), len(self))
         return clip_start, min(clip_end or len(self), len(self))
 
-    def _top(self, scores: np.ndarray, topn: int, exclude: Sequence[int], offset: int = 0) -> List[Tuple[str, float]]:
+    def _top(self, scores: np.ndarray, topn: int, exclude: Sequence[int], offset: int = 0
+             ) -> List[Tuple[str, float]]:
         best = _argsort_desc(scores, topn + len(exclude))
         skip = set(exclude)
         result = [(self.index_to_key[i + offset], float(scores[i]))
                   for i in best.tolist() if i + offset not in skip]
         return result[:topn]
 
-    def most_similar(self, positive: Optional[Terms]=None, negative: Optional[Terms]=None, topn: int = 10, clip_start: int = 0,
-                     clip_end: Optional[int] = None, restrict_vocab: Optional[int] = None) -> Neighbours:
+    def most_similar(self, positive: Optional[Terms] = None, negative: Optional[Terms] = None,
+                     topn: int = 10, clip_start: int = 0, clip_end: Optional[int] = None,
+                     restrict_vocab: Optional[int] = None) -> Neighbours:
         """Keys nearest (cosine) to the weighted mean of the unit vectors of
         `positive` (weight +1) and `negative` (weight -1) keys; items may be
         keys, arrays (used as they are) or ``(item, weight)`` pairs. Input keys
@@ -142,15 +146,19 @@ class SimilarityQueries:
             return scores
         return self._top(scores, topn, exclude, start)
 
-    def similar_by_key(self, key: Key, topn: int = 10, restrict_vocab: Optional[int]=None) -> Neighbours:
+    def similar_by_key(self, key: Key, topn: int = 10, restrict_vocab: Optional[int] = None
+                       ) -> Neighbours:
         return self.most_similar(positive=[key], topn=topn, restrict_vocab=restrict_vocab)
 
     similar_by_word = similar_by_key
 
-    def similar_by_vector(self, vector: ArrayLike, topn: int = 10, restrict_vocab: Optional[int]=None) -> Neighbours:
+    def similar_by_vector(self, vector: ArrayLike, topn: int = 10,
+                          restrict_vocab: Optional[int] = None) -> Neighbours:
         return self.most_similar(positive=[np.asarray(vector)], topn=topn, restrict_vocab=restrict_vocab)
 
-    def most_similar_cosmul(self, positive: Optional[Terms]=None, negative: Optional[Terms]=None, topn: int = 10, restrict_vocab: Optional[int]=None) -> Neighbours:
+    def most_similar_cosmul(self, positive: Optional[Terms] = None,
+                            negative: Optional[Terms] = None, topn: int = 10,
+                            restrict_vocab: Optional[int] = None) -> Neighbours:
         """3CosMul (Levy & Goldberg 2014): product of shifted cosines
         ``(1 + cos) / 2`` to the positives over that to the negatives (+1e-6)."""
         if isinstance(topn, Integral) and topn < 1:
@@ -168,7 +176,8 @@ class SimilarityQueries:
             shifted_scores: np.ndarray = (1 + normed @ terms.T) / 2
             return shifted_scores
 
-        scores: np.ndarray = shifted(positive).prod(axis=1) / (shifted(negative).prod(axis=1) + 0.000001)
+        scores: np.ndarray = (shifted(positive).prod(axis=1)
+                              / (shifted(negative).prod(axis=1) + 0.000001))
         if not topn:
             return scores
         return self._top(scores, topn, exclude, start)
@@ -197,7 +206,8 @@ class SimilarityQueries:
         mean2 = self.get_mean_vector(ws2, pre_normalize=False)
         return float(_unit(mean1.astype(np.float64)) @ _unit(mean2.astype(np.float64)))
 
-    def distances(self, word_or_vector: Union[Key, ArrayLike], other_words: Sequence[Key]=()) -> np.ndarray:
+    def distances(self, word_or_vector: Union[Key, ArrayLike], other_words: Sequence[Key] = ()
+                  ) -> np.ndarray:
         """Cosine distances from a key or vector to `other_words` (all keys if empty)."""
         vector = self.get_vector(word_or_vector) if is_key(word_or_vector) else word_or_vector
         if not other_words:
@@ -220,7 +230,8 @@ class SimilarityQueries:
     def most_similar_to_given(self, key1: Key, keys_list: Sequence[Key]) -> Key:
         return keys_list[int(np.argmax([self.similarity(key1, key) for key in keys_list]))]
 
-    def rank_by_centrality(self, words: Sequence[str], use_norm: bool = True) -> List[Tuple[float, str]]:
+    def rank_by_centrality(self, words: Sequence[str], use_norm: bool = True
+                           ) -> List[Tuple[float, str]]:
         """``(similarity, word)`` to the mean of all the words, most central first."""
         used = [word for word in words if word in self]
         if len(used) != len(words):

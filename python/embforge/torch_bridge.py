@@ -103,7 +103,7 @@ def _writable(kv: Any) -> bool:
     return bool(getattr(getattr(storage, "flags", None), "writeable", True))
 
 
-def to_torch(kv: Any, device: Any=None) -> "torch.Tensor":
+def to_torch(kv: Any, device: Any = None) -> "torch.Tensor":
     """The vectors as a float32 ``[len(kv), vector_size]`` torch tensor.
 
     With ``device=None`` (or the vectors' own device) the tensor shares memory
@@ -139,7 +139,8 @@ def embedding_vocab(kv: Any, specials: Sequence[str] = DEFAULT_SPECIALS) -> Dict
 
 
 def to_embedding(kv: Any, freeze: bool = False, specials: Sequence[str] = DEFAULT_SPECIALS, *,
-                 copy: bool = False, device: Any=None) -> Tuple["torch.nn.Embedding", Dict[str, int]]:
+                 copy: bool = False, device: Any = None
+                 ) -> Tuple["torch.nn.Embedding", Dict[str, int]]:
     """A ``torch.nn.Embedding`` initialised from the vectors, and its word-to-id map.
 
     Like ``nn.Embedding.from_pretrained``: ``freeze=True`` turns off the
@@ -191,7 +192,8 @@ def shares_memory(embedding: Any, kv: Any) -> bool:
     return ref is not None and ref() is kv
 
 
-def to_embedding_bag(kv: Any, freeze: bool = False, *, copy: bool = False) -> Tuple["torch.nn.EmbeddingBag", "SubwordIds"]:
+def to_embedding_bag(kv: Any, freeze: bool = False, *, copy: bool = False
+                     ) -> Tuple["torch.nn.EmbeddingBag", "SubwordIds"]:
     """``(torch.nn.EmbeddingBag, SubwordIds)`` for FastText vectors: the bag
     (``mode="mean"``) holds the whole input matrix (word rows, then n-gram
     rows) and ``SubwordIds(words)`` gives the ``(input, offsets)`` it takes,

@@ -5,8 +5,8 @@ from typing import Iterator, Iterable, Optional, Sequence, Set
 
 import numpy as np
 
-from ._tokens import is_token
 from ._typing import StrPath
+from ._tokens import is_token
 from .io.vocab_file import read_vocab_file, write_vocab_file
 
 __all__ = ["Vocabulary"]

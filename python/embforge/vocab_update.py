@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, TypeVar, 
 
 import numpy as np
 
+from ._typing import Array
 from .corpus import encode
 from .vocab import Vocabulary
-from ._typing import Array
 
 if TYPE_CHECKING:
     from .backends.base import Backend
@@ -74,9 +74,9 @@ class VocabularyUpdates:
         def _reset_weights(self, vocab: Vocabulary) -> None: ...
         def _set_corpus(self, corpus: Optional[EncodedCorpus], source: Any) -> None: ...
 
-    def build_vocab_from_freq(self: _Model, word_freq: Mapping[str, int], keep_raw_vocab: bool = False,
-                              corpus_count: Optional[int] = None, trim_rule: Any = None,
-                              update: bool = False) -> _Model:
+    def build_vocab_from_freq(self: _Model, word_freq: Mapping[str, int],
+                              keep_raw_vocab: bool = False, corpus_count: Optional[int] = None,
+                              trim_rule: Any = None, update: bool = False) -> _Model:
         """Builds (or with `update`, grows) the vocabulary from ``{word: count}``.
 
         Words counted at least `min_count` times (and at least once) are kept,

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Un
 
 import numpy as np
 
+from ._typing import Array, Corpus, Memory, StrPath
 from . import _native
 from ._checks import check_number, parse_memory
 from .callbacks import call_callbacks as _call
@@ -33,7 +34,6 @@ from .training_guard import TrainingGuard
 from .vocab import Vocabulary
 from .vocab_update import VocabularyUpdates
 from .word2vec_queries import Word2VecQueries
-from ._typing import Array, Corpus, Memory, StrPath
 
 
 if TYPE_CHECKING:
@@ -75,17 +75,19 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
     vector_size floats) are not part of the budget.
     """
 
-    def __init__(self, sentences: Optional[Corpus]=None, corpus_file: Optional[Union[StrPath, Sequence[StrPath]]]=None, *, vector_size: int = 100,
-                 alpha: Optional[float] = None, window: int = 5, min_count: int = 5,
-                 max_vocab_size: Optional[int] = None, sample: float = 1e-3, seed: int = 1,
-                 workers: Optional[int] = None, min_alpha: float = 1e-4, sg: int = 0,
-                 hs: int = 0, negative: int = 5, ns_exponent: float = 0.75, cbow_mean: int = 1,
-                 epochs: int = 5, shrink_windows: bool = True, max_sentence_length: int = 10000,
-                 compute_loss: bool = True, callbacks: Sequence[Any] = (), device: str = "cpu",
-                 progress: Optional[bool] = None, distributed: bool = False, process_group: Any=None,
-                 sync_interval: int = 2_200_000, combine: str = "sum",
+    def __init__(self, sentences: Optional[Corpus] = None,
+                 corpus_file: Optional[Union[StrPath, Sequence[StrPath]]] = None, *,
+                 vector_size: int = 100, alpha: Optional[float] = None, window: int = 5,
+                 min_count: int = 5, max_vocab_size: Optional[int] = None, sample: float = 1e-3,
+                 seed: int = 1, workers: Optional[int] = None, min_alpha: float = 1e-4,
+                 sg: int = 0, hs: int = 0, negative: int = 5, ns_exponent: float = 0.75,
+                 cbow_mean: int = 1, epochs: int = 5, shrink_windows: bool = True,
+                 max_sentence_length: int = 10000, compute_loss: bool = True,
+                 callbacks: Sequence[Any] = (), device: str = "cpu",
+                 progress: Optional[bool] = None, distributed: bool = False,
+                 process_group: Any = None, sync_interval: int = 2_200_000, combine: str = "sum",
                  hot_sync_interval: int = 300_000, hot_sync_rows: int = 4096,
-                 memory: Memory = "1GB", temp_dir: Optional[StrPath]=None) -> None:
+                 memory: Memory = "1GB", temp_dir: Optional[StrPath] = None) -> None:
         if hs:
             raise ValueError("hierarchical softmax (hs=1) is not implemented; use negative sampling")
         if cbow_mean != 1:
@@ -159,8 +161,9 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
             self.fit(sentences if sentences is not None else cast(Corpus, corpus_file))
 
     # ------------------------------------------------------------ vocabulary
-    def build_vocab(self, corpus_iterable: Optional[Corpus]=None, corpus_file: Optional[Union[StrPath, Sequence[StrPath]]]=None, update: bool = False,
-                    progress_per: Any=None, **_ignored: Any) -> "Word2Vec":
+    def build_vocab(self, corpus_iterable: Optional[Corpus] = None,
+                    corpus_file: Optional[Union[StrPath, Sequence[StrPath]]] = None,
+                    update: bool = False, progress_per: Any = None, **_ignored: Any) -> "Word2Vec":
         """Reads the corpus once: builds the vocabulary and encodes the text.
 
         With `update`, grows the vocabulary of a built (or trained) model as
@@ -225,11 +228,13 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
         self.train(corpus, epochs=epochs)
         return self
 
-    def train(self, corpus_iterable: Optional[Corpus]=None, corpus_file: Optional[Union[StrPath, Sequence[StrPath]]]=None, total_examples: Optional[int]=None, total_words: Optional[int]=None,
+    def train(self, corpus_iterable: Optional[Corpus] = None,
+              corpus_file: Optional[Union[StrPath, Sequence[StrPath]]] = None,
+              total_examples: Optional[int] = None, total_words: Optional[int] = None,
               epochs: Optional[int] = None, start_alpha: Optional[float] = None,
               end_alpha: Optional[float] = None, compute_loss: Optional[bool] = None,
-              callbacks: Optional[Sequence[Any]] = None, start_epoch: int = 0,
-              **_ignored: Any) -> "Word2Vec":
+              callbacks: Optional[Sequence[Any]] = None, start_epoch: int = 0, **_ignored: Any
+              ) -> "Word2Vec":
         """Trains `epochs` passes over the corpus (gensim semantics).
 
         The learning rate falls linearly from `start_alpha` (default `alpha`) to
@@ -305,7 +310,8 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
                     bar.set_postfix(loss=f"{progress.loss_sum / progress.loss_count:.4f}",
                                     lr=f"{progress.learning_rate:.5f}", refresh=False)
 
-        hot = 0 < self.hot_sync_rows < len(cast(Vocabulary, self.vocab)) and self.hot_sync_interval < self.sync_interval
+        hot = (0 < self.hot_sync_rows < len(cast(Vocabulary, self.vocab))
+               and self.hot_sync_interval < self.sync_interval)
         slices = replicas.slices(corpus.n_tokens, self.hot_sync_interval if hot else self.sync_interval)
         full_every = -(-self.sync_interval // self.hot_sync_interval) if hot else 1
         replicas.start((self._input_rows(), self.syn1neg))
@@ -329,7 +335,8 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
                     s0 = a0 if part == 0 else a0 + (a1 - a0) * ends[part]
                     s1 = a1 if part == slices - 1 else a0 + (a1 - a0) * ends[part + 1]
 
-                    def piece(s0: float=s0, s1: float=s1, part: int=part, rng: int=rng) -> Dict[str, Any]:
+                    def piece(s0: float = s0, s1: float = s1, part: int = part, rng: int = rng
+                              ) -> Dict[str, Any]:
                         return self._train_epoch(corpus, s0, s1, self.epochs_trained, part, slices, rng)
 
                     stats, interrupted = run_polled(self._backend.on_caller_stream(piece), progress,
@@ -411,7 +418,7 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
                  "hot_sync_interval", "hot_sync_rows")
         return {name: getattr(self, name) for name in names}
 
-    def plot_history(self, path: Optional[StrPath]=None, **options: Any) -> "Figure":
+    def plot_history(self, path: Optional[StrPath] = None, **options: Any) -> "Figure":
         """Training curves from ``self.history`` (loss per epoch and within epochs, words/s, learning rate), kept in the
         model's archive; returns the matplotlib Figure and writes a PNG to
         `path` (see embforge.plots.plot_history; needs matplotlib)."""
@@ -495,7 +502,9 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
         return f"Word2Vec({kind}, vocab={size}, vector_size={self.vector_size}, device={self.device!r})"
 
 
-def _one_source(corpus_iterable: Optional[Corpus], corpus_file: Optional[Union[StrPath, Sequence[StrPath]]], allow_none: bool = False) -> Any:
+def _one_source(corpus_iterable: Optional[Corpus],
+                corpus_file: Optional[Union[StrPath, Sequence[StrPath]]], allow_none: bool = False
+                ) -> Any:
     if corpus_iterable is not None and corpus_file is not None:
         raise ValueError("pass either corpus_iterable or corpus_file, not both")
     source = corpus_iterable if corpus_iterable is not None else corpus_file

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ._typing import Array
 from ._layout import SPARE_ROWS
 from .similarity import _argsort_desc, is_key
-from ._typing import Array
 
 if TYPE_CHECKING:
     from .backends.base import Backend
@@ -83,8 +83,8 @@ class Word2VecQueries:
         top = _argsort_desc(probabilities, len(probabilities) if topn is None else int(topn))
         return [(self.wv.index_to_key[i], float(probabilities[i])) for i in top.tolist()]
 
-    def estimate_memory(self, vocab_size: Optional[int] = None, report: Optional[Dict[str, int]] = None
-                        ) -> Dict[str, int]:
+    def estimate_memory(self, vocab_size: Optional[int] = None,
+                        report: Optional[Dict[str, int]] = None) -> Dict[str, int]:
         """Bytes a model of `vocab_size` words (default: the current
         vocabulary) holds, by part, as gensim reports them: ``"vocab"``
         (Python objects for the words), ``"vectors"`` (input rows and the

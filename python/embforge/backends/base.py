@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optiona
 
 import numpy as np
 
-from . import arrays
 from .._typing import StrPath
+from . import arrays
 
 if TYPE_CHECKING:
     from ..cooccurrence import Cooccurrence
@@ -72,14 +72,16 @@ class Backend:
         backend) and the spare rows zero; output [vocab, dim] zeros."""
         raise NotImplementedError
 
-    def train_word2vec_epoch(self, corpus: "EncodedCorpus", input: Any, output: Any, tables: Any, params: Any, *, progress: Any) -> Dict[str, Any]:
+    def train_word2vec_epoch(self, corpus: "EncodedCorpus", input: Any, output: Any, tables: Any,
+                             params: Any, *, progress: Any) -> Dict[str, Any]:
         """One epoch over ``corpus.ids``/``corpus.offsets`` with ``params``, a
         ``_core.Word2VecParams`` (the contract of csrc's word2vec.h); `tables`
         is (keep_threshold, noise_keep, noise_alias). Returns loss,
         loss_terms, ids_processed, words_trained, stopped."""
         raise NotImplementedError
 
-    def word2vec_slice_ends(self, corpus: "EncodedCorpus", seed: int, epoch: int, slices: int) -> List[float]:
+    def word2vec_slice_ends(self, corpus: "EncodedCorpus", seed: int, epoch: int, slices: int
+                            ) -> List[float]:
         """Where each of an epoch's `slices` slices ends, as fractions of its
         ids (slices + 1 numbers from 0 to 1): how train_word2vec_epoch cuts an
         epoch given ``params.slice_index``/``slice_count``."""
@@ -104,8 +106,8 @@ class Backend:
         self.check_fasttext()
         raise NotImplementedError
 
-    def train_fasttext_epoch(self, corpus: "EncodedCorpus", input: Any, output: Any, subwords: Any, tables: Any, params: Any, *,
-                             progress: Any) -> Dict[str, Any]:
+    def train_fasttext_epoch(self, corpus: "EncodedCorpus", input: Any, output: Any, subwords: Any,
+                             tables: Any, params: Any, *, progress: Any) -> Dict[str, Any]:
         """One epoch with ``params``, a ``_core.FastTextParams`` (csrc's
         fasttext.h); `subwords` is (offsets, ids) from ``_core.fasttext_subwords``
         and `tables` (keep_threshold, noise_keep, noise_alias). Returns loss,
@@ -113,7 +115,8 @@ class Backend:
         self.check_fasttext()
         raise NotImplementedError
 
-    def fasttext_word_vectors(self, input: Any, subwords: Any, bucket: int, out: Any, workers: int) -> None:
+    def fasttext_word_vectors(self, input: Any, subwords: Any, bucket: int, out: Any, workers: int
+                              ) -> None:
         """out[w] = the mean of word w's subword rows of `input`."""
         self.check_fasttext()
 
@@ -130,16 +133,17 @@ class Backend:
 
     def count_cooccurrences(self, encoded: "EncodedCorpus", *, window: int, symmetric: bool,
                             distance_weighting: bool, workers: int, memory: Any, memory_bytes: int,
-                            temp_dir: Optional[StrPath], max_product: int, path: Optional[StrPath], archive_config: Dict[str, Any],
-                            progress: Any) -> CooccurrenceCount:
+                            temp_dir: Optional[StrPath], max_product: int, path: Optional[StrPath],
+                            archive_config: Dict[str, Any], progress: Any) -> CooccurrenceCount:
         """The co-occurrence matrix of an encoded corpus, sorted by (row, col),
         equal bit for bit on every backend. A result written to disk (at
         `path`, or past the budget) is an archive headed by `archive_config`."""
         raise NotImplementedError
 
-    def count_cooccurrence_partition(self, encoded: "EncodedCorpus", group: "Group", *, window: int, symmetric: bool,
-                                     distance_weighting: bool, workers: int, memory_bytes: int,
-                                     temp_dir: Optional[StrPath], max_product: int, progress: Any) -> CooccurrenceCount:
+    def count_cooccurrence_partition(self, encoded: "EncodedCorpus", group: "Group", *,
+                                     window: int, symmetric: bool, distance_weighting: bool,
+                                     workers: int, memory_bytes: int, temp_dir: Optional[StrPath],
+                                     max_product: int, progress: Any) -> CooccurrenceCount:
         """This rank's partition (rows r % world_size == rank) of the matrix of
         the whole corpus spread over `group` (a distributed.Group), equal bit
         for bit to those rows of the single-process count."""

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Dict, IO, List, Optional, Tuple, Union
 
 import numpy as np
 
+from .._typing import StrPath
 from .. import _native
 from ..distributed.cooccurrence import count_partition
 from ..glove_blocks import PairBlocks, plan as plan_training
@@ -23,7 +24,6 @@ from .._layout import SPARE_ROWS
 from ..io import cooc_file
 from ..io.atomic import atomic_write
 from .base import Backend, CooccurrenceCount
-from .._typing import StrPath
 
 if TYPE_CHECKING:
     from ..cooccurrence import Cooccurrence
@@ -50,7 +50,8 @@ class CpuBackend(Backend):
         _native.core.init_word2vec_input(storage[:vocab_size], seed)
         return storage, np.zeros((vocab_size, dim), dtype=np.float32)
 
-    def train_word2vec_epoch(self, corpus: "EncodedCorpus", input: Any, output: Any, tables: Any, params: Any, *, progress: Any) -> Dict[str, Any]:
+    def train_word2vec_epoch(self, corpus: "EncodedCorpus", input: Any, output: Any, tables: Any,
+                             params: Any, *, progress: Any) -> Dict[str, Any]:
         keep, noise_keep, noise_alias = tables
         return _native.core.train_word2vec_epoch(corpus.ids, corpus.offsets, input, output, keep,
                                                  noise_keep, noise_alias, params, progress=progress)
@@ -58,7 +59,8 @@ class CpuBackend(Backend):
     def word2vec_slice_ends(self, corpus: "EncodedCorpus", seed: int, epoch: int, slices: int) -> List[float]:
         # slices are runs of the epoch's shuffled chunks: sizes vary a little
         ids = _native.core.word2vec_slice_ids(corpus.offsets, seed, epoch, slices)
-        ends: List[float] = (np.concatenate(([0], np.cumsum(ids))) / max(1, int(ids.sum()))).tolist()
+        ends: List[float] = (np.concatenate(([0], np.cumsum(ids)))
+                             / max(1, int(ids.sum()))).tolist()
         return ends
 
     # -------------------------------------------------------------- fastText
@@ -66,7 +68,7 @@ class CpuBackend(Backend):
         pass
 
     def init_fasttext(self, vocab_size: int, bucket: int, dim: int, seed: int, scale: float,
-                      initial: Any=None) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+                      initial: Any = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         storage = np.zeros((vocab_size + SPARE_ROWS, dim), dtype=np.float32)
         if initial is not None:
             input, output = (np.ascontiguousarray(a, dtype=np.float32) for a in initial)
@@ -76,22 +78,23 @@ class CpuBackend(Backend):
         input *= np.float32(scale)
         return input, np.zeros((vocab_size, dim), dtype=np.float32), storage
 
-    def train_fasttext_epoch(self, corpus: "EncodedCorpus", input: Any, output: Any, subwords: Any, tables: Any, params: Any, *,
-                             progress: Any) -> Dict[str, Any]:
+    def train_fasttext_epoch(self, corpus: "EncodedCorpus", input: Any, output: Any, subwords: Any,
+                             tables: Any, params: Any, *, progress: Any) -> Dict[str, Any]:
         offsets, ids = subwords
         keep, noise_keep, noise_alias = tables
         return _native.core.train_fasttext_epoch(corpus.ids, corpus.offsets, input, output, offsets,
                                                  ids, keep, noise_keep, noise_alias, params,
                                                  progress=progress)
 
-    def fasttext_word_vectors(self, input: Any, subwords: Any, bucket: int, out: Any, workers: int) -> None:
+    def fasttext_word_vectors(self, input: Any, subwords: Any, bucket: int, out: Any, workers: int
+                              ) -> None:
         _native.core.fasttext_word_vectors(input, subwords[0], subwords[1], bucket, out, workers)
 
     # --------------------------------------------------------- co-occurrence
     def count_cooccurrences(self, encoded: "EncodedCorpus", *, window: int, symmetric: bool,
                             distance_weighting: bool, workers: int, memory: Any, memory_bytes: int,
-                            temp_dir: Optional[StrPath], max_product: int, path: Optional[StrPath], archive_config: Dict[str, Any],
-                            progress: Any) -> CooccurrenceCount:
+                            temp_dir: Optional[StrPath], max_product: int, path: Optional[StrPath],
+                            archive_config: Dict[str, Any], progress: Any) -> CooccurrenceCount:
         spill_dir = tempfile.mkdtemp(prefix="embforge-cooccur-", dir=temp_dir)
         try:
             result_dir = os.path.join(spill_dir, "result")
@@ -118,21 +121,24 @@ class CpuBackend(Backend):
                            "%.0f MB", len(values), len(values) * 12 / 1e6, memory_bytes / 1e6)
         return CooccurrenceCount(rows, cols, values, stats, source)
 
-    def count_cooccurrence_partition(self, encoded: "EncodedCorpus", group: "Group", *, window: int, symmetric: bool,
-                                     distance_weighting: bool, workers: int, memory_bytes: int,
-                                     temp_dir: Optional[StrPath], max_product: int, progress: Any) -> CooccurrenceCount:
+    def count_cooccurrence_partition(self, encoded: "EncodedCorpus", group: "Group", *,
+                                     window: int, symmetric: bool, distance_weighting: bool,
+                                     workers: int, memory_bytes: int, temp_dir: Optional[StrPath],
+                                     max_product: int, progress: Any) -> CooccurrenceCount:
         rows, cols, values, stats = count_partition(
             encoded, group, window=window, symmetric=symmetric,
             distance_weighting=distance_weighting, workers=workers, memory_bytes=memory_bytes,
             temp_dir=temp_dir, max_product=max_product, progress=progress)
         return CooccurrenceCount(rows, cols, values, stats)
 
-    def upload_matrix(self, rows: Any, cols: Any, values: Any) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def upload_matrix(self, rows: Any, cols: Any, values: Any
+                      ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         raise ValueError("to_device() needs a CUDA device ('cuda' or 'cuda:N'), got 'cpu'; "
                          "to_host() gives host arrays")
 
     # ----------------------------------------------------------------- GloVe
-    def init_glove(self, vocab_size: int, dim: int, seed: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def init_glove(self, vocab_size: int, dim: int, seed: int
+                   ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         weights = np.empty((2 * vocab_size, dim + 1), dtype=np.float32)
         gradsq = np.empty_like(weights)
         _native.core.init_glove(weights, gradsq, int(seed))
@@ -183,7 +189,8 @@ class _MemoryPairs:
         self.pairs = self.order = None
 
 
-def _result_archive(result_dir: Any, stats: Any, config: Any, vocab: Any, path: Optional[StrPath], temp_dir: Optional[StrPath]) -> Tuple[Any, ...]:
+def _result_archive(result_dir: Any, stats: Any, config: Any, vocab: Any, path: Optional[StrPath],
+                    temp_dir: Optional[StrPath]) -> Tuple[Any, ...]:
     """Joins the native count's result files (cooccur.h: result_dir) into the
     archive at `path`, or into an unnamed temporary file; returns the open
     archive and its members (a Cooccurrence source)."""

@@ -31,12 +31,12 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from .._typing import StrPath
 from . import cuda_launch
 from .._layout import SPARE_ROWS
 from .arrays import to_host
 from .base import Backend, CooccurrenceCount
 from .device_arrays import array_module, on_caller_stream
-from .._typing import StrPath
 
 if TYPE_CHECKING:
     from ..cooccurrence import Cooccurrence
@@ -80,15 +80,16 @@ class CudaBackend(Backend):
         return cuda_launch.train_word2vec_epoch(corpus.ids, corpus.offsets, input, output, *tables,
                                                 **settings, progress=progress, begin=begin, end=end)
 
-    def word2vec_slice_ends(self, corpus: "EncodedCorpus", seed: int, epoch: int, slices: int) -> List[float]:
+    def word2vec_slice_ends(self, corpus: "EncodedCorpus", seed: int, epoch: int, slices: int
+                            ) -> List[float]:
         n = len(corpus.ids)  # slices are equal ranges of stream positions
         return [(n * k // slices) / max(1, n) for k in range(slices + 1)]
 
     # --------------------------------------------------------- co-occurrence
     def count_cooccurrences(self, encoded: "EncodedCorpus", *, window: int, symmetric: bool,
                             distance_weighting: bool, workers: int, memory: Any, memory_bytes: int,
-                            temp_dir: Optional[StrPath], max_product: int, path: Optional[StrPath], archive_config: Dict[str, Any],
-                            progress: Any) -> CooccurrenceCount:
+                            temp_dir: Optional[StrPath], max_product: int, path: Optional[StrPath],
+                            archive_config: Dict[str, Any], progress: Any) -> CooccurrenceCount:
         try:
             rows, cols, values, stats = cuda_launch.count_cooccurrences(
                 encoded.ids, encoded.offsets, len(encoded.vocab), window=window,
@@ -99,7 +100,8 @@ class CudaBackend(Backend):
                                f"({memory_bytes} bytes of device workspace): {error}") from error
         return CooccurrenceCount(rows, cols, values, stats)
 
-    def count_cooccurrence_partition(self, encoded: "EncodedCorpus", group: "Group", **_settings: Any) -> CooccurrenceCount:
+    def count_cooccurrence_partition(self, encoded: "EncodedCorpus", group: "Group",
+                                     **_settings: Any) -> CooccurrenceCount:
         raise ValueError(f"distributed co-occurrence counting runs on the CPU only: the count on "
                          f"{self.device!r} does not hand out its fixed-point sums, which the "
                          "ranks' exact merge needs (count with device='cpu')")

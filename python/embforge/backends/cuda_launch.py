@@ -44,7 +44,8 @@ def _stop_requested(progress: Any) -> bool:
 
 
 # -------------------------------------------------------------------- word2vec
-def allocate_word2vec(vocab_size: int, dim: int, seed: int, device: str = "cuda", spare_rows: int = SPARE_ROWS) -> Tuple[Any, Any]:
+def allocate_word2vec(vocab_size: int, dim: int, seed: int, device: str = "cuda",
+                      spare_rows: int = SPARE_ROWS) -> Tuple[Any, Any]:
     """(storage, syn1neg) on the device: storage is [vocab + spare_rows, dim]
     with rows [0, vocab) initialised exactly as the CPU's init_word2vec_input
     and the spare rows zero; syn1neg is [vocab, dim] zeros."""
@@ -57,12 +58,14 @@ def allocate_word2vec(vocab_size: int, dim: int, seed: int, device: str = "cuda"
     return storage, output
 
 
-def train_word2vec_epoch(ids: Any, offsets: Any, input: Any, output: Any, keep_threshold: Any, noise_keep: Any, noise_alias: Any, *,
-                         skip_gram: bool, window: int, negative: int, shrink_windows: bool,
-                         alpha_start: float, alpha_end: float, seed: int, epoch: int,
-                         compute_loss: bool = True, workers: Optional[int] = None, progress: Any=None, chunk_ids: Optional[int] = None,
-                         warps_per_block: int = 0, span: int = 0, batch: int = 0, begin: int = 0,
-                         end: Optional[int] = None, variant: int = 0) -> Dict[str, Any]:
+def train_word2vec_epoch(ids: Any, offsets: Any, input: Any, output: Any, keep_threshold: Any,
+                         noise_keep: Any, noise_alias: Any, *, skip_gram: bool, window: int,
+                         negative: int, shrink_windows: bool, alpha_start: float, alpha_end: float,
+                         seed: int, epoch: int, compute_loss: bool = True,
+                         workers: Optional[int] = None, progress: Any = None,
+                         chunk_ids: Optional[int] = None, warps_per_block: int = 0, span: int = 0,
+                         batch: int = 0, begin: int = 0, end: Optional[int] = None,
+                         variant: int = 0) -> Dict[str, Any]:
     """One epoch on the GPU; the arguments and result of ``_core.train_word2vec_epoch``.
 
     `input` and `output` are device arrays; the corpus and tables may be numpy
@@ -132,9 +135,10 @@ def train_word2vec_epoch(ids: Any, offsets: Any, input: Any, output: Any, keep_t
 
 
 # --------------------------------------------------------------- co-occurrence
-def count_cooccurrences(ids: Any, offsets: Any, vocab_size: int, *, window: int, symmetric: bool = True,
-                        distance_weighting: bool = True, memory_bytes: Optional[int] = None,
-                        progress: Any=None, device: str = "cuda", workers: Optional[int] = None, variant: int = 0,
+def count_cooccurrences(ids: Any, offsets: Any, vocab_size: int, *, window: int,
+                        symmetric: bool = True, distance_weighting: bool = True,
+                        memory_bytes: Optional[int] = None, progress: Any = None,
+                        device: str = "cuda", workers: Optional[int] = None, variant: int = 0,
                         **_ignored: Any) -> Tuple[Any, Any, Any, Dict[str, Any]]:
     """The co-occurrence matrix on the GPU: ``(rows, cols, values, stats)`` as
     ``_core.count_cooccurrences`` returns them (COO sorted by row, col; equal
@@ -220,10 +224,11 @@ def make_glove_pairs(rows: Any, cols: Any, values: Any, vocab_size: int, x_max: 
     return pairs
 
 
-def train_glove_epoch(pairs: Any, order: Any, weights: Any, gradsq: Any, *, learning_rate: float, grad_clip: float,
-                      seed: int = 1, epoch: int = 0, workers: Optional[int] = None, progress: Any=None,
-                      chunk_pairs: Optional[int] = None, warps_per_block: int = 0,
-                      variant: int = 0) -> Dict[str, Any]:
+def train_glove_epoch(pairs: Any, order: Any, weights: Any, gradsq: Any, *, learning_rate: float,
+                      grad_clip: float, seed: int = 1, epoch: int = 0,
+                      workers: Optional[int] = None, progress: Any = None,
+                      chunk_pairs: Optional[int] = None, warps_per_block: int = 0, variant: int = 0
+                      ) -> Dict[str, Any]:
     """One GloVe epoch on the GPU; the result of ``_core.train_glove_epoch``.
 
     `order=None` visits the pairs in a keyed permutation of (seed, epoch)

@@ -29,7 +29,8 @@ MAX_MANIFEST_BYTES = 1 << 24    # ~100 bytes per rank: room for far more ranks t
 MAX_WORLD_SIZE = 1 << 16
 MAX_EPOCHS = 1 << 31
 
-MODEL_CLASSES: Dict[str, Union[Type[Word2Vec], Type[GloVe]]] = {"Word2Vec": Word2Vec, "GloVe": GloVe}
+MODEL_CLASSES: Dict[str, Union[Type[Word2Vec], Type[GloVe]]] = {"Word2Vec": Word2Vec,
+                                                                "GloVe": GloVe}
 
 # The settings that change what training computes; a resume must give the
 # same values. (Threads, device, memory and temp_dir may differ.)
@@ -70,7 +71,7 @@ def plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=lambda v: v.item()))
 
 
-def training_settings(model: Any, corpus: Any=None) -> Dict[str, Any]:
+def training_settings(model: Any, corpus: Any = None) -> Dict[str, Any]:
     """The settings a resume of `model`'s training must repeat: the model
     kind, its SETTINGS, and `corpus` (any JSON value identifying the data,
     e.g. corpus_fingerprint(paths); None when the caller has none)."""

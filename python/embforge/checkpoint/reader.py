@@ -6,11 +6,11 @@ import os
 import stat
 from typing import Any, Dict, List, Optional
 
+from .._typing import StrPath
 from ..io._errors import parse_json
 from .manifest import (MANIFEST, MAX_MANIFEST_BYTES, MODEL_CLASSES, SETTINGS, CheckpointInfo,
                        check_file, is_int, parse_manifest, plain, size_and_hash,
                        training_settings)
-from .._typing import StrPath
 
 __all__ = ["latest", "check_settings", "load_model"]
 

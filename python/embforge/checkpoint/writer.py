@@ -7,12 +7,12 @@ import os
 import shutil
 from typing import Any, Callable, Dict, List, Optional
 
+from .._typing import StrPath
 from ..io.atomic import atomic_write
 from .manifest import (FOLDER_PATTERN, FORMAT, MANIFEST, MAX_EPOCHS, MAX_WORLD_SIZE, VERSION,
                        CheckpointInfo, check_schedule, default_schedule, epoch_folder_name,
                        model_kind, parse_manifest, plain, rank_file_name, size_and_hash,
                        training_settings)
-from .._typing import StrPath
 
 __all__ = ["Checkpointer"]
 
@@ -34,7 +34,7 @@ class Checkpointer:
 
     def __init__(self, directory: StrPath, *, rank: int = 0, world_size: int = 1,
                  all_gather: Optional[Callable[[object], List[Any]]] = None,
-                 schedule: Optional[Dict[str, Any]] = None, corpus: Any=None) -> None:
+                 schedule: Optional[Dict[str, Any]] = None, corpus: Any = None) -> None:
         if isinstance(world_size, bool) or not isinstance(world_size, int) \
                 or not 1 <= world_size <= MAX_WORLD_SIZE:
             raise ValueError(f"world_size must be an integer in [1, {MAX_WORLD_SIZE}], "

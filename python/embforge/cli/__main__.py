@@ -2,6 +2,5 @@
 import sys
 
 from . import main
-import argparse
 
 sys.exit(main())

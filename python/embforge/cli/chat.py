@@ -5,17 +5,18 @@ simple question/answer template over the last few exchanges), until end of
 input."""
 from __future__ import annotations
 
+import argparse
 import sys
 from typing import Any
 
 from .common import say
 from .lm import add_sampling_options, load_model_arg, sampling
-import argparse
 
 __all__ = ["add_chat_parser", "run_chat"]
 
 
-def add_chat_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> argparse.ArgumentParser:
+def add_chat_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
+                    ) -> argparse.ArgumentParser:
     p = subparsers.add_parser("chat", help="talk to a language model (reads lines from stdin)",
                               description="An interactive loop: each line read is answered by the "
                                           "model continuing a question/answer template; the last "

@@ -2,11 +2,13 @@
 the corpus argument, and the status line on stderr."""
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import zipfile
 from typing import Any, List, Union
 
+from .._typing import StrPath
 from ..io.word2vec_header import has_header
 from ..distributed.collectives import all_gather_object
 from ..distributed.group import init_from_environment
@@ -14,8 +16,6 @@ from ..fasttext import load_facebook_vectors
 from ..fasttext_kv import FastTextKeyedVectors
 from ..io.fasttext_bin import is_fasttext_bin
 from ..keyedvectors import KeyedVectors
-import argparse
-from .._typing import StrPath
 
 __all__ = ["load_vectors", "save_vectors", "corpus_arg", "say", "join_job", "Job"]
 

@@ -1,13 +1,13 @@
 """`embforge cooccur`: count a corpus's co-occurrence matrix to a file."""
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 from ..backends import get_backend
 from ..cooccurrence import cooccurrence
 from ..vocab import Vocabulary
 from .common import corpus_arg, join_job
-import argparse
 
 __all__ = ["add_cooccur_parser", "run_cooccur"]
 

@@ -2,11 +2,11 @@
 (nearest words): commands that read trained vectors."""
 from __future__ import annotations
 
+import argparse
 import os
 from typing import Any
 
 from .common import load_vectors, say
-import argparse
 
 __all__ = ["add_eval_parser", "run_eval", "add_similar_parser", "run_similar"]
 

@@ -2,6 +2,7 @@
 trained vectors, on labelled TSV files, and report test accuracy."""
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 import numpy as np
@@ -10,12 +11,12 @@ from ..finetune import encode_labels, load_tsv
 from ..keyedvectors import KeyedVectors
 from ..backends.arrays import same_device
 from .common import load_vectors, say
-import argparse
 
 __all__ = ["add_finetune_parser", "run_finetune"]
 
 
-def add_finetune_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> argparse.ArgumentParser:
+def add_finetune_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
+                        ) -> argparse.ArgumentParser:
     """Adds ``embforge finetune`` to an argparse subparsers object."""
     p = subparsers.add_parser(
         "finetune", help="fine-tune a transformer classifier that starts from trained vectors",

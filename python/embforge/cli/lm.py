@@ -2,15 +2,15 @@
 vectors, on plain text) and `embforge lm generate` (continue prompts)."""
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from typing import Any, Dict, Optional
 
+from .._typing import StrPath
 from ..backends.arrays import same_device
 from ..keyedvectors import KeyedVectors
 from .common import load_vectors, say
-import argparse
-from .._typing import StrPath
 
 __all__ = ["add_lm_parser", "run_lm_train", "run_lm_generate", "add_sampling_options"]
 
@@ -30,7 +30,8 @@ def sampling(args: argparse.Namespace) -> Dict[str, Any]:
                 top_p=None if args.top_p >= 1 else args.top_p)
 
 
-def add_lm_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> argparse.ArgumentParser:
+def add_lm_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
+                  ) -> argparse.ArgumentParser:
     """Adds ``embforge lm train|generate``."""
     lm = subparsers.add_parser("lm", help="language model: train from vectors, generate",
                                description="A GPT-2-style language model whose token embedding "

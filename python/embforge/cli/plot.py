@@ -2,6 +2,7 @@
 evaluation chart, as PNG files (needs matplotlib: embforge[plot])."""
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import zipfile
@@ -9,9 +10,8 @@ from typing import Any, Dict, Sequence, Tuple
 
 import numpy as np
 
-from .common import load_vectors, say
-import argparse
 from .._typing import StrPath
+from .common import load_vectors, say
 
 __all__ = ["add_plot_parser", "run_plot"]
 

@@ -2,11 +2,11 @@
 to continue, and the Checkpointer that writes one after every epoch."""
 from __future__ import annotations
 
+import argparse
 from typing import Any, NamedTuple, Optional, Tuple
 
 from ..checkpoint import (CheckpointInfo, Checkpointer, check_settings, corpus_fingerprint,
                           latest, load_model, training_settings)
-import argparse
 
 __all__ = ["add_checkpoint_arguments", "CheckpointPlan", "plan_checkpoint", "check_same_vocabulary"]
 
@@ -27,7 +27,8 @@ class CheckpointPlan(NamedTuple):
     callbacks: Tuple[Any, ...]           # (Checkpointer,) or ()
 
 
-def plan_checkpoint(args: argparse.Namespace, fresh: Any, data_files: Any, job: Any) -> CheckpointPlan:
+def plan_checkpoint(args: argparse.Namespace, fresh: Any, data_files: Any, job: Any
+                    ) -> CheckpointPlan:
     """Loads the checkpoint of --resume (refusing other settings or data than
     the checkpointed run's, naming the field) or keeps `fresh`; makes the
     Checkpointer of --checkpoint (default: the --resume directory). `job`

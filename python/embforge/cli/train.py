@@ -8,6 +8,7 @@ silently taken for one of them.
 """
 from __future__ import annotations
 
+import argparse
 from typing import Any, cast
 
 from ..cooccurrence import Cooccurrence
@@ -17,7 +18,6 @@ from ..glove import OUTPUTS, GloVe
 from ..word2vec import Word2Vec
 from .common import corpus_arg, join_job, save_vectors
 from .resume import add_checkpoint_arguments, check_same_vocabulary, plan_checkpoint
-import argparse
 from ..keyedvectors import KeyedVectors
 
 __all__ = ["add_train_parser", "run_train", "train_word2vec", "train_fasttext", "train_glove"]

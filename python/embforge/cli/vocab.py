@@ -1,12 +1,12 @@
 """`embforge vocab`: count a corpus's words to a 'word count' file."""
 from __future__ import annotations
 
+import argparse
 import time
 from typing import Any
 
 from ..corpus import encode, stream_memory
 from .common import corpus_arg, say
-import argparse
 
 __all__ = ["add_vocab_parser", "run_vocab"]
 

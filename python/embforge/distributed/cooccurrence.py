@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from .._typing import StrPath
 from .. import _native
 from .collectives import all_reduce
 from .exchange import exchange
 from .group import Group
-from .._typing import StrPath
 
 if TYPE_CHECKING:
     from ..corpus import EncodedCorpus
@@ -38,7 +38,8 @@ def owned_rows(vocab_size: int, rank: int, world_size: int) -> np.ndarray:
     return np.arange(rank, vocab_size, world_size, dtype=np.int64)
 
 
-def _pack_by_owner(rows: Any, cols: Any, values: Any, world_size: int) -> Tuple[np.ndarray, np.ndarray]:
+def _pack_by_owner(rows: Any, cols: Any, values: Any, world_size: int
+                   ) -> Tuple[np.ndarray, np.ndarray]:
     """The entries as one packed byte buffer, grouped by owner rank (row %
     world_size; sorted (row, col) order kept within each group), and the
     byte size of each group: one stable radix sort of the owner ids and one
@@ -58,8 +59,9 @@ def _unpack(data: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def count_partition(encoded: "EncodedCorpus", group: Group, *, window: int, symmetric: bool,
-                    distance_weighting: bool, workers: int, memory_bytes: int, temp_dir: Optional[StrPath],
-                    max_product: int, progress: Any) -> Tuple[np.ndarray, np.ndarray, np.ndarray, Dict[str, Any]]:
+                    distance_weighting: bool, workers: int, memory_bytes: int,
+                    temp_dir: Optional[StrPath], max_product: int, progress: Any
+                    ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, Dict[str, Any]]:
     """This rank's partition of the matrix of the whole corpus: (rows, cols,
     values float32, stats), sorted by (row, col), rows ``owned_rows``."""
     total_ids = int(all_reduce(np.array([len(encoded.ids)], dtype=np.int64), group)[0])

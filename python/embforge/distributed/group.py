@@ -51,7 +51,7 @@ class Group:
         return datetime.timedelta(seconds=self.timeout)
 
 
-def resolve_timeout(timeout: Any=None) -> float:
+def resolve_timeout(timeout: Any = None) -> float:
     """Seconds: `timeout` (a number or a timedelta), else $EMBFORGE_DIST_TIMEOUT,
     else 60."""
     source = "timeout"
@@ -83,8 +83,8 @@ def _torch_distributed() -> Any:
     return dist
 
 
-def resolve_group(distributed: bool = False, process_group: Any=None, *,
-                  timeout: Any=None) -> Optional[Group]:
+def resolve_group(distributed: bool = False, process_group: Any = None, *,
+                  timeout: Any = None) -> Optional[Group]:
     """The Group to work in, or None to work alone.
 
     `process_group`: any torch process group this process belongs to.
@@ -133,7 +133,7 @@ def shutdown_environment() -> None:
         dist.destroy_process_group()
 
 
-def init_from_environment(device: str = "cpu", *, timeout: Any=None) -> Optional[Group]:
+def init_from_environment(device: str = "cpu", *, timeout: Any = None) -> Optional[Group]:
     """For the command line: under torchrun (RANK, WORLD_SIZE, MASTER_ADDR and
     MASTER_PORT set) initialise torch's default process group, gloo for
     `device="cpu"`, nccl for cuda (one GPU per process: LOCAL_RANK picks it),

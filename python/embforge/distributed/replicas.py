@@ -58,7 +58,7 @@ class Alone:
     def job_fractions(self, fractions: Sequence[float], items: int) -> List[Any]:
         return list(fractions)
 
-    def sync(self, arrays: Sequence[Any], stop: bool, rows: Any=None) -> bool:
+    def sync(self, arrays: Sequence[Any], stop: bool, rows: Any = None) -> bool:
         return bool(stop)
 
     def total(self, value: float) -> float:
@@ -110,7 +110,7 @@ class Replicas:
         total = float(done[-1])
         return (done / total).tolist() if total > 0 else list(fractions)
 
-    def sync(self, arrays: Sequence[Any], stop: bool, rows: Any=None) -> bool:
+    def sync(self, arrays: Sequence[Any], stop: bool, rows: Any = None) -> bool:
         """Combines the replicas in place, all their rows or only the first
         `rows` (the most frequent words: vocabularies are sorted by count);
         returns True when any rank asked to stop (Ctrl-C, stop()), so that

@@ -38,7 +38,8 @@ def _pack(words: Sequence[bytes], counts: np.ndarray) -> bytes:
     """n (int64), n counts (int64), then the words joined by newlines (a word
     never holds whitespace)."""
     counts = np.ascontiguousarray(counts, dtype="<i8")
-    packed: bytes = np.int64(len(words)).astype("<i8").tobytes() + counts.tobytes() + b"\n".join(words)
+    packed: bytes = (np.int64(len(words)).astype("<i8").tobytes() + counts.tobytes()
+                     + b"\n".join(words))
     return packed
 
 

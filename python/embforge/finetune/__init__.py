@@ -23,12 +23,12 @@ torch, which this package loads when one of their names is first used, so
 """
 from __future__ import annotations
 
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
 
+from .._typing import StrPath
 from ..tokenizer import Tokenizer  # noqa: F401 - reachable as embforge.finetune.Tokenizer, as before
 from .data import encode_labels, load_tsv
-from .._typing import StrPath
-from types import ModuleType
 
 if TYPE_CHECKING:
     from ..keyedvectors import KeyedVectors

@@ -5,8 +5,8 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
-from ..torch_bridge import require_torch
 from .._typing import StrPath
+from ..torch_bridge import require_torch
 
 if TYPE_CHECKING:
     from ..keyedvectors import KeyedVectors
@@ -16,7 +16,8 @@ torch = require_torch()
 __all__ = ["batches", "pad"]
 
 
-def batches(lengths: np.ndarray, batch_size: int, rng: Optional[np.random.Generator]) -> List[np.ndarray]:
+def batches(lengths: np.ndarray, batch_size: int, rng: Optional[np.random.Generator]
+            ) -> List[np.ndarray]:
     """Index batches; with `rng`, shuffled, grouping similar lengths so little
     padding is computed (sorted within windows of 16 batches)."""
     order = rng.permutation(len(lengths)) if rng is not None else np.argsort(lengths, kind="stable")

@@ -10,11 +10,11 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union, cast
 
+from .._typing import StrPath
 from ..backends.arrays import same_device
 from ..tokenizer import Tokenizer
 from ..torch_bridge import (DEFAULT_SPECIALS, require_torch, tensor_device,
                             to_embedding)
-from .._typing import StrPath
 
 if TYPE_CHECKING:
     from ..keyedvectors import KeyedVectors
@@ -51,8 +51,9 @@ class TextClassifier(nn.Module):
 
     def __init__(self, embedding: Any, num_classes: int, *, num_layers: int = 2,
                  num_heads: int = 4, ff_dim: Optional[int] = None, dropout: float = 0.1,
-                 encoder_dropout: Optional[float] = None, max_length: int = 256, pooling: str = "mean",
-                 labels: Optional[Sequence[str]] = None, tokenizer: Optional[Tokenizer] = None) -> None:
+                 encoder_dropout: Optional[float] = None, max_length: int = 256,
+                 pooling: str = "mean", labels: Optional[Sequence[str]] = None,
+                 tokenizer: Optional[Tokenizer] = None) -> None:
         super().__init__()
         dim = embedding.embedding_dim
         if num_classes < 2:
@@ -94,10 +95,11 @@ class TextClassifier(nn.Module):
         self.head = nn.Linear(dim, num_classes, device=device)
 
     @classmethod
-    def from_vectors(cls, kv: "KeyedVectors", labels: Sequence[str], *, freeze_embedding: bool = False,
-                     copy: bool = False, device: Any=None, init: str = "vectors",
-                     specials: Sequence[str] = DEFAULT_SPECIALS, lowercase: bool = True,
-                     seed: Optional[int] = None, **architecture: Any) -> Any:
+    def from_vectors(cls, kv: "KeyedVectors", labels: Sequence[str], *,
+                     freeze_embedding: bool = False, copy: bool = False, device: Any = None,
+                     init: str = "vectors", specials: Sequence[str] = DEFAULT_SPECIALS,
+                     lowercase: bool = True, seed: Optional[int] = None, **architecture: Any
+                     ) -> Any:
         """A classifier whose embedding comes from `kv` (:func:`to_embedding`),
         with the matching tokenizer, on the vectors' device.
 
@@ -131,7 +133,7 @@ class TextClassifier(nn.Module):
             _randomise_words(model.embedding, len(kv))
         return model
 
-    def forward(self, input_ids: Any, attention_mask: Any=None) -> Any:
+    def forward(self, input_ids: Any, attention_mask: Any = None) -> Any:
         """Class logits [batch, num_classes] for padded ids [batch, length]."""
         length = input_ids.shape[1]
         if length > self.positions.shape[0]:

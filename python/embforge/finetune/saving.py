@@ -6,10 +6,10 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
 
+from .._typing import StrPath
 from ..tokenizer import Tokenizer
 from ..torch_bridge import require_torch
 from .model import TextClassifier
-from .._typing import StrPath
 
 if TYPE_CHECKING:
     from ..keyedvectors import KeyedVectors

@@ -5,12 +5,12 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
+from .._typing import StrPath
 from ..tokenizer import Tokenizer
 from ..torch_bridge import require_torch
 from .batches import batches, pad
 from .data import encode_labels
 from .model import model_device
-from .._typing import StrPath
 
 if TYPE_CHECKING:
     from ..keyedvectors import KeyedVectors

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union, ca
 
 import numpy as np
 
+from .._typing import StrPath
 from ..tokenizer import Tokenizer
 from ..torch_bridge import require_torch
 from ..training.loop import Task, fit
@@ -14,7 +15,6 @@ from .batches import batches, pad
 from .data import encode_labels
 from .model import check_device
 from .scoring import evaluate
-from .._typing import StrPath
 
 if TYPE_CHECKING:
     from ..keyedvectors import KeyedVectors
@@ -41,7 +41,8 @@ class ClassificationTask(Task):
     validation: accuracy (ties broken by the lower loss)."""
     monitor, maximize = "val_accuracy", True
 
-    def __init__(self, tokenizer: Any, texts: Any, targets: Any, batch_size: Any, where: Any, val_texts: Any=None, val_labels: Any=None) -> None:
+    def __init__(self, tokenizer: Any, texts: Any, targets: Any, batch_size: Any, where: Any,
+                 val_texts: Any = None, val_labels: Any = None) -> None:
         self.tokenizer, self.targets, self.batch_size, self.where = tokenizer, targets, batch_size, where
         self.encoded = [tokenizer.encode(text) for text in texts]
         self.lengths = np.array([len(ids) for ids in self.encoded])
@@ -69,12 +70,13 @@ class ClassificationTask(Task):
 
 
 def finetune(model: Any, train_texts: Sequence[str], train_labels: Sequence[str],
-             val_texts: Optional[Sequence[str]] = None, val_labels: Optional[Sequence[str]] = None, *,
-             epochs: int = 10, batch_size: int = 32, lr: float = 1e-3, weight_decay: float = 0.01,
-             warmup: float = 0.1, max_grad_norm: float = 1.0, patience: Optional[int] = 3,
-             freeze_embedding: Optional[bool] = None, train_last_layers: Optional[int] = None,
-             tokenizer: Optional[Tokenizer] = None, device: Any=None, seed: Optional[int] = None,
-             progress: bool = True, checkpoint_dir: Optional[StrPath]=None, resume: bool = False) -> FinetuneResult:
+             val_texts: Optional[Sequence[str]] = None, val_labels: Optional[Sequence[str]] = None,
+             *, epochs: int = 10, batch_size: int = 32, lr: float = 1e-3,
+             weight_decay: float = 0.01, warmup: float = 0.1, max_grad_norm: float = 1.0,
+             patience: Optional[int] = 3, freeze_embedding: Optional[bool] = None,
+             train_last_layers: Optional[int] = None, tokenizer: Optional[Tokenizer] = None,
+             device: Any = None, seed: Optional[int] = None, progress: bool = True,
+             checkpoint_dir: Optional[StrPath] = None, resume: bool = False) -> FinetuneResult:
     """Fine-tunes `model` (a :class:`TextClassifier`) on labelled texts.
 
     AdamW with linear warm-up and decay, gradient clipping at

@@ -8,10 +8,9 @@ import os
 import zipfile
 from typing import Any, Dict, List, Sequence, Tuple, cast
 
-from .._typing import StrPath
-
 import numpy as np
 
+from .._typing import StrPath
 from ._errors import parse_json
 from ._npy import read_npy_header
 from .atomic import atomic_write

@@ -20,7 +20,6 @@ import zlib
 from typing import IO, Any, Callable, Dict, Iterator, Optional, Tuple, cast
 
 from .._typing import StrPath
-
 from .atomic import atomic_write
 
 __all__ = ["sniff", "open_binary", "open_text", "atomic_output"]

@@ -25,10 +25,9 @@ import struct
 import zipfile
 from typing import IO, Any, Dict, Iterable, Iterator, Mapping, NamedTuple, Sequence, Tuple, Union
 
-from .._typing import StrPath
-
 import numpy as np
 
+from .._typing import StrPath
 from ._npy import read_npy_header
 
 __all__ = ["COLUMNS", "Member", "write_coo_archive", "open_members", "read", "file_chunks", "memmap",

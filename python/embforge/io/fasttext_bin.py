@@ -22,12 +22,10 @@ import struct
 import io
 from typing import IO, Any, Dict, Iterable, List, NamedTuple, Optional, Tuple
 
+import numpy as np
 from numpy.typing import ArrayLike
 
 from .._typing import StrPath
-
-import numpy as np
-
 from .._checks import check_allocation
 from ._errors import show
 from .atomic import atomic_write

@@ -39,10 +39,9 @@ import hashlib
 import os
 from typing import IO, Any, Dict, Iterable, Iterator, List, Sequence, Tuple, Union
 
-from .._typing import StrPath
-
 import numpy as np
 
+from .._typing import StrPath
 from .compression import open_binary
 
 __all__ = ["block_bytes", "owner_of", "rank_share", "files_fingerprint", "as_path_list",
@@ -76,8 +75,8 @@ def owner_of(offset: int, block: int, world_size: int) -> int:
     return (offset // block) % world_size
 
 
-def rank_share(paths: Union[StrPath, Iterable[StrPath]], rank: int, world_size: int, *, block: int = 0,
-               chunk_bytes: int = _CHUNK) -> Iterator[bytes]:
+def rank_share(paths: Union[StrPath, Iterable[StrPath]], rank: int, world_size: int, *,
+               block: int = 0, chunk_bytes: int = _CHUNK) -> Iterator[bytes]:
     """Yields rank `rank`'s lines of the files `paths` (a path or a list), in
     file order, as byte chunks of whole newline-terminated lines (see the
     module's rule). `block` 0: block_bytes() of the on-disk sizes."""
@@ -101,7 +100,8 @@ def rank_share(paths: Union[StrPath, Iterable[StrPath]], rank: int, world_size: 
                 start += length[0]
 
 
-def _owned_ranges(start: int, size: int, rank: int, world: int, block: int) -> List[Tuple[int, int]]:
+def _owned_ranges(start: int, size: int, rank: int, world: int, block: int
+                  ) -> List[Tuple[int, int]]:
     """[a, e) byte ranges of a file at global offset `start` lying in `rank`'s blocks."""
     if size == 0:
         return []

@@ -17,12 +17,10 @@ import os
 import sys
 from typing import IO, Any, Dict, List, Optional, Sequence, Set, Tuple
 
+import numpy as np
 from numpy.typing import ArrayLike
 
 from .._typing import StrPath
-
-import numpy as np
-
 from ._errors import parse_json, show
 from .atomic import atomic_write
 from .rows import check_dim

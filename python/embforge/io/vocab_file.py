@@ -22,11 +22,10 @@ from __future__ import annotations
 import os
 from typing import Dict, List, Sequence, Tuple
 
-from .._typing import StrPath
-
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .._typing import StrPath
 from .._tokens import is_token, split_fields
 from ._errors import decode_line, show
 from .compression import atomic_output, open_binary

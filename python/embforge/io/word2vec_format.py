@@ -29,12 +29,10 @@ from __future__ import annotations
 import os
 from typing import IO, Any, List, Optional, Sequence, Tuple
 
+import numpy as np
 from numpy.typing import DTypeLike
 
 from .._typing import StrPath
-
-import numpy as np
-
 from ._errors import show
 from .compression import atomic_output, open_binary
 from .._layout import SPARE_ROWS

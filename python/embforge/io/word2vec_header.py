@@ -6,7 +6,6 @@ import re
 from typing import IO, Tuple
 
 from .._typing import StrPath
-
 from ._errors import show
 from .compression import open_text
 from .rows import check_dim

@@ -139,7 +139,8 @@ def _store_block(values: List[str], kept_lines: List[Tuple[int, str]], state: _T
         return
     try:
         with np.errstate(over="ignore"):  # 1e50 -> inf, reported below
-            block = np.array(values, dtype=np.float32).reshape(len(kept_lines), cast(int, state.dim))
+            block = np.array(values, dtype=np.float32).reshape(len(kept_lines),
+                                                               cast(int, state.dim))
     except ValueError:
         block = None
     if block is None or not np.isfinite(block).all():

@@ -18,11 +18,11 @@ that needs it is first used, so ``import embforge.lm`` works without it.
 """
 from __future__ import annotations
 
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
 
-from .data import TokenStream, encode_texts, read_texts
 from .._typing import StrPath
-from types import ModuleType
+from .data import TokenStream, encode_texts, read_texts
 
 if TYPE_CHECKING:
     from ..keyedvectors import KeyedVectors

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Any, Deque, Dict, List, Optional, Sequence, Union, cast
 
-from .generation import Completion, generate
 from .._typing import StrPath
+from .generation import Completion, generate
 
 if TYPE_CHECKING:
     from ..keyedvectors import KeyedVectors
@@ -26,14 +26,16 @@ class Dialogue:
 
     def __init__(self, model: Any, *, history: int = 3, max_new_tokens: int = 30,
                  user: str = "question", bot: str = "answer", temperature: float = 0.8,
-                 top_k: Optional[int] = 40, top_p: Optional[float] = 0.95, seed: Optional[int] = None) -> None:
+                 top_k: Optional[int] = 40, top_p: Optional[float] = 0.95,
+                 seed: Optional[int] = None) -> None:
         if history < 0:
             raise ValueError(f"history must be >= 0 exchanges, got {history}")
         if not 1 <= max_new_tokens < model.context - 2:
             raise ValueError(f"max_new_tokens must be in 1..{model.context - 3} for a context of "
                              f"{model.context}, got {max_new_tokens}")
         self.model, self.user, self.bot = model, user, bot
-        self.history: Deque[List[str]] = deque(maxlen=history)   # a full deque drops its oldest exchange
+        # a full deque drops its oldest exchange
+        self.history: Deque[List[str]] = deque(maxlen=history)
         self.options: Dict[str, Any] = dict(max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k,
                             top_p=top_p, banned=[model.tokenizer.unk_id])
         self.seed = seed
@@ -58,7 +60,8 @@ class Dialogue:
     def reply(self, line: str) -> Completion:
         prompt = self.prompt(line)
         seed = None if self.seed is None else self.seed + self.turns
-        answer = cast(Completion, generate(self.model, prompt, seed=seed, **self.options))  # str prompt
+        # one str prompt: one Completion
+        answer = cast(Completion, generate(self.model, prompt, seed=seed, **self.options))
         self.turns += 1
         self.history.append([self.user, *line.split(), self.bot,
                              *answer.text.split()])

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence,
 
 import numpy as np
 
-from ..io.compression import open_text
 from .._typing import StrPath
+from ..io.compression import open_text
 
 if TYPE_CHECKING:
     from ..keyedvectors import KeyedVectors

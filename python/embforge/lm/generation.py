@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union, cast
 
-from ..torch_bridge import require_torch
 from .._typing import StrPath
+from ..torch_bridge import require_torch
 
 if TYPE_CHECKING:
     from ..keyedvectors import KeyedVectors
@@ -140,7 +140,8 @@ def generate(model: Any, prompts: Union[str, Sequence[str]], max_new_tokens: int
     return out[0] if single else out
 
 
-def _completions(model: Any, new: Any, encoded: Any, unknown: Any, steps: Any, max_new_tokens: Any, stop_at_eos: Any) -> List[Completion]:
+def _completions(model: Any, new: Any, encoded: Any, unknown: Any, steps: Any, max_new_tokens: Any,
+                 stop_at_eos: Any) -> List[Completion]:
     tokenizer = model.tokenizer
     columns = torch.stack(new, dim=1).tolist() if new else [[] for _ in encoded]
     specials = {model.pad_id, model.bos_id, model.eos_id}

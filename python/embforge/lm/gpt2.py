@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
 
+from .._typing import StrPath
 from ..hf import HFTransfer, load_into_hf_model
 from ..tokenizer import Tokenizer
 from ..torch_bridge import LM_SPECIALS, embedding_vocab, require_torch
-from .._typing import StrPath
 
 if TYPE_CHECKING:
     from ..keyedvectors import KeyedVectors
@@ -23,7 +23,7 @@ __all__ = ["gpt2_from_vectors", "VocabularyAdapter"]
 class VocabularyAdapter:
     """The few tokenizer methods the hf adapter asks for, over our vocabulary."""
 
-    def __init__(self, mapping: Dict[str, int], specials: Any=LM_SPECIALS) -> None:
+    def __init__(self, mapping: Dict[str, int], specials: Any = LM_SPECIALS) -> None:
         self._mapping = dict(mapping)
         self.all_special_tokens: List[str] = list(specials)
 
@@ -37,9 +37,10 @@ class VocabularyAdapter:
         raise ValueError("the vocabulary of a model built from our vectors is fixed (add_tokens=0)")
 
 
-def gpt2_from_vectors(kv: "KeyedVectors", *, n_layer: int = 2, n_head: int = 4, n_embd: Optional[int] = None,
-                      n_positions: int = 128, dropout: float = 0.1, projection: str = "auto",
-                      rescale: bool = True, device: Any=None, seed: int = 0, lowercase: bool = True) -> Any:
+def gpt2_from_vectors(kv: "KeyedVectors", *, n_layer: int = 2, n_head: int = 4,
+                      n_embd: Optional[int] = None, n_positions: int = 128, dropout: float = 0.1,
+                      projection: str = "auto", rescale: bool = True, device: Any = None,
+                      seed: int = 0, lowercase: bool = True) -> Any:
     """``(model, tokenizer, transfer)``: a randomly initialised
     ``GPT2LMHeadModel`` over our vocabulary with every word's input row set
     from `kv` (projected when ``n_embd`` differs from the vectors' size, see

@@ -13,11 +13,11 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union, cast
 
+from .._typing import StrPath
 from ..backends.arrays import same_device
 from ..finetune.model import sinusoids
 from ..tokenizer import Tokenizer
 from ..torch_bridge import LM_SPECIALS, require_torch, to_embedding
-from .._typing import StrPath
 
 if TYPE_CHECKING:
     from ..keyedvectors import KeyedVectors
@@ -126,8 +126,8 @@ class DecoderLM(nn.Module):
                 nn.init.normal_(layer.weight, std=0.02 / math.sqrt(2 * num_layers))
 
     @classmethod
-    def from_vectors(cls, kv: "KeyedVectors", *, share_vectors: bool = False, device: Any=None, init: str = "vectors",
-                     freeze_embedding: bool = False, lowercase: bool = True,
+    def from_vectors(cls, kv: "KeyedVectors", *, share_vectors: bool = False, device: Any = None,
+                     init: str = "vectors", freeze_embedding: bool = False, lowercase: bool = True,
                      seed: Optional[int] = None, **architecture: Any) -> "DecoderLM":
         """A language model whose token embedding is `kv` plus the specials
         ``<pad> <unk> <bos> <eos>`` (:func:`to_embedding`), with the matching
@@ -178,7 +178,7 @@ class DecoderLM(nn.Module):
     def get_input_embeddings(self) -> Any:
         return self.embedding
 
-    def forward(self, input_ids: Any, attention_mask: Any=None, past: Optional[Cache] = None,
+    def forward(self, input_ids: Any, attention_mask: Any = None, past: Optional[Cache] = None,
                 use_cache: bool = False) -> Any:
         """Next-token logits [batch, length, rows] for ids [batch, length].
 
@@ -212,7 +212,8 @@ class DecoderLM(nn.Module):
             hidden = self.project_out(hidden)
         return hidden @ self.embedding.weight.T
 
-    def _mask_and_positions(self, attention_mask: Any, b: int, t: int, seen: int, device: Any) -> Any:
+    def _mask_and_positions(self, attention_mask: Any, b: int, t: int, seen: int, device: Any
+                            ) -> Any:
         """The attention mask SDPA takes (None: plain causal) and the position
         of each new token (counted over real tokens: left padding takes none)."""
         if attention_mask is None and seen == 0:

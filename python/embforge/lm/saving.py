@@ -6,11 +6,11 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
 
+from .._typing import StrPath
 from ..tokenizer import Tokenizer
 from ..torch_bridge import LM_SPECIALS, require_torch
 from ..training.tensor_files import read_tensors, write_tensors
 from .model import DecoderLM
-from .._typing import StrPath
 
 if TYPE_CHECKING:
     from ..keyedvectors import KeyedVectors

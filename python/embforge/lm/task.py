@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
+from .._typing import StrPath
 from ..torch_bridge import require_torch
 from ..training.loop import Task
 from .data import IGNORE, TokenStream
-from .._typing import StrPath
 
 if TYPE_CHECKING:
     from ..keyedvectors import KeyedVectors
@@ -75,9 +75,9 @@ class LMTask(Task):
     monitor: Optional[str] = "val_loss"
     maximize = False
 
-    def __init__(self, stream: TokenStream, *, context: int, batch_size: int, bos_id: int, device: Any,
-                 valid: Optional[TokenStream] = None, windows_per_epoch: Optional[int] = None,
-                 eval_batch_size: int = 32) -> None:
+    def __init__(self, stream: TokenStream, *, context: int, batch_size: int, bos_id: int,
+                 device: Any, valid: Optional[TokenStream] = None,
+                 windows_per_epoch: Optional[int] = None, eval_batch_size: int = 32) -> None:
         if batch_size < 1 or context < 2:
             raise ValueError(f"batch_size must be >= 1 and context >= 2, got {batch_size} and {context}")
         self.stream, self.context, self.batch_size = stream, context, batch_size

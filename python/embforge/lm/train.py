@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
 
+from .._typing import StrPath
 from ..torch_bridge import require_torch
 from ..training.loop import FitResult, fit
 from .data import TokenStream
 from .task import LMTask, lm_bos_id, lm_context
-from .._typing import StrPath
 
 if TYPE_CHECKING:
     from ..keyedvectors import KeyedVectors
@@ -49,13 +49,13 @@ def set_trainable(model: Any, freeze_embedding: bool, train_last_layers: Optiona
         body.ln_f.requires_grad_(True)
 
 
-def train_lm(model: Any, train: TokenStream, valid: Optional[TokenStream] = None, *, epochs: int = 3,
-             batch_size: int = 16, lr: float = 1e-3, weight_decay: float = 0.01, warmup: float = 0.1,
-             max_grad_norm: float = 1.0, patience: Optional[int] = 2,
+def train_lm(model: Any, train: TokenStream, valid: Optional[TokenStream] = None, *,
+             epochs: int = 3, batch_size: int = 16, lr: float = 1e-3, weight_decay: float = 0.01,
+             warmup: float = 0.1, max_grad_norm: float = 1.0, patience: Optional[int] = 2,
              freeze_embedding: Optional[bool] = None, train_last_layers: Optional[int] = None,
              windows_per_epoch: Optional[int] = None, context: Optional[int] = None,
-             checkpoint_dir: Optional[StrPath]=None, resume: bool = False, seed: Optional[int] = None,
-             progress: bool = True) -> LMResult:
+             checkpoint_dir: Optional[StrPath] = None, resume: bool = False,
+             seed: Optional[int] = None, progress: bool = True) -> LMResult:
     """Fine-tunes `model` on `train` (an :func:`encode_texts` stream) in
     windows of the model's context, scoring `valid` after every epoch.
 

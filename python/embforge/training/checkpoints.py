@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, List, Optional
 
+from .._typing import StrPath
 from ..torch_bridge import require_torch
 from .tensor_files import read_tensors, write_tensors
-from .._typing import StrPath
 
 torch = require_torch()
 
@@ -18,8 +18,8 @@ FILE = "training.safetensors"
 FORMAT = "embforge-training-state-1"
 
 
-def save_state(directory: StrPath, *, model: Any, optimizer: Any, scheduler: Any, best_state: Any, settings: Dict[str, Any],
-               progress: Dict[str, Any]) -> str:
+def save_state(directory: StrPath, *, model: Any, optimizer: Any, scheduler: Any, best_state: Any,
+               settings: Dict[str, Any], progress: Dict[str, Any]) -> str:
     """Writes the state to ``directory/FILE`` (atomically); returns the path."""
     os.makedirs(os.fspath(directory), exist_ok=True)
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
@@ -42,7 +42,8 @@ def save_state(directory: StrPath, *, model: Any, optimizer: Any, scheduler: Any
     return path
 
 
-def load_state(directory: StrPath, *, model: Any, optimizer: Any, scheduler: Any, settings: Dict[str, Any], device: Any) -> Optional[Dict[str, Any]]:
+def load_state(directory: StrPath, *, model: Any, optimizer: Any, scheduler: Any,
+               settings: Dict[str, Any], device: Any) -> Optional[Dict[str, Any]]:
     """Restores a :func:`save_state` file into model, optimizer and scheduler.
 
     Returns ``{"progress", "best_state"}``, or None when there is no file.

@@ -10,12 +10,12 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, cast
 import numpy as np
 from tqdm.auto import tqdm
 
+from .._typing import StrPath
 from ..torch_bridge import require_torch, vectors_changed
 from .checkpoints import load_state, save_state
 from .interrupt import ctrl_c_stops
 from .optim import optimizer as make_optimizer
 from .optim import schedule
-from .._typing import StrPath
 
 torch = require_torch()
 logger = logging.getLogger(__name__)
@@ -71,7 +71,8 @@ class FitResult:
 def fit(model: Any, task: Task, *, epochs: int = 10, lr: float = 1e-3, weight_decay: float = 0.01,
         warmup: float = 0.1, max_grad_norm: float = 1.0, patience: Optional[int] = 3,
         seed: Optional[int] = None, progress: bool = True, desc: str = "finetune",
-        checkpoint_dir: Optional[StrPath]=None, resume: bool = False, settings: Optional[Dict[str, Any]] = None) -> FitResult:
+        checkpoint_dir: Optional[StrPath] = None, resume: bool = False,
+        settings: Optional[Dict[str, Any]] = None) -> FitResult:
     """Trains the parameters of `model` that require a gradient on `task`.
 
     AdamW (no decay on the token embedding, biases and norms), linear

@@ -7,9 +7,9 @@ import json
 import os
 from typing import Any, Dict, List, Optional, Tuple
 
+from .._typing import StrPath
 from ..io.atomic import atomic_write
 from ..torch_bridge import require_torch
-from .._typing import StrPath
 
 torch = require_torch()
 
@@ -48,7 +48,8 @@ def write_tensors(path: StrPath, tensors: Dict[str, Any], meta: Dict[str, Any]) 
         out.write(data)
 
 
-def read_tensors(path: StrPath, device: Optional[str] = "cpu") -> Tuple[Dict[str, Any], Dict[str, Any]]:
+def read_tensors(path: StrPath, device: Optional[str] = "cpu"
+                 ) -> Tuple[Dict[str, Any], Dict[str, Any]]:
     """``(tensors, meta)`` of a :func:`write_tensors` file, tensors on `device`.
 
     A missing file is FileNotFoundError; a truncated, corrupt or foreign file
