@@ -1,20 +1,19 @@
-"""Type aliases the annotations share (a leaf module: typing only)."""
+"""Type aliases the annotations share (a leaf module: it imports nothing of embforge)."""
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Iterable, List, Sequence, Tuple, Union
+from typing import Any, Iterable, List, Sequence, Tuple, Union
 
-if TYPE_CHECKING:
-    import numpy as np
+import numpy as np
 
 __all__ = ["StrPath", "Array", "Memory", "Corpus", "Key", "Terms", "Neighbours"]
 
 # a file name as the public functions take it: str or any os.PathLike (pathlib.Path)
 StrPath = Union[str, "os.PathLike[str]"]
 
-# An array a backend computes on: a numpy array on the CPU, a device array (device_arrays.
-# DeviceArray, a CuPy array or a torch tensor) on a GPU. The backends own the difference, so
-# the code between them treats it as any array-like object.
+# An array a backend computes on: a numpy array on the CPU, a torch tensor or a CuPy array on
+# a GPU (backends/device_arrays.py). The backends own the difference, so the code between
+# them takes it as any array-like object.
 Array = Any
 
 # A memory budget: bytes (int), GB (float) or a string such as "1GB" (_checks.parse_memory).
