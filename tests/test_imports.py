@@ -4,7 +4,9 @@ loops among embforge's modules and no library module importing the CLI.
 Every import statement counts, wherever it is: at the top of a module, inside
 a function, a method or an `if`. A loop through a function-level import does
 not fail at import time, which is why an import-order test cannot see it, but
-it still ties two modules into one.
+it still ties two modules into one. The one exception is the body of an
+`if TYPE_CHECKING:` block: it never runs (only type checkers read it, for the
+names of annotations), so it ties nothing at run time; its `else:` counts.
 
 How an import becomes an edge (M is the importing module). Importing
 embforge.a.b runs the __init__ of embforge.a, then embforge.a.b:
@@ -78,6 +80,15 @@ def _dynamic_target(call: ast.Call):
     return None
 
 
+def _is_type_checking_block(node) -> bool:
+    """`if TYPE_CHECKING:` or `if typing.TYPE_CHECKING:`."""
+    if not isinstance(node, ast.If):
+        return False
+    test = node.test
+    return ((isinstance(test, ast.Name) and test.id == "TYPE_CHECKING")
+            or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"))
+
+
 def import_graph(modules: Dict[str, str], root_parent: str) -> Tuple[Dict[str, List[Edge]], List[str]]:
     """(each module's edges to modules of the package, imports by a computed
     name as "file:line: source"); `root_parent` is the folder file names in
@@ -110,7 +121,11 @@ def import_graph(modules: Dict[str, str], root_parent: str) -> Tuple[Dict[str, L
                 if name != module and (name == package or name.startswith(package + ".")):
                     graph[module].append(Edge(name, f"{rel}:{node.lineno}"))
 
+        type_only = {id(inner) for node in ast.walk(tree) if _is_type_checking_block(node)
+                     for statement in node.body for inner in ast.walk(statement)}
         for node in ast.walk(tree):
+            if id(node) in type_only:
+                continue
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     add(alias.name, node)
@@ -271,6 +286,20 @@ def test_checker_sees_loops_through_functions(tmp_path):
     p = os.path.join("pkg", "")
     assert cycles == [f"pkg.a -({p}a.py:1)-> pkg.b -({p}b.py:2)-> pkg.c -({p}c.py:2)-> pkg.a",
                       f"pkg.d -({p}d.py:1)-> pkg.e -({p}e.py:4)-> pkg.d"]
+
+
+def test_checker_skips_type_checking_blocks_only(tmp_path):
+    graph, _ = write_package(tmp_path, {
+        "a.py": "from . import b\n",
+        "b.py": "import typing\nfrom typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                "    from .a import A\nif typing.TYPE_CHECKING:\n    import pkg.a\n",
+        "c.py": "from . import d\n",
+        "d.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    pass\n"
+                "else:\n    from .c import C\n",
+    })
+    cycles = sorted(describe(c) for c in find_cycles(graph))
+    p = os.path.join("pkg", "")
+    assert cycles == [f"pkg.c -({p}c.py:1)-> pkg.d -({p}d.py:5)-> pkg.c"]
 
 
 def test_checker_allows_init_importing_submodules_that_import_siblings(tmp_path):
