@@ -27,7 +27,7 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from typing import (TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple,
-    cast, overload)
+                    cast, overload)
 
 import numpy as np
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import logging
 from typing import (TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple,
-    Type, TypeVar, Union)
+                    Type, TypeVar, Union)
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
