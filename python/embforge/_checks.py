@@ -25,7 +25,7 @@ def check_number(name: str, value: _N, low: _Bound, high: Optional[_Bound] = Non
     kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
     if isinstance(value, bool) or not isinstance(value, kinds) or value != value:
         raise ValueError(f"{name} must be a{'n integer' if integer else ' number'}, got {value!r}")
-    number = cast(float, value)  # an int, float or numpy scalar: checked just above
+    number = cast("float", value)  # an int, float or numpy scalar: checked just above
     too_low = number <= low if low_open else number < low
     if too_low or (high is not None and number > high):
         bound = (f"> {low}" if low_open else f">= {low}") + (f" and <= {high}" if high is not None else "")

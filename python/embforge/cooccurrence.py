@@ -172,7 +172,7 @@ class Cooccurrence:
     def to_host(self) -> "Cooccurrence":
         """This matrix with numpy arrays: itself, or a host copy of a GPU matrix."""
         arrays = (self.rows, self.cols, self.values)
-        host = cast(Tuple[np.ndarray, np.ndarray, np.ndarray],  # one per array
+        host = cast("Tuple[np.ndarray, np.ndarray, np.ndarray]",  # one per array
                     tuple(self._backend.to_host(a) for a in arrays))
         if all(h is a for h, a in zip(host, arrays)):
             return self

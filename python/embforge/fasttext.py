@@ -96,7 +96,7 @@ class FastText(Word2Vec):
         if sentences is not None and corpus_file is not None:
             raise ValueError("pass either sentences or corpus_file, not both")
         if sentences is not None or corpus_file is not None:
-            self.fit(sentences if sentences is not None else cast(Corpus, corpus_file))
+            self.fit(sentences if sentences is not None else cast("Corpus", corpus_file))
 
     # ------------------------------------------------------------ model rows
     def _reset_weights(self, vocab: Vocabulary,
@@ -130,9 +130,9 @@ class FastText(Word2Vec):
     def _compose(self) -> None:
         """wv.vectors from the input rows: each word's mean of its subword rows."""
         self._backend.fasttext_word_vectors(self._input, self._subwords, self.bucket,
-                                            self._storage[:len(cast(Vocabulary, self.vocab))],
+                                            self._storage[:len(cast("Vocabulary", self.vocab))],
                                             self.workers)
-        cast(FastTextKeyedVectors, self.wv)._invalidate()  # made with the weights
+        cast("FastTextKeyedVectors", self.wv)._invalidate()  # made with the weights
 
     def _input_rows(self) -> Any:
         return self._input
@@ -179,7 +179,7 @@ class FastText(Word2Vec):
         if self.wv is None:
             raise ValueError("nothing to save: the model has no vocabulary yet")
         self._guard.check_idle("save")
-        vocab = cast(Vocabulary, self.vocab)  # made with wv
+        vocab = cast("Vocabulary", self.vocab)  # made with wv
         write_archive(path, self._config(), vocab.words, counts=vocab.counts,
                       input=self._backend.to_host(self._input),
                       syn1neg=self._backend.to_host(self.syn1neg))
@@ -232,7 +232,7 @@ def save_facebook_model(model: FastText, path: StrPath) -> None:
                 model=fasttext_bin.MODEL_SKIPGRAM if model.sg else fasttext_bin.MODEL_CBOW,
                 bucket=model.bucket, minn=model.min_n, maxn=model.max_n, lr_update_rate=100,
                 t=model.sample)
-    vocab = cast(Vocabulary, model.vocab)  # made with wv
+    vocab = cast("Vocabulary", model.vocab)  # made with wv
     ntokens = model.corpus_total_words or int(vocab.total_count)
     fasttext_bin.write_fasttext_bin(path, args, vocab.words, vocab.counts, ntokens,
                                     model._backend.to_host(model._input),

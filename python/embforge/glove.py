@@ -220,7 +220,7 @@ class GloVe:
     def _update_wv(self) -> None:
         # In place, where the weights live (numpy, torch and CuPy all take
         # these slice assignments), so the GPU's vectors never visit the host.
-        n, d = len(cast(Vocabulary, self.vocab)), self.vector_size  # set with the weights
+        n, d = len(cast("Vocabulary", self.vocab)), self.vector_size  # set with the weights
         out = self._storage[:n]
         if self.output_vectors == "context":
             out[...] = self.weights[n:, :d]
@@ -228,7 +228,7 @@ class GloVe:
             out[...] = self.weights[:n, :d]
             if self.output_vectors == "sum":
                 out += self.weights[n:, :d]
-        cast(KeyedVectors, self.wv)._invalidate()
+        cast("KeyedVectors", self.wv)._invalidate()
 
     # ------------------------------------------------------------ training
     def fit(self, corpus: Union[Corpus, EncodedCorpus, Cooccurrence], epochs: Optional[int] = None
@@ -256,7 +256,7 @@ class GloVe:
         progress.clear_stop()
         self.interrupted = False
         replicas = self._replicas
-        local = cast(Cooccurrence, self.cooccurrence).nnz  # _use() set it
+        local = cast("Cooccurrence", self.cooccurrence).nnz  # _use() set it
         nnz = int(replicas.total(local))  # the cost is per pair of the whole matrix
         slices = replicas.slices(local, self.sync_interval, self._pairs.sliceable)
         bar = make_bar(self.progress if replicas.is_leader else False, epochs * local, "GloVe", "pair")
@@ -365,7 +365,7 @@ class GloVe:
         if self.weights is None:
             raise ValueError("nothing to save: the model has not been fitted")
         self._guard.check_idle("save")
-        vocab = cast(Vocabulary, self.vocab)  # made with wv
+        vocab = cast("Vocabulary", self.vocab)  # made with wv
         write_archive(path, self._config(), vocab.words, counts=vocab.counts,
                       weights=self._backend.to_host(self.weights),
                       gradsq=self._backend.to_host(self.gradsq))

@@ -151,7 +151,7 @@ class VocabularyUpdates:
         """The old words, in their order, with `counts` added to theirs, then
         the new words counted at least min_count times, up to max_vocab_size
         words in all."""
-        old = cast(Vocabulary, self.vocab)  # _require_vocab() checked it
+        old = cast("Vocabulary", self.vocab)  # _require_vocab() checked it
         totals = old.counts.copy()
         new: Dict[str, int] = {}
         unknown = 0
@@ -180,14 +180,14 @@ class VocabularyUpdates:
         rebuilt from the new counts. The model's ``wv`` stays the same object
         with new storage, so arrays handed out before (to_torch, to_gensim)
         no longer share its memory."""
-        backend, old = self._backend, len(cast(Vocabulary, self.vocab))
+        backend, old = self._backend, len(cast("Vocabulary", self.vocab))
         storage, syn1neg = backend.init_word2vec(len(vocab), self.vector_size, self.seed)
         # through the host: the backend contract copies host data in (a GPU
         # model takes one round trip per update)
         backend.copy_into(storage[:old], backend.to_host(self._storage[:old]))
         backend.copy_into(syn1neg[:old], backend.to_host(self.syn1neg))
         self.vocab, self._storage, self.syn1neg = vocab, storage, syn1neg
-        wv = cast(KeyedVectors, self.wv)  # made with the vocabulary
+        wv = cast("KeyedVectors", self.wv)  # made with the vocabulary
         generation = wv._generation
         wv._setup(list(vocab.words), storage, vocab.counts)
         wv._generation = generation + 1  # a cache computed before is not kept

@@ -158,7 +158,7 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
         if sentences is not None and corpus_file is not None:
             raise ValueError("pass either sentences or corpus_file, not both")
         if sentences is not None or corpus_file is not None:
-            self.fit(sentences if sentences is not None else cast(Corpus, corpus_file))
+            self.fit(sentences if sentences is not None else cast("Corpus", corpus_file))
 
     # ------------------------------------------------------------ vocabulary
     def build_vocab(self, corpus_iterable: Optional[Corpus] = None,
@@ -209,7 +209,7 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
         self.epochs_trained = 0
 
     def _make_tables(self) -> None:
-        counts = cast(Vocabulary, self.vocab).counts  # set before the tables are made
+        counts = cast("Vocabulary", self.vocab).counts  # set before the tables are made
         keep = _native.core.subsampling_thresholds(counts, float(self.sample))
         weights = counts.astype(np.float64) ** self.ns_exponent
         noise_keep, noise_alias = _native.core.build_alias_table(weights)
@@ -310,7 +310,7 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
                     bar.set_postfix(loss=f"{progress.loss_sum / progress.loss_count:.4f}",
                                     lr=f"{progress.learning_rate:.5f}", refresh=False)
 
-        hot = (0 < self.hot_sync_rows < len(cast(Vocabulary, self.vocab))
+        hot = (0 < self.hot_sync_rows < len(cast("Vocabulary", self.vocab))
                and self.hot_sync_interval < self.sync_interval)
         slices = replicas.slices(corpus.n_tokens, self.hot_sync_interval if hot else self.sync_interval)
         full_every = -(-self.sync_interval // self.hot_sync_interval) if hot else 1
@@ -375,7 +375,7 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
                 bar.close()
             self.train_seconds = time.perf_counter() - started
             self.words_per_second = done_before / max(self.train_seconds, 1e-9)
-            cast(KeyedVectors, self.wv)._invalidate()  # made with the vocabulary
+            cast("KeyedVectors", self.wv)._invalidate()  # made with the vocabulary
         # every rank's words: the job's speed
         self.words_per_second = replicas.total(self.words_per_second)
         _call(callbacks, "on_train_end", self)
@@ -404,7 +404,7 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
 
     def _input_rows(self) -> Any:
         """The input vectors where they live: the word rows of wv's storage."""
-        return self._storage[:len(cast(Vocabulary, self.vocab))]
+        return self._storage[:len(cast("Vocabulary", self.vocab))]
 
     def get_latest_training_loss(self) -> float:
         """Loss summed over the last epoch (gensim's name; ours is float64 and per epoch)."""
@@ -447,7 +447,7 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
         if self.wv is None:
             raise ValueError("nothing to save: the model has no vocabulary yet")
         self._guard.check_idle("save")
-        vocab = cast(Vocabulary, self.vocab)  # made with wv
+        vocab = cast("Vocabulary", self.vocab)  # made with wv
         write_archive(path, self._config(), vocab.words, counts=vocab.counts,
                       vectors=np.ascontiguousarray(self.wv.vectors),
                       syn1neg=self._backend.to_host(self.syn1neg))
@@ -490,7 +490,7 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
             raise ValueError(f"{path}: invalid Word2Vec model ({error})") from None
         model._backend.copy_into(model._input_rows(), vectors)
         model._backend.copy_into(model.syn1neg, syn1neg)
-        cast(KeyedVectors, model.wv)._invalidate()
+        cast("KeyedVectors", model.wv)._invalidate()
         model.epochs_trained = trained
         model.training_loss = list(losses)
         model.history = history

@@ -231,7 +231,7 @@ def parse_manifest(directory: str, manifest: Any) -> CheckpointInfo:
     return CheckpointInfo(directory=directory,
                           folder=os.path.join(directory, epoch_folder_name(done)), model=kind,
                           epochs_done=done, world_size=world, files=tuple(entries),
-                          settings=settings, schedule=cast(Dict[str, Any], schedule))  # checked
+                          settings=settings, schedule=cast("Dict[str, Any]", schedule))  # checked
 
 
 def check_file(path: str, size: int) -> None:

@@ -128,4 +128,4 @@ def run_together(group: Group, what: str, fn: Callable[[], T]) -> T:
             name, message, bad_input = status
             kind = ValueError if bad_input else RuntimeError
             raise kind(f"rank {rank} failed while {what}: {name}: {message}")
-    return cast(T, result)  # fn() returned: no rank failed
+    return cast("T", result)  # fn() returned: no rank failed

@@ -175,7 +175,7 @@ class TextClassifier(nn.Module):
         else:
             for layer in list(self.encoder.layers)[layers - train_last_layers:]:
                 layer.requires_grad_(True)
-            cast(nn.Module, self.encoder.norm).requires_grad_(True)  # built with a norm
+            cast("nn.Module", self.encoder.norm).requires_grad_(True)  # built with a norm
             self.head.requires_grad_(True)
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 

@@ -109,7 +109,7 @@ def finetune(model: Any, train_texts: Sequence[str], train_labels: Sequence[str]
         raise ValueError(f"epochs and batch_size must be >= 1, got {epochs} and {batch_size}")
     targets = torch.from_numpy(encode_labels(train_labels, model.labels, "train labels")).to(where)
     if val_texts is not None:
-        encode_labels(cast(Sequence[str], val_labels), model.labels,  # given with val_texts
+        encode_labels(cast("Sequence[str]", val_labels), model.labels,  # given with val_texts
                       "validation labels")  # fail before training
     if freeze_embedding is not None or train_last_layers is not None:
         model.set_trainable(freeze_embedding=bool(freeze_embedding), train_last_layers=train_last_layers)

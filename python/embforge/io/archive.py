@@ -87,7 +87,7 @@ def _read_member(archive: zipfile.ZipFile, name: str, file_size: int) -> np.ndar
     if info.compress_size > file_size or info.file_size > ratio * info.compress_size + 64:
         raise ValueError(f"member {name} declares {info.file_size} bytes from "
                          f"{info.compress_size}, more than the {file_size}-byte file can hold")
-    with cast(zipfile.ZipExtFile, archive.open(info)) as member:  # read mode: a ZipExtFile
+    with cast("zipfile.ZipExtFile", archive.open(info)) as member:  # read mode: a ZipExtFile
         shape, fortran, dtype = read_npy_header(member, name)
         if dtype.kind not in "biuf" or dtype.fields is not None or dtype.subdtype is not None:
             raise ValueError(f"member {name} holds {dtype}, not plain numbers")

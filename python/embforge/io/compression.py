@@ -100,6 +100,6 @@ def atomic_output(path: StrPath) -> Iterator[IO[bytes]]:
     with atomic_write(path, "wb") as raw:
         if path.endswith(".gz"):
             with gzip.GzipFile(fileobj=raw, mode="wb", filename="", mtime=0) as packed:
-                yield cast(IO[bytes], packed)  # a binary file object, not a typing.IO subclass
+                yield cast("IO[bytes]", packed)  # a binary file object, not a typing.IO subclass
         else:
             yield raw

@@ -60,11 +60,11 @@ def read_text(source: IO[bytes], path: str, size: Optional[int], limit: Optional
             if size is None:  # compressed: start from the first block, grow by doubling
                 bound = 2 * len(lines)
             else:
-                bound = (size - header_bytes) // (2 * cast(int, state.dim) + 1) + 1
+                bound = (size - header_bytes) // (2 * cast("int", state.dim) + 1) + 1
             if no_header and size is not None:  # estimate from the first block's line length
                 used = max(1, sum(map(len, lines)))
                 bound = min(bound, int(size * len(lines) / used * 1.1) + 16)
-            dim = cast(int, state.dim)  # the header or _first_dim set it
+            dim = cast("int", state.dim)  # the header or _first_dim set it
             state.buffer = RowBuffer(dim, initial_rows(dim, state.wanted, bound),
                                      state.wanted, spare)
         leftover = _parse_text_block(lines, state, encoding, unicode_errors)
@@ -73,7 +73,7 @@ def read_text(source: IO[bytes], path: str, size: Optional[int], limit: Optional
     if state.buffer is None:
         if no_header:
             raise ValueError(f"{path}: no vectors found (empty file?)")
-        state.buffer = RowBuffer(cast(int, state.dim), 0, 0, spare)  # from the header
+        state.buffer = RowBuffer(cast("int", state.dim), 0, 0, spare)  # from the header
     if state.wanted is not None and state.rows < state.wanted:
         raise ValueError(
             f"{path}: line {state.line_no}: the header declares {state.declared} vectors but the "
@@ -99,7 +99,7 @@ def _parse_text_block(lines: List[bytes], state: _TextState, encoding: str,
                       unicode_errors: str) -> List[bytes]:
     """Parses rows until the block ends or enough rows are read; returns the
     lines left over. Values are converted by numpy for the whole block."""
-    path, dim = state.path, cast(int, state.dim)  # known once a block is parsed
+    path, dim = state.path, cast("int", state.dim)  # known once a block is parsed
     values: List[str] = []
     kept_lines: List[Tuple[int, str]] = []   # (line number, text) for error messages
     for position, raw in enumerate(lines):
@@ -140,12 +140,12 @@ def _store_block(values: List[str], kept_lines: List[Tuple[int, str]], state: _T
     try:
         with np.errstate(over="ignore"):  # 1e50 -> inf, reported below
             block = np.array(values, dtype=np.float32).reshape(len(kept_lines),
-                                                               cast(int, state.dim))
+                                                               cast("int", state.dim))
     except ValueError:
         block = None
     if block is None or not np.isfinite(block).all():
         _explain_bad_values(kept_lines, state.path)
-    cast(RowBuffer, state.buffer).extend(block)  # read_text made it before the first block
+    cast("RowBuffer", state.buffer).extend(block)  # read_text made it before the first block
 
 
 def _explain_bad_values(kept_lines: Sequence[Tuple[int, str]], path: str) -> NoReturn:

@@ -61,7 +61,7 @@ class Dialogue:
         prompt = self.prompt(line)
         seed = None if self.seed is None else self.seed + self.turns
         # one str prompt: one Completion
-        answer = cast(Completion, generate(self.model, prompt, seed=seed, **self.options))
+        answer = cast("Completion", generate(self.model, prompt, seed=seed, **self.options))
         self.turns += 1
         self.history.append([self.user, *line.split(), self.bot,
                              *answer.text.split()])

@@ -81,7 +81,7 @@ def generate(model: Any, prompts: Union[str, Sequence[str]], max_new_tokens: int
     context, is a ValueError naming it.
     """
     single = isinstance(prompts, str)
-    prompts = [cast(str, prompts)] if single else list(prompts)
+    prompts = [cast("str", prompts)] if single else list(prompts)
     if not prompts:
         raise ValueError("no prompt given")
     if max_new_tokens < 1:

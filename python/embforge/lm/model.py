@@ -122,7 +122,7 @@ class DecoderLM(nn.Module):
         self.norm = nn.LayerNorm(width, device=device)
         self.head = None if tie else nn.Linear(width, rows, bias=False, device=device)
         for block in self.blocks:   # GPT-2's scaling of the residual projections
-            for layer in (cast(Block, block).out, cast(nn.Linear, cast(Block, block).mlp[2])):
+            for layer in (cast("Block", block).out, cast("nn.Linear", cast("Block", block).mlp[2])):
                 nn.init.normal_(layer.weight, std=0.02 / math.sqrt(2 * num_layers))
 
     @classmethod

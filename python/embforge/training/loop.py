@@ -50,7 +50,7 @@ class Task:
         return {"train_loss": loss_sum / max(1, items)}
 
     def better(self, row: Dict[str, float], best: Dict[str, float]) -> bool:
-        monitor = cast(str, self.monitor)  # fit() calls better() only with a monitor
+        monitor = cast("str", self.monitor)  # fit() calls better() only with a monitor
         new, old = row[monitor], best[monitor]
         return new > old if self.maximize else new < old
 
