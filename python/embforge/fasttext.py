@@ -125,6 +125,35 @@ class FastText(Word2Vec):
                                             self._storage[:len(self.vocab)], self.workers)
         self.wv._invalidate()
 
+    def _grow(self, vocab: Vocabulary) -> None:
+        """Weights for `vocab`, whose first words are the current ones (build_vocab
+        with update=True; see vocab_update): the old words' rows, every n-gram
+        row and the old output rows are kept; new words' own rows are drawn as
+        in a new model of that size and their output rows start at zero. The
+        n-gram rows move down by the number of new words (fastText's layout
+        puts the word rows first), so the input matrix is a new array; ``wv``
+        stays the same object over it, and arrays handed out before no longer
+        share its memory."""
+        backend, old, n, dim = self._backend, len(self.vocab), len(vocab), self.vector_size
+        check_allocation(f"FastText with {n} words + bucket={self.bucket} rows x vector_size="
+                         f"{dim}", ((n + self.bucket) + n + n) * dim * 4)
+        input_rows, syn1neg, storage = self._backend.init_fasttext(n, self.bucket, dim, self.seed,
+                                                                   INIT_SCALE)
+        # through the host: the backend contract copies host data in
+        old_input = backend.to_host(self._input)
+        backend.copy_into(input_rows[:old], old_input[:old])
+        backend.copy_into(input_rows[n:], old_input[old:])
+        backend.copy_into(syn1neg[:old], backend.to_host(self.syn1neg))
+        self.vocab, self._input, self.syn1neg, self._storage = vocab, input_rows, syn1neg, storage
+        self._subwords = _native.core.fasttext_subwords(vocab.words, self.min_n, self.max_n,
+                                                        self.bucket)
+        generation = self.wv._generation
+        self.wv._setup(list(vocab.words), storage, vocab.counts)
+        self.wv._input, self.wv._subwords = input_rows, self._subwords
+        self.wv._generation = generation + 1  # a cache computed before is not kept
+        self._make_tables()
+        self._compose()
+
     def _input_rows(self):
         return self._input
 
