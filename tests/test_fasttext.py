@@ -258,3 +258,19 @@ def test_vocabulary_update_keeps_rows_and_moves_ngram_rows(sentences, how):
     new_rows = rows[old_n:n].copy()
     model.train([new_words * 3] * 50, total_examples=50, epochs=1)
     assert not np.array_equal(wv.input_rows[old_n:n], new_rows)   # the new words trained
+
+
+def test_estimate_memory_counts_the_ngram_rows(trained):
+    report = trained.estimate_memory()
+    n, dim = len(trained.wv), 24
+    assert report["vectors_ngrams"] == 5000 * dim * 4
+    # word rows + composed vectors (with the spare rows) + output rows: the arrays the model holds
+    held = trained.wv.input_rows.nbytes + trained.wv._storage.nbytes + trained.syn1neg.nbytes
+    assert report["vectors"] + report["vectors_ngrams"] + report["syn1neg"] == held
+    assert report["total"] == sum(v for k, v in report.items() if k != "total")
+    assert trained.estimate_memory(vocab_size=10)["vectors"] == (10 + (10 + 4)) * dim * 4
+
+
+def test_intersect_word2vec_format_is_refused(tmp_path, trained):
+    with pytest.raises(ValueError, match="n-gram rows"):
+        trained.wv.intersect_word2vec_format(str(tmp_path / "absent.txt"))

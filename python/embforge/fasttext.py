@@ -26,6 +26,7 @@ from .io import fasttext_bin
 from .io.archive import read_archive, write_archive
 from .vocab import Vocabulary
 from .word2vec import Word2Vec
+from .word2vec_queries import FLOAT_BYTES
 
 __all__ = ["FastText", "load_facebook_model", "load_facebook_vectors", "save_facebook_model"]
 
@@ -153,6 +154,21 @@ class FastText(Word2Vec):
         self.wv._generation = generation + 1  # a cache computed before is not kept
         self._make_tables()
         self._compose()
+
+    def estimate_memory(self, vocab_size: Optional[int] = None,
+                        report: Optional[dict] = None) -> dict:
+        """Word2Vec's report (see there) with FastText's rows: ``"vectors"``
+        holds the word rows and the composed vectors, ``"vectors_ngrams"``
+        (gensim's name) the ``bucket`` n-gram rows, allocated whatever the
+        corpus."""
+        report = super().estimate_memory(vocab_size, report)   # validates vocab_size
+        if vocab_size is None:
+            vocab_size = len(self.wv) if self.wv is not None else 0
+        word_rows = int(vocab_size) * self.vector_size * FLOAT_BYTES
+        report["vectors"] += word_rows
+        report["vectors_ngrams"] = self.bucket * self.vector_size * FLOAT_BYTES
+        report["total"] += word_rows + report["vectors_ngrams"]
+        return report
 
     def _input_rows(self):
         return self._input
