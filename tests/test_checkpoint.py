@@ -84,6 +84,36 @@ def test_word2vec_resume_is_bit_identical(tmp_path, toy_corpus, sg):
     assert resumed.training_loss == whole.training_loss
 
 
+@pytest.mark.parametrize("sg", [1, 0], ids=["skipgram", "cbow"])
+def test_fasttext_resume_is_bit_identical(tmp_path, toy_corpus, sg):
+    def fasttext(**kwargs):
+        return embforge.FastText(sg=sg, vector_size=SIZE, workers=1, min_count=1, epochs=4,
+                                 bucket=2000, **kwargs)
+    whole = fasttext()
+    whole.build_vocab(toy_corpus)
+    whole.train(toy_corpus)
+
+    directory = tmp_path / "ckpt"
+    model = fasttext(callbacks=[ckpt.Checkpointer(directory), crash_after(2)])
+    model.build_vocab(toy_corpus)
+    with pytest.raises(Crash):
+        model.train(toy_corpus)
+    info = ckpt.latest(directory)
+    assert (info.model, info.epochs_done, info.remaining_epochs) == ("FastText", 2, 2)
+    assert info.settings["bucket"] == 2000 and info.schedule["start_alpha"] == whole.alpha
+    resumed = ckpt.load_model(info)
+    assert isinstance(resumed, embforge.FastText)
+    resumed.train(toy_corpus, **info.train_arguments())
+    assert resumed.epochs_trained == 4
+    # the n-gram rows too: an unseen word's vector is the uninterrupted run's
+    np.testing.assert_array_equal(resumed.wv.input_rows, whole.wv.input_rows)
+    np.testing.assert_array_equal(resumed.syn1neg, whole.syn1neg)
+    np.testing.assert_array_equal(resumed.wv["unseenword"], whole.wv["unseenword"])
+    # a Word2Vec run cannot continue a FastText checkpoint
+    with pytest.raises(ValueError, match="model='FastText'"):
+        ckpt.check_settings(info, ckpt.training_settings(word2vec(sg)))
+
+
 def test_start_epoch_continues_the_learning_rate_schedule(tmp_path, toy_corpus):
     # train(start_epoch=k) computes epoch e's rates with the very expression
     # of the uninterrupted call (e / N), so they are equal by construction.
@@ -272,7 +302,7 @@ def test_checkpointer_arguments():
         ckpt.Checkpointer("x", rank=2, world_size=2, all_gather=list)
     with pytest.raises(ValueError, match="world_size"):
         ckpt.Checkpointer("x", world_size=0)
-    with pytest.raises(ValueError, match="only Word2Vec and GloVe"):
+    with pytest.raises(ValueError, match="only FastText, Word2Vec and GloVe"):
         ckpt.Checkpointer("x").save(object())
 
 
@@ -304,7 +334,7 @@ def file_entry(manifest):
 HOSTILE_MANIFESTS = {
     "format": (lambda m: m.update(format="gensim"), "not an embforge checkpoint manifest"),
     "version": (lambda m: m.update(version=2), "version 2 is not supported"),
-    "model": (lambda m: m.update(model="FastText"), "model 'FastText'"),
+    "model": (lambda m: m.update(model="Doc2Vec"), "model 'Doc2Vec'"),
     "epochs": (lambda m: m.update(epochs_done=-1), "epochs_done -1"),
     "folder": (lambda m: m.update(checkpoint="../../etc"), "checkpoint '../../etc'"),
     "world": (lambda m: m.update(world_size=2), "must list the 2 ranks"),

@@ -15,6 +15,7 @@ import pytest
 
 from embforge import cli
 from embforge.checkpoint import latest
+from embforge.fasttext import load_facebook_vectors
 from embforge.keyedvectors import KeyedVectors
 
 from stale_files import stale_temp_name
@@ -22,7 +23,8 @@ from stale_files import stale_temp_name
 # Per model: epochs, and the options that make an epoch last ~30 ms on the
 # corpus below (one thread), so that a kill lands mid-training: the first
 # checkpoint appears after one epoch and the rest takes several more.
-MODELS = {"sgns": ("10", []), "cbow": ("10", []), "glove": ("12", ["--window", "10"])}
+MODELS = {"sgns": ("10", []), "cbow": ("10", []), "glove": ("12", ["--window", "10"]),
+          "fasttext-cbow": ("10", ["--bucket", "20000"])}
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +119,11 @@ def test_sigkill_then_resume_gives_the_uninterrupted_vectors(tmp_path, corpus, m
     assert f"resuming {directory}: {info.epochs_done} of {epochs} epochs done" in resumed.stderr
     with open(whole, "rb") as a, open(output, "rb") as b:
         assert a.read() == b.read()
-    vectors = KeyedVectors.load_word2vec_format(output, binary=True)
+    if model.startswith("fasttext"):   # fastText's .bin, n-gram rows included
+        vectors = load_facebook_vectors(output)
+        assert vectors.bucket == 20000
+    else:
+        vectors = KeyedVectors.load_word2vec_format(output, binary=True)
     assert len(vectors) == 2995 and vectors.vector_size == 32   # every word seen in the corpus
     # the finished run's checkpoint is the only one left, without temporaries
     assert sorted(os.listdir(directory)) == [f"epoch-{epochs:04d}", "manifest.json"]
@@ -155,7 +161,8 @@ def test_resuming_a_finished_run_writes_its_vectors(tmp_path, finished):
 @pytest.mark.parametrize("change,field", [
     (["--window", "7"], "window"), (["--size", "9"], "vector_size"), (["--epochs", "3"], "epochs"),
     (["--seed", "2"], "seed"), (["--negative", "3"], "negative"), (["--model", "cbow"], "sg"),
-    (["--model", "glove"], "model"), (["--min-count", "2"], "min_count"),
+    (["--model", "glove"], "model"), (["--model", "fasttext-sg"], "model"),
+    (["--min-count", "2"], "min_count"),
 ])
 def test_resume_refuses_other_settings(tmp_path, finished, capsys, change, field):
     argv, directory, _ = finished

@@ -223,3 +223,54 @@ def test_rows_start_at_four_times_word2vecs_range():
     core.init_word2vec_input(reference, SMALL["seed"])
     np.testing.assert_array_equal(rows, 4 * reference)
     assert 1.9 / 24 < np.abs(rows).max() <= 2 / 24
+
+
+@pytest.mark.parametrize("how", ["corpus", "freq"])
+def test_vocabulary_update_keeps_rows_and_moves_ngram_rows(sentences, how):
+    model = FastText(sg=1, workers=1, **SMALL).fit(sentences[:500])
+    wv = model.wv
+    old_n = len(wv)
+    before = wv.input_rows.copy()
+    old_word, unseen = TOPICS[0][0], "naïve-ünseen"
+    old_vector, unseen_vector = wv[old_word].copy(), wv[unseen].copy()
+    new_words = ["zzqnew", "zzqother"]
+    if how == "corpus":
+        model.build_vocab([new_words + [old_word]] * 4, update=True)
+    else:
+        model.build_vocab_from_freq({"zzqnew": 4, "zzqother": 4, old_word: 4}, update=True)
+    n = len(model.wv)
+    assert model.wv is wv and n == old_n + 2 and wv.index_to_key[old_n:] == new_words
+    rows = wv.input_rows
+    assert rows.shape == (n + 5000, 24) and model.syn1neg.shape == (n, 24)
+    np.testing.assert_array_equal(rows[:old_n], before[:old_n])      # old word rows kept
+    np.testing.assert_array_equal(rows[n:], before[old_n:])          # n-gram rows moved down
+    # new words' rows are those a fresh model of that size draws; output rows start at zero
+    fresh = np.empty((n + 5000, 24), np.float32)
+    core.init_word2vec_input(fresh, SMALL["seed"])
+    np.testing.assert_array_equal(rows[old_n:n], fresh[old_n:n] * np.float32(4.0))
+    assert not model.syn1neg[old_n:].any()
+    np.testing.assert_allclose(wv[old_word], old_vector, rtol=1e-6)
+    np.testing.assert_allclose(wv[unseen], unseen_vector, rtol=1e-6)
+    # every vocabulary vector is still the mean of its subword rows (gensim's hashes)
+    for word in (old_word, "zzqnew"):
+        ids = [wv.get_index(word)] + [n + h for h in gensim_fasttext.ft_ngram_hashes(word, 3, 6, 5000)]
+        np.testing.assert_allclose(wv[word], rows[ids].mean(axis=0), rtol=1e-5, atol=1e-6)
+    new_rows = rows[old_n:n].copy()
+    model.train([new_words * 3] * 50, total_examples=50, epochs=1)
+    assert not np.array_equal(wv.input_rows[old_n:n], new_rows)   # the new words trained
+
+
+def test_estimate_memory_counts_the_ngram_rows(trained):
+    report = trained.estimate_memory()
+    n, dim = len(trained.wv), 24
+    assert report["vectors_ngrams"] == 5000 * dim * 4
+    # word rows + composed vectors (with the spare rows) + output rows: the arrays the model holds
+    held = trained.wv.input_rows.nbytes + trained.wv._storage.nbytes + trained.syn1neg.nbytes
+    assert report["vectors"] + report["vectors_ngrams"] + report["syn1neg"] == held
+    assert report["total"] == sum(v for k, v in report.items() if k != "total")
+    assert trained.estimate_memory(vocab_size=10)["vectors"] == (10 + (10 + 4)) * dim * 4
+
+
+def test_intersect_word2vec_format_is_refused(tmp_path, trained):
+    with pytest.raises(ValueError, match="n-gram rows"):
+        trained.wv.intersect_word2vec_format(str(tmp_path / "absent.txt"))

@@ -18,7 +18,8 @@ from embforge.io.atomic import remove_stale_temporaries
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 KILLS = 3        # per kind at least, each at a random moment of the save loop ...
-MAX_KILLS = 12   # ... and more until one lands mid-write (fast saves spend less time there)
+MAX_KILLS = 40   # ... and more until one lands mid-write (fast saves spend less time there;
+                 # on a loaded machine 12 kills of the vocabulary saver all missed once)
 
 
 def start_saver(kind, directory):

@@ -27,6 +27,7 @@ from .io import fasttext_bin
 from .io.archive import read_archive, write_archive
 from .vocab import Vocabulary
 from .word2vec import Word2Vec
+from .word2vec_queries import FLOAT_BYTES
 
 if TYPE_CHECKING:
     from .corpus import EncodedCorpus
@@ -133,6 +134,52 @@ class FastText(Word2Vec):
                                             self._storage[:len(cast("Vocabulary", self.vocab))],
                                             self.workers)
         cast("FastTextKeyedVectors", self.wv)._invalidate()  # made with the weights
+
+    def _grow(self, vocab: Vocabulary) -> None:
+        """Weights for `vocab`, whose first words are the current ones (build_vocab
+        with update=True; see vocab_update): the old words' rows, every n-gram
+        row and the old output rows are kept; new words' own rows are drawn as
+        in a new model of that size and their output rows start at zero. The
+        n-gram rows move down by the number of new words (fastText's layout
+        puts the word rows first), so the input matrix is a new array; ``wv``
+        stays the same object over it, and arrays handed out before no longer
+        share its memory."""
+        backend, n, dim = self._backend, len(vocab), self.vector_size
+        old = len(cast(Vocabulary, self.vocab))  # a built model's
+        check_allocation(f"FastText with {n} words + bucket={self.bucket} rows x vector_size="
+                         f"{dim}", ((n + self.bucket) + n + n) * dim * 4)
+        input_rows, syn1neg, storage = self._backend.init_fasttext(n, self.bucket, dim, self.seed,
+                                                                   INIT_SCALE)
+        # through the host: the backend contract copies host data in
+        old_input = backend.to_host(self._input)
+        backend.copy_into(input_rows[:old], old_input[:old])
+        backend.copy_into(input_rows[n:], old_input[old:])
+        backend.copy_into(syn1neg[:old], backend.to_host(self.syn1neg))
+        self.vocab, self._input, self.syn1neg, self._storage = vocab, input_rows, syn1neg, storage
+        self._subwords = _native.core.fasttext_subwords(vocab.words, self.min_n, self.max_n,
+                                                        self.bucket)
+        wv = cast("FastTextKeyedVectors", self.wv)  # made with the vocabulary
+        generation = wv._generation
+        wv._setup(list(vocab.words), storage, vocab.counts)
+        wv._input, wv._subwords = input_rows, self._subwords
+        wv._generation = generation + 1  # a cache computed before is not kept
+        self._make_tables()
+        self._compose()
+
+    def estimate_memory(self, vocab_size: Optional[int] = None,
+                        report: Optional[Dict[str, int]] = None) -> Dict[str, int]:
+        """Word2Vec's report (see there) with FastText's rows: ``"vectors"``
+        holds the word rows and the composed vectors, ``"vectors_ngrams"``
+        (gensim's name) the ``bucket`` n-gram rows, allocated whatever the
+        corpus."""
+        report = super().estimate_memory(vocab_size, report)   # validates vocab_size
+        if vocab_size is None:
+            vocab_size = len(self.wv) if self.wv is not None else 0
+        word_rows = int(vocab_size) * self.vector_size * FLOAT_BYTES
+        report["vectors"] += word_rows
+        report["vectors_ngrams"] = self.bucket * self.vector_size * FLOAT_BYTES
+        report["total"] += word_rows + report["vectors_ngrams"]
+        return report
 
     def _input_rows(self) -> Any:
         return self._input

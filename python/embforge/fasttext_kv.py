@@ -210,6 +210,14 @@ class FastTextKeyedVectors(KeyedVectors):
         raise ValueError("FastTextKeyedVectors cannot add words: an added word would have no "
                          "row of its own in the input matrix (train a model with it instead)")
 
+    def intersect_word2vec_format(self, fname: StrPath, lockf: float = 1.0, binary: bool = False,
+                                  encoding: str = "utf8", unicode_errors: str = "strict",
+                                  no_header: bool = False) -> int:
+        raise ValueError("FastTextKeyedVectors cannot take vectors from a word2vec file: a "
+                         "word's vector is the mean of its own and its n-gram rows, recomputed "
+                         "from them after training, so a vector written in would be lost "
+                         "(load a fastText .bin with load_facebook_model instead)")
+
     def to_embedding_bag(self, freeze: bool = False, *, copy: bool = False
                          ) -> Tuple["torch.nn.EmbeddingBag", SubwordIds]:
         """``(torch.nn.EmbeddingBag, SubwordIds)`` over the word and n-gram

@@ -8,7 +8,8 @@ A checkpoint directory DIR holds one run's checkpoints::
 
 Each rank file is its model's own ``save()`` archive (plain arrays and a JSON
 header, no pickle, written atomically): Word2Vec's vectors, output weights,
-vocabulary and epoch counter; GloVe's weights, AdaGrad sums, vocabulary and
+vocabulary and epoch counter; FastText's input rows (words, then n-gram
+buckets) in place of the vectors; GloVe's weights, AdaGrad sums, vocabulary and
 epoch counter. The trainers draw all their randomness from (seed, epoch)
 (Word2Vec: chunk order and per-thread streams; GloVe: the pair order, and
 the block order out of core), so the epoch counter is the RNG position.
@@ -24,7 +25,7 @@ The manifest (JSON object, ``FORMAT``/``VERSION``)::
 
     format       "embforge.checkpoint"
     version      1
-    model        "Word2Vec" | "GloVe"
+    model        "FastText" | "Word2Vec" | "GloVe"
     checkpoint   "epoch-0003"  (always epoch_folder_name(epochs_done))
     epochs_done  epochs the saved models have trained (their epochs_trained)
     world_size   number of ranks that wrote it; a resume needs the same number

@@ -11,6 +11,7 @@ import stat
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, List, Sequence, Tuple, Type, Union, cast
 
+from ..fasttext import FastText
 from ..glove import GloVe
 from ..word2vec import Word2Vec
 
@@ -29,8 +30,12 @@ MAX_MANIFEST_BYTES = 1 << 24    # ~100 bytes per rank: room for far more ranks t
 MAX_WORLD_SIZE = 1 << 16
 MAX_EPOCHS = 1 << 31
 
-MODEL_CLASSES: Dict[str, Union[Type[Word2Vec], Type[GloVe]]] = {"Word2Vec": Word2Vec,
-                                                                "GloVe": GloVe}
+# FastText before Word2Vec: it is a subclass, and model_kind takes the first match
+MODEL_CLASSES: Dict[str, Union[Type[FastText], Type[Word2Vec], Type[GloVe]]] = {
+    "FastText": FastText, "Word2Vec": Word2Vec, "GloVe": GloVe}
+
+# kinds trained by Word2Vec's loop: a learning-rate schedule to resume
+RATE_SCHEDULED = ("Word2Vec", "FastText")
 
 # The settings that change what training computes; a resume must give the
 # same values. (Threads, device, memory and temp_dir may differ.)
@@ -42,6 +47,9 @@ SETTINGS = {
     "GloVe": ("vector_size", "x_max", "alpha", "learning_rate", "epochs", "window", "symmetric",
               "distance_weighting", "min_count", "max_vocab_size", "seed", "grad_clip",
               "bias_learning_rate", "output_vectors", "reshuffle", "sync_interval"),
+    "FastText": ("sg", "vector_size", "alpha", "min_alpha", "window", "min_count",
+                 "max_vocab_size", "sample", "seed", "negative", "ns_exponent", "epochs",
+                 "shrink_windows", "max_sentence_length", "min_n", "max_n", "bucket"),
 }
 
 FOLDER_PATTERN = re.compile(r"epoch-[0-9]{4,}")
@@ -59,11 +67,13 @@ def epoch_folder_name(epochs_done: int) -> str:
 
 
 def model_kind(model: Any) -> str:
-    """"Word2Vec" or "GloVe" for a trainer (or a subclass); ValueError otherwise."""
+    """"FastText", "Word2Vec" or "GloVe" for a trainer (or a subclass);
+    ValueError otherwise."""
     for name, cls in MODEL_CLASSES.items():
         if isinstance(model, cls):
             return name
-    raise ValueError(f"cannot checkpoint a {type(model).__name__}: only Word2Vec and GloVe")
+    raise ValueError(f"cannot checkpoint a {type(model).__name__}: "
+                     "only FastText, Word2Vec and GloVe")
 
 
 def plain(value: Any) -> Any:
@@ -99,7 +109,7 @@ def default_schedule(model: Any) -> Dict[str, Any]:
     """The schedule of `model.fit()`: `model.epochs` epochs from a fresh model,
     Word2Vec's rate from `alpha` down to `min_alpha`."""
     schedule: Dict[str, Any] = {"epochs": int(model.epochs)}
-    if model_kind(model) == "Word2Vec":
+    if model_kind(model) in RATE_SCHEDULED:
         schedule.update(start_alpha=float(model.alpha), end_alpha=float(model.min_alpha))
     return schedule
 
@@ -117,7 +127,7 @@ class CheckpointInfo:
     """A complete checkpoint, as its manifest describes it (see latest())."""
     directory: str            # DIR
     folder: str               # DIR/epoch-NNNN
-    model: str                # "Word2Vec" or "GloVe"
+    model: str                # "FastText", "Word2Vec" or "GloVe"
     epochs_done: int
     world_size: int
     files: Tuple[RankFile, ...]
@@ -141,7 +151,7 @@ class CheckpointInfo:
             raise ValueError(f"{self.directory}: the checkpointed run finished "
                              f"({self.epochs_done} of {self.schedule['epochs']} epochs)")
         arguments = {"epochs": self.remaining_epochs}
-        if self.model == "Word2Vec":
+        if self.model in RATE_SCHEDULED:
             arguments.update(start_alpha=self.schedule["start_alpha"],
                              end_alpha=self.schedule["end_alpha"], start_epoch=self.epochs_done)
         return arguments
@@ -175,9 +185,9 @@ def check_schedule(kind: str, schedule: Any, done: int, where: str) -> None:
     if done > schedule["epochs"]:
         raise ValueError(f"{where}: {done} epochs done, more than the {schedule['epochs']} "
                          "of the schedule")
-    if kind == "Word2Vec" and not (is_rate(schedule.get("start_alpha"))
+    if kind in RATE_SCHEDULED and not (is_rate(schedule.get("start_alpha"))
                                    and is_rate(schedule.get("end_alpha"))):
-        raise ValueError(f"{where}: Word2Vec needs 'start_alpha' and 'end_alpha', finite "
+        raise ValueError(f"{where}: {kind} needs 'start_alpha' and 'end_alpha', finite "
                          f"rates, got {schedule!r}")
 
 

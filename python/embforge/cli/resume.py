@@ -51,7 +51,9 @@ def plan_checkpoint(args: argparse.Namespace, fresh: Any, data_files: Any, job: 
     if info is None:
         raise ValueError(f"--resume {args.resume}: no complete checkpoint there (no manifest.json)")
     check_settings(info, training_settings(fresh, corpus))
-    model = load_model(info, job.rank, job.world_size, device=args.device, process_group=job.group)
+    # a process group only for a torchrun job (FastText, one process, takes none)
+    options = {} if job.group is None else {"process_group": job.group}
+    model = load_model(info, job.rank, job.world_size, device=args.device, **options)
     # what may change between a run and its resume: threads, progress bar, memory
     model.workers = fresh.workers
     model.progress = fresh.progress

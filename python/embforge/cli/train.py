@@ -147,23 +147,34 @@ def train_word2vec(args: argparse.Namespace) -> int:
 
 
 def train_fasttext(args: argparse.Namespace) -> int:
-    """`embforge train --model fasttext-sg|fasttext-cbow`: train, write the
-    model (.bin: fastText's format, n-grams kept) or its vectors."""
-    for flag, value in (("--checkpoint", args.checkpoint), ("--resume", args.resume),
-                        ("--sync-interval", args.sync_interval)):
-        if value is not None:
-            raise ValueError(f"{flag} is not available for {args.model} yet (FastText trains "
-                             "in one process, without checkpoints)")
+    """`embforge train --model fasttext-sg|fasttext-cbow`: train (or resume a
+    checkpointed run), write the model (.bin: fastText's format, n-grams kept)
+    or its vectors."""
+    if args.sync_interval is not None:
+        raise ValueError(f"--sync-interval is not available for {args.model}: FastText "
+                         "trains in one process")
     job = join_job(args.device)
     if job.world_size > 1:
         raise ValueError(f"{args.model} trains in one process: run it without torchrun")
-    model = FastText(sg=int(args.model == "fasttext-sg"), vector_size=args.size,
+    fresh = FastText(sg=int(args.model == "fasttext-sg"), vector_size=args.size,
                      window=args.window or 5, epochs=args.epochs or 5, min_count=args.min_count,
                      workers=args.threads, negative=args.negative, sample=args.sample,
                      alpha=args.alpha, seed=args.seed, device=args.device,
                      progress=False if args.quiet else None, min_n=args.min_n,
                      max_n=args.max_n, bucket=args.bucket)
-    model.fit(corpus_arg(args.corpus))
+    plan = plan_checkpoint(args, fresh, args.corpus, job)
+    resumed, model = plan.resumed, plan.model
+    model.callbacks = plan.callbacks
+    source = corpus_arg(args.corpus)
+    if resumed is None:
+        model.fit(source)
+    else:
+        # encoded as the checkpointed run's build_vocab did, so the ids are the same
+        corpus = encode(source, min_count=model.min_count, max_vocab_size=model.max_vocab_size,
+                        max_sentence_length=model.max_sentence_length, **model.stream_options())
+        check_same_vocabulary(resumed, model, corpus.vocab)
+        if resumed.remaining_epochs:
+            model.train(corpus, **resumed.train_arguments())
     if args.output.endswith(".bin"):
         model.save_facebook_model(args.output)
     else:
