@@ -182,7 +182,7 @@ def train_fasttext(args: argparse.Namespace) -> int:
     if args.save_model:
         model.save(args.save_model)
     state = "stopped early (Ctrl-C); vectors saved so far" if model.interrupted else "done"
-    job.say(f"{state}: {len(cast("KeyedVectors", model.wv))} words + {model.bucket} n-gram buckets x "
+    job.say(f"{state}: {len(cast('KeyedVectors', model.wv))} words + {model.bucket} n-gram buckets x "
             f"{model.vector_size}, {model.words_per_second / 1e6:.2f}M words/s -> {args.output}")
     return 130 if model.interrupted else 0
 
@@ -195,7 +195,7 @@ def _finish(job: Any, model: Any, args: argparse.Namespace, speed: str, extra: s
             model.save(args.save_model)
     state = "stopped early (Ctrl-C); vectors saved so far" if model.interrupted else "done"
     ranks = f" ({job.world_size} processes)" if job.world_size > 1 else ""
-    job.say(f"{state}: {len(cast("KeyedVectors", model.wv))} words x {model.vector_size}, {speed}{ranks}{extra} "
+    job.say(f"{state}: {len(cast('KeyedVectors', model.wv))} words x {model.vector_size}, {speed}{ranks}{extra} "
             f"-> {args.output}")
     return 130 if model.interrupted else 0
 
