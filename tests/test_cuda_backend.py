@@ -42,6 +42,7 @@ def test_cuda_device_without_gpu_says_why():
     with pytest.raises(RuntimeError, match="unavailable"):
         cuda_launch.allocate_word2vec(10, 8, 1, "cuda")
     for start in (lambda: embforge.GloVe(device="cuda"),
+                  lambda: embforge.FastText(device="cuda", bucket=1000),
                   lambda: embforge.cooccurrence([["a", "b"]], min_count=1, device="cuda")):
         with pytest.raises(RuntimeError, match='device="cuda" is unavailable: .*no CUDA device is visible'):
             start()
