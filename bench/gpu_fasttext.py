@@ -14,9 +14,11 @@ verdict (the Word2Vec verdicts use 3 seeds and the CPU's spread).
 """
 from __future__ import annotations
 
+import argparse
 import os
 import time
 from types import SimpleNamespace
+from typing import Any, Callable
 
 import numpy as np
 
@@ -24,7 +26,8 @@ FT_EPOCHS = 2
 FT = dict(window=5, negative=5, min_n=3, max_n=6)
 
 
-def fasttext_run(args, device: str, corpus, sg: bool, seed: int, workers: int) -> dict:
+def fasttext_run(args: argparse.Namespace, device: str, corpus: Any, sg: bool, seed: int,
+                 workers: int) -> dict[str, Any]:
     """`FT_EPOCHS` epochs on `device` through its backend; vectors on the host."""
     from embforge._native import core
     from embforge.backends import get_backend
@@ -67,7 +70,8 @@ def fasttext_run(args, device: str, corpus, sg: bool, seed: int, workers: int) -
             "finite": bool(np.isfinite(rows).all())}
 
 
-def fasttext_scores(args, corpus, run: dict, scores) -> dict:
+def fasttext_scores(args: argparse.Namespace, corpus: Any, run: dict[str, Any],
+                    scores: Callable[..., dict[str, Any]]) -> dict[str, Any]:
     """gpu_bench.scores, plus WS353 over all pairs with unseen words' n-gram
     vectors (and its coverage) where the file exists."""
     result = scores(args, corpus, run["vectors"])
@@ -84,7 +88,8 @@ def fasttext_scores(args, corpus, run: dict, scores) -> dict:
     return result
 
 
-def stage_fasttext(args, rec, load_corpus, scores) -> None:
+def stage_fasttext(args: argparse.Namespace, rec: Any, load_corpus: Callable[[argparse.Namespace], Any],
+                   scores: Callable[..., dict[str, Any]]) -> None:
     """Rows as measured: per model the GPU's words/s, the CPU's, then the
     GPU-CPU differences of each score."""
     corpus = load_corpus(args)

@@ -104,13 +104,13 @@ def ft_corpus():
     return corpus, (keep, noise_keep, noise_alias), subwords
 
 
-def ft_kwargs(skip_gram, epoch, epochs=5):
+def ft_kwargs(skip_gram: bool, epoch: int, epochs: int = 5) -> dict:
     a0, a1 = 0.05 * (1 - epoch / epochs), 0.05 * (1 - (epoch + 1) / epochs)
     return dict(skip_gram=skip_gram, window=5, negative=5, shrink_windows=True, alpha_start=a0,
                 alpha_end=max(a1, 1e-4), seed=1, epoch=epoch)
 
 
-def init_ft(vocab_size, bucket=500, dim=16):
+def init_ft(vocab_size: int, bucket: int = 500, dim: int = 16) -> tuple:
     inp = np.empty((vocab_size + bucket, dim), np.float32)
     core.init_word2vec_input(inp, 1)
     inp *= np.float32(embforge.fasttext.INIT_SCALE)

@@ -87,12 +87,13 @@ class CudaBackend(Backend):
         pass
 
     def init_fasttext(self, vocab_size: int, bucket: int, dim: int, seed: int, scale: float,
-                      initial: Optional[tuple] = None) -> tuple:
+                      initial: Optional[tuple[Any, Any]] = None) -> tuple[Any, Any, Any]:
         return cuda_fasttext.allocate_fasttext(vocab_size, bucket, dim, seed, scale, self.device,
                                                SPARE_ROWS, initial)
 
-    def train_fasttext_epoch(self, corpus: Any, input: Any, output: Any, subwords: tuple,
-                             tables: tuple, params: Any, *, progress: Any) -> dict:
+    def train_fasttext_epoch(self, corpus: Any, input: Any, output: Any, subwords: tuple[Any, Any],
+                             tables: tuple[Any, Any, Any], params: Any, *,
+                             progress: Any) -> dict[str, Any]:
         # workers is the CPU kernel's; the GPU's launch tuning is cuda_fasttext's
         return cuda_fasttext.train_fasttext_epoch(
             corpus.ids, corpus.offsets, input, output, *subwords, *tables, bucket=params.bucket,
@@ -101,7 +102,7 @@ class CudaBackend(Backend):
             alpha_end=params.alpha_end, seed=params.seed, epoch=params.epoch, min_n=params.min_n,
             max_n=params.max_n, progress=progress)
 
-    def fasttext_word_vectors(self, input: Any, subwords: tuple, bucket: int, out: Any,
+    def fasttext_word_vectors(self, input: Any, subwords: tuple[Any, Any], bucket: int, out: Any,
                               workers: int) -> None:
         cuda_fasttext.fasttext_word_vectors(input, subwords[0], subwords[1], bucket, out)
 

@@ -37,7 +37,7 @@ def _launch(cuda: Any, arrays: Any, device: str, **knobs: int) -> Any:
 
 def allocate_fasttext(vocab_size: int, bucket: int, dim: int, seed: int, scale: float,
                       device: Any = "cuda", spare_rows: int = SPARE_ROWS,
-                      initial: Optional[tuple] = None) -> tuple:
+                      initial: Optional[tuple[Any, Any]] = None) -> tuple[Any, Any, Any]:
     """``(input, output, storage)`` on the device: input [vocab + bucket, dim]
     initialised exactly as the CPU backend does (word2vec's init times
     `scale`), or copied from `initial` (host arrays (input, output)); output
@@ -60,7 +60,7 @@ def allocate_fasttext(vocab_size: int, bucket: int, dim: int, seed: int, scale: 
     return input, output, storage
 
 
-def _subwords_on(arrays: Any, device: str, offsets: Any, ids: Any, vocab: int, rows: int) -> tuple:
+def _subwords_on(arrays: Any, device: str, offsets: Any, ids: Any, vocab: int, rows: int) -> tuple[Any, Any]:
     """The subword lists on the device, checked once: offsets [vocab + 1]
     from 0 to len(ids) without decreasing, every id a row of the input."""
     offsets_d = to_device(offsets, device, "int64")
@@ -80,7 +80,7 @@ def train_fasttext_epoch(ids: Any, offsets: Any, input: Any, output: Any, subwor
                          shrink_windows: bool, alpha_start: float, alpha_end: float, seed: int,
                          epoch: int, min_n: int = 3, max_n: int = 6, progress: Any = None,
                          chunk_ids: Optional[int] = None, warps_per_block: int = 0,
-                         span: int = 0) -> dict:
+                         span: int = 0) -> dict[str, Any]:
     """One epoch on the GPU; the arguments and result of ``_core.train_fasttext_epoch``.
 
     `input` [vocab + bucket, dim] and `output` [vocab, dim] are device
