@@ -87,14 +87,7 @@ void check_args(const FastTextParams& p, const CorpusView& c, const FastTextMode
   EMBFORGE_CHECK(c.ids && c.offsets && m.output && m.keep_threshold && m.noise_keep && m.noise_alias &&
                      loss && counts,
                  "fasttext: device pointers must not be null");
-  EMBFORGE_CHECK(c.n_sentences >= 0 && c.n_ids >= 0, "empty or negative corpus sizes");
-  EMBFORGE_CHECK(0 <= begin && begin <= end && end <= c.n_ids, "range [", begin, ", ", end,
-                 ") outside the stream of ", c.n_ids, " ids");
-  EMBFORGE_CHECK(p.alpha_start > 0.0f && p.alpha_end >= 0.0f, "learning rates must be > 0, got ",
-                 p.alpha_start, " and ", p.alpha_end);
-  EMBFORGE_CHECK(l.warps_per_block >= 0 && l.warps_per_block <= 32,
-                 "warps_per_block must be in [0, 32], got ", l.warps_per_block);
-  EMBFORGE_CHECK(l.span >= 0, "span must be >= 0, got ", l.span);
+  check_stream_range(c, begin, end, p.alpha_start, p.alpha_end, l);
 }
 
 }  // namespace
@@ -124,20 +117,12 @@ void fasttext_train_range(const FastTextParams& params, const CorpusView& corpus
     kernel = a.w.skip_gram ? fasttext_kernel<1, true> : fasttext_kernel<1, false>;
   const std::string name = std::string("fasttext_kernel<") + (packed ? "4" : "1") + ", " +
                            (a.w.skip_gram ? "skip-gram" : "cbow") + ">";
-  cudaFuncAttributes attributes{};
-  check_cuda(cudaFuncGetAttributes(&attributes, kernel), "cudaFuncGetAttributes(fasttext_kernel)");
-  const int fitting = static_cast<int>(limits.shared_per_block_optin / per_warp);
-  const int block_warps = std::max(1, std::min({warps, fitting, attributes.maxThreadsPerBlock / 32}));
-  const size_t shared = static_cast<size_t>(per_warp) * block_warps;
-  const int threads = 32 * block_warps;
-  allow_shared(kernel, shared, "cudaFuncSetAttribute(fasttext_kernel)");
-  const int64_t n_spans = (end - begin + span - 1) / span;
-  const int64_t blocks = resident_blocks(kernel, threads, shared, device,
-                                         (n_spans + block_warps - 1) / block_warps);
-  kernel<<<static_cast<unsigned>(blocks), threads, shared, as_stream(launch.stream)>>>(
+  const WarpGrid grid = warp_grid(kernel, "fasttext_kernel", per_warp, warps,
+                                  (end - begin + span - 1) / span, device, limits);
+  kernel<<<static_cast<unsigned>(grid.blocks), grid.threads, grid.shared, as_stream(launch.stream)>>>(
       a, begin, end, span, per_warp, loss, counts);
   check_launch(as_stream(launch.stream), [&] {
-    return describe_launch(name, {blocks, threads, static_cast<int64_t>(shared), launch.stream},
+    return describe_launch(name, {grid.blocks, grid.threads, static_cast<int64_t>(grid.shared), launch.stream},
                            "begin", begin, "end", end, "span", span, "scratch_bytes", per_warp,
                            "skip_gram", a.w.skip_gram, "dim", a.w.dim, "vocab_size", a.w.vocab_size,
                            "bucket", model.bucket, "window", a.w.window, "negative", a.w.negative,
@@ -174,12 +159,7 @@ void fasttext_word_vectors(const FastTextModel& model, int dim, float* out, cons
   EMBFORGE_CHECK(model.input && model.subword_offsets && model.subword_ids && out,
                  "fasttext_word_vectors: device pointers must not be null");
   use_device(launch.device);
-  FtArgs a;
-  a.w.input = model.input;
-  a.w.vocab_size = model.vocab_size;
-  a.w.dim = dim;
-  a.subword_offsets = model.subword_offsets;
-  a.subword_ids = model.subword_ids;
+  const FtArgs a = ft_vector_args(model, dim);
   const bool packed = dim % 4 == 0 && aligned16(model.input) && aligned16(out);
   constexpr int threads = 256;
   const int64_t blocks = std::min<int64_t>((model.vocab_size + threads / 32 - 1) / (threads / 32), 65535);

@@ -92,6 +92,18 @@ inline FtArgs ft_args(const FastTextParams& params, const CorpusView& corpus,
   return a;
 }
 
+// The arguments of the composed word vectors (ft_compose over every word):
+// the input rows and the subword lists only.
+inline FtArgs ft_vector_args(const FastTextModel& model, int dim) {
+  FtArgs a;
+  a.w.input = model.input;
+  a.w.vocab_size = model.vocab_size;
+  a.w.dim = dim;
+  a.subword_offsets = model.subword_offsets;
+  a.subword_ids = model.subword_ids;
+  return a;
+}
+
 // One group's scratch (shared memory on the GPU).
 struct FtScratch {
   uint32_t* contexts;  // [2 * window]

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "bindings.h"
+#include "fasttext_bindings.h"
 #include "embforge/check.h"
 #include "embforge/fasttext.h"
 #include "ft_core.cuh"
@@ -22,31 +23,6 @@
 namespace embforge::cuda::emulation {
 
 namespace ft_detail {
-
-namespace py = pybind11;
-using embforge::bind::checked_data;
-
-// input [vocab + bucket, dim], output [vocab, dim] (or none), CSR lists
-// checked as the CPU binding checks them.
-inline FastTextModel model(py::array& input, py::array* output, py::array& offsets, py::array& ids,
-                           int64_t bucket) {
-  EMBFORGE_CHECK(input.ndim() == 2, "input must be 2-D");
-  const int64_t rows = input.shape(0), dim = input.shape(1), vocab = rows - bucket;
-  EMBFORGE_CHECK(bucket >= 1 && vocab >= 1, "input has ", rows, " rows: not vocabulary + bucket=", bucket);
-  FastTextModel m;
-  m.vocab_size = vocab;
-  m.bucket = bucket;
-  m.input = checked_data<float>(input, "input", {rows, dim}, true);
-  m.output = output ? checked_data<float>(*output, "output", {vocab, dim}, true) : nullptr;
-  m.subword_offsets = checked_data<int64_t>(offsets, "subword_offsets", {vocab + 1}, false);
-  m.subword_ids = checked_data<uint32_t>(ids, "subword_ids", {-1}, false);
-  const auto n = static_cast<int64_t>(ids.size());
-  EMBFORGE_CHECK(m.subword_offsets[0] == 0 && m.subword_offsets[vocab] == n, "bad subword_offsets");
-  for (int64_t w = 0; w < vocab; ++w)
-    EMBFORGE_CHECK(m.subword_offsets[w] <= m.subword_offsets[w + 1], "subword_offsets decrease");
-  for (int64_t k = 0; k < n; ++k) EMBFORGE_CHECK(m.subword_ids[k] < rows, "subword id out of range");
-  return m;
-}
 
 // The 16-byte pack path where the launcher would take it (pack 0), or the one asked for.
 template <typename Fn>
@@ -61,7 +37,8 @@ void with_pack(int dim, int pack, Fn&& fn) {
 
 inline void bind_fasttext_emulation(pybind11::module_& m) {
   namespace py = pybind11;
-  using ft_detail::checked_data;
+  using embforge::bind::checked_data;
+  using embforge::bind::checked_fasttext_model;
 
   m.def("emulate_fasttext_range",
         [](py::array ids, py::array offsets, py::array input, py::array output, py::array subword_offsets,
@@ -69,7 +46,7 @@ inline void bind_fasttext_emulation(pybind11::module_& m) {
            int64_t bucket, int64_t begin, int64_t end, bool skip_gram, int window, int negative,
            bool shrink_windows, float alpha_start, float alpha_end, uint64_t seed, int epoch, int lanes,
            int span, int pack) {
-          FastTextModel model = ft_detail::model(input, &output, subword_offsets, subword_ids, bucket);
+          FastTextModel model = checked_fasttext_model(input, &output, subword_offsets, subword_ids, bucket);
           const int64_t vocab = model.vocab_size;
           const CorpusView corpus = embforge::bind::corpus_view(ids, offsets, vocab);
           model.keep_threshold = checked_data<uint32_t>(keep_threshold, "keep_threshold", {vocab}, false);
@@ -124,7 +101,7 @@ inline void bind_fasttext_emulation(pybind11::module_& m) {
   m.def("emulate_fasttext_window",
         [](py::array input, py::array output, py::array subword_offsets, py::array subword_ids,
            int64_t bucket, py::array inputs, py::array targets, float alpha, int lanes, int pack) {
-          const FastTextModel model = ft_detail::model(input, &output, subword_offsets, subword_ids, bucket);
+          const FastTextModel model = checked_fasttext_model(input, &output, subword_offsets, subword_ids, bucket);
           EMBFORGE_CHECK(targets.ndim() == 2 && targets.shape(0) >= 1 && targets.shape(1) >= 1,
                          "targets must be [n_sets, 1 + negative]");
           const auto n_sets = static_cast<int>(targets.shape(0));
@@ -190,15 +167,10 @@ inline void bind_fasttext_emulation(pybind11::module_& m) {
   m.def("emulate_fasttext_word_vectors",
         [](py::array input, py::array subword_offsets, py::array subword_ids, int64_t bucket,
            py::array out, int lanes, int pack) {
-          const FastTextModel model = ft_detail::model(input, nullptr, subword_offsets, subword_ids, bucket);
+          const FastTextModel model = checked_fasttext_model(input, nullptr, subword_offsets, subword_ids, bucket);
           const auto dim = static_cast<int>(input.shape(1));
           float* o = checked_data<float>(out, "out", {model.vocab_size, dim}, true);
-          FtArgs a;
-          a.w.input = model.input;
-          a.w.vocab_size = model.vocab_size;
-          a.w.dim = dim;
-          a.subword_offsets = model.subword_offsets;
-          a.subword_ids = model.subword_ids;
+          const FtArgs a = ft_vector_args(model, dim);
           py::gil_scoped_release release;
           ft_detail::with_pack(dim, pack, [&](auto v) {
             on_lanes(lanes, [&](const auto& g) {

@@ -17,6 +17,7 @@ import numpy as np
 from .. import _native
 from .._layout import SPARE_ROWS
 from .cuda_checks import check_corpus
+from .cuda_launch import stream_on_device
 from .device_arrays import array_module, check_array as _check, device_index as _device_index, to_device
 
 __all__ = ["allocate_fasttext", "train_fasttext_epoch", "fasttext_word_vectors"]
@@ -60,6 +61,20 @@ def allocate_fasttext(vocab_size: int, bucket: int, dim: int, seed: int, scale: 
     return input, output, storage
 
 
+def _input_shape(arrays: Any, input: Any, bucket: int) -> tuple[str, int, int]:
+    """(device, vocabulary size, dim) of an input matrix [vocab + bucket, dim]
+    on the device, checked."""
+    if not arrays.is_device_array(input):
+        raise ValueError("input must be a device array (see allocate_fasttext)")
+    device = str(arrays.device(input))
+    rows, dim = int(input.shape[0]), int(input.shape[1])
+    vocab = rows - int(bucket)
+    if int(bucket) < 1 or vocab < 1:
+        raise ValueError(f"input has {rows} rows: not vocabulary + bucket={bucket}")
+    _check(arrays, input, "input", "float32", (rows, dim), device)
+    return device, vocab, dim
+
+
 def _subwords_on(arrays: Any, device: str, offsets: Any, ids: Any, vocab: int, rows: int) -> tuple[Any, Any]:
     """The subword lists on the device, checked once: offsets [vocab + 1]
     from 0 to len(ids) without decreasing, every id a row of the input."""
@@ -90,26 +105,12 @@ def train_fasttext_epoch(ids: Any, offsets: Any, input: Any, output: Any, subwor
     struct: the n-grams are already in the subword lists.
     """
     arrays, cuda = array_module(), _native.cuda_module()
-    if not arrays.is_device_array(input):
-        raise ValueError("input must be a device array (see allocate_fasttext)")
-    device = arrays.device(input)
-    rows, dim = int(input.shape[0]), int(input.shape[1])
-    vocab = rows - int(bucket)
-    if int(bucket) < 1 or vocab < 1:
-        raise ValueError(f"input has {rows} rows: not vocabulary + bucket={bucket}")
-    _check(arrays, input, "input", "float32", (rows, dim), device)
+    device, vocab, dim = _input_shape(arrays, input, bucket)
+    rows = vocab + int(bucket)
     _check(arrays, output, "output", "float32", (vocab, dim), device)
-    n_ids, n_sentences = int(ids.shape[0]), int(offsets.shape[0]) - 1
-    if n_sentences < 0:
-        raise ValueError("offsets must hold at least one entry")
-    ids_d = to_device(ids, device, "int32")
-    offsets_d = to_device(offsets, device, "int64")
-    tables = [to_device(t, device, "int32") for t in (keep_threshold, noise_keep, noise_alias)]
-    for name, t in zip(("keep_threshold", "noise_keep", "noise_alias"), tables):
-        _check(arrays, t, name, "int32", (vocab,), device)
-    _check(arrays, ids_d, "ids", "int32", (n_ids,), device)
-    _check(arrays, offsets_d, "offsets", "int64", (n_sentences + 1,), device)
-    check_corpus(arrays, ids_d, offsets_d, vocab)
+    ids_d, offsets_d, tables = stream_on_device(arrays, device, ids, offsets,
+                                                (keep_threshold, noise_keep, noise_alias), vocab)
+    n_ids, n_sentences = int(ids_d.shape[0]), int(offsets_d.shape[0]) - 1
     sub_offsets, sub_ids = _subwords_on(arrays, device, subword_offsets, subword_ids, vocab, rows)
 
     loss = arrays.zeros((1,), "float64", device)
@@ -149,15 +150,9 @@ def fasttext_word_vectors(input: Any, subword_offsets: Any, subword_ids: Any, bu
     """out[w] = the mean of word w's subword rows of `input`, on the device
     (`out`: a device array [vocab, dim], e.g. the first rows of the storage)."""
     arrays, cuda = array_module(), _native.cuda_module()
-    if not arrays.is_device_array(input):
-        raise ValueError("input must be a device array (see allocate_fasttext)")
-    device = arrays.device(input)
-    rows, dim = int(input.shape[0]), int(input.shape[1])
-    vocab = rows - int(bucket)
-    if int(bucket) < 1 or vocab < 1:
-        raise ValueError(f"input has {rows} rows: not vocabulary + bucket={bucket}")
-    _check(arrays, input, "input", "float32", (rows, dim), device)
+    device, vocab, dim = _input_shape(arrays, input, bucket)
     _check(arrays, out, "out", "float32", (vocab, dim), device)
-    sub_offsets, sub_ids = _subwords_on(arrays, device, subword_offsets, subword_ids, vocab, rows)
+    sub_offsets, sub_ids = _subwords_on(arrays, device, subword_offsets, subword_ids, vocab,
+                                        vocab + int(bucket))
     cuda.fasttext_word_vectors(arrays.ptr(input), vocab, int(bucket), arrays.ptr(sub_offsets),
                                arrays.ptr(sub_ids), dim, arrays.ptr(out), _launch(cuda, arrays, device))
