@@ -15,6 +15,8 @@ STAGE is one of
   quality        seed 1 on the GPU against the CPU's seeds, the co-occurrence
                  matrix against the CPU's bit for bit, the public API's
                  co-occurrence and GloVe
+  fasttext       FastText skip-gram and CBOW words/s on the GPU and its scores
+                 against the CPU's, one seed (gpu_fasttext.py)
   seeds          GPU seeds 2..--seeds, and the verdict over all of them
   large-vocab    a synthetic Zipf stream over ~2M words at d=300 (state far beyond L2)
   tuning         the speed variants not yet measured (Launch.variant): skip-gram's
@@ -50,7 +52,7 @@ import gpu_report  # noqa: E402
 import gpu_stats  # noqa: E402
 from gpu_runners import CpuRunner, GpuRunner, w2v_train  # noqa: E402
 
-STAGES = ("headline", "cpu-reference", "quality", "seeds", "large-vocab", "tuning")
+STAGES = ("headline", "cpu-reference", "quality", "fasttext", "seeds", "large-vocab", "tuning")
 COOC = dict(window=10, symmetric=True, distance_weighting=True)
 TARGETS = {"skip-gram words/s": ">= 100M", "co-occurrence tokens/s": ">= 500M",
            "GloVe pair-updates/s": ">= 1,000M", "co-occurrence (API) tokens/s": ">= 500M",
@@ -528,6 +530,9 @@ def main(argv=None) -> int:
         stage_cpu_reference(args, rec)
     elif args.stage == "quality":
         gpu_quality(args, rec, [1], first=True)
+    elif args.stage == "fasttext":
+        from gpu_fasttext import stage_fasttext
+        stage_fasttext(args, rec, load_corpus, scores)
     elif args.stage == "seeds":
         gpu_quality(args, rec, list(range(2, args.seeds + 1)), first=False)
     elif args.stage == "large-vocab":

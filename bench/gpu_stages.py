@@ -9,9 +9,10 @@ Order (most valuable first; a lease cut short has measured what matters):
   build, GPU tests, headline throughputs (skip-gram words/s, co-occurrence
   tokens/s, GloVe pair-updates/s), the CPU reference (only when no
   cpu_reference.json was carried), quality against the CPU (seed 1), then the
-  optional stages: compute-sanitizer memcheck and racecheck on the small test
-  fixtures, quality seeds 2.., the large-vocabulary Zipf case, tuning variants,
-  the distributed NCCL run.
+  optional stages: FastText (skip-gram/CBOW words/s and scores against the
+  CPU, one seed), compute-sanitizer memcheck and racecheck on the small test
+  fixtures, quality seeds 2.., the large-vocabulary Zipf case, tuning
+  variants, the distributed NCCL run.
 Each stage runs as a child process group, killed at min(its cap, the budget
 left); its rows reach $OUT/gpu_check/rows.jsonl as they are measured and its
 part of the table is printed the moment it ends, so whatever is cut short, every
@@ -172,6 +173,7 @@ def make_stages(args) -> list:
             Stage("headline", bench("headline", args), cap=60, need=2, requires=("build",)),
             Stage("cpu-reference", bench("cpu-reference", args), cap=60, need=2, requires=("build",)),
             Stage("quality", bench("quality", args), cap=60, need=2, requires=("build",)),
+            Stage("fasttext", bench("fasttext", args), cap=60, need=2, optional=True, requires=("build",)),
             Stage("memcheck", sleeper, cap=1.5, need=1, optional=True),  # shows a cap at work
             Stage("racecheck", [], cap=10, need=1, optional=True,
                   skip="compute-sanitizer not found (dry run)"),
@@ -194,7 +196,8 @@ def make_stages(args) -> list:
     # 53-word toy corpus). torch's caching allocator would hide an overrun
     # inside a pooled block from memcheck, so it is switched off.
     fixtures = [py, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-m", "cuda",
-                "tests/test_cuda_word2vec.py", "tests/test_cuda_glove.py", "tests/test_cuda_cooccur.py"]
+                "tests/test_cuda_word2vec.py", "tests/test_cuda_glove.py", "tests/test_cuda_cooccur.py",
+                "tests/test_cuda_fasttext.py"]
     # every launch waited for and checked: a fault is pinned on its kernel
     san_env = {"PYTORCH_NO_CUDA_MEMORY_CACHING": "1", "EMBFORGE_CUDA_SYNC": "1"}
     no_san = None if sanitizer else "compute-sanitizer not found"
@@ -214,6 +217,9 @@ def make_stages(args) -> list:
         Stage("headline", bench("headline", args), cap=75, need=25, requires=("build",)),
         Stage("cpu-reference", bench("cpu-reference", args), cap=75, need=20, requires=("build",)),
         Stage("quality", bench("quality", args), cap=60, need=20, requires=("build",)),
+        # ~20 s expected on an H200 (2 epochs x 2 models on GPU and CPU);
+        # the cap keeps a slow first run from eating the sanitizers' time
+        Stage("fasttext", bench("fasttext", args), cap=45, need=20, optional=True, requires=("build",)),
         Stage("memcheck", sanitize("memcheck"), cap=45, need=20, optional=True, env=san_env,
               skip=no_san, requires=("build",), summary="ERROR SUMMARY"),
         Stage("racecheck", sanitize("racecheck"), cap=45, need=20, optional=True, env=san_env,

@@ -125,6 +125,36 @@ class HostLaunchers:
         host_view(loss, np.float64, 1)[0] += s["loss"]
         host_view(counts, np.int64, 2)[:] += [s["loss_terms"], s["words_trained"]]
 
+    def fasttext_init_input(self, input, rows, dim, seed, scale, launch):
+        self.emulation.emulate_fasttext_init(host_view(input, np.float32, (rows, dim)), seed, scale)
+
+    def fasttext_train_range(self, ids, offsets, n_ids, n_sentences, input, output, vocab_size, bucket,
+                             subword_offsets, subword_ids, keep_threshold, noise_keep, noise_alias, loss,
+                             counts, params, launch, *, begin, end):
+        self.launches.append(launch)
+        dim = params.vector_size
+        tables = [host_view(t, np.uint32, vocab_size) for t in (keep_threshold, noise_keep, noise_alias)]
+        sub_offsets = host_view(subword_offsets, np.int64, vocab_size + 1)
+        s = self.emulation.emulate_fasttext_range(
+            host_view(ids, np.uint32, n_ids), host_view(offsets, np.int64, n_sentences + 1),
+            host_view(input, np.float32, (vocab_size + bucket, dim)),
+            host_view(output, np.float32, (vocab_size, dim)), sub_offsets,
+            host_view(subword_ids, np.uint32, int(sub_offsets[-1])), *tables, bucket=bucket,
+            begin=begin, end=end, skip_gram=params.skip_gram, window=params.window,
+            negative=params.negative, shrink_windows=params.shrink_windows,
+            alpha_start=params.alpha_start, alpha_end=params.alpha_end, seed=params.seed,
+            epoch=params.epoch, span=launch.span or 256)
+        host_view(loss, np.float64, 1)[0] += s["loss"]
+        host_view(counts, np.int64, 2)[:] += [s["loss_terms"], s["words_trained"]]
+
+    def fasttext_word_vectors(self, input, vocab_size, bucket, subword_offsets, subword_ids, dim, out,
+                              launch):
+        sub_offsets = host_view(subword_offsets, np.int64, vocab_size + 1)
+        self.emulation.emulate_fasttext_word_vectors(
+            host_view(input, np.float32, (vocab_size + bucket, dim)), sub_offsets,
+            host_view(subword_ids, np.uint32, int(sub_offsets[-1])), bucket,
+            host_view(out, np.float32, (vocab_size, dim)))
+
     def cooccur_count(self, ids, offsets, n_ids, n_sentences, vocab_size, params, workspace,
                       workspace_bytes, launch, *, progress=None):
         self.launches.append(launch)

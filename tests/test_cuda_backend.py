@@ -42,6 +42,7 @@ def test_cuda_device_without_gpu_says_why():
     with pytest.raises(RuntimeError, match="unavailable"):
         cuda_launch.allocate_word2vec(10, 8, 1, "cuda")
     for start in (lambda: embforge.GloVe(device="cuda"),
+                  lambda: embforge.FastText(device="cuda", bucket=1000),
                   lambda: embforge.cooccurrence([["a", "b"]], min_count=1, device="cuda")):
         with pytest.raises(RuntimeError, match='device="cuda" is unavailable: .*no CUDA device is visible'):
             start()
@@ -62,6 +63,7 @@ def test_cpu_only_build_says_why_cuda_is_unavailable(monkeypatch, tmp_path):
     path = tmp_path / "glove.model"
     embforge.GloVe(vector_size=4, epochs=1, progress=False).fit(matrix).save(path)
     for start in (lambda: embforge.GloVe(device="cuda"), lambda: embforge.Word2Vec(device="cuda:0"),
+                  lambda: embforge.FastText(device="cuda", bucket=1000),
                   lambda: embforge.cooccurrence([["a", "b"]], min_count=1, device="cuda"),
                   lambda: matrix.to_device(), lambda: embforge.GloVe.load(path, device="cuda")):
         with pytest.raises(RuntimeError, match=f'device="cuda" is unavailable: {reason}'):

@@ -1,6 +1,6 @@
 """The compiled CUDA kernels, read from their PTX: what no emulation can show.
 
-nvcc compiles csrc/cuda/word2vec.cu and glove.cu to PTX with the CUDA flags
+nvcc compiles csrc/cuda/word2vec.cu, glove.cu and fasttext.cu to PTX with the CUDA flags
 and the newest architecture of CMakeLists.txt (so --use_fast_math included),
 and the tests read the kernels' instructions:
 - the init kernels hold no approximate division (--use_fast_math turns a
@@ -8,8 +8,8 @@ and the tests read the kernels' instructions:
 - the training kernels write the model only with atomic adds and read it only
   through L2 (group.cuh, "Model memory": L1 is not coherent across SMs, and a
   plain read-modify-write loses other warps' increments).
-Skipped where nvcc is missing (CI has it). About 2 s: one architecture, two
-files, compiled once per session.
+Skipped where nvcc is missing (CI has it). A few seconds: one architecture,
+three files, compiled once per session.
 """
 import os
 import re
@@ -62,7 +62,7 @@ def ptx(tmp_path_factory):
     flags, arch = cmake_cuda_flags()
     folder = tmp_path_factory.mktemp("ptx")
     kernels = {}
-    for name in ("word2vec", "glove"):
+    for name in ("word2vec", "glove", "fasttext"):
         target = folder / f"{name}.ptx"
         command = [compiler, "-ptx", f"-arch=sm_{arch}", *flags,
                    f"-I{os.path.join(ROOT, 'csrc', 'include')}", f"-I{CUDA_DIR}",
@@ -104,12 +104,23 @@ def test_function_split_reads_entries():
     assert not APPROXIMATE_DIVISION.search(found["_Z3barf"])
 
 
-@pytest.mark.parametrize("name", ["word2vec_init_kernel", "glove_init_kernel"])
+@pytest.mark.parametrize("name", ["word2vec_init_kernel", "glove_init_kernel", "fasttext_init_kernel"])
 def test_init_kernels_divide_exactly(ptx, name):
     """The initial weights must be the CPU's bit for bit (rounding.h)."""
     body = kernel(ptx, name)
     assert "call" not in body, "the init kernel calls a function the check does not read"
     assert not APPROXIMATE_DIVISION.search(body), APPROXIMATE_DIVISION.search(body).group(0)
+
+
+def test_fasttext_init_kernel_is_exact(ptx):
+    """1 / dim as rcp.rn and the scale's product as mul.rn (rounding.h's
+    helpers; neither approximate nor fused with a neighbour): the CPU's init
+    times the scale, bit for bit. (.ftz flushes subnormals: the init's
+    nonzero values are >= 2^-24 / dim, far above them.)"""
+    body = kernel(ptx, "fasttext_init_kernel")
+    assert re.search(r"\brcp\.rn\.", body)
+    assert re.search(r"\bmul\.rn(?:\.ftz)?\.f32\b", body)
+    assert "ld.global" not in body, "the row is written once, never read back"
 
 
 # word2vec_kernel<V, SkipGram, Pipelined, Queue> and word2vec_bounded_kernel<SkipGram, Pipelined, Queue>
@@ -127,8 +138,11 @@ W2V_PIPELINED = [f"word2vec_kernelILi4ELb{sg}ELb1ELb{q}E" for sg in (0, 1) for q
 
 GLOVE_KERNELS = [f"glove_train_kernelILb{staged}ELb{tight}E" for staged in (0, 1) for tight in (0, 1)]
 
+# fasttext_kernel<V, SkipGram>
+FASTTEXT_KERNELS = [f"fasttext_kernelILi{v}ELb{sg}E" for v in (1, 4) for sg in (0, 1)]
 
-@pytest.mark.parametrize("name", [*W2V_KERNELS, *GLOVE_KERNELS])
+
+@pytest.mark.parametrize("name", [*W2V_KERNELS, *GLOVE_KERNELS, *FASTTEXT_KERNELS])
 def test_training_kernels_add_atomically_and_read_through_l2(ptx, name):
     """Every global write of a training kernel is an atomic add (the model's
     write-backs; the loss and counters too), and every float it reads from
@@ -146,9 +160,30 @@ def test_training_kernels_add_atomically_and_read_through_l2(ptx, name):
 
 
 def test_intended_approximations_remain(ptx):
-    """CBOW's 1/n_contexts and the sigmoid stay approximate on purpose (only
-    the init must be exact): a check that the PTX is read at all."""
+    """CBOW's 1/n_contexts, FastText's mean and the sigmoid stay approximate
+    on purpose (only the init must be exact): a check that the PTX is read
+    at all."""
     assert APPROXIMATE_DIVISION.search(kernel(ptx, "word2vec_kernelILi4ELb0ELb0ELb0E"))
+    for name in FASTTEXT_KERNELS:
+        assert APPROXIMATE_DIVISION.search(kernel(ptx, name))
+
+
+@pytest.mark.parametrize("v", [1, 4])
+def test_fasttext_vectors_kernel_reads_rows_through_l2(ptx, v):
+    """The composed word vectors read the input rows as training does (.cg);
+    they write `out`, which no other kernel touches, with plain stores."""
+    body = kernel(ptx, f"fasttext_vectors_kernelILi{v}E")
+    loads = re.findall(r"\bld\.global\S*\.f32", body)
+    assert loads and all(".cg." in op for op in loads), sorted(set(loads))
+    assert re.findall(r"\bst\.global\S*\.f32", body)
+
+
+def test_fasttext_kernels_add_16_bytes_at_once_on_sm90(ptx):
+    """The pack-4 kernels' write-backs are float4 atomics on sm_90 (one per
+    lane and row instead of four): FastText spreads each gradient over ~20
+    rows, so this is most of its atomic traffic."""
+    for sg in (0, 1):
+        assert re.search(r"\b(?:red|atom)\.global\S*\.v4\.f32", kernel(ptx, f"fasttext_kernelILi4ELb{sg}E"))
 
 
 @pytest.mark.parametrize("name", W2V_BOUNDED)

@@ -185,11 +185,13 @@ def test_memory_is_checked_before_allocating(monkeypatch):
     FastText(vector_size=100, bucket=100_000)  # 40 MB fits
 
 
-def test_cuda_is_not_yet_supported():
+def test_backends_say_whether_they_train_fasttext():
     from embforge.backends import get_backend
+    from embforge.backends.base import Backend
     from embforge.backends.cuda import CudaBackend
-    with pytest.raises(ValueError, match="not yet available on 'cuda:0'"):
-        CudaBackend("cuda:0").check_fasttext()
+    with pytest.raises(ValueError, match="FastText is not available on 'tpu:0'"):
+        Backend("tpu:0").check_fasttext()  # a backend without the kernels
+    assert CudaBackend("cuda:0").check_fasttext() is None
     assert get_backend("cpu").check_fasttext() is None
 
 

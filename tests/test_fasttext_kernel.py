@@ -9,12 +9,15 @@ from embforge._native import core
 from test_word2vec import coefficient, loss_term
 
 
-def reference(inp, out, offsets, ids, inputs, targets, alpha):
+def reference(inp, out, offsets, ids, inputs, targets, alpha, coefficient=coefficient,
+              loss_term=loss_term):
     """fasttext.h's documented order: the hidden vector is the mean of every
     subword row of the inputs (fixed for the window); set after set, all dot
     products first, then target after target the gradient takes the row and
     the row moves by g * hidden (a noise word equal to the positive skipped);
-    finally every subword row gets the summed gradient."""
+    finally every subword row gets the summed gradient. `coefficient` and
+    `loss_term`: the CPU's tabulated sigmoid by default (the CUDA kernel's
+    exact one: test_cuda_word2vec's)."""
     rows = np.concatenate([ids[offsets[w]:offsets[w + 1]] for w in inputs]).astype(np.int64)
     hidden = inp[rows].astype(np.float64).mean(axis=0)
     grad = np.zeros_like(hidden)

@@ -70,7 +70,8 @@ def test_stages_are_in_order_of_value(tmp_path):
     assert all(not s.optional for s in stages[:first_optional])
     assert all(s.optional for s in stages[first_optional:])
     assert names.index("tuning") > names.index("headline") and names[-1] == "nccl"
-    assert {"memcheck", "racecheck", "seeds", "large-vocab"} <= set(names[first_optional:])
+    assert {"memcheck", "racecheck", "seeds", "large-vocab", "fasttext"} <= set(names[first_optional:])
+    assert names[first_optional] == "fasttext"  # new kernels' first figures before the extras
     for s in stages:
         assert 0 < s.need <= s.cap
 
@@ -252,6 +253,10 @@ def test_dry_run_end_to_end(tmp_path):
     assert by[("memcheck", "stage")]["value"].startswith("timed out")
     assert by[("nccl", "stage")]["value"].startswith("skipped")
     assert any(r["stage"] == "large-vocab" and r["metric"].startswith("GloVe") for r in rows)
+    for model in ("skip-gram", "CBOW"):
+        for side in ("GPU", "CPU"):
+            assert by[("fasttext", f"FastText {model} {side} words/s")]["value"] > 0
+        assert by[("fasttext", f"FastText {model} stand-in GPU-CPU")]["value"] == 0  # CPU both sides
     ref = json.loads((tmp_path / "gpu_check" / "cpu_reference.json").read_text())
     assert all(len(ref["runs"][m]) == 3 for m in ("skip-gram", "CBOW", "GloVe"))
     assert "== the whole table" in done.stdout

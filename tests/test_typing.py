@@ -69,7 +69,9 @@ def test_core_stub_names_what_the_module_exports():
     stub = _stub_names(os.path.join(SOURCE, "_core.pyi"))
     exported = _public(n for n in dir(_core) if not n.startswith("__"))
     assert sorted(exported - set(stub)) == [], "exported by _core but missing from _core.pyi"
-    assert sorted(_public(stub) - exported) == [], "in _core.pyi but not exported by _core"
+    assert sorted(_public(stub) - exported) == [], (
+        "in _core.pyi but not exported by _core (or the built module predates the bindings: "
+        "rebuild with tools/dev_build.sh)")
     for name, members in stub.items():
         if not members:
             continue
@@ -86,7 +88,9 @@ def test_cuda_stub_names_what_the_module_exports():
     from embforge import _cuda
     exported = _public(n for n in dir(_cuda) if not n.startswith("__"))
     assert sorted(exported - set(stub)) == [], "exported by _cuda but missing from _cuda.pyi"
-    assert sorted(_public(stub) - exported) == [], "in _cuda.pyi but not exported by _cuda"
+    assert sorted(_public(stub) - exported) == [], (
+        "in _cuda.pyi but not exported by _cuda (or the built module predates the bindings: "
+        "rebuild with tools/dev_build.sh)")
 
 
 def _ignore_comments():

@@ -5,11 +5,14 @@
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
 
 #include "embforge/check.h"
+#include "embforge/corpus_view.h"
+#include "embforge/launch.h"
 #include "launch_debug.h"
 
 namespace embforge::cuda {
@@ -87,5 +90,46 @@ void allow_shared(Kernel kernel, size_t bytes, const char* name) {
 }
 
 inline bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
+
+// The checks every launcher over a range of stream positions makes (word2vec,
+// FastText): corpus sizes, the range, the learning rates, the block knobs.
+inline void check_stream_range(const CorpusView& c, int64_t begin, int64_t end, float alpha_start,
+                               float alpha_end, const Launch& l) {
+  EMBFORGE_CHECK(c.n_sentences >= 0 && c.n_ids >= 0, "empty or negative corpus sizes");
+  EMBFORGE_CHECK(0 <= begin && begin <= end && end <= c.n_ids, "range [", begin, ", ", end,
+                 ") outside the stream of ", c.n_ids, " ids");
+  EMBFORGE_CHECK(alpha_start > 0.0f && alpha_end >= 0.0f, "learning rates must be > 0, got ",
+                 alpha_start, " and ", alpha_end);
+  EMBFORGE_CHECK(l.warps_per_block >= 0 && l.warps_per_block <= 32,
+                 "warps_per_block must be in [0, 32], got ", l.warps_per_block);
+  EMBFORGE_CHECK(l.span >= 0, "span must be >= 0, got ", l.span);
+}
+
+// A grid of warps, each with `per_warp` bytes of dynamic shared memory.
+struct WarpGrid {
+  int64_t blocks = 0;
+  int threads = 0;
+  size_t shared = 0;
+};
+
+// Blocks of at most `warps` warps (fewer when the shared memory or the
+// kernel's registers do not allow them: a block of 32 warps at ~100
+// registers per thread would not launch) for `tasks` warp tasks, as many as
+// fill the device at the kernel's occupancy; opts the kernel in to the
+// shared memory. `name` names the kernel in errors.
+template <typename Kernel>
+WarpGrid warp_grid(Kernel kernel, const std::string& name, int64_t per_warp, int warps, int64_t tasks,
+                   int device, const DeviceLimits& limits) {
+  cudaFuncAttributes attributes{};
+  check_cuda(cudaFuncGetAttributes(&attributes, kernel), ("cudaFuncGetAttributes(" + name + ")").c_str());
+  const int fitting = static_cast<int>(limits.shared_per_block_optin / per_warp);
+  const int block_warps = std::max(1, std::min({warps, fitting, attributes.maxThreadsPerBlock / 32}));
+  WarpGrid grid;
+  grid.shared = static_cast<size_t>(per_warp) * block_warps;
+  grid.threads = 32 * block_warps;
+  allow_shared(kernel, grid.shared, ("cudaFuncSetAttribute(" + name + ")").c_str());
+  grid.blocks = resident_blocks(kernel, grid.threads, grid.shared, device, (tasks + block_warps - 1) / block_warps);
+  return grid;
+}
 
 }  // namespace embforge::cuda

@@ -146,14 +146,7 @@ void check_args(const Word2VecParams& p, const CorpusView& c, const Word2VecMode
   EMBFORGE_CHECK(c.ids && c.offsets && m.input && m.output && m.keep_threshold && m.noise_keep &&
                      m.noise_alias && loss && counts,
                  "word2vec: device pointers must not be null");
-  EMBFORGE_CHECK(c.n_sentences >= 0 && c.n_ids >= 0, "empty or negative corpus sizes");
-  EMBFORGE_CHECK(0 <= begin && begin <= end && end <= c.n_ids, "range [", begin, ", ", end,
-                 ") outside the stream of ", c.n_ids, " ids");
-  EMBFORGE_CHECK(p.alpha_start > 0.0f && p.alpha_end >= 0.0f, "learning rates must be > 0, got ",
-                 p.alpha_start, " and ", p.alpha_end);
-  EMBFORGE_CHECK(l.warps_per_block >= 0 && l.warps_per_block <= 32,
-                 "warps_per_block must be in [0, 32], got ", l.warps_per_block);
-  EMBFORGE_CHECK(l.span >= 0, "span must be >= 0, got ", l.span);
+  check_stream_range(c, begin, end, p.alpha_start, p.alpha_end, l);
   EMBFORGE_CHECK(l.batch >= 0, "batch must be >= 0, got ", l.batch);
 }
 
@@ -187,18 +180,11 @@ void word2vec_train_range(const Word2VecParams& params, const CorpusView& corpus
   const KernelChoice choice = choose_kernel(packed, a.skip_gram, launch.variant);
   const Word2vecKernel kernel = choice.kernel;
   const char* name = choice.name.c_str();
-  // At most the warps that fit the shared memory and the kernel's registers
-  // (a block of 32 warps at ~100 registers per thread would not launch).
-  cudaFuncAttributes attributes{};
-  check_cuda(cudaFuncGetAttributes(&attributes, kernel), "cudaFuncGetAttributes(word2vec_kernel)");
-  const int fitting = static_cast<int>(limits.shared_per_block_optin / per_warp);
-  const int block_warps = std::max(1, std::min({warps, fitting, attributes.maxThreadsPerBlock / 32}));
-  const size_t shared = static_cast<size_t>(per_warp) * block_warps;
-  const int threads = 32 * block_warps;
-  allow_shared(kernel, shared, "cudaFuncSetAttribute(word2vec_kernel)");
-  const int64_t n_spans = (end - begin + span - 1) / span;
-  const int64_t blocks = resident_blocks(kernel, threads, shared, device,
-                                         (n_spans + block_warps - 1) / block_warps);
+  const WarpGrid grid = warp_grid(kernel, "word2vec_kernel", per_warp, warps,
+                                  (end - begin + span - 1) / span, device, limits);
+  const int64_t blocks = grid.blocks;
+  const int threads = grid.threads;
+  const size_t shared = grid.shared;
   // The span queue's counter is counts[2], zeroed for each launch.
   unsigned long long* queue = packed && (launch.variant & kSpanQueue) ? counts + 2 : nullptr;
   if (queue != nullptr)

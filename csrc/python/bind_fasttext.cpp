@@ -5,42 +5,11 @@
 
 #include "bindings.h"
 #include "embforge/fasttext.h"
+#include "fasttext_bindings.h"
 #include "embforge/fasttext_ngrams.h"
 
 namespace embforge::bind {
 namespace {
-
-// The input and output matrices and the subword lists as a FastTextModel,
-// checked: shapes agree, offsets run from 0 to len(ids) without decreasing
-// and every subword id is a row of the input matrix (the kernel indexes rows
-// without checks).
-FastTextModel checked_model(py::array& input, py::array* output, py::array& offsets,
-                            py::array& ids, int64_t bucket) {
-  EMBFORGE_CHECK(input.ndim() == 2, "input must be 2-D, got ", input.ndim(), "-D");
-  EMBFORGE_CHECK(bucket >= 1, "bucket must be >= 1, got ", bucket);
-  const int64_t rows = input.shape(0);
-  const auto dim = input.shape(1);
-  const int64_t vocab = rows - bucket;
-  EMBFORGE_CHECK(vocab >= 1, "input has ", rows, " rows: not vocabulary + bucket=", bucket);
-  FastTextModel m;
-  m.vocab_size = vocab;
-  m.bucket = bucket;
-  m.input = checked_data<float>(input, "input", {rows, dim}, true);
-  // no output matrix: callers that only read the input rows
-  m.output = output ? checked_data<float>(*output, "output", {vocab, dim}, true) : nullptr;
-  m.subword_offsets = checked_data<int64_t>(offsets, "subword_offsets", {vocab + 1}, false);
-  m.subword_ids = checked_data<uint32_t>(ids, "subword_ids", {-1}, false);
-  const auto n_ids = static_cast<int64_t>(ids.size());
-  EMBFORGE_CHECK(m.subword_offsets[0] == 0 && m.subword_offsets[vocab] == n_ids,
-                 "subword_offsets must run from 0 to len(subword_ids)=", n_ids);
-  for (int64_t w = 0; w < vocab; ++w)
-    EMBFORGE_CHECK(m.subword_offsets[w] <= m.subword_offsets[w + 1],
-                   "subword_offsets must not decrease (at ", w, ")");
-  for (int64_t k = 0; k < n_ids; ++k)
-    EMBFORGE_CHECK(m.subword_ids[k] < rows, "subword id ", m.subword_ids[k], " at ", k,
-                   " is out of range for ", rows, " input rows");
-  return m;
-}
 
 py::array_t<uint32_t> ngram_rows(const std::string& word, int min_n, int max_n, int64_t bucket) {
   EMBFORGE_CHECK(min_n >= 1 && max_n >= min_n, "need 1 <= min_n <= max_n, got min_n=", min_n,
@@ -115,7 +84,7 @@ void bind_fasttext(py::module_& m) {
   m.def("fasttext_word_vectors",
         [](py::array input, py::array offsets, py::array ids, int64_t bucket, py::array out,
            int workers) {
-          const FastTextModel model = checked_model(input, nullptr, offsets, ids, bucket);
+          const FastTextModel model = checked_fasttext_model(input, nullptr, offsets, ids, bucket);
           const auto dim = input.shape(1);
           float* target = checked_data<float>(out, "out", {model.vocab_size, dim}, true);
           py::gil_scoped_release release;
@@ -128,7 +97,7 @@ void bind_fasttext(py::module_& m) {
   m.def("fasttext_window_update",
         [](py::array input, py::array output, py::array offsets, py::array ids, int64_t bucket,
            py::array inputs, py::array targets, float alpha) {
-          const FastTextModel model = checked_model(input, &output, offsets, ids, bucket);
+          const FastTextModel model = checked_fasttext_model(input, &output, offsets, ids, bucket);
           EMBFORGE_CHECK(targets.ndim() == 2 && targets.shape(1) >= 1,
                          "targets must be 2-D [sets, 1 + negative]");
           FastTextParams params;
@@ -149,8 +118,8 @@ void bind_fasttext(py::module_& m) {
            py::array subword_offsets, py::array subword_ids, py::array keep_threshold,
            py::array noise_keep, py::array noise_alias, const FastTextParams& params,
            std::shared_ptr<Progress> progress) {
-          FastTextModel model = checked_model(input, &output, subword_offsets, subword_ids,
-                                              params.bucket);
+          FastTextModel model = checked_fasttext_model(input, &output, subword_offsets, subword_ids,
+                                                       params.bucket);
           EMBFORGE_CHECK(input.shape(1) == params.vector_size, "input has ", input.shape(1),
                          " columns, params.vector_size is ", params.vector_size);
           const int64_t vocab = model.vocab_size;

@@ -8,7 +8,8 @@ gensim's API; vectors for words never seen in training.
 The trainer is Word2Vec's (schedule, progress bar, Ctrl-C, callbacks,
 history) with the model's rows replaced: an input matrix of vocabulary +
 ``bucket`` rows (word rows, then n-gram rows) trained by the backend's
-FastText kernel. FastText trains in one process on the CPU for now.
+FastText kernel (CPU threads, or the CUDA kernel with ``device="cuda"``), in
+one process.
 """
 from __future__ import annotations
 
@@ -58,8 +59,9 @@ class FastText(Word2Vec):
     for skip-gram, 0.05 for CBOW; ``workers=None``: every core; negative
     sampling only). ``bucket x vector_size`` float32 rows are allocated up
     front (800 MB at the defaults): the constructor refuses sizes larger than
-    the memory available. CPU only for now (``device="cuda"`` raises), one
-    process (no ``distributed=``), and only ``word_ngrams=1``.
+    the memory available (on the host; with ``device="cuda"`` the rows live
+    in device memory). One process (no ``distributed=``), and only
+    ``word_ngrams=1``.
     """
 
     def __init__(self, sentences: Optional[Corpus] = None,

@@ -34,6 +34,7 @@ from . import _native, evaluation
 from ._checks import check_number
 from ._layout import SPARE_ROWS
 from .io.archive import read_archive, write_archive
+from .backends.arrays import as_array, device_of, is_host, to_host
 from .keyedvectors import KeyedVectors
 from .similarity import is_key
 
@@ -70,7 +71,7 @@ class FastTextKeyedVectors(KeyedVectors):
         composed vectors; `subwords` is ``_core.fasttext_subwords``' result
         for these words; both are made when not given."""
         words = list(words)
-        input_rows = np.asarray(input_rows)
+        input_rows = as_array(input_rows)  # a GPU array (a model on device="cuda") stays there
         if input_rows.ndim != 2 or input_rows.shape[0] != len(words) + bucket:
             raise ValueError(f"the input matrix has shape {input_rows.shape}, expected "
                              f"({len(words)} words + {bucket} buckets, dim)")
@@ -85,9 +86,15 @@ class FastTextKeyedVectors(KeyedVectors):
         return self
 
     def adjust_vectors(self, workers: int = 1) -> None:
-        """Recomputes ``vectors`` from the input rows (gensim's name)."""
-        _native.core.fasttext_word_vectors(self._input, self._subwords[0], self._subwords[1],
-                                           self.bucket, self._storage[:len(self)], int(workers))
+        """Recomputes ``vectors`` from the input rows (gensim's name), on the
+        device the rows live on."""
+        if is_host(self._input):
+            _native.core.fasttext_word_vectors(self._input, self._subwords[0], self._subwords[1],
+                                               self.bucket, self._storage[:len(self)], int(workers))
+        else:
+            from .backends import get_backend  # noqa: PLC0415 - only for GPU rows
+            get_backend(device_of(self._input)).fasttext_word_vectors(
+                self._input, self._subwords, self.bucket, self._storage[:len(self)], int(workers))
         self._invalidate()
 
     # ------------------------------------------------------------ rows
@@ -137,11 +144,13 @@ class FastTextKeyedVectors(KeyedVectors):
         if len(rows) == 0:
             raise KeyError(f"Key {key!r} is not a vocabulary word and has no character n-grams "
                            f"of {self.min_n}..{self.max_n} characters (with its < > markers)")
-        vector = self._input[rows].mean(axis=0, dtype=np.float64)
+        # GPU rows: only the word's rows are copied to the host
+        found = self._input[rows] if is_host(self._input) else to_host(self._input[rows])
+        vector = found.mean(axis=0, dtype=np.float64)
         if norm:
             length = np.linalg.norm(vector)
             vector = vector / length if length > 0 else vector
-        result: np.ndarray = vector.astype(self._input.dtype)
+        result: np.ndarray = vector.astype(found.dtype)
         return result
 
     word_vec = get_vector
@@ -248,7 +257,7 @@ class FastTextKeyedVectors(KeyedVectors):
         counts = self.expandos.get("count")
         write_archive(path, self._config(), self.index_to_key,
                       counts=np.zeros(len(self), np.int64) if counts is None else counts,
-                      input=np.ascontiguousarray(self._input))
+                      input=np.ascontiguousarray(to_host(self._input)))
 
     @classmethod
     def load(cls, path: StrPath) -> "FastTextKeyedVectors":

@@ -208,7 +208,10 @@ def to_embedding_bag(kv: Any, freeze: bool = False, *, copy: bool = False
     if rows is None:
         raise ValueError("to_embedding_bag needs FastText vectors (with n-gram rows); plain "
                          "word vectors have to_embedding")
-    weight = torch.tensor(rows) if copy else torch.from_numpy(rows)
+    if isinstance(rows, torch.Tensor):  # rows on a GPU (device="cuda"): shared there too
+        weight = rows.detach().clone() if copy else rows
+    else:
+        weight = torch.tensor(rows) if copy else torch.from_numpy(rows)
     bag = torch.nn.EmbeddingBag.from_pretrained(weight, freeze=freeze, mode="mean")
     return bag, SubwordIds(kv)
 

@@ -55,7 +55,7 @@ def unavailable_reason():
 
 def sources():
     """Every file the module's compilation reads from this repository."""
-    files = [os.path.join(HERE, "emulation.cpp"), os.path.join(HERE, "lane_emulation.h")]
+    files = [os.path.join(HERE, "emulation.cpp"), *sorted(glob.glob(os.path.join(HERE, "*.h")))]
     for pattern in ("csrc/include/embforge/*.h", "csrc/cuda/*.cuh", "csrc/cuda/*.h",
                     "csrc/python/*.h"):
         files += sorted(glob.glob(os.path.join(ROOT, pattern)))

@@ -4,6 +4,8 @@
 // themselves with the host C++ compiler (tests/emulation/build.py); it is not
 // part of the wheel and the library never imports it.
 //
+// FastText's bindings are in ft_emulation.h.
+//
 // The same span / window / pair functions the kernels call run on numpy
 // arrays, with a group of `lanes` emulated lanes (1 = plain serial code).
 // Spans run one after another, so results are deterministic. The kernel
@@ -33,6 +35,7 @@
 #include "embforge/glove.h"
 #include "embforge/progress.h"
 #include "embforge/word2vec.h"
+#include "ft_emulation.h"
 #include "glove_bindings.h"
 #include "glove_core.cuh"
 #include "lane_emulation.h"
@@ -50,17 +53,6 @@ using embforge::bind::corpus_view;
 using embforge::bind::glove_model;
 using embforge::bind::pair_input;
 using embforge::bind::PairInput;
-
-// Runs fn(group) on a serial group or on emulated lanes.
-template <typename Fn>
-void on_lanes(int lanes, Fn&& fn) {
-  EMBFORGE_CHECK(lanes >= 1 && lanes <= 32, "lanes must be in [1, 32], got ", lanes);
-  if (lanes == 1) {
-    fn(SerialGroup{});
-  } else {
-    run_emulated_group(lanes, fn);
-  }
-}
 
 Word2VecModel w2v_model(py::array& input, py::array& output) {
   EMBFORGE_CHECK(input.ndim() == 2, "input must be 2-D");
@@ -586,5 +578,6 @@ PYBIND11_MODULE(embforge_emulation, m) {
   embforge::cuda::emulation::bind_word2vec_emulation(m);
   embforge::cuda::emulation::bind_cooccur_emulation(m);
   embforge::cuda::emulation::bind_glove_emulation(m);
+  embforge::cuda::emulation::bind_fasttext_emulation(m);
   embforge::cuda::emulation::bind_launch_debug(m);
 }

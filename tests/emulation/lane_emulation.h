@@ -11,6 +11,9 @@
 #include <thread>
 #include <vector>
 
+#include "embforge/check.h"
+#include "group.cuh"
+
 namespace embforge::cuda {
 
 class EmulatedGroup {
@@ -65,6 +68,17 @@ void run_emulated_group(int lanes, Fn&& fn) {
   for (int lane = 0; lane < lanes; ++lane)
     threads.emplace_back([&shared, &fn, lane] { fn(EmulatedGroup(&shared, lane)); });
   for (auto& t : threads) t.join();
+}
+
+// Runs fn(group) on a serial group (lanes == 1) or on emulated lanes.
+template <typename Fn>
+void on_lanes(int lanes, Fn&& fn) {
+  EMBFORGE_CHECK(lanes >= 1 && lanes <= 32, "lanes must be in [1, 32], got ", lanes);
+  if (lanes == 1) {
+    fn(SerialGroup{});
+  } else {
+    run_emulated_group(lanes, fn);
+  }
 }
 
 }  // namespace embforge::cuda

@@ -1,7 +1,8 @@
 // FastText (skip-gram and CBOW with negative sampling over words and their
 // character n-grams, Bojanowski et al. 2017): the contract of the CPU kernel
-// (csrc/cpu/fasttext.cpp; the CUDA twin will take the same structs), with
-// FastTextParams the one parameter struct. Arrays belong to the caller.
+// (csrc/cpu/fasttext.cpp) and its CUDA twin (csrc/cuda/fasttext.cu), with
+// FastTextParams the one parameter struct. Arrays belong to the caller (numpy
+// on the CPU, torch or CuPy on the GPU).
 //
 // A word's input vector is the mean of its subword rows: its own row and the
 // rows of its n-grams (fasttext_ngrams.h), all in one input matrix of
@@ -84,5 +85,30 @@ double fasttext_window_update(const FastTextParams& params, const FastTextModel&
 
 // out[w] = the mean of word w's subword rows, for w in [0, vocab_size).
 void fasttext_word_vectors(const FastTextModel& model, int dim, float* out, int workers);
+
+namespace cuda {
+
+// Trains on stream positions [begin, end) of a corpus in device memory, as
+// word2vec_train_range does (an epoch is one or more calls over consecutive
+// ranges; the learning rate runs from alpha_start at position 0 to alpha_end
+// at corpus.n_ids; params.workers is ignored); every model array is a device
+// pointer, the subword lists included. Adds the loss to loss[0] and the loss
+// terms and words trained to counts[0] and counts[1]. Limits: window <= 1024
+// and a scratch of (3 + negative) rows of vector_size floats per warp that
+// fits in shared memory. Reads launch.warps_per_block and span.
+void fasttext_train_range(const FastTextParams& params, const CorpusView& corpus,
+                          const FastTextModel& model, int64_t begin, int64_t end, double* loss,
+                          unsigned long long* counts, const Launch& launch);
+
+// input[r] for r in [0, rows): the CPU backend's FastText init (word2vec's
+// init_word2vec_input times `scale`), bit for bit.
+void fasttext_init_input(float* input, int64_t rows, int dim, uint64_t seed, float scale,
+                         const Launch& launch);
+
+// out[w] (device memory, rows of dim floats) = the mean of word w's subword
+// rows, for w in [0, model.vocab_size); reads model.input and the subword lists.
+void fasttext_word_vectors(const FastTextModel& model, int dim, float* out, const Launch& launch);
+
+}  // namespace cuda
 
 }  // namespace embforge

@@ -25,4 +25,14 @@ EMBFORGE_HD float reciprocal_rn(float x) {
 #endif
 }
 
+// x * y, correctly rounded, never fused with a neighbouring add (the
+// product of an exact init and a scale: FastText's initial rows).
+EMBFORGE_HD float multiply_rn(float x, float y) {
+#if defined(__CUDA_ARCH__)
+  return __fmul_rn(x, y);
+#else
+  return x * y;
+#endif
+}
+
 }  // namespace embforge

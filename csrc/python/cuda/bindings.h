@@ -3,7 +3,7 @@
 // integer (torch.cuda.current_stream().cuda_stream) inside a _cuda.Launch:
 // the module never imports torch or CuPy, and never touches device memory
 // from the host. The parameter classes (Word2VecParams, CooccurParams,
-// GloveParams) and Progress are _core's: module.cpp imports embforge._core
+// GloveParams, FastTextParams) and Progress are _core's: module.cpp imports embforge._core
 // first, and pybind11 shares registered types between modules built
 // together, so both modules take the same objects.
 #pragma once
@@ -37,5 +37,6 @@ void bind_device(py::module_& m);
 void bind_word2vec(py::module_& m);
 void bind_cooccur(py::module_& m);
 void bind_glove(py::module_& m);
+void bind_fasttext(py::module_& m);
 
 }  // namespace embforge::cuda::bind

@@ -13,4 +13,5 @@ PYBIND11_MODULE(_cuda, m) {
   embforge::cuda::bind::bind_word2vec(m);
   embforge::cuda::bind::bind_cooccur(m);
   embforge::cuda::bind::bind_glove(m);
+  embforge::cuda::bind::bind_fasttext(m);
 }

@@ -88,12 +88,11 @@ class Backend:
         raise NotImplementedError
 
     # -------------------------------------------------------------- fastText
-    # FastText runs on the CPU for now; a backend without the kernels says so
-    # once, when the model is made, instead of failing mid-training.
+    # A backend without the kernels says so once, when the model is made,
+    # instead of failing mid-training.
     def check_fasttext(self) -> None:
         """ValueError when this device cannot train FastText."""
-        raise ValueError(f"FastText is not yet available on {self.device!r} (the CUDA kernel is "
-                         "still to come): train with device='cpu'")
+        raise ValueError(f"FastText is not available on {self.device!r}: train with device='cpu'")
 
     def init_fasttext(self, vocab_size: int, bucket: int, dim: int, seed: int, scale: float,
                       initial: Any = None) -> Tuple[Any, Any, Any]:

@@ -15,7 +15,11 @@ What the GPU does differently, on purpose:
   rate from GloveParams, but only 1 has been checked against the CPU (by
   emulation), so another ``bias_learning_rate`` is refused rather than
   trusted; out-of-core training is CPU-only (the pairs live on the device),
-  so ``out_of_core=True`` is refused.
+  so ``out_of_core=True`` is refused;
+- FastText: the kernel walks the stream as word2vec's does (randomness keyed
+  by stream position, windows and noise words drawn on the device), with the
+  CPU's update order within a window (csrc/cuda/ft_core.cuh); the subword
+  lists are built once on the host and uploaded with the corpus.
 
 Before any kernel reads it, the encoded corpus is checked on the device
 (cuda_checks: offsets from 0 to len(ids), ids below the vocabulary), once per
@@ -32,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 import numpy as np
 
 from .._typing import StrPath
-from . import cuda_launch
+from . import cuda_fasttext, cuda_launch
 from .._layout import SPARE_ROWS
 from .arrays import to_host
 from .base import Backend, CooccurrenceCount
@@ -84,6 +88,30 @@ class CudaBackend(Backend):
                             ) -> List[float]:
         n = len(corpus.ids)  # slices are equal ranges of stream positions
         return [(n * k // slices) / max(1, n) for k in range(slices + 1)]
+
+    # -------------------------------------------------------------- fastText
+    def check_fasttext(self) -> None:
+        pass
+
+    def init_fasttext(self, vocab_size: int, bucket: int, dim: int, seed: int, scale: float,
+                      initial: Optional[tuple[Any, Any]] = None) -> tuple[Any, Any, Any]:
+        return cuda_fasttext.allocate_fasttext(vocab_size, bucket, dim, seed, scale, self.device,
+                                               SPARE_ROWS, initial)
+
+    def train_fasttext_epoch(self, corpus: Any, input: Any, output: Any, subwords: tuple[Any, Any],
+                             tables: tuple[Any, Any, Any], params: Any, *,
+                             progress: Any) -> dict[str, Any]:
+        # workers is the CPU kernel's; the GPU's launch tuning is cuda_fasttext's
+        return cuda_fasttext.train_fasttext_epoch(
+            corpus.ids, corpus.offsets, input, output, *subwords, *tables, bucket=params.bucket,
+            skip_gram=params.skip_gram, window=params.window, negative=params.negative,
+            shrink_windows=params.shrink_windows, alpha_start=params.alpha_start,
+            alpha_end=params.alpha_end, seed=params.seed, epoch=params.epoch, min_n=params.min_n,
+            max_n=params.max_n, progress=progress)
+
+    def fasttext_word_vectors(self, input: Any, subwords: tuple[Any, Any], bucket: int, out: Any,
+                              workers: int) -> None:
+        cuda_fasttext.fasttext_word_vectors(input, subwords[0], subwords[1], bucket, out)
 
     # --------------------------------------------------------- co-occurrence
     def count_cooccurrences(self, encoded: "EncodedCorpus", *, window: int, symmetric: bool,

@@ -13,15 +13,15 @@ same arguments and return the same dicts, plus device placement.
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 from .. import _native
 from .._layout import SPARE_ROWS
 from .cuda_checks import check_corpus
 from .device_arrays import array_module, check_array as _check, device_index as _device_index, to_device
 
-__all__ = ["allocate_word2vec", "train_word2vec_epoch", "count_cooccurrences", "allocate_glove",
-           "make_glove_pairs", "train_glove_epoch", "COOCCUR_MAX_WORKSPACE"]
+__all__ = ["allocate_word2vec", "train_word2vec_epoch", "stream_on_device", "count_cooccurrences",
+           "allocate_glove", "make_glove_pairs", "train_glove_epoch", "COOCCUR_MAX_WORKSPACE"]
 
 # Launch sizes: each launch is short enough for a live bar and a prompt stop(),
 # long enough that the wait between launches is noise (~10-50 ms at target speed).
@@ -44,6 +44,26 @@ def _stop_requested(progress: Any) -> bool:
 
 
 # -------------------------------------------------------------------- word2vec
+def stream_on_device(arrays: Any, device: str, ids: Any, offsets: Any, tables: Sequence[Any],
+                     vocab: int) -> tuple[Any, Any, list[Any]]:
+    """(ids, offsets, [keep_threshold, noise_keep, noise_alias]) on `device`
+    (host arrays uploaded once and cached), their dtypes and shapes checked
+    and the corpus checked against the vocabulary (once per corpus): what a
+    word2vec-style launch loop reads."""
+    n_ids, n_sentences = int(ids.shape[0]), int(offsets.shape[0]) - 1
+    if n_sentences < 0:
+        raise ValueError("offsets must hold at least one entry")
+    ids_d = to_device(ids, device, "int32")
+    offsets_d = to_device(offsets, device, "int64")
+    tables_d = [to_device(t, device, "int32") for t in tables]
+    for name, t in zip(("keep_threshold", "noise_keep", "noise_alias"), tables_d):
+        _check(arrays, t, name, "int32", (vocab,), device)
+    _check(arrays, ids_d, "ids", "int32", (n_ids,), device)
+    _check(arrays, offsets_d, "offsets", "int64", (n_sentences + 1,), device)
+    check_corpus(arrays, ids_d, offsets_d, vocab)
+    return ids_d, offsets_d, tables_d
+
+
 def allocate_word2vec(vocab_size: int, dim: int, seed: int, device: str = "cuda",
                       spare_rows: int = SPARE_ROWS) -> Tuple[Any, Any]:
     """(storage, syn1neg) on the device: storage is [vocab + spare_rows, dim]
@@ -86,17 +106,9 @@ def train_word2vec_epoch(ids: Any, offsets: Any, input: Any, output: Any, keep_t
     vocab, dim = int(input.shape[0]), int(input.shape[1])
     _check(arrays, input, "input", "float32", (vocab, dim), device)
     _check(arrays, output, "output", "float32", (vocab, dim), device)
-    n_ids, n_sentences = int(ids.shape[0]), int(offsets.shape[0]) - 1
-    if n_sentences < 0:
-        raise ValueError("offsets must hold at least one entry")
-    ids_d = to_device(ids, device, "int32")
-    offsets_d = to_device(offsets, device, "int64")
-    tables = [to_device(t, device, "int32") for t in (keep_threshold, noise_keep, noise_alias)]
-    for name, t in zip(("keep_threshold", "noise_keep", "noise_alias"), tables):
-        _check(arrays, t, name, "int32", (vocab,), device)
-    _check(arrays, ids_d, "ids", "int32", (n_ids,), device)
-    _check(arrays, offsets_d, "offsets", "int64", (n_sentences + 1,), device)
-    check_corpus(arrays, ids_d, offsets_d, vocab)
+    ids_d, offsets_d, tables = stream_on_device(arrays, device, ids, offsets,
+                                                (keep_threshold, noise_keep, noise_alias), vocab)
+    n_ids, n_sentences = int(ids_d.shape[0]), int(offsets_d.shape[0]) - 1
 
     loss = arrays.zeros((1,), "float64", device)
     counts = arrays.zeros((3,), "int64", device)  # loss terms, words trained, the span queue's counter
