@@ -454,7 +454,8 @@ def cooccurrence(corpus, vocab: Optional[Vocabulary] = None, *, window: int = 15
         share = stream_memory(memory_bytes)
         encoded = encode(corpus, vocab=vocab, min_count=min_count, max_vocab_size=max_vocab_size,
                          max_sentence_length=NO_SENTENCE_LIMIT, process_group=group,
-                         memory=share, temp_dir=temp_dir, vocab_memory=memory_bytes)
+                         memory=share, temp_dir=temp_dir, vocab_memory=memory_bytes,
+                         workers=workers)
         if backend.device == "cpu":
             # The corpus's share is set aside whether the stream is in RAM or
             # mapped: it also pays for what counting's plan does not see (the
