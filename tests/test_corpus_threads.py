@@ -210,3 +210,17 @@ def test_cli_vocab_and_cooccur_threads(tmp_path: Path) -> None:
     expected = encode(paths, workers=1)
     lines = (tmp_path / "vocab3.bin").read_text(encoding="utf-8").splitlines()
     assert [line.split()[0] for line in lines] == expected.vocab.words
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_vocabulary_budget_holds_with_threads(tmp_path: Path, workers: int) -> None:
+    """Past `vocab_memory` the merged table is refused as one table is, with
+    the same message (counting and encoding alike)."""
+    text = "\n".join(" ".join(f"u{i * 100 + j}" for j in range(100)) for i in range(1500))
+    path = write(tmp_path, "many.txt", text.encode(), "plain")
+    with tiny_chunks(1 << 16):
+        with pytest.raises(ValueError, match="needs more than its memory budget of 4194304"):
+            encode(path, workers=workers, min_count=1, vocab_memory="4MiB")
+        with pytest.raises(ValueError, match="needs more than its memory budget of 4194304"):
+            count_words([path], workers=workers, min_count=1, vocab_memory=4 << 20)
+        assert len(count_words([path], workers=workers, min_count=1)[0]) == 150_000

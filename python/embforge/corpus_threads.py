@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import BinaryIO, Dict, Generator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -67,7 +67,8 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _pieces(paths: Sequence[str], workers: int, between_files: int) -> Iterator[_Piece]:
+def _pieces(paths: Sequence[str], workers: int,
+            between_files: int) -> Generator[_Piece, None, None]:
     """The corpus's chunks of whole lines, in order. `between_files`: the
     bytes one reader puts between two files (a newline for a list of files),
     counted in the offsets so that error messages name the same byte."""
@@ -94,15 +95,14 @@ def _pieces(paths: Sequence[str], workers: int, between_files: int) -> Iterator[
         offset += between_files
 
 
-def _read_range(files: Dict[str, "os.PathLike[str] | object"], path: str, begin: int,
-                end: int) -> bytes:
+def _read_range(files: Dict[str, BinaryIO], path: str, begin: int, end: int) -> bytes:
     """Bytes [begin, end) of the plain file `path`, through this thread's own
     handle (kept in `files`)."""
     f = files.get(path)
     if f is None:
         f = files[path] = open(path, "rb")
-    f.seek(begin)  # type: ignore[attr-defined]
-    data: bytes = f.read(end - begin)  # type: ignore[attr-defined]
+    f.seek(begin)
+    data = f.read(end - begin)
     if len(data) != end - begin:
         raise ValueError(f"{path}: the file shrank while it was read")
     return data
@@ -112,7 +112,7 @@ class _Run:
     """The threads of one pass: a shared cursor over the pieces, the first
     error, and the segments each chunk became."""
 
-    def __init__(self, pieces: Iterator[_Piece]) -> None:
+    def __init__(self, pieces: Generator[_Piece, None, None]) -> None:
         self.pieces = pieces
         self.lock = threading.Lock()
         self.stop = threading.Event()
@@ -136,7 +136,7 @@ class _Run:
     def work(self, index: int, part: "core.CorpusBuilder") -> None:
         """One thread: feeds its part the pieces it takes; the first error
         of any thread stops the others (they finish the chunk in hand)."""
-        files: Dict[str, object] = {}
+        files: Dict[str, BinaryIO] = {}
         found: List[Tuple[int, int, int, int]] = []
         try:
             while True:
@@ -157,7 +157,7 @@ class _Run:
             self.stop.set()
         finally:
             for f in files.values():
-                f.close()  # type: ignore[attr-defined]
+                f.close()
             with self.lock:
                 self.segments.extend(found)
 
@@ -185,8 +185,7 @@ def _run_parts(paths: Sequence[str], parts: List["core.CorpusBuilder"],
     finally:
         with run.lock:
             pieces = run.pieces
-        if hasattr(pieces, "close"):
-            pieces.close()  # type: ignore[union-attr]  # closes the file being cut
+        pieces.close()  # closes the file being cut
     if run.errors:
         raise run.errors[0]
     order = sorted(run.segments)
@@ -238,7 +237,8 @@ def count_words(paths: Sequence[str], *, min_count: int = 5,
     n = default_workers() if workers is None else int(workers)
     builder = build_from_files([os.fspath(p) for p in paths], workers=n, words=None,
                                min_count=int(min_count), max_vocab_size=int(max_vocab_size or 0),
-                               max_sentence_length=1, count_only=True,
+                               max_sentence_length=1, vocab_memory_limit=int(vocab_memory),
+                               count_only=True,
                                between_files=1 if len(paths) > 1 else 0)
     vocab = Vocabulary(builder.words(), builder.counts())
     return vocab, int(builder.raw_tokens), int(builder.dropped_tokens)

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from typing import BinaryIO, Iterator, List, Sequence, Tuple
+from typing import IO, Iterator, List, Sequence, Tuple
 
 import numpy as np
 
@@ -116,7 +116,7 @@ def _owned_ranges(start: int, size: int, rank: int, world: int, block: int) -> L
             for j in range(k, last + 1, world)]
 
 
-def _line_start(f: BinaryIO, a: int, size: int) -> int:
+def _line_start(f: IO[bytes], a: int, size: int) -> int:
     """The first line start at or after byte `a` of the plain file `f` of
     `size` bytes: 0 for 0, else the byte after the first newline at or after
     a - 1 (`size` when there is none)."""
@@ -136,7 +136,7 @@ def _line_start(f: BinaryIO, a: int, size: int) -> int:
         position += len(data)
 
 
-def line_cuts(f: BinaryIO, size: int, block: int) -> List[Tuple[int, int]]:
+def line_cuts(f: IO[bytes], size: int, block: int) -> List[Tuple[int, int]]:
     """[begin, end) byte ranges of the plain file `f` (`size` bytes) that cut
     it into runs of whole lines of about `block` bytes each: every range
     starts at a line start (the first line start at or after a multiple of
@@ -156,7 +156,7 @@ def line_cuts(f: BinaryIO, size: int, block: int) -> List[Tuple[int, int]]:
     return list(zip(begins, begins[1:] + [size]))
 
 
-def whole_line_chunks(stream: BinaryIO, chunk_bytes: int) -> Iterator[bytes]:
+def whole_line_chunks(stream: IO[bytes], chunk_bytes: int) -> Iterator[bytes]:
     """A stream's bytes as chunks of whole lines (each ends in a newline,
     but the last when the stream does not), in order, none empty: what
     tokenising threads take from one decompressing stream. A chunk is about
