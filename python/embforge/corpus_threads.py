@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import BinaryIO, Dict, Generator, List, Optional, Sequence, Tuple, Union
+from typing import BinaryIO, Dict, Generator, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -95,17 +95,21 @@ def _pieces(paths: Sequence[str], workers: int,
         offset += between_files
 
 
-def _read_range(files: Dict[str, BinaryIO], path: str, begin: int, end: int) -> bytes:
+def _read_range(files: Dict[str, BinaryIO], path: str, begin: int,
+                end: int) -> Iterator[bytes]:
     """Bytes [begin, end) of the plain file `path`, through this thread's own
-    handle (kept in `files`)."""
+    handle (kept in `files`), in pieces of at most _MAX_RANGE (a range is one
+    line when the line is long: a file without newlines is not read whole)."""
     f = files.get(path)
     if f is None:
         f = files[path] = open(path, "rb")
     f.seek(begin)
-    data = f.read(end - begin)
-    if len(data) != end - begin:
-        raise ValueError(f"{path}: the file shrank while it was read")
-    return data
+    while begin < end:
+        data = f.read(min(_MAX_RANGE, end - begin))
+        if not data:
+            raise ValueError(f"{path}: the file shrank while it was read")
+        begin += len(data)
+        yield data
 
 
 class _Run:
@@ -144,10 +148,11 @@ class _Run:
                 if taken is None:
                     break
                 number, (offset, what) = taken
-                data = what if isinstance(what, bytes) else _read_range(files, *what)
                 first = part.n_lines
                 part.set_offset(offset)
-                part.feed(data)
+                data = b"\n"
+                for data in [what] if isinstance(what, bytes) else _read_range(files, *what):
+                    part.feed(data)  # a token cut between pieces continues in the next
                 if not data.endswith(b"\n"):
                     part.feed(b"\n")  # a file's last line: never runs into the next chunk
                 found.append((number, index, first, part.n_lines))

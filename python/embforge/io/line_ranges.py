@@ -161,19 +161,23 @@ def whole_line_chunks(stream: IO[bytes], chunk_bytes: int) -> Iterator[bytes]:
     but the last when the stream does not), in order, none empty: what
     tokenising threads take from one decompressing stream. A chunk is about
     `chunk_bytes` long, longer when a line is."""
-    tail = b""
+    tail: List[bytes] = []  # a line begun but not ended (joined once: a long line stays linear)
     while True:
         data = stream.read(chunk_bytes)
         if not data:
             if tail:
-                yield tail
+                yield b"".join(tail)
             return
         cut = data.rfind(b"\n") + 1
         if cut == 0:  # no line ends in this piece: it all belongs to the next
-            tail += data
+            tail.append(data)
             continue
-        yield tail + data[:cut] if tail else data[:cut]
-        tail = data[cut:]
+        if tail:
+            tail.append(data[:cut])
+            yield b"".join(tail)
+        else:
+            yield data[:cut]
+        tail = [data[cut:]] if cut < len(data) else []
 
 
 def _plain_share(f, size, start, rank, world, block, chunk_bytes) -> Iterator[bytes]:
