@@ -119,6 +119,8 @@ class CorpusBuilder {
   };
   static constexpr int kBatch = 32;
   void push_token(std::string_view text, int64_t offset);
+  [[noreturn, gnu::cold, gnu::noinline]] void token_too_long(std::string_view text,
+                                                             int64_t offset) const;
   void mark_line_end();
   void flush_batch();
   void check_vocab_memory() const;
