@@ -153,7 +153,11 @@ void CorpusBuilder::flush_batch() {
       }
     }
     ++table_.count(id);
-    append_id(id);
+    if (params_.count_only) {
+      ++n_ids_;  // nothing to store: no call per token
+    } else {
+      append_id(id);
+    }
     if (t.ends_line) end_line();
   }
   batch_size_ = 0;
