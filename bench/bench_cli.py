@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -105,7 +106,8 @@ def main() -> None:
             vc, co = (os.path.join(args.glove_dir, n) for n in ("vocab_count", "cooccur"))
             if not (os.access(vc, os.X_OK) and os.access(co, os.X_OK)):
                 raise SystemExit(f"Stanford's vocab_count/cooccur not found in {args.glove_dir}")
-            gigabytes = float(args.memory.upper().rstrip("GB") or 1)
+            number, unit = re.fullmatch(r"([0-9.]+)\s*([KMG]?)B?", args.memory.upper()).groups()
+            gigabytes = float(number) * {"": 1e-9, "K": 1e-6, "M": 1e-3, "G": 1.0}[unit]
             stanford = (f"{vc} -min-count 5 -verbose 0 < {plain} > {workdir}/svocab.txt && "
                         f"{co} -vocab-file {workdir}/svocab.txt -window-size 10 -symmetric 1 "
                         f"-memory {gigabytes} -verbose 0 -overflow-file {workdir}/overflow "
