@@ -136,6 +136,34 @@ def test_only_the_opener_imports_the_decompressors():
                      else [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0
                      else [])
             for name in names:
-                if name.split(".")[0] in ("gzip", "bz2", "lzma"):
+                if name.split(".")[0] in ("gzip", "bz2", "lzma", "isal"):
                     owners.setdefault(str(path.relative_to(PACKAGE)), set()).add(name)
     assert set(owners) == {os.path.join("io", "compression.py")}, owners
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_gzip_reads_alike_with_isal_and_zlib(tmp_path, fast):
+    """gzip data through the optional ISA-L inflater or the zlib fallback: the
+    same bytes, and damaged data the same ValueError naming the file."""
+    from embforge.io import compression
+    if fast and not compression.fast_gzip_available():
+        pytest.skip("isal (the optional extra embforge[fast]) is not installed")
+    data = b"".join(b"line %d \xc3\xa9\r\n" % i for i in range(50_000))
+    path = tmp_path / "c.gz"  # two gzip members, as `cat a.gz b.gz` makes
+    path.write_bytes(gzip.compress(data) + gzip.compress(b"second member\n"))
+    packed = COMPRESS["gzip"](os.urandom(200_000))
+    before = compression.use_fast_gzip(fast)
+    try:
+        with open_binary(path) as (stream, size):
+            assert (fast and compression._fast_gzip) == fast  # the path under test is used
+            assert stream.read() == data + b"second member\n" and size is None
+        for name, damaged in (("cut", packed[: len(packed) // 2]),
+                              ("flipped", packed[:20] + bytes(b ^ 0xFF for b in packed[20:2000])
+                               + packed[2000:])):
+            bad = tmp_path / f"{name}.gz"
+            bad.write_bytes(damaged)
+            with pytest.raises(ValueError, match=rf"{name}\.gz: damaged gzip data"):
+                with open_binary(bad) as (stream, _):
+                    stream.read()
+    finally:
+        compression.use_fast_gzip(before)

@@ -132,3 +132,37 @@ def test_fingerprint_tells_files_apart(tmp_path):
     c.write_bytes(b"x" * 200_000)
     assert files_fingerprint([a]) == files_fingerprint([c]) != files_fingerprint([b])
     assert files_fingerprint(a) != files_fingerprint([a, a])
+
+
+@given(data=st.binary(max_size=300).map(lambda b: b.replace(b"\x00", b"x")),
+       newlines=st.integers(0, 40), block=st.integers(1, 50), piece=st.integers(1, 50),
+       seed=st.integers(0, 1000))
+def test_line_cuts_and_whole_line_chunks(tmp_path_factory, data, newlines, block, piece, seed):
+    """Both cut a file into runs of whole lines that put back give the file:
+    a range or chunk starts at a line start and ends after a newline (or at
+    the end of the file), none is empty, in order."""
+    import io
+    import random
+    from embforge.io.line_ranges import line_cuts, whole_line_chunks
+    chars = list(data)
+    rng = random.Random(seed)
+    for _ in range(newlines):
+        chars.insert(rng.randint(0, len(chars)), 10)
+    data = bytes(chars)
+    path = tmp_path_factory.mktemp("c") / "f"
+    path.write_bytes(data)
+    starts = {0} | {i + 1 for i, b in enumerate(data) if b == 10}
+    with open(path, "rb") as f:
+        cuts = line_cuts(f, len(data), block)
+    chunks = list(whole_line_chunks(io.BytesIO(data), piece))
+    assert b"".join(data[a:e] for a, e in cuts) == data == b"".join(chunks)
+    for a, e in cuts:
+        assert a in starts and a < e and (e == len(data) or e in starts)
+    for chunk in chunks[:-1]:
+        assert chunk.endswith(b"\n")
+    assert all(chunks)
+    # rank_share's rule: a range ends at the first line start at or after
+    # each multiple of `block` it crosses (so ranges are about `block` long)
+    for a, e in cuts:
+        for m in range(-(-(a + 1) // block) * block, e, block):
+            assert min(s for s in starts | {len(data)} if s >= m) == e

@@ -71,8 +71,10 @@ void CorpusBuilder::set_vocabulary(const std::vector<std::string>& words) {
 }
 
 void CorpusBuilder::append_id(uint32_t id) {
-  if (ids_.full() && over_limit(ids_.grown_bytes(), line_ends_.memory_bytes())) spill();
-  ids_.push_back(id);
+  if (!params_.count_only) {
+    if (ids_.full() && over_limit(ids_.grown_bytes(), line_ends_.memory_bytes())) spill();
+    ids_.push_back(id);
+  }
   ++n_ids_;
 }
 
@@ -89,17 +91,29 @@ void CorpusBuilder::spill() {
 }
 
 void CorpusBuilder::end_line() {
-  if (n_ids_ == last_line_end_) return;
+  if (params_.count_only || n_ids_ == last_line_end_) return;
   if (line_ends_.full() && over_limit(ids_.memory_bytes(), line_ends_.grown_bytes())) spill();
   line_ends_.push_back(n_ids_);
   last_line_end_ = n_ids_;
 }
 
-void CorpusBuilder::push_token(std::string_view text, int64_t offset) {
-  EMBFORGE_CHECK(static_cast<int64_t>(text.size()) <= params_.max_token_bytes,
-                 "a token of more than ", params_.max_token_bytes, " bytes starts at byte ",
-                 offset, " ('", printable_prefix(text), "'); is this a text corpus?");
-  batch_[batch_size_++] = Token{text, offset, 0, false};
+void CorpusBuilder::token_too_long(std::string_view text, int64_t offset) const {
+  throw_invalid_argument("a token of more than ", params_.max_token_bytes,
+                         " bytes starts at byte ", offset, " ('", printable_prefix(text),
+                         "'); is this a text corpus?");
+}
+
+// Called once per token: kept small enough to be inlined (the error is out of
+// line), and the slot filled field by field: building a Token and copying it
+// made the compiler write it to the stack and read it back in wider loads,
+// which stalled on store forwarding (an eighth of the counting time measured).
+inline void CorpusBuilder::push_token(std::string_view text, int64_t offset) {
+  if (static_cast<int64_t>(text.size()) > params_.max_token_bytes) [[unlikely]]
+    token_too_long(text, offset);
+  Token& t = batch_[batch_size_++];
+  t.text = text;
+  t.offset = offset;
+  t.ends_line = false;
   if (batch_size_ == kBatch) flush_batch();
 }
 
@@ -139,7 +153,11 @@ void CorpusBuilder::flush_batch() {
       }
     }
     ++table_.count(id);
-    append_id(id);
+    if (params_.count_only) {
+      ++n_ids_;  // nothing to store: no call per token
+    } else {
+      append_id(id);
+    }
     if (t.ends_line) end_line();
   }
   batch_size_ = 0;
@@ -205,16 +223,20 @@ void CorpusBuilder::check_vocab_memory() const {
       "memory budget (memory=) or a smaller corpus");
 }
 
-void CorpusBuilder::finish(const VocabLimits& limits) {
-  EMBFORGE_CHECK(!finished_, "finish() called twice");
-  EMBFORGE_CHECK(limits.min_count >= 0, "min_count must be >= 0, got ", limits.min_count);
-  EMBFORGE_CHECK(limits.max_vocab_size >= 0, "max_vocab_size must be >= 0 (0: no limit), got ",
-                 limits.max_vocab_size);
+void CorpusBuilder::end_text() {
   if (!pending_.empty()) {
     feed(" ", 1);  // terminates the last token through the normal path
     bytes_read_ -= 1;
   }
   end_line();
+}
+
+void CorpusBuilder::finish(const VocabLimits& limits) {
+  EMBFORGE_CHECK(!finished_, "finish() called twice");
+  EMBFORGE_CHECK(limits.min_count >= 0, "min_count must be >= 0, got ", limits.min_count);
+  EMBFORGE_CHECK(limits.max_vocab_size >= 0, "max_vocab_size must be >= 0 (0: no limit), got ",
+                 limits.max_vocab_size);
+  end_text();
   finished_ = true;
   EMBFORGE_CHECK(raw_tokens_ > 0, "the corpus is empty: no tokens in ", bytes_read_, " bytes");
 
@@ -222,12 +244,31 @@ void CorpusBuilder::finish(const VocabLimits& limits) {
     final_words_.reserve(table_.size());
     for (uint32_t id = 0; id < table_.size(); ++id) final_words_.push_back(table_.word(id));
     final_counts_ = table_.counts();
-    EMBFORGE_CHECK(n_ids_ > 0, "no token of the corpus is in the vocabulary (", raw_tokens_,
-                   " tokens read)");
-    remap_and_chunk(nullptr);
+    check_fixed_vocabulary_used();
+    if (!params_.count_only) remap_and_chunk(nullptr);
     return;
   }
+  const std::vector<uint32_t> remap = final_vocabulary(limits);
+  if (params_.count_only) {
+    count_dropped_without_stream();
+    return;
+  }
+  remap_and_chunk(&remap);
+}
 
+void CorpusBuilder::check_fixed_vocabulary_used() const {
+  EMBFORGE_CHECK(n_ids_ > 0, "no token of the corpus is in the vocabulary (", raw_tokens_,
+                 " tokens read)");
+}
+
+void CorpusBuilder::count_dropped_without_stream() {
+  // Without a stream the kept tokens are the final words' counts.
+  n_ids_ = 0;
+  for (const int64_t c : final_counts_) n_ids_ += c;
+  dropped_tokens_ = raw_tokens_ - n_ids_;
+}
+
+std::vector<uint32_t> CorpusBuilder::final_vocabulary(const VocabLimits& limits) {
   const int64_t min_count = std::max<int64_t>(limits.min_count, 1);
   std::vector<uint32_t> order;
   for (uint32_t id = 0; id < table_.size(); ++id)
@@ -257,7 +298,7 @@ void CorpusBuilder::finish(const VocabLimits& limits) {
     final_words_.push_back(table_.word(order[rank]));
     final_counts_.push_back(table_.counts()[order[rank]]);
   }
-  remap_and_chunk(&remap);
+  return remap;
 }
 
 void CorpusBuilder::remap_and_chunk(const std::vector<uint32_t>* remap) {

@@ -33,7 +33,8 @@ void bind_corpus(py::module_& m) {
       "Counts words and encodes text into an id stream in one pass (see corpus.h).")
       .def(py::init([](int64_t max_sentence_length, int64_t max_token_bytes,
                        const std::string& stream_path, int64_t memory_limit,
-                       const std::string& spill_dir, int64_t vocab_memory_limit) {
+                       const std::string& spill_dir, int64_t vocab_memory_limit,
+                       bool count_only) {
              EMBFORGE_CHECK(vocab_memory_limit >= 0,
                             "vocab_memory_limit must be >= 0 (0: no limit), got ",
                             vocab_memory_limit);
@@ -44,11 +45,12 @@ void bind_corpus(py::module_& m) {
              params.memory_limit = memory_limit;
              params.spill_dir = spill_dir;
              params.vocab_memory_limit = vocab_memory_limit;
+             params.count_only = count_only;
              return std::make_unique<CorpusBuilder>(params);
            }),
            py::arg("max_sentence_length") = 10000, py::arg("max_token_bytes") = 1 << 16,
            py::arg("stream_path") = "", py::arg("memory_limit") = 0, py::arg("spill_dir") = "",
-           py::arg("vocab_memory_limit") = 0)
+           py::arg("vocab_memory_limit") = 0, py::arg("count_only") = false)
       .def("set_vocabulary", &CorpusBuilder::set_vocabulary, py::arg("words"))
       .def("feed",
            [](CorpusBuilder& self, py::buffer chunk) {
@@ -68,6 +70,27 @@ void bind_corpus(py::module_& m) {
              self.finish(limits);
            },
            py::arg("min_count"), py::arg("max_vocab_size") = 0)
+      .def("set_offset", &CorpusBuilder::set_offset, py::arg("offset"),
+           "Where the next chunk starts in the whole corpus (bytes; for error messages).\n"
+           "Only between whole lines.")
+      .def_property_readonly("n_lines", &CorpusBuilder::n_lines,
+                             "Lines holding ids so far (what merge() segments count).")
+      .def("merge",
+           [](CorpusBuilder& self, const std::vector<CorpusBuilder*>& parts, py::array segments,
+              int64_t min_count, int64_t max_vocab_size) {
+             const int64_t* rows = checked_data<int64_t>(segments, "segments", {-1, 3}, false);
+             const auto n = static_cast<int64_t>(segments.shape(0));
+             std::vector<CorpusSegment> segs(static_cast<size_t>(n));
+             for (int64_t i = 0; i < n; ++i)
+               segs[i] = CorpusSegment{rows[3 * i], rows[3 * i + 1], rows[3 * i + 2]};
+             VocabLimits limits{min_count, max_vocab_size};
+             py::gil_scoped_release release;
+             self.merge(parts, segs, limits);
+           },
+           py::arg("parts"), py::arg("segments"), py::arg("min_count"),
+           py::arg("max_vocab_size") = 0,
+           "Finishes this fresh builder from parts fed by other threads (corpus.h): segments\n"
+           "(int64 rows part, first line, end line) give the parts' lines in corpus order.")
       .def("words",
            [](const CorpusBuilder& self) {
              py::list out(self.words().size());

@@ -35,6 +35,7 @@ from ._typing import Corpus, Memory, StrPath
 from ._checks import MIN_MEMORY, parse_memory
 from ._native import core
 from ._tokens import is_token
+from .corpus_threads import build_from_files, default_workers
 from .io.compression import open_binary
 from .vocab import Vocabulary
 
@@ -233,7 +234,7 @@ def encode(source: "Corpus | EncodedCorpus", vocab: Optional[Vocabulary] = None,
            max_sentence_length: int = 10000, stream_path: Optional[StrPath] = None,
            memory: Memory = DEFAULT_MEMORY, temp_dir: Optional[StrPath] = None,
            vocab_memory: Optional[Memory] = None, distributed: bool = False,
-           process_group: Any = None) -> EncodedCorpus:
+           process_group: Any = None, workers: Optional[int] = 1) -> EncodedCorpus:
     """Reads `source` once: counts words and encodes the text into ids.
 
     Without `vocab`, the vocabulary is built from the corpus: words seen at
@@ -267,6 +268,10 @@ def encode(source: "Corpus | EncodedCorpus", vocab: Optional[Vocabulary] = None,
     ValueError on every rank (`memory` and `temp_dir` do not apply: a share
     is held in RAM unless `stream_path` is given). Neither: this process
     encodes alone, whatever torch.distributed holds.
+
+    `workers`: threads counting and encoding files (None: every core); the
+    result is the same for any number (see corpus_threads.py). Token lists
+    are encoded on one thread.
     """
     if isinstance(source, EncodedCorpus):
         return source
@@ -285,6 +290,18 @@ def encode(source: "Corpus | EncodedCorpus", vocab: Optional[Vocabulary] = None,
         return _encode_share(source, vocab, cast("Group", group), int(min_count), max_vocab_size,
                              int(max_sentence_length), stream_path, vocab_limit)
     path = os.fspath(stream_path) if stream_path is not None else ""
+    n_workers = default_workers() if workers is None else int(workers)
+    if n_workers < 1:
+        raise ValueError(f"workers must be >= 1 or None, got {workers}")
+    files, between_files = _files_of(source)
+    if n_workers > 1 and files is not None:
+        builder = build_from_files(
+            files, workers=n_workers, words=None if vocab is None else list(vocab.words),
+            min_count=int(min_count), max_vocab_size=int(max_vocab_size or 0),
+            max_sentence_length=int(max_sentence_length), stream_path=path,
+            memory_limit=memory_limit, spill_dir=spill_dir, vocab_memory_limit=vocab_limit,
+            between_files=between_files)
+        return _encoded(builder, vocab, path)
     builder = core.CorpusBuilder(max_sentence_length=int(max_sentence_length), stream_path=path,
                                  memory_limit=memory_limit, spill_dir=spill_dir,
                                  vocab_memory_limit=vocab_limit)
@@ -293,6 +310,24 @@ def encode(source: "Corpus | EncodedCorpus", vocab: Optional[Vocabulary] = None,
     for chunk in _prefetched(iter_text_chunks(source)):
         builder.feed(chunk)
     builder.finish(int(min_count), int(max_vocab_size or 0))
+    return _encoded(builder, vocab, path)
+
+
+def _files_of(source: object) -> Tuple[Optional[List[str]], int]:
+    """The files of a file corpus and the bytes one reader puts between
+    them (iter_text_chunks: a newline after each file of a list); (None, 0)
+    for token lists and the rest."""
+    if _is_path(source):
+        return [os.fspath(source)], 0
+    if isinstance(source, (list, tuple)) and source and all(_is_path(s) for s in source):
+        return [os.fspath(s) for s in source], 1
+    return None, 0
+
+
+def _encoded(builder: "core.CorpusBuilder", vocab: Optional[Vocabulary],
+             path: str) -> EncodedCorpus:
+    """The EncodedCorpus of a finished builder (`vocab`: the fixed one it
+    used, None: its own)."""
     if vocab is None:
         vocab = Vocabulary(builder.words(), builder.counts())
     offsets = builder.take_offsets()

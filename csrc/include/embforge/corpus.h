@@ -46,11 +46,23 @@ struct CorpusBuilderParams {
   // relies on it), so nothing is pruned: past the limit feed() fails, naming
   // how far it got, instead of growing until the machine runs out of memory.
   int64_t vocab_memory_limit = 0;
+  // Count words only: no id stream, no line ends (what a vocabulary file
+  // needs); finish() still drops what min_count / max_vocab_size exclude and
+  // counts those tokens in dropped_tokens.
+  bool count_only = false;
 };
 
 struct VocabLimits {
   int64_t min_count = 5;       // keep words seen at least this often (>= 1)
   int64_t max_vocab_size = 0;  // keep at most this many (0: no limit)
+};
+
+// One run of whole lines that a part (a builder fed by one thread) read:
+// its lines [first_line, end_line) in the part's own line numbering.
+struct CorpusSegment {
+  int64_t part = 0;
+  int64_t first_line = 0;
+  int64_t end_line = 0;
 };
 
 class CorpusBuilder {
@@ -69,6 +81,21 @@ class CorpusBuilder {
 
   // Ends the text, builds the final vocabulary (unless fixed) and stream.
   void finish(const VocabLimits& limits);
+
+  // Several threads (corpus_merge.cpp). Each thread feeds its own builder (a
+  // part) chunks of whole lines, taken from anywhere in the corpus, calling
+  // set_offset(where the chunk starts in the whole corpus) first so that
+  // error messages name the corpus's byte, and noting n_lines() before and
+  // after each chunk. merge(), on a fresh builder made with the caller's
+  // parameters (and set_vocabulary if the parts had one), then does what
+  // finish() does over the parts' lines taken in `segments` order (the
+  // corpus's order): words counted in several parts are summed, and the
+  // vocabulary, ids and offsets equal those of one builder fed the whole
+  // text. Parts are not finished; they are left empty.
+  void set_offset(int64_t offset);
+  int64_t n_lines() const { return line_ends_.size(); }
+  void merge(const std::vector<CorpusBuilder*>& parts,
+             const std::vector<CorpusSegment>& segments, const VocabLimits& limits);
 
   // Results, valid after finish().
   const std::vector<std::string_view>& words() const { return final_words_; }
@@ -92,6 +119,8 @@ class CorpusBuilder {
   };
   static constexpr int kBatch = 32;
   void push_token(std::string_view text, int64_t offset);
+  [[noreturn, gnu::cold, gnu::noinline]] void token_too_long(std::string_view text,
+                                                             int64_t offset) const;
   void mark_line_end();
   void flush_batch();
   void check_vocab_memory() const;
@@ -100,6 +129,13 @@ class CorpusBuilder {
   bool over_limit(size_t ids_bytes, size_t line_ends_bytes) const;
   void spill();
   void remap_and_chunk(const std::vector<uint32_t>* remap);
+  void end_text();
+  std::vector<uint32_t> final_vocabulary(const VocabLimits& limits);
+  void check_fixed_vocabulary_used() const;
+  void count_dropped_without_stream();
+  void write_segments(const std::vector<CorpusBuilder*>& parts,
+                      const std::vector<CorpusSegment>& segments,
+                      const std::vector<std::vector<uint32_t>>& maps, int64_t n_kept);
 
   CorpusBuilderParams params_;
   WordTable table_;

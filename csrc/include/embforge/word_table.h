@@ -78,6 +78,7 @@ class WordTable {
            blocks_.size() * kBlockBytes;
   }
   std::string_view word(uint32_t id) const { return words_[id]; }
+  uint64_t hash(uint32_t id) const { return hashes_[id]; }  // hash_bytes(word(id))
   int64_t& count(uint32_t id) { return counts_[id]; }
   const std::vector<int64_t>& counts() const { return counts_; }
 

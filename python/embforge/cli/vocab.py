@@ -5,8 +5,9 @@ import argparse
 import time
 from typing import Any
 
-from ..corpus import encode, stream_memory
-from .common import corpus_arg, say
+from .._checks import parse_memory
+from ..corpus_threads import count_words
+from .common import say
 
 __all__ = ["add_vocab_parser", "run_vocab"]
 
@@ -21,20 +22,26 @@ def add_vocab_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]")
     p.add_argument("--min-count", type=int, default=5, help="keep words seen this often (default 5)")
     p.add_argument("--max-vocab", type=int, default=None, help="keep at most this many words")
     p.add_argument("--memory", default="1GB",
-                   help="memory budget for the table of distinct words and the encoded text, "
-                        "e.g. 4GB (default 1GB)")
-    p.add_argument("--temp-dir", default=None, help="where the encoded text spills (default: "
-                                                    "system temp)")
+                   help="memory budget for the table of distinct words, e.g. 4GB (default 1GB; "
+                        "each thread's table is held to it)")
+    p.add_argument("--temp-dir", default=None,
+                   help="accepted for compatibility: words are counted without keeping the "
+                        "encoded text, so nothing spills")
+    p.add_argument("--threads", type=int, default=None,
+                   help="counting threads (default: all cores); the counts are the same for any")
     p.set_defaults(run=run_vocab)
 
 
 def run_vocab(args: argparse.Namespace) -> int:
     start = time.perf_counter()
-    corpus = encode(corpus_arg(args.corpus), min_count=args.min_count, max_vocab_size=args.max_vocab,
-                    memory=stream_memory(args.memory), temp_dir=args.temp_dir,
-                    vocab_memory=args.memory)
-    corpus.vocab.save(args.output)
-    say(f"{len(corpus.vocab)} words from {corpus.raw_tokens} tokens "
-        f"({corpus.dropped_tokens} out of vocabulary) in {time.perf_counter() - start:.2f}s "
-        f"-> {args.output}")
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {args.threads}")
+    # Counting alone: a vocabulary file needs no id stream, and not writing
+    # one saves a store per token and the pass that remaps it.
+    vocab, raw_tokens, dropped = count_words(args.corpus, min_count=args.min_count,
+                                             max_vocab_size=args.max_vocab, workers=args.threads,
+                                             vocab_memory=parse_memory(args.memory))
+    vocab.save(args.output)
+    say(f"{len(vocab)} words from {raw_tokens} tokens ({dropped} out of vocabulary) in "
+        f"{time.perf_counter() - start:.2f}s -> {args.output}")
     return 0

@@ -17,12 +17,14 @@ import lzma
 import os
 import stat
 import zlib
-from typing import IO, Any, Callable, Dict, Iterator, Optional, Tuple, cast
+from types import ModuleType
+from typing import IO, Any, Callable, Dict, Iterator, Optional, Tuple, Type, cast
 
 from .._typing import StrPath
 from .atomic import atomic_write
 
-__all__ = ["sniff", "open_binary", "open_text", "atomic_output"]
+__all__ = ["sniff", "open_binary", "open_text", "atomic_output", "use_fast_gzip",
+           "fast_gzip_available"]
 
 _SNIFF_BYTES = 6
 # each opened with mode "rb": a binary stream
@@ -30,7 +32,37 @@ _OPENERS: Dict[str, Callable[..., Any]] = {"gzip": gzip.open, "bzip2": bz2.open,
 # What a damaged or truncated stream raises while it is decompressed: gzip
 # raises BadGzipFile (an OSError) or zlib.error, bz2 a bare OSError, lzma
 # LZMAError, and all three EOFError for a stream cut short.
-_DAMAGED = (OSError, EOFError, zlib.error, lzma.LZMAError)
+_DAMAGED: Tuple[Type[BaseException], ...] = (OSError, EOFError, zlib.error, lzma.LZMAError)
+
+# gzip through ISA-L (the optional extra `embforge[fast]`, package `isal`)
+# when it is installed: the same bytes out, about 3x less CPU than zlib
+# (0.06 against 0.18 CPU-s for the bench corpus's 47 MB), which matters
+# where decompression is one stream feeding several tokenising threads.
+# zlib stays the fallback; use_fast_gzip(False) forces it (tests run both).
+_igzip: Optional[ModuleType]
+try:
+    from isal import igzip as _isal_igzip
+    from isal import isal_zlib as _isal_zlib
+except ImportError:  # the optional extra is not installed
+    _igzip = None
+else:
+    _igzip = _isal_igzip
+    _DAMAGED = _DAMAGED + (cast(Type[BaseException], _isal_zlib.error),)
+_fast_gzip = _igzip is not None
+
+
+def use_fast_gzip(enabled: bool) -> bool:
+    """Reads gzip data with ISA-L (if installed) or zlib from now on;
+    returns whether ISA-L was in use before."""
+    global _fast_gzip
+    before = _fast_gzip
+    _fast_gzip = bool(enabled) and _igzip is not None
+    return before
+
+
+def fast_gzip_available() -> bool:
+    """Whether the optional ISA-L inflater (package `isal`) is installed."""
+    return _igzip is not None
 
 
 def sniff(head: bytes) -> Optional[str]:
@@ -66,7 +98,10 @@ def open_binary(path: StrPath) -> Iterator[Tuple[IO[bytes], Optional[int]]]:
             stream = raw
         else:
             raw.close()
-            stream, size = _OPENERS[kind](path, "rb"), None
+            opener = _OPENERS[kind]
+            if kind == "gzip" and _fast_gzip and _igzip is not None:
+                opener = _igzip.open
+            stream, size = opener(path, "rb"), None
     except BaseException:
         raw.close()
         raise

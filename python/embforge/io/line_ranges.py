@@ -29,6 +29,11 @@ io/compression.py does) cannot be entered in the middle, so each rank
 decompresses the whole stream and keeps the lines of its blocks.
 Decompression is cheap next to what is done with the text.
 
+The same cuts serve threads within one process (corpus_threads.py):
+``line_cuts`` splits a plain file into ranges of whole lines that threads
+read on their own, ``whole_line_chunks`` cuts one decompressing stream into
+chunks of whole lines that the threads take in turn.
+
 The yielded chunks are what ``corpus.encode`` feeds its native builder:
 whole lines, each ending in a newline (one is added after a file's last line
 when the file lacks it), so lines of different files never run together.
@@ -45,7 +50,7 @@ from .._typing import StrPath
 from .compression import open_binary
 
 __all__ = ["block_bytes", "owner_of", "rank_share", "files_fingerprint", "as_path_list",
-           "MAX_BLOCK", "BLOCKS_PER_RANK"]
+           "line_cuts", "whole_line_chunks", "MAX_BLOCK", "BLOCKS_PER_RANK"]
 
 MAX_BLOCK = 1 << 20
 BLOCKS_PER_RANK = 64
@@ -113,26 +118,74 @@ def _owned_ranges(start: int, size: int, rank: int, world: int, block: int
             for j in range(k, last + 1, world)]
 
 
+def _line_start(f: IO[bytes], a: int, size: int) -> int:
+    """The first line start at or after byte `a` of the plain file `f` of
+    `size` bytes: 0 for 0, else the byte after the first newline at or after
+    a - 1 (`size` when there is none)."""
+    if a == 0:
+        return 0
+    f.seek(a - 1)
+    position = a - 1
+    while True:
+        data = f.read(_SCAN)
+        if not data:
+            if position < size:  # the end came before the size seen at the start
+                raise ValueError(f"{f.name}: the file shrank while it was read")
+            return size
+        i = data.find(b"\n")
+        if i >= 0:
+            return position + i + 1
+        position += len(data)
+
+
+def line_cuts(f: IO[bytes], size: int, block: int) -> List[Tuple[int, int]]:
+    """[begin, end) byte ranges of the plain file `f` (`size` bytes) that cut
+    it into runs of whole lines of about `block` bytes each: every range
+    starts at a line start (the first line start at or after a multiple of
+    `block`, as rank_share cuts), they cover the file in order, none is
+    empty. A last line without its newline ends the last range."""
+    if block < 1:
+        raise ValueError(f"block must be >= 1, got {block}")
+    begins = [0]
+    for a in range(block, size, block):
+        if a <= begins[-1]:
+            continue  # a line longer than a block: its range ends past `a`
+        begin = _line_start(f, a, size)
+        if begin < size and begin > begins[-1]:
+            begins.append(begin)
+    if size == 0:
+        return []
+    return list(zip(begins, begins[1:] + [size]))
+
+
+def whole_line_chunks(stream: IO[bytes], chunk_bytes: int) -> Iterator[bytes]:
+    """A stream's bytes as chunks of whole lines (each ends in a newline,
+    but the last when the stream does not), in order, none empty: what
+    tokenising threads take from one decompressing stream. A chunk is about
+    `chunk_bytes` long, longer when a line is."""
+    tail: List[bytes] = []  # a line begun but not ended (joined once: a long line stays linear)
+    while True:
+        data = stream.read(chunk_bytes)
+        if not data:
+            if tail:
+                yield b"".join(tail)
+            return
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:  # no line ends in this piece: it all belongs to the next
+            tail.append(data)
+            continue
+        if tail:
+            tail.append(data[:cut])
+            yield b"".join(tail)
+        else:
+            yield data[:cut]
+        tail = [data[cut:]] if cut < len(data) else []
+
+
 def _plain_share(f: IO[bytes], size: int, start: int, rank: int, world: int, block: int,
                  chunk_bytes: int) -> Iterator[bytes]:
     for a, e in _owned_ranges(start, size, rank, world, block):
-        # first line start at or after a: 0, or after the first newline at or after a - 1
-        if a == 0:
-            begin = 0
-        else:
-            f.seek(a - 1)
-            position, begin = a - 1, size
-            while True:
-                data = f.read(_SCAN)
-                if not data:
-                    if position < size:  # the end came before the size seen at the start
-                        raise ValueError(f"{f.name}: the file shrank while it was read")
-                    break
-                i = data.find(b"\n")
-                if i >= 0:
-                    begin = position + i + 1
-                    break
-                position += len(data)
+        begin = _line_start(f, a, size)
         if begin >= e:
             continue  # no line starts in [a, e)
         f.seek(begin)

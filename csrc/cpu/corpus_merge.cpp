@@ -1,0 +1,169 @@
+// Counting and encoding on several threads: merging the parts (corpus.h).
+//
+// Why parts and a merge rather than one shared table: tokenising is bound by
+// the table's cache misses, and a shared table would need a lock or atomic
+// counts on every token. Each thread instead counts into its own table and
+// writes its own provisional ids; the merge then costs one insert per
+// distinct word per part (tens of thousands, not millions) plus one pass over
+// the ids, which finish() makes anyway to apply the final vocabulary.
+//
+// Why the result equals one builder's: the parts were fed whole lines, so
+// every line lies in one part, and the segments put the parts' lines back in
+// the corpus's order. Counts are sums (order-free), the vocabulary is sorted
+// by count then by bytes (no first-seen order survives), and the pass below
+// drops, splits and offsets lines exactly as remap_and_chunk does.
+#include <algorithm>
+
+#include "embforge/check.h"
+#include "embforge/corpus.h"
+
+namespace embforge {
+
+void CorpusBuilder::set_offset(int64_t offset) {
+  EMBFORGE_CHECK(pending_.empty() && batch_size_ == 0,
+                 "set_offset() inside a token: feed a part whole lines");
+  EMBFORGE_CHECK(offset >= 0, "the offset must be >= 0, got ", offset);
+  bytes_read_ = offset;
+}
+
+void CorpusBuilder::merge(const std::vector<CorpusBuilder*>& parts,
+                          const std::vector<CorpusSegment>& segments,
+                          const VocabLimits& limits) {
+  EMBFORGE_CHECK(!finished_ && raw_tokens_ == 0, "merge() needs a fresh builder");
+  EMBFORGE_CHECK(limits.min_count >= 0, "min_count must be >= 0, got ", limits.min_count);
+  EMBFORGE_CHECK(limits.max_vocab_size >= 0, "max_vocab_size must be >= 0 (0: no limit), got ",
+                 limits.max_vocab_size);
+  EMBFORGE_CHECK(!parts.empty(), "merge() needs at least one part");
+  for (size_t p = 0; p < parts.size(); ++p) {
+    CorpusBuilder* part = parts[p];
+    EMBFORGE_CHECK(part != nullptr && part != this && !part->finished_,
+                   "part ", p, " is missing, finished, or the merging builder itself");
+    EMBFORGE_CHECK(part->fixed_vocab_ == fixed_vocab_ &&
+                       part->params_.count_only == params_.count_only,
+                   "part ", p, " was made with other settings (fixed vocabulary, count_only) "
+                   "than the merging builder");
+    EMBFORGE_CHECK(std::find(parts.begin(), parts.begin() + p, part) == parts.begin() + p,
+                   "part ", p, " is given twice");
+    part->end_text();  // a part fed a last line without its newline
+    raw_tokens_ += part->raw_tokens_;
+    dropped_tokens_ += part->dropped_tokens_;
+    bytes_read_ = std::max(bytes_read_, part->bytes_read_);
+  }
+  finished_ = true;
+  EMBFORGE_CHECK(raw_tokens_ > 0, "the corpus is empty: no tokens in ", bytes_read_, " bytes");
+
+  // maps[p][part id] = final id (kNotFound: dropped); empty with a fixed
+  // vocabulary, where every part's ids are already final.
+  std::vector<std::vector<uint32_t>> maps;
+  if (fixed_vocab_) {
+    for (size_t p = 0; p < parts.size(); ++p) {
+      EMBFORGE_CHECK(parts[p]->table_.size() == table_.size(), "part ", p, " has ",
+                     parts[p]->table_.size(), " words in its fixed vocabulary, the merge ",
+                     table_.size());
+      for (uint32_t id = 0; id < table_.size(); ++id) table_.count(id) += parts[p]->table_.counts()[id];
+      n_ids_ += parts[p]->n_ids_;
+    }
+    final_words_.reserve(table_.size());
+    for (uint32_t id = 0; id < table_.size(); ++id) final_words_.push_back(table_.word(id));
+    final_counts_ = table_.counts();
+    check_fixed_vocabulary_used();
+    if (params_.count_only) return;  // tokens not in the vocabulary were dropped while read
+    n_ids_ = 0;  // counted again as the ids are written
+  } else {
+    maps.resize(parts.size());
+    for (size_t p = 0; p < parts.size(); ++p) {
+      const WordTable& t = parts[p]->table_;
+      maps[p].resize(t.size());
+      for (uint32_t id = 0; id < t.size(); ++id) {
+        bool inserted = false;
+        const uint32_t mine = table_.insert(t.word(id), t.hash(id), &inserted);
+        table_.count(mine) += t.counts()[id];
+        maps[p][id] = mine;
+      }
+      parts[p]->table_ = WordTable();  // its words are copied into ours
+    }
+    check_vocab_memory();
+    const std::vector<uint32_t> remap = final_vocabulary(limits);
+    for (auto& map : maps)
+      for (auto& id : map) id = remap[id];
+    if (params_.count_only) {
+      count_dropped_without_stream();
+      return;
+    }
+  }
+  int64_t n_kept = 0;
+  for (const int64_t c : final_counts_) n_kept += c;
+  write_segments(parts, segments, maps, n_kept);
+}
+
+void CorpusBuilder::write_segments(const std::vector<CorpusBuilder*>& parts,
+                                   const std::vector<CorpusSegment>& segments,
+                                   const std::vector<std::vector<uint32_t>>& maps,
+                                   int64_t n_kept) {
+  // Every line of every part exactly once, each part's lines in its order
+  // (a thread reads its chunks in the corpus's order).
+  std::vector<int64_t> next_line(parts.size(), 0);
+  int64_t n_lines = 0;
+  for (size_t s = 0; s < segments.size(); ++s) {
+    const CorpusSegment& seg = segments[s];
+    EMBFORGE_CHECK(seg.part >= 0 && seg.part < static_cast<int64_t>(parts.size()), "segment ", s,
+                   " names part ", seg.part, " of ", parts.size());
+    EMBFORGE_CHECK(seg.first_line == next_line[seg.part] && seg.end_line >= seg.first_line &&
+                       seg.end_line <= parts[seg.part]->n_lines(),
+                   "segment ", s, " holds lines [", seg.first_line, ", ", seg.end_line,
+                   ") of part ", seg.part, ", expected lines from ", next_line[seg.part],
+                   " up to its ", parts[seg.part]->n_lines());
+    next_line[seg.part] = seg.end_line;
+    n_lines += seg.end_line - seg.first_line;
+  }
+  for (size_t p = 0; p < parts.size(); ++p)
+    EMBFORGE_CHECK(next_line[p] == parts[p]->n_lines(), "the segments leave lines ",
+                   next_line[p], " to ", parts[p]->n_lines(), " of part ", p, " out");
+
+  // Where the stream and offsets go, decided up front as remap_and_chunk does.
+  const auto most_offsets =
+      static_cast<size_t>(n_lines + n_kept / params_.max_sentence_length + 1) * sizeof(int64_t);
+  if (!ids_.in_file() &&
+      over_limit(static_cast<size_t>(n_kept) * sizeof(uint32_t), most_offsets))
+    spill();
+  if (ids_.in_file() && !params_.spill_dir.empty())
+    offsets_.move_to(SpillFile::temporary(params_.spill_dir));
+
+  offsets_.push_back(0);
+  for (const CorpusSegment& seg : segments) {
+    if (seg.end_line == seg.first_line) continue;
+    CorpusBuilder& part = *parts[seg.part];
+    const uint32_t* ids = part.ids_.data(/*writable=*/false);
+    const int64_t* ends = part.line_ends_.data(/*writable=*/false);
+    const uint32_t* map = maps.empty() ? nullptr : maps[seg.part].data();
+    int64_t read = seg.first_line == 0 ? 0 : ends[seg.first_line - 1];
+    for (int64_t line = seg.first_line; line < seg.end_line; ++line) {
+      const int64_t line_end = ends[line];
+      int64_t in_sentence = 0;
+      for (; read < line_end; ++read) {
+        uint32_t id = ids[read];
+        if (map) {
+          id = map[id];
+          if (id == WordTable::kNotFound) {
+            ++dropped_tokens_;
+            continue;
+          }
+        }
+        append_id(id);
+        if (++in_sentence == params_.max_sentence_length) {
+          offsets_.push_back(n_ids_);
+          in_sentence = 0;
+        }
+      }
+      if (in_sentence > 0) offsets_.push_back(n_ids_);
+    }
+  }
+  for (CorpusBuilder* part : parts) {  // what the parts held is in ours now
+    part->ids_ = SpillArray<uint32_t>();
+    part->line_ends_ = SpillArray<int64_t>();
+  }
+  ids_.truncate(n_ids_);
+  offsets_.flush();
+}
+
+}  // namespace embforge
