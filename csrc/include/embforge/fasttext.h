@@ -82,6 +82,16 @@ double fasttext_window_update(const FastTextParams& params, const FastTextModel&
                               const uint32_t* inputs, int n_inputs, const uint32_t* targets,
                               int n_sets, float alpha);
 
+// CBOW over one sentence exactly as the epoch loop does it, for tests
+// against a plain implementation: each context word's bag is summed once per
+// occurrence and its rows get their gradient when it leaves the window
+// (csrc/cpu/fasttext_cbow.h states the math). reaches[pos] is the window's
+// reach around pos (1..window); noise holds n rows of `negative` noise words,
+// row pos for the centre at pos. Returns the sentence's loss.
+double fasttext_cbow_sentence(const FastTextParams& params, const FastTextModel& model,
+                              const uint32_t* words, int n, const int* reaches,
+                              const uint32_t* noise, float alpha);
+
 // out[w] = the mean of word w's subword rows, for w in [0, vocab_size).
 void fasttext_word_vectors(const FastTextModel& model, int dim, float* out, int workers);
 
