@@ -46,6 +46,23 @@
 namespace embforge {
 namespace ft_cpu {
 
+#if defined(__GNUC__)
+// Runs fn.template operator()<V>(col) with V = 8-wide, 4-wide, then single
+// columns, `col` advancing through [0, dim). 8 wide, not word2vec_window.h's
+// 16: in the AVX2 clone a 16-float block held across a loop over rows was
+// kept on the stack (callgrind: ~25 instructions per row and block, most of
+// the kernel's count); 8 floats fit one AVX2 register.
+template <typename Fn>
+EMBFORGE_INLINE void over_blocks8(Fn&& fn) {
+  int col = 0;
+  fn.template operator()<vec::f8>(col);
+  fn.template operator()<vec::f4>(col);
+  fn.template operator()<float>(col);
+}
+EMBFORGE_INLINE float hsum(vec::f8 v) { return vec::reduce8(v); }
+using vec::hsum;
+#endif
+
 // One thread's cached bags of the words in the current windows: position p
 // of the sentence lives in slot p % slots (2 x window + 1 positions can be
 // live at once: a window's contexts and the word entering next).
@@ -148,7 +165,7 @@ EMBFORGE_INLINE int bind_bag(const FastTextModel& m, int dim, const HotBags& hot
 // registers while each row is read once).
 EMBFORGE_INLINE void sum_rows(float* const* rows, int n, int dim, float* out) {
 #if defined(__GNUC__)
-  w2v_cpu::over_column_blocks([&]<typename V>(int& col) {
+  over_blocks8([&]<typename V>(int& col) {
     constexpr int w = vec::kLanes<V>;
     for (; col + w <= dim; col += w) {
       V acc = vec::loadv<V>(rows[0] + col);
@@ -165,7 +182,7 @@ EMBFORGE_INLINE void sum_rows(float* const* rows, int n, int dim, float* out) {
 // Adds grad to each of rows[0, n) (a row listed twice gets it twice).
 EMBFORGE_INLINE void add_to_rows(float* const* rows, int n, int dim, const float* grad) {
 #if defined(__GNUC__)
-  w2v_cpu::over_column_blocks([&]<typename V>(int& col) {
+  over_blocks8([&]<typename V>(int& col) {
     constexpr int w = vec::kLanes<V>;
     for (; col + w <= dim; col += w) {
       const V g = vec::loadv<V>(grad + col);
@@ -204,7 +221,7 @@ EMBFORGE_INLINE void cbow_cached_window(WindowViews& v, int n_ctx, const uint32_
   if constexpr (kTargets > 0) {
     float dots[kTargets] = {};
     // Pass 1: the hidden vector, stored once, and its dot products.
-    w2v_cpu::over_column_blocks([&]<typename V>(int& col) {
+    over_blocks8([&]<typename V>(int& col) {
       constexpr int w = vec::kLanes<V>;
       V acc[kTargets];
       for (int k = 0; k < kTargets; ++k) acc[k] = V{};
@@ -215,7 +232,7 @@ EMBFORGE_INLINE void cbow_cached_window(WindowViews& v, int n_ctx, const uint32_
         vec::storev(hidden + col, h);
         for (int k = 0; k < kTargets; ++k) acc[k] += h * vec::loadv<V>(out_rows[k] + col);
       }
-      for (int k = 0; k < kTargets; ++k) dots[k] += vec::hsum(acc[k]);
+      for (int k = 0; k < kTargets; ++k) dots[k] += hsum(acc[k]);
     });
     for (int k = 0; k < kTargets; ++k) {
       g[k] = 0.0f;
@@ -225,7 +242,7 @@ EMBFORGE_INLINE void cbow_cached_window(WindowViews& v, int n_ctx, const uint32_
     }
     // Pass 2: target after target the gradient takes the row, the row moves;
     // then each context's pending gradient and cached sum.
-    w2v_cpu::over_column_blocks([&]<typename V>(int& col) {
+    over_blocks8([&]<typename V>(int& col) {
       constexpr int w = vec::kLanes<V>;
       for (; col + w <= dim; col += w) {
         const V h = vec::loadv<V>(hidden + col);
