@@ -150,6 +150,14 @@ void train_chunks(const Context& c, std::atomic<int64_t>& next_chunk, SplitMix64
   ft_cpu::HotBags hot_input(m, dim, p.skip_gram ? 0 : c.hot_rows);
   HotRows hot_output(m.output, p.skip_gram ? 0 : c.hot_rows, dim);
   int64_t since_merge = 0;
+  LineArray<uint32_t> next_noise(p.negative);
+  auto draw_noise = [&] {
+    for (int k = 0; k < p.negative; ++k) {
+      next_noise[k] = alias_draw(m.noise_keep, m.noise_alias, n_vocab, rng.next());
+      if (!hot_output.hot(next_noise[k])) prefetch_row(hot_output.row(next_noise[k]), dim);
+    }
+  };
+  if (!p.skip_gram) draw_noise();
   ft_cpu::WindowViews views(p.window);
   LineArray<float> cbow_hidden(2 * static_cast<size_t>(dim));
   LineArray<float*> out_rows(n_targets);
@@ -190,12 +198,14 @@ void train_chunks(const Context& c, std::atomic<int64_t>& next_chunk, SplitMix64
             m, dim, p.window, n_targets, hot_input, cache, sentence.data(), n, alpha,
             s.targets.data(), out_rows.data(), views, cbow_hidden.data(), s.dots.data(),
             [&](int) { return w2v::reduced_window(p.window, rng.next32(), p.shrink_windows); },
-            [&](int pos, uint32_t* t) {  // drawn now: the rows load while the bags are summed
+            [&](int pos, uint32_t* t) {
+              // Noise words drawn one window ahead (and the next centre's row
+              // asked for): their output rows load while this window runs.
               t[0] = sentence[pos];
-              for (int k = 1; k < n_targets; ++k)
-                t[k] = alias_draw(m.noise_keep, m.noise_alias, n_vocab, rng.next());
-              for (int k = 0; k < n_targets; ++k)
-                if (!hot_output.hot(t[k])) prefetch_row(hot_output.row(t[k]), dim);
+              std::copy(next_noise.begin(), next_noise.end(), t + 1);
+              draw_noise();
+              if (pos + 1 < n && !hot_output.hot(sentence[pos + 1]))
+                prefetch_row(hot_output.row(sentence[pos + 1]), dim);
             },
             [&](uint32_t id) { return hot_output.row(id); }, loss, terms);
         if (c.hot_rows && (since_merge += end - begin) >= kMergeEvery) {

@@ -302,6 +302,8 @@ EMBFORGE_INLINE void cbow_sentence(const FastTextModel& m, int dim, int window, 
   auto flush = [&](int slot) {
     add_to_rows(cache.bags[slot], static_cast<int>(cache.counts[slot]), dim, cache.grad(slot));
   };
+  constexpr int kPrefetchWords = 3;
+  int prefetched = 0;  // bags of positions [0, prefetched) were prefetched
   int composed = 0;  // positions [flushed, composed) are in the cache
   int flushed = 0;
   for (int pos = 0; pos < n; ++pos) {
@@ -315,11 +317,15 @@ EMBFORGE_INLINE void cbow_sentence(const FastTextModel& m, int dim, int window, 
         sum_rows(cache.bags[slot], rows, dim, cache.sum(slot));
         cache.counts[slot] = static_cast<float>(rows);
         std::fill(cache.grad(slot), cache.grad(slot) + dim, 0.0f);
-        if (composed + 1 < n && !hot.hot(sentence[composed + 1]))  // the next word to enter
-          for (int64_t k = m.subword_offsets[sentence[composed + 1]];
-               k < m.subword_offsets[sentence[composed + 1] + 1]; ++k)
-            for (int i = 0; i < dim; i += 16)
-              __builtin_prefetch(input_row(m, m.subword_ids[k], dim) + i);
+      }
+      // The bags of the next few words to enter start loading: ~20 random
+      // rows of a matrix far larger than the caches per word, more than one
+      // window's work can hide if only the next word is fetched.
+      for (; prefetched < std::min(n, hi + kPrefetchWords); ++prefetched) {
+        const uint32_t word = sentence[prefetched];
+        if (hot.hot(word)) continue;
+        for (int64_t k = m.subword_offsets[word]; k < m.subword_offsets[word + 1]; ++k)
+          for (int i = 0; i < dim; i += 16) __builtin_prefetch(input_row(m, m.subword_ids[k], dim) + i);
       }
       int n_ctx = 0;
       for (int j = lo; j < hi; ++j) {
