@@ -66,7 +66,11 @@ Subwords fasttext_subwords(const std::vector<std::string>& words, int min_n, int
 // fresh random order per epoch (as train_word2vec_epoch, without slices).
 // Skip-gram: the center's mean is scored against each context word and
 // `negative` noise words drawn per context; CBOW: the mean of all the
-// contexts' subword rows against the center and `negative` noise words.
+// contexts' subword rows against the center and `negative` noise words, with
+// each context word's bag summed once per occurrence and its rows updated
+// when it leaves the window (fasttext_cbow_sentence below; on the CPU, with
+// several workers, the 64 most frequent words' rows live in thread-private
+// copies merged every few thousand words, as word2vec's hot rows).
 EpochStats train_fasttext_epoch(const FastTextParams& params, const CorpusView& corpus,
                                 const FastTextModel& model, Progress* progress);
 
