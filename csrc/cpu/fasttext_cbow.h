@@ -30,7 +30,8 @@
 // in n_j x grad (fastText's sum would move by 4 x grad): rare, and of the same
 // order as the Hogwild races. Totals are unchanged: every row ends the
 // sentence with the sum of the same gradients. Quality on a 1.2M-token slice
-// (3 seeds) stayed within the seed noise (bench/RESULTS.md, FastText).
+// (6 seeds) stayed within the seed noise (bench/RESULTS.md, "FastText CBOW:
+// bags summed once per occurrence").
 #pragma once
 
 #include <algorithm>
