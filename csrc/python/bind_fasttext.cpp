@@ -116,7 +116,7 @@ void bind_fasttext(py::module_& m) {
   m.def("fasttext_cbow_sentence",
         [](py::array input, py::array output, py::array offsets, py::array ids, int64_t bucket,
            py::array words, py::array reaches, py::array noise, int window, float alpha) {
-          const FastTextModel model = checked_model(input, &output, offsets, ids, bucket);
+          const FastTextModel model = checked_fasttext_model(input, &output, offsets, ids, bucket);
           EMBFORGE_CHECK(noise.ndim() == 2, "noise must be 2-D [words, negative]");
           FastTextParams params;
           params.vector_size = static_cast<int>(input.shape(1));
