@@ -198,8 +198,13 @@ def sync_quality(args, work):
     if args.cache and os.path.exists(args.cache):
         with open(args.cache) as f:
             cache = json.load(f)
-    setups = [("1 proc x 2 threads", 1, 2, "{}")] + [("2 procs x 1 thread", 2, 1, c)
-                                                     for c in args.configs]
+    # "procs" and "threads" in a config choose the setup (default 2 x 1)
+    setups = [("1 proc x 2 threads", 1, 2, "{}")]
+    for config in args.configs:
+        options = json.loads(config)
+        processes, threads = int(options.pop("procs", 2)), int(options.pop("threads", 1))
+        setups.append((f"{processes} procs x {threads} thread", processes, threads,
+                       json.dumps(options)))
     print("model  setup               seed  analogy   WS353  SimLex  seconds  options")
     for model in args.models:
         base = None
@@ -207,6 +212,8 @@ def sync_quality(args, work):
             scores = []
             for seed in args.seeds:
                 key = f"{model} {seed} {processes} {json.dumps(json.loads(options), sort_keys=True)}"
+                if processes * threads != 2:
+                    key += f" x{threads}"
                 if key not in cache:
                     out = os.path.join(work, "v.bin")
                     cmd = ([sys.executable, rank] if processes == 1 else

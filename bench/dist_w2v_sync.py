@@ -21,14 +21,23 @@ def main() -> None:
     parser.add_argument("--options", default="{}")
     args = parser.parse_args()
     job = join_job("cpu")
-    model = embforge.Word2Vec(corpus_file=args.corpus, sg=int(args.model == "sgns"),
+    options = json.loads(args.options)
+    # keys starting with "_" are attributes set before training (experiments)
+    private = {k: v for k, v in options.items() if k.startswith("_")}
+    model = embforge.Word2Vec(sg=int(args.model == "sgns"),
                               vector_size=100, window=5, negative=5, sample=1e-3, min_count=5,
                               epochs=5, workers=args.threads, seed=args.seed, progress=False,
-                              process_group=job.group, **json.loads(args.options))
+                              process_group=job.group,
+                              **{k: v for k, v in options.items() if k not in private})
+    for name, value in private.items():
+        setattr(model, name, value)
+    model.fit(args.corpus)
     if job.writes:
         model.wv.save_word2vec_format(args.output, binary=True)
+        replicas = model._replicas
         print(json.dumps({"seconds": model.train_seconds,
-                          "syncs": getattr(model, "sync_counts", None)}))
+                          "syncs": [getattr(replicas, "syncs", 0),
+                                    getattr(replicas, "bytes_sent", 0)]}))
 
 
 if __name__ == "__main__":

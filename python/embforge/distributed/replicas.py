@@ -13,6 +13,12 @@ replicas are combined so that every rank holds the same model again:
 * ``combine="average"``: ``w = mean_r w_r`` (model averaging, as in Ji et al.):
   each rank's step counts 1/N, so the effective learning rate on rows that
   every rank trains drops by N between syncs.
+* ``combine="changed"``: each row's changes averaged over the ranks that
+  changed it, ``w = w0 + sum_r (w_r - w0) / n`` (n: ranks whose row
+  changed): a row one rank trained keeps all of that rank's progress (as
+  with "sum"), a row every rank trained moves by the mean of their steps
+  (as with "average"), not by the sum of N steps each computed from the
+  same stale row.
 
 ``Alone`` is the same interface for a process training by itself (no group):
 one slice per epoch, nothing to combine, so single-process training is the
@@ -22,7 +28,7 @@ never does.
 from __future__ import annotations
 
 import math
-from typing import Any, List, Optional, Sequence, Union
+from typing import Any, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -31,7 +37,7 @@ from .group import Group
 
 __all__ = ["Alone", "Replicas", "replicas_for", "rank_seed"]
 
-COMBINES = ("sum", "average")
+COMBINES = ("sum", "average", "changed")
 # A sync sends only the rows some rank changed since the last one when they
 # are at most this fraction of the rows; above it the gathering and
 # scattering of rows costs more than sending them all.
@@ -91,6 +97,7 @@ class Replicas:
         # what the last sync sent: rows of each array (its row count when dense)
         self.rows_sent: List[int] = []
         self.bytes_sent = 0  # all-reduced buffer bytes since start(), row flags included
+        self.syncs = 0  # sync() calls since start()
 
     def slices(self, items: int, sync_interval: int, can_slice: bool = True) -> int:
         """Slices per epoch: the most items (ids, pairs) any rank holds, in
@@ -110,7 +117,7 @@ class Replicas:
             collectives.broadcast(array, self.group, src=0)
         self._before = [array.copy() if isinstance(array, np.ndarray) else array.clone()
                         for array in arrays]
-        self.bytes_sent = 0
+        self.bytes_sent = self.syncs = 0
 
     def job_fractions(self, fractions: Sequence[float], items: int) -> List[float]:
         """The whole job's progress through an epoch at each slice boundary:
@@ -130,45 +137,50 @@ class Replicas:
         every rank stops after the same slice."""
         flag = collectives.all_reduce(np.array([1 if stop else 0], dtype=np.int64), self.group)
         self.bytes_sent += 8
+        self.syncs += 1
         if flag[0]:
             rows = None  # the last sync before stopping: every rank leaves with the same model
         self.rows_sent = []
         for index, whole in enumerate(arrays):
             array = whole if rows is None else whole[:rows]
             before = self._before[index] if rows is None else self._before[index][:rows]
-            touched = self._touched(array, before)
+            touched, ranks = self._touched(array, before)
             if touched is not None:
-                self._combine_rows(array, before, touched)
+                self._combine_rows(array, before, touched, ranks)
             else:
-                self._combine_all(array, before)
+                self._combine_all(array, before, ranks)
         return bool(flag[0])
 
-    def _touched(self, array: Any, before: Any) -> Optional[np.ndarray]:
-        """The rows that any rank changed since the last sync, when they are
+    def _touched(self, array: Any, before: Any) -> Tuple[Optional[np.ndarray], Optional[np.ndarray]]:
+        """(the rows that any rank changed since the last sync, when they are
         few enough (at most `sparse_below` of the rows) for a sparse sync to
-        pay; None: combine every row. Rows no rank changed are equal on every
-        rank already (they were after the last sync), so leaving them out
-        changes nothing. A rank's changed rows are found by comparing with the
-        last sync's copy (exact, and no help from the native kernels); the
-        union over the ranks costs one byte a row (a max all-reduce), next to
-        4 d bytes a row for the values."""
-        if (self.sparse_below <= 0.0 or not isinstance(array, np.ndarray)
+        pay, else None: combine every row; for combine="changed", how many
+        ranks changed each row, else None). Rows no rank changed are equal on
+        every rank already (they were after the last sync), so leaving them
+        out changes nothing. A rank's changed rows are found by comparing with
+        the last sync's copy (exact, and no help from the native kernels);
+        the union over the ranks costs one byte a row (a max or sum
+        all-reduce), next to 4 d bytes a row for the values."""
+        counting = self.combine == "changed"
+        if ((self.sparse_below <= 0.0 and not counting) or not isinstance(array, np.ndarray)
                 or array.ndim != 2 or len(array) == 0):
-            return None
+            return None, None
         changed = np.zeros(len(array), dtype=np.bool_)
         step = max(1, _COMPARE_BYTES // max(1, array.shape[1] * array.itemsize))
         for start in range(0, len(array), step):  # in blocks: the comparison's temporary stays small
             end = min(len(array), start + step)
             np.any(array[start:end] != before[start:end], axis=1, out=changed[start:end])
-        flags = changed.view(np.uint8)
-        collectives.all_reduce(flags, self.group, "max")
+        flags = changed.astype(np.uint8 if self.world_size < 256 else np.int32)
+        collectives.all_reduce(flags, self.group, "sum" if counting else "max")
         self.bytes_sent += flags.nbytes
+        ranks = flags if counting else None
         count = int(np.count_nonzero(flags))
         if count > self.sparse_below * len(array):
-            return None
-        return np.flatnonzero(flags)
+            return None, ranks
+        return np.flatnonzero(flags), ranks
 
-    def _combine_rows(self, array: np.ndarray, before: np.ndarray, rows: np.ndarray) -> None:
+    def _combine_rows(self, array: np.ndarray, before: np.ndarray, rows: np.ndarray,
+                      ranks: Optional[np.ndarray]) -> None:
         """`_combine_all` on the rows `rows` only: the same arithmetic on the
         same values, so the same result for those rows."""
         part = array[rows]
@@ -179,19 +191,23 @@ class Replicas:
             base = before[rows]
             part -= base                              # this rank's change ...
             collectives.all_reduce(part, self.group)  # ... summed over the ranks
+            if ranks is not None:                     # ... averaged over those that changed it
+                part /= ranks[rows, None].astype(part.dtype)
             part += base
         array[rows] = part
         before[rows] = part
         self.bytes_sent += part.nbytes
         self.rows_sent.append(len(rows))
 
-    def _combine_all(self, array: Any, before: Any) -> None:
+    def _combine_all(self, array: Any, before: Any, ranks: Optional[np.ndarray]) -> None:
         if self.combine == "average":
             collectives.all_reduce(array, self.group)
             array /= self.world_size
         else:
             array -= before                              # this rank's change ...
             collectives.all_reduce(array, self.group)    # ... summed over the ranks
+            if ranks is not None:                        # ... averaged over those that changed it
+                array /= np.maximum(ranks, 1)[:, None].astype(array.dtype)
             array += before
         before[...] = array
         self.bytes_sent += int(array.nbytes) if isinstance(array, np.ndarray) else int(
