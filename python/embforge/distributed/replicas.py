@@ -20,6 +20,13 @@ replicas are combined so that every rank holds the same model again:
   (as with "average"), not by the sum of N steps each computed from the
   same stale row.
 
+A sync sends only the rows that some rank changed since the last sync when
+they are at most ``sparse_below`` of the rows (one byte a row finds them: a
+max all-reduce of each rank's changed-row flags, computed by comparing with
+the copy kept at the last sync); rows nobody changed are equal everywhere
+already. With a large vocabulary most rare words' rows sit still between
+syncs, so most of the model stays off the wire.
+
 ``Alone`` is the same interface for a process training by itself (no group):
 one slice per epoch, nothing to combine, so single-process training is the
 code it always was. Only scalars and the model cross the wire; the corpus
