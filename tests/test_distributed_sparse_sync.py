@@ -58,10 +58,11 @@ def test_a_sparse_sync_of_every_row_is_the_dense_sync(ranks: Ranks,
     # every rank ends with the same model, and it is the dense sync's bit for bit
     assert sparse["arrays"] == ranks[1][combine, 1.0, 0]["arrays"] == dense["arrays"]
     # the sparse path was taken (every row sent as rows), after one byte a row of flags
+    # (sent with the stop flag, one byte, in one all-reduce)
     assert [s[0] for s in sparse["sent"]] == [[ROWS, ROWS]] * 2
-    per_sync = 8 + 2 * (ROWS + ROWS * DIM * 4)
+    per_sync = 1 + 2 * (ROWS + ROWS * DIM * 4)
     assert [s[1] for s in sparse["sent"]] == [per_sync, 2 * per_sync]
-    dense_sync = 8 + 2 * ROWS * DIM * 4
+    dense_sync = 1 + 2 * ROWS * DIM * 4
     if combine == "changed":  # one byte a row of counts, whether sparse or dense
         assert [s[1] for s in dense["sent"]] == [dense_sync + 2 * ROWS, 2 * (dense_sync + 2 * ROWS)]
         return
@@ -78,7 +79,7 @@ def test_rows_no_rank_touched_are_not_sent(ranks: Ranks, combine: str) -> None:
     assert sparse["arrays"] == ranks[1][combine, 0.5, 3]["arrays"] == dense["arrays"]
     # the union of the ranks' rows, 4 of 40, in each array; nothing else
     assert [s[0] for s in sparse["sent"]] == [[4, 4]] * 2
-    assert sparse["sent"][0][1] == 8 + 2 * (ROWS + 4 * DIM * 4)
+    assert sparse["sent"][0][1] == 1 + 2 * (ROWS + 4 * DIM * 4)
     # above `sparse_below` of the rows (0.05 x 40 = 2 < 4) the sync sends them all
     many = ranks[0][combine, 0.05, 3]
     assert [s[0] for s in many["sent"]] == [[ROWS, ROWS]] * 2

@@ -142,49 +142,69 @@ class Replicas:
         `rows` (the most frequent words: vocabularies are sorted by count);
         returns True when any rank asked to stop (Ctrl-C, stop()), so that
         every rank stops after the same slice."""
-        flag = collectives.all_reduce(np.array([1 if stop else 0], dtype=np.int64), self.group)
-        self.bytes_sent += 8
         self.syncs += 1
-        if flag[0]:
-            rows = None  # the last sync before stopping: every rank leaves with the same model
         self.rows_sent = []
-        for index, whole in enumerate(arrays):
-            array = whole if rows is None else whole[:rows]
-            before = self._before[index] if rows is None else self._before[index][:rows]
-            touched, ranks = self._touched(array, before)
+        stopped = self._combine(arrays, stop, rows)
+        if stopped and rows is not None:
+            # the last sync before stopping: every row, so that every rank
+            # leaves with the same model
+            self._combine(arrays, False, None)
+        return stopped
+
+    def _combine(self, arrays: Sequence[Any], stop: bool, rows: Optional[int]) -> bool:
+        """One round of sync(): a first all-reduce carries the stop flag and
+        every array's changed-row flags together (one round trip for them
+        all), then each array's changes go, as rows or whole. Returns whether
+        any rank asked to stop."""
+        views = [(whole if rows is None else whole[:rows],
+                  self._before[index] if rows is None else self._before[index][:rows])
+                 for index, whole in enumerate(arrays)]
+        counting = self.combine == "changed"
+        changed = [self._changed(array, before) for array, before in views]
+        kind = np.uint8 if self.world_size < 256 else np.int32  # sums of flags up to world_size
+        header = np.concatenate([np.array([1 if stop else 0], dtype=kind)]
+                                + [c.astype(kind) for c in changed if c is not None])
+        collectives.all_reduce(header, self.group, "sum" if counting else "max")
+        self.bytes_sent += header.nbytes
+        offset = 1
+        for (array, before), mine in zip(views, changed):
+            touched: Optional[np.ndarray] = None
+            ranks: Optional[np.ndarray] = None
+            if mine is not None:
+                union = header[offset:offset + len(array)]
+                offset += len(array)
+                ranks = union if counting else None
+                count = int(np.count_nonzero(union))
+                if count == 0:  # nobody changed a row: equal everywhere already
+                    self.rows_sent.append(0)
+                    continue
+                if count <= self.sparse_below * len(array):
+                    touched = np.flatnonzero(union)
             if touched is not None:
                 self._combine_rows(array, before, touched, ranks)
             else:
                 self._combine_all(array, before, ranks)
-        return bool(flag[0])
+        return bool(header[0])
 
-    def _touched(self, array: Any, before: Any) -> Tuple[Optional[np.ndarray], Optional[np.ndarray]]:
-        """(the rows that any rank changed since the last sync, when they are
-        few enough (at most `sparse_below` of the rows) for a sparse sync to
-        pay, else None: combine every row; for combine="changed", how many
-        ranks changed each row, else None). Rows no rank changed are equal on
-        every rank already (they were after the last sync), so leaving them
-        out changes nothing. A rank's changed rows are found by comparing with
-        the last sync's copy (exact, and no help from the native kernels);
-        the union over the ranks costs one byte a row (a max or sum
-        all-reduce), next to 4 d bytes a row for the values."""
-        counting = self.combine == "changed"
-        if ((self.sparse_below <= 0.0 and not counting) or not isinstance(array, np.ndarray)
-                or array.ndim != 2 or len(array) == 0):
-            return None, None
+    def _changed(self, array: Any, before: Any) -> Optional[np.ndarray]:
+        """Which rows this rank changed since the last sync (bool a row), or
+        None when the sync sends the array whole anyway. Rows no rank changed
+        are equal on every rank already (they were after the last sync), so
+        the sync can leave them out: when the union of the ranks' changed
+        rows is at most `sparse_below` of the rows, only those are sent. The
+        rows are found by comparing with the last sync's copy (exact, and no
+        help from the native kernels); the union costs one byte a row (a max
+        all-reduce; a sum for combine="changed", which needs the count),
+        next to 4 d bytes a row for the values."""
+        if ((self.sparse_below <= 0.0 and self.combine != "changed")
+                or not isinstance(array, np.ndarray) or array.ndim != 2 or len(array) == 0):
+            return None
         changed = np.zeros(len(array), dtype=np.bool_)
         step = max(1, _COMPARE_BYTES // max(1, array.shape[1] * array.itemsize))
         for start in range(0, len(array), step):  # in blocks: the comparison's temporary stays small
             end = min(len(array), start + step)
             np.any(array[start:end] != before[start:end], axis=1, out=changed[start:end])
-        flags = changed.astype(np.uint8 if self.world_size < 256 else np.int32)
-        collectives.all_reduce(flags, self.group, "sum" if counting else "max")
-        self.bytes_sent += flags.nbytes
-        ranks = flags if counting else None
-        count = int(np.count_nonzero(flags))
-        if count > self.sparse_below * len(array):
-            return None, ranks
-        return np.flatnonzero(flags), ranks
+        return changed
 
     def _combine_rows(self, array: np.ndarray, before: np.ndarray, rows: np.ndarray,
                       ranks: Optional[np.ndarray]) -> None:
