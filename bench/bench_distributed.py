@@ -188,7 +188,7 @@ def glove_cost(args, work):
               + f"   last vs one process {cost[-1] / base[-1] - 1:+.1%}", flush=True)
 
 
-def sync_quality(args, work):
+def sync_quality(args: argparse.Namespace, work: str) -> None:
     import json
     corpus = decompress(CORPORA, work)
     order = frequency_order(CORPORA)

@@ -33,6 +33,7 @@ def main() -> None:
         setattr(model, name, value)
     model.fit(args.corpus)
     if job.writes:
+        assert model.wv is not None
         model.wv.save_word2vec_format(args.output, binary=True)
         replicas = model._replicas
         print(json.dumps({"seconds": model.train_seconds,

@@ -5,6 +5,7 @@ is gloo's 30 minutes. Real processes, real signals."""
 import os
 import signal
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -79,7 +80,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_the_command_line_ends_with_its_message_when_a_peer_stops_answering(tmp_path):
+def test_the_command_line_ends_with_its_message_when_a_peer_stops_answering(tmp_path: Path) -> None:
     # torchrun's environment by hand: rank 0 is `python -m embforge train`,
     # rank 1 joins and stays silent. Rank 0's first collective times out; the
     # command must print which rank and what happened and exit 1 at once, not
