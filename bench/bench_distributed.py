@@ -4,6 +4,8 @@
     python bench/bench_distributed.py quality [--models sgns cbow] [--seeds 1 2 3]
     python bench/bench_distributed.py big     [--times 10] [--glove-epochs 5] [--repeat 1]
     python bench/bench_distributed.py glove-cost [--intervals 20000000 2000000 500000]
+    python bench/bench_distributed.py sync-quality [--models sgns] [--seeds 1 2 3]
+                                      [--configs '{"sync_interval": 500000}' ...] [--cache F]
 
 What a user waits for is timed: the whole command, from launch to exit
 (interpreter and torch start, rendezvous, vocabulary merge, training, writing
@@ -23,6 +25,11 @@ big:     `embforge cooccur` (tokens/s) and `embforge train --model glove`
 glove-cost: GloVe's cost after each of 10 epochs on kdocs (window 10, d = 50),
          one process against 2 processes at each --intervals sync interval
          (bench/dist_glove_cost.py is the rank).
+sync-quality: Word2Vec's quality against the sync options: 1 process x 2
+         threads, then 2 processes x 1 thread with each --configs JSON of
+         Word2Vec keyword arguments (bench/dist_w2v_sync.py is the rank);
+         per seed and the means. --cache keeps finished runs in a JSON file
+         (keyed by model, seed, processes and options) so a sweep can grow.
 The machine is shared and noisy: compare the ratios printed by one run.
 """
 import argparse
@@ -181,9 +188,68 @@ def glove_cost(args, work):
               + f"   last vs one process {cost[-1] / base[-1] - 1:+.1%}", flush=True)
 
 
+def sync_quality(args: argparse.Namespace, work: str) -> None:
+    import json
+    corpus = decompress(CORPORA, work)
+    order = frequency_order(CORPORA)
+    from embforge import KeyedVectors
+    rank = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dist_w2v_sync.py")
+    cache = {}
+    if args.cache and os.path.exists(args.cache):
+        with open(args.cache) as f:
+            cache = json.load(f)
+    # "procs" and "threads" in a config choose the setup (default 2 x 1)
+    setups = [("1 proc x 2 threads", 1, 2, "{}")]
+    for config in args.configs:
+        options = json.loads(config)
+        processes, threads = int(options.pop("procs", 2)), int(options.pop("threads", 1))
+        setups.append((f"{processes} procs x {threads} thread", processes, threads,
+                       json.dumps(options)))
+    print("model  setup               seed  analogy   WS353  SimLex  seconds  options")
+    for model in args.models:
+        base = None
+        for name, processes, threads, options in setups:
+            scores = []
+            for seed in args.seeds:
+                key = f"{model} {seed} {processes} {json.dumps(json.loads(options), sort_keys=True)}"
+                if processes * threads != 2:
+                    key += f" x{threads}"
+                if key not in cache:
+                    out = os.path.join(work, "v.bin")
+                    cmd = ([sys.executable, rank] if processes == 1 else
+                           [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                            f"--nproc-per-node={processes}", rank])
+                    started = time.perf_counter()
+                    result = subprocess.run(cmd + [corpus, "-o", out, "--model", model, "--seed",
+                                                   str(seed), "--threads", str(threads),
+                                                   "--options", options],
+                                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                    if result.returncode != 0:
+                        raise SystemExit(f"failed: {' '.join(cmd)}\n{result.stderr[-3000:]}")
+                    info = json.loads(result.stdout.strip().splitlines()[-1])
+                    q = quality(KeyedVectors.load_word2vec_format(out, binary=True), order)
+                    cache[key] = {"quality": list(q), "seconds": time.perf_counter() - started,
+                                  "syncs": info.get("syncs")}
+                    if args.cache:
+                        with open(args.cache, "w") as f:
+                            json.dump(cache, f, indent=1)
+                q, seconds = cache[key]["quality"], cache[key]["seconds"]
+                scores.append(q)
+                print(f"{model:5s}  {name}  {seed:4d}  {q[0]:.4f}  {q[1]:.4f}  {q[2]:.4f}  "
+                      f"{seconds:7.2f}  {options}  {cache[key].get('syncs') or ''}", flush=True)
+            mean = [sum(s[i] for s in scores) / len(scores) for i in range(3)]
+            base = base or mean
+            print(f"{model:5s}  {name}  mean  {mean[0]:.4f}  {mean[1]:.4f}  {mean[2]:.4f}  "
+                  f"vs 1 proc {mean[0] - base[0]:+.4f} {mean[1] - base[1]:+.4f} "
+                  f"{mean[2] - base[2]:+.4f}  {options}", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("what", choices=["speed", "quality", "big", "glove-cost"])
+    parser.add_argument("what", choices=["speed", "quality", "big", "glove-cost", "sync-quality"])
+    parser.add_argument("--configs", nargs="+", default=["{}"],
+                        help="sync-quality: Word2Vec keyword arguments as JSON, one run set each")
+    parser.add_argument("--cache", default=None, help="sync-quality: JSON file of finished runs")
     parser.add_argument("--intervals", type=int, nargs="+", default=[20_000_000, 2_000_000, 500_000])
     parser.add_argument("--models", nargs="+", default=["sgns", "cbow"], choices=["sgns", "cbow"])
     parser.add_argument("--repeat", type=int, default=1)
@@ -194,7 +260,7 @@ def main():
     work = tempfile.mkdtemp(prefix="embforge-bench-dist-")
     try:
         {"speed": speed, "quality": quality_runs, "big": big,
-         "glove-cost": glove_cost}[args.what](args, work)
+         "glove-cost": glove_cost, "sync-quality": sync_quality}[args.what](args, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -5,6 +5,7 @@ is gloo's 30 minutes. Real processes, real signals."""
 import os
 import signal
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -63,3 +64,49 @@ def test_survivor_fails_clearly_within_the_timeout(tmp_path, how):
         assert "all_reduce(sum)" in got["message"]
         assert f"no answer within the timeout of {TIMEOUT:g} s" in got["message"]
         assert TIMEOUT * 0.9 <= got["seconds"] < TIMEOUT + 2
+
+
+# Rank 1 of the command-line test: joins the group, then never answers.
+SILENT_RANK = ("import datetime, time, torch.distributed as dist\n"
+               "dist.init_process_group('gloo', init_method='env://', "
+               "timeout=datetime.timedelta(seconds=1800))\n"
+               "time.sleep(300)\n")
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_the_command_line_ends_with_its_message_when_a_peer_stops_answering(tmp_path: Path) -> None:
+    # torchrun's environment by hand: rank 0 is `python -m embforge train`,
+    # rank 1 joins and stays silent. Rank 0's first collective times out; the
+    # command must print which rank and what happened and exit 1 at once, not
+    # hang in the process group's teardown or abort in it (SIGABRT,
+    # "terminate called without an active exception": gloo's worker thread
+    # is still in the timed-out operation).
+    import subprocess
+    import sys
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("some words for the corpus\n" * 100)
+    out = tmp_path / "v.bin"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p),
+               MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()), WORLD_SIZE="2",
+               EMBFORGE_DIST_TIMEOUT=str(TIMEOUT), OMP_NUM_THREADS="1")
+    silent = subprocess.Popen([sys.executable, "-c", SILENT_RANK],
+                              env=dict(env, RANK="1", LOCAL_RANK="1"))
+    try:
+        done = subprocess.run([sys.executable, "-m", "embforge", "train", "--model", "sgns",
+                               str(corpus), "-o", str(out), "--min-count", "1", "--quiet"],
+                              env=dict(env, RANK="0", LOCAL_RANK="0"), capture_output=True,
+                              text=True, timeout=120)
+    finally:
+        silent.kill()
+        silent.wait()
+    assert done.returncode == 1, (done.returncode, done.stderr[-3000:])
+    assert "embforge train: error: rank 0 of 2 (gloo): " in done.stderr
+    assert f"no answer within the timeout of {TIMEOUT:g} s" in done.stderr
+    assert "terminate called" not in done.stderr
+    assert not out.exists()

@@ -74,6 +74,154 @@ def test_window_update_matches_numpy_oracle(skip_gram, data):
     assert abs(loss - ref_loss) <= 1e-5 * terms * (1 + abs(ref_loss))
 
 
+def cbow_sentence_reference(inp: np.ndarray, out: np.ndarray, offsets: np.ndarray,
+                            ids: np.ndarray, words: np.ndarray, reaches: np.ndarray,
+                            noise: np.ndarray, window: int, alpha: float) -> float:
+    """csrc/cpu/fasttext_cbow.h's documented math: a word's bag is summed when
+    it first enters a window (S_j, n_j rows); each window's hidden vector is
+    sum(S_j) / sum(n_j) over its contexts, scored as in `reference`; its
+    gradient goes to each context's pending gradient and to S_j (times n_j);
+    a word's rows get its pending gradient when it leaves (after the window
+    at its position + window, or at the sentence's end)."""
+    n = len(words)
+    bags = [ids[offsets[w]:offsets[w + 1]].astype(np.int64) for w in words]
+    sums, pending = {}, {}
+    loss = 0.0
+    composed = flushed = 0
+
+    def flush(j: int) -> None:
+        update = pending[j].astype(np.float32)
+        np.add.at(inp, bags[j], np.broadcast_to(update, (len(bags[j]), len(update))))
+
+    for pos in range(n):
+        lo, hi = max(0, pos - reaches[pos]), min(n, pos + reaches[pos] + 1)
+        if hi - lo >= 2:
+            for j in range(composed, hi):
+                sums[j] = inp[bags[j]].astype(np.float64).sum(axis=0)
+                pending[j] = np.zeros(inp.shape[1])
+            composed = max(composed, hi)
+            contexts = [j for j in range(lo, hi) if j != pos]
+            hidden = sum(sums[j] for j in contexts) / sum(len(bags[j]) for j in contexts)
+            targets = [words[pos], *noise[pos]]
+            dots = out[targets].astype(np.float64) @ hidden
+            grad = np.zeros_like(hidden)
+            for k, t in enumerate(targets):
+                if k > 0 and t == targets[0]:
+                    continue
+                g = coefficient(dots[k], 1.0 if k == 0 else 0.0, alpha)
+                loss += loss_term(dots[k], k == 0)
+                grad += g * out[t]
+                out[t] += (g * hidden).astype(np.float32)
+            for j in contexts:
+                pending[j] += grad
+                sums[j] += len(bags[j]) * grad
+        while flushed < composed and flushed <= pos - window:
+            flush(flushed)
+            flushed += 1
+    while flushed < composed:
+        flush(flushed)
+        flushed += 1
+    return loss
+
+
+def draw_sentence(data: st.DataObject, rng: np.random.Generator, vocab: int,
+                  window: int) -> tuple[np.ndarray, np.ndarray]:
+    """(words, reaches) of a random sentence of up to 14 words."""
+    n = data.draw(st.integers(0, 14))
+    words = rng.integers(0, vocab, n).astype(np.uint32)
+    reaches = rng.integers(1, window + 1, n).astype(np.int32)
+    return words, reaches
+
+
+@pytest.mark.parametrize("negative", [5, 2])  # 5: the fixed-width kernel; 2: the generic one
+@given(data=st.data())
+def test_cbow_sentence_matches_numpy_oracle(negative: int, data: st.DataObject) -> None:
+    vocab = data.draw(st.integers(2, 10))
+    bucket = data.draw(st.integers(1, 8))  # few buckets and words: shared rows, repeated words
+    dim = data.draw(st.sampled_from([1, 3, 16, 17, 100]))
+    window = data.draw(st.integers(1, 4))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    scale = data.draw(st.sampled_from([0.01, 0.3, 1.0]))
+    inp, out, offsets, ids = random_model(rng, vocab, bucket, dim, scale)
+    words, reaches = draw_sentence(data, rng, vocab, window)
+    noise = rng.integers(0, vocab, (len(words), negative)).astype(np.uint32)
+    alpha = data.draw(st.sampled_from([0.025, 0.1, 0.5]))
+
+    ref_in, ref_out = inp.copy(), out.copy()
+    ref_loss = cbow_sentence_reference(ref_in, ref_out, offsets, ids, words, reaches, noise,
+                                       window, alpha)
+    loss = core.fasttext_cbow_sentence(inp, out, offsets, ids, bucket, words, reaches, noise,
+                                       window, alpha)
+    # float32 sums against float64 ones; as in the window test the allowance
+    # grows with the number of row updates (here over every window).
+    terms = len(ids) * (1 + negative) * max(1, len(words))
+    np.testing.assert_allclose(inp, ref_in, atol=1e-5 * terms, rtol=1e-4)
+    np.testing.assert_allclose(out, ref_out, atol=1e-5 * terms, rtol=1e-4)
+    assert abs(loss - ref_loss) <= 1e-5 * terms * (1 + abs(ref_loss))
+
+
+def test_cbow_sentence_equals_window_after_window_without_shared_rows() -> None:
+    # Where no two positions share a row (distinct words, distinct n-gram
+    # rows), caching the bags changes nothing: the sentence equals fastText's
+    # order, one window_update per window with the rows updated at once.
+    rng = np.random.default_rng(3)
+    vocab, bucket, dim, window, negative = 12, 200, 16, 3, 5
+    offsets, ids = [0], []
+    for w in range(vocab):
+        ids += [w, *(vocab + 10 * w + np.arange(rng.integers(1, 6)))]
+        offsets.append(len(ids))
+    offsets, ids = np.array(offsets, np.int64), np.array(ids, np.uint32)
+    inp = rng.uniform(-0.5, 0.5, (vocab + bucket, dim)).astype(np.float32)
+    out = rng.uniform(-0.5, 0.5, (vocab, dim)).astype(np.float32)
+    words = rng.permutation(vocab)[:9].astype(np.uint32)
+    reaches = rng.integers(1, window + 1, len(words)).astype(np.int32)
+    noise = rng.integers(0, vocab, (len(words), negative)).astype(np.uint32)
+    before = inp.copy()
+    seq_in, seq_out = inp.copy(), out.copy()
+    seq_loss = 0.0
+    for pos in range(len(words)):
+        lo, hi = max(0, pos - reaches[pos]), min(len(words), pos + reaches[pos] + 1)
+        contexts = np.array([words[j] for j in range(lo, hi) if j != pos], np.uint32)
+        targets = np.array([[words[pos], *noise[pos]]], np.uint32)
+        seq_loss += core.fasttext_window_update(seq_in, seq_out, offsets, ids, bucket, contexts,
+                                                targets, 0.5)
+    loss = core.fasttext_cbow_sentence(inp, out, offsets, ids, bucket, words, reaches, noise,
+                                       window, 0.5)
+    assert np.abs(inp - before).max() > 1e-3  # the rows did move
+    np.testing.assert_allclose(inp, seq_in, atol=1e-5)
+    np.testing.assert_allclose(out, seq_out, atol=1e-5)
+    assert loss == pytest.approx(seq_loss, rel=1e-5)
+
+
+def test_cbow_sentence_delays_gradients_through_shared_rows() -> None:
+    # The cache's one departure from fastText's order, pinned down: a word
+    # repeated within the window does not see the other occurrence's pending
+    # gradient, so the result differs from window-after-window updates.
+    rng = np.random.default_rng(4)
+    inp, out, offsets, ids = random_model(rng, 3, 4, 8, 0.5)
+    words = np.array([0, 1, 0, 1, 0], np.uint32)
+    reaches = np.full(5, 2, np.int32)
+    noise = np.full((5, 5), 2, np.uint32)
+    seq_in, seq_out = inp.copy(), out.copy()
+    for pos in range(5):
+        contexts = np.array([words[j] for j in range(max(0, pos - 2), min(5, pos + 3)) if j != pos],
+                            np.uint32)
+        core.fasttext_window_update(seq_in, seq_out, offsets, ids, 4, contexts,
+                                    np.array([[words[pos], *noise[pos]]], np.uint32), 0.5)
+    core.fasttext_cbow_sentence(inp, out, offsets, ids, 4, words, reaches, noise, 2, 0.5)
+    assert np.abs(inp - seq_in).max() > 1e-4
+
+
+def test_cbow_sentence_refuses_bad_reaches() -> None:
+    rng = np.random.default_rng(5)
+    inp, out, offsets, ids = random_model(rng, 3, 4, 2, 0.1)
+    words = np.array([0, 1], np.uint32)
+    noise = np.zeros((2, 1), np.uint32)
+    with pytest.raises(ValueError, match="reach must be in"):
+        core.fasttext_cbow_sentence(inp, out, offsets, ids, 4, words, np.array([1, 3], np.int32),
+                                    noise, 2, 0.1)
+
+
 def test_update_reaches_every_subword_row():
     # Guards the oracle comparison against being vacuous: the word's row and
     # each of its n-gram rows move by the same gradient; other rows stay.

@@ -374,3 +374,12 @@ def test_corpus_ids_out_of_vocabulary_are_rejected(toy_corpus_path):
                         np.array([0, 3], dtype=np.int64), raw_tokens=3, dropped_tokens=0)
     with pytest.raises(ValueError, match="out of range for a vocabulary"):
         model.train(bad, epochs=1)
+
+
+def test_distributed_syncs_come_in_tiers_by_frequency() -> None:
+    # the k-th sync of an epoch (from 1) combines the first hot_sync_rows rows,
+    # twice as many every second sync, four times every fourth, ...; all rows
+    # (None) once the tier reaches the vocabulary
+    model = Word2Vec(vector_size=8, min_count=1, hot_sync_rows=3, workers=1, progress=False)
+    model.build_vocab([[f"w{i}" for i in range(20)]])
+    assert [model._sync_rows(k) for k in range(1, 10)] == [3, 6, 3, 12, 3, 6, 3, None, 3]

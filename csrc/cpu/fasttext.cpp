@@ -10,9 +10,12 @@
 // CBOW averages the bags of all contexts together (fastText's rule: every
 // subword row weighs the same, so a long word weighs more than a short one).
 //
-// Within a window the hidden vector is fixed (computed as the window starts)
-// and the input rows move once, at the end; output rows move as each set of
-// targets is scored (fasttext.h: fasttext_window_update gives the order).
+// Skip-gram: within a window the hidden vector is fixed (computed as the
+// window starts) and the input rows move once, at the end; output rows move
+// as each set of targets is scored (fasttext.h: fasttext_window_update gives
+// the order). CBOW sums each context word's bag once per occurrence and adds
+// its gradient back when the word leaves the window (fasttext_cbow.h: the
+// windows' math is the same, the input rows see their gradients later).
 #include "embforge/fasttext.h"
 
 #include <algorithm>
@@ -28,6 +31,8 @@
 #include "embforge/simd.h"
 #include "embforge/word2vec_math.h"
 #include "epoch_chunks.h"
+#include "fasttext_cbow.h"
+#include "hot_rows.h"
 #include "line_array.h"
 #include "vec.h"
 #include "word2vec_window.h"
@@ -38,6 +43,13 @@ namespace {
 using vec::axpy;
 using vec::dot;
 using w2v_cpu::ThreadResult;
+
+// CBOW with several workers: the bags of the 64 most frequent words and
+// their output rows are trained in thread-private copies (hot_rows.h; the
+// same count as word2vec.cpp's). Each window writes the output rows of its
+// centre and noise words, each word's leaving writes its bag, and the
+// frequent words' rows were the cache lines the cores fought over.
+constexpr int64_t kHotWords = 64;
 
 // One thread's scratch vectors, on cache lines of its own.
 struct Scratch {
@@ -56,9 +68,7 @@ EMBFORGE_INLINE void prefetch_row(const float* row, int dim) {
   for (int i = 0; i < dim; i += 16) __builtin_prefetch(row + i);
 }
 
-EMBFORGE_INLINE float* input_row(const FastTextModel& m, uint32_t row, int dim) {
-  return m.input + static_cast<int64_t>(row) * dim;
-}
+using ft_cpu::input_row;
 
 // hidden = the mean of the subword rows of words[0, n).
 EMBFORGE_INLINE void compose(const FastTextModel& m, int dim, const uint32_t* words, int n,
@@ -113,6 +123,8 @@ struct Context {
   int64_t n_chunks;
   int64_t max_sentence;
   int64_t total_ids;
+  int64_t max_bag;   // the longest bag of subword rows
+  int64_t hot_rows;  // CBOW: words whose bags (and output rows) each thread keeps private
 };
 
 // One worker: takes chunks of sentences until none is left (word2vec.cpp's
@@ -128,10 +140,27 @@ void train_chunks(const Context& c, std::atomic<int64_t>& next_chunk, SplitMix64
   const auto n_vocab = static_cast<uint32_t>(m.vocab_size);
   const double total = static_cast<double>(c.total_ids);
   constexpr int64_t kReportEvery = 10000;
+  constexpr int64_t kMergeEvery = 4096;  // ids between merges of the hot rows (word2vec.cpp's)
 
   Scratch s(dim, n_targets, 2 * p.window);
   LineArray<uint32_t> sentence(c.max_sentence);
-  LineArray<uint32_t> contexts(2 * p.window);
+  // CBOW: the contexts' bags summed once per occurrence (fasttext_cbow.h),
+  // the hottest rows in private copies when several threads share the model.
+  ft_cpu::BagCache cache(dim, p.window, c.max_bag);
+  ft_cpu::HotBags hot_input(m, dim, p.skip_gram ? 0 : c.hot_rows);
+  HotRows hot_output(m.output, p.skip_gram ? 0 : c.hot_rows, dim);
+  int64_t since_merge = 0;
+  LineArray<uint32_t> next_noise(p.negative);
+  auto draw_noise = [&] {
+    for (int k = 0; k < p.negative; ++k) {
+      next_noise[k] = alias_draw(m.noise_keep, m.noise_alias, n_vocab, rng.next());
+      if (!hot_output.hot(next_noise[k])) prefetch_row(hot_output.row(next_noise[k]), dim);
+    }
+  };
+  if (!p.skip_gram) draw_noise();
+  ft_cpu::WindowViews views(p.window);
+  LineArray<float> cbow_hidden(2 * static_cast<size_t>(dim));
+  LineArray<float*> out_rows(n_targets);
   // A set's positive, then noise words drawn now: their output rows load
   // while the hidden vector is composed.
   auto add_set = [&](int set, uint32_t positive) {
@@ -164,31 +193,41 @@ void train_chunks(const Context& c, std::atomic<int64_t>& next_chunk, SplitMix64
       }
       double loss = 0.0;
       int64_t terms = 0;
-      for (int pos = 0; pos < n; ++pos) {
+      if (!p.skip_gram) {
+        ft_cpu::cbow_sentence(
+            m, dim, p.window, n_targets, hot_input, cache, sentence.data(), n, alpha,
+            s.targets.data(), out_rows.data(), views, cbow_hidden.data(), s.dots.data(),
+            [&](int) { return w2v::reduced_window(p.window, rng.next32(), p.shrink_windows); },
+            [&](int pos, uint32_t* t) {
+              // Noise words drawn one window ahead (and the next centre's row
+              // asked for): their output rows load while this window runs.
+              t[0] = sentence[pos];
+              std::copy(next_noise.begin(), next_noise.end(), t + 1);
+              draw_noise();
+              if (pos + 1 < n && !hot_output.hot(sentence[pos + 1]))
+                prefetch_row(hot_output.row(sentence[pos + 1]), dim);
+            },
+            [&](uint32_t id) { return hot_output.row(id); }, loss, terms);
+        if (c.hot_rows && (since_merge += end - begin) >= kMergeEvery) {
+          since_merge = 0;
+          hot_input.merge();
+          hot_output.merge();
+        }
+      }
+      for (int pos = 0; p.skip_gram && pos < n; ++pos) {
         const int reach = w2v::reduced_window(p.window, rng.next32(), p.shrink_windows);
         const int lo = std::max(0, pos - reach), hi = std::min(n, pos + reach + 1);
         if (hi - lo < 2) continue;
         std::fill(s.grad.begin(), s.grad.end(), 0.0f);
-        if (p.skip_gram) {
-          int n_sets = 0;
-          for (int j = lo; j < hi; ++j)
-            if (j != pos) add_set(n_sets++, sentence[j]);
-          compose(m, dim, &sentence[pos], 1, s.hidden.data());
-          if (pos + 1 < n) prefetch_word(m, dim, sentence[pos + 1]);  // the next center's bag
-          for (int set = 0; set < n_sets; ++set)
-            train_set(m, dim, s, s.targets.data() + static_cast<int64_t>(set) * n_targets,
-                      n_targets, alpha, loss, terms);
-          spread(m, dim, &sentence[pos], 1, s.grad.data());
-        } else {
-          int n_contexts = 0;
-          for (int j = lo; j < hi; ++j)
-            if (j != pos) contexts[n_contexts++] = sentence[j];
-          add_set(0, sentence[pos]);
-          compose(m, dim, contexts.data(), n_contexts, s.hidden.data());
-          if (pos + p.window + 1 < n) prefetch_word(m, dim, sentence[pos + p.window + 1]);
-          train_set(m, dim, s, s.targets.data(), n_targets, alpha, loss, terms);
-          spread(m, dim, contexts.data(), n_contexts, s.grad.data());
-        }
+        int n_sets = 0;
+        for (int j = lo; j < hi; ++j)
+          if (j != pos) add_set(n_sets++, sentence[j]);
+        compose(m, dim, &sentence[pos], 1, s.hidden.data());
+        if (pos + 1 < n) prefetch_word(m, dim, sentence[pos + 1]);  // the next center's bag
+        for (int set = 0; set < n_sets; ++set)
+          train_set(m, dim, s, s.targets.data() + static_cast<int64_t>(set) * n_targets,
+                    n_targets, alpha, loss, terms);
+        spread(m, dim, &sentence[pos], 1, s.grad.data());
       }
       r.loss += loss;
       r.loss_terms += terms;
@@ -207,6 +246,8 @@ void train_chunks(const Context& c, std::atomic<int64_t>& next_chunk, SplitMix64
       }
     }
   }
+  hot_input.merge();
+  hot_output.merge();
   c.progress->work_done.fetch_add(unreported);
   c.progress->loss_sum.fetch_add(r.loss - reported_loss, std::memory_order_relaxed);
   c.progress->loss_count.fetch_add(r.loss_terms - reported_terms, std::memory_order_relaxed);
@@ -282,8 +323,13 @@ EpochStats train_fasttext_epoch(const FastTextParams& params, const CorpusView& 
   progress->reset(ids);
   progress->learning_rate = params.alpha_start;
   alignas(64) std::atomic<int64_t> next_chunk{0};
+  int64_t max_bag = 1;
+  for (int64_t w = 0; w < model.vocab_size; ++w)
+    max_bag = std::max(max_bag, model.subword_offsets[w + 1] - model.subword_offsets[w]);
+  // One worker: nothing to contend for, and bit-identical runs.
+  const int64_t hot_rows = workers > 1 ? std::min<int64_t>(model.vocab_size, kHotWords) : 0;
   const Context context{params, corpus, model, progress, chunks.data(), n_chunks,
-                        longest_sentence(corpus), ids};
+                        longest_sentence(corpus), ids, max_bag, hot_rows};
   std::vector<ThreadResult> results(workers);
   run_workers(workers, progress, [&](int t) {
     // streams apart from word2vec's (epoch << 32 | t) by the top bit
@@ -324,6 +370,47 @@ double fasttext_window_update(const FastTextParams& params, const FastTextModel&
     train_set(model, dim, s, targets + static_cast<int64_t>(set) * n_targets, n_targets, alpha,
               loss, terms);
   spread(model, dim, inputs, n_inputs, s.grad.data());
+  return loss;
+}
+
+double fasttext_cbow_sentence(const FastTextParams& params, const FastTextModel& model,
+                              const uint32_t* words, int n, const int* reaches,
+                              const uint32_t* noise, float alpha) {
+  check_model(params, model);
+  EMBFORGE_CHECK(params.window >= 1, "window must be >= 1, got ", params.window);
+  EMBFORGE_CHECK(params.negative >= 0, "negative must be >= 0, got ", params.negative);
+  EMBFORGE_CHECK(n >= 0, "sentence length must be >= 0, got ", n);
+  for (int i = 0; i < n; ++i) {
+    EMBFORGE_CHECK(words[i] < model.vocab_size, "word ", words[i], " out of range");
+    EMBFORGE_CHECK(reaches[i] >= 1 && reaches[i] <= params.window, "reach must be in [1, ",
+                   params.window, "], got ", reaches[i]);
+  }
+  const int negative = params.negative;
+  for (int64_t k = 0; k < static_cast<int64_t>(n) * negative; ++k)
+    EMBFORGE_CHECK(noise[k] < model.vocab_size, "noise word ", noise[k], " out of range");
+  const int dim = params.vector_size;
+  const int n_targets = 1 + negative;
+  int64_t max_bag = 1;
+  for (int i = 0; i < n; ++i)
+    max_bag = std::max(max_bag, model.subword_offsets[words[i] + 1] - model.subword_offsets[words[i]]);
+  ft_cpu::BagCache cache(dim, params.window, max_bag);
+  const ft_cpu::HotBags no_hot_rows(model, dim, 0);
+  ft_cpu::WindowViews views(params.window);
+  LineArray<float> hidden(2 * static_cast<size_t>(dim));
+  LineArray<float> g(n_targets);
+  LineArray<uint32_t> targets(n_targets);
+  LineArray<float*> out_rows(n_targets);
+  double loss = 0.0;
+  int64_t terms = 0;
+  ft_cpu::cbow_sentence(
+      model, dim, params.window, n_targets, no_hot_rows, cache, words, n, alpha, targets.data(),
+      out_rows.data(), views, hidden.data(), g.data(), [&](int pos) { return reaches[pos]; },
+      [&](int pos, uint32_t* t) {
+        t[0] = words[pos];
+        std::copy(noise + static_cast<int64_t>(pos) * negative,
+                  noise + static_cast<int64_t>(pos + 1) * negative, t + 1);
+      },
+      [&](uint32_t id) { return model.output + static_cast<int64_t>(id) * dim; }, loss, terms);
   return loss;
 }
 

@@ -86,7 +86,7 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
                  callbacks: Sequence[Any] = (), device: str = "cpu",
                  progress: Optional[bool] = None, distributed: bool = False,
                  process_group: Any = None, sync_interval: int = 2_200_000, combine: str = "sum",
-                 hot_sync_interval: int = 300_000, hot_sync_rows: int = 4096,
+                 hot_sync_interval: int = 16_384, hot_sync_rows: int = 512,
                  memory: Memory = "1GB", temp_dir: Optional[StrPath] = None) -> None:
         if hs:
             raise ValueError("hierarchical softmax (hs=1) is not implemented; use negative sampling")
@@ -127,9 +127,15 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
         self.sync_interval = check_number("sync_interval", sync_interval, 1, integer=True)
         # The most frequent words' rows (the first rows: the vocabulary is
         # sorted by count; after build_vocab(update=True), the first corpus's
-        # most frequent words, see vocab_update.py) take most updates, so replicas drift there first:
-        # they are combined every `hot_sync_interval` ids, the whole model
-        # every `sync_interval` (and at the end of each epoch). 0 rows: off.
+        # most frequent words, see vocab_update.py) take most updates, so
+        # replicas drift there first, by about a word's count times the ids
+        # between syncs. So the rows are synced in tiers: the first
+        # `hot_sync_rows` every `hot_sync_interval` ids, twice as many every
+        # second time, four times as many every fourth, ... (a row of rank i
+        # about every i / hot_sync_rows intervals: under Zipf's law every
+        # row then drifts by about as many updates, and each tier costs the
+        # same bytes), the whole model every `sync_interval` ids and at the
+        # end of each epoch. 0 rows: no tiers, the whole model only.
         self.hot_sync_interval = check_number("hot_sync_interval", hot_sync_interval, 1,
                                               integer=True)
         self.hot_sync_rows = check_number("hot_sync_rows", hot_sync_rows, 0, integer=True)
@@ -347,7 +353,7 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
                     full = (part + 1) % full_every == 0 or part == slices - 1
                     stopped = replicas.sync((self._input_rows(), self.syn1neg),
                                             interrupted or stats["stopped"],
-                                            rows=None if full else self.hot_sync_rows)
+                                            rows=None if full else self._sync_rows(part + 1))
                     if stopped:
                         break
                 # After a sync every rank holds the same weights: they all see
@@ -379,6 +385,13 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
         # every rank's words: the job's speed
         self.words_per_second = replicas.total(self.words_per_second)
         _call(callbacks, "on_train_end", self)
+
+    def _sync_rows(self, count: int) -> Optional[int]:
+        """The rows of the `count`-th sync of an epoch (from 1): the first
+        hot_sync_rows, twice as many every second sync, four times as many
+        every fourth, ... (None: every row)."""
+        rows = self.hot_sync_rows << ((count & -count).bit_length() - 1)
+        return None if rows >= len(cast("Vocabulary", self.vocab)) else rows
 
     def _slice_ends(self, corpus: EncodedCorpus, epoch: int, slices: int) -> List[float]:
         """Where each of the epoch's slices ends, as fractions of its ids."""
@@ -472,8 +485,8 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
             # files written before distributed training have no sync settings
             kwargs.update(sync_interval=config.get("sync_interval", 2_200_000),
                           combine=config.get("combine", "sum"),
-                          hot_sync_interval=config.get("hot_sync_interval", 300_000),
-                          hot_sync_rows=config.get("hot_sync_rows", 4096))
+                          hot_sync_interval=config.get("hot_sync_interval", 16_384),
+                          hot_sync_rows=config.get("hot_sync_rows", 512))
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f"{path}: invalid Word2Vec model ({error!r})") from None
         for name, array, shape in (("counts", counts, (n,)), ("vectors", vectors, (n, dim)),

@@ -67,7 +67,11 @@ Subwords fasttext_subwords(const std::vector<std::string>& words, int min_n, int
 // fresh random order per epoch (as train_word2vec_epoch, without slices).
 // Skip-gram: the center's mean is scored against each context word and
 // `negative` noise words drawn per context; CBOW: the mean of all the
-// contexts' subword rows against the center and `negative` noise words.
+// contexts' subword rows against the center and `negative` noise words, with
+// each context word's bag summed once per occurrence and its rows updated
+// when it leaves the window (fasttext_cbow_sentence below; on the CPU, with
+// several workers, the 64 most frequent words' rows live in thread-private
+// copies merged every few thousand words, as word2vec's hot rows).
 EpochStats train_fasttext_epoch(const FastTextParams& params, const CorpusView& corpus,
                                 const FastTextModel& model, Progress* progress);
 
@@ -82,6 +86,16 @@ EpochStats train_fasttext_epoch(const FastTextParams& params, const CorpusView& 
 double fasttext_window_update(const FastTextParams& params, const FastTextModel& model,
                               const uint32_t* inputs, int n_inputs, const uint32_t* targets,
                               int n_sets, float alpha);
+
+// CBOW over one sentence exactly as the epoch loop does it, for tests
+// against a plain implementation: each context word's bag is summed once per
+// occurrence and its rows get their gradient when it leaves the window
+// (csrc/cpu/fasttext_cbow.h states the math). reaches[pos] is the window's
+// reach around pos (1..window); noise holds n rows of `negative` noise words,
+// row pos for the centre at pos. Returns the sentence's loss.
+double fasttext_cbow_sentence(const FastTextParams& params, const FastTextModel& model,
+                              const uint32_t* words, int n, const int* reaches,
+                              const uint32_t* noise, float alpha);
 
 // out[w] = the mean of word w's subword rows, for w in [0, vocab_size).
 void fasttext_word_vectors(const FastTextModel& model, int dim, float* out, int workers);

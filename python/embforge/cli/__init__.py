@@ -12,10 +12,10 @@ import argparse
 import logging
 import os
 import sys
-from typing import Any, List, Optional
+from typing import Any, List, NoReturn, Optional
 
 from ..distributed.collectives import PeerError
-from ..distributed.group import shutdown_environment
+from ..distributed.group import owns_environment, shutdown_environment
 from .common import load_vectors, save_vectors, say
 from .chat import add_chat_parser
 from .cooccur import add_cooccur_parser
@@ -50,6 +50,25 @@ def main(argv: Optional[List[str]] = None) -> int:
         shutdown_environment()
 
 
+def _leave_now(status: int) -> NoReturn:
+    """Ends the process with `status` at once, after a collective failed.
+    gloo's worker thread can still be blocked in the operation that timed
+    out: destroying the process group then waits for it (a hang), and the
+    interpreter's teardown destroys it under the thread, which aborts the
+    process ("terminate called without an active exception", SIGABRT), so
+    torchrun would report a crash instead of our message and status. Every
+    `finally` between the failed collective and here has run (temporary
+    files removed, nothing half written), so only the buffered output is
+    left to flush."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(status)
+
+
 def _main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -66,6 +85,8 @@ def _main(argv: Optional[List[str]] = None) -> int:
         return 128 + 13
     except PeerError as error:  # another rank died or stopped answering: say so, fail
         say(f"embforge {args.command}: error: {error}")
+        if owns_environment():
+            _leave_now(1)
         return 1
     except (ValueError, OSError, RuntimeError, FloatingPointError) as error:
         say(f"embforge {args.command}: error: {error}")

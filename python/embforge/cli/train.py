@@ -58,8 +58,8 @@ def add_train_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]")
     p.add_argument("--sync-interval", type=int, default=None,
                    help="under torchrun: each rank's ids (Word2Vec, default 2.2M) or pairs (GloVe, "
                         "default 20M) trained between two combinations of the ranks' whole "
-                        "models (Word2Vec also combines its 4,096 most frequent words' rows "
-                        "every 300k ids)")
+                        "models (Word2Vec also combines its 512 most frequent words' rows "
+                        "every 16,384 ids, the 1,024 most frequent every 32,768, and so on)")
     p.add_argument("--combine", choices=["sum", "average"], default="sum",
                    help="under torchrun, Word2Vec: add every rank's change (sum, default) or "
                         "average the ranks' models")

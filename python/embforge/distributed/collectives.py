@@ -13,7 +13,11 @@ gives the operation up itself and the process exits at once. A peer that died is
 usually seen sooner: its sockets close and gloo reports "Connection closed by
 peer" at once. Either way the caller gets a :class:`PeerError` (a
 RuntimeError) naming our rank, the operation and how long it waited. After
-one, the process group is broken: end the job.
+one, the process group is broken: end the job. gloo's worker thread may still
+sit in the timed-out operation, and the interpreter's normal exit can then
+abort (SIGABRT, "terminate called without an active exception") while it
+tears the group down; the command line therefore ends with ``os._exit``
+after printing the error (cli/__init__.py), and a script can do the same.
 
 numpy arrays travel through ``torch.from_numpy`` (no copy) on gloo; with nccl
 they are copied to the group's GPU and back. torch tensors are used as given.

@@ -120,6 +120,13 @@ def resolve_group(distributed: bool = False, process_group: Any = None, *,
 _started_here: List[bool] = []  # non-empty once init_from_environment started the default group
 
 
+def owns_environment() -> bool:
+    """Whether init_from_environment started the default group of this
+    process (the command line under torchrun), so that the process is ours
+    to end."""
+    return bool(_started_here)
+
+
 def shutdown_environment() -> None:
     """Ends the default group that init_from_environment started (if any),
     so that gloo's threads are joined before the interpreter exits: left

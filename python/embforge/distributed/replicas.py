@@ -13,6 +13,19 @@ replicas are combined so that every rank holds the same model again:
 * ``combine="average"``: ``w = mean_r w_r`` (model averaging, as in Ji et al.):
   each rank's step counts 1/N, so the effective learning rate on rows that
   every rank trains drops by N between syncs.
+* ``combine="changed"``: each row's changes averaged over the ranks that
+  changed it, ``w = w0 + sum_r (w_r - w0) / n`` (n: ranks whose row
+  changed): a row one rank trained keeps all of that rank's progress (as
+  with "sum"), a row every rank trained moves by the mean of their steps
+  (as with "average"), not by the sum of N steps each computed from the
+  same stale row.
+
+A sync sends only the rows that some rank changed since the last sync when
+they are at most ``sparse_below`` of the rows (one byte a row finds them: a
+max all-reduce of each rank's changed-row flags, computed by comparing with
+the copy kept at the last sync); rows nobody changed are equal everywhere
+already. With a large vocabulary most rare words' rows sit still between
+syncs, so most of the model stays off the wire.
 
 ``Alone`` is the same interface for a process training by itself (no group):
 one slice per epoch, nothing to combine, so single-process training is the
@@ -22,7 +35,7 @@ never does.
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -31,7 +44,12 @@ from .group import Group
 
 __all__ = ["Alone", "Replicas", "replicas_for", "rank_seed"]
 
-COMBINES = ("sum", "average")
+COMBINES = ("sum", "average", "changed")
+# A sync sends only the rows some rank changed since the last one when they
+# are at most this fraction of the rows; above it the gathering and
+# scattering of rows costs more than sending them all.
+SPARSE_BELOW = 0.5
+_COMPARE_BYTES = 16 << 20  # rows compared at a time when looking for changed rows
 _SEED_STRIDE = 0x9E3779B97F4A7C15  # odd: distinct ranks get distinct seeds mod 2**64
 
 
@@ -55,10 +73,10 @@ class Alone:
     def start(self, arrays: Sequence[Any]) -> None:
         pass
 
-    def job_fractions(self, fractions: Sequence[float], items: int) -> List[Any]:
+    def job_fractions(self, fractions: Sequence[float], items: int) -> List[float]:
         return list(fractions)
 
-    def sync(self, arrays: Sequence[Any], stop: bool, rows: Any = None) -> bool:
+    def sync(self, arrays: Sequence[Any], stop: bool, rows: Optional[int] = None) -> bool:
         return bool(stop)
 
     def total(self, value: float) -> float:
@@ -71,14 +89,22 @@ class Alone:
 class Replicas:
     """The model replicas of one Group (see the module doc)."""
 
-    def __init__(self, group: Group, combine: str = "sum") -> None:
+    def __init__(self, group: Group, combine: str = "sum",
+                 sparse_below: float = SPARSE_BELOW) -> None:
         if combine not in COMBINES:
             raise ValueError(f"combine must be one of {COMBINES}, got {combine!r}")
+        if not 0.0 <= sparse_below <= 1.0:
+            raise ValueError(f"sparse_below must be in [0, 1], got {sparse_below!r}")
         self.group = group
         self.combine = combine
+        self.sparse_below = float(sparse_below)
         self.rank, self.world_size = group.rank, group.world_size
         self.is_leader = group.rank == 0
-        self._before: List[Any] = []  # the model at the last sync (combine="sum")
+        self._before: List[Any] = []  # the model at the last sync
+        # what the last sync sent: rows of each array (its row count when dense)
+        self.rows_sent: List[int] = []
+        self.bytes_sent = 0  # all-reduced buffer bytes since start(), row flags included
+        self.syncs = 0  # sync() calls since start()
 
     def slices(self, items: int, sync_interval: int, can_slice: bool = True) -> int:
         """Slices per epoch: the most items (ids, pairs) any rank holds, in
@@ -92,14 +118,15 @@ class Replicas:
 
     def start(self, arrays: Sequence[Any]) -> None:
         """Call before the first slice: makes the replicas equal (rank 0's)
-        and, for combine="sum", remembers them."""
+        and remembers them (what the changes since the last sync are measured
+        from: the sum's base, and how a sync finds the rows it must send)."""
         for array in arrays:
             collectives.broadcast(array, self.group, src=0)
-        if self.combine == "sum":
-            self._before = [array.copy() if isinstance(array, np.ndarray) else array.clone()
-                            for array in arrays]
+        self._before = [array.copy() if isinstance(array, np.ndarray) else array.clone()
+                        for array in arrays]
+        self.bytes_sent = self.syncs = 0
 
-    def job_fractions(self, fractions: Sequence[float], items: int) -> List[Any]:
+    def job_fractions(self, fractions: Sequence[float], items: int) -> List[float]:
         """The whole job's progress through an epoch at each slice boundary:
         this rank's `fractions` of its own `items` (0 ... 1), weighted by
         every rank's items and summed. The learning rate follows it, so it
@@ -108,28 +135,111 @@ class Replicas:
         done = collectives.all_reduce(np.asarray(fractions, dtype=np.float64) * float(items),
                                       self.group)
         total = float(done[-1])
-        return (done / total).tolist() if total > 0 else list(fractions)
+        return [float(x) for x in done / total] if total > 0 else [float(x) for x in fractions]
 
-    def sync(self, arrays: Sequence[Any], stop: bool, rows: Any = None) -> bool:
+    def sync(self, arrays: Sequence[Any], stop: bool, rows: Optional[int] = None) -> bool:
         """Combines the replicas in place, all their rows or only the first
         `rows` (the most frequent words: vocabularies are sorted by count);
         returns True when any rank asked to stop (Ctrl-C, stop()), so that
         every rank stops after the same slice."""
-        flag = collectives.all_reduce(np.array([1 if stop else 0], dtype=np.int64), self.group)
-        if flag[0]:
-            rows = None  # the last sync before stopping: every rank leaves with the same model
-        for index, whole in enumerate(arrays):
-            array = whole if rows is None else whole[:rows]
-            if self.combine == "average":
-                collectives.all_reduce(array, self.group)
-                array /= self.world_size
-                continue
-            before = self._before[index] if rows is None else self._before[index][:rows]
+        self.syncs += 1
+        self.rows_sent = []
+        stopped = self._combine(arrays, stop, rows)
+        if stopped and rows is not None:
+            # the last sync before stopping: every row, so that every rank
+            # leaves with the same model
+            self._combine(arrays, False, None)
+        return stopped
+
+    def _combine(self, arrays: Sequence[Any], stop: bool, rows: Optional[int]) -> bool:
+        """One round of sync(): a first all-reduce carries the stop flag and
+        every array's changed-row flags together (one round trip for them
+        all), then each array's changes go, as rows or whole. Returns whether
+        any rank asked to stop."""
+        views = [(whole if rows is None else whole[:rows],
+                  self._before[index] if rows is None else self._before[index][:rows])
+                 for index, whole in enumerate(arrays)]
+        counting = self.combine == "changed"
+        changed = [self._changed(array, before) for array, before in views]
+        kind = np.uint8 if self.world_size < 256 else np.int32  # sums of flags up to world_size
+        header = np.concatenate([np.array([1 if stop else 0], dtype=kind)]
+                                + [c.astype(kind) for c in changed if c is not None])
+        collectives.all_reduce(header, self.group, "sum" if counting else "max")
+        self.bytes_sent += header.nbytes
+        offset = 1
+        for (array, before), mine in zip(views, changed):
+            touched: Optional[np.ndarray] = None
+            ranks: Optional[np.ndarray] = None
+            if mine is not None:
+                union = header[offset:offset + len(array)]
+                offset += len(array)
+                ranks = union if counting else None
+                count = int(np.count_nonzero(union))
+                if count == 0:  # nobody changed a row: equal everywhere already
+                    self.rows_sent.append(0)
+                    continue
+                if count <= self.sparse_below * len(array):
+                    touched = np.flatnonzero(union)
+            if touched is not None:
+                self._combine_rows(array, before, touched, ranks)
+            else:
+                self._combine_all(array, before, ranks)
+        return bool(header[0])
+
+    def _changed(self, array: Any, before: Any) -> Optional[np.ndarray]:
+        """Which rows this rank changed since the last sync (bool a row), or
+        None when the sync sends the array whole anyway. Rows no rank changed
+        are equal on every rank already (they were after the last sync), so
+        the sync can leave them out: when the union of the ranks' changed
+        rows is at most `sparse_below` of the rows, only those are sent. The
+        rows are found by comparing with the last sync's copy (exact, and no
+        help from the native kernels); the union costs one byte a row (a max
+        all-reduce; a sum for combine="changed", which needs the count),
+        next to 4 d bytes a row for the values."""
+        if ((self.sparse_below <= 0.0 and self.combine != "changed")
+                or not isinstance(array, np.ndarray) or array.ndim != 2 or len(array) == 0):
+            return None
+        changed = np.zeros(len(array), dtype=np.bool_)
+        step = max(1, _COMPARE_BYTES // max(1, array.shape[1] * array.itemsize))
+        for start in range(0, len(array), step):  # in blocks: the comparison's temporary stays small
+            end = min(len(array), start + step)
+            np.any(array[start:end] != before[start:end], axis=1, out=changed[start:end])
+        return changed
+
+    def _combine_rows(self, array: np.ndarray, before: np.ndarray, rows: np.ndarray,
+                      ranks: Optional[np.ndarray]) -> None:
+        """`_combine_all` on the rows `rows` only: the same arithmetic on the
+        same values, so the same result for those rows."""
+        part = array[rows]
+        if self.combine == "average":
+            collectives.all_reduce(part, self.group)
+            part /= self.world_size
+        else:
+            base = before[rows]
+            part -= base                              # this rank's change ...
+            collectives.all_reduce(part, self.group)  # ... summed over the ranks
+            if ranks is not None:                     # ... averaged over those that changed it
+                part /= ranks[rows, None].astype(part.dtype)
+            part += base
+        array[rows] = part
+        before[rows] = part
+        self.bytes_sent += part.nbytes
+        self.rows_sent.append(len(rows))
+
+    def _combine_all(self, array: Any, before: Any, ranks: Optional[np.ndarray]) -> None:
+        if self.combine == "average":
+            collectives.all_reduce(array, self.group)
+            array /= self.world_size
+        else:
             array -= before                              # this rank's change ...
             collectives.all_reduce(array, self.group)    # ... summed over the ranks
+            if ranks is not None:                        # ... averaged over those that changed it
+                array /= np.maximum(ranks, 1)[:, None].astype(array.dtype)
             array += before
-            before[...] = array
-        return bool(flag[0])
+        before[...] = array
+        self.bytes_sent += int(array.nbytes) if isinstance(array, np.ndarray) else int(
+            array.numel() * array.element_size())
+        self.rows_sent.append(len(array))
 
     def total(self, value: float) -> float:
         """`value` summed over the ranks (losses, counts)."""
@@ -140,7 +250,7 @@ class Replicas:
         check_same(self.group, what, value)
 
 
-def replicas_for(group: Any, combine: str = "sum") -> Union[Alone, Replicas]:
+def replicas_for(group: Optional[Group], combine: str = "sum") -> Union[Alone, Replicas]:
     """``Alone()`` without a group or in a group of one (nothing to combine:
     torchrun with one process trains exactly as one process), else
     ``Replicas(group, combine)``."""
