@@ -90,6 +90,23 @@ def test_plot_history_of_word2vec_draws_every_epoch(word2vec, tmp_path):
     np.testing.assert_array_equal(per_epoch[0].get_xdata(), [1, 2, 3, 4])
 
 
+def test_plot_history_draws_the_points_within_epochs(tmp_path):
+    history = TrainingHistory()
+    history.points = [{"epoch": 0.5, "loss": 3.0, "rate": 100.0, "learning_rate": 0.02},
+                      {"epoch": 1.5, "loss": 2.0, "rate": 120.0, "learning_rate": 0.01}]
+    history.add_epoch(epoch=1, loss=300.0, words_per_second=110.0, learning_rate=0.015)
+    history.add_epoch(epoch=2, loss=200.0, words_per_second=115.0, learning_rate=0.005)
+    figure = plots.plot_history(history, str(tmp_path / "h.png"), size=(600, 800))
+    axes = {a.get_ylabel(): a for a in figure.axes}
+    assert list(axes) == ["loss (sum over the epoch)", "loss per term", "words/s",
+                          "learning rate"]
+    within = [line for line in axes["loss per term"].lines if line.get_label() == "within epochs"]
+    np.testing.assert_array_equal(within[0].get_ydata(), [3.0, 2.0])
+    assert [line.get_label() for line in axes["loss (sum over the epoch)"].lines] == ["per epoch"]
+    rate = [line for line in axes["words/s"].lines if line.get_label() == "within epochs"]
+    np.testing.assert_array_equal(rate[0].get_xdata(), [0.5, 1.5])
+
+
 def test_plot_history_of_glove_and_of_finetuning(tmp_path):
     matrix = embforge.cooccurrence(sentences(20_000), window=5, min_count=1, progress=False)
     glove = embforge.GloVe(vector_size=8, epochs=3, workers=1, progress=False).fit(matrix)

@@ -79,7 +79,10 @@ def plot_history(source: Any, path: Optional[StrPath] = None, *, size: Size = (1
         raise ValueError("nothing to draw: the history is empty (train first)")
     # (epoch row key, label, within-epoch point key or None)
     panel_kinds: Dict[str, List[Tuple[str, str, Optional[str]]]] = {
-        "word2vec": [("loss", "loss (sum over the epoch)", "loss per term, within epochs"),
+        # the epoch rows hold the loss summed over the epoch, the points the
+        # mean loss per term: other scales, so other panels
+        "word2vec": [("loss", "loss (sum over the epoch)", None),
+                     ("loss_per_term", "loss per term", "loss"),
                      ("words_per_second", "words/s", "rate"),
                      ("learning_rate", "learning rate", "learning_rate")],
         "glove": [("cost", "cost", "loss"), ("pairs_per_second", "pairs/s", "rate")],
