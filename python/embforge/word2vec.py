@@ -86,7 +86,7 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
                  callbacks: Sequence[Any] = (), device: str = "cpu",
                  progress: Optional[bool] = None, distributed: bool = False,
                  process_group: Any = None, sync_interval: int = 2_200_000, combine: str = "sum",
-                 hot_sync_interval: int = 16_384, hot_sync_rows: int = 512,
+                 hot_sync_interval: int = 300_000, hot_sync_rows: int = 4096,
                  memory: Memory = "1GB", temp_dir: Optional[StrPath] = None) -> None:
         if hs:
             raise ValueError("hierarchical softmax (hs=1) is not implemented; use negative sampling")
@@ -485,8 +485,8 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
             # files written before distributed training have no sync settings
             kwargs.update(sync_interval=config.get("sync_interval", 2_200_000),
                           combine=config.get("combine", "sum"),
-                          hot_sync_interval=config.get("hot_sync_interval", 16_384),
-                          hot_sync_rows=config.get("hot_sync_rows", 512))
+                          hot_sync_interval=config.get("hot_sync_interval", 300_000),
+                          hot_sync_rows=config.get("hot_sync_rows", 4096))
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f"{path}: invalid Word2Vec model ({error!r})") from None
         for name, array, shape in (("counts", counts, (n,)), ("vectors", vectors, (n, dim)),

@@ -58,8 +58,16 @@ def add_train_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]")
     p.add_argument("--sync-interval", type=int, default=None,
                    help="under torchrun: each rank's ids (Word2Vec, default 2.2M) or pairs (GloVe, "
                         "default 20M) trained between two combinations of the ranks' whole "
-                        "models (Word2Vec also combines its 512 most frequent words' rows "
-                        "every 16,384 ids, the 1,024 most frequent every 32,768, and so on)")
+                        "models (Word2Vec also combines its most frequent words' rows more "
+                        "often: --hot-sync-rows, --hot-sync-interval)")
+    p.add_argument("--hot-sync-rows", type=int, default=4096,
+                   help="under torchrun, Word2Vec: the most frequent words' rows combined every "
+                        "--hot-sync-interval ids, twice as many every second time, and so on "
+                        "(default 4096; 0: whole models only)")
+    p.add_argument("--hot-sync-interval", type=int, default=300_000,
+                   help="under torchrun, Word2Vec: each rank's ids between two combinations of "
+                        "the --hot-sync-rows rows (default 300000; 16384 with 512 rows keeps "
+                        "one process's quality at more sync cost)")
     p.add_argument("--combine", choices=["sum", "average"], default="sum",
                    help="under torchrun, Word2Vec: add every rank's change (sum, default) or "
                         "average the ranks' models")
@@ -128,6 +136,7 @@ def train_word2vec(args: argparse.Namespace) -> int:
                      negative=args.negative, sample=args.sample, alpha=args.alpha, seed=args.seed,
                      device=args.device, progress=False if args.quiet else None,
                      process_group=job.group, sync_interval=args.sync_interval or 2_200_000,
+                     hot_sync_rows=args.hot_sync_rows, hot_sync_interval=args.hot_sync_interval,
                      combine=args.combine, memory=args.memory, temp_dir=args.temp_dir)
     source = corpus_arg(args.corpus)
     plan = plan_checkpoint(args, fresh, args.corpus, job)
