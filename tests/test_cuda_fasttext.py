@@ -9,7 +9,7 @@ import embforge
 from embforge._native import core
 
 from conftest import needs_gpu, topic_margin, topic_sentences
-from cuda_common import LOOSE, fake_device, to_host  # noqa: F401 - a fixture
+from cuda_common import LOOSE, to_host
 from test_cuda_word2vec import coefficient, loss_term
 from test_fasttext_kernel import random_model, reference
 

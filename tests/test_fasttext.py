@@ -264,7 +264,7 @@ def test_vocabulary_update_keeps_rows_and_moves_ngram_rows(sentences, how):
 
 def test_estimate_memory_counts_the_ngram_rows(trained):
     report = trained.estimate_memory()
-    n, dim = len(trained.wv), 24
+    dim = 24
     assert report["vectors_ngrams"] == 5000 * dim * 4
     # word rows + composed vectors (with the spare rows) + output rows: the arrays the model holds
     held = trained.wv.input_rows.nbytes + trained.wv._storage.nbytes + trained.syn1neg.nbytes

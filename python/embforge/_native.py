@@ -7,7 +7,7 @@ still imports and `device="cuda"` raises an error that says why.
 from __future__ import annotations
 
 from types import ModuleType
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, Optional
 
 from . import _core
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 from .._typing import StrPath
 from ..io._errors import parse_json

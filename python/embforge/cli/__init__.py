@@ -12,7 +12,7 @@ import argparse
 import logging
 import os
 import sys
-from typing import Any, List, NoReturn, Optional
+from typing import List, NoReturn, Optional
 
 from ..distributed.collectives import PeerError
 from ..distributed.group import owns_environment, shutdown_environment

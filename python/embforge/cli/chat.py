@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from .common import say
 from .lm import add_sampling_options, load_model_arg, sampling

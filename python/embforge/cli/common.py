@@ -2,7 +2,6 @@
 the corpus argument, and the status line on stderr."""
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import zipfile

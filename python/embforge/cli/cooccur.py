@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from ..backends import get_backend
 from ..cooccurrence import cooccurrence

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any
 
 from .._checks import parse_memory
 from ..corpus_threads import count_words

@@ -16,8 +16,6 @@
 torch is optional: nothing here imports it at module level, and
 ``import embforge`` does not import this package.
 """
-from typing import Any, Dict, List
-
 from .group import Group, init_from_environment, resolve_group
 
 __all__ = ["Group", "init_from_environment", "resolve_group"]

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import pickle
 import time
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, List, Tuple
 
 import numpy as np
 

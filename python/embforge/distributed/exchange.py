@@ -8,7 +8,7 @@ never to everyone.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Sequence, Union
+from typing import Any, List, Sequence, Union
 
 import numpy as np
 

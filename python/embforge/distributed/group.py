@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, List, Optional
 
 __all__ = ["Group", "resolve_group", "init_from_environment", "resolve_timeout",
            "DEFAULT_TIMEOUT", "TIMEOUT_ENV"]

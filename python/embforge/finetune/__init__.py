@@ -24,14 +24,10 @@ torch, which this package loads when one of their names is first used, so
 from __future__ import annotations
 
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
+from typing import Any, List
 
-from .._typing import StrPath
 from ..tokenizer import Tokenizer  # noqa: F401 - reachable as embforge.finetune.Tokenizer, as before
 from .data import encode_labels, load_tsv
-
-if TYPE_CHECKING:
-    from ..keyedvectors import KeyedVectors
 
 __all__ = ["load_tsv", "encode_labels", "TextClassifier", "finetune", "evaluate", "predict",
            "FinetuneResult", "save_classifier", "load_classifier"]

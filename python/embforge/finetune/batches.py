@@ -1,15 +1,14 @@
 """Tokenised texts to padded batches of ids and masks on the model's device."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, List, Optional
 
 import numpy as np
 
-from .._typing import StrPath
 from ..torch_bridge import require_torch
 
 if TYPE_CHECKING:
-    from ..keyedvectors import KeyedVectors
+    pass
 
 torch = require_torch()
 

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, List, Sequence, Tuple
 
 import numpy as np
 from .._typing import StrPath
 
 if TYPE_CHECKING:
-    from ..keyedvectors import KeyedVectors
+    pass
 
 __all__ = ["load_tsv", "encode_labels"]
 

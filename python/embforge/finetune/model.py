@@ -8,9 +8,8 @@ its names is first used.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union, cast
+from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence, cast
 
-from .._typing import StrPath
 from ..backends.arrays import same_device
 from ..tokenizer import Tokenizer
 from ..torch_bridge import (DEFAULT_SPECIALS, require_torch, tensor_device,

@@ -4,7 +4,7 @@ pickled classes, so the file does not depend on where TextClassifier lives)."""
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any
 
 from .._typing import StrPath
 from ..tokenizer import Tokenizer
@@ -12,7 +12,7 @@ from ..torch_bridge import require_torch
 from .model import TextClassifier
 
 if TYPE_CHECKING:
-    from ..keyedvectors import KeyedVectors
+    pass
 
 torch = require_torch()
 

@@ -1,11 +1,10 @@
 """Scoring and using a trained classifier: accuracy and loss, predicted labels."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .._typing import StrPath
 from ..tokenizer import Tokenizer
 from ..torch_bridge import require_torch
 from .batches import batches, pad
@@ -13,7 +12,7 @@ from .data import encode_labels
 from .model import model_device
 
 if TYPE_CHECKING:
-    from ..keyedvectors import KeyedVectors
+    pass
 
 torch = require_torch()
 

@@ -3,7 +3,7 @@ validation accuracy) run by the shared training loop (``embforge.training``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union, cast
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, cast
 
 import numpy as np
 
@@ -17,7 +17,7 @@ from .model import check_device
 from .scoring import evaluate
 
 if TYPE_CHECKING:
-    from ..keyedvectors import KeyedVectors
+    pass
 
 torch = require_torch()
 

@@ -19,13 +19,9 @@ that needs it is first used, so ``import embforge.lm`` works without it.
 from __future__ import annotations
 
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
+from typing import Any, List
 
-from .._typing import StrPath
 from .data import TokenStream, encode_texts, read_texts
-
-if TYPE_CHECKING:
-    from ..keyedvectors import KeyedVectors
 
 __all__ = ["DecoderLM", "train_lm", "LMResult", "perplexity", "generate", "Completion",
            "save_lm", "load_lm", "Dialogue", "gpt2_from_vectors", "TokenStream",

@@ -3,13 +3,12 @@ continuing a simple template over a bounded history (no retrieval)."""
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Any, Deque, Dict, List, Optional, Sequence, Union, cast
+from typing import TYPE_CHECKING, Any, Deque, Dict, List, Optional, cast
 
-from .._typing import StrPath
 from .generation import Completion, generate
 
 if TYPE_CHECKING:
-    from ..keyedvectors import KeyedVectors
+    pass
 
 __all__ = ["Dialogue"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Iterable, List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -12,7 +12,7 @@ from .._typing import StrPath
 from ..io.compression import open_text
 
 if TYPE_CHECKING:
-    from ..keyedvectors import KeyedVectors
+    pass
 
 __all__ = ["read_texts", "TokenStream", "encode_texts"]
 

@@ -5,9 +5,8 @@ embeddings written by :func:`embforge.hf.load_into_hf_model` (the tie to the
 LM head kept: the rows are written in place), trained by :func:`train_lm`."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
-from .._typing import StrPath
 from ..hf import HFTransfer, load_into_hf_model
 from ..tokenizer import Tokenizer
 from ..torch_bridge import LM_SPECIALS, embedding_vocab, require_torch

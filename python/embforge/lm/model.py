@@ -11,9 +11,8 @@ Built on the vectors' device. Needs torch (imported at the top).
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union, cast
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, cast
 
-from .._typing import StrPath
 from ..backends.arrays import same_device
 from ..finetune.model import sinusoids
 from ..tokenizer import Tokenizer

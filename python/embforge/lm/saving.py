@@ -4,7 +4,7 @@ corrupt, foreign or inconsistent file is a ValueError naming it."""
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Dict
 
 from .._typing import StrPath
 from ..tokenizer import Tokenizer
@@ -13,7 +13,7 @@ from ..training.tensor_files import read_tensors, write_tensors
 from .model import DecoderLM
 
 if TYPE_CHECKING:
-    from ..keyedvectors import KeyedVectors
+    pass
 
 torch = require_torch()
 

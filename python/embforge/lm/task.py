@@ -4,17 +4,16 @@ Face causal LMs (whose output carries ``.logits``)."""
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Dict, Optional
 
 import numpy as np
 
-from .._typing import StrPath
 from ..torch_bridge import require_torch
 from ..training.loop import Task
 from .data import IGNORE, TokenStream
 
 if TYPE_CHECKING:
-    from ..keyedvectors import KeyedVectors
+    pass
 
 torch = require_torch()
 

@@ -3,7 +3,7 @@ with the shared training loop, held-out perplexity after every epoch."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Optional
 
 from .._typing import StrPath
 from ..torch_bridge import require_torch
@@ -12,7 +12,7 @@ from .data import TokenStream
 from .task import LMTask, lm_bos_id, lm_context
 
 if TYPE_CHECKING:
-    from ..keyedvectors import KeyedVectors
+    pass
 
 torch = require_torch()
 

@@ -16,7 +16,7 @@ of their names, so ``import embforge.training`` works without torch.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any, List
 
 __all__ = ["fit", "FitResult", "Task", "read_tensors", "write_tensors"]
 

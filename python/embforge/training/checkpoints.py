@@ -4,7 +4,7 @@ optimizer, schedule, best weights so far, history and random state, so that
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 from .._typing import StrPath
 from ..torch_bridge import require_torch

@@ -4,7 +4,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from typing import Any, Dict, Iterator, List
+from typing import Any, Iterator
 
 __all__ = ["ctrl_c_stops"]
 

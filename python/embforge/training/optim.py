@@ -1,7 +1,7 @@
 """AdamW over the trainable parameters, and the warm-up + linear decay schedule."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Set
+from typing import Any, List, Set
 
 from ..torch_bridge import require_torch
 
