@@ -89,6 +89,7 @@ def test_the_command_line_ends_with_its_message_when_a_peer_stops_answering(tmp_
     # is still in the timed-out operation).
     import subprocess
     import sys
+    pytest.importorskip("torch")
     corpus = tmp_path / "c.txt"
     corpus.write_text("some words for the corpus\n" * 100)
     out = tmp_path / "v.bin"
@@ -110,3 +111,24 @@ def test_the_command_line_ends_with_its_message_when_a_peer_stops_answering(tmp_
     assert f"no answer within the timeout of {TIMEOUT:g} s" in done.stderr
     assert "terminate called" not in done.stderr
     assert not out.exists()
+
+
+def test_the_command_line_under_torchrun_without_torch_says_so(tmp_path: Path) -> None:
+    # torchrun's environment but no torch installed (CI's first run): a clear
+    # error naming the extra, not a traceback
+    import importlib.util
+    import subprocess
+    import sys
+    if importlib.util.find_spec("torch") is not None:
+        pytest.skip("torch is installed: this checks the environment without it")
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("some words for the corpus\n" * 100)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p),
+               MASTER_ADDR="127.0.0.1", MASTER_PORT="29500", WORLD_SIZE="2", RANK="0",
+               LOCAL_RANK="0")
+    done = subprocess.run([sys.executable, "-m", "embforge", "train", "--model", "sgns",
+                           str(corpus), "-o", str(tmp_path / "v.bin"), "--min-count", "1",
+                           "--quiet"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "embforge train: error: distributed training needs torch" in done.stderr
+    assert "Traceback" not in done.stderr

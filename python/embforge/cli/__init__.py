@@ -88,7 +88,9 @@ def _main(argv: Optional[List[str]] = None) -> int:
         if owns_environment():
             _leave_now(1)
         return 1
-    except (ValueError, OSError, RuntimeError, FloatingPointError) as error:
+    except (ValueError, OSError, RuntimeError, FloatingPointError, ImportError) as error:
+        # ImportError: an optional dependency the command needs is missing
+        # (torch under torchrun, matplotlib for plots); the message says which
         say(f"embforge {args.command}: error: {error}")
         return 2
     except KeyboardInterrupt as interrupt:
