@@ -111,12 +111,7 @@ class FastText(Word2Vec):
                              f"(the longest has {longest} characters, {longest + 2} with its < > "
                              "markers): no word would have an n-gram")
         n, dim = len(vocab), self.vector_size
-        # input (words + buckets), output and the composed vectors
-        nbytes = ((n + self.bucket) + n + n) * dim * 4
-        logger.info("FastText: allocating %.1f MB (%d words + %d buckets) x %d dims, float32",
-                    nbytes / 1e6, n, self.bucket, dim)
-        check_allocation(f"FastText with {n} words + bucket={self.bucket} rows x vector_size="
-                         f"{dim}", nbytes)
+        self._check_model_fits(n)
         self.vocab = vocab
         self._subwords = _native.core.fasttext_subwords(words, self.min_n, self.max_n, self.bucket)
         self._input, self.syn1neg, self._storage = self._backend.init_fasttext(
@@ -137,6 +132,17 @@ class FastText(Word2Vec):
                                             self.workers)
         cast("FastTextKeyedVectors", self.wv)._invalidate()  # made with the weights
 
+    def _check_model_fits(self, words: int) -> None:
+        """Says how much a model of `words` words takes and refuses it when
+        the memory cannot hold it: the input rows (words + buckets), the
+        output rows and the composed vectors, float32."""
+        dim = self.vector_size
+        nbytes = ((words + self.bucket) + words + words) * dim * FLOAT_BYTES
+        logger.info("FastText: allocating %.1f MB (%d words + %d buckets) x %d dims, float32",
+                    nbytes / 1e6, words, self.bucket, dim)
+        check_allocation(f"FastText with {words} words + bucket={self.bucket} rows x "
+                         f"vector_size={dim}", nbytes)
+
     def _grow(self, vocab: Vocabulary) -> None:
         """Weights for `vocab`, whose first words are the current ones (build_vocab
         with update=True; see vocab_update): the old words' rows, every n-gram
@@ -148,8 +154,7 @@ class FastText(Word2Vec):
         share its memory."""
         backend, n, dim = self._backend, len(vocab), self.vector_size
         old = len(cast(Vocabulary, self.vocab))  # a built model's
-        check_allocation(f"FastText with {n} words + bucket={self.bucket} rows x vector_size="
-                         f"{dim}", ((n + self.bucket) + n + n) * dim * 4)
+        self._check_model_fits(n)
         input_rows, syn1neg, storage = self._backend.init_fasttext(n, self.bucket, dim, self.seed,
                                                                    INIT_SCALE)
         # through the host: the backend contract copies host data in

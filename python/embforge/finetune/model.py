@@ -27,6 +27,15 @@ else:
 __all__ = ["TextClassifier", "model_device", "check_device"]
 
 
+def check_heads(num_heads: int, width: int, what: str) -> None:
+    """Refuses a head count that does not divide `width` (`what` names it in
+    the message), suggesting the ones that do."""
+    if num_heads < 1 or width % num_heads:
+        divisors = [h for h in range(1, min(width, 16) + 1) if width % h == 0]
+        raise ValueError(f"num_heads={num_heads} must divide {what} {width}; "
+                         f"try one of {divisors}")
+
+
 def sinusoids(length: int, dim: int) -> Any:
     """Fixed sinusoidal position codes [length, dim] (no parameters to learn)."""
     position = torch.arange(length, dtype=torch.float32)[:, None]
@@ -57,10 +66,7 @@ class TextClassifier(nn.Module):
         dim = embedding.embedding_dim
         if num_classes < 2:
             raise ValueError(f"a classifier needs at least 2 classes, got {num_classes}")
-        if num_heads < 1 or dim % num_heads:
-            divisors = [h for h in range(1, min(dim, 16) + 1) if dim % h == 0]
-            raise ValueError(f"num_heads={num_heads} must divide the embedding width {dim}; "
-                             f"try one of {divisors}")
+        check_heads(num_heads, dim, "the embedding width")
         if num_layers < 1:
             raise ValueError(f"num_layers must be >= 1, got {num_layers}")
         if pooling not in ("mean", "max"):

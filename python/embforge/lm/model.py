@@ -14,7 +14,7 @@ import math
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, cast
 
 from ..backends.arrays import same_device
-from ..finetune.model import sinusoids
+from ..finetune.model import check_heads, sinusoids
 from ..tokenizer import Tokenizer
 from ..torch_bridge import LM_SPECIALS, require_torch, to_embedding
 
@@ -83,10 +83,7 @@ class DecoderLM(nn.Module):
         width = int(width or dim)
         if num_layers < 1:
             raise ValueError(f"num_layers must be >= 1, got {num_layers}")
-        if num_heads < 1 or width % num_heads:
-            divisors = [h for h in range(1, min(width, 16) + 1) if width % h == 0]
-            raise ValueError(f"num_heads={num_heads} must divide the model width {width}; "
-                             f"try one of {divisors}")
+        check_heads(num_heads, width, "the model width")
         if context < 2:
             raise ValueError(f"context must be >= 2 tokens, got {context}")
         if positions not in ("learned", "sinusoidal"):
