@@ -304,14 +304,22 @@ double word2vec_window_update(const Word2VecParams& params, const Word2VecModel&
   return r.loss;
 }
 
-void init_word2vec_input(float* input, int64_t rows, int dim, uint64_t seed) {
+void init_word2vec_input(float* input, int64_t rows, int dim, uint64_t seed, float scale,
+                         int workers) {
   EMBFORGE_CHECK(rows >= 0 && dim >= 1, "invalid shape [", rows, ", ", dim, "]");
-  const float scale = 1.0f / static_cast<float>(dim);
-  for (int64_t r = 0; r < rows; ++r) {
-    SplitMix64 rng(seed, static_cast<uint64_t>(r));
-    float* row = input + r * dim;
-    for (int i = 0; i < dim; ++i) row[i] = (rng.uniform() - 0.5f) * scale;
-  }
+  EMBFORGE_CHECK(workers >= 1, "workers must be >= 1, got ", workers);
+  const float inverse_dim = 1.0f / static_cast<float>(dim);
+  // At least 4096 rows a thread: below that a thread costs more than it saves.
+  const int threads = static_cast<int>(std::clamp<int64_t>(rows / 4096, 1, workers));
+  run_workers(threads, nullptr, [&](int t) {
+    const int64_t first = rows * t / threads, last = rows * (t + 1) / threads;
+    for (int64_t r = first; r < last; ++r) {
+      SplitMix64 rng(seed, static_cast<uint64_t>(r));
+      float* row = input + r * dim;
+      // Two roundings, as numpy's `input *= scale` after the plain init gave.
+      for (int i = 0; i < dim; ++i) row[i] = ((rng.uniform() - 0.5f) * inverse_dim) * scale;
+    }
+  });
 }
 
 }  // namespace embforge

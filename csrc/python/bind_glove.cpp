@@ -11,6 +11,7 @@
 #include "bindings.h"
 #include "embforge/cooccur.h"
 #include "embforge/glove.h"
+#include "embforge/glove_records.h"
 #include "glove_bindings.h"
 
 namespace embforge::bind {
@@ -204,6 +205,24 @@ void bind_glove(py::module_& m) {
         },
         py::arg("fixed"), py::arg("fraction_bits"),
         "float32 values of fixed-point sums, rounded exactly as count_cooccurrences rounds them.");
+
+  m.def("write_glove_records",
+        [](int fd, int64_t offset, py::array rows, py::array cols, py::array values,
+           const std::string& name) {
+          const auto n = static_cast<int64_t>(rows.size());
+          const int32_t* r = checked_data<int32_t>(rows, "rows", {n}, false);
+          const int32_t* c = checked_data<int32_t>(cols, "cols", {n}, false);
+          const float* v = checked_data<float>(values, "values", {n}, false);
+          EMBFORGE_CHECK(fd >= 0, "fd must be an open file descriptor, got ", fd);
+          py::gil_scoped_release release;
+          return write_glove_records(fd, offset, r, c, v, n, name);
+        },
+        py::arg("fd"), py::arg("offset"), py::arg("rows"), py::arg("cols"), py::arg("values"),
+        py::kw_only(), py::arg("name") = "the co-occurrence file",
+        "Writes glove.c's records (int32 word1, int32 word2, float64 value; ids rows + 1 and\n"
+        "cols + 1) for the COO arrays to fd at byte offset, with pwrite; a failed write is an\n"
+        "OSError naming `name`. Returns True when the records skipped the page cache (direct\n"
+        "I/O: 8 MiB or more at a 4 KiB-aligned offset, on a filesystem that allows it).");
 
   m.def("make_glove_pairs",
         [](py::array rows, py::array cols, py::array values, int64_t vocab_size, double x_max,

@@ -85,14 +85,17 @@ void bind_word2vec(py::module_& m) {
         py::arg("counts"), py::arg("sample"));
 
   m.def("init_word2vec_input",
-        [](py::array input, uint64_t seed) {
+        [](py::array input, uint64_t seed, float scale, int workers) {
           float* data = checked_data<float>(input, "input", {-1, -1}, true);
           const int64_t rows = input.shape(0);
           const int dim = static_cast<int>(input.shape(1));
           py::gil_scoped_release release;
-          init_word2vec_input(data, rows, dim, seed);
+          init_word2vec_input(data, rows, dim, seed, scale, workers);
         },
-        py::arg("input"), py::arg("seed"));
+        py::arg("input"), py::arg("seed"), py::kw_only(), py::arg("scale") = 1.0f,
+        py::arg("workers") = 1,
+        "word2vec.c's init of the input rows (uniform in [-0.5, 0.5) / dim, row r from its own\n"
+        "stream of `seed`), times `scale`, on `workers` threads (the same numbers for any count).");
 
   m.def("word2vec_window_update",
         [](py::array input, py::array output, py::array contexts, py::array targets, float alpha,

@@ -86,8 +86,12 @@ double word2vec_window_update(const Word2VecParams& params, const Word2VecModel&
                               float alpha);
 
 // Input vectors initialised like word2vec.c: uniform in [-0.5, 0.5) / dim,
-// each row from its own random stream (the same whatever the thread count).
-void init_word2vec_input(float* input, int64_t rows, int dim, uint64_t seed);
+// each row from its own random stream, so the numbers do not depend on the
+// thread count; times `scale` (FastText's n-gram rows; 1 leaves them as
+// they are). `workers` threads take consecutive row ranges: a FastText
+// matrix is 2M rows, 0.8 GB of fresh pages at d=100.
+void init_word2vec_input(float* input, int64_t rows, int dim, uint64_t seed, float scale = 1.0f,
+                         int workers = 1);
 
 namespace cuda {
 

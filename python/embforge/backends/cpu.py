@@ -74,8 +74,8 @@ class CpuBackend(Backend):
             input, output = (np.ascontiguousarray(a, dtype=np.float32) for a in initial)
             return input, output, storage
         input = np.empty((vocab_size + bucket, dim), dtype=np.float32)
-        _native.core.init_word2vec_input(input, seed)
-        input *= np.float32(scale)
+        # every core: the numbers do not depend on the thread count
+        _native.core.init_word2vec_input(input, seed, scale=scale, workers=os.cpu_count() or 1)
         return input, np.zeros((vocab_size, dim), dtype=np.float32), storage
 
     def train_fasttext_epoch(self, corpus: "EncodedCorpus", input: Any, output: Any, subwords: Any,
