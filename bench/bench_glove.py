@@ -50,7 +50,8 @@ from shared_data import CORPORA, HERE, quality  # noqa: E402
 sys.path.insert(0, os.path.join(HERE, "..", "python"))
 
 from embforge._native import core  # noqa: E402
-from embforge.cooccurrence import NO_SENTENCE_LIMIT, cooccurrence, parse_memory  # noqa: E402
+from embforge.cooccurrence import cooccurrence, parse_memory  # noqa: E402
+from embforge.cooccurrence_count import NO_SENTENCE_LIMIT  # noqa: E402
 from embforge.corpus import EncodedCorpus, encode  # noqa: E402
 from embforge.glove import GloVe  # noqa: E402
 

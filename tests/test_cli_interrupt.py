@@ -90,6 +90,18 @@ def test_ctrl_c_during_counting_keeps_nothing(long_corpus, tmp_path):
     assert not out.exists() and os.listdir(tmp_path) == ["stderr.txt"]
 
 
+def test_ctrl_c_while_counting_to_glove_binary_leaves_no_file(long_corpus, tmp_path):
+    # .bin goes straight to glove.c's file (cooccurrence_to_glove): the
+    # temporary beside the output goes with the interruption
+    out = tmp_path / "c.bin"
+    code, err = interrupt_when(["cooccur", long_corpus, "-o", str(out), "--threads", "1",
+                                "--window", "200", "--min-count", "1"], "counting", tmp_path,
+                               delay=0.2)
+    assert code == 130 and "Traceback" not in err, err
+    assert err.splitlines()[-1].startswith("embforge cooccur: interrupted (Ctrl-C): "), err
+    assert os.listdir(tmp_path) == ["stderr.txt"]
+
+
 def test_ctrl_c_during_finetuning_saves_the_classifier(tmp_path):
     pytest.importorskip("torch")
     from embforge.finetune import load_classifier

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
+import embforge
+
 from embforge._native import core
 from embforge.cooccurrence import Cooccurrence, cooccurrence
 from embforge.corpus import EncodedCorpus
@@ -18,6 +20,7 @@ from embforge.vocab import Vocabulary
 from conftest import interrupted_run_polled, open_files_under
 
 cooc_module = importlib.import_module("embforge.cooccurrence")
+count_module = importlib.import_module("embforge.cooccurrence_count")
 TINY = 1 << 16
 
 
@@ -153,10 +156,45 @@ def test_compressed_or_truncated_archive_cannot_be_mapped(tmp_path, in_memory):
 
 
 def test_ctrl_c_with_a_path_leaves_nothing(tmp_path, monkeypatch):
-    monkeypatch.setattr(cooc_module, "run_polled", interrupted_run_polled)
+    monkeypatch.setattr(count_module, "run_polled", interrupted_run_polled)
     with pytest.raises(KeyboardInterrupt):
         cooccurrence(corpus(), window=5, temp_dir=tmp_path, progress=False,
                      path=tmp_path / "x.npz")
+    assert os.listdir(tmp_path) == []
+
+
+def test_counted_straight_to_glove_binary_is_save_glove_binarys_file(tmp_path):
+    # the merge hands pieces of rows to the file in order, whatever thread
+    # finishes them: the same bytes for any thread count, budget or spill
+    text = corpus()
+    reference = cooccurrence(text, window=5, progress=False)
+    reference.save_glove_binary(tmp_path / "ref.bin")
+    expected = (tmp_path / "ref.bin").read_bytes()
+    for workers, memory in [(1, "64MB"), (3, "64MB"), (2, 1 << 16)]:
+        got = embforge.cooccurrence_to_glove(text, tmp_path / "c.bin", window=5, workers=workers,
+                                             memory=memory, temp_dir=tmp_path, progress=False,
+                                             vocab_path=tmp_path / "vocab.txt")
+        assert (tmp_path / "c.bin").read_bytes() == expected, (workers, memory)
+        assert got.nnz == reference.nnz and got.vocab == reference.vocab
+        assert Cooccurrence.load_glove_binary(tmp_path / "c.bin", tmp_path / "vocab.txt") == reference
+        assert sorted(os.listdir(tmp_path)) == ["c.bin", "ref.bin", "vocab.txt"]  # spills gone
+    if memory == 1 << 16:
+        assert got.stats["spilled_runs"] > 0  # the smallest budget spilled its runs
+
+
+def test_counting_to_glove_binary_refuses_a_gpu(tmp_path, device):
+    if device == "cpu":
+        pytest.skip("the CPU is the device that counts to the file (tested above)")
+    with pytest.raises(ValueError, match="runs on the CPU"):
+        embforge.cooccurrence_to_glove(corpus(), tmp_path / "c.bin", device=device)
+    assert os.listdir(tmp_path) == []
+
+
+def test_ctrl_c_while_counting_to_glove_binary_leaves_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(count_module, "run_polled", interrupted_run_polled)
+    with pytest.raises(KeyboardInterrupt):
+        embforge.cooccurrence_to_glove(corpus(), tmp_path / "c.bin", window=5, temp_dir=tmp_path,
+                                       progress=False)
     assert os.listdir(tmp_path) == []
 
 

@@ -19,6 +19,7 @@ from fake_device import host, on_device
 
 # The module, not the function `embforge.cooccurrence` that the package exports.
 cooc_module = importlib.import_module("embforge.cooccurrence")
+count_module = importlib.import_module("embforge.cooccurrence_count")
 TINY = 1 << 16  # the smallest budget: forces runs to spill even on small streams
 
 
@@ -315,7 +316,7 @@ def test_stop_request_removes_spill_files(tmp_path):
 
 
 def test_ctrl_c_raises_keyboard_interrupt_and_cleans_up(tmp_path, monkeypatch, device):
-    monkeypatch.setattr(cooc_module, "run_polled", interrupted_run_polled)
+    monkeypatch.setattr(count_module, "run_polled", interrupted_run_polled)
     vocab = Vocabulary([str(i) for i in range(50)], [1] * 50)
     ids = np.arange(20000, dtype=np.uint32) % 50
     corpus = EncodedCorpus(vocab, ids, np.arange(0, 20001, 40, dtype=np.int64), 20000, 0)

@@ -134,6 +134,7 @@ void flush(const Shared& s, Worker& w) {
   Run run;
   if (s.store.reserve_memory(keys * static_cast<int64_t>(sizeof(RunEntry)))) {
     run.memory.reserve(static_cast<size_t>(keys));
+    advise_huge_pages(run.memory.data(), static_cast<size_t>(keys) * sizeof(RunEntry));
     cooc::reduce_sorted(sorted, w.used, s.distance_bits, s.weight_fixed.data(),
                         [&](uint64_t key, uint64_t value) { run.memory.push_back({key, value}); });
   } else {
@@ -277,6 +278,9 @@ void check_params(const CooccurParams& p, const CorpusView& corpus, int64_t voca
   EMBFORGE_CHECK(!p.temp_dir.empty(), "temp_dir must name a directory for spilled runs");
   EMBFORGE_CHECK(!(p.fixed_point_output && p.result_to_files),
                  "fixed_point_output keeps the result in memory: result_to_files must be False");
+  EMBFORGE_CHECK(p.glove_fd < 0 || (!p.fixed_point_output && !p.result_to_files),
+                 "glove_fd writes the result as glove.c's records: fixed_point_output and "
+                 "result_to_files must be False");
   // A buffered update packs the pair key and the distance into 64 bits.
   const auto key_bits =
       static_cast<int>(std::bit_width(static_cast<uint64_t>(vocab) * static_cast<uint64_t>(vocab) - 1));
@@ -389,13 +393,18 @@ CooccurMatrix count(const CooccurParams& params, const CorpusView& corpus, int64
   // then only the merge threads' write buffers are held.
   int64_t result_bytes =
       result_bound * (params.fixed_point_output ? kBytesPerFixedResult : kBytesPerResult);
-  const bool to_files = !params.result_dir.empty() && !params.fixed_point_output &&
+  const bool to_glove = params.glove_fd >= 0;
+  const bool to_files = !to_glove && !params.result_dir.empty() && !params.fixed_point_output &&
                         (params.result_to_files ||
                          table_bytes + result_bytes + plan.fixed_bytes + reader_floor > params.memory_bytes);
   if (to_files) {
     merge.result_dir = params.result_dir;
     result_bytes = threads * std::min(result_bound, cooc::kResultBufferEntries) * kBytesPerResult;
   }
+  if (to_glove)  // a piece's records a thread (their buffer may double once), the staging block
+    result_bytes = threads * 2 * cooc::kPieceEntries * static_cast<int64_t>(sizeof(GloveRecord)) +
+                   (int64_t{4} << 20);
+  merge.result_bound = result_bound;
   const int64_t fixed = table_bytes + result_bytes + plan.fixed_bytes;
   if (fixed + store.memory_bytes() + reader_floor > params.memory_bytes)
     store.spill_until(std::max<int64_t>(0, params.memory_bytes - fixed - reader_floor));
@@ -413,7 +422,16 @@ CooccurMatrix count(const CooccurParams& params, const CorpusView& corpus, int64
       reader_budget / (threads * std::max<int64_t>(1, file_runs) * entry_bytes), kMinReaderEntries,
       kReaderEntries);
   peak = std::max(peak, fixed + store.memory_bytes() + threads * file_runs * merge.reader_entries * entry_bytes);
-  cooc::merge_to_coo(merge, out);
+  if (to_glove) {
+    GloveRecordWriter writer(params.glove_fd, 0, params.glove_name);
+    out.nnz = cooc::merge_to_glove(merge, writer);
+    writer.finish();
+    out.rows = MallocArray<int32_t>(0);
+    out.cols = MallocArray<int32_t>(0);
+    out.values = MallocArray<float>(0);
+  } else {
+    cooc::merge_to_coo(merge, out);
+  }
   stats.spilled_runs = store.spilled_runs();
   stats.spilled_bytes = store.spilled_bytes();
   stats.planned_peak_bytes = peak;

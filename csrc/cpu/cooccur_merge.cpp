@@ -6,6 +6,10 @@
 #include <memory>
 #include <string>
 
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+
 #include "embforge/balanced_split.h"
 #include "embforge/check.h"
 #include "embforge/file_io.h"
@@ -48,21 +52,14 @@ struct ResultFiles {
   AppendFile rows, cols, values;
 };
 
+// Where a merge thread's entries go: its own COO arrays (sized by its
+// range's bound; pages past what is written are never touched), emptied
+// into result files when it has them (cooccur.h: CooccurParams::result_dir).
 template <typename V>
-class RowMerger {
+class ColumnSink {
  public:
-  RowMerger(const MergeInput& in, int64_t r0, int64_t r1, Piece<V>& piece, ResultFiles* files)
-      : in_(in), l_(*in.layout), scale_(std::ldexp(1.0, -in.fraction_bits)), piece_(piece),
-        files_(files) {
-    const auto vocab = static_cast<uint64_t>(in.vocab);
-    int64_t bound = 0;
-    for (const Run& run : *in.runs) {
-      const RunSlice slice{&run, lower_bound(run, static_cast<uint64_t>(r0) * vocab),
-                           lower_bound(run, static_cast<uint64_t>(r1) * vocab)};
-      bound += slice.end - slice.first;
-      slices_.push_back(slice);
-    }
-    for (int64_t r = r0; r < r1; ++r) bound += dense_row_bound(l_, r);
+  ColumnSink(Piece<V>& piece, ResultFiles* files, int64_t bound, double scale)
+      : piece_(piece), files_(files), scale_(scale) {
     if (files_) bound = std::min(bound, kResultBufferEntries);  // a buffer, emptied into the files
     capacity_ = bound;
     piece.rows = MallocArray<int32_t>(bound);
@@ -73,21 +70,15 @@ class RowMerger {
     values_ = piece.values.data();
   }
 
-  void run(int64_t r0, int64_t r1) {
-    RunMerger merger(slices_, in_.reader_entries);
-    const auto vocab = static_cast<uint64_t>(in_.vocab);
-    for (int64_t block = r0; block < r1; block += kRowBlock) {
-      const int64_t block_end = std::min(r1, block + kRowBlock);
-      if (in_.table && l_.triangular) gather_columns(block, block_end);
-      for (int64_t r = block; r < block_end; ++r) {
-        if (in_.table) dense_row(r, r - block);
-        const uint64_t row_end = static_cast<uint64_t>(r + 1) * vocab;
-        while (!merger.done() && merger.key() < row_end) {
-          const RunEntry e = merger.pop();
-          emit(r, static_cast<int64_t>(e.key - static_cast<uint64_t>(r) * vocab), e.value);
-        }
-      }
-    }
+  void emit(int64_t r, int64_t c, uint64_t value) {
+    if (n_ == capacity_) write_out();  // only with files: in memory, capacity_ bounds the row range
+    rows_[n_] = static_cast<int32_t>(r);
+    cols_[n_] = static_cast<int32_t>(c);
+    store_value(values_ + n_, value, scale_);
+    ++n_;
+  }
+
+  void finish() {
     if (files_) {
       write_out();
       files_->rows.close();
@@ -106,15 +97,78 @@ class RowMerger {
     n_ = 0;
   }
 
+  Piece<V>& piece_;
+  ResultFiles* files_;
+  const double scale_;
+  int32_t* rows_;
+  int32_t* cols_;
+  V* values_;
+  int64_t n_ = 0;
+  int64_t capacity_ = 0;
+  int64_t written_ = 0;  // entries already in the files
+};
+
+// glove.c's records of a piece of rows, into a buffer the thread reuses:
+// values rounded to float32 first, as the COO result holds them, so the file
+// is the one Cooccurrence.save_glove_binary writes.
+class RecordSink {
+ public:
+  RecordSink(std::vector<GloveRecord>& records, double scale) : records_(records), scale_(scale) {
+    records_.clear();
+  }
   void emit(int64_t r, int64_t c, uint64_t value) {
-    if (value == 0) return;
-    if (n_ == capacity_) write_out();  // only with files: in memory, capacity_ bounds the row range
-    rows_[n_] = static_cast<int32_t>(r);
-    cols_[n_] = static_cast<int32_t>(c);
-    store_value(values_ + n_, value, scale_);
-    ++n_;
+    records_.push_back(GloveRecord{static_cast<int32_t>(r + 1), static_cast<int32_t>(c + 1),
+                                   static_cast<double>(fixed_to_float(value, scale_))});
+  }
+  void finish() {}
+
+ private:
+  std::vector<GloveRecord>& records_;
+  const double scale_;
+};
+
+// Merges rows [r0, r1): the dense cells of each row, then its run entries
+// (within a row the dense columns all precede the sparse ones).
+class RowMerger {
+ public:
+  RowMerger(const MergeInput& in, int64_t r0, int64_t r1)
+      : in_(in), l_(*in.layout), r0_(r0), r1_(r1) {
+    const auto vocab = static_cast<uint64_t>(in.vocab);
+    for (const Run& run : *in.runs) {
+      const RunSlice slice{&run, lower_bound(run, static_cast<uint64_t>(r0) * vocab),
+                           lower_bound(run, static_cast<uint64_t>(r1) * vocab)};
+      bound_ += slice.end - slice.first;
+      slices_.push_back(slice);
+    }
+    for (int64_t r = r0; r < r1; ++r) bound_ += dense_row_bound(l_, r);
   }
 
+  // The most entries the rows can give.
+  int64_t bound() const { return bound_; }
+
+  template <typename Sink>
+  void run(Sink& sink) {
+    RunMerger merger(slices_, in_.reader_entries);
+    const auto vocab = static_cast<uint64_t>(in_.vocab);
+    auto emit = [&](int64_t r, int64_t c, uint64_t value) {
+      if (value != 0) sink.emit(r, c, value);
+    };
+    for (int64_t block = r0_; block < r1_; block += kRowBlock) {
+      const int64_t block_end = std::min(r1_, block + kRowBlock);
+      if (in_.table && l_.triangular) gather_columns(block, block_end);
+      for (int64_t r = block; r < block_end; ++r) {
+        if (in_.table) dense_row(r, r - block, emit);
+        const uint64_t row_end = static_cast<uint64_t>(r + 1) * vocab;
+        while (!merger.done() && merger.key() < row_end) {
+          const RunEntry e = merger.pop();
+          emit(r, static_cast<int64_t>(e.key - static_cast<uint64_t>(r) * vocab), e.value);
+        }
+      }
+    }
+    sink.finish();
+  }
+
+ private:
   // Triangular table: the cells (c, r), c < r, of rows r in a block are
   // column reads; 8 neighbouring rows share each cache line read.
   void gather_columns(int64_t block, int64_t block_end) {
@@ -129,7 +183,8 @@ class RowMerger {
     }
   }
 
-  void dense_row(int64_t r, int64_t k) {
+  template <typename Emit>
+  void dense_row(int64_t r, int64_t k, Emit& emit) {
     const uint64_t* row = in_.table + l_.offset[r];
     const int64_t lim = l_.limit[r];
     if (!l_.triangular) {
@@ -145,22 +200,15 @@ class RowMerger {
 
   const MergeInput& in_;
   const DenseLayout& l_;
-  const double scale_;
-  Piece<V>& piece_;
-  ResultFiles* files_;
+  const int64_t r0_, r1_;
   std::vector<RunSlice> slices_;
+  int64_t bound_ = 0;
   std::vector<uint64_t> column_cells_;
   int64_t columns_ = 0;
-  int32_t* rows_;
-  int32_t* cols_;
-  V* values_;
-  int64_t n_ = 0;
-  int64_t capacity_ = 0;
-  int64_t written_ = 0;  // entries already in the files
 };
 
-// Row boundaries giving each thread about the same number of cells and entries.
-std::vector<int64_t> split_rows(const MergeInput& in) {
+// Row boundaries giving `parts` ranges about the same number of cells and entries.
+std::vector<int64_t> split_rows(const MergeInput& in, int parts) {
   const int64_t vocab = in.vocab;
   std::vector<int64_t> dense_before(static_cast<size_t>(vocab) + 1, 0);
   for (int64_t r = 0; r < vocab; ++r) dense_before[r + 1] = dense_before[r] + dense_row_bound(*in.layout, r);
@@ -169,7 +217,7 @@ std::vector<int64_t> split_rows(const MergeInput& in) {
     for (const Run& run : *in.runs) w += lower_bound(run, static_cast<uint64_t>(r) * static_cast<uint64_t>(vocab));
     return w;
   };
-  return balanced_row_bounds(in.threads, vocab, work_before);
+  return balanced_row_bounds(parts, vocab, work_before);
 }
 
 // Moves `piece` to [at, at + n) of `out`, from its tail, freeing as it goes.
@@ -186,14 +234,15 @@ void move_tail_first(MallocArray<T>& piece, int64_t n, MallocArray<T>& out, int6
 
 template <typename V>
 void merge_rows(const MergeInput& in, CooccurMatrix& out, MallocArray<V>& out_values) {
-  const std::vector<int64_t> first = in.threads > 1 ? split_rows(in) : std::vector<int64_t>{0, in.vocab};
+  const std::vector<int64_t> first = in.threads > 1 ? split_rows(in, in.threads) : std::vector<int64_t>{0, in.vocab};
   const int threads = static_cast<int>(first.size()) - 1;
   std::vector<Piece<V>> pieces(threads);
   run_workers(threads, nullptr, [&](int t) {
     std::unique_ptr<ResultFiles> files;
     if (!in.result_dir.empty()) files = std::make_unique<ResultFiles>(in.result_dir, t);
-    RowMerger<V> merger(in, first[t], first[t + 1], pieces[t], files.get());
-    merger.run(first[t], first[t + 1]);
+    RowMerger merger(in, first[t], first[t + 1]);
+    ColumnSink<V> sink(pieces[t], files.get(), merger.bound(), std::ldexp(1.0, -in.fraction_bits));
+    merger.run(sink);
   });
   int64_t total = 0;
   for (const Piece<V>& p : pieces) total += p.n;
@@ -221,7 +270,70 @@ void merge_rows(const MergeInput& in, CooccurMatrix& out, MallocArray<V>& out_va
   out.nnz = total;
 }
 
+// Pieces of the merge leave for the file in their order, whichever thread
+// finishes them: a thread waits for its turn (the pieces before its own are
+// taken earlier, so some thread is merging each), then appends. A failed
+// thread releases the others.
+class InOrder {
+ public:
+  explicit InOrder(GloveRecordWriter& out) : out_(out) {}
+
+  // false: another thread failed; nothing more is written.
+  bool put(int64_t piece, const std::vector<GloveRecord>& records) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    turn_.wait(lock, [&] { return next_ == piece || failed_; });
+    if (failed_) return false;
+    out_.append(records.data(), static_cast<int64_t>(records.size()));
+    ++next_;
+    turn_.notify_all();
+    return true;
+  }
+
+  void fail() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    failed_ = true;
+    turn_.notify_all();
+  }
+
+ private:
+  GloveRecordWriter& out_;
+  std::mutex mutex_;
+  std::condition_variable turn_;
+  int64_t next_ = 0;
+  bool failed_ = false;
+};
+
 }  // namespace
+
+int64_t merge_to_glove(const MergeInput& in, GloveRecordWriter& out) {
+  EMBFORGE_CHECK(!in.fixed_point && in.result_dir.empty(),
+                 "glove.c's records are written from float values, without result files");
+  // Many more pieces than threads: a thread waits for its turn at most
+  // about one piece's time, and holds one piece's records.
+  const int64_t work = in.result_bound;
+  const int parts = static_cast<int>(std::clamp<int64_t>(
+      std::max<int64_t>(in.threads * kPiecesPerThread, work / kPieceEntries), 1,
+      std::max<int64_t>(in.vocab, 1)));
+  const std::vector<int64_t> first = split_rows(in, parts);
+  const double scale = std::ldexp(1.0, -in.fraction_bits);
+  InOrder in_order(out);
+  std::atomic<int64_t> next_piece{0};
+  run_workers(in.threads, nullptr, [&](int) {
+    std::vector<GloveRecord> records;
+    try {
+      for (int64_t piece = next_piece++; piece < parts; piece = next_piece++) {
+        RowMerger merger(in, first[piece], first[piece + 1]);
+        RecordSink sink(records, scale);
+        merger.run(sink);
+        if (!in_order.put(piece, records)) return;
+      }
+    } catch (...) {
+      in_order.fail();
+      throw;
+    }
+  });
+  return out.records();
+}
 
 void merge_to_coo(const MergeInput& in, CooccurMatrix& out) {
   if (in.fixed_point) {

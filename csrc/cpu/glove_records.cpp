@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <memory>
+#include <new>
 
 #include "embforge/check.h"
 #include "embforge/file_io.h"
@@ -16,111 +16,117 @@
 namespace embforge {
 namespace {
 
-// glove.c's CREC, packed as it is on disk.
-struct Record {
-  int32_t word1;
-  int32_t word2;
-  double value;
-};
-static_assert(sizeof(Record) == 16, "glove.c's records are 16 bytes");
 static_assert(std::endian::native == std::endian::little,
               "the records are written in host byte order, and glove.c's files are little-endian");
 
-// 64k records (1 MiB) a write: large enough that the system call is noise,
-// small enough that the buffer stays in L2 between fills; a multiple of any
-// block size direct I/O asks for.
-constexpr int64_t kPiece = int64_t{1} << 16;
-constexpr int64_t kPieceBytes = kPiece * static_cast<int64_t>(sizeof(Record));
+// 4 MiB a write: large enough that the system call is noise, small enough to
+// stay in the caches between fills; a multiple of any block size direct I/O
+// asks for.
+constexpr int64_t kStagingBytes = int64_t{4} << 20;
 constexpr int64_t kDirectAlign = 4096;
-// Below this a file is written through the page cache: direct I/O saves
-// nothing on small files and its padded tail costs a truncate.
-constexpr int64_t kDirectMinBytes = int64_t{8} << 20;
-
-// Direct I/O on `fd` for as long as it lives: the records skip the page
-// cache. The file is fsynced by the caller anyway (saves are atomic and
-// durable), and on a VM a fresh page-cache page costs as much as the disk:
-// 310 MB went to disk in 0.13 s direct against 0.72-0.81 s buffered and
-// fsynced. Not every filesystem takes it (tmpfs refuses the flag, some
-// accept it and refuse the writes): then the writes go through the cache.
-class DirectIo {
- public:
-  explicit DirectIo(int fd) : fd_(fd), flags_(::fcntl(fd, F_GETFL)) {
-#ifdef O_DIRECT
-    on_ = flags_ >= 0 && ::fcntl(fd, F_SETFL, flags_ | O_DIRECT) == 0;
-#endif
-  }
-  ~DirectIo() { off(); }
-  DirectIo(const DirectIo&) = delete;
-  DirectIo& operator=(const DirectIo&) = delete;
-  bool on() const { return on_; }
-  void off() {
-    if (on_) ::fcntl(fd_, F_SETFL, flags_);
-    on_ = false;
-  }
-
- private:
-  int fd_;
-  int flags_;
-  bool on_ = false;
-};
-
-struct FreeDeleter {
-  void operator()(void* p) const { std::free(p); }
-};
+// Records packed at a time by write_glove_records (1 MiB, in L2).
+constexpr int64_t kPackRecords = int64_t{1} << 16;
 
 }  // namespace
+
+void GloveRecordWriter::Free::operator()(void* p) const { std::free(p); }
+
+GloveRecordWriter::GloveRecordWriter(int fd, int64_t offset, std::string what)
+    : fd_(fd), what_(std::move(what)), flags_(::fcntl(fd, F_GETFL)),
+      size_before_(::lseek(fd, 0, SEEK_END)), at_(offset),
+      staging_(static_cast<char*>(std::aligned_alloc(kDirectAlign, kStagingBytes))) {
+  EMBFORGE_CHECK(fd >= 0, "fd must be an open file descriptor, got ", fd);
+  EMBFORGE_CHECK(offset >= 0, "offset must be >= 0, got ", offset);
+  if (!staging_) throw std::bad_alloc();
+  if (flags_ < 0) throw FileError(errno, what_, "cannot use " + what_ + ": " + std::strerror(errno));
+}
+
+GloveRecordWriter::~GloveRecordWriter() { set_direct(false); }
+
+void GloveRecordWriter::set_direct(bool on) {
+#ifdef O_DIRECT
+  if (on == direct_) return;
+  direct_ = on && ::fcntl(fd_, F_SETFL, flags_ | O_DIRECT) == 0;
+  if (!on) ::fcntl(fd_, F_SETFL, flags_);
+#else
+  (void)on;
+#endif
+}
+
+void GloveRecordWriter::append(const GloveRecord* records, int64_t n) {
+  const char* from = reinterpret_cast<const char*>(records);
+  int64_t bytes = n * static_cast<int64_t>(sizeof(GloveRecord));
+  records_ += n;
+  while (bytes > 0) {
+    const int64_t take = std::min(bytes, kStagingBytes - staged_);
+    std::memcpy(staging_.get() + staged_, from, static_cast<size_t>(take));
+    staged_ += take;
+    from += take;
+    bytes -= take;
+    if (staged_ == kStagingBytes) flush_block();
+  }
+}
+
+void GloveRecordWriter::flush_block() {
+  if (!direct_tried_) {
+    direct_tried_ = true;
+    if (at_ % kDirectAlign == 0 && size_before_ >= 0) set_direct(true);
+  }
+  write_direct_or_buffered(staged_, staged_);
+  at_ += staged_;
+  staged_ = 0;
+}
+
+// Direct writes are whole blocks (`padded` bytes, zeros past `bytes`); a
+// refused one (EINVAL: the filesystem takes the flag, not the I/O) or a
+// short one is written again through the page cache, as is the rest.
+void GloveRecordWriter::write_direct_or_buffered(int64_t bytes, int64_t padded) {
+  if (direct_) {
+    const ssize_t wrote = ::pwrite(fd_, staging_.get(), static_cast<size_t>(padded), at_);
+    if (wrote == padded) {
+      padded_end_ = std::max(padded_end_, at_ + padded);
+      return;
+    }
+    set_direct(false);
+  }
+  all_direct_ = false;
+  write_at(fd_, staging_.get(), static_cast<size_t>(bytes), at_, what_);
+}
+
+bool GloveRecordWriter::finish() {
+  if (staged_ > 0) {
+    const int64_t padded = (staged_ + kDirectAlign - 1) / kDirectAlign * kDirectAlign;
+    std::memset(staging_.get() + staged_, 0, static_cast<size_t>(padded - staged_));
+    if (!direct_tried_) all_direct_ = false;  // under one block: the page cache
+    // a padded block must not overwrite what the file held past the records
+    if (size_before_ > at_) set_direct(false);
+    write_direct_or_buffered(staged_, padded);
+    at_ += staged_;
+    staged_ = 0;
+  }
+  set_direct(false);
+  const int64_t size = std::max<int64_t>(at_, size_before_);
+  if (padded_end_ > size && ::ftruncate(fd_, static_cast<off_t>(size)) != 0)
+    throw FileError(errno, what_, "cannot truncate " + what_ + ": " + std::strerror(errno));
+  return all_direct_ && records_ > 0;
+}
 
 bool write_glove_records(int fd, int64_t offset, const int32_t* rows, const int32_t* cols,
                          const float* values, int64_t n, const std::string& what) {
   EMBFORGE_CHECK(n >= 0, "n must be >= 0, got ", n);
-  EMBFORGE_CHECK(offset >= 0, "offset must be >= 0, got ", offset);
-  const int64_t bytes = n * static_cast<int64_t>(sizeof(Record));
-  const int64_t end = offset + bytes;
+  GloveRecordWriter writer(fd, offset, what);
   // One thread: packing is cheap next to the write, and buffered writes to
   // one file are serialised by its inode lock (ext4, xfs), where a second
   // writer only spins (measured: 15% of the command's CPU time with two).
-  std::unique_ptr<Record, FreeDeleter> buffer(
-      static_cast<Record*>(std::aligned_alloc(kDirectAlign, static_cast<size_t>(kPieceBytes))));
-  if (!buffer) throw std::bad_alloc();
-  const off_t size_before = ::lseek(fd, 0, SEEK_END);
-  DirectIo direct(fd);
-  if (offset % kDirectAlign != 0 || bytes < kDirectMinBytes || size_before < 0) direct.off();
-  int64_t padded_end = 0;  // the end of the last padded direct write
-  bool all_direct = direct.on();
-  for (int64_t begin = 0; begin < n; begin += kPiece) {
-    const int64_t count = std::min(kPiece, n - begin);
-    Record* out = buffer.get();
-    for (int64_t i = 0; i < count; ++i) {
-      const int64_t at = begin + i;
-      out[i] = Record{rows[at] + 1, cols[at] + 1, static_cast<double>(values[at])};
-    }
-    const int64_t piece_offset = offset + begin * static_cast<int64_t>(sizeof(Record));
-    auto piece_bytes = count * static_cast<int64_t>(sizeof(Record));
-    if (direct.on()) {
-      // Direct writes are whole blocks: the last one is padded with zeros
-      // and the file cut back to its size below.
-      const int64_t padded = (piece_bytes + kDirectAlign - 1) / kDirectAlign * kDirectAlign;
-      std::memset(reinterpret_cast<char*>(out) + piece_bytes, 0,
-                  static_cast<size_t>(padded - piece_bytes));
-      const ssize_t wrote = ::pwrite(fd, out, static_cast<size_t>(padded), piece_offset);
-      if (wrote == padded) {
-        padded_end = piece_offset + padded;
-        continue;
-      }
-      // Refused (EINVAL: the filesystem takes the flag, not the I/O) or
-      // short: this piece and the rest go through the page cache.
-      direct.off();
-      all_direct = false;
-    }
-    write_at(fd, out, static_cast<size_t>(piece_bytes), piece_offset, what);
+  std::unique_ptr<GloveRecord[]> packed(new GloveRecord[static_cast<size_t>(std::min(kPackRecords, std::max<int64_t>(n, 1)))]);
+  for (int64_t begin = 0; begin < n; begin += kPackRecords) {
+    const int64_t count = std::min(kPackRecords, n - begin);
+    for (int64_t i = 0; i < count; ++i)
+      packed[i] = GloveRecord{rows[begin + i] + 1, cols[begin + i] + 1,
+                              static_cast<double>(values[begin + i])};
+    writer.append(packed.get(), count);
   }
-  direct.off();
-  // A padded last block ran past the records: cut it back, never below the
-  // size the file had before.
-  const int64_t size = std::max<int64_t>(end, size_before);
-  if (padded_end > size && ::ftruncate(fd, static_cast<off_t>(size)) != 0)
-    throw FileError(errno, what, "cannot truncate " + what + ": " + std::strerror(errno));
-  return all_direct;
+  return writer.finish();
 }
 
 }  // namespace embforge

@@ -93,11 +93,14 @@ void bind_cooccur_params(py::module_& m) {
                      "fixed-point grid (-1: from this corpus; parts of one count pass "
                      "cooccurrence_fraction_bits of the whole)")
       .def_readwrite("fixed_point_output", &CooccurParams::fixed_point_output,
-                     "values as the exact int64 fixed-point sums (in memory only; CPU)");
+                     "values as the exact int64 fixed-point sums (in memory only; CPU)")
+      .def_readwrite("glove_fd", &CooccurParams::glove_fd,
+                     "an open file the result goes to as glove.c's records (-1: memory)")
+      .def_readwrite("glove_name", &CooccurParams::glove_name, "that file's name, for errors");
   def_fields_init_repr(params, "CooccurParams",
                        {"window", "symmetric", "distance_weighting", "workers", "memory_bytes", "temp_dir",
                         "max_product", "result_dir", "result_to_files", "fraction_bits",
-                        "fixed_point_output"});
+                        "fixed_point_output", "glove_fd", "glove_name"});
 }
 
 void bind_glove(py::module_& m) {
@@ -138,7 +141,8 @@ void bind_glove(py::module_& m) {
         py::arg("progress") = py::none(),
         "Co-occurrence counts (rows, cols, values, stats), sorted by (row, col); see cooccur.h.\n"
         "With result_dir, a result written to files there leaves the arrays empty and lists the\n"
-        "entries of each thread's files in stats['result_file_counts']. With\n"
+        "entries of each thread's files in stats['result_file_counts']; with glove_fd, the result\n"
+        "is in that file and stats['nnz'] says how many records it holds. With\n"
         "params.fixed_point_output, values are the int64 fixed-point sums (multiples of\n"
         "2^-stats['fraction_bits']).");
 

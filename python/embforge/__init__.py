@@ -6,6 +6,7 @@
 """
 from ._native import cuda_available, cuda_unavailable_reason, device_info
 from .cooccurrence import Cooccurrence, cooccurrence
+from .cooccurrence_count import cooccurrence_to_glove
 from .corpus import EncodedCorpus, encode
 from .fasttext import FastText, load_facebook_model, load_facebook_vectors, save_facebook_model
 from .fasttext_kv import FastTextKeyedVectors
@@ -19,7 +20,7 @@ __version__ = "0.1.0"
 
 __all__ = ["Cooccurrence", "EncodedCorpus", "FastText", "FastTextKeyedVectors", "GloVe",
            "KeyedVectors", "Tokenizer", "Vocabulary", "Word2Vec",
-           "cooccurrence", "cuda_available", "cuda_unavailable_reason", "device_info", "encode",
+           "cooccurrence", "cooccurrence_to_glove", "cuda_available", "cuda_unavailable_reason", "device_info", "encode",
            "load_facebook_model", "load_facebook_vectors", "save_facebook_model", "simd_level"]
 
 

@@ -19,6 +19,8 @@ class CooccurParams:
     distance_weighting: bool
     fixed_point_output: bool
     fraction_bits: int
+    glove_fd: int
+    glove_name: str
     max_product: int
     memory_bytes: int
     result_dir: str
@@ -28,7 +30,8 @@ class CooccurParams:
     window: int
     workers: int
     def __init__(self, *, distance_weighting: bool = ..., fixed_point_output: bool = ...,
-                 fraction_bits: int = ..., max_product: int = ..., memory_bytes: int = ...,
+                 fraction_bits: int = ..., glove_fd: int = ..., glove_name: str = ...,
+                 max_product: int = ..., memory_bytes: int = ...,
                  result_dir: str = ..., result_to_files: bool = ..., symmetric: bool = ...,
                  temp_dir: str = ..., window: int = ..., workers: int = ...) -> None: ...
 

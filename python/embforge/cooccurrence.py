@@ -20,21 +20,20 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional, Tuple, cast
 
 import numpy as np
 
 from ._typing import Corpus, Memory, StrPath
 from . import _native
-from ._checks import MIN_MEMORY, check_number, parse_memory
+from ._checks import parse_memory
 from .backends import get_backend
-from .corpus import EncodedCorpus, encode, stream_memory
+from .cooccurrence_count import prepare_count, run_count
+from .corpus import EncodedCorpus
 from .distributed.group import resolve_group
 from .io import cooc_file
 from .io.archive import read_archive
 from .io.atomic import atomic_write
-from .progress import make_bar, run_polled
 from .vocab import Vocabulary
 from .backends.base import CooccurrenceCount
 
@@ -48,7 +47,6 @@ logger = logging.getLogger(__name__)
 FORMAT_MAGIC = "embforge.Cooccurrence"
 FORMAT_VERSION = 1
 GLOVE_RECORD = np.dtype([("word1", "<i4"), ("word2", "<i4"), ("value", "<f8")])  # glove.c's CREC
-NO_SENTENCE_LIMIT = 1 << 62     # cooccur never splits a line
 _RECORDS_PER_CHUNK = 1 << 20    # GloVe binary I/O in 16 MiB pieces
 
 
@@ -455,77 +453,31 @@ def cooccurrence(corpus: "Corpus | EncodedCorpus", vocab: Optional[Vocabulary] =
     if partitioned and path is not None:
         raise ValueError("path= writes one process's count; a distributed count is held in "
                          "partitions: gather() the matrix, then save it")
-    window = int(check_number("window", window, 1, 1 << 20, integer=True))
-    workers = ((os.cpu_count() or 1) if workers is None
-               else int(check_number("workers", workers, 1, 1024, integer=True)))
-    memory_bytes = parse_memory(memory)
-    max_product = int(check_number("max_product", max_product, -1, integer=True))
-    if temp_dir is not None and not os.path.isdir(os.fspath(temp_dir)):
-        error = NotADirectoryError if os.path.exists(os.fspath(temp_dir)) else FileNotFoundError
-        raise error(f"temp_dir {os.fspath(temp_dir)!r} is not a directory")
+    prepared = prepare_count(backend, corpus, vocab, window=window, min_count=min_count,
+                             max_vocab_size=max_vocab_size, workers=workers, memory=memory,
+                             temp_dir=temp_dir, max_product=max_product, group=group)
+    encoded = prepared.encoded
+    settings: Dict[str, Any] = dict(window=prepared.window, symmetric=bool(symmetric),
+                                    distance_weighting=bool(distance_weighting))
 
-    if isinstance(corpus, EncodedCorpus):
-        if vocab is not None and vocab != corpus.vocab:
-            raise ValueError("the EncodedCorpus was encoded with another vocabulary than `vocab`")
-        encoded = corpus
-    else:
-        share = stream_memory(memory_bytes)
-        encoded = encode(corpus, vocab=vocab, min_count=min_count, max_vocab_size=max_vocab_size,
-                         max_sentence_length=NO_SENTENCE_LIMIT, process_group=group,
-                         memory=share, temp_dir=temp_dir, vocab_memory=memory_bytes,
-                         workers=workers)
-        if backend.device == "cpu":
-            # The corpus's share is set aside whether the stream is in RAM or
-            # mapped: it also pays for what counting's plan does not see (the
-            # vocabulary, the interpreter's objects, the allocator's slack;
-            # 20-50 MB over the plan measured at 1 GB). A GPU's budget is its
-            # workspace in device memory.
-            memory_bytes = max(MIN_MEMORY, memory_bytes - max(share, encoded.ram_bytes))
-    if len(encoded.vocab) == 0 or encoded.n_tokens == 0:
-        raise ValueError("the corpus has no in-vocabulary words (empty corpus, or min_count too high)")
-
-    settings: Dict[str, Any] = dict(window=window, symmetric=bool(symmetric),
-                    distance_weighting=bool(distance_weighting))
-    logger.info("co-occurrence on %s: counting %d tokens, vocabulary of %d words", backend.device,
-                encoded.n_tokens, len(encoded.vocab))
-    native_progress = _native.core.Progress()
-    bar = make_bar(progress if group is None or group.rank == 0 else False, encoded.n_tokens,
-                   "co-occurrence", "word")
-    started = time.perf_counter()
-
-    def count() -> CooccurrenceCount:
+    def count(native_progress: Any) -> CooccurrenceCount:
         if partitioned:
             return backend.count_cooccurrence_partition(
-                encoded, cast("Group", group), **settings, workers=workers, memory_bytes=memory_bytes,
-                temp_dir=temp_dir, max_product=max_product, progress=native_progress)
+                encoded, cast("Group", group), **settings, workers=prepared.workers,
+                memory_bytes=prepared.memory_bytes, temp_dir=temp_dir,
+                max_product=prepared.max_product, progress=native_progress)
         return backend.count_cooccurrences(
-            encoded, **settings, workers=workers, memory=memory, memory_bytes=memory_bytes,
-            temp_dir=temp_dir, max_product=max_product, path=path,
+            encoded, **settings, workers=prepared.workers, memory=memory,
+            memory_bytes=prepared.memory_bytes, temp_dir=temp_dir,
+            max_product=prepared.max_product, path=path,
             archive_config=dict(format=FORMAT_MAGIC, version=FORMAT_VERSION, **settings),
             progress=native_progress)
 
-    def poll() -> None:
-        if bar is not None:
-            bar.update(native_progress.work_done - bar.n)
-
-    try:
-        result, interrupted = run_polled(backend.on_caller_stream(count), native_progress, poll)
-    finally:
-        if bar is not None:
-            bar.close()
-    stats = result.stats
-    if stats["stopped"]:
-        raise KeyboardInterrupt("co-occurrence counting stopped; nothing was kept")
-    if interrupted:  # Ctrl-C came once the count was whole (e.g. while it was being written)
-        kept = f"the matrix was written to {os.fspath(path)}" if path is not None else \
-            "the matrix was not kept"
-        raise KeyboardInterrupt(f"co-occurrence counting had finished before Ctrl-C; {kept}")
-    stats["seconds"] = time.perf_counter() - started
-    stats["raw_tokens"] = encoded.raw_tokens
-    logger.info("co-occurrence on %s: %d nonzeros from %d tokens in %.2fs", backend.device,
-                len(result.values), encoded.n_tokens, stats["seconds"])
+    kept = (f"the matrix was written to {os.fspath(path)}" if path is not None
+            else "the matrix was not kept")
+    result = run_count(backend, encoded, count, progress=progress,
+                       show_bar=group is None or group.rank == 0, kept=kept)
     matrix = Cooccurrence(result.rows, result.cols, result.values, encoded.vocab, **settings,
-                          stats=stats, check=False, source=result.source, device=backend.device,
-                          group=group if partitioned else None)
+                          stats=result.stats, check=False, source=result.source,
+                          device=backend.device, group=group if partitioned else None)
     return matrix if keep_on_device else matrix.to_host()
-

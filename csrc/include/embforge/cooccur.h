@@ -73,6 +73,14 @@ struct CooccurParams {
   // the result then stays in memory (result_dir is not used and
   // result_to_files is refused).
   bool fixed_point_output = false;
+  // CPU: the result goes to this open file, from its start, as glove.c's
+  // records (glove_records.h) instead of memory: CooccurMatrix then holds
+  // only nnz, and the merge only a piece of the result a thread, however
+  // large the result. The caller fsyncs and closes the file (atomic saves);
+  // glove_name names it in errors. Not with fixed_point_output or
+  // result_to_files.
+  int glove_fd = -1;
+  std::string glove_name = "the co-occurrence file";
 };
 
 constexpr int64_t kMinCooccurMemory = int64_t{1} << 16;  // 64 KiB

@@ -1,20 +1,69 @@
 // glove.c's co-occurrence file: records of int32 word1, int32 word2, float64
-// value (its CREC), little-endian, word ids 1-based, written from the COO
-// arrays of a count without building the records in memory first.
+// value (its CREC), little-endian, word ids 1-based, written from a count
+// without building the records in memory first.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace embforge {
 
-// Writes records for entries [0, n) of (rows, cols, values) (0-based ids) to
-// `fd` at byte `offset` (pwrite: the descriptor's position does not move).
-// Pieces are packed into one small buffer, reused: only the file's pages are
-// new memory, where a records array would add 16 bytes a nonzero. Large
-// writes at block-aligned offsets skip the page cache (direct I/O) where the
-// filesystem allows it; returns whether every byte went that way. A failed
-// write is a FileError naming `what`.
+struct GloveRecord {
+  int32_t word1;
+  int32_t word2;
+  double value;
+};
+static_assert(sizeof(GloveRecord) == 16, "glove.c's records are 16 bytes");
+
+// Appends records to an open file from byte `offset` on, through a staging
+// buffer of whole blocks. Once a file outgrows the buffer, and where the
+// offset is block-aligned and the filesystem allows it, the blocks skip the
+// page cache (direct I/O): the caller fsyncs the file anyway (saves are
+// atomic and durable), and on a VM a fresh page-cache page costs as much as
+// the disk (310 MB took 0.13 s direct against 0.72-0.81 s buffered and
+// fsynced). finish() writes the tail (a padded block, the file then cut back
+// to the records' end, never below the size it had) and must be called for
+// the file to be whole. Failed writes are FileError naming `what`. One thread
+// at a time.
+class GloveRecordWriter {
+ public:
+  GloveRecordWriter(int fd, int64_t offset, std::string what);
+  ~GloveRecordWriter();
+  GloveRecordWriter(const GloveRecordWriter&) = delete;
+  GloveRecordWriter& operator=(const GloveRecordWriter&) = delete;
+
+  void append(const GloveRecord* records, int64_t n);
+  // Returns whether every byte went past the page cache.
+  bool finish();
+  int64_t records() const { return records_; }
+
+ private:
+  void flush_block();
+  void write_direct_or_buffered(int64_t bytes, int64_t padded);
+  void set_direct(bool on);
+
+  int fd_;
+  std::string what_;
+  int flags_;
+  off_t size_before_;
+  int64_t at_;                 // where the staged bytes go in the file
+  int64_t padded_end_ = 0;     // the end of the last padded direct write
+  int64_t records_ = 0;
+  int64_t staged_ = 0;         // bytes in the staging buffer
+  bool direct_ = false;
+  bool direct_tried_ = false;  // direct I/O is chosen once, at the first full block
+  bool all_direct_ = true;
+  struct Free {
+    void operator()(void* p) const;
+  };
+  std::unique_ptr<char, Free> staging_;
+};
+
+// The records of entries [0, n) of (rows, cols, values) (0-based ids) at
+// byte `offset` of `fd`, with a GloveRecordWriter; returns its finish().
 bool write_glove_records(int fd, int64_t offset, const int32_t* rows, const int32_t* cols,
                          const float* values, int64_t n, const std::string& what);
 

@@ -139,6 +139,17 @@ class Backend:
         `path`, or past the budget) is an archive headed by `archive_config`."""
         raise NotImplementedError
 
+    def count_cooccurrences_to_glove(self, encoded: "EncodedCorpus", fd: int, name: str, *,
+                                     window: int, symmetric: bool, distance_weighting: bool,
+                                     workers: int, memory_bytes: int,
+                                     temp_dir: Optional[StrPath], max_product: int,
+                                     progress: Any) -> CooccurrenceCount:
+        """The matrix written from the start of the open file `fd` as glove.c's
+        records (`name` in errors), never held in memory; the count's arrays
+        are empty and stats["nnz"] is the number of records."""
+        raise ValueError(f"counting straight to glove.c's file runs on the CPU, not {self.device!r}: "
+                         "count with cooccurrence(..., device=...), then save_glove_binary(path)")
+
     def count_cooccurrence_partition(self, encoded: "EncodedCorpus", group: "Group", *,
                                      window: int, symmetric: bool, distance_weighting: bool,
                                      workers: int, memory_bytes: int, temp_dir: Optional[StrPath],

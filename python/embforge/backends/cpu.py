@@ -121,6 +121,23 @@ class CpuBackend(Backend):
                            "%.0f MB", len(values), len(values) * 12 / 1e6, memory_bytes / 1e6)
         return CooccurrenceCount(rows, cols, values, stats, source)
 
+    def count_cooccurrences_to_glove(self, encoded: "EncodedCorpus", fd: int, name: str, *,
+                                     window: int, symmetric: bool, distance_weighting: bool,
+                                     workers: int, memory_bytes: int,
+                                     temp_dir: Optional[StrPath], max_product: int,
+                                     progress: Any) -> CooccurrenceCount:
+        spill_dir = tempfile.mkdtemp(prefix="embforge-cooccur-", dir=temp_dir)
+        try:
+            params = _native.core.CooccurParams(
+                window=window, symmetric=symmetric, distance_weighting=distance_weighting,
+                workers=workers, memory_bytes=memory_bytes, temp_dir=spill_dir,
+                max_product=max_product, glove_fd=fd, glove_name=name)
+            rows, cols, values, stats = _native.core.count_cooccurrences(
+                encoded.ids, encoded.offsets, len(encoded.vocab), params, progress=progress)
+        finally:
+            shutil.rmtree(spill_dir, ignore_errors=True)
+        return CooccurrenceCount(rows, cols, values, stats)
+
     def count_cooccurrence_partition(self, encoded: "EncodedCorpus", group: "Group", *,
                                      window: int, symmetric: bool, distance_weighting: bool,
                                      workers: int, memory_bytes: int, temp_dir: Optional[StrPath],

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any, Dict
 
 from ..backends import get_backend
 from ..cooccurrence import cooccurrence
+from ..cooccurrence_count import cooccurrence_to_glove
 from ..vocab import Vocabulary
-from .common import corpus_arg, join_job
+from .common import Job, corpus_arg, join_job
 
 __all__ = ["add_cooccur_parser", "run_cooccur"]
 
@@ -38,10 +40,19 @@ def run_cooccur(args: argparse.Namespace) -> int:
     job = join_job(args.device)
     vocab = Vocabulary.load(args.vocab) if args.vocab else None
     glove_binary = args.output.endswith(".bin")
+    if glove_binary and job.world_size == 1 and get_backend(args.device).counts_to_file:
+        # straight to glove.c's file: the matrix is never held in memory
+        written = cooccurrence_to_glove(
+            corpus_arg(args.corpus), args.output, vocab, vocab_path=args.vocab_out,
+            window=args.window, symmetric=not args.asymmetric,
+            distance_weighting=not args.no_distance_weighting, min_count=args.min_count,
+            max_vocab_size=args.max_vocab, workers=args.threads, memory=args.memory,
+            temp_dir=args.temp_dir, progress=False if args.quiet else None, device=args.device)
+        _report(job, written.nnz, len(written.vocab), written.stats, args)
+        return 0
     # Where the device can (the CPU, one process), the counts stream straight
-    # into the .npz file (path=); otherwise, and for GloVe's binary format,
-    # the matrix is held in memory (a torchrun job's gathered on rank 0) and
-    # saved after.
+    # into the .npz file (path=); otherwise (a GPU, a torchrun job's matrix
+    # gathered on rank 0) the matrix is held in memory and saved after.
     to_file = (not glove_binary and job.world_size == 1
                and get_backend(args.device).counts_to_file)
     matrix = cooccurrence(corpus_arg(args.corpus), vocab, window=args.window,
@@ -52,7 +63,6 @@ def run_cooccur(args: argparse.Namespace) -> int:
                           device=args.device, progress=False if args.quiet else None,
                           path=args.output if to_file else None, process_group=job.group)
     s = matrix.stats
-    counted = s["seconds"]
     gathered = matrix.gather(0)  # the whole matrix on rank 0, the writer
     if not job.writes or gathered is None:
         return 0
@@ -63,8 +73,12 @@ def run_cooccur(args: argparse.Namespace) -> int:
         matrix.save(args.output)
     if args.vocab_out:
         matrix.vocab.save(args.vocab_out)
-    ranks = f", {job.world_size} processes" if job.world_size > 1 else ""
-    job.say(f"{matrix.nnz} nonzeros, {len(matrix.vocab)} words, "
-            f"{s['raw_tokens'] * job.world_size / counted / 1e6:.2f}M tokens/s{ranks} "
-            f"({s['spilled_runs']} runs spilled) -> {args.output}")
+    _report(job, matrix.nnz, len(matrix.vocab), s, args)
     return 0
+
+
+def _report(job: Job, nnz: int, words: int, stats: Dict[str, Any], args: argparse.Namespace) -> None:
+    ranks = f", {job.world_size} processes" if job.world_size > 1 else ""
+    job.say(f"{nnz} nonzeros, {words} words, "
+            f"{stats['raw_tokens'] * job.world_size / stats['seconds'] / 1e6:.2f}M tokens/s{ranks} "
+            f"({stats['spilled_runs']} runs spilled) -> {args.output}")
