@@ -134,7 +134,6 @@ void flush(const Shared& s, Worker& w) {
   Run run;
   if (s.store.reserve_memory(keys * static_cast<int64_t>(sizeof(RunEntry)))) {
     run.memory.reserve(static_cast<size_t>(keys));
-    advise_huge_pages(run.memory.data(), static_cast<size_t>(keys) * sizeof(RunEntry));
     cooc::reduce_sorted(sorted, w.used, s.distance_bits, s.weight_fixed.data(),
                         [&](uint64_t key, uint64_t value) { run.memory.push_back({key, value}); });
   } else {

@@ -6,7 +6,7 @@ from typing import Iterator, Iterable, Optional, Sequence, Set
 import numpy as np
 
 from ._typing import StrPath
-from ._tokens import is_token
+from ._tokens import all_tokens, is_token
 from .io.vocab_file import read_vocab_file, write_vocab_file
 
 __all__ = ["Vocabulary"]
@@ -29,7 +29,7 @@ class Vocabulary:
             raise ValueError(f"{len(self.words)} words but counts has shape {self.counts.shape}")
         if len(self.counts) and self.counts.min() < 0:
             raise ValueError(f"counts must be >= 0, got {int(self.counts.min())}")
-        self.word_to_index = {word: i for i, word in enumerate(self.words)}
+        self.word_to_index = dict(zip(self.words, range(len(self.words))))
         if len(self.word_to_index) != len(self.words):
             seen: Set[str] = set()
             for duplicate in self.words:  # the first word seen a second time
@@ -37,7 +37,9 @@ class Vocabulary:
                     break
                 seen.add(duplicate)
             raise ValueError(f"duplicate word in vocabulary: {duplicate!r}")
-        for word in self.words:
+        if all_tokens(self.words):
+            return
+        for word in self.words:  # the first word that is not a token
             if not is_token(word):
                 raise ValueError("vocabulary words must be non-empty str holding no ASCII whitespace "
                                  f"(space, tab, newline, CR, VT, FF), got {word!r}")

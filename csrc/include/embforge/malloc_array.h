@@ -2,30 +2,12 @@
 // without a copy (the bindings give the pointer to numpy, which frees it).
 #pragma once
 
-#include <sys/mman.h>
-
 #include <cstdint>
 #include <cstdlib>
 #include <new>
 #include <utility>
 
 namespace embforge {
-
-// Large blocks (glibc maps them on their own) on transparent huge pages:
-// a page fault per 2 MiB instead of per 4 KiB. Advisory, and only the
-// 2 MiB-aligned interior; ignored where THP is off.
-inline void advise_huge_pages(void* data, size_t bytes) {
-#ifdef MADV_HUGEPAGE
-  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
-  if (bytes < 4 * kHuge) return;
-  const auto begin = (reinterpret_cast<uintptr_t>(data) + kHuge - 1) & ~(kHuge - 1);
-  const auto end = (reinterpret_cast<uintptr_t>(data) + bytes) & ~(kHuge - 1);
-  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
-#else
-  (void)data;
-  (void)bytes;
-#endif
-}
 
 template <typename T>
 class MallocArray {
@@ -34,10 +16,8 @@ class MallocArray {
   explicit MallocArray(int64_t capacity) : size_(capacity) {
     // malloc, not vector: untouched pages of a generous capacity never
     // become resident, and shrink() gives the tail back without a copy.
-    const size_t bytes = static_cast<size_t>(capacity > 0 ? capacity : 1) * sizeof(T);
-    data_ = static_cast<T*>(std::malloc(bytes));
+    data_ = static_cast<T*>(std::malloc(static_cast<size_t>(capacity > 0 ? capacity : 1) * sizeof(T)));
     if (!data_) throw std::bad_alloc();
-    advise_huge_pages(data_, bytes);
   }
   MallocArray(MallocArray&& other) noexcept { *this = std::move(other); }
   MallocArray& operator=(MallocArray&& other) noexcept {
