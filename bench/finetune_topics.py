@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
@@ -35,6 +34,7 @@ import torch  # noqa: E402
 from embforge import finetune as ft  # noqa: E402
 from embforge._layout import SPARE_ROWS  # noqa: E402
 from embforge.keyedvectors import KeyedVectors  # noqa: E402
+from worker_pool import job_runner  # noqa: E402
 
 ARCH = dict(num_layers=2, num_heads=4, ff_dim=200, dropout=0.1, encoder_dropout=0.0, max_length=64)
 SETTINGS = {  # the same for both initialisations; the small set needs more passes
@@ -98,9 +98,7 @@ def run_one(kv, classes, data, rows, val_rows, init, seed, settings, device):
     return accuracy, len(result.history), result.seconds
 
 
-# CPU runs go to worker processes with one torch thread each: on a small
-# model, one process per core is several times faster than one process
-# whose two threads synchronise at every operation.
+# What each job reads, set up once per process (worker_pool.job_runner).
 _WORKER = {}
 
 
@@ -115,25 +113,14 @@ def _work(job):
         _WORKER["kv"], _WORKER["classes"], _WORKER["data"], rows, val_rows, init, seed, settings, _WORKER["device"])
 
 
-@contextlib.contextmanager
 def _runner(args, kv, classes, data):
-    """Yields a function mapping jobs to results: worker processes on the CPU,
-    this process (and the vectors' GPU) otherwise."""
+    """A context yielding a function mapping jobs to results: worker processes
+    on the CPU, this process (and the vectors' GPU) otherwise."""
     if args.device == "cpu" and args.jobs > 1:
-        import multiprocessing
-        pool = multiprocessing.get_context("spawn").Pool(
-            args.jobs, _start_worker, (kv.index_to_key, np.asarray(kv.vectors), classes, data))
-        try:
-            yield lambda jobs: pool.imap_unordered(_work, jobs)
-            pool.close()
-        except BaseException:
-            pool.terminate()
-            raise
-        finally:
-            pool.join()
-    else:
-        _WORKER.update(kv=kv, classes=classes, data=data, device=args.device)
-        yield lambda jobs: map(_work, jobs)
+        return job_runner(_work, args.jobs, _start_worker,
+                          (kv.index_to_key, np.asarray(kv.vectors), classes, data))
+    _WORKER.update(kv=kv, classes=classes, data=data, device=args.device)
+    return job_runner(_work)
 
 
 def main(argv=None) -> int:

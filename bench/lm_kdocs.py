@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import contextlib
 import gzip
 import json
 import os
@@ -46,6 +45,7 @@ from embforge._layout import SPARE_ROWS  # noqa: E402
 from embforge.finetune import load_tsv  # noqa: E402
 from embforge.keyedvectors import KeyedVectors  # noqa: E402
 from embforge.lm.data import TokenStream, encode_texts  # noqa: E402
+from worker_pool import job_runner  # noqa: E402
 
 ARCH = dict(num_layers=2, num_heads=4, context=64, dropout=0.0, positions="learned", tie=True)
 BATCH = 16
@@ -97,9 +97,7 @@ def lm_vectors(kv, train_path: Path, size: int):
     return KeyedVectors.from_storage(words, storage)
 
 
-# CPU runs go to worker processes with one torch thread each (as
-# finetune_topics.py does: on a small model one process per core is faster
-# than one process whose two threads wait for each other).
+# What each job reads, set up once per process (worker_pool.job_runner).
 _WORKER = {}
 
 
@@ -128,24 +126,10 @@ def _work(job):
             "cpu_seconds": time.process_time() - cpu, "completions": completions}
 
 
-@contextlib.contextmanager
 def _runner(jobs_at_once, kv, train, valid, device):
     args = (kv.index_to_key, np.asarray(kv.vectors), train.ids.astype(np.int32),
             valid.ids.astype(np.int32), (valid.words, valid.unknown), device)
-    if device == "cpu" and jobs_at_once > 1:
-        import multiprocessing
-        pool = multiprocessing.get_context("spawn").Pool(jobs_at_once, _start_worker, args)
-        try:
-            yield lambda jobs: pool.imap_unordered(_work, jobs)
-            pool.close()
-        except BaseException:
-            pool.terminate()
-            raise
-        finally:
-            pool.join()
-    else:
-        _start_worker(*args)
-        yield lambda jobs: map(_work, jobs)
+    return job_runner(_work, jobs_at_once if device == "cpu" else 1, _start_worker, args)
 
 
 def pick_prompts(texts, count: int, words: int = 6):

@@ -33,10 +33,13 @@ import contextlib
 import importlib
 import logging
 import os
+import re
 import resource
 import shutil
+import socket
 import sys
 import tempfile
+import zlib
 
 # Single-threaded numerics: the fuzzer runs one input at a time, and BLAS
 # threads would only add noise to the per-input timeout.
@@ -58,11 +61,24 @@ DEFAULT_ADDRESS_LIMIT_MB = 4096
 
 class Scratch:
     """A private folder (in RAM when /dev/shm exists) holding the file each
-    input is written to; readers take paths, so inputs reach them as files."""
+    input is written to; readers take paths, so inputs reach them as files.
+
+    The folder is made on first use, not at import, and is named after this
+    host and process (``embforge-fuzz-<host>-<pid>-<random>``): atexit does
+    not run when libFuzzer ends the process (it calls C's exit after -runs,
+    _exit on a crash, timeout or out-of-memory) nor after a kill, so making
+    one removes the folders of this host's processes that are gone."""
 
     def __init__(self):
-        base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-        self.dir = tempfile.mkdtemp(prefix="embforge-fuzz-", dir=base)
+        self._dir = None
+
+    @property
+    def dir(self) -> str:
+        if self._dir is None:
+            base = scratch_base()
+            remove_stale_scratch(base)
+            self._dir = tempfile.mkdtemp(prefix=f"{_SCRATCH_PREFIX}{os.getpid()}-", dir=base)
+        return self._dir
 
     def file(self, data: bytes, name: str = "input") -> str:
         path = os.path.join(self.dir, name)
@@ -76,21 +92,73 @@ class Scratch:
     def clear(self) -> None:
         """Removes the inputs' files; names starting with "keep-" stay (a
         target's fixed surroundings, made once)."""
-        for entry in os.listdir(self.dir):
+        if self._dir is None:
+            return
+        for entry in os.listdir(self._dir):
             if entry.startswith("keep-"):
                 continue
-            full = os.path.join(self.dir, entry)
+            full = os.path.join(self._dir, entry)
             if os.path.isdir(full) and not os.path.islink(full):
                 shutil.rmtree(full)
             else:
                 os.remove(full)
 
     def close(self) -> None:
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+
+# The host is part of the name for a scratch base on a shared filesystem
+# (EMBFORGE_FUZZ_SCRATCH), where another host's processes are not visible.
+_HOST = zlib.crc32(socket.gethostname().encode("utf-8", "replace"))
+_SCRATCH_PREFIX = f"embforge-fuzz-{_HOST:08x}-"
+
+
+def scratch_base() -> str:
+    """Where scratch folders go: $EMBFORGE_FUZZ_SCRATCH, else /dev/shm when
+    writable, else the temporary folder."""
+    base = os.environ.get("EMBFORGE_FUZZ_SCRATCH")
+    if base:
+        return base
+    if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+        return "/dev/shm"
+    return tempfile.gettempdir()
+
+
+def remove_stale_scratch(base: str) -> int:
+    """Removes the scratch folders in `base` of this host's processes that
+    no longer run; returns how many. A live process's folder stays (it may be
+    fuzzing now), and so does a zombie's until its parent collects it."""
+    pattern = re.compile(re.escape(_SCRATCH_PREFIX) + r"([0-9]+)-[^/]+")
+    removed = 0
+    try:
+        entries = os.listdir(base)
+    except OSError:
+        return 0
+    for entry in entries:
+        match = pattern.fullmatch(entry)
+        if match is None or _running(int(match.group(1))):
+            continue
+        shutil.rmtree(os.path.join(base, entry), ignore_errors=True)
+        removed += 1
+    return removed
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process (EPERM), or no kill(pid, 0) here
+        return True
+    return True
 
 
 SCRATCH = Scratch()
-atexit.register(SCRATCH.close)  # also after a crash report, which exits
+atexit.register(SCRATCH.close)  # a plain exit; the next Scratch removes what a kill leaves
 
 
 @contextlib.contextmanager

@@ -24,6 +24,7 @@ import time
 FUZZ_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, FUZZ_DIR)
 
+import _harness  # noqa: E402
 from make_seeds import TARGETS, write_seeds  # noqa: E402
 
 _STATUS = re.compile(r"^#(\d+)\s+\S+\s+cov: (\d+) ft: (\d+)", re.M)
@@ -55,6 +56,9 @@ def run_target(name: str, args) -> dict:
     done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           errors="replace")
     wall = time.monotonic() - started
+    # libFuzzer ends the target without Python's atexit: its scratch folder
+    # stays behind unless removed here (the target's process is gone now).
+    _harness.remove_stale_scratch(_harness.scratch_base())
     log = done.stdout
     with open(os.path.join(work, name + ".log"), "w") as f:
         f.write(log)

@@ -6,7 +6,7 @@ from hypothesis import given, strategies as st
 
 from embforge._native import core
 
-from test_word2vec import coefficient, loss_term
+from negative_sampling import coefficient, loss_term, score_targets
 
 
 def reference(inp, out, offsets, ids, inputs, targets, alpha, coefficient=coefficient,
@@ -23,14 +23,10 @@ def reference(inp, out, offsets, ids, inputs, targets, alpha, coefficient=coeffi
     grad = np.zeros_like(hidden)
     loss = 0.0
     for targets_of_set in targets:
-        dots = out[targets_of_set].astype(np.float64) @ hidden
-        for k, t in enumerate(targets_of_set):
-            if k > 0 and t == targets_of_set[0]:
-                continue
-            g = coefficient(dots[k], 1.0 if k == 0 else 0.0, alpha)
-            loss += loss_term(dots[k], k == 0)
-            grad += g * out[t]
-            out[t] += (g * hidden).astype(np.float32)
+        grad_of_set, loss_of_set = score_targets(out, hidden, targets_of_set, alpha, coefficient,
+                                                 loss_term)
+        grad += grad_of_set
+        loss += loss_of_set
     np.add.at(inp, rows, np.broadcast_to(grad.astype(np.float32), (len(rows), len(grad))))
     return loss
 
@@ -102,16 +98,8 @@ def cbow_sentence_reference(inp: np.ndarray, out: np.ndarray, offsets: np.ndarra
             composed = max(composed, hi)
             contexts = [j for j in range(lo, hi) if j != pos]
             hidden = sum(sums[j] for j in contexts) / sum(len(bags[j]) for j in contexts)
-            targets = [words[pos], *noise[pos]]
-            dots = out[targets].astype(np.float64) @ hidden
-            grad = np.zeros_like(hidden)
-            for k, t in enumerate(targets):
-                if k > 0 and t == targets[0]:
-                    continue
-                g = coefficient(dots[k], 1.0 if k == 0 else 0.0, alpha)
-                loss += loss_term(dots[k], k == 0)
-                grad += g * out[t]
-                out[t] += (g * hidden).astype(np.float32)
+            grad, window_loss = score_targets(out, hidden, [words[pos], *noise[pos]], alpha)
+            loss += window_loss
             for j in contexts:
                 pending[j] += grad
                 sums[j] += len(bags[j]) * grad

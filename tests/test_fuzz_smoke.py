@@ -30,9 +30,14 @@ def test_every_target_runs_clean_for_a_moment(tmp_path):
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (os.path.dirname(os.path.dirname(os.path.abspath(embforge.__file__))),
                     env.get("PYTHONPATH")) if p)
+    # libFuzzer ends each target without atexit; run_all removes its scratch folder.
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env["EMBFORGE_FUZZ_SCRATCH"] = str(scratch)
     done = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "fuzz", "run_all.py"), "--work", str(tmp_path),
+        [sys.executable, os.path.join(ROOT, "fuzz", "run_all.py"), "--work", str(tmp_path / "work"),
          "--runs", str(FUZZ_RUNS), "--seed", str(FUZZ_SEED), "--seconds", "60",
          "--min-runs", str(MIN_RUNS), "--max-len", "4096"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr[-6000:]
+    assert os.listdir(scratch) == []

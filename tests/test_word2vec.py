@@ -7,37 +7,8 @@ from embforge import Word2Vec
 from embforge._native import core
 
 from conftest import make_toy_corpus, topic_margin
-
-MAX_EXP = 6.0
-# The kernel reads the sigmoid and the loss from 1025-entry tables over [-6, 6]
-# (word2vec.c's approximation, see word2vec.cpp). The oracle looks them up the
-# same way, so kernel and oracle differ only by float32 rounding; the exact
-# functions are compared with the tables separately below.
-TABLE_SIZE = 1024
-TABLE_SCALE = np.float32(TABLE_SIZE / (2 * MAX_EXP))
-_X = (np.arange(TABLE_SIZE + 1, dtype=np.float32) / TABLE_SCALE - np.float32(MAX_EXP)).astype(np.float64)
-SIGMOID_TABLE = 1.0 / (1.0 + np.exp(-_X))
-LOSS_POSITIVE = np.log1p(np.exp(-_X))
-LOSS_NEGATIVE = np.log1p(np.exp(_X))
-
-
-def table_index(dot):
-    clamped = np.clip(np.float32(dot), -MAX_EXP, MAX_EXP)
-    return int((clamped + np.float32(MAX_EXP)) * TABLE_SCALE + np.float32(0.5))
-
-
-def coefficient(dot, label, alpha):
-    if dot >= MAX_EXP:
-        sig = 1.0
-    elif dot <= -MAX_EXP:
-        sig = 0.0
-    else:
-        sig = SIGMOID_TABLE[table_index(dot)]
-    return (label - sig) * alpha
-
-
-def loss_term(dot, label):
-    return (LOSS_POSITIVE if label else LOSS_NEGATIVE)[table_index(dot)]
+from negative_sampling import (LOSS_POSITIVE, MAX_EXP, SIGMOID_TABLE, TABLE_SIZE, coefficient,
+                               loss_term, score_targets, table_index)
 
 
 def test_tables_approximate_the_exact_functions():
@@ -70,16 +41,7 @@ def skip_gram_reference(inp, out, contexts, targets, alpha):
 def cbow_reference(inp, out, contexts, targets, alpha):
     """word2vec.c CBOW with the kernel's documented order of updates."""
     mean = inp[contexts].astype(np.float64).mean(axis=0)
-    dots = out[targets].astype(np.float64) @ mean  # all from the rows at the window's start
-    grad = np.zeros_like(mean)
-    loss = 0.0
-    for k, t in enumerate(targets):
-        if k > 0 and t == targets[0]:
-            continue
-        g = coefficient(dots[k], 1.0 if k == 0 else 0.0, alpha)
-        loss += loss_term(dots[k], k == 0)
-        grad += g * out[t]
-        out[t] += (g * mean).astype(np.float32)
+    grad, loss = score_targets(out, mean, targets, alpha)
     np.add.at(inp, contexts, np.broadcast_to(grad.astype(np.float32), (len(contexts), len(grad))))
     return loss
 

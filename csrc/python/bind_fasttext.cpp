@@ -7,6 +7,7 @@
 #include "embforge/fasttext.h"
 #include "fasttext_bindings.h"
 #include "embforge/fasttext_ngrams.h"
+#include "sgns_bindings.h"
 
 namespace embforge::bind {
 namespace {
@@ -28,23 +29,11 @@ py::array_t<uint32_t> ngram_rows(const std::string& word, int min_n, int max_n, 
 void bind_fasttext(py::module_& m) {
   py::class_<FastTextParams> params(
       m, "FastTextParams", "FastText's parameters (fasttext.h): _core.train_fasttext_epoch takes them.");
-  params.def_readwrite("vector_size", &FastTextParams::vector_size)
-      .def_readwrite("window", &FastTextParams::window)
-      .def_readwrite("negative", &FastTextParams::negative)
-      .def_readwrite("skip_gram", &FastTextParams::skip_gram, "False: CBOW")
-      .def_readwrite("shrink_windows", &FastTextParams::shrink_windows)
-      .def_readwrite("alpha_start", &FastTextParams::alpha_start)
-      .def_readwrite("alpha_end", &FastTextParams::alpha_end)
-      .def_readwrite("seed", &FastTextParams::seed)
-      .def_readwrite("epoch", &FastTextParams::epoch)
-      .def_readwrite("workers", &FastTextParams::workers, "CPU threads")
-      .def_readwrite("min_n", &FastTextParams::min_n)
+  def_sampling_fields(params);
+  params.def_readwrite("min_n", &FastTextParams::min_n)
       .def_readwrite("max_n", &FastTextParams::max_n)
       .def_readwrite("bucket", &FastTextParams::bucket);
-  def_fields_init_repr(params, "FastTextParams",
-                       {"vector_size", "window", "negative", "skip_gram", "shrink_windows",
-                        "alpha_start", "alpha_end", "seed", "epoch", "workers", "min_n", "max_n",
-                        "bucket"});
+  def_fields_init_repr(params, "FastTextParams", sampling_fields_and({"min_n", "max_n", "bucket"}));
 
   m.def("fasttext_hash", [](const py::bytes& data) {
           const std::string s = data;
@@ -143,24 +132,14 @@ void bind_fasttext(py::module_& m) {
                                                        params.bucket);
           EMBFORGE_CHECK(input.shape(1) == params.vector_size, "input has ", input.shape(1),
                          " columns, params.vector_size is ", params.vector_size);
-          const int64_t vocab = model.vocab_size;
-          const CorpusView corpus = corpus_view(ids, offsets, vocab);
-          model.keep_threshold = checked_data<uint32_t>(keep_threshold, "keep_threshold", {vocab}, false);
-          model.noise_keep = checked_data<uint32_t>(noise_keep, "noise_keep", {vocab}, false);
-          model.noise_alias = checked_data<uint32_t>(noise_alias, "noise_alias", {vocab}, false);
+          const CorpusView corpus = corpus_view(ids, offsets, model.vocab_size);
+          set_sampling_tables(model, keep_threshold, noise_keep, noise_alias);
           EpochStats stats;
           {
             py::gil_scoped_release release;
             stats = train_fasttext_epoch(params, corpus, model, progress.get());
           }
-          py::dict out;
-          out["loss"] = stats.loss;
-          out["loss_terms"] = stats.loss_terms;
-          out["ids_processed"] = stats.ids_processed;
-          out["words_trained"] = stats.words_trained;
-          out["stopped"] = stats.stopped;
-          out["rng_end"] = stats.rng_end;
-          return out;
+          return epoch_stats_dict(stats);
         },
         py::arg("ids"), py::arg("offsets"), py::arg("input"), py::arg("output"),
         py::arg("subword_offsets"), py::arg("subword_ids"), py::arg("keep_threshold"),

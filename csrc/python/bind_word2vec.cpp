@@ -1,6 +1,7 @@
 #include "bindings.h"
 #include "embforge/noise_table.h"
 #include "embforge/word2vec.h"
+#include "sgns_bindings.h"
 
 namespace embforge::bind {
 
@@ -9,17 +10,8 @@ void bind_word2vec(py::module_& m) {
       m, "Word2VecParams",
       "Word2vec's parameters (word2vec.h), the one set both backends take: "
       "_core.train_word2vec_epoch and _cuda.word2vec_train_range.");
+  def_sampling_fields(params);
   params
-      .def_readwrite("vector_size", &Word2VecParams::vector_size)
-      .def_readwrite("window", &Word2VecParams::window, "maximum distance between center and context")
-      .def_readwrite("negative", &Word2VecParams::negative, "noise words per positive pair")
-      .def_readwrite("skip_gram", &Word2VecParams::skip_gram, "False: CBOW")
-      .def_readwrite("shrink_windows", &Word2VecParams::shrink_windows)
-      .def_readwrite("alpha_start", &Word2VecParams::alpha_start, "learning rate at the call's start")
-      .def_readwrite("alpha_end", &Word2VecParams::alpha_end, "learning rate at the call's end")
-      .def_readwrite("seed", &Word2VecParams::seed)
-      .def_readwrite("epoch", &Word2VecParams::epoch)
-      .def_readwrite("workers", &Word2VecParams::workers, "CPU threads")
       .def_readwrite("hot_rows", &Word2VecParams::hot_rows,
                      "rows trained in thread-private copies (-1: automatic, 0: off; CPU)")
       .def_readwrite("slice_index", &Word2VecParams::slice_index,
@@ -32,9 +24,8 @@ void bind_word2vec(py::module_& m) {
       .def_readwrite("compute_loss", &Word2VecParams::compute_loss,
                      "False: the CUDA kernels skip the loss (the CPU always computes it)");
   def_fields_init_repr(params, "Word2VecParams",
-                       {"vector_size", "window", "negative", "skip_gram", "shrink_windows", "alpha_start",
-                        "alpha_end", "seed", "epoch", "workers", "hot_rows", "slice_index", "slice_count",
-                        "rng_start", "compute_loss"});
+                       sampling_fields_and({"hot_rows", "slice_index", "slice_count", "rng_start",
+                                            "compute_loss"}));
 
   m.def("word2vec_slice_ids",
         [](py::array offsets, uint64_t seed, int epoch, int slice_count) {
@@ -138,22 +129,13 @@ void bind_word2vec(py::module_& m) {
           model.vocab_size = vocab;
           model.input = checked_data<float>(input, "input", {vocab, dim}, true);
           model.output = checked_data<float>(output, "output", {vocab, dim}, true);
-          model.keep_threshold = checked_data<uint32_t>(keep_threshold, "keep_threshold", {vocab}, false);
-          model.noise_keep = checked_data<uint32_t>(noise_keep, "noise_keep", {vocab}, false);
-          model.noise_alias = checked_data<uint32_t>(noise_alias, "noise_alias", {vocab}, false);
+          set_sampling_tables(model, keep_threshold, noise_keep, noise_alias);
           EpochStats stats;
           {
             py::gil_scoped_release release;
             stats = train_word2vec_epoch(params, corpus, model, progress.get());
           }
-          py::dict out;
-          out["loss"] = stats.loss;
-          out["loss_terms"] = stats.loss_terms;
-          out["ids_processed"] = stats.ids_processed;
-          out["words_trained"] = stats.words_trained;
-          out["stopped"] = stats.stopped;
-          out["rng_end"] = stats.rng_end;
-          return out;
+          return epoch_stats_dict(stats);
         },
         py::arg("ids"), py::arg("offsets"), py::arg("input"), py::arg("output"),
         py::arg("keep_threshold"), py::arg("noise_keep"), py::arg("noise_alias"), py::arg("params"),

@@ -39,8 +39,10 @@
 #include "glove_bindings.h"
 #include "glove_core.cuh"
 #include "lane_emulation.h"
+#include "range_emulation.h"
 #include "launch_debug.h"
 #include "sentences.cuh"
+#include "sgns_bindings.h"
 #include "w2v_core.cuh"
 
 namespace embforge::cuda::emulation {
@@ -53,6 +55,7 @@ using embforge::bind::corpus_view;
 using embforge::bind::glove_model;
 using embforge::bind::pair_input;
 using embforge::bind::PairInput;
+using embforge::bind::set_sampling_tables;
 
 Word2VecModel w2v_model(py::array& input, py::array& output) {
   EMBFORGE_CHECK(input.ndim() == 2, "input must be 2-D");
@@ -103,15 +106,6 @@ class PrefetchTrace {
   std::mutex mutex_;
 };
 
-// Picks the 16-byte pack path like the launcher, unless told otherwise.
-template <typename Fn>
-void with_pack(const W2vArgs& a, int pack, Fn&& fn) {
-  EMBFORGE_CHECK(pack == 0 || pack == 1 || pack == 4, "pack must be 0, 1 or 4, got ", pack);
-  if (pack == 0) pack = a.dim % 4 == 0 ? 4 : 1;
-  EMBFORGE_CHECK(pack == 1 || a.dim % 4 == 0, "pack=4 needs vector_size % 4 == 0");
-  if (pack == 4) fn(std::integral_constant<int, 4>{}); else fn(std::integral_constant<int, 1>{});
-}
-
 void bind_word2vec_emulation(py::module_& m) {
   m.def("emulate_word2vec_range",
         [](py::array ids, py::array offsets, py::array input, py::array output,
@@ -123,24 +117,11 @@ void bind_word2vec_emulation(py::module_& m) {
           Word2VecModel model = w2v_model(input, output);
           const int64_t vocab = model.vocab_size;
           const CorpusView corpus = corpus_view(ids, offsets, vocab);
-          model.keep_threshold = checked_data<uint32_t>(keep_threshold, "keep_threshold", {vocab}, false);
-          model.noise_keep = checked_data<uint32_t>(noise_keep, "noise_keep", {vocab}, false);
-          model.noise_alias = checked_data<uint32_t>(noise_alias, "noise_alias", {vocab}, false);
-          if (end < 0) end = corpus.n_ids;
-          EMBFORGE_CHECK(0 <= begin && begin <= end && end <= corpus.n_ids, "bad range [", begin, ", ",
-                         end, ")");
-          EMBFORGE_CHECK(window >= 1 && negative >= 1 && span >= 1,
-                         "window, negative, span must be >= 1, got ", window, ", ", negative, ", ", span);
-          Word2VecParams params;
-          params.vector_size = static_cast<int>(input.shape(1));
-          params.window = window;
-          params.negative = negative;
-          params.skip_gram = skip_gram;
-          params.shrink_windows = shrink_windows;
-          params.alpha_start = alpha_start;
-          params.alpha_end = alpha_end;
-          params.seed = seed;
-          params.epoch = epoch;
+          set_sampling_tables(model, keep_threshold, noise_keep, noise_alias);
+          end = checked_range_end(corpus, begin, end, window, negative, span);
+          auto params = sampling_params<Word2VecParams>(static_cast<int>(input.shape(1)), window, negative,
+                                                        skip_gram, shrink_windows, alpha_start, alpha_end,
+                                                        seed, epoch);
           params.compute_loss = compute_loss;
           W2vArgs a = w2v_args(params, corpus, model);
           a.batch = batch > 0 ? std::min(batch, 2 * window) : 2 * window;
@@ -164,7 +145,7 @@ void bind_word2vec_emulation(py::module_& m) {
             auto worker = [&] {
               std::vector<unsigned char> scratch(static_cast<size_t>(w2v_scratch_bytes(a)) + 16);
               const W2vScratch s = w2v_scratch(scratch.data(), a);
-              with_pack(a, pack, [&](auto v) {
+              with_pack(a.dim, pack, [&](auto v) {
                 on_lanes(lanes, [&](const auto& g) {
                   W2vCounters c;
                   SpanSource<HostSpanQueue> source{queued ? &queue : nullptr, 0, 1};
@@ -183,12 +164,7 @@ void bind_word2vec_emulation(py::module_& m) {
             worker();
             for (auto& t : threads) t.join();
           }
-          py::dict out;
-          out["loss"] = total.loss;
-          out["loss_terms"] = total.loss_terms;
-          out["words_trained"] = total.words_trained;
-          out["ids_processed"] = end - begin;
-          out["stopped"] = false;
+          py::dict out = range_result(total, begin, end);
           if (queued) {
             py::array_t<int32_t> taken(n_spans);
             for (int64_t i = 0; i < n_spans; ++i) taken.mutable_data()[i] = claims[i].load();
@@ -249,7 +225,7 @@ void bind_word2vec_emulation(py::module_& m) {
           W2vCounters total;
           {
             py::gil_scoped_release release;
-            with_pack(a, pack, [&](auto v) {
+            with_pack(a.dim, pack, [&](auto v) {
               on_lanes(lanes, [&](const auto& g) {
                 W2vCounters c;
                 if (skip_gram) {

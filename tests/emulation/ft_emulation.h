@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <type_traits>
 #include <vector>
 
 #include "bindings.h"
@@ -19,21 +18,10 @@
 #include "embforge/fasttext.h"
 #include "ft_core.cuh"
 #include "lane_emulation.h"
+#include "range_emulation.h"
+#include "sgns_bindings.h"
 
 namespace embforge::cuda::emulation {
-
-namespace ft_detail {
-
-// The 16-byte pack path where the launcher would take it (pack 0), or the one asked for.
-template <typename Fn>
-void with_pack(int dim, int pack, Fn&& fn) {
-  EMBFORGE_CHECK(pack == 0 || pack == 1 || pack == 4, "pack must be 0, 1 or 4, got ", pack);
-  if (pack == 0) pack = dim % 4 == 0 ? 4 : 1;
-  EMBFORGE_CHECK(pack == 1 || dim % 4 == 0, "pack=4 needs vector_size % 4 == 0");
-  if (pack == 4) fn(std::integral_constant<int, 4>{}); else fn(std::integral_constant<int, 1>{});
-}
-
-}  // namespace ft_detail
 
 inline void bind_fasttext_emulation(pybind11::module_& m) {
   namespace py = pybind11;
@@ -47,25 +35,12 @@ inline void bind_fasttext_emulation(pybind11::module_& m) {
            bool shrink_windows, float alpha_start, float alpha_end, uint64_t seed, int epoch, int lanes,
            int span, int pack) {
           FastTextModel model = checked_fasttext_model(input, &output, subword_offsets, subword_ids, bucket);
-          const int64_t vocab = model.vocab_size;
-          const CorpusView corpus = embforge::bind::corpus_view(ids, offsets, vocab);
-          model.keep_threshold = checked_data<uint32_t>(keep_threshold, "keep_threshold", {vocab}, false);
-          model.noise_keep = checked_data<uint32_t>(noise_keep, "noise_keep", {vocab}, false);
-          model.noise_alias = checked_data<uint32_t>(noise_alias, "noise_alias", {vocab}, false);
-          if (end < 0) end = corpus.n_ids;
-          EMBFORGE_CHECK(0 <= begin && begin <= end && end <= corpus.n_ids, "bad range [", begin, ", ", end, ")");
-          EMBFORGE_CHECK(window >= 1 && negative >= 1 && span >= 1,
-                         "window, negative, span must be >= 1, got ", window, ", ", negative, ", ", span);
-          FastTextParams params;
-          params.vector_size = static_cast<int>(input.shape(1));
-          params.window = window;
-          params.negative = negative;
-          params.skip_gram = skip_gram;
-          params.shrink_windows = shrink_windows;
-          params.alpha_start = alpha_start;
-          params.alpha_end = alpha_end;
-          params.seed = seed;
-          params.epoch = epoch;
+          const CorpusView corpus = embforge::bind::corpus_view(ids, offsets, model.vocab_size);
+          embforge::bind::set_sampling_tables(model, keep_threshold, noise_keep, noise_alias);
+          end = checked_range_end(corpus, begin, end, window, negative, span);
+          auto params = sampling_params<FastTextParams>(static_cast<int>(input.shape(1)), window, negative,
+                                                        skip_gram, shrink_windows, alpha_start, alpha_end,
+                                                        seed, epoch);
           params.bucket = bucket;
           const FtArgs a = ft_args(params, corpus, model);
           W2vCounters total;
@@ -73,7 +48,7 @@ inline void bind_fasttext_emulation(pybind11::module_& m) {
             py::gil_scoped_release release;
             std::vector<unsigned char> scratch(static_cast<size_t>(ft_scratch_bytes(a)) + 16);
             const FtScratch s = ft_scratch(scratch.data(), a);
-            ft_detail::with_pack(a.w.dim, pack, [&](auto v) {
+            with_pack(a.w.dim, pack, [&](auto v) {
               on_lanes(lanes, [&](const auto& g) {
                 W2vCounters c;
                 ft_spans<decltype(v)::value>(g, a, s, begin, end, span, 0, 1, c);
@@ -81,13 +56,7 @@ inline void bind_fasttext_emulation(pybind11::module_& m) {
               });
             });
           }
-          py::dict out;
-          out["loss"] = total.loss;
-          out["loss_terms"] = total.loss_terms;
-          out["words_trained"] = total.words_trained;
-          out["ids_processed"] = end - begin;
-          out["stopped"] = false;
-          return out;
+          return range_result(total, begin, end);
         },
         py::arg("ids"), py::arg("offsets"), py::arg("input"), py::arg("output"),
         py::arg("subword_offsets"), py::arg("subword_ids"), py::arg("keep_threshold"),
@@ -125,7 +94,7 @@ inline void bind_fasttext_emulation(pybind11::module_& m) {
             std::vector<unsigned char> scratch(static_cast<size_t>(ft_scratch_bytes(a)) + 16);
             const FtScratch s = ft_scratch(scratch.data(), a);
             std::copy(in, in + n_in, s.contexts);
-            ft_detail::with_pack(a.w.dim, pack, [&](auto v) {
+            with_pack(a.w.dim, pack, [&](auto v) {
               constexpr int V = decltype(v)::value;
               on_lanes(lanes, [&](const auto& g) {
                 // ft_center's steps with the given sets instead of drawn ones
@@ -172,7 +141,7 @@ inline void bind_fasttext_emulation(pybind11::module_& m) {
           float* o = checked_data<float>(out, "out", {model.vocab_size, dim}, true);
           const FtArgs a = ft_vector_args(model, dim);
           py::gil_scoped_release release;
-          ft_detail::with_pack(dim, pack, [&](auto v) {
+          with_pack(dim, pack, [&](auto v) {
             on_lanes(lanes, [&](const auto& g) {
               for (int64_t w = 0; w < a.w.vocab_size; ++w) {
                 const auto word = static_cast<uint32_t>(w);

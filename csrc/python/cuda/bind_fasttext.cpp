@@ -34,9 +34,7 @@ void bind_fasttext(py::module_& m) {
            const Launch& launch, int64_t begin, int64_t end) {
           const CorpusView corpus = device_corpus(ids, offsets, n_ids, n_sentences);
           FastTextModel model = device_model(input, output, vocab_size, bucket, subword_offsets, subword_ids);
-          model.keep_threshold = device_ptr<const uint32_t>(keep_threshold);
-          model.noise_keep = device_ptr<const uint32_t>(noise_keep);
-          model.noise_alias = device_ptr<const uint32_t>(noise_alias);
+          set_device_sampling_tables(model, keep_threshold, noise_keep, noise_alias);
           py::gil_scoped_release release;
           fasttext_train_range(params, corpus, model, begin, end, device_ptr<double>(loss),
                                device_ptr<unsigned long long>(counts), launch);

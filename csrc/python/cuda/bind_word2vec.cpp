@@ -17,9 +17,7 @@ void bind_word2vec(py::module_& m) {
           model.input = device_ptr<float>(input);
           model.output = device_ptr<float>(output);
           model.vocab_size = vocab_size;
-          model.keep_threshold = device_ptr<const uint32_t>(keep_threshold);
-          model.noise_keep = device_ptr<const uint32_t>(noise_keep);
-          model.noise_alias = device_ptr<const uint32_t>(noise_alias);
+          set_device_sampling_tables(model, keep_threshold, noise_keep, noise_alias);
           py::gil_scoped_release release;
           word2vec_train_range(params, corpus, model, begin, end, device_ptr<double>(loss),
                                device_ptr<unsigned long long>(counts), launch);

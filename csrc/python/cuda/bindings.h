@@ -33,6 +33,16 @@ inline CorpusView device_corpus(uintptr_t ids, uintptr_t offsets, int64_t n_ids,
   return corpus;
 }
 
+// The subsampling thresholds and the noise alias table (uint32, one entry
+// per word) as device pointers into `model` (a Word2VecModel or FastTextModel).
+template <typename Model>
+void set_device_sampling_tables(Model& model, uintptr_t keep_threshold, uintptr_t noise_keep,
+                                uintptr_t noise_alias) {
+  model.keep_threshold = device_ptr<const uint32_t>(keep_threshold);
+  model.noise_keep = device_ptr<const uint32_t>(noise_keep);
+  model.noise_alias = device_ptr<const uint32_t>(noise_alias);
+}
+
 void bind_device(py::module_& m);
 void bind_word2vec(py::module_& m);
 void bind_cooccur(py::module_& m);

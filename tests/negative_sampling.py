@@ -1,0 +1,56 @@
+"""The numpy oracle's negative-sampling step, shared by the Word2Vec and
+FastText kernel tests: the CPU's tabulated sigmoid and loss, and one target
+set scored against a hidden vector."""
+import numpy as np
+
+MAX_EXP = 6.0
+# The kernel reads the sigmoid and the loss from 1025-entry tables over [-6, 6]
+# (word2vec.c's approximation, see word2vec.cpp). The oracle looks them up the
+# same way, so kernel and oracle differ only by float32 rounding; the exact
+# functions are compared with the tables in test_word2vec.
+TABLE_SIZE = 1024
+TABLE_SCALE = np.float32(TABLE_SIZE / (2 * MAX_EXP))
+_X = (np.arange(TABLE_SIZE + 1, dtype=np.float32) / TABLE_SCALE - np.float32(MAX_EXP)).astype(np.float64)
+SIGMOID_TABLE = 1.0 / (1.0 + np.exp(-_X))
+LOSS_POSITIVE = np.log1p(np.exp(-_X))
+LOSS_NEGATIVE = np.log1p(np.exp(_X))
+
+
+def table_index(dot):
+    clamped = np.clip(np.float32(dot), -MAX_EXP, MAX_EXP)
+    return int((clamped + np.float32(MAX_EXP)) * TABLE_SCALE + np.float32(0.5))
+
+
+def coefficient(dot, label, alpha):
+    if dot >= MAX_EXP:
+        sig = 1.0
+    elif dot <= -MAX_EXP:
+        sig = 0.0
+    else:
+        sig = SIGMOID_TABLE[table_index(dot)]
+    return (label - sig) * alpha
+
+
+def loss_term(dot, label):
+    return (LOSS_POSITIVE if label else LOSS_NEGATIVE)[table_index(dot)]
+
+
+def score_targets(out, hidden, targets, alpha, coefficient=coefficient, loss_term=loss_term):
+    """One target set (targets[0] the positive, the rest noise words) against
+    the float64 vector `hidden`, in the kernels' documented order: all dot
+    products first, then target after target the gradient takes the row and
+    the row moves by g * hidden; a noise word equal to the positive is
+    skipped. Updates `out`; returns (the gradient of `hidden`, the loss).
+    `coefficient`, `loss_term`: the CPU's tables by default (the CUDA
+    kernel's exact functions: test_cuda_word2vec's)."""
+    dots = out[targets].astype(np.float64) @ hidden
+    grad = np.zeros_like(hidden)
+    loss = 0.0
+    for k, t in enumerate(targets):
+        if k > 0 and t == targets[0]:
+            continue
+        g = coefficient(dots[k], 1.0 if k == 0 else 0.0, alpha)
+        loss += loss_term(dots[k], k == 0)
+        grad += g * out[t]
+        out[t] += (g * hidden).astype(np.float32)
+    return grad, loss
