@@ -104,8 +104,10 @@ def test_a_script_exits_normally_after_a_peer_error(tmp_path: Path, how: str, mo
     # error, 1 with the traceback when it did not), never an abort: gloo's
     # worker thread can let go of the failed operation while the interpreter
     # finalizes, and destroying the operation there used to abort the process
-    # ("terminate called without an active exception", SIGABRT) about one
-    # run in eight on this machine, before the exit status was set.
+    # ("terminate called without an active exception", SIGABRT) before the
+    # exit status was set: when the script caught the error, in 9 of 25 runs
+    # with SIGSTOP and 2 of 29 with SIGKILL on this 2-core machine (under
+    # load), so this test fails most runs of its 4 cases without the fix.
     import subprocess
     import sys
     pytest.importorskip("torch")
