@@ -66,15 +66,17 @@ def run_op(group: Group, what: str, start: Callable[[], Any]) -> None:
     waits for it at most ``group.timeout`` seconds; any failure becomes a
     PeerError saying which rank we are, what `what` was and after how long."""
     began = time.monotonic()
-    work = None
+    work, done = None, False
     try:
         work = start()
         if work is not None:
             work.wait(timeout=group.timedelta)
+        done = True
     except Exception as error:  # torch raises RuntimeError or its DistError subclasses
-        if work is not None:
-            _keep_until_exit(work)
         raise _peer_error(group, what, time.monotonic() - began, error) from error
+    finally:
+        if work is not None and not done:  # failed, or interrupted (Ctrl-C) while waiting
+            _keep_until_exit(work)
 
 
 def _keep_until_exit(work: Any) -> None:
