@@ -52,14 +52,13 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def _leave_now(status: int) -> NoReturn:
     """Ends the process with `status` at once, after a collective failed.
-    gloo's worker thread can still be blocked in the operation that timed
-    out: destroying the process group then waits for it (a hang), and the
-    interpreter's teardown destroys it under the thread, which aborts the
-    process ("terminate called without an active exception", SIGABRT), so
-    torchrun would report a crash instead of our message and status. Every
-    `finally` between the failed collective and here has run (temporary
-    files removed, nothing half written), so only the buffered output is
-    left to flush."""
+    The ordinary exit would also be clean (the collectives keep a failed
+    operation from aborting the interpreter's teardown), but it first
+    destroys the broken process group, whose gloo threads can still be
+    finishing the operation that failed: about a second more, measured,
+    before torchrun sees the rank end. Every `finally` between the failed
+    collective and here has run (temporary files removed, nothing half
+    written), so only the buffered output is left to flush."""
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         try:

@@ -13,11 +13,15 @@ gives the operation up itself and the process exits at once. A peer that died is
 usually seen sooner: its sockets close and gloo reports "Connection closed by
 peer" at once. Either way the caller gets a :class:`PeerError` (a
 RuntimeError) naming our rank, the operation and how long it waited. After
-one, the process group is broken: end the job. gloo's worker thread may still
-sit in the timed-out operation, and the interpreter's normal exit can then
-abort (SIGABRT, "terminate called without an active exception") while it
-tears the group down; the command line therefore ends with ``os._exit``
-after printing the error (cli/__init__.py), and a script can do the same.
+one, the process group is broken: end the job. A script may catch the error
+or let it propagate and then exit as usual: the exit status is the
+interpreter's own (0, or 1 with the traceback), atexit handlers run, and the
+process neither hangs nor aborts. The last needs care: gloo's worker thread
+lets go of the failed operation when it gives it up, which can be after we
+raised; had it the last reference, it would destroy the operation's tensors,
+and doing that while the interpreter finalizes aborts the process (SIGABRT,
+"terminate called without an active exception"). So a failed operation is
+kept until the process ends (see ``_keep_until_exit``).
 
 numpy arrays travel through ``torch.from_numpy`` (no copy) on gloo; with nccl
 they are copied to the group's GPU and back. torch tensors are used as given.
@@ -62,12 +66,45 @@ def run_op(group: Group, what: str, start: Callable[[], Any]) -> None:
     waits for it at most ``group.timeout`` seconds; any failure becomes a
     PeerError saying which rank we are, what `what` was and after how long."""
     began = time.monotonic()
+    work, done = None, False
     try:
         work = start()
         if work is not None:
             work.wait(timeout=group.timedelta)
+        done = True
     except Exception as error:  # torch raises RuntimeError or its DistError subclasses
         raise _peer_error(group, what, time.monotonic() - began, error) from error
+    finally:
+        if work is not None and not done:  # failed, or interrupted (Ctrl-C) while waiting
+            _keep_until_exit(work)
+
+
+def _keep_until_exit(work: Any) -> None:
+    """Gives the failed operation `work` one reference that is never
+    released, so that gloo's worker thread never destroys it.
+
+    The worker thread holds its own reference while it runs the operation
+    and drops it when the operation ends (at our timeout, or at once when
+    the peer's connection closed), which can be after we raised. If ours is
+    gone by then, the worker destroys the operation, and with it the
+    tensors, whose Python objects need the GIL to be released. Should the
+    interpreter be finalizing at that moment (the script caught the error,
+    or did not, and is exiting), taking the GIL ends the thread
+    (pthread_exit) inside a noexcept C++ destructor: std::terminate,
+    "terminate called without an active exception", SIGABRT. A list in
+    this module would not do: it is emptied when the interpreter tears the
+    modules down, which can also come before the worker lets go. Hence an
+    extra reference count: a failed operation's buffers (and the arrays
+    they view, which gloo may still write into) live until the process
+    ends, which it should soon: the group is broken."""
+    try:
+        import ctypes
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(work))
+    except (ImportError, AttributeError, OSError):  # no ctypes: keep it for as long as we can
+        _kept.append(work)
+
+
+_kept: List[Any] = []
 
 
 def _peer_error(group: Group, what: str, elapsed: float, error: BaseException) -> PeerError:
