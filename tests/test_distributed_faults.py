@@ -97,8 +97,10 @@ else:
 """
 
 
-@pytest.mark.parametrize("mode", ["caught", "uncaught"])
-@pytest.mark.parametrize("how", ["SIGKILL", "SIGSTOP"])
+# The caught case of SIGKILL is also the harness test's above (exit 0 there);
+# SIGSTOP's caught case aborted most often (9 of 25 runs before the fix).
+@pytest.mark.parametrize("how,mode", [("SIGKILL", "uncaught"), ("SIGSTOP", "uncaught"),
+                                      ("SIGSTOP", "caught")])
 def test_a_script_exits_normally_after_a_peer_error(tmp_path: Path, how: str, mode: str) -> None:
     # The exit status is the interpreter's own (0 when the script caught the
     # error, 1 with the traceback when it did not), never an abort: gloo's
