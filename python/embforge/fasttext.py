@@ -22,6 +22,7 @@ import numpy as np
 from ._typing import Array, Corpus, StrPath
 from . import _native
 from ._checks import check_allocation
+from .backends.arrays import all_finite
 from .fasttext_kv import FastTextKeyedVectors, check_ngram_settings
 from .history import TrainingHistory
 from .io import fasttext_bin
@@ -254,7 +255,7 @@ class FastText(Word2Vec):
                                    ("syn1neg", syn1neg, (n, dim))):
             if array.shape != shape:
                 raise ValueError(f"{path}: {name} has shape {array.shape}, expected {shape}")
-        if not (np.isfinite(input_rows).all() and np.isfinite(syn1neg).all()):
+        if not (all_finite(input_rows) and all_finite(syn1neg)):
             raise ValueError(f"{path}: the model holds NaN or infinite weights")
         kwargs.update(options)
         model = cls(device=device, **kwargs)

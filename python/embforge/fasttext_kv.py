@@ -34,7 +34,7 @@ from . import _native, evaluation
 from ._checks import check_number
 from ._layout import SPARE_ROWS
 from .io.archive import read_archive, write_archive
-from .backends.arrays import as_array, device_of, is_host, to_host
+from .backends.arrays import all_finite, as_array, device_of, is_host, to_host
 from .keyedvectors import KeyedVectors
 from .similarity import is_key
 
@@ -282,7 +282,7 @@ class FastTextKeyedVectors(KeyedVectors):
                              f"({input_rows.dtype}), expected {shape} (float32)")
         if counts.shape != (len(words),):
             raise ValueError(f"{path}: {counts.shape} counts for {len(words)} words")
-        if not np.isfinite(input_rows).all():
+        if not all_finite(input_rows):
             raise ValueError(f"{path}: the input matrix holds NaN or infinite values")
         kv = cls.from_rows(words, np.ascontiguousarray(input_rows), min_n, max_n, bucket, counts)
         kv.adjust_vectors()

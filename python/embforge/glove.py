@@ -28,6 +28,7 @@ from . import _native
 from ._checks import check_number
 from .callbacks import call_callbacks
 from .backends import get_backend
+from .backends.arrays import all_finite
 from .cooccurrence import Cooccurrence, cooccurrence, parse_memory
 from .distributed.group import resolve_group
 from .distributed.replicas import replicas_for
@@ -398,7 +399,7 @@ class GloVe:
             if array.shape != shape or array.dtype != np.float32:
                 raise ValueError(f"{path}: {name} has shape {array.shape} {array.dtype}, expected "
                                  f"{shape} float32")
-            if not np.isfinite(array).all():
+            if not all_finite(array):
                 raise ValueError(f"{path}: {name} holds NaN or infinite values")
         if (gradsq < 1.0).any():
             raise ValueError(f"{path}: gradsq holds values below 1 (AdaGrad sums start at 1)")

@@ -493,7 +493,7 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
                                    ("syn1neg", syn1neg, (n, dim))):
             if array.shape != shape:
                 raise ValueError(f"{path}: {name} has shape {array.shape}, expected {shape}")
-        if not (np.isfinite(vectors).all() and np.isfinite(syn1neg).all()):
+        if not (all_finite(vectors) and all_finite(syn1neg)):
             raise ValueError(f"{path}: the model holds NaN or infinite weights")
         kwargs.update(options)
         try:
