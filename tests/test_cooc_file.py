@@ -178,8 +178,8 @@ def test_counted_straight_to_glove_binary_is_save_glove_binarys_file(tmp_path):
         assert got.nnz == reference.nnz and got.vocab == reference.vocab
         assert Cooccurrence.load_glove_binary(tmp_path / "c.bin", tmp_path / "vocab.txt") == reference
         assert sorted(os.listdir(tmp_path)) == ["c.bin", "ref.bin", "vocab.txt"]  # spills gone
-    if memory == 1 << 16:
-        assert got.stats["spilled_runs"] > 0  # the smallest budget spilled its runs
+        if memory == 1 << 16:
+            assert got.stats["spilled_runs"] > 0  # the smallest budget spilled its runs
 
 
 def test_counting_to_glove_binary_refuses_a_gpu(tmp_path, device):

@@ -12,7 +12,8 @@ from embforge import _native
 from embforge.cooccurrence import GLOVE_RECORD
 
 core = _native.core
-DIRECT_MIN_RECORDS = (8 << 20) // 16  # glove_records.cpp: kDirectMinBytes
+DIRECT_MIN_RECORDS = (8 << 20) // 16  # two of the writer's 4 MiB staging blocks: direct past the first
+ONE_BLOCK = (4 << 20) // 16
 
 
 def oracle(rows, cols, values):
@@ -98,12 +99,13 @@ def test_an_unaligned_offset_and_a_longer_file_are_respected(tmp_path):
     data = path.read_bytes()
     assert data[:8] == b"x" * 8 and data[8:8 + 16 * len(r)] == oracle(r, c, v)
     assert len(data) == 16 * DIRECT_MIN_RECORDS + 3 * 4096 + 5
-    path.write_bytes(b"y" * (16 * DIRECT_MIN_RECORDS + 10_000))
-    with open(path, "r+b") as out:  # aligned: direct, padded tail inside the old size
+    r, c, v = columns(ONE_BLOCK + 100)  # a block direct, then a tail of 100 records
+    path.write_bytes(b"y" * (16 * len(r) + 10_000))
+    with open(path, "r+b") as out:  # the tail lies inside the old size: no padded block there
         core.write_glove_records(out.fileno(), 0, r, c, v)
     data = path.read_bytes()
     assert data[:16 * len(r)] == oracle(r, c, v)
-    assert data[16 * len(r):] == b"y" * 10_000  # the padded last block did not clobber them
+    assert data[16 * len(r):] == b"y" * 10_000  # the bytes past the records are kept
 
 
 @pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="no tmpfs at /dev/shm")
@@ -140,3 +142,47 @@ def test_bad_arrays_are_value_errors(tmp_path):
             core.write_glove_records(out.fileno(), -16, r, c, v)
         with pytest.raises(ValueError, match="fd must be"):
             core.write_glove_records(-1, 0, r, c, v)
+
+
+def test_the_descriptors_position_stays_and_appending_descriptors_are_refused(tmp_path):
+    r, c, v = columns(ONE_BLOCK + 3)
+    with open(tmp_path / "c.bin", "wb") as out:
+        out.write(b"z" * 16)
+        out.flush()
+        core.write_glove_records(out.fileno(), 16, r, c, v)
+        assert os.lseek(out.fileno(), 0, os.SEEK_CUR) == 16  # pwrite: the position did not move
+    assert (tmp_path / "c.bin").read_bytes() == b"z" * 16 + oracle(r, c, v)
+    with open(tmp_path / "a.bin", "ab") as out:
+        with pytest.raises(ValueError, match="O_APPEND"):
+            core.write_glove_records(out.fileno(), 0, r, c, v)
+
+
+def test_a_full_disk_mid_merge_stops_every_thread_and_leaves_no_file(tmp_path):
+    # the count straight to the file, with a file-size limit (RLIMIT_FSIZE)
+    # it reaches mid-merge: an OSError (EFBIG) from the writer, the other
+    # merge threads released (no hang), nothing left behind
+    import subprocess
+    import sys
+    script = (
+        "import resource, signal, sys, numpy as np, embforge\n"
+        "from embforge.corpus import EncodedCorpus\n"
+        "from embforge.vocab import Vocabulary\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (6 << 20, 6 << 20))\n"
+        "rng = np.random.default_rng(0); n = 400_000\n"
+        "ids = (rng.zipf(1.2, n).clip(1, 20000) - 1).astype(np.uint32)\n"
+        "corpus = EncodedCorpus(Vocabulary([f'w{i}' for i in range(20000)]), ids,\n"
+        "                       np.arange(0, n + 1, 40, dtype=np.int64), n, 0)\n"
+        "try:\n"
+        "    embforge.cooccurrence_to_glove(corpus, sys.argv[1], window=10, workers=int(sys.argv[2]),\n"
+        "                                   memory='256MB', progress=False)\n"
+        "except OSError as error:\n"
+        "    print('OSError', error.errno)\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    for workers in (1, 3):
+        out = tmp_path / f"c{workers}.bin"
+        done = subprocess.run([sys.executable, "-c", script, str(out), str(workers)], env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.strip() == f"OSError {errno.EFBIG}", (done.stdout, done.stderr[-2000:])
+        assert os.listdir(tmp_path) == [], os.listdir(tmp_path)

@@ -400,10 +400,16 @@ CooccurMatrix count(const CooccurParams& params, const CorpusView& corpus, int64
     merge.result_dir = params.result_dir;
     result_bytes = threads * std::min(result_bound, cooc::kResultBufferEntries) * kBytesPerResult;
   }
-  if (to_glove)  // a piece's records a thread (their buffer may double once), the staging block
-    result_bytes = threads * 2 * cooc::kPieceEntries * static_cast<int64_t>(sizeof(GloveRecord)) +
+  if (to_glove) {
+    // A piece's records a thread (their buffer may double once) within an
+    // eighth of the budget, and the writer's 4 MiB staging block.
+    const auto record_bytes = static_cast<int64_t>(sizeof(GloveRecord));
+    merge.piece_work = std::clamp<int64_t>(params.memory_bytes / (8 * threads * 2 * record_bytes),
+                                           cooc::kMinPieceEntries, cooc::kPieceEntries);
+    merge.progress = progress;
+    result_bytes = threads * 2 * std::min(merge.piece_work, result_bound) * record_bytes +
                    (int64_t{4} << 20);
-  merge.result_bound = result_bound;
+  }
   const int64_t fixed = table_bytes + result_bytes + plan.fixed_bytes;
   if (fixed + store.memory_bytes() + reader_floor > params.memory_bytes)
     store.spill_until(std::max<int64_t>(0, params.memory_bytes - fixed - reader_floor));
@@ -424,7 +430,12 @@ CooccurMatrix count(const CooccurParams& params, const CorpusView& corpus, int64
   if (to_glove) {
     GloveRecordWriter writer(params.glove_fd, 0, params.glove_name);
     out.nnz = cooc::merge_to_glove(merge, writer);
-    writer.finish();
+    if (out.nnz < 0) {  // stopped: the caller discards the file
+      out.nnz = 0;
+      stats.stopped = true;
+    } else {
+      writer.finish();
+    }
     out.rows = MallocArray<int32_t>(0);
     out.cols = MallocArray<int32_t>(0);
     out.values = MallocArray<float>(0);

@@ -309,19 +309,27 @@ int64_t merge_to_glove(const MergeInput& in, GloveRecordWriter& out) {
   EMBFORGE_CHECK(!in.fixed_point && in.result_dir.empty(),
                  "glove.c's records are written from float values, without result files");
   // Many more pieces than threads: a thread waits for its turn at most
-  // about one piece's time, and holds one piece's records.
-  const int64_t work = in.result_bound;
+  // about one piece's time, and holds one piece's records (at most its work).
+  int64_t work = 0;
+  for (int64_t r = 0; r < in.vocab; ++r) work += dense_row_bound(*in.layout, r);
+  for (const Run& run : *in.runs) work += run.size();
   const int parts = static_cast<int>(std::clamp<int64_t>(
-      std::max<int64_t>(in.threads * kPiecesPerThread, work / kPieceEntries), 1,
-      std::max<int64_t>(in.vocab, 1)));
+      std::max<int64_t>(in.threads * kPiecesPerThread, work / std::max<int64_t>(in.piece_work, 1)),
+      1, std::max<int64_t>(in.vocab, 1)));
   const std::vector<int64_t> first = split_rows(in, parts);
   const double scale = std::ldexp(1.0, -in.fraction_bits);
   InOrder in_order(out);
   std::atomic<int64_t> next_piece{0};
+  std::atomic<bool> stopped{false};
   run_workers(in.threads, nullptr, [&](int) {
     std::vector<GloveRecord> records;
     try {
       for (int64_t piece = next_piece++; piece < parts; piece = next_piece++) {
+        if (in.progress && in.progress->stop_requested()) {  // Ctrl-C: between pieces
+          stopped = true;
+          in_order.fail();
+          return;
+        }
         RowMerger merger(in, first[piece], first[piece + 1]);
         RecordSink sink(records, scale);
         merger.run(sink);
@@ -332,7 +340,7 @@ int64_t merge_to_glove(const MergeInput& in, GloveRecordWriter& out) {
       throw;
     }
   });
-  return out.records();
+  return stopped ? -1 : out.records();
 }
 
 void merge_to_coo(const MergeInput& in, CooccurMatrix& out) {

@@ -10,8 +10,17 @@
 #include "cooccur_runs.h"
 #include "embforge/cooccur.h"
 #include "embforge/glove_records.h"
+#include "embforge/progress.h"
 
 namespace embforge::cooc {
+
+// Entries a merge thread buffers before appending them to its result files.
+constexpr int64_t kResultBufferEntries = 1 << 16;
+// A merge to glove.c's records: pieces of rows, 8 a thread at least and
+// about this many entries each at most (less when the budget is small).
+constexpr int kPiecesPerThread = 8;
+constexpr int64_t kPieceEntries = 1 << 20;
+constexpr int64_t kMinPieceEntries = 1 << 16;
 
 struct MergeInput {
   const DenseLayout* layout;
@@ -23,15 +32,11 @@ struct MergeInput {
   int64_t reader_entries;    // buffer per file run and thread
   std::string result_dir;    // non-empty: the result goes to files there (cooccur.h)
   bool fixed_point = false;  // out.fixed (int64 sums) instead of out.values; memory only
-  int64_t result_bound = 0;  // the most entries the result can have (dense nonzeros + run entries)
+  // merge_to_glove: about this much work (cells + run entries) a piece of
+  // rows, and where Ctrl-C asks it to stop (between pieces).
+  int64_t piece_work = kPieceEntries;
+  Progress* progress = nullptr;
 };
-
-// Entries a merge thread buffers before appending them to its result files.
-constexpr int64_t kResultBufferEntries = 1 << 16;
-// A merge to glove.c's records: pieces of rows, 8 a thread at least and
-// about this many entries each at most.
-constexpr int kPiecesPerThread = 8;
-constexpr int64_t kPieceEntries = 1 << 20;
 
 // Fills out.rows/cols/values/nnz (out.fixed instead of values with
 // in.fixed_point), sorted by (row, col), or with a
@@ -44,10 +49,11 @@ constexpr int64_t kPieceEntries = 1 << 20;
 void merge_to_coo(const MergeInput& in, CooccurMatrix& out);
 
 // The result as glove.c's records appended to `out` (not finished), in
-// (row, col) order; returns the records written. Rows are cut into pieces
-// (8 a thread at least, about 1M entries each at most) that threads take in
-// order and hand to the file in order: memory is one piece's records a
-// thread, whatever the size of the result.
+// (row, col) order; returns the records written, or -1 when in.progress
+// asked it to stop (the file is then incomplete). Rows are cut into pieces
+// (8 a thread at least, about in.piece_work cells and run entries each) that
+// threads take in order and hand to the file in order: memory is one piece's
+// records a thread, whatever the size of the result.
 int64_t merge_to_glove(const MergeInput& in, GloveRecordWriter& out);
 
 }  // namespace embforge::cooc

@@ -42,6 +42,8 @@ void SpillFile::append(const RunEntry* entries, int64_t n) {
     throw;
   }
   if (::close(fd) != 0) throw_file_error(errno, path_, "write");  // NFS reports late errors here
+  for (int64_t i = (kIndexStride - size_ % kIndexStride) % kIndexStride; i < n; i += kIndexStride)
+    index_.push_back(entries[i].key);
   size_ += n;
 }
 
@@ -68,28 +70,26 @@ int64_t SpillFile::Reader::read(RunEntry* out, int64_t n) {
   return n;
 }
 
-RunEntry SpillFile::Reader::at(int64_t entry) {
-  const int64_t saved = next_;
-  next_ = entry;
-  RunEntry out{};
-  if (read(&out, 1) != 1) throw_file_error(EIO, file_->path(), "read (entry past the end)");
-  next_ = saved;
-  return out;
-}
-
 int64_t lower_bound(const Run& run, uint64_t key) {
   if (!run.file) {
     return std::lower_bound(run.memory.begin(), run.memory.end(), key,
                             [](const RunEntry& e, uint64_t k) { return e.key < k; }) -
            run.memory.begin();
   }
+  // The answer lies in the stretch after the last indexed key below `key`:
+  // one read of at most kIndexStride entries.
+  const std::vector<uint64_t>& index = run.file->index();
+  const auto above = std::lower_bound(index.begin(), index.end(), key) - index.begin();
+  if (above == 0) return 0;  // the first key is >= key
+  const int64_t first = (above - 1) * SpillFile::kIndexStride;
+  const int64_t count = std::min(SpillFile::kIndexStride, run.file->size() - first);
+  std::vector<RunEntry> stretch(static_cast<size_t>(count));
   SpillFile::Reader reader(*run.file);
-  int64_t lo = 0, hi = run.file->size();
-  while (lo < hi) {
-    const int64_t mid = lo + (hi - lo) / 2;
-    if (reader.at(mid).key < key) lo = mid + 1; else hi = mid;
-  }
-  return lo;
+  reader.seek(first);
+  reader.read(stretch.data(), count);  // a short file is a FileError (EIO)
+  return first + (std::lower_bound(stretch.begin(), stretch.end(), key,
+                                   [](const RunEntry& e, uint64_t k) { return e.key < k; }) -
+                  stretch.begin());
 }
 
 SpillWriter::SpillWriter(SpillFile& file, int64_t buffer_entries)

@@ -33,6 +33,11 @@ class SpillFile {
   void append(const RunEntry* entries, int64_t n);
   int64_t size() const { return size_; }
   const std::string& path() const { return path_; }
+  // The key of every kIndexStride-th entry, kept in memory as the entries
+  // are written (8 bytes per 16 KiB of run): a search reads one stretch of
+  // the file instead of an entry per halving.
+  static constexpr int64_t kIndexStride = 1024;
+  const std::vector<uint64_t>& index() const { return index_; }
 
   // Sequential reads from the start of the file.
   class Reader {
@@ -44,7 +49,6 @@ class SpillFile {
     ~Reader();
     int64_t read(RunEntry* out, int64_t n);  // returns entries read (0 at the end)
     void seek(int64_t entry) { next_ = entry; }
-    RunEntry at(int64_t entry);              // one entry, for binary searches
 
    private:
     const SpillFile* file_;
@@ -55,6 +59,7 @@ class SpillFile {
  private:
   std::string path_;
   int64_t size_ = 0;  // entries written
+  std::vector<uint64_t> index_;  // index_[i] = key of entry i * kIndexStride
 };
 
 // Appends entries to a SpillFile through a small buffer.

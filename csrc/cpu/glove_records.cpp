@@ -1,6 +1,7 @@
 #include "embforge/glove_records.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +19,7 @@ namespace {
 
 static_assert(std::endian::native == std::endian::little,
               "the records are written in host byte order, and glove.c's files are little-endian");
+static_assert(sizeof(off_t) == 8, "file offsets past 2 GiB need a 64-bit off_t");
 
 // 4 MiB a write: large enough that the system call is noise, small enough to
 // stay in the caches between fills; a multiple of any block size direct I/O
@@ -27,18 +29,40 @@ constexpr int64_t kDirectAlign = 4096;
 // Records packed at a time by write_glove_records (1 MiB, in L2).
 constexpr int64_t kPackRecords = int64_t{1} << 16;
 
+[[noreturn]] void fail(int error_number, const std::string& what, const char* action) {
+  throw FileError(error_number, what, std::string("cannot ") + action + " " + what + ": " +
+                                          std::strerror(error_number));
+}
+
+// A word id as glove.c numbers it (1-based), in unsigned arithmetic: an id
+// of 2^31 - 1 wraps instead of overflowing (the caller's ids are in range).
+inline int32_t one_based(int32_t id) {
+  return static_cast<int32_t>(static_cast<uint32_t>(id) + 1u);
+}
+
 }  // namespace
 
 void GloveRecordWriter::Free::operator()(void* p) const { std::free(p); }
 
 GloveRecordWriter::GloveRecordWriter(int fd, int64_t offset, std::string what)
-    : fd_(fd), what_(std::move(what)), flags_(::fcntl(fd, F_GETFL)),
-      size_before_(::lseek(fd, 0, SEEK_END)), at_(offset),
-      staging_(static_cast<char*>(std::aligned_alloc(kDirectAlign, kStagingBytes))) {
+    : fd_(fd), what_(std::move(what)), at_(offset) {
   EMBFORGE_CHECK(fd >= 0, "fd must be an open file descriptor, got ", fd);
   EMBFORGE_CHECK(offset >= 0, "offset must be >= 0, got ", offset);
+  flags_ = ::fcntl(fd, F_GETFL);
+  if (flags_ < 0) fail(errno, what_, "use");
+  // pwrite ignores the offset under O_APPEND, and an O_DIRECT descriptor
+  // could not take the unaligned writes of the page-cache path.
+  EMBFORGE_CHECK((flags_ & O_APPEND) == 0, what_, " is open for appending (O_APPEND): records "
+                 "are written at their offsets");
+#ifdef O_DIRECT
+  EMBFORGE_CHECK((flags_ & O_DIRECT) == 0, what_, " is open with O_DIRECT: open it without; "
+                 "large writes go direct by themselves");
+#endif
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) fail(errno, what_, "inspect");  // fstat: the position stays
+  size_before_ = st.st_size;
+  staging_.reset(static_cast<char*>(std::aligned_alloc(kDirectAlign, kStagingBytes)));
   if (!staging_) throw std::bad_alloc();
-  if (flags_ < 0) throw FileError(errno, what_, "cannot use " + what_ + ": " + std::strerror(errno));
 }
 
 GloveRecordWriter::~GloveRecordWriter() { set_direct(false); }
@@ -70,7 +94,7 @@ void GloveRecordWriter::append(const GloveRecord* records, int64_t n) {
 void GloveRecordWriter::flush_block() {
   if (!direct_tried_) {
     direct_tried_ = true;
-    if (at_ % kDirectAlign == 0 && size_before_ >= 0) set_direct(true);
+    if (at_ % kDirectAlign == 0) set_direct(true);
   }
   write_direct_or_buffered(staged_, staged_);
   at_ += staged_;
@@ -79,14 +103,16 @@ void GloveRecordWriter::flush_block() {
 
 // Direct writes are whole blocks (`padded` bytes, zeros past `bytes`); a
 // refused one (EINVAL: the filesystem takes the flag, not the I/O) or a
-// short one is written again through the page cache, as is the rest.
+// short one is written again through the page cache, as is the rest. What a
+// direct write put past `bytes` is cut off in finish().
 void GloveRecordWriter::write_direct_or_buffered(int64_t bytes, int64_t padded) {
   if (direct_) {
-    const ssize_t wrote = ::pwrite(fd_, staging_.get(), static_cast<size_t>(padded), at_);
-    if (wrote == padded) {
-      padded_end_ = std::max(padded_end_, at_ + padded);
-      return;
-    }
+    ssize_t wrote;
+    do {
+      wrote = ::pwrite(fd_, staging_.get(), static_cast<size_t>(padded), at_);
+    } while (wrote < 0 && errno == EINTR);
+    if (wrote > 0) padded_end_ = std::max(padded_end_, at_ + wrote);
+    if (wrote == padded) return;
     set_direct(false);
   }
   all_direct_ = false;
@@ -97,7 +123,6 @@ bool GloveRecordWriter::finish() {
   if (staged_ > 0) {
     const int64_t padded = (staged_ + kDirectAlign - 1) / kDirectAlign * kDirectAlign;
     std::memset(staging_.get() + staged_, 0, static_cast<size_t>(padded - staged_));
-    if (!direct_tried_) all_direct_ = false;  // under one block: the page cache
     // a padded block must not overwrite what the file held past the records
     if (size_before_ > at_) set_direct(false);
     write_direct_or_buffered(staged_, padded);
@@ -107,7 +132,7 @@ bool GloveRecordWriter::finish() {
   set_direct(false);
   const int64_t size = std::max<int64_t>(at_, size_before_);
   if (padded_end_ > size && ::ftruncate(fd_, static_cast<off_t>(size)) != 0)
-    throw FileError(errno, what_, "cannot truncate " + what_ + ": " + std::strerror(errno));
+    fail(errno, what_, "truncate");
   return all_direct_ && records_ > 0;
 }
 
@@ -118,11 +143,12 @@ bool write_glove_records(int fd, int64_t offset, const int32_t* rows, const int3
   // One thread: packing is cheap next to the write, and buffered writes to
   // one file are serialised by its inode lock (ext4, xfs), where a second
   // writer only spins (measured: 15% of the command's CPU time with two).
-  std::unique_ptr<GloveRecord[]> packed(new GloveRecord[static_cast<size_t>(std::min(kPackRecords, std::max<int64_t>(n, 1)))]);
+  const auto capacity = static_cast<size_t>(std::clamp<int64_t>(n, 1, kPackRecords));
+  std::unique_ptr<GloveRecord[]> packed(new GloveRecord[capacity]);
   for (int64_t begin = 0; begin < n; begin += kPackRecords) {
     const int64_t count = std::min(kPackRecords, n - begin);
     for (int64_t i = 0; i < count; ++i)
-      packed[i] = GloveRecord{rows[begin + i] + 1, cols[begin + i] + 1,
+      packed[i] = GloveRecord{one_based(rows[begin + i]), one_based(cols[begin + i]),
                               static_cast<double>(values[begin + i])};
     writer.append(packed.get(), count);
   }

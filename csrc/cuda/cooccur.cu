@@ -305,6 +305,8 @@ CooccurCount cooccur_count(const CooccurParams& params, const CorpusView& corpus
   EMBFORGE_CHECK(vocab_size >= 1 && vocab_size <= (int64_t{1} << 31) - 1,
                  "vocabulary size must be in [1, 2^31 - 1], got ", vocab_size);
   EMBFORGE_CHECK(corpus.n_ids >= 0 && corpus.n_sentences >= 0, "negative corpus sizes");
+  EMBFORGE_CHECK(params.glove_fd < 0, "glove_fd (the count straight to glove.c's file) is the "
+                 "CPU's: a device count stays in the workspace, got glove_fd=", params.glove_fd);
   EMBFORGE_CHECK((corpus.ids && corpus.offsets) || corpus.n_ids == 0, "co-occurrence: null corpus pointers");
   EMBFORGE_CHECK(workspace && aligned16(workspace), "co-occurrence: the workspace must be a 16-byte aligned device buffer");
   use_device(launch.device);

@@ -226,7 +226,7 @@ void bind_glove(py::module_& m) {
         "Writes glove.c's records (int32 word1, int32 word2, float64 value; ids rows + 1 and\n"
         "cols + 1) for the COO arrays to fd at byte offset, with pwrite; a failed write is an\n"
         "OSError naming `name`. Returns True when the records skipped the page cache (direct\n"
-        "I/O: 8 MiB or more at a 4 KiB-aligned offset, on a filesystem that allows it).");
+        "I/O: 4 MiB or more at a 4 KiB-aligned offset, on a filesystem that allows it).");
 
   m.def("make_glove_pairs",
         [](py::array rows, py::array cols, py::array values, int64_t vocab_size, double x_max,

@@ -20,7 +20,8 @@ __version__ = "0.1.0"
 
 __all__ = ["Cooccurrence", "EncodedCorpus", "FastText", "FastTextKeyedVectors", "GloVe",
            "KeyedVectors", "Tokenizer", "Vocabulary", "Word2Vec",
-           "cooccurrence", "cooccurrence_to_glove", "cuda_available", "cuda_unavailable_reason", "device_info", "encode",
+           "cooccurrence", "cooccurrence_to_glove", "cuda_available", "cuda_unavailable_reason",
+           "device_info", "encode",
            "load_facebook_model", "load_facebook_vectors", "save_facebook_model", "simd_level"]
 
 

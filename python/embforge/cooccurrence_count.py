@@ -145,6 +145,7 @@ def cooccurrence_to_glove(corpus: "Corpus | EncodedCorpus", path: StrPath,
     process (a distributed count: ``gather()`` then save). Ctrl-C stops it
     and leaves no file."""
     backend = get_backend(device)
+    backend.check_counts_to_glove()
     prepared = prepare_count(backend, corpus, vocab, window=window, min_count=min_count,
                              max_vocab_size=max_vocab_size, workers=workers, memory=memory,
                              temp_dir=temp_dir, max_product=max_product, group=None)

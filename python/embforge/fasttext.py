@@ -116,7 +116,7 @@ class FastText(Word2Vec):
         self.vocab = vocab
         self._subwords = _native.core.fasttext_subwords(words, self.min_n, self.max_n, self.bucket)
         self._input, self.syn1neg, self._storage = self._backend.init_fasttext(
-            n, self.bucket, dim, self.seed, INIT_SCALE, initial)
+            n, self.bucket, dim, self.seed, INIT_SCALE, initial, workers=self.workers)
         self.wv = FastTextKeyedVectors.from_rows(words, self._input, self.min_n, self.max_n,
                                                  self.bucket, vocab.counts, storage=self._storage,
                                                  subwords=self._subwords)
@@ -157,7 +157,7 @@ class FastText(Word2Vec):
         old = len(cast(Vocabulary, self.vocab))  # a built model's
         self._check_model_fits(n)
         input_rows, syn1neg, storage = self._backend.init_fasttext(n, self.bucket, dim, self.seed,
-                                                                   INIT_SCALE)
+                                                                   INIT_SCALE, workers=self.workers)
         # through the host: the backend contract copies host data in
         old_input = backend.to_host(self._input)
         backend.copy_into(input_rows[:old], old_input[:old])

@@ -18,16 +18,17 @@ struct GloveRecord {
 };
 static_assert(sizeof(GloveRecord) == 16, "glove.c's records are 16 bytes");
 
-// Appends records to an open file from byte `offset` on, through a staging
-// buffer of whole blocks. Once a file outgrows the buffer, and where the
-// offset is block-aligned and the filesystem allows it, the blocks skip the
-// page cache (direct I/O): the caller fsyncs the file anyway (saves are
-// atomic and durable), and on a VM a fresh page-cache page costs as much as
-// the disk (310 MB took 0.13 s direct against 0.72-0.81 s buffered and
-// fsynced). finish() writes the tail (a padded block, the file then cut back
-// to the records' end, never below the size it had) and must be called for
-// the file to be whole. Failed writes are FileError naming `what`. One thread
-// at a time.
+// Writes records to an open file from byte `offset` on (pwrite: the
+// descriptor's position does not move; one opened with O_APPEND or O_DIRECT
+// is refused), through a staging buffer of whole blocks. Once a file
+// outgrows the buffer (4 MiB), and where the offset is block-aligned and the
+// filesystem allows it, the blocks skip the page cache (direct I/O): the
+// caller fsyncs the file anyway (saves are atomic and durable), and on a VM a
+// fresh page-cache page costs as much as the disk (310 MB took 0.13 s direct
+// against 0.72-0.81 s buffered and fsynced). finish() writes the tail (a
+// padded block, the file then cut back to the records' end, never below the
+// size it had) and must be called for the file to be whole. Failed writes
+// are FileError naming `what`. One thread at a time.
 class GloveRecordWriter {
  public:
   GloveRecordWriter(int fd, int64_t offset, std::string what);
@@ -47,8 +48,8 @@ class GloveRecordWriter {
 
   int fd_;
   std::string what_;
-  int flags_;
-  off_t size_before_;
+  int flags_ = 0;
+  int64_t size_before_ = 0;
   int64_t at_;                 // where the staged bytes go in the file
   int64_t padded_end_ = 0;     // the end of the last padded direct write
   int64_t records_ = 0;

@@ -95,13 +95,14 @@ class Backend:
         raise ValueError(f"FastText is not available on {self.device!r}: train with device='cpu'")
 
     def init_fasttext(self, vocab_size: int, bucket: int, dim: int, seed: int, scale: float,
-                      initial: Any = None) -> Tuple[Any, Any, Any]:
+                      initial: Any = None, workers: int = 1) -> Tuple[Any, Any, Any]:
         """``(input, output, storage)``: input [vocab + bucket, dim] (word
         rows, then n-gram rows) initialised as word2vec.c initialises its
         input, times `scale` (the same numbers on every backend), output
         [vocab, dim] zeros, and storage [vocab + SPARE_ROWS, dim] zeros for
         the composed word vectors. `initial`: host arrays (input, output) to
-        start from instead (a loaded model)."""
+        start from instead (a loaded model). `workers`: CPU threads for the
+        init (the numbers do not depend on them)."""
         self.check_fasttext()
         raise NotImplementedError
 
@@ -147,8 +148,16 @@ class Backend:
         """The matrix written from the start of the open file `fd` as glove.c's
         records (`name` in errors), never held in memory; the count's arrays
         are empty and stats["nnz"] is the number of records."""
-        raise ValueError(f"counting straight to glove.c's file runs on the CPU, not {self.device!r}: "
-                         "count with cooccurrence(..., device=...), then save_glove_binary(path)")
+        self.check_counts_to_glove()
+        raise NotImplementedError
+
+    def check_counts_to_glove(self) -> None:
+        """ValueError where count_cooccurrences_to_glove does not run (asked
+        before the corpus is encoded)."""
+        if not self.counts_to_file:
+            raise ValueError(f"counting straight to glove.c's file runs on the CPU, not "
+                             f"{self.device!r}: count with cooccurrence(..., device=...), then "
+                             "save_glove_binary(path)")
 
     def count_cooccurrence_partition(self, encoded: "EncodedCorpus", group: "Group", *,
                                      window: int, symmetric: bool, distance_weighting: bool,

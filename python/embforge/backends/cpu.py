@@ -68,14 +68,15 @@ class CpuBackend(Backend):
         pass
 
     def init_fasttext(self, vocab_size: int, bucket: int, dim: int, seed: int, scale: float,
-                      initial: Any = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+                      initial: Any = None, workers: int = 1
+                      ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         storage = np.zeros((vocab_size + SPARE_ROWS, dim), dtype=np.float32)
         if initial is not None:
             input, output = (np.ascontiguousarray(a, dtype=np.float32) for a in initial)
             return input, output, storage
         input = np.empty((vocab_size + bucket, dim), dtype=np.float32)
-        # every core: the numbers do not depend on the thread count
-        _native.core.init_word2vec_input(input, seed, scale=scale, workers=os.cpu_count() or 1)
+        # the model's threads: the numbers do not depend on their count
+        _native.core.init_word2vec_input(input, seed, scale=scale, workers=workers)
         return input, np.zeros((vocab_size, dim), dtype=np.float32), storage
 
     def train_fasttext_epoch(self, corpus: "EncodedCorpus", input: Any, output: Any, subwords: Any,

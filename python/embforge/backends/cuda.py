@@ -94,7 +94,8 @@ class CudaBackend(Backend):
         pass
 
     def init_fasttext(self, vocab_size: int, bucket: int, dim: int, seed: int, scale: float,
-                      initial: Optional[tuple[Any, Any]] = None) -> tuple[Any, Any, Any]:
+                      initial: Optional[tuple[Any, Any]] = None, workers: int = 1
+                      ) -> tuple[Any, Any, Any]:
         return cuda_fasttext.allocate_fasttext(vocab_size, bucket, dim, seed, scale, self.device,
                                                SPARE_ROWS, initial)
 
