@@ -28,7 +28,6 @@ compare figures of the same run.
 from __future__ import annotations
 
 import argparse
-import gzip
 import os
 import re
 import resource
@@ -41,7 +40,7 @@ from typing import Dict, List, Optional, Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from shared_data import CORPORA  # noqa: E402
+from shared_data import CORPORA, write_plain  # noqa: E402
 
 ROOT = os.path.dirname(HERE)
 
@@ -83,11 +82,7 @@ def main() -> None:
     workdir = tempfile.mkdtemp(prefix="embforge-cli-")
     rows: List[Tuple[str, str, float, float, str]] = []
     try:
-        plain = os.path.join(workdir, "corpus.txt")
-        with open(plain, "wb") as out:
-            for path in CORPORA:
-                with gzip.open(path) as src:
-                    shutil.copyfileobj(src, out)
+        plain = write_plain(CORPORA, os.path.join(workdir, "corpus.txt"))
         gz = " ".join(CORPORA)
         t = args.threads
         em = f"{py} -m embforge"

@@ -33,7 +33,6 @@ sync-quality: Word2Vec's quality against the sync options: 1 process x 2
 The machine is shared and noisy: compare the ratios printed by one run.
 """
 import argparse
-import gzip
 import os
 import shutil
 import subprocess
@@ -42,20 +41,14 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from shared_data import CORPORA, frequency_order, quality  # noqa: E402
+from shared_data import CORPORA, frequency_order, quality, write_plain  # noqa: E402
 
 W2V = ["--size", "100", "--window", "5", "--negative", "5", "--sample", "1e-3", "--min-count", "5",
        "--epochs", "5"]
 
 
 def decompress(paths, directory, times=1) -> str:
-    target = os.path.join(directory, f"corpus-x{times}.txt")
-    with open(target, "wb") as out:
-        for _ in range(times):
-            for path in paths:
-                with gzip.open(path, "rb") as source:
-                    shutil.copyfileobj(source, out, 16 << 20)
-    return target
+    return write_plain(paths, os.path.join(directory, f"corpus-x{times}.txt"), times)
 
 
 def count_tokens(path) -> int:

@@ -9,15 +9,14 @@ the plain file (corpus_file mode, which takes no .gz). Each figure is the best
 of --repeat runs; ratios compare figures from the same run.
 """
 import argparse
-import gzip
 import os
 import shutil
+import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-CORPORA = [os.path.join(HERE, "..", "..", "shared", "data", "corpus", n)
-           for n in ("gcide.txt.gz", "kdocs.txt.gz")]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from shared_data import CORPORA, write_plain  # noqa: E402
 
 
 def best(fn, repeat):
@@ -38,11 +37,7 @@ def main():
 
     workdir = tempfile.mkdtemp(prefix="embforge-vocab-")
     try:
-        plain = os.path.join(workdir, "corpus.txt")
-        with open(plain, "wb") as out:
-            for path in CORPORA:
-                with gzip.open(path) as src:
-                    shutil.copyfileobj(src, out)
+        plain = write_plain(CORPORA, os.path.join(workdir, "corpus.txt"))
 
         def gensim_vocab():
             model = GensimWord2Vec(vector_size=100, min_count=5, workers=2)

@@ -3,6 +3,7 @@ quality scores every benchmark reports, computed one way for every tool."""
 import collections
 import gzip
 import os
+import shutil
 
 import numpy as np
 
@@ -10,6 +11,18 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SHARED = os.path.join(HERE, "..", "..", "shared", "data")
 CORPORA = [os.path.join(SHARED, "corpus", name) for name in ("gcide.txt.gz", "kdocs.txt.gz")]
 EVAL = os.path.join(SHARED, "eval")
+
+
+def write_plain(paths, target, times=1):
+    """The text of the .gz `paths`, one after the other, `times` over, into
+    the plain file `target` (gensim's corpus_file and Stanford's tools read
+    plain text only); returns `target`."""
+    with open(target, "wb") as out:
+        for _ in range(times):
+            for path in paths:
+                with gzip.open(path, "rb") as source:
+                    shutil.copyfileobj(source, out, 16 << 20)
+    return target
 
 
 def frequency_order(paths):
