@@ -40,6 +40,7 @@
 
 #include "embforge/fasttext.h"
 #include "embforge/simd.h"
+#include "hot_rows.h"
 #include "line_array.h"
 #include "vec.h"
 #include "word2vec_window.h"
@@ -117,18 +118,9 @@ class HotBags {
     return bag_rows_.data() + m.subword_offsets[word];
   }
   void merge() {
-    for (size_t i = 0; i < rows_.size(); ++i) {
-      float* __restrict shared = input_ + static_cast<int64_t>(rows_[i]) * dim_;
-      float* __restrict local = local_.data() + i * dim_;
-      float* __restrict base = base_.data() + i * dim_;
-#pragma omp simd
-      for (int c = 0; c < dim_; ++c) {
-        const float value = shared[c] + (local[c] - base[c]);
-        shared[c] = value;
-        local[c] = value;
-        base[c] = value;
-      }
-    }
+    for (size_t i = 0; i < rows_.size(); ++i)
+      merge_private(input_ + static_cast<int64_t>(rows_[i]) * dim_, local_.data() + i * dim_,
+                    base_.data() + i * dim_, static_cast<size_t>(dim_));
   }
 
  private:

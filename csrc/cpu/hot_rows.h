@@ -24,6 +24,19 @@
 
 namespace embforge {
 
+// One merge of n private values into the shared ones, as described above:
+// shared += private - base; private = base = shared.
+EMBFORGE_INLINE void merge_private(float* __restrict shared, float* __restrict local,
+                                   float* __restrict base, size_t n) {
+#pragma omp simd
+  for (size_t i = 0; i < n; ++i) {
+    const float value = shared[i] + (local[i] - base[i]);
+    shared[i] = value;
+    local[i] = value;
+    base[i] = value;
+  }
+}
+
 class HotRows {
  public:
   HotRows(float* shared, int64_t n_hot, int dim)
@@ -40,19 +53,7 @@ class HotRows {
   EMBFORGE_INLINE bool hot(uint32_t id) const { return id < n_hot_; }
 
   // Publishes this thread's changes since the last merge and takes the others'.
-  EMBFORGE_INLINE void merge() {
-    float* __restrict shared = shared_;
-    float* __restrict local = local_.data();
-    float* __restrict base = base_.data();
-    const size_t n = local_.size();
-#pragma omp simd
-    for (size_t i = 0; i < n; ++i) {
-      const float value = shared[i] + (local[i] - base[i]);
-      shared[i] = value;
-      local[i] = value;
-      base[i] = value;
-    }
-  }
+  EMBFORGE_INLINE void merge() { merge_private(shared_, local_.data(), base_.data(), local_.size()); }
 
  private:
   float* shared_;
