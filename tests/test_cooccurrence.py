@@ -7,7 +7,7 @@ import tempfile
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from embforge._native import core
 from embforge.cooccurrence import Cooccurrence, cooccurrence, parse_memory
@@ -105,6 +105,60 @@ def test_tiny_budget_really_spills_and_merges_in_passes():
     assert dense[3]["dense_updates"] == dense[3]["pair_updates"] > 0
     for a, b in zip(in_memory[:3], dense[:3]):
         assert np.array_equal(a, b)
+
+
+def numpy_reference(ids, offsets, vocab, window, symmetric):
+    """The same sums as reference(), vectorised for streams too long for a
+    dict: (rows, cols, float64 values) sorted by (row, col)."""
+    ids = np.asarray(ids, dtype=np.int64)
+    sentence = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+    lefts, rights, weights = [], [], []
+    for d in range(1, window + 1):
+        same = sentence[d:] == sentence[:-d]
+        left, right = ids[:-d][same], ids[d:][same]
+        pairs = [(left, right), (right, left)] if symmetric else [(left, right)]
+        for a, b in pairs:
+            lefts.append(a), rights.append(b), weights.append(np.full(len(a), 1.0 / d))
+    keys, where = np.unique(np.concatenate(lefts) * vocab + np.concatenate(rights),
+                            return_inverse=True)
+    return keys // vocab, keys % vocab, np.bincount(where, weights=np.concatenate(weights))
+
+
+@given(vocab=st.sampled_from([3000, 60000, 1 << 20]), skew=st.sampled_from([1.1, 1.5, 3.0]),
+       tokens=st.integers(20000, 60000), window=st.integers(2, 10), symmetric=st.booleans(),
+       workers=st.integers(1, 2), seed=st.integers(0, 2**32 - 1))
+@settings(max_examples=12, deadline=None)
+def test_large_sorted_buffers_match_numpy_reference(vocab, skew, tokens, window, symmetric,
+                                                     workers, seed):
+    # With no dense table every update is buffered, so a thread sorts
+    # buffers of up to 2 x window x tokens keys of more than 22 bits: the
+    # radix sort's split into buckets (only from 2^15 entries on), with
+    # uneven buckets (zipf ranks put most keys in the first rows).
+    rng = np.random.default_rng(seed)
+    ids = (rng.zipf(skew, tokens).clip(1, vocab) - 1).astype(np.uint32)
+    offsets = np.concatenate([[0], np.sort(rng.integers(0, tokens, tokens // 40)), [tokens]])
+    rows, cols, values, stats = count(ids, offsets, vocab, window, symmetric, True, workers,
+                                      max_product=0)
+    assert stats["dense_updates"] == 0 and stats["spilled_runs"] == 0
+    want_rows, want_cols, want = numpy_reference(ids, offsets, vocab, window, symmetric)
+    assert np.array_equal(rows, want_rows) and np.array_equal(cols, want_cols)
+    np.testing.assert_allclose(values, want, rtol=2e-7, atol=0)
+
+
+def test_budgets_that_spill_some_runs_give_the_same_matrix():
+    # Between "all in memory" and "every run to a file": runs made in memory
+    # during the count, then moved to files to make room for the merge
+    # (RunStore::spill_until sums their updates into the file). These
+    # budgets reached it on this stream (checked with a print there).
+    rng = np.random.default_rng(1)
+    ids = (rng.zipf(1.2, 200000).clip(1, 20000) - 1).astype(np.uint32)
+    offsets = np.append(np.arange(0, len(ids), 30), len(ids))
+    whole = count(ids, offsets, 20000, 10, workers=2)
+    for memory, max_product in ((3 << 20, 0), (12 << 20, -1), (48 << 20, 0)):
+        part = count(ids, offsets, 20000, 10, workers=2, memory=memory, max_product=max_product)
+        assert part[3]["spilled_runs"] > 0
+        for a, b in zip(whole[:3], part[:3]):
+            assert np.array_equal(a, b)
 
 
 def test_thread_count_does_not_change_the_result():

@@ -4,15 +4,15 @@
 // words (rank product <= max_product) is added into the thread's dense table
 // (cooccur_dense.h; triangular when symmetric: one update per pair); any
 // other pair is appended as one uint64 to the thread's buffer
-// (cooccur_sort.h). A full buffer is radix-sorted and reduced into a sorted
-// run, kept in memory while the run budget allows and streamed to a spill
-// file otherwise (cooccur_runs.h). At the end the dense tables are summed and
+// (cooccur_sort.h). A full buffer is radix-sorted into a run: kept in memory
+// as it is while the run budget allows (equal keys are summed as the merge
+// reads them), summed into a spill file otherwise (cooccur_runs.h). At the end the dense tables are summed and
 // merged, row by row and rows split among the threads, with a k-way merge of
 // the runs into the COO result (cooccur_merge.h): within a row the dense
 // columns (b < limit[a]) all precede the sparse ones.
 //
 // Memory budget (`memory_bytes` = B, T threads): a quarter for the dense
-// tables, a quarter for the pair buffers (8-byte updates plus the radix
+// tables but at most kMaxDenseBytes a thread (see there), a quarter for the pair buffers (8-byte updates plus the radix
 // sort's scratch), the rest for runs held in memory. Before the merge the
 // buffers are gone and the result (12 bytes per nonzero, at most the dense
 // nonzeros plus the run entries) must fit next to the summed table, the runs
@@ -49,6 +49,13 @@ using cooc::RunStore;
 
 constexpr double kDenseShare = 0.25;
 constexpr double kBufferShare = 0.25;
+// A thread's dense table past a few times the last-level cache costs more
+// than the buffered pairs it saves: every random update misses, and every
+// page of it is a fresh page the kernel must zero. On gcide+kdocs (window 10,
+// 2 threads, 1 GB) the whole count and write took 1.11-1.23 s with 36 MB a
+// thread (max_product 1M), 1.13-1.18 s with 67 MB (2M) and 1.29-1.33 s with
+// 125 MB (4M, the budget's quarter); 9-20 MB were slower again (1.27-1.41 s).
+constexpr int64_t kMaxDenseBytes = int64_t{48} << 20;
 constexpr int64_t kBytesPerBufferedUpdate = 2 * sizeof(uint64_t);  // entry + sort scratch
 constexpr int64_t kWriterEntries = 4096;                           // 64 KiB spill writes at most
 constexpr int64_t kReaderEntries = 1 << 16;                        // 1 MiB per merged run
@@ -88,8 +95,9 @@ Plan plan_memory(const CooccurParams& p, int64_t vocab, int threads) {
   if (p.max_product >= 0) {
     plan.max_product = p.max_product;
   } else {
-    const int64_t cells =
-        static_cast<int64_t>(budget * kDenseShare) / (threads * static_cast<int64_t>(sizeof(uint64_t)));
+    const int64_t thread_bytes =
+        std::min(static_cast<int64_t>(budget * kDenseShare) / threads, kMaxDenseBytes);
+    const int64_t cells = thread_bytes / static_cast<int64_t>(sizeof(uint64_t));
     plan.max_product = DenseLayout::largest_within(cells, vocab, p.symmetric);
   }
   plan.dense_bytes = threads * DenseLayout::cells_for(plan.max_product, vocab, p.symmetric) *
@@ -124,25 +132,30 @@ struct Worker {
   bool stopped = false;
 };
 
-// Sorts the pending updates into a run: in memory if the budget allows,
-// else streamed straight into a spill file.
-void flush(const Shared& s, Worker& w) {
+// Sorts the pending updates into a run: kept in memory as they are (the
+// array holding them becomes the run and a new one takes its place, unless
+// this is the thread's last run) if the budget allows, else summed straight
+// into a spill file.
+void flush(const Shared& s, Worker& w, bool last) {
   if (w.used == 0) return;
   const uint64_t* sorted = cooc::radix_sort(w.buffer.data(), w.scratch.data(), w.used,
                                             s.distance_bits, s.distance_bits + s.key_bits);
-  const int64_t keys = cooc::count_keys(sorted, w.used, s.distance_bits);
   Run run;
-  if (s.store.reserve_memory(keys * static_cast<int64_t>(sizeof(RunEntry)))) {
-    run.memory.reserve(static_cast<size_t>(keys));
-    cooc::reduce_sorted(sorted, w.used, s.distance_bits, s.weight_fixed.data(),
-                        [&](uint64_t key, uint64_t value) { run.memory.push_back({key, value}); });
+  if (s.store.reserve_memory(w.used * static_cast<int64_t>(sizeof(uint64_t)))) {
+    MallocArray<uint64_t>& holder = sorted == w.buffer.data() ? w.buffer : w.scratch;
+    const int64_t capacity = holder.size();
+    run.memory.entries = std::move(holder);
+    run.memory.entries.resize(w.used);  // a part-filled array gives its tail back
+    run.memory.distance_bits = s.distance_bits;
+    run.memory.weight = s.weight_fixed.data();
+    if (!last) holder = MallocArray<uint64_t>(capacity);
   } else {
     run.file = s.store.new_file();
     cooc::SpillWriter writer(*run.file, s.writer_entries);
     cooc::reduce_sorted(sorted, w.used, s.distance_bits, s.weight_fixed.data(),
                         [&](uint64_t key, uint64_t value) { writer.push(key, value); });
     writer.flush();
-    s.store.count_spill(keys);
+    s.store.count_spill(run.file->size());
   }
   s.store.add(std::move(run));
   w.used = 0;
@@ -177,7 +190,10 @@ void count_slice(const Shared& s, int64_t first_sentence, int64_t end_sentence, 
       EMBFORGE_CHECK(ids[i] < vocab, "id ", ids[i], " at position ", i,
                      " is out of range for a vocabulary of ", vocab, " words");
     for (int64_t j = begin; j < end; ++j) {
-      if (w.used > room) flush(s, w);
+      if (w.used > room) {
+        flush(s, w, false);
+        buffer = w.buffer.data();  // the filled array may have become the run
+      }
       const uint32_t right = ids[j];
       const uint32_t right_limit = limit[right];
       const int64_t first = std::max(begin, j - window);
@@ -220,7 +236,7 @@ void count_slice(const Shared& s, int64_t first_sentence, int64_t end_sentence, 
     }
   }
   s.progress->work_done.fetch_add(unreported, std::memory_order_relaxed);
-  if (!w.stopped) flush(s, w);
+  if (!w.stopped) flush(s, w, true);
   w.updates = updates * (symmetric ? 2 : 1);
   w.dense_updates = dense_updates * (symmetric ? 2 : 1);
 }

@@ -7,12 +7,16 @@
 #include <cerrno>
 #include <cstring>
 
+#include "cooccur_sort.h"
 #include "embforge/cooccur.h"
 #include "embforge/file_io.h"
 
 namespace embforge::cooc {
 
 namespace {
+
+constexpr int64_t kSpillWriterEntries = 4096;  // 64 KiB writes
+constexpr int64_t kSummedEntries = 1024;       // a run in memory is summed 16 KiB at a time
 
 std::string describe(const std::string& path) { return "co-occurrence spill file '" + path + "'"; }
 
@@ -72,9 +76,11 @@ int64_t SpillFile::Reader::read(RunEntry* out, int64_t n) {
 
 int64_t lower_bound(const Run& run, uint64_t key) {
   if (!run.file) {
-    return std::lower_bound(run.memory.begin(), run.memory.end(), key,
-                            [](const RunEntry& e, uint64_t k) { return e.key < k; }) -
-           run.memory.begin();
+    const SortedUpdates& u = run.memory;
+    const uint64_t* first = u.entries.data();
+    const uint64_t* last = first + u.entries.size();
+    if (key > (~uint64_t{0} >> u.distance_bits)) return u.entries.size();  // past every key
+    return std::lower_bound(first, last, key << u.distance_bits) - first;
   }
   // The answer lies in the stretch after the last indexed key below `key`:
   // one read of at most kIndexStride entries.
@@ -136,31 +142,55 @@ void RunStore::spill_until(int64_t limit) {
   for (Run* run : in_memory) {
     if (memory_used_ <= limit) break;
     auto file = new_file();
-    file->append(run->memory.data(), static_cast<int64_t>(run->memory.size()));
-    count_spill(static_cast<int64_t>(run->memory.size()));
+    const SortedUpdates& u = run->memory;
+    {
+      SpillWriter writer(*file, kSpillWriterEntries);
+      reduce_sorted(u.entries.data(), u.entries.size(), u.distance_bits, u.weight,
+                    [&](uint64_t key, uint64_t value) { writer.push(key, value); });
+      writer.flush();
+    }
+    count_spill(file->size());
     memory_used_ -= run->memory_bytes();
     run->file = std::move(file);
-    std::vector<RunEntry>().swap(run->memory);
+    run->memory = SortedUpdates();
   }
 }
 
 RunCursor::RunCursor(const RunSlice& slice, int64_t buffer_entries) {
   const int64_t n = std::max<int64_t>(0, slice.end - slice.first);
+  left_ = n;
   if (slice.run->file) {
     file_ = std::make_unique<SpillFile::Reader>(*slice.run->file);
     file_->seek(slice.first);
-    left_ = n;
-    buffer_.resize(static_cast<size_t>(std::max<int64_t>(1, std::min(buffer_entries, n))));
-    refill();
   } else {
-    cur_ = slice.run->memory.data() + slice.first;
-    end_ = cur_ + n;
+    updates_ = &slice.run->memory;
+    next_ = slice.first;
+    buffer_entries = std::min(buffer_entries, kSummedEntries);
   }
+  buffer_.resize(static_cast<size_t>(std::max<int64_t>(1, std::min(buffer_entries, n))));
+  refill();
 }
 
 void RunCursor::refill() {
-  const int64_t got = file_->read(buffer_.data(), std::min<int64_t>(left_, buffer_.size()));
-  left_ -= got;
+  int64_t got = 0;
+  if (file_) {
+    got = file_->read(buffer_.data(), std::min<int64_t>(left_, buffer_.size()));
+    left_ -= got;
+  } else {
+    // Whole keys only: the slice ends at a key boundary, so each group of
+    // equal keys is summed into one entry.
+    const SortedUpdates& u = *updates_;
+    const int64_t end = next_ + left_;
+    const auto room = static_cast<int64_t>(buffer_.size());
+    while (got < room && next_ < end) {
+      const uint64_t key = u.key(next_);
+      uint64_t value = 0;
+      do value += u.value(next_++);
+      while (next_ < end && u.key(next_) == key);
+      buffer_[got++] = RunEntry{key, value};
+    }
+    left_ = end - next_;
+  }
   cur_ = buffer_.data();
   end_ = cur_ + got;
 }

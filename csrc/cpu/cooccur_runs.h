@@ -1,10 +1,14 @@
 // Sorted runs of co-occurrence entries, in memory or spilled to temporary
 // files, and their k-way merge.
 //
-// A run is a sequence of (key, value) with strictly increasing keys, key =
-// row * vocab_size + col (so key order is (row, col) order) and value the
-// fixed-point sum (cooccur.h). Spilled runs live in files that are removed
-// when the Run is destroyed: on success, on an exception, and after Ctrl-C.
+// A run yields (key, value) in increasing key order, key = row * vocab_size +
+// col (so key order is (row, col) order) and value the fixed-point sum
+// (cooccur.h). In memory a run is the sorted buffer of pair updates it came
+// from (cooccur_sort.h: key << distance_bits | d, a key once per update),
+// summed per key as it is read: 8 bytes an update instead of 16 a key, and
+// no pass to sum it when it is made. In a file it is RunEntry records, one per
+// key. Spilled runs live in files that are removed when the Run is destroyed:
+// on success, on an exception, and after Ctrl-C.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +16,8 @@
 #include <mutex>
 #include <string>
 #include <vector>
+
+#include "embforge/malloc_array.h"
 
 namespace embforge::cooc {
 
@@ -79,11 +85,23 @@ class SpillWriter {
   int64_t used_ = 0;
 };
 
+// A run held in memory: sorted pair updates, equal keys adjacent.
+struct SortedUpdates {
+  MallocArray<uint64_t> entries;     // [0, entries.size()): key << distance_bits | d
+  int distance_bits = 0;
+  const uint64_t* weight = nullptr;  // [window + 1]: w(d) in fixed point, owned by the count
+  uint64_t key(int64_t i) const { return entries[i] >> distance_bits; }
+  uint64_t value(int64_t i) const { return weight[entries[i] & ((uint64_t{1} << distance_bits) - 1)]; }
+};
+
 struct Run {
-  std::vector<RunEntry> memory;       // the entries, when held in memory
-  std::unique_ptr<SpillFile> file;    // or the file holding them
-  int64_t size() const { return file ? file->size() : static_cast<int64_t>(memory.size()); }
-  int64_t memory_bytes() const { return static_cast<int64_t>(memory.capacity() * sizeof(RunEntry)); }
+  SortedUpdates memory;               // the updates, when held in memory
+  std::unique_ptr<SpillFile> file;    // or the file holding the summed entries
+  // Entries: updates in memory (at least one per key), records in a file.
+  int64_t size() const { return file ? file->size() : memory.entries.size(); }
+  int64_t memory_bytes() const {
+    return file ? 0 : memory.entries.size() * static_cast<int64_t>(sizeof(uint64_t));
+  }
 };
 
 // The runs of one count, shared by the worker threads. Keeps runs in memory
@@ -119,7 +137,7 @@ class RunStore {
   std::mutex mutex_;
 };
 
-// Entries [first, end) of a run.
+// Entries [first, end) of a run (in memory: updates; a slice never splits a key's).
 struct RunSlice {
   const Run* run;
   int64_t first;
@@ -129,7 +147,8 @@ struct RunSlice {
 // Index of the first entry of `run` whose key is >= key.
 int64_t lower_bound(const Run& run, uint64_t key);
 
-// Reads a run slice in key order, from memory or through a buffer from its file.
+// Reads a run slice in key order, one entry per key, through a buffer: filled
+// from the run's file, or by summing the updates of a run in memory.
 class RunCursor {
  public:
   RunCursor(const RunSlice& slice, int64_t buffer_entries);
@@ -137,14 +156,16 @@ class RunCursor {
   uint64_t key() const { return cur_->key; }
   uint64_t value() const { return cur_->value; }
   void advance() {
-    if (++cur_ == end_ && file_) refill();
+    if (++cur_ == end_ && left_ > 0) refill();
   }
 
  private:
   void refill();
   std::unique_ptr<SpillFile::Reader> file_;
+  const SortedUpdates* updates_ = nullptr;
+  int64_t next_ = 0;  // in memory: the slice's next update
   std::vector<RunEntry> buffer_;
-  int64_t left_ = 0;  // file entries of the slice not yet read
+  int64_t left_ = 0;  // entries (file) or updates (memory) of the slice not yet read
   const RunEntry* cur_ = nullptr;
   const RunEntry* end_ = nullptr;
 };

@@ -1,47 +1,100 @@
 #include "cooccur_sort.h"
 
 #include <algorithm>
+#include <bit>
+#include <cstring>
 #include <vector>
 
 namespace embforge::cooc {
+namespace {
 
-uint64_t* radix_sort(uint64_t* data, uint64_t* scratch, int64_t n, int low_bit, int high_bit) {
-  // 11-bit digits: 2048 counters per pass stay in L1, and a 32-bit key
-  // (a vocabulary of 65k words) takes 3 passes.
-  constexpr int kDigitBits = 11;
-  constexpr int kBuckets = 1 << kDigitBits;
-  const int passes = (high_bit - low_bit + kDigitBits - 1) / kDigitBits;
-  if (n <= 1 || passes <= 0) return data;
-  std::vector<int64_t> counts(static_cast<size_t>(passes) * kBuckets, 0);
+// 11-bit digits: 2048 counters per pass stay in L1.
+constexpr int kDigitBits = 11;
+// Below this many entries, or keys of at most two digits, plain LSD passes.
+constexpr int64_t kSplitFrom = int64_t{1} << 15;
+// Entries per bucket of the first split: a bucket and its scratch (256 KiB)
+// stay in L2 while the LSD passes go over them.
+constexpr int64_t kBucketEntries = int64_t{1} << 14;
+
+// LSD passes of `digit_bits` over bits [low_bit, high_bit) of from[0..n),
+// ping-ponging with to[0..n); returns the array that holds the result.
+// `counts` has room for every pass's histogram.
+template <typename Count>
+uint64_t* lsd_sort(uint64_t* from, uint64_t* to, int64_t n, int low_bit, int high_bit,
+                   int digit_bits, Count* counts) {
+  const int buckets = 1 << digit_bits;
+  const uint64_t mask = static_cast<uint64_t>(buckets - 1);
+  const int passes = (high_bit - low_bit + digit_bits - 1) / digit_bits;
+  std::fill(counts, counts + static_cast<int64_t>(passes) * buckets, Count{0});
   for (int64_t i = 0; i < n; ++i) {  // all histograms in one read
-    const uint64_t v = data[i] >> low_bit;
-    for (int p = 0; p < passes; ++p) ++counts[p * kBuckets + ((v >> (p * kDigitBits)) & (kBuckets - 1))];
+    const uint64_t v = from[i] >> low_bit;
+    for (int p = 0; p < passes; ++p) ++counts[p * buckets + ((v >> (p * digit_bits)) & mask)];
   }
-  uint64_t* from = data;
-  uint64_t* to = scratch;
   for (int p = 0; p < passes; ++p) {
-    int64_t* count = counts.data() + p * kBuckets;
-    const int shift = low_bit + p * kDigitBits;
-    if (*std::max_element(count, count + kBuckets) == n) continue;  // digit constant: nothing to do
-    int64_t sum = 0;
-    for (int b = 0; b < kBuckets; ++b) {
-      const int64_t c = count[b];
+    Count* count = counts + p * buckets;
+    const int shift = low_bit + p * digit_bits;
+    if (static_cast<int64_t>(*std::max_element(count, count + buckets)) == n) continue;  // digit constant
+    Count sum = 0;
+    for (int b = 0; b < buckets; ++b) {
+      const Count c = count[b];
       count[b] = sum;
       sum += c;
     }
     for (int64_t i = 0; i < n; ++i) {
       const uint64_t v = from[i];
-      to[count[(v >> shift) & (kBuckets - 1)]++] = v;
+      to[count[(v >> shift) & mask]++] = v;
     }
     std::swap(from, to);
   }
   return from;
 }
 
-int64_t count_keys(const uint64_t* sorted, int64_t n, int distance_bits) {
-  int64_t keys = n > 0 ? 1 : 0;
-  for (int64_t i = 1; i < n; ++i) keys += (sorted[i] >> distance_bits) != (sorted[i - 1] >> distance_bits);
-  return keys;
+}  // namespace
+
+// Large buffers: one pass splits the entries by their top digit into
+// `scratch`, then each bucket is sorted on the remaining bits while it sits in
+// L2, using its own stretch of `data` (already copied out) as the other half.
+// Whole-buffer LSD made three scattering passes through main memory (and
+// wrote the whole scratch); this makes one.
+uint64_t* radix_sort(uint64_t* data, uint64_t* scratch, int64_t n, int low_bit, int high_bit) {
+  const int bits = high_bit - low_bit;
+  if (n <= 1 || bits <= 0) return data;
+  if (n < kSplitFrom || bits <= 2 * kDigitBits) {
+    std::vector<int64_t> counts(static_cast<size_t>((bits + kDigitBits - 1) / kDigitBits) << kDigitBits);
+    return lsd_sort(data, scratch, n, low_bit, high_bit, kDigitBits, counts.data());
+  }
+  const int top_bits = std::clamp(static_cast<int>(std::bit_width(static_cast<uint64_t>(n / kBucketEntries))),
+                                  1, kDigitBits);
+  const int top_shift = high_bit - top_bits;
+  const int64_t buckets = int64_t{1} << top_bits;
+  const uint64_t top_mask = static_cast<uint64_t>(buckets - 1);
+  std::vector<int64_t> start(static_cast<size_t>(buckets) + 1, 0);
+  for (int64_t i = 0; i < n; ++i) ++start[((data[i] >> top_shift) & top_mask) + 1];
+  for (int64_t b = 0; b < buckets; ++b) start[b + 1] += start[b];
+  std::vector<int64_t> next(start.begin(), start.end() - 1);
+  for (int64_t i = 0; i < n; ++i) {
+    const uint64_t v = data[i];
+    scratch[next[(v >> top_shift) & top_mask]++] = v;
+  }
+  // The rest in equal digits of at most kDigitBits (e.g. 21 bits: 11 + 10).
+  const int rest = top_shift - low_bit;
+  const int passes = (rest + kDigitBits - 1) / kDigitBits;
+  const int digit_bits = (rest + passes - 1) / passes;
+  std::vector<uint32_t> small_counts(static_cast<size_t>(passes) << digit_bits);
+  std::vector<int64_t> large_counts;
+  for (int64_t b = 0; b < buckets; ++b) {
+    const int64_t first = start[b], m = start[b + 1] - first;
+    if (m <= 1) continue;
+    uint64_t* sorted;
+    if (m <= INT64_C(0xffffffff)) {
+      sorted = lsd_sort(scratch + first, data + first, m, low_bit, top_shift, digit_bits, small_counts.data());
+    } else {
+      large_counts.resize(small_counts.size());
+      sorted = lsd_sort(scratch + first, data + first, m, low_bit, top_shift, digit_bits, large_counts.data());
+    }
+    if (sorted != scratch + first) std::memcpy(scratch + first, sorted, static_cast<size_t>(m) * sizeof(uint64_t));
+  }
+  return scratch;
 }
 
 }  // namespace embforge::cooc

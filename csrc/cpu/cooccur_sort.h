@@ -15,8 +15,6 @@ namespace embforge::cooc {
 // (n entries); returns the pointer that holds the sorted result.
 uint64_t* radix_sort(uint64_t* data, uint64_t* scratch, int64_t n, int low_bit, int high_bit);
 
-// Number of distinct keys (entry >> distance_bits) in a sorted buffer.
-int64_t count_keys(const uint64_t* sorted, int64_t n, int distance_bits);
 
 // Calls emit(key, summed fixed-point value) once per distinct key, in order.
 template <typename Emit>

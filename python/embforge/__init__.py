@@ -3,18 +3,14 @@
     import embforge
     model = embforge.Word2Vec(sg=1, workers=2).fit("corpus.txt.gz")
     model.wv.most_similar("linux")
+
+The public names load on first use (`embforge._api` holds them): importing the
+package alone loads neither numpy nor the native modules, so the command line
+can set up the process (BLAS threads, see `embforge.cli`) before they load.
 """
-from ._native import cuda_available, cuda_unavailable_reason, device_info
-from .cooccurrence import Cooccurrence, cooccurrence
-from .cooccurrence_count import cooccurrence_to_glove
-from .corpus import EncodedCorpus, encode
-from .fasttext import FastText, load_facebook_model, load_facebook_vectors, save_facebook_model
-from .fasttext_kv import FastTextKeyedVectors
-from .glove import GloVe
-from .keyedvectors import KeyedVectors
-from .tokenizer import Tokenizer
-from .vocab import Vocabulary
-from .word2vec import Word2Vec
+import sys
+import types
+from typing import TYPE_CHECKING, Any, List
 
 __version__ = "0.1.0"
 
@@ -24,8 +20,38 @@ __all__ = ["Cooccurrence", "EncodedCorpus", "FastText", "FastTextKeyedVectors", 
            "device_info", "encode",
            "load_facebook_model", "load_facebook_vectors", "save_facebook_model", "simd_level"]
 
+if TYPE_CHECKING:
+    from ._api import (Cooccurrence, EncodedCorpus, FastText, FastTextKeyedVectors, GloVe,
+                       KeyedVectors, Tokenizer, Vocabulary, Word2Vec, cooccurrence,
+                       cooccurrence_to_glove, cuda_available, cuda_unavailable_reason,
+                       device_info, encode, load_facebook_model, load_facebook_vectors,
+                       save_facebook_model, simd_level)
 
-def simd_level() -> str:
-    """The SIMD code path the CPU kernels picked on this machine."""
-    from ._native import core
-    return core.simd_level()
+
+def __getattr__(name: str) -> Any:
+    if name not in __all__:
+        raise AttributeError(f"module 'embforge' has no attribute {name!r}")
+    from . import _api
+    public = {n: getattr(_api, n) for n in __all__}
+    globals().update(public)  # later lookups skip this function
+    return public[name]
+
+
+class _Package(types.ModuleType):
+    """The package's module type: `embforge.cooccurrence` names the function,
+    not the submodule of the same name. Importing a submodule sets the
+    package's attribute of that name to the module; when the package loaded
+    its names at once, its own import ran last and the function won. Loaded
+    lazily, the submodule may come first (a caller imports it directly)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "cooccurrence" and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(__all__))

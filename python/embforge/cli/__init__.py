@@ -1,100 +1,54 @@
 """The `embforge` command line: vocab, train, eval, similar, cooccur, finetune,
 lm, chat, plot.
 
-One module per command family (vocab, train, evaluate: eval and similar,
-cooccur, finetune, lm: train and generate, chat, plot), each with an
-``add_*_parser(subparsers)`` and the ``run_*(args)`` it sets as the command's ``run``. Library modules never import
-this package; it imports them. Run as ``embforge ...`` or ``python -m embforge ...``.
+The parser and the dispatch live in `embforge.cli.app`, one module per command
+family beside it. Library modules never import this package; it imports them.
+Run as ``embforge ...`` or ``python -m embforge ...``.
+
+This module loads nothing else until `main` has looked at the command: numpy
+is not loaded yet, so the commands that make no BLAS call can keep OpenBLAS
+from starting its thread pool.
 """
 from __future__ import annotations
 
-import argparse
-import logging
 import os
-import sys
-from typing import List, NoReturn, Optional
-
-from ..distributed.collectives import PeerError
-from ..distributed.group import owns_environment, shutdown_environment
-from .common import load_vectors, save_vectors, say
-from .chat import add_chat_parser
-from .cooccur import add_cooccur_parser
-from .evaluate import add_eval_parser, add_similar_parser
-from .finetune import add_finetune_parser
-from .lm import add_lm_parser
-from .plot import add_plot_parser
-from .train import add_train_parser
-from .vocab import add_vocab_parser
+from typing import TYPE_CHECKING, Any, List, Optional
 
 __all__ = ["main", "build_parser", "load_vectors", "save_vectors"]
 
+if TYPE_CHECKING:
+    from .app import build_parser
+    from .common import load_vectors, save_vectors
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="embforge",
-        description="Fast word-embedding training (skip-gram, CBOW, GloVe) on CPU threads and "
-                    "CUDA GPUs. Run 'embforge COMMAND --help' for a command's options.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for add in (add_vocab_parser, add_train_parser, add_eval_parser, add_similar_parser,
-                add_cooccur_parser, add_finetune_parser, add_lm_parser, add_chat_parser,
-                add_plot_parser):
-        add(sub)
-    return parser
+# Commands whose work is all native (counting, encoding): no BLAS call. At
+# load, OpenBLAS starts one thread per core that spins before it sleeps;
+# measured here, `import numpy` took 0.23 CPU-s against 0.14 with one BLAS
+# thread, and in `embforge cooccur` that spinning took 3-9% of the samples
+# while the counting threads wanted both cores.
+_NO_BLAS_COMMANDS = ("vocab", "cooccur")
+
+
+def _command(argv: List[str]) -> Optional[str]:
+    """The subcommand's name: the first argument that is not an option (the
+    parser's own options, -v and -h, take no value)."""
+    return next((a for a in argv if not a.startswith("-")), None)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    try:
-        return _main(argv)
-    finally:
-        shutdown_environment()
+    """Runs the command line `argv` (default: sys.argv[1:]); returns the exit status."""
+    import sys
+    if _command(sys.argv[1:] if argv is None else argv) in _NO_BLAS_COMMANDS \
+            and "numpy" not in sys.modules:
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # a user's own setting wins
+    from .app import run
+    return run(argv)
 
 
-def _leave_now(status: int) -> NoReturn:
-    """Ends the process with `status` at once, after a collective failed.
-    The ordinary exit would also be clean (the collectives keep a failed
-    operation from aborting the interpreter's teardown), but it first
-    destroys the broken process group, whose gloo threads can still be
-    finishing the operation that failed: about a second more, measured,
-    before torchrun sees the rank end. Every `finally` between the failed
-    collective and here has run (temporary files removed, nothing half
-    written), so only the buffered output is left to flush."""
-    logging.shutdown()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
-    os._exit(status)
-
-
-def _main(argv: Optional[List[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    try:
-        code: int = args.run(args)
-        return code
-    except BrokenPipeError:
-        # The reader of stdout left (`embforge similar ... | head`): end as the
-        # standard tools do, quietly, with SIGPIPE's status; stdout goes to
-        # /dev/null so that the interpreter's final flush does not fail again.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 128 + 13
-    except PeerError as error:  # another rank died or stopped answering: say so, fail
-        say(f"embforge {args.command}: error: {error}")
-        if owns_environment():
-            _leave_now(1)
-        return 1
-    except (ValueError, OSError, RuntimeError, FloatingPointError, ImportError) as error:
-        # ImportError: an optional dependency the command needs is missing
-        # (torch under torchrun, matplotlib for plots); the message says which
-        say(f"embforge {args.command}: error: {error}")
-        return 2
-    except KeyboardInterrupt as interrupt:
-        # Training commands catch Ctrl-C themselves (they stop at the next
-        # sentence and write what was trained, exit 130); what reaches here
-        # came before any result existed (reading, counting) or kept nothing.
-        say(f"embforge {args.command}: interrupted (Ctrl-C): {str(interrupt) or 'nothing was written'}")
-        return 130
+def __getattr__(name: str) -> Any:
+    if name == "build_parser":
+        from .app import build_parser
+        return build_parser
+    if name in ("load_vectors", "save_vectors"):
+        from . import common
+        return getattr(common, name)
+    raise AttributeError(f"module 'embforge.cli' has no attribute {name!r}")
