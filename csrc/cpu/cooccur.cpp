@@ -6,19 +6,23 @@
 // other pair is appended as one uint64 to the thread's buffer
 // (cooccur_sort.h). A full buffer is radix-sorted into a run: kept in memory
 // as it is while the run budget allows (equal keys are summed as the merge
-// reads them), summed into a spill file otherwise (cooccur_runs.h). At the end the dense tables are summed and
-// merged, row by row and rows split among the threads, with a k-way merge of
-// the runs into the COO result (cooccur_merge.h): within a row the dense
-// columns (b < limit[a]) all precede the sparse ones.
+// reads them), summed into a spill file otherwise (cooccur_runs.h). At the
+// end the dense tables are summed and merged, row by row and rows split among
+// the threads, into the COO result (cooccur_merge.h): within a row the dense
+// columns (b < limit[a]) all precede the sparse ones, whose values from every
+// run are summed by column. Runs spilled past the merge's fan-in are first
+// merged into fewer files.
 //
 // Memory budget (`memory_bytes` = B, T threads): a quarter for the dense
-// tables but at most kMaxDenseBytes a thread (see there), a quarter for the pair buffers (8-byte updates plus the radix
-// sort's scratch), the rest for runs held in memory. Before the merge the
+// tables but at most kMaxDenseBytes a thread (see there), a quarter for the
+// pair buffers (8-byte updates plus the radix sort's scratch), the rest for
+// runs held in memory. Before the merge the
 // buffers are gone and the result (12 bytes per nonzero, at most the dense
 // nonzeros plus the run entries) must fit next to the summed table, the runs
 // left in memory and the file readers (at least B/8); if not, in-memory runs
 // are spilled first, largest first. Fixed costs (20 bytes per word for the
-// layout and the merge's row bounds, the write buffers) are counted too. When
+// layout and the merge's row bounds, the write buffers, each merge thread's
+// column sums: up to 520 KiB, 1/64 of B at most) are counted too. When
 // the result alone crowds out the budget, the peak is the result + the
 // summed table + B/8, reported in stats.planned_peak_bytes; with a
 // result_dir such a result is written to files instead (cooccur.h), and the
@@ -70,8 +74,9 @@ struct Plan {
   int64_t writer_entries = 0;  // per thread, when a run goes straight to a file
   int64_t dense_bytes = 0;     // all threads
   int64_t buffer_bytes = 0;    // all threads
-  int64_t fixed_bytes = 0;     // layout arrays and write buffers
+  int64_t fixed_bytes = 0;     // layout arrays, write buffers, the merge's column sums
   int64_t run_budget = 0;
+  int column_window_bits = 0;
 };
 
 Plan plan_memory(const CooccurParams& p, int64_t vocab, int threads) {
@@ -79,8 +84,13 @@ Plan plan_memory(const CooccurParams& p, int64_t vocab, int threads) {
   Plan plan;
   plan.writer_entries = std::clamp<int64_t>(
       budget / (16 * threads * static_cast<int64_t>(sizeof(RunEntry))), 16, kWriterEntries);
+  // The merge's column sums: at most 1/64 of the budget.
+  plan.column_window_bits = std::clamp(
+      static_cast<int>(std::bit_width(static_cast<uint64_t>(budget / (64 * 65 / 8 * threads)))) - 1,
+      cooc::kMinColumnWindowBits, cooc::kMaxColumnWindowBits);
   // Layout (limit, offset) and the merge's per-row bounds: 20 bytes a word.
-  plan.fixed_bytes = vocab * static_cast<int64_t>(sizeof(uint32_t) + 2 * sizeof(int64_t)) +
+  plan.fixed_bytes = threads * cooc::column_window_bytes(plan.column_window_bits) +
+                     vocab * static_cast<int64_t>(sizeof(uint32_t) + 2 * sizeof(int64_t)) +
                      threads * plan.writer_entries * static_cast<int64_t>(sizeof(RunEntry));
   plan.buffer_entries =
       static_cast<int64_t>(budget * kBufferShare) / (threads * kBytesPerBufferedUpdate);
@@ -398,6 +408,7 @@ CooccurMatrix count(const CooccurParams& params, const CorpusView& corpus, int64
   cooc::MergeInput merge{&layout, layout.cells > 0 ? workers[0].table.data() : nullptr,
                          &store.runs(), vocab_size, fraction_bits, threads, kMinReaderEntries, "",
                          params.fixed_point_output};
+  merge.column_window_bits = plan.column_window_bits;
   int64_t result_bound = dense_outputs;
   for (const Run& run : store.runs()) result_bound += run.size();
   const int64_t table_bytes = layout.cells * static_cast<int64_t>(sizeof(uint64_t));

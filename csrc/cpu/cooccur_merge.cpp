@@ -1,10 +1,12 @@
 #include "cooccur_merge.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include <atomic>
 #include <condition_variable>
@@ -127,6 +129,54 @@ class RecordSink {
   const double scale_;
 };
 
+// A merge thread's sums of one row's run entries, a window of columns at a
+// time (MergeInput::column_window_bits): every run adds its entries of the window into sums_
+// (indexed by column) and the sums are read back in column order through a
+// two-level bit set of the columns that got one. A heap ordering the runs
+// entry by entry spent more (its comparisons are unpredictable branches).
+class ColumnSums {
+ public:
+  explicit ColumnSums(int window_bits)
+      : window_(uint64_t{1} << window_bits), sums_(window_, 0), words_(window_ / 64, 0),
+        summary_((window_ / 64 + 63) / 64, 0) {}
+
+  // Calls emit(key - row_key, summed value) for every key in [row_key,
+  // row_end) of the cursors, in key order, and moves the cursors past them.
+  template <typename Emit>
+  void row(std::vector<RunCursor>& cursors, uint64_t row_key, uint64_t row_end, Emit&& emit) {
+    while (true) {
+      uint64_t first = row_end;
+      for (const RunCursor& c : cursors)
+        if (!c.done() && c.key() < first) first = c.key();
+      if (first >= row_end) return;
+      const uint64_t end = first + std::min(window_, row_end - first);
+      for (RunCursor& c : cursors) {
+        for (; !c.done() && c.key() < end; c.advance()) {
+          const uint64_t at = c.key() - first;
+          sums_[at] += c.value();
+          words_[at >> 6] |= uint64_t{1} << (at & 63);
+          summary_[at >> 12] |= uint64_t{1} << ((at >> 6) & 63);
+        }
+      }
+      for (size_t s = 0; s < summary_.size(); ++s) {
+        for (uint64_t ws = std::exchange(summary_[s], 0); ws != 0; ws &= ws - 1) {
+          const size_t w = s * 64 + static_cast<size_t>(std::countr_zero(ws));
+          for (uint64_t bits = std::exchange(words_[w], 0); bits != 0; bits &= bits - 1) {
+            const size_t at = w * 64 + static_cast<size_t>(std::countr_zero(bits));
+            emit(first - row_key + at, std::exchange(sums_[at], 0));
+          }
+        }
+      }
+    }
+  }
+
+ private:
+  uint64_t window_;
+  std::vector<uint64_t> sums_;
+  std::vector<uint64_t> words_;    // bit per column with a sum
+  std::vector<uint64_t> summary_;  // bit per nonzero word
+};
+
 // Merges rows [r0, r1): the dense cells of each row, then its run entries
 // (within a row the dense columns all precede the sparse ones).
 class RowMerger {
@@ -147,8 +197,10 @@ class RowMerger {
   int64_t bound() const { return bound_; }
 
   template <typename Sink>
-  void run(Sink& sink) {
-    RunMerger merger(slices_, in_.reader_entries);
+  void run(Sink& sink, ColumnSums& sums) {
+    std::vector<RunCursor> cursors;
+    cursors.reserve(slices_.size());
+    for (const RunSlice& slice : slices_) cursors.emplace_back(slice, in_.reader_entries);
     const auto vocab = static_cast<uint64_t>(in_.vocab);
     auto emit = [&](int64_t r, int64_t c, uint64_t value) {
       if (value != 0) sink.emit(r, c, value);
@@ -158,11 +210,9 @@ class RowMerger {
       if (in_.table && l_.triangular) gather_columns(block, block_end);
       for (int64_t r = block; r < block_end; ++r) {
         if (in_.table) dense_row(r, r - block, emit);
-        const uint64_t row_end = static_cast<uint64_t>(r + 1) * vocab;
-        while (!merger.done() && merger.key() < row_end) {
-          const RunEntry e = merger.pop();
-          emit(r, static_cast<int64_t>(e.key - static_cast<uint64_t>(r) * vocab), e.value);
-        }
+        const uint64_t row_key = static_cast<uint64_t>(r) * vocab;
+        sums.row(cursors, row_key, row_key + vocab,
+                 [&](uint64_t c, uint64_t value) { emit(r, static_cast<int64_t>(c), value); });
       }
     }
     sink.finish();
@@ -242,7 +292,8 @@ void merge_rows(const MergeInput& in, CooccurMatrix& out, MallocArray<V>& out_va
     if (!in.result_dir.empty()) files = std::make_unique<ResultFiles>(in.result_dir, t);
     RowMerger merger(in, first[t], first[t + 1]);
     ColumnSink<V> sink(pieces[t], files.get(), merger.bound(), std::ldexp(1.0, -in.fraction_bits));
-    merger.run(sink);
+    ColumnSums sums(in.column_window_bits);
+    merger.run(sink, sums);
   });
   int64_t total = 0;
   for (const Piece<V>& p : pieces) total += p.n;
@@ -323,6 +374,7 @@ int64_t merge_to_glove(const MergeInput& in, GloveRecordWriter& out) {
   std::atomic<bool> stopped{false};
   run_workers(in.threads, nullptr, [&](int) {
     std::vector<GloveRecord> records;
+    ColumnSums sums(in.column_window_bits);
     try {
       for (int64_t piece = next_piece++; piece < parts; piece = next_piece++) {
         if (in.progress && in.progress->stop_requested()) {  // Ctrl-C: between pieces
@@ -332,7 +384,7 @@ int64_t merge_to_glove(const MergeInput& in, GloveRecordWriter& out) {
         }
         RowMerger merger(in, first[piece], first[piece + 1]);
         RecordSink sink(records, scale);
-        merger.run(sink);
+        merger.run(sink, sums);
         if (!in_order.put(piece, records)) return;
       }
     } catch (...) {

@@ -22,6 +22,12 @@ constexpr int kPiecesPerThread = 8;
 constexpr int64_t kPieceEntries = 1 << 20;
 constexpr int64_t kMinPieceEntries = 1 << 16;
 
+constexpr int kMinColumnWindowBits = 6;
+constexpr int kMaxColumnWindowBits = 16;  // 512 KiB of sums a thread: within L2
+
+// A merge thread's bytes for a column window of 2^bits.
+constexpr int64_t column_window_bytes(int bits) { return (int64_t{1} << bits) * 65 / 8 + 64; }
+
 struct MergeInput {
   const DenseLayout* layout;
   const uint64_t* table;     // summed dense cells, or nullptr when there are none
@@ -36,6 +42,9 @@ struct MergeInput {
   // rows, and where Ctrl-C asks it to stop (between pieces).
   int64_t piece_work = kPieceEntries;
   Progress* progress = nullptr;
+  // Columns a merge thread sums at once (cooccur_merge.cpp: ColumnSums):
+  // 8 bytes and a bit each.
+  int column_window_bits = kMaxColumnWindowBits;
 };
 
 // Fills out.rows/cols/values/nnz (out.fixed instead of values with

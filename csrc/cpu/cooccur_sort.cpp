@@ -10,10 +10,10 @@ namespace {
 
 // 11-bit digits: 2048 counters per pass stay in L1.
 constexpr int kDigitBits = 11;
-// Below this many entries, or keys of at most two digits, plain LSD passes.
+// Below this many entries, plain LSD passes.
 constexpr int64_t kSplitFrom = int64_t{1} << 15;
-// Entries per bucket of the first split: a bucket and its scratch (256 KiB)
-// stay in L2 while the LSD passes go over them.
+// Entries per bucket of a split: a bucket and its scratch (256 KiB) stay in
+// L2 while the LSD passes go over them.
 constexpr int64_t kBucketEntries = int64_t{1} << 14;
 
 // LSD passes of `digit_bits` over bits [low_bit, high_bit) of from[0..n),
@@ -49,52 +49,53 @@ uint64_t* lsd_sort(uint64_t* from, uint64_t* to, int64_t n, int low_bit, int hig
   return from;
 }
 
-}  // namespace
-
-// Large buffers: one pass splits the entries by their top digit into
-// `scratch`, then each bucket is sorted on the remaining bits while it sits in
-// L2, using its own stretch of `data` (already copied out) as the other half.
-// Whole-buffer LSD made three scattering passes through main memory (and
-// wrote the whole scratch); this makes one.
-uint64_t* radix_sort(uint64_t* data, uint64_t* scratch, int64_t n, int low_bit, int high_bit) {
+// Sorts from[0, n) on bits [low_bit, high_bit); returns the array that holds
+// the result (from or to). Small input or a key of one digit: LSD passes in
+// equal digits of at most kDigitBits (e.g. 21 bits: 11 + 10). Else one pass
+// splits it by its top bits into `to`, and each bucket is sorted on the bits
+// below the same way, with its own stretch of `from` (already copied out) as
+// the other half: a bucket of frequent rows larger than the caches is split
+// again rather than sorted by passes through main memory.
+uint64_t* split_sort(uint64_t* from, uint64_t* to, int64_t n, int low_bit, int high_bit) {
   const int bits = high_bit - low_bit;
-  if (n <= 1 || bits <= 0) return data;
-  if (n < kSplitFrom || bits <= 2 * kDigitBits) {
-    std::vector<int64_t> counts(static_cast<size_t>((bits + kDigitBits - 1) / kDigitBits) << kDigitBits);
-    return lsd_sort(data, scratch, n, low_bit, high_bit, kDigitBits, counts.data());
+  if (n < kSplitFrom || bits <= kDigitBits) {
+    const int passes = (bits + kDigitBits - 1) / kDigitBits;
+    const int digit_bits = (bits + passes - 1) / passes;
+    if (n <= INT64_C(0xffffffff)) {
+      std::vector<uint32_t> counts(static_cast<size_t>(passes) << digit_bits);
+      return lsd_sort(from, to, n, low_bit, high_bit, digit_bits, counts.data());
+    }
+    std::vector<int64_t> counts(static_cast<size_t>(passes) << digit_bits);
+    return lsd_sort(from, to, n, low_bit, high_bit, digit_bits, counts.data());
   }
+  // Enough buckets for kBucketEntries each on average, one digit at most.
   const int top_bits = std::clamp(static_cast<int>(std::bit_width(static_cast<uint64_t>(n / kBucketEntries))),
-                                  1, kDigitBits);
+                                  1, std::min(kDigitBits, bits - 1));
   const int top_shift = high_bit - top_bits;
   const int64_t buckets = int64_t{1} << top_bits;
   const uint64_t top_mask = static_cast<uint64_t>(buckets - 1);
   std::vector<int64_t> start(static_cast<size_t>(buckets) + 1, 0);
-  for (int64_t i = 0; i < n; ++i) ++start[((data[i] >> top_shift) & top_mask) + 1];
+  for (int64_t i = 0; i < n; ++i) ++start[((from[i] >> top_shift) & top_mask) + 1];
   for (int64_t b = 0; b < buckets; ++b) start[b + 1] += start[b];
   std::vector<int64_t> next(start.begin(), start.end() - 1);
   for (int64_t i = 0; i < n; ++i) {
-    const uint64_t v = data[i];
-    scratch[next[(v >> top_shift) & top_mask]++] = v;
+    const uint64_t v = from[i];
+    to[next[(v >> top_shift) & top_mask]++] = v;
   }
-  // The rest in equal digits of at most kDigitBits (e.g. 21 bits: 11 + 10).
-  const int rest = top_shift - low_bit;
-  const int passes = (rest + kDigitBits - 1) / kDigitBits;
-  const int digit_bits = (rest + passes - 1) / passes;
-  std::vector<uint32_t> small_counts(static_cast<size_t>(passes) << digit_bits);
-  std::vector<int64_t> large_counts;
   for (int64_t b = 0; b < buckets; ++b) {
     const int64_t first = start[b], m = start[b + 1] - first;
     if (m <= 1) continue;
-    uint64_t* sorted;
-    if (m <= INT64_C(0xffffffff)) {
-      sorted = lsd_sort(scratch + first, data + first, m, low_bit, top_shift, digit_bits, small_counts.data());
-    } else {
-      large_counts.resize(small_counts.size());
-      sorted = lsd_sort(scratch + first, data + first, m, low_bit, top_shift, digit_bits, large_counts.data());
-    }
-    if (sorted != scratch + first) std::memcpy(scratch + first, sorted, static_cast<size_t>(m) * sizeof(uint64_t));
+    const uint64_t* sorted = split_sort(to + first, from + first, m, low_bit, top_shift);
+    if (sorted != to + first) std::memcpy(to + first, sorted, static_cast<size_t>(m) * sizeof(uint64_t));
   }
-  return scratch;
+  return to;
+}
+
+}  // namespace
+
+uint64_t* radix_sort(uint64_t* data, uint64_t* scratch, int64_t n, int low_bit, int high_bit) {
+  if (n <= 1 || high_bit <= low_bit) return data;
+  return split_sort(data, scratch, n, low_bit, high_bit);
 }
 
 }  // namespace embforge::cooc
