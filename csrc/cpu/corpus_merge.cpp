@@ -13,6 +13,7 @@
 // by count then by bytes (no first-seen order survives), and the pass below
 // drops, splits and offsets lines exactly as remap_and_chunk does.
 #include <algorithm>
+#include <numeric>
 
 #include "embforge/check.h"
 #include "embforge/corpus.h"
@@ -71,7 +72,12 @@ void CorpusBuilder::merge(const std::vector<CorpusBuilder*>& parts,
     n_ids_ = 0;  // counted again as the ids are written
   } else {
     maps.resize(parts.size());
-    for (size_t p = 0; p < parts.size(); ++p) {
+    // The first part's table becomes ours: its words keep their ids.
+    table_ = std::move(parts[0]->table_);
+    parts[0]->table_ = WordTable();
+    maps[0].resize(table_.size());
+    std::iota(maps[0].begin(), maps[0].end(), uint32_t{0});
+    for (size_t p = 1; p < parts.size(); ++p) {
       const WordTable& t = parts[p]->table_;
       maps[p].resize(t.size());
       for (uint32_t id = 0; id < t.size(); ++id) {
@@ -130,6 +136,30 @@ void CorpusBuilder::write_segments(const std::vector<CorpusBuilder*>& parts,
     offsets_.move_to(SpillFile::temporary(params_.spill_dir));
 
   offsets_.push_back(0);
+  // In memory the ids go straight into the array, sized once for all the
+  // kept ids (the per-id checks of append_id took half of this pass).
+  uint32_t* direct = ids_.in_file() || params_.count_only ? nullptr : ids_.reserve_tail(n_kept);
+  int64_t written = 0;
+  auto copy_line = [&](const uint32_t* ids, int64_t read, int64_t line_end, const uint32_t* map,
+                       auto&& put) {
+    int64_t in_sentence = 0;
+    for (; read < line_end; ++read) {
+      uint32_t id = ids[read];
+      if (map) {
+        id = map[id];
+        if (id == WordTable::kNotFound) {
+          ++dropped_tokens_;
+          continue;
+        }
+      }
+      put(id);
+      if (++in_sentence == params_.max_sentence_length) {
+        offsets_.push_back(n_ids_ + written);
+        in_sentence = 0;
+      }
+    }
+    if (in_sentence > 0) offsets_.push_back(n_ids_ + written);
+  };
   for (const CorpusSegment& seg : segments) {
     if (seg.end_line == seg.first_line) continue;
     CorpusBuilder& part = *parts[seg.part];
@@ -139,24 +169,23 @@ void CorpusBuilder::write_segments(const std::vector<CorpusBuilder*>& parts,
     int64_t read = seg.first_line == 0 ? 0 : ends[seg.first_line - 1];
     for (int64_t line = seg.first_line; line < seg.end_line; ++line) {
       const int64_t line_end = ends[line];
-      int64_t in_sentence = 0;
-      for (; read < line_end; ++read) {
-        uint32_t id = ids[read];
-        if (map) {
-          id = map[id];
-          if (id == WordTable::kNotFound) {
-            ++dropped_tokens_;
-            continue;
-          }
-        }
-        append_id(id);
-        if (++in_sentence == params_.max_sentence_length) {
-          offsets_.push_back(n_ids_);
-          in_sentence = 0;
-        }
+      if (direct) {
+        copy_line(ids, read, line_end, map, [&](uint32_t id) {
+          EMBFORGE_CHECK(written < n_kept, "the parts hold more kept ids than the vocabulary's ",
+                         "counts, ", n_kept);
+          direct[written++] = id;
+        });
+      } else {
+        copy_line(ids, read, line_end, map, [&](uint32_t id) { append_id(id); });
       }
-      if (in_sentence > 0) offsets_.push_back(n_ids_);
+      read = line_end;
     }
+  }
+  if (direct) {
+    EMBFORGE_CHECK(written == n_kept, "the parts hold ", written, " kept ids, the vocabulary's counts ",
+                   n_kept);
+    ids_.grew(written);
+    n_ids_ += written;
   }
   for (CorpusBuilder* part : parts) {  // what the parts held is in ours now
     part->ids_ = SpillArray<uint32_t>();

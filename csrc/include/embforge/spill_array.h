@@ -107,6 +107,14 @@ class SpillArray {
     ++size_;
   }
 
+  // In memory: room for n more elements, at the address returned; write up
+  // to n there, then grew(k) with the number written.
+  T* reserve_tail(int64_t n) {
+    if (size_ + n > memory_.size()) memory_.resize(size_ + n);
+    return memory_.data() + size_;
+  }
+  void grew(int64_t k) { size_ += k; }
+
   // Moves what is in memory to `file` and keeps appending there.
   void move_to(SpillFile file) {
     file.append(memory_.data(), static_cast<size_t>(size_) * sizeof(T));
