@@ -140,23 +140,38 @@ class ColumnSums {
       : window_(uint64_t{1} << window_bits), sums_(window_, 0), words_(window_ / 64, 0),
         summary_((window_ / 64 + 63) / 64, 0) {}
 
+  // A slice of a run held in memory, read as its updates (cooccur_runs.h:
+  // SortedUpdates): each adds w(d) to its key's sum here, with no pass that
+  // first sums equal keys into entries.
+  struct Updates {
+    const uint64_t* next;
+    const uint64_t* end;
+    int distance_bits;
+    const uint64_t* weight;
+    bool done() const { return next == end; }
+    uint64_t key() const { return *next >> distance_bits; }
+  };
+
   // Calls emit(key - row_key, summed value) for every key in [row_key,
-  // row_end) of the cursors, in key order, and moves the cursors past them.
+  // row_end) of the file runs' cursors and the memory runs' updates, in key
+  // order, and moves them past those keys.
   template <typename Emit>
-  void row(std::vector<RunCursor>& cursors, uint64_t row_key, uint64_t row_end, Emit&& emit) {
+  void row(std::vector<RunCursor>& cursors, std::vector<Updates>& updates, uint64_t row_key,
+           uint64_t row_end, Emit&& emit) {
     while (true) {
       uint64_t first = row_end;
       for (const RunCursor& c : cursors)
         if (!c.done() && c.key() < first) first = c.key();
+      for (const Updates& u : updates)
+        if (!u.done() && u.key() < first) first = u.key();
       if (first >= row_end) return;
       const uint64_t end = first + std::min(window_, row_end - first);
-      for (RunCursor& c : cursors) {
-        for (; !c.done() && c.key() < end; c.advance()) {
-          const uint64_t at = c.key() - first;
-          sums_[at] += c.value();
-          words_[at >> 6] |= uint64_t{1} << (at & 63);
-          summary_[at >> 12] |= uint64_t{1} << ((at >> 6) & 63);
-        }
+      for (RunCursor& c : cursors)
+        for (; !c.done() && c.key() < end; c.advance()) add(c.key() - first, c.value());
+      for (Updates& u : updates) {
+        const uint64_t mask = (uint64_t{1} << u.distance_bits) - 1;
+        for (; u.next != u.end && (*u.next >> u.distance_bits) < end; ++u.next)
+          add((*u.next >> u.distance_bits) - first, u.weight[*u.next & mask]);
       }
       for (size_t s = 0; s < summary_.size(); ++s) {
         for (uint64_t ws = std::exchange(summary_[s], 0); ws != 0; ws &= ws - 1) {
@@ -171,6 +186,12 @@ class ColumnSums {
   }
 
  private:
+  void add(uint64_t at, uint64_t value) {
+    sums_[at] += value;
+    words_[at >> 6] |= uint64_t{1} << (at & 63);
+    summary_[at >> 12] |= uint64_t{1} << ((at >> 6) & 63);
+  }
+
   uint64_t window_;
   std::vector<uint64_t> sums_;
   std::vector<uint64_t> words_;    // bit per column with a sum
@@ -198,9 +219,18 @@ class RowMerger {
 
   template <typename Sink>
   void run(Sink& sink, ColumnSums& sums) {
-    std::vector<RunCursor> cursors;
+    std::vector<RunCursor> cursors;  // file runs
+    std::vector<ColumnSums::Updates> updates;  // runs in memory
     cursors.reserve(slices_.size());
-    for (const RunSlice& slice : slices_) cursors.emplace_back(slice, in_.reader_entries);
+    for (const RunSlice& slice : slices_) {
+      if (slice.run->file) {
+        cursors.emplace_back(slice, in_.reader_entries);
+      } else {
+        const SortedUpdates& u = slice.run->memory;
+        const uint64_t* at = u.entries.data();
+        updates.push_back({at + slice.first, at + std::max(slice.first, slice.end), u.distance_bits, u.weight});
+      }
+    }
     const auto vocab = static_cast<uint64_t>(in_.vocab);
     auto emit = [&](int64_t r, int64_t c, uint64_t value) {
       if (value != 0) sink.emit(r, c, value);
@@ -211,7 +241,7 @@ class RowMerger {
       for (int64_t r = block; r < block_end; ++r) {
         if (in_.table) dense_row(r, r - block, emit);
         const uint64_t row_key = static_cast<uint64_t>(r) * vocab;
-        sums.row(cursors, row_key, row_key + vocab,
+        sums.row(cursors, updates, row_key, row_key + vocab,
                  [&](uint64_t c, uint64_t value) { emit(r, static_cast<int64_t>(c), value); });
       }
     }
