@@ -62,10 +62,46 @@ GloveRecordWriter::GloveRecordWriter(int fd, int64_t offset, std::string what)
   if (::fstat(fd, &st) != 0) fail(errno, what_, "inspect");  // fstat: the position stays
   size_before_ = st.st_size;
   staging_.reset(static_cast<char*>(std::aligned_alloc(kDirectAlign, kStagingBytes)));
-  if (!staging_) throw std::bad_alloc();
+  writing_.reset(static_cast<char*>(std::aligned_alloc(kDirectAlign, kStagingBytes)));
+  if (!staging_ || !writing_) throw std::bad_alloc();
 }
 
-GloveRecordWriter::~GloveRecordWriter() { set_direct(false); }
+GloveRecordWriter::~GloveRecordWriter() {
+  if (thread_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    changed_.notify_all();
+    thread_.join();  // a block being written is finished first
+  }
+  set_direct(false);
+}
+
+void GloveRecordWriter::write_blocks() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (true) {
+    changed_.wait(lock, [&] { return block_pending_ || stopping_; });
+    if (!block_pending_) return;
+    lock.unlock();
+    std::exception_ptr error;
+    try {
+      write_direct_or_buffered(writing_.get(), block_bytes_, block_bytes_, block_at_);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    lock.lock();
+    block_pending_ = false;
+    if (error && !error_) error_ = error;
+    changed_.notify_all();
+  }
+}
+
+void GloveRecordWriter::wait_for_block() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  changed_.wait(lock, [&] { return !block_pending_; });
+  if (error_) std::rethrow_exception(error_);
+}
 
 void GloveRecordWriter::set_direct(bool on) {
 #ifdef O_DIRECT
@@ -92,11 +128,20 @@ void GloveRecordWriter::append(const GloveRecord* records, int64_t n) {
 }
 
 void GloveRecordWriter::flush_block() {
+  wait_for_block();  // the writing thread is idle from here until the hand-over
   if (!direct_tried_) {
     direct_tried_ = true;
     if (at_ % kDirectAlign == 0) set_direct(true);
   }
-  write_direct_or_buffered(staged_, staged_);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::swap(staging_, writing_);
+    block_bytes_ = staged_;
+    block_at_ = at_;
+    block_pending_ = true;
+  }
+  if (!thread_.joinable()) thread_ = std::thread([this] { write_blocks(); });
+  changed_.notify_all();
   at_ += staged_;
   staged_ = 0;
 }
@@ -105,27 +150,29 @@ void GloveRecordWriter::flush_block() {
 // refused one (EINVAL: the filesystem takes the flag, not the I/O) or a
 // short one is written again through the page cache, as is the rest. What a
 // direct write put past `bytes` is cut off in finish().
-void GloveRecordWriter::write_direct_or_buffered(int64_t bytes, int64_t padded) {
+void GloveRecordWriter::write_direct_or_buffered(const char* data, int64_t bytes, int64_t padded,
+                                                 int64_t at) {
   if (direct_) {
     ssize_t wrote;
     do {
-      wrote = ::pwrite(fd_, staging_.get(), static_cast<size_t>(padded), at_);
+      wrote = ::pwrite(fd_, data, static_cast<size_t>(padded), at);
     } while (wrote < 0 && errno == EINTR);
-    if (wrote > 0) padded_end_ = std::max(padded_end_, at_ + wrote);
+    if (wrote > 0) padded_end_ = std::max(padded_end_, at + wrote);
     if (wrote == padded) return;
     set_direct(false);
   }
   all_direct_ = false;
-  write_at(fd_, staging_.get(), static_cast<size_t>(bytes), at_, what_);
+  write_at(fd_, data, static_cast<size_t>(bytes), at, what_);
 }
 
 bool GloveRecordWriter::finish() {
+  wait_for_block();
   if (staged_ > 0) {
     const int64_t padded = (staged_ + kDirectAlign - 1) / kDirectAlign * kDirectAlign;
     std::memset(staging_.get() + staged_, 0, static_cast<size_t>(padded - staged_));
     // a padded block must not overwrite what the file held past the records
     if (size_before_ > at_) set_direct(false);
-    write_direct_or_buffered(staged_, padded);
+    write_direct_or_buffered(staging_.get(), staged_, padded, at_);
     at_ += staged_;
     staged_ = 0;
   }

@@ -5,9 +5,13 @@
 
 #include <sys/types.h>
 
+#include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 
 namespace embforge {
 
@@ -29,6 +33,11 @@ static_assert(sizeof(GloveRecord) == 16, "glove.c's records are 16 bytes");
 // padded block, the file then cut back to the records' end, never below the
 // size it had) and must be called for the file to be whole. Failed writes
 // are FileError naming `what`. One thread at a time.
+//
+// Full blocks are written by a thread of the writer's own while the caller
+// fills the other of two staging buffers: `embforge cooccur` otherwise
+// merged nothing while its 310 MB went to the disk (0.26 s of its 0.3 s
+// merge). A failed block write is thrown by the next append() or finish().
 class GloveRecordWriter {
  public:
   GloveRecordWriter(int fd, int64_t offset, std::string what);
@@ -43,8 +52,11 @@ class GloveRecordWriter {
 
  private:
   void flush_block();
-  void write_direct_or_buffered(int64_t bytes, int64_t padded);
+  void write_direct_or_buffered(const char* data, int64_t bytes, int64_t padded, int64_t at);
   void set_direct(bool on);
+  // The background write of the other buffer: waits for it, then throws its error.
+  void wait_for_block();
+  void write_blocks();  // the writing thread
 
   int fd_;
   std::string what_;
@@ -60,7 +72,17 @@ class GloveRecordWriter {
   struct Free {
     void operator()(void* p) const;
   };
-  std::unique_ptr<char, Free> staging_;
+  std::unique_ptr<char, Free> staging_;  // being filled
+  std::unique_ptr<char, Free> writing_;  // being written (or free)
+  // The block handed to the writing thread, guarded by mutex_.
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool block_pending_ = false;
+  int64_t block_bytes_ = 0;
+  int64_t block_at_ = 0;
+  bool stopping_ = false;
+  std::exception_ptr error_;
+  std::thread thread_;  // started at the first full block
 };
 
 // The records of entries [0, n) of (rows, cols, values) (0-based ids) at

@@ -15,8 +15,6 @@ import contextlib
 import errno
 import os
 import re
-import secrets
-import socket
 import zlib
 from typing import IO, Any, Iterator, Optional, Tuple
 
@@ -26,7 +24,18 @@ __all__ = ["atomic_write", "remove_stale_temporaries"]
 
 # errors that mean "the disk (or this process's file-size limit) is full"
 _NO_SPACE = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
-_HOST = f"{zlib.crc32(socket.gethostname().encode('utf-8', 'replace')):08x}"
+
+
+def _host_name() -> str:
+    """socket.gethostname(), without loading socket where os.uname() has it."""
+    try:
+        return os.uname().nodename
+    except AttributeError:  # not POSIX
+        import socket
+        return socket.gethostname()
+
+
+_HOST = f"{zlib.crc32(_host_name().encode('utf-8', 'replace')):08x}"
 
 
 @contextlib.contextmanager
@@ -124,7 +133,7 @@ def _create_temp(directory: str, name: str) -> Tuple[int, str]:
     # plain open(); tempfile.mkstemp would leave the saved file at 0600.
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     while True:
-        tmp = os.path.join(directory, f".{name}.{_HOST}-{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        tmp = os.path.join(directory, f".{name}.{_HOST}-{os.getpid()}.{os.urandom(4).hex()}.tmp")
         try:
             return os.open(tmp, flags, 0o666), tmp
         except FileExistsError:
