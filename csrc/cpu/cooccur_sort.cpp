@@ -68,9 +68,11 @@ uint64_t* split_sort(uint64_t* from, uint64_t* to, int64_t n, int low_bit, int h
     std::vector<int64_t> counts(static_cast<size_t>(passes) << digit_bits);
     return lsd_sort(from, to, n, low_bit, high_bit, digit_bits, counts.data());
   }
-  // Enough buckets for kBucketEntries each on average, one digit at most.
-  const int top_bits = std::clamp(static_cast<int>(std::bit_width(static_cast<uint64_t>(n / kBucketEntries))),
-                                  1, std::min(kDigitBits, bits - 1));
+  // Enough buckets for kBucketEntries each on average, and enough that the
+  // bits left take two LSD passes rather than three; one digit at most.
+  const int wanted = std::max(static_cast<int>(std::bit_width(static_cast<uint64_t>(n / kBucketEntries))),
+                              bits - 2 * kDigitBits);
+  const int top_bits = std::clamp(wanted, 1, std::min(kDigitBits, bits - 1));
   const int top_shift = high_bit - top_bits;
   const int64_t buckets = int64_t{1} << top_bits;
   const uint64_t top_mask = static_cast<uint64_t>(buckets - 1);
