@@ -72,3 +72,24 @@ def test_counting_commands_start_blas_with_one_thread(tmp_path, command, own, ex
     env = {} if own is None else {"OPENBLAS_NUM_THREADS": own}
     status, numpy_loaded, blas_threads = json.loads(run_python(PROBE % (argv,), **env).splitlines()[-1])
     assert status == 0 and numpy_loaded and blas_threads == expected
+
+
+@pytest.mark.parametrize("command", ["cooccur", "vocab"])
+def test_counting_scripts_end_at_once_with_their_output_whole(tmp_path, command):
+    # `python -m embforge` is the script: a counting command ends through
+    # os._exit (cli.script), so everything must be written and flushed first.
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("a b c a b\nc a b d\n" * 50)
+    out = tmp_path / ("x.bin" if command == "cooccur" else "v.txt")
+    done = subprocess.run([sys.executable, "-m", "embforge", command, str(corpus), "-o", str(out),
+                           "--min-count", "1"], capture_output=True, text=True, env=ENV, timeout=300)
+    assert done.returncode == 0, done.stderr
+    # the status line, written to stderr before the process ended
+    assert ("14 nonzeros" if command == "cooccur" else "4 words from 450 tokens") in done.stderr
+    if command == "cooccur":
+        assert out.stat().st_size == 16 * 14  # 4 words, 14 nonzero pairs, 16-byte records
+    else:
+        assert out.read_text().split("\n")[:4] == ["a 150", "b 150", "c 100", "d 50"]
+    failed = subprocess.run([sys.executable, "-m", "embforge", command, str(tmp_path / "none.txt"),
+                             "-o", str(out)], capture_output=True, text=True, env=ENV, timeout=300)
+    assert failed.returncode == 2 and f"embforge {command}: error" in failed.stderr

@@ -1,6 +1,6 @@
 """`python -m embforge ...`: the same command line as the `embforge` script."""
 import sys
 
-from .cli import main
+from .cli import script
 
-sys.exit(main())
+sys.exit(script())

@@ -25,7 +25,7 @@ from .plot import add_plot_parser
 from .train import add_train_parser
 from .vocab import add_vocab_parser
 
-__all__ = ["build_parser", "run"]
+__all__ = ["build_parser", "leave_now", "run"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,15 +50,16 @@ def run(argv: Optional[List[str]] = None) -> int:
         shutdown_environment()
 
 
-def _leave_now(status: int) -> NoReturn:
-    """Ends the process with `status` at once, after a collective failed.
-    The ordinary exit would also be clean (the collectives keep a failed
-    operation from aborting the interpreter's teardown), but it first
-    destroys the broken process group, whose gloo threads can still be
-    finishing the operation that failed: about a second more, measured,
-    before torchrun sees the rank end. Every `finally` between the failed
-    collective and here has run (temporary files removed, nothing half
-    written), so only the buffered output is left to flush."""
+def leave_now(status: int) -> NoReturn:
+    """Ends the process with `status` at once: logging and the standard
+    streams flushed, the interpreter's teardown skipped. Used where that
+    teardown is only cost: after a collective failed, it would first destroy
+    the broken process group, whose gloo threads can still be finishing the
+    operation that failed (about a second more, measured, before torchrun
+    sees the rank end); after a counting command (cli/__init__.py: script),
+    it frees the corpus arrays and modules one by one. Every `finally` has
+    run by then (temporary files removed, saves complete), so only the
+    buffered output is left to flush."""
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -85,7 +86,7 @@ def _main(argv: Optional[List[str]] = None) -> int:
     except PeerError as error:  # another rank died or stopped answering: say so, fail
         say(f"embforge {args.command}: error: {error}")
         if owns_environment():
-            _leave_now(1)
+            leave_now(1)
         return 1
     except (ValueError, OSError, RuntimeError, FloatingPointError, ImportError) as error:
         # ImportError: an optional dependency the command needs is missing
