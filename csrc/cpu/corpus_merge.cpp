@@ -13,10 +13,12 @@
 // by count then by bytes (no first-seen order survives), and the pass below
 // drops, splits and offsets lines exactly as remap_and_chunk does.
 #include <algorithm>
+#include <atomic>
 #include <numeric>
 
 #include "embforge/check.h"
 #include "embforge/corpus.h"
+#include "embforge/parallel.h"
 
 namespace embforge {
 
@@ -136,6 +138,13 @@ void CorpusBuilder::write_segments(const std::vector<CorpusBuilder*>& parts,
     offsets_.move_to(SpillFile::temporary(params_.spill_dir));
 
   offsets_.push_back(0);
+  if (write_segments_in_parallel(parts, segments, maps, n_kept)) {
+    for (CorpusBuilder* part : parts) {
+      part->ids_ = SpillArray<uint32_t>();
+      part->line_ends_ = SpillArray<int64_t>();
+    }
+    return;
+  }
   // In memory the ids go straight into the array, sized once for all the
   // kept ids (the per-id checks of append_id took half of this pass).
   uint32_t* direct = ids_.in_file() || params_.count_only ? nullptr : ids_.reserve_tail(n_kept);
@@ -193,6 +202,100 @@ void CorpusBuilder::write_segments(const std::vector<CorpusBuilder*>& parts,
   }
   ids_.truncate(n_ids_);
   offsets_.flush();
+}
+
+// The pass above on one thread per part, when everything is in memory:
+// 1. each part's thread maps its ids to final ids in place and counts the
+//    ids each of its lines keeps;
+// 2. one thread walks the segments in the corpus's order and gives each the
+//    place of its first id and first sentence end in the result;
+// 3. the threads take segments in turn and copy them there.
+// The result is the same, id for id and offset for offset.
+bool CorpusBuilder::write_segments_in_parallel(const std::vector<CorpusBuilder*>& parts,
+                                               const std::vector<CorpusSegment>& segments,
+                                               const std::vector<std::vector<uint32_t>>& maps,
+                                               int64_t n_kept) {
+  if (parts.size() < 2 || ids_.in_file() || offsets_.in_file() || params_.count_only) return false;
+  for (const CorpusBuilder* part : parts)
+    if (part->ids_.in_file() || part->line_ends_.in_file()) return false;
+  const int threads = static_cast<int>(parts.size());
+  const int64_t max_length = params_.max_sentence_length;
+
+  std::vector<std::vector<int64_t>> kept(parts.size());  // [part][line]: ids the line keeps
+  std::vector<int64_t> dropped(parts.size(), 0);
+  run_workers(threads, nullptr, [&](int p) {
+    CorpusBuilder& part = *parts[p];
+    uint32_t* ids = part.ids_.data(/*writable=*/true);
+    const int64_t* ends = part.line_ends_.data(/*writable=*/false);
+    const uint32_t* map = maps.empty() ? nullptr : maps[p].data();
+    kept[p].resize(static_cast<size_t>(part.n_lines()));
+    int64_t read = 0;
+    for (int64_t line = 0; line < part.n_lines(); ++line) {
+      int64_t n = ends[line] - read;
+      if (map) {
+        for (; read < ends[line]; ++read) {
+          ids[read] = map[ids[read]];
+          n -= ids[read] == WordTable::kNotFound;
+        }
+      }
+      read = ends[line];
+      kept[p][line] = n;
+      dropped[p] += ends[line] - (line == 0 ? 0 : ends[line - 1]) - n;
+    }
+  });
+
+  // Where each segment's ids and sentence ends go.
+  std::vector<int64_t> id_at(segments.size() + 1, 0), end_at(segments.size() + 1, 0);
+  for (size_t s = 0; s < segments.size(); ++s) {
+    const CorpusSegment& seg = segments[s];
+    int64_t ids = 0, sentence_ends = 0;
+    for (int64_t line = seg.first_line; line < seg.end_line; ++line) {
+      const int64_t n = kept[seg.part][line];
+      ids += n;
+      sentence_ends += (n + max_length - 1) / max_length;
+    }
+    id_at[s + 1] = id_at[s] + ids;
+    end_at[s + 1] = end_at[s] + sentence_ends;
+  }
+  EMBFORGE_CHECK(id_at.back() == n_kept, "the parts hold ", id_at.back(),
+                 " kept ids, the vocabulary's counts ", n_kept);
+  uint32_t* out_ids = ids_.reserve_tail(n_kept);
+  int64_t* out_ends = offsets_.reserve_tail(end_at.back());
+  const int64_t base = n_ids_;
+
+  std::vector<const uint32_t*> part_ids(parts.size());
+  std::vector<const int64_t*> part_ends(parts.size());
+  for (size_t p = 0; p < parts.size(); ++p) {
+    part_ids[p] = parts[p]->ids_.data(/*writable=*/false);
+    part_ends[p] = parts[p]->line_ends_.data(/*writable=*/false);
+  }
+  std::atomic<size_t> next{0};
+  run_workers(threads, nullptr, [&](int) {
+    for (size_t s = next++; s < segments.size(); s = next++) {
+      const CorpusSegment& seg = segments[s];
+      const uint32_t* ids = part_ids[seg.part];
+      const int64_t* ends = part_ends[seg.part];
+      int64_t at = id_at[s], end_slot = end_at[s];
+      int64_t read = seg.first_line == 0 ? 0 : ends[seg.first_line - 1];
+      for (int64_t line = seg.first_line; line < seg.end_line; ++line) {
+        int64_t in_sentence = 0;
+        for (; read < ends[line]; ++read) {
+          if (ids[read] == WordTable::kNotFound) continue;
+          out_ids[at++] = ids[read];
+          if (++in_sentence == max_length) {
+            out_ends[end_slot++] = base + at;
+            in_sentence = 0;
+          }
+        }
+        if (in_sentence > 0) out_ends[end_slot++] = base + at;
+      }
+    }
+  });
+  ids_.grew(n_kept);
+  offsets_.grew(end_at.back());
+  n_ids_ += n_kept;
+  for (const int64_t d : dropped) dropped_tokens_ += d;
+  return true;
 }
 
 }  // namespace embforge

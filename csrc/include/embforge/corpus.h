@@ -127,6 +127,8 @@ class CorpusBuilder {
   void end_line();
   void append_id(uint32_t id);
   bool over_limit(size_t ids_bytes, size_t line_ends_bytes) const;
+  // Bytes of the memory limit left beside an array of `other_bytes`.
+  size_t room_beside(size_t other_bytes) const;
   void spill();
   void remap_and_chunk(const std::vector<uint32_t>* remap);
   void end_text();
@@ -136,6 +138,9 @@ class CorpusBuilder {
   void write_segments(const std::vector<CorpusBuilder*>& parts,
                       const std::vector<CorpusSegment>& segments,
                       const std::vector<std::vector<uint32_t>>& maps, int64_t n_kept);
+  bool write_segments_in_parallel(const std::vector<CorpusBuilder*>& parts,
+                                  const std::vector<CorpusSegment>& segments,
+                                  const std::vector<std::vector<uint32_t>>& maps, int64_t n_kept);
 
   CorpusBuilderParams params_;
   WordTable table_;

@@ -107,6 +107,16 @@ class SpillArray {
     ++size_;
   }
 
+  // In memory and full: grows to at most `max_bytes` (doubling where that
+  // fits, else up to the bound); false when that leaves no room to grow.
+  bool grow_within(size_t max_bytes) {
+    const int64_t most = static_cast<int64_t>(max_bytes / sizeof(T));
+    const int64_t grown = std::min(std::max(2 * memory_.size(), kFirstBlock), most);
+    if (in_file() || grown <= memory_.size()) return false;
+    memory_.resize(grown);
+    return true;
+  }
+
   // In memory: room for n more elements, at the address returned; write up
   // to n there, then grew(k) with the number written.
   T* reserve_tail(int64_t n) {
