@@ -436,13 +436,13 @@ CooccurMatrix count(const CooccurParams& params, const CorpusView& corpus, int64
   }
   if (to_glove) {
     // A piece's records a thread (their buffer may double once) within an
-    // eighth of the budget, and the writer's 4 MiB staging block.
+    // eighth of the budget, and the writer's two staging blocks.
     const auto record_bytes = static_cast<int64_t>(sizeof(GloveRecord));
     merge.piece_work = std::clamp<int64_t>(params.memory_bytes / (8 * threads * 2 * record_bytes),
                                            cooc::kMinPieceEntries, cooc::kPieceEntries);
     merge.progress = progress;
     result_bytes = threads * 2 * std::min(merge.piece_work, result_bound) * record_bytes +
-                   (int64_t{4} << 20);
+                   GloveRecordWriter::kMemoryBytes;
   }
   const int64_t fixed = table_bytes + result_bytes + plan.fixed_bytes;
   if (fixed + store.memory_bytes() + reader_floor > params.memory_bytes)

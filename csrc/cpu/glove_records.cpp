@@ -21,10 +21,7 @@ static_assert(std::endian::native == std::endian::little,
               "the records are written in host byte order, and glove.c's files are little-endian");
 static_assert(sizeof(off_t) == 8, "file offsets past 2 GiB need a 64-bit off_t");
 
-// 4 MiB a write: large enough that the system call is noise, small enough to
-// stay in the caches between fills; a multiple of any block size direct I/O
-// asks for.
-constexpr int64_t kStagingBytes = int64_t{4} << 20;
+constexpr int64_t kStagingBytes = GloveRecordWriter::kStagingBytes;
 constexpr int64_t kDirectAlign = 4096;
 // Records packed at a time by write_glove_records (1 MiB, in L2).
 constexpr int64_t kPackRecords = int64_t{1} << 16;

@@ -40,6 +40,12 @@ static_assert(sizeof(GloveRecord) == 16, "glove.c's records are 16 bytes");
 // merge). A failed block write is thrown by the next append() or finish().
 class GloveRecordWriter {
  public:
+  // 4 MiB a write: large enough that the system call is noise, small enough
+  // to stay in the caches between fills; a multiple of any block size direct
+  // I/O asks for. Two such buffers are held.
+  static constexpr int64_t kStagingBytes = int64_t{4} << 20;
+  static constexpr int64_t kMemoryBytes = 2 * kStagingBytes;
+
   GloveRecordWriter(int fd, int64_t offset, std::string what);
   ~GloveRecordWriter();
   GloveRecordWriter(const GloveRecordWriter&) = delete;
