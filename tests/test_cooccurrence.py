@@ -154,11 +154,35 @@ def test_budgets_that_spill_some_runs_give_the_same_matrix():
     ids = (rng.zipf(1.2, 200000).clip(1, 20000) - 1).astype(np.uint32)
     offsets = np.append(np.arange(0, len(ids), 30), len(ids))
     whole = count(ids, offsets, 20000, 10, workers=2)
-    for memory, max_product in ((3 << 20, 0), (12 << 20, -1), (48 << 20, 0)):
+    for memory, max_product in ((3 << 20, 0), (12 << 20, -1), (32 << 20, 0)):
         part = count(ids, offsets, 20000, 10, workers=2, memory=memory, max_product=max_product)
         assert part[3]["spilled_runs"] > 0
         for a, b in zip(whole[:3], part[:3]):
             assert np.array_equal(a, b)
+
+
+def test_a_result_that_fits_keeps_its_runs_in_memory():
+    # 4.9M updates held as in-memory runs (39 MB) sum to 334k nonzeros
+    # (4 MB of result): the merge's plan bounds the result by the runs'
+    # keys, not their updates, and spills nothing at 64 MB.
+    rng = np.random.default_rng(5)
+    ids = (rng.zipf(1.3, 300000).clip(1, 5000) - 1).astype(np.uint32)
+    offsets = np.append(np.arange(0, len(ids), 30), len(ids))
+    rows, _, _, stats = count(ids, offsets, 5000, 10, workers=1, memory=64 << 20, max_product=0)
+    assert len(rows) * 12 < (8 << 20) and stats["runs"] > 1
+    assert stats["spilled_runs"] == 0 and stats["planned_peak_bytes"] <= 64 << 20
+
+
+@pytest.mark.parametrize("vocab", [5000, 60000])
+@pytest.mark.parametrize("workers", [1, 3])
+@pytest.mark.parametrize("window", [5, 15])
+def test_the_smallest_budget_the_error_names_is_enough(vocab, workers, window):
+    ids, offsets = np.arange(vocab, dtype=np.uint32), [0, vocab]
+    with pytest.raises(ValueError, match="give at least") as refused:
+        count(ids, offsets, vocab, window, workers=workers, memory=1 << 16, max_product=0)
+    enough = int(str(refused.value).split("give at least ")[1].split()[0])
+    result = count(ids, offsets, vocab, window, workers=workers, memory=enough, max_product=0)
+    assert len(result[0]) > 0
 
 
 def test_thread_count_does_not_change_the_result():

@@ -223,3 +223,17 @@ def test_vocabulary_budget_holds_with_threads(tmp_path: Path, workers: int) -> N
         with pytest.raises(ValueError, match="needs more than its memory budget of 4194304"):
             count_words([path], workers=workers, min_count=1, vocab_memory=4 << 20)
         assert len(count_words([path], workers=workers, min_count=1)[0]) == 150_000
+
+
+def test_no_sentence_limit_with_threads_equals_one_thread(tmp_path):
+    # "No limit" is a max_sentence_length near 2^63: the threads' count of a
+    # line's sentence ends must not overflow there.
+    rng = np.random.default_rng(0)
+    path = tmp_path / "c.txt"
+    with open(path, "w") as f:
+        for _ in range(4000):
+            f.write(" ".join(f"w{x}" for x in rng.integers(0, 50, rng.integers(0, 12))) + "\n")
+    big = 2**63 - 1
+    one = encode(str(path), workers=1, min_count=1, max_sentence_length=big)
+    two = encode(str(path), workers=2, min_count=1, max_sentence_length=big)
+    assert np.array_equal(one.ids, two.ids) and np.array_equal(one.offsets, two.offsets)

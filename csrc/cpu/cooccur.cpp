@@ -79,29 +79,50 @@ struct Plan {
   int column_window_bits = 0;
 };
 
-Plan plan_memory(const CooccurParams& p, int64_t vocab, int threads) {
-  const int64_t budget = p.memory_bytes;
-  Plan plan;
-  plan.writer_entries = std::clamp<int64_t>(
+// The plan's parts that grow with the budget (up to their caps).
+struct FixedParts {
+  int64_t writer_entries;
+  int column_window_bits;
+  int64_t bytes;  // with the layout and the merge's per-row bounds
+};
+
+FixedParts fixed_parts(int64_t budget, int64_t vocab, int threads) {
+  FixedParts f;
+  f.writer_entries = std::clamp<int64_t>(
       budget / (16 * threads * static_cast<int64_t>(sizeof(RunEntry))), 16, kWriterEntries);
   // The merge's column sums: at most 1/64 of the budget.
-  plan.column_window_bits = std::clamp(
+  f.column_window_bits = std::clamp(
       static_cast<int>(std::bit_width(static_cast<uint64_t>(budget / (64 * 65 / 8 * threads)))) - 1,
       cooc::kMinColumnWindowBits, cooc::kMaxColumnWindowBits);
   // Layout (limit, offset) and the merge's per-row bounds: 20 bytes a word.
-  plan.fixed_bytes = threads * cooc::column_window_bytes(plan.column_window_bits) +
-                     vocab * static_cast<int64_t>(sizeof(uint32_t) + 2 * sizeof(int64_t)) +
-                     threads * plan.writer_entries * static_cast<int64_t>(sizeof(RunEntry));
+  f.bytes = threads * cooc::column_window_bytes(f.column_window_bits) +
+            vocab * static_cast<int64_t>(sizeof(uint32_t) + 2 * sizeof(int64_t)) +
+            threads * f.writer_entries * static_cast<int64_t>(sizeof(RunEntry));
+  return f;
+}
+
+Plan plan_memory(const CooccurParams& p, int64_t vocab, int threads) {
+  const int64_t budget = p.memory_bytes;
+  Plan plan;
+  const FixedParts fixed = fixed_parts(budget, vocab, threads);
+  plan.writer_entries = fixed.writer_entries;
+  plan.column_window_bits = fixed.column_window_bits;
+  plan.fixed_bytes = fixed.bytes;
   plan.buffer_entries =
       static_cast<int64_t>(budget * kBufferShare) / (threads * kBytesPerBufferedUpdate);
   const int64_t needed = 2 * static_cast<int64_t>(p.window) + 2;  // one position's updates
-  const int64_t minimum = static_cast<int64_t>(
-      std::ceil(std::max<double>(needed * threads * kBytesPerBufferedUpdate / kBufferShare,
-                                 4.0 * plan.fixed_bytes + 1)));
-  EMBFORGE_CHECK(plan.buffer_entries >= needed && plan.fixed_bytes < budget / 4,
-                 "memory budget of ", budget, " bytes is too small for window=", p.window,
-                 ", workers=", threads, " and ", vocab, " words: give at least ",
-                 std::max(minimum, kMinCooccurMemory), " bytes");
+  if (plan.buffer_entries < needed || plan.fixed_bytes >= budget / 4) {
+    // The smallest budget that passes: the fixed parts grow with the budget
+    // (to their caps), so the bound is raised until they fit at it.
+    auto minimum = static_cast<int64_t>(std::ceil(
+        needed * threads * kBytesPerBufferedUpdate / kBufferShare));
+    minimum = std::max(minimum, kMinCooccurMemory);
+    while (fixed_parts(minimum, vocab, threads).bytes >= minimum / 4)
+      minimum = 4 * fixed_parts(minimum, vocab, threads).bytes + 4;
+    EMBFORGE_CHECK(false, "memory budget of ", budget, " bytes is too small for window=", p.window,
+                   ", workers=", threads, " and ", vocab, " words: give at least ", minimum,
+                   " bytes");
+  }
   if (p.max_product >= 0) {
     plan.max_product = p.max_product;
   } else {
@@ -152,6 +173,8 @@ void flush(const Shared& s, Worker& w, bool last) {
                                             s.distance_bits, s.distance_bits + s.key_bits);
   Run run;
   if (s.store.reserve_memory(w.used * static_cast<int64_t>(sizeof(uint64_t)))) {
+    // The merge's plan bounds the result by keys, not updates (several a key).
+    run.memory.keys = cooc::count_keys(sorted, w.used, s.distance_bits);
     MallocArray<uint64_t>& holder = sorted == w.buffer.data() ? w.buffer : w.scratch;
     const int64_t capacity = holder.size();
     run.memory.entries = std::move(holder);
@@ -417,7 +440,7 @@ CooccurMatrix count(const CooccurParams& params, const CorpusView& corpus, int64
                          params.fixed_point_output};
   merge.column_window_bits = plan.column_window_bits;
   int64_t result_bound = dense_outputs;
-  for (const Run& run : store.runs()) result_bound += run.size();
+  for (const Run& run : store.runs()) result_bound += run.keys();
   const int64_t table_bytes = layout.cells * static_cast<int64_t>(sizeof(uint64_t));
   // File runs are read through buffers: an eighth of the budget at least,
   // even when the result alone crowds it out (smaller reads only slow down).

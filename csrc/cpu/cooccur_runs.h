@@ -88,6 +88,7 @@ class SpillWriter {
 // A run held in memory: sorted pair updates, equal keys adjacent.
 struct SortedUpdates {
   MallocArray<uint64_t> entries;     // [0, entries.size()): key << distance_bits | d
+  int64_t keys = 0;                  // distinct keys among them
   int distance_bits = 0;
   const uint64_t* weight = nullptr;  // [window + 1]: w(d) in fixed point, owned by the count
   uint64_t key(int64_t i) const { return entries[i] >> distance_bits; }
@@ -99,6 +100,8 @@ struct Run {
   std::unique_ptr<SpillFile> file;    // or the file holding the summed entries
   // Entries: updates in memory (at least one per key), records in a file.
   int64_t size() const { return file ? file->size() : memory.entries.size(); }
+  // Distinct keys: what the run adds to the result at most.
+  int64_t keys() const { return file ? file->size() : memory.keys; }
   int64_t memory_bytes() const {
     return file ? 0 : memory.entries.size() * static_cast<int64_t>(sizeof(uint64_t));
   }

@@ -10,6 +10,8 @@ namespace {
 
 // 11-bit digits: 2048 counters per pass stay in L1.
 constexpr int kDigitBits = 11;
+// Up to this many entries, a comparison sort (buckets are kept larger).
+constexpr int64_t kCompareBelow = 256;
 // Below this many entries, plain LSD passes.
 constexpr int64_t kSplitFrom = int64_t{1} << 15;
 // Entries per bucket of a split: a bucket and its scratch (256 KiB) stay in
@@ -58,6 +60,12 @@ uint64_t* lsd_sort(uint64_t* from, uint64_t* to, int64_t n, int low_bit, int hig
 // again rather than sorted by passes through main memory.
 uint64_t* split_sort(uint64_t* from, uint64_t* to, int64_t n, int low_bit, int high_bit) {
   const int bits = high_bit - low_bit;
+  if (n <= kCompareBelow) {  // counters would cost more than the entries
+    const uint64_t mask = bits >= 64 ? ~uint64_t{0} : (uint64_t{1} << bits) - 1;
+    std::sort(from, from + n,
+              [&](uint64_t a, uint64_t b) { return ((a >> low_bit) & mask) < ((b >> low_bit) & mask); });
+    return from;
+  }
   if (n < kSplitFrom || bits <= kDigitBits) {
     const int passes = (bits + kDigitBits - 1) / kDigitBits;
     const int digit_bits = (bits + passes - 1) / passes;
@@ -72,7 +80,9 @@ uint64_t* split_sort(uint64_t* from, uint64_t* to, int64_t n, int low_bit, int h
   // bits left take two LSD passes rather than three; one digit at most.
   const int wanted = std::max(static_cast<int>(std::bit_width(static_cast<uint64_t>(n / kBucketEntries))),
                               bits - 2 * kDigitBits);
-  const int top_bits = std::clamp(wanted, 1, std::min(kDigitBits, bits - 1));
+  const int most = std::min({kDigitBits, bits - 1,
+                             static_cast<int>(std::bit_width(static_cast<uint64_t>(n / kCompareBelow)))});
+  const int top_bits = std::clamp(wanted, 1, std::max(1, most));
   const int top_shift = high_bit - top_bits;
   const int64_t buckets = int64_t{1} << top_bits;
   const uint64_t top_mask = static_cast<uint64_t>(buckets - 1);
@@ -98,6 +108,12 @@ uint64_t* split_sort(uint64_t* from, uint64_t* to, int64_t n, int low_bit, int h
 uint64_t* radix_sort(uint64_t* data, uint64_t* scratch, int64_t n, int low_bit, int high_bit) {
   if (n <= 1 || high_bit <= low_bit) return data;
   return split_sort(data, scratch, n, low_bit, high_bit);
+}
+
+int64_t count_keys(const uint64_t* sorted, int64_t n, int distance_bits) {
+  int64_t keys = n > 0 ? 1 : 0;
+  for (int64_t i = 1; i < n; ++i) keys += (sorted[i] >> distance_bits) != (sorted[i - 1] >> distance_bits);
+  return keys;
 }
 
 }  // namespace embforge::cooc

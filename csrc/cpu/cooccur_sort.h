@@ -16,6 +16,9 @@ namespace embforge::cooc {
 uint64_t* radix_sort(uint64_t* data, uint64_t* scratch, int64_t n, int low_bit, int high_bit);
 
 
+// Number of distinct keys (entry >> distance_bits) in a sorted buffer.
+int64_t count_keys(const uint64_t* sorted, int64_t n, int distance_bits);
+
 // Calls emit(key, summed fixed-point value) once per distinct key, in order.
 template <typename Emit>
 void reduce_sorted(const uint64_t* sorted, int64_t n, int distance_bits,

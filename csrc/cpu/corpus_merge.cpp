@@ -252,7 +252,7 @@ bool CorpusBuilder::write_segments_in_parallel(const std::vector<CorpusBuilder*>
     for (int64_t line = seg.first_line; line < seg.end_line; ++line) {
       const int64_t n = kept[seg.part][line];
       ids += n;
-      sentence_ends += (n + max_length - 1) / max_length;
+      sentence_ends += n == 0 ? 0 : (n - 1) / max_length + 1;  // no overflow at "no limit" (2^63 - 1)
     }
     id_at[s + 1] = id_at[s] + ids;
     end_at[s + 1] = end_at[s] + sentence_ends;

@@ -130,6 +130,9 @@ void GloveRecordWriter::flush_block() {
     direct_tried_ = true;
     if (at_ % kDirectAlign == 0) set_direct(true);
   }
+  // Started before a block is published: a thread that cannot start must
+  // not leave a block pending that nobody writes.
+  if (!thread_.joinable()) thread_ = std::thread([this] { write_blocks(); });
   {
     std::lock_guard<std::mutex> lock(mutex_);
     std::swap(staging_, writing_);
@@ -137,7 +140,6 @@ void GloveRecordWriter::flush_block() {
     block_at_ = at_;
     block_pending_ = true;
   }
-  if (!thread_.joinable()) thread_ = std::thread([this] { write_blocks(); });
   changed_.notify_all();
   at_ += staged_;
   staged_ = 0;

@@ -65,7 +65,10 @@ def leave_now(status: int) -> NoReturn:
         try:
             stream.flush()
         except (OSError, ValueError):
-            pass
+            # as the interpreter's own exit does when it cannot flush: 120
+            # rather than a success (a reader that left the pipe was
+            # answered earlier, with SIGPIPE's status)
+            status = status or 120
     os._exit(status)
 
 
