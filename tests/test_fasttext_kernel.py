@@ -1,5 +1,6 @@
-"""The FastText CPU kernel's window update against a plain numpy oracle, and
-the composed word vectors."""
+"""The FastText CPU kernel's window update and its sentences over cached
+bags (skip-gram and CBOW) against plain numpy oracles, and the composed word
+vectors."""
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
@@ -70,15 +71,44 @@ def test_window_update_matches_numpy_oracle(skip_gram, data):
     assert abs(loss - ref_loss) <= 1e-5 * terms * (1 + abs(ref_loss))
 
 
-def cbow_sentence_reference(inp: np.ndarray, out: np.ndarray, offsets: np.ndarray,
-                            ids: np.ndarray, words: np.ndarray, reaches: np.ndarray,
-                            noise: np.ndarray, window: int, alpha: float) -> float:
-    """csrc/cpu/fasttext_cbow.h's documented math: a word's bag is summed when
-    it first enters a window (S_j, n_j rows); each window's hidden vector is
-    sum(S_j) / sum(n_j) over its contexts, scored as in `reference`; its
-    gradient goes to each context's pending gradient and to S_j (times n_j);
-    a word's rows get its pending gradient when it leaves (after the window
-    at its position + window, or at the sentence's end)."""
+def skipgram_window(out: np.ndarray, hiddens: list, targets: list, alpha: float
+                    ) -> tuple[list, float]:
+    """fasttext_skipgram.h's window: every coefficient from the rows as the
+    window starts (each context's float64 mean `hiddens[j]` against the
+    centre and the shared noise words, a noise draw of the centre skipped);
+    then each output row moves by the sum over contexts of g * h_j (repeated
+    targets adding up). Returns (each context's gradient, the loss)."""
+    rows = out[targets].astype(np.float64)
+    grads, loss = [], 0.0
+    delta = np.zeros_like(rows)
+    for hidden in hiddens:
+        dots = rows @ hidden
+        grad = np.zeros_like(hidden)
+        for k in range(len(targets)):
+            if k > 0 and targets[k] == targets[0]:
+                continue
+            g = coefficient(dots[k], 1.0 if k == 0 else 0.0, alpha)
+            loss += loss_term(dots[k], k == 0)
+            grad += g * rows[k]
+            delta[k] += g * hidden
+        grads.append(grad)
+    for k, t in enumerate(targets):
+        out[t] += delta[k].astype(np.float32)
+    return grads, loss
+
+
+def sentence_reference(inp: np.ndarray, out: np.ndarray, offsets: np.ndarray, ids: np.ndarray,
+                       words: np.ndarray, reaches: np.ndarray, noise: np.ndarray, window: int,
+                       alpha: float, skip_gram: bool = False) -> float:
+    """csrc/cpu/fasttext_bags.h's documented math: a word's bag is summed when
+    it first enters a window (S_j, n_j rows); a window's contexts get their
+    gradients in their pending gradient and in S_j (times n_j); a word's rows
+    get its pending gradient when it leaves (after the window at its position
+    + window, or at the sentence's end). CBOW (fasttext_cbow.h): the hidden
+    vector is sum(S_j) / sum(n_j) over the contexts, scored as in `reference`,
+    its gradient going to every context. Skip-gram (fasttext_skipgram.h):
+    each context's mean S_j / n_j against the centre and the window's noise
+    words (skipgram_window)."""
     n = len(words)
     bags = [ids[offsets[w]:offsets[w + 1]].astype(np.int64) for w in words]
     sums, pending = {}, {}
@@ -97,10 +127,16 @@ def cbow_sentence_reference(inp: np.ndarray, out: np.ndarray, offsets: np.ndarra
                 pending[j] = np.zeros(inp.shape[1])
             composed = max(composed, hi)
             contexts = [j for j in range(lo, hi) if j != pos]
-            hidden = sum(sums[j] for j in contexts) / sum(len(bags[j]) for j in contexts)
-            grad, window_loss = score_targets(out, hidden, [words[pos], *noise[pos]], alpha)
+            targets = [words[pos], *noise[pos]]
+            if skip_gram:
+                grads, window_loss = skipgram_window(
+                    out, [sums[j] / len(bags[j]) for j in contexts], targets, alpha)
+            else:
+                hidden = sum(sums[j] for j in contexts) / sum(len(bags[j]) for j in contexts)
+                grad, window_loss = score_targets(out, hidden, targets, alpha)
+                grads = [grad] * len(contexts)
             loss += window_loss
-            for j in contexts:
+            for j, grad in zip(contexts, grads):
                 pending[j] += grad
                 sums[j] += len(bags[j]) * grad
         while flushed < composed and flushed <= pos - window:
@@ -121,9 +157,11 @@ def draw_sentence(data: st.DataObject, rng: np.random.Generator, vocab: int,
     return words, reaches
 
 
+@pytest.mark.parametrize("skip_gram", [False, True])
 @pytest.mark.parametrize("negative", [5, 2])  # 5: the fixed-width kernel; 2: the generic one
 @given(data=st.data())
-def test_cbow_sentence_matches_numpy_oracle(negative: int, data: st.DataObject) -> None:
+def test_sentence_matches_numpy_oracle(skip_gram: bool, negative: int,
+                                       data: st.DataObject) -> None:
     vocab = data.draw(st.integers(2, 10))
     bucket = data.draw(st.integers(1, 8))  # few buckets and words: shared rows, repeated words
     dim = data.draw(st.sampled_from([1, 3, 16, 17, 100]))
@@ -136,13 +174,14 @@ def test_cbow_sentence_matches_numpy_oracle(negative: int, data: st.DataObject) 
     alpha = data.draw(st.sampled_from([0.025, 0.1, 0.5]))
 
     ref_in, ref_out = inp.copy(), out.copy()
-    ref_loss = cbow_sentence_reference(ref_in, ref_out, offsets, ids, words, reaches, noise,
-                                       window, alpha)
-    loss = core.fasttext_cbow_sentence(inp, out, offsets, ids, bucket, words, reaches, noise,
-                                       window, alpha)
+    ref_loss = sentence_reference(ref_in, ref_out, offsets, ids, words, reaches, noise, window,
+                                  alpha, skip_gram)
+    loss = core.fasttext_sentence(inp, out, offsets, ids, bucket, words, reaches, noise, window,
+                                  alpha, skip_gram=skip_gram)
     # float32 sums against float64 ones; as in the window test the allowance
-    # grows with the number of row updates (here over every window).
-    terms = len(ids) * (1 + negative) * max(1, len(words))
+    # grows with the number of row updates (here over every window and, for
+    # skip-gram, every context of it).
+    terms = len(ids) * (1 + negative) * max(1, len(words)) * (2 * window if skip_gram else 1)
     np.testing.assert_allclose(inp, ref_in, atol=1e-5 * terms, rtol=1e-4)
     np.testing.assert_allclose(out, ref_out, atol=1e-5 * terms, rtol=1e-4)
     assert abs(loss - ref_loss) <= 1e-5 * terms * (1 + abs(ref_loss))
@@ -173,8 +212,44 @@ def test_cbow_sentence_equals_window_after_window_without_shared_rows() -> None:
         targets = np.array([[words[pos], *noise[pos]]], np.uint32)
         seq_loss += core.fasttext_window_update(seq_in, seq_out, offsets, ids, bucket, contexts,
                                                 targets, 0.5)
-    loss = core.fasttext_cbow_sentence(inp, out, offsets, ids, bucket, words, reaches, noise,
-                                       window, 0.5)
+    loss = core.fasttext_sentence(inp, out, offsets, ids, bucket, words, reaches, noise, window,
+                                  0.5)
+    assert np.abs(inp - before).max() > 1e-3  # the rows did move
+    np.testing.assert_allclose(inp, seq_in, atol=1e-5)
+    np.testing.assert_allclose(out, seq_out, atol=1e-5)
+    assert loss == pytest.approx(seq_loss, rel=1e-5)
+
+
+def test_skipgram_sentence_equals_direct_windows_without_shared_rows() -> None:
+    # The same for skip-gram: each window reading its contexts' rows as they
+    # are and adding each context's gradient to its rows at once.
+    rng = np.random.default_rng(6)
+    vocab, bucket, dim, window, negative = 12, 200, 16, 3, 5
+    offsets, ids = [0], []
+    for w in range(vocab):
+        ids += [w, *(vocab + 10 * w + np.arange(rng.integers(1, 6)))]
+        offsets.append(len(ids))
+    offsets, ids = np.array(offsets, np.int64), np.array(ids, np.uint32)
+    inp = rng.uniform(-0.5, 0.5, (vocab + bucket, dim)).astype(np.float32)
+    out = rng.uniform(-0.5, 0.5, (vocab, dim)).astype(np.float32)
+    words = rng.permutation(vocab)[:9].astype(np.uint32)
+    reaches = rng.integers(1, window + 1, len(words)).astype(np.int32)
+    noise = rng.integers(0, vocab, (len(words), negative)).astype(np.uint32)
+    before = inp.copy()
+    seq_in, seq_out = inp.copy(), out.copy()
+    seq_loss = 0.0
+    for pos in range(len(words)):
+        lo, hi = max(0, pos - reaches[pos]), min(len(words), pos + reaches[pos] + 1)
+        bags = [ids[offsets[words[j]]:offsets[words[j] + 1]].astype(np.int64)
+                for j in range(lo, hi) if j != pos]
+        grads, window_loss = skipgram_window(
+            seq_out, [seq_in[bag].astype(np.float64).mean(axis=0) for bag in bags],
+            [words[pos], *noise[pos]], 0.5)
+        seq_loss += window_loss
+        for bag, grad in zip(bags, grads):
+            seq_in[bag] += grad.astype(np.float32)
+    loss = core.fasttext_sentence(inp, out, offsets, ids, bucket, words, reaches, noise, window,
+                                  0.5, skip_gram=True)
     assert np.abs(inp - before).max() > 1e-3  # the rows did move
     np.testing.assert_allclose(inp, seq_in, atol=1e-5)
     np.testing.assert_allclose(out, seq_out, atol=1e-5)
@@ -196,18 +271,18 @@ def test_cbow_sentence_delays_gradients_through_shared_rows() -> None:
                             np.uint32)
         core.fasttext_window_update(seq_in, seq_out, offsets, ids, 4, contexts,
                                     np.array([[words[pos], *noise[pos]]], np.uint32), 0.5)
-    core.fasttext_cbow_sentence(inp, out, offsets, ids, 4, words, reaches, noise, 2, 0.5)
+    core.fasttext_sentence(inp, out, offsets, ids, 4, words, reaches, noise, 2, 0.5)
     assert np.abs(inp - seq_in).max() > 1e-4
 
 
-def test_cbow_sentence_refuses_bad_reaches() -> None:
+def test_sentence_refuses_bad_reaches() -> None:
     rng = np.random.default_rng(5)
     inp, out, offsets, ids = random_model(rng, 3, 4, 2, 0.1)
     words = np.array([0, 1], np.uint32)
     noise = np.zeros((2, 1), np.uint32)
     with pytest.raises(ValueError, match="reach must be in"):
-        core.fasttext_cbow_sentence(inp, out, offsets, ids, 4, words, np.array([1, 3], np.int32),
-                                    noise, 2, 0.1)
+        core.fasttext_sentence(inp, out, offsets, ids, 4, words, np.array([1, 3], np.int32),
+                               noise, 2, 0.1)
 
 
 def test_update_reaches_every_subword_row():

@@ -1,21 +1,13 @@
 // FastText on CPU threads: Hogwild SGD over shuffled chunks of the encoded
 // corpus (as word2vec.cpp), with each input word a bag of subword rows.
 //
-// Skip-gram takes the center word as the input, as fastText does, not the
-// contexts as word2vec.c does: the center's bag (its row and ~20 n-gram rows)
-// is then averaged once per window and its gradient added back once per
-// window, where word2vec's orientation would average a bag per context. Each
-// context is a positive target with its own `negative` noise words, so the
-// objective has the same positive and noise terms per pair as word2vec's.
-// CBOW averages the bags of all contexts together (fastText's rule: every
-// subword row weighs the same, so a long word weighs more than a short one).
-//
-// Skip-gram: within a window the hidden vector is fixed (computed as the
-// window starts) and the input rows move once, at the end; output rows move
-// as each set of targets is scored (fasttext.h: fasttext_window_update gives
-// the order). CBOW sums each context word's bag once per occurrence and adds
-// its gradient back when the word leaves the window (fasttext_cbow.h: the
-// windows' math is the same, the input rows see their gradients later).
+// Each word's bag (its row and ~20 n-gram rows) is summed once per
+// occurrence and gets its gradient back when the word leaves the windows
+// (fasttext_bags.h). CBOW averages the bags of all contexts together
+// (fasttext_cbow.h); skip-gram scores each context's bag against the centre
+// and the window's noise words (fasttext_skipgram.h: word2vec's orientation,
+// which touches 1 + negative output rows a window instead of fastText's
+// contexts x (1 + negative)).
 #include "embforge/fasttext.h"
 
 #include <algorithm>
@@ -31,7 +23,9 @@
 #include "embforge/simd.h"
 #include "embforge/word2vec_math.h"
 #include "epoch_chunks.h"
+#include "fasttext_bags.h"
 #include "fasttext_cbow.h"
+#include "fasttext_skipgram.h"
 #include "hot_rows.h"
 #include "line_array.h"
 #include "vec.h"
@@ -44,22 +38,19 @@ using vec::axpy;
 using vec::dot;
 using w2v_cpu::ThreadResult;
 
-// CBOW with several workers: the bags of the 64 most frequent words and
-// their output rows are trained in thread-private copies (hot_rows.h; the
-// same count as word2vec.cpp's). Each window writes the output rows of its
-// centre and noise words, each word's leaving writes its bag, and the
-// frequent words' rows were the cache lines the cores fought over.
+// With several workers the bags of the 64 most frequent words and their
+// output rows are trained in thread-private copies (hot_rows.h; the same
+// count as word2vec.cpp's). Each window writes the output rows of its centre
+// and noise words, each word's leaving writes its bag, and the frequent
+// words' rows were the cache lines the cores fought over.
 constexpr int64_t kHotWords = 64;
 
-// One thread's scratch vectors, on cache lines of its own.
+// fasttext_window_update's scratch vectors, on cache lines of their own.
 struct Scratch {
-  Scratch(int dim, int n_targets, int max_sets)
-      : hidden(dim), grad(dim), dots(n_targets),
-        targets(static_cast<size_t>(n_targets) * max_sets) {}
+  Scratch(int dim, int n_targets) : hidden(dim), grad(dim), dots(n_targets) {}
   LineArray<float> hidden;   // the mean of the bag
   LineArray<float> grad;     // summed gradient for every row of the bag
   LineArray<float> dots;     // one set's dot products
-  LineArray<uint32_t> targets;  // the window's sets: the positive, then the noise words
 };
 
 // Starts loading a row into cache (the n-gram rows and the noise words'
@@ -81,11 +72,6 @@ EMBFORGE_INLINE void compose(const FastTextModel& m, int dim, const uint32_t* wo
     rows += end - first;
   }
   if (rows > 1) vec::scale(1.0f / static_cast<float>(rows), hidden, dim);
-}
-
-EMBFORGE_INLINE void prefetch_word(const FastTextModel& m, int dim, uint32_t word) {
-  for (int64_t k = m.subword_offsets[word]; k < m.subword_offsets[word + 1]; ++k)
-    prefetch_row(input_row(m, m.subword_ids[k], dim), dim);
 }
 
 // Adds grad to every subword row of words[0, n).
@@ -114,6 +100,28 @@ EMBFORGE_INLINE void train_set(const FastTextModel& m, int dim, Scratch& s, cons
   }
 }
 
+// One window over cached bags; the default negative=5 keeps its targets'
+// rows in registers.
+EMBFORGE_INLINE void train_window(bool skip_gram, ft_cpu::WindowViews& views, int n_ctx,
+                                  const uint32_t* targets, float* const* out_rows, int n_targets,
+                                  int dim, float alpha, float* cbow_hidden, float* cbow_g,
+                                  ft_cpu::SkipGramScratch& sg, double& loss, int64_t& terms) {
+  constexpr int kDefault = 6;  // 1 + negative
+  if (skip_gram && n_targets == kDefault) {
+    ft_cpu::skipgram_cached_window<kDefault>(views, n_ctx, targets, out_rows, n_targets, dim,
+                                             alpha, sg, loss, terms);
+  } else if (skip_gram) {
+    ft_cpu::skipgram_cached_window<0>(views, n_ctx, targets, out_rows, n_targets, dim, alpha, sg,
+                                      loss, terms);
+  } else if (n_targets == kDefault) {
+    ft_cpu::cbow_cached_window<kDefault>(views, n_ctx, targets, out_rows, n_targets, dim, alpha,
+                                         cbow_hidden, cbow_g, loss, terms);
+  } else {
+    ft_cpu::cbow_cached_window<0>(views, n_ctx, targets, out_rows, n_targets, dim, alpha,
+                                  cbow_hidden, cbow_g, loss, terms);
+  }
+}
+
 struct Context {
   const FastTextParams& params;
   const CorpusView& corpus;
@@ -124,7 +132,7 @@ struct Context {
   int64_t max_sentence;
   int64_t total_ids;
   int64_t max_bag;   // the longest bag of subword rows
-  int64_t hot_rows;  // CBOW: words whose bags (and output rows) each thread keeps private
+  int64_t hot_rows;  // words whose bags (and output rows) each thread keeps private
 };
 
 // One worker: takes chunks of sentences until none is left (word2vec.cpp's
@@ -142,13 +150,13 @@ void train_chunks(const Context& c, std::atomic<int64_t>& next_chunk, SplitMix64
   constexpr int64_t kReportEvery = 10000;
   constexpr int64_t kMergeEvery = 4096;  // ids between merges of the hot rows (word2vec.cpp's)
 
-  Scratch s(dim, n_targets, 2 * p.window);
   LineArray<uint32_t> sentence(c.max_sentence);
-  // CBOW: the contexts' bags summed once per occurrence (fasttext_cbow.h),
-  // the hottest rows in private copies when several threads share the model.
+  // The bags of the words in the current windows, summed once per
+  // occurrence (fasttext_bags.h); with several threads the hottest words'
+  // rows in private copies.
   ft_cpu::BagCache cache(dim, p.window, c.max_bag);
-  ft_cpu::HotBags hot_input(m, dim, p.skip_gram ? 0 : c.hot_rows);
-  HotRows hot_output(m.output, p.skip_gram ? 0 : c.hot_rows, dim);
+  ft_cpu::HotBags hot_input(m, dim, c.hot_rows);
+  HotRows hot_output(m.output, c.hot_rows, dim);
   int64_t since_merge = 0;
   LineArray<uint32_t> next_noise(p.negative);
   auto draw_noise = [&] {
@@ -157,21 +165,13 @@ void train_chunks(const Context& c, std::atomic<int64_t>& next_chunk, SplitMix64
       if (!hot_output.hot(next_noise[k])) prefetch_row(hot_output.row(next_noise[k]), dim);
     }
   };
-  if (!p.skip_gram) draw_noise();
+  draw_noise();
   ft_cpu::WindowViews views(p.window);
-  LineArray<float> cbow_hidden(2 * static_cast<size_t>(dim));
+  LineArray<uint32_t> targets(n_targets);
   LineArray<float*> out_rows(n_targets);
-  // A set's positive, then noise words drawn now: their output rows load
-  // while the hidden vector is composed.
-  auto add_set = [&](int set, uint32_t positive) {
-    uint32_t* t = s.targets.data() + static_cast<int64_t>(set) * n_targets;
-    t[0] = positive;
-    prefetch_row(m.output + static_cast<int64_t>(positive) * dim, dim);
-    for (int k = 1; k < n_targets; ++k) {
-      t[k] = alias_draw(m.noise_keep, m.noise_alias, n_vocab, rng.next());
-      prefetch_row(m.output + static_cast<int64_t>(t[k]) * dim, dim);
-    }
-  };
+  LineArray<float> cbow_hidden(2 * static_cast<size_t>(dim));
+  LineArray<float> cbow_g(n_targets);
+  ft_cpu::SkipGramScratch sg_scratch(dim, p.window, n_targets);
 
   float alpha = w2v::linear_rate(p.alpha_start, p.alpha_end,
                                  static_cast<double>(c.progress->work_done.load()), total);
@@ -193,41 +193,28 @@ void train_chunks(const Context& c, std::atomic<int64_t>& next_chunk, SplitMix64
       }
       double loss = 0.0;
       int64_t terms = 0;
-      if (!p.skip_gram) {
-        ft_cpu::cbow_sentence(
-            m, dim, p.window, n_targets, hot_input, cache, sentence.data(), n, alpha,
-            s.targets.data(), out_rows.data(), views, cbow_hidden.data(), s.dots.data(),
-            [&](int) { return w2v::reduced_window(p.window, rng.next32(), p.shrink_windows); },
-            [&](int pos, uint32_t* t) {
-              // Noise words drawn one window ahead (and the next centre's row
-              // asked for): their output rows load while this window runs.
-              t[0] = sentence[pos];
-              std::copy(next_noise.begin(), next_noise.end(), t + 1);
-              draw_noise();
-              if (pos + 1 < n && !hot_output.hot(sentence[pos + 1]))
-                prefetch_row(hot_output.row(sentence[pos + 1]), dim);
-            },
-            [&](uint32_t id) { return hot_output.row(id); }, loss, terms);
-        if (c.hot_rows && (since_merge += end - begin) >= kMergeEvery) {
-          since_merge = 0;
-          hot_input.merge();
-          hot_output.merge();
-        }
-      }
-      for (int pos = 0; p.skip_gram && pos < n; ++pos) {
-        const int reach = w2v::reduced_window(p.window, rng.next32(), p.shrink_windows);
-        const int lo = std::max(0, pos - reach), hi = std::min(n, pos + reach + 1);
-        if (hi - lo < 2) continue;
-        std::fill(s.grad.begin(), s.grad.end(), 0.0f);
-        int n_sets = 0;
-        for (int j = lo; j < hi; ++j)
-          if (j != pos) add_set(n_sets++, sentence[j]);
-        compose(m, dim, &sentence[pos], 1, s.hidden.data());
-        if (pos + 1 < n) prefetch_word(m, dim, sentence[pos + 1]);  // the next center's bag
-        for (int set = 0; set < n_sets; ++set)
-          train_set(m, dim, s, s.targets.data() + static_cast<int64_t>(set) * n_targets,
-                    n_targets, alpha, loss, terms);
-        spread(m, dim, &sentence[pos], 1, s.grad.data());
+      ft_cpu::bag_sentence(
+          m, dim, p.window, n_targets, hot_input, cache, sentence.data(), n, targets.data(),
+          out_rows.data(), views,
+          [&](int) { return w2v::reduced_window(p.window, rng.next32(), p.shrink_windows); },
+          [&](int pos, uint32_t* t) {
+            // Noise words drawn one window ahead (and the next centre's row
+            // asked for): their output rows load while this window runs.
+            t[0] = sentence[pos];
+            std::copy(next_noise.begin(), next_noise.end(), t + 1);
+            draw_noise();
+            if (pos + 1 < n && !hot_output.hot(sentence[pos + 1]))
+              prefetch_row(hot_output.row(sentence[pos + 1]), dim);
+          },
+          [&](uint32_t id) { return hot_output.row(id); },
+          [&](int n_ctx) EMBFORGE_INLINE_LAMBDA {
+            train_window(p.skip_gram, views, n_ctx, targets.data(), out_rows.data(), n_targets,
+                         dim, alpha, cbow_hidden.data(), cbow_g.data(), sg_scratch, loss, terms);
+          });
+      if (c.hot_rows && (since_merge += end - begin) >= kMergeEvery) {
+        since_merge = 0;
+        hot_input.merge();
+        hot_output.merge();
       }
       r.loss += loss;
       r.loss_terms += terms;
@@ -361,7 +348,7 @@ double fasttext_window_update(const FastTextParams& params, const FastTextModel&
   for (int64_t k = 0; k < static_cast<int64_t>(n_sets) * n_targets; ++k)
     EMBFORGE_CHECK(targets[k] < model.vocab_size, "target ", targets[k], " out of range");
   const int dim = params.vector_size;
-  Scratch s(dim, n_targets, 0);
+  Scratch s(dim, n_targets);
   double loss = 0.0;
   int64_t terms = 0;
   compose(model, dim, inputs, n_inputs, s.hidden.data());
@@ -373,9 +360,9 @@ double fasttext_window_update(const FastTextParams& params, const FastTextModel&
   return loss;
 }
 
-double fasttext_cbow_sentence(const FastTextParams& params, const FastTextModel& model,
-                              const uint32_t* words, int n, const int* reaches,
-                              const uint32_t* noise, float alpha) {
+double fasttext_sentence(const FastTextParams& params, const FastTextModel& model,
+                         const uint32_t* words, int n, const int* reaches, const uint32_t* noise,
+                         float alpha) {
   check_model(params, model);
   EMBFORGE_CHECK(params.window >= 1, "window must be >= 1, got ", params.window);
   EMBFORGE_CHECK(params.negative >= 0, "negative must be >= 0, got ", params.negative);
@@ -398,19 +385,24 @@ double fasttext_cbow_sentence(const FastTextParams& params, const FastTextModel&
   ft_cpu::WindowViews views(params.window);
   LineArray<float> hidden(2 * static_cast<size_t>(dim));
   LineArray<float> g(n_targets);
+  ft_cpu::SkipGramScratch sg(dim, params.window, n_targets);
   LineArray<uint32_t> targets(n_targets);
   LineArray<float*> out_rows(n_targets);
   double loss = 0.0;
   int64_t terms = 0;
-  ft_cpu::cbow_sentence(
-      model, dim, params.window, n_targets, no_hot_rows, cache, words, n, alpha, targets.data(),
-      out_rows.data(), views, hidden.data(), g.data(), [&](int pos) { return reaches[pos]; },
+  ft_cpu::bag_sentence(
+      model, dim, params.window, n_targets, no_hot_rows, cache, words, n, targets.data(),
+      out_rows.data(), views, [&](int pos) { return reaches[pos]; },
       [&](int pos, uint32_t* t) {
         t[0] = words[pos];
         std::copy(noise + static_cast<int64_t>(pos) * negative,
                   noise + static_cast<int64_t>(pos + 1) * negative, t + 1);
       },
-      [&](uint32_t id) { return model.output + static_cast<int64_t>(id) * dim; }, loss, terms);
+      [&](uint32_t id) { return model.output + static_cast<int64_t>(id) * dim; },
+      [&](int n_ctx) {
+        train_window(params.skip_gram, views, n_ctx, targets.data(), out_rows.data(), n_targets,
+                     dim, alpha, hidden.data(), g.data(), sg, loss, terms);
+      });
   return loss;
 }
 

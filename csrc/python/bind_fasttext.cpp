@@ -102,26 +102,29 @@ void bind_fasttext(py::module_& m) {
         py::arg("bucket"), py::arg("inputs"), py::arg("targets"), py::arg("alpha"),
         "One window's update as training does it (fasttext.h), for tests against a reference.");
 
-  m.def("fasttext_cbow_sentence",
+  m.def("fasttext_sentence",
         [](py::array input, py::array output, py::array offsets, py::array ids, int64_t bucket,
-           py::array words, py::array reaches, py::array noise, int window, float alpha) {
+           py::array words, py::array reaches, py::array noise, int window, float alpha,
+           bool skip_gram) {
           const FastTextModel model = checked_fasttext_model(input, &output, offsets, ids, bucket);
           EMBFORGE_CHECK(noise.ndim() == 2, "noise must be 2-D [words, negative]");
           FastTextParams params;
           params.vector_size = static_cast<int>(input.shape(1));
           params.window = window;
+          params.skip_gram = skip_gram;
           params.negative = static_cast<int>(noise.shape(1));
           params.bucket = bucket;
           const auto* w = checked_data<uint32_t>(words, "words", {-1}, false);
           const int64_t n = words.size();
           const auto* r = checked_data<int32_t>(reaches, "reaches", {n}, false);
           const auto* z = checked_data<uint32_t>(noise, "noise", {n, -1}, false);
-          return fasttext_cbow_sentence(params, model, w, static_cast<int>(n), r, z, alpha);
+          return fasttext_sentence(params, model, w, static_cast<int>(n), r, z, alpha);
         },
         py::arg("input"), py::arg("output"), py::arg("subword_offsets"), py::arg("subword_ids"),
         py::arg("bucket"), py::arg("words"), py::arg("reaches"), py::arg("noise"),
-        py::arg("window"), py::arg("alpha"),
-        "CBOW over one sentence as training does it (fasttext.h), for tests against a reference.");
+        py::arg("window"), py::arg("alpha"), py::kw_only(), py::arg("skip_gram") = false,
+        "Skip-gram or CBOW over one sentence as training does it (fasttext.h), for tests\n"
+        "against a reference.");
 
   m.def("train_fasttext_epoch",
         [](py::array ids, py::array offsets, py::array input, py::array output,

@@ -65,37 +65,44 @@ Subwords fasttext_subwords(const std::vector<std::string>& words, int min_n, int
 
 // One pass over the corpus with `workers` Hogwild threads over chunks in a
 // fresh random order per epoch (as train_word2vec_epoch, without slices).
-// Skip-gram: the center's mean is scored against each context word and
-// `negative` noise words drawn per context; CBOW: the mean of all the
-// contexts' subword rows against the center and `negative` noise words, with
-// each context word's bag summed once per occurrence and its rows updated
-// when it leaves the window (fasttext_cbow_sentence below; on the CPU, with
+// Both models score bags of subword rows against the centre's output row and
+// `negative` noise words drawn once per window: CBOW the mean of all the
+// contexts' subword rows, skip-gram each context's mean in turn (word2vec's
+// orientation with the noise words shared by the window, as Word2Vec's
+// skip-gram). Each context word's bag is summed once per occurrence and its
+// rows updated when it leaves the window (fasttext_sentence below; with
 // several workers, the 64 most frequent words' rows live in thread-private
-// copies merged every few thousand words, as word2vec's hot rows).
+// copies merged every few thousand words, as word2vec's hot rows). The CUDA
+// kernel trains fastText's own orientation (the centre's bag against each
+// context, with noise words per context: fasttext_window_update's math):
+// the same pairs and number of terms.
 EpochStats train_fasttext_epoch(const FastTextParams& params, const CorpusView& corpus,
                                 const FastTextModel& model, Progress* progress);
 
-// One window exactly as the epoch loop does it, for tests against a plain
-// implementation: the hidden vector is the mean of all subword rows of
-// inputs[0, n_inputs) (skip-gram: the center alone; CBOW: the contexts);
-// targets holds n_sets rows of 1 + negative ids (the positive first). Set
-// after set, every dot product of the set is taken first, then target after
-// target the gradient takes the target's row and the row moves by g * hidden
-// (a noise draw equal to the set's positive is skipped); the summed gradient
-// is finally added to every subword row. Returns the window's loss.
+// One window of fastText's math, as the CUDA kernel does it, for tests
+// against a plain implementation: the hidden vector is the mean of all
+// subword rows of inputs[0, n_inputs) (skip-gram: the center alone; CBOW: the
+// contexts); targets holds n_sets rows of 1 + negative ids (the positive
+// first). Set after set, every dot product of the set is taken first, then
+// target after target the gradient takes the target's row and the row moves
+// by g * hidden (a noise draw equal to the set's positive is skipped); the
+// summed gradient is finally added to every subword row. Returns the
+// window's loss. A CPU CBOW window on bags without shared rows is this with
+// one set (fasttext_sentence).
 double fasttext_window_update(const FastTextParams& params, const FastTextModel& model,
                               const uint32_t* inputs, int n_inputs, const uint32_t* targets,
                               int n_sets, float alpha);
 
-// CBOW over one sentence exactly as the epoch loop does it, for tests
-// against a plain implementation: each context word's bag is summed once per
-// occurrence and its rows get their gradient when it leaves the window
-// (csrc/cpu/fasttext_cbow.h states the math). reaches[pos] is the window's
-// reach around pos (1..window); noise holds n rows of `negative` noise words,
-// row pos for the centre at pos. Returns the sentence's loss.
-double fasttext_cbow_sentence(const FastTextParams& params, const FastTextModel& model,
-                              const uint32_t* words, int n, const int* reaches,
-                              const uint32_t* noise, float alpha);
+// Skip-gram (params.skip_gram) or CBOW over one sentence exactly as the CPU
+// epoch loop does it, for tests against a plain implementation: each context
+// word's bag is summed once per occurrence and its rows get their gradient
+// when it leaves the window (csrc/cpu/fasttext_bags.h, fasttext_cbow.h and
+// fasttext_skipgram.h state the math). reaches[pos] is the window's reach
+// around pos (1..window); noise holds n rows of `negative` noise words, row
+// pos for the centre at pos. Returns the sentence's loss.
+double fasttext_sentence(const FastTextParams& params, const FastTextModel& model,
+                         const uint32_t* words, int n, const int* reaches, const uint32_t* noise,
+                         float alpha);
 
 // out[w] = the mean of word w's subword rows, for w in [0, vocab_size).
 void fasttext_word_vectors(const FastTextModel& model, int dim, float* out, int workers);

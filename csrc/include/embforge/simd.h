@@ -17,8 +17,12 @@
 
 #if defined(__GNUC__)
 #define EMBFORGE_INLINE inline __attribute__((always_inline))
+// For a lambda handed to an inlined loop inside an EMBFORGE_MULTIVERSION
+// function: a lambda left out of line is compiled for the baseline ISA only.
+#define EMBFORGE_INLINE_LAMBDA __attribute__((always_inline))
 #else
 #define EMBFORGE_INLINE inline
+#define EMBFORGE_INLINE_LAMBDA
 #endif
 
 namespace embforge {
