@@ -12,9 +12,9 @@
 // kind: every (word, context) pair of a window has one positive term and
 // `negative` noise terms, and a window's pairs are symmetric (a word within
 // reach of another is, in expectation, a context of it), so each word's bag
-// still predicts the words around it. On the bench corpus quality stayed
-// within the seed noise of fastText's orientation and of gensim's
-// (bench/RESULTS.md, "FastText skip-gram over cached bags").
+// still predicts the words around it. On the bench corpus the vectors scored
+// at least as well as with fastText's orientation and as gensim's (3 seeds
+// each; bench/RESULTS.md, "FastText skip-gram over cached bags").
 //
 // The math (the numpy oracle in tests/test_fasttext_kernel.py follows it):
 // h_j = S_j / n_j for each context j (S_j its cached sum, n_j its rows);
