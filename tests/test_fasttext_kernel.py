@@ -187,69 +187,61 @@ def test_sentence_matches_numpy_oracle(skip_gram: bool, negative: int,
     assert abs(loss - ref_loss) <= 1e-5 * terms * (1 + abs(ref_loss))
 
 
-def test_cbow_sentence_equals_window_after_window_without_shared_rows() -> None:
+def model_without_shared_rows(seed: int) -> tuple:
+    """(inp, out, offsets, ids, words, reaches, noise): 12 words with n-gram
+    rows of their own (bucket 200, dim 16), a sentence of 9 distinct words
+    with reaches up to 3 and 5 noise words a position."""
+    rng = np.random.default_rng(seed)
+    vocab, bucket, dim, window, negative = 12, 200, 16, 3, 5
+    offsets, ids = [0], []
+    for w in range(vocab):
+        ids += [w, *(vocab + 10 * w + np.arange(rng.integers(1, 6)))]
+        offsets.append(len(ids))
+    offsets, ids = np.array(offsets, np.int64), np.array(ids, np.uint32)
+    inp = rng.uniform(-0.5, 0.5, (vocab + bucket, dim)).astype(np.float32)
+    out = rng.uniform(-0.5, 0.5, (vocab, dim)).astype(np.float32)
+    words = rng.permutation(vocab)[:9].astype(np.uint32)
+    reaches = rng.integers(1, window + 1, len(words)).astype(np.int32)
+    noise = rng.integers(0, vocab, (len(words), negative)).astype(np.uint32)
+    return inp, out, offsets, ids, words, reaches, noise
+
+
+def direct_window(seq_in: np.ndarray, seq_out: np.ndarray, offsets: np.ndarray, ids: np.ndarray,
+                  contexts: list, targets: list, skip_gram: bool) -> float:
+    """One window with the rows read as they are and updated at once:
+    fastText's CBOW order (window_update), or a skip-gram window whose
+    contexts' gradients go straight to their rows."""
+    if not skip_gram:
+        bucket = len(seq_in) - len(seq_out)
+        return core.fasttext_window_update(seq_in, seq_out, offsets, ids, bucket,
+                                           np.array(contexts, np.uint32),
+                                           np.array([targets], np.uint32), 0.5)
+    bags = [ids[offsets[w]:offsets[w + 1]].astype(np.int64) for w in contexts]
+    grads, loss = skipgram_window(
+        seq_out, [seq_in[bag].astype(np.float64).mean(axis=0) for bag in bags], targets, 0.5)
+    for bag, grad in zip(bags, grads):
+        seq_in[bag] += grad.astype(np.float32)
+    return loss
+
+
+@pytest.mark.parametrize("skip_gram", [False, True])
+def test_sentence_equals_direct_windows_without_shared_rows(skip_gram: bool) -> None:
     # Where no two positions share a row (distinct words, distinct n-gram
-    # rows), caching the bags changes nothing: the sentence equals fastText's
-    # order, one window_update per window with the rows updated at once.
-    rng = np.random.default_rng(3)
-    vocab, bucket, dim, window, negative = 12, 200, 16, 3, 5
-    offsets, ids = [0], []
-    for w in range(vocab):
-        ids += [w, *(vocab + 10 * w + np.arange(rng.integers(1, 6)))]
-        offsets.append(len(ids))
-    offsets, ids = np.array(offsets, np.int64), np.array(ids, np.uint32)
-    inp = rng.uniform(-0.5, 0.5, (vocab + bucket, dim)).astype(np.float32)
-    out = rng.uniform(-0.5, 0.5, (vocab, dim)).astype(np.float32)
-    words = rng.permutation(vocab)[:9].astype(np.uint32)
-    reaches = rng.integers(1, window + 1, len(words)).astype(np.int32)
-    noise = rng.integers(0, vocab, (len(words), negative)).astype(np.uint32)
+    # rows), caching the bags changes nothing: the sentence equals window
+    # after window with the rows read and updated at once (for CBOW,
+    # fastText's order).
+    inp, out, offsets, ids, words, reaches, noise = model_without_shared_rows(3 + 3 * skip_gram)
+    bucket, window = 200, 3
     before = inp.copy()
     seq_in, seq_out = inp.copy(), out.copy()
     seq_loss = 0.0
     for pos in range(len(words)):
         lo, hi = max(0, pos - reaches[pos]), min(len(words), pos + reaches[pos] + 1)
-        contexts = np.array([words[j] for j in range(lo, hi) if j != pos], np.uint32)
-        targets = np.array([[words[pos], *noise[pos]]], np.uint32)
-        seq_loss += core.fasttext_window_update(seq_in, seq_out, offsets, ids, bucket, contexts,
-                                                targets, 0.5)
+        seq_loss += direct_window(seq_in, seq_out, offsets, ids,
+                                  [words[j] for j in range(lo, hi) if j != pos],
+                                  [words[pos], *noise[pos]], skip_gram)
     loss = core.fasttext_sentence(inp, out, offsets, ids, bucket, words, reaches, noise, window,
-                                  0.5)
-    assert np.abs(inp - before).max() > 1e-3  # the rows did move
-    np.testing.assert_allclose(inp, seq_in, atol=1e-5)
-    np.testing.assert_allclose(out, seq_out, atol=1e-5)
-    assert loss == pytest.approx(seq_loss, rel=1e-5)
-
-
-def test_skipgram_sentence_equals_direct_windows_without_shared_rows() -> None:
-    # The same for skip-gram: each window reading its contexts' rows as they
-    # are and adding each context's gradient to its rows at once.
-    rng = np.random.default_rng(6)
-    vocab, bucket, dim, window, negative = 12, 200, 16, 3, 5
-    offsets, ids = [0], []
-    for w in range(vocab):
-        ids += [w, *(vocab + 10 * w + np.arange(rng.integers(1, 6)))]
-        offsets.append(len(ids))
-    offsets, ids = np.array(offsets, np.int64), np.array(ids, np.uint32)
-    inp = rng.uniform(-0.5, 0.5, (vocab + bucket, dim)).astype(np.float32)
-    out = rng.uniform(-0.5, 0.5, (vocab, dim)).astype(np.float32)
-    words = rng.permutation(vocab)[:9].astype(np.uint32)
-    reaches = rng.integers(1, window + 1, len(words)).astype(np.int32)
-    noise = rng.integers(0, vocab, (len(words), negative)).astype(np.uint32)
-    before = inp.copy()
-    seq_in, seq_out = inp.copy(), out.copy()
-    seq_loss = 0.0
-    for pos in range(len(words)):
-        lo, hi = max(0, pos - reaches[pos]), min(len(words), pos + reaches[pos] + 1)
-        bags = [ids[offsets[words[j]]:offsets[words[j] + 1]].astype(np.int64)
-                for j in range(lo, hi) if j != pos]
-        grads, window_loss = skipgram_window(
-            seq_out, [seq_in[bag].astype(np.float64).mean(axis=0) for bag in bags],
-            [words[pos], *noise[pos]], 0.5)
-        seq_loss += window_loss
-        for bag, grad in zip(bags, grads):
-            seq_in[bag] += grad.astype(np.float32)
-    loss = core.fasttext_sentence(inp, out, offsets, ids, bucket, words, reaches, noise, window,
-                                  0.5, skip_gram=True)
+                                  0.5, skip_gram=skip_gram)
     assert np.abs(inp - before).max() > 1e-3  # the rows did move
     np.testing.assert_allclose(inp, seq_in, atol=1e-5)
     np.testing.assert_allclose(out, seq_out, atol=1e-5)
