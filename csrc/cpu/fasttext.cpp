@@ -100,25 +100,39 @@ EMBFORGE_INLINE void train_set(const FastTextModel& m, int dim, Scratch& s, cons
   }
 }
 
+// One thread's buffers for windows over cached bags: the window's targets
+// and their output rows, and each model's scratch.
+struct WindowScratch {
+  WindowScratch(int dim, int window, int n_targets)
+      : targets(n_targets), out_rows(n_targets), cbow_hidden(2 * static_cast<size_t>(dim)),
+        cbow_g(n_targets), skip_gram(dim, window, n_targets) {}
+  LineArray<uint32_t> targets;  // the centre, then the noise words
+  LineArray<float*> out_rows;   // where their output rows are
+  LineArray<float> cbow_hidden;
+  LineArray<float> cbow_g;
+  ft_cpu::SkipGramScratch skip_gram;
+};
+
 // One window over cached bags; the default negative=5 keeps its targets'
 // rows in registers.
 EMBFORGE_INLINE void train_window(bool skip_gram, ft_cpu::WindowViews& views, int n_ctx,
-                                  const uint32_t* targets, float* const* out_rows, int n_targets,
-                                  int dim, float alpha, float* cbow_hidden, float* cbow_g,
-                                  ft_cpu::SkipGramScratch& sg, double& loss, int64_t& terms) {
+                                  WindowScratch& s, int n_targets, int dim, float alpha,
+                                  double& loss, int64_t& terms) {
   constexpr int kDefault = 6;  // 1 + negative
+  const uint32_t* targets = s.targets.data();
+  float* const* out_rows = s.out_rows.data();
   if (skip_gram && n_targets == kDefault) {
     ft_cpu::skipgram_cached_window<kDefault>(views, n_ctx, targets, out_rows, n_targets, dim,
-                                             alpha, sg, loss, terms);
+                                             alpha, s.skip_gram, loss, terms);
   } else if (skip_gram) {
-    ft_cpu::skipgram_cached_window<0>(views, n_ctx, targets, out_rows, n_targets, dim, alpha, sg,
-                                      loss, terms);
+    ft_cpu::skipgram_cached_window<0>(views, n_ctx, targets, out_rows, n_targets, dim, alpha,
+                                      s.skip_gram, loss, terms);
   } else if (n_targets == kDefault) {
     ft_cpu::cbow_cached_window<kDefault>(views, n_ctx, targets, out_rows, n_targets, dim, alpha,
-                                         cbow_hidden, cbow_g, loss, terms);
+                                         s.cbow_hidden.data(), s.cbow_g.data(), loss, terms);
   } else {
     ft_cpu::cbow_cached_window<0>(views, n_ctx, targets, out_rows, n_targets, dim, alpha,
-                                  cbow_hidden, cbow_g, loss, terms);
+                                  s.cbow_hidden.data(), s.cbow_g.data(), loss, terms);
   }
 }
 
@@ -167,11 +181,7 @@ void train_chunks(const Context& c, std::atomic<int64_t>& next_chunk, SplitMix64
   };
   draw_noise();
   ft_cpu::WindowViews views(p.window);
-  LineArray<uint32_t> targets(n_targets);
-  LineArray<float*> out_rows(n_targets);
-  LineArray<float> cbow_hidden(2 * static_cast<size_t>(dim));
-  LineArray<float> cbow_g(n_targets);
-  ft_cpu::SkipGramScratch sg_scratch(dim, p.window, n_targets);
+  WindowScratch scratch(dim, p.window, n_targets);
 
   float alpha = w2v::linear_rate(p.alpha_start, p.alpha_end,
                                  static_cast<double>(c.progress->work_done.load()), total);
@@ -194,8 +204,8 @@ void train_chunks(const Context& c, std::atomic<int64_t>& next_chunk, SplitMix64
       double loss = 0.0;
       int64_t terms = 0;
       ft_cpu::bag_sentence(
-          m, dim, p.window, n_targets, hot_input, cache, sentence.data(), n, targets.data(),
-          out_rows.data(), views,
+          m, dim, p.window, n_targets, hot_input, cache, sentence.data(), n,
+          scratch.targets.data(), scratch.out_rows.data(), views,
           [&](int) { return w2v::reduced_window(p.window, rng.next32(), p.shrink_windows); },
           [&](int pos, uint32_t* t) {
             // Noise words drawn one window ahead (and the next centre's row
@@ -208,8 +218,7 @@ void train_chunks(const Context& c, std::atomic<int64_t>& next_chunk, SplitMix64
           },
           [&](uint32_t id) { return hot_output.row(id); },
           [&](int n_ctx) EMBFORGE_INLINE_LAMBDA {
-            train_window(p.skip_gram, views, n_ctx, targets.data(), out_rows.data(), n_targets,
-                         dim, alpha, cbow_hidden.data(), cbow_g.data(), sg_scratch, loss, terms);
+            train_window(p.skip_gram, views, n_ctx, scratch, n_targets, dim, alpha, loss, terms);
           });
       if (c.hot_rows && (since_merge += end - begin) >= kMergeEvery) {
         since_merge = 0;
@@ -383,16 +392,13 @@ double fasttext_sentence(const FastTextParams& params, const FastTextModel& mode
   ft_cpu::BagCache cache(dim, params.window, max_bag);
   const ft_cpu::HotBags no_hot_rows(model, dim, 0);
   ft_cpu::WindowViews views(params.window);
-  LineArray<float> hidden(2 * static_cast<size_t>(dim));
-  LineArray<float> g(n_targets);
-  ft_cpu::SkipGramScratch sg(dim, params.window, n_targets);
-  LineArray<uint32_t> targets(n_targets);
-  LineArray<float*> out_rows(n_targets);
+  WindowScratch scratch(dim, params.window, n_targets);
   double loss = 0.0;
   int64_t terms = 0;
   ft_cpu::bag_sentence(
-      model, dim, params.window, n_targets, no_hot_rows, cache, words, n, targets.data(),
-      out_rows.data(), views, [&](int pos) { return reaches[pos]; },
+      model, dim, params.window, n_targets, no_hot_rows, cache, words, n,
+      scratch.targets.data(), scratch.out_rows.data(), views,
+      [&](int pos) { return reaches[pos]; },
       [&](int pos, uint32_t* t) {
         t[0] = words[pos];
         std::copy(noise + static_cast<int64_t>(pos) * negative,
@@ -400,8 +406,7 @@ double fasttext_sentence(const FastTextParams& params, const FastTextModel& mode
       },
       [&](uint32_t id) { return model.output + static_cast<int64_t>(id) * dim; },
       [&](int n_ctx) {
-        train_window(params.skip_gram, views, n_ctx, targets.data(), out_rows.data(), n_targets,
-                     dim, alpha, hidden.data(), g.data(), sg, loss, terms);
+        train_window(params.skip_gram, views, n_ctx, scratch, n_targets, dim, alpha, loss, terms);
       });
   return loss;
 }

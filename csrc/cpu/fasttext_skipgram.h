@@ -112,18 +112,19 @@ EMBFORGE_INLINE void skipgram_cached_window(WindowViews& v, int n_ctx, const uin
     return;
   }
 #endif
-  // Any number of targets: the same math with whole-row loops.
+  // Any number of targets: the same math with whole-row loops (a context's
+  // S_j is read for the output rows' updates before its own update).
   float* delta = s.delta.data();
   float* grad = s.grad.data();
   std::fill(delta, delta + static_cast<int64_t>(nt) * dim, 0.0f);
-  for (int j = 0; j < n_ctx; ++j)
-    for (int k = 0; k < nt; ++k)
-      if (coef[j * nt + k] != 0.0f)
-        vec::axpy(coef[j * nt + k] * inv[j], sums[j], delta + static_cast<int64_t>(k) * dim, dim);
   for (int j = 0; j < n_ctx; ++j) {
     std::fill(grad, grad + dim, 0.0f);
-    for (int k = 0; k < nt; ++k)
-      if (coef[j * nt + k] != 0.0f) vec::axpy(coef[j * nt + k], out_rows[k], grad, dim);
+    for (int k = 0; k < nt; ++k) {
+      const float g = coef[j * nt + k];
+      if (g == 0.0f) continue;
+      vec::axpy(g * inv[j], sums[j], delta + static_cast<int64_t>(k) * dim, dim);
+      vec::axpy(g, out_rows[k], grad, dim);
+    }
     vec::axpy(1.0f, grad, pend[j], dim);
     vec::axpy(counts[j], grad, sums[j], dim);
   }
