@@ -214,3 +214,45 @@ def test_the_command_line_under_torchrun_without_torch_says_so(tmp_path: Path) -
     assert done.returncode == 2, done.stderr
     assert "embforge train: error: distributed training needs torch" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+# A script that joins its torchrun job through init_from_environment, all-reduces
+# numpy arrays and ends without shutting the group down.
+JOINS_AND_ENDS = ("import numpy as np\n"
+                  "from embforge.distributed import init_from_environment\n"
+                  "from embforge.distributed.collectives import all_reduce\n"
+                  "group = init_from_environment()\n"
+                  "for _ in range(300):\n"
+                  "    all_reduce(np.ones(1000, np.float32), group)\n"
+                  "print('done', flush=True)\n")
+
+
+def test_a_script_that_ends_without_shutting_the_group_down_exits_cleanly() -> None:
+    # A gloo group still alive when the interpreter finalizes can abort the
+    # process ("terminate called without an active exception"): measured
+    # here, 12 of 12 two-rank runs of this loop in bare torch. The group
+    # init_from_environment started is destroyed at exit, and the script's
+    # Group (a module global here, freed during finalization) does not hold
+    # torch's default group: either one missing, most of the three runs
+    # failed (2 of 2 test runs each).
+    import subprocess
+    import sys
+    pytest.importorskip("torch")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p),
+               MASTER_ADDR="127.0.0.1", WORLD_SIZE="2", OMP_NUM_THREADS="1")
+    for _ in range(3):
+        port = str(free_port())
+        ranks = [subprocess.Popen([sys.executable, "-c", JOINS_AND_ENDS],
+                                  env=dict(env, MASTER_PORT=port, RANK=str(rank), LOCAL_RANK=str(rank)),
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for rank in (0, 1)]
+        try:
+            ended = [process.communicate(timeout=60) for process in ranks]
+        finally:
+            for process in ranks:
+                if process.poll() is None:
+                    process.kill()
+                    process.communicate()
+        for process, (out, err) in zip(ranks, ended):
+            assert "terminate called" not in err, err[-3000:]
+            assert process.returncode == 0 and out == "done\n", (process.returncode, err[-3000:])

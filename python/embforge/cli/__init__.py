@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 #   cores. main() starts it with one thread unless the user chose otherwise;
 # - run as a script, they end without the interpreter's teardown (script()):
 #   0.02 s of a 1.2 s `embforge cooccur` went to freeing what was done with.
+# A rank of a torchrun job ends that way too, whatever the command: its
+# teardown unloads torch, 0.35 s measured after a `train` had written its
+# output, and torchrun's launcher waits for it before it can exit.
 _COUNTING_COMMANDS = ("vocab", "cooccur")
 
 
@@ -50,11 +53,13 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def script() -> int:
     """The `embforge` command and `python -m embforge`: main() on sys.argv.
-    A counting command ends the process itself (app.leave_now), with its
-    exit status; any other returns the status for sys.exit."""
+    A counting command, and any command run as a rank of a torchrun job,
+    ends the process itself (app.leave_now), with its exit status; any other
+    returns the status for sys.exit."""
     import sys
     status = main()
-    if _command(sys.argv[1:]) in _COUNTING_COMMANDS:
+    from ..distributed.group import took_part_in_job
+    if _command(sys.argv[1:]) in _COUNTING_COMMANDS or took_part_in_job():
         from .app import leave_now
         leave_now(status)
     return status

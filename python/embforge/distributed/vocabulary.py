@@ -82,11 +82,13 @@ def merge_counts(words: Sequence[str], counts: Any, group: Group, *, min_count: 
         for word, count in zip(got_words, got_counts.tolist()):
             total[word] = total.get(word, 0) + count
     kept = _best(((w, c) for w, c in total.items() if c >= threshold), limit)
-    # what the error below names when nothing survives anywhere
-    top = _best(total.items(), 1)
-    summary = np.array([len(total), top[0][0] if top else -1], dtype="<i8").tobytes()
+    # what the error below names when nothing survives anywhere: the most
+    # frequent word (count descending, then byte order, as _best ranks),
+    # found in one pass rather than by sorting every distinct word
+    top = min(((-c, w) for w, c in total.items()), default=None)
+    summary = np.array([len(total), -top[0] if top else -1], dtype="<i8").tobytes()
     packed = _pack([w for _, w in kept], np.array([c for c, _ in kept], dtype=np.int64))
-    gathered = all_gather_bytes(summary + (top[0][1] if top else b"") + b"\n" + packed, group)
+    gathered = all_gather_bytes(summary + (top[1] if top else b"") + b"\n" + packed, group)
     merged: List[Tuple[int, bytes]] = []
     distinct, best = 0, (-1, b"")
     for reply in gathered:
