@@ -85,6 +85,28 @@ def test_word2vec_ranks_end_equal_with_one_process_quality(tmp_path, toy_file, s
     assert ranks[0]["margin"] > topic_margin(one.wv) - 0.15
 
 
+def _alone_in_a_group(rank, world, path):
+    import embforge
+    from embforge.distributed import vocabulary
+
+    def no_merge(*args, **kwargs):
+        raise AssertionError("a group of one merged its counts")
+    vocabulary.merge_counts = no_merge
+    model = embforge.Word2Vec(sg=1, distributed=True, **W2V).fit(path)
+    return {"vectors": digest(model.wv.vectors), "syn1neg": digest(model.syn1neg),
+            "words": list(model.wv.index_to_key)}
+
+
+def test_a_group_of_one_trains_exactly_as_one_process(tmp_path, toy_file):
+    # torchrun with one process: the corpus is encoded as alone (no merge of
+    # counts) and trained in one slice an epoch, so the very same vectors
+    import embforge
+    one = embforge.Word2Vec(sg=1, **W2V).fit(toy_file)
+    [alone] = values(run_ranks(_alone_in_a_group, tmp_path, 1, args=(toy_file,)))
+    assert alone["words"] == list(one.wv.index_to_key)
+    assert alone["vectors"] == digest(one.wv.vectors) and alone["syn1neg"] == digest(one.syn1neg)
+
+
 class StopAt:
     """A callback asking its model to stop (as Ctrl-C does) at an epoch's start or end."""
 

@@ -338,6 +338,34 @@ def test_corpus_ids_out_of_vocabulary_are_rejected(toy_corpus_path):
         model.train(bad, epochs=1)
 
 
+def test_a_slice_checks_its_own_ids_before_training(toy_corpus_path):
+    # A slice of an epoch (distributed training calls hundreds) checks the ids
+    # of the chunks it trains, not the whole corpus: a bad id fails exactly the
+    # slice holding it, and that slice leaves the model as it was.
+    from embforge import EncodedCorpus
+    model = Word2Vec(vector_size=8, min_count=1, workers=1, epochs=1,
+                     progress=False).build_vocab(toy_corpus_path)
+    good = model._corpus
+    assert len(good.ids) > 2 * (1 << 14)  # chunks of 16k ids (epoch_chunks.h): one a slice
+    ids = good.ids.copy()
+    ids[len(ids) // 2] = len(model.vocab)
+    bad = EncodedCorpus(model.vocab, ids, good.offsets, raw_tokens=good.raw_tokens,
+                        dropped_tokens=0)
+    failed = []
+    for part in range(3):
+        before = [model.wv.vectors.copy(), model.syn1neg.copy()]
+        try:
+            model._train_epoch(bad, 0.025, 0.02, 0, part, 3)
+        except ValueError as error:
+            assert f"id {len(model.vocab)} in the corpus is out of range" in str(error)
+            failed.append(part)
+            assert np.array_equal(before[0], model.wv.vectors)
+            assert np.array_equal(before[1], model.syn1neg)
+        else:
+            assert not np.array_equal(before[1], model.syn1neg)  # it trained
+    assert len(failed) == 1
+
+
 def test_distributed_syncs_come_in_tiers_by_frequency() -> None:
     # the k-th sync of an epoch (from 1) combines the first hot_sync_rows rows,
     # twice as many every second sync, four times every fourth, ...; all rows

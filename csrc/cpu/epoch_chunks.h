@@ -52,6 +52,29 @@ inline int64_t ids_in(const CorpusView& corpus, const SentenceRange* chunks, int
   return ids;
 }
 
+// The longest sentence and the largest id in `chunks`: what one call (a
+// slice of an epoch) needs to size its buffers and to check its ids. Over
+// the slice only, so that the cost follows the work: a slice of 16k ids
+// spent 2.8 ms of its ~10 ms scanning an 8M-id corpus when the whole corpus
+// was checked at every call.
+inline int64_t longest_sentence_in(const CorpusView& corpus, const SentenceRange* chunks, int64_t n) {
+  int64_t longest = 0;
+  for (int64_t k = 0; k < n; ++k)
+    for (int64_t s = chunks[k].first; s < chunks[k].end; ++s)
+      longest = std::max(longest, corpus.offsets[s + 1] - corpus.offsets[s]);
+  return longest;
+}
+
+inline uint32_t largest_id_in(const CorpusView& corpus, const SentenceRange* chunks, int64_t n) {
+  uint32_t largest = 0;
+  for (int64_t k = 0; k < n; ++k) {
+    const uint32_t* ids = corpus.ids + corpus.offsets[chunks[k].first];
+    const int64_t count = corpus.offsets[chunks[k].end] - corpus.offsets[chunks[k].first];
+    for (int64_t i = 0; i < count; ++i) largest = std::max(largest, ids[i]);
+  }
+  return largest;
+}
+
 inline int64_t longest_sentence(const CorpusView& corpus) {
   int64_t longest = 0;
   for (int64_t s = 0; s < corpus.n_sentences; ++s)

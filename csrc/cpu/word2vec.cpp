@@ -227,13 +227,18 @@ EpochStats train_word2vec_epoch(const Word2VecParams& params, const CorpusView& 
   const SentenceRange* slice = chunks.data() + first_chunk;
   const int64_t n_chunks = end_chunk - first_chunk;
   const int64_t slice_ids = ids_in(corpus, slice, n_chunks);
+  // The ids index rows unchecked below: checked here, before any update, for
+  // the chunks this call trains (the binding checks the offsets only).
+  if (slice_ids > 0) {
+    const uint32_t largest = largest_id_in(corpus, slice, n_chunks);
+    EMBFORGE_CHECK(largest < model.vocab_size, "id ", largest,
+                   " in the corpus is out of range for a vocabulary of ", model.vocab_size, " words");
+  }
   Progress local_progress;
   if (!progress) progress = &local_progress;
   progress->reset(slice_ids);
   progress->learning_rate = params.alpha_start;
-  int64_t max_sentence = 0;
-  for (int64_t s = 0; s < corpus.n_sentences; ++s)
-    max_sentence = std::max(max_sentence, corpus.offsets[s + 1] - corpus.offsets[s]);
+  const int64_t max_sentence = longest_sentence_in(corpus, slice, n_chunks);
   alignas(64) std::atomic<int64_t> next_chunk{0};
 
   int64_t hot_rows = 0;  // one worker: nothing to contend for, and bit-identical runs

@@ -124,7 +124,8 @@ void bind_word2vec(py::module_& m) {
                          " columns, params.vector_size is ", params.vector_size);
           EMBFORGE_CHECK(params.hot_rows >= -1, "hot_rows must be >= -1 (-1: automatic), got ",
                          params.hot_rows);
-          const CorpusView corpus = corpus_view(ids, offsets, vocab);
+          // the ids are checked by the kernel, for the slice it trains (epoch_chunks.h)
+          const CorpusView corpus = corpus_view(ids, offsets);
           Word2VecModel model;
           model.vocab_size = vocab;
           model.input = checked_data<float>(input, "input", {vocab, dim}, true);

@@ -266,8 +266,9 @@ def encode(source: "Corpus | EncodedCorpus", vocab: Optional[Vocabulary] = None,
     different parameters or corpora, a world size larger than the number of
     lines, or a rank left without lines or in-vocabulary tokens raise
     ValueError on every rank (`memory` and `temp_dir` do not apply: a share
-    is held in RAM unless `stream_path` is given). Neither: this process
-    encodes alone, whatever torch.distributed holds.
+    is held in RAM unless `stream_path` is given). A group of one encodes
+    as a process alone does. Neither: this process encodes alone, whatever
+    torch.distributed holds.
 
     `workers`: threads counting and encoding files (None: every core); the
     result is the same for any number (see corpus_threads.py). Token lists
@@ -286,9 +287,12 @@ def encode(source: "Corpus | EncodedCorpus", vocab: Optional[Vocabulary] = None,
     spill_dir = _spill_dir(temp_dir)
     if distributed or process_group is not None:
         from .distributed.group import resolve_group
-        group = resolve_group(distributed, process_group)
-        return _encode_share(source, vocab, cast("Group", group), int(min_count), max_vocab_size,
-                             int(max_sentence_length), stream_path, vocab_limit)
+        group = cast("Group", resolve_group(distributed, process_group))
+        if group.world_size > 1:
+            return _encode_share(source, vocab, group, int(min_count), max_vocab_size,
+                                 int(max_sentence_length), stream_path, vocab_limit)
+        # a group of one holds the whole corpus: encoded as alone (threads, no
+        # merge of counts), the vocabulary a single process builds
     path = os.fspath(stream_path) if stream_path is not None else ""
     n_workers = default_workers() if workers is None else int(workers)
     if n_workers < 1:

@@ -46,6 +46,16 @@ logger = logging.getLogger(__name__)
 MODEL_MAGIC = "embforge.Word2Vec"
 MODEL_VERSION = 1
 MAX_VECTOR_SIZE = 1 << 16
+# Across processes: each rank's ids between syncs of the whole model, and of
+# the most frequent rows (in tiers, see __init__). Measured on the bench
+# corpus, 2 ranks x 1 thread against 1 process x 2 threads, 3 seeds
+# (bench/RESULTS.md): the first 1,024 rows every 65,536 ids came within the
+# quality targets on analogy and WS353 for both models and SimLex for CBOW
+# (skip-gram's SimLex 0.024 short), at 6-13% more time than the first 4,096
+# every 300k, which missed analogy on both models by up to 0.019.
+SYNC_INTERVAL = 2_200_000
+HOT_SYNC_ROWS = 1024
+HOT_SYNC_INTERVAL = 65_536
 
 
 class Word2Vec(VocabularyUpdates, Word2VecQueries):
@@ -85,8 +95,8 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
                  max_sentence_length: int = 10000, compute_loss: bool = True,
                  callbacks: Sequence[Any] = (), device: str = "cpu",
                  progress: Optional[bool] = None, distributed: bool = False,
-                 process_group: Any = None, sync_interval: int = 2_200_000, combine: str = "sum",
-                 hot_sync_interval: int = 300_000, hot_sync_rows: int = 4096,
+                 process_group: Any = None, sync_interval: int = SYNC_INTERVAL, combine: str = "sum",
+                 hot_sync_interval: int = HOT_SYNC_INTERVAL, hot_sync_rows: int = HOT_SYNC_ROWS,
                  memory: Memory = "1GB", temp_dir: Optional[StrPath] = None) -> None:
         if hs:
             raise ValueError("hierarchical softmax (hs=1) is not implemented; use negative sampling")
@@ -483,10 +493,10 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
                                              "shrink_windows", "max_sentence_length",
                                              "compute_loss")}
             # files written before distributed training have no sync settings
-            kwargs.update(sync_interval=config.get("sync_interval", 2_200_000),
+            kwargs.update(sync_interval=config.get("sync_interval", SYNC_INTERVAL),
                           combine=config.get("combine", "sum"),
-                          hot_sync_interval=config.get("hot_sync_interval", 300_000),
-                          hot_sync_rows=config.get("hot_sync_rows", 4096))
+                          hot_sync_interval=config.get("hot_sync_interval", HOT_SYNC_INTERVAL),
+                          hot_sync_rows=config.get("hot_sync_rows", HOT_SYNC_ROWS))
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f"{path}: invalid Word2Vec model ({error!r})") from None
         for name, array, shape in (("counts", counts, (n,)), ("vectors", vectors, (n, dim)),

@@ -15,7 +15,7 @@ from ..cooccurrence import Cooccurrence
 from ..corpus import encode
 from ..fasttext import FastText
 from ..glove import OUTPUTS, GloVe
-from ..word2vec import Word2Vec
+from ..word2vec import HOT_SYNC_INTERVAL, HOT_SYNC_ROWS, Word2Vec
 from .common import corpus_arg, join_job, save_vectors
 from .resume import add_checkpoint_arguments, check_same_vocabulary, plan_checkpoint
 from ..keyedvectors import KeyedVectors
@@ -60,14 +60,14 @@ def add_train_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]")
                         "default 20M) trained between two combinations of the ranks' whole "
                         "models (Word2Vec also combines its most frequent words' rows more "
                         "often: --hot-sync-rows, --hot-sync-interval)")
-    p.add_argument("--hot-sync-rows", type=int, default=4096,
+    p.add_argument("--hot-sync-rows", type=int, default=HOT_SYNC_ROWS,
                    help="under torchrun, Word2Vec: the most frequent words' rows combined every "
                         "--hot-sync-interval ids, twice as many every second time, and so on "
-                        "(default 4096; 0: whole models only)")
-    p.add_argument("--hot-sync-interval", type=int, default=300_000,
+                        f"(default {HOT_SYNC_ROWS}; 0: whole models only)")
+    p.add_argument("--hot-sync-interval", type=int, default=HOT_SYNC_INTERVAL,
                    help="under torchrun, Word2Vec: each rank's ids between two combinations of "
-                        "the --hot-sync-rows rows (default 300000; 16384 with 512 rows keeps "
-                        "one process's quality at more sync cost)")
+                        f"the --hot-sync-rows rows (default {HOT_SYNC_INTERVAL}; 16384 with 512 "
+                        "rows keeps closer to one process's quality at more sync cost)")
     p.add_argument("--combine", choices=["sum", "average"], default="sum",
                    help="under torchrun, Word2Vec: add every rank's change (sum, default) or "
                         "average the ranks' models")

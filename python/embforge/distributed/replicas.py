@@ -27,6 +27,15 @@ the copy kept at the last sync); rows nobody changed are equal everywhere
 already. With a large vocabulary most rare words' rows sit still between
 syncs, so most of the model stays off the wire.
 
+A sync of a few hot rows (Word2Vec's frequent ones, synced often) is bound by
+latency, not bytes: each all-reduce costs 0.2-1.8 ms on two processes of one
+machine whatever its size below ~400 KB, and such a sync took three (flags,
+then each array). When the last sync of the same rows found most of them
+changed (as every rank saw: the union is all-reduced), the next ones skip the
+flags and send every array's change and the stop flag in one buffer, one
+all-reduce; every ``_PROBE_EVERY``-th sync of those rows looks at the flags
+again, in case the rows went quiet.
+
 ``Alone`` is the same interface for a process training by itself (no group):
 one slice per epoch, nothing to combine, so single-process training is the
 code it always was. Only scalars and the model cross the wire; the corpus
@@ -35,7 +44,7 @@ never does.
 from __future__ import annotations
 
 import math
-from typing import Any, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -50,6 +59,11 @@ COMBINES = ("sum", "average", "changed")
 # scattering of rows costs more than sending them all.
 SPARSE_BELOW = 0.5
 _COMPARE_BYTES = 16 << 20  # rows compared at a time when looking for changed rows
+# Syncs of at most this many bytes of rows may go in one buffer (a copy of
+# the rows' changes); larger ones are bound by bytes, not round trips, and
+# are combined in place, array by array.
+_AT_ONCE_BYTES = 16 << 20
+_PROBE_EVERY = 16  # a sync sent at once looks at the changed rows again after this many
 _SEED_STRIDE = 0x9E3779B97F4A7C15  # odd: distinct ranks get distinct seeds mod 2**64
 
 
@@ -105,6 +119,10 @@ class Replicas:
         self.rows_sent: List[int] = []
         self.bytes_sent = 0  # all-reduced buffer bytes since start(), row flags included
         self.syncs = 0  # sync() calls since start()
+        self.all_reduces = 0  # all-reduces of the syncs since start()
+        # per row count synced (None: whole): (most rows changed at the last
+        # look at the flags, syncs since that look); the same on every rank
+        self._density: Dict[Optional[int], Tuple[bool, int]] = {}
 
     def slices(self, items: int, sync_interval: int, can_slice: bool = True) -> int:
         """Slices per epoch: the most items (ids, pairs) any rank holds, in
@@ -124,7 +142,8 @@ class Replicas:
             collectives.broadcast(array, self.group, src=0)
         self._before = [array.copy() if isinstance(array, np.ndarray) else array.clone()
                         for array in arrays]
-        self.bytes_sent = self.syncs = 0
+        self.bytes_sent = self.syncs = self.all_reduces = 0
+        self._density = {}
 
     def job_fractions(self, fractions: Sequence[float], items: int) -> List[float]:
         """The whole job's progress through an epoch at each slice boundary:
@@ -154,18 +173,23 @@ class Replicas:
     def _combine(self, arrays: Sequence[Any], stop: bool, rows: Optional[int]) -> bool:
         """One round of sync(): a first all-reduce carries the stop flag and
         every array's changed-row flags together (one round trip for them
-        all), then each array's changes go, as rows or whole. Returns whether
-        any rank asked to stop."""
+        all), then each array's changes go, as rows or whole; or, for a few
+        rows found busy at the last look, all of it in one all-reduce
+        (`_at_once`). Returns whether any rank asked to stop."""
         views = [(whole if rows is None else whole[:rows],
                   self._before[index] if rows is None else self._before[index][:rows])
                  for index, whole in enumerate(arrays)]
+        if self._at_once(views, rows):
+            return self._combine_at_once(views, stop, rows)
         counting = self.combine == "changed"
         changed = [self._changed(array, before) for array, before in views]
         kind = np.uint8 if self.world_size < 256 else np.int32  # sums of flags up to world_size
         header = np.concatenate([np.array([1 if stop else 0], dtype=kind)]
                                 + [c.astype(kind) for c in changed if c is not None])
         collectives.all_reduce(header, self.group, "sum" if counting else "max")
+        self.all_reduces += 1
         self.bytes_sent += header.nbytes
+        dense = True  # every array's changed rows above sparse_below (or not looked for)
         offset = 1
         for (array, before), mine in zip(views, changed):
             touched: Optional[np.ndarray] = None
@@ -177,14 +201,67 @@ class Replicas:
                 count = int(np.count_nonzero(union))
                 if count == 0:  # nobody changed a row: equal everywhere already
                     self.rows_sent.append(0)
+                    dense = False
                     continue
                 if count <= self.sparse_below * len(array):
                     touched = np.flatnonzero(union)
+                    dense = False
             if touched is not None:
                 self._combine_rows(array, before, touched, ranks)
             else:
                 self._combine_all(array, before, ranks)
+        self._density[rows] = (dense, 0)
         return bool(header[0])
+
+    def _at_once(self, views: Sequence[Tuple[Any, Any]], rows: Optional[int]) -> bool:
+        """Whether this sync goes in one all-reduce (see the module doc):
+        a sync of the first rows (not the whole model), small, summed or
+        averaged (counting the ranks that changed a row needs the flags), in
+        one dtype, and either no array has flags to look at or the last look
+        at these rows found most of them changed, not too long ago."""
+        if rows is None or self.combine == "changed" or not views:
+            return False
+        if len({str(array.dtype) for array, _ in views}) != 1 or any(
+                getattr(array, "ndim", 0) != 2 for array, _ in views):
+            return False
+        if sum(_nbytes(array) for array, _ in views) > _AT_ONCE_BYTES:
+            return False
+        if not any(self._has_flags(array) for array, _ in views):
+            return True
+        dense, since = self._density.get(rows, (False, 0))
+        return dense and since + 1 < _PROBE_EVERY
+
+    def _combine_at_once(self, views: Sequence[Tuple[Any, Any]], stop: bool,
+                         rows: Optional[int]) -> bool:
+        """`_combine_all` of every view, with the stop flag, in one buffer and
+        one all-reduce: the same arithmetic on the same values."""
+        average = self.combine == "average"
+        parts = [array if average else array - before for array, before in views]
+        flag = _like(parts[0], [1.0 if stop else 0.0])
+        buffer = _concat([part.reshape(-1) for part in parts] + [flag])
+        collectives.all_reduce(buffer, self.group)
+        self.all_reduces += 1
+        offset = 0
+        for (array, before), part in zip(views, parts):
+            size = part.shape[0] * part.shape[1]
+            total = buffer[offset:offset + size].reshape(part.shape)
+            offset += size
+            if average:
+                total /= self.world_size
+            else:
+                total += before
+            array[...] = total
+            before[...] = total
+            self.rows_sent.append(len(array))
+        self.bytes_sent += _nbytes(buffer)
+        dense, since = self._density.get(rows, (True, 0))
+        self._density[rows] = (dense, since + 1)
+        return bool(buffer[-1] > 0)
+
+    def _has_flags(self, array: Any) -> bool:
+        """Whether a sync looks for this array's changed rows (see `_changed`)."""
+        return not ((self.sparse_below <= 0.0 and self.combine != "changed")
+                    or not isinstance(array, np.ndarray) or array.ndim != 2 or len(array) == 0)
 
     def _changed(self, array: Any, before: Any) -> Optional[np.ndarray]:
         """Which rows this rank changed since the last sync (bool a row), or
@@ -196,8 +273,7 @@ class Replicas:
         help from the native kernels); the union costs one byte a row (a max
         all-reduce; a sum for combine="changed", which needs the count),
         next to 4 d bytes a row for the values."""
-        if ((self.sparse_below <= 0.0 and self.combine != "changed")
-                or not isinstance(array, np.ndarray) or array.ndim != 2 or len(array) == 0):
+        if not self._has_flags(array):
             return None
         changed = np.zeros(len(array), dtype=np.bool_)
         step = max(1, _COMPARE_BYTES // max(1, array.shape[1] * array.itemsize))
@@ -213,11 +289,13 @@ class Replicas:
         part = array[rows]
         if self.combine == "average":
             collectives.all_reduce(part, self.group)
+            self.all_reduces += 1
             part /= self.world_size
         else:
             base = before[rows]
             part -= base                              # this rank's change ...
             collectives.all_reduce(part, self.group)  # ... summed over the ranks
+            self.all_reduces += 1
             if ranks is not None:                     # ... averaged over those that changed it
                 part /= ranks[rows, None].astype(part.dtype)
             part += base
@@ -227,6 +305,7 @@ class Replicas:
         self.rows_sent.append(len(rows))
 
     def _combine_all(self, array: Any, before: Any, ranks: Optional[np.ndarray]) -> None:
+        self.all_reduces += 1
         if self.combine == "average":
             collectives.all_reduce(array, self.group)
             array /= self.world_size
@@ -237,8 +316,7 @@ class Replicas:
                 array /= np.maximum(ranks, 1)[:, None].astype(array.dtype)
             array += before
         before[...] = array
-        self.bytes_sent += int(array.nbytes) if isinstance(array, np.ndarray) else int(
-            array.numel() * array.element_size())
+        self.bytes_sent += _nbytes(array)
         self.rows_sent.append(len(array))
 
     def total(self, value: float) -> float:
@@ -248,6 +326,26 @@ class Replicas:
     def check_same(self, what: str, value: Any) -> None:
         from .consistency import check_same
         check_same(self.group, what, value)
+
+
+def _nbytes(array: Any) -> int:
+    return int(array.nbytes) if isinstance(array, np.ndarray) else int(
+        array.numel() * array.element_size())
+
+
+def _like(array: Any, values: List[float]) -> Any:
+    """`values` as a 1-d array of `array`'s kind, dtype and device."""
+    if isinstance(array, np.ndarray):
+        return np.asarray(values, dtype=array.dtype)
+    import torch
+    return torch.tensor(values, dtype=array.dtype, device=array.device)
+
+
+def _concat(parts: List[Any]) -> Any:
+    if isinstance(parts[0], np.ndarray):
+        return np.concatenate(parts)
+    import torch
+    return torch.cat(parts)
 
 
 def replicas_for(group: Optional[Group], combine: str = "sum") -> Union[Alone, Replicas]:
