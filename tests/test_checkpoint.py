@@ -363,6 +363,19 @@ def test_hostile_manifest_is_refused_and_nothing_changes(saved, case):
     assert snapshot(saved) == before
 
 
+def test_a_checkpoint_from_before_a_setting_existed_reads_as_trained(saved):
+    # hot_average_rows came after the first Word2Vec checkpoints: one without
+    # it was trained adding every row's changes, 0 rows averaged; resuming it
+    # with the new default is refused as a change of settings
+    edit_manifest(saved, lambda m: m["settings"].pop("hot_average_rows"))
+    info = ckpt.latest(saved)
+    assert info.settings["hot_average_rows"] == 0
+    fresh = word2vec(1, epochs=3)
+    assert fresh.hot_average_rows > 0
+    with pytest.raises(ValueError, match="hot_average_rows"):
+        ckpt.check_settings(info, ckpt.training_settings(fresh))
+
+
 @pytest.mark.parametrize("content", [b"", b"{", b"\xff\xfe", b"[1, 2]", b"null", b"1e999999"])
 def test_manifest_that_is_not_json_is_refused(saved, content):
     with open(os.path.join(saved, "manifest.json"), "wb") as f:

@@ -2,7 +2,8 @@
 real gloo processes: after one look at the changed-row flags finds most of
 the tier's rows changed, the next syncs of that tier send both arrays'
 changes and the stop flag in one buffer, with the same result; every
-_PROBE_EVERY-th sync of the tier looks at the flags again."""
+_PROBE_EVERY-th sync of the tier looks at the flags again. The first rows
+averaged instead of summed (Word2Vec's hot_average_rows), on every path."""
 from typing import Any, Dict, List
 
 import numpy as np
@@ -16,6 +17,8 @@ ROWS, DIM, TIER = 40, 6, 8
 SYNCS = 18            # tier syncs, then one whole sync
 STOP_AT = 5           # the tier sync at which rank 1 asks to stop (stop case)
 OUTSIDE = [[20], [25]]  # rows past the tier each rank also changes
+AVERAGED = 3          # rows averaged, not summed, in the "first averaged" case
+CASES = ("sum", "average", "stop", "no flags", "sum, first averaged")
 
 
 def _rows(rank: int) -> List[int]:
@@ -28,9 +31,10 @@ def _synced(rank: int, world: int) -> Dict[str, Any]:
     group = d.resolve_group(distributed=True)
     assert group is not None
     out: Dict[str, Any] = {"probe_every": R._PROBE_EVERY}
-    for case in ("sum", "average", "stop", "no flags"):
+    for case in CASES:
         combine = "average" if case == "average" else "sum"
-        replicas = R.Replicas(group, combine, sparse_below=0.0 if case == "no flags" else 0.5)
+        replicas = R.Replicas(group, combine, sparse_below=0.0 if case == "no flags" else 0.5,
+                              average_first=AVERAGED if case == "sum, first averaged" else 0)
         start = np.random.default_rng(7)
         arrays = [start.standard_normal((ROWS, DIM)).astype(np.float32) for _ in range(2)]
         replicas.start(arrays)
@@ -57,10 +61,11 @@ def ranks(tmp_path_factory: Any) -> List[Dict[str, Any]]:
     return values(run_ranks(_synced, tmp_path_factory.mktemp("tier-sync")))
 
 
-def _oracle(combine: str, syncs: int) -> List[np.ndarray]:
+def _oracle(combine: str, syncs: int, averaged: int = 0) -> List[np.ndarray]:
     """The same steps and syncs in numpy: a tier sync combines the first TIER
-    rows (sum of the changes, or the mean of the values), a whole sync all
-    rows; each rank keeps its own rows past the tier until then."""
+    rows (sum of the changes, the first `averaged` rows' halved; or the mean
+    of the values), a whole sync all rows; each rank keeps its own rows past
+    the tier until then."""
     start = np.random.default_rng(7)
     base = [start.standard_normal((ROWS, DIM)).astype(np.float32) for _ in range(2)]
     copies = [[b.copy() for b in base] for _ in range(2)]
@@ -77,19 +82,22 @@ def _oracle(combine: str, syncs: int) -> List[np.ndarray]:
                 merged = (mine[0] + mine[1]) / np.float32(2)
             else:
                 was = base[index][rows]
-                merged = ((mine[0] - was) + (mine[1] - was)) + was
+                summed = (mine[0] - was) + (mine[1] - was)
+                summed[:averaged] /= np.float32(2)
+                merged = summed + was
             for rank in range(2):
                 copies[rank][index][rows] = merged
             base[index][rows] = merged
     return copies[0]
 
 
-@pytest.mark.parametrize("case", ["sum", "average", "no flags"])
+@pytest.mark.parametrize("case", ["sum", "average", "no flags", "sum, first averaged"])
 def test_tier_syncs_after_the_first_go_in_one_all_reduce_with_the_same_model(
         ranks: List[Dict[str, Any]], case: str) -> None:
     got = ranks[0][case]
     assert got["arrays"] == ranks[1][case]["arrays"]
-    expected = _oracle("average" if case == "average" else "sum", SYNCS)
+    expected = _oracle("average" if case == "average" else "sum", SYNCS,
+                       AVERAGED if case == "sum, first averaged" else 0)
     for g, e in zip(got["arrays"], expected):
         np.testing.assert_allclose(np.frombuffer(g, dtype=np.float32).reshape(ROWS, DIM), e,
                                    rtol=0, atol=1e-6)
@@ -102,6 +110,18 @@ def test_tier_syncs_after_the_first_go_in_one_all_reduce_with_the_same_model(
     # the whole model: the flags (or the stop flag alone), then array by array
     assert got["rounds"] == ranks[1][case]["rounds"] == tiers + [3]
     assert not any(got["stopped"])
+
+
+def test_the_first_rows_averaged_move_by_the_mean_of_the_changes(
+        ranks: List[Dict[str, Any]]) -> None:
+    # through every path: the flags then whole arrays (first tier sync), one
+    # buffer (the next ones), changed rows only (the whole sync: 10 of 40)
+    summed, averaged = _oracle("sum", SYNCS), _oracle("sum", SYNCS, AVERAGED)
+    got = np.frombuffer(ranks[0]["sum, first averaged"]["arrays"][0],
+                        dtype=np.float32).reshape(ROWS, DIM)
+    assert not np.allclose(got[:AVERAGED], summed[0][:AVERAGED])
+    np.testing.assert_allclose(got, averaged[0], rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(averaged[0][AVERAGED:TIER], summed[0][AVERAGED:TIER])
 
 
 def test_rows_past_the_tier_wait_for_the_whole_sync(ranks: List[Dict[str, Any]]) -> None:

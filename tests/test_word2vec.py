@@ -366,6 +366,22 @@ def test_a_slice_checks_its_own_ids_before_training(toy_corpus_path):
     assert len(failed) == 1
 
 
+def test_sync_settings_survive_a_save_and_an_older_file_adds_every_row(tmp_path, monkeypatch,
+                                                                       toy_corpus_path):
+    model = Word2Vec(vector_size=8, min_count=1, workers=1, epochs=1, progress=False,
+                     hot_sync_rows=7, hot_sync_interval=999, hot_average_rows=5).fit(toy_corpus_path)
+    model.save(tmp_path / "m.embf")
+    back = Word2Vec.load(tmp_path / "m.embf")
+    assert (back.hot_sync_rows, back.hot_sync_interval, back.hot_average_rows) == (7, 999, 5)
+    # a file written before hot_average_rows existed was trained adding every
+    # row's changes: it loads with 0 rows averaged (what its checkpoints say)
+    config = Word2Vec._config
+    monkeypatch.setattr(Word2Vec, "_config", lambda self: {
+        k: v for k, v in config(self).items() if k != "hot_average_rows"})
+    model.save(tmp_path / "old.embf")
+    assert Word2Vec.load(tmp_path / "old.embf").hot_average_rows == 0
+
+
 def test_distributed_syncs_come_in_tiers_by_frequency() -> None:
     # the k-th sync of an epoch (from 1) combines the first hot_sync_rows rows,
     # twice as many every second sync, four times every fourth, ...; all rows

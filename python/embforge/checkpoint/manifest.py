@@ -43,7 +43,7 @@ SETTINGS = {
     "Word2Vec": ("sg", "vector_size", "alpha", "min_alpha", "window", "min_count",
                  "max_vocab_size", "sample", "seed", "negative", "ns_exponent", "epochs",
                  "shrink_windows", "max_sentence_length", "sync_interval", "combine",
-                 "hot_sync_interval", "hot_sync_rows"),
+                 "hot_sync_interval", "hot_sync_rows", "hot_average_rows"),
     "GloVe": ("vector_size", "x_max", "alpha", "learning_rate", "epochs", "window", "symmetric",
               "distance_weighting", "min_count", "max_vocab_size", "seed", "grad_clip",
               "bias_learning_rate", "output_vectors", "reshuffle", "sync_interval"),
@@ -51,6 +51,11 @@ SETTINGS = {
                  "max_vocab_size", "sample", "seed", "negative", "ns_exponent", "epochs",
                  "shrink_windows", "max_sentence_length", "min_n", "max_n", "bucket"),
 }
+
+# Settings added after checkpoints of their kind were first written, with
+# the value those checkpoints were trained with: a manifest without one reads
+# as having that value.
+ADDED_SETTINGS = {"Word2Vec": {"hot_average_rows": 0}}
 
 FOLDER_PATTERN = re.compile(r"epoch-[0-9]{4,}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -230,6 +235,7 @@ def parse_manifest(directory: str, manifest: Any) -> CheckpointInfo:
     settings = manifest.get("settings")
     if not isinstance(settings, dict) or settings.get("model") != kind:
         raise bad(f"settings {settings!r}")
+    settings = {**ADDED_SETTINGS.get(kind, {}), **settings}
     missing = [name for name in SETTINGS[kind] if name not in settings]
     if missing:
         raise bad(f"settings lack {', '.join(missing)}")

@@ -15,7 +15,7 @@ from ..cooccurrence import Cooccurrence
 from ..corpus import encode
 from ..fasttext import FastText
 from ..glove import OUTPUTS, GloVe
-from ..word2vec import HOT_SYNC_INTERVAL, HOT_SYNC_ROWS, Word2Vec
+from ..word2vec import HOT_AVERAGE_ROWS, HOT_SYNC_INTERVAL, HOT_SYNC_ROWS, SYNC_INTERVAL, Word2Vec
 from .common import corpus_arg, join_job, save_vectors
 from .resume import add_checkpoint_arguments, check_same_vocabulary, plan_checkpoint
 from ..keyedvectors import KeyedVectors
@@ -66,8 +66,11 @@ def add_train_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]")
                         f"(default {HOT_SYNC_ROWS}; 0: whole models only)")
     p.add_argument("--hot-sync-interval", type=int, default=HOT_SYNC_INTERVAL,
                    help="under torchrun, Word2Vec: each rank's ids between two combinations of "
-                        f"the --hot-sync-rows rows (default {HOT_SYNC_INTERVAL}; 16384 with 512 "
-                        "rows keeps closer to one process's quality at more sync cost)")
+                        f"the --hot-sync-rows rows (default {HOT_SYNC_INTERVAL})")
+    p.add_argument("--hot-average-rows", type=int, default=HOT_AVERAGE_ROWS,
+                   help="under torchrun, Word2Vec with --combine sum: the most frequent words' "
+                        "rows whose changes are averaged over the ranks, not added (default "
+                        f"{HOT_AVERAGE_ROWS}; 0: add every row's)")
     p.add_argument("--combine", choices=["sum", "average"], default="sum",
                    help="under torchrun, Word2Vec: add every rank's change (sum, default) or "
                         "average the ranks' models")
@@ -135,8 +138,9 @@ def train_word2vec(args: argparse.Namespace) -> int:
                      epochs=args.epochs or 5, min_count=args.min_count, workers=args.threads,
                      negative=args.negative, sample=args.sample, alpha=args.alpha, seed=args.seed,
                      device=args.device, progress=False if args.quiet else None,
-                     process_group=job.group, sync_interval=args.sync_interval or 2_200_000,
+                     process_group=job.group, sync_interval=args.sync_interval or SYNC_INTERVAL,
                      hot_sync_rows=args.hot_sync_rows, hot_sync_interval=args.hot_sync_interval,
+                     hot_average_rows=args.hot_average_rows,
                      combine=args.combine, memory=args.memory, temp_dir=args.temp_dir)
     source = corpus_arg(args.corpus)
     plan = plan_checkpoint(args, fresh, args.corpus, job)

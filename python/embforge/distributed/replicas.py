@@ -9,7 +9,12 @@ replicas are combined so that every rank holds the same model again:
   what one process with all the ranks' threads would have applied, each
   update computed from a model at most one slice old. GloVe's AdaGrad sums
   need exactly this (squared gradients add up), and so do its context rows,
-  which every rank updates.
+  which every rank updates. Except the first ``average_first`` rows
+  (Word2Vec's most frequent words), whose changes are averaged,
+  ``w = w0 + mean_r (w_r - w0)``: each rank updates such a row hundreds of
+  times between syncs, so its copy settles where that rank's gradients
+  balance, and the ranks' moves are estimates of one move, not steps to
+  add (summed, they overshoot: see bench/RESULTS.md).
 * ``combine="average"``: ``w = mean_r w_r`` (model averaging, as in Ji et al.):
   each rank's step counts 1/N, so the effective learning rate on rows that
   every rank trains drops by N between syncs.
@@ -104,13 +109,17 @@ class Replicas:
     """The model replicas of one Group (see the module doc)."""
 
     def __init__(self, group: Group, combine: str = "sum",
-                 sparse_below: float = SPARSE_BELOW) -> None:
+                 sparse_below: float = SPARSE_BELOW, average_first: int = 0) -> None:
         if combine not in COMBINES:
             raise ValueError(f"combine must be one of {COMBINES}, got {combine!r}")
         if not 0.0 <= sparse_below <= 1.0:
             raise ValueError(f"sparse_below must be in [0, 1], got {sparse_below!r}")
+        if int(average_first) < 0:
+            raise ValueError(f"average_first must be >= 0, got {average_first!r}")
         self.group = group
         self.combine = combine
+        # rows whose summed changes are divided by the world size (combine="sum")
+        self.average_first = int(average_first) if combine == "sum" else 0
         self.sparse_below = float(sparse_below)
         self.rank, self.world_size = group.rank, group.world_size
         self.is_leader = group.rank == 0
@@ -249,6 +258,7 @@ class Replicas:
             if average:
                 total /= self.world_size
             else:
+                self._average_first_rows(total, np.arange(min(len(total), self.average_first)))
                 total += before
             array[...] = total
             before[...] = total
@@ -257,6 +267,15 @@ class Replicas:
         dense, since = self._density.get(rows, (True, 0))
         self._density[rows] = (dense, since + 1)
         return bool(buffer[-1] > 0)
+
+    def _average_first_rows(self, summed: Any, rows: np.ndarray) -> None:
+        """The summed changes of `rows` (indices into `summed`, all among the
+        first `average_first` rows) divided by the world size: their mean."""
+        if len(rows):
+            if len(rows) == rows[-1] + 1:  # the first rows: a view, no gather
+                summed[:len(rows)] /= self.world_size
+            else:
+                summed[rows] /= self.world_size
 
     def _has_flags(self, array: Any) -> bool:
         """Whether a sync looks for this array's changed rows (see `_changed`)."""
@@ -298,6 +317,7 @@ class Replicas:
             self.all_reduces += 1
             if ranks is not None:                     # ... averaged over those that changed it
                 part /= ranks[rows, None].astype(part.dtype)
+            self._average_first_rows(part, np.flatnonzero(rows < self.average_first))
             part += base
         array[rows] = part
         before[rows] = part
@@ -314,6 +334,7 @@ class Replicas:
             collectives.all_reduce(array, self.group)    # ... summed over the ranks
             if ranks is not None:                        # ... averaged over those that changed it
                 array /= np.maximum(ranks, 1)[:, None].astype(array.dtype)
+            self._average_first_rows(array, np.arange(min(len(array), self.average_first)))
             array += before
         before[...] = array
         self.bytes_sent += _nbytes(array)
@@ -348,8 +369,11 @@ def _concat(parts: List[Any]) -> Any:
     return torch.cat(parts)
 
 
-def replicas_for(group: Optional[Group], combine: str = "sum") -> Union[Alone, Replicas]:
+def replicas_for(group: Optional[Group], combine: str = "sum",
+                 average_first: int = 0) -> Union[Alone, Replicas]:
     """``Alone()`` without a group or in a group of one (nothing to combine:
     torchrun with one process trains exactly as one process), else
-    ``Replicas(group, combine)``."""
-    return Alone() if group is None or group.world_size == 1 else Replicas(group, combine)
+    ``Replicas(group, combine, average_first=average_first)``."""
+    if group is None or group.world_size == 1:
+        return Alone()
+    return Replicas(group, combine, average_first=average_first)
