@@ -2,6 +2,7 @@
 oracles: entries packed by owner rank (row % world size) and partitions
 interleaved back into one (row, col)-sorted matrix (what gather() returns)."""
 import numpy as np
+import pytest
 from hypothesis import given, strategies as st
 
 from embforge.distributed.cooccurrence import _ENTRY, _pack_by_owner, interleave_partitions
@@ -32,6 +33,27 @@ def test_pack_by_owner_groups_every_entry_under_its_owner_in_order(matrix, world
         np.testing.assert_array_equal(entries["row"], rows[mine])
         np.testing.assert_array_equal(entries["col"], cols[mine])
         np.testing.assert_array_equal(entries["value"], values[mine])
+
+
+@pytest.mark.parametrize("case, message", [
+    ("world", "world_size must be >= 1, got 0"),
+    ("negative row", "entry 1 has row -3: ids are >= 0"),
+    ("lengths", "cols"),
+    ("dtype", "rows"),
+])
+def test_packing_refuses_bad_input_naming_the_value(case, message):
+    rows, cols = np.array([0, 1, 2], np.int32), np.array([1, 1, 1], np.int32)
+    values, world = np.array([5, 6, 7], np.int64), 2
+    if case == "world":
+        world = 0
+    elif case == "negative row":
+        rows[1] = -3
+    elif case == "lengths":
+        cols = cols[:2]
+    else:
+        rows = rows.astype(np.int64)
+    with pytest.raises(ValueError, match=message):
+        _pack_by_owner(rows, cols, values, world)
 
 
 @given(sorted_matrix(), st.integers(1, 5))

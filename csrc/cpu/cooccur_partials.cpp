@@ -1,5 +1,6 @@
 // Partial co-occurrence counts in fixed point: their exact sum and its
-// conversion to the float32 values a single count returns (cooccur.h).
+// conversion to the float32 values a single count returns, and their records
+// grouped by owner rank for the exchange between ranks (cooccur.h).
 //
 // The merge splits the rows among threads (each thread's row range holds
 // about the same number of input entries), and each thread k-way merges its
@@ -164,6 +165,26 @@ FixedCooccurrences merge_cooccurrence_partials(const std::vector<CooccurPart>& p
   out.values.resize(nnz);
   out.nnz = nnz;
   return out;
+}
+
+void pack_cooccurrences_by_owner(const CooccurPart& part, int world_size, PackedCooccurrence* out,
+                                 int64_t* counts) {
+  EMBFORGE_CHECK(world_size >= 1, "world_size must be >= 1, got ", world_size);
+  EMBFORGE_CHECK(part.n >= 0 && (part.n == 0 || (part.rows && part.cols && part.values)),
+                 "a part of ", part.n, " entries needs its arrays");
+  std::fill(counts, counts + world_size, int64_t{0});
+  for (int64_t i = 0; i < part.n; ++i) {
+    EMBFORGE_CHECK(part.rows[i] >= 0, "entry ", i, " has row ", part.rows[i], ": ids are >= 0");
+    ++counts[part.rows[i] % world_size];
+  }
+  std::vector<int64_t> next(static_cast<size_t>(world_size), 0);
+  for (int r = 1; r < world_size; ++r) next[r] = next[r - 1] + counts[r - 1];
+  for (int64_t i = 0; i < part.n; ++i) {
+    PackedCooccurrence& record = out[next[part.rows[i] % world_size]++];
+    record.row = part.rows[i];
+    record.col = part.cols[i];
+    record.value = part.values[i];
+  }
 }
 
 void cooccurrence_fixed_to_float(const int64_t* fixed, int64_t n, int fraction_bits, float* out) {

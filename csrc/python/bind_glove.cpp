@@ -195,6 +195,30 @@ void bind_glove(py::module_& m) {
         "returns (rows, cols, values) with every key once, sorted, zero sums left out. An int64\n"
         "overflow is a ValueError. Peak memory: the inputs + 16 bytes per merged entry.");
 
+  m.def("pack_cooccurrences_by_owner",
+        [](py::array rows, py::array cols, py::array values, int world_size) {
+          const auto n = static_cast<int64_t>(rows.size());
+          CooccurPart part;
+          part.n = n;
+          part.rows = checked_data<int32_t>(rows, "rows", {n}, false);
+          part.cols = checked_data<int32_t>(cols, "cols", {n}, false);
+          part.values = checked_data<int64_t>(values, "values", {n}, false);
+          EMBFORGE_CHECK(world_size >= 1, "world_size must be >= 1, got ", world_size);
+          py::array_t<uint8_t> packed(n * static_cast<int64_t>(sizeof(PackedCooccurrence)));
+          py::array_t<int64_t> counts(world_size);
+          auto* out = reinterpret_cast<PackedCooccurrence*>(packed.mutable_data());
+          int64_t* per_rank = counts.mutable_data();
+          {
+            py::gil_scoped_release release;
+            pack_cooccurrences_by_owner(part, world_size, out, per_rank);
+          }
+          return py::make_tuple(packed, counts);
+        },
+        py::arg("rows"), py::arg("cols"), py::arg("values"), py::arg("world_size"),
+        "(packed uint8, counts int64[world_size]): the entries (rows int32, cols int32, values\n"
+        "int64) as 16-byte records (row <i4, col <i4, value <i8) grouped by owner rank (row %\n"
+        "world_size), in rank order, each group in the input's order; counts[r]: rank r's records.");
+
   m.def("cooccurrence_fixed_to_float",
         [](py::array fixed, int fraction_bits) {
           const auto n = static_cast<int64_t>(fixed.size());

@@ -146,6 +146,24 @@ struct FixedCooccurrences {
 // the inputs + 16 bytes per merged entry.
 FixedCooccurrences merge_cooccurrence_partials(const std::vector<CooccurPart>& parts, int workers);
 
+// One record of a partial count as ranks exchange it: int32 row, int32 col,
+// int64 fixed-point value, little-endian, 16 bytes, no padding (numpy's
+// [("row", "<i4"), ("col", "<i4"), ("value", "<i8")]).
+struct PackedCooccurrence {
+  int32_t row;
+  int32_t col;
+  int64_t value;
+};
+static_assert(sizeof(PackedCooccurrence) == 16, "exchange records are 16 bytes");
+
+// The entries of `part` as records grouped by the rank owning their row
+// (row % world_size), in rank order, each group in the part's order; `out`
+// holds part.n records, counts[r] gets rank r's number of records. Rows
+// must be >= 0. Two passes over the entries, one thread: memory-bound (a
+// numpy stable sort by owner and four gathers took 2.4 s for ~30M entries).
+void pack_cooccurrences_by_owner(const CooccurPart& part, int world_size, PackedCooccurrence* out,
+                                 int64_t* counts);
+
 // Fixed-point sums to float32 with the rounding count_cooccurrences applies
 // (cooc::fixed_to_float); values must be >= 0.
 void cooccurrence_fixed_to_float(const int64_t* fixed, int64_t n, int fraction_bits, float* out);

@@ -40,16 +40,12 @@ def owned_rows(vocab_size: int, rank: int, world_size: int) -> np.ndarray:
 
 def _pack_by_owner(rows: Any, cols: Any, values: Any, world_size: int
                    ) -> Tuple[np.ndarray, np.ndarray]:
-    """The entries as one packed byte buffer, grouped by owner rank (row %
-    world_size; sorted (row, col) order kept within each group), and the
-    byte size of each group: one stable radix sort of the owner ids and one
-    gather per column, not a masked copy per rank."""
-    owner = (rows % world_size).astype(np.uint8 if world_size <= 256 else np.int64)
-    order = np.argsort(owner, kind="stable")
-    entries = np.empty(len(rows), dtype=_ENTRY)
-    entries["row"], entries["col"], entries["value"] = rows[order], cols[order], values[order]
-    sizes = np.bincount(owner, minlength=world_size) * _ENTRY.itemsize
-    return entries.view(np.uint8), sizes
+    """The entries as one packed byte buffer of _ENTRY records, grouped by
+    owner rank (row % world_size; sorted (row, col) order kept within each
+    group), and the byte size of each group (native: two passes; numpy's
+    stable sort by owner and gathers took 2.4 s of a 19 s run)."""
+    packed, counts = _native.core.pack_cooccurrences_by_owner(rows, cols, values, world_size)
+    return packed, counts * _ENTRY.itemsize
 
 
 def _unpack(data: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
