@@ -382,6 +382,16 @@ def test_sync_settings_survive_a_save_and_an_older_file_adds_every_row(tmp_path,
     assert Word2Vec.load(tmp_path / "old.embf").hot_average_rows == 0
 
 
+def test_the_hot_rows_sync_more_often_the_more_ranks_there_are() -> None:
+    # measured: 65,536 ids a rank for 2 ranks, 16,384 for 4 (32,768 collapsed)
+    from embforge.word2vec import hot_interval_for
+    assert [hot_interval_for(None, w) for w in (1, 2, 3, 4, 8)] == [65536, 65536, 29127, 16384, 4096]
+    assert hot_interval_for(300_000, 4) == 300_000  # as given
+    assert Word2Vec(vector_size=8).hot_sync_interval is None
+    with pytest.raises(ValueError, match="hot_sync_interval must be >= 1, got 0"):
+        Word2Vec(hot_sync_interval=0)
+
+
 def test_distributed_syncs_come_in_tiers_by_frequency() -> None:
     # the k-th sync of an epoch (from 1) combines the first hot_sync_rows rows,
     # twice as many every second sync, four times every fourth, ...; all rows

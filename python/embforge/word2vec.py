@@ -55,12 +55,26 @@ MAX_VECTOR_SIZE = 1 << 16
 # every 300k, which missed analogy on both models by up to 0.019.
 SYNC_INTERVAL = 2_200_000
 HOT_SYNC_ROWS = 1024
+# hot_sync_interval=None: 65,536 ids for two ranks, 65,536 (2 / W)^2 for W.
+# With more ranks the hot rows' summed moves overshoot more, and the interval
+# must shrink faster than 1 / W (bench corpus, seed 1, against one process:
+# 3 ranks at 65,536 ids lost 0.05 analogy, at 29,127 kept within 0.015; 4
+# ranks at 65,536 and 32,768 collapsed, 0.007 and 0.078 analogy, at 16,384
+# kept within 0.01). Measured up to 4 ranks only.
 HOT_SYNC_INTERVAL = 65_536
 # The first rows whose changes are averaged over the ranks, not added (see
 # __init__). Same measurements, with the schedule above: averaging the first
 # 64 brought skip-gram's SimLex from 0.024 to 0.010 below one process, and
 # every other score within 0.01 (16 rows: 0.015; 512: analogy 0.010 below).
 HOT_AVERAGE_ROWS = 64
+
+
+def hot_interval_for(hot_sync_interval: Optional[int], world_size: int) -> int:
+    """Each rank's ids between syncs of the hot rows: `hot_sync_interval` as
+    given, or by default HOT_SYNC_INTERVAL (2 / world_size)^2 (see there)."""
+    if hot_sync_interval is not None:
+        return int(hot_sync_interval)
+    return max(1, HOT_SYNC_INTERVAL * 4 // max(2, int(world_size)) ** 2)
 
 
 class Word2Vec(VocabularyUpdates, Word2VecQueries):
@@ -77,9 +91,11 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
     (torchrun; gloo for the CPU, NCCL for GPUs): every rank builds the
     vocabulary of the whole corpus and trains on its own share, and the
     ranks' models are combined every ``sync_interval`` ids, the most frequent
-    words' rows more often (``hot_sync_rows``, ``hot_sync_interval``);
+    words' rows more often (``hot_sync_rows``, ``hot_sync_interval``; by
+    default 65,536 ids for two ranks, 65,536 (2 / N)^2 for N);
     ``combine="sum"`` adds every rank's change (except the first
-    ``hot_average_rows`` rows', which are averaged), ``"average"`` averages
+    ``hot_average_rows`` rows', at most 1/256 of the vocabulary, which are
+    averaged), ``"average"`` averages
     the models; see embforge.distributed.replicas. Every rank ends with the
     same vectors.
 
@@ -104,7 +120,7 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
                  callbacks: Sequence[Any] = (), device: str = "cpu",
                  progress: Optional[bool] = None, distributed: bool = False,
                  process_group: Any = None, sync_interval: int = SYNC_INTERVAL, combine: str = "sum",
-                 hot_sync_interval: int = HOT_SYNC_INTERVAL, hot_sync_rows: int = HOT_SYNC_ROWS,
+                 hot_sync_interval: Optional[int] = None, hot_sync_rows: int = HOT_SYNC_ROWS,
                  hot_average_rows: int = HOT_AVERAGE_ROWS,
                  memory: Memory = "1GB", temp_dir: Optional[StrPath] = None) -> None:
         if hs:
@@ -155,18 +171,22 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
         # row then drifts by about as many updates, and each tier costs the
         # same bytes), the whole model every `sync_interval` ids and at the
         # end of each epoch. 0 rows: no tiers, the whole model only.
-        self.hot_sync_interval = check_number("hot_sync_interval", hot_sync_interval, 1,
-                                              integer=True)
+        # `hot_sync_interval` None: chosen by the number of ranks
+        # (hot_interval_for).
+        self.hot_sync_interval = (None if hot_sync_interval is None else
+                                  check_number("hot_sync_interval", hot_sync_interval, 1,
+                                               integer=True))
         self.hot_sync_rows = check_number("hot_sync_rows", hot_sync_rows, 0, integer=True)
         # With combine="sum", the changes of the first `hot_average_rows`
-        # rows are averaged over the ranks, not added: each rank updates them
+        # rows (at most 1/256 of the vocabulary, _averaged_rows) are
+        # averaged over the ranks, not added: each rank updates them
         # hundreds of times between syncs, so each rank's copy settles where
         # its gradients balance and the ranks' moves are estimates of one
         # move; added, they overshoot (distributed/replicas.py).
         self.hot_average_rows = check_number("hot_average_rows", hot_average_rows, 0,
                                              integer=True)
         self._group = resolve_group(distributed, process_group)
-        self._replicas = replicas_for(self._group, combine, average_first=self.hot_average_rows)
+        self._replicas = replicas_for(self._group, combine)
         self.combine = combine
         self.progress = progress
 
@@ -342,11 +362,12 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
                     bar.set_postfix(loss=f"{progress.loss_sum / progress.loss_count:.4f}",
                                     lr=f"{progress.learning_rate:.5f}", refresh=False)
 
+        hot_interval = hot_interval_for(self.hot_sync_interval, replicas.world_size)
         hot = (0 < self.hot_sync_rows < len(cast("Vocabulary", self.vocab))
-               and self.hot_sync_interval < self.sync_interval)
-        slices = replicas.slices(corpus.n_tokens, self.hot_sync_interval if hot else self.sync_interval)
-        full_every = -(-self.sync_interval // self.hot_sync_interval) if hot else 1
-        replicas.start((self._input_rows(), self.syn1neg))
+               and hot_interval < self.sync_interval)
+        slices = replicas.slices(corpus.n_tokens, hot_interval if hot else self.sync_interval)
+        full_every = -(-self.sync_interval // hot_interval) if hot else 1
+        replicas.start((self._input_rows(), self.syn1neg), average_first=self._averaged_rows())
         try:
             # the rates of epoch e of a schedule of `total` epochs, computed
             # alike on resume (start_epoch > 0), so they match bit for bit
@@ -411,6 +432,14 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
         # every rank's words: the job's speed
         self.words_per_second = replicas.total(self.words_per_second)
         _call(callbacks, "on_train_end", self)
+
+    def _averaged_rows(self) -> int:
+        """The first rows whose changes are averaged: hot_average_rows, at
+        most 1/256 of the vocabulary. In a small vocabulary every word is
+        frequent and trains on steady gradients: averaging all 50 rows of a
+        toy corpus's vocabulary halved their training (topic margin 0.86
+        against 0.35)."""
+        return min(int(self.hot_average_rows), len(cast("Vocabulary", self.vocab)) // 256)
 
     def _sync_rows(self, count: int) -> Optional[int]:
         """The rows of the `count`-th sync of an epoch (from 1): the first
@@ -512,7 +541,7 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
             # files written before distributed training have no sync settings
             kwargs.update(sync_interval=config.get("sync_interval", SYNC_INTERVAL),
                           combine=config.get("combine", "sum"),
-                          hot_sync_interval=config.get("hot_sync_interval", HOT_SYNC_INTERVAL),
+                          hot_sync_interval=config.get("hot_sync_interval"),
                           hot_sync_rows=config.get("hot_sync_rows", HOT_SYNC_ROWS),
                           # added later: files without it were trained adding every row
                           hot_average_rows=config.get("hot_average_rows", 0))

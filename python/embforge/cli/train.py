@@ -64,13 +64,15 @@ def add_train_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]")
                    help="under torchrun, Word2Vec: the most frequent words' rows combined every "
                         "--hot-sync-interval ids, twice as many every second time, and so on "
                         f"(default {HOT_SYNC_ROWS}; 0: whole models only)")
-    p.add_argument("--hot-sync-interval", type=int, default=HOT_SYNC_INTERVAL,
+    p.add_argument("--hot-sync-interval", type=int, default=None,
                    help="under torchrun, Word2Vec: each rank's ids between two combinations of "
-                        f"the --hot-sync-rows rows (default {HOT_SYNC_INTERVAL})")
+                        f"the --hot-sync-rows rows (default {HOT_SYNC_INTERVAL} for 2 processes, "
+                        f"{HOT_SYNC_INTERVAL} x (2/N)^2 for N: more processes need more "
+                        "frequent syncs)")
     p.add_argument("--hot-average-rows", type=int, default=HOT_AVERAGE_ROWS,
                    help="under torchrun, Word2Vec with --combine sum: the most frequent words' "
                         "rows whose changes are averaged over the ranks, not added (default "
-                        f"{HOT_AVERAGE_ROWS}; 0: add every row's)")
+                        f"{HOT_AVERAGE_ROWS}, at most 1/256 of the vocabulary; 0: add every row's)")
     p.add_argument("--combine", choices=["sum", "average"], default="sum",
                    help="under torchrun, Word2Vec: add every rank's change (sum, default) or "
                         "average the ranks' models")

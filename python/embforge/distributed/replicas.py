@@ -89,7 +89,7 @@ class Alone:
     def slices(self, items: int, sync_interval: int, can_slice: bool = True) -> int:
         return 1
 
-    def start(self, arrays: Sequence[Any]) -> None:
+    def start(self, arrays: Sequence[Any], average_first: Optional[int] = None) -> None:
         pass
 
     def job_fractions(self, fractions: Sequence[float], items: int) -> List[float]:
@@ -143,10 +143,15 @@ class Replicas:
             return 1
         return max(1, math.ceil(int(most) / max(1, int(sync_interval))))
 
-    def start(self, arrays: Sequence[Any]) -> None:
+    def start(self, arrays: Sequence[Any], average_first: Optional[int] = None) -> None:
         """Call before the first slice: makes the replicas equal (rank 0's)
         and remembers them (what the changes since the last sync are measured
-        from: the sum's base, and how a sync finds the rows it must send)."""
+        from: the sum's base, and how a sync finds the rows it must send).
+        `average_first`: replaces the constructor's, for this training."""
+        if average_first is not None:
+            if int(average_first) < 0:
+                raise ValueError(f"average_first must be >= 0, got {average_first!r}")
+            self.average_first = int(average_first) if self.combine == "sum" else 0
         for array in arrays:
             collectives.broadcast(array, self.group, src=0)
         self._before = [array.copy() if isinstance(array, np.ndarray) else array.clone()
