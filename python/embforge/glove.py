@@ -36,6 +36,7 @@ from .io.archive import read_archive, write_archive
 from .keyedvectors import KeyedVectors
 from .history import TrainingHistory
 from .progress import make_bar, run_polled
+from .training.interrupt import ctrl_c_stops
 from .training_guard import TrainingGuard
 from .vocab import Vocabulary
 
@@ -279,59 +280,62 @@ class GloVe:
 
         replicas.start((self.weights, self.gradsq))
         call_callbacks(callbacks, "on_train_begin", self)
-        try:
-            for _ in range(epochs):
-                call_callbacks(callbacks, "on_epoch_begin", self)
-                # the epoch of the params picks the pair order: the epochs
-                # trained so far, or always 0 without reshuffling
-                order_epoch = self.epochs_trained if self.reshuffle else 0
-                params = _native.core.GloveParams(
-                    vector_size=int(self.vector_size), learning_rate=self.learning_rate,
-                    grad_clip=self.grad_clip, bias_learning_rate=self.bias_learning_rate,
-                    seed=int(self.seed), epoch=int(order_epoch), workers=int(self.workers))
-                cost, skipped, stopped = 0.0, 0, False
-                epoch_started, epoch_pairs = time.perf_counter(), done
-                for part in range(slices):
+        # Ctrl-C asks the native call in progress to stop and the loop to
+        # end after it, wherever it lands (training/interrupt.py)
+        with ctrl_c_stops(progress.request_stop):
+            try:
+                for _ in range(epochs):
+                    call_callbacks(callbacks, "on_epoch_begin", self)
+                    # the epoch of the params picks the pair order: the epochs
+                    # trained so far, or always 0 without reshuffling
+                    order_epoch = self.epochs_trained if self.reshuffle else 0
+                    params = _native.core.GloveParams(
+                        vector_size=int(self.vector_size), learning_rate=self.learning_rate,
+                        grad_clip=self.grad_clip, bias_learning_rate=self.bias_learning_rate,
+                        seed=int(self.seed), epoch=int(order_epoch), workers=int(self.workers))
+                    cost, skipped, stopped = 0.0, 0, False
+                    epoch_started, epoch_pairs = time.perf_counter(), done
+                    for part in range(slices):
 
-                    def piece(part: int = part) -> Dict[str, Any]:
-                        result: Dict[str, Any] = self._pairs.train_epoch(
-                            self.weights, self.gradsq, params, progress=progress, part=part,
-                            parts=slices)
-                        return result
+                        def piece(part: int = part) -> Dict[str, Any]:
+                            result: Dict[str, Any] = self._pairs.train_epoch(
+                                self.weights, self.gradsq, params, progress=progress, part=part,
+                                parts=slices)
+                            return result
 
-                    stats, interrupted = run_polled(self._backend.on_caller_stream(piece), progress,
-                                                    poll)
-                    done += stats["pairs"]
-                    cost += stats["cost"]
-                    skipped += stats["skipped"]
-                    stopped = replicas.sync((self.weights, self.gradsq),
-                                            interrupted or stats["stopped"])
+                        stats, interrupted = run_polled(self._backend.on_caller_stream(piece), progress,
+                                                        poll)
+                        done += stats["pairs"]
+                        cost += stats["cost"]
+                        skipped += stats["skipped"]
+                        stopped = replicas.sync((self.weights, self.gradsq),
+                                                interrupted or stats["stopped"])
+                        if stopped:
+                            break
+                    if skipped:
+                        logger.warning("epoch %d: %d pairs skipped (NaN or infinite diff)",
+                                       self.epochs_trained + 1, skipped)
                     if stopped:
+                        self.interrupted = True
+                        logger.warning("training stopped during epoch %d; the vectors are usable",
+                                       self.epochs_trained + 1)
                         break
-                if skipped:
-                    logger.warning("epoch %d: %d pairs skipped (NaN or infinite diff)",
-                                   self.epochs_trained + 1, skipped)
-                if stopped:
-                    self.interrupted = True
-                    logger.warning("training stopped during epoch %d; the vectors are usable",
-                                   self.epochs_trained + 1)
-                    break
-                self.cost_history.append(replicas.total(cost) / nnz)
-                self.epochs_trained += 1
-                seconds = time.perf_counter() - epoch_started
-                self.history.add_epoch(epoch=self.epochs_trained, cost=self.cost_history[-1],
-                                       pairs_per_second=(done - epoch_pairs) / max(seconds, 1e-9),
-                                       seconds=seconds, complete=True)
-                logger.info("epoch %d: cost %.6f", self.epochs_trained, self.cost_history[-1])
-                if callbacks:
-                    self._update_wv()
-                    call_callbacks(callbacks, "on_epoch_end", self)
-        finally:
-            if bar is not None:
-                bar.close()
-            self.train_seconds = time.perf_counter() - started
-            self.pairs_per_second = done / max(self.train_seconds, 1e-9)
-            self._update_wv()
+                    self.cost_history.append(replicas.total(cost) / nnz)
+                    self.epochs_trained += 1
+                    seconds = time.perf_counter() - epoch_started
+                    self.history.add_epoch(epoch=self.epochs_trained, cost=self.cost_history[-1],
+                                           pairs_per_second=(done - epoch_pairs) / max(seconds, 1e-9),
+                                           seconds=seconds, complete=True)
+                    logger.info("epoch %d: cost %.6f", self.epochs_trained, self.cost_history[-1])
+                    if callbacks:
+                        self._update_wv()
+                        call_callbacks(callbacks, "on_epoch_end", self)
+            finally:
+                if bar is not None:
+                    bar.close()
+                self.train_seconds = time.perf_counter() - started
+                self.pairs_per_second = done / max(self.train_seconds, 1e-9)
+                self._update_wv()
         self.pairs_per_second = replicas.total(self.pairs_per_second)  # the job's speed
         call_callbacks(callbacks, "on_train_end", self)
 

@@ -30,6 +30,7 @@ from .io.archive import read_archive, write_archive
 from .keyedvectors import KeyedVectors
 from .history import TrainingHistory
 from .progress import make_bar, run_polled
+from .training.interrupt import ctrl_c_stops
 from .training_guard import TrainingGuard
 from .vocab import Vocabulary
 from .vocab_update import VocabularyUpdates
@@ -368,67 +369,70 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
         slices = replicas.slices(corpus.n_tokens, hot_interval if hot else self.sync_interval)
         full_every = -(-self.sync_interval // hot_interval) if hot else 1
         replicas.start((self._input_rows(), self.syn1neg), average_first=self._averaged_rows())
-        try:
-            # the rates of epoch e of a schedule of `total` epochs, computed
-            # alike on resume (start_epoch > 0), so they match bit for bit
-            total = start_epoch + epochs
-            for e in range(start_epoch, total):
-                _call(callbacks, "on_epoch_begin", self)
-                a0 = start_alpha + (end_alpha - start_alpha) * e / total
-                a1 = start_alpha + (end_alpha - start_alpha) * (e + 1) / total
-                # Each slice's learning rate runs over its share of the epoch's ids,
-                # counted over the whole job (every rank's ids) when distributed.
-                ends = replicas.job_fractions(
-                    self._slice_ends(corpus, self.epochs_trained, slices), corpus.n_tokens)
-                loss, rng, stopped = 0.0, 0, False
-                epoch_started, epoch_words = time.perf_counter(), done_before
-                for part in range(slices):
-                    # the epoch's own endpoints at its ends (a0 + (a1 - a0) * 1.0
-                    # need not be a1 in floating point)
-                    s0 = a0 if part == 0 else a0 + (a1 - a0) * ends[part]
-                    s1 = a1 if part == slices - 1 else a0 + (a1 - a0) * ends[part + 1]
+        # Ctrl-C asks the native call in progress to stop and the loop to
+        # end after it, wherever it lands (training/interrupt.py)
+        with ctrl_c_stops(progress.request_stop):
+            try:
+                # the rates of epoch e of a schedule of `total` epochs, computed
+                # alike on resume (start_epoch > 0), so they match bit for bit
+                total = start_epoch + epochs
+                for e in range(start_epoch, total):
+                    _call(callbacks, "on_epoch_begin", self)
+                    a0 = start_alpha + (end_alpha - start_alpha) * e / total
+                    a1 = start_alpha + (end_alpha - start_alpha) * (e + 1) / total
+                    # Each slice's learning rate runs over its share of the epoch's ids,
+                    # counted over the whole job (every rank's ids) when distributed.
+                    ends = replicas.job_fractions(
+                        self._slice_ends(corpus, self.epochs_trained, slices), corpus.n_tokens)
+                    loss, rng, stopped = 0.0, 0, False
+                    epoch_started, epoch_words = time.perf_counter(), done_before
+                    for part in range(slices):
+                        # the epoch's own endpoints at its ends (a0 + (a1 - a0) * 1.0
+                        # need not be a1 in floating point)
+                        s0 = a0 if part == 0 else a0 + (a1 - a0) * ends[part]
+                        s1 = a1 if part == slices - 1 else a0 + (a1 - a0) * ends[part + 1]
 
-                    def piece(s0: float = s0, s1: float = s1, part: int = part, rng: int = rng
-                              ) -> Dict[str, Any]:
-                        return self._train_epoch(corpus, s0, s1, self.epochs_trained, part, slices, rng)
+                        def piece(s0: float = s0, s1: float = s1, part: int = part, rng: int = rng
+                                  ) -> Dict[str, Any]:
+                            return self._train_epoch(corpus, s0, s1, self.epochs_trained, part, slices, rng)
 
-                    stats, interrupted = run_polled(self._backend.on_caller_stream(piece), progress,
-                                                    poll)
-                    done_before += stats["ids_processed"] * raw_per_id
-                    loss += stats["loss"]
-                    rng = stats["rng_end"]
-                    full = (part + 1) % full_every == 0 or part == slices - 1
-                    stopped = replicas.sync((self._input_rows(), self.syn1neg),
-                                            interrupted or stats["stopped"],
-                                            rows=None if full else self._sync_rows(part + 1))
+                        stats, interrupted = run_polled(self._backend.on_caller_stream(piece), progress,
+                                                        poll)
+                        done_before += stats["ids_processed"] * raw_per_id
+                        loss += stats["loss"]
+                        rng = stats["rng_end"]
+                        full = (part + 1) % full_every == 0 or part == slices - 1
+                        stopped = replicas.sync((self._input_rows(), self.syn1neg),
+                                                interrupted or stats["stopped"],
+                                                rows=None if full else self._sync_rows(part + 1))
+                        if stopped:
+                            break
+                    # After a sync every rank holds the same weights: they all see
+                    # the same divergence and raise together.
+                    if not (all_finite(self._input_rows()) and all_finite(self.syn1neg)):
+                        raise FloatingPointError(
+                            f"training diverged in epoch {e + 1}: the weights are no longer finite "
+                            f"(learning rate {start_alpha:g} is too large for this corpus; "
+                            f"train again with a smaller alpha)")
+                    loss = replicas.total(loss)
+                    self.training_loss.append(loss if self.compute_loss else float("nan"))
+                    self.epochs_trained += 1
+                    seconds = time.perf_counter() - epoch_started
+                    self.history.add_epoch(epoch=self.epochs_trained, loss=self.training_loss[-1],
+                                           learning_rate=a1 if not stopped else progress.learning_rate,
+                                           words_per_second=(done_before - epoch_words) / max(seconds, 1e-9),
+                                           seconds=seconds, complete=not stopped)
                     if stopped:
+                        self.interrupted = True
+                        logger.warning("training stopped during epoch %d; the vectors are usable", e + 1)
                         break
-                # After a sync every rank holds the same weights: they all see
-                # the same divergence and raise together.
-                if not (all_finite(self._input_rows()) and all_finite(self.syn1neg)):
-                    raise FloatingPointError(
-                        f"training diverged in epoch {e + 1}: the weights are no longer finite "
-                        f"(learning rate {start_alpha:g} is too large for this corpus; "
-                        f"train again with a smaller alpha)")
-                loss = replicas.total(loss)
-                self.training_loss.append(loss if self.compute_loss else float("nan"))
-                self.epochs_trained += 1
-                seconds = time.perf_counter() - epoch_started
-                self.history.add_epoch(epoch=self.epochs_trained, loss=self.training_loss[-1],
-                                       learning_rate=a1 if not stopped else progress.learning_rate,
-                                       words_per_second=(done_before - epoch_words) / max(seconds, 1e-9),
-                                       seconds=seconds, complete=not stopped)
-                if stopped:
-                    self.interrupted = True
-                    logger.warning("training stopped during epoch %d; the vectors are usable", e + 1)
-                    break
-                _call(callbacks, "on_epoch_end", self)
-        finally:
-            if bar is not None:
-                bar.close()
-            self.train_seconds = time.perf_counter() - started
-            self.words_per_second = done_before / max(self.train_seconds, 1e-9)
-            cast("KeyedVectors", self.wv)._invalidate()  # made with the vocabulary
+                    _call(callbacks, "on_epoch_end", self)
+            finally:
+                if bar is not None:
+                    bar.close()
+                self.train_seconds = time.perf_counter() - started
+                self.words_per_second = done_before / max(self.train_seconds, 1e-9)
+                cast("KeyedVectors", self.wv)._invalidate()  # made with the vocabulary
         # every rank's words: the job's speed
         self.words_per_second = replicas.total(self.words_per_second)
         _call(callbacks, "on_train_end", self)

@@ -125,7 +125,7 @@ def fit(model: Any, task: Task, *, epochs: int = 10, lr: float = 1e-3, weight_de
     bar = tqdm(total=epochs * steps_per_epoch, initial=(first - 1) * steps_per_epoch,
                disable=not progress, desc=desc, unit=task.unit)
     stop = threading.Event()
-    with ctrl_c_stops(stop), bar:
+    with ctrl_c_stops(stop.set), bar:
         logger.info("fine-tuning %d trainable parameters: %d epochs of %d batches",
                     result.trainable_parameters, epochs, steps_per_epoch)
         for epoch in range(first, epochs + 1):
