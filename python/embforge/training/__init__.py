@@ -9,7 +9,7 @@ that ``resume=`` continues from. A *task* says what a batch is and how a
 model is scored (see ``loop.Task``).
 
 Modules: ``loop`` (fit, FitResult, Task), ``optim`` (optimizer, schedule),
-``interrupt`` (Ctrl-C), ``tensor_files`` (safetensors files with a JSON
+``interrupt`` (Ctrl-C; the Word2Vec and GloVe loops use it too), ``tensor_files`` (safetensors files with a JSON
 header), ``checkpoints`` (the per-epoch training state). Every module but
 ``interrupt`` imports torch; this package imports them on first use of one
 of their names, so ``import embforge.training`` works without torch.
