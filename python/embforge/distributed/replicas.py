@@ -114,12 +114,10 @@ class Replicas:
             raise ValueError(f"combine must be one of {COMBINES}, got {combine!r}")
         if not 0.0 <= sparse_below <= 1.0:
             raise ValueError(f"sparse_below must be in [0, 1], got {sparse_below!r}")
-        if int(average_first) < 0:
-            raise ValueError(f"average_first must be >= 0, got {average_first!r}")
         self.group = group
         self.combine = combine
         # rows whose summed changes are divided by the world size (combine="sum")
-        self.average_first = int(average_first) if combine == "sum" else 0
+        self.average_first = self._averaged(average_first)
         self.sparse_below = float(sparse_below)
         self.rank, self.world_size = group.rank, group.world_size
         self.is_leader = group.rank == 0
@@ -132,6 +130,11 @@ class Replicas:
         # per row count synced (None: whole): (most rows changed at the last
         # look at the flags, syncs since that look); the same on every rank
         self._density: Dict[Optional[int], Tuple[bool, int]] = {}
+
+    def _averaged(self, average_first: int) -> int:
+        if int(average_first) < 0:
+            raise ValueError(f"average_first must be >= 0, got {average_first!r}")
+        return int(average_first) if self.combine == "sum" else 0
 
     def slices(self, items: int, sync_interval: int, can_slice: bool = True) -> int:
         """Slices per epoch: the most items (ids, pairs) any rank holds, in
@@ -149,9 +152,7 @@ class Replicas:
         from: the sum's base, and how a sync finds the rows it must send).
         `average_first`: replaces the constructor's, for this training."""
         if average_first is not None:
-            if int(average_first) < 0:
-                raise ValueError(f"average_first must be >= 0, got {average_first!r}")
-            self.average_first = int(average_first) if self.combine == "sum" else 0
+            self.average_first = self._averaged(average_first)
         for array in arrays:
             collectives.broadcast(array, self.group, src=0)
         self._before = [array.copy() if isinstance(array, np.ndarray) else array.clone()
@@ -263,7 +264,7 @@ class Replicas:
             if average:
                 total /= self.world_size
             else:
-                self._average_first_rows(total, np.arange(min(len(total), self.average_first)))
+                self._average_first_rows(total, len(total))
                 total += before
             array[...] = total
             before[...] = total
@@ -273,14 +274,12 @@ class Replicas:
         self._density[rows] = (dense, since + 1)
         return bool(buffer[-1] > 0)
 
-    def _average_first_rows(self, summed: Any, rows: np.ndarray) -> None:
-        """The summed changes of `rows` (indices into `summed`, all among the
-        first `average_first` rows) divided by the world size: their mean."""
-        if len(rows):
-            if len(rows) == rows[-1] + 1:  # the first rows: a view, no gather
-                summed[:len(rows)] /= self.world_size
-            else:
-                summed[rows] /= self.world_size
+    def _average_first_rows(self, summed: Any, rows: int) -> None:
+        """The summed changes in the first min(rows, average_first) rows of
+        `summed` (which starts at row 0) divided by the world size: their mean."""
+        count = min(int(rows), self.average_first)
+        if count:
+            summed[:count] /= self.world_size
 
     def _has_flags(self, array: Any) -> bool:
         """Whether a sync looks for this array's changed rows (see `_changed`)."""
@@ -322,7 +321,8 @@ class Replicas:
             self.all_reduces += 1
             if ranks is not None:                     # ... averaged over those that changed it
                 part /= ranks[rows, None].astype(part.dtype)
-            self._average_first_rows(part, np.flatnonzero(rows < self.average_first))
+            # rows are sorted: those among the first average_first lead
+            self._average_first_rows(part, int(np.searchsorted(rows, self.average_first)))
             part += base
         array[rows] = part
         before[rows] = part
@@ -339,7 +339,7 @@ class Replicas:
             collectives.all_reduce(array, self.group)    # ... summed over the ranks
             if ranks is not None:                        # ... averaged over those that changed it
                 array /= np.maximum(ranks, 1)[:, None].astype(array.dtype)
-            self._average_first_rows(array, np.arange(min(len(array), self.average_first)))
+            self._average_first_rows(array, len(array))
             array += before
         before[...] = array
         self.bytes_sent += _nbytes(array)
@@ -374,11 +374,8 @@ def _concat(parts: List[Any]) -> Any:
     return torch.cat(parts)
 
 
-def replicas_for(group: Optional[Group], combine: str = "sum",
-                 average_first: int = 0) -> Union[Alone, Replicas]:
+def replicas_for(group: Optional[Group], combine: str = "sum") -> Union[Alone, Replicas]:
     """``Alone()`` without a group or in a group of one (nothing to combine:
     torchrun with one process trains exactly as one process), else
-    ``Replicas(group, combine, average_first=average_first)``."""
-    if group is None or group.world_size == 1:
-        return Alone()
-    return Replicas(group, combine, average_first=average_first)
+    ``Replicas(group, combine)``."""
+    return Alone() if group is None or group.world_size == 1 else Replicas(group, combine)
