@@ -1,7 +1,8 @@
 """One rank of `bench_distributed.py sync-quality` (run by torchrun, or alone):
 trains Word2Vec on CORPUS with the bench settings (d = 100, window 5, 5
 negatives, sample 1e-3, min_count 5, 5 epochs) and the sync options given as
-JSON (`--options '{"sync_interval": 500000}'`); rank 0 writes the vectors
+JSON (`--options '{"sync_interval": 500000}'`; an option may also replace a
+bench setting, e.g. "sample"); rank 0 writes the vectors
 (word2vec binary) and prints the number of syncs and the training seconds as
 JSON."""
 import argparse
@@ -24,11 +25,12 @@ def main() -> None:
     options = json.loads(args.options)
     # keys starting with "_" are attributes set before training (experiments)
     private = {k: v for k, v in options.items() if k.startswith("_")}
-    model = embforge.Word2Vec(sg=int(args.model == "sgns"),
-                              vector_size=100, window=5, negative=5, sample=1e-3, min_count=5,
-                              epochs=5, workers=args.threads, seed=args.seed, progress=False,
-                              process_group=job.group,
-                              **{k: v for k, v in options.items() if k not in private})
+    # the bench settings, which an option may replace (e.g. "sample")
+    settings = dict(sg=int(args.model == "sgns"), vector_size=100, window=5, negative=5,
+                    sample=1e-3, min_count=5, epochs=5)
+    settings.update({k: v for k, v in options.items() if k not in private})
+    model = embforge.Word2Vec(workers=args.threads, seed=args.seed, progress=False,
+                              process_group=job.group, **settings)
     for name, value in private.items():
         setattr(model, name, value)
     model.fit(args.corpus)

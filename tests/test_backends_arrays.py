@@ -1,5 +1,6 @@
-"""all_finite on host arrays: checked in pieces (no array-sized temporary),
-the same answer as numpy's whole-array check, wherever a NaN or inf sits."""
+"""all_finite and largest_magnitude on host arrays: checked in pieces (no
+array-sized temporary), the same answer as numpy's whole-array check,
+wherever a NaN or inf sits."""
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -20,6 +21,10 @@ def test_the_same_answer_as_numpy_in_pieces(shape, bad, where, chunk, dtype):
         patch.setattr(arrays, "_FINITE_CHUNK", chunk)
         assert arrays.all_finite(a) == bool(np.isfinite(a).all())
         assert arrays.all_finite(view) == bool(np.isfinite(view).all())
+        for array in (a, view):
+            expected = float(np.abs(array).max()) if array.size else 0.0
+            # NaN wins over everything (numpy's max propagates it); then inf
+            np.testing.assert_equal(arrays.largest_magnitude(array), expected)
 
 
 def test_scalars_and_huge_finite_values():
@@ -33,3 +38,13 @@ def test_scalars_and_huge_finite_values():
 @pytest.mark.parametrize("dtype", [np.int32, np.int64])
 def test_integers_are_finite(dtype):
     assert arrays.all_finite(np.arange(3 << 20, dtype=dtype))
+
+
+def test_largest_magnitude_of_a_nan_after_an_inf_in_pieces():
+    a = np.ones((4000, 3), dtype=np.float32)
+    a[10, 0], a[3000, 2] = -np.inf, np.nan  # the inf's piece comes first
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(arrays, "_FINITE_CHUNK", 300)
+        assert np.isnan(arrays.largest_magnitude(a))
+        a[3000, 2] = -7.0
+        assert arrays.largest_magnitude(a) == np.inf

@@ -246,6 +246,34 @@ def test_divergence_is_reported(toy_corpus_path, sg):
     assert model.epochs_trained == 0
 
 
+@pytest.mark.parametrize("sg, alpha", [(1, 0.4), (0, 0.6)])
+def test_finite_but_exploded_weights_are_divergence_too(toy_corpus_path, sg, alpha):
+    # At these rates the toy run's weights grow to 1e4-1e30 in epoch 1 and stay
+    # finite (measured: skip-gram 1.2e4, CBOW 2.5e4); trained weights stay
+    # below 4 (alpha 0.2, 50 epochs). Checking for NaN/inf only, the run
+    # "succeeded" and saved them.
+    model = Word2Vec(sg=sg, vector_size=16, min_count=1, workers=1, epochs=2, alpha=alpha)
+    with pytest.raises(FloatingPointError,
+                       match=r"diverged in epoch 1: the weights grew past 1000 \(largest .*smaller alpha"):
+        model.fit(toy_corpus_path)
+    assert model.epochs_trained == 0
+
+
+def test_divergence_across_ranks_names_the_sync_interval():
+    class TwoRanks:
+        world_size = 2
+
+    model = Word2Vec(sg=1, vector_size=4, min_count=1, workers=1)
+    model.build_vocab([["a", "b"]] * 3)
+    model._replicas = TwoRanks()
+    model.syn1neg[0, 0] = 2e6
+    with pytest.raises(FloatingPointError, match=r"grew past 1000 \(largest 2e\+06\).*"
+                       r"sync the 2 ranks more often \(hot_sync_interval, now 16384 ids a rank\)"):
+        model._check_not_diverged(1, 0.025, ("hot_sync_interval", 16384))
+    model.syn1neg[0, 0] = 999.0
+    model._check_not_diverged(1, 0.025, ("hot_sync_interval", 16384))  # below the limit
+
+
 def test_gensim_style_constructor_trains_at_once():
     sentences = make_toy_corpus(300)
     model = Word2Vec(sentences=sentences, vector_size=8, min_count=1, workers=1, epochs=1)

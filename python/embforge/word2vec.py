@@ -22,7 +22,7 @@ from . import _native
 from ._checks import check_number, parse_memory
 from .callbacks import call_callbacks as _call
 from .backends import get_backend
-from .backends.arrays import all_finite
+from .backends.arrays import all_finite, largest_magnitude
 from .corpus import EncodedCorpus, encode, stream_memory
 from .distributed.group import resolve_group
 from .distributed.replicas import rank_seed, replicas_for
@@ -68,6 +68,14 @@ HOT_SYNC_INTERVAL = 65_536
 # 64 brought skip-gram's SimLex from 0.024 to 0.010 below one process, and
 # every other score within 0.01 (16 rows: 0.015; 512: analogy 0.010 below).
 HOT_AVERAGE_ROWS = 64
+# A weight past this means the run has diverged, even while it is finite.
+# Trained weights stay within a few units (bench corpus: largest 2.1, also
+# across 4 ranks; toy corpus at alpha 0.2 and 50 epochs: 3.4), and the
+# sigmoid is flat past |x| = 6 (kMaxExp), so such a row dots to far past it
+# with any trained row and stops learning. Replicas summed too rarely across
+# 4 ranks grew to 2.4e6 and stayed finite, with analogy 0.007: without
+# this, that run would have saved them as if nothing had happened.
+WEIGHT_LIMIT = 1000.0
 
 
 def hot_interval_for(hot_sync_interval: Optional[int], world_size: int) -> int:
@@ -409,11 +417,8 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
                             break
                     # After a sync every rank holds the same weights: they all see
                     # the same divergence and raise together.
-                    if not (all_finite(self._input_rows()) and all_finite(self.syn1neg)):
-                        raise FloatingPointError(
-                            f"training diverged in epoch {e + 1}: the weights are no longer finite "
-                            f"(learning rate {start_alpha:g} is too large for this corpus; "
-                            f"train again with a smaller alpha)")
+                    self._check_not_diverged(e + 1, start_alpha, ("hot_sync_interval", hot_interval) if hot
+                                             else ("sync_interval", self.sync_interval))
                     loss = replicas.total(loss)
                     self.training_loss.append(loss if self.compute_loss else float("nan"))
                     self.epochs_trained += 1
@@ -436,6 +441,21 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
         # every rank's words: the job's speed
         self.words_per_second = replicas.total(self.words_per_second)
         _call(callbacks, "on_train_end", self)
+
+    def _check_not_diverged(self, epoch: int, start_alpha: float,
+                            interval: Tuple[str, int]) -> None:
+        """Raises FloatingPointError when the weights are no longer finite or
+        have grown past WEIGHT_LIMIT (see there): the run has diverged."""
+        largest = max(largest_magnitude(self._input_rows()), largest_magnitude(self.syn1neg))
+        if largest <= WEIGHT_LIMIT:
+            return
+        what = ("are no longer finite" if not np.isfinite(largest) else
+                f"grew past {WEIGHT_LIMIT:g} (largest {largest:.3g})")
+        advice = f"learning rate {start_alpha:g} is too large for this corpus; train again with a smaller alpha"
+        if self._replicas.world_size > 1:
+            advice += (f", or sync the {self._replicas.world_size} ranks more often "
+                       f"({interval[0]}, now {interval[1]} ids a rank)")
+        raise FloatingPointError(f"training diverged in epoch {epoch}: the weights {what} ({advice})")
 
     def _averaged_rows(self) -> int:
         """The first rows whose changes are averaged: hot_average_rows, at

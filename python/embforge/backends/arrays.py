@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["device_of", "is_host", "to_host", "as_array", "host_rows", "require_host",
-           "same_device", "tensor_device", "all_finite"]
+           "same_device", "tensor_device", "all_finite", "largest_magnitude"]
 
 # DLPack device types that are GPU memory: 2 CUDA, 10 ROCm, 13 CUDA managed
 # (3, CUDA host/pinned memory, is readable by the CPU and counts as host).
@@ -118,3 +118,32 @@ def _host_all_finite(array: np.ndarray) -> bool:
     rows = max(1, _FINITE_CHUNK * len(array) // array.size)
     return all(bool(np.isfinite(array[start:start + rows]).all())
                for start in range(0, len(array), rows))
+
+
+def largest_magnitude(array: Any) -> float:
+    """The largest absolute value of an entry, computed where the data live;
+    NaN when an entry is NaN (inf when one is infinite), so that one pass
+    answers both "finite?" and "how large?". 0.0 for an empty array."""
+    if isinstance(array, (np.ndarray, np.generic)):
+        return _host_largest_magnitude(np.asarray(array))
+    if hasattr(array, "numel"):  # torch
+        return float(array.abs().max()) if array.numel() else 0.0
+    import cupy  # noqa: PLC0415 - only CuPy arrays reach here
+    return float(cupy.abs(array).max()) if array.size else 0.0
+
+
+def _host_largest_magnitude(array: np.ndarray) -> float:
+    if array.size == 0:
+        return 0.0
+    if array.ndim == 0 or array.size <= _FINITE_CHUNK:
+        return float(np.abs(array).max())
+    rows = max(1, _FINITE_CHUNK * len(array) // array.size)
+    # np.max propagates NaN; max() over the chunks must too
+    largest = 0.0
+    for start in range(0, len(array), rows):
+        chunk = float(np.abs(array[start:start + rows]).max())
+        if not chunk <= largest:  # larger, or NaN
+            largest = chunk
+            if np.isnan(largest):
+                break
+    return largest
