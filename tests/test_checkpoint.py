@@ -371,7 +371,7 @@ def test_a_checkpoint_from_before_a_setting_existed_reads_as_trained(saved):
     info = ckpt.latest(saved)
     assert info.settings["hot_average_rows"] == 0
     fresh = word2vec(1, epochs=3)
-    assert fresh.hot_average_rows > 0
+    assert fresh.hot_average_rows != 0  # None: by the number of ranks
     with pytest.raises(ValueError, match="hot_average_rows"):
         ckpt.check_settings(info, ckpt.training_settings(fresh))
 

@@ -420,6 +420,24 @@ def test_the_hot_rows_sync_more_often_the_more_ranks_there_are() -> None:
         Word2Vec(hot_sync_interval=0)
 
 
+def test_more_rows_are_averaged_past_four_ranks() -> None:
+    # measured: 64 rows kept 2-4 ranks within the targets; at 8 ranks 128
+    # closed CBOW's analogy gap (0.023 -> 0.005)
+    from embforge.word2vec import hot_average_for
+    assert [hot_average_for(None, w) for w in (1, 2, 4, 6, 8, 32)] == [64, 64, 64, 96, 128, 512]
+    assert hot_average_for(0, 8) == 0 and hot_average_for(100, 8) == 100  # as given
+
+    class EightRanks:
+        world_size = 8
+
+    for words, averaged in ((256 * 100, 100), (256 * 200, 128)):  # capped at 1/256 of them
+        model = Word2Vec(vector_size=4, min_count=1, workers=1)
+        assert model.hot_average_rows is None
+        model.build_vocab([[f"w{i}" for i in range(words)]])
+        model._replicas = EightRanks()
+        assert model._averaged_rows() == averaged
+
+
 def test_distributed_syncs_come_in_tiers_by_frequency() -> None:
     # the k-th sync of an epoch (from 1) combines the first hot_sync_rows rows,
     # twice as many every second sync, four times every fourth, ...; all rows

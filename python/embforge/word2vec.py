@@ -61,12 +61,19 @@ HOT_SYNC_ROWS = 1024
 # must shrink faster than 1 / W (bench corpus, seed 1, against one process:
 # 3 ranks at 65,536 ids lost 0.05 analogy, at 29,127 kept within 0.015; 4
 # ranks at 65,536 and 32,768 collapsed, 0.007 and 0.078 analogy, at 16,384
-# kept within 0.01). Measured up to 4 ranks only.
+# kept within 0.01). At 8 ranks (4,096) skip-gram's analogy came 0.011-0.012
+# short over 3 seeds, and 2,048 or 8,192 moved it by less than 0.004 (seed
+# 1): past 4 ranks the interval is no longer what limits the quality.
 HOT_SYNC_INTERVAL = 65_536
 # The first rows whose changes are averaged over the ranks, not added (see
-# __init__). Same measurements, with the schedule above: averaging the first
-# 64 brought skip-gram's SimLex from 0.024 to 0.010 below one process, and
-# every other score within 0.01 (16 rows: 0.015; 512: analogy 0.010 below).
+# __init__), up to 4 ranks; hot_average_rows=None: HOT_AVERAGE_ROWS W / 4
+# past that (hot_average_for). Same measurements, with the schedule above:
+# averaging the first 64 brought skip-gram's SimLex from 0.024 to 0.010
+# below one process at 2 ranks, and every other score within 0.01 (16 rows:
+# 0.015; 512: analogy 0.010 below); 64 also kept 3 and 4 ranks within the
+# targets. At 8 ranks (4,096 ids between hot syncs, 3 seeds) 64 left CBOW's
+# analogy 0.023 short and 128 brought it to 0.005 (skip-gram: see
+# bench/RESULTS.md); 16 rows lost 0.06 analogy, 512 0.04.
 HOT_AVERAGE_ROWS = 64
 # A weight past this means the run has diverged, even while it is finite.
 # Trained weights stay within a few units (bench corpus: largest 2.1, also
@@ -84,6 +91,15 @@ def hot_interval_for(hot_sync_interval: Optional[int], world_size: int) -> int:
     if hot_sync_interval is not None:
         return int(hot_sync_interval)
     return max(1, HOT_SYNC_INTERVAL * 4 // max(2, int(world_size)) ** 2)
+
+
+def hot_average_for(hot_average_rows: Optional[int], world_size: int) -> int:
+    """The first rows whose changes are averaged over `world_size` ranks:
+    `hot_average_rows` as given, or by default HOT_AVERAGE_ROWS up to 4 ranks
+    and HOT_AVERAGE_ROWS W / 4 past them (see there)."""
+    if hot_average_rows is not None:
+        return int(hot_average_rows)
+    return HOT_AVERAGE_ROWS * max(4, int(world_size)) // 4
 
 
 class Word2Vec(VocabularyUpdates, Word2VecQueries):
@@ -104,7 +120,7 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
     default 65,536 ids for two ranks, 65,536 (2 / N)^2 for N);
     ``combine="sum"`` adds every rank's change (except the first
     ``hot_average_rows`` rows', at most 1/256 of the vocabulary, which are
-    averaged), ``"average"`` averages
+    averaged; by default 64 up to 4 ranks, 16 N past them), ``"average"`` averages
     the models; see embforge.distributed.replicas. Every rank ends with the
     same vectors.
 
@@ -130,7 +146,7 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
                  progress: Optional[bool] = None, distributed: bool = False,
                  process_group: Any = None, sync_interval: int = SYNC_INTERVAL, combine: str = "sum",
                  hot_sync_interval: Optional[int] = None, hot_sync_rows: int = HOT_SYNC_ROWS,
-                 hot_average_rows: int = HOT_AVERAGE_ROWS,
+                 hot_average_rows: Optional[int] = None,
                  memory: Memory = "1GB", temp_dir: Optional[StrPath] = None) -> None:
         if hs:
             raise ValueError("hierarchical softmax (hs=1) is not implemented; use negative sampling")
@@ -191,9 +207,11 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
         # averaged over the ranks, not added: each rank updates them
         # hundreds of times between syncs, so each rank's copy settles where
         # its gradients balance and the ranks' moves are estimates of one
-        # move; added, they overshoot (distributed/replicas.py).
-        self.hot_average_rows = check_number("hot_average_rows", hot_average_rows, 0,
-                                             integer=True)
+        # move; added, they overshoot (distributed/replicas.py). None:
+        # chosen by the number of ranks (hot_average_for).
+        self.hot_average_rows = (None if hot_average_rows is None else
+                                 check_number("hot_average_rows", hot_average_rows, 0,
+                                              integer=True))
         self._group = resolve_group(distributed, process_group)
         self._replicas = replicas_for(self._group, combine)
         self.combine = combine
@@ -463,7 +481,8 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
         frequent and trains on steady gradients: averaging all 50 rows of a
         toy corpus's vocabulary halved their training (topic margin 0.86
         against 0.35)."""
-        return min(int(self.hot_average_rows), len(cast("Vocabulary", self.vocab)) // 256)
+        return min(hot_average_for(self.hot_average_rows, self._replicas.world_size),
+                   len(cast("Vocabulary", self.vocab)) // 256)
 
     def _sync_rows(self, count: int) -> Optional[int]:
         """The rows of the `count`-th sync of an epoch (from 1): the first

@@ -69,10 +69,11 @@ def add_train_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]")
                         f"the --hot-sync-rows rows (default {HOT_SYNC_INTERVAL} for 2 processes, "
                         f"{HOT_SYNC_INTERVAL} x (2/N)^2 for N: more processes need more "
                         "frequent syncs)")
-    p.add_argument("--hot-average-rows", type=int, default=HOT_AVERAGE_ROWS,
+    p.add_argument("--hot-average-rows", type=int, default=None,
                    help="under torchrun, Word2Vec with --combine sum: the most frequent words' "
                         "rows whose changes are averaged over the ranks, not added (default "
-                        f"{HOT_AVERAGE_ROWS}, at most 1/256 of the vocabulary; 0: add every row's)")
+                        f"{HOT_AVERAGE_ROWS} up to 4 processes, {HOT_AVERAGE_ROWS} x N/4 for N; "
+                        "at most 1/256 of the vocabulary; 0: add every row's)")
     p.add_argument("--combine", choices=["sum", "average"], default="sum",
                    help="under torchrun, Word2Vec: add every rank's change (sum, default) or "
                         "average the ranks' models")

@@ -1,0 +1,64 @@
+"""On paper: what Word2Vec's syncs cost on W nodes, with the schedule the code uses.
+
+    python bench/sync_projection.py [--bandwidth 3.1e9] [--hop 50e-6] [--tokens 10e9]
+
+Prints, for a few model sizes and node counts, the bytes of a sync, the time of
+one against the compute between two, one epoch's compute and communication, and
+the intervals that would keep communication under 10% of the epoch. Upper
+bounds on bytes: every row of a synced tier counted as changed (the noise
+samples reach most output rows). The model of the wire: a ring all-reduce,
+each rank sending 2(W-1)/W of the buffer at `--bandwidth` bytes/s, plus 2(W-1)
+hops of `--hop` seconds. The schedule (tiers, intervals) is read from
+embforge.word2vec, so the projection follows the defaults.
+"""
+import argparse
+import math
+
+from embforge.word2vec import HOT_SYNC_ROWS, SYNC_INTERVAL, hot_interval_for
+
+# (vocabulary, dimension, words/s of one 16-thread node): the single-thread
+# speed measured in RESULTS.md (1.97M words/s at d = 100), 0.9 a core added,
+# a third of it at d = 300
+MODELS = ((58_362, 100, 27e6), (1_000_000, 300, 9e6))
+NODES = (2, 4, 8, 32)
+
+
+def average_tier_rows(vocabulary: int, hot: int) -> float:
+    """Rows of the average sync: the k-th sends hot 2^j rows (j = trailing zero
+    bits of k), the whole model once that reaches the vocabulary."""
+    levels = math.ceil(math.log2(vocabulary / hot))
+    return hot * (levels / 2 + 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bandwidth", type=float, default=3.1e9, help="bytes/s each way (25 Gb/s)")
+    parser.add_argument("--hop", type=float, default=50e-6, help="seconds a ring step costs")
+    parser.add_argument("--tokens", type=float, default=10e9, help="corpus tokens")
+    args = parser.parse_args()
+    print("          model nodes  I(W)  tier sync / compute     whole / compute    "
+          "epoch: compute + tiers + whole          vs 1 node  <10%: tiers every, whole every")
+    for vocabulary, dim, speed in MODELS:
+        one_node = args.tokens / speed
+        tier_bytes = 8 * dim * average_tier_rows(vocabulary, HOT_SYNC_ROWS)
+        whole_bytes = 8 * dim * vocabulary
+        for nodes in NODES:
+            interval = hot_interval_for(None, nodes)
+            ring, hops = 2 * (nodes - 1) / nodes, 2 * (nodes - 1) * args.hop
+            tier = ring * tier_bytes / args.bandwidth + hops
+            whole = ring * whole_bytes / args.bandwidth + hops
+            ids = args.tokens / nodes
+            compute = ids / speed
+            tiers = ids / interval * tier
+            wholes = (ids / SYNC_INTERVAL + 1) * whole
+            total = compute + tiers + wholes
+            print(f"{vocabulary:>9,} x {dim:<3d} {nodes:3d}  {interval:6d}  "
+                  f"{tier * 1e3:6.1f} ms / {interval / speed * 1e3:6.3f} ms  "
+                  f"{whole * 1e3:6.0f} ms / {SYNC_INTERVAL / speed * 1e3:4.0f} ms  "
+                  f"{compute:6.0f} + {tiers:7.0f} + {wholes:6.0f} s = {total:7.0f} s  "
+                  f"{one_node / total:5.2f}x     "
+                  f"{tier * speed / 0.1 / 1e6:5.2f}M ids, {whole * speed / 0.1 / 1e6:6.1f}M ids")
+
+
+if __name__ == "__main__":
+    main()
