@@ -25,9 +25,13 @@ NODES = (2, 4, 8, 32)
 
 def average_tier_rows(vocabulary: int, hot: int) -> float:
     """Rows of the average sync: the k-th sends hot 2^j rows (j = trailing zero
-    bits of k), the whole model once that reaches the vocabulary."""
+    bits of k), the whole model once that reaches the vocabulary, so over a
+    cycle of 2^L syncs (L = ceil(log2(V / hot))) level j < L comes 2^(L-j-1)
+    times and the whole model once: hot L / 2 + V / 2^L rows a sync."""
+    if vocabulary <= hot:
+        return float(vocabulary)
     levels = math.ceil(math.log2(vocabulary / hot))
-    return hot * (levels / 2 + 1)
+    return hot * levels / 2 + vocabulary / 2 ** levels
 
 
 def main() -> None:
