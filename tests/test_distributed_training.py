@@ -148,6 +148,22 @@ def test_ranks_with_different_settings_are_refused(tmp_path, toy_file):
         assert result.error == "ValueError" and "window is 4 on rank 0 but 5 on rank 1" in result.message
 
 
+def _diverges(rank, world, path):
+    import embforge
+    embforge.Word2Vec(sg=1, **(W2V | {"alpha": 0.4}), distributed=True).fit(path)
+
+
+def test_a_run_that_diverges_fails_on_every_rank_naming_the_interval(tmp_path, toy_file):
+    # alpha 0.4 blows the toy run's weights up in its first epoch (one process:
+    # 1.2e4, finite); every rank holds the same weights after the epoch's last
+    # sync, so all of them raise the same error, and none hangs in a collective
+    results = run_ranks(_diverges, tmp_path, 2, args=(toy_file,))
+    assert [r.error for r in results] == ["FloatingPointError"] * 2
+    assert results[0].message == results[1].message
+    assert "diverged in epoch 1" in results[0].message
+    assert "sync the 2 ranks more often (hot_sync_interval, now 4000 ids a rank)" in results[0].message
+
+
 def _dies(rank, world, path):
     import embforge
     model = embforge.Word2Vec(sg=1, distributed=True, **(W2V | {"epochs": 50}))
