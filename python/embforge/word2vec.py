@@ -394,6 +394,8 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
                and hot_interval < self.sync_interval)
         slices = replicas.slices(corpus.n_tokens, hot_interval if hot else self.sync_interval)
         full_every = -(-self.sync_interval // hot_interval) if hot else 1
+        # the setting a divergence across ranks names: the interval that ran
+        interval = ("hot_sync_interval", hot_interval) if hot else ("sync_interval", self.sync_interval)
         replicas.start((self._input_rows(), self.syn1neg), average_first=self._averaged_rows())
         # Ctrl-C asks the native call in progress to stop and the loop to
         # end after it, wherever it lands (training/interrupt.py)
@@ -435,8 +437,7 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
                             break
                     # After a sync every rank holds the same weights: they all see
                     # the same divergence and raise together.
-                    self._check_not_diverged(e + 1, start_alpha, ("hot_sync_interval", hot_interval) if hot
-                                             else ("sync_interval", self.sync_interval))
+                    self._check_not_diverged(e + 1, start_alpha, interval)
                     loss = replicas.total(loss)
                     self.training_loss.append(loss if self.compute_loss else float("nan"))
                     self.epochs_trained += 1

@@ -7,7 +7,7 @@ here, so these helpers work in a CPU-only install.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -112,12 +112,19 @@ def all_finite(array: Any) -> bool:
 _FINITE_CHUNK = 1 << 20
 
 
-def _host_all_finite(array: np.ndarray) -> bool:
+def _pieces(array: np.ndarray) -> Iterator[np.ndarray]:
+    """`array` in runs of rows of about _FINITE_CHUNK elements (whole when
+    small), so that an element-wise check makes no array-sized temporary."""
     if array.ndim == 0 or array.size <= _FINITE_CHUNK:
-        return bool(np.isfinite(array).all())
+        yield array
+        return
     rows = max(1, _FINITE_CHUNK * len(array) // array.size)
-    return all(bool(np.isfinite(array[start:start + rows]).all())
-               for start in range(0, len(array), rows))
+    for start in range(0, len(array), rows):
+        yield array[start:start + rows]
+
+
+def _host_all_finite(array: np.ndarray) -> bool:
+    return all(bool(np.isfinite(piece).all()) for piece in _pieces(array))
 
 
 def largest_magnitude(array: Any) -> float:
@@ -135,15 +142,5 @@ def largest_magnitude(array: Any) -> float:
 def _host_largest_magnitude(array: np.ndarray) -> float:
     if array.size == 0:
         return 0.0
-    if array.ndim == 0 or array.size <= _FINITE_CHUNK:
-        return float(np.abs(array).max())
-    rows = max(1, _FINITE_CHUNK * len(array) // array.size)
-    # np.max propagates NaN; max() over the chunks must too
-    largest = 0.0
-    for start in range(0, len(array), rows):
-        chunk = float(np.abs(array[start:start + rows]).max())
-        if not chunk <= largest:  # larger, or NaN
-            largest = chunk
-            if np.isnan(largest):
-                break
-    return largest
+    # np.max over the pieces' maxima propagates a NaN, as over the whole array
+    return float(np.max([np.abs(piece).max() for piece in _pieces(array)]))
