@@ -9,18 +9,26 @@ bounds on bytes: every row of a synced tier counted as changed (the noise
 samples reach most output rows). The model of the wire: a ring all-reduce,
 each rank sending 2(W-1)/W of the buffer at `--bandwidth` bytes/s, plus 2(W-1)
 hops of `--hop` seconds. The schedule (tiers, intervals) is read from
-embforge.word2vec, so the projection follows the defaults.
+embforge.word2vec, so the projection follows the defaults: the whole model
+goes when the tiers reach it (every 2^L-th sync, counted in the tiers' bytes)
+and once more at the end of each epoch.
 """
 import argparse
 import math
 
-from embforge.word2vec import HOT_SYNC_ROWS, SYNC_INTERVAL, hot_interval_for
+from embforge.word2vec import HOT_SYNC_ROWS, hot_interval_for
 
 # (vocabulary, dimension, words/s of one 16-thread node): the single-thread
 # speed measured in RESULTS.md (1.97M words/s at d = 100), 0.9 a core added,
 # a third of it at d = 300
 MODELS = ((58_362, 100, 27e6), (1_000_000, 300, 9e6))
 NODES = (2, 4, 8, 32)
+
+
+def tier_levels(vocabulary: int, hot: int) -> int:
+    """L: the tiers double from `hot` rows until the 2^L-th sync sends the
+    whole vocabulary."""
+    return max(0, math.ceil(math.log2(vocabulary / hot)))
 
 
 def average_tier_rows(vocabulary: int, hot: int) -> float:
@@ -30,7 +38,7 @@ def average_tier_rows(vocabulary: int, hot: int) -> float:
     times and the whole model once: hot L / 2 + V / 2^L rows a sync."""
     if vocabulary <= hot:
         return float(vocabulary)
-    levels = math.ceil(math.log2(vocabulary / hot))
+    levels = tier_levels(vocabulary, hot)
     return hot * levels / 2 + vocabulary / 2 ** levels
 
 
@@ -54,11 +62,12 @@ def main() -> None:
             ids = args.tokens / nodes
             compute = ids / speed
             tiers = ids / interval * tier
-            wholes = (ids / SYNC_INTERVAL + 1) * whole
+            whole_every = interval << tier_levels(vocabulary, HOT_SYNC_ROWS)  # ids a rank
+            wholes = whole  # each epoch's last sync (the tiers' own are in `tiers`)
             total = compute + tiers + wholes
             print(f"{vocabulary:>9,} x {dim:<3d} {nodes:3d}  {interval:6d}  "
                   f"{tier * 1e3:6.1f} ms / {interval / speed * 1e3:6.3f} ms  "
-                  f"{whole * 1e3:6.0f} ms / {SYNC_INTERVAL / speed * 1e3:4.0f} ms  "
+                  f"{whole * 1e3:6.0f} ms / {whole_every / speed * 1e3:6.0f} ms  "
                   f"{compute:6.0f} + {tiers:7.0f} + {wholes:6.0f} s = {total:7.0f} s  "
                   f"{one_node / total:5.2f}x     "
                   f"{tier * speed / 0.1 / 1e6:5.2f}M ids, {whole * speed / 0.1 / 1e6:6.1f}M ids")

@@ -21,6 +21,22 @@ def table_index(dot):
     return int((clamped + np.float32(MAX_EXP)) * TABLE_SCALE + np.float32(0.5))
 
 
+def near_a_step(dots, band=1e-4):
+    """How many of `dots` lie within `band` of a step between two table
+    entries (the entries' midpoint, where table_index changes). There the
+    kernel's float32 dot and the oracle's float64 one may round to
+    neighbouring entries: the loss term then differs by up to one loss-table
+    step (about 12/1024) and the coefficient by one sigmoid step times
+    alpha, which no float32 tolerance covers."""
+    x = (np.clip(np.asarray(dots, dtype=np.float64), -MAX_EXP, MAX_EXP) + MAX_EXP) * float(TABLE_SCALE)
+    return int(np.count_nonzero(np.abs(x - np.floor(x) - 0.5) < band * float(TABLE_SCALE)))
+
+
+# the most one table entry differs from the next: the loss's slope is at most 1
+LOSS_STEP = float(max(np.abs(np.diff(LOSS_POSITIVE)).max(), np.abs(np.diff(LOSS_NEGATIVE)).max()))
+SIGMOID_STEP = float(np.abs(np.diff(SIGMOID_TABLE)).max())
+
+
 def coefficient(dot, label, alpha):
     if dot >= MAX_EXP:
         sig = 1.0

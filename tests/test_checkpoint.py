@@ -2,6 +2,7 @@
 N-rank checkpoints through a stand-in all_gather, hostile manifests and rank
 files refused without changing anything, GloVe's training callbacks.
 (tests/test_checkpoint_cli.py kills real processes.)"""
+import dataclasses
 import hashlib
 import json
 import os
@@ -365,15 +366,18 @@ def test_hostile_manifest_is_refused_and_nothing_changes(saved, case):
 
 def test_a_checkpoint_from_before_a_setting_existed_reads_as_trained(saved):
     # hot_average_rows came after the first Word2Vec checkpoints: one without
-    # it was trained adding every row's changes, 0 rows averaged; resuming it
-    # with the new default is refused as a change of settings
+    # it was trained adding every row's changes, 0 rows averaged; resuming one
+    # written by several ranks with the new default is refused as a change of
+    # settings (one rank's trained the same either way: see the test above)
     edit_manifest(saved, lambda m: m["settings"].pop("hot_average_rows"))
     info = ckpt.latest(saved)
     assert info.settings["hot_average_rows"] == 0
     fresh = word2vec(1, epochs=3)
     assert fresh.hot_average_rows != 0  # None: by the number of ranks
+    settings = dict(ckpt.training_settings(fresh), corpus=info.settings["corpus"])
+    ckpt.check_settings(info, settings)
     with pytest.raises(ValueError, match="hot_average_rows"):
-        ckpt.check_settings(info, ckpt.training_settings(fresh))
+        ckpt.check_settings(dataclasses.replace(info, world_size=2), settings)
 
 
 @pytest.mark.parametrize("content", [b"", b"{", b"\xff\xfe", b"[1, 2]", b"null", b"1e999999"])
@@ -436,6 +440,19 @@ def test_settings_mismatch_names_the_field(saved):
         changed = dict(settings, **{name: value})
         with pytest.raises(ValueError, match=f"trained with {name}=.*this run has {name}="):
             ckpt.check_settings(info, changed)
+
+
+def test_sync_settings_matter_only_across_ranks(saved):
+    # a checkpoint of one process trained the same whatever the sync
+    # settings: a run checkpointed before a default changed resumes with the
+    # new one; written by 2 ranks, the same change is refused
+    info = ckpt.latest(saved)
+    assert info.world_size == 1
+    settings = dict(info.settings, sync_interval=2_200_000, hot_sync_interval=1, combine="average")
+    ckpt.check_settings(info, settings)
+    with pytest.raises(ValueError, match="trained with sync_interval=None, this run has "
+                                         "sync_interval=2200000"):
+        ckpt.check_settings(dataclasses.replace(info, world_size=2), settings)
 
 
 def test_no_checkpoint_yet(tmp_path):

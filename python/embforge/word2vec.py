@@ -47,9 +47,12 @@ logger = logging.getLogger(__name__)
 MODEL_MAGIC = "embforge.Word2Vec"
 MODEL_VERSION = 1
 MAX_VECTOR_SIZE = 1 << 16
-# Across processes: each rank's ids between syncs of the whole model, and of
-# the most frequent rows (in tiers, see __init__). Measured on the bench
-# corpus, 2 ranks x 1 thread against 1 process x 2 threads, 3 seeds
+# Across processes: each rank's ids between syncs of the whole model when
+# there are no tiers of frequent rows (hot_sync_rows=0; with tiers, by
+# default, the whole model goes when the tiers reach it: see
+# Word2Vec._sync_schedule), and of the most frequent rows (in tiers, see
+# __init__). Measured on the bench corpus, 2 ranks x 1 thread against 1
+# process x 2 threads, 3 seeds
 # (bench/RESULTS.md): the first 1,024 rows every 65,536 ids came within the
 # quality targets on analogy and WS353 for both models and SimLex for CBOW
 # (skip-gram's SimLex 0.024 short), at 6-13% more time than the first 4,096
@@ -115,9 +118,12 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
     ``process_group=`` trains across the processes of a torch.distributed job
     (torchrun; gloo for the CPU, NCCL for GPUs): every rank builds the
     vocabulary of the whole corpus and trains on its own share, and the
-    ranks' models are combined every ``sync_interval`` ids, the most frequent
-    words' rows more often (``hot_sync_rows``, ``hot_sync_interval``; by
-    default 65,536 ids for two ranks, 65,536 (2 / N)^2 for N);
+    ranks' models are combined in tiers by frequency: the most frequent
+    words' rows every ``hot_sync_interval`` ids (by default 65,536 for two
+    ranks, 65,536 (2 / N)^2 for N), twice as many rows every second time,
+    and so on up to the whole model, which also goes at each epoch's end and
+    every ``sync_interval`` ids when given (every 2.2M without tiers,
+    ``hot_sync_rows=0``);
     ``combine="sum"`` adds every rank's change (except the first
     ``hot_average_rows`` rows', at most 1/256 of the vocabulary, which are
     averaged; by default 64 up to 4 ranks, 16 N past them), ``"average"`` averages
@@ -144,7 +150,7 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
                  max_sentence_length: int = 10000, compute_loss: bool = True,
                  callbacks: Sequence[Any] = (), device: str = "cpu",
                  progress: Optional[bool] = None, distributed: bool = False,
-                 process_group: Any = None, sync_interval: int = SYNC_INTERVAL, combine: str = "sum",
+                 process_group: Any = None, sync_interval: Optional[int] = None, combine: str = "sum",
                  hot_sync_interval: Optional[int] = None, hot_sync_rows: int = HOT_SYNC_ROWS,
                  hot_average_rows: Optional[int] = None,
                  memory: Memory = "1GB", temp_dir: Optional[StrPath] = None) -> None:
@@ -183,8 +189,11 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
         # Training across processes (torch.distributed): each rank trains its
         # share of the corpus and the replicas are combined every
         # `sync_interval` ids (distributed/replicas.py). Without a group this
-        # process trains alone, whatever torch.distributed holds.
-        self.sync_interval = check_number("sync_interval", sync_interval, 1, integer=True)
+        # process trains alone, whatever torch.distributed holds. None: the
+        # whole model only when the tiers reach it (_sync_schedule), or every
+        # SYNC_INTERVAL ids without tiers.
+        self.sync_interval = (None if sync_interval is None else
+                              check_number("sync_interval", sync_interval, 1, integer=True))
         # The most frequent words' rows (the first rows: the vocabulary is
         # sorted by count; after build_vocab(update=True), the first corpus's
         # most frequent words, see vocab_update.py) take most updates, so
@@ -194,8 +203,9 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
         # second time, four times as many every fourth, ... (a row of rank i
         # about every i / hot_sync_rows intervals: under Zipf's law every
         # row then drifts by about as many updates, and each tier costs the
-        # same bytes), the whole model every `sync_interval` ids and at the
-        # end of each epoch. 0 rows: no tiers, the whole model only.
+        # same bytes), the whole model when the tier reaches the
+        # vocabulary, every `sync_interval` ids when given, and at the end of
+        # each epoch. 0 rows: no tiers, the whole model only.
         # `hot_sync_interval` None: chosen by the number of ranks
         # (hot_interval_for).
         self.hot_sync_interval = (None if hot_sync_interval is None else
@@ -391,11 +401,12 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
 
         hot_interval = hot_interval_for(self.hot_sync_interval, replicas.world_size)
         hot = (0 < self.hot_sync_rows < len(cast("Vocabulary", self.vocab))
-               and hot_interval < self.sync_interval)
-        slices = replicas.slices(corpus.n_tokens, hot_interval if hot else self.sync_interval)
-        full_every = -(-self.sync_interval // hot_interval) if hot else 1
+               and (self.sync_interval is None or hot_interval < self.sync_interval))
+        whole_interval = self.sync_interval or SYNC_INTERVAL
+        slices = replicas.slices(corpus.n_tokens, hot_interval if hot else whole_interval)
+        schedule = self._sync_schedule(slices, hot_interval if hot else None)
         # the setting a divergence across ranks names: the interval that ran
-        interval = ("hot_sync_interval", hot_interval) if hot else ("sync_interval", self.sync_interval)
+        interval = ("hot_sync_interval", hot_interval) if hot else ("sync_interval", whole_interval)
         replicas.start((self._input_rows(), self.syn1neg), average_first=self._averaged_rows())
         # Ctrl-C asks the native call in progress to stop and the loop to
         # end after it, wherever it lands (training/interrupt.py)
@@ -429,10 +440,8 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
                         done_before += stats["ids_processed"] * raw_per_id
                         loss += stats["loss"]
                         rng = stats["rng_end"]
-                        full = (part + 1) % full_every == 0 or part == slices - 1
                         stopped = replicas.sync((self._input_rows(), self.syn1neg),
-                                                interrupted or stats["stopped"],
-                                                rows=None if full else self._sync_rows(part + 1))
+                                                interrupted or stats["stopped"], rows=schedule[part])
                         if stopped:
                             break
                     # After a sync every rank holds the same weights: they all see
@@ -484,6 +493,31 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
         against 0.35)."""
         return min(hot_average_for(self.hot_average_rows, self._replicas.world_size),
                    len(cast("Vocabulary", self.vocab)) // 256)
+
+    def _sync_schedule(self, slices: int, hot_interval: Optional[int]) -> List[Optional[int]]:
+        """The rows each of an epoch's `slices` syncs combines (None: every
+        row). Without tiers (`hot_interval` None) every sync is whole. With
+        them the k-th sync sends `_sync_rows(k)`; sync_interval, when given,
+        makes every ceil(sync_interval / hot_interval)-th whole too; and the
+        epoch's last sync is always whole, so that the ranks start the next
+        epoch (and end) with one model."""
+        if hot_interval is None:
+            return [None] * slices
+        # sync_interval None: no whole syncs but the tiers' own (every 2^L-th,
+        # L = ceil(log2(V / hot_sync_rows))) and the epoch's last. Rare rows
+        # change little between syncs, and a whole sync costs 8 V d bytes:
+        # for a 1M x 300 model, one every 2.2M ids took two thirds of an
+        # epoch's time on two 25 Gb/s nodes (bench/RESULTS.md, "On paper,
+        # again"). Bench corpus, 2 ranks, 3 seeds: whole syncs only through
+        # the tiers (rows past 32k then sync only at each epoch's end)
+        # against every 2.2M ids moved no mean score by more than 0.001
+        # (skip-gram, CBOW), nor with every word kept (min_count 1, 247k
+        # words: rows past 65k then sync only at each epoch's end) by more
+        # than 0.004, and it sent 17-29% fewer bytes.
+        whole_every = (0 if self.sync_interval is None
+                       else -(-self.sync_interval // hot_interval))
+        return [None if k == slices or (whole_every and k % whole_every == 0)
+                else self._sync_rows(k) for k in range(1, slices + 1)]
 
     def _sync_rows(self, count: int) -> Optional[int]:
         """The rows of the `count`-th sync of an epoch (from 1): the first
@@ -582,8 +616,9 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
                                              "min_alpha", "negative", "ns_exponent", "epochs",
                                              "shrink_windows", "max_sentence_length",
                                              "compute_loss")}
-            # files written before distributed training have no sync settings
-            kwargs.update(sync_interval=config.get("sync_interval", SYNC_INTERVAL),
+            # files written before distributed training have no sync settings:
+            # they take the defaults
+            kwargs.update(sync_interval=config.get("sync_interval"),
                           combine=config.get("combine", "sum"),
                           hot_sync_interval=config.get("hot_sync_interval"),
                           hot_sync_rows=config.get("hot_sync_rows", HOT_SYNC_ROWS),

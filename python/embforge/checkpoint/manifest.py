@@ -52,6 +52,17 @@ SETTINGS = {
                  "shrink_windows", "max_sentence_length", "min_n", "max_n", "bucket"),
 }
 
+# Of those, the ones that only combine the replicas of several ranks: a
+# checkpoint written by one process trained the same whatever they were, so
+# its resume does not compare them (a run checkpointed before a default
+# changed resumes with the new one).
+SYNC_SETTINGS = {
+    "Word2Vec": ("sync_interval", "combine", "hot_sync_interval", "hot_sync_rows",
+                 "hot_average_rows"),
+    "GloVe": ("sync_interval",),
+    "FastText": (),
+}
+
 # Settings added after checkpoints of their kind were first written, with
 # the value those checkpoints were trained with: a manifest without one reads
 # as having that value.

@@ -8,8 +8,8 @@ from typing import Any, Dict, Optional
 
 from .._typing import StrPath
 from ..io._errors import parse_json
-from .manifest import (MANIFEST, MAX_MANIFEST_BYTES, MODEL_CLASSES, SETTINGS, CheckpointInfo,
-                       check_file, is_int, parse_manifest, plain, size_and_hash,
+from .manifest import (MANIFEST, MAX_MANIFEST_BYTES, MODEL_CLASSES, SETTINGS, SYNC_SETTINGS,
+                       CheckpointInfo, check_file, is_int, parse_manifest, plain, size_and_hash,
                        training_settings)
 
 __all__ = ["latest", "check_settings", "load_model"]
@@ -51,7 +51,10 @@ def check_settings(info: CheckpointInfo, settings: Dict[str, Any]) -> None:
     would build, with its corpus fingerprint)."""
     settings = plain(settings)
     first = ["model", *SETTINGS[info.model], "corpus"]   # the model kind before its details
+    alone = SYNC_SETTINGS[info.model] if info.world_size == 1 else ()
     for name in first + sorted((set(info.settings) | set(settings)) - set(first)):
+        if name in alone:
+            continue
         old, new = info.settings.get(name), settings.get(name)
         if old != new:
             raise ValueError(f"{info.directory}: cannot resume: the checkpoint was trained with "

@@ -56,10 +56,12 @@ def add_train_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]")
                         "--memory, GloVe's spilled runs and pair file (default: system temp)")
     add_checkpoint_arguments(p)
     p.add_argument("--sync-interval", type=int, default=None,
-                   help="under torchrun: each rank's ids (Word2Vec, default 2.2M) or pairs (GloVe, "
-                        "default 20M) trained between two combinations of the ranks' whole "
-                        "models (Word2Vec also combines its most frequent words' rows more "
-                        "often: --hot-sync-rows, --hot-sync-interval)")
+                   help="under torchrun: each rank's ids (Word2Vec) or pairs (GloVe, default "
+                        "20M) trained between two combinations of the ranks' whole models. "
+                        "Word2Vec combines its most frequent words' rows more often, in tiers "
+                        "(--hot-sync-rows, --hot-sync-interval), and by default its whole "
+                        "model only when a tier reaches it and at each epoch's end (every "
+                        f"{SYNC_INTERVAL:,} ids without tiers)")
     p.add_argument("--hot-sync-rows", type=int, default=HOT_SYNC_ROWS,
                    help="under torchrun, Word2Vec: the most frequent words' rows combined every "
                         "--hot-sync-interval ids, twice as many every second time, and so on "
@@ -141,7 +143,7 @@ def train_word2vec(args: argparse.Namespace) -> int:
                      epochs=args.epochs or 5, min_count=args.min_count, workers=args.threads,
                      negative=args.negative, sample=args.sample, alpha=args.alpha, seed=args.seed,
                      device=args.device, progress=False if args.quiet else None,
-                     process_group=job.group, sync_interval=args.sync_interval or SYNC_INTERVAL,
+                     process_group=job.group, sync_interval=args.sync_interval,
                      hot_sync_rows=args.hot_sync_rows, hot_sync_interval=args.hot_sync_interval,
                      hot_average_rows=args.hot_average_rows,
                      combine=args.combine, memory=args.memory, temp_dir=args.temp_dir)
