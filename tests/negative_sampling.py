@@ -37,6 +37,16 @@ LOSS_STEP = float(max(np.abs(np.diff(LOSS_POSITIVE)).max(), np.abs(np.diff(LOSS_
 SIGMOID_STEP = float(np.abs(np.diff(SIGMOID_TABLE)).max())
 
 
+def table_step_slack(dots, alpha, largest_weight, updates):
+    """What the kernel-oracle comparisons add to their float32 tolerances
+    for the `dots` that lie on a table step (near_a_step): one loss-table
+    step each on the loss, and on the weights one sigmoid step times alpha
+    times the largest weight, for each of the `updates` a row may take.
+    Returns (weights, loss)."""
+    steps = near_a_step(dots)
+    return steps * SIGMOID_STEP * alpha * largest_weight * updates, steps * LOSS_STEP
+
+
 def coefficient(dot, label, alpha):
     if dot >= MAX_EXP:
         sig = 1.0

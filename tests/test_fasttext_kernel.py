@@ -7,8 +7,7 @@ from hypothesis import given, strategies as st
 
 from embforge._native import core
 
-from negative_sampling import (LOSS_STEP, SIGMOID_STEP, coefficient, loss_term, near_a_step,
-                               score_targets)
+from negative_sampling import coefficient, loss_term, score_targets, table_step_slack
 
 
 def reference(inp, out, offsets, ids, inputs, targets, alpha, coefficient=coefficient,
@@ -76,11 +75,11 @@ def test_window_update_matches_numpy_oracle(skip_gram, data):
     terms = len(ids) * targets.size
     # float32 rounding, plus one table step for each dot on a step between two
     # entries (see near_a_step)
-    steps = near_a_step(dots)
-    moved = steps * SIGMOID_STEP * alpha * max(np.abs(inp).max(), np.abs(out).max()) * len(ids)
+    moved, stepped = table_step_slack(dots, alpha, max(np.abs(inp).max(), np.abs(out).max()),
+                                      len(ids))
     np.testing.assert_allclose(inp, ref_in, atol=1e-5 * terms + moved, rtol=1e-4)
     np.testing.assert_allclose(out, ref_out, atol=1e-5 * terms + moved, rtol=1e-4)
-    assert abs(loss - ref_loss) <= 1e-5 * terms * (1 + abs(ref_loss)) + steps * LOSS_STEP
+    assert abs(loss - ref_loss) <= 1e-5 * terms * (1 + abs(ref_loss)) + stepped
 
 
 def skipgram_window(out: np.ndarray, hiddens: list, targets: list, alpha: float

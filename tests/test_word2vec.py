@@ -7,9 +7,8 @@ from embforge import Word2Vec
 from embforge._native import core
 
 from conftest import make_toy_corpus, topic_margin
-from negative_sampling import (LOSS_POSITIVE, LOSS_STEP, MAX_EXP, SIGMOID_STEP, SIGMOID_TABLE,
-                               TABLE_SIZE, coefficient, loss_term, near_a_step, score_targets,
-                               table_index)
+from negative_sampling import (LOSS_POSITIVE, MAX_EXP, SIGMOID_TABLE, TABLE_SIZE, coefficient,
+                               loss_term, score_targets, table_index, table_step_slack)
 
 
 def test_tables_approximate_the_exact_functions():
@@ -76,11 +75,11 @@ def test_window_update_matches_numpy_oracle(skip_gram, data):
     terms = len(contexts) * len(targets)
     hidden = (inp[contexts].astype(np.float64) if skip_gram
               else inp[contexts].astype(np.float64).mean(axis=0, keepdims=True))
-    steps = near_a_step(hidden @ out[targets].astype(np.float64).T)
-    moved = steps * SIGMOID_STEP * alpha * max(np.abs(inp).max(), np.abs(out).max()) * len(contexts)
+    moved, stepped = table_step_slack(hidden @ out[targets].astype(np.float64).T, alpha,
+                                      max(np.abs(inp).max(), np.abs(out).max()), len(contexts))
     np.testing.assert_allclose(inp, ref_in, atol=1e-5 * terms + moved, rtol=1e-4)
     np.testing.assert_allclose(out, ref_out, atol=1e-5 * terms + moved, rtol=1e-4)
-    assert abs(loss - ref_loss) <= 1e-5 * terms * (1 + abs(ref_loss)) + steps * LOSS_STEP
+    assert abs(loss - ref_loss) <= 1e-5 * terms * (1 + abs(ref_loss)) + stepped
 
 
 def test_window_update_moves_rows():
