@@ -380,6 +380,19 @@ def test_a_checkpoint_from_before_a_setting_existed_reads_as_trained(saved):
         ckpt.check_settings(dataclasses.replace(info, world_size=2), settings)
 
 
+def test_a_checkpoint_from_before_float16_syncs_reads_as_float32(saved):
+    edit_manifest(saved, lambda m: m["settings"].pop("sync_dtype"))
+    info = ckpt.latest(saved)
+    assert info.settings["sync_dtype"] == "float32"
+    settings = dict(ckpt.training_settings(word2vec(1, epochs=3)), corpus=info.settings["corpus"])
+    ckpt.check_settings(dataclasses.replace(info, world_size=2), settings)
+    # several ranks' replicas synced float32: resuming them in float16 is another run
+    settings["sync_dtype"] = "float16"
+    with pytest.raises(ValueError, match="sync_dtype"):
+        ckpt.check_settings(dataclasses.replace(info, world_size=2), settings)
+    ckpt.check_settings(info, settings)  # one process: no syncs, nothing changes
+
+
 @pytest.mark.parametrize("content", [b"", b"{", b"\xff\xfe", b"[1, 2]", b"null", b"1e999999"])
 def test_manifest_that_is_not_json_is_refused(saved, content):
     with open(os.path.join(saved, "manifest.json"), "wb") as f:

@@ -47,9 +47,9 @@ W2V = dict(vector_size=24, window=4, negative=5, min_count=1, epochs=4, workers=
 
 
 # ------------------------------------------------------------------ Word2Vec
-def _word2vec(rank, world, path, sg):
+def _word2vec(rank, world, path, sg, sync_dtype):
     import embforge
-    model = embforge.Word2Vec(sg=sg, distributed=True, **W2V).fit(path)
+    model = embforge.Word2Vec(sg=sg, distributed=True, sync_dtype=sync_dtype, **W2V).fit(path)
     return {"vectors": digest(model.wv.vectors), "syn1neg": digest(model.syn1neg),
             "margin": topic_margin(model.wv), "loss": model.training_loss,
             "tokens": model._corpus.n_tokens}
@@ -70,11 +70,11 @@ def test_the_learning_rate_follows_the_whole_jobs_progress(tmp_path):
     assert got == [[0.0, 0.3125, 1.0]] * 2
 
 
-@pytest.mark.parametrize("sg", [1, 0])
-def test_word2vec_ranks_end_equal_with_one_process_quality(tmp_path, toy_file, sg):
+@pytest.mark.parametrize("sg,sync_dtype", [(1, "float32"), (0, "float32"), (1, "float16")])
+def test_word2vec_ranks_end_equal_with_one_process_quality(tmp_path, toy_file, sg, sync_dtype):
     import embforge
     one = embforge.Word2Vec(sg=sg, **W2V).fit(toy_file)
-    ranks = values(run_ranks(_word2vec, tmp_path, 2, args=(toy_file, sg)))
+    ranks = values(run_ranks(_word2vec, tmp_path, 2, args=(toy_file, sg, sync_dtype)))
     assert ranks[0]["vectors"] == ranks[1]["vectors"] and ranks[0]["syn1neg"] == ranks[1]["syn1neg"]
     assert ranks[0]["loss"] == ranks[1]["loss"] and len(ranks[0]["loss"]) == W2V["epochs"]
     # each rank trained about half of the tokens (shares balanced by bytes)
@@ -211,17 +211,19 @@ def test_cooccurrence_partitions_are_the_single_process_matrix(tmp_path, leaky_f
 GLOVE = dict(vector_size=12, window=5, min_count=1, epochs=8, workers=1, seed=2, progress=False)
 
 
-def _glove(rank, world, path, sync_interval):
+def _glove(rank, world, path, sync_interval, sync_dtype="float32"):
     import embforge
-    model = embforge.GloVe(distributed=True, sync_interval=sync_interval, **GLOVE).fit(path)
+    model = embforge.GloVe(distributed=True, sync_interval=sync_interval, sync_dtype=sync_dtype,
+                           **GLOVE).fit(path)
     return {"cost": model.cost_history, "weights": digest(model.weights),
             "gradsq": digest(model.gradsq), "margin": topic_margin(model.wv)}
 
 
-def test_glove_ranks_follow_the_single_process_cost_curve(tmp_path, leaky_file):
+@pytest.mark.parametrize("sync_dtype", ["float32", "float16"])
+def test_glove_ranks_follow_the_single_process_cost_curve(tmp_path, leaky_file, sync_dtype):
     import embforge
     one = embforge.GloVe(**GLOVE).fit(leaky_file)
-    ranks = values(run_ranks(_glove, tmp_path, 2, args=(leaky_file, 50)))
+    ranks = values(run_ranks(_glove, tmp_path, 2, args=(leaky_file, 50, sync_dtype)))
     assert ranks[0]["weights"] == ranks[1]["weights"] and ranks[0]["gradsq"] == ranks[1]["gradsq"]
     assert ranks[0]["cost"] == ranks[1]["cost"]
     # Calibration (seeds 1-4, the changes of both ranks added up every 50 of
@@ -282,13 +284,15 @@ def torchrun(*argv, processes=2):
 
 
 def test_torchrun_train_and_cooccur_write_one_output(tmp_path, leaky_file):
-    from embforge import Cooccurrence, KeyedVectors, Vocabulary
+    from embforge import Cooccurrence, KeyedVectors, Vocabulary, Word2Vec
     out = tmp_path / "v.bin"
     done = torchrun("train", "--model", "sgns", leaky_file, "-o", str(out), "--threads", "1",
-                    "--min-count", "1", "--epochs", "2", "--quiet")
+                    "--min-count", "1", "--epochs", "2", "--quiet", "--sync-dtype", "float16",
+                    "--save-model", str(tmp_path / "m.embf"))
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stderr.count("(2 processes) -> ") == 1  # one status line, from rank 0
     assert len(KeyedVectors.load_word2vec_format(str(out), binary=True)) > 40
+    assert Word2Vec.load(tmp_path / "m.embf").sync_dtype == "float16"
     counted = torchrun("cooccur", leaky_file, "-o", str(tmp_path / "c.bin"), "--vocab-out",
                        str(tmp_path / "vocab.txt"), "--min-count", "1", "--window", "5",
                        "--threads", "1", "--quiet")

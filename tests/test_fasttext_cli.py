@@ -46,6 +46,7 @@ def test_vec_output_drops_subwords(tmp_path, corpus_path, capsys):
 
 @pytest.mark.parametrize("extra,match", [
     (["--sync-interval", "1000"], "--sync-interval is not available for fasttext-sg"),
+    (["--sync-dtype", "float16"], "--sync-dtype is not available for fasttext-sg"),
     (["--min-n", "7", "--max-n", "4"], "min_n=7 is larger than max_n=4"),
     (["--bucket", "0"], "bucket=0"),
 ])

@@ -300,6 +300,19 @@ def test_save_load_round_trip_and_continue(tmp_path, toy_matrix, device):
         back.fit(cooccurrence([["x", "y", "x"]], min_count=1, progress=False))
 
 
+def test_the_sync_dtype_is_kept_and_older_files_synced_float32(tmp_path, toy_matrix,
+                                                                monkeypatch):
+    model = GloVe(vector_size=4, epochs=1, workers=1, progress=False,
+                  sync_dtype="float16").fit(toy_matrix)
+    model.save(tmp_path / "m.model")
+    assert GloVe.load(tmp_path / "m.model").sync_dtype == "float16"
+    config = GloVe._config
+    monkeypatch.setattr(GloVe, "_config", lambda self: {
+        k: v for k, v in config(self).items() if k != "sync_dtype"})
+    model.save(tmp_path / "old.model")
+    assert GloVe.load(tmp_path / "old.model").sync_dtype == "float32"
+
+
 def test_tampered_model_is_rejected(tmp_path, toy_matrix):
     model = GloVe(vector_size=4, epochs=1, workers=1, progress=False).fit(toy_matrix)
     model.weights[0, 0] = np.nan
@@ -313,7 +326,8 @@ def test_bad_arguments(toy_matrix):
     for kwargs, message in (({"vector_size": 0}, "vector_size"), ({"x_max": 0.0}, "x_max"),
                             ({"learning_rate": -1.0}, "learning_rate"), ({"epochs": 0}, "epochs"),
                             ({"window": 0}, "window"), ({"output_vectors": "both"}, "output_vectors"),
-                            ({"memory": "1 potato"}, "memory"), ({"alpha": float("nan")}, "alpha")):
+                            ({"memory": "1 potato"}, "memory"), ({"alpha": float("nan")}, "alpha"),
+                            ({"sync_dtype": "float64"}, "sync_dtype must be one of")):
         with pytest.raises(ValueError, match=message):
             GloVe(**kwargs)
     with pytest.raises((ValueError, RuntimeError), match="cuda"):  # no such GPU, or none at all

@@ -421,6 +421,22 @@ def test_sync_settings_survive_a_save_and_an_older_file_adds_every_row(tmp_path,
     assert Word2Vec.load(tmp_path / "old.embf").hot_average_rows == 0
 
 
+def test_the_sync_dtype_is_checked_and_kept(tmp_path, monkeypatch, toy_corpus_path):
+    with pytest.raises(ValueError, match="sync_dtype must be one of .*got 'bfloat16'"):
+        Word2Vec(sync_dtype="bfloat16")
+    assert Word2Vec().sync_dtype == "float32"
+    model = Word2Vec(vector_size=8, min_count=1, workers=1, epochs=1, progress=False,
+                     sync_dtype="float16").fit(toy_corpus_path)
+    model.save(tmp_path / "m.embf")
+    assert Word2Vec.load(tmp_path / "m.embf").sync_dtype == "float16"
+    # a file from before the setting existed synced float32
+    config = Word2Vec._config
+    monkeypatch.setattr(Word2Vec, "_config", lambda self: {
+        k: v for k, v in config(self).items() if k != "sync_dtype"})
+    model.save(tmp_path / "old.embf")
+    assert Word2Vec.load(tmp_path / "old.embf").sync_dtype == "float32"
+
+
 def test_the_hot_rows_sync_more_often_the_more_ranks_there_are() -> None:
     # measured: 65,536 ids a rank for 2 ranks, 16,384 for 4 (32,768 collapsed)
     from embforge.word2vec import hot_interval_for

@@ -43,10 +43,10 @@ SETTINGS = {
     "Word2Vec": ("sg", "vector_size", "alpha", "min_alpha", "window", "min_count",
                  "max_vocab_size", "sample", "seed", "negative", "ns_exponent", "epochs",
                  "shrink_windows", "max_sentence_length", "sync_interval", "combine",
-                 "hot_sync_interval", "hot_sync_rows", "hot_average_rows"),
+                 "hot_sync_interval", "hot_sync_rows", "hot_average_rows", "sync_dtype"),
     "GloVe": ("vector_size", "x_max", "alpha", "learning_rate", "epochs", "window", "symmetric",
               "distance_weighting", "min_count", "max_vocab_size", "seed", "grad_clip",
-              "bias_learning_rate", "output_vectors", "reshuffle", "sync_interval"),
+              "bias_learning_rate", "output_vectors", "reshuffle", "sync_interval", "sync_dtype"),
     "FastText": ("sg", "vector_size", "alpha", "min_alpha", "window", "min_count",
                  "max_vocab_size", "sample", "seed", "negative", "ns_exponent", "epochs",
                  "shrink_windows", "max_sentence_length", "min_n", "max_n", "bucket"),
@@ -58,15 +58,17 @@ SETTINGS = {
 # changed resumes with the new one).
 SYNC_SETTINGS = {
     "Word2Vec": ("sync_interval", "combine", "hot_sync_interval", "hot_sync_rows",
-                 "hot_average_rows"),
-    "GloVe": ("sync_interval",),
+                 "hot_average_rows", "sync_dtype"),
+    "GloVe": ("sync_interval", "sync_dtype"),
     "FastText": (),
 }
 
 # Settings added after checkpoints of their kind were first written, with
 # the value those checkpoints were trained with: a manifest without one reads
 # as having that value.
-ADDED_SETTINGS = {"Word2Vec": {"hot_average_rows": 0}}
+ADDED_SETTINGS: Dict[str, Dict[str, Any]] = {
+    "Word2Vec": {"hot_average_rows": 0, "sync_dtype": "float32"},
+    "GloVe": {"sync_dtype": "float32"}}
 
 FOLDER_PATTERN = re.compile(r"epoch-[0-9]{4,}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")

@@ -76,6 +76,10 @@ def add_train_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]")
                         "rows whose changes are averaged over the ranks, not added (default "
                         f"{HOT_AVERAGE_ROWS} up to 4 processes, {HOT_AVERAGE_ROWS} x N/4 for N; "
                         "at most 1/256 of the vocabulary; 0: add every row's)")
+    p.add_argument("--sync-dtype", choices=["float32", "float16"], default="float32",
+                   help="under torchrun, Word2Vec and GloVe: the type each rank's changes "
+                        "travel as (float16: half the bytes of every sync, the same quality on "
+                        "the bench corpus; for links between nodes)")
     p.add_argument("--combine", choices=["sum", "average"], default="sum",
                    help="under torchrun, Word2Vec: add every rank's change (sum, default) or "
                         "average the ranks' models")
@@ -145,7 +149,7 @@ def train_word2vec(args: argparse.Namespace) -> int:
                      device=args.device, progress=False if args.quiet else None,
                      process_group=job.group, sync_interval=args.sync_interval,
                      hot_sync_rows=args.hot_sync_rows, hot_sync_interval=args.hot_sync_interval,
-                     hot_average_rows=args.hot_average_rows,
+                     hot_average_rows=args.hot_average_rows, sync_dtype=args.sync_dtype,
                      combine=args.combine, memory=args.memory, temp_dir=args.temp_dir)
     source = corpus_arg(args.corpus)
     plan = plan_checkpoint(args, fresh, args.corpus, job)
@@ -168,8 +172,9 @@ def train_fasttext(args: argparse.Namespace) -> int:
     """`embforge train --model fasttext-sg|fasttext-cbow`: train (or resume a
     checkpointed run), write the model (.bin: fastText's format, n-grams kept)
     or its vectors."""
-    if args.sync_interval is not None:
-        raise ValueError(f"--sync-interval is not available for {args.model}: FastText "
+    if args.sync_interval is not None or args.sync_dtype != "float32":
+        option = "--sync-interval" if args.sync_interval is not None else "--sync-dtype"
+        raise ValueError(f"{option} is not available for {args.model}: FastText "
                          "trains in one process")
     job = join_job(args.device)
     if job.world_size > 1:
@@ -228,7 +233,7 @@ def train_glove(args: argparse.Namespace) -> int:
                   symmetric=not args.asymmetric, distance_weighting=not args.no_distance_weighting,
                   output_vectors=args.vectors, device=args.device,
                   progress=False if args.quiet else None, process_group=job.group,
-                  sync_interval=args.sync_interval or 20_000_000)
+                  sync_interval=args.sync_interval or 20_000_000, sync_dtype=args.sync_dtype)
     data_files = args.corpus + ([args.cooccurrence] if args.cooccurrence else [])
     plan = plan_checkpoint(args, fresh, data_files, job)
     resumed, model = plan.resumed, plan.model

@@ -41,6 +41,22 @@ flags and send every array's change and the stop flag in one buffer, one
 all-reduce; every ``_PROBE_EVERY``-th sync of those rows looks at the flags
 again, in case the rows went quiet.
 
+A sync may combine some of the arrays only (``only=``), leaving the others'
+changes for the next sync that includes them: GloVe's main rows are each
+trained by one rank and read by no other, so only its context rows need
+combining within an epoch.
+
+``sync_dtype="float16"`` sends each rank's changes (never the values
+themselves, whatever the combine: a weight near 1 in float16 would drop
+any step under 5e-4) as float16: half the bytes of every sync. gloo and
+NCCL sum float16 in float16, so a sum carries about one rounding a rank
+(5e-4 of the largest change on 2 ranks, 1e-3 on 8, measured with gloo;
+bfloat16 was 8-10 times coarser), which Word2Vec's quality did not see
+(bench/RESULTS.md). The changes are clipped to +-60,000 / N first, so that
+N of them sum to a finite float16: a change that large means training
+diverged anyway, and Word2Vec's divergence check still sees the weights
+grow.
+
 ``Alone`` is the same interface for a process training by itself (no group):
 one slice per epoch, nothing to combine, so single-process training is the
 code it always was. Only scalars and the model cross the wire; the corpus
@@ -56,9 +72,11 @@ import numpy as np
 from . import collectives
 from .group import Group
 
-__all__ = ["Alone", "Replicas", "replicas_for", "rank_seed"]
+__all__ = ["Alone", "Replicas", "replicas_for", "rank_seed", "COMBINES", "SYNC_DTYPES"]
 
 COMBINES = ("sum", "average", "changed")
+SYNC_DTYPES = ("float32", "float16")
+_HALF_SUM_LIMIT = 60000.0  # under float16's largest finite value, 65504, with room for rounding
 # A sync sends only the rows some rank changed since the last one when they
 # are at most this fraction of the rows; above it the gathering and
 # scattering of rows costs more than sending them all.
@@ -95,7 +113,8 @@ class Alone:
     def job_fractions(self, fractions: Sequence[float], items: int) -> List[float]:
         return list(fractions)
 
-    def sync(self, arrays: Sequence[Any], stop: bool, rows: Optional[int] = None) -> bool:
+    def sync(self, arrays: Sequence[Any], stop: bool, rows: Optional[int] = None,
+             only: Optional[Sequence[int]] = None) -> bool:
         return bool(stop)
 
     def total(self, value: float) -> float:
@@ -109,9 +128,9 @@ class Replicas:
     """The model replicas of one Group (see the module doc)."""
 
     def __init__(self, group: Group, combine: str = "sum",
-                 sparse_below: float = SPARSE_BELOW, average_first: int = 0) -> None:
-        if combine not in COMBINES:
-            raise ValueError(f"combine must be one of {COMBINES}, got {combine!r}")
+                 sparse_below: float = SPARSE_BELOW, average_first: int = 0,
+                 sync_dtype: str = "float32") -> None:
+        check_combine(combine, sync_dtype)
         if not 0.0 <= sparse_below <= 1.0:
             raise ValueError(f"sparse_below must be in [0, 1], got {sparse_below!r}")
         self.group = group
@@ -120,6 +139,9 @@ class Replicas:
         self.average_first = self._averaged(average_first)
         self.sparse_below = float(sparse_below)
         self.rank, self.world_size = group.rank, group.world_size
+        self.half = sync_dtype == "float16"  # changes go as float16 (see the module doc)
+        # values are sent as such (not as changes) only by a float32 "average"
+        self._deltas = combine != "average" or self.half
         self.is_leader = group.rank == 0
         self._before: List[Any] = []  # the model at the last sync
         # what the last sync sent: rows of each array (its row count when dense)
@@ -127,9 +149,10 @@ class Replicas:
         self.bytes_sent = 0  # all-reduced buffer bytes since start(), row flags included
         self.syncs = 0  # sync() calls since start()
         self.all_reduces = 0  # all-reduces of the syncs since start()
-        # per row count synced (None: whole): (most rows changed at the last
-        # look at the flags, syncs since that look); the same on every rank
-        self._density: Dict[Optional[int], Tuple[bool, int]] = {}
+        # per (row count, arrays) synced (None: whole, all): (most rows
+        # changed at the last look at the flags, syncs since that look); the
+        # same on every rank
+        self._density: Dict[Any, Tuple[bool, int]] = {}
 
     def _averaged(self, average_first: int) -> int:
         if int(average_first) < 0:
@@ -171,31 +194,38 @@ class Replicas:
         total = float(done[-1])
         return [float(x) for x in done / total] if total > 0 else [float(x) for x in fractions]
 
-    def sync(self, arrays: Sequence[Any], stop: bool, rows: Optional[int] = None) -> bool:
+    def sync(self, arrays: Sequence[Any], stop: bool, rows: Optional[int] = None,
+             only: Optional[Sequence[int]] = None) -> bool:
         """Combines the replicas in place, all their rows or only the first
-        `rows` (the most frequent words: vocabularies are sorted by count);
-        returns True when any rank asked to stop (Ctrl-C, stop()), so that
-        every rank stops after the same slice."""
+        `rows` (the most frequent words: vocabularies are sorted by count),
+        of every array or `only` those of these indices in `arrays` (the
+        same arrays, in the same order, as start() was given; the others
+        keep their changes until a sync that includes them); returns True
+        when any rank asked to stop (Ctrl-C, stop()), so that every rank
+        stops after the same slice."""
         self.syncs += 1
         self.rows_sent = []
-        stopped = self._combine(arrays, stop, rows)
-        if stopped and rows is not None:
-            # the last sync before stopping: every row, so that every rank
+        stopped = self._combine(arrays, stop, rows, only)
+        if stopped and (rows is not None or only is not None):
+            # the last sync before stopping: everything, so that every rank
             # leaves with the same model
-            self._combine(arrays, False, None)
+            self._combine(arrays, False, None, None)
         return stopped
 
-    def _combine(self, arrays: Sequence[Any], stop: bool, rows: Optional[int]) -> bool:
+    def _combine(self, arrays: Sequence[Any], stop: bool, rows: Optional[int],
+                 only: Optional[Sequence[int]]) -> bool:
         """One round of sync(): a first all-reduce carries the stop flag and
         every array's changed-row flags together (one round trip for them
         all), then each array's changes go, as rows or whole; or, for a few
         rows found busy at the last look, all of it in one all-reduce
         (`_at_once`). Returns whether any rank asked to stop."""
-        views = [(whole if rows is None else whole[:rows],
+        chosen = range(len(arrays)) if only is None else sorted(set(only))
+        views = [(arrays[index] if rows is None else arrays[index][:rows],
                   self._before[index] if rows is None else self._before[index][:rows])
-                 for index, whole in enumerate(arrays)]
-        if self._at_once(views, rows):
-            return self._combine_at_once(views, stop, rows)
+                 for index in chosen]
+        key = (rows, None if only is None else tuple(chosen))  # what _density remembers
+        if self._at_once(views, rows, key):
+            return self._combine_at_once(views, stop, key)
         counting = self.combine == "changed"
         changed = [self._changed(array, before) for array, before in views]
         kind = np.uint8 if self.world_size < 256 else np.int32  # sums of flags up to world_size
@@ -225,10 +255,10 @@ class Replicas:
                 self._combine_rows(array, before, touched, ranks)
             else:
                 self._combine_all(array, before, ranks)
-        self._density[rows] = (dense, 0)
+        self._density[key] = (dense, 0)
         return bool(header[0])
 
-    def _at_once(self, views: Sequence[Tuple[Any, Any]], rows: Optional[int]) -> bool:
+    def _at_once(self, views: Sequence[Tuple[Any, Any]], rows: Optional[int], key: Any) -> bool:
         """Whether this sync goes in one all-reduce (see the module doc):
         a sync of the first rows (not the whole model), small, summed or
         averaged (counting the ranks that changed a row needs the flags), in
@@ -243,36 +273,47 @@ class Replicas:
             return False
         if not any(self._has_flags(array) for array, _ in views):
             return True
-        dense, since = self._density.get(rows, (False, 0))
+        dense, since = self._density.get(key, (False, 0))
         return dense and since + 1 < _PROBE_EVERY
 
-    def _combine_at_once(self, views: Sequence[Tuple[Any, Any]], stop: bool,
-                         rows: Optional[int]) -> bool:
+    def _combine_at_once(self, views: Sequence[Tuple[Any, Any]], stop: bool, key: Any) -> bool:
         """`_combine_all` of every view, with the stop flag, in one buffer and
         one all-reduce: the same arithmetic on the same values."""
-        average = self.combine == "average"
-        parts = [array if average else array - before for array, before in views]
+        parts = [array - before if self._deltas else array for array, before in views]
         flag = _like(parts[0], [1.0 if stop else 0.0])
         buffer = _concat([part.reshape(-1) for part in parts] + [flag])
-        collectives.all_reduce(buffer, self.group)
-        self.all_reduces += 1
+        self.bytes_sent += self._sum(buffer)
         offset = 0
         for (array, before), part in zip(views, parts):
             size = part.shape[0] * part.shape[1]
             total = buffer[offset:offset + size].reshape(part.shape)
             offset += size
-            if average:
+            if self.combine == "average":
                 total /= self.world_size
             else:
                 self._average_first_rows(total, len(total))
+            if self._deltas:
                 total += before
             array[...] = total
             before[...] = total
             self.rows_sent.append(len(array))
-        self.bytes_sent += _nbytes(buffer)
-        dense, since = self._density.get(rows, (True, 0))
-        self._density[rows] = (dense, since + 1)
+        dense, since = self._density.get(key, (True, 0))
+        self._density[key] = (dense, since + 1)
         return bool(buffer[-1] > 0)
+
+    def _sum(self, values: Any) -> int:
+        """Sums `values` (an array or tensor this sync owns) over the ranks,
+        in place: as they are, or through a float16 copy (sync_dtype
+        "float16", where they are changes). Returns the bytes sent."""
+        if not self.half:
+            collectives.all_reduce(values, self.group)
+        else:
+            wire = _half(values, _HALF_SUM_LIMIT / self.world_size)
+            collectives.all_reduce(wire, self.group)
+            _copy_into(values, wire)
+            values = wire
+        self.all_reduces += 1
+        return _nbytes(values)
 
     def _average_first_rows(self, summed: Any, rows: int) -> None:
         """The summed changes in the first min(rows, average_first) rows of
@@ -310,39 +351,34 @@ class Replicas:
         """`_combine_all` on the rows `rows` only: the same arithmetic on the
         same values, so the same result for those rows."""
         part = array[rows]
+        base = before[rows]
+        if self._deltas:
+            part -= base                     # this rank's change ...
+        self.bytes_sent += self._sum(part)   # ... summed over the ranks
         if self.combine == "average":
-            collectives.all_reduce(part, self.group)
-            self.all_reduces += 1
             part /= self.world_size
-        else:
-            base = before[rows]
-            part -= base                              # this rank's change ...
-            collectives.all_reduce(part, self.group)  # ... summed over the ranks
-            self.all_reduces += 1
-            if ranks is not None:                     # ... averaged over those that changed it
-                part /= ranks[rows, None].astype(part.dtype)
-            # rows are sorted: those among the first average_first lead
-            self._average_first_rows(part, int(np.searchsorted(rows, self.average_first)))
+        elif ranks is not None:              # ... averaged over those that changed it
+            part /= ranks[rows, None].astype(part.dtype)
+        # rows are sorted: those among the first average_first lead
+        self._average_first_rows(part, int(np.searchsorted(rows, self.average_first)))
+        if self._deltas:
             part += base
         array[rows] = part
         before[rows] = part
-        self.bytes_sent += part.nbytes
         self.rows_sent.append(len(rows))
 
     def _combine_all(self, array: Any, before: Any, ranks: Optional[np.ndarray]) -> None:
-        self.all_reduces += 1
+        if self._deltas:
+            array -= before                          # this rank's change ...
+        self.bytes_sent += self._sum(array)          # ... summed over the ranks
         if self.combine == "average":
-            collectives.all_reduce(array, self.group)
             array /= self.world_size
-        else:
-            array -= before                              # this rank's change ...
-            collectives.all_reduce(array, self.group)    # ... summed over the ranks
-            if ranks is not None:                        # ... averaged over those that changed it
-                array /= np.maximum(ranks, 1)[:, None].astype(array.dtype)
-            self._average_first_rows(array, len(array))
+        elif ranks is not None:                      # ... averaged over those that changed it
+            array /= np.maximum(ranks, 1)[:, None].astype(array.dtype)
+        self._average_first_rows(array, len(array))
+        if self._deltas:
             array += before
         before[...] = array
-        self.bytes_sent += _nbytes(array)
         self.rows_sent.append(len(array))
 
     def total(self, value: float) -> float:
@@ -367,6 +403,36 @@ def _like(array: Any, values: List[float]) -> Any:
     return torch.tensor(values, dtype=array.dtype, device=array.device)
 
 
+# The casts go through torch (there whenever there are replicas): numpy
+# converts float16 one value at a time, 3-9 times slower, which on 2
+# processes of one machine made a whole sync of a 58k x 100 model 2.7 times
+# slower than sending float32.
+def _half(values: Any, limit: float) -> Any:
+    """`values` clipped to +-`limit` (in place), as float16 (of the same
+    kind: numpy array or torch tensor)."""
+    import torch
+    if isinstance(values, np.ndarray):
+        return torch.from_numpy(values).clamp_(-limit, limit).to(torch.float16).numpy()
+    return values.clamp_(-limit, limit).to(torch.float16)
+
+
+def _copy_into(values: Any, wire: Any) -> None:
+    """`values[...] = wire`, float16 to float32."""
+    import torch
+    if isinstance(values, np.ndarray):
+        torch.from_numpy(values).copy_(torch.from_numpy(wire))
+    else:
+        values.copy_(wire)
+
+
+def check_combine(combine: str, sync_dtype: str) -> None:
+    """Raises ValueError unless `combine` and `sync_dtype` are known."""
+    if combine not in COMBINES:
+        raise ValueError(f"combine must be one of {COMBINES}, got {combine!r}")
+    if sync_dtype not in SYNC_DTYPES:
+        raise ValueError(f"sync_dtype must be one of {SYNC_DTYPES}, got {sync_dtype!r}")
+
+
 def _concat(parts: List[Any]) -> Any:
     if isinstance(parts[0], np.ndarray):
         return np.concatenate(parts)
@@ -374,8 +440,12 @@ def _concat(parts: List[Any]) -> Any:
     return torch.cat(parts)
 
 
-def replicas_for(group: Optional[Group], combine: str = "sum") -> Union[Alone, Replicas]:
+def replicas_for(group: Optional[Group], combine: str = "sum",
+                 sync_dtype: str = "float32") -> Union[Alone, Replicas]:
     """``Alone()`` without a group or in a group of one (nothing to combine:
     torchrun with one process trains exactly as one process), else
-    ``Replicas(group, combine)``."""
-    return Alone() if group is None or group.world_size == 1 else Replicas(group, combine)
+    ``Replicas(group, combine, sync_dtype=sync_dtype)``. Checks both
+    settings either way, so that a bad value fails alone too."""
+    check_combine(combine, sync_dtype)
+    return (Alone() if group is None or group.world_size == 1
+            else Replicas(group, combine, sync_dtype=sync_dtype))
