@@ -4,6 +4,7 @@
     python bench/bench_distributed.py quality [--models sgns cbow] [--seeds 1 2 3]
     python bench/bench_distributed.py big     [--times 10] [--glove-epochs 5] [--repeat 1]
     python bench/bench_distributed.py glove-cost [--intervals 20000000 2000000 500000]
+                                      [--sync-dtypes float32 float16]
     python bench/bench_distributed.py sync-quality [--models sgns] [--seeds 1 2 3]
                                       [--configs '{"sync_interval": 500000}' ...] [--cache F]
 
@@ -24,7 +25,8 @@ big:     `embforge cooccur` (tokens/s) and `embforge train --model glove`
          thread against 2 x 1 thread.
 glove-cost: GloVe's cost after each of 10 epochs on kdocs (window 10, d = 50),
          one process against 2 processes at each --intervals sync interval
-         (bench/dist_glove_cost.py is the rank).
+         and --sync-dtypes type of the changes (bench/dist_glove_cost.py is
+         the rank), with the bytes the syncs sent.
 sync-quality: Word2Vec's quality against the sync options: 1 process x 2
          threads, then 2 processes x 1 thread with each --configs JSON of
          Word2Vec keyword arguments (bench/dist_w2v_sync.py is the rank);
@@ -164,21 +166,25 @@ def glove_cost(args, work):
     corpus = decompress([p for p in CORPORA if "kdocs" in p], work)
     rank = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dist_glove_cost.py")
     import json
-    runs = [("one process", 1, 20_000_000)] + [(f"2 procs, sync every {i}", 2, i)
-                                                for i in args.intervals]
+    runs = [("one process", 1, 20_000_000, "float32")] + [
+        (f"2 procs, sync every {i}" + ("" if dtype == "float32" else f", {dtype}"), 2, i, dtype)
+        for i in args.intervals for dtype in args.sync_dtypes]
     base = None
-    for name, processes, interval in runs:
+    for name, processes, interval, dtype in runs:
         cmd = ([sys.executable, rank] if processes == 1 else
                [sys.executable, "-m", "torch.distributed.run", "--standalone",
                 f"--nproc-per-node={processes}", rank])
-        result = subprocess.run(cmd + [corpus, "--sync-interval", str(interval)],
+        result = subprocess.run(cmd + [corpus, "--sync-interval", str(interval),
+                                       "--sync-dtype", dtype],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         if result.returncode != 0:
             raise SystemExit(f"failed: {' '.join(cmd)}\n{result.stderr[-3000:]}")
-        cost = json.loads(result.stdout.strip().splitlines()[-1])["cost"]
+        info = json.loads(result.stdout.strip().splitlines()[-1])
+        cost = info["cost"]
         base = base or cost
         print(f"{name:32s} " + " ".join(f"{c:.5f}" for c in cost)
-              + f"   last vs one process {cost[-1] / base[-1] - 1:+.1%}", flush=True)
+              + f"   last vs one process {cost[-1] / base[-1] - 1:+.1%}, "
+              f"{info.get('bytes', 0) / 1e6:.0f} MB synced", flush=True)
 
 
 def sync_quality(args: argparse.Namespace, work: str) -> None:
@@ -244,6 +250,8 @@ def main():
                         help="sync-quality: Word2Vec keyword arguments as JSON, one run set each")
     parser.add_argument("--cache", default=None, help="sync-quality: JSON file of finished runs")
     parser.add_argument("--intervals", type=int, nargs="+", default=[20_000_000, 2_000_000, 500_000])
+    parser.add_argument("--sync-dtypes", nargs="+", default=["float32"],
+                        choices=["float32", "float16"], help="glove-cost: the types to run")
     parser.add_argument("--models", nargs="+", default=["sgns", "cbow"], choices=["sgns", "cbow"])
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])

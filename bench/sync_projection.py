@@ -1,6 +1,7 @@
 """On paper: what Word2Vec's syncs cost on W nodes, with the schedule the code uses.
 
     python bench/sync_projection.py [--bandwidth 3.1e9] [--hop 50e-6] [--tokens 10e9]
+                                    [--sync-dtype float32|float16]
 
 Prints, for a few model sizes and node counts, the bytes of a sync, the time of
 one against the compute between two, one epoch's compute and communication, and
@@ -11,7 +12,8 @@ each rank sending 2(W-1)/W of the buffer at `--bandwidth` bytes/s, plus 2(W-1)
 hops of `--hop` seconds. The schedule (tiers, intervals) is read from
 embforge.word2vec, so the projection follows the defaults: the whole model
 goes when the tiers reach it (every 2^L-th sync, counted in the tiers' bytes)
-and once more at the end of each epoch.
+and once more at the end of each epoch. `--sync-dtype float16` sends the
+changes in 2 bytes a value instead of 4 (Word2Vec's sync_dtype).
 """
 import argparse
 import math
@@ -47,13 +49,16 @@ def main() -> None:
     parser.add_argument("--bandwidth", type=float, default=3.1e9, help="bytes/s each way (25 Gb/s)")
     parser.add_argument("--hop", type=float, default=50e-6, help="seconds a ring step costs")
     parser.add_argument("--tokens", type=float, default=10e9, help="corpus tokens")
+    parser.add_argument("--sync-dtype", choices=["float32", "float16"], default="float32",
+                        help="the type the changes travel as")
     args = parser.parse_args()
     print("          model nodes  I(W)  tier sync / compute     whole / compute    "
           "epoch: compute + tiers + whole          vs 1 node  <10%: tiers every, whole every")
+    row = 2 * (4 if args.sync_dtype == "float32" else 2)  # bytes of a value in both arrays
     for vocabulary, dim, speed in MODELS:
         one_node = args.tokens / speed
-        tier_bytes = 8 * dim * average_tier_rows(vocabulary, HOT_SYNC_ROWS)
-        whole_bytes = 8 * dim * vocabulary
+        tier_bytes = row * dim * average_tier_rows(vocabulary, HOT_SYNC_ROWS)
+        whole_bytes = row * dim * vocabulary
         for nodes in NODES:
             interval = hot_interval_for(None, nodes)
             ring, hops = 2 * (nodes - 1) / nodes, 2 * (nodes - 1) * args.hop
