@@ -4,7 +4,8 @@
 # GPU tests, the headline throughputs (skip-gram words/s, co-occurrence
 # tokens/s, GloVe pair-updates/s), the CPU reference, quality against the CPU,
 # then as time allows compute-sanitizer (memcheck, racecheck), more seeds, the
-# large-vocabulary case, tuning variants and the distributed (NCCL) run.
+# large-vocabulary case, tuning variants and the distributed runs (NCCL with
+# one rank, then two gloo ranks syncing CUDA tensors: bench/gpu_replicas.py).
 # Every stage prints its part of the table when it ends, so a run cut short
 # keeps every finished stage's numbers. Whole run <= 5 minutes on one H200
 # (EMBFORGE_GPU_CHECK_SECONDS, default 285); rerunnable.

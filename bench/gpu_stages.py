@@ -206,10 +206,16 @@ def make_stages(args) -> list:
         return [sanitizer or "compute-sanitizer", "--tool", tool, "--error-exitcode", "1",
                 "--print-limit", "20"] + fixtures
 
+    # The distributed path on the GPU: the command under torchrun with one
+    # NCCL rank, then two gloo ranks sharing the GPU (NCCL refuses two ranks
+    # on one device), which run the replicas' syncs on CUDA tensors, in
+    # float32 and float16 (bench/gpu_replicas.py)
     nccl = ["bash", "-c", f"zcat {args.data}/kdocs.txt.gz | head -c 20000000 > /tmp/embforge-nccl.txt && "
             f"{py} -m torch.distributed.run --standalone --nproc-per-node 1 -m embforge train "
             "--model sgns /tmp/embforge-nccl.txt -o /tmp/embforge-nccl.bin --device cuda --epochs 1 --quiet "
-            "&& ls -l /tmp/embforge-nccl.bin"]
+            "&& ls -l /tmp/embforge-nccl.bin && "
+            f"{py} -m torch.distributed.run --standalone --nproc-per-node 2 "
+            f"{os.path.join(HERE, 'gpu_replicas.py')} /tmp/embforge-nccl.txt --device cuda"]
     return [
         Stage("build", ["bash", "-c", build], cap=180, need=60, summary="cuda available"),
         Stage("tests", [py, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "-m", "cuda", "tests"],
@@ -228,7 +234,7 @@ def make_stages(args) -> list:
         Stage("large-vocab", bench("large-vocab", args), cap=60, need=25, optional=True,
               requires=("build",)),
         Stage("tuning", bench("tuning", args), cap=40, need=15, optional=True, requires=("build",)),
-        Stage("nccl", nccl, cap=60, need=25, optional=True, requires=("build",)),
+        Stage("nccl", nccl, cap=100, need=40, optional=True, requires=("build",)),
     ]
 
 

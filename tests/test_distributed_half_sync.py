@@ -1,7 +1,8 @@
 """Changes sent as float16 (sync_dtype="float16"), across 2 real gloo
 processes: on every path a sync can take (whole arrays, changed rows only,
 a tier in one buffer) and with every combine, the model is the one the
-float16-rounded changes give, in half the bytes; and a change past
+float16-rounded changes give, in half the bytes; torch tensors (the CUDA
+backend's arrays) get the very same model as numpy arrays; and a change past
 float16's range is clipped, not turned into infinities."""
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -52,6 +53,23 @@ def _synced(rank: int, world: int) -> Dict[Any, Any]:
             replicas.sync(arrays, stop=False, rows=rows)
             out[dtype, combine, path] = {"arrays": [a.tobytes() for a in arrays],
                                          "bytes": replicas.bytes_sent}
+    # the same steps on torch tensors (CPU here; the CUDA backend's are on
+    # the GPU): the torch side of the casts, the buffer and the flag
+    import torch
+    for dtype in ("float32", "float16"):
+        for path in ("whole", "at once"):
+            below, rows, _ = PATHS[path]
+            replicas = Replicas(group, "sum", sparse_below=below, sync_dtype=dtype)
+            tensors = [torch.tensor(np.random.default_rng(7).standard_normal((ROWS, DIM)),
+                                    dtype=torch.float32) for _ in range(2)]
+            replicas.start(tensors)
+            mine = np.random.default_rng(100 + rank)
+            touched = _touched(path, rank)
+            for tensor in tensors:
+                step = STEP * mine.standard_normal((len(touched), DIM)).astype(np.float32)
+                tensor[touched] += torch.from_numpy(step)
+            replicas.sync(tensors, stop=False, rows=rows)
+            out["torch", dtype, path] = [t.numpy().tobytes() for t in tensors]
     # a change far past float16's range, on rank 0's row 3 only
     replicas = Replicas(group, "sum", sparse_below=0.0, sync_dtype="float16")
     array = np.zeros((ROWS, DIM), np.float32)
@@ -124,6 +142,14 @@ def test_float16_changes_take_half_the_bytes(ranks: List[Dict[Any, Any]], combin
     else:  # the stop flag (with counts for "changed") then both arrays whole
         flags = 1 + (2 * ROWS if combine == "changed" else 0)
         assert (full - flags, half - flags) == (2 * ROWS * DIM * 4, 2 * ROWS * DIM * 2)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+@pytest.mark.parametrize("path", ["whole", "at once"])
+def test_torch_tensors_sync_to_the_same_model_as_numpy_arrays(
+        ranks: List[Dict[Any, Any]], dtype: str, path: str) -> None:
+    for rank in ranks:
+        assert rank["torch", dtype, path] == rank[dtype, "sum", path]["arrays"]
 
 
 def test_a_change_past_float16s_range_is_clipped_not_infinite(ranks: List[Dict[Any, Any]]) -> None:
