@@ -1,7 +1,7 @@
 """On paper: what Word2Vec's syncs cost on W nodes, with the schedule the code uses.
 
     python bench/sync_projection.py [--bandwidth 3.1e9] [--hop 50e-6] [--tokens 10e9]
-                                    [--sync-dtype float32|float16]
+                                    [--sync-dtype float32|float16] [--hot-scale 1]
 
 Prints, for a few model sizes and node counts, the bytes of a sync, the time of
 one against the compute between two, one epoch's compute and communication, and
@@ -13,7 +13,8 @@ hops of `--hop` seconds. The schedule (tiers, intervals) is read from
 embforge.word2vec, so the projection follows the defaults: the whole model
 goes when the tiers reach it (every 2^L-th sync, counted in the tiers' bytes)
 and once more at the end of each epoch. `--sync-dtype float16` sends the
-changes in 2 bytes a value instead of 4 (Word2Vec's sync_dtype).
+changes in 2 bytes a value instead of 4 (Word2Vec's sync_dtype); `--hot-scale
+2` syncs the tiers every 2 I(W) ids instead of the default I(W) (hot_sync_interval).
 """
 import argparse
 import math
@@ -51,6 +52,8 @@ def main() -> None:
     parser.add_argument("--tokens", type=float, default=10e9, help="corpus tokens")
     parser.add_argument("--sync-dtype", choices=["float32", "float16"], default="float32",
                         help="the type the changes travel as")
+    parser.add_argument("--hot-scale", type=float, default=1.0,
+                        help="the tiers' interval as a multiple of the default's")
     args = parser.parse_args()
     print("          model nodes  I(W)  tier sync / compute     whole / compute    "
           "epoch: compute + tiers + whole          vs 1 node  <10%: tiers every, whole every")
@@ -60,7 +63,7 @@ def main() -> None:
         tier_bytes = row * dim * average_tier_rows(vocabulary, HOT_SYNC_ROWS)
         whole_bytes = row * dim * vocabulary
         for nodes in NODES:
-            interval = hot_interval_for(None, nodes)
+            interval = round(args.hot_scale * hot_interval_for(None, nodes))
             ring, hops = 2 * (nodes - 1) / nodes, 2 * (nodes - 1) * args.hop
             tier = ring * tier_bytes / args.bandwidth + hops
             whole = ring * whole_bytes / args.bandwidth + hops

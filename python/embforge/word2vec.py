@@ -228,9 +228,9 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
         # of every sync (distributed/replicas.py). Bench corpus, 2 ranks, 3
         # seeds, paired (runs of one thread a rank are deterministic): no
         # mean score moved by more than 0.0006 against float32, skip-gram or
-        # CBOW; 8 ranks, skip-gram seed 1: within 0.002. float32 stays the default: on
-        # one machine the casts cost more than the bytes save (a whole sync
-        # of a 58k x 100 model 1.3-1.4x slower on 2 processes).
+        # CBOW; 8 ranks, skip-gram seed 1: within 0.002. float32 stays the
+        # default: on one machine the casts cost more than the bytes save (a
+        # whole sync of a 58k x 100 model 1.3-1.4x slower on 2 processes).
         self._replicas = replicas_for(self._group, combine, sync_dtype)
         self.combine = combine
         self.sync_dtype = sync_dtype
