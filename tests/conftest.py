@@ -114,6 +114,15 @@ def open_files_under(directory):
     return found
 
 
+def save_without_setting(model, path, setting, monkeypatch):
+    """Saves `model` to `path` as a file written before `setting` existed:
+    its config without that entry."""
+    config = type(model)._config
+    monkeypatch.setattr(type(model), "_config", lambda self: {
+        k: v for k, v in config(self).items() if k != setting})
+    model.save(path)
+
+
 def interrupted_run_polled(call, progress, on_poll=None):
     """embforge.progress.run_polled as if Ctrl-C came as the call started: the
     stop flag is set first, and the call reports an interruption. Tests put it

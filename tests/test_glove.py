@@ -14,7 +14,7 @@ from embforge.keyedvectors import KeyedVectors
 from embforge.vocab import Vocabulary
 
 from conftest import (DATA, GPU_DEVICES, interrupted_run_polled, make_leaky_toy_corpus,
-                      topic_margin, topic_sentences)
+                      save_without_setting, topic_margin, topic_sentences)
 from fake_device import device_kind, host, on_device
 
 glove_module = importlib.import_module("embforge.glove")
@@ -306,10 +306,7 @@ def test_the_sync_dtype_is_kept_and_older_files_synced_float32(tmp_path, toy_mat
                   sync_dtype="float16").fit(toy_matrix)
     model.save(tmp_path / "m.model")
     assert GloVe.load(tmp_path / "m.model").sync_dtype == "float16"
-    config = GloVe._config
-    monkeypatch.setattr(GloVe, "_config", lambda self: {
-        k: v for k, v in config(self).items() if k != "sync_dtype"})
-    model.save(tmp_path / "old.model")
+    save_without_setting(model, tmp_path / "old.model", "sync_dtype", monkeypatch)
     assert GloVe.load(tmp_path / "old.model").sync_dtype == "float32"
 
 

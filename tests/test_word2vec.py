@@ -6,7 +6,7 @@ from hypothesis import given, strategies as st
 from embforge import Word2Vec
 from embforge._native import core
 
-from conftest import make_toy_corpus, topic_margin
+from conftest import make_toy_corpus, save_without_setting, topic_margin
 from negative_sampling import (LOSS_POSITIVE, MAX_EXP, SIGMOID_TABLE, TABLE_SIZE, coefficient,
                                loss_term, score_targets, table_index, table_step_slack)
 
@@ -414,10 +414,7 @@ def test_sync_settings_survive_a_save_and_an_older_file_adds_every_row(tmp_path,
     assert Word2Vec.load(tmp_path / "given.embf").sync_interval == 123_456
     # a file written before hot_average_rows existed was trained adding every
     # row's changes: it loads with 0 rows averaged (what its checkpoints say)
-    config = Word2Vec._config
-    monkeypatch.setattr(Word2Vec, "_config", lambda self: {
-        k: v for k, v in config(self).items() if k != "hot_average_rows"})
-    model.save(tmp_path / "old.embf")
+    save_without_setting(model, tmp_path / "old.embf", "hot_average_rows", monkeypatch)
     assert Word2Vec.load(tmp_path / "old.embf").hot_average_rows == 0
 
 
@@ -430,10 +427,7 @@ def test_the_sync_dtype_is_checked_and_kept(tmp_path, monkeypatch, toy_corpus_pa
     model.save(tmp_path / "m.embf")
     assert Word2Vec.load(tmp_path / "m.embf").sync_dtype == "float16"
     # a file from before the setting existed synced float32
-    config = Word2Vec._config
-    monkeypatch.setattr(Word2Vec, "_config", lambda self: {
-        k: v for k, v in config(self).items() if k != "sync_dtype"})
-    model.save(tmp_path / "old.embf")
+    save_without_setting(model, tmp_path / "old.embf", "sync_dtype", monkeypatch)
     assert Word2Vec.load(tmp_path / "old.embf").sync_dtype == "float32"
 
 
