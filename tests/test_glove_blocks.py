@@ -127,7 +127,12 @@ def test_out_of_core_cost_and_quality_match_in_memory(topics):
         # epochs, where the order matters most). Thresholds: ~7x and ~2x.
         ratio = np.array(ooc.cost_history) / np.array(ref.cost_history)
         assert abs(ratio[-1] - 1) < 0.01 and np.abs(ratio - 1).max() < 0.06
-        assert all(b < a for a, b in zip(ooc.cost_history, ooc.cost_history[1:]))
+        # Every epoch lowers the cost, up to the two threads' races: the last
+        # epochs lower it by only 0.05-0.2% (seeds 1-3), about what the races
+        # move it by (the two layouts' last costs differ by up to 0.15%,
+        # above), so a last epoch may tick up (seen once, in a fresh
+        # virtual environment's run of the suite). A rise past 0.3% is a defect.
+        assert all(b < a * 1.003 for a, b in zip(ooc.cost_history, ooc.cost_history[1:]))
         # Both reach the same topic separation: 1.126 of at most 8/7 here for
         # every seed (untrained vectors ~0).
         assert topic_margin(ooc.wv, names) > 1.1
