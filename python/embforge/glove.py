@@ -52,7 +52,6 @@ logger = logging.getLogger(__name__)
 MODEL_MAGIC = "embforge.GloVe"
 MODEL_VERSION = 1
 OUTPUTS = ("sum", "main", "context")  # glove.c -model 2, and either half
-_CONTEXT = (1, 3)  # the context halves of (weights, weights, gradsq, gradsq) in _run
 
 
 class GloVe:
@@ -297,6 +296,7 @@ class GloVe:
         # half the bytes, and the same cost curve.
         n = len(cast("Vocabulary", self.vocab))
         halves = (self.weights[:n], self.weights[n:], self.gradsq[:n], self.gradsq[n:])
+        context = (1, 3)  # the context rows' halves in `halves`
         replicas.start(halves)
         call_callbacks(callbacks, "on_train_begin", self)
         # Ctrl-C asks the native call in progress to stop and the loop to
@@ -328,7 +328,7 @@ class GloVe:
                         cost += stats["cost"]
                         skipped += stats["skipped"]
                         stopped = replicas.sync(halves, interrupted or stats["stopped"],
-                                                only=None if part == slices - 1 else _CONTEXT)
+                                                only=None if part == slices - 1 else context)
                         if stopped:
                             break
                     if skipped:

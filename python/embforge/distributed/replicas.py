@@ -351,8 +351,8 @@ class Replicas:
         """`_combine_all` on the rows `rows` only: the same arithmetic on the
         same values, so the same result for those rows."""
         part = array[rows]
-        base = before[rows]
-        if self._deltas:
+        base = before[rows] if self._deltas else None
+        if base is not None:
             part -= base                     # this rank's change ...
         self.bytes_sent += self._sum(part)   # ... summed over the ranks
         if self.combine == "average":
@@ -361,7 +361,7 @@ class Replicas:
             part /= ranks[rows, None].astype(part.dtype)
         # rows are sorted: those among the first average_first lead
         self._average_first_rows(part, int(np.searchsorted(rows, self.average_first)))
-        if self._deltas:
+        if base is not None:
             part += base
         array[rows] = part
         before[rows] = part
