@@ -4,7 +4,8 @@
     python bench/bench_distributed.py quality [--models sgns cbow] [--seeds 1 2 3]
     python bench/bench_distributed.py big     [--times 10] [--glove-epochs 5] [--repeat 1]
     python bench/bench_distributed.py glove-cost [--intervals 20000000 2000000 500000]
-                                      [--sync-dtypes float32 float16]
+                                      [--sync-dtypes float32 float16] [--strata on off]
+                                      [--procs 2]
     python bench/bench_distributed.py sync-quality [--models sgns] [--seeds 1 2 3]
                                       [--configs '{"sync_interval": 500000}' ...] [--cache F]
 
@@ -24,8 +25,9 @@ big:     `embforge cooccur` (tokens/s) and `embforge train --model glove`
          (pair-updates/s) on the bench corpus repeated --times times, 1 x 1
          thread against 2 x 1 thread.
 glove-cost: GloVe's cost after each of 10 epochs on kdocs (window 10, d = 50),
-         one process against 2 processes at each --intervals sync interval
-         and --sync-dtypes type of the changes (bench/dist_glove_cost.py is
+         one process against --procs processes (2) at each --intervals sync
+         interval, --sync-dtypes type of the changes and --strata setting
+         (stratified or not; bench/dist_glove_cost.py is
          the rank), with the bytes the syncs sent.
 sync-quality: Word2Vec's quality against the sync options: 1 process x 2
          threads, then 2 processes x 1 thread with each --configs JSON of
@@ -166,25 +168,29 @@ def glove_cost(args, work):
     corpus = decompress([p for p in CORPORA if "kdocs" in p], work)
     rank = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dist_glove_cost.py")
     import json
-    runs = [("one process", 1, 20_000_000, "float32")] + [
-        (f"2 procs, sync every {i}" + ("" if dtype == "float32" else f", {dtype}"), 2, i, dtype)
-        for i in args.intervals for dtype in args.sync_dtypes]
+    runs = [("one process", 1, 20_000_000, "float32", "on")] + [
+        (f"{args.procs} procs, sync every {i}" + ("" if dtype == "float32" else f", {dtype}")
+         + ("" if strata == "on" else ", no strata"), args.procs, i, dtype, strata)
+        for strata in args.strata for i in args.intervals for dtype in args.sync_dtypes]
     base = None
-    for name, processes, interval, dtype in runs:
+    for name, processes, interval, dtype, strata in runs:
+        started = time.perf_counter()
         cmd = ([sys.executable, rank] if processes == 1 else
                [sys.executable, "-m", "torch.distributed.run", "--standalone",
                 f"--nproc-per-node={processes}", rank])
         result = subprocess.run(cmd + [corpus, "--sync-interval", str(interval),
-                                       "--sync-dtype", dtype],
+                                       "--sync-dtype", dtype]
+                                + ([] if strata == "on" else ["--no-stratify"]),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         if result.returncode != 0:
             raise SystemExit(f"failed: {' '.join(cmd)}\n{result.stderr[-3000:]}")
         info = json.loads(result.stdout.strip().splitlines()[-1])
         cost = info["cost"]
         base = base or cost
-        print(f"{name:32s} " + " ".join(f"{c:.5f}" for c in cost)
+        print(f"{name:44s} " + " ".join(f"{c:.5f}" for c in cost)
               + f"   last vs one process {cost[-1] / base[-1] - 1:+.1%}, "
-              f"{info.get('bytes', 0) / 1e6:.0f} MB synced", flush=True)
+              f"{info.get('bytes', 0) / 1e6:.0f} MB synced, {info.get('syncs', 0)} syncs, "
+              f"{time.perf_counter() - started:.1f} s", flush=True)
 
 
 def sync_quality(args: argparse.Namespace, work: str) -> None:
@@ -250,6 +256,9 @@ def main():
                         help="sync-quality: Word2Vec keyword arguments as JSON, one run set each")
     parser.add_argument("--cache", default=None, help="sync-quality: JSON file of finished runs")
     parser.add_argument("--intervals", type=int, nargs="+", default=[20_000_000, 2_000_000, 500_000])
+    parser.add_argument("--strata", nargs="+", default=["on"], choices=["on", "off"],
+                        help="glove-cost: stratified GloVe (the default) or not")
+    parser.add_argument("--procs", type=int, default=2, help="glove-cost: processes")
     parser.add_argument("--sync-dtypes", nargs="+", default=["float32"],
                         choices=["float32", "float16"], help="glove-cost: the types to run")
     parser.add_argument("--models", nargs="+", default=["sgns", "cbow"], choices=["sgns", "cbow"])

@@ -393,6 +393,20 @@ def test_a_checkpoint_from_before_float16_syncs_reads_as_float32(saved):
     ckpt.check_settings(info, settings)  # one process: no syncs, nothing changes
 
 
+def test_a_glove_checkpoint_from_before_strata_reads_as_trained_without(tmp_path, toy_cooc):
+    directory = tmp_path / "ckpt"
+    glove(epochs=1, callbacks=[ckpt.Checkpointer(directory)]).fit(toy_cooc)
+    edit_manifest(str(directory), lambda m: m["settings"].pop("stratify"))
+    info = ckpt.latest(directory)
+    assert info.settings["stratify"] is False
+    settings = dict(ckpt.training_settings(glove(epochs=1)), corpus=info.settings.get("corpus"))
+    assert settings["stratify"] is True  # the default now
+    ckpt.check_settings(info, settings)  # one process: no strata, nothing changes
+    # several ranks trained without strata: resuming them with strata is another run
+    with pytest.raises(ValueError, match="stratify"):
+        ckpt.check_settings(dataclasses.replace(info, world_size=2), settings)
+
+
 @pytest.mark.parametrize("content", [b"", b"{", b"\xff\xfe", b"[1, 2]", b"null", b"1e999999"])
 def test_manifest_that_is_not_json_is_refused(saved, content):
     with open(os.path.join(saved, "manifest.json"), "wb") as f:

@@ -97,6 +97,13 @@ def test_python_m_embforge_runs_a_command(tmp_path, toy_corpus_path):
     assert len(out.read_text().splitlines()) == 4 * 12 + 5
 
 
+def test_no_stratify_is_refused_for_word2vec(tmp_path, toy_corpus_path):
+    done = run_module("train", "--model", "sgns", toy_corpus_path, "-o", str(tmp_path / "v.bin"),
+                      "--min-count", "1", "--epochs", "1", "--no-stratify", "--quiet")
+    assert done.returncode == 2
+    assert "--no-stratify is for --model glove, not sgns" in done.stderr
+
+
 def test_alpha_is_refused_for_glove(tmp_path, toy_corpus_path):
     # --alpha is Word2Vec's learning rate only; GloVe's two meanings of it have their own names.
     out = tmp_path / "v.txt"

@@ -211,19 +211,20 @@ def test_cooccurrence_partitions_are_the_single_process_matrix(tmp_path, leaky_f
 GLOVE = dict(vector_size=12, window=5, min_count=1, epochs=8, workers=1, seed=2, progress=False)
 
 
-def _glove(rank, world, path, sync_interval, sync_dtype="float32"):
+def _glove(rank, world, path, sync_interval, sync_dtype="float32", stratify=True):
     import embforge
     model = embforge.GloVe(distributed=True, sync_interval=sync_interval, sync_dtype=sync_dtype,
-                           **GLOVE).fit(path)
+                           stratify=stratify, **GLOVE).fit(path)
     return {"cost": model.cost_history, "weights": digest(model.weights),
             "gradsq": digest(model.gradsq), "margin": topic_margin(model.wv)}
 
 
-@pytest.mark.parametrize("sync_dtype", ["float32", "float16"])
-def test_glove_ranks_follow_the_single_process_cost_curve(tmp_path, leaky_file, sync_dtype):
+@pytest.mark.parametrize("sync_dtype,stratify", [("float32", True), ("float32", False),
+                                                 ("float16", False)])
+def test_glove_ranks_follow_the_single_process_cost_curve(tmp_path, leaky_file, sync_dtype, stratify):
     import embforge
     one = embforge.GloVe(**GLOVE).fit(leaky_file)
-    ranks = values(run_ranks(_glove, tmp_path, 2, args=(leaky_file, 50, sync_dtype)))
+    ranks = values(run_ranks(_glove, tmp_path, 2, args=(leaky_file, 50, sync_dtype, stratify)))
     assert ranks[0]["weights"] == ranks[1]["weights"] and ranks[0]["gradsq"] == ranks[1]["gradsq"]
     assert ranks[0]["cost"] == ranks[1]["cost"]
     # Calibration (seeds 1-4, the changes of both ranks added up every 50 of
@@ -232,6 +233,10 @@ def test_glove_ranks_follow_the_single_process_cost_curve(tmp_path, leaky_file, 
     # (+7% to +53% at epoch 8, where one process's cost falls fastest), which
     # is why only the first 5 are compared. Syncing every 200 pairs put epoch
     # 1 at +39%; averaging instead of adding would halve shared rows' steps.
+    # Stratified (seed 2): within 7% on the first 5 epochs, margin within
+    # 0.001; its updates are one process's in another order of the pairs
+    # (test_distributed_stratified_glove.py), and on ~2,800 pairs the order
+    # alone moves the cost by that much.
     np.testing.assert_allclose(ranks[0]["cost"][:5], one.cost_history[:5], rtol=0.15)
     assert abs(ranks[0]["margin"] - topic_margin(one.wv)) < 0.03
 
@@ -302,3 +307,18 @@ def test_torchrun_train_and_cooccur_write_one_output(tmp_path, leaky_file):
     got = Cooccurrence.load_glove_binary(str(tmp_path / "c.bin"),
                                          Vocabulary.load(str(tmp_path / "vocab.txt")))
     assert got == one
+
+
+@pytest.mark.parametrize("stratify", [True, False])
+def test_torchrun_trains_glove_and_records_its_strata(tmp_path, leaky_file, stratify):
+    from embforge import GloVe, KeyedVectors
+    out = tmp_path / "g.txt"
+    done = torchrun("train", "--model", "glove", leaky_file, "-o", str(out), "--threads", "1",
+                    "--min-count", "1", "--window", "5", "--size", "12", "--epochs", "3",
+                    "--quiet", "--save-model", str(tmp_path / "g.model"),
+                    *([] if stratify else ["--no-stratify"]))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stderr.count("(2 processes)") == 1  # one status line, from rank 0
+    assert len(KeyedVectors.load_word2vec_format(str(out))) > 40
+    model = GloVe.load(tmp_path / "g.model")
+    assert model.stratify is stratify and model.epochs_trained == 3

@@ -310,6 +310,19 @@ def test_the_sync_dtype_is_kept_and_older_files_synced_float32(tmp_path, toy_mat
     assert GloVe.load(tmp_path / "old.model").sync_dtype == "float32"
 
 
+def test_stratify_is_kept_and_older_files_trained_without_strata(tmp_path, toy_matrix,
+                                                                  monkeypatch):
+    model = GloVe(vector_size=4, epochs=1, workers=1, progress=False).fit(toy_matrix)
+    assert model.stratify  # the default
+    model.save(tmp_path / "m.model")
+    assert GloVe.load(tmp_path / "m.model").stratify
+    model.stratify = False
+    model.save(tmp_path / "off.model")
+    assert not GloVe.load(tmp_path / "off.model").stratify
+    save_without_setting(model, tmp_path / "old.model", "stratify", monkeypatch)
+    assert not GloVe.load(tmp_path / "old.model").stratify
+
+
 def test_tampered_model_is_rejected(tmp_path, toy_matrix):
     model = GloVe(vector_size=4, epochs=1, workers=1, progress=False).fit(toy_matrix)
     model.weights[0, 0] = np.nan

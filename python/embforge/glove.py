@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union, cast
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union, cast
 
 import numpy as np
 
@@ -112,7 +112,7 @@ class GloVe:
                  bias_learning_rate: float = 1.0, out_of_core: Optional[bool] = None,
                  callbacks: Sequence[Any] = (), distributed: bool = False,
                  process_group: Any = None, sync_interval: int = 20_000_000,
-                 sync_dtype: str = "float32") -> None:
+                 sync_dtype: str = "float32", stratify: bool = True) -> None:
         self.vector_size = check_number("vector_size", vector_size, 1, 1 << 16, integer=True)
         self.x_max = float(check_number("x_max", x_max, 0.0, low_open=True))
         self.alpha = float(check_number("alpha", alpha, 0.0, 10.0))
@@ -142,12 +142,12 @@ class GloVe:
         self.device = self._backend.device
         self._backend.check_glove(self.out_of_core, self.bias_learning_rate)
         # Across processes (torch.distributed): each rank counts its share,
-        # owns a partition of the matrix's rows and trains their pairs; every
-        # `sync_interval` pairs the ranks' changes to the weights and AdaGrad
-        # sums are added up (distributed/replicas.py, combine="sum": squared
-        # gradients add, and context rows are updated by every rank); the
-        # main rows, which only their owner trains, only at each epoch's
-        # end (_run).
+        # owns a partition of the matrix's rows and trains their pairs; the
+        # ranks' changes to the weights and AdaGrad sums are added up
+        # (distributed/replicas.py, combine="sum": squared gradients add)
+        # after each stratum of the context words (`stratify`), or without
+        # strata every `sync_interval` pairs; the main rows, which only
+        # their owner trains, only at each epoch's end (_epoch_steps).
         self.sync_interval = check_number("sync_interval", sync_interval, 1, integer=True)
         self._group = resolve_group(distributed, process_group)
         # "float16": the changes travel as float16, half the bytes (as
@@ -157,6 +157,14 @@ class GloVe:
         # range (the largest sum after a first epoch on kdocs: 2,938).
         self._replicas = replicas_for(self._group, "sum", sync_dtype)
         self.sync_dtype = sync_dtype
+        # Across W ranks, each trains one stratum of the context words at a
+        # time, W an epoch, so that no two change the same row between syncs:
+        # the updates of one process (_epoch_steps). Without strata every
+        # rank changes every context row between syncs, and the summed steps
+        # overshoot: on kdocs (10 epochs, one sync an epoch) the cost ended
+        # 4.8% above one process's on 2 ranks, and diverged on 4 and 8;
+        # stratified, within 0.2% on 2, 4 and 8 (bench/RESULTS.md).
+        self.stratify = bool(stratify)
         self.progress = progress
         self.callbacks = tuple(callbacks)
 
@@ -193,7 +201,7 @@ class GloVe:
         names = ("vector_size", "x_max", "alpha", "learning_rate", "epochs", "window", "symmetric",
                  "distance_weighting", "min_count", "max_vocab_size", "seed", "grad_clip",
                  "output_vectors", "reshuffle", "bias_learning_rate", "sync_interval",
-                 "sync_dtype")
+                 "sync_dtype", "stratify")
         return {name: getattr(self, name) for name in names}
 
     def _use(self, matrix: Cooccurrence) -> None:
@@ -211,7 +219,8 @@ class GloVe:
         self._pairs = self._backend.glove_pairs(
             matrix, x_max=self.x_max, alpha=self.alpha, memory_bytes=parse_memory(self.memory),
             vector_size=self.vector_size, out_of_core=self.out_of_core, seed=int(self.seed),
-            workers=self.workers, temp_dir=self.temp_dir)
+            workers=self.workers, temp_dir=self.temp_dir,
+            strata=self._replicas.world_size if self.stratify else 1)
 
     def _release_pairs(self) -> None:
         """Drops the training pairs of the previous matrix (and its pair file)."""
@@ -270,7 +279,7 @@ class GloVe:
         replicas = self._replicas
         local = cast("Cooccurrence", self.cooccurrence).nnz  # _use() set it
         nnz = int(replicas.total(local))  # the cost is per pair of the whole matrix
-        slices = replicas.slices(local, self.sync_interval, self._pairs.sliceable)
+        steps = self._epoch_steps(replicas, local)
         bar = make_bar(self.progress if replicas.is_leader else False, epochs * local, "GloVe", "pair")
         started = time.perf_counter()
         done = 0
@@ -288,15 +297,10 @@ class GloVe:
                     bar.set_postfix(cost=f"{progress.loss_sum / progress.loss_count:.4f}",
                                     refresh=False)
 
-        # Each rank trains the pairs of its own rows, so a main row (the
-        # first n) is changed by its owner alone and read by no other rank:
-        # the syncs within an epoch combine the context rows (which every
-        # rank changes) and leave the main rows to the epoch's last sync,
-        # which combines everything (the others' changes to a row are zero):
-        # half the bytes, and the same cost curve.
+        # main rows, context rows (changed by every rank: the syncs within
+        # an epoch combine these only; see _epoch_steps), and their sums
         n = len(cast("Vocabulary", self.vocab))
         halves = (self.weights[:n], self.weights[n:], self.gradsq[:n], self.gradsq[n:])
-        context = (1, 3)  # the context rows' halves in `halves`
         replicas.start(halves)
         call_callbacks(callbacks, "on_train_begin", self)
         # Ctrl-C asks the native call in progress to stop and the loop to
@@ -314,12 +318,14 @@ class GloVe:
                         seed=int(self.seed), epoch=int(order_epoch), workers=int(self.workers))
                     cost, skipped, stopped = 0.0, 0, False
                     epoch_started, epoch_pairs = time.perf_counter(), done
-                    for part in range(slices):
+                    for step, (stratum, part, parts, combines) in enumerate(steps):
 
-                        def piece(part: int = part) -> Dict[str, Any]:
+                        def piece(stratum: Optional[int] = stratum, part: int = part,
+                                  parts: int = parts) -> Dict[str, Any]:
+                            where = {} if stratum is None else {"stratum": stratum}
                             result: Dict[str, Any] = self._pairs.train_epoch(
                                 self.weights, self.gradsq, params, progress=progress, part=part,
-                                parts=slices)
+                                parts=parts, **where)
                             return result
 
                         stats, interrupted = run_polled(self._backend.on_caller_stream(piece), progress,
@@ -328,7 +334,7 @@ class GloVe:
                         cost += stats["cost"]
                         skipped += stats["skipped"]
                         stopped = replicas.sync(halves, interrupted or stats["stopped"],
-                                                only=None if part == slices - 1 else context)
+                                                only=None if step == len(steps) - 1 else combines)
                         if stopped:
                             break
                     if skipped:
@@ -358,6 +364,43 @@ class GloVe:
         self.pairs_per_second = replicas.total(self.pairs_per_second)  # the job's speed
         call_callbacks(callbacks, "on_train_end", self)
 
+    def _epoch_steps(self, replicas: Any, local: int
+                     ) -> List[Tuple[Optional[int], int, int, Tuple[int, ...]]]:
+        """An epoch's steps: (stratum or None, part, parts, which of the
+        halves of _run the sync after it combines); the epoch's last step
+        combines everything whatever it says.
+
+        Each rank trains the pairs of its own rows (row % W == rank), so a
+        main row is changed by its owner alone and read by no other rank;
+        the syncs within an epoch combine only the context rows (halves 1
+        and 3), which every rank changes. Stratified (`stratify`, pairs in
+        memory on every rank): W strata an epoch, rank r training the pairs
+        of context words c with c % W == (r + k) % W in the k-th, so that
+        no two ranks change the same row between syncs, and the context
+        rows are combined after each stratum: every update is one a single
+        process would make, in another order of the pairs (the sum of the
+        ranks' changes is each row's owner's change). A stratum longer than
+        `sync_interval` pairs is trained in parts whose syncs combine nothing
+        (they pass a stop on). Otherwise the epoch goes in parts of about
+        `sync_interval` pairs, every rank changing context rows between
+        syncs: their AdaGrad sums lag the other ranks' squared gradients,
+        and the cost curve lags one process's (bench/RESULTS.md)."""
+        context = (1, 3)
+        strata = replicas.world_size
+        if strata > 1 and replicas.everyone(self._pairs.strata == strata):
+            parts = replicas.slices(max(self._pairs.stratum_sizes), self.sync_interval)
+            return [((replicas.rank + k) % strata, part, parts,
+                     context if part == parts - 1 else ())
+                    for k in range(strata) for part in range(parts)]
+        if strata > 1 and self.stratify and replicas.is_leader:
+            logger.warning(
+                "GloVe: training without strata (some rank's pairs are out of core): the ranks' "
+                "changes are summed every %d pairs, and the cost lags one process's (on kdocs, 4 "
+                "ranks syncing once an epoch diverged); sync more often (sync_interval) or give "
+                "each rank the memory to hold its pairs", self.sync_interval)
+        slices = replicas.slices(local, self.sync_interval, self._pairs.sliceable)
+        return [(None, part, slices, context) for part in range(slices)]
+
     def stop(self) -> None:
         """Ends a running train() at the next block of pairs (from another thread)."""
         self._native_progress.request_stop()
@@ -374,7 +417,7 @@ class GloVe:
         names = ("vector_size", "x_max", "alpha", "learning_rate", "epochs", "window", "symmetric",
                  "distance_weighting", "min_count", "max_vocab_size", "workers", "seed", "grad_clip",
                  "output_vectors", "reshuffle", "epochs_trained", "bias_learning_rate",
-                 "sync_interval", "sync_dtype")
+                 "sync_interval", "sync_dtype", "stratify")
         config = {name: getattr(self, name) for name in names}
         config["memory"] = parse_memory(self.memory)
         config.update(format=MODEL_MAGIC, version=MODEL_VERSION,
@@ -411,8 +454,10 @@ class GloVe:
                                              "memory", "grad_clip", "output_vectors",
                                              "reshuffle")}
             # files written before distributed training have no sync interval
+            # and files from before strata trained without them
             kwargs.update(sync_interval=config.get("sync_interval", 20_000_000),
-                          sync_dtype=config.get("sync_dtype", "float32"), **options)
+                          sync_dtype=config.get("sync_dtype", "float32"),
+                          stratify=config.get("stratify", False), **options)
             model = cls(device=device, bias_learning_rate=config.get("bias_learning_rate", 1.0),
                         **kwargs)
             vocab = Vocabulary(words, counts)

@@ -96,6 +96,7 @@ class PairBlocks:
         return self._native
 
     sliceable = False  # an epoch is one pass over the blocks
+    strata = 1  # blocks are random samples of the matrix, not strata of it
 
     def train_epoch(self, weights: Any, gradsq: Any, params: Any, *, progress: Any, part: int = 0,
                     parts: int = 1) -> Dict[str, Any]:

@@ -184,11 +184,15 @@ class Backend:
 
     def glove_pairs(self, matrix: "Cooccurrence", *, x_max: float, alpha: float, memory_bytes: int,
                     vector_size: int, out_of_core: Optional[bool], seed: int, workers: int,
-                    temp_dir: Optional[StrPath]) -> Any:
+                    temp_dir: Optional[StrPath], strata: int = 1) -> Any:
         """The training pairs of `matrix` (a Cooccurrence): an object with
         ``train_epoch(weights, gradsq, params, *, progress, part=0, parts=1)
         -> dict`` (cost, pairs, skipped, stopped), where ``params`` is a
         ``_core.GloveParams`` whose ``epoch`` picks the pair order and
         part/parts a slice of that order (``sliceable`` says whether parts > 1
-        works), and ``close()``."""
+        works), and ``close()``. `strata` > 1 asks for the pairs grouped by
+        context word c into strata c % strata: the object's ``strata`` says
+        how many it has (1 where it cannot group them), and then
+        ``train_epoch(..., stratum=s)`` trains stratum s only (its
+        ``stratum_sizes`` pairs)."""
         raise NotImplementedError

@@ -165,7 +165,8 @@ class CpuBackend(Backend):
 
     def glove_pairs(self, matrix: "Cooccurrence", *, x_max: float, alpha: float, memory_bytes: int,
                     vector_size: int, out_of_core: Optional[bool], seed: int, workers: int,
-                    temp_dir: Optional[StrPath]) -> Union["_MemoryPairs", PairBlocks]:
+                    temp_dir: Optional[StrPath], strata: int = 1
+                    ) -> Union["_MemoryPairs", PairBlocks]:
         matrix = matrix.to_host()  # a matrix counted on a GPU trains here from a host copy
         layout = plan_training(memory_bytes, matrix.nnz, len(matrix.vocab), vector_size,
                                matrix.on_disk, out_of_core)
@@ -175,31 +176,92 @@ class CpuBackend(Backend):
             logger.info("GloVe: %d pairs out of core, in %d blocks of up to %d pairs", matrix.nnz,
                         layout.blocks, blocks.native.largest_block)
             return blocks
-        pairs = _native.core.make_glove_pairs(matrix.rows, matrix.cols, matrix.values,
-                                              len(matrix.vocab), x_max, alpha, workers)
-        return _MemoryPairs(pairs, seed)
+        if strata <= 1:
+            pairs = _native.core.make_glove_pairs(matrix.rows, matrix.cols, matrix.values,
+                                                  len(matrix.vocab), x_max, alpha, workers)
+            return _MemoryPairs(pairs, [len(pairs)], seed=seed)
+        return _MemoryPairs(*_stratified_pairs(matrix, strata, x_max, alpha, workers), seed=seed)
+
+
+# Matrix entries grouped into strata at a time: the copies stay small next
+# to the pairs (16 bytes an entry) and the matrix (12).
+_STRATIFY_CHUNK = 1 << 22
+
+
+def _stratum_sizes(cols: np.ndarray, strata: int) -> List[int]:
+    """Entries whose context word c has c % strata == s, for each s."""
+    sizes = np.zeros(strata, dtype=np.int64)
+    for lo in range(0, len(cols), _STRATIFY_CHUNK):
+        sizes += np.bincount(cols[lo:lo + _STRATIFY_CHUNK] % strata, minlength=strata)
+    return [int(size) for size in sizes]
+
+
+def _stratified_pairs(matrix: "Cooccurrence", strata: int, x_max: float, alpha: float,
+                      workers: int) -> Tuple[np.ndarray, List[int]]:
+    """The pair records of `matrix`, stratum after stratum (context word %
+    strata), each stratum's in the matrix's order; and the strata's sizes."""
+    sizes = _stratum_sizes(matrix.cols, strata)
+    pairs = np.empty((matrix.nnz, 4), dtype=np.uint32)
+    cursor = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    for lo in range(0, matrix.nnz, _STRATIFY_CHUNK):
+        rows = matrix.rows[lo:lo + _STRATIFY_CHUNK]
+        cols = matrix.cols[lo:lo + _STRATIFY_CHUNK]
+        values = matrix.values[lo:lo + _STRATIFY_CHUNK]
+        label = cols % strata
+        for stratum in range(strata):
+            mask = label == stratum
+            count = int(np.count_nonzero(mask))
+            if count:
+                start = int(cursor[stratum])
+                pairs[start:start + count] = _native.core.make_glove_pairs(
+                    rows[mask], cols[mask], values[mask], len(matrix.vocab), x_max, alpha, workers)
+                cursor[stratum] += count
+    return pairs, sizes
 
 
 class _MemoryPairs:
     """Pair records in memory and the visiting order of the current epoch: a
-    permutation of (seed, epoch) drawn when the epoch changes."""
+    permutation of (seed, epoch) drawn when the epoch changes.
 
-    def __init__(self, pairs: np.ndarray, seed: int) -> None:
+    The records may be grouped in strata by context word (the pairs of
+    context word c in stratum c % strata, stratum by stratum): each
+    stratum is then shuffled on its own, and an epoch may train one stratum
+    (``stratum=``). Across ranks that own the rows by row % W, rank r
+    training stratum (r + k) % W changes main rows and context rows no
+    other rank changes meanwhile (GloVe._run)."""
+
+    def __init__(self, pairs: np.ndarray, stratum_sizes: List[int], *, seed: int) -> None:
         # Any: close() releases both (None)
         self.pairs: Any = pairs
         self.order: Any = np.empty(len(pairs), dtype=np.uint32)
         self.order_epoch: Optional[int] = None
         self.seed = int(seed)
+        self.stratum_sizes = [int(size) for size in stratum_sizes]
+        self._starts = np.concatenate([[0], np.cumsum(self.stratum_sizes)]).astype(np.int64)
 
     sliceable = True
 
+    @property
+    def strata(self) -> int:
+        return len(self.stratum_sizes)
+
     def train_epoch(self, weights: Any, gradsq: Any, params: Any, *, progress: Any, part: int = 0,
-                    parts: int = 1) -> Dict[str, Any]:
+                    parts: int = 1, stratum: Optional[int] = None) -> Dict[str, Any]:
         if params.epoch != self.order_epoch:
-            _native.core.glove_shuffle(self.order, self.seed, params.epoch, params.workers)
+            for index in range(self.strata):
+                # each stratum's own permutation, shifted to its records
+                lo, hi = int(self._starts[index]), int(self._starts[index + 1])
+                segment = self.order[lo:hi]
+                _native.core.glove_shuffle(segment, self.seed + index, params.epoch, params.workers)
+                segment += np.uint32(lo)
             self.order_epoch = params.epoch
-        n = len(self.order)
-        order = self.order[n * part // parts:n * (part + 1) // parts]
+        order = self.order
+        if stratum is not None:
+            if not 0 <= stratum < self.strata:
+                raise ValueError(f"stratum must be in [0, {self.strata}), got {stratum}")
+            order = order[self._starts[stratum]:self._starts[stratum + 1]]
+        n = len(order)
+        order = order[n * part // parts:n * (part + 1) // parts]
         return _native.core.train_glove_epoch(self.pairs, order, weights, gradsq, params,
                                               progress=progress)
 

@@ -161,7 +161,7 @@ class CudaBackend(Backend):
 
     def glove_pairs(self, matrix: "Cooccurrence", *, x_max: float, alpha: float, memory_bytes: int,
                     vector_size: int, out_of_core: Optional[bool], seed: int, workers: int,
-                    temp_dir: Optional[StrPath]) -> "_DevicePairs":
+                    temp_dir: Optional[StrPath], strata: int = 1) -> "_DevicePairs":
         # A host matrix is uploaded for this call only (not cached like the
         # corpus: it can be large and is not needed once the pairs exist); an
         # on-disk matrix is uploaded whole.
@@ -179,6 +179,7 @@ class _DevicePairs:
         self.seed = int(seed)
 
     sliceable = False  # one launch loop over the keyed permutation per epoch
+    strata = 1  # nor one stratum of it
 
     def train_epoch(self, weights: Any, gradsq: Any, params: Any, *, progress: Any, part: int = 0,
                     parts: int = 1) -> Dict[str, Any]:

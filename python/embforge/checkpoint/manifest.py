@@ -46,7 +46,8 @@ SETTINGS = {
                  "hot_sync_interval", "hot_sync_rows", "hot_average_rows", "sync_dtype"),
     "GloVe": ("vector_size", "x_max", "alpha", "learning_rate", "epochs", "window", "symmetric",
               "distance_weighting", "min_count", "max_vocab_size", "seed", "grad_clip",
-              "bias_learning_rate", "output_vectors", "reshuffle", "sync_interval", "sync_dtype"),
+              "bias_learning_rate", "output_vectors", "reshuffle", "sync_interval", "sync_dtype",
+              "stratify"),
     "FastText": ("sg", "vector_size", "alpha", "min_alpha", "window", "min_count",
                  "max_vocab_size", "sample", "seed", "negative", "ns_exponent", "epochs",
                  "shrink_windows", "max_sentence_length", "min_n", "max_n", "bucket"),
@@ -59,7 +60,7 @@ SETTINGS = {
 SYNC_SETTINGS = {
     "Word2Vec": ("sync_interval", "combine", "hot_sync_interval", "hot_sync_rows",
                  "hot_average_rows", "sync_dtype"),
-    "GloVe": ("sync_interval", "sync_dtype"),
+    "GloVe": ("sync_interval", "sync_dtype", "stratify"),
     "FastText": (),
 }
 
@@ -68,7 +69,7 @@ SYNC_SETTINGS = {
 # as having that value.
 ADDED_SETTINGS: Dict[str, Dict[str, Any]] = {
     "Word2Vec": {"hot_average_rows": 0, "sync_dtype": "float32"},
-    "GloVe": {"sync_dtype": "float32"}}
+    "GloVe": {"sync_dtype": "float32", "stratify": False}}
 
 FOLDER_PATTERN = re.compile(r"epoch-[0-9]{4,}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")

@@ -80,6 +80,11 @@ def add_train_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]")
                    help="under torchrun, Word2Vec and GloVe: the type each rank's changes "
                         "travel as (float16: half the bytes of every sync, the same quality on "
                         "the bench corpus; for links between nodes)")
+    p.add_argument("--no-stratify", action="store_true",
+                   help="under torchrun, GloVe: let every rank train all its pairs between "
+                        "syncs (each --sync-interval pairs) instead of one stratum of the "
+                        "context words at a time, synced after each: fewer bytes on many "
+                        "nodes, at a cost curve that lags one process's")
     p.add_argument("--combine", choices=["sum", "average"], default="sum",
                    help="under torchrun, Word2Vec: add every rank's change (sum, default) or "
                         "average the ranks' models")
@@ -142,6 +147,8 @@ def run_train(args: argparse.Namespace) -> int:
 
 def train_word2vec(args: argparse.Namespace) -> int:
     """`embforge train --model sgns|cbow`: train, write vectors (and the model)."""
+    if args.no_stratify:
+        raise ValueError(f"--no-stratify is for --model glove, not {args.model}")
     job = join_job(args.device)
     fresh = Word2Vec(sg=int(args.model == "sgns"), vector_size=args.size, window=args.window or 5,
                      epochs=args.epochs or 5, min_count=args.min_count, workers=args.threads,
@@ -172,8 +179,9 @@ def train_fasttext(args: argparse.Namespace) -> int:
     """`embforge train --model fasttext-sg|fasttext-cbow`: train (or resume a
     checkpointed run), write the model (.bin: fastText's format, n-grams kept)
     or its vectors."""
-    if args.sync_interval is not None or args.sync_dtype != "float32":
-        option = "--sync-interval" if args.sync_interval is not None else "--sync-dtype"
+    if args.sync_interval is not None or args.sync_dtype != "float32" or args.no_stratify:
+        option = ("--sync-interval" if args.sync_interval is not None else
+                  "--sync-dtype" if args.sync_dtype != "float32" else "--no-stratify")
         raise ValueError(f"{option} is not available for {args.model}: FastText "
                          "trains in one process")
     job = join_job(args.device)
@@ -233,7 +241,8 @@ def train_glove(args: argparse.Namespace) -> int:
                   symmetric=not args.asymmetric, distance_weighting=not args.no_distance_weighting,
                   output_vectors=args.vectors, device=args.device,
                   progress=False if args.quiet else None, process_group=job.group,
-                  sync_interval=args.sync_interval or 20_000_000, sync_dtype=args.sync_dtype)
+                  sync_interval=args.sync_interval or 20_000_000, sync_dtype=args.sync_dtype,
+                  stratify=not args.no_stratify)
     data_files = args.corpus + ([args.cooccurrence] if args.cooccurrence else [])
     plan = plan_checkpoint(args, fresh, data_files, job)
     resumed, model = plan.resumed, plan.model

@@ -120,6 +120,9 @@ class Alone:
     def total(self, value: float) -> float:
         return float(value)
 
+    def everyone(self, flag: bool) -> bool:
+        return bool(flag)
+
     def check_same(self, what: str, value: Any) -> None:
         pass
 
@@ -384,6 +387,11 @@ class Replicas:
     def total(self, value: float) -> float:
         """`value` summed over the ranks (losses, counts)."""
         return float(collectives.all_reduce(np.array([value], dtype=np.float64), self.group)[0])
+
+    def everyone(self, flag: bool) -> bool:
+        """Whether `flag` holds on every rank."""
+        return bool(collectives.all_reduce(np.array([1 if flag else 0], dtype=np.int64),
+                                           self.group, "min")[0])
 
     def check_same(self, what: str, value: Any) -> None:
         from .consistency import check_same

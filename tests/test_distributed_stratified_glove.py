@@ -1,0 +1,135 @@
+"""GloVe across 2 real gloo processes, stratified: the updates of one process.
+
+Each rank owns the rows r with r % 2 == rank and trains their pairs; with
+`stratify` (the default) it trains them in 2 strata a epoch, the pairs of
+context words c with c % 2 == (rank + k) % 2 in the k-th, so that no two
+ranks change the same row between syncs. The oracle is one process holding
+one model and training the same ranks' pairs, stratum by stratum, one rank
+after the other: the distributed run must end where it ends, up to the
+rounding of the sums (w0 + (w1 - w0) need not be w1 in float32).
+"""
+import types
+
+import numpy as np
+import pytest
+
+from conftest import make_leaky_toy_corpus, topic_margin
+from distributed_harness import run_ranks, values
+
+torch = pytest.importorskip("torch", reason="distributed training runs on torch.distributed")
+
+GLOVE = dict(vector_size=12, window=5, min_count=1, epochs=6, workers=1, seed=2, progress=False)
+
+
+@pytest.fixture(scope="module")
+def leaky_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("strata") / "corpus.txt"
+    path.write_text("\n".join(" ".join(s) for s in make_leaky_toy_corpus(3000)) + "\n")
+    return str(path)
+
+
+def _glove(rank, world, path, options):
+    import embforge
+    model = embforge.GloVe(distributed=True, **dict(GLOVE, **options)).fit(path)
+    return {"cost": model.cost_history, "weights": model.weights.copy(),
+            "gradsq": model.gradsq.copy(), "margin": topic_margin(model.wv),
+            "syncs": model._replicas.syncs, "bytes": model._replicas.bytes_sent}
+
+
+def serial_oracle(path, world, epochs):
+    """One model, every rank's pairs trained in turn: for each stratum step
+    k, rank 0's stratum (0 + k) % W, then rank 1's (1 + k) % W, ..."""
+    import embforge
+    from embforge import _native
+    from embforge.backends import get_backend
+    model = embforge.GloVe(**GLOVE)
+    whole = embforge.cooccurrence(path, window=GLOVE["window"], min_count=GLOVE["min_count"],
+                                  workers=1, progress=False)
+    backend = get_backend("cpu")
+    weights, gradsq, _ = backend.init_glove(len(whole.vocab), model.vector_size, model.seed)
+    pairs = [backend.glove_pairs(whole.own_rows(types.SimpleNamespace(rank=r, world_size=world)),
+                                 x_max=model.x_max, alpha=model.alpha, memory_bytes=1 << 30,
+                                 vector_size=model.vector_size, out_of_core=False,
+                                 seed=model.seed, workers=1, temp_dir=None, strata=world)
+             for r in range(world)]
+    costs = []
+    for epoch in range(epochs):
+        params = _native.core.GloveParams(
+            vector_size=model.vector_size, learning_rate=model.learning_rate,
+            grad_clip=model.grad_clip, bias_learning_rate=model.bias_learning_rate,
+            seed=model.seed, epoch=epoch, workers=1)
+        cost = 0.0
+        for k in range(world):
+            for rank in range(world):
+                cost += pairs[rank].train_epoch(weights, gradsq, params, progress=None,
+                                                stratum=(rank + k) % world)["cost"]
+        costs.append(cost / whole.nnz)
+    return weights, gradsq, costs
+
+
+# 3 ranks: the strata rotate (rank r trains (r + k) % 3 in step k), which 2 cannot show
+@pytest.mark.parametrize("world", [2, 3])
+def test_stratified_ranks_make_the_updates_of_one_process(tmp_path, leaky_file, world):
+    ranks = values(run_ranks(_glove, tmp_path, world, args=(leaky_file, {})))
+    for other in ranks[1:]:
+        np.testing.assert_array_equal(ranks[0]["weights"], other["weights"])
+        np.testing.assert_array_equal(ranks[0]["gradsq"], other["gradsq"])
+    weights, gradsq, costs = serial_oracle(leaky_file, world, GLOVE["epochs"])
+    # W strata an epoch, each ending with a sync; no other syncs at the default interval
+    assert ranks[0]["syncs"] == world * GLOVE["epochs"]
+    # Tolerance: each sync rounds w0 + (w1 - w0) (an ulp), and the epochs
+    # carry it on: measured 2.4e-7 at most on the weights, 1.2e-7 relative
+    # on the AdaGrad sums, 3e-9 on the costs (2 ranks). Without strata (below) the
+    # same run ends 1.09 away: the bounds have room both ways.
+    np.testing.assert_allclose(ranks[0]["weights"], weights, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(ranks[0]["gradsq"], gradsq, rtol=1e-5)
+    np.testing.assert_allclose(ranks[0]["cost"], costs, rtol=1e-6)
+
+
+def test_without_strata_the_ranks_change_shared_rows_and_drift_from_it(tmp_path, leaky_file):
+    ranks = values(run_ranks(_glove, tmp_path, 2, args=(leaky_file, {"stratify": False})))
+    weights, _, _ = serial_oracle(leaky_file, 2, GLOVE["epochs"])
+    assert np.abs(ranks[0]["weights"] - weights).max() > 1e-2
+
+
+def test_float16_changes_keep_the_stratified_run_near_one_process(tmp_path, leaky_file):
+    ranks = values(run_ranks(_glove, tmp_path, 2, args=(leaky_file, {"sync_dtype": "float16"})))
+    np.testing.assert_array_equal(ranks[0]["weights"], ranks[1]["weights"])
+    weights, _, costs = serial_oracle(leaky_file, 2, GLOVE["epochs"])
+    # Measured: weights 1.1e-4 from the oracle at most, costs 1.1e-5
+    # relative (float32: 2.4e-7 and 3e-9, above)
+    difference = np.abs(ranks[0]["weights"] - weights).max()
+    assert 1e-6 < difference < 1e-3  # rounded, and no more than that
+    np.testing.assert_allclose(ranks[0]["cost"], costs, rtol=1e-4)
+
+
+def test_a_stratum_longer_than_the_interval_goes_in_parts_that_pass_only_the_stop_flag(
+        tmp_path, leaky_file):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    whole = values(run_ranks(_glove, tmp_path / "a", 2, args=(leaky_file, {})))
+    parts = values(run_ranks(_glove, tmp_path / "b", 2, args=(leaky_file, {"sync_interval": 300})))
+    # the same updates in the same order: the parts' syncs combine nothing
+    np.testing.assert_array_equal(parts[0]["weights"], whole[0]["weights"])
+    assert parts[0]["syncs"] >= 3 * whole[0]["syncs"]
+    # a stop-flag sync is one byte (plus the 2 strata's and the last syncs' rows)
+    assert parts[0]["bytes"] - whole[0]["bytes"] <= parts[0]["syncs"]
+
+
+def _glove_out_of_core(rank, world, path):
+    import logging
+    import embforge
+    seen = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())
+    logging.getLogger("embforge.glove").addHandler(handler)
+    model = embforge.GloVe(distributed=True, out_of_core=True, memory="64MB", **GLOVE).fit(path)
+    return {"weights": model.weights.copy(), "syncs": model._replicas.syncs, "warnings": seen}
+
+
+def test_pairs_out_of_core_train_without_strata_and_say_so(tmp_path, leaky_file):
+    ranks = values(run_ranks(_glove_out_of_core, tmp_path, 2, args=(leaky_file,)))
+    np.testing.assert_array_equal(ranks[0]["weights"], ranks[1]["weights"])
+    assert ranks[0]["syncs"] == GLOVE["epochs"]  # one summed sync an epoch
+    assert any("without strata" in message for message in ranks[0]["warnings"])
+    assert not ranks[1]["warnings"]  # rank 0 speaks for the job
