@@ -1,12 +1,13 @@
-"""GloVe across 2 real gloo processes, stratified: the updates of one process.
+"""GloVe across real gloo processes, stratified: the updates of one process.
 
-Each rank owns the rows r with r % 2 == rank and trains their pairs; with
-`stratify` (the default) it trains them in 2 strata a epoch, the pairs of
-context words c with c % 2 == (rank + k) % 2 in the k-th, so that no two
-ranks change the same row between syncs. The oracle is one process holding
+Each of W ranks owns the rows r with r % W == rank and trains their pairs;
+with `stratify` (the default) it trains them in W strata an epoch, the pairs
+of context words c with c % W == (rank + k) % W in the k-th, so that no two
+ranks change the same row between syncs, and passes the stratum's context
+rows on to the rank that trains them next. The oracle is one process holding
 one model and training the same ranks' pairs, stratum by stratum, one rank
 after the other: the distributed run must end where it ends, up to the
-rounding of the sums (w0 + (w1 - w0) need not be w1 in float32).
+rounding of the epoch's last sum (w0 + (w1 - w0) need not be w1 in float32).
 """
 import types
 
@@ -28,17 +29,26 @@ def leaky_file(tmp_path_factory):
     return str(path)
 
 
-def _glove(rank, world, path, options):
+def _glove(rank, world, path, options, stop_at_sync=None):
     import embforge
-    model = embforge.GloVe(distributed=True, **dict(GLOVE, **options)).fit(path)
+    model = embforge.GloVe(distributed=True, **dict(GLOVE, **options))
+    if stop_at_sync is not None:  # rank 0 asks to stop at its stop_at_sync-th sync
+        sync, calls = model._replicas.sync, []
+
+        def stopping(arrays, stop, **kwargs):
+            calls.append(1)
+            return sync(arrays, stop or (rank == 0 and len(calls) == stop_at_sync), **kwargs)
+        model._replicas.sync = stopping
+    model.fit(path)
     return {"cost": model.cost_history, "weights": model.weights.copy(),
             "gradsq": model.gradsq.copy(), "margin": topic_margin(model.wv),
             "syncs": model._replicas.syncs, "bytes": model._replicas.bytes_sent}
 
 
-def serial_oracle(path, world, epochs):
+def serial_oracle(path, world, epochs, steps=None):
     """One model, every rank's pairs trained in turn: for each stratum step
-    k, rank 0's stratum (0 + k) % W, then rank 1's (1 + k) % W, ..."""
+    k, rank 0's stratum (0 + k) % W, then rank 1's (1 + k) % W, ...; the
+    last epoch only `steps` steps when given."""
     import embforge
     from embforge import _native
     from embforge.backends import get_backend
@@ -59,7 +69,7 @@ def serial_oracle(path, world, epochs):
             grad_clip=model.grad_clip, bias_learning_rate=model.bias_learning_rate,
             seed=model.seed, epoch=epoch, workers=1)
         cost = 0.0
-        for k in range(world):
+        for k in range(world if steps is None or epoch < epochs - 1 else steps):
             for rank in range(world):
                 cost += pairs[rank].train_epoch(weights, gradsq, params, progress=None,
                                                 stratum=(rank + k) % world)["cost"]
@@ -84,6 +94,19 @@ def test_stratified_ranks_make_the_updates_of_one_process(tmp_path, leaky_file, 
     np.testing.assert_allclose(ranks[0]["weights"], weights, rtol=0, atol=1e-5)
     np.testing.assert_allclose(ranks[0]["gradsq"], gradsq, rtol=1e-5)
     np.testing.assert_allclose(ranks[0]["cost"], costs, rtol=1e-6)
+
+
+def test_a_stop_within_an_epoch_keeps_every_rank_s_strata(tmp_path, leaky_file):
+    # 3 ranks, one sync a step: rank 0 asks to stop at the 5th sync, after
+    # step 1 of epoch 2, when each rank holds a stratum the others lack
+    ranks = values(run_ranks(_glove, tmp_path, 3, args=(leaky_file, {}, 5)))
+    for other in ranks[1:]:
+        np.testing.assert_array_equal(ranks[0]["weights"], other["weights"])
+    assert len(ranks[0]["cost"]) == 1  # one complete epoch
+    weights, _, _ = serial_oracle(leaky_file, 3, 2, steps=2)
+    np.testing.assert_allclose(ranks[0]["weights"], weights, rtol=0, atol=1e-5)
+    done, _, _ = serial_oracle(leaky_file, 3, 2)
+    assert np.abs(ranks[0]["weights"] - done).max() > 1e-3  # not the whole epoch either
 
 
 def test_without_strata_the_ranks_change_shared_rows_and_drift_from_it(tmp_path, leaky_file):
@@ -112,8 +135,19 @@ def test_a_stratum_longer_than_the_interval_goes_in_parts_that_pass_only_the_sto
     # the same updates in the same order: the parts' syncs combine nothing
     np.testing.assert_array_equal(parts[0]["weights"], whole[0]["weights"])
     assert parts[0]["syncs"] >= 3 * whole[0]["syncs"]
-    # a stop-flag sync is one byte (plus the 2 strata's and the last syncs' rows)
+    # a stop-flag sync is one byte (the rows pass along and sum as before)
     assert parts[0]["bytes"] - whole[0]["bytes"] <= parts[0]["syncs"]
+
+
+def test_a_stratum_s_rows_pass_to_one_rank_not_to_all(tmp_path, leaky_file):
+    passed = values(run_ranks(_glove, tmp_path, 3, args=(leaky_file, {})))[0]
+    (tmp_path / "s").mkdir()
+    summed = values(run_ranks(_glove, tmp_path / "s", 3, args=(leaky_file, {"stratify": False})))[0]
+    # per epoch: the 2 passes of a third of the context rows (weights and
+    # sums), stop flags, then the one sync of everything a summed run makes
+    vocab, width = len(passed["weights"]) // 2, passed["weights"].shape[1]
+    passes = 2 * 2 * (vocab // 3 + 1) * width * 4
+    assert summed["bytes"] < passed["bytes"] <= summed["bytes"] + GLOVE["epochs"] * (passes + 8)
 
 
 def _glove_out_of_core(rank, world, path):

@@ -301,6 +301,7 @@ class GloVe:
         # an epoch combine these only; see _epoch_steps), and their sums
         n = len(cast("Vocabulary", self.vocab))
         halves = (self.weights[:n], self.weights[n:], self.gradsq[:n], self.gradsq[n:])
+        context = (1, 3)
         replicas.start(halves)
         call_callbacks(callbacks, "on_train_begin", self)
         # Ctrl-C asks the native call in progress to stop and the loop to
@@ -318,7 +319,7 @@ class GloVe:
                         seed=int(self.seed), epoch=int(order_epoch), workers=int(self.workers))
                     cost, skipped, stopped = 0.0, 0, False
                     epoch_started, epoch_pairs = time.perf_counter(), done
-                    for step, (stratum, part, parts, combines) in enumerate(steps):
+                    for step, (stratum, part, parts, combines, passes) in enumerate(steps):
 
                         def piece(stratum: Optional[int] = stratum, part: int = part,
                                   parts: int = parts) -> Dict[str, Any]:
@@ -337,6 +338,10 @@ class GloVe:
                                                 only=None if step == len(steps) - 1 else combines)
                         if stopped:
                             break
+                        if passes and stratum is not None:  # on to the rank that trains it next
+                            strata = replicas.world_size
+                            replicas.rotate(context, slice(stratum, None, strata),
+                                            slice((stratum + 1) % strata, None, strata))
                     if skipped:
                         logger.warning("epoch %d: %d pairs skipped (NaN or infinite diff)",
                                        self.epochs_trained + 1, skipped)
@@ -365,10 +370,11 @@ class GloVe:
         call_callbacks(callbacks, "on_train_end", self)
 
     def _epoch_steps(self, replicas: Any, local: int
-                     ) -> List[Tuple[Optional[int], int, int, Tuple[int, ...]]]:
+                     ) -> List[Tuple[Optional[int], int, int, Tuple[int, ...], bool]]:
         """An epoch's steps: (stratum or None, part, parts, which of the
-        halves of _run the sync after it combines); the epoch's last step
-        combines everything whatever it says.
+        halves of _run the sync after it combines, whether the stratum's
+        context rows then pass to the rank that trains them next); the
+        epoch's last step combines everything whatever it says.
 
         Each rank trains the pairs of its own rows (row % W == rank), so a
         main row is changed by its owner alone and read by no other rank;
@@ -376,12 +382,14 @@ class GloVe:
         and 3), which every rank changes. Stratified (`stratify`, pairs in
         memory on every rank): W strata an epoch, rank r training the pairs
         of context words c with c % W == (r + k) % W in the k-th, so that
-        no two ranks change the same row between syncs, and the context
-        rows are combined after each stratum: every update is one a single
-        process would make, in another order of the pairs (the sum of the
-        ranks' changes is each row's owner's change). A stratum longer than
-        `sync_interval` pairs is trained in parts whose syncs combine nothing
-        (they pass a stop on). Otherwise the epoch goes in parts of about
+        no two ranks change the same row between syncs; after each stratum
+        its context rows go to the rank that trains them next (rank r - 1:
+        Replicas.rotate, V / W rows, not an all-reduce of all V), and the
+        epoch's last sync adds up the changes, each row's from the one rank
+        that holds it. Every update is one a single process would make, in
+        another order of the pairs. A stratum longer than `sync_interval`
+        pairs is trained in parts whose syncs combine nothing (they pass a
+        stop on; a stop combines everything). Otherwise the epoch goes in parts of about
         `sync_interval` pairs, every rank changing context rows between
         syncs: their AdaGrad sums lag the other ranks' squared gradients,
         and the cost curve lags one process's (bench/RESULTS.md)."""
@@ -389,8 +397,8 @@ class GloVe:
         strata = replicas.world_size
         if strata > 1 and replicas.everyone(self._pairs.strata == strata):
             parts = replicas.slices(max(self._pairs.stratum_sizes), self.sync_interval)
-            return [((replicas.rank + k) % strata, part, parts,
-                     context if part == parts - 1 else ())
+            return [((replicas.rank + k) % strata, part, parts, (),
+                     part == parts - 1 and k < strata - 1)
                     for k in range(strata) for part in range(parts)]
         if strata > 1 and self.stratify and replicas.is_leader:
             logger.warning(
@@ -399,7 +407,7 @@ class GloVe:
                 "ranks syncing once an epoch diverged); sync more often (sync_interval) or give "
                 "each rank the memory to hold its pairs", self.sync_interval)
         slices = replicas.slices(local, self.sync_interval, self._pairs.sliceable)
-        return [(None, part, slices, context) for part in range(slices)]
+        return [(None, part, slices, context, False) for part in range(slices)]
 
     def stop(self) -> None:
         """Ends a running train() at the next block of pairs (from another thread)."""

@@ -4,7 +4,9 @@ The sizes go first (an all-to-all of one int64 per pair of ranks), then the
 payloads in one all-to-all (``ProcessGroup.alltoall_base``, what
 ``all_to_all_single`` calls; gloo and nccl both implement it), so
 the traffic is the data itself: a part travels only to its destination,
-never to everyone.
+never to everyone. ``pass_along`` is the case where every rank sends one
+buffer of a size both ends know to one rank and receives one from another
+(a ring): one all-to-all, no sizes.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import numpy as np
 from .collectives import op_options, process_group_of, run_op
 from .group import Group
 
-__all__ = ["exchange"]
+__all__ = ["exchange", "pass_along"]
 
 
 def _as_bytes_array(part: Any) -> np.ndarray:
@@ -50,3 +52,26 @@ def exchange(parts: Sequence[Union[bytes, np.ndarray]], group: Group) -> List[np
                receive, send, recv_sizes, send_sizes, op_options("AllToAllOptions", group)))
     received = receive.cpu().numpy()
     return np.split(received, np.cumsum(recv_sizes)[:-1])
+
+
+def pass_along(send: np.ndarray, dst: int, receive: np.ndarray, src: int, group: Group) -> None:
+    """Sends `send` to rank `dst` and fills `receive` (C-contiguous, of the
+    size `src` sends) from rank `src`, in one all-to-all in which every
+    other pair of ranks sends nothing."""
+    import torch
+
+    for name, rank in (("dst", dst), ("src", src)):
+        if not 0 <= rank < group.world_size:
+            raise ValueError(f"{name} must be a rank in [0, {group.world_size}), got {rank}")
+    out = np.ascontiguousarray(send).view(np.uint8).reshape(-1)
+    if not receive.flags.c_contiguous:
+        raise ValueError("receive must be C-contiguous (it is filled in place)")
+    into = receive.view(np.uint8).reshape(-1)
+    send_sizes = [out.size if rank == dst else 0 for rank in range(group.world_size)]
+    recv_sizes = [into.size if rank == src else 0 for rank in range(group.world_size)]
+    outgoing = torch.from_numpy(out).to(group.device)
+    incoming = torch.empty(into.size, dtype=torch.uint8, device=group.device)
+    run_op(group, f"passing {out.size} bytes to rank {dst} and {into.size} from rank {src}",
+           lambda: process_group_of(group).alltoall_base(
+               incoming, outgoing, recv_sizes, send_sizes, op_options("AllToAllOptions", group)))
+    into[...] = incoming.cpu().numpy()

@@ -123,6 +123,9 @@ class Alone:
     def everyone(self, flag: bool) -> bool:
         return bool(flag)
 
+    def rotate(self, indices: Sequence[int], sent: slice, received: slice) -> None:
+        raise RuntimeError("one process has no other rank to pass rows to")
+
     def check_same(self, what: str, value: Any) -> None:
         pass
 
@@ -146,6 +149,7 @@ class Replicas:
         # values are sent as such (not as changes) only by a float32 "average"
         self._deltas = combine != "average" or self.half
         self.is_leader = group.rank == 0
+        self._arrays: List[Any] = []  # what start() was given
         self._before: List[Any] = []  # the model at the last sync
         # what the last sync sent: rows of each array (its row count when dense)
         self.rows_sent: List[int] = []
@@ -181,6 +185,7 @@ class Replicas:
             self.average_first = self._averaged(average_first)
         for array in arrays:
             collectives.broadcast(array, self.group, src=0)
+        self._arrays = list(arrays)
         self._before = [array.copy() if isinstance(array, np.ndarray) else array.clone()
                         for array in arrays]
         self.bytes_sent = self.syncs = self.all_reduces = 0
@@ -387,6 +392,31 @@ class Replicas:
     def total(self, value: float) -> float:
         """`value` summed over the ranks (losses, counts)."""
         return float(collectives.all_reduce(np.array([value], dtype=np.float64), self.group)[0])
+
+    def rotate(self, indices: Sequence[int], sent: slice, received: slice) -> None:
+        """Passes rows along the ring of ranks: the rows `sent` of the arrays
+        start() was given at `indices` (2-d numpy arrays of one dtype) go to
+        the previous rank (rank - 1), which overwrites its rows `sent` with
+        them, as this rank overwrites its rows `received` with those the next
+        rank sends. Then this rank's own rows `sent` go back to their value
+        at the last sync: this rank trained them, the previous rank carries
+        its changes on, and a later sync must not add them twice (each row
+        changes on the one rank that holds it, so the sum of the changes is
+        its holder's). For rows that one rank at a time trains (GloVe's
+        strata): V / W rows a step instead of an all-reduce of all of them."""
+        from .exchange import pass_along
+        arrays = [self._arrays[index] for index in indices]
+        out = np.concatenate([array[sent] for array in arrays])
+        parts = [array[received] for array in arrays]
+        into = np.empty((sum(len(p) for p in parts),) + parts[0].shape[1:], dtype=out.dtype)
+        world = self.world_size
+        pass_along(out, (self.rank - 1) % world, into, (self.rank + 1) % world, self.group)
+        self.bytes_sent += out.nbytes
+        offset = 0
+        for index, part in zip(indices, parts):
+            self._arrays[index][received] = into[offset:offset + len(part)]
+            offset += len(part)
+            self._arrays[index][sent] = self._before[index][sent]
 
     def everyone(self, flag: bool) -> bool:
         """Whether `flag` holds on every rank."""
