@@ -1,6 +1,7 @@
 """GloVe: per-pair update and epoch against numpy oracles, shuffling, quality, API, bad input."""
 import importlib
 import os
+import types
 
 import numpy as np
 import pytest
@@ -321,6 +322,37 @@ def test_stratify_is_kept_and_older_files_trained_without_strata(tmp_path, toy_m
     assert not GloVe.load(tmp_path / "off.model").stratify
     save_without_setting(model, tmp_path / "old.model", "stratify", monkeypatch)
     assert not GloVe.load(tmp_path / "old.model").stratify
+
+
+class _TwoRanks:
+    """What GloVe._epoch_steps asks of the replicas, as rank 0 of 2 sees it."""
+    world_size, rank, is_leader = 2, 0, True
+
+    def everyone(self, flag):
+        return flag
+
+    def slices(self, items, interval, can_slice=True):
+        return -(-items // interval) if can_slice else 1
+
+
+def test_the_epoch_goes_in_strata_only_when_the_pairs_are_in_strata(caplog):
+    model = GloVe(vector_size=4, workers=1, progress=False, sync_interval=60)
+    model._pairs = types.SimpleNamespace(strata=2, stratum_sizes=[100, 90], sliceable=True)
+    # rank 0 trains stratum 0 then 1, each in 2 parts of <= 60 pairs: the
+    # first stratum's rows pass on after its last part, the last stratum's
+    # go with the epoch's last sync
+    assert model._epoch_steps(_TwoRanks(), 190) == [
+        (0, 0, 2, (), False), (0, 1, 2, (), True), (1, 0, 2, (), False), (1, 1, 2, (), False)]
+    model._pairs.strata = 1  # pairs on a GPU: summed syncs of the context rows, and a warning
+    with caplog.at_level("WARNING", logger="embforge.glove"):
+        assert model._epoch_steps(_TwoRanks(), 190) == [
+            (None, part, 4, (1, 3), False) for part in range(4)]
+    assert "without strata" in caplog.text
+    caplog.clear()
+    model.stratify = False  # asked for: no warning
+    with caplog.at_level("WARNING", logger="embforge.glove"):
+        model._epoch_steps(_TwoRanks(), 190)
+    assert not caplog.text
 
 
 def test_tampered_model_is_rejected(tmp_path, toy_matrix):

@@ -379,33 +379,36 @@ class GloVe:
         Each rank trains the pairs of its own rows (row % W == rank), so a
         main row is changed by its owner alone and read by no other rank;
         the syncs within an epoch combine only the context rows (halves 1
-        and 3), which every rank changes. Stratified (`stratify`, pairs in
-        memory on every rank): W strata an epoch, rank r training the pairs
-        of context words c with c % W == (r + k) % W in the k-th, so that
-        no two ranks change the same row between syncs; after each stratum
-        its context rows go to the rank that trains them next (rank r - 1:
-        Replicas.rotate, V / W rows, not an all-reduce of all V), and the
-        epoch's last sync adds up the changes, each row's from the one rank
-        that holds it. Every update is one a single process would make, in
-        another order of the pairs. A stratum longer than `sync_interval`
-        pairs is trained in parts whose syncs combine nothing (they pass a
-        stop on; a stop combines everything). Otherwise the epoch goes in parts of about
+        and 3), which every rank changes. Stratified (`stratify`, the pairs
+        on the CPU, in memory or out of core): W strata an epoch, rank r
+        training the pairs of context words c with c % W == (r + k) % W in
+        the k-th, so that no two ranks change the same row between syncs;
+        after each stratum its context rows go to the rank that trains them
+        next (rank r - 1: Replicas.rotate, V / W rows, not an all-reduce of
+        all V), and the epoch's last sync adds up the changes, each row's
+        from the one rank that holds it. Every update is one a single
+        process would make, in another order of the pairs. A stratum in
+        memory longer than `sync_interval` pairs is trained in parts whose
+        syncs combine nothing (they pass a stop on; a stop combines
+        everything). Otherwise (or when some rank's pairs cannot be trained
+        by stratum: on a GPU) the epoch goes in parts of about
         `sync_interval` pairs, every rank changing context rows between
         syncs: their AdaGrad sums lag the other ranks' squared gradients,
         and the cost curve lags one process's (bench/RESULTS.md)."""
         context = (1, 3)
         strata = replicas.world_size
         if strata > 1 and replicas.everyone(self._pairs.strata == strata):
-            parts = replicas.slices(max(self._pairs.stratum_sizes), self.sync_interval)
+            parts = replicas.slices(max(self._pairs.stratum_sizes), self.sync_interval,
+                                    self._pairs.sliceable)
             return [((replicas.rank + k) % strata, part, parts, (),
                      part == parts - 1 and k < strata - 1)
                     for k in range(strata) for part in range(parts)]
         if strata > 1 and self.stratify and replicas.is_leader:
             logger.warning(
-                "GloVe: training without strata (some rank's pairs are out of core): the ranks' "
-                "changes are summed every %d pairs, and the cost lags one process's (on kdocs, 4 "
-                "ranks syncing once an epoch diverged); sync more often (sync_interval) or give "
-                "each rank the memory to hold its pairs", self.sync_interval)
+                "GloVe: training without strata (some rank's pairs cannot be trained by stratum: "
+                "they are on a GPU): the ranks' changes are summed every %d pairs, and the cost "
+                "lags one process's (on kdocs, 4 ranks syncing once an epoch diverged); sync more "
+                "often (sync_interval) or train on the CPU", self.sync_interval)
         slices = replicas.slices(local, self.sync_interval, self._pairs.sliceable)
         return [(None, part, slices, context, False) for part in range(slices)]
 

@@ -16,12 +16,19 @@ planned for: block sizes vary a little and the shuffle needs some room),
 while writing, pieces of the matrix at 28 bytes an entry (12 read, 16
 sorted into blocks). The budget must hold the model and a block of
 MIN_BLOCK_PAIRS pairs: ``plan`` says how much that is when it does not.
+
+``StratifiedBlocks`` keeps one such file per stratum of the context words
+(the pairs of context word c in stratum c % strata), for distributed GloVe's
+strata (GloVe._epoch_steps); each is written from the matrix's pieces, one
+piece in memory at a time, as a single file is.
 """
 from __future__ import annotations
 
 import math
 import tempfile
-from typing import TYPE_CHECKING, Any, Dict, IO, NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, Dict, IO, Iterator, List, NamedTuple, Optional, Tuple
+
+import numpy as np
 
 from ._typing import StrPath
 from ._layout import SPARE_ROWS
@@ -30,7 +37,7 @@ from ._native import core
 if TYPE_CHECKING:
     from .cooccurrence import Cooccurrence
 
-__all__ = ["MIN_BLOCK_PAIRS", "Plan", "plan", "model_bytes", "PairBlocks"]
+__all__ = ["MIN_BLOCK_PAIRS", "Plan", "plan", "model_bytes", "PairBlocks", "StratifiedBlocks"]
 
 IN_MEMORY_BYTES_PER_PAIR = 20   # glove::Pair record + uint32 order
 BLOCK_BYTES_PER_PAIR = 24       # the same, plus slack for block sizes and the shuffle
@@ -116,3 +123,79 @@ class PairBlocks:
     @property
     def closed(self) -> bool:
         return self._file is None
+
+
+class _Stratum:
+    """What PairBlocks reads of `matrix` for one stratum: the entries whose
+    context word c has c % strata == stratum, piece by piece."""
+
+    def __init__(self, matrix: "Cooccurrence", stratum: int, strata: int, nnz: int) -> None:
+        self.matrix, self.stratum, self.strata, self.nnz = matrix, stratum, strata, nnz
+        self.vocab = matrix.vocab
+
+    def iter_chunks(self, entries: int) -> Iterator[Tuple[np.ndarray, ...]]:
+        for rows, cols, values in self.matrix.iter_chunks(entries):
+            mine = cols % self.strata == self.stratum
+            yield rows[mine], cols[mine], values[mine]
+
+
+class StratifiedBlocks:
+    """The training pairs of one Cooccurrence in `strata` pair files, one per
+    stratum of the context words, each trained as PairBlocks trains its
+    file; ``train_epoch(..., stratum=s)`` trains stratum s only."""
+
+    sliceable = False  # a stratum is one pass over its blocks
+
+    def __init__(self, matrix: "Cooccurrence", strata: int, blocks: int, chunk_entries: int,
+                 x_max: float, alpha: float, seed: int, workers: int,
+                 temp_dir: Optional[StrPath] = None) -> None:
+        sizes = np.zeros(strata, dtype=np.int64)
+        for _, cols, _ in matrix.iter_chunks(chunk_entries):
+            sizes += np.bincount(cols % strata, minlength=strata)
+        self.stratum_sizes = [int(size) for size in sizes]
+        self._files: List[PairBlocks] = []
+        try:
+            for stratum, size in enumerate(self.stratum_sizes):
+                # each stratum's share of the blocks (a block fits the budget)
+                share = max(1, math.ceil(blocks * size / max(1, matrix.nnz)))
+                self._files.append(PairBlocks(
+                    _Stratum(matrix, stratum, strata, size),  # type: ignore[arg-type]
+                    share, chunk_entries, x_max, alpha, (seed + stratum) % (1 << 64), workers,
+                    temp_dir))
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def strata(self) -> int:
+        return len(self.stratum_sizes)
+
+    @property
+    def largest_block(self) -> int:
+        return max(blocks.native.largest_block for blocks in self._files)
+
+    def train_epoch(self, weights: Any, gradsq: Any, params: Any, *, progress: Any, part: int = 0,
+                    parts: int = 1, stratum: Optional[int] = None) -> Dict[str, Any]:
+        """Stratum `stratum` (its blocks in the order of (seed + stratum,
+        params.epoch)), or every stratum in turn."""
+        if parts != 1:
+            raise ValueError(f"out-of-core pairs train whole strata, not part {part} of {parts}")
+        if stratum is not None:
+            if not 0 <= stratum < self.strata:
+                raise ValueError(f"stratum must be in [0, {self.strata}), got {stratum}")
+            return self._files[stratum].train_epoch(weights, gradsq, params, progress=progress)
+        total: Dict[str, Any] = {}
+        for blocks in self._files:
+            stats = blocks.train_epoch(weights, gradsq, params, progress=progress)
+            for key, value in stats.items():
+                total[key] = (total.get(key, False) or value) if key == "stopped" else (
+                    total.get(key, 0) + value)
+            if stats.get("stopped"):
+                break
+        return total
+
+    def close(self) -> None:
+        """Frees the files (idempotent)."""
+        for blocks in self._files:
+            blocks.close()
+        self._files = []

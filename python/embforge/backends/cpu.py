@@ -19,7 +19,7 @@ import numpy as np
 from .._typing import StrPath
 from .. import _native
 from ..distributed.cooccurrence import count_partition
-from ..glove_blocks import PairBlocks, plan as plan_training
+from ..glove_blocks import PairBlocks, StratifiedBlocks, plan as plan_training
 from .._layout import SPARE_ROWS
 from ..io import cooc_file
 from ..io.atomic import atomic_write
@@ -166,10 +166,16 @@ class CpuBackend(Backend):
     def glove_pairs(self, matrix: "Cooccurrence", *, x_max: float, alpha: float, memory_bytes: int,
                     vector_size: int, out_of_core: Optional[bool], seed: int, workers: int,
                     temp_dir: Optional[StrPath], strata: int = 1
-                    ) -> Union["_MemoryPairs", PairBlocks]:
+                    ) -> Union["_MemoryPairs", PairBlocks, StratifiedBlocks]:
         matrix = matrix.to_host()  # a matrix counted on a GPU trains here from a host copy
         layout = plan_training(memory_bytes, matrix.nnz, len(matrix.vocab), vector_size,
                                matrix.on_disk, out_of_core)
+        if layout.out_of_core and strata > 1:
+            strata_blocks = StratifiedBlocks(matrix, strata, layout.blocks, layout.chunk_entries,
+                                             x_max, alpha, seed, workers, temp_dir)
+            logger.info("GloVe: %d pairs out of core, in %d strata of blocks of up to %d pairs",
+                        matrix.nnz, strata, strata_blocks.largest_block)
+            return strata_blocks
         if layout.out_of_core:
             blocks = PairBlocks(matrix, layout.blocks, layout.chunk_entries, x_max, alpha, seed,
                                 workers, temp_dir)
@@ -252,7 +258,8 @@ class _MemoryPairs:
                 # each stratum's own permutation, shifted to its records
                 lo, hi = int(self._starts[index]), int(self._starts[index + 1])
                 segment = self.order[lo:hi]
-                _native.core.glove_shuffle(segment, self.seed + index, params.epoch, params.workers)
+                _native.core.glove_shuffle(segment, (self.seed + index) % (1 << 64), params.epoch,
+                                           params.workers)
                 segment += np.uint32(lo)
             self.order_epoch = params.epoch
         order = self.order
