@@ -279,6 +279,47 @@ def test_a_checkpoint_of_two_ranks_resumes_to_the_same_vectors(tmp_path, toy_fil
     assert resumed[0] == resumed[1] == whole[0] == whole[1]
 
 
+def _glove_checkpointed(rank, world, path, directory, stop_after, resume):
+    import embforge
+    from embforge.checkpoint import Checkpointer, latest, load_model
+    from embforge.distributed import resolve_group
+    from embforge.distributed.collectives import all_gather_object
+    group = resolve_group(distributed=True)
+    saver = Checkpointer(directory, rank=rank, world_size=world,
+                         all_gather=lambda obj: all_gather_object(obj, group))
+    callbacks = [saver] + ([StopAt("end", stop_after)] if stop_after else [])
+    matrix = embforge.cooccurrence(path, window=GLOVE["window"], min_count=GLOVE["min_count"],
+                                   workers=1, progress=False, distributed=True)
+    if resume:
+        info = latest(directory)
+        model = load_model(info, rank, world, distributed=True)
+        model.callbacks = callbacks
+        model.fit(matrix, **info.train_arguments())
+    else:
+        model = embforge.GloVe(distributed=True, callbacks=callbacks, **GLOVE).fit(matrix)
+    return {"weights": digest(model.weights), "gradsq": digest(model.gradsq),
+            "interrupted": model.interrupted, "epochs": model.epochs_trained}
+
+
+def test_a_glove_checkpoint_of_two_ranks_resumes_to_the_same_model(tmp_path, leaky_file):
+    # strata (the default): the resumed epochs' strata and pair orders are the uninterrupted ones
+    for run in "abc":
+        (tmp_path / run).mkdir()
+    whole = values(run_ranks(_glove_checkpointed, tmp_path / "a", 2,
+                             args=(leaky_file, str(tmp_path / "full"), 0, False)))
+    cut = values(run_ranks(_glove_checkpointed, tmp_path / "b", 2,
+                           args=(leaky_file, str(tmp_path / "ckpt"), 3, False)))
+    assert cut[0]["interrupted"] and cut[0]["weights"] != whole[0]["weights"]
+    from embforge.checkpoint import latest
+    info = latest(str(tmp_path / "ckpt"))
+    assert info.world_size == 2 and info.epochs_done == 3
+    resumed = values(run_ranks(_glove_checkpointed, tmp_path / "c", 2,
+                               args=(leaky_file, str(tmp_path / "ckpt"), 0, True)))
+    assert resumed[0]["epochs"] == GLOVE["epochs"]
+    assert resumed[0]["weights"] == resumed[1]["weights"] == whole[0]["weights"]
+    assert resumed[0]["gradsq"] == whole[0]["gradsq"]
+
+
 # ------------------------------------------------------------ the command line
 def torchrun(*argv, processes=2):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p),
