@@ -100,6 +100,17 @@ class GloVe:
     on_epoch_end, on_train_end, each given the model; a plain callable is
     on_epoch_end), as Word2Vec's; ``wv`` is brought up to date before
     on_epoch_end.
+
+    Across processes (`distributed=True` or `process_group=`, CPU): each of W
+    ranks trains the pairs of the rows it owns (row % W). With `stratify`
+    (the default) it trains them in W strata an epoch, the pairs of context
+    word c with c % W == (rank + k) % W in the k-th, and passes each
+    stratum's context rows on to the rank that trains them next: no two
+    ranks change the same row between syncs, so the model gets the updates
+    of one process (in another order of the pairs). `stratify=False` adds
+    up the ranks' changes every `sync_interval` pairs instead, which lags
+    one process's cost curve and can diverge past 2 ranks. `sync_dtype`:
+    the type the changes are summed in ("float16": half the bytes).
     """
 
     def __init__(self, vector_size: int = 100, x_max: float = 100.0, alpha: float = 0.75,

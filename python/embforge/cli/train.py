@@ -57,7 +57,9 @@ def add_train_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]")
     add_checkpoint_arguments(p)
     p.add_argument("--sync-interval", type=int, default=None,
                    help="under torchrun: each rank's ids (Word2Vec) or pairs (GloVe, default "
-                        "20M) trained between two combinations of the ranks' whole models. "
+                        "20M) trained between two combinations of the ranks' whole models "
+                        "(GloVe in strata combines after each stratum, and only looks for a "
+                        "stop every this many pairs). "
                         "Word2Vec combines its most frequent words' rows more often, in tiers "
                         "(--hot-sync-rows, --hot-sync-interval), and by default its whole "
                         "model only when a tier reaches it and at each epoch's end (every "
