@@ -1,5 +1,6 @@
 import os
 import random
+import signal
 
 import numpy as np
 
@@ -20,6 +21,16 @@ settings.register_profile("thorough", max_examples=500, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
+
+# The Ctrl-C tests send a real SIGINT, to this process or to a command they
+# start, and expect what a terminal's Ctrl-C gets. A shell without job control
+# starts a background job (`cmd &`, nohup in a script) with SIGINT ignored,
+# which its children inherit across exec, and Python then leaves it ignored:
+# every such test would hang or fail on nothing embforge did. Catching it
+# here restores the terminal's case, for this process and, as a caught signal
+# goes back to the default at exec, for the commands it starts.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # The devices a backend-agnostic test runs on: "cpu"; "cuda-emulated"
 # (device="cuda" through the host stand-in of fake_device.py: needs torch and
