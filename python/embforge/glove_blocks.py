@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import math
 import tempfile
-from typing import TYPE_CHECKING, Any, Dict, IO, Iterator, List, NamedTuple, Optional, Tuple
+from typing import (TYPE_CHECKING, Any, Dict, IO, Iterator, List, NamedTuple, Optional, Protocol,
+                    Tuple)
 
 import numpy as np
 
@@ -77,10 +78,22 @@ def plan(memory: int, nnz: int, vocab_size: int, vector_size: int, on_disk: bool
     return Plan(True, blocks, max(1, room // WRITE_BYTES_PER_ENTRY))
 
 
+class Entries(Protocol):
+    """What PairBlocks reads: a Cooccurrence, or one stratum of one."""
+
+    @property
+    def nnz(self) -> int: ...
+
+    @property
+    def vocab(self) -> Any: ...
+
+    def iter_chunks(self, entries: int) -> Iterator[Tuple[np.ndarray, ...]]: ...
+
+
 class PairBlocks:
     """The training pairs of one Cooccurrence, in blocks of an unnamed file."""
 
-    def __init__(self, matrix: "Cooccurrence", blocks: int, chunk_entries: int, x_max: float,
+    def __init__(self, matrix: Entries, blocks: int, chunk_entries: int, x_max: float,
                  alpha: float, seed: int, workers: int, temp_dir: Optional[StrPath] = None) -> None:
         self._file: Optional[IO[bytes]] = tempfile.TemporaryFile(prefix="embforge-glove-pairs-",
                                                                  dir=temp_dir)
@@ -159,9 +172,8 @@ class StratifiedBlocks:
                 # each stratum's share of the blocks (a block fits the budget)
                 share = max(1, math.ceil(blocks * size / max(1, matrix.nnz)))
                 self._files.append(PairBlocks(
-                    _Stratum(matrix, stratum, strata, size),  # type: ignore[arg-type]
-                    share, chunk_entries, x_max, alpha, (seed + stratum) % (1 << 64), workers,
-                    temp_dir))
+                    _Stratum(matrix, stratum, strata, size), share, chunk_entries, x_max, alpha,
+                    (seed + stratum) % (1 << 64), workers, temp_dir))
         except BaseException:
             self.close()
             raise
