@@ -38,7 +38,8 @@ from ._native import core
 if TYPE_CHECKING:
     from .cooccurrence import Cooccurrence
 
-__all__ = ["MIN_BLOCK_PAIRS", "Plan", "plan", "model_bytes", "PairBlocks", "StratifiedBlocks"]
+__all__ = ["MIN_BLOCK_PAIRS", "Plan", "plan", "model_bytes", "PairBlocks", "Stratum",
+           "StratifiedBlocks", "stratum_sizes"]
 
 IN_MEMORY_BYTES_PER_PAIR = 20   # glove::Pair record + uint32 order
 BLOCK_BYTES_PER_PAIR = 24       # the same, plus slack for block sizes and the shuffle
@@ -138,11 +139,21 @@ class PairBlocks:
         return self._file is None
 
 
-class _Stratum:
-    """What PairBlocks reads of `matrix` for one stratum: the entries whose
-    context word c has c % strata == stratum, piece by piece."""
+def stratum_sizes(matrix: Entries, strata: int, entries: int) -> List[int]:
+    """The entries of `matrix` whose context word c has c % strata == s, for
+    each s, counted `entries` at a time."""
+    sizes = np.zeros(strata, dtype=np.int64)
+    for _, cols, _ in matrix.iter_chunks(entries):
+        sizes += np.bincount(cols % strata, minlength=strata)
+    return [int(size) for size in sizes]
 
-    def __init__(self, matrix: "Cooccurrence", stratum: int, strata: int, nnz: int) -> None:
+
+class Stratum:
+    """The entries of `matrix` whose context word c has c % strata ==
+    stratum (`nnz` of them), piece by piece: what PairBlocks reads of one
+    stratum."""
+
+    def __init__(self, matrix: Entries, stratum: int, strata: int, nnz: int) -> None:
         self.matrix, self.stratum, self.strata, self.nnz = matrix, stratum, strata, nnz
         self.vocab = matrix.vocab
 
@@ -162,17 +173,14 @@ class StratifiedBlocks:
     def __init__(self, matrix: "Cooccurrence", strata: int, blocks: int, chunk_entries: int,
                  x_max: float, alpha: float, seed: int, workers: int,
                  temp_dir: Optional[StrPath] = None) -> None:
-        sizes = np.zeros(strata, dtype=np.int64)
-        for _, cols, _ in matrix.iter_chunks(chunk_entries):
-            sizes += np.bincount(cols % strata, minlength=strata)
-        self.stratum_sizes = [int(size) for size in sizes]
+        self.stratum_sizes = stratum_sizes(matrix, strata, chunk_entries)
         self._files: List[PairBlocks] = []
         try:
             for stratum, size in enumerate(self.stratum_sizes):
                 # each stratum's share of the blocks (a block fits the budget)
                 share = max(1, math.ceil(blocks * size / max(1, matrix.nnz)))
                 self._files.append(PairBlocks(
-                    _Stratum(matrix, stratum, strata, size), share, chunk_entries, x_max, alpha,
+                    Stratum(matrix, stratum, strata, size), share, chunk_entries, x_max, alpha,
                     (seed + stratum) % (1 << 64), workers, temp_dir))
         except BaseException:
             self.close()

@@ -19,7 +19,8 @@ import numpy as np
 from .._typing import StrPath
 from .. import _native
 from ..distributed.cooccurrence import count_partition
-from ..glove_blocks import PairBlocks, StratifiedBlocks, plan as plan_training
+from ..glove_blocks import (PairBlocks, Stratum, StratifiedBlocks, plan as plan_training,
+                            stratum_sizes)
 from .._layout import SPARE_ROWS
 from ..io import cooc_file
 from ..io.atomic import atomic_write
@@ -194,34 +195,20 @@ class CpuBackend(Backend):
 _STRATIFY_CHUNK = 1 << 22
 
 
-def _stratum_sizes(cols: np.ndarray, strata: int) -> List[int]:
-    """Entries whose context word c has c % strata == s, for each s."""
-    sizes = np.zeros(strata, dtype=np.int64)
-    for lo in range(0, len(cols), _STRATIFY_CHUNK):
-        sizes += np.bincount(cols[lo:lo + _STRATIFY_CHUNK] % strata, minlength=strata)
-    return [int(size) for size in sizes]
-
-
 def _stratified_pairs(matrix: "Cooccurrence", strata: int, x_max: float, alpha: float,
                       workers: int) -> Tuple[np.ndarray, List[int]]:
     """The pair records of `matrix`, stratum after stratum (context word %
     strata), each stratum's in the matrix's order; and the strata's sizes."""
-    sizes = _stratum_sizes(matrix.cols, strata)
+    sizes = stratum_sizes(matrix, strata, _STRATIFY_CHUNK)
     pairs = np.empty((matrix.nnz, 4), dtype=np.uint32)
-    cursor = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-    for lo in range(0, matrix.nnz, _STRATIFY_CHUNK):
-        rows = matrix.rows[lo:lo + _STRATIFY_CHUNK]
-        cols = matrix.cols[lo:lo + _STRATIFY_CHUNK]
-        values = matrix.values[lo:lo + _STRATIFY_CHUNK]
-        label = cols % strata
-        for stratum in range(strata):
-            mask = label == stratum
-            count = int(np.count_nonzero(mask))
-            if count:
-                start = int(cursor[stratum])
-                pairs[start:start + count] = _native.core.make_glove_pairs(
-                    rows[mask], cols[mask], values[mask], len(matrix.vocab), x_max, alpha, workers)
-                cursor[stratum] += count
+    start = 0
+    for stratum, size in enumerate(sizes):
+        pieces = Stratum(matrix, stratum, strata, size).iter_chunks(_STRATIFY_CHUNK)
+        for rows, cols, values in pieces:
+            if len(rows):
+                pairs[start:start + len(rows)] = _native.core.make_glove_pairs(
+                    rows, cols, values, len(matrix.vocab), x_max, alpha, workers)
+                start += len(rows)
     return pairs, sizes
 
 
