@@ -222,3 +222,48 @@ def test_cuda_trainers_launch_on_the_callers_stream(toy_corpus_path, monkeypatch
     stream.synchronize()
     assert seen == [stream.cuda_stream] * 2
     assert np.isfinite(model.wv.vectors).all()
+
+
+# ------------------------------------ pairs in strata (distributed GloVe)
+def _strata_setup(glove_pairs, strata):
+    from embforge.backends import get_backend
+    from embforge.cooccurrence import Cooccurrence
+    corpus, (rows, cols, values), _ = glove_pairs
+    matrix = Cooccurrence(rows, cols, values, corpus.vocab)
+    options = dict(x_max=100.0, alpha=0.75, memory_bytes=1 << 26, vector_size=12,
+                   out_of_core=False, seed=3, workers=1, temp_dir=None, strata=strata)
+    return (get_backend("cuda").glove_pairs(matrix, **options),
+            get_backend("cpu").glove_pairs(matrix, **options), len(corpus.vocab))
+
+
+def test_device_pairs_in_strata_are_the_cpu_s(emulation, fake_device, glove_pairs):
+    device, cpu, _ = _strata_setup(glove_pairs, 3)
+    # the same records, grouped by context word % 3 in the matrix's order
+    assert device.strata == cpu.strata == 3 and device.stratum_sizes == cpu.stratum_sizes
+    np.testing.assert_array_equal(to_host(device.pairs).view(np.uint32), cpu.pairs)
+    starts = np.cumsum([0] + device.stratum_sizes)
+    for stratum in range(3):
+        assert (cpu.pairs[starts[stratum]:starts[stratum + 1], 1] % 3 == stratum).all()
+    one, _, _ = _strata_setup(glove_pairs, 1)  # one stratum: the matrix's order, as before
+    assert one.strata == 1 and one.stratum_sizes == [len(cpu.pairs)]
+
+
+def test_a_device_stratum_trains_its_pairs_alone_and_in_parts(emulation, fake_device, glove_pairs):
+    from embforge.backends import cuda_launch
+    pairs, _, v = _strata_setup(glove_pairs, 3)
+    params = core.GloveParams(vector_size=12, learning_rate=0.05, grad_clip=100.0, seed=3, epoch=1)
+    start = cuda_launch.allocate_glove(v, 12, 5, "cuda")
+    runs = []
+    for parts in (1, 3):
+        weights, gradsq = (a.clone() for a in start)
+        visited = sum(pairs.train_epoch(weights, gradsq, params, progress=None, part=part,
+                                        parts=parts, stratum=2)["pairs"] for part in range(parts))
+        assert visited == pairs.stratum_sizes[2]
+        runs.append(to_host(weights))
+    # the parts are slices of the stratum's one permutation: the same updates
+    np.testing.assert_array_equal(runs[0], runs[1])
+    changed = np.flatnonzero((runs[0] != to_host(start[0])).any(axis=1))
+    contexts = changed[changed >= v] - v
+    assert len(contexts) and (contexts % 3 == 2).all()  # only stratum 2's context rows
+    with pytest.raises(ValueError, match="stratum must be in"):
+        pairs.train_epoch(weights, gradsq, params, progress=None, stratum=3)

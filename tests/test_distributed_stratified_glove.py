@@ -40,12 +40,16 @@ def _glove(rank, world, path, options, stop_at_sync=None):
             return sync(arrays, stop or (rank == 0 and len(calls) == stop_at_sync), **kwargs)
         model._replicas.sync = stopping
     model.fit(path)
-    return {"cost": model.cost_history, "weights": model.weights.copy(),
-            "gradsq": model.gradsq.copy(), "margin": topic_margin(model.wv),
+    return {"cost": model.cost_history, "weights": _host(model.weights),
+            "gradsq": _host(model.gradsq), "margin": topic_margin(model.wv),
             "syncs": model._replicas.syncs, "bytes": model._replicas.bytes_sent}
 
 
-def serial_oracle(path, world, epochs, steps=None, out_of_core=False):
+def _host(array):
+    return array.copy() if isinstance(array, np.ndarray) else array.cpu().numpy()
+
+
+def serial_oracle(path, world, epochs, steps=None, out_of_core=False, device="cpu"):
     """One model, every rank's pairs trained in turn: for each stratum step
     k, rank 0's stratum (0 + k) % W, then rank 1's (1 + k) % W, ...; the
     last epoch only `steps` steps when given."""
@@ -56,7 +60,7 @@ def serial_oracle(path, world, epochs, steps=None, out_of_core=False):
     model = embforge.GloVe(**GLOVE)
     whole = embforge.cooccurrence(path, window=GLOVE["window"], min_count=GLOVE["min_count"],
                                   workers=1, progress=False)
-    backend = get_backend("cpu")
+    backend = get_backend(device)
     weights, gradsq, _ = backend.init_glove(len(whole.vocab), model.vector_size, model.seed)
     pairs = [backend.glove_pairs(whole.own_rows(types.SimpleNamespace(rank=r, world_size=world)),
                                  x_max=model.x_max, alpha=model.alpha, memory_bytes=parse_memory("64MB"),
@@ -75,7 +79,7 @@ def serial_oracle(path, world, epochs, steps=None, out_of_core=False):
                 cost += pairs[rank].train_epoch(weights, gradsq, params, progress=None,
                                                 stratum=(rank + k) % world)["cost"]
         costs.append(cost / whole.nnz)
-    return weights, gradsq, costs
+    return _host(weights), _host(gradsq), costs
 
 
 # 3 ranks: the strata rotate (rank r trains (r + k) % 3 in step k), which 2 cannot show
@@ -163,3 +167,26 @@ def test_pairs_out_of_core_train_in_strata_too(tmp_path, leaky_file):
     assert ranks[0]["syncs"] == 2 * GLOVE["epochs"]  # a stratum is one pass over its blocks
     weights, _, _ = serial_oracle(leaky_file, 2, GLOVE["epochs"], out_of_core=True)
     np.testing.assert_allclose(ranks[0]["weights"], weights, rtol=0, atol=1e-5)
+
+
+def _glove_on_the_fake_device(rank, world, path):
+    import builtins
+    from fake_device import install_fake_device
+    install_fake_device(builtins.setattr)  # this process only: torch CPU tensors play the GPU
+    return _glove(rank, world, path, {"device": "cuda"})
+
+
+def test_pairs_on_a_gpu_train_in_strata_too(tmp_path, leaky_file, emulation, fake_device):
+    # the CUDA backend's pairs, grouped and trained by stratum on the device
+    # (here the host stand-in running the kernels' emulated code, in each rank)
+    ranks = values(run_ranks(_glove_on_the_fake_device, tmp_path, 2, args=(leaky_file,),
+                             timeout=120))
+    np.testing.assert_array_equal(ranks[0]["weights"], ranks[1]["weights"])
+    assert ranks[0]["syncs"] == 2 * GLOVE["epochs"]
+    weights, gradsq, costs = serial_oracle(leaky_file, 2, GLOVE["epochs"], device="cuda")
+    np.testing.assert_allclose(ranks[0]["weights"], weights, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(ranks[0]["gradsq"], gradsq, rtol=1e-5)
+    np.testing.assert_allclose(ranks[0]["cost"], costs, rtol=1e-6)
+    # the device's order is its own (a keyed permutation, not the CPU's shuffle)
+    cpu, _, _ = serial_oracle(leaky_file, 2, GLOVE["epochs"])
+    assert np.abs(cpu - weights).max() > 1e-4

@@ -343,7 +343,7 @@ def test_the_epoch_goes_in_strata_only_when_the_pairs_are_in_strata(caplog):
     # go with the epoch's last sync
     assert model._epoch_steps(_TwoRanks(), 190) == [
         (0, 0, 2, (), False), (0, 1, 2, (), True), (1, 0, 2, (), False), (1, 1, 2, (), False)]
-    model._pairs.strata = 1  # pairs on a GPU: summed syncs of the context rows, and a warning
+    model._pairs.strata = 1  # pairs not in strata: summed syncs of the context rows, and a warning
     with caplog.at_level("WARNING", logger="embforge.glove"):
         assert model._epoch_steps(_TwoRanks(), 190) == [
             (None, part, 4, (1, 3), False) for part in range(4)]

@@ -101,8 +101,11 @@ class GloVe:
     on_epoch_end), as Word2Vec's; ``wv`` is brought up to date before
     on_epoch_end.
 
-    Across processes (`distributed=True` or `process_group=`, CPU): each of W
-    ranks trains the pairs of the rows it owns (row % W). With `stratify`
+    Across processes (`distributed=True` or `process_group=`; gloo on the
+    CPU, NCCL with one GPU a rank): each of W ranks trains the pairs of the
+    rows it owns (row % W), counted on the CPU (the exact merge of the ranks'
+    counts needs its fixed-point sums; a GPU model's pairs go to the GPU
+    after). With `stratify`
     (the default) it trains them in W strata an epoch, the pairs of context
     word c with c % W == (rank + k) % W in the k-th, and passes each
     stratum's context rows on to the rank that trains them next: no two
@@ -200,12 +203,16 @@ class GloVe:
     # ------------------------------------------------------------ setup
     def count(self, corpus: Union[Corpus, EncodedCorpus]) -> Cooccurrence:
         """Counts `corpus` with this model's counting options, on its device
-        (a GPU matrix stays there: keep_on_device=True)."""
+        (a GPU matrix stays there: keep_on_device=True); across ranks where
+        the backend counts partitions (on the CPU for a GPU model: the
+        training pairs go to the GPU after)."""
+        across = self._replicas.world_size > 1
         return cooccurrence(corpus, self.vocab, window=self.window, symmetric=self.symmetric,
                             distance_weighting=self.distance_weighting, min_count=self.min_count,
                             max_vocab_size=self.max_vocab_size, workers=self.workers,
                             memory=self.memory, temp_dir=self.temp_dir, progress=self.progress,
-                            device=self.device, keep_on_device=True, process_group=self._group)
+                            device=self._backend.partition_count_device if across else self.device,
+                            keep_on_device=True, process_group=self._group)
 
     def _settings(self) -> Dict[str, Any]:
         """What every rank of a distributed run must agree on (thread counts may differ)."""
@@ -390,8 +397,8 @@ class GloVe:
         Each rank trains the pairs of its own rows (row % W == rank), so a
         main row is changed by its owner alone and read by no other rank;
         the syncs within an epoch combine only the context rows (halves 1
-        and 3), which every rank changes. Stratified (`stratify`, the pairs
-        on the CPU, in memory or out of core): W strata an epoch, rank r
+        and 3), which every rank changes. Stratified (`stratify`: pairs in
+        memory, out of core or on a GPU): W strata an epoch, rank r
         training the pairs of context words c with c % W == (r + k) % W in
         the k-th, so that no two ranks change the same row between syncs;
         after each stratum its context rows go to the rank that trains them
@@ -401,8 +408,8 @@ class GloVe:
         process would make, in another order of the pairs. A stratum in
         memory longer than `sync_interval` pairs is trained in parts whose
         syncs combine nothing (they pass a stop on; a stop combines
-        everything). Otherwise (or when some rank's pairs cannot be trained
-        by stratum: on a GPU) the epoch goes in parts of about
+        everything). Otherwise (or when some rank's pairs are not in W
+        strata) the epoch goes in parts of about
         `sync_interval` pairs, every rank changing context rows between
         syncs: their AdaGrad sums lag the other ranks' squared gradients,
         and the cost curve lags one process's (bench/RESULTS.md)."""
@@ -416,10 +423,10 @@ class GloVe:
                     for k in range(strata) for part in range(parts)]
         if strata > 1 and self.stratify and replicas.is_leader:
             logger.warning(
-                "GloVe: training without strata (some rank's pairs cannot be trained by stratum: "
-                "they are on a GPU): the ranks' changes are summed every %d pairs, and the cost "
+                "GloVe: training without strata (some rank's pairs are not in %d strata): the "
+                "ranks' changes are summed every %d pairs, and the cost "
                 "lags one process's (on kdocs, 4 ranks syncing once an epoch diverged); sync more "
-                "often (sync_interval) or train on the CPU", self.sync_interval)
+                "often (sync_interval)", strata, self.sync_interval)
         slices = replicas.slices(local, self.sync_interval, self._pairs.sliceable)
         return [(None, part, slices, context, False) for part in range(slices)]
 

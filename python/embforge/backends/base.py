@@ -159,6 +159,13 @@ class Backend:
                              f"{self.device!r}: count with cooccurrence(..., device=...), then "
                              "save_glove_binary(path)")
 
+    @property
+    def partition_count_device(self) -> str:
+        """Where a trainer on this device counts a distributed co-occurrence
+        matrix (count_cooccurrence_partition): here, unless this device
+        cannot; the partition then comes here to be trained."""
+        return self.device
+
     def count_cooccurrence_partition(self, encoded: "EncodedCorpus", group: "Group", *,
                                      window: int, symmetric: bool, distance_weighting: bool,
                                      workers: int, memory_bytes: int, temp_dir: Optional[StrPath],

@@ -10,12 +10,14 @@ What the GPU does differently, on purpose:
   so a matrix that outgrows it raises an error naming the budget, and a
   count is never written straight to a file (``path=`` is refused);
 - GloVe: the pair order of an epoch is a permutation keyed by (seed, epoch)
-  that the kernel computes itself (no order array); the update rule is the
-  CPU's (glove_math.h) with glove.c's bias step: the kernel takes the bias
-  rate from GloveParams, but only 1 has been checked against the CPU (by
-  emulation), so another ``bias_learning_rate`` is refused rather than
-  trusted; out-of-core training is CPU-only (the pairs live on the device),
-  so ``out_of_core=True`` is refused;
+  that the kernel computes itself (no order array; pairs in strata, for
+  ranks that train by stratum, get one permutation a stratum, keyed by
+  (seed + stratum, epoch), as the CPU shuffles each stratum on its own);
+  the update rule is the CPU's (glove_math.h) with glove.c's bias step: the
+  kernel takes the bias rate from GloveParams, but only 1 has been checked
+  against the CPU (by emulation), so another ``bias_learning_rate`` is
+  refused rather than trusted; out-of-core training is CPU-only (the pairs
+  live on the device), so ``out_of_core=True`` is refused;
 - FastText: the kernel walks the stream as word2vec's does (randomness keyed
   by stream position, windows and noise words drawn on the device), with the
   CPU's update order within a window (csrc/cuda/ft_core.cuh); the subword
@@ -129,6 +131,10 @@ class CudaBackend(Backend):
                                f"({memory_bytes} bytes of device workspace): {error}") from error
         return CooccurrenceCount(rows, cols, values, stats)
 
+    @property
+    def partition_count_device(self) -> str:
+        return "cpu"  # the exact merge needs the CPU count's fixed-point sums (below)
+
     def count_cooccurrence_partition(self, encoded: "EncodedCorpus", group: "Group",
                                      **_settings: Any) -> CooccurrenceCount:
         raise ValueError(f"distributed co-occurrence counting runs on the CPU only: the count on "
@@ -168,27 +174,51 @@ class CudaBackend(Backend):
         rows, cols, values = self.upload_matrix(matrix.rows, matrix.cols, matrix.values)
         pairs = cuda_launch.make_glove_pairs(rows, cols, values, len(matrix.vocab), x_max, alpha,
                                              device=self.device)
-        return _DevicePairs(pairs, seed)
+        sizes = [int(pairs.shape[0])]
+        if strata > 1:
+            # grouped on the device (a copy: twice the pairs' memory for a moment)
+            pairs, sizes = array_module().group_rows(pairs, _PAIR_COL, strata)
+        return _DevicePairs(pairs, sizes, seed)
+
+
+_PAIR_COL = 1  # the context word's column in a pair record (glove::Pair: row, col, log_x, weight)
 
 
 class _DevicePairs:
-    """Pair records on the device; each epoch's order is drawn by the kernel."""
+    """Pair records on the device, grouped in strata by context word (the
+    pairs of context word c in stratum c % strata, stratum by stratum; one
+    stratum when not asked for more); the kernel draws each epoch's order.
 
-    def __init__(self, pairs: Any, seed: int) -> None:
+    As _MemoryPairs on the CPU: an epoch may train one stratum
+    (``stratum=``), visiting it in its own permutation, and a part of it
+    (``part`` of ``parts``, slices of that one permutation)."""
+
+    sliceable = True
+
+    def __init__(self, pairs: Any, stratum_sizes: List[int], seed: int) -> None:
         self.pairs = pairs
+        self.stratum_sizes = [int(size) for size in stratum_sizes]
+        self._starts = np.concatenate([[0], np.cumsum(self.stratum_sizes)]).astype(np.int64)
         self.seed = int(seed)
 
-    sliceable = False  # one launch loop over the keyed permutation per epoch
-    strata = 1  # nor one stratum of it
+    @property
+    def strata(self) -> int:
+        return len(self.stratum_sizes)
 
     def train_epoch(self, weights: Any, gradsq: Any, params: Any, *, progress: Any, part: int = 0,
-                    parts: int = 1) -> Dict[str, Any]:
-        if parts != 1:
-            raise ValueError(f"device pairs train whole epochs, not part {part} of {parts}")
-        return cuda_launch.train_glove_epoch(self.pairs, None, weights, gradsq,
+                    parts: int = 1, stratum: Optional[int] = None) -> Dict[str, Any]:
+        pairs, seed = self.pairs, self.seed
+        if stratum is not None:
+            if not 0 <= stratum < self.strata:
+                raise ValueError(f"stratum must be in [0, {self.strata}), got {stratum}")
+            pairs = pairs[int(self._starts[stratum]):int(self._starts[stratum + 1])]
+            seed = (self.seed + stratum) % (1 << 64)
+        n = int(pairs.shape[0])
+        return cuda_launch.train_glove_epoch(pairs, None, weights, gradsq,
                                              learning_rate=params.learning_rate,
-                                             grad_clip=params.grad_clip, seed=self.seed,
-                                             epoch=params.epoch, progress=progress)
+                                             grad_clip=params.grad_clip, seed=seed,
+                                             epoch=params.epoch, progress=progress,
+                                             begin=n * part // parts, end=n * (part + 1) // parts)
 
     def close(self) -> None:
         self.pairs = None

@@ -239,12 +239,14 @@ def make_glove_pairs(rows: Any, cols: Any, values: Any, vocab_size: int, x_max: 
 def train_glove_epoch(pairs: Any, order: Any, weights: Any, gradsq: Any, *, learning_rate: float,
                       grad_clip: float, seed: int = 1, epoch: int = 0,
                       workers: Optional[int] = None, progress: Any = None,
-                      chunk_pairs: Optional[int] = None, warps_per_block: int = 0, variant: int = 0
-                      ) -> Dict[str, Any]:
+                      chunk_pairs: Optional[int] = None, warps_per_block: int = 0, variant: int = 0,
+                      begin: int = 0, end: Optional[int] = None) -> Dict[str, Any]:
     """One GloVe epoch on the GPU; the result of ``_core.train_glove_epoch``.
 
     `order=None` visits the pairs in a keyed permutation of (seed, epoch)
-    computed on the device; a given order array is used as is. `variant`:
+    computed on the device; a given order array is used as is. `begin` and
+    `end` (default: all n pairs): the positions of that order to visit, so
+    that an epoch may go in parts, one permutation across them. `variant`:
     speed variants not yet measured on a GPU (Launch.variant bits: 1 staged
     update, 2 tight pair order; 0 the default kernel).
     """
@@ -265,6 +267,9 @@ def train_glove_epoch(pairs: Any, order: Any, weights: Any, gradsq: Any, *, lear
         order_d = to_device(order, device, "int32")
         _check(arrays, order_d, "order", "int32", (n,), device)
         order_ptr = arrays.ptr(order_d)
+    end = n if end is None else int(end)
+    if not 0 <= int(begin) <= end <= n:
+        raise ValueError(f"begin={begin}, end={end}: expected 0 <= begin <= end <= {n}")
     cost = arrays.zeros((1,), "float64", device)
     counts = arrays.zeros((2,), "int64", device)
     params = _native.core.GloveParams(vector_size=stride - 1, learning_rate=float(learning_rate),
@@ -272,19 +277,19 @@ def train_glove_epoch(pairs: Any, order: Any, weights: Any, gradsq: Any, *, lear
     launch = cuda.Launch(device=_device_index(device), stream=arrays.stream(device),
                          warps_per_block=int(warps_per_block), variant=int(variant))
     if progress is not None:
-        progress.reset(n)
+        progress.reset(end - int(begin))
     chunk = int(chunk_pairs or max(GLOVE_CHUNK_PAIRS, n // 64))
-    done, last_cost, stopped = 0, 0.0, False
-    while done < n:
+    done, last_cost, stopped = int(begin), 0.0, False
+    while done < end:
         if _stop_requested(progress):
             stopped = True
             break
-        end = min(n, done + chunk)
+        stop = min(end, done + chunk)
         cuda.glove_train_range(arrays.ptr(pairs_d), order_ptr, n, arrays.ptr(weights),
                                arrays.ptr(gradsq), rows2 // 2, arrays.ptr(cost), arrays.ptr(counts),
-                               params, launch, begin=done, end=end)
+                               params, launch, begin=done, end=stop)
         (total,) = arrays.scalars(cost)  # waits
-        _publish(progress, end - done, total - last_cost, end - done, learning_rate)
-        last_cost, done = total, end
+        _publish(progress, stop - done, total - last_cost, stop - done, learning_rate)
+        last_cost, done = total, stop
     (total,), (visited, skipped) = arrays.scalars(cost), arrays.scalars(counts)
     return {"cost": float(total), "pairs": int(visited), "skipped": int(skipped), "stopped": stopped}

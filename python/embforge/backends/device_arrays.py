@@ -78,6 +78,15 @@ class _TorchArrays:
         hits = self.torch.nonzero(mask)
         return int(hits[0, 0]) if hits.shape[0] else -1
 
+    def group_rows(self, a: Any, column: int, groups: int) -> Tuple[Any, List[int]]:
+        """The rows of a 2-d integer array grouped by a[:, column] % groups
+        (group 0's rows first, each group's in their order in `a`), a new
+        array; and the groups' sizes."""
+        key = a[:, column].to(self.torch.int64) % groups
+        order = self.torch.argsort(key, stable=True)
+        sizes = self.torch.bincount(key, minlength=groups)
+        return a[order], [int(size) for size in sizes.tolist()]
+
 
 class _CupyArrays:
     name = "cupy"
@@ -147,6 +156,15 @@ class _CupyArrays:
     def first_true(self, mask: Any) -> int:
         hits = self.cupy.flatnonzero(mask)
         return int(hits[0]) if hits.shape[0] else -1
+
+    def group_rows(self, a: Any, column: int, groups: int) -> Tuple[Any, List[int]]:
+        cupy = self.cupy
+        key = a[:, column].astype(cupy.int64) % groups
+        # the row index breaks ties: the same order as torch's stable sort,
+        # whichever sort CuPy picks (key * rows stays far below 2**63)
+        order = cupy.argsort(key * len(a) + cupy.arange(len(a), dtype=cupy.int64))
+        sizes = cupy.bincount(key, minlength=groups)
+        return a[order], [int(size) for size in sizes.get()]
 
 
 _arrays = None

@@ -54,24 +54,35 @@ def exchange(parts: Sequence[Union[bytes, np.ndarray]], group: Group) -> List[np
     return np.split(received, np.cumsum(recv_sizes)[:-1])
 
 
-def pass_along(send: np.ndarray, dst: int, receive: np.ndarray, src: int, group: Group) -> None:
+def pass_along(send: Any, dst: int, receive: Any, src: int, group: Group) -> None:
     """Sends `send` to rank `dst` and fills `receive` (C-contiguous, of the
     size `src` sends) from rank `src`, in one all-to-all in which every
-    other pair of ranks sends nothing."""
+    other pair of ranks sends nothing. Both numpy arrays, or both torch
+    tensors (on the group's device they travel as they are; elsewhere, as
+    CUDA tensors with gloo, through a copy on the group's device)."""
     import torch
 
     for name, rank in (("dst", dst), ("src", src)):
         if not 0 <= rank < group.world_size:
             raise ValueError(f"{name} must be a rank in [0, {group.world_size}), got {rank}")
-    out = np.ascontiguousarray(send).view(np.uint8).reshape(-1)
-    if not receive.flags.c_contiguous:
-        raise ValueError("receive must be C-contiguous (it is filled in place)")
-    into = receive.view(np.uint8).reshape(-1)
-    send_sizes = [out.size if rank == dst else 0 for rank in range(group.world_size)]
-    recv_sizes = [into.size if rank == src else 0 for rank in range(group.world_size)]
-    outgoing = torch.from_numpy(out).to(group.device)
-    incoming = torch.empty(into.size, dtype=torch.uint8, device=group.device)
-    run_op(group, f"passing {out.size} bytes to rank {dst} and {into.size} from rank {src}",
+    if isinstance(receive, np.ndarray):
+        if not receive.flags.c_contiguous:
+            raise ValueError("receive must be C-contiguous (it is filled in place)")
+        into = torch.from_numpy(receive.view(np.uint8).reshape(-1))
+        out = torch.from_numpy(np.ascontiguousarray(send).view(np.uint8).reshape(-1))
+    else:
+        if not receive.is_contiguous():
+            raise ValueError("receive must be contiguous (it is filled in place)")
+        into = receive.view(-1).view(torch.uint8)
+        out = send.contiguous().view(-1).view(torch.uint8)
+    size_out, size_in = int(out.numel()), int(into.numel())
+    send_sizes = [size_out if rank == dst else 0 for rank in range(group.world_size)]
+    recv_sizes = [size_in if rank == src else 0 for rank in range(group.world_size)]
+    outgoing = out.to(group.device)
+    incoming = into if into.device == outgoing.device else torch.empty(
+        size_in, dtype=torch.uint8, device=group.device)
+    run_op(group, f"passing {size_out} bytes to rank {dst} and {size_in} from rank {src}",
            lambda: process_group_of(group).alltoall_base(
                incoming, outgoing, recv_sizes, send_sizes, op_options("AllToAllOptions", group)))
-    into[...] = incoming.cpu().numpy()
+    if incoming is not into:
+        into.copy_(incoming)

@@ -395,7 +395,8 @@ class Replicas:
 
     def rotate(self, indices: Sequence[int], sent: slice, received: slice) -> None:
         """Passes rows along the ring of ranks: the rows `sent` of the arrays
-        start() was given at `indices` (2-d numpy arrays of one dtype) go to
+        start() was given at `indices` (2-d arrays of one dtype and kind:
+        numpy, or torch tensors on the group's device) go to
         the previous rank (rank - 1), which overwrites its rows `sent` with
         them, as this rank overwrites its rows `received` with those the next
         rank sends. Then this rank's own rows `sent` go back to their value
@@ -406,12 +407,12 @@ class Replicas:
         strata): V / W rows a step instead of an all-reduce of all of them."""
         from .exchange import pass_along
         arrays = [self._arrays[index] for index in indices]
-        out = np.concatenate([array[sent] for array in arrays])
+        out = _concat([array[sent] for array in arrays])
         parts = [array[received] for array in arrays]
-        into = np.empty((sum(len(p) for p in parts),) + parts[0].shape[1:], dtype=out.dtype)
+        into = _empty_like(out, sum(len(p) for p in parts))
         world = self.world_size
         pass_along(out, (self.rank - 1) % world, into, (self.rank + 1) % world, self.group)
-        self.bytes_sent += out.nbytes
+        self.bytes_sent += _nbytes(out)
         offset = 0
         for index, part in zip(indices, parts):
             self._arrays[index][received] = into[offset:offset + len(part)]
@@ -476,6 +477,15 @@ def _concat(parts: List[Any]) -> Any:
         return np.concatenate(parts)
     import torch
     return torch.cat(parts)
+
+
+def _empty_like(rows: Any, count: int) -> Any:
+    """An uninitialised array of `count` rows like those of `rows` (kind,
+    dtype, device, row shape)."""
+    if isinstance(rows, np.ndarray):
+        return np.empty((count,) + rows.shape[1:], dtype=rows.dtype)
+    import torch
+    return torch.empty((count,) + tuple(rows.shape[1:]), dtype=rows.dtype, device=rows.device)
 
 
 def replicas_for(group: Optional[Group], combine: str = "sum",
