@@ -176,7 +176,8 @@ class CudaBackend(Backend):
                                              device=self.device)
         sizes = [int(pairs.shape[0])]
         if strata > 1:
-            # grouped on the device (a copy: twice the pairs' memory for a moment)
+            # grouped on the device: the sort keys, order and grouped copy take
+            # about twice the pairs' memory again, until the ungrouped pairs go
             pairs, sizes = array_module().group_rows(pairs, _PAIR_COL, strata)
         return _DevicePairs(pairs, sizes, seed)
 
