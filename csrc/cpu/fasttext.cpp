@@ -147,6 +147,7 @@ struct Context {
   int64_t total_ids;
   int64_t max_bag;   // the longest bag of subword rows
   int64_t hot_rows;  // words whose bags (and output rows) each thread keeps private
+  int64_t merge_every;  // ids a thread trains between merges of those (hot_rows.h)
 };
 
 // One worker: takes chunks of sentences until none is left (word2vec.cpp's
@@ -162,7 +163,6 @@ void train_chunks(const Context& c, std::atomic<int64_t>& next_chunk, SplitMix64
   const auto n_vocab = static_cast<uint32_t>(m.vocab_size);
   const double total = static_cast<double>(c.total_ids);
   constexpr int64_t kReportEvery = 10000;
-  constexpr int64_t kMergeEvery = 4096;  // ids between merges of the hot rows (word2vec.cpp's)
 
   LineArray<uint32_t> sentence(c.max_sentence);
   // The bags of the words in the current windows, summed once per
@@ -220,7 +220,7 @@ void train_chunks(const Context& c, std::atomic<int64_t>& next_chunk, SplitMix64
           [&](int n_ctx) EMBFORGE_INLINE_LAMBDA {
             train_window(p.skip_gram, views, n_ctx, scratch, n_targets, dim, alpha, loss, terms);
           });
-      if (c.hot_rows && (since_merge += end - begin) >= kMergeEvery) {
+      if (c.hot_rows && (since_merge += end - begin) >= c.merge_every) {
         since_merge = 0;
         hot_input.merge();
         hot_output.merge();
@@ -325,7 +325,8 @@ EpochStats train_fasttext_epoch(const FastTextParams& params, const CorpusView& 
   // One worker: nothing to contend for, and bit-identical runs.
   const int64_t hot_rows = workers > 1 ? std::min<int64_t>(model.vocab_size, kHotWords) : 0;
   const Context context{params, corpus, model, progress, chunks.data(), n_chunks,
-                        longest_sentence(corpus), ids, max_bag, hot_rows};
+                        longest_sentence(corpus), ids, max_bag, hot_rows,
+                        hot_merge_interval(workers)};
   std::vector<ThreadResult> results(workers);
   run_workers(workers, progress, [&](int t) {
     // streams apart from word2vec's (epoch << 32 | t) by the top bit

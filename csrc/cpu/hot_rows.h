@@ -14,6 +14,17 @@
 // Two threads merging the same element at the same instant can lose one
 // interval's change to it (as Hogwild can lose one update); merges are short
 // and rare, so that is as benign here.
+//
+// How late is "one merge interval" depends on the number of threads: between
+// two merges of one thread, each of the W - 1 others merges an interval's
+// changes too, all computed from rows as they were at their last merge, and
+// the merges add them up. A hot row's private copy settles within an interval
+// (it is trained hundreds of times), so W such changes summed overshoot it
+// W-fold: every 4,096 ids a thread, skip-gram on the bench corpus diverged
+// in its first epoch with 8 and 16 threads (2 and 4 trained). So the interval
+// shrinks as threads are added (hot_merge_interval): about 8,192 ids of all
+// threads' work between a thread's merges, what 2 threads at 4,096 measured
+// (bench/RESULTS.md).
 #pragma once
 
 #include <algorithm>
@@ -35,6 +46,16 @@ EMBFORGE_INLINE void merge_private(float* __restrict shared, float* __restrict l
     local[i] = value;
     base[i] = value;
   }
+}
+
+// Ids each of `workers` threads trains between merges of its private rows
+// (see above): 8,192 / workers, at least kMinHotMerge (a merge rewrites
+// 2 x 64 rows: more often than every few hundred ids it would cost more
+// than the coherence misses it saves).
+constexpr int64_t kHotMergeIds = 8192;
+constexpr int64_t kMinHotMerge = 256;
+inline int64_t hot_merge_interval(int workers) {
+  return std::max<int64_t>(kMinHotMerge, kHotMergeIds / std::max(1, workers));
 }
 
 class HotRows {

@@ -59,6 +59,7 @@ struct Context {
   const Word2VecModel& model;
   Progress* progress;
   int64_t hot_rows;  // rows each thread trains in private copies (hot_rows.h)
+  int64_t merge_every;  // ids a thread trains between merges of those rows
   const SentenceRange* chunks;  // the k-th claim takes chunks[k]
   int64_t n_chunks;
   int64_t max_sentence;  // ids in the longest sentence
@@ -89,12 +90,6 @@ void train_chunks(const Context& c, std::atomic<int64_t>& next_chunk, SplitMix64
   const auto n_vocab = static_cast<uint32_t>(m.vocab_size);
   const double total = static_cast<double>(c.total_ids);
   constexpr int64_t kReportEvery = 10000;  // ids between progress updates
-  // Ids between merges of the private hot rows (hot_rows.h). Staleness costs
-  // quality: 655 rows merged every 40k ids lowered CBOW's analogy score by
-  // ~0.009 (6 seeds), 64 rows every 4k ids by 0.002 (within the seed spread)
-  // and kept most of the speed-up (bench/RESULTS.md).
-  constexpr int64_t kMergeEvery = 4096;
-
   HotRows input(m.input, c.hot_rows, dim), output(m.output, c.hot_rows, dim);
   WindowBuffers b(p);
   LineArray<uint32_t> sentence(c.max_sentence);  // kept ids of the current sentence
@@ -155,7 +150,7 @@ void train_chunks(const Context& c, std::atomic<int64_t>& next_chunk, SplitMix64
       r.words_trained += n;
       r.ids_processed += end - begin;
       unreported += end - begin;
-      if (c.hot_rows && (since_merge += end - begin) >= kMergeEvery) {
+      if (c.hot_rows && (since_merge += end - begin) >= c.merge_every) {
         since_merge = 0;
         input.merge();
         output.merge();
@@ -244,8 +239,12 @@ EpochStats train_word2vec_epoch(const Word2VecParams& params, const CorpusView& 
   int64_t hot_rows = 0;  // one worker: nothing to contend for, and bit-identical runs
   if (workers > 1)
     hot_rows = std::min<int64_t>(model.vocab_size, params.hot_rows >= 0 ? params.hot_rows : kHotRows);
-  const Context context{params, corpus, model, progress, hot_rows, slice, n_chunks, max_sentence,
-                        slice_ids};
+  // Staleness of the private rows costs quality: 655 rows merged every 40k
+  // ids lowered CBOW's analogy score by ~0.009 (6 seeds, 2 threads), 64 rows
+  // every 4k ids by 0.002 (within the seed spread) and kept most of the
+  // speed-up; and the interval shrinks with the threads (hot_rows.h).
+  const Context context{params, corpus, model, progress, hot_rows, hot_merge_interval(workers),
+                        slice, n_chunks, max_sentence, slice_ids};
   std::vector<ThreadResult> results(workers);
   std::vector<uint64_t> draws(workers, 0);
   run_workers(workers, progress, [&](int t) {

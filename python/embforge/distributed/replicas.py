@@ -71,6 +71,7 @@ import numpy as np
 
 from . import collectives
 from .group import Group
+from .tensors import concat, copy_into, empty_like, like, nbytes, to_half
 
 __all__ = ["Alone", "Replicas", "replicas_for", "rank_seed", "COMBINES", "SYNC_DTYPES"]
 
@@ -277,7 +278,7 @@ class Replicas:
         if len({str(array.dtype) for array, _ in views}) != 1 or any(
                 getattr(array, "ndim", 0) != 2 for array, _ in views):
             return False
-        if sum(_nbytes(array) for array, _ in views) > _AT_ONCE_BYTES:
+        if sum(nbytes(array) for array, _ in views) > _AT_ONCE_BYTES:
             return False
         if not any(self._has_flags(array) for array, _ in views):
             return True
@@ -288,8 +289,8 @@ class Replicas:
         """`_combine_all` of every view, with the stop flag, in one buffer and
         one all-reduce: the same arithmetic on the same values."""
         parts = [array - before if self._deltas else array for array, before in views]
-        flag = _like(parts[0], [1.0 if stop else 0.0])
-        buffer = _concat([part.reshape(-1) for part in parts] + [flag])
+        flag = like(parts[0], [1.0 if stop else 0.0])
+        buffer = concat([part.reshape(-1) for part in parts] + [flag])
         self.bytes_sent += self._sum(buffer)
         offset = 0
         for (array, before), part in zip(views, parts):
@@ -316,12 +317,12 @@ class Replicas:
         if not self.half:
             collectives.all_reduce(values, self.group)
         else:
-            wire = _half(values, _HALF_SUM_LIMIT / self.world_size)
+            wire = to_half(values, _HALF_SUM_LIMIT / self.world_size)
             collectives.all_reduce(wire, self.group)
-            _copy_into(values, wire)
+            copy_into(values, wire)
             values = wire
         self.all_reduces += 1
-        return _nbytes(values)
+        return nbytes(values)
 
     def _average_first_rows(self, summed: Any, rows: int) -> None:
         """The summed changes in the first min(rows, average_first) rows of
@@ -407,12 +408,12 @@ class Replicas:
         strata): V / W rows a step instead of an all-reduce of all of them."""
         from .exchange import pass_along
         arrays = [self._arrays[index] for index in indices]
-        out = _concat([array[sent] for array in arrays])
+        out = concat([array[sent] for array in arrays])
         parts = [array[received] for array in arrays]
-        into = _empty_like(out, sum(len(p) for p in parts))
+        into = empty_like(out, sum(len(p) for p in parts))
         world = self.world_size
         pass_along(out, (self.rank - 1) % world, into, (self.rank + 1) % world, self.group)
-        self.bytes_sent += _nbytes(out)
+        self.bytes_sent += nbytes(out)
         offset = 0
         for index, part in zip(indices, parts):
             self._arrays[index][received] = into[offset:offset + len(part)]
@@ -429,63 +430,12 @@ class Replicas:
         check_same(self.group, what, value)
 
 
-def _nbytes(array: Any) -> int:
-    return int(array.nbytes) if isinstance(array, np.ndarray) else int(
-        array.numel() * array.element_size())
-
-
-def _like(array: Any, values: List[float]) -> Any:
-    """`values` as a 1-d array of `array`'s kind, dtype and device."""
-    if isinstance(array, np.ndarray):
-        return np.asarray(values, dtype=array.dtype)
-    import torch
-    return torch.tensor(values, dtype=array.dtype, device=array.device)
-
-
-# The casts go through torch (there whenever there are replicas): numpy
-# converts float16 one value at a time, 3-9 times slower, which on 2
-# processes of one machine made a whole sync of a 58k x 100 model 2.7 times
-# slower than sending float32.
-def _half(values: Any, limit: float) -> Any:
-    """`values` clipped to +-`limit` (in place), as float16 (of the same
-    kind: numpy array or torch tensor)."""
-    import torch
-    if isinstance(values, np.ndarray):
-        return torch.from_numpy(values).clamp_(-limit, limit).to(torch.float16).numpy()
-    return values.clamp_(-limit, limit).to(torch.float16)
-
-
-def _copy_into(values: Any, wire: Any) -> None:
-    """`values[...] = wire`, float16 to float32."""
-    import torch
-    if isinstance(values, np.ndarray):
-        torch.from_numpy(values).copy_(torch.from_numpy(wire))
-    else:
-        values.copy_(wire)
-
-
 def check_combine(combine: str, sync_dtype: str) -> None:
     """Raises ValueError unless `combine` and `sync_dtype` are known."""
     if combine not in COMBINES:
         raise ValueError(f"combine must be one of {COMBINES}, got {combine!r}")
     if sync_dtype not in SYNC_DTYPES:
         raise ValueError(f"sync_dtype must be one of {SYNC_DTYPES}, got {sync_dtype!r}")
-
-
-def _concat(parts: List[Any]) -> Any:
-    if isinstance(parts[0], np.ndarray):
-        return np.concatenate(parts)
-    import torch
-    return torch.cat(parts)
-
-
-def _empty_like(rows: Any, count: int) -> Any:
-    """An uninitialised array of `count` rows like those of `rows` (kind,
-    dtype, device, row shape)."""
-    if isinstance(rows, np.ndarray):
-        return np.empty((count,) + rows.shape[1:], dtype=rows.dtype)
-    import torch
-    return torch.empty((count,) + tuple(rows.shape[1:]), dtype=rows.dtype, device=rows.device)
 
 
 def replicas_for(group: Optional[Group], combine: str = "sum",
