@@ -16,6 +16,7 @@ import pytest
 
 from conftest import make_leaky_toy_corpus, topic_margin
 from distributed_harness import run_ranks, values
+from fake_device import host
 
 torch = pytest.importorskip("torch", reason="distributed training runs on torch.distributed")
 
@@ -40,13 +41,9 @@ def _glove(rank, world, path, options, stop_at_sync=None):
             return sync(arrays, stop or (rank == 0 and len(calls) == stop_at_sync), **kwargs)
         model._replicas.sync = stopping
     model.fit(path)
-    return {"cost": model.cost_history, "weights": _host(model.weights),
-            "gradsq": _host(model.gradsq), "margin": topic_margin(model.wv),
+    return {"cost": model.cost_history, "weights": host(model.weights),
+            "gradsq": host(model.gradsq), "margin": topic_margin(model.wv),
             "syncs": model._replicas.syncs, "bytes": model._replicas.bytes_sent}
-
-
-def _host(array):
-    return array.copy() if isinstance(array, np.ndarray) else array.cpu().numpy()
 
 
 def serial_oracle(path, world, epochs, steps=None, out_of_core=False, device="cpu"):
@@ -79,7 +76,7 @@ def serial_oracle(path, world, epochs, steps=None, out_of_core=False, device="cp
                 cost += pairs[rank].train_epoch(weights, gradsq, params, progress=None,
                                                 stratum=(rank + k) % world)["cost"]
         costs.append(cost / whole.nnz)
-    return _host(weights), _host(gradsq), costs
+    return host(weights), host(gradsq), costs
 
 
 # 3 ranks: the strata rotate (rank r trains (r + k) % 3 in step k), which 2 cannot show

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from .cooccurrence import Cooccurrence
 
 __all__ = ["MIN_BLOCK_PAIRS", "Plan", "plan", "model_bytes", "PairBlocks", "Stratum",
-           "StratifiedBlocks", "stratum_sizes"]
+           "StratifiedBlocks", "StratumSpans", "stratum_sizes", "stratum_seed", "check_stratum"]
 
 IN_MEMORY_BYTES_PER_PAIR = 20   # glove::Pair record + uint32 order
 BLOCK_BYTES_PER_PAIR = 24       # the same, plus slack for block sizes and the shuffle
@@ -148,6 +148,35 @@ def stratum_sizes(matrix: Entries, strata: int, entries: int) -> List[int]:
     return [int(size) for size in sizes]
 
 
+def stratum_seed(seed: int, stratum: int) -> int:
+    """The seed of one stratum's visiting order: each stratum is shuffled on
+    its own, keyed by (seed + stratum, epoch), wherever its pairs are."""
+    return (int(seed) + int(stratum)) % (1 << 64)
+
+
+def check_stratum(stratum: int, strata: int) -> None:
+    """ValueError unless 0 <= stratum < strata."""
+    if not 0 <= stratum < strata:
+        raise ValueError(f"stratum must be in [0, {strata}), got {stratum}")
+
+
+class StratumSpans:
+    """Where each stratum's records lie in one array that holds them stratum
+    after stratum (the in-memory and device pairs)."""
+
+    def __init__(self, sizes: List[int]) -> None:
+        self.sizes = [int(size) for size in sizes]
+        self._starts = np.concatenate([[0], np.cumsum(self.sizes)]).astype(np.int64)
+
+    def __len__(self) -> int:
+        return len(self.sizes)
+
+    def span(self, stratum: int) -> Tuple[int, int]:
+        """[begin, end) of stratum `stratum`'s records."""
+        check_stratum(stratum, len(self.sizes))
+        return int(self._starts[stratum]), int(self._starts[stratum + 1])
+
+
 class Stratum:
     """The entries of `matrix` whose context word c has c % strata ==
     stratum (`nnz` of them), piece by piece: what PairBlocks reads of one
@@ -181,7 +210,7 @@ class StratifiedBlocks:
                 share = max(1, math.ceil(blocks * size / max(1, matrix.nnz)))
                 self._files.append(PairBlocks(
                     Stratum(matrix, stratum, strata, size), share, chunk_entries, x_max, alpha,
-                    (seed + stratum) % (1 << 64), workers, temp_dir))
+                    stratum_seed(seed, stratum), workers, temp_dir))
         except BaseException:
             self.close()
             raise
@@ -201,8 +230,7 @@ class StratifiedBlocks:
         if parts != 1:
             raise ValueError(f"out-of-core pairs train whole strata, not part {part} of {parts}")
         if stratum is not None:
-            if not 0 <= stratum < self.strata:
-                raise ValueError(f"stratum must be in [0, {self.strata}), got {stratum}")
+            check_stratum(stratum, self.strata)
             return self._files[stratum].train_epoch(weights, gradsq, params, progress=progress)
         total: Dict[str, Any] = {}
         for blocks in self._files:

@@ -19,8 +19,8 @@ import numpy as np
 from .._typing import StrPath
 from .. import _native
 from ..distributed.cooccurrence import count_partition
-from ..glove_blocks import (PairBlocks, Stratum, StratifiedBlocks, plan as plan_training,
-                            stratum_sizes)
+from ..glove_blocks import (PairBlocks, Stratum, StratifiedBlocks, StratumSpans,
+                            plan as plan_training, stratum_seed, stratum_sizes)
 from .._layout import SPARE_ROWS
 from ..io import cooc_file
 from ..io.atomic import atomic_write
@@ -229,31 +229,33 @@ class _MemoryPairs:
         self.order: Any = np.empty(len(pairs), dtype=np.uint32)
         self.order_epoch: Optional[int] = None
         self.seed = int(seed)
-        self.stratum_sizes = [int(size) for size in stratum_sizes]
-        self._starts = np.concatenate([[0], np.cumsum(self.stratum_sizes)]).astype(np.int64)
+        self.spans = StratumSpans(stratum_sizes)
 
     sliceable = True
 
     @property
     def strata(self) -> int:
-        return len(self.stratum_sizes)
+        return len(self.spans)
+
+    @property
+    def stratum_sizes(self) -> List[int]:
+        return self.spans.sizes
 
     def train_epoch(self, weights: Any, gradsq: Any, params: Any, *, progress: Any, part: int = 0,
                     parts: int = 1, stratum: Optional[int] = None) -> Dict[str, Any]:
         if params.epoch != self.order_epoch:
             for index in range(self.strata):
                 # each stratum's own permutation, shifted to its records
-                lo, hi = int(self._starts[index]), int(self._starts[index + 1])
+                lo, hi = self.spans.span(index)
                 segment = self.order[lo:hi]
-                _native.core.glove_shuffle(segment, (self.seed + index) % (1 << 64), params.epoch,
+                _native.core.glove_shuffle(segment, stratum_seed(self.seed, index), params.epoch,
                                            params.workers)
                 segment += np.uint32(lo)
             self.order_epoch = params.epoch
         order = self.order
         if stratum is not None:
-            if not 0 <= stratum < self.strata:
-                raise ValueError(f"stratum must be in [0, {self.strata}), got {stratum}")
-            order = order[self._starts[stratum]:self._starts[stratum + 1]]
+            lo, hi = self.spans.span(stratum)
+            order = order[lo:hi]
         n = len(order)
         order = order[n * part // parts:n * (part + 1) // parts]
         return _native.core.train_glove_epoch(self.pairs, order, weights, gradsq, params,

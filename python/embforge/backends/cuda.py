@@ -40,6 +40,7 @@ import numpy as np
 from .._typing import StrPath
 from . import cuda_fasttext, cuda_launch
 from .._layout import SPARE_ROWS
+from ..glove_blocks import StratumSpans, stratum_seed
 from .arrays import to_host
 from .base import Backend, CooccurrenceCount
 from .device_arrays import array_module, on_caller_stream
@@ -198,22 +199,23 @@ class _DevicePairs:
 
     def __init__(self, pairs: Any, stratum_sizes: List[int], seed: int) -> None:
         self.pairs = pairs
-        self.stratum_sizes = [int(size) for size in stratum_sizes]
-        self._starts = np.concatenate([[0], np.cumsum(self.stratum_sizes)]).astype(np.int64)
+        self.spans = StratumSpans(stratum_sizes)
         self.seed = int(seed)
 
     @property
     def strata(self) -> int:
-        return len(self.stratum_sizes)
+        return len(self.spans)
+
+    @property
+    def stratum_sizes(self) -> List[int]:
+        return self.spans.sizes
 
     def train_epoch(self, weights: Any, gradsq: Any, params: Any, *, progress: Any, part: int = 0,
                     parts: int = 1, stratum: Optional[int] = None) -> Dict[str, Any]:
         pairs, seed = self.pairs, self.seed
         if stratum is not None:
-            if not 0 <= stratum < self.strata:
-                raise ValueError(f"stratum must be in [0, {self.strata}), got {stratum}")
-            pairs = pairs[int(self._starts[stratum]):int(self._starts[stratum + 1])]
-            seed = (self.seed + stratum) % (1 << 64)
+            lo, hi = self.spans.span(stratum)
+            pairs, seed = pairs[lo:hi], stratum_seed(self.seed, stratum)
         n = int(pairs.shape[0])
         return cuda_launch.train_glove_epoch(pairs, None, weights, gradsq,
                                              learning_rate=params.learning_rate,
