@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from .cooccurrence import Cooccurrence
 
 __all__ = ["MIN_BLOCK_PAIRS", "Plan", "plan", "model_bytes", "PairBlocks", "Stratum",
-           "StratifiedBlocks", "StratumSpans", "stratum_sizes", "stratum_seed", "check_stratum"]
+           "StratifiedBlocks", "StratumSpans", "GroupedPairs", "stratum_sizes", "stratum_seed", "check_stratum"]
 
 IN_MEMORY_BYTES_PER_PAIR = 20   # glove::Pair record + uint32 order
 BLOCK_BYTES_PER_PAIR = 24       # the same, plus slack for block sizes and the shuffle
@@ -175,6 +175,21 @@ class StratumSpans:
         """[begin, end) of stratum `stratum`'s records."""
         check_stratum(stratum, len(self.sizes))
         return int(self._starts[stratum]), int(self._starts[stratum + 1])
+
+
+class GroupedPairs:
+    """Pair records held stratum after stratum in one array (`spans` says
+    where each lies): what the in-memory and device pairs share."""
+
+    spans: StratumSpans
+
+    @property
+    def strata(self) -> int:
+        return len(self.spans)
+
+    @property
+    def stratum_sizes(self) -> List[int]:
+        return self.spans.sizes
 
 
 class Stratum:

@@ -19,7 +19,7 @@ import numpy as np
 from .._typing import StrPath
 from .. import _native
 from ..distributed.cooccurrence import count_partition
-from ..glove_blocks import (PairBlocks, Stratum, StratifiedBlocks, StratumSpans,
+from ..glove_blocks import (GroupedPairs, PairBlocks, Stratum, StratifiedBlocks, StratumSpans,
                             plan as plan_training, stratum_seed, stratum_sizes)
 from .._layout import SPARE_ROWS
 from ..io import cooc_file
@@ -212,7 +212,7 @@ def _stratified_pairs(matrix: "Cooccurrence", strata: int, x_max: float, alpha: 
     return pairs, sizes
 
 
-class _MemoryPairs:
+class _MemoryPairs(GroupedPairs):
     """Pair records in memory and the visiting order of the current epoch: a
     permutation of (seed, epoch) drawn when the epoch changes.
 
@@ -232,14 +232,6 @@ class _MemoryPairs:
         self.spans = StratumSpans(stratum_sizes)
 
     sliceable = True
-
-    @property
-    def strata(self) -> int:
-        return len(self.spans)
-
-    @property
-    def stratum_sizes(self) -> List[int]:
-        return self.spans.sizes
 
     def train_epoch(self, weights: Any, gradsq: Any, params: Any, *, progress: Any, part: int = 0,
                     parts: int = 1, stratum: Optional[int] = None) -> Dict[str, Any]:

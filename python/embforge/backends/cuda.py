@@ -40,7 +40,7 @@ import numpy as np
 from .._typing import StrPath
 from . import cuda_fasttext, cuda_launch
 from .._layout import SPARE_ROWS
-from ..glove_blocks import StratumSpans, stratum_seed
+from ..glove_blocks import GroupedPairs, StratumSpans, stratum_seed
 from .arrays import to_host
 from .base import Backend, CooccurrenceCount
 from .device_arrays import array_module, on_caller_stream
@@ -186,7 +186,7 @@ class CudaBackend(Backend):
 _PAIR_COL = 1  # the context word's column in a pair record (glove::Pair: row, col, log_x, weight)
 
 
-class _DevicePairs:
+class _DevicePairs(GroupedPairs):
     """Pair records on the device, grouped in strata by context word (the
     pairs of context word c in stratum c % strata, stratum by stratum; one
     stratum when not asked for more); the kernel draws each epoch's order.
@@ -201,14 +201,6 @@ class _DevicePairs:
         self.pairs = pairs
         self.spans = StratumSpans(stratum_sizes)
         self.seed = int(seed)
-
-    @property
-    def strata(self) -> int:
-        return len(self.spans)
-
-    @property
-    def stratum_sizes(self) -> List[int]:
-        return self.spans.sizes
 
     def train_epoch(self, weights: Any, gradsq: Any, params: Any, *, progress: Any, part: int = 0,
                     parts: int = 1, stratum: Optional[int] = None) -> Dict[str, Any]:
