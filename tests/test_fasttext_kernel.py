@@ -191,10 +191,15 @@ def test_sentence_matches_numpy_oracle(skip_gram: bool, negative: int,
                                   alpha, skip_gram=skip_gram)
     # float32 sums against float64 ones; as in the window test the allowance
     # grows with the number of row updates (here over every window and, for
-    # skip-gram, every context of it).
+    # skip-gram, every context of it), and with the size the rows reach: a
+    # step's rounding is relative to the rows it is computed from, and at
+    # alpha 0.5 on rows of scale 1 two words' rows grew to 63 in one sentence,
+    # 0.18 apart from float64 (a hypothesis draw; 0.017 was allowed). A kernel
+    # 2% off in alpha still fails 4 of the 6 cases, as before.
     terms = len(ids) * (1 + negative) * max(1, len(words)) * (2 * window if skip_gram else 1)
-    np.testing.assert_allclose(inp, ref_in, atol=1e-5 * terms, rtol=1e-4)
-    np.testing.assert_allclose(out, ref_out, atol=1e-5 * terms, rtol=1e-4)
+    size = max(1.0, float(np.abs(ref_in).max(initial=0.0)), float(np.abs(ref_out).max(initial=0.0)))
+    np.testing.assert_allclose(inp, ref_in, atol=1e-5 * terms * size, rtol=1e-4)
+    np.testing.assert_allclose(out, ref_out, atol=1e-5 * terms * size, rtol=1e-4)
     assert abs(loss - ref_loss) <= 1e-5 * terms * (1 + abs(ref_loss))
 
 
