@@ -10,7 +10,7 @@ bounds on bytes: every row of a synced tier counted as changed (the noise
 samples reach most output rows). The model of the wire: a ring all-reduce,
 each rank sending 2(W-1)/W of the buffer at `--bandwidth` bytes/s, plus 2(W-1)
 hops of `--hop` seconds. The schedule (tiers, intervals) is read from
-embforge.word2vec, so the projection follows the defaults: the whole model
+embforge.distributed.sync_schedule, so the projection follows the defaults: the whole model
 goes when the tiers reach it (every 2^L-th sync, counted in the tiers' bytes)
 and once more at the end of each epoch. `--sync-dtype float16` sends the
 changes in 2 bytes a value instead of 4 (Word2Vec's sync_dtype); `--hot-scale
@@ -19,7 +19,7 @@ changes in 2 bytes a value instead of 4 (Word2Vec's sync_dtype); `--hot-scale
 import argparse
 import math
 
-from embforge.word2vec import HOT_SYNC_ROWS, hot_interval_for
+from embforge.distributed.sync_schedule import HOT_SYNC_ROWS, hot_interval_for
 
 # (vocabulary, dimension, words/s of one 16-thread node): the single-thread
 # speed measured in RESULTS.md (1.97M words/s at d = 100), 0.9 a core added,

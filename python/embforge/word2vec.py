@@ -26,6 +26,7 @@ from .backends.arrays import all_finite, largest_magnitude
 from .corpus import EncodedCorpus, encode, stream_memory
 from .distributed.group import resolve_group
 from .distributed.replicas import rank_seed, replicas_for
+from .distributed.sync_schedule import HOT_SYNC_ROWS, SyncPlan
 from .io.archive import read_archive, write_archive
 from .keyedvectors import KeyedVectors
 from .history import TrainingHistory
@@ -47,37 +48,6 @@ logger = logging.getLogger(__name__)
 MODEL_MAGIC = "embforge.Word2Vec"
 MODEL_VERSION = 1
 MAX_VECTOR_SIZE = 1 << 16
-# Across processes: each rank's ids between syncs of the whole model when
-# there are no tiers of frequent rows (hot_sync_rows=0; with tiers, by
-# default, the whole model goes when the tiers reach it: see
-# Word2Vec._sync_schedule), and of the most frequent rows (in tiers, see
-# __init__). Measured on the bench corpus, 2 ranks x 1 thread against 1
-# process x 2 threads, 3 seeds
-# (bench/RESULTS.md): the first 1,024 rows every 65,536 ids came within the
-# quality targets on analogy and WS353 for both models and SimLex for CBOW
-# (skip-gram's SimLex 0.024 short), at 6-13% more time than the first 4,096
-# every 300k, which missed analogy on both models by up to 0.019.
-SYNC_INTERVAL = 2_200_000
-HOT_SYNC_ROWS = 1024
-# hot_sync_interval=None: 65,536 ids for two ranks, 65,536 (2 / W)^2 for W.
-# With more ranks the hot rows' summed moves overshoot more, and the interval
-# must shrink faster than 1 / W (bench corpus, seed 1, against one process:
-# 3 ranks at 65,536 ids lost 0.05 analogy, at 29,127 kept within 0.015; 4
-# ranks at 65,536 and 32,768 collapsed, 0.007 and 0.078 analogy, at 16,384
-# kept within 0.01). At 8 ranks (4,096) skip-gram's analogy came 0.011-0.012
-# short over 3 seeds, and 2,048 or 8,192 moved it by less than 0.004 (seed
-# 1): past 4 ranks the interval is no longer what limits the quality.
-HOT_SYNC_INTERVAL = 65_536
-# The first rows whose changes are averaged over the ranks, not added (see
-# __init__), up to 4 ranks; hot_average_rows=None: HOT_AVERAGE_ROWS W / 4
-# past that (hot_average_for). Same measurements, with the schedule above:
-# averaging the first 64 brought skip-gram's SimLex from 0.024 to 0.010
-# below one process at 2 ranks, and every other score within 0.01 (16 rows:
-# 0.015; 512: analogy 0.010 below); 64 also kept 3 and 4 ranks within the
-# targets. At 8 ranks (4,096 ids between hot syncs, 3 seeds) 64 left CBOW's
-# analogy 0.023 short and 128 brought it to 0.005 (skip-gram: see
-# bench/RESULTS.md); 16 rows lost 0.06 analogy, 512 0.04.
-HOT_AVERAGE_ROWS = 64
 # A weight past this means the run has diverged, even while it is finite.
 # Trained weights stay within a few units (bench corpus: largest 2.1, also
 # across 4 ranks; toy corpus at alpha 0.2 and 50 epochs: 3.4), and the
@@ -86,23 +56,6 @@ HOT_AVERAGE_ROWS = 64
 # 4 ranks grew to 2.4e6 and stayed finite, with analogy 0.007: without
 # this, that run would have saved them as if nothing had happened.
 WEIGHT_LIMIT = 1000.0
-
-
-def hot_interval_for(hot_sync_interval: Optional[int], world_size: int) -> int:
-    """Each rank's ids between syncs of the hot rows: `hot_sync_interval` as
-    given, or by default HOT_SYNC_INTERVAL (2 / world_size)^2 (see there)."""
-    if hot_sync_interval is not None:
-        return int(hot_sync_interval)
-    return max(1, HOT_SYNC_INTERVAL * 4 // max(2, int(world_size)) ** 2)
-
-
-def hot_average_for(hot_average_rows: Optional[int], world_size: int) -> int:
-    """The first rows whose changes are averaged over `world_size` ranks:
-    `hot_average_rows` as given, or by default HOT_AVERAGE_ROWS up to 4 ranks
-    and HOT_AVERAGE_ROWS W / 4 past them (see there)."""
-    if hot_average_rows is not None:
-        return int(hot_average_rows)
-    return HOT_AVERAGE_ROWS * max(4, int(world_size)) // 4
 
 
 class Word2Vec(VocabularyUpdates, Word2VecQueries):
@@ -188,38 +141,17 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
         self._backend = get_backend(device)
         self.device = self._backend.device
         # Training across processes (torch.distributed): each rank trains its
-        # share of the corpus and the replicas are combined every
-        # `sync_interval` ids (distributed/replicas.py). Without a group this
-        # process trains alone, whatever torch.distributed holds. None: the
-        # whole model only when the tiers reach it (_sync_schedule), or every
-        # SYNC_INTERVAL ids without tiers.
+        # share of the corpus and the replicas are combined (how:
+        # distributed/replicas.py) in tiers of frequent rows; when, and
+        # which rows, is distributed/sync_schedule.py's, from these four
+        # settings (None: chosen by the number of ranks). Without a group
+        # this process trains alone, whatever torch.distributed holds.
         self.sync_interval = (None if sync_interval is None else
                               check_number("sync_interval", sync_interval, 1, integer=True))
-        # The most frequent words' rows (the first rows: the vocabulary is
-        # sorted by count; after build_vocab(update=True), the first corpus's
-        # most frequent words, see vocab_update.py) take most updates, so
-        # replicas drift there first, by about a word's count times the ids
-        # between syncs. So the rows are synced in tiers: the first
-        # `hot_sync_rows` every `hot_sync_interval` ids, twice as many every
-        # second time, four times as many every fourth, ... (a row of rank i
-        # about every i / hot_sync_rows intervals: under Zipf's law every
-        # row then drifts by about as many updates, and each tier costs the
-        # same bytes), the whole model when the tier reaches the
-        # vocabulary, every `sync_interval` ids when given, and at the end of
-        # each epoch. 0 rows: no tiers, the whole model only.
-        # `hot_sync_interval` None: chosen by the number of ranks
-        # (hot_interval_for).
         self.hot_sync_interval = (None if hot_sync_interval is None else
                                   check_number("hot_sync_interval", hot_sync_interval, 1,
                                                integer=True))
         self.hot_sync_rows = check_number("hot_sync_rows", hot_sync_rows, 0, integer=True)
-        # With combine="sum", the changes of the first `hot_average_rows`
-        # rows (at most 1/256 of the vocabulary, _averaged_rows) are
-        # averaged over the ranks, not added: each rank updates them
-        # hundreds of times between syncs, so each rank's copy settles where
-        # its gradients balance and the ranks' moves are estimates of one
-        # move; added, they overshoot (distributed/replicas.py). None:
-        # chosen by the number of ranks (hot_average_for).
         self.hot_average_rows = (None if hot_average_rows is None else
                                  check_number("hot_average_rows", hot_average_rows, 0,
                                               integer=True))
@@ -408,15 +340,10 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
                     bar.set_postfix(loss=f"{progress.loss_sum / progress.loss_count:.4f}",
                                     lr=f"{progress.learning_rate:.5f}", refresh=False)
 
-        hot_interval = hot_interval_for(self.hot_sync_interval, replicas.world_size)
-        hot = (0 < self.hot_sync_rows < len(cast("Vocabulary", self.vocab))
-               and (self.sync_interval is None or hot_interval < self.sync_interval))
-        whole_interval = self.sync_interval or SYNC_INTERVAL
-        slices = replicas.slices(corpus.n_tokens, hot_interval if hot else whole_interval)
-        schedule = self._sync_schedule(slices, hot_interval if hot else None)
-        # the setting a divergence across ranks names: the interval that ran
-        interval = ("hot_sync_interval", hot_interval) if hot else ("sync_interval", whole_interval)
-        replicas.start((self._input_rows(), self.syn1neg), average_first=self._averaged_rows())
+        plan = self._sync_plan()
+        slices = replicas.slices(corpus.n_tokens, plan.interval)
+        schedule = plan.epoch(slices)
+        replicas.start((self._input_rows(), self.syn1neg), average_first=plan.averaged_rows)
         # Ctrl-C asks the native call in progress to stop and the loop to
         # end after it, wherever it lands (training/interrupt.py)
         with ctrl_c_stops(progress.request_stop):
@@ -455,7 +382,7 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
                             break
                     # After a sync every rank holds the same weights: they all see
                     # the same divergence and raise together.
-                    self._check_not_diverged(e + 1, start_alpha, interval)
+                    self._check_not_diverged(e + 1, start_alpha, plan.setting)
                     loss = replicas.total(loss)
                     self.training_loss.append(loss if self.compute_loss else float("nan"))
                     self.epochs_trained += 1
@@ -494,46 +421,11 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
                        f"({interval[0]}, now {interval[1]} ids a rank)")
         raise FloatingPointError(f"training diverged in epoch {epoch}: the weights {what} ({advice})")
 
-    def _averaged_rows(self) -> int:
-        """The first rows whose changes are averaged: hot_average_rows, at
-        most 1/256 of the vocabulary. In a small vocabulary every word is
-        frequent and trains on steady gradients: averaging all 50 rows of a
-        toy corpus's vocabulary halved their training (topic margin 0.86
-        against 0.35)."""
-        return min(hot_average_for(self.hot_average_rows, self._replicas.world_size),
-                   len(cast("Vocabulary", self.vocab)) // 256)
-
-    def _sync_schedule(self, slices: int, hot_interval: Optional[int]) -> List[Optional[int]]:
-        """The rows each of an epoch's `slices` syncs combines (None: every
-        row). Without tiers (`hot_interval` None) every sync is whole. With
-        them the k-th sync sends `_sync_rows(k)`; sync_interval, when given,
-        makes every ceil(sync_interval / hot_interval)-th whole too; and the
-        epoch's last sync is always whole, so that the ranks start the next
-        epoch (and end) with one model."""
-        if hot_interval is None:
-            return [None] * slices
-        # sync_interval None: no whole syncs but the tiers' own (every 2^L-th,
-        # L = ceil(log2(V / hot_sync_rows))) and the epoch's last. Rare rows
-        # change little between syncs, and a whole sync costs 8 V d bytes:
-        # for a 1M x 300 model, one every 2.2M ids took two thirds of an
-        # epoch's time on two 25 Gb/s nodes (bench/RESULTS.md, "On paper,
-        # again"). Bench corpus, 2 ranks, 3 seeds: whole syncs only through
-        # the tiers (rows past 32k then sync only at each epoch's end)
-        # against every 2.2M ids moved no mean score by more than 0.001
-        # (skip-gram, CBOW), nor with every word kept (min_count 1, 247k
-        # words: rows past 65k then sync only at each epoch's end) by more
-        # than 0.004, and it sent 17-29% fewer bytes.
-        whole_every = (0 if self.sync_interval is None
-                       else -(-self.sync_interval // hot_interval))
-        return [None if k == slices or (whole_every and k % whole_every == 0)
-                else self._sync_rows(k) for k in range(1, slices + 1)]
-
-    def _sync_rows(self, count: int) -> Optional[int]:
-        """The rows of the `count`-th sync of an epoch (from 1): the first
-        hot_sync_rows, twice as many every second sync, four times as many
-        every fourth, ... (None: every row)."""
-        rows = self.hot_sync_rows << ((count & -count).bit_length() - 1)
-        return None if rows >= len(cast("Vocabulary", self.vocab)) else rows
+    def _sync_plan(self) -> SyncPlan:
+        """When the replicas are combined across ranks, and which rows."""
+        return SyncPlan(self._replicas.world_size, len(cast("Vocabulary", self.vocab)),
+                        sync_interval=self.sync_interval, hot_sync_interval=self.hot_sync_interval,
+                        hot_sync_rows=self.hot_sync_rows, hot_average_rows=self.hot_average_rows)
 
     def _slice_ends(self, corpus: EncodedCorpus, epoch: int, slices: int) -> List[float]:
         """Where each of the epoch's slices ends, as fractions of its ids."""

@@ -15,7 +15,8 @@ from ..cooccurrence import Cooccurrence
 from ..corpus import encode
 from ..fasttext import FastText
 from ..glove import OUTPUTS, GloVe
-from ..word2vec import HOT_AVERAGE_ROWS, HOT_SYNC_INTERVAL, HOT_SYNC_ROWS, SYNC_INTERVAL, Word2Vec
+from ..distributed.sync_schedule import HOT_AVERAGE_ROWS, HOT_SYNC_INTERVAL, HOT_SYNC_ROWS, SYNC_INTERVAL
+from ..word2vec import Word2Vec
 from .common import corpus_arg, join_job, save_vectors
 from .resume import add_checkpoint_arguments, check_same_vocabulary, plan_checkpoint
 from ..keyedvectors import KeyedVectors

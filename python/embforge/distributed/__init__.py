@@ -12,6 +12,13 @@
                   failing every rank together when one fails.
 * vocabulary.py   the distributed vocabulary: per-rank counts merged by owner
                   rank into the single-process Vocabulary.
+* cooccurrence.py co-occurrence partials exchanged by owner rank and merged
+                  exactly (fixed point), gathered to one writer.
+* replicas.py     the ranks' model replicas combined between slices of an
+                  epoch (Word2Vec, GloVe); `Alone` without a group.
+* sync_schedule.py when Word2Vec's replicas are combined, and which rows.
+* tensors.py      the few array operations a sync needs on numpy arrays and
+                  torch tensors alike.
 
 torch is optional: nothing here imports it at module level, and
 ``import embforge`` does not import this package.
