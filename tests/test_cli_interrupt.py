@@ -15,23 +15,18 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 
 import embforge
 from embforge import KeyedVectors
+from zipf_text import write_zipf_corpus
 
 
 @pytest.fixture(scope="module")
 def long_corpus(tmp_path_factory):
     """~1.6M tokens of Zipf-distributed words: seconds of work for one thread."""
-    rng = np.random.default_rng(7)
-    words = np.array([f"w{i}" for i in range(5000)])
-    ids = np.minimum(rng.zipf(1.3, size=1_600_000) - 1, len(words) - 1)
     path = tmp_path_factory.mktemp("interrupt") / "corpus.txt"
-    with open(path, "w") as out:
-        for line in np.array_split(words[ids], 16_000):
-            out.write(" ".join(line.tolist()) + "\n")
+    write_zipf_corpus(path, tokens=1_600_000, words=5000, lines=16_000, seed=7)
     return str(path)
 
 

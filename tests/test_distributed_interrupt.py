@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from embforge import KeyedVectors
+from zipf_text import write_zipf_corpus
 
 pytest.importorskip("torch")
 
@@ -28,14 +29,9 @@ STOPPED = "stopped early (Ctrl-C); vectors saved so far"
 def corpus(tmp_path_factory):
     """~800k tokens of Zipf-distributed words: about a second an epoch for
     two ranks of one thread."""
-    rng = np.random.default_rng(11)
-    words = np.array([f"w{i}" for i in range(3000)])
-    ids = np.minimum(rng.zipf(1.3, size=800_000) - 1, len(words) - 1)
     path = tmp_path_factory.mktemp("dist_interrupt") / "corpus.txt"
-    with open(path, "w") as out:
-        for line in np.array_split(words[ids], 8_000):
-            out.write(" ".join(line.tolist()) + "\n")
-    return str(path), len(np.unique(ids))
+    words = write_zipf_corpus(path, tokens=800_000, words=3000, lines=8_000, seed=11)
+    return str(path), words
 
 
 def environment():
