@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, NamedTuple, Optional, Siz
 from ._typing import Corpus, Memory, StrPath
 from . import _native
 from ._checks import MIN_MEMORY, check_number, parse_memory
+from ._workers import resolve_workers
 from .backends import get_backend
 from .backends.base import Backend, CooccurrenceCount
 from .corpus import EncodedCorpus, encode, stream_memory
@@ -49,8 +50,7 @@ def prepare_count(backend: Backend, corpus: "Corpus | EncodedCorpus", vocab: Opt
                   max_product: int, group: "Optional[Group]") -> Prepared:
     """Checks the arguments and encodes `corpus` (unless it is encoded)."""
     window = int(check_number("window", window, 1, 1 << 20, integer=True))
-    workers = ((os.cpu_count() or 1) if workers is None
-               else int(check_number("workers", workers, 1, 1024, integer=True)))
+    workers = resolve_workers(workers)
     memory_bytes = parse_memory(memory)
     max_product = int(check_number("max_product", max_product, -1, integer=True))
     if temp_dir is not None and not os.path.isdir(os.fspath(temp_dir)):

@@ -35,7 +35,8 @@ from ._typing import Corpus, Memory, StrPath
 from ._checks import MIN_MEMORY, parse_memory
 from ._native import core
 from ._tokens import is_token
-from .corpus_threads import build_from_files, default_workers
+from ._workers import default_workers
+from .corpus_threads import build_from_files
 from .io.compression import open_binary
 from .vocab import Vocabulary
 

@@ -40,8 +40,9 @@ from ._native import core
 from .io.compression import open_binary
 from .io.line_ranges import line_cuts, whole_line_chunks
 from .vocab import Vocabulary
+from ._workers import default_workers
 
-__all__ = ["build_from_files", "count_words", "default_workers"]
+__all__ = ["build_from_files", "count_words"]
 
 # A plain file's ranges: about 1/8 of a thread's share (the last thread to
 # finish waits at most that), within [1 MiB, 8 MiB] (the per-chunk work
@@ -57,14 +58,6 @@ _STREAM_PIECE = 1 << 20
 # error messages) and either its bytes (from a stream) or the plain file
 # range (path, begin, end) to read.
 _Piece = Tuple[int, Union[bytes, Tuple[str, int, int]]]
-
-
-def default_workers() -> int:
-    """Threads used when none are given: the cores this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def _pieces(paths: Sequence[str], workers: int,

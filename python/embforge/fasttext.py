@@ -22,6 +22,7 @@ import numpy as np
 from ._typing import Array, Corpus, StrPath
 from . import _native
 from ._checks import check_allocation
+from ._workers import default_workers
 from .backends.arrays import all_finite
 from .fasttext_kv import FastTextKeyedVectors, check_ngram_settings
 from .history import TrainingHistory
@@ -57,7 +58,8 @@ class FastText(Word2Vec):
 
     Parameters keep gensim's names and defaults (``min_n=3``, ``max_n=6``,
     ``bucket=2_000_000``), with Word2Vec's differences (``alpha=None``: 0.025
-    for skip-gram, 0.05 for CBOW; ``workers=None``: every core; negative
+    for skip-gram, 0.05 for CBOW; ``workers=None``: every core (shared by the
+    ranks torchrun started on the machine); negative
     sampling only). ``bucket x vector_size`` float32 rows are allocated up
     front (800 MB at the defaults): the constructor refuses sizes larger than
     the memory available (on the host; with ``device="cuda"`` the rows live
@@ -321,5 +323,5 @@ def load_facebook_vectors(path: StrPath, unicode_errors: str = "strict") -> Fast
     a = data.args
     kv = FastTextKeyedVectors.from_rows(data.words, data.input, a["minn"], a["maxn"],
                                         a["bucket"], data.counts)
-    kv.adjust_vectors(workers=os.cpu_count() or 1)
+    kv.adjust_vectors(workers=default_workers())
     return kv

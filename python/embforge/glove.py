@@ -26,6 +26,7 @@ import numpy as np
 from ._typing import Array, Corpus, Memory, StrPath
 from . import _native
 from ._checks import check_number
+from ._workers import resolve_workers
 from .callbacks import call_callbacks
 from .backends import get_backend
 from .backends.arrays import all_finite
@@ -138,8 +139,7 @@ class GloVe:
         self.min_count = check_number("min_count", min_count, 0, integer=True)
         self.max_vocab_size = (None if max_vocab_size is None
                                else check_number("max_vocab_size", max_vocab_size, 1, integer=True))
-        self.workers = ((os.cpu_count() or 1) if workers is None
-                        else check_number("workers", workers, 1, 1024, integer=True))
+        self.workers = resolve_workers(workers)
         self.seed = check_number("seed", seed, 0, 2**64 - 1, integer=True)
         self.memory = memory
         parse_memory(memory)

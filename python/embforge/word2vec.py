@@ -20,6 +20,7 @@ import numpy as np
 from ._typing import Array, Corpus, Memory, StrPath
 from . import _native
 from ._checks import check_number, parse_memory
+from ._workers import resolve_workers
 from .callbacks import call_callbacks as _call
 from .backends import get_backend
 from .backends.arrays import all_finite, largest_magnitude
@@ -63,7 +64,8 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
 
     Parameters keep gensim's names and defaults, with three differences:
     ``alpha=None`` means 0.025 for skip-gram and 0.05 for CBOW (word2vec.c's
-    rule), ``workers=None`` means every CPU core, and only negative sampling
+    rule), ``workers=None`` means every CPU core (divided among the processes
+    torchrun started on this machine), and only negative sampling
     with ``cbow_mean=1`` is implemented (``hs=1`` raises). ``device="cuda"``
     trains on the GPU when embforge was built with CUDA.
 
@@ -127,8 +129,7 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
         self.min_alpha = check_number("min_alpha", min_alpha, 0.0, self.alpha)
         self.ns_exponent = check_number("ns_exponent", ns_exponent, -10.0, 10.0)
         self.epochs = check_number("epochs", epochs, 1, integer=True)
-        self.workers = ((os.cpu_count() or 1) if workers is None
-                        else check_number("workers", workers, 1, 1024, integer=True))
+        self.workers = resolve_workers(workers)
         self.seed = check_number("seed", seed, 0, 2**64 - 1, integer=True)
         self.shrink_windows = bool(shrink_windows)
         self.max_sentence_length = check_number("max_sentence_length", max_sentence_length, 1, integer=True)

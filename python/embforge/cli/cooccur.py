@@ -30,7 +30,7 @@ def add_cooccur_parser(subparsers: "argparse._SubParsersAction[argparse.Argument
     p.add_argument("--no-distance-weighting", action="store_true", help="add 1, not 1/distance")
     p.add_argument("--memory", default="1GB", help="memory budget, e.g. 4GB (default 1GB)")
     p.add_argument("--temp-dir", default=None, help="where runs spill (default: system temp)")
-    p.add_argument("--threads", type=int, default=None, help="worker threads (default: all cores)")
+    p.add_argument("--threads", type=int, default=None, help="worker threads (default: all cores, divided among the processes torchrun started on this machine)")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run_cooccur)

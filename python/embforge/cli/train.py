@@ -42,7 +42,7 @@ def add_train_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]")
                    help="context window (default 5; 15 for glove)")
     p.add_argument("--epochs", type=int, default=None, help="passes (default 5; 25 for glove)")
     p.add_argument("--min-count", type=int, default=5, help="ignore rarer words (default 5)")
-    p.add_argument("--threads", type=int, default=None, help="worker threads (default: all cores)")
+    p.add_argument("--threads", type=int, default=None, help="worker threads (default: all cores, divided among the processes torchrun started on this machine)")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--save-model", default=None,

@@ -27,7 +27,7 @@ def add_vocab_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]")
                    help="accepted for compatibility: words are counted without keeping the "
                         "encoded text, so nothing spills")
     p.add_argument("--threads", type=int, default=None,
-                   help="counting threads (default: all cores); the counts are the same for any")
+                   help="counting threads (default: all cores, divided among torchrun's processes on this machine); the counts are the same for any")
     p.set_defaults(run=run_vocab)
 
 
