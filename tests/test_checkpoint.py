@@ -380,6 +380,20 @@ def test_a_checkpoint_from_before_a_setting_existed_reads_as_trained(saved):
         ckpt.check_settings(dataclasses.replace(info, world_size=2), settings)
 
 
+def test_a_checkpoint_from_before_the_averaged_rows_momentum_reads_as_none(saved):
+    # several ranks' checkpoints from before it resume by naming the old value
+    edit_manifest(saved, lambda m: m["settings"].pop("hot_average_momentum"))
+    info = ckpt.latest(saved)
+    assert info.settings["hot_average_momentum"] == 0.0
+    fresh = word2vec(1, epochs=3)
+    settings = dict(ckpt.training_settings(fresh), corpus=info.settings["corpus"])
+    with pytest.raises(ValueError, match="hot_average_momentum"):
+        ckpt.check_settings(dataclasses.replace(info, world_size=2), settings)
+    fresh.hot_average_momentum = 0.0
+    settings = dict(ckpt.training_settings(fresh), corpus=info.settings["corpus"])
+    ckpt.check_settings(dataclasses.replace(info, world_size=2), settings)
+
+
 def test_a_checkpoint_from_before_float16_syncs_reads_as_float32(saved):
     edit_manifest(saved, lambda m: m["settings"].pop("sync_dtype"))
     info = ckpt.latest(saved)

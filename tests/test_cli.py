@@ -140,6 +140,24 @@ def test_alpha_still_sets_the_word2vec_learning_rate(tmp_path, toy_corpus_path):
     assert Word2Vec.load(model_path).alpha == pytest.approx(0.01)
 
 
+def test_the_sync_options_reach_the_model(tmp_path, toy_corpus_path, capsys):
+    # in one process they change nothing but what the model file records
+    from embforge.word2vec import Word2Vec
+    model_path = tmp_path / "m.w2v"
+    assert cli.main(["train", "--model", "sgns", toy_corpus_path, "-o", str(tmp_path / "v.bin"),
+                     "--size", "8", "--epochs", "1", "--min-count", "1", "--threads", "1",
+                     "--hot-sync-rows", "7", "--hot-sync-interval", "999", "--hot-average-rows",
+                     "5", "--hot-average-momentum", "0.25", "--save-model", str(model_path),
+                     "--quiet"]) == 0
+    model = Word2Vec.load(model_path)
+    assert (model.hot_sync_rows, model.hot_sync_interval, model.hot_average_rows,
+            model.hot_average_momentum) == (7, 999, 5, 0.25)
+    assert cli.main(["train", "--model", "sgns", toy_corpus_path, "-o", str(tmp_path / "w.bin"),
+                     "--min-count", "1", "--hot-average-momentum", "1.5", "--quiet"]) == 2
+    assert "hot_average_momentum must be >= 0.0 and <= 0.999, got 1.5" in capsys.readouterr().err
+    assert not (tmp_path / "w.bin").exists()
+
+
 def test_the_command_line_loads_without_torch():
     # Only `embforge finetune` needs torch, and only when it runs.
     code = ("import sys; sys.modules['torch'] = None\n"

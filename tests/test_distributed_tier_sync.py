@@ -3,8 +3,9 @@ real gloo processes: after one look at the changed-row flags finds most of
 the tier's rows changed, the next syncs of that tier send both arrays'
 changes and the stop flag in one buffer, with the same result; every
 _PROBE_EVERY-th sync of the tier looks at the flags again. The first rows
-averaged instead of summed (Word2Vec's hot_average_rows), on every path."""
-from typing import Any, Dict, List
+averaged instead of summed (Word2Vec's hot_average_rows), on every path,
+and moved by a velocity (average_momentum) that a whole sync starts afresh."""
+from typing import Any, Dict, List, Tuple
 
 import numpy as np
 import pytest
@@ -18,7 +19,9 @@ SYNCS = 18            # tier syncs, then one whole sync
 STOP_AT = 5           # the tier sync at which rank 1 asks to stop (stop case)
 OUTSIDE = [[20], [25]]  # rows past the tier each rank also changes
 AVERAGED = 3          # rows averaged, not summed, in the "first averaged" case
-CASES = ("sum", "average", "stop", "no flags", "sum, first averaged")
+MOMENTUM = 0.5        # their velocity's momentum in the "momentum" case ...
+MIDDLE = 9            # ... which also syncs everything at this sync
+CASES = ("sum", "average", "stop", "no flags", "sum, first averaged", "momentum")
 
 
 def _rows(rank: int) -> List[int]:
@@ -34,7 +37,8 @@ def _synced(rank: int, world: int) -> Dict[str, Any]:
     for case in CASES:
         combine = "average" if case == "average" else "sum"
         replicas = R.Replicas(group, combine, sparse_below=0.0 if case == "no flags" else 0.5,
-                              average_first=AVERAGED if case == "sum, first averaged" else 0)
+                              average_first=AVERAGED if "averaged" in case or case == "momentum" else 0,
+                              average_momentum=MOMENTUM if case == "momentum" else 0.0)
         start = np.random.default_rng(7)
         arrays = [start.standard_normal((ROWS, DIM)).astype(np.float32) for _ in range(2)]
         replicas.start(arrays)
@@ -45,7 +49,8 @@ def _synced(rank: int, world: int) -> Dict[str, Any]:
                 array[_rows(rank)] += mine.standard_normal((len(_rows(rank)), DIM)).astype(np.float32)
             used = replicas.all_reduces
             ask = case == "stop" and rank == 1 and k == STOP_AT
-            stopped.append(replicas.sync(arrays, ask, rows=None if k == SYNCS else TIER))
+            whole = k == SYNCS or (case == "momentum" and k == MIDDLE)
+            stopped.append(replicas.sync(arrays, ask, rows=None if whole else TIER))
             rounds.append(replicas.all_reduces - used)
             if k == SYNCS - 1:
                 after_tiers = [a.tobytes() for a in arrays]
@@ -61,21 +66,26 @@ def ranks(tmp_path_factory: Any) -> List[Dict[str, Any]]:
     return values(run_ranks(_synced, tmp_path_factory.mktemp("tier-sync")))
 
 
-def _oracle(combine: str, syncs: int, averaged: int = 0) -> List[np.ndarray]:
+def _oracle(combine: str, syncs: int, averaged: int = 0, momentum: float = 0.0,
+            wholes: Tuple[int, ...] = (), reset: bool = True) -> List[np.ndarray]:
     """The same steps and syncs in numpy: a tier sync combines the first TIER
-    rows (sum of the changes, the first `averaged` rows' halved; or the mean
-    of the values), a whole sync all rows; each rank keeps its own rows past
-    the tier until then."""
+    rows (sum of the changes, the first `averaged` rows' halved and, with
+    `momentum`, added to their velocity, which moves them; or the mean of the
+    values), a whole sync (the last, and those in `wholes`) all rows, after
+    which the velocities are zero (unless not `reset`); each rank keeps its own rows past the tier
+    until then."""
     start = np.random.default_rng(7)
     base = [start.standard_normal((ROWS, DIM)).astype(np.float32) for _ in range(2)]
     copies = [[b.copy() for b in base] for _ in range(2)]
     draws = [np.random.default_rng(100 + rank) for rank in range(2)]
+    velocity = [np.zeros((averaged, DIM), np.float32) for _ in range(2)]
     for k in range(syncs + 1):
         for rank in range(2):
             for array in copies[rank]:
                 array[_rows(rank)] += draws[rank].standard_normal(
                     (len(_rows(rank)), DIM)).astype(np.float32)
-        rows = slice(None) if k == syncs else slice(0, TIER)
+        whole = k == syncs or k in wholes
+        rows = slice(None) if whole else slice(0, TIER)
         for index in range(2):
             mine = [copies[rank][index][rows] for rank in range(2)]
             if combine == "average":
@@ -84,10 +94,15 @@ def _oracle(combine: str, syncs: int, averaged: int = 0) -> List[np.ndarray]:
                 was = base[index][rows]
                 summed = (mine[0] - was) + (mine[1] - was)
                 summed[:averaged] /= np.float32(2)
+                if momentum:
+                    velocity[index] = velocity[index] * np.float32(momentum) + summed[:averaged]
+                    summed[:averaged] = velocity[index]
                 merged = summed + was
             for rank in range(2):
                 copies[rank][index][rows] = merged
             base[index][rows] = merged
+        if whole and reset:
+            velocity = [np.zeros_like(v) for v in velocity]
     return copies[0]
 
 
@@ -143,3 +158,21 @@ def test_a_stop_asked_in_a_one_all_reduce_sync_stops_every_rank_with_equal_model
         assert got["rounds"][1:STOP_AT] == [1] * (STOP_AT - 1)
         assert got["rounds"][STOP_AT] == 1 + 3
     assert ranks[0]["stop"]["arrays"] == ranks[1]["stop"]["arrays"]
+
+
+def test_the_first_rows_averaged_with_momentum_move_by_their_velocity(
+        ranks: List[Dict[str, Any]]) -> None:
+    # tier syncs at once and through the flags, a whole sync in the middle
+    # (changed rows only) that starts the velocities afresh, and the last
+    got = [np.frombuffer(ranks[0]["momentum"]["arrays"][i], dtype=np.float32).reshape(ROWS, DIM)
+           for i in range(2)]
+    assert ranks[0]["momentum"]["arrays"] == ranks[1]["momentum"]["arrays"]
+    expected = _oracle("sum", SYNCS, AVERAGED, MOMENTUM, wholes=(MIDDLE,))
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, rtol=0, atol=1e-5)
+    # the velocity mattered, and so did starting it afresh
+    plain = _oracle("sum", SYNCS, AVERAGED, wholes=(MIDDLE,))
+    kept = _oracle("sum", SYNCS, AVERAGED, MOMENTUM, wholes=(MIDDLE,), reset=False)
+    assert np.abs(got[0][:AVERAGED] - plain[0][:AVERAGED]).max() > 0.1
+    assert np.abs(expected[0][:AVERAGED] - kept[0][:AVERAGED]).max() > 0.1
+    np.testing.assert_array_equal(expected[0][AVERAGED:], plain[0][AVERAGED:])

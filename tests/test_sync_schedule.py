@@ -4,7 +4,8 @@ the tiers, and the whole syncs."""
 import pytest
 
 from embforge import Word2Vec
-from embforge.distributed.sync_schedule import SyncPlan, hot_average_for, hot_interval_for
+from embforge.distributed.sync_schedule import (SyncPlan, hot_average_for, hot_interval_for,
+                                                hot_momentum_for)
 
 
 def test_the_hot_rows_sync_more_often_the_more_ranks_there_are() -> None:
@@ -67,3 +68,12 @@ def test_word2vec_plans_with_its_own_settings() -> None:
     assert model._sync_plan().epoch(12) == [3, 6, None, 12, 3, None, 3, None, None, 6, 3, None]
     with pytest.raises(ValueError, match="sync_interval must be >= 1, got 0"):
         Word2Vec(sync_interval=0)
+
+
+def test_the_averaged_rows_take_momentum_past_eight_ranks() -> None:
+    # measured: 16 ranks, skip-gram, 3 seeds: analogy gap 0.032 -> 0.019
+    # with 0.5; up to 8 ranks no mean score moved by more than 0.004
+    assert [hot_momentum_for(None, w) for w in (1, 2, 4, 8, 9, 16, 32)] == [0, 0, 0, 0, .5, .5, .5]
+    assert hot_momentum_for(0.25, 2) == 0.25 and hot_momentum_for(0.0, 16) == 0.0  # as given
+    assert SyncPlan(16, 100_000).momentum == 0.5
+    assert SyncPlan(16, 100_000, hot_average_momentum=0.0).momentum == 0.0

@@ -404,10 +404,12 @@ def test_a_slice_checks_its_own_ids_before_training(toy_corpus_path):
 def test_sync_settings_survive_a_save_and_an_older_file_adds_every_row(tmp_path, monkeypatch,
                                                                        toy_corpus_path):
     model = Word2Vec(vector_size=8, min_count=1, workers=1, epochs=1, progress=False,
-                     hot_sync_rows=7, hot_sync_interval=999, hot_average_rows=5).fit(toy_corpus_path)
+                     hot_sync_rows=7, hot_sync_interval=999, hot_average_rows=5,
+                     hot_average_momentum=0.25).fit(toy_corpus_path)
     model.save(tmp_path / "m.embf")
     back = Word2Vec.load(tmp_path / "m.embf")
-    assert (back.hot_sync_rows, back.hot_sync_interval, back.hot_average_rows) == (7, 999, 5)
+    assert (back.hot_sync_rows, back.hot_sync_interval, back.hot_average_rows,
+            back.hot_average_momentum) == (7, 999, 5, 0.25)
     assert back.sync_interval is None  # the default: whole syncs with the tiers
     model.sync_interval = 123_456
     model.save(tmp_path / "given.embf")
@@ -416,6 +418,12 @@ def test_sync_settings_survive_a_save_and_an_older_file_adds_every_row(tmp_path,
     # row's changes: it loads with 0 rows averaged (what its checkpoints say)
     save_without_setting(model, tmp_path / "old.embf", "hot_average_rows", monkeypatch)
     assert Word2Vec.load(tmp_path / "old.embf").hot_average_rows == 0
+    # and one from before hot_average_momentum averaged without momentum
+    save_without_setting(model, tmp_path / "older.embf", "hot_average_momentum", monkeypatch)
+    assert Word2Vec.load(tmp_path / "older.embf").hot_average_momentum == 0.0
+    assert Word2Vec(vector_size=8).hot_average_momentum is None  # by default: SyncPlan's
+    with pytest.raises(ValueError, match="hot_average_momentum must be >= 0.0 and <= 0.999, got 1.0"):
+        Word2Vec(hot_average_momentum=1.0)
 
 
 def test_the_sync_dtype_is_checked_and_kept(tmp_path, monkeypatch, toy_corpus_path):

@@ -81,8 +81,10 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
     ``hot_sync_rows=0``);
     ``combine="sum"`` adds every rank's change (except the first
     ``hot_average_rows`` rows', at most 1/256 of the vocabulary, which are
-    averaged; by default 64 up to 4 ranks, 16 N past them), ``"average"`` averages
-    the models; see embforge.distributed.replicas. ``sync_dtype="float16"``
+    averaged; by default 64 up to 4 ranks, 16 N past them; past 8 ranks
+    they move by a velocity of momentum ``hot_average_momentum``, by default
+    0.5), ``"average"`` averages the models; see
+    embforge.distributed.replicas and embforge.distributed.sync_schedule. ``sync_dtype="float16"``
     sends the changes in half the bytes, for links between nodes. Every rank
     ends with the same vectors.
 
@@ -108,7 +110,8 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
                  progress: Optional[bool] = None, distributed: bool = False,
                  process_group: Any = None, sync_interval: Optional[int] = None, combine: str = "sum",
                  hot_sync_interval: Optional[int] = None, hot_sync_rows: int = HOT_SYNC_ROWS,
-                 hot_average_rows: Optional[int] = None, sync_dtype: str = "float32",
+                 hot_average_rows: Optional[int] = None,
+                 hot_average_momentum: Optional[float] = None, sync_dtype: str = "float32",
                  memory: Memory = "1GB", temp_dir: Optional[StrPath] = None) -> None:
         if hs:
             raise ValueError("hierarchical softmax (hs=1) is not implemented; use negative sampling")
@@ -156,6 +159,9 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
         self.hot_average_rows = (None if hot_average_rows is None else
                                  check_number("hot_average_rows", hot_average_rows, 0,
                                               integer=True))
+        self.hot_average_momentum = (None if hot_average_momentum is None else
+                                     check_number("hot_average_momentum", hot_average_momentum,
+                                                  0.0, 0.999))
         self._group = resolve_group(distributed, process_group)
         # "float16": each rank's changes travel as float16, half the bytes
         # of every sync (distributed/replicas.py). Bench corpus, 2 ranks, 3
@@ -344,7 +350,8 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
         plan = self._sync_plan()
         slices = replicas.slices(corpus.n_tokens, plan.interval)
         schedule = plan.epoch(slices)
-        replicas.start((self._input_rows(), self.syn1neg), average_first=plan.averaged_rows)
+        replicas.start((self._input_rows(), self.syn1neg), average_first=plan.averaged_rows,
+                       average_momentum=plan.momentum)
         # Ctrl-C asks the native call in progress to stop and the loop to
         # end after it, wherever it lands (training/interrupt.py)
         with ctrl_c_stops(progress.request_stop):
@@ -426,7 +433,8 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
         """When the replicas are combined across ranks, and which rows."""
         return SyncPlan(self._replicas.world_size, len(cast("Vocabulary", self.vocab)),
                         sync_interval=self.sync_interval, hot_sync_interval=self.hot_sync_interval,
-                        hot_sync_rows=self.hot_sync_rows, hot_average_rows=self.hot_average_rows)
+                        hot_sync_rows=self.hot_sync_rows, hot_average_rows=self.hot_average_rows,
+                        hot_average_momentum=self.hot_average_momentum)
 
     def _slice_ends(self, corpus: EncodedCorpus, epoch: int, slices: int) -> List[float]:
         """Where each of the epoch's slices ends, as fractions of its ids."""
@@ -463,7 +471,8 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
         names = ("sg", "vector_size", "alpha", "window", "min_count", "max_vocab_size", "sample",
                  "seed", "min_alpha", "negative", "ns_exponent", "epochs", "shrink_windows",
                  "max_sentence_length", "compute_loss", "sync_interval", "combine",
-                 "hot_sync_interval", "hot_sync_rows", "hot_average_rows", "sync_dtype")
+                 "hot_sync_interval", "hot_sync_rows", "hot_average_rows", "hot_average_momentum",
+                 "sync_dtype")
         return {name: getattr(self, name) for name in names}
 
     def plot_history(self, path: Optional[StrPath] = None, **options: Any) -> "Figure":
@@ -479,7 +488,7 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
                  "seed", "workers", "min_alpha", "negative", "ns_exponent", "epochs",
                  "shrink_windows", "max_sentence_length", "compute_loss", "epochs_trained",
                  "sync_interval", "combine", "hot_sync_interval", "hot_sync_rows",
-                 "hot_average_rows", "sync_dtype")
+                 "hot_average_rows", "hot_average_momentum", "sync_dtype")
         config = {name: getattr(self, name) for name in names}
         config.update(format=MODEL_MAGIC, version=MODEL_VERSION,
                       training_loss=[float(x) for x in self.training_loss],
@@ -526,6 +535,8 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
                           hot_sync_rows=config.get("hot_sync_rows", HOT_SYNC_ROWS),
                           # added later: files without it were trained adding every row
                           hot_average_rows=config.get("hot_average_rows", 0),
+                          # added later still: files without it averaged without momentum
+                          hot_average_momentum=config.get("hot_average_momentum", 0.0),
                           sync_dtype=config.get("sync_dtype", "float32"))
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f"{path}: invalid Word2Vec model ({error!r})") from None

@@ -43,7 +43,8 @@ SETTINGS = {
     "Word2Vec": ("sg", "vector_size", "alpha", "min_alpha", "window", "min_count",
                  "max_vocab_size", "sample", "seed", "negative", "ns_exponent", "epochs",
                  "shrink_windows", "max_sentence_length", "sync_interval", "combine",
-                 "hot_sync_interval", "hot_sync_rows", "hot_average_rows", "sync_dtype"),
+                 "hot_sync_interval", "hot_sync_rows", "hot_average_rows", "hot_average_momentum",
+                 "sync_dtype"),
     "GloVe": ("vector_size", "x_max", "alpha", "learning_rate", "epochs", "window", "symmetric",
               "distance_weighting", "min_count", "max_vocab_size", "seed", "grad_clip",
               "bias_learning_rate", "output_vectors", "reshuffle", "sync_interval", "sync_dtype",
@@ -59,7 +60,7 @@ SETTINGS = {
 # changed resumes with the new one).
 SYNC_SETTINGS = {
     "Word2Vec": ("sync_interval", "combine", "hot_sync_interval", "hot_sync_rows",
-                 "hot_average_rows", "sync_dtype"),
+                 "hot_average_rows", "hot_average_momentum", "sync_dtype"),
     "GloVe": ("sync_interval", "sync_dtype", "stratify"),
     "FastText": (),
 }
@@ -68,7 +69,7 @@ SYNC_SETTINGS = {
 # the value those checkpoints were trained with: a manifest without one reads
 # as having that value.
 ADDED_SETTINGS: Dict[str, Dict[str, Any]] = {
-    "Word2Vec": {"hot_average_rows": 0, "sync_dtype": "float32"},
+    "Word2Vec": {"hot_average_rows": 0, "sync_dtype": "float32", "hot_average_momentum": 0.0},
     "GloVe": {"sync_dtype": "float32", "stratify": False}}
 
 FOLDER_PATTERN = re.compile(r"epoch-[0-9]{4,}")

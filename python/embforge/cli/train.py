@@ -15,7 +15,8 @@ from ..cooccurrence import Cooccurrence
 from ..corpus import encode
 from ..fasttext import FastText
 from ..glove import OUTPUTS, GloVe
-from ..distributed.sync_schedule import HOT_AVERAGE_ROWS, HOT_SYNC_INTERVAL, HOT_SYNC_ROWS, SYNC_INTERVAL
+from ..distributed.sync_schedule import (HOT_AVERAGE_MOMENTUM, HOT_AVERAGE_ROWS, HOT_SYNC_INTERVAL,
+                                         HOT_SYNC_ROWS, MOMENTUM_PAST, SYNC_INTERVAL)
 from ..word2vec import Word2Vec
 from .common import corpus_arg, join_job, save_vectors
 from .resume import add_checkpoint_arguments, check_same_vocabulary, plan_checkpoint
@@ -79,6 +80,11 @@ def add_train_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]")
                         "rows whose changes are averaged over the ranks, not added (default "
                         f"{HOT_AVERAGE_ROWS} up to 4 processes, {HOT_AVERAGE_ROWS} x N/4 for N; "
                         "at most 1/256 of the vocabulary; 0: add every row's)")
+    p.add_argument("--hot-average-momentum", type=float, default=None,
+                   help="under torchrun, Word2Vec: the averaged rows move by a velocity that "
+                        "keeps this much of its last value, building up moves the ranks agree "
+                        f"on (default {HOT_AVERAGE_MOMENTUM} past {MOMENTUM_PAST} processes, 0 "
+                        "up to them: the mean alone)")
     p.add_argument("--sync-dtype", choices=["float32", "float16"], default="float32",
                    help="under torchrun, Word2Vec and GloVe: the type each rank's changes "
                         "travel as (float16: half the bytes of every sync, the same quality on "
@@ -159,7 +165,8 @@ def train_word2vec(args: argparse.Namespace) -> int:
                      device=args.device, progress=False if args.quiet else None,
                      process_group=job.group, sync_interval=args.sync_interval,
                      hot_sync_rows=args.hot_sync_rows, hot_sync_interval=args.hot_sync_interval,
-                     hot_average_rows=args.hot_average_rows, sync_dtype=args.sync_dtype,
+                     hot_average_rows=args.hot_average_rows,
+                     hot_average_momentum=args.hot_average_momentum, sync_dtype=args.sync_dtype,
                      combine=args.combine, memory=args.memory, temp_dir=args.temp_dir)
     source = corpus_arg(args.corpus)
     plan = plan_checkpoint(args, fresh, args.corpus, job)

@@ -14,7 +14,13 @@ replicas are combined so that every rank holds the same model again:
   ``w = w0 + mean_r (w_r - w0)``: each rank updates such a row hundreds of
   times between syncs, so its copy settles where that rank's gradients
   balance, and the ranks' moves are estimates of one move, not steps to
-  add (summed, they overshoot: see bench/RESULTS.md).
+  add (summed, they overshoot: see bench/RESULTS.md). With
+  ``average_momentum`` m > 0 those rows move by a velocity that keeps m of
+  its last value, ``v = m v + mean_r (w_r - w0)``, ``w = w0 + v``: a move
+  the ranks keep agreeing on builds up to 1 / (1 - m) times the mean, one
+  that reverses is damped. After every whole sync (each epoch's last among
+  them) the velocities start afresh, so a checkpoint written after it
+  holds all the training state.
 * ``combine="average"``: ``w = mean_r w_r`` (model averaging, as in Ji et al.):
   each rank's step counts 1/N, so the effective learning rate on rows that
   every rank trains drops by N between syncs.
@@ -108,7 +114,8 @@ class Alone:
     def slices(self, items: int, sync_interval: int, can_slice: bool = True) -> int:
         return 1
 
-    def start(self, arrays: Sequence[Any], average_first: Optional[int] = None) -> None:
+    def start(self, arrays: Sequence[Any], average_first: Optional[int] = None,
+              average_momentum: Optional[float] = None) -> None:
         pass
 
     def job_fractions(self, fractions: Sequence[float], items: int) -> List[float]:
@@ -136,7 +143,7 @@ class Replicas:
 
     def __init__(self, group: Group, combine: str = "sum",
                  sparse_below: float = SPARSE_BELOW, average_first: int = 0,
-                 sync_dtype: str = "float32") -> None:
+                 sync_dtype: str = "float32", average_momentum: float = 0.0) -> None:
         check_combine(combine, sync_dtype)
         if not 0.0 <= sparse_below <= 1.0:
             raise ValueError(f"sparse_below must be in [0, 1], got {sparse_below!r}")
@@ -144,6 +151,9 @@ class Replicas:
         self.combine = combine
         # rows whose summed changes are divided by the world size (combine="sum")
         self.average_first = self._averaged(average_first)
+        self.average_momentum = _momentum(average_momentum)
+        # per array index: the averaged rows' velocities (average_momentum > 0)
+        self._velocities: Dict[int, Any] = {}
         self.sparse_below = float(sparse_below)
         self.rank, self.world_size = group.rank, group.world_size
         self.half = sync_dtype == "float16"  # changes go as float16 (see the module doc)
@@ -177,13 +187,18 @@ class Replicas:
             return 1
         return max(1, math.ceil(int(most) / max(1, int(sync_interval))))
 
-    def start(self, arrays: Sequence[Any], average_first: Optional[int] = None) -> None:
+    def start(self, arrays: Sequence[Any], average_first: Optional[int] = None,
+              average_momentum: Optional[float] = None) -> None:
         """Call before the first slice: makes the replicas equal (rank 0's)
         and remembers them (what the changes since the last sync are measured
         from: the sum's base, and how a sync finds the rows it must send).
-        `average_first`: replaces the constructor's, for this training."""
+        `average_first`, `average_momentum`: replace the constructor's, for
+        this training."""
         if average_first is not None:
             self.average_first = self._averaged(average_first)
+        if average_momentum is not None:
+            self.average_momentum = _momentum(average_momentum)
+        self._velocities = {}
         for array in arrays:
             collectives.broadcast(array, self.group, src=0)
         self._arrays = list(arrays)
@@ -234,7 +249,7 @@ class Replicas:
                  for index in chosen]
         key = (rows, None if only is None else tuple(chosen))  # what _density remembers
         if self._at_once(views, rows, key):
-            return self._combine_at_once(views, stop, key)
+            return self._combine_at_once(views, list(chosen), stop, key)
         counting = self.combine == "changed"
         changed = [self._changed(array, before) for array, before in views]
         kind = np.uint8 if self.world_size < 256 else np.int32  # sums of flags up to world_size
@@ -245,7 +260,7 @@ class Replicas:
         self.bytes_sent += header.nbytes
         dense = True  # every array's changed rows above sparse_below (or not looked for)
         offset = 1
-        for (array, before), mine in zip(views, changed):
+        for (array, before), mine, index in zip(views, changed, chosen):
             touched: Optional[np.ndarray] = None
             ranks: Optional[np.ndarray] = None
             if mine is not None:
@@ -261,10 +276,12 @@ class Replicas:
                     touched = np.flatnonzero(union)
                     dense = False
             if touched is not None:
-                self._combine_rows(array, before, touched, ranks)
+                self._combine_rows(array, before, touched, ranks, index)
             else:
-                self._combine_all(array, before, ranks)
+                self._combine_all(array, before, ranks, index)
         self._density[key] = (dense, 0)
+        if rows is None and only is None:
+            self._velocities = {}  # after a whole sync the velocities start afresh (module doc)
         return bool(header[0])
 
     def _at_once(self, views: Sequence[Tuple[Any, Any]], rows: Optional[int], key: Any) -> bool:
@@ -285,7 +302,8 @@ class Replicas:
         dense, since = self._density.get(key, (False, 0))
         return dense and since + 1 < _PROBE_EVERY
 
-    def _combine_at_once(self, views: Sequence[Tuple[Any, Any]], stop: bool, key: Any) -> bool:
+    def _combine_at_once(self, views: Sequence[Tuple[Any, Any]], indices: Sequence[int],
+                         stop: bool, key: Any) -> bool:
         """`_combine_all` of every view, with the stop flag, in one buffer and
         one all-reduce: the same arithmetic on the same values."""
         parts = [array - before if self._deltas else array for array, before in views]
@@ -293,14 +311,14 @@ class Replicas:
         buffer = concat([part.reshape(-1) for part in parts] + [flag])
         self.bytes_sent += self._sum(buffer)
         offset = 0
-        for (array, before), part in zip(views, parts):
+        for (array, before), part, index in zip(views, parts, indices):
             size = part.shape[0] * part.shape[1]
             total = buffer[offset:offset + size].reshape(part.shape)
             offset += size
             if self.combine == "average":
                 total /= self.world_size
             else:
-                self._average_first_rows(total, len(total))
+                self._average_first_rows(total, index)
             if self._deltas:
                 total += before
             array[...] = total
@@ -324,12 +342,26 @@ class Replicas:
         self.all_reduces += 1
         return nbytes(values)
 
-    def _average_first_rows(self, summed: Any, rows: int) -> None:
-        """The summed changes in the first min(rows, average_first) rows of
-        `summed` (which starts at row 0) divided by the world size: their mean."""
-        count = min(int(rows), self.average_first)
-        if count:
-            summed[:count] /= self.world_size
+    def _average_first_rows(self, summed: Any, index: int, ids: Optional[np.ndarray] = None) -> None:
+        """The summed changes of array `index`'s rows `ids` (sorted; None:
+        rows 0, 1, ...), in `summed`, made their mean for the rows among the
+        first average_first, and with average_momentum, those rows' velocity
+        (see the module doc)."""
+        count = (min(len(summed), self.average_first) if ids is None
+                 else int(np.searchsorted(ids, self.average_first)))
+        if not count:
+            return
+        head = summed[:count]
+        head /= self.world_size
+        if self.average_momentum:
+            velocity = self._velocities.get(index)
+            if velocity is None:
+                velocity = self._velocities[index] = empty_like(summed, self.average_first)
+                velocity[...] = 0
+            where = slice(0, count) if ids is None else ids[:count]
+            moved = velocity[where] * self.average_momentum + head
+            velocity[where] = moved
+            head[...] = moved
 
     def _has_flags(self, array: Any) -> bool:
         """Whether a sync looks for this array's changed rows (see `_changed`)."""
@@ -356,7 +388,7 @@ class Replicas:
         return changed
 
     def _combine_rows(self, array: np.ndarray, before: np.ndarray, rows: np.ndarray,
-                      ranks: Optional[np.ndarray]) -> None:
+                      ranks: Optional[np.ndarray], index: int) -> None:
         """`_combine_all` on the rows `rows` only: the same arithmetic on the
         same values, so the same result for those rows."""
         part = array[rows]
@@ -369,14 +401,14 @@ class Replicas:
         elif ranks is not None:              # ... averaged over those that changed it
             part /= ranks[rows, None].astype(part.dtype)
         # rows are sorted: those among the first average_first lead
-        self._average_first_rows(part, int(np.searchsorted(rows, self.average_first)))
+        self._average_first_rows(part, index, rows)
         if base is not None:
             part += base
         array[rows] = part
         before[rows] = part
         self.rows_sent.append(len(rows))
 
-    def _combine_all(self, array: Any, before: Any, ranks: Optional[np.ndarray]) -> None:
+    def _combine_all(self, array: Any, before: Any, ranks: Optional[np.ndarray], index: int) -> None:
         if self._deltas:
             array -= before                          # this rank's change ...
         self.bytes_sent += self._sum(array)          # ... summed over the ranks
@@ -384,7 +416,7 @@ class Replicas:
             array /= self.world_size
         elif ranks is not None:                      # ... averaged over those that changed it
             array /= np.maximum(ranks, 1)[:, None].astype(array.dtype)
-        self._average_first_rows(array, len(array))
+        self._average_first_rows(array, index)
         if self._deltas:
             array += before
         before[...] = array
@@ -428,6 +460,13 @@ class Replicas:
     def check_same(self, what: str, value: Any) -> None:
         from .consistency import check_same
         check_same(self.group, what, value)
+
+
+def _momentum(value: float) -> float:
+    """`value` checked: a momentum in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+        raise ValueError(f"average_momentum must be in [0, 1), got {value!r}")
+    return float(value)
 
 
 def check_combine(combine: str, sync_dtype: str) -> None:
