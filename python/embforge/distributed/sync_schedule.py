@@ -61,8 +61,8 @@ HOT_AVERAGE_ROWS = 64
 # process would move it; with momentum m it builds up to 1 / (1 - m) times
 # the mean, while a move that reverses is damped. Skip-gram, 16 ranks, 3
 # seeds: analogy 0.032 below one process without, 0.020 with 0.5 (WS353 and
-# SimLex unchanged within 0.007); 0.75 collapsed (analogy 0.10, seed 1).
-# Up to 8 ranks 0.5 changed no mean score by more than 0.004 (2, 4, 8
+# SimLex within 0.004); 0.75 collapsed (analogy 0.10, seed 1).
+# Up to 8 ranks 0.5 changed no mean score by more than 0.0063 (2, 4, 8
 # ranks, skip-gram and CBOW), so the vectors measured there stay as they
 # were. hot_average_momentum=None: this rule (hot_momentum_for).
 HOT_AVERAGE_MOMENTUM = 0.5
