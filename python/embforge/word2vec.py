@@ -84,9 +84,9 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
     averaged; by default 64 up to 4 ranks, 16 N past them; past 8 ranks
     they move by a velocity of momentum ``hot_average_momentum``, by default
     0.5), ``"average"`` averages the models; see
-    embforge.distributed.replicas and embforge.distributed.sync_schedule. ``sync_dtype="float16"``
-    sends the changes in half the bytes, for links between nodes. Every rank
-    ends with the same vectors.
+    embforge.distributed.replicas and embforge.distributed.sync_schedule.
+    ``sync_dtype="float16"`` sends the changes in half the bytes, for links
+    between nodes. Every rank ends with the same vectors.
 
     ``memory`` bounds what grows with the corpus: the encoded corpus (4 bytes
     a token, 8 a sentence) is held in RAM up to 1/16 of it (62.5 MB of the

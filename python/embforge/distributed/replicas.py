@@ -75,6 +75,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from .._checks import check_number
 from . import collectives
 from .group import Group
 from .tensors import concat, copy_into, empty_like, like, nbytes, to_half
@@ -463,10 +464,8 @@ class Replicas:
 
 
 def _momentum(value: float) -> float:
-    """`value` checked: a momentum in [0, 1)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-        raise ValueError(f"average_momentum must be in [0, 1), got {value!r}")
-    return float(value)
+    """`value` checked: a momentum in [0, 0.999] (1 would never forget a move)."""
+    return float(check_number("average_momentum", value, 0.0, 0.999))
 
 
 def check_combine(combine: str, sync_dtype: str) -> None:

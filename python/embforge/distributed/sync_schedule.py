@@ -125,10 +125,14 @@ class SyncPlan:
                       and (sync_interval is None or hot_interval < sync_interval))
         self.setting: Tuple[str, int] = (("hot_sync_interval", hot_interval) if self.tiers else
                                          ("sync_interval", sync_interval or SYNC_INTERVAL))
-        self.interval = self.setting[1]
         self.averaged_rows = min(hot_average_for(hot_average_rows, world_size),
                                  self.vocabulary // AVERAGED_SHARE)
         self.momentum = hot_momentum_for(hot_average_momentum, world_size)
+
+    @property
+    def interval(self) -> int:
+        """Each rank's ids between two syncs: the value of `setting`."""
+        return self.setting[1]
 
     def rows(self, count: int) -> Optional[int]:
         """The rows of the `count`-th sync of an epoch (from 1) in the tiers:
