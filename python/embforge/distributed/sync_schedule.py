@@ -61,7 +61,11 @@ HOT_AVERAGE_ROWS = 64
 # process would move it; with momentum m it builds up to 1 / (1 - m) times
 # the mean, while a move that reverses is damped. Skip-gram, 16 ranks, 3
 # seeds: analogy 0.032 below one process without, 0.020 with 0.5 (WS353 and
-# SimLex within 0.004); 0.75 collapsed (analogy 0.10, seed 1).
+# SimLex within 0.004); 0.75 collapsed (analogy 0.10, seed 1). CBOW at 16
+# ranks: analogy 0.046 below without, 0.028 with 0.5 (WS353 and SimLex
+# 0.01 above either way). At 16
+# ranks neither averaging twice the input rows (454; analogy +0.0003, 3
+# seeds) nor fresher hot rows (every 512 ids, seed 1) closed the gap.
 # Up to 8 ranks 0.5 changed no mean score by more than 0.0063 (2, 4, 8
 # ranks, skip-gram and CBOW), so the vectors measured there stay as they
 # were. hot_average_momentum=None: this rule (hot_momentum_for).
