@@ -83,9 +83,9 @@ def on_the_other_node(launcher):
 
 def no_traceback_from_a_rank(output):
     # the launcher's SignalException traceback names only torch's files, none
-    # of embforge's package (wherever it is installed: a virtual environment's
-    # own path may hold the word "embforge")
-    # (torchrun prefixes a rank's lines with "[rankN]:")
+    # in embforge's package, wherever it is installed (a virtual environment's
+    # own path may hold the word "embforge"); searched in the whole output, as
+    # torchrun prefixes a rank's lines with "[rankN]:"
     package = os.path.dirname(os.path.abspath(embforge.__file__))
     return f'File "{package}' not in output
 

@@ -59,13 +59,12 @@ HOT_AVERAGE_ROWS = 64
 # HOT_AVERAGE_MOMENTUM of its last value (replicas.py): averaged, a row that
 # all the ranks keep moving the same way moves W times slower than one
 # process would move it; with momentum m it builds up to 1 / (1 - m) times
-# the mean, while a move that reverses is damped. Skip-gram, 16 ranks, 3
-# seeds: analogy 0.032 below one process without, 0.020 with 0.5 (WS353 and
-# SimLex within 0.004); 0.75 collapsed (analogy 0.10, seed 1). CBOW at 16
-# ranks: analogy 0.046 below without, 0.028 with 0.5 (WS353 and SimLex
-# 0.01 above either way). At 16
-# ranks neither averaging twice the input rows (454; analogy +0.0003, 3
-# seeds) nor fresher hot rows (every 512 ids, seed 1) closed the gap.
+# the mean, while a move that reverses is damped. 16 ranks, 3 seeds,
+# analogy below one process without it / with 0.5: skip-gram 0.032 / 0.020,
+# CBOW 0.046 / 0.028 (WS353 and SimLex moved by at most 0.004 and stay
+# within their targets); 0.75 collapsed (skip-gram analogy 0.10, seed 1).
+# Neither averaging twice the input rows (454; analogy +0.0003, 3 seeds)
+# nor fresher hot rows (every 512 ids, seed 1) closed the rest of the gap.
 # Up to 8 ranks 0.5 changed no mean score by more than 0.0063 (2, 4, 8
 # ranks, skip-gram and CBOW), so the vectors measured there stay as they
 # were. hot_average_momentum=None: this rule (hot_momentum_for).
