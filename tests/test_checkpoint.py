@@ -307,6 +307,34 @@ def test_checkpointer_arguments():
         ckpt.Checkpointer("x").save(object())
 
 
+def test_the_checkpoint_names_the_torchrun_job_that_wrote_it(tmp_path, toy_corpus, monkeypatch):
+    # a restart of that job continues it (cli/resume.py); outside torchrun
+    # there is no job id, and checkpoints from before it existed have none
+    model = word2vec(1, epochs=1)
+    model.build_vocab(toy_corpus)
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "3f2c-job")
+    assert ckpt.Checkpointer(tmp_path / "a").save(model).run_id == "3f2c-job"
+    assert ckpt.latest(tmp_path / "a").run_id == "3f2c-job"
+    assert ckpt.Checkpointer(tmp_path / "b", run_id="mine").save(model).run_id == "mine"
+    monkeypatch.delenv("TORCHELASTIC_RUN_ID")
+    assert ckpt.Checkpointer(tmp_path / "c").save(model).run_id is None
+    with open(tmp_path / "c" / "manifest.json") as f:
+        assert "run" not in json.load(f)
+    for bad in ("", "x" * 257, 5):
+        with pytest.raises(ValueError, match="run_id must be a string"):
+            ckpt.Checkpointer(tmp_path / "d", run_id=bad)
+
+
+def test_what_torchrun_tells_its_workers_about_their_start():
+    from embforge.distributed.launch import Launch, torchrun_launch
+    assert torchrun_launch({}) == Launch(None, 0)
+    assert torchrun_launch({"TORCHELASTIC_RUN_ID": "abc", "TORCHELASTIC_RESTART_COUNT": "3"}) \
+        == Launch("abc", 3)
+    for odd in ("-1", "two", "\u00b2", ""):   # not what torchrun writes: the first start
+        assert torchrun_launch({"TORCHELASTIC_RESTART_COUNT": odd}).restart == 0
+    assert torchrun_launch({"TORCHELASTIC_RUN_ID": "x" * 257}).run_id is None
+
+
 # ------------------------------------------------------------------ hostile input
 @pytest.fixture
 def saved(tmp_path, toy_corpus):
@@ -351,6 +379,9 @@ HOSTILE_MANIFESTS = {
                            "more than the 3"),
     "settings": (lambda m: m["settings"].pop("window"), "settings lack window"),
     "not_object": (lambda m: m.clear(), "format None"),
+    "run_type": (lambda m: m.update(run=7), "run 7"),
+    "run_empty": (lambda m: m.update(run=""), "run ''"),
+    "run_long": (lambda m: m.update(run="x" * 257), "run 'xxx"),
 }
 
 

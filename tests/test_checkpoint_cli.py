@@ -217,3 +217,43 @@ def test_checkpoint_and_resume_refuse_unusable_directories(tmp_path, finished, c
         f.write('{"format": "embforge.checkpoint", "version": 99}')
     assert cli.main(argv + ["--resume", copy]) == 2
     assert "version 99 is not supported" in capsys.readouterr().err
+
+
+def test_a_torchrun_restart_continues_its_own_checkpoint_and_no_other(tmp_path, corpus,
+                                                                       monkeypatch, capsys):
+    # What torchrun writes into its workers' environment (distributed/launch.py);
+    # the real restart of a killed rank is in test_torchrun_restarts.py.
+    directory, output = str(tmp_path / "ck"), str(tmp_path / "v.bin")
+    argv = train_args("sgns", corpus, output, "--checkpoint", directory)
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "job-a")
+    monkeypatch.setenv("TORCHELASTIC_RESTART_COUNT", "0")
+    assert cli.main(argv) == 0
+    assert latest(directory).run_id == "job-a"
+    with open(output, "rb") as f:
+        first = f.read()
+    capsys.readouterr()
+    os.unlink(output)
+
+    monkeypatch.setenv("TORCHELASTIC_RESTART_COUNT", "1")   # the same launch, restarted
+    assert cli.main(argv) == 0
+    err = capsys.readouterr().err
+    assert "restart 1 of torchrun job job-a" in err
+    assert f"resuming {directory}: 10 of 10 epochs done" in err
+    with open(output, "rb") as f:
+        assert f.read() == first
+
+    # a first start, or another launch's restart, never takes the checkpoint as its own
+    for run_id, restart in (("job-a", "0"), ("job-b", "1")):
+        monkeypatch.setenv("TORCHELASTIC_RUN_ID", run_id)
+        monkeypatch.setenv("TORCHELASTIC_RESTART_COUNT", restart)
+        assert cli.main(argv) == 2
+        assert "holds a checkpoint already" in capsys.readouterr().err
+
+
+def test_a_restart_without_a_checkpoint_yet_starts_afresh(tmp_path, corpus, monkeypatch, capsys):
+    directory, output = str(tmp_path / "ck"), str(tmp_path / "v.bin")
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "job-a")
+    monkeypatch.setenv("TORCHELASTIC_RESTART_COUNT", "2")
+    assert cli.main(train_args("sgns", corpus, output, "--checkpoint", directory)) == 0
+    assert "resuming" not in capsys.readouterr().err
+    assert latest(directory).epochs_done == 10

@@ -37,6 +37,9 @@ The manifest (JSON object, ``FORMAT``/``VERSION``)::
                  {"epochs": N} (GloVe: AdaGrad, no rate schedule), and for
                  Word2Vec also {"start_alpha", "end_alpha"}: epoch e of N runs
                  its rate from start + (end - start) e / N to ... (e+1) / N
+    run          (optional) the id of the job that wrote it: torchrun's run id
+                 (TORCHELASTIC_RUN_ID); a restart of that job by torchrun
+                 continues from the checkpoint (embforge/cli/resume.py)
 
 Threads, device, memory budgets and paths are not settings: they may change
 between a run and its resume (a run with several threads is Hogwild and never

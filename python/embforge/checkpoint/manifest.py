@@ -9,8 +9,9 @@ import os
 import re
 import stat
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, List, Sequence, Tuple, Type, Union, cast
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Type, Union, cast
 
+from ..distributed.launch import MAX_RUN_ID
 from ..fasttext import FastText
 from ..glove import GloVe
 from ..word2vec import Word2Vec
@@ -153,6 +154,7 @@ class CheckpointInfo:
     files: Tuple[RankFile, ...]
     settings: Dict[str, Any]
     schedule: Dict[str, Any]
+    run_id: Optional[str] = None  # the job that wrote it (torchrun's run id), when known
 
     @property
     def remaining_epochs(self) -> int:
@@ -259,10 +261,14 @@ def parse_manifest(directory: str, manifest: Any) -> CheckpointInfo:
         check_schedule(kind, schedule, done, "schedule")
     except ValueError as error:
         raise bad(error) from None
+    run_id = manifest.get("run")
+    if run_id is not None and not (isinstance(run_id, str) and 0 < len(run_id) <= MAX_RUN_ID):
+        raise bad(f"run {run_id!r}")
     return CheckpointInfo(directory=directory,
                           folder=os.path.join(directory, epoch_folder_name(done)), model=kind,
                           epochs_done=done, world_size=world, files=tuple(entries),
-                          settings=settings, schedule=cast("Dict[str, Any]", schedule))  # checked
+                          settings=settings, schedule=cast("Dict[str, Any]", schedule),  # checked
+                          run_id=run_id)
 
 
 def check_file(path: str, size: int) -> None:

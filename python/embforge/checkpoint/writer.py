@@ -8,6 +8,7 @@ import shutil
 from typing import Any, Callable, Dict, List, Optional
 
 from .._typing import StrPath
+from ..distributed.launch import MAX_RUN_ID, torchrun_launch
 from ..io.atomic import atomic_write
 from .manifest import (FOLDER_PATTERN, FORMAT, MANIFEST, MAX_EPOCHS, MAX_WORLD_SIZE, VERSION,
                        CheckpointInfo, check_schedule, default_schedule, epoch_folder_name,
@@ -30,11 +31,15 @@ class Checkpointer:
     (training_settings). With `world_size > 1` every rank makes a
     Checkpointer with its `rank` and an `all_gather` (module docstring) and
     every rank calls save() at the same point: it is a collective.
+    `run_id` names the job in the manifest, so that a restart of that job
+    knows the checkpoint for its own (default: torchrun's run id, or none
+    outside torchrun; cli/resume.py).
     """
 
     def __init__(self, directory: StrPath, *, rank: int = 0, world_size: int = 1,
                  all_gather: Optional[Callable[[object], List[Any]]] = None,
-                 schedule: Optional[Dict[str, Any]] = None, corpus: Any = None) -> None:
+                 schedule: Optional[Dict[str, Any]] = None, corpus: Any = None,
+                 run_id: Optional[str] = None) -> None:
         if isinstance(world_size, bool) or not isinstance(world_size, int) \
                 or not 1 <= world_size <= MAX_WORLD_SIZE:
             raise ValueError(f"world_size must be an integer in [1, {MAX_WORLD_SIZE}], "
@@ -50,6 +55,11 @@ class Checkpointer:
         self._all_gather = all_gather or _single
         self.schedule = None if schedule is None else plain(schedule)
         self.corpus = plain(corpus)
+        self.run_id = torchrun_launch().run_id if run_id is None else run_id
+        if self.run_id is not None and not (isinstance(self.run_id, str)
+                                            and 0 < len(self.run_id) <= MAX_RUN_ID):
+            raise ValueError(f"run_id must be a string of 1 to {MAX_RUN_ID} characters, "
+                             f"got {run_id!r}")
 
     def on_epoch_end(self, model: Any) -> None:
         self.save(model)
@@ -96,6 +106,8 @@ class Checkpointer:
                         "checkpoint": folder_name, "epochs_done": done,
                         "world_size": self.world_size, "files": files, "settings": settings,
                         "schedule": schedule}
+            if self.run_id is not None:
+                manifest["run"] = self.run_id
             try:
                 with atomic_write(os.path.join(self.directory, MANIFEST)) as out:
                     json.dump(manifest, out, indent=1, sort_keys=True)

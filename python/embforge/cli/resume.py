@@ -7,6 +7,7 @@ from typing import Any, NamedTuple, Optional, Tuple
 
 from ..checkpoint import (CheckpointInfo, Checkpointer, check_settings, corpus_fingerprint,
                           latest, load_model, training_settings)
+from ..distributed.launch import torchrun_launch
 
 __all__ = ["add_checkpoint_arguments", "CheckpointPlan", "plan_checkpoint", "check_same_vocabulary"]
 
@@ -36,6 +37,15 @@ def plan_checkpoint(args: argparse.Namespace, fresh: Any, data_files: Any, job: 
     file of the checkpoint, which must be on a filesystem every rank sees."""
     corpus = corpus_fingerprint(data_files)
     target = args.checkpoint or args.resume
+    callbacks = (Checkpointer(target, rank=job.rank, world_size=job.world_size,
+                              all_gather=job.all_gather, corpus=corpus),) if target else ()
+    launch = torchrun_launch()
+    own = latest(target) if target and launch.restart else None
+    if own is not None and own.run_id is not None and own.run_id == launch.run_id:
+        # torchrun restarted this job's processes after a failure (--max-restarts),
+        # with the same command: they continue from the job's newest checkpoint
+        job.say(f"restart {launch.restart} of torchrun job {launch.run_id}")
+        return _resume(own, fresh, corpus, job, args.device, callbacks)
     if args.checkpoint and args.checkpoint != args.resume:
         existing = latest(args.checkpoint)
         if existing is not None:
@@ -43,24 +53,29 @@ def plan_checkpoint(args: argparse.Namespace, fresh: Any, data_files: Any, job: 
                              f"(epoch {existing.epochs_done} of {existing.schedule['epochs']}); "
                              f"continue it with --resume {args.checkpoint}, or give an empty "
                              "directory")
-    callbacks = (Checkpointer(target, rank=job.rank, world_size=job.world_size,
-                              all_gather=job.all_gather, corpus=corpus),) if target else ()
     if not args.resume:
         return CheckpointPlan(None, fresh, callbacks)
     info = latest(args.resume)
     if info is None:
         raise ValueError(f"--resume {args.resume}: no complete checkpoint there (no manifest.json)")
+    return _resume(info, fresh, corpus, job, args.device, callbacks)
+
+
+def _resume(info: CheckpointInfo, fresh: Any, corpus: Any, job: Any, device: str,
+            callbacks: Tuple[Any, ...]) -> CheckpointPlan:
+    """The plan that continues checkpoint `info` (refused unless `fresh`,
+    the model this command would train, has its settings and data)."""
     check_settings(info, training_settings(fresh, corpus))
     # a process group only for a torchrun job (FastText, one process, takes none)
     options = {} if job.group is None else {"process_group": job.group}
-    model = load_model(info, job.rank, job.world_size, device=args.device, **options)
+    model = load_model(info, job.rank, job.world_size, device=device, **options)
     # what may change between a run and its resume: threads, progress bar, memory
     model.workers = fresh.workers
     model.progress = fresh.progress
     for name in ("memory", "temp_dir"):
         if hasattr(fresh, name):
             setattr(model, name, getattr(fresh, name))
-    job.say(f"resuming {args.resume}: {info.epochs_done} of {info.schedule['epochs']} epochs done")
+    job.say(f"resuming {info.directory}: {info.epochs_done} of {info.schedule['epochs']} epochs done")
     return CheckpointPlan(info, model, callbacks)
 
 

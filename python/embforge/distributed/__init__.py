@@ -3,6 +3,8 @@
 * group.py        which processes take part (a torch process group, our rank,
                   the timeout every blocking operation honours), and the
                   torchrun start-up of the command line.
+* launch.py       what torchrun tells a rank: the job's id, which restart
+                  this start is.
 * collectives.py  all-reduce, all-gather, broadcast, barrier with that timeout:
                   a dead or silent peer becomes a RuntimeError naming our rank
                   and the operation, never a hang.
@@ -24,5 +26,6 @@ torch is optional: nothing here imports it at module level, and
 ``import embforge`` does not import this package.
 """
 from .group import Group, init_from_environment, resolve_group
+from .launch import Launch, torchrun_launch
 
-__all__ = ["Group", "init_from_environment", "resolve_group"]
+__all__ = ["Group", "init_from_environment", "resolve_group", "Launch", "torchrun_launch"]

@@ -18,6 +18,8 @@ import os
 from dataclasses import dataclass
 from typing import Any, List, Optional
 
+from .launch import torchrun_launch
+
 __all__ = ["Group", "resolve_group", "init_from_environment", "resolve_timeout",
            "DEFAULT_TIMEOUT", "TIMEOUT_ENV"]
 
@@ -185,6 +187,19 @@ def init_from_environment(device: str = "cpu", *, timeout: Any = None) -> Option
         # torch asks, ends it cleanly (0 of 20). So a script that ends
         # without shutdown_environment() still exits as it should.
         atexit.register(shutdown_environment)
-        dist.init_process_group(backend, init_method="env://",
-                                timeout=datetime.timedelta(seconds=seconds))
+        delta = datetime.timedelta(seconds=seconds)
+        restart = torchrun_launch().restart
+        if not restart:
+            dist.init_process_group(backend, init_method="env://", timeout=delta)
+        else:
+            # torchrun's restarts after a failure (--max-restarts) reuse the
+            # store of the first start, where the dead start's ranks left
+            # their gloo addresses: a new rank read its peer's old address
+            # and failed to connect ("connectFullMesh failed ... Connection
+            # refused", every try here with torch 2.13). So a restart keys
+            # its rendezvous under a prefix of its own.
+            store, rank, world_size = next(dist.rendezvous("env://", timeout=delta))
+            store = dist.PrefixStore(f"embforge/restart-{restart}", store)
+            dist.init_process_group(backend, store=store, rank=rank, world_size=world_size,
+                                    timeout=delta)
     return resolve_group(distributed=True, timeout=seconds)
