@@ -207,6 +207,46 @@ def test_cooccurrence_partitions_are_the_single_process_matrix(tmp_path, leaky_f
     assert ranks[0]["whole"] == (digest(one.rows), digest(one.cols), digest(one.values))
 
 
+def _bars(rank, world, path):
+    # rank 0's progress bars (tqdm, forced on), each's total and where it ended
+    import embforge
+    from embforge import cooccurrence_count, glove, word2vec
+    from embforge import progress as progress_module
+    bars = []
+
+    def recording_bar(enabled, total, desc, unit):
+        bar = progress_module.make_bar(enabled, total, desc, unit)
+        if bar is not None:
+            bars.append(bar)
+        return bar
+    for module in (word2vec, glove, cooccurrence_count):
+        module.make_bar = recording_bar
+    options = dict(W2V, progress=True)
+    embforge.Word2Vec(sg=1, distributed=True, **options).fit(path)
+    embforge.GloVe(distributed=True, **dict(GLOVE, progress=True, epochs=2)).fit(path)
+    return [(bar.desc, bar.total, bar.n) for bar in bars]
+
+
+def test_rank_0s_progress_bars_count_the_whole_jobs_work(tmp_path, leaky_file):
+    # every rank trains its share; rank 0 alone draws, and its bars say how far
+    # the job is: every rank's words (Word2Vec, the count) and pairs (GloVe)
+    import embforge
+    one = embforge.Word2Vec(sg=1, **W2V).fit(leaky_file)
+    matrix = embforge.cooccurrence(leaky_file, window=GLOVE["window"], min_count=1,
+                                   progress=False)
+    ranks = values(run_ranks(_bars, tmp_path, 2, args=(leaky_file,)))
+    assert ranks[1] == []
+    (w2v, words, w2v_end), (count, ids, count_end), (glove, pairs, glove_end) = ranks[0]
+    assert (w2v, count, glove) == ("skip-gram", "co-occurrence", "GloVe")
+    assert words == W2V["epochs"] * one._corpus.raw_tokens
+    assert ids == one._corpus.n_tokens
+    assert pairs == 2 * matrix.nnz
+    # rank 0's share, scaled to the job, ends within rounding of the total
+    # (the shares differ by a line or so: balanced by bytes)
+    for total, end in ((words, w2v_end), (ids, count_end), (pairs, glove_end)):
+        assert abs(end - total) <= 0.1 * total, (end, total)
+
+
 # ---------------------------------------------------------------------- GloVe
 GLOVE = dict(vector_size=12, window=5, min_count=1, epochs=8, workers=1, seed=2, progress=False)
 

@@ -30,6 +30,7 @@ from ._checks import parse_memory
 from .backends import get_backend
 from .cooccurrence_count import prepare_count, run_count
 from .corpus import EncodedCorpus
+from .distributed.collectives import all_reduce
 from .distributed.group import resolve_group
 from .io import cooc_file
 from .io.archive import read_archive
@@ -476,8 +477,12 @@ def cooccurrence(corpus: "Corpus | EncodedCorpus", vocab: Optional[Vocabulary] =
 
     kept = (f"the matrix was written to {os.fspath(path)}" if path is not None
             else "the matrix was not kept")
+    # rank 0's bar counts the whole job's words (the ranks count their shares together)
+    job_tokens = (int(all_reduce(np.array([encoded.n_tokens], dtype=np.int64),
+                                 cast("Group", group))[0]) if partitioned else encoded.n_tokens)
     result = run_count(backend, encoded, count, progress=progress,
-                       show_bar=group is None or group.rank == 0, kept=kept)
+                       show_bar=group is None or group.rank == 0, kept=kept,
+                       job_tokens=job_tokens)
     matrix = Cooccurrence(result.rows, result.cols, result.values, encoded.vocab, **settings,
                           stats=result.stats, check=False, source=result.source,
                           device=backend.device, group=group if partitioned else None)

@@ -81,20 +81,23 @@ def prepare_count(backend: Backend, corpus: "Corpus | EncodedCorpus", vocab: Opt
 
 def run_count(backend: Backend, encoded: EncodedCorpus,
               count: Callable[[Any], CooccurrenceCount], *, progress: Optional[bool],
-              show_bar: bool, kept: str) -> CooccurrenceCount:
+              show_bar: bool, kept: str, job_tokens: Optional[int] = None) -> CooccurrenceCount:
     """Runs count(native_progress) on the caller's stream under a progress
     bar; Ctrl-C stops it (KeyboardInterrupt; `kept` says what a count that
     had finished before Ctrl-C left behind). Adds seconds and raw_tokens to
-    the stats."""
+    the stats. `job_tokens`: the ids of every rank's share (the bar's total,
+    this share's progress scaled to it); default: this share's."""
     logger.info("co-occurrence on %s: counting %d tokens, vocabulary of %d words", backend.device,
                 encoded.n_tokens, len(encoded.vocab))
     native_progress = _native.core.Progress()
-    bar = make_bar(progress if show_bar else False, encoded.n_tokens, "co-occurrence", "word")
+    total = encoded.n_tokens if job_tokens is None else job_tokens
+    to_job = total / max(1, encoded.n_tokens)
+    bar = make_bar(progress if show_bar else False, total, "co-occurrence", "word")
     started = time.perf_counter()
 
     def poll() -> None:
         if bar is not None:
-            bar.update(native_progress.work_done - bar.n)
+            bar.update(native_progress.work_done * to_job - bar.n)
 
     result: CooccurrenceCount
     try:

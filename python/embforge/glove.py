@@ -298,7 +298,9 @@ class GloVe:
         local = cast("Cooccurrence", self.cooccurrence).nnz  # _use() set it
         nnz = int(replicas.total(local))  # the cost is per pair of the whole matrix
         steps = self._epoch_steps(replicas, local)
-        bar = make_bar(self.progress if replicas.is_leader else False, epochs * local, "GloVe", "pair")
+        # the bar counts the whole job's pairs: rank 0's, scaled by the job's over its own
+        to_job = nnz / max(1, local)
+        bar = make_bar(self.progress if replicas.is_leader else False, epochs * nnz, "GloVe", "pair")
         started = time.perf_counter()
         done = 0
 
@@ -310,7 +312,7 @@ class GloVe:
             self.history.sample(first_epoch + now / max(1, local), now, progress,
                                 learning_rate=False, started=started)
             if bar is not None:
-                bar.update(now - bar.n)
+                bar.update(now * to_job - bar.n)
                 if progress.loss_count:
                     bar.set_postfix(cost=f"{progress.loss_sum / progress.loss_count:.4f}",
                                     refresh=False)

@@ -33,7 +33,8 @@ def make_bar(enabled: Optional[bool], total: float, desc: str, unit: str) -> Opt
 
 def run_polled(call: Callable[[], Any], progress: Any,
                on_poll: Optional[Callable[[], None]] = None) -> Tuple[Any, bool]:
-    """Runs `call()` on a thread, calling `on_poll()` every 0.1 s until it ends.
+    """Runs `call()` on a thread, calling `on_poll()` every 0.1 s until it
+    ends, and once after.
 
     Returns `(result, interrupted)`. On KeyboardInterrupt the stop flag is set
     and the call is waited for, so its result (a consistent partial pass) is
@@ -68,4 +69,10 @@ def run_polled(call: Callable[[], Any], progress: Any,
     thread.join()
     if "error" in outcome:
         raise outcome["error"]
+    if on_poll is not None:  # once more at the end: a bar ends where the call did
+        try:
+            on_poll()
+        except KeyboardInterrupt:
+            interrupted = True
+            progress.request_stop()
     return outcome.get("result"), interrupted

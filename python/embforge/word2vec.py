@@ -328,7 +328,12 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
         self.interrupted = False
         replicas = self._replicas
         raw_per_id = corpus.raw_tokens / max(1, corpus.n_tokens)
-        bar = make_bar(self.progress if replicas.is_leader else False, epochs * corpus.raw_tokens,
+        # The bar counts the whole job's words: rank 0's, scaled by the job's
+        # words over its own (the ranks go through their shares together: every
+        # rank ends each slice at the same sync).
+        job_words = replicas.total(corpus.raw_tokens)
+        to_job = job_words / max(1, corpus.raw_tokens)
+        bar = make_bar(self.progress if replicas.is_leader else False, epochs * job_words,
                        "skip-gram" if self.sg else "CBOW", "word")
         _call(callbacks, "on_train_begin", self)
         started = time.perf_counter()
@@ -342,7 +347,7 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
             self.history.sample(first_epoch + done / max(1, corpus.raw_tokens), done, progress,
                                 learning_rate=True, started=started)
             if bar is not None:
-                bar.update(done - bar.n)
+                bar.update(done * to_job - bar.n)
                 if progress.loss_count:
                     bar.set_postfix(loss=f"{progress.loss_sum / progress.loss_count:.4f}",
                                     lr=f"{progress.learning_rate:.5f}", refresh=False)

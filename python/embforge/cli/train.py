@@ -277,5 +277,6 @@ def train_glove(args: argparse.Namespace) -> int:
     elif resumed.remaining_epochs:
         model.fit(matrix, **resumed.train_arguments())
     cost = f", cost {model.cost_history[-1]:.4f}" if model.cost_history else ""
-    return _finish(job, model, args, f"{matrix.nnz} pairs, "
+    pairs = sum(job.all_gather(matrix.nnz))  # a distributed count holds a partition a rank
+    return _finish(job, model, args, f"{pairs} pairs, "
                    f"{model.pairs_per_second / 1e6:.2f}M pair-updates/s", cost)
