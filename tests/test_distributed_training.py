@@ -326,6 +326,40 @@ def _glove_checkpointed(rank, world, path, directory, stop_after, resume):
             "interrupted": model.interrupted}
 
 
+def _command(rank, world, argv_of_rank):
+    # the command line as a rank of a torchrun job: it takes the group the
+    # harness started (init_from_environment uses an initialised one as it is)
+    import contextlib
+    import io
+    from embforge import cli
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT="1")
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = cli.main(argv_of_rank[rank])
+    return code, err.getvalue()
+
+
+def test_ranks_that_see_different_checkpoints_refuse_to_resume(tmp_path, toy_file):
+    # a DIR on each node's own disk: rank 0 sees the checkpoint, rank 1 none.
+    # Resumed, they would train different epochs and fail later on a peer's
+    # error that does not say why; every rank refuses at once instead.
+    import shutil
+    argv = ["train", "--model", "sgns", toy_file, "-o", str(tmp_path / "v.bin"), "--min-count",
+            "1", "--size", "8", "--epochs", "2", "--threads", "1", "--quiet"]
+    for run in "ab":
+        (tmp_path / run).mkdir()
+    shared = str(tmp_path / "ck")
+    done = values(run_ranks(_command, tmp_path / "a", 2, args=([argv + ["--checkpoint", shared]] * 2,)))
+    assert [code for code, _ in done] == [0, 0], done
+    shutil.copytree(shared, tmp_path / "ck0")
+    local = [argv + ["--resume", str(tmp_path / f"ck{rank}")] for rank in (0, 1)]
+    refused = values(run_ranks(_command, tmp_path / "b", 2, args=(local,)))
+    for code, err in refused:
+        assert code == 2, refused
+        assert "the ranks see different checkpoints there (rank 0: epoch 2; rank 1: none)" in err
+
+
 # GloVe in strata (the default): the resumed epochs' strata and pair orders are the uninterrupted ones
 @pytest.mark.parametrize("kind", ["word2vec", "glove"])
 def test_a_checkpoint_of_two_ranks_resumes_to_the_same_model(tmp_path, toy_file, leaky_file, kind):

@@ -9,7 +9,8 @@ from ..checkpoint import (CheckpointInfo, Checkpointer, check_settings, corpus_f
                           latest, load_model, training_settings)
 from ..distributed.launch import torchrun_launch
 
-__all__ = ["add_checkpoint_arguments", "CheckpointPlan", "plan_checkpoint", "check_same_vocabulary"]
+__all__ = ["add_checkpoint_arguments", "CheckpointPlan", "plan_checkpoint", "seen_by_every_rank",
+           "check_same_vocabulary"]
 
 
 def add_checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,14 +41,15 @@ def plan_checkpoint(args: argparse.Namespace, fresh: Any, data_files: Any, job: 
     callbacks = (Checkpointer(target, rank=job.rank, world_size=job.world_size,
                               all_gather=job.all_gather, corpus=corpus),) if target else ()
     launch = torchrun_launch()
-    own = latest(target) if target and launch.restart else None
-    if own is not None and own.run_id is not None and own.run_id == launch.run_id:
+    own = seen_by_every_rank(job, target) if target else None
+    if launch.restart and own is not None and own.run_id is not None \
+            and own.run_id == launch.run_id:
         # torchrun restarted this job's processes after a failure (--max-restarts),
         # with the same command: they continue from the job's newest checkpoint
         job.say(f"restart {launch.restart} of torchrun job {launch.run_id}")
         return _resume(own, fresh, corpus, job, args.device, callbacks)
     if args.checkpoint and args.checkpoint != args.resume:
-        existing = latest(args.checkpoint)
+        existing = own  # of args.checkpoint, the target
         if existing is not None:
             raise ValueError(f"--checkpoint {args.checkpoint}: holds a checkpoint already "
                              f"(epoch {existing.epochs_done} of {existing.schedule['epochs']}); "
@@ -55,10 +57,28 @@ def plan_checkpoint(args: argparse.Namespace, fresh: Any, data_files: Any, job: 
                              "directory")
     if not args.resume:
         return CheckpointPlan(None, fresh, callbacks)
-    info = latest(args.resume)
+    info = own if target == args.resume else seen_by_every_rank(job, args.resume)
     if info is None:
         raise ValueError(f"--resume {args.resume}: no complete checkpoint there (no manifest.json)")
     return _resume(info, fresh, corpus, job, args.device, callbacks)
+
+
+def seen_by_every_rank(job: Any, directory: str) -> Optional[CheckpointInfo]:
+    """latest(directory), after making sure that every rank of the job sees
+    the same checkpoint there (ValueError on every rank otherwise): ranks
+    that took different ones, or some one and others none, would train
+    different epochs and fail later with a peer's error that does not say
+    why (a DIR on each node's own disk, or a copy out of date)."""
+    info = latest(directory)
+    view = None if info is None else (info.epochs_done, info.world_size, info.run_id)
+    views = job.all_gather(view)
+    if any(other != views[0] for other in views):
+        described = "; ".join(f"rank {rank}: " + ("none" if v is None else f"epoch {v[0]}")
+                              for rank, v in enumerate(views))
+        raise ValueError(f"{directory}: the ranks see different checkpoints there ({described}); "
+                         "every rank must see the same directory: put it on a filesystem "
+                         "they share")
+    return info
 
 
 def _resume(info: CheckpointInfo, fresh: Any, corpus: Any, job: Any, device: str,
