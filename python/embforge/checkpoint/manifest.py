@@ -11,7 +11,7 @@ import stat
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Type, Union, cast
 
-from ..distributed.launch import MAX_RUN_ID
+from ..distributed.launch import is_run_id
 from ..fasttext import FastText
 from ..glove import GloVe
 from ..word2vec import Word2Vec
@@ -262,7 +262,7 @@ def parse_manifest(directory: str, manifest: Any) -> CheckpointInfo:
     except ValueError as error:
         raise bad(error) from None
     run_id = manifest.get("run")
-    if run_id is not None and not (isinstance(run_id, str) and 0 < len(run_id) <= MAX_RUN_ID):
+    if run_id is not None and not is_run_id(run_id):
         raise bad(f"run {run_id!r}")
     return CheckpointInfo(directory=directory,
                           folder=os.path.join(directory, epoch_folder_name(done)), model=kind,

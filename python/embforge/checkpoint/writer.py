@@ -8,7 +8,7 @@ import shutil
 from typing import Any, Callable, Dict, List, Optional
 
 from .._typing import StrPath
-from ..distributed.launch import MAX_RUN_ID, torchrun_launch
+from ..distributed.launch import MAX_RUN_ID, is_run_id, torchrun_launch
 from ..io.atomic import atomic_write
 from .manifest import (FOLDER_PATTERN, FORMAT, MANIFEST, MAX_EPOCHS, MAX_WORLD_SIZE, VERSION,
                        CheckpointInfo, check_schedule, default_schedule, epoch_folder_name,
@@ -56,8 +56,7 @@ class Checkpointer:
         self.schedule = None if schedule is None else plain(schedule)
         self.corpus = plain(corpus)
         self.run_id = torchrun_launch().run_id if run_id is None else run_id
-        if self.run_id is not None and not (isinstance(self.run_id, str)
-                                            and 0 < len(self.run_id) <= MAX_RUN_ID):
+        if self.run_id is not None and not is_run_id(self.run_id):
             raise ValueError(f"run_id must be a string of 1 to {MAX_RUN_ID} characters, "
                              f"got {run_id!r}")
 

@@ -16,11 +16,17 @@ import os
 from dataclasses import dataclass
 from typing import Mapping, Optional
 
-__all__ = ["Launch", "torchrun_launch", "RUN_ID_ENV", "RESTART_ENV", "MAX_RUN_ID"]
+__all__ = ["Launch", "torchrun_launch", "is_run_id", "RUN_ID_ENV", "RESTART_ENV", "MAX_RUN_ID"]
 
 RUN_ID_ENV = "TORCHELASTIC_RUN_ID"
 RESTART_ENV = "TORCHELASTIC_RESTART_COUNT"
 MAX_RUN_ID = 256  # characters of a run id a checkpoint keeps (torchrun's are uuids or --rdzv-id)
+
+
+def is_run_id(value: object) -> bool:
+    """Whether `value` is a job id a checkpoint keeps: a string of 1 to
+    MAX_RUN_ID characters."""
+    return isinstance(value, str) and 0 < len(value) <= MAX_RUN_ID
 
 
 @dataclass(frozen=True)
@@ -36,9 +42,8 @@ def torchrun_launch(environ: Optional[Mapping[str, str]] = None) -> Launch:
     environment). Values that are missing, or not what torchrun writes,
     read as no run id and the first start."""
     environ = os.environ if environ is None else environ
-    run_id = environ.get(RUN_ID_ENV, "").strip() or None
-    if run_id is not None and len(run_id) > MAX_RUN_ID:
-        run_id = None
-    text = environ.get(RESTART_ENV, "").strip()
-    restart = int(text) if text.isascii() and text.isdigit() else 0
+    text = environ.get(RUN_ID_ENV, "").strip()
+    run_id = text if is_run_id(text) else None
+    count = environ.get(RESTART_ENV, "").strip()
+    restart = int(count) if count.isascii() and count.isdigit() else 0
     return Launch(run_id=run_id, restart=restart)
