@@ -57,7 +57,7 @@ def test_encoding_matches_reference(tmp_path_factory, lines, min_count, max_sent
         with pytest.raises(ValueError, match="empty"):
             encode(path, min_count=min_count)
         return
-    import embforge.corpus as corpus_module
+    import embforge.corpus_text as corpus_module
     old = corpus_module.CHUNK_BYTES
     corpus_module.CHUNK_BYTES = chunk  # tokens and lines cut by chunk ends
     try:

@@ -207,6 +207,41 @@ def test_cooccurrence_partitions_are_the_single_process_matrix(tmp_path, leaky_f
     assert ranks[0]["whole"] == (digest(one.rows), digest(one.cols), digest(one.values))
 
 
+def _in_subgroups(rank, world, path):
+    # two jobs side by side in one world of 4: ranks 0-1 and ranks 2-3, each
+    # through process_group= (every rank creates both groups, as torch asks)
+    import torch.distributed as dist
+    import embforge
+    groups = [dist.new_group([0, 1]), dist.new_group([2, 3])]
+    mine = groups[rank // 2]
+    model = embforge.Word2Vec(sg=1, process_group=mine, **dict(W2V, epochs=2)).fit(path)
+    part = embforge.cooccurrence(path, window=5, min_count=1, workers=1, process_group=mine,
+                                 progress=False)
+    whole = part.gather(0)
+    glove = embforge.GloVe(process_group=mine, **dict(GLOVE, epochs=2)).fit(path)
+    return {"share": (model._corpus.share.rank, model._corpus.share.world_size),
+            "vectors": digest(model.wv.vectors), "partition": part.partition,
+            "whole": None if whole is None else digest(whole.values),
+            "glove": digest(glove.weights)}
+
+
+def test_process_groups_other_than_the_whole_world_train_as_jobs_of_their_own(tmp_path,
+                                                                               leaky_file):
+    # Collectives take ranks within the group; a global rank where a group's
+    # is meant (a broadcast from rank 0, a ring's neighbours) breaks the
+    # group of ranks 2-3 only, so the two groups must agree bit for bit.
+    import embforge
+    ranks = values(run_ranks(_in_subgroups, tmp_path, 4, args=(leaky_file,), timeout=180))
+    assert [r["share"] for r in ranks] == [(0, 2), (1, 2), (0, 2), (1, 2)]
+    assert [r["partition"] for r in ranks] == [(0, 2), (1, 2), (0, 2), (1, 2)]
+    for key in ("vectors", "glove"):
+        assert len({r[key] for r in ranks}) == 1, key
+    assert ranks[0]["whole"] == ranks[2]["whole"] is not None and ranks[1]["whole"] is None
+    # and they trained as two ranks, not alone
+    alone = embforge.Word2Vec(sg=1, **dict(W2V, epochs=2)).fit(leaky_file)
+    assert digest(alone.wv.vectors) != ranks[0]["vectors"]
+
+
 def _bars(rank, world, path):
     # rank 0's progress bars (tqdm, forced on), each's total and where it ended
     import embforge
@@ -387,7 +422,7 @@ def torchrun(*argv, processes=2):
                           capture_output=True, text=True, env=env, timeout=300)
 
 
-def test_torchrun_train_and_cooccur_write_one_output(tmp_path, leaky_file):
+def test_torchrun_train_cooccur_and_vocab_write_one_output(tmp_path, leaky_file):
     from embforge import Cooccurrence, KeyedVectors, Vocabulary, Word2Vec
     out = tmp_path / "v.bin"
     done = torchrun("train", "--model", "sgns", leaky_file, "-o", str(out), "--threads", "1",
@@ -406,6 +441,16 @@ def test_torchrun_train_and_cooccur_write_one_output(tmp_path, leaky_file):
     got = Cooccurrence.load_glove_binary(str(tmp_path / "c.bin"),
                                          Vocabulary.load(str(tmp_path / "vocab.txt")))
     assert got == one
+    # `vocab`: the ranks count their shares; rank 0 writes what one process writes
+    listed = torchrun("vocab", leaky_file, leaky_file, "-o", str(tmp_path / "listed.txt"),
+                      "--min-count", "2", "--threads", "2")
+    assert listed.returncode == 0, listed.stderr[-3000:]
+    assert listed.stderr.count("(2 processes) -> ") == 1
+    alone = subprocess.run([sys.executable, "-m", "embforge", "vocab", leaky_file, leaky_file,
+                            "-o", str(tmp_path / "alone.txt"), "--min-count", "2"],
+                           capture_output=True, text=True, timeout=120)
+    assert alone.returncode == 0, alone.stderr
+    assert (tmp_path / "listed.txt").read_bytes() == (tmp_path / "alone.txt").read_bytes()
 
 
 @pytest.mark.parametrize("stratify", [True, False])

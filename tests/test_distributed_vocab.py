@@ -1,6 +1,7 @@
-"""encode(..., distributed=True) in real gloo processes: every rank holds the
-single-process Vocabulary (words, counts, order) and the encoding of its own
-share of the lines; bad set-ups are refused on every rank."""
+"""encode(..., distributed=True) and count_share (what `embforge vocab` runs
+under torchrun) in real gloo processes: every rank holds the single-process
+Vocabulary (words, counts, order) and the encoding of its own share of the
+lines; bad set-ups are refused on every rank."""
 import gzip
 import random
 
@@ -74,6 +75,13 @@ def _refusals(rank, world, files, other):
     attempt("one line", source=other["one_line"], min_count=1)
     attempt("bad utf-8", source=other["bad_utf8"], min_count=1)
     attempt("vocab", source=files, vocab=embforge.Vocabulary(["w1", "w2"] if rank else ["w1"]))
+    from embforge.distributed import resolve_group
+    from embforge.distributed.corpus_share import count_share
+    try:
+        count_share(files, resolve_group(distributed=True), min_count=1,
+                    max_vocab_size=5 if rank else None)
+    except ValueError as error:
+        errors["count max_vocab"] = str(error)
     return errors
 
 
@@ -137,6 +145,7 @@ def test_bad_setups_are_refused_on_every_rank(corpus_files, tmp_path):
         assert "world size 2 is larger than the corpus's 1 line" in errors["one line"]
         assert "invalid UTF-8" in errors["bad utf-8"]
         assert "disagree on encode parameters: vocab" in errors["vocab"]
+        assert "max_vocab_size is 0 on rank 0 but 5 on rank 1" in errors["count max_vocab"]
     owner = 0 if results[0]["bad utf-8"].startswith("invalid") else 1
     assert f"rank {owner} failed while counting the words of its share" in results[1 - owner]["bad utf-8"]
 
@@ -151,11 +160,21 @@ def _three_ranks(rank, world, files, tiny):
     received = [bytes(a) for a in exchange(parts, group)]
     out = {"received": received, "encoded": summary(embforge.encode(files, min_count=2,
                                                                     distributed=True))}
+    from embforge.distributed.corpus_share import count_share
+    out["counted"] = [
+        (vocab.words, vocab.counts.tolist(), raw, dropped)
+        for vocab, raw, dropped in (count_share(files, group, min_count=min_count,
+                                                max_vocab_size=max_vocab, workers=workers)
+                                    for min_count, max_vocab, workers in COUNTED)]
     try:
         embforge.encode(tiny, min_count=1, distributed=True)
     except ValueError as error:
         out["tiny"] = str(error)
     return out
+
+
+# count_share's cases: (min_count, max_vocab_size, threads a rank)
+COUNTED = [(2, None, 1), (1, 7, 2), (0, None, 3)]
 
 
 def test_three_ranks(corpus_files, tmp_path):
@@ -168,3 +187,15 @@ def test_three_ranks(corpus_files, tmp_path):
         assert got["tiny"].startswith("rank 2 of 3 got no line of the corpus")
     check_against_single_process([r["encoded"] for r in results], corpus_files, 3, 2, None, 10000,
                                  tmp_path)
+    # Counting alone: the vocabulary, tokens and tokens left out that one
+    # process counting every file gives, on any number of threads a rank
+    # (the threads take the share's chunks in turn; a chunk that ends inside
+    # a line must wait for the rest, or the line counts as two: blocks of
+    # this corpus's size cut many lines).
+    from embforge.corpus_threads import count_words
+    for case, (min_count, max_vocab, _) in enumerate(COUNTED):
+        vocab, raw, dropped = count_words(corpus_files, min_count=min_count,
+                                          max_vocab_size=max_vocab, workers=1)
+        expected = (vocab.words, vocab.counts.tolist(), raw, dropped)
+        assert all(r["counted"][case] == expected for r in results), case
+        assert dropped > 0 or min_count == 0

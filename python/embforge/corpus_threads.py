@@ -1,7 +1,8 @@
 """Counting and encoding corpus files on several threads.
 
 What ``encode(files, workers=N)`` and ``embforge vocab`` / ``embforge
-cooccur`` run: the result is exactly what one thread reading the files in
+cooccur`` run (and, on each rank of a torchrun job, the counting of its
+share for ``embforge vocab``: ``build_from_chunks``): the result is exactly what one thread reading the files in
 order gives (same vocabulary, counts and order, same ids and sentence
 offsets), only sooner.
 
@@ -42,7 +43,7 @@ from .io.line_ranges import line_cuts, whole_line_chunks
 from .vocab import Vocabulary
 from ._workers import default_workers
 
-__all__ = ["build_from_files", "count_words"]
+__all__ = ["build_from_files", "build_from_chunks", "count_words"]
 
 # A plain file's ranges: about 1/8 of a thread's share (the last thread to
 # finish waits at most that), within [1 MiB, 8 MiB] (the per-chunk work
@@ -160,13 +161,37 @@ class _Run:
                 self.segments.extend(found)
 
 
-def _run_parts(paths: Sequence[str], parts: List["core.CorpusBuilder"],
-               between_files: int) -> np.ndarray:
-    """Feeds the files to the parts on one thread each; returns the
+def _chunk_pieces(chunks: Iterator[bytes]) -> Generator[_Piece, None, None]:
+    """Text that `chunks` holds (one rank's share: io/line_ranges.rank_share)
+    as pieces of whole lines, their offsets counted from the first. A chunk
+    may end inside a line, which the next continues: it waits for the rest
+    (each piece goes to a builder of its own, where a line cut in two would
+    count as two)."""
+    offset = 0
+    held: List[bytes] = []
+    try:
+        for chunk in chunks:
+            held.append(chunk)
+            if chunk.endswith(b"\n"):
+                piece = b"".join(held) if len(held) > 1 else chunk
+                held = []
+                yield offset, piece
+                offset += len(piece)
+        if held:
+            yield offset, b"".join(held)
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()  # the file being read
+
+
+def _run_parts(pieces: Generator[_Piece, None, None],
+               parts: List["core.CorpusBuilder"]) -> np.ndarray:
+    """Feeds the pieces to the parts on one thread each; returns the
     segments (part, first line, end line) in the corpus's order. Raises the
     first error any thread met, after all have stopped; Ctrl-C stops them
     after their chunk in hand."""
-    run = _Run(_pieces(paths, len(parts), between_files))
+    run = _Run(pieces)
     threads = [threading.Thread(target=run.work, args=(i, part), name=f"embforge-count-{i}",
                                 daemon=True) for i, part in enumerate(parts)]
     for thread in threads:
@@ -203,6 +228,33 @@ def build_from_files(paths: Sequence[str], *, workers: int, words: Optional[List
     them), 0 for one file."""
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    return _build(_pieces(paths, workers, between_files), workers=workers, words=words,
+                  min_count=min_count, max_vocab_size=max_vocab_size,
+                  max_sentence_length=max_sentence_length, stream_path=stream_path,
+                  memory_limit=memory_limit, spill_dir=spill_dir,
+                  vocab_memory_limit=vocab_memory_limit, count_only=count_only)
+
+
+def build_from_chunks(chunks: Iterator[bytes], *, workers: int, words: Optional[List[str]],
+                      min_count: int, max_vocab_size: int, max_sentence_length: int,
+                      vocab_memory_limit: int = 0, count_only: bool = False
+                      ) -> "core.CorpusBuilder":
+    """build_from_files for text given as chunks of whole lines (one rank's
+    share of the files): the threads take the chunks in turn, as they take
+    a compressed file's pieces. The result is what one builder fed the
+    chunks in order holds; held in RAM."""
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    return _build(_chunk_pieces(chunks), workers=workers, words=words, min_count=min_count,
+                  max_vocab_size=max_vocab_size, max_sentence_length=max_sentence_length,
+                  vocab_memory_limit=vocab_memory_limit, count_only=count_only)
+
+
+def _build(pieces: Generator[_Piece, None, None], *, workers: int, words: Optional[List[str]],
+           min_count: int, max_vocab_size: int, max_sentence_length: int,
+           stream_path: str = "", memory_limit: int = 0, spill_dir: str = "",
+           vocab_memory_limit: int = 0, count_only: bool = False) -> "core.CorpusBuilder":
+    """The pieces fed to `workers` parts, merged into one finished builder."""
     part_memory = -(-memory_limit // workers) if memory_limit else 0
     parts = []
     for _ in range(workers):
@@ -211,7 +263,7 @@ def build_from_files(paths: Sequence[str], *, workers: int, words: Optional[List
         if words is not None:
             part.set_vocabulary(words)
         parts.append(part)
-    segments = _run_parts(paths, parts, between_files)
+    segments = _run_parts(pieces, parts)
     merged = core.CorpusBuilder(max_sentence_length=max_sentence_length, stream_path=stream_path,
                                 memory_limit=memory_limit, spill_dir=spill_dir,
                                 vocab_memory_limit=vocab_memory_limit, count_only=count_only)

@@ -1,4 +1,8 @@
-"""`embforge vocab`: count a corpus's words to a 'word count' file."""
+"""`embforge vocab`: count a corpus's words to a 'word count' file.
+
+Under torchrun each rank counts its share of the files and the counts are
+merged (distributed/corpus_share.py): the file rank 0 writes is the one a
+single process writes."""
 from __future__ import annotations
 
 import argparse
@@ -6,7 +10,7 @@ import time
 
 from .._checks import parse_memory
 from ..corpus_threads import count_words
-from .common import say
+from .common import join_job
 
 __all__ = ["add_vocab_parser", "run_vocab"]
 
@@ -35,12 +39,23 @@ def run_vocab(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     if args.threads is not None and args.threads < 1:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")
+    job = join_job("cpu")
     # Counting alone: a vocabulary file needs no id stream, and not writing
     # one saves a store per token and the pass that remaps it.
-    vocab, raw_tokens, dropped = count_words(args.corpus, min_count=args.min_count,
-                                             max_vocab_size=args.max_vocab, workers=args.threads,
-                                             vocab_memory=parse_memory(args.memory))
-    vocab.save(args.output)
-    say(f"{len(vocab)} words from {raw_tokens} tokens ({dropped} out of vocabulary) in "
-        f"{time.perf_counter() - start:.2f}s -> {args.output}")
+    if job.world_size > 1:
+        from ..distributed.corpus_share import count_share
+        vocab, raw_tokens, dropped = count_share(args.corpus, job.group, min_count=args.min_count,
+                                                 max_vocab_size=args.max_vocab,
+                                                 vocab_memory=parse_memory(args.memory),
+                                                 workers=args.threads)
+    else:
+        vocab, raw_tokens, dropped = count_words(args.corpus, min_count=args.min_count,
+                                                 max_vocab_size=args.max_vocab,
+                                                 workers=args.threads,
+                                                 vocab_memory=parse_memory(args.memory))
+    if job.writes:
+        vocab.save(args.output)
+    ranks = f" ({job.world_size} processes)" if job.world_size > 1 else ""
+    job.say(f"{len(vocab)} words from {raw_tokens} tokens ({dropped} out of vocabulary) in "
+            f"{time.perf_counter() - start:.2f}s{ranks} -> {args.output}")
     return 0

@@ -12,6 +12,9 @@
                   destination).
 * consistency.py  refusing ranks given different parameters or corpora, and
                   failing every rank together when one fails.
+* corpus_share.py each rank's share of the corpus read, counted and encoded
+                  (what encode(..., distributed=True) and `embforge vocab`
+                  under torchrun run).
 * vocabulary.py   the distributed vocabulary: per-rank counts merged by owner
                   rank into the single-process Vocabulary.
 * cooccurrence.py co-occurrence partials exchanged by owner rank and merged

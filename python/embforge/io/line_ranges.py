@@ -34,9 +34,12 @@ The same cuts serve threads within one process (corpus_threads.py):
 read on their own, ``whole_line_chunks`` cuts one decompressing stream into
 chunks of whole lines that the threads take in turn.
 
-The yielded chunks are what ``corpus.encode`` feeds its native builder:
+``rank_share``'s chunks, laid end to end, are what a rank's builder is fed:
 whole lines, each ending in a newline (one is added after a file's last line
-when the file lacks it), so lines of different files never run together.
+when the file lacks it), so lines of different files never run together. A
+chunk may end inside a line (a block's bytes, then the rest of its last
+line): one builder fed them in order sees whole lines; threads that take
+chunks in turn join them first (corpus_threads.build_from_chunks).
 """
 from __future__ import annotations
 
@@ -83,8 +86,8 @@ def owner_of(offset: int, block: int, world_size: int) -> int:
 def rank_share(paths: Union[StrPath, Iterable[StrPath]], rank: int, world_size: int, *,
                block: int = 0, chunk_bytes: int = _CHUNK) -> Iterator[bytes]:
     """Yields rank `rank`'s lines of the files `paths` (a path or a list), in
-    file order, as byte chunks of whole newline-terminated lines (see the
-    module's rule). `block` 0: block_bytes() of the on-disk sizes."""
+    file order, as byte chunks that together hold whole newline-terminated
+    lines (see the module's rule; a chunk may end inside a line). `block` 0: block_bytes() of the on-disk sizes."""
     paths = as_path_list(paths)
     if not 0 <= rank < world_size:
         raise ValueError(f"rank must be in [0, {world_size}), got {rank}")
