@@ -11,7 +11,6 @@ encoded corpus, sampling tables); ``wv`` owns the vocabulary and the vectors.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union, cast
 
@@ -23,12 +22,11 @@ from ._checks import check_number, parse_memory
 from ._workers import resolve_workers
 from .callbacks import call_callbacks as _call
 from .backends import get_backend
-from .backends.arrays import all_finite, largest_magnitude
+from .backends.arrays import largest_magnitude
 from .corpus import EncodedCorpus, encode, stream_memory
 from .distributed.group import resolve_group
 from .distributed.replicas import rank_seed, replicas_for
 from .distributed.sync_schedule import HOT_SYNC_ROWS, SyncPlan
-from .io.archive import read_archive, write_archive
 from .keyedvectors import KeyedVectors
 from .history import TrainingHistory
 from .progress import make_bar, run_polled
@@ -36,6 +34,7 @@ from .training.interrupt import ctrl_c_stops
 from .training_guard import TrainingGuard
 from .vocab import Vocabulary
 from .vocab_update import VocabularyUpdates
+from .word2vec_files import Word2VecFiles
 from .word2vec_queries import Word2VecQueries
 
 
@@ -46,8 +45,6 @@ __all__ = ["Word2Vec"]
 
 logger = logging.getLogger(__name__)
 
-MODEL_MAGIC = "embforge.Word2Vec"
-MODEL_VERSION = 1
 MAX_VECTOR_SIZE = 1 << 16
 # A weight past this means the run has diverged, even while it is finite.
 # Trained weights stay within a few units (bench corpus: largest 2.1, also
@@ -59,7 +56,7 @@ MAX_VECTOR_SIZE = 1 << 16
 WEIGHT_LIMIT = 1000.0
 
 
-class Word2Vec(VocabularyUpdates, Word2VecQueries):
+class Word2Vec(VocabularyUpdates, Word2VecQueries, Word2VecFiles):
     """Skip-gram (``sg=1``) or CBOW (``sg=0``, gensim's default) with negative sampling.
 
     Parameters keep gensim's names and defaults, with three differences:
@@ -486,84 +483,6 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries):
         `path` (see embforge.plots.plot_history; needs matplotlib)."""
         from .plots import plot_history
         return plot_history(self, path, **options)
-
-    # ------------------------------------------------------------ persistence
-    def _config(self) -> Dict[str, Any]:
-        names = ("sg", "vector_size", "alpha", "window", "min_count", "max_vocab_size", "sample",
-                 "seed", "workers", "min_alpha", "negative", "ns_exponent", "epochs",
-                 "shrink_windows", "max_sentence_length", "compute_loss", "epochs_trained",
-                 "sync_interval", "combine", "hot_sync_interval", "hot_sync_rows",
-                 "hot_average_rows", "hot_average_momentum", "sync_dtype")
-        config = {name: getattr(self, name) for name in names}
-        config.update(format=MODEL_MAGIC, version=MODEL_VERSION,
-                      training_loss=[float(x) for x in self.training_loss],
-                      history=self.history.to_json())
-        return config
-
-    def save(self, path: StrPath) -> None:
-        """Saves the trainable model (vectors, output weights, vocabulary, settings).
-
-        One uncompressed .npz file of plain arrays and a JSON header, written
-        atomically; it is loaded without pickle. The corpus is not saved: pass
-        it again to train() to continue training.
-        """
-        if self.wv is None:
-            raise ValueError("nothing to save: the model has no vocabulary yet")
-        self._guard.check_idle("save")
-        vocab = cast("Vocabulary", self.vocab)  # made with wv
-        write_archive(path, self._config(), vocab.words, counts=vocab.counts,
-                      vectors=np.ascontiguousarray(self.wv.vectors),
-                      syn1neg=self._backend.to_host(self.syn1neg))
-
-    @classmethod
-    def load(cls, path: StrPath, device: str = "cpu", **options: Any) -> "Word2Vec":
-        """Loads a model written by save(); validates every array. `options`
-        (e.g. process_group=, distributed=) go to the constructor."""
-        config, words, arrays = read_archive(path, "Word2Vec model", ("counts", "vectors", "syn1neg"),
-                                             MODEL_MAGIC, MODEL_VERSION)
-        counts, vectors, syn1neg = arrays["counts"], arrays["vectors"], arrays["syn1neg"]
-        try:
-            n, dim = len(words), int(config["vector_size"])
-            trained = int(config.pop("epochs_trained", 0))
-            losses = [float(x) for x in config.pop("training_loss", [])]
-            history = TrainingHistory.from_json(config.pop("history", None), os.fspath(path))
-            kwargs = {k: config[k] for k in ("sg", "vector_size", "alpha", "window", "min_count",
-                                             "max_vocab_size", "sample", "seed", "workers",
-                                             "min_alpha", "negative", "ns_exponent", "epochs",
-                                             "shrink_windows", "max_sentence_length",
-                                             "compute_loss")}
-            # files written before distributed training have no sync settings:
-            # they take the defaults
-            kwargs.update(sync_interval=config.get("sync_interval"),
-                          combine=config.get("combine", "sum"),
-                          hot_sync_interval=config.get("hot_sync_interval"),
-                          hot_sync_rows=config.get("hot_sync_rows", HOT_SYNC_ROWS),
-                          # added later: files without it were trained adding every row
-                          hot_average_rows=config.get("hot_average_rows", 0),
-                          # added later still: files without it averaged without momentum
-                          hot_average_momentum=config.get("hot_average_momentum", 0.0),
-                          sync_dtype=config.get("sync_dtype", "float32"))
-        except (KeyError, TypeError, ValueError) as error:
-            raise ValueError(f"{path}: invalid Word2Vec model ({error!r})") from None
-        for name, array, shape in (("counts", counts, (n,)), ("vectors", vectors, (n, dim)),
-                                   ("syn1neg", syn1neg, (n, dim))):
-            if array.shape != shape:
-                raise ValueError(f"{path}: {name} has shape {array.shape}, expected {shape}")
-        if not (all_finite(vectors) and all_finite(syn1neg)):
-            raise ValueError(f"{path}: the model holds NaN or infinite weights")
-        kwargs.update(options)
-        try:
-            model = cls(device=device, **kwargs)
-            model._reset_weights(Vocabulary(words, counts))
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"{path}: invalid Word2Vec model ({error})") from None
-        model._backend.copy_into(model._input_rows(), vectors)
-        model._backend.copy_into(model.syn1neg, syn1neg)
-        cast("KeyedVectors", model.wv)._invalidate()
-        model.epochs_trained = trained
-        model.training_loss = list(losses)
-        model.history = history
-        return model
 
     def __repr__(self) -> str:
         kind = "skip-gram" if self.sg else "CBOW"

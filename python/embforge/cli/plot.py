@@ -86,7 +86,8 @@ def run_plot(args: argparse.Namespace) -> int:
 def _load_model(path: StrPath) -> Any:
     """A Word2Vec or GloVe archive, told apart by the format its header names."""
     from ..glove import MODEL_MAGIC as GLOVE_MAGIC, GloVe
-    from ..word2vec import MODEL_MAGIC as WORD2VEC_MAGIC, Word2Vec
+    from ..word2vec import Word2Vec
+    from ..word2vec_files import MODEL_MAGIC as WORD2VEC_MAGIC
     try:
         with np.load(os.fspath(path), allow_pickle=False) as archive:
             kind = json.loads(bytes(archive["config"]).decode("utf-8")).get("format")
