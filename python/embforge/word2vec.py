@@ -222,9 +222,11 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries, Word2VecFiles):
         return self
 
     def stream_options(self) -> Dict[str, Any]:
-        """encode()'s `memory`, `temp_dir` and `vocab_memory` for this model's budget."""
+        """encode()'s `memory`, `temp_dir` and `vocab_memory` for this model's
+        budget, and its `workers`: the model's threads read and encode the
+        files too (the ids are the same for any number)."""
         return {"memory": stream_memory(self.memory), "temp_dir": self.temp_dir,
-                "vocab_memory": self.memory}
+                "vocab_memory": self.memory, "workers": self.workers}
 
     def _set_corpus(self, corpus: Optional[EncodedCorpus], source: Any) -> None:
         self._corpus = corpus
