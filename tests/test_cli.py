@@ -187,3 +187,33 @@ def test_similar_into_a_closed_pipe_ends_quietly(tmp_path, toy_corpus_path):
     finally:
         os.close(write_end)
     assert done.stderr == "" and done.returncode == 141, done.stderr
+
+
+# A command of one process, with arguments it parses (nothing is read: it
+# refuses before), as launched by torchrun with several processes.
+ONE_PROCESS = [["eval", "v.bin"], ["similar", "v.bin", "word"],
+               ["finetune", "--vectors", "v.bin", "--train", "t.tsv", "--test", "t.tsv"],
+               ["lm", "train", "--vectors", "v.bin", "--train", "t.txt", "-o", "lm"],
+               ["chat", "lm"], ["plot", "history", "m.embf", "-o", "h.png"]]
+
+
+@pytest.mark.parametrize("argv", ONE_PROCESS, ids=lambda argv: argv[0])
+def test_commands_of_one_process_refuse_several_processes(argv, monkeypatch, capsys, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"embforge {argv[0]}: error: {argv[0]} runs in one process, and this is one of 2" in err
+    assert "run it without torchrun" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_torchrun_job_of_one_process_runs_any_command(tmp_path, toy_corpus_path, monkeypatch,
+                                                         capsys):
+    vectors = str(tmp_path / "v.bin")
+    assert cli.main(["train", toy_corpus_path, "-o", vectors, "--min-count", "1", "--size", "8",
+                     "--epochs", "1", "--quiet"]) == 0
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    capsys.readouterr()
+    assert cli.main(["similar", vectors, "sea1", "-n", "3"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 3

@@ -25,7 +25,14 @@ from .plot import add_plot_parser
 from .train import add_train_parser
 from .vocab import add_vocab_parser
 
-__all__ = ["build_parser", "leave_now", "run"]
+__all__ = ["build_parser", "leave_now", "run", "ACROSS_PROCESSES"]
+
+# The commands that share their work among the processes of a torchrun job
+# (each rank its share of the corpus, rank 0 writes). Any other, launched
+# by torchrun with several processes, would run whole in every one of them
+# (N times the work, N fine-tunings writing one file, N printouts), so it
+# refuses at once, before reading anything.
+ACROSS_PROCESSES = ("train", "cooccur", "vocab")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,11 +79,23 @@ def leave_now(status: int) -> NoReturn:
     os._exit(status)
 
 
+def _check_launch(command: str) -> None:
+    """Raises ValueError when `command` is not one of ACROSS_PROCESSES and
+    torchrun started several processes (WORLD_SIZE > 1)."""
+    world = os.environ.get("WORLD_SIZE", "").strip()
+    if command in ACROSS_PROCESSES or not world.isdigit() or int(world) <= 1:
+        return
+    raise ValueError(f"{command} runs in one process, and this is one of {world} (WORLD_SIZE), "
+                     f"each of which would run it whole: run it without torchrun (under "
+                     f"torchrun: {', '.join(ACROSS_PROCESSES)})")
+
+
 def _main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
+        _check_launch(args.command)
         code: int = args.run(args)
         return code
     except BrokenPipeError:
