@@ -1,10 +1,10 @@
 """Counting and encoding corpus files on several threads.
 
 What ``encode(files, workers=N)`` and ``embforge vocab`` / ``embforge
-cooccur`` run (and, on each rank of a torchrun job, the counting of its
-share for ``embforge vocab``: ``build_from_chunks``): the result is exactly what one thread reading the files in
-order gives (same vocabulary, counts and order, same ids and sentence
-offsets), only sooner.
+cooccur`` run (and ``build_from_chunks``, a rank's count of its share of
+the files under torchrun): the result is exactly what one thread reading
+the files in order gives (same vocabulary, counts and order, same ids and
+sentence offsets), only sooner.
 
 How: the files are cut into chunks of whole lines (io/line_ranges.py, the
 reader the distributed encode uses): a plain file into byte ranges starting
@@ -239,10 +239,11 @@ def build_from_chunks(chunks: Iterator[bytes], *, workers: int, words: Optional[
                       min_count: int, max_vocab_size: int, max_sentence_length: int,
                       vocab_memory_limit: int = 0, count_only: bool = False
                       ) -> "core.CorpusBuilder":
-    """build_from_files for text given as chunks of whole lines (one rank's
-    share of the files): the threads take the chunks in turn, as they take
-    a compressed file's pieces. The result is what one builder fed the
-    chunks in order holds; held in RAM."""
+    """build_from_files for text given as chunks (one rank's share of the
+    files, io/line_ranges.rank_share; a chunk may end inside a line, which
+    is joined to the next first): the threads take the chunks in turn, as
+    they take a compressed file's pieces. The result is what one builder
+    fed the chunks in order holds; held in RAM."""
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     return _build(_chunk_pieces(chunks), workers=workers, words=words, min_count=min_count,
