@@ -200,7 +200,9 @@ ONE_PROCESS = [["eval", "v.bin"], ["similar", "v.bin", "word"],
 @pytest.mark.parametrize("argv", ONE_PROCESS, ids=lambda argv: argv[0])
 def test_commands_of_one_process_refuse_several_processes(argv, monkeypatch, capsys, tmp_path):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("WORLD_SIZE", "2")
+    for name, value in (("RANK", "1"), ("WORLD_SIZE", "2"), ("MASTER_ADDR", "127.0.0.1"),
+                        ("MASTER_PORT", "29500")):  # what torchrun gives each process
+        monkeypatch.setenv(name, value)
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert f"embforge {argv[0]}: error: {argv[0]} runs in one process, and this is one of 2" in err
@@ -213,7 +215,15 @@ def test_a_torchrun_job_of_one_process_runs_any_command(tmp_path, toy_corpus_pat
     vectors = str(tmp_path / "v.bin")
     assert cli.main(["train", toy_corpus_path, "-o", vectors, "--min-count", "1", "--size", "8",
                      "--epochs", "1", "--quiet"]) == 0
-    monkeypatch.setenv("WORLD_SIZE", "1")
+    # a job of one process; then WORLD_SIZE alone (set by some other launcher)
+    for name, value in (("RANK", "0"), ("WORLD_SIZE", "1"), ("MASTER_ADDR", "127.0.0.1"),
+                        ("MASTER_PORT", "29500")):
+        monkeypatch.setenv(name, value)
     capsys.readouterr()
+    assert cli.main(["similar", vectors, "sea1", "-n", "3"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 3
+    for name in ("RANK", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("WORLD_SIZE", "4")
     assert cli.main(["similar", vectors, "sea1", "-n", "3"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 3

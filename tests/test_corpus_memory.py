@@ -137,6 +137,18 @@ def test_word2vec_vectors_do_not_depend_on_the_budget(corpus_file, tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.parametrize("memory", [None, "1MB"])
+def test_word2vec_reads_on_its_threads_the_ids_one_thread_reads(corpus_file, tmp_path, memory):
+    # The model's workers read and encode its files (3 threads, the stream in
+    # RAM or spilled): the ids, offsets and vocabulary of one thread's read.
+    one = encode(corpus_file, min_count=3, workers=1)
+    model = embforge.Word2Vec(sg=1, vector_size=8, workers=3, min_count=3, memory=memory,
+                              temp_dir=tmp_path, progress=False).build_vocab(corpus_file)
+    assert spilled(model._corpus) == (memory is not None)
+    same_corpus(model._corpus, one)
+    assert model.vocab.words == one.vocab.words
+
+
 def test_cooccurrence_does_not_depend_on_the_budget(corpus_file, tmp_path):
     roomy = embforge.cooccurrence(corpus_file, window=5, min_count=3, memory="1GB",
                                   workers=2, progress=False)

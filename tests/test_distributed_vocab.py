@@ -77,11 +77,15 @@ def _refusals(rank, world, files, other):
     attempt("vocab", source=files, vocab=embforge.Vocabulary(["w1", "w2"] if rank else ["w1"]))
     from embforge.distributed import resolve_group
     from embforge.distributed.corpus_share import count_share
-    try:
-        count_share(files, resolve_group(distributed=True), min_count=1,
-                    max_vocab_size=5 if rank else None)
-    except ValueError as error:
-        errors["count max_vocab"] = str(error)
+    group = resolve_group(distributed=True)
+    for name, max_vocab in (("count max_vocab", 5 if rank else None), ("count -3", -3)):
+        try:
+            count_share(files, group, min_count=1, max_vocab_size=max_vocab)
+        except ValueError as error:
+            errors[name] = str(error)
+    # one line: rank 1's share holds nothing, which counting (unlike training) takes
+    vocab, raw, dropped = count_share(other["one_line"], group, min_count=1, max_vocab_size=None)
+    errors["one line counted"] = (vocab.words, raw, dropped)
     return errors
 
 
@@ -146,6 +150,8 @@ def test_bad_setups_are_refused_on_every_rank(corpus_files, tmp_path):
         assert "invalid UTF-8" in errors["bad utf-8"]
         assert "disagree on encode parameters: vocab" in errors["vocab"]
         assert "max_vocab_size is 0 on rank 0 but 5 on rank 1" in errors["count max_vocab"]
+        assert errors["count -3"] == "max_vocab_size must be >= 1 or None, got -3"
+        assert errors["one line counted"] == (["a", "line", "of", "single", "words"], 5, 0)
     owner = 0 if results[0]["bad utf-8"].startswith("invalid") else 1
     assert f"rank {owner} failed while counting the words of its share" in results[1 - owner]["bad utf-8"]
 
@@ -170,6 +176,8 @@ def _three_ranks(rank, world, files, tiny):
         embforge.encode(tiny, min_count=1, distributed=True)
     except ValueError as error:
         out["tiny"] = str(error)
+    vocab, raw, dropped = count_share(tiny, group, min_count=1, max_vocab_size=None)
+    out["tiny counted"] = (vocab.words, vocab.counts.tolist(), raw, dropped)
     return out
 
 
@@ -185,6 +193,7 @@ def test_three_ranks(corpus_files, tmp_path):
     for rank, got in enumerate(results):
         assert got["received"] == [bytes([r, rank]) * (r + 2 * rank) for r in range(3)]
         assert got["tiny"].startswith("rank 2 of 3 got no line of the corpus")
+        assert got["tiny counted"] == (["x", "a", "b"], [150, 1, 1], 152, 0)
     check_against_single_process([r["encoded"] for r in results], corpus_files, 3, 2, None, 10000,
                                  tmp_path)
     # Counting alone: the vocabulary, tokens and tokens left out that one

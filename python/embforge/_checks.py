@@ -11,7 +11,8 @@ from typing import Optional, TypeVar, Union, cast
 
 import numpy as np
 
-__all__ = ["check_number", "parse_memory", "MIN_MEMORY", "available_memory", "check_allocation"]
+__all__ = ["check_number", "check_vocab_limits", "parse_memory", "MIN_MEMORY", "available_memory",
+           "check_allocation"]
 
 
 _N = TypeVar("_N")
@@ -31,6 +32,15 @@ def check_number(name: str, value: _N, low: _Bound, high: Optional[_Bound] = Non
         bound = (f"> {low}" if low_open else f">= {low}") + (f" and <= {high}" if high is not None else "")
         raise ValueError(f"{name} must be {bound}, got {value!r}")
     return value
+
+
+def check_vocab_limits(min_count: int, max_vocab_size: Optional[int]) -> None:
+    """Raises ValueError unless `min_count` >= 0 and `max_vocab_size` is
+    None or >= 1 (what every counting of a vocabulary takes)."""
+    if int(min_count) < 0:
+        raise ValueError(f"min_count must be >= 0, got {min_count}")
+    if max_vocab_size is not None and int(max_vocab_size) < 1:
+        raise ValueError(f"max_vocab_size must be >= 1 or None, got {max_vocab_size}")
 
 
 # Memory budgets (co-occurrence counting, GloVe training): the smallest accepted,

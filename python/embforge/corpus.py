@@ -26,7 +26,7 @@ import tempfile
 from typing import TYPE_CHECKING, Any, Optional, cast, overload
 
 from ._typing import Corpus, Memory, StrPath
-from ._checks import MIN_MEMORY, parse_memory
+from ._checks import MIN_MEMORY, check_vocab_limits, parse_memory
 from ._native import core
 from ._workers import default_workers
 from .corpus_text import files_of, iter_text_chunks, prefetched
@@ -97,10 +97,7 @@ def encode(source: "Corpus | EncodedCorpus", vocab: Optional[Vocabulary] = None,
     """
     if isinstance(source, EncodedCorpus):
         return source
-    if int(min_count) < 0:
-        raise ValueError(f"min_count must be >= 0, got {min_count}")
-    if max_vocab_size is not None and int(max_vocab_size) < 1:
-        raise ValueError(f"max_vocab_size must be >= 1 or None, got {max_vocab_size}")
+    check_vocab_limits(min_count, max_vocab_size)
     if int(max_sentence_length) < 1:
         raise ValueError(f"max_sentence_length must be >= 1, got {max_sentence_length}")
     memory_limit = 0 if memory is None else parse_memory(memory)

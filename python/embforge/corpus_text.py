@@ -126,7 +126,6 @@ def prefetched(chunks: Iterator[bytes], depth: int = 3) -> Iterator[bytes]:
         thread.join()
 
 
-
 def files_of(source: object) -> Tuple[Optional[List[str]], int]:
     """The files of a file corpus and the bytes one reader puts between
     them (iter_text_chunks: a newline after each file of a list); (None, 0)

@@ -37,9 +37,11 @@ from typing import BinaryIO, Dict, Generator, Iterator, List, Optional, Sequence
 
 import numpy as np
 
+from ._checks import check_vocab_limits
+from ._typing import StrPath
 from ._native import core
 from .io.compression import open_binary
-from .io.line_ranges import line_cuts, whole_line_chunks
+from .io.line_ranges import as_path_list, line_cuts, whole_line_chunks
 from .vocab import Vocabulary
 from ._workers import default_workers
 
@@ -161,24 +163,35 @@ class _Run:
                 self.segments.extend(found)
 
 
-def _chunk_pieces(chunks: Iterator[bytes]) -> Generator[_Piece, None, None]:
-    """Text that `chunks` holds (one rank's share: io/line_ranges.rank_share)
-    as pieces of whole lines, their offsets counted from the first. A chunk
-    may end inside a line, which the next continues: it waits for the rest
-    (each piece goes to a builder of its own, where a line cut in two would
-    count as two)."""
+# What separates tokens: the ASCII whitespace the native reader splits on.
+_TOKEN_BREAKS = (b" ", b"\n", b"\t", b"\r", b"\x0b", b"\x0c")
+
+
+def _chunk_pieces(chunks: Iterator[bytes], count_only: bool) -> Generator[_Piece, None, None]:
+    """The text `chunks` holds (one rank's share: io/line_ranges.rank_share)
+    as pieces, their offsets counted from the first. A chunk may end inside
+    a line, or a token, which the next continues, and each piece goes to a
+    builder of its own: a piece ends at the chunk's last newline (the parts'
+    lines must be whole, to be merged in order) or, when only words are
+    counted, at its last whitespace, and the rest waits for the next chunk.
+    So what is held is at most a chunk and a line (a token when counting)."""
     offset = 0
-    held: List[bytes] = []
+    rest = b""
     try:
         for chunk in chunks:
-            held.append(chunk)
-            if chunk.endswith(b"\n"):
-                piece = b"".join(held) if len(held) > 1 else chunk
-                held = []
-                yield offset, piece
-                offset += len(piece)
-        if held:
-            yield offset, b"".join(held)
+            data = rest + chunk if rest else chunk
+            if count_only:
+                cut = max(data.rfind(mark) for mark in _TOKEN_BREAKS) + 1
+            else:
+                cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                rest = data
+                continue
+            piece, rest = (data, b"") if cut == len(data) else (data[:cut], data[cut:])
+            yield offset, piece
+            offset += len(piece)
+        if rest:
+            yield offset, rest
     finally:
         close = getattr(chunks, "close", None)
         if close is not None:
@@ -228,34 +241,40 @@ def build_from_files(paths: Sequence[str], *, workers: int, words: Optional[List
     them), 0 for one file."""
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    return _build(_pieces(paths, workers, between_files), workers=workers, words=words,
-                  min_count=min_count, max_vocab_size=max_vocab_size,
-                  max_sentence_length=max_sentence_length, stream_path=stream_path,
-                  memory_limit=memory_limit, spill_dir=spill_dir,
-                  vocab_memory_limit=vocab_memory_limit, count_only=count_only)
+    parts = _parts(workers, words, memory_limit=memory_limit, spill_dir=spill_dir,
+                   vocab_memory_limit=vocab_memory_limit, count_only=count_only)
+    segments = _run_parts(_pieces(paths, workers, between_files), parts)
+    return _merged(parts, segments, words=words, min_count=min_count,
+                   max_vocab_size=max_vocab_size, max_sentence_length=max_sentence_length,
+                   stream_path=stream_path, memory_limit=memory_limit, spill_dir=spill_dir,
+                   vocab_memory_limit=vocab_memory_limit, count_only=count_only)
 
 
 def build_from_chunks(chunks: Iterator[bytes], *, workers: int, words: Optional[List[str]],
                       min_count: int, max_vocab_size: int, max_sentence_length: int,
                       vocab_memory_limit: int = 0, count_only: bool = False
-                      ) -> "core.CorpusBuilder":
+                      ) -> Optional["core.CorpusBuilder"]:
     """build_from_files for text given as chunks (one rank's share of the
-    files, io/line_ranges.rank_share; a chunk may end inside a line, which
-    is joined to the next first): the threads take the chunks in turn, as
-    they take a compressed file's pieces. The result is what one builder
-    fed the chunks in order holds; held in RAM."""
+    files, io/line_ranges.rank_share; a chunk may end inside a line: see
+    _chunk_pieces): the threads take the pieces in turn, as they take a
+    compressed file's. The result is what one builder fed the chunks in
+    order holds, held in RAM; None when they hold no token (a rank's share
+    may have none)."""
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    return _build(_chunk_pieces(chunks), workers=workers, words=words, min_count=min_count,
-                  max_vocab_size=max_vocab_size, max_sentence_length=max_sentence_length,
-                  vocab_memory_limit=vocab_memory_limit, count_only=count_only)
+    parts = _parts(workers, words, vocab_memory_limit=vocab_memory_limit, count_only=count_only)
+    segments = _run_parts(_chunk_pieces(chunks, count_only), parts)
+    if not any(part.raw_tokens for part in parts):
+        return None
+    return _merged(parts, segments, words=words, min_count=min_count,
+                   max_vocab_size=max_vocab_size, max_sentence_length=max_sentence_length,
+                   vocab_memory_limit=vocab_memory_limit, count_only=count_only)
 
 
-def _build(pieces: Generator[_Piece, None, None], *, workers: int, words: Optional[List[str]],
-           min_count: int, max_vocab_size: int, max_sentence_length: int,
-           stream_path: str = "", memory_limit: int = 0, spill_dir: str = "",
-           vocab_memory_limit: int = 0, count_only: bool = False) -> "core.CorpusBuilder":
-    """The pieces fed to `workers` parts, merged into one finished builder."""
+def _parts(workers: int, words: Optional[List[str]], *, memory_limit: int = 0,
+           spill_dir: str = "", vocab_memory_limit: int = 0,
+           count_only: bool = False) -> List["core.CorpusBuilder"]:
+    """A builder for each thread, each within its share of `memory_limit`."""
     part_memory = -(-memory_limit // workers) if memory_limit else 0
     parts = []
     for _ in range(workers):
@@ -264,7 +283,15 @@ def _build(pieces: Generator[_Piece, None, None], *, workers: int, words: Option
         if words is not None:
             part.set_vocabulary(words)
         parts.append(part)
-    segments = _run_parts(pieces, parts)
+    return parts
+
+
+def _merged(parts: List["core.CorpusBuilder"], segments: np.ndarray, *,
+            words: Optional[List[str]], min_count: int, max_vocab_size: int,
+            max_sentence_length: int, stream_path: str = "", memory_limit: int = 0,
+            spill_dir: str = "", vocab_memory_limit: int = 0,
+            count_only: bool = False) -> "core.CorpusBuilder":
+    """The fed parts merged, in `segments` order, into one finished builder."""
     merged = core.CorpusBuilder(max_sentence_length=max_sentence_length, stream_path=stream_path,
                                 memory_limit=memory_limit, spill_dir=spill_dir,
                                 vocab_memory_limit=vocab_memory_limit, count_only=count_only)
@@ -274,19 +301,18 @@ def _build(pieces: Generator[_Piece, None, None], *, workers: int, words: Option
     return merged
 
 
-def count_words(paths: Sequence[str], *, min_count: int = 5,
+def count_words(paths: Union[StrPath, Sequence[StrPath]], *, min_count: int = 5,
                 max_vocab_size: Optional[int] = None, workers: Optional[int] = None,
                 vocab_memory: int = 0) -> Tuple[Vocabulary, int, int]:
-    """Counts the words of the files `paths` without encoding them (what a
-    vocabulary file needs): (Vocabulary as encode builds it, raw tokens,
-    tokens left out of it). `workers`: threads (None: every core).
-    `vocab_memory`: bytes the table of distinct words may take (0: no bound)."""
-    if int(min_count) < 0:
-        raise ValueError(f"min_count must be >= 0, got {min_count}")
-    if max_vocab_size is not None and int(max_vocab_size) < 1:
-        raise ValueError(f"max_vocab_size must be >= 1 or None, got {max_vocab_size}")
+    """Counts the words of the files `paths` (a path or a list) without
+    encoding them (what a vocabulary file needs): (Vocabulary as encode
+    builds it, raw tokens, tokens left out of it). `workers`: threads (None:
+    every core). `vocab_memory`: bytes the table of distinct words may take
+    (0: no bound)."""
+    check_vocab_limits(min_count, max_vocab_size)
     n = default_workers() if workers is None else int(workers)
-    builder = build_from_files([os.fspath(p) for p in paths], workers=n, words=None,
+    paths = as_path_list(paths)
+    builder = build_from_files(paths, workers=n, words=None,
                                min_count=int(min_count), max_vocab_size=int(max_vocab_size or 0),
                                max_sentence_length=1, vocab_memory_limit=int(vocab_memory),
                                count_only=True,

@@ -3,7 +3,8 @@
 ``VocabularyUpdates`` is a mixin of :class:`embforge.Word2Vec`; it uses the
 model's ``vocab``, ``wv``, ``_storage``, ``syn1neg``, ``_backend``,
 ``_make_tables()``, ``_reset_weights()``, ``_set_corpus()`` and
-``stream_options()`` (the memory budget of the encoded text).
+``stream_options()`` (the memory budget of the encoded text, and the threads
+that read it).
 
 Growing keeps every existing word's id. The input rows, the output rows
 (``syn1neg``), the id stream of any corpus already encoded, saved archives

@@ -92,7 +92,9 @@ class Word2Vec(VocabularyUpdates, Word2VecQueries, Word2VecFiles):
     memory-mapped, so the process's anonymous memory does not grow with the
     corpus (embforge.corpus). ``memory=None`` holds it in RAM whatever its
     size. The vectors are the same either way. The weights (2 x vocabulary x
-    vector_size floats) are not part of the budget.
+    vector_size floats) are not part of the budget. The files are read and
+    encoded on the ``workers`` threads (the ids are the same for any number),
+    each counting distinct words in a table held to ``memory``.
     """
 
     def __init__(self, sentences: Optional[Corpus] = None,

@@ -14,7 +14,7 @@ import sys
 from typing import List, NoReturn, Optional
 
 from ..distributed.collectives import PeerError
-from ..distributed.group import owns_environment, shutdown_environment
+from ..distributed.group import launched_processes, owns_environment, shutdown_environment
 from .common import say
 from .chat import add_chat_parser
 from .cooccur import add_cooccur_parser
@@ -81,13 +81,14 @@ def leave_now(status: int) -> NoReturn:
 
 def _check_launch(command: str) -> None:
     """Raises ValueError when `command` is not one of ACROSS_PROCESSES and
-    torchrun started several processes (WORLD_SIZE > 1)."""
-    world = os.environ.get("WORLD_SIZE", "").strip()
-    if command in ACROSS_PROCESSES or not world.isdigit() or int(world) <= 1:
+    this process is one of several of a torchrun job."""
+    world = launched_processes()
+    if command in ACROSS_PROCESSES or world <= 1:
         return
-    raise ValueError(f"{command} runs in one process, and this is one of {world} (WORLD_SIZE), "
-                     f"each of which would run it whole: run it without torchrun (under "
-                     f"torchrun: {', '.join(ACROSS_PROCESSES)})")
+    raise ValueError(f"{command} runs in one process, and this is one of {world} (torchrun's "
+                     f"WORLD_SIZE), each of which would run it whole: run it without torchrun "
+                     f"(under torchrun: {', '.join(ACROSS_PROCESSES)}), or, started from a "
+                     f"process of such a job, with WORLD_SIZE unset")
 
 
 def _main(argv: Optional[List[str]] = None) -> int:

@@ -17,17 +17,18 @@ on the rank's threads.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from .._native import core
 from .._typing import StrPath
+from .._checks import check_vocab_limits
 from .._workers import default_workers
 from ..corpus_text import feed_lines, is_path, iter_text_chunks, sentence_chunks
 from ..corpus_threads import build_from_chunks
 from ..encoded_corpus import CorpusShare, EncodedCorpus, take_ids
-from ..io.line_ranges import BLOCKS_PER_RANK, files_fingerprint, rank_share
+from ..io.line_ranges import BLOCKS_PER_RANK, as_path_list, files_fingerprint, rank_share
 from ..vocab import Vocabulary
 from .collectives import all_gather_object, all_reduce
 from .consistency import check_same, digest, run_together
@@ -184,19 +185,22 @@ def encode_share(source: Any, vocab: Optional[Vocabulary], group: "Group", min_c
     return EncodedCorpus(vocab, ids, offsets, raw, dropped, path or None, share=info)
 
 
-def count_share(paths: Sequence[StrPath], group: Group, *, min_count: int,
+def count_share(paths: Union[StrPath, Sequence[StrPath]], group: Group, *, min_count: int,
                 max_vocab_size: Optional[int], vocab_memory: int = 0,
                 workers: Optional[int] = None) -> Tuple[Vocabulary, int, int]:
-    """The Vocabulary of the files `paths` as one process counting them all
-    builds it (corpus_threads.count_words), counted across the ranks of
-    `group`: each rank counts the words of its share on `workers` threads
-    (None: its cores, divided among the ranks on its machine), without
-    encoding it, and the counts are merged. Returns (the vocabulary, the
-    whole corpus's tokens, those left out of the vocabulary), the same on
-    every rank. Ranks given different parameters or files raise ValueError,
-    all of them. `vocab_memory`: bytes the table of a thread's distinct
-    words may take (0: no bound)."""
-    files = [os.fspath(p) for p in paths]
+    """The Vocabulary of the files `paths` (a path or a list) as one process
+    counting them all builds it (corpus_threads.count_words), counted across
+    the ranks of `group`: each rank counts the words of its share on
+    `workers` threads (None: its cores, divided among the ranks on its
+    machine), without encoding it, and the counts are merged. Returns (the
+    vocabulary, the whole corpus's tokens, those left out of the
+    vocabulary), the same on every rank. A rank whose share holds no token
+    (a corpus of fewer lines than ranks) counts nothing. Ranks given
+    different parameters or files raise ValueError, all of them.
+    `vocab_memory`: bytes the table of a thread's distinct words may take (0:
+    no bound)."""
+    check_vocab_limits(min_count, max_vocab_size)
+    files = as_path_list(paths)
     rank, world = group.rank, group.world_size
     threads = default_workers() if workers is None else int(workers)
     if threads < 1:
@@ -211,7 +215,11 @@ def count_share(paths: Sequence[StrPath], group: Group, *, min_count: int,
         rank_share(files, rank, world), workers=threads, words=None, min_count=1,
         max_vocab_size=0, max_sentence_length=1, vocab_memory_limit=int(vocab_memory),
         count_only=True))
-    vocab = merge_counts(builder.words(), builder.counts(), group, min_count=int(min_count),
+    words, counts, own = (([], np.zeros(0, dtype=np.int64), 0) if builder is None
+                          else (builder.words(), builder.counts(), int(builder.raw_tokens)))
+    raw = int(all_reduce(np.array([own], dtype=np.int64), group)[0])
+    if raw == 0:
+        raise ValueError(f"the corpus is empty: no tokens in {', '.join(files)}")
+    vocab = merge_counts(words, counts, group, min_count=int(min_count),
                          max_vocab_size=max_vocab_size)
-    raw = int(all_reduce(np.array([builder.raw_tokens], dtype=np.int64), group)[0])
     return vocab, raw, raw - int(sum(vocab.counts))

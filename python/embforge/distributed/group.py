@@ -21,7 +21,7 @@ from typing import Any, List, Optional
 from .launch import torchrun_launch
 
 __all__ = ["Group", "resolve_group", "init_from_environment", "resolve_timeout",
-           "DEFAULT_TIMEOUT", "TIMEOUT_ENV"]
+           "launched_processes", "DEFAULT_TIMEOUT", "TIMEOUT_ENV"]
 
 DEFAULT_TIMEOUT = 60.0
 TIMEOUT_ENV = "EMBFORGE_DIST_TIMEOUT"
@@ -156,6 +156,16 @@ def shutdown_environment() -> None:
     dist = _torch_distributed()
     if dist.is_initialized():
         dist.destroy_process_group()
+
+
+def launched_processes() -> int:
+    """The processes of the torchrun job this process was started in
+    (WORLD_SIZE, when RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT are all
+    set, as init_from_environment needs them), else 1."""
+    if not all(os.environ.get(name) for name in _TORCHRUN_ENV):
+        return 1
+    world = os.environ["WORLD_SIZE"].strip()
+    return int(world) if world.isdigit() else 1
 
 
 def init_from_environment(device: str = "cpu", *, timeout: Any = None) -> Optional[Group]:

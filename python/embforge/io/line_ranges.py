@@ -87,7 +87,8 @@ def rank_share(paths: Union[StrPath, Iterable[StrPath]], rank: int, world_size: 
                block: int = 0, chunk_bytes: int = _CHUNK) -> Iterator[bytes]:
     """Yields rank `rank`'s lines of the files `paths` (a path or a list), in
     file order, as byte chunks that together hold whole newline-terminated
-    lines (see the module's rule; a chunk may end inside a line). `block` 0: block_bytes() of the on-disk sizes."""
+    lines (see the module's rule; a chunk may end inside a line). `block`
+    0: block_bytes() of the on-disk sizes."""
     paths = as_path_list(paths)
     if not 0 <= rank < world_size:
         raise ValueError(f"rank must be in [0, {world_size}), got {rank}")
