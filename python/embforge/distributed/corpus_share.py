@@ -17,7 +17,7 @@ on the rank's threads.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -97,6 +97,20 @@ def _check_shares(stats: List[Tuple[int, int, int]], world_size: int, with_ids: 
                              "processes, a larger corpus or a lower min_count")
 
 
+def _count(builder: "core.CorpusBuilder", share: Callable[[], Iterator[bytes]],
+           group: Group) -> int:
+    """Feeds `builder` the rank's share and finishes it with every word
+    (min_count applies to the merged counts), once every rank has seen that
+    no share is one a rank cannot train on (ValueError on every rank).
+    Returns the share's lines."""
+    lines = run_together(group, "counting the words of its share",
+                         lambda: feed_lines(builder, share()))
+    _check_shares(all_gather_object((lines, builder.raw_tokens, 0), group), group.world_size,
+                  with_ids=False)
+    builder.finish(1, 0)
+    return lines
+
+
 def encode_share(source: Any, vocab: Optional[Vocabulary], group: "Group", min_count: int,
                  max_vocab_size: Optional[int], max_sentence_length: int,
                  stream_path: Optional[StrPath], vocab_limit: int = 0) -> EncodedCorpus:
@@ -129,11 +143,7 @@ def encode_share(source: Any, vocab: Optional[Vocabulary], group: "Group", min_c
         # dropped), then the ids are mapped to the merged vocabulary.
         builder = core.CorpusBuilder(max_sentence_length=WHOLE_LINES, stream_path="",
                                      vocab_memory_limit=vocab_limit)
-        lines = run_together(group, "counting the words of its share",
-                             lambda: feed_lines(builder, share()))
-        _check_shares(all_gather_object((lines, builder.raw_tokens, 0), group), world,
-                      with_ids=False)
-        builder.finish(1, 0)
+        lines = _count(builder, share, group)
         words = builder.words()
         vocab = merge_counts(words, builder.counts(), group, min_count=min_count,
                              max_vocab_size=max_vocab_size)
@@ -148,25 +158,14 @@ def encode_share(source: Any, vocab: Optional[Vocabulary], group: "Group", min_c
         if vocab is None:
             # Written to a file (stream_path, corpora larger than memory): the
             # stream is written once, in the merged vocabulary's ids, so the
-            # share is read twice: counted first, then encoded.
-            counting_path = f"{path}.counting"
-            try:
-                builder = core.CorpusBuilder(max_sentence_length=max_sentence_length,
-                                             vocab_memory_limit=vocab_limit,
-                                             stream_path=counting_path)
-                lines = run_together(group, "counting the words of its share",
-                                     lambda: feed_lines(builder, share()))
-                _check_shares(all_gather_object((lines, builder.raw_tokens, 0), group), world,
-                              with_ids=False)
-                builder.finish(1, 0)
-                words, counts = builder.words(), builder.counts()
-                del builder
-            finally:
-                if os.path.exists(counting_path):
-                    os.remove(counting_path)
-            vocab = merge_counts(words, counts, group, min_count=min_count,
+            # share is read twice: its words counted first (no ids kept), then
+            # encoded.
+            counter = core.CorpusBuilder(max_sentence_length=1, stream_path="",
+                                         vocab_memory_limit=vocab_limit, count_only=True)
+            _count(counter, share, group)
+            vocab = merge_counts(counter.words(), counter.counts(), group, min_count=min_count,
                                  max_vocab_size=max_vocab_size)
-            del words, counts
+            del counter
         builder = core.CorpusBuilder(max_sentence_length=max_sentence_length, stream_path=path)
         builder.set_vocabulary(vocab.words)
         lines = run_together(group, "encoding its share", lambda: feed_lines(builder, share()))
