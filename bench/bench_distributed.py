@@ -3,6 +3,7 @@
     python bench/bench_distributed.py speed   [--models sgns cbow] [--repeat 2]
     python bench/bench_distributed.py quality [--models sgns cbow] [--seeds 1 2 3]
     python bench/bench_distributed.py big     [--times 10] [--glove-epochs 5] [--repeat 1]
+    python bench/bench_distributed.py vocab   [--times 10] [--repeat 3]
     python bench/bench_distributed.py glove-cost [--intervals 20000000 2000000 500000]
                                       [--sync-dtypes float32 float16] [--strata on off]
                                       [--procs 2]
@@ -24,6 +25,9 @@ quality: 2 processes x 1 thread against 1 process x 2 threads, per seed, and the
 big:     `embforge cooccur` (tokens/s) and `embforge train --model glove`
          (pair-updates/s) on the bench corpus repeated --times times, 1 x 1
          thread against 2 x 1 thread.
+vocab:   `embforge vocab` on the bench corpus repeated --times times: 1 x 1
+         thread, 1 x 2 threads, 2 x 1 thread (each rank counts its share, the
+         counts merged), the same file written by each (compared).
 glove-cost: GloVe's cost after each of 10 epochs on kdocs (window 10, d = 50),
          one process against --procs processes (2) at each --intervals sync
          interval, --sync-dtypes type of the changes and --strata setting
@@ -249,9 +253,30 @@ def sync_quality(args: argparse.Namespace, work: str) -> None:
                   f"{mean[2] - base[2]:+.4f}  {options}", flush=True)
 
 
+def vocab(args, work):
+    corpus = decompress(CORPORA, work, args.times)
+    print(f"corpus: the bench corpus x{args.times}, {count_tokens(corpus)} tokens; "
+          f"the whole command, {args.repeat} rounds")
+    setups = ((1, 1), (1, 2), (2, 1))
+    runs = {setup: [] for setup in setups}
+    for _ in range(args.repeat):  # rounds interleave the setups: the machine drifts
+        for processes, threads in setups:
+            out = os.path.join(work, f"vocab-{processes}x{threads}.txt")
+            runs[processes, threads].append(timed(command(
+                ["vocab", corpus, "-o", out, "--threads", str(threads)], processes,
+                processes > 1)))
+    files = {open(os.path.join(work, f"vocab-{p}x{t}.txt"), "rb").read() for p, t in setups}
+    for (processes, threads), seconds in runs.items():
+        print(f"vocab  {processes} proc x {threads} thread  "
+              f"{', '.join(f'{s:.2f}' for s in seconds)} s  "
+              f"(mean {sum(seconds) / len(seconds):.2f})", flush=True)
+    print("the same file from every setup" if len(files) == 1 else "THE FILES DIFFER")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("what", choices=["speed", "quality", "big", "glove-cost", "sync-quality"])
+    parser.add_argument("what", choices=["speed", "quality", "big", "vocab", "glove-cost",
+                                         "sync-quality"])
     parser.add_argument("--configs", nargs="+", default=["{}"],
                         help="sync-quality: Word2Vec keyword arguments as JSON, one run set each")
     parser.add_argument("--cache", default=None, help="sync-quality: JSON file of finished runs")
@@ -269,7 +294,7 @@ def main():
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="embforge-bench-dist-")
     try:
-        {"speed": speed, "quality": quality_runs, "big": big,
+        {"speed": speed, "quality": quality_runs, "big": big, "vocab": vocab,
          "glove-cost": glove_cost, "sync-quality": sync_quality}[args.what](args, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
