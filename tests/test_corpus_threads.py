@@ -22,6 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from embforge import cli, corpus_threads
+from embforge._native import core
 from embforge.cooccurrence import cooccurrence
 from embforge.corpus import EncodedCorpus, encode
 from embforge.corpus_threads import count_words
@@ -122,6 +123,38 @@ def test_threads_equal_one_thread(tmp_path_factory: pytest.TempPathFactory,
                 assert (raw, dropped) == (expected.raw_tokens, expected.dropped_tokens)
     finally:
         compression.use_fast_gzip(before)
+
+
+@settings(max_examples=80, deadline=None)
+@given(text=lines, separator=st.sampled_from([" ", "\t", " \r\x0b"]), crlf=st.booleans(),
+       trailing=st.booleans(), cuts=st.lists(st.integers(0, 400), max_size=12),
+       workers=st.integers(1, 4), count_only=st.booleans())
+def test_chunks_cut_anywhere_read_as_one_builder_reads_them(text: List[List[str]], separator: str,
+                                                            crlf: bool, trailing: bool,
+                                                            cuts: List[int], workers: int,
+                                                            count_only: bool) -> None:
+    # What a rank's share of the files comes as (io/line_ranges.rank_share):
+    # chunks that may end inside a line or a token. The threads take them in
+    # turn, so each must be cut where a builder of its own can start.
+    data = render(text, crlf, trailing, separator)
+    ends = sorted({min(c, len(data)) for c in cuts} | {len(data)})
+    chunks = [data[a:b] for a, b in zip([0] + ends, ends) if b > a]
+    one = core.CorpusBuilder(max_sentence_length=10000, stream_path="", count_only=count_only)
+    one.feed(data)
+    got = corpus_threads.build_from_chunks(iter(chunks), workers=workers, words=None,
+                                           min_count=1, max_vocab_size=0,
+                                           max_sentence_length=10000, count_only=count_only)
+    try:
+        one.finish(1, 0)
+    except ValueError:  # no token at all
+        assert got is None
+        return
+    assert got is not None
+    assert (got.words(), got.counts().tolist(), got.raw_tokens) == (
+        one.words(), one.counts().tolist(), one.raw_tokens)
+    if not count_only:  # the same ids and sentences too
+        np.testing.assert_array_equal(got.take_ids(), one.take_ids())
+        np.testing.assert_array_equal(got.take_offsets(), one.take_offsets())
 
 
 @pytest.mark.parametrize("workers", [2, 3])
