@@ -47,6 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from shared_data import CORPORA, frequency_order, quality, write_plain  # noqa: E402
@@ -265,7 +266,7 @@ def vocab(args, work):
             runs[processes, threads].append(timed(command(
                 ["vocab", corpus, "-o", out, "--threads", str(threads)], processes,
                 processes > 1)))
-    files = {open(os.path.join(work, f"vocab-{p}x{t}.txt"), "rb").read() for p, t in setups}
+    files = {Path(work, f"vocab-{p}x{t}.txt").read_bytes() for p, t in setups}
     for (processes, threads), seconds in runs.items():
         print(f"vocab  {processes} proc x {threads} thread  "
               f"{', '.join(f'{s:.2f}' for s in seconds)} s  "

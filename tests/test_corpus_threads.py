@@ -270,3 +270,14 @@ def test_no_sentence_limit_with_threads_equals_one_thread(tmp_path):
     one = encode(str(path), workers=1, min_count=1, max_sentence_length=big)
     two = encode(str(path), workers=2, min_count=1, max_sentence_length=big)
     assert np.array_equal(one.ids, two.ids) and np.array_equal(one.offsets, two.offsets)
+
+
+@pytest.mark.parametrize("count_only", [True, False])
+def test_chunks_without_whitespace_are_refused_as_one_builder_refuses_them(count_only: bool) -> None:
+    # 200 kB of one "token" (binary input) in chunks: refused as one builder
+    # refuses it, once it is longer than any token can be, not held to its end
+    chunks = [b"x" * 40_000] * 5
+    with pytest.raises(ValueError, match="a token of more than 65536 bytes"):
+        corpus_threads.build_from_chunks(iter(chunks), workers=2, words=None, min_count=1,
+                                         max_vocab_size=0, max_sentence_length=10000,
+                                         count_only=count_only)

@@ -72,7 +72,7 @@ void bind_corpus(py::module_& m) {
            py::arg("min_count"), py::arg("max_vocab_size") = 0)
       .def("set_offset", &CorpusBuilder::set_offset, py::arg("offset"),
            "Where the next chunk starts in the whole corpus (bytes; for error messages).\n"
-           "Only between whole lines.")
+           "Only between tokens: between whole lines unless the builder only counts.")
       .def_property_readonly("n_lines", &CorpusBuilder::n_lines,
                              "Lines holding ids so far (what merge() segments count).")
       .def("merge",

@@ -7,7 +7,9 @@ the files in order gives (same vocabulary, counts and order, same ids and
 sentence offsets), only sooner.
 
 How: the files are cut into chunks of whole lines (io/line_ranges.py, the
-reader the distributed encode uses): a plain file into byte ranges starting
+reader the distributed encode uses; a rank's share of them, which comes in
+chunks that may end inside a line, is cut again at newlines, or at any
+whitespace when only words are counted: _chunk_pieces): a plain file into byte ranges starting
 at line starts, which each thread reads itself; a compressed file into
 pieces of its one decompressing stream, inflated by whichever thread takes
 the next piece (under a lock: a stream is read in order, while the other
@@ -165,33 +167,44 @@ class _Run:
 
 # What separates tokens: the ASCII whitespace the native reader splits on.
 _TOKEN_BREAKS = (b" ", b"\n", b"\t", b"\r", b"\x0b", b"\x0c")
+# Held text that no whitespace ends, past the longest token the native
+# reader takes (max_token_bytes), goes on as it is: its builder refuses it
+# ("a token of more than ... bytes": binary input), instead of the text
+# being held, and copied, to its end.
+_LONGEST_TOKEN = 1 << 16
 
 
 def _chunk_pieces(chunks: Iterator[bytes], count_only: bool) -> Generator[_Piece, None, None]:
     """The text `chunks` holds (one rank's share: io/line_ranges.rank_share)
     as pieces, their offsets counted from the first. A chunk may end inside
     a line, or a token, which the next continues, and each piece goes to a
-    builder of its own: a piece ends at the chunk's last newline (the parts'
+    builder of its own: a piece ends at a chunk's last newline (the parts'
     lines must be whole, to be merged in order) or, when only words are
     counted, at its last whitespace, and the rest waits for the next chunk.
-    So what is held is at most a chunk and a line (a token when counting)."""
+    So what is held is the text since the last cut: a line at most (a token
+    when counting), besides the chunk in hand."""
     offset = 0
-    rest = b""
+    held: List[bytes] = []  # the text since the last cut, in the order read
+    held_bytes = 0
     try:
         for chunk in chunks:
-            data = rest + chunk if rest else chunk
             if count_only:
-                cut = max(data.rfind(mark) for mark in _TOKEN_BREAKS) + 1
+                cut = max(chunk.rfind(mark) for mark in _TOKEN_BREAKS) + 1
             else:
-                cut = data.rfind(b"\n") + 1
-            if cut == 0:
-                rest = data
+                cut = chunk.rfind(b"\n") + 1
+            if cut == 0 and not (count_only and held_bytes + len(chunk) > _LONGEST_TOKEN):
+                held.append(chunk)
+                held_bytes += len(chunk)
                 continue
-            piece, rest = (data, b"") if cut == len(data) else (data[:cut], data[cut:])
+            if cut == 0:
+                cut = len(chunk)
+            piece = b"".join(held + [chunk[:cut]]) if held else chunk[:cut]
+            held = [chunk[cut:]] if cut < len(chunk) else []
+            held_bytes = len(chunk) - cut
             yield offset, piece
             offset += len(piece)
-        if rest:
-            yield offset, rest
+        if held:
+            yield offset, b"".join(held)
     finally:
         close = getattr(chunks, "close", None)
         if close is not None:

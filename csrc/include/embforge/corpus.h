@@ -83,7 +83,8 @@ class CorpusBuilder {
   void finish(const VocabLimits& limits);
 
   // Several threads (corpus_merge.cpp). Each thread feeds its own builder (a
-  // part) chunks of whole lines, taken from anywhere in the corpus, calling
+  // part) chunks of whole lines (of whole tokens when it only counts: lines
+  // are not kept then), taken from anywhere in the corpus, calling
   // set_offset(where the chunk starts in the whole corpus) first so that
   // error messages name the corpus's byte, and noting n_lines() before and
   // after each chunk. merge(), on a fresh builder made with the caller's

@@ -198,7 +198,6 @@ def count_share(paths: Union[StrPath, Sequence[StrPath]], group: Group, *, min_c
     different parameters or files raise ValueError, all of them.
     `vocab_memory`: bytes the table of a thread's distinct words may take (0:
     no bound)."""
-    check_vocab_limits(min_count, max_vocab_size)
     files = as_path_list(paths)
     rank, world = group.rank, group.world_size
     threads = default_workers() if workers is None else int(workers)
@@ -206,6 +205,7 @@ def count_share(paths: Union[StrPath, Sequence[StrPath]], group: Group, *, min_c
         raise ValueError(f"workers must be >= 1 or None, got {workers}")
     check_same(group, "counting parameters", {
         "min_count": int(min_count), "max_vocab_size": int(max_vocab_size or 0)})
+    check_vocab_limits(min_count, max_vocab_size)  # the same on every rank by now: all raise
     fingerprint = run_together(group, "reading its corpus fingerprint",
                                lambda: files_fingerprint(files))
     check_same(group, "the corpus", {"files": fingerprint})

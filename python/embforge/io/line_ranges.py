@@ -39,7 +39,8 @@ whole lines, each ending in a newline (one is added after a file's last line
 when the file lacks it), so lines of different files never run together. A
 chunk may end inside a line (a block's bytes, then the rest of its last
 line): one builder fed them in order sees whole lines; threads that take
-chunks in turn join them first (corpus_threads.build_from_chunks).
+chunks in turn cut them again where a builder of its own may start
+(corpus_threads.build_from_chunks).
 """
 from __future__ import annotations
 
