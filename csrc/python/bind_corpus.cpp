@@ -29,8 +29,13 @@ py::array take_array(SpillArray<T>& values) {
 }  // namespace
 
 void bind_corpus(py::module_& m) {
-  py::class_<CorpusBuilder>(m, "CorpusBuilder",
-      "Counts words and encodes text into an id stream in one pass (see corpus.h).")
+  py::class_<CorpusBuilder> builder(m, "CorpusBuilder",
+      "Counts words and encodes text into an id stream in one pass (see corpus.h).");
+  // The longest token a builder takes by default: readers that cut text for
+  // several builders need it too (a cut inside a longer run of bytes would
+  // turn text one builder refuses into tokens).
+  builder.attr("MAX_TOKEN_BYTES") = CorpusBuilderParams{}.max_token_bytes;
+  builder
       .def(py::init([](int64_t max_sentence_length, int64_t max_token_bytes,
                        const std::string& stream_path, int64_t memory_limit,
                        const std::string& spill_dir, int64_t vocab_memory_limit,
@@ -48,7 +53,7 @@ void bind_corpus(py::module_& m) {
              params.count_only = count_only;
              return std::make_unique<CorpusBuilder>(params);
            }),
-           py::arg("max_sentence_length") = 10000, py::arg("max_token_bytes") = 1 << 16,
+           py::arg("max_sentence_length") = 10000, py::arg("max_token_bytes") = CorpusBuilderParams{}.max_token_bytes,
            py::arg("stream_path") = "", py::arg("memory_limit") = 0, py::arg("spill_dir") = "",
            py::arg("vocab_memory_limit") = 0, py::arg("count_only") = false)
       .def("set_vocabulary", &CorpusBuilder::set_vocabulary, py::arg("words"))

@@ -36,6 +36,7 @@ class CooccurParams:
                  temp_dir: str = ..., window: int = ..., workers: int = ...) -> None: ...
 
 class CorpusBuilder:
+    MAX_TOKEN_BYTES: int
     def __init__(self, max_sentence_length: _Int = ..., max_token_bytes: _Int = ...,
                  stream_path: str = ..., memory_limit: _Int = ..., spill_dir: str = ...,
                  vocab_memory_limit: _Int = ..., count_only: bool = ...) -> None: ...

@@ -9,8 +9,8 @@ sentence offsets), only sooner.
 How: the files are cut into chunks of whole lines (io/line_ranges.py, the
 reader the distributed encode uses; a rank's share of them, which comes in
 chunks that may end inside a line, is cut again at newlines, or at any
-whitespace when only words are counted: _chunk_pieces): a plain file into byte ranges starting
-at line starts, which each thread reads itself; a compressed file into
+whitespace when only words are counted: _chunk_pieces): a plain file into
+byte ranges starting at line starts, which each thread reads itself; a compressed file into
 pieces of its one decompressing stream, inflated by whichever thread takes
 the next piece (under a lock: a stream is read in order, while the other
 threads go on tokenising with the GIL released). Each thread feeds its chunks
@@ -167,11 +167,6 @@ class _Run:
 
 # What separates tokens: the ASCII whitespace the native reader splits on.
 _TOKEN_BREAKS = (b" ", b"\n", b"\t", b"\r", b"\x0b", b"\x0c")
-# Held text that no whitespace ends, past the longest token the native
-# reader takes (max_token_bytes), goes on as it is: its builder refuses it
-# ("a token of more than ... bytes": binary input), instead of the text
-# being held, and copied, to its end.
-_LONGEST_TOKEN = 1 << 16
 
 
 def _chunk_pieces(chunks: Iterator[bytes], count_only: bool) -> Generator[_Piece, None, None]:
@@ -192,7 +187,12 @@ def _chunk_pieces(chunks: Iterator[bytes], count_only: bool) -> Generator[_Piece
                 cut = max(chunk.rfind(mark) for mark in _TOKEN_BREAKS) + 1
             else:
                 cut = chunk.rfind(b"\n") + 1
-            if cut == 0 and not (count_only and held_bytes + len(chunk) > _LONGEST_TOKEN):
+            # Held text that no whitespace ends, past the longest token a
+            # builder takes, goes on as it is: its builder refuses it ("a
+            # token of more than ... bytes": binary input), instead of the
+            # text being held, and copied, to its end.
+            too_long = held_bytes + len(chunk) > core.CorpusBuilder.MAX_TOKEN_BYTES
+            if cut == 0 and not (count_only and too_long):
                 held.append(chunk)
                 held_bytes += len(chunk)
                 continue

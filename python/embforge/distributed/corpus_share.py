@@ -25,7 +25,7 @@ from .._native import core
 from .._typing import StrPath
 from .._checks import check_vocab_limits
 from .._workers import default_workers
-from ..corpus_text import feed_lines, is_path, iter_text_chunks, sentence_chunks
+from ..corpus_text import feed_lines, files_of, iter_text_chunks, sentence_chunks
 from ..corpus_threads import build_from_chunks
 from ..encoded_corpus import CorpusShare, EncodedCorpus, take_ids
 from ..io.line_ranges import BLOCKS_PER_RANK, as_path_list, files_fingerprint, rank_share
@@ -43,13 +43,19 @@ WHOLE_LINES = 1 << 40  # a sentence length no line reaches: lines are kept whole
 def _paths_of(source: Any) -> Optional[List[str]]:
     """The files of `source`, or None for token lists (TypeError for what
     iter_text_chunks refuses)."""
-    if is_path(source):
-        return [os.fspath(source)]
-    if isinstance(source, (list, tuple)) and source and all(is_path(s) for s in source):
-        return [os.fspath(s) for s in source]
-    if isinstance(source, Iterator) or not hasattr(source, "__iter__"):
+    files, _ = files_of(source)
+    if files is None and (isinstance(source, Iterator) or not hasattr(source, "__iter__")):
         next(iter_text_chunks(source))  # raises the TypeError that explains it
-    return None
+    return files
+
+
+def _check_same_corpus(group: Group, files: Optional[List[str]], sentences: Any = None) -> None:
+    """Refuses, on every rank, ranks that read different corpora: the files'
+    fingerprints (size, first and last bytes), or the token lists'."""
+    fingerprint = run_together(group, "reading its corpus fingerprint",
+                               lambda: files_fingerprint(files) if files is not None
+                               else _sentences_fingerprint(sentences))
+    check_same(group, "the corpus", {"files" if files is not None else "sentences": fingerprint})
 
 
 def _sentence_share(sentences: Any, rank: int, world_size: int) -> Iterator[Sequence[str]]:
@@ -126,10 +132,7 @@ def encode_share(source: Any, vocab: Optional[Vocabulary], group: "Group", min_c
         "max_sentence_length": max_sentence_length,
         "corpus kind": "files" if files is not None else "token lists",
         "vocab": None if vocab is None else digest([vocab.words, vocab.counts])})
-    fingerprint = run_together(group, "reading its corpus fingerprint",
-                               lambda: files_fingerprint(files) if files is not None
-                               else _sentences_fingerprint(source))
-    check_same(group, "the corpus", {"files" if files is not None else "sentences": fingerprint})
+    _check_same_corpus(group, files, source)
 
     def share() -> Iterator[bytes]:
         if files is not None:
@@ -206,9 +209,7 @@ def count_share(paths: Union[StrPath, Sequence[StrPath]], group: Group, *, min_c
     check_same(group, "counting parameters", {
         "min_count": int(min_count), "max_vocab_size": int(max_vocab_size or 0)})
     check_vocab_limits(min_count, max_vocab_size)  # the same on every rank by now: all raise
-    fingerprint = run_together(group, "reading its corpus fingerprint",
-                               lambda: files_fingerprint(files))
-    check_same(group, "the corpus", {"files": fingerprint})
+    _check_same_corpus(group, files)
     # every word: min_count applies to the merged counts
     builder = run_together(group, "counting the words of its share", lambda: build_from_chunks(
         rank_share(files, rank, world), workers=threads, words=None, min_count=1,

@@ -158,11 +158,16 @@ def shutdown_environment() -> None:
         dist.destroy_process_group()
 
 
+def _under_torchrun() -> bool:
+    """Whether RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT are all set (what
+    torchrun gives each process, and what joining its job needs)."""
+    return all(os.environ.get(name) for name in _TORCHRUN_ENV)
+
+
 def launched_processes() -> int:
     """The processes of the torchrun job this process was started in
-    (WORLD_SIZE, when RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT are all
-    set, as init_from_environment needs them), else 1."""
-    if not all(os.environ.get(name) for name in _TORCHRUN_ENV):
+    (WORLD_SIZE, under torchrun), else 1."""
+    if not _under_torchrun():
         return 1
     world = os.environ["WORLD_SIZE"].strip()
     return int(world) if world.isdigit() else 1
@@ -174,7 +179,7 @@ def init_from_environment(device: str = "cpu", *, timeout: Any = None) -> Option
     `device="cpu"`, nccl for cuda (one GPU per process: LOCAL_RANK picks it),
     with the timeout, and return its Group; outside torchrun, None. A default
     group that is already initialised is used as it is."""
-    if not all(os.environ.get(name) for name in _TORCHRUN_ENV):
+    if not _under_torchrun():
         return None
     seconds = resolve_timeout(timeout)
     dist = _torch_distributed()
