@@ -27,7 +27,7 @@ from .backends.arrays import all_finite
 from .fasttext_kv import FastTextKeyedVectors, check_ngram_settings
 from .history import TrainingHistory
 from .io import fasttext_bin
-from .io.archive import read_archive, write_archive
+from .io.archive import check_shapes, read_archive, write_archive
 from .vocab import Vocabulary
 from .word2vec import Word2Vec
 from .word2vec_queries import FLOAT_BYTES
@@ -253,10 +253,8 @@ class FastText(Word2Vec):
         n, dim, bucket = len(words), int(kwargs["vector_size"]), kwargs["bucket"]
         check_ngram_settings(kwargs["min_n"], kwargs["max_n"], bucket)
         counts, input_rows, syn1neg = arrays["counts"], arrays["input"], arrays["syn1neg"]
-        for name, array, shape in (("counts", counts, (n,)), ("input", input_rows, (n + bucket, dim)),
-                                   ("syn1neg", syn1neg, (n, dim))):
-            if array.shape != shape:
-                raise ValueError(f"{path}: {name} has shape {array.shape}, expected {shape}")
+        check_shapes(path, (("counts", counts, (n,)), ("input", input_rows, (n + bucket, dim)),
+                            ("syn1neg", syn1neg, (n, dim))))
         if not (all_finite(input_rows) and all_finite(syn1neg)):
             raise ValueError(f"{path}: the model holds NaN or infinite weights")
         kwargs.update(options)

@@ -19,7 +19,7 @@ from ._typing import Array, StrPath
 from .backends.arrays import all_finite
 from .distributed.sync_schedule import HOT_SYNC_ROWS
 from .history import TrainingHistory
-from .io.archive import read_archive, write_archive
+from .io.archive import check_shapes, read_archive, write_archive
 from .vocab import Vocabulary
 
 if TYPE_CHECKING:
@@ -104,10 +104,8 @@ class Word2VecFiles:
                           sync_dtype=config.get("sync_dtype", "float32"))
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f"{path}: invalid Word2Vec model ({error!r})") from None
-        for name, array, shape in (("counts", counts, (n,)), ("vectors", vectors, (n, dim)),
-                                   ("syn1neg", syn1neg, (n, dim))):
-            if array.shape != shape:
-                raise ValueError(f"{path}: {name} has shape {array.shape}, expected {shape}")
+        check_shapes(path, (("counts", counts, (n,)), ("vectors", vectors, (n, dim)),
+                            ("syn1neg", syn1neg, (n, dim))))
         if not (all_finite(vectors) and all_finite(syn1neg)):
             raise ValueError(f"{path}: the model holds NaN or infinite weights")
         kwargs.update(options)

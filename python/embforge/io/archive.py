@@ -15,7 +15,7 @@ from ._errors import parse_json
 from ._npy import read_npy_header
 from .atomic import atomic_write
 
-__all__ = ["write_archive", "read_archive"]
+__all__ = ["write_archive", "read_archive", "check_shapes"]
 
 # Largest output per input byte of the member compressions read (np.savez
 # stores, np.savez_compressed deflates; deflate's best case is 1032:1): a
@@ -107,3 +107,13 @@ def _read_member(archive: zipfile.ZipFile, name: str, file_size: int) -> np.ndar
                 raise ValueError(f"member {name} ends after {done} of its {needed} bytes")
             done += got
     return array.reshape(shape, order="F" if fortran else "C")
+
+
+def check_shapes(path: StrPath, expected: Sequence[Tuple[str, np.ndarray, Tuple[int, ...]]]
+                 ) -> None:
+    """Raises ValueError naming `path` and the member unless every (name,
+    array, shape) of `expected` has that shape (what the configuration says
+    the arrays of a read_archive file must be)."""
+    for name, array, shape in expected:
+        if array.shape != shape:
+            raise ValueError(f"{os.fspath(path)}: {name} has shape {array.shape}, expected {shape}")
