@@ -451,10 +451,12 @@ def test_torchrun_train_cooccur_and_vocab_write_one_output(tmp_path, leaky_file)
                            capture_output=True, text=True, timeout=120)
     assert alone.returncode == 0, alone.stderr
     assert (tmp_path / "listed.txt").read_bytes() == (tmp_path / "alone.txt").read_bytes()
-    # a command of one process refuses, on every rank, before reading anything
+    # a command of one process refuses, before reading anything (every rank
+    # does, but torchrun stops the others once the first has failed, so as
+    # many as 2 of them may have said so)
     refused = torchrun("similar", str(out), "topic0a")
     assert refused.returncode != 0
-    assert refused.stderr.count("similar runs in one process, and this is one of 2") == 2
+    assert refused.stderr.count("similar runs in one process, and this is one of 2") in (1, 2)
 
 
 @pytest.mark.parametrize("stratify", [True, False])
