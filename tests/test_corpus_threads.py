@@ -7,9 +7,11 @@ chunks, taken by the threads in whatever order they race to."""
 from __future__ import annotations
 
 import bz2
+import collections
 import filecmp
 import gzip
 import os
+import random
 import subprocess
 import sys
 from contextlib import contextmanager
@@ -155,6 +157,49 @@ def test_chunks_cut_anywhere_read_as_one_builder_reads_them(text: List[List[str]
     if not count_only:  # the same ids and sentences too
         np.testing.assert_array_equal(got.take_ids(), one.take_ids())
         np.testing.assert_array_equal(got.take_offsets(), one.take_offsets())
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=lines, cuts=st.lists(st.integers(0, 400), max_size=12), workers=st.integers(1, 4),
+       keep=st.lists(st.booleans(), max_size=40), absent=st.lists(words, max_size=3),
+       max_length=st.sampled_from([1, 3, 10000]), seed=st.integers(0, 9))
+def test_parts_of_own_words_merge_into_a_given_vocabulary(
+        text: List[List[str]], cuts: List[int], workers: int, keep: List[bool],
+        absent: List[str], max_length: int, seed: int) -> None:
+    # What a rank of a distributed job does with its share: its threads count
+    # their own words (summed_counts: what the ranks merge), then the parts
+    # are merged into the vocabulary the ranks agreed on. Oracle: plain
+    # Python for the counts, one builder given that vocabulary for the rest.
+    # (Spilled parts: test_distributed_vocab's shares within 64 KiB.)
+    data = render(text, False, True, " ")
+    ends = sorted({min(c, len(data)) for c in cuts} | {len(data)})
+    chunks = [data[a:b] for a, b in zip([0] + ends, ends) if b > a]
+    tokens = data.split()
+    if not tokens:
+        return
+    counted = collections.Counter(t.decode() for t in tokens)
+    parts, segments = corpus_threads.read_chunks(iter(chunks), workers=workers, words=None)
+    words, counts = core.CorpusBuilder.summed_counts(parts)
+    assert dict(zip(words, counts.tolist())) == counted
+    vocab = [w for w, k in zip(sorted(counted), keep + [True] * len(counted)) if k]
+    vocab += [w for w in dict.fromkeys(absent) if w not in counted]
+    random.Random(seed).shuffle(vocab)
+    if not vocab:
+        return
+    got = corpus_threads.merge_parts(parts, segments, words=vocab, min_count=0,
+                                     max_vocab_size=0, max_sentence_length=max_length)
+    one = core.CorpusBuilder(max_sentence_length=max_length)
+    one.set_vocabulary(vocab)
+    one.feed(data)
+    try:
+        one.finish(0, 0)
+    except ValueError:  # no token of the text in the vocabulary: the caller's to refuse
+        assert got.n_ids == 0
+        return
+    assert (got.words(), got.counts().tolist()) == (one.words(), one.counts().tolist())
+    assert (got.raw_tokens, got.dropped_tokens) == (one.raw_tokens, one.dropped_tokens)
+    np.testing.assert_array_equal(got.take_ids(), one.take_ids())
+    np.testing.assert_array_equal(got.take_offsets(), one.take_offsets())
 
 
 @pytest.mark.parametrize("workers", [2, 3])

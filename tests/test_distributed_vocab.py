@@ -12,9 +12,11 @@ from distributed_harness import run_ranks, values
 from embforge.corpus import encode
 from embforge.io.line_ranges import rank_share
 
-# (min_count, max_vocab_size, max_sentence_length): min_count 0 and 1 keep the
-# singletons, 5 drops most words, 7 truncates the ranking mid-ties.
-CASES = [(0, None, 10000), (1, None, 10000), (5, None, 4), (1, 7, 10000), (3, 25, 3)]
+# (min_count, max_vocab_size, max_sentence_length, threads a rank): min_count 0
+# and 1 keep the singletons, 5 drops most words, 7 truncates the ranking
+# mid-ties; a rank's threads take its share's chunks in turn.
+CASES = [(0, None, 10000, 1), (1, None, 10000, 2), (5, None, 4, 3), (1, 7, 10000, 1),
+         (3, 25, 3, 2)]
 
 
 def make_corpus(folder):
@@ -49,9 +51,10 @@ def summary(corpus):
 def _encode_cases(rank, world, files, stream_dir):
     import embforge
     out = []
-    for min_count, max_vocab, max_len in CASES:
+    for min_count, max_vocab, max_len, workers in CASES:
         out.append(summary(embforge.encode(files, min_count=min_count, max_vocab_size=max_vocab,
-                                           max_sentence_length=max_len, distributed=True)))
+                                           max_sentence_length=max_len, workers=workers,
+                                           distributed=True)))
     # the id stream written to a file per rank
     streamed = embforge.encode(files, min_count=2, stream_path=f"{stream_dir}/ids",
                                distributed=True)
@@ -116,7 +119,7 @@ def check_against_single_process(results, source, world, min_count, max_vocab, m
 def test_two_ranks_build_the_single_process_vocabulary(corpus_files, tmp_path):
     results = values(run_ranks(_encode_cases, tmp_path, 2, args=(corpus_files, str(tmp_path))))
     per_case = list(zip(*results))
-    for (min_count, max_vocab, max_len), ranks in zip(CASES, per_case):
+    for (min_count, max_vocab, max_len, _), ranks in zip(CASES, per_case):
         check_against_single_process(ranks, corpus_files, 2, min_count, max_vocab, max_len,
                                      tmp_path)
     streamed = per_case[len(CASES)]
@@ -132,6 +135,45 @@ def test_two_ranks_build_the_single_process_vocabulary(corpus_files, tmp_path):
     union = sorted(tuple(s) for r in lists for s in np.split(np.array(r["ids"], dtype=int),
                                                              r["offsets"][1:-1]))
     assert union == sorted(tuple(single.sentence(i).tolist()) for i in range(len(single)))
+
+
+def _within_memory(rank, world, big, spill_dir):
+    import embforge
+    from embforge._checks import MIN_MEMORY
+    out = []
+    for workers, memory, fixed in ((1, MIN_MEMORY, False), (3, MIN_MEMORY, False),
+                                   (2, MIN_MEMORY, True), (2, None, False)):
+        vocab = (embforge.encode(big, min_count=2, memory=None).vocab if fixed else None)
+        corpus = embforge.encode(big, vocab, min_count=2, workers=workers, memory=memory,
+                                 temp_dir=spill_dir, distributed=True)
+        out.append(summary(corpus) | {"ram": corpus.ram_bytes,
+                                      "writeable": bool(corpus.ids.flags.writeable)})
+    named = embforge.encode(big, min_count=2, workers=2, stream_path=f"{spill_dir}/ids",
+                            distributed=True)
+    out.append(summary(named) | {"path": named.path})
+    return out
+
+
+def test_a_share_is_read_on_threads_within_its_memory(tmp_path):
+    """A rank reads its share once on its threads, its provisional ids and
+    then its stream spilled to temporary files past `memory` (64 KiB against
+    a share of ~100k ids, 400 KB), as one process does with the whole; the
+    ids are those of the share encoded alone, in RAM or not."""
+    rng = random.Random(3)
+    big = tmp_path / "big.txt"
+    big.write_text("\n".join(" ".join(f"v{min(int(rng.paretovariate(0.8)), 4000)}"
+                                       for _ in range(rng.randint(1, 9)))
+                             for _ in range(40000)) + "\n")
+    results = values(run_ranks(_within_memory, tmp_path, 2, args=(str(big), str(tmp_path))))
+    per_case = list(zip(*results))
+    for case, ranks in enumerate(per_case):
+        check_against_single_process(ranks, [str(big)], 2, 2, None, 10000, tmp_path)
+        if case < 3:  # past memory: memory maps of temporary files, nothing in RAM
+            assert all(r["ram"] == 0 and not r["writeable"] for r in ranks), case
+            assert all(len(r["ids"]) * 4 > 4 * (1 << 16) for r in ranks)
+        elif case == 3:
+            assert all(r["ram"] >= len(r["ids"]) * 4 for r in ranks)
+    assert [r["path"] for r in per_case[4]] == [f"{tmp_path}/ids.rank{r}" for r in range(2)]
 
 
 def test_bad_setups_are_refused_on_every_rank(corpus_files, tmp_path):
@@ -153,7 +195,7 @@ def test_bad_setups_are_refused_on_every_rank(corpus_files, tmp_path):
         assert errors["count -3"] == "max_vocab_size must be >= 1 or None, got -3"
         assert errors["one line counted"] == (["a", "line", "of", "single", "words"], 5, 0)
     owner = 0 if results[0]["bad utf-8"].startswith("invalid") else 1
-    assert f"rank {owner} failed while counting the words of its share" in results[1 - owner]["bad utf-8"]
+    assert f"rank {owner} failed while reading its share" in results[1 - owner]["bad utf-8"]
 
 
 def _three_ranks(rank, world, files, tiny):

@@ -220,17 +220,22 @@ void CorpusBuilder::feed(const char* data, size_t size) {
 }
 
 void CorpusBuilder::check_vocab_memory() const {
-  if (params_.vocab_memory_limit <= 0) return;
+  check_table_memory(table_, params_.vocab_memory_limit, bytes_read_);
+}
+
+void CorpusBuilder::check_table_memory(const WordTable& table, int64_t vocab_memory_limit,
+                                       int64_t bytes_read) {
+  if (vocab_memory_limit <= 0) return;
   // The table starts at about 2 MB (its first slots and arena block): a
   // smaller budget (the co-occurrence tests' 64 KiB) counts as 4 MB.
   constexpr int64_t kSmallestBudget = int64_t{4} << 20;
-  const size_t used = table_.memory_bytes();
-  const int64_t limit = std::max(params_.vocab_memory_limit, kSmallestBudget);
+  const size_t used = table.memory_bytes();
+  const int64_t limit = std::max(vocab_memory_limit, kSmallestBudget);
   if (used <= static_cast<size_t>(limit)) return;
   throw_invalid_argument(
       "counting the vocabulary needs more than its memory budget of ", limit,
-      " bytes: ", table_.size(), " distinct words after ", bytes_read_, " bytes of text take ",
-      used, " bytes (about ", used / std::max<size_t>(1, table_.size()),
+      " bytes: ", table.size(), " distinct words after ", bytes_read, " bytes of text take ",
+      used, " bytes (about ", used / std::max<size_t>(1, table.size()),
       " a word), and every word is counted exactly before min_count applies; give a larger "
       "memory budget (memory=) or a smaller corpus");
 }

@@ -37,14 +37,18 @@ void CorpusBuilder::merge(const std::vector<CorpusBuilder*>& parts,
   EMBFORGE_CHECK(limits.max_vocab_size >= 0, "max_vocab_size must be >= 0 (0: no limit), got ",
                  limits.max_vocab_size);
   EMBFORGE_CHECK(!parts.empty(), "merge() needs at least one part");
+  const bool parts_fixed = parts[0] != nullptr && parts[0]->fixed_vocab_;
   for (size_t p = 0; p < parts.size(); ++p) {
     CorpusBuilder* part = parts[p];
     EMBFORGE_CHECK(part != nullptr && part != this && !part->finished_,
                    "part ", p, " is missing, finished, or the merging builder itself");
-    EMBFORGE_CHECK(part->fixed_vocab_ == fixed_vocab_ &&
+    // Parts that counted their own words may be merged into a fixed
+    // vocabulary (a rank's share, read before the ranks agreed on one); parts
+    // with a fixed vocabulary only into the same one.
+    EMBFORGE_CHECK(part->fixed_vocab_ == parts_fixed && (fixed_vocab_ || !parts_fixed) &&
                        part->params_.count_only == params_.count_only,
                    "part ", p, " was made with other settings (fixed vocabulary, count_only) "
-                   "than the merging builder");
+                   "than the merging builder or the other parts");
     EMBFORGE_CHECK(std::find(parts.begin(), parts.begin() + p, part) == parts.begin() + p,
                    "part ", p, " is given twice");
     part->end_text();  // a part fed a last line without its newline
@@ -55,10 +59,10 @@ void CorpusBuilder::merge(const std::vector<CorpusBuilder*>& parts,
   finished_ = true;
   EMBFORGE_CHECK(raw_tokens_ > 0, "the corpus is empty: no tokens in ", bytes_read_, " bytes");
 
-  // maps[p][part id] = final id (kNotFound: dropped); empty with a fixed
-  // vocabulary, where every part's ids are already final.
+  // maps[p][part id] = final id (kNotFound: dropped); empty when the parts
+  // had our fixed vocabulary, so that their ids are already final.
   std::vector<std::vector<uint32_t>> maps;
-  if (fixed_vocab_) {
+  if (parts_fixed) {
     for (size_t p = 0; p < parts.size(); ++p) {
       EMBFORGE_CHECK(parts[p]->table_.size() == table_.size(), "part ", p, " has ",
                      parts[p]->table_.size(), " words in its fixed vocabulary, the merge ",
@@ -72,6 +76,28 @@ void CorpusBuilder::merge(const std::vector<CorpusBuilder*>& parts,
     check_fixed_vocabulary_used();
     if (params_.count_only) return;  // tokens not in the vocabulary were dropped while read
     n_ids_ = 0;  // counted again as the ids are written
+  } else if (fixed_vocab_) {
+    // Each part's words found in ours; the others are dropped. No rank's
+    // share need hold a word of the vocabulary: the caller checks that, on
+    // every rank at once, rather than this rank alone failing here.
+    maps.resize(parts.size());
+    for (size_t p = 0; p < parts.size(); ++p) {
+      const WordTable& t = parts[p]->table_;
+      maps[p].resize(t.size());
+      for (uint32_t id = 0; id < t.size(); ++id) {
+        const uint32_t mine = table_.find(t.word(id), t.hash(id));
+        if (mine != WordTable::kNotFound) table_.count(mine) += t.counts()[id];
+        maps[p][id] = mine;
+      }
+      parts[p]->table_ = WordTable();
+    }
+    final_words_.reserve(table_.size());
+    for (uint32_t id = 0; id < table_.size(); ++id) final_words_.push_back(table_.word(id));
+    final_counts_ = table_.counts();
+    if (params_.count_only) {
+      count_dropped_without_stream();
+      return;
+    }
   } else {
     maps.resize(parts.size());
     // The first part's table becomes ours: its words keep their ids.
@@ -99,19 +125,48 @@ void CorpusBuilder::merge(const std::vector<CorpusBuilder*>& parts,
       return;
     }
   }
+  check_segments(parts, segments);
+  if (parts.size() == 1 && params_.stream_path.empty()) {
+    // One part: its stream is rewritten in place, as finish() rewrites a
+    // builder's own, instead of being copied (which would hold it twice).
+    // Its memory budget and spill files were ours (the caller made it so).
+    CorpusBuilder& part = *parts[0];
+    ids_ = std::move(part.ids_);
+    line_ends_ = std::move(part.line_ends_);
+    n_ids_ = part.n_ids_;
+    part.ids_ = SpillArray<uint32_t>();
+    part.line_ends_ = SpillArray<int64_t>();
+    remap_and_chunk(maps.empty() ? nullptr : &maps[0]);
+    return;
+  }
   int64_t n_kept = 0;
   for (const int64_t c : final_counts_) n_kept += c;
   write_segments(parts, segments, maps, n_kept);
 }
 
-void CorpusBuilder::write_segments(const std::vector<CorpusBuilder*>& parts,
-                                   const std::vector<CorpusSegment>& segments,
-                                   const std::vector<std::vector<uint32_t>>& maps,
-                                   int64_t n_kept) {
+WordTable CorpusBuilder::summed_counts(const std::vector<const CorpusBuilder*>& parts) {
+  WordTable sum;
+  for (size_t p = 0; p < parts.size(); ++p) {
+    const CorpusBuilder* part = parts[p];
+    EMBFORGE_CHECK(part != nullptr && !part->finished_ && !part->fixed_vocab_,
+                   "part ", p, " is missing, finished, or has a fixed vocabulary");
+    EMBFORGE_CHECK(part->pending_.empty(), "part ", p, " holds a token cut at its last chunk's "
+                   "end: feed parts whole tokens");
+    const WordTable& t = part->table_;
+    for (uint32_t id = 0; id < t.size(); ++id) {
+      bool inserted = false;
+      sum.count(sum.insert(t.word(id), t.hash(id), &inserted)) += t.counts()[id];
+    }
+    check_table_memory(sum, part->params_.vocab_memory_limit, part->bytes_read_);
+  }
+  return sum;
+}
+
+void CorpusBuilder::check_segments(const std::vector<CorpusBuilder*>& parts,
+                                   const std::vector<CorpusSegment>& segments) const {
   // Every line of every part exactly once, each part's lines in its order
   // (a thread reads its chunks in the corpus's order).
   std::vector<int64_t> next_line(parts.size(), 0);
-  int64_t n_lines = 0;
   for (size_t s = 0; s < segments.size(); ++s) {
     const CorpusSegment& seg = segments[s];
     EMBFORGE_CHECK(seg.part >= 0 && seg.part < static_cast<int64_t>(parts.size()), "segment ", s,
@@ -122,11 +177,18 @@ void CorpusBuilder::write_segments(const std::vector<CorpusBuilder*>& parts,
                    ") of part ", seg.part, ", expected lines from ", next_line[seg.part],
                    " up to its ", parts[seg.part]->n_lines());
     next_line[seg.part] = seg.end_line;
-    n_lines += seg.end_line - seg.first_line;
   }
   for (size_t p = 0; p < parts.size(); ++p)
     EMBFORGE_CHECK(next_line[p] == parts[p]->n_lines(), "the segments leave lines ",
                    next_line[p], " to ", parts[p]->n_lines(), " of part ", p, " out");
+}
+
+void CorpusBuilder::write_segments(const std::vector<CorpusBuilder*>& parts,
+                                   const std::vector<CorpusSegment>& segments,
+                                   const std::vector<std::vector<uint32_t>>& maps,
+                                   int64_t n_kept) {
+  int64_t n_lines = 0;
+  for (const CorpusSegment& seg : segments) n_lines += seg.end_line - seg.first_line;
 
   // Where the stream and offsets go, decided up front as remap_and_chunk does.
   const auto most_offsets =

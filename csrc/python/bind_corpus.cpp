@@ -96,6 +96,26 @@ void bind_corpus(py::module_& m) {
            py::arg("max_vocab_size") = 0,
            "Finishes this fresh builder from parts fed by other threads (corpus.h): segments\n"
            "(int64 rows part, first line, end line) give the parts' lines in corpus order.")
+      .def_static(
+          "summed_counts",
+          [](const std::vector<const CorpusBuilder*>& parts) {
+            WordTable sum;
+            {
+              py::gil_scoped_release release;
+              sum = CorpusBuilder::summed_counts(parts);
+            }
+            py::list words(sum.size());
+            for (uint32_t id = 0; id < sum.size(); ++id) {
+              const auto w = sum.word(id);
+              words[id] = py::str(w.data(), w.size());
+            }
+            std::vector<int64_t> counts = sum.counts();
+            return py::make_tuple(words, to_numpy(std::move(counts)));
+          },
+          py::arg("parts"),
+          "(words, counts): the words parts fed by other threads counted so far, with their\n"
+          "counts summed, in no particular order (corpus.h). Merging such parts into a\n"
+          "builder given a vocabulary then reads nothing again.")
       .def("words",
            [](const CorpusBuilder& self) {
              py::list out(self.words().size());
@@ -120,52 +140,6 @@ void bind_corpus(py::module_& m) {
       .def_property_readonly("raw_tokens", &CorpusBuilder::raw_tokens)
       .def_property_readonly("dropped_tokens", &CorpusBuilder::dropped_tokens)
       .def_property_readonly("bytes_read", &CorpusBuilder::bytes_read);
-
-  m.def("remap_ids",
-        [](py::array ids, py::array offsets, py::array mapping, int64_t max_sentence_length,
-           bool in_place) {
-          const CorpusView corpus = corpus_view(ids, offsets);
-          const auto n_map = static_cast<int64_t>(mapping.size());
-          const int64_t* map = checked_data<int64_t>(mapping, "mapping", {n_map}, false);
-          uint32_t* out_ids = nullptr;
-          std::vector<uint32_t> fresh;
-          if (in_place) {
-            out_ids = checked_data<uint32_t>(ids, "ids", {corpus.n_ids}, true);
-          } else {
-            fresh.resize(static_cast<size_t>(corpus.n_ids));
-            out_ids = fresh.data();
-          }
-          EMBFORGE_CHECK(max_sentence_length >= 1, "max_sentence_length must be >= 1, got ",
-                         max_sentence_length);
-          // A sentence of k kept ids becomes ceil(k / max_sentence_length) sentences.
-          std::vector<int64_t> out_offsets(
-              static_cast<size_t>(corpus.n_sentences + corpus.n_ids / max_sentence_length + 1));
-          RemapResult r;
-          {
-            py::gil_scoped_release release;
-            r = remap_ids(corpus.ids, corpus.offsets, corpus.n_sentences, map, n_map,
-                          max_sentence_length, out_ids, out_offsets.data());
-          }
-          out_offsets.resize(static_cast<size_t>(r.n_sentences) + 1);
-          out_offsets.shrink_to_fit();
-          py::object new_ids;
-          if (in_place) {
-            new_ids = ids[py::slice(0, r.n_ids, 1)];
-          } else {
-            fresh.resize(static_cast<size_t>(r.n_ids));
-            fresh.shrink_to_fit();
-            new_ids = to_numpy(std::move(fresh));
-          }
-          return py::make_tuple(new_ids, to_numpy(std::move(out_offsets)), r.dropped);
-        },
-        py::arg("ids"), py::arg("offsets"), py::arg("mapping"), py::kw_only(),
-        py::arg("max_sentence_length") = 10000, py::arg("in_place") = false,
-        "Re-encodes an id stream: mapping (int64, one entry per old id) gives the new id or -1\n"
-        "(drop). Returns (ids uint32, offsets int64, dropped): each input sentence's kept ids,\n"
-        "split after every max_sentence_length, empty ones dropped (corpus.h). Encoding text\n"
-        "with min_count=1 and a max_sentence_length no line reaches, then remapping to a\n"
-        "vocabulary, gives the stream encode(text, vocab) gives. in_place: the new ids are\n"
-        "written over `ids` (writable) and a view of its head is returned.");
 }
 
 }  // namespace embforge::bind

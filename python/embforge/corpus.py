@@ -86,14 +86,14 @@ def encode(source: "Corpus | EncodedCorpus", vocab: Optional[Vocabulary] = None,
     `stream_path`, rank r writes ``<stream_path>.rank<r>``. Ranks given
     different parameters or corpora, a world size larger than the number of
     lines, or a rank left without lines or in-vocabulary tokens raise
-    ValueError on every rank (`memory` and `temp_dir` do not apply: a share
-    is held in RAM unless `stream_path` is given). A group of one encodes
-    as a process alone does. Neither: this process encodes alone, whatever
+    ValueError on every rank. `memory`, `temp_dir` and `workers` apply to
+    the share as to a whole corpus. A group of one encodes as a process
+    alone does. Neither: this process encodes alone, whatever
     torch.distributed holds.
 
     `workers`: threads counting and encoding files (None: every core); the
     result is the same for any number (see corpus_threads.py). Token lists
-    are encoded on one thread.
+    are encoded on one thread, except a rank's share of them.
     """
     if isinstance(source, EncodedCorpus):
         return source
@@ -103,19 +103,21 @@ def encode(source: "Corpus | EncodedCorpus", vocab: Optional[Vocabulary] = None,
     memory_limit = 0 if memory is None else parse_memory(memory)
     vocab_limit = 0 if vocab_memory is None else parse_memory(vocab_memory)
     spill_dir = _spill_dir(temp_dir)
+    n_workers = default_workers() if workers is None else int(workers)
+    if n_workers < 1:
+        raise ValueError(f"workers must be >= 1 or None, got {workers}")
     if distributed or process_group is not None:
         from .distributed.group import resolve_group
         group = cast("Group", resolve_group(distributed, process_group))
         if group.world_size > 1:
             from .distributed.corpus_share import encode_share
             return encode_share(source, vocab, group, int(min_count), max_vocab_size,
-                                 int(max_sentence_length), stream_path, vocab_limit)
+                                int(max_sentence_length), stream_path, vocab_limit,
+                                workers=n_workers, memory_limit=memory_limit,
+                                spill_dir=spill_dir)
         # a group of one holds the whole corpus: encoded as alone (threads, no
         # merge of counts), the vocabulary a single process builds
     path = os.fspath(stream_path) if stream_path is not None else ""
-    n_workers = default_workers() if workers is None else int(workers)
-    if n_workers < 1:
-        raise ValueError(f"workers must be >= 1 or None, got {workers}")
     files, between_files = files_of(source)
     if n_workers > 1 and files is not None:
         builder = build_from_files(

@@ -21,10 +21,9 @@ from .io.compression import open_binary
 
 if TYPE_CHECKING:
     from typing_extensions import TypeGuard
-    from ._native import core
 
 __all__ = ["CHUNK_BYTES", "iter_text_chunks", "sentence_chunks", "is_path", "files_of",
-           "prefetched", "feed_lines"]
+           "prefetched"]
 
 CHUNK_BYTES = 4 << 20
 
@@ -136,12 +135,3 @@ def files_of(source: object) -> Tuple[Optional[List[str]], int]:
         return [os.fspath(s) for s in source], 1
     return None, 0
 
-
-def feed_lines(builder: "core.CorpusBuilder", chunks: Iterator[bytes]) -> int:
-    """Feeds every chunk (whole lines) to `builder`, read ahead on a helper
-    thread; returns the lines fed."""
-    lines = 0
-    for chunk in prefetched(chunks):
-        lines += chunk.count(b"\n")
-        builder.feed(chunk)
-    return lines

@@ -1,10 +1,11 @@
 """Counting and encoding corpus files on several threads.
 
 What ``encode(files, workers=N)`` and ``embforge vocab`` / ``embforge
-cooccur`` run (and ``build_from_chunks``, a rank's count of its share of
-the files under torchrun): the result is exactly what one thread reading
-the files in order gives (same vocabulary, counts and order, same ids and
-sentence offsets), only sooner.
+cooccur`` run (and, under torchrun, what a rank reads its share of the
+files with: ``build_from_chunks`` to count it, ``read_chunks`` then
+``merge_parts`` to encode it): the result is exactly what one thread
+reading the files in order gives (same vocabulary, counts and order, same
+ids and sentence offsets), only sooner.
 
 How: the files are cut into chunks of whole lines (io/line_ranges.py, the
 reader the distributed encode uses; a rank's share of them, which comes in
@@ -18,7 +19,10 @@ to its own native builder (a part: its own word table and provisional ids,
 so no token takes a lock), noting which of its lines each chunk holds; the
 native merge (csrc/cpu/corpus_merge.cpp) sums the parts' counts, sorts the
 vocabulary (count, then bytes: deterministic), and writes the parts' ids
-mapped to it, in the chunks' order.
+mapped to it, in the chunks' order. The merge may instead be given a
+vocabulary (the one the ranks of a job agreed on, from the parts' summed
+counts): the parts' words outside it are dropped, as one builder given it
+drops them.
 
 Taking chunks from a shared cursor rather than giving each thread one
 contiguous share balances the threads whatever their speed (the machine may
@@ -27,7 +31,8 @@ be shared), and bounds what is held to one chunk a thread.
 Memory: the parts hold the stream in provisional ids, each within
 ``memory_limit / workers`` (spilling as one builder does), and the merge
 writes the final stream within ``memory_limit``: up to twice the stream at
-the end of a pass, against once for one thread. Each part's word table is
+the end of a pass, against once for one thread (one part's stream is
+rewritten in place instead). Each part's word table is
 held to ``vocab_memory_limit`` (so all of them to ``workers`` times it)
 before the merged table is.
 """
@@ -47,7 +52,7 @@ from .io.line_ranges import as_path_list, line_cuts, whole_line_chunks
 from .vocab import Vocabulary
 from ._workers import default_workers
 
-__all__ = ["build_from_files", "build_from_chunks", "count_words"]
+__all__ = ["build_from_files", "build_from_chunks", "read_chunks", "merge_parts", "count_words"]
 
 # A plain file's ranges: about 1/8 of a thread's share (the last thread to
 # finish waits at most that), within [1 MiB, 8 MiB] (the per-chunk work
@@ -257,7 +262,7 @@ def build_from_files(paths: Sequence[str], *, workers: int, words: Optional[List
     parts = _parts(workers, words, memory_limit=memory_limit, spill_dir=spill_dir,
                    vocab_memory_limit=vocab_memory_limit, count_only=count_only)
     segments = _run_parts(_pieces(paths, workers, between_files), parts)
-    return _merged(parts, segments, words=words, min_count=min_count,
+    return merge_parts(parts, segments, words=words, min_count=min_count,
                    max_vocab_size=max_vocab_size, max_sentence_length=max_sentence_length,
                    stream_path=stream_path, memory_limit=memory_limit, spill_dir=spill_dir,
                    vocab_memory_limit=vocab_memory_limit, count_only=count_only)
@@ -273,15 +278,28 @@ def build_from_chunks(chunks: Iterator[bytes], *, workers: int, words: Optional[
     compressed file's. The result is what one builder fed the chunks in
     order holds, held in RAM; None when they hold no token (a rank's share
     may have none)."""
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
-    parts = _parts(workers, words, vocab_memory_limit=vocab_memory_limit, count_only=count_only)
-    segments = _run_parts(_chunk_pieces(chunks, count_only), parts)
+    parts, segments = read_chunks(chunks, workers=workers, words=words,
+                                  vocab_memory_limit=vocab_memory_limit, count_only=count_only)
     if not any(part.raw_tokens for part in parts):
         return None
-    return _merged(parts, segments, words=words, min_count=min_count,
-                   max_vocab_size=max_vocab_size, max_sentence_length=max_sentence_length,
+    return merge_parts(parts, segments, words=words, min_count=min_count,
+                       max_vocab_size=max_vocab_size, max_sentence_length=max_sentence_length,
+                       vocab_memory_limit=vocab_memory_limit, count_only=count_only)
+
+
+def read_chunks(chunks: Iterator[bytes], *, workers: int, words: Optional[List[str]],
+                memory_limit: int = 0, spill_dir: str = "", vocab_memory_limit: int = 0,
+                count_only: bool = False) -> Tuple[List["core.CorpusBuilder"], np.ndarray]:
+    """The first half of build_from_chunks: the chunks fed to a builder a
+    thread (each within its share of `memory_limit`, spilling to `spill_dir`),
+    not yet merged, and the segments (part, first line, end line) that put
+    their lines back in order; merge_parts does the rest. In between, the
+    parts' words and counts can be read (CorpusBuilder.summed_counts)."""
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    parts = _parts(workers, words, memory_limit=memory_limit, spill_dir=spill_dir,
                    vocab_memory_limit=vocab_memory_limit, count_only=count_only)
+    return parts, _run_parts(_chunk_pieces(chunks, count_only), parts)
 
 
 def _parts(workers: int, words: Optional[List[str]], *, memory_limit: int = 0,
@@ -299,12 +317,14 @@ def _parts(workers: int, words: Optional[List[str]], *, memory_limit: int = 0,
     return parts
 
 
-def _merged(parts: List["core.CorpusBuilder"], segments: np.ndarray, *,
-            words: Optional[List[str]], min_count: int, max_vocab_size: int,
-            max_sentence_length: int, stream_path: str = "", memory_limit: int = 0,
-            spill_dir: str = "", vocab_memory_limit: int = 0,
-            count_only: bool = False) -> "core.CorpusBuilder":
-    """The fed parts merged, in `segments` order, into one finished builder."""
+def merge_parts(parts: List["core.CorpusBuilder"], segments: np.ndarray, *,
+                words: Optional[List[str]], min_count: int, max_vocab_size: int,
+                max_sentence_length: int, stream_path: str = "", memory_limit: int = 0,
+                spill_dir: str = "", vocab_memory_limit: int = 0,
+                count_only: bool = False) -> "core.CorpusBuilder":
+    """The fed parts merged, in `segments` order, into one finished builder.
+    `words`: its fixed vocabulary (None: built from the parts' counts, with
+    `min_count` and `max_vocab_size`), whether or not the parts had it."""
     merged = core.CorpusBuilder(max_sentence_length=max_sentence_length, stream_path=stream_path,
                                 memory_limit=memory_limit, spill_dir=spill_dir,
                                 vocab_memory_limit=vocab_memory_limit, count_only=count_only)

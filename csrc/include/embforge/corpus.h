@@ -93,10 +93,20 @@ class CorpusBuilder {
   // corpus's order): words counted in several parts are summed, and the
   // vocabulary, ids and offsets equal those of one builder fed the whole
   // text. Parts are not finished; they are left empty.
+  //
+  // Parts that counted their own words may also be merged into a builder
+  // given a fixed vocabulary (limits unused): their tokens outside it are
+  // dropped, as one builder with that vocabulary drops them. summed_counts
+  // gives the words such parts counted, before merging: a rank of a
+  // distributed job agrees on the vocabulary with the others in between,
+  // and its share is read once.
   void set_offset(int64_t offset);
   int64_t n_lines() const { return line_ends_.size(); }
   void merge(const std::vector<CorpusBuilder*>& parts,
              const std::vector<CorpusSegment>& segments, const VocabLimits& limits);
+  // The parts' words with their counts summed, within the first part's
+  // vocab_memory_limit (in no particular order).
+  static WordTable summed_counts(const std::vector<const CorpusBuilder*>& parts);
 
   // Results, valid after finish().
   const std::vector<std::string_view>& words() const { return final_words_; }
@@ -125,6 +135,8 @@ class CorpusBuilder {
   void mark_line_end();
   void flush_batch();
   void check_vocab_memory() const;
+  static void check_table_memory(const WordTable& table, int64_t vocab_memory_limit,
+                                 int64_t bytes_read);
   void end_line();
   void append_id(uint32_t id);
   bool over_limit(size_t ids_bytes, size_t line_ends_bytes) const;
@@ -136,6 +148,8 @@ class CorpusBuilder {
   std::vector<uint32_t> final_vocabulary(const VocabLimits& limits);
   void check_fixed_vocabulary_used() const;
   void count_dropped_without_stream();
+  void check_segments(const std::vector<CorpusBuilder*>& parts,
+                      const std::vector<CorpusSegment>& segments) const;
   void write_segments(const std::vector<CorpusBuilder*>& parts,
                       const std::vector<CorpusSegment>& segments,
                       const std::vector<std::vector<uint32_t>>& maps, int64_t n_kept);
@@ -164,27 +178,5 @@ class CorpusBuilder {
   std::vector<int64_t> final_counts_;
   SpillArray<int64_t> offsets_;
 };
-
-// Re-encodes an id stream with another vocabulary, without the text:
-// mapping[old id] is the new id, or -1 to drop the token. Sentence s of the
-// input ([offsets[s], offsets[s+1])) becomes its kept ids, split after every
-// max_sentence_length of them; sentences left empty are dropped. This is
-// what CorpusBuilder::finish does with provisional ids, so a stream encoded
-// with every word (min_count 1) and whole lines (a max_sentence_length no
-// line reaches), remapped here to a vocabulary, is the stream encoding the
-// text with that vocabulary gives. Writes the kept ids to out_ids (n_ids
-// entries; may be `ids` itself: the write position never passes the read
-// position) and the new offsets to out_offsets (room for n_sentences +
-// n_ids / max_sentence_length + 1);
-// returns the number of sentences. ValueError for an id without a mapping
-// or a mapping outside [-1, 2^32 - 2].
-struct RemapResult {
-  int64_t n_ids = 0;        // kept
-  int64_t n_sentences = 0;
-  int64_t dropped = 0;      // tokens mapped to -1
-};
-RemapResult remap_ids(const uint32_t* ids, const int64_t* offsets, int64_t n_sentences,
-                      const int64_t* mapping, int64_t mapping_size, int64_t max_sentence_length,
-                      uint32_t* out_ids, int64_t* out_offsets);
 
 }  // namespace embforge

@@ -10,14 +10,14 @@ corpus.
 
 ``encode_share`` is what ``corpus.encode(..., process_group=...)`` runs: each
 rank ends with the EncodedCorpus of its share, in the merged vocabulary's
-ids, with the whole corpus's totals in its ``share`` (one thread a rank).
-``count_share`` only counts (what a vocabulary file needs: no id stream),
-on the rank's threads.
+ids, with the whole corpus's totals in its ``share``, read once on the
+rank's threads within its memory budget. ``count_share`` only counts (what
+a vocabulary file needs: no id stream), on the rank's threads.
 """
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -25,8 +25,8 @@ from .._native import core
 from .._typing import StrPath
 from .._checks import check_vocab_limits
 from .._workers import default_workers
-from ..corpus_text import feed_lines, files_of, iter_text_chunks, sentence_chunks
-from ..corpus_threads import build_from_chunks
+from ..corpus_text import files_of, iter_text_chunks, prefetched, sentence_chunks
+from ..corpus_threads import build_from_chunks, merge_parts, read_chunks
 from ..encoded_corpus import CorpusShare, EncodedCorpus, take_ids
 from ..io.line_ranges import BLOCKS_PER_RANK, as_path_list, files_fingerprint, rank_share
 from ..vocab import Vocabulary
@@ -35,9 +35,7 @@ from .consistency import check_same, digest, run_together
 from .group import Group
 from .vocabulary import merge_counts
 
-__all__ = ["encode_share", "count_share", "WHOLE_LINES"]
-
-WHOLE_LINES = 1 << 40  # a sentence length no line reaches: lines are kept whole
+__all__ = ["encode_share", "count_share"]
 
 
 def _paths_of(source: Any) -> Optional[List[str]]:
@@ -103,28 +101,20 @@ def _check_shares(stats: List[Tuple[int, int, int]], world_size: int, with_ids: 
                              "processes, a larger corpus or a lower min_count")
 
 
-def _count(builder: "core.CorpusBuilder", share: Callable[[], Iterator[bytes]],
-           group: Group) -> int:
-    """Feeds `builder` the rank's share and finishes it with every word
-    (min_count applies to the merged counts), once every rank has seen that
-    no share is one a rank cannot train on (ValueError on every rank).
-    Returns the share's lines."""
-    lines = run_together(group, "counting the words of its share",
-                         lambda: feed_lines(builder, share()))
-    _check_shares(all_gather_object((lines, builder.raw_tokens, 0), group), group.world_size,
-                  with_ids=False)
-    builder.finish(1, 0)
-    return lines
-
-
 def encode_share(source: Any, vocab: Optional[Vocabulary], group: "Group", min_count: int,
                  max_vocab_size: Optional[int], max_sentence_length: int,
-                 stream_path: Optional[StrPath], vocab_limit: int = 0) -> EncodedCorpus:
+                 stream_path: Optional[StrPath], vocab_limit: int = 0, *, workers: int = 1,
+                 memory_limit: int = 0, spill_dir: str = "") -> EncodedCorpus:
     """Rank `group.rank`'s EncodedCorpus of `source` (see corpus.encode, which
     checked the arguments): its share, in the ids of the vocabulary the
     whole corpus gives (or `vocab`), the whole corpus's totals in ``share``.
-    `vocab_limit`: bytes the table of the share's distinct words may take
-    (0: no bound)."""
+    Read once, on `workers` threads, each counting its own words and
+    writing provisional ids (corpus_threads.read_chunks); the ranks then
+    merge their counts into the vocabulary and each writes its stream in it.
+    `vocab_limit`: bytes the table of a thread's distinct words may take (0:
+    no bound). `memory_limit` and `spill_dir`: as encode's `memory` and
+    `temp_dir`, for the share (its threads' provisional streams, then its
+    stream: up to twice the stream at the end, as encode on threads)."""
     rank, world = group.rank, group.world_size
     files = _paths_of(source)
     check_same(group, "encode parameters", {
@@ -133,50 +123,37 @@ def encode_share(source: Any, vocab: Optional[Vocabulary], group: "Group", min_c
         "corpus kind": "files" if files is not None else "token lists",
         "vocab": None if vocab is None else digest([vocab.words, vocab.counts])})
     _check_same_corpus(group, files, source)
+    lines = 0
 
     def share() -> Iterator[bytes]:
-        if files is not None:
-            return rank_share(files, rank, world)
-        return sentence_chunks(_sentence_share(source, rank, world))
+        nonlocal lines
+        chunks = (rank_share(files, rank, world) if files is not None
+                  else sentence_chunks(_sentence_share(source, rank, world)))
+        for chunk in prefetched(chunks):
+            lines += chunk.count(b"\n")
+            yield chunk
 
-    path = f"{os.fspath(stream_path)}.rank{rank}" if stream_path is not None else ""
-    if vocab is None and not path:
-        # One pass: the share is counted and encoded with its own words (whole
-        # lines: nothing is split before the out-of-vocabulary words are
-        # dropped), then the ids are mapped to the merged vocabulary.
-        builder = core.CorpusBuilder(max_sentence_length=WHOLE_LINES, stream_path="",
-                                     vocab_memory_limit=vocab_limit)
-        lines = _count(builder, share, group)
-        words = builder.words()
-        vocab = merge_counts(words, builder.counts(), group, min_count=min_count,
+    fixed = None if vocab is None else list(vocab.words)
+    parts, segments = run_together(group, "reading its share", lambda: read_chunks(
+        share(), workers=workers, words=fixed, memory_limit=memory_limit, spill_dir=spill_dir,
+        vocab_memory_limit=vocab_limit))
+    raw = sum(int(part.raw_tokens) for part in parts)
+    _check_shares(all_gather_object((lines, raw, 0), group), world, with_ids=False)
+    if vocab is None:
+        # every word: min_count applies to the merged counts
+        words, counts = core.CorpusBuilder.summed_counts(parts)
+        vocab = merge_counts(words, counts, group, min_count=min_count,
                              max_vocab_size=max_vocab_size)
-        mapping = np.fromiter((vocab.word_to_index.get(w, -1) for w in words), np.int64,
-                              count=len(words))
-        ids, offsets, dropped = core.remap_ids(builder.take_ids(), builder.take_offsets(), mapping,
-                                               max_sentence_length=max_sentence_length,
-                                               in_place=True)
-        raw, dropped = builder.raw_tokens, builder.dropped_tokens + dropped
-        del builder, words, mapping
-    else:
-        if vocab is None:
-            # Written to a file (stream_path, corpora larger than memory): the
-            # stream is written once, in the merged vocabulary's ids, so the
-            # share is read twice: its words counted first (no ids kept), then
-            # encoded.
-            counter = core.CorpusBuilder(max_sentence_length=1, stream_path="",
-                                         vocab_memory_limit=vocab_limit, count_only=True)
-            _count(counter, share, group)
-            vocab = merge_counts(counter.words(), counter.counts(), group, min_count=min_count,
-                                 max_vocab_size=max_vocab_size)
-            del counter
-        builder = core.CorpusBuilder(max_sentence_length=max_sentence_length, stream_path=path)
-        builder.set_vocabulary(vocab.words)
-        lines = run_together(group, "encoding its share", lambda: feed_lines(builder, share()))
-        builder.finish(0, 0)
-        offsets = builder.take_offsets()
-        ids = take_ids(builder, path)
-        raw, dropped = builder.raw_tokens, builder.dropped_tokens
-        del builder
+        del words, counts
+    path = f"{os.fspath(stream_path)}.rank{rank}" if stream_path is not None else ""
+    builder = run_together(group, "encoding its share", lambda: merge_parts(
+        parts, segments, words=list(vocab.words), min_count=0, max_vocab_size=0,
+        max_sentence_length=max_sentence_length, stream_path=path, memory_limit=memory_limit,
+        spill_dir=spill_dir))
+    offsets = builder.take_offsets()
+    ids = take_ids(builder, path)
+    dropped = builder.dropped_tokens
+    del builder
     stats = all_gather_object((lines, raw, len(ids)), group)
     _check_shares(stats, world, with_ids=True)
     info = CorpusShare(rank=rank, world_size=world, raw_tokens=sum(s[1] for s in stats),
