@@ -45,7 +45,7 @@ def token_lists():
 def summary(corpus):
     return {"words": corpus.vocab.words, "counts": corpus.vocab.counts.tolist(),
             "ids": corpus.ids.tolist(), "offsets": corpus.offsets.tolist(),
-            "raw": corpus.raw_tokens, "share": corpus.share}
+            "raw": corpus.raw_tokens, "dropped": corpus.dropped_tokens, "share": corpus.share}
 
 
 def _encode_cases(rank, world, files, stream_dir):
@@ -113,6 +113,7 @@ def check_against_single_process(results, source, world, min_count, max_vocab, m
             text.write_bytes(b"".join(rank_share(source, rank, world)))
             alone = encode(str(text), vocab=single.vocab, max_sentence_length=max_len)
             assert got["ids"] == alone.ids.tolist() and got["offsets"] == alone.offsets.tolist()
+            assert (got["raw"], got["dropped"]) == (alone.raw_tokens, alone.dropped_tokens)
     assert total_ids == single.n_tokens
 
 
@@ -142,15 +143,17 @@ def _within_memory(rank, world, big, spill_dir):
     from embforge._checks import MIN_MEMORY
     out = []
     for workers, memory, fixed in ((1, MIN_MEMORY, False), (3, MIN_MEMORY, False),
-                                   (2, MIN_MEMORY, True), (2, None, False)):
+                                   (2, MIN_MEMORY, True), (1, MIN_MEMORY, True),
+                                   (2, None, False)):
         vocab = (embforge.encode(big, min_count=2, memory=None).vocab if fixed else None)
         corpus = embforge.encode(big, vocab, min_count=2, workers=workers, memory=memory,
                                  temp_dir=spill_dir, distributed=True)
         out.append(summary(corpus) | {"ram": corpus.ram_bytes,
                                       "writeable": bool(corpus.ids.flags.writeable)})
-    named = embforge.encode(big, min_count=2, workers=2, stream_path=f"{spill_dir}/ids",
-                            distributed=True)
-    out.append(summary(named) | {"path": named.path})
+    for workers in (2, 1):  # one thread writes the file from the start
+        named = embforge.encode(big, min_count=2, workers=workers,
+                                stream_path=f"{spill_dir}/ids{workers}", distributed=True)
+        out.append(summary(named) | {"path": named.path, "ram": named.ram_bytes})
     return out
 
 
@@ -168,12 +171,18 @@ def test_a_share_is_read_on_threads_within_its_memory(tmp_path):
     per_case = list(zip(*results))
     for case, ranks in enumerate(per_case):
         check_against_single_process(ranks, [str(big)], 2, 2, None, 10000, tmp_path)
-        if case < 3:  # past memory: memory maps of temporary files, nothing in RAM
+        if case < 4:  # past memory: memory maps of temporary files, nothing in RAM
             assert all(r["ram"] == 0 and not r["writeable"] for r in ranks), case
             assert all(len(r["ids"]) * 4 > 4 * (1 << 16) for r in ranks)
-        elif case == 3:
+        elif case == 4:
             assert all(r["ram"] >= len(r["ids"]) * 4 for r in ranks)
-    assert [r["path"] for r in per_case[4]] == [f"{tmp_path}/ids.rank{r}" for r in range(2)]
+    for case, workers in ((5, 2), (6, 1)):
+        assert [r["path"] for r in per_case[case]] == [f"{tmp_path}/ids{workers}.rank{r}"
+                                                       for r in range(2)]
+        for rank, got in enumerate(per_case[case]):  # the file holds exactly the ids
+            assert got["ram"] == 0
+            written = np.fromfile(tmp_path / f"ids{workers}.rank{rank}", dtype=np.uint32)
+            assert written.tolist() == got["ids"]
 
 
 def test_bad_setups_are_refused_on_every_rank(corpus_files, tmp_path):

@@ -47,8 +47,10 @@ void CorpusBuilder::merge(const std::vector<CorpusBuilder*>& parts,
     // with a fixed vocabulary only into the same one.
     EMBFORGE_CHECK(part->fixed_vocab_ == parts_fixed && (fixed_vocab_ || !parts_fixed) &&
                        part->params_.count_only == params_.count_only,
-                   "part ", p, " was made with other settings (fixed vocabulary, count_only) "
-                   "than the merging builder or the other parts");
+                   "part ", p, " (fixed vocabulary: ", part->fixed_vocab_, ", count_only: ",
+                   part->params_.count_only, ") cannot be merged into this builder (fixed "
+                   "vocabulary: ", fixed_vocab_, ", count_only: ", params_.count_only,
+                   ") beside part 0 (fixed vocabulary: ", parts_fixed, ")");
     EMBFORGE_CHECK(std::find(parts.begin(), parts.begin() + p, part) == parts.begin() + p,
                    "part ", p, " is given twice");
     part->end_text();  // a part fed a last line without its newline
@@ -128,8 +130,10 @@ void CorpusBuilder::merge(const std::vector<CorpusBuilder*>& parts,
   check_segments(parts, segments);
   if (parts.size() == 1 && params_.stream_path.empty()) {
     // One part: its stream is rewritten in place, as finish() rewrites a
-    // builder's own, instead of being copied (which would hold it twice).
-    // Its memory budget and spill files were ours (the caller made it so).
+    // builder's own, instead of being copied (which would hold it twice),
+    // wherever it is: memory, temporary files, or the part's own
+    // stream_path file. Its memory budget and spill files were ours (the
+    // caller made it so).
     CorpusBuilder& part = *parts[0];
     ids_ = std::move(part.ids_);
     line_ends_ = std::move(part.line_ends_);
@@ -146,6 +150,9 @@ void CorpusBuilder::merge(const std::vector<CorpusBuilder*>& parts,
 
 WordTable CorpusBuilder::summed_counts(const std::vector<const CorpusBuilder*>& parts) {
   WordTable sum;
+  int64_t bytes_read = 0;  // the text the parts read (as merge() counts it), for errors
+  for (const CorpusBuilder* part : parts)
+    if (part != nullptr) bytes_read = std::max(bytes_read, part->bytes_read_);
   for (size_t p = 0; p < parts.size(); ++p) {
     const CorpusBuilder* part = parts[p];
     EMBFORGE_CHECK(part != nullptr && !part->finished_ && !part->fixed_vocab_,
@@ -157,7 +164,7 @@ WordTable CorpusBuilder::summed_counts(const std::vector<const CorpusBuilder*>& 
       bool inserted = false;
       sum.count(sum.insert(t.word(id), t.hash(id), &inserted)) += t.counts()[id];
     }
-    check_table_memory(sum, part->params_.vocab_memory_limit, part->bytes_read_);
+    check_table_memory(sum, parts[0]->params_.vocab_memory_limit, bytes_read);
   }
   return sum;
 }

@@ -263,9 +263,10 @@ def build_from_files(paths: Sequence[str], *, workers: int, words: Optional[List
                    vocab_memory_limit=vocab_memory_limit, count_only=count_only)
     segments = _run_parts(_pieces(paths, workers, between_files), parts)
     return merge_parts(parts, segments, words=words, min_count=min_count,
-                   max_vocab_size=max_vocab_size, max_sentence_length=max_sentence_length,
-                   stream_path=stream_path, memory_limit=memory_limit, spill_dir=spill_dir,
-                   vocab_memory_limit=vocab_memory_limit, count_only=count_only)
+                       max_vocab_size=max_vocab_size, max_sentence_length=max_sentence_length,
+                       stream_path=stream_path, memory_limit=memory_limit,
+                       spill_dir=spill_dir, vocab_memory_limit=vocab_memory_limit,
+                       count_only=count_only)
 
 
 def build_from_chunks(chunks: Iterator[bytes], *, workers: int, words: Optional[List[str]],
@@ -289,28 +290,36 @@ def build_from_chunks(chunks: Iterator[bytes], *, workers: int, words: Optional[
 
 def read_chunks(chunks: Iterator[bytes], *, workers: int, words: Optional[List[str]],
                 memory_limit: int = 0, spill_dir: str = "", vocab_memory_limit: int = 0,
-                count_only: bool = False) -> Tuple[List["core.CorpusBuilder"], np.ndarray]:
+                count_only: bool = False, stream_path: str = ""
+                ) -> Tuple[List["core.CorpusBuilder"], np.ndarray]:
     """The first half of build_from_chunks: the chunks fed to a builder a
     thread (each within its share of `memory_limit`, spilling to `spill_dir`),
     not yet merged, and the segments (part, first line, end line) that put
     their lines back in order; merge_parts does the rest. In between, the
-    parts' words and counts can be read (CorpusBuilder.summed_counts)."""
+    parts' words and counts can be read (CorpusBuilder.summed_counts).
+    `stream_path`, one worker only: its part writes its ids to that file from
+    the start, which merge_parts given no stream_path rewrites in place (the
+    stream is never held in RAM, nor written twice)."""
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    if stream_path and workers != 1:
+        raise ValueError(f"a stream_path is for one worker's part, got {workers} workers")
     parts = _parts(workers, words, memory_limit=memory_limit, spill_dir=spill_dir,
-                   vocab_memory_limit=vocab_memory_limit, count_only=count_only)
+                   vocab_memory_limit=vocab_memory_limit, count_only=count_only,
+                   stream_path=stream_path)
     return parts, _run_parts(_chunk_pieces(chunks, count_only), parts)
 
 
 def _parts(workers: int, words: Optional[List[str]], *, memory_limit: int = 0,
-           spill_dir: str = "", vocab_memory_limit: int = 0,
-           count_only: bool = False) -> List["core.CorpusBuilder"]:
+           spill_dir: str = "", vocab_memory_limit: int = 0, count_only: bool = False,
+           stream_path: str = "") -> List["core.CorpusBuilder"]:
     """A builder for each thread, each within its share of `memory_limit`."""
     part_memory = -(-memory_limit // workers) if memory_limit else 0
     parts = []
     for _ in range(workers):
-        part = core.CorpusBuilder(stream_path="", memory_limit=part_memory, spill_dir=spill_dir,
-                                  vocab_memory_limit=vocab_memory_limit, count_only=count_only)
+        part = core.CorpusBuilder(stream_path=stream_path, memory_limit=part_memory,
+                                  spill_dir=spill_dir, vocab_memory_limit=vocab_memory_limit,
+                                  count_only=count_only)
         if words is not None:
             part.set_vocabulary(words)
         parts.append(part)

@@ -105,7 +105,8 @@ class CorpusBuilder {
   void merge(const std::vector<CorpusBuilder*>& parts,
              const std::vector<CorpusSegment>& segments, const VocabLimits& limits);
   // The parts' words with their counts summed, within the first part's
-  // vocab_memory_limit (in no particular order).
+  // vocab_memory_limit (in no particular order). The parts are read, not
+  // changed, and must not be fed or merged meanwhile.
   static WordTable summed_counts(const std::vector<const CorpusBuilder*>& parts);
 
   // Results, valid after finish().

@@ -17,6 +17,7 @@ a vocabulary file needs: no id stream), on the rank's threads.
 from __future__ import annotations
 
 import os
+from functools import partial
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -126,6 +127,8 @@ def encode_share(source: Any, vocab: Optional[Vocabulary], group: "Group", min_c
     lines = 0
 
     def share() -> Iterator[bytes]:
+        # advanced by one thread at a time (the threads take pieces under a
+        # lock: corpus_threads._Run.take), so `lines` needs no lock of its own
         nonlocal lines
         chunks = (rank_share(files, rank, world) if files is not None
                   else sentence_chunks(_sentence_share(source, rank, world)))
@@ -133,23 +136,32 @@ def encode_share(source: Any, vocab: Optional[Vocabulary], group: "Group", min_c
             lines += chunk.count(b"\n")
             yield chunk
 
+    path = f"{os.fspath(stream_path)}.rank{rank}" if stream_path is not None else ""
+    # One thread writes its ids to the file from the start, rewritten there in
+    # place once the vocabulary is known (never held in RAM nor written
+    # twice); several threads' parts are merged into it.
+    part_path = path if workers == 1 else ""
     fixed = None if vocab is None else list(vocab.words)
-    parts, segments = run_together(group, "reading its share", lambda: read_chunks(
-        share(), workers=workers, words=fixed, memory_limit=memory_limit, spill_dir=spill_dir,
-        vocab_memory_limit=vocab_limit))
+    parts, segments = run_together(group, "reading its share", partial(
+        read_chunks, share(), workers=workers, words=fixed, memory_limit=memory_limit,
+        spill_dir=spill_dir, vocab_memory_limit=vocab_limit, stream_path=part_path))
+    del fixed
     raw = sum(int(part.raw_tokens) for part in parts)
     _check_shares(all_gather_object((lines, raw, 0), group), world, with_ids=False)
     if vocab is None:
-        # every word: min_count applies to the merged counts
-        words, counts = core.CorpusBuilder.summed_counts(parts)
-        vocab = merge_counts(words, counts, group, min_count=min_count,
+        # every word: min_count applies to the merged counts (the sum may
+        # pass the table's memory budget: every rank must hear of it)
+        counted, counts = run_together(group, "counting the words of its share",
+                                       partial(core.CorpusBuilder.summed_counts, parts))
+        vocab = merge_counts(counted, counts, group, min_count=min_count,
                              max_vocab_size=max_vocab_size)
-        del words, counts
-    path = f"{os.fspath(stream_path)}.rank{rank}" if stream_path is not None else ""
-    builder = run_together(group, "encoding its share", lambda: merge_parts(
-        parts, segments, words=list(vocab.words), min_count=0, max_vocab_size=0,
-        max_sentence_length=max_sentence_length, stream_path=path, memory_limit=memory_limit,
-        spill_dir=spill_dir))
+        del counted, counts
+    words = list(vocab.words)
+    builder = run_together(group, "encoding its share", partial(
+        merge_parts, parts, segments, words=words, min_count=0, max_vocab_size=0,
+        max_sentence_length=max_sentence_length, stream_path="" if part_path else path,
+        memory_limit=memory_limit, spill_dir=spill_dir))
+    del parts, segments, words  # the parts are empty now; their tables go too
     offsets = builder.take_offsets()
     ids = take_ids(builder, path)
     dropped = builder.dropped_tokens
