@@ -1,10 +1,13 @@
 """The pure pieces of the distributed co-occurrence count, against numpy
 oracles: entries packed by owner rank (row % world size) and partitions
 interleaved back into one (row, col)-sorted matrix (what gather() returns)."""
+from unittest import mock
+
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
+from embforge.distributed import cooccurrence as distributed_cooccurrence
 from embforge.distributed.cooccurrence import _ENTRY, _pack_by_owner, interleave_partitions
 
 
@@ -56,13 +59,15 @@ def test_packing_refuses_bad_input_naming_the_value(case, message):
         _pack_by_owner(rows, cols, values, world)
 
 
-@given(sorted_matrix(), st.integers(1, 5))
-def test_interleaving_the_partitions_gives_back_the_sorted_matrix(matrix, world):
+@given(sorted_matrix(), st.integers(1, 5), st.integers(1, 9))
+def test_interleaving_the_partitions_gives_back_the_sorted_matrix(matrix, world, piece):
     rows, cols, values, vocab = matrix
     dtype = np.dtype([("row", "<i4"), ("col", "<i4"), ("value", "<f4")])
     whole = np.empty(len(rows), dtype)
     whole["row"], whole["col"], whole["value"] = rows, cols, values.astype(np.float32)
     parts = [whole[rows % world == r] for r in range(world)][::-1]  # any order of ranks
-    got = interleave_partitions(parts, vocab)
+    # placed a few entries at a time (a million in use): pieces end anywhere
+    with mock.patch.object(distributed_cooccurrence, "_INTERLEAVE_PIECE", piece):
+        got = interleave_partitions(parts, vocab)
     order = np.lexsort((cols, rows))
     np.testing.assert_array_equal(got, whole[order])

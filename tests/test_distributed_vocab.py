@@ -215,7 +215,16 @@ def _three_ranks(rank, world, files, tiny):
     # exchange: part i of rank r is bytes([r, i]) * (r + 2 * i) (empty from rank 0 to 0)
     parts = [bytes([rank, i]) * (rank + 2 * i) for i in range(world)]
     received = [bytes(a) for a in exchange(parts, group)]
-    out = {"received": received, "encoded": summary(embforge.encode(files, min_count=2,
+    # the same parts laid end to end in one array, sent without a copy
+    from embforge.distributed.exchange import exchange_packed
+    packed = np.frombuffer(b"".join(parts), dtype=np.uint8).copy()
+    received_packed = [bytes(a) for a in exchange_packed(packed, [len(p) for p in parts], group)]
+    try:
+        exchange_packed(packed, [len(p) for p in parts][:-1] + [0], group)
+    except ValueError as error:
+        bad_sizes = str(error)
+    out = {"received": received, "received packed": received_packed, "bad sizes": bad_sizes,
+           "encoded": summary(embforge.encode(files, min_count=2,
                                                                     distributed=True))}
     from embforge.distributed.corpus_share import count_share
     out["counted"] = [
@@ -243,6 +252,8 @@ def test_three_ranks(corpus_files, tmp_path):
     results = values(run_ranks(_three_ranks, tmp_path, 3, args=(corpus_files, str(tiny))))
     for rank, got in enumerate(results):
         assert got["received"] == [bytes([r, rank]) * (r + 2 * rank) for r in range(3)]
+        assert got["received packed"] == got["received"]
+        assert "do not add up to the" in got["bad sizes"]
         assert got["tiny"].startswith("rank 2 of 3 got no line of the corpus")
         assert got["tiny counted"] == (["x", "a", "b"], [150, 1, 1], 152, 0)
     check_against_single_process([r["encoded"] for r in results], corpus_files, 3, 2, None, 10000,

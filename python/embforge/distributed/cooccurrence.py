@@ -22,7 +22,7 @@ import numpy as np
 from .._typing import StrPath
 from .. import _native
 from .collectives import all_reduce
-from .exchange import exchange
+from .exchange import exchange_packed
 from .group import Group
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["count_partition", "gather_partitions", "interleave_partitions", "owned_rows"]
 
 _ENTRY = np.dtype([("row", "<i4"), ("col", "<i4"), ("value", "<i8")])
+_INTERLEAVE_PIECE = 1 << 20  # entries placed at once by interleave_partitions
 
 
 def owned_rows(vocab_size: int, rank: int, world_size: int) -> np.ndarray:
@@ -80,12 +81,17 @@ def count_partition(encoded: "EncodedCorpus", group: Group, *, window: int, symm
     if stopped:
         empty = np.zeros(0, np.int32)
         return empty, empty, np.zeros(0, np.float32), stats
+    # Each step lets the last one's arrays go before the next allocates (16
+    # bytes an entry each): the count, packed by owner, sent as it is,
+    # received, unpacked, merged. Held at once: two of them at most.
     packed, sizes = _pack_by_owner(rows, cols, fixed, group.world_size)
     del rows, cols, fixed
-    parts = np.split(packed, np.cumsum(sizes)[:-1])
-    pieces = [_unpack(data) for data in exchange(parts, group)]
-    del parts
+    received = exchange_packed(packed, sizes.tolist(), group)
+    del packed
+    pieces = [_unpack(data) for data in received]
+    del received
     rows, cols, fixed = _native.core.merge_cooccurrence_partials(pieces, workers=workers)
+    del pieces
     values = _native.core.cooccurrence_fixed_to_float(fixed, bits)
     stats.update(nnz=len(values), fraction_bits=bits, partition=(group.rank, group.world_size))
     return rows, cols, values, stats
@@ -107,8 +113,15 @@ def interleave_partitions(parts: Any, vocab_size: int) -> np.ndarray:
             continue
         first_in_part = np.zeros(vocab_size, dtype=np.int64)
         np.cumsum(counts[:-1], out=first_in_part[1:])
-        rows = part["row"]
-        whole[row_start[rows] + (np.arange(len(part)) - first_in_part[rows])] = part
+        # a piece at a time: the positions take 8 bytes an entry (and their
+        # temporaries as much again), more than the 12-byte entries themselves
+        for begin in range(0, len(part), _INTERLEAVE_PIECE):
+            piece = part[begin:begin + _INTERLEAVE_PIECE]
+            rows = piece["row"]
+            at = np.arange(begin, begin + len(piece), dtype=np.int64)
+            at -= first_in_part[rows]
+            at += row_start[rows]
+            whole[at] = piece
     return whole
 
 
@@ -119,12 +132,15 @@ def gather_partitions(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, gr
     col)), None on the others. Every partition goes to `dst` once."""
     entries = np.empty(len(rows), dtype=[("row", "<i4"), ("col", "<i4"), ("value", "<f4")])
     entries["row"], entries["col"], entries["value"] = rows, cols, values
-    parts = [np.zeros(0, np.uint8)] * group.world_size
-    parts[dst] = entries.view(np.uint8)
-    received = exchange(parts, group)
+    sizes = [0] * group.world_size
+    sizes[dst] = entries.nbytes
+    received = exchange_packed(entries, sizes, group)  # sent as it is, not copied again
+    record = entries.dtype
+    del entries
     if group.rank != dst:
         return None
-    whole = interleave_partitions(
-        [np.ascontiguousarray(r).view(entries.dtype) for r in received], vocab_size)
+    whole = interleave_partitions([np.ascontiguousarray(r).view(record) for r in received],
+                                  vocab_size)
+    del received  # the whole matrix is held twice at most: `whole`, then its columns
     return (np.ascontiguousarray(whole["row"]), np.ascontiguousarray(whole["col"]),
             np.ascontiguousarray(whole["value"]))

@@ -17,7 +17,7 @@ import numpy as np
 from .collectives import op_options, process_group_of, run_op
 from .group import Group
 
-__all__ = ["exchange", "pass_along"]
+__all__ = ["exchange", "exchange_packed", "pass_along"]
 
 
 def _as_bytes_array(part: Any) -> np.ndarray:
@@ -31,12 +31,30 @@ def _as_bytes_array(part: Any) -> np.ndarray:
 def exchange(parts: Sequence[Union[bytes, np.ndarray]], group: Group) -> List[np.ndarray]:
     """Sends ``parts[i]`` to rank i; returns what each rank sent us, in rank
     order, as uint8 arrays (``parts[group.rank]`` comes back as it is)."""
-    import torch
-
     if len(parts) != group.world_size:
         raise ValueError(f"exchange() needs one part per rank ({group.world_size}), got {len(parts)}")
     arrays = [_as_bytes_array(p) for p in parts]
-    send_sizes = [int(a.size) for a in arrays]
+    sizes = [int(a.size) for a in arrays]
+    return exchange_packed(np.concatenate(arrays) if arrays else np.zeros(0, np.uint8), sizes,
+                           group)
+
+
+def exchange_packed(packed: np.ndarray, sizes: Sequence[int], group: Group) -> List[np.ndarray]:
+    """exchange() of parts already laid end to end in one C-contiguous array
+    (part i: the ``sizes[i]`` bytes after the parts before it), sent as it
+    is: what a rank sends is not copied a second time."""
+    import torch
+
+    if len(sizes) != group.world_size:
+        raise ValueError(f"exchange_packed() needs one size per rank ({group.world_size}), "
+                         f"got {len(sizes)}")
+    if not packed.flags.c_contiguous:
+        raise ValueError("exchange_packed() needs a C-contiguous array")
+    send_bytes = packed.view(np.uint8).reshape(-1)
+    send_sizes = [int(n) for n in sizes]
+    if any(n < 0 for n in send_sizes) or sum(send_sizes) != send_bytes.size:
+        raise ValueError(f"the sizes {send_sizes} do not add up to the {send_bytes.size} bytes "
+                         "to send")
     sizes_out = torch.tensor(send_sizes, dtype=torch.int64, device=group.device)
     sizes_in = torch.empty(group.world_size, dtype=torch.int64, device=group.device)
     run_op(group, "all_to_all of the exchange sizes",
@@ -44,8 +62,7 @@ def exchange(parts: Sequence[Union[bytes, np.ndarray]], group: Group) -> List[np
                sizes_in, sizes_out, [1] * group.world_size, [1] * group.world_size,
                op_options("AllToAllOptions", group)))
     recv_sizes = [int(n) for n in sizes_in.cpu().tolist()]
-    send = torch.from_numpy(np.concatenate(arrays) if arrays else np.zeros(0, np.uint8))
-    send = send.to(group.device)
+    send = torch.from_numpy(send_bytes).to(group.device)
     receive = torch.empty(sum(recv_sizes), dtype=torch.uint8, device=group.device)
     run_op(group, f"all_to_all of {sum(send_sizes)} bytes out, {sum(recv_sizes)} in",
            lambda: process_group_of(group).alltoall_base(
