@@ -217,13 +217,24 @@ def _three_ranks(rank, world, files, tiny):
     received = [bytes(a) for a in exchange(parts, group)]
     # the same parts laid end to end in one array, sent without a copy
     from embforge.distributed.exchange import exchange_packed
-    packed = np.frombuffer(b"".join(parts), dtype=np.uint8).copy()
+    packed = np.frombuffer(b"".join(parts), dtype=np.uint8)  # read-only: copied to be sent
     received_packed = [bytes(a) for a in exchange_packed(packed, [len(p) for p in parts], group)]
-    try:
-        exchange_packed(packed, [len(p) for p in parts][:-1] + [0], group)
-    except ValueError as error:
-        bad_sizes = str(error)
+    # records of another dtype, sized in bytes (as the co-occurrence gather sends them)
+    records = np.array([(rank, 10 * rank + i, 0.5 * i) for i in range(rank + 1)],
+                       dtype=[("row", "<i4"), ("col", "<i4"), ("value", "<f4")])
+    back = exchange_packed(records, [records.nbytes if r == 0 else 0 for r in range(world)], group)
+    received_records = [np.asarray(b).view(records.dtype).tolist() for b in back]
+    bad_sizes = {}
+    for name, sizes in (("every rank", [len(p) for p in parts][:-1] + [0]),
+                        ("rank 1 alone", [len(p) for p in parts][:-1] + [0] if rank == 1
+                         else [len(p) for p in parts])):
+        try:
+            exchange_packed(packed, sizes, group)
+            bad_sizes[name] = None
+        except ValueError as error:
+            bad_sizes[name] = str(error)
     out = {"received": received, "received packed": received_packed, "bad sizes": bad_sizes,
+           "received records": received_records,
            "encoded": summary(embforge.encode(files, min_count=2,
                                                                     distributed=True))}
     from embforge.distributed.corpus_share import count_share
@@ -253,7 +264,13 @@ def test_three_ranks(corpus_files, tmp_path):
     for rank, got in enumerate(results):
         assert got["received"] == [bytes([r, rank]) * (r + 2 * rank) for r in range(3)]
         assert got["received packed"] == got["received"]
-        assert "do not add up to the" in got["bad sizes"]
+        assert got["received records"] == (
+            [[(r, 10 * r + i, 0.5 * i) for i in range(r + 1)] for r in range(3)] if rank == 0
+            else [[], [], []])
+        # sizes that do not fit: refused on every rank, even when one rank alone gave them
+        assert "do not add up to the" in got["bad sizes"]["every rank"]
+        assert ("do not add up to the" if rank == 1 else "rank 1 called exchange_packed()") in \
+            got["bad sizes"]["rank 1 alone"]
         assert got["tiny"].startswith("rank 2 of 3 got no line of the corpus")
         assert got["tiny counted"] == (["x", "a", "b"], [150, 1, 1], 152, 0)
     check_against_single_process([r["encoded"] for r in results], corpus_files, 3, 2, None, 10000,

@@ -42,26 +42,40 @@ def exchange(parts: Sequence[Union[bytes, np.ndarray]], group: Group) -> List[np
 def exchange_packed(packed: np.ndarray, sizes: Sequence[int], group: Group) -> List[np.ndarray]:
     """exchange() of parts already laid end to end in one C-contiguous array
     (part i: the ``sizes[i]`` bytes after the parts before it), sent as it
-    is: what a rank sends is not copied a second time."""
+    is: what a rank sends is not copied a second time (unless it is
+    read-only). Sizes that do not fit the array raise ValueError on every
+    rank: the others learn of it from the sizes they receive."""
     import torch
 
+    problem = None
+    send_bytes, send_sizes = np.zeros(0, np.uint8), [0] * group.world_size
     if len(sizes) != group.world_size:
-        raise ValueError(f"exchange_packed() needs one size per rank ({group.world_size}), "
-                         f"got {len(sizes)}")
-    if not packed.flags.c_contiguous:
-        raise ValueError("exchange_packed() needs a C-contiguous array")
-    send_bytes = packed.view(np.uint8).reshape(-1)
-    send_sizes = [int(n) for n in sizes]
-    if any(n < 0 for n in send_sizes) or sum(send_sizes) != send_bytes.size:
-        raise ValueError(f"the sizes {send_sizes} do not add up to the {send_bytes.size} bytes "
-                         "to send")
-    sizes_out = torch.tensor(send_sizes, dtype=torch.int64, device=group.device)
+        problem = f"exchange_packed() needs one size per rank ({group.world_size}), got {len(sizes)}"
+    elif not packed.flags.c_contiguous:
+        problem = "exchange_packed() needs a C-contiguous array"
+    else:
+        send_bytes = packed.view(np.uint8).reshape(-1)
+        send_sizes = [int(n) for n in sizes]
+        if any(n < 0 for n in send_sizes) or sum(send_sizes) != send_bytes.size:
+            problem = (f"the sizes {send_sizes} do not add up to the {send_bytes.size} bytes "
+                       "to send")
+    # -1 to every rank: this rank's call is wrong, and all of them stop here
+    sizes_out = torch.tensor([-1] * group.world_size if problem else send_sizes,
+                             dtype=torch.int64, device=group.device)
     sizes_in = torch.empty(group.world_size, dtype=torch.int64, device=group.device)
     run_op(group, "all_to_all of the exchange sizes",
            lambda: process_group_of(group).alltoall_base(
                sizes_in, sizes_out, [1] * group.world_size, [1] * group.world_size,
                op_options("AllToAllOptions", group)))
     recv_sizes = [int(n) for n in sizes_in.cpu().tolist()]
+    if problem:
+        raise ValueError(problem)
+    wrong = [rank for rank, n in enumerate(recv_sizes) if n < 0]
+    if wrong:
+        raise ValueError(f"rank {wrong[0]} called exchange_packed() with sizes that do not fit "
+                         "what it sends (it says why)")
+    if not send_bytes.flags.writeable:
+        send_bytes = send_bytes.copy()  # torch.from_numpy takes writable arrays only
     send = torch.from_numpy(send_bytes).to(group.device)
     receive = torch.empty(sum(recv_sizes), dtype=torch.uint8, device=group.device)
     run_op(group, f"all_to_all of {sum(send_sizes)} bytes out, {sum(recv_sizes)} in",
