@@ -258,9 +258,7 @@ void CorpusBuilder::finish(const VocabLimits& limits) {
   EMBFORGE_CHECK(raw_tokens_ > 0, "the corpus is empty: no tokens in ", bytes_read_, " bytes");
 
   if (fixed_vocab_) {
-    final_words_.reserve(table_.size());
-    for (uint32_t id = 0; id < table_.size(); ++id) final_words_.push_back(table_.word(id));
-    final_counts_ = table_.counts();
+    keep_fixed_vocabulary();
     check_fixed_vocabulary_used();
     if (!params_.count_only) remap_and_chunk(nullptr);
     return;
@@ -271,6 +269,12 @@ void CorpusBuilder::finish(const VocabLimits& limits) {
     return;
   }
   remap_and_chunk(&remap);
+}
+
+void CorpusBuilder::keep_fixed_vocabulary() {
+  final_words_.reserve(table_.size());
+  for (uint32_t id = 0; id < table_.size(); ++id) final_words_.push_back(table_.word(id));
+  final_counts_ = table_.counts();
 }
 
 void CorpusBuilder::check_fixed_vocabulary_used() const {

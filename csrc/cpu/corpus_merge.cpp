@@ -72,9 +72,7 @@ void CorpusBuilder::merge(const std::vector<CorpusBuilder*>& parts,
       for (uint32_t id = 0; id < table_.size(); ++id) table_.count(id) += parts[p]->table_.counts()[id];
       n_ids_ += parts[p]->n_ids_;
     }
-    final_words_.reserve(table_.size());
-    for (uint32_t id = 0; id < table_.size(); ++id) final_words_.push_back(table_.word(id));
-    final_counts_ = table_.counts();
+    keep_fixed_vocabulary();
     check_fixed_vocabulary_used();
     if (params_.count_only) return;  // tokens not in the vocabulary were dropped while read
     n_ids_ = 0;  // counted again as the ids are written
@@ -93,9 +91,7 @@ void CorpusBuilder::merge(const std::vector<CorpusBuilder*>& parts,
       }
       parts[p]->table_ = WordTable();
     }
-    final_words_.reserve(table_.size());
-    for (uint32_t id = 0; id < table_.size(); ++id) final_words_.push_back(table_.word(id));
-    final_counts_ = table_.counts();
+    keep_fixed_vocabulary();
     if (params_.count_only) {
       count_dropped_without_stream();
       return;
@@ -108,14 +104,7 @@ void CorpusBuilder::merge(const std::vector<CorpusBuilder*>& parts,
     maps[0].resize(table_.size());
     std::iota(maps[0].begin(), maps[0].end(), uint32_t{0});
     for (size_t p = 1; p < parts.size(); ++p) {
-      const WordTable& t = parts[p]->table_;
-      maps[p].resize(t.size());
-      for (uint32_t id = 0; id < t.size(); ++id) {
-        bool inserted = false;
-        const uint32_t mine = table_.insert(t.word(id), t.hash(id), &inserted);
-        table_.count(mine) += t.counts()[id];
-        maps[p][id] = mine;
-      }
+      add_counts(parts[p]->table_, &table_, &maps[p]);
       parts[p]->table_ = WordTable();  // its words are copied into ours
     }
     check_vocab_memory();
@@ -148,6 +137,17 @@ void CorpusBuilder::merge(const std::vector<CorpusBuilder*>& parts,
   write_segments(parts, segments, maps, n_kept);
 }
 
+void CorpusBuilder::add_counts(const WordTable& from, WordTable* into,
+                               std::vector<uint32_t>* ids) {
+  if (ids) ids->resize(from.size());
+  for (uint32_t id = 0; id < from.size(); ++id) {
+    bool inserted = false;
+    const uint32_t theirs = into->insert(from.word(id), from.hash(id), &inserted);
+    into->count(theirs) += from.counts()[id];
+    if (ids) (*ids)[id] = theirs;
+  }
+}
+
 WordTable CorpusBuilder::summed_counts(const std::vector<const CorpusBuilder*>& parts) {
   WordTable sum;
   int64_t bytes_read = 0;  // the text the parts read (as merge() counts it), for errors
@@ -159,11 +159,7 @@ WordTable CorpusBuilder::summed_counts(const std::vector<const CorpusBuilder*>& 
                    "part ", p, " is missing, finished, or has a fixed vocabulary");
     EMBFORGE_CHECK(part->pending_.empty(), "part ", p, " holds a token cut at its last chunk's "
                    "end: feed parts whole tokens");
-    const WordTable& t = part->table_;
-    for (uint32_t id = 0; id < t.size(); ++id) {
-      bool inserted = false;
-      sum.count(sum.insert(t.word(id), t.hash(id), &inserted)) += t.counts()[id];
-    }
+    add_counts(part->table_, &sum, nullptr);
     check_table_memory(sum, parts[0]->params_.vocab_memory_limit, bytes_read);
   }
   return sum;

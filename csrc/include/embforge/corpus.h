@@ -147,7 +147,12 @@ class CorpusBuilder {
   void remap_and_chunk(const std::vector<uint32_t>* remap);
   void end_text();
   std::vector<uint32_t> final_vocabulary(const VocabLimits& limits);
+  // The fixed vocabulary and the counts read become the result's.
+  void keep_fixed_vocabulary();
   void check_fixed_vocabulary_used() const;
+  // Adds the words and counts of `from` to `into`; `ids` (if given) gets
+  // each word's id in `into`.
+  static void add_counts(const WordTable& from, WordTable* into, std::vector<uint32_t>* ids);
   void count_dropped_without_stream();
   void check_segments(const std::vector<CorpusBuilder*>& parts,
                       const std::vector<CorpusSegment>& segments) const;

@@ -141,11 +141,10 @@ def encode_share(source: Any, vocab: Optional[Vocabulary], group: "Group", min_c
     # place once the vocabulary is known (never held in RAM nor written
     # twice); several threads' parts are merged into it.
     part_path = path if workers == 1 else ""
-    fixed = None if vocab is None else list(vocab.words)
     parts, segments = run_together(group, "reading its share", partial(
-        read_chunks, share(), workers=workers, words=fixed, memory_limit=memory_limit,
-        spill_dir=spill_dir, vocab_memory_limit=vocab_limit, stream_path=part_path))
-    del fixed
+        read_chunks, share(), workers=workers, words=None if vocab is None else vocab.words,
+        memory_limit=memory_limit, spill_dir=spill_dir, vocab_memory_limit=vocab_limit,
+        stream_path=part_path))
     raw = sum(int(part.raw_tokens) for part in parts)
     _check_shares(all_gather_object((lines, raw, 0), group), world, with_ids=False)
     if vocab is None:
@@ -156,12 +155,11 @@ def encode_share(source: Any, vocab: Optional[Vocabulary], group: "Group", min_c
         vocab = merge_counts(counted, counts, group, min_count=min_count,
                              max_vocab_size=max_vocab_size)
         del counted, counts
-    words = list(vocab.words)
     builder = run_together(group, "encoding its share", partial(
-        merge_parts, parts, segments, words=words, min_count=0, max_vocab_size=0,
+        merge_parts, parts, segments, words=vocab.words, min_count=0, max_vocab_size=0,
         max_sentence_length=max_sentence_length, stream_path="" if part_path else path,
         memory_limit=memory_limit, spill_dir=spill_dir))
-    del parts, segments, words  # the parts are empty now; their tables go too
+    del parts, segments  # the parts are empty now; their tables go too
     offsets = builder.take_offsets()
     ids = take_ids(builder, path)
     dropped = builder.dropped_tokens
