@@ -1,14 +1,13 @@
 """The pure pieces of the distributed co-occurrence count, against numpy
-oracles: entries packed by owner rank (row % world size) and partitions
-interleaved back into one (row, col)-sorted matrix (what gather() returns)."""
-from unittest import mock
-
+oracles: entries packed by owner rank (row % world size), and partitions
+placed back into one (row, col)-sorted matrix a range of rows at a time
+(what gather() and a partition's save() fetch)."""
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from embforge.distributed import cooccurrence as distributed_cooccurrence
-from embforge.distributed.cooccurrence import _ENTRY, _pack_by_owner, interleave_partitions
+from embforge.distributed.cooccurrence import (_ENTRY, _pack_by_owner, range_positions,
+                                               row_ranges)
 
 
 @st.composite
@@ -60,14 +59,21 @@ def test_packing_refuses_bad_input_naming_the_value(case, message):
 
 
 @given(sorted_matrix(), st.integers(1, 5), st.integers(1, 9))
-def test_interleaving_the_partitions_gives_back_the_sorted_matrix(matrix, world, piece):
+def test_ranges_of_rows_place_the_partitions_back_into_the_sorted_matrix(matrix, world, piece):
     rows, cols, values, vocab = matrix
-    dtype = np.dtype([("row", "<i4"), ("col", "<i4"), ("value", "<f4")])
-    whole = np.empty(len(rows), dtype)
-    whole["row"], whole["col"], whole["value"] = rows, cols, values.astype(np.float32)
-    parts = [whole[rows % world == r] for r in range(world)][::-1]  # any order of ranks
-    # placed a few entries at a time (a million in use): pieces end anywhere
-    with mock.patch.object(distributed_cooccurrence, "_INTERLEAVE_PIECE", piece):
-        got = interleave_partitions(parts, vocab)
-    order = np.lexsort((cols, rows))
-    np.testing.assert_array_equal(got, whole[order])
+    counts = np.bincount(rows, minlength=vocab).astype(np.int64)
+    ranges = row_ranges(counts, piece)
+    # every row once, in order; at most `piece` entries a range unless one row holds more
+    assert [a for a, _ in ranges] == [0] + [b for _, b in ranges[:-1]] and ranges[-1][1] == vocab
+    for a, b in ranges:
+        assert counts[a:b].sum() <= piece or b == a + 1
+    placed = []
+    for a, b in ranges:
+        whole = np.full(int(counts[a:b].sum()), -1, dtype=np.int64)  # a range's entries
+        for rank in range(world)[::-1]:  # any order of ranks
+            mine = (rows % world == rank) & (rows >= a) & (rows < b)
+            at = range_positions(counts, a, b, rank, world)
+            assert len(at) == mine.sum()
+            whole[at] = np.flatnonzero(mine)  # which entry of the sorted matrix lands there
+        placed.append(whole)
+    np.testing.assert_array_equal(np.concatenate(placed), np.arange(len(rows)))

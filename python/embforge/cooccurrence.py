@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional, Tuple, cast
+from typing import IO, TYPE_CHECKING, Any, ContextManager, Dict, Iterator, Optional, Tuple, cast
 
 import numpy as np
 
@@ -150,9 +150,31 @@ class Cooccurrence:
         for start, stop in cooc_file.chunk_ranges(self.nnz, max(1, int(entries))):
             yield tuple(self._column(name, start, stop) for name, _ in cooc_file.COLUMNS)
 
-    def _column_chunks(self, name: str, entries: int) -> Iterator[np.ndarray]:
-        for start, stop in cooc_file.chunk_ranges(self.nnz, entries):
-            yield self._column(name, start, stop)
+    def _file_chunks(self, names: Tuple[str, ...], entries: int, dst: int
+                     ) -> Iterator[Optional[Tuple[np.ndarray, ...]]]:
+        """The columns `names` ("rows" first if at all) of the whole matrix
+        in (row, col) order, in pieces of at most `entries` nonzeros: this
+        matrix's own; for a partition, gathered on rank `dst` a piece of
+        the distributed default at a time (None on the other ranks, and
+        every rank must take every piece: see gathered_chunks)."""
+        if self._group is None:
+            for start, stop in cooc_file.chunk_ranges(self.nnz, entries):
+                yield tuple(self._column(name, start, stop) for name in names)
+            return
+        from .distributed.cooccurrence import gathered_chunks
+        host = self.to_host()
+        sent = [getattr(host, name) for name in names if name != "rows"]
+        for piece in gathered_chunks(host.rows, sent, self._group, len(self.vocab), dst):
+            yield None if piece is None else piece if names[0] == "rows" else piece[1:]
+
+    def _output(self, path: StrPath, dst: int) -> ContextManager[Optional[IO[bytes]]]:
+        """`path` opened to be written atomically; for a partition on rank
+        `dst` only (None on the others), a failure to open it raised on
+        every rank."""
+        if self._group is None:
+            return atomic_write(path, "wb")
+        from .distributed.cooccurrence import writer_file
+        return writer_file(path, self._group, dst)
 
     def _column(self, name: str, start: int, stop: int) -> np.ndarray:
         if self._source is None:  # a view in host memory, a host copy of a piece of a GPU matrix
@@ -261,14 +283,27 @@ class Cooccurrence:
         return dict(format=FORMAT_MAGIC, version=FORMAT_VERSION, window=self.window,
                     symmetric=self.symmetric, distance_weighting=self.distance_weighting)
 
-    def save(self, path: StrPath) -> None:
+    def save(self, path: StrPath, dst: int = 0) -> None:
         """One uncompressed .npz (plain arrays + a JSON header), written
         atomically and read back without pickle; the arrays are written in
-        pieces and 64-byte aligned, so load(path, mmap=True) can map them."""
-        columns = {name: self._column_chunks(name, 1 << 20) for name, _ in cooc_file.COLUMNS}
-        with atomic_write(path, "wb") as out:
-            cooc_file.write_coo_archive(out, self._config(), self.vocab.words, self.vocab.counts,
-                                        self.nnz, columns)
+        pieces and 64-byte aligned, so load(path, mmap=True) can map them.
+
+        A partition of a distributed count is saved by every rank calling
+        this: rank `dst` writes the whole matrix, fetched from the ranks a
+        piece at a time (no rank holds it whole); the others write nothing."""
+        nnz = self.nnz if self._group is None else int(
+            all_reduce(np.array([self.nnz], dtype=np.int64), self._group)[0])
+        columns = {name: (piece[0] for piece in self._file_chunks((name,), 1 << 20, dst)
+                          if piece is not None)
+                   for name, _ in cooc_file.COLUMNS}
+        with self._output(path, dst) as out:
+            if out is None:  # a rank that only sends its part of each piece
+                for chunks in columns.values():
+                    for _ in chunks:
+                        pass
+            else:
+                cooc_file.write_coo_archive(out, self._config(), self.vocab.words,
+                                            self.vocab.counts, nnz, columns)
 
     @classmethod
     def load(cls, path: StrPath, mmap: bool = False) -> "Cooccurrence":
@@ -319,10 +354,13 @@ class Cooccurrence:
         return result
 
     # ------------------------------------------------------------ GloVe's format
-    def save_glove_binary(self, path: StrPath, vocab_path: Optional[StrPath] = None) -> None:
+    def save_glove_binary(self, path: StrPath, vocab_path: Optional[StrPath] = None,
+                          dst: int = 0) -> None:
         """Writes glove.c's ``cooccurrence.bin``: records of int32 word1, int32
         word2, float64 value, little-endian, ids 1-based, in (row, col) order.
-        `vocab_path` also writes the matching ``vocab.txt`` ("word count" lines)."""
+        `vocab_path` also writes the matching ``vocab.txt`` ("word count" lines).
+        A partition of a distributed count: every rank calls it, rank `dst`
+        writes the whole matrix (as save())."""
         # Packed natively into small reused buffers and written in place
         # (pwrite at each record's offset): packing into one records array, or
         # a fresh one per chunk, touched 16 bytes of new memory a nonzero on
@@ -333,15 +371,18 @@ class Cooccurrence:
         # they come in pieces of 16 MB.
         in_host_memory = not self.on_disk and isinstance(self.rows, np.ndarray)
         chunk = 16 * _RECORDS_PER_CHUNK if in_host_memory else _RECORDS_PER_CHUNK
-        with atomic_write(path, "wb") as out:
+        with self._output(path, dst) as out:
             at = 0
-            for rows, cols, values in self.iter_chunks(max(1, chunk)):
+            for piece in self._file_chunks(("rows", "cols", "values"), max(1, chunk), dst):
+                if piece is None or out is None:  # a rank that only sends
+                    continue
+                rows, cols, values = piece
                 _native.core.write_glove_records(
                     out.fileno(), at * GLOVE_RECORD.itemsize, np.ascontiguousarray(rows, np.int32),
                     np.ascontiguousarray(cols, np.int32), np.ascontiguousarray(values, np.float32),
                     name=os.fspath(path))
                 at += len(rows)
-        if vocab_path is not None:
+        if vocab_path is not None and (self._group is None or self._group.rank == dst):
             self.vocab.save(vocab_path)
 
     @classmethod

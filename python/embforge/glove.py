@@ -111,10 +111,12 @@ class GloVe:
     word c with c % W == (rank + k) % W in the k-th, and passes each
     stratum's context rows on to the rank that trains them next: no two
     ranks change the same row between syncs, so the model gets the updates
-    of one process (in another order of the pairs). `stratify=False` adds
-    up the ranks' changes every `sync_interval` pairs instead, which lags
-    one process's cost curve and can diverge past 2 ranks. `sync_dtype`:
-    the type the changes are summed in ("float16": half the bytes).
+    of one process (in another order of the pairs) and each row is taken
+    from the rank that holds it at each epoch's end. `stratify=False` adds
+    up the ranks' changes to the context rows every `sync_interval` pairs
+    instead, which lags one process's cost curve and can diverge past 2
+    ranks. `sync_dtype`: the type those changes are summed in ("float16":
+    half their bytes); rows taken from their holder go as they are.
     """
 
     def __init__(self, vector_size: int = 100, x_max: float = 100.0, alpha: float = 0.75,
@@ -156,16 +158,19 @@ class GloVe:
         self.device = self._backend.device
         self._backend.check_glove(self.out_of_core, self.bias_learning_rate)
         # Across processes (torch.distributed): each rank counts its share,
-        # owns a partition of the matrix's rows and trains their pairs; the
-        # ranks' changes to the weights and AdaGrad sums are added up
-        # (distributed/replicas.py, combine="sum": squared gradients add)
-        # after each stratum of the context words (`stratify`), or without
-        # strata every `sync_interval` pairs; the main rows, which only
-        # their owner trains, only at each epoch's end (_epoch_steps).
+        # owns a partition of the matrix's rows and trains their pairs. The
+        # main rows, which only their owner trains, are gathered from it at
+        # each epoch's end; so are the context rows with strata (`stratify`:
+        # each stratum's rows pass from rank to rank). Without strata the
+        # ranks' changes to the context rows and their AdaGrad sums are
+        # added up every `sync_interval` pairs (distributed/replicas.py,
+        # combine="sum": squared gradients add). See _epoch_steps.
         self.sync_interval = check_number("sync_interval", sync_interval, 1, integer=True)
         self._group = resolve_group(distributed, process_group)
-        # "float16": the changes travel as float16, half the bytes (as
-        # Word2Vec's sync_dtype). kdocs, 2 ranks, 10 epochs, syncs every
+        # "float16": the summed changes (the context rows without strata)
+        # travel as float16, half their bytes (as Word2Vec's sync_dtype);
+        # rows gathered from their holder go as they are, exact. Measured
+        # when every sync summed changes: kdocs, 2 ranks, 10 epochs, syncs every
         # 500k or 20M pairs: every epoch's cost the same as float32's to
         # within 1e-5. The AdaGrad sums' changes stay far inside float16's
         # range (the largest sum after a first epoch on kdocs: 2,938).
@@ -318,11 +323,17 @@ class GloVe:
                                     refresh=False)
 
         # main rows, context rows (changed by every rank: the syncs within
-        # an epoch combine these only; see _epoch_steps), and their sums
+        # an epoch combine these only; see _epoch_steps), and their sums.
+        # A main row has one holder, its owner (row % W == rank); with
+        # strata a context row too, the rank training its stratum, which
+        # begins each epoch with stratum `rank`: such rows are gathered
+        # from their holder, and no copy of them is kept (replicas.py).
         n = len(cast("Vocabulary", self.vocab))
         halves = (self.weights[:n], self.weights[n:], self.gradsq[:n], self.gradsq[n:])
         context = (1, 3)
-        replicas.start(halves)
+        stratified = steps[0][0] is not None
+        held = replicas.rank if stratified else None
+        replicas.start(halves, held=(replicas.rank, held, replicas.rank, held))
         call_callbacks(callbacks, "on_train_begin", self)
         # Ctrl-C asks the native call in progress to stop and the loop to
         # end after it, wherever it lands (training/interrupt.py)
@@ -405,9 +416,10 @@ class GloVe:
         the k-th, so that no two ranks change the same row between syncs;
         after each stratum its context rows go to the rank that trains them
         next (rank r - 1: Replicas.rotate, V / W rows, not an all-reduce of
-        all V), and the epoch's last sync adds up the changes, each row's
-        from the one rank that holds it. Every update is one a single
-        process would make, in another order of the pairs. A stratum in
+        all V), and the epoch's last sync gathers every row from the one rank
+        that holds it. Every update is one a single process would make, in
+        another order of the pairs, and the weights end bit for bit where
+        that process's do. A stratum in
         memory longer than `sync_interval` pairs is trained in parts whose
         syncs combine nothing (they pass a stop on; a stop combines
         everything). Otherwise (or when some rank's pairs are not in W

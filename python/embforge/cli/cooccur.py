@@ -51,8 +51,9 @@ def run_cooccur(args: argparse.Namespace) -> int:
         _report(job, written.nnz, len(written.vocab), written.stats, args)
         return 0
     # Where the device can (the CPU, one process), the counts stream straight
-    # into the .npz file (path=); otherwise (a GPU, a torchrun job's matrix
-    # gathered on rank 0) the matrix is held in memory and saved after.
+    # into the .npz file (path=); otherwise (a GPU, a torchrun job's
+    # partitions) the matrix is held in memory and saved after: a job's by
+    # rank 0, fetching it from the ranks a piece at a time.
     to_file = (not glove_binary and job.world_size == 1
                and get_backend(args.device).counts_to_file)
     matrix = cooccurrence(corpus_arg(args.corpus), vocab, window=args.window,
@@ -63,17 +64,16 @@ def run_cooccur(args: argparse.Namespace) -> int:
                           device=args.device, progress=False if args.quiet else None,
                           path=args.output if to_file else None, process_group=job.group)
     s = matrix.stats
-    gathered = matrix.gather(0)  # the whole matrix on rank 0, the writer
-    if not job.writes or gathered is None:
-        return 0
-    matrix = gathered
+    nnz = sum(job.all_gather(matrix.nnz))  # a partition a rank under torchrun
     if glove_binary:
-        matrix.save_glove_binary(args.output)
+        matrix.save_glove_binary(args.output)  # every rank: rank 0 writes
     elif not to_file:
         matrix.save(args.output)
+    if not job.writes:
+        return 0
     if args.vocab_out:
         matrix.vocab.save(args.vocab_out)
-    _report(job, matrix.nnz, len(matrix.vocab), s, args)
+    _report(job, nnz, len(matrix.vocab), s, args)
     return 0
 
 

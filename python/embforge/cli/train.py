@@ -86,14 +86,15 @@ def add_train_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]")
                         f"on (default {HOT_AVERAGE_MOMENTUM} past {MOMENTUM_PAST} processes, 0 "
                         "up to them: the mean alone)")
     p.add_argument("--sync-dtype", choices=["float32", "float16"], default="float32",
-                   help="under torchrun, Word2Vec and GloVe: the type each rank's changes "
-                        "travel as (float16: half the bytes of every sync, the same quality on "
-                        "the bench corpus; for links between nodes)")
+                   help="under torchrun, Word2Vec and GloVe --no-stratify: the type each "
+                        "rank's summed changes travel as (float16: half their bytes, the same "
+                        "quality on the bench corpus; for links between nodes; GloVe's strata "
+                        "sum none: their rows go as they are)")
     p.add_argument("--no-stratify", action="store_true",
                    help="under torchrun, GloVe: let every rank train all its pairs between "
                         "syncs (each --sync-interval pairs) instead of one stratum of the "
-                        "context words at a time, synced after each: fewer bytes on many "
-                        "nodes, at a cost curve that lags one process's")
+                        "context words at a time, synced after each: fewer waits for the "
+                        "slowest rank, at a cost curve that lags one process's")
     p.add_argument("--combine", choices=["sum", "average"], default="sum",
                    help="under torchrun, Word2Vec: add every rank's change (sum, default) or "
                         "average the ranks' models")
@@ -265,13 +266,12 @@ def train_glove(args: argparse.Namespace) -> int:
         matrix = fresh.count(corpus_arg(args.corpus))
     if resumed is not None:
         check_same_vocabulary(resumed, model, matrix.vocab)
-    if args.save_cooccurrence:
-        whole = matrix.gather(0)  # a distributed count is in partitions: rank 0 writes it
-        if whole is not None and args.save_cooccurrence.endswith(".bin"):
-            whole.save_glove_binary(args.save_cooccurrence)
-        elif whole is not None:
-            whole.save(args.save_cooccurrence)
-        del whole
+    # a distributed count's partitions: every rank calls save, rank 0 writes
+    if args.save_cooccurrence and (matrix.partition is not None or job.writes):
+        if args.save_cooccurrence.endswith(".bin"):
+            matrix.save_glove_binary(args.save_cooccurrence)
+        else:
+            matrix.save(args.save_cooccurrence)
     if resumed is None:
         model.fit(matrix)
     elif resumed.remaining_epochs:

@@ -18,9 +18,12 @@
 * vocabulary.py   the distributed vocabulary: per-rank counts merged by owner
                   rank into the single-process Vocabulary.
 * cooccurrence.py co-occurrence partials exchanged by owner rank and merged
-                  exactly (fixed point), gathered to one writer.
+                  exactly (fixed point), fetched by one writer a range of rows
+                  at a time.
 * replicas.py     the ranks' model replicas combined between slices of an
                   epoch (Word2Vec, GloVe); `Alone` without a group.
+* held_rows.py    rows that one rank alone changes (GloVe's) gathered from
+                  their holder, with no copy kept to measure changes from.
 * sync_schedule.py when Word2Vec's replicas are combined, and which rows.
 * tensors.py      the few array operations a sync needs on numpy arrays and
                   torch tensors alike.

@@ -30,13 +30,13 @@ from __future__ import annotations
 
 import pickle
 import time
-from typing import Any, Callable, List, Tuple
+from typing import Any, Callable, List, Sequence, Tuple
 
 import numpy as np
 
 from .group import TIMEOUT_ENV, Group
 
-__all__ = ["PeerError", "all_reduce", "all_gather_bytes", "all_gather_object", "broadcast",
+__all__ = ["PeerError", "all_reduce", "all_gather_ints", "all_gather_bytes", "all_gather_object", "broadcast",
            "broadcast_object", "barrier", "run_op", "op_options"]
 
 
@@ -178,6 +178,18 @@ def barrier(group: Group) -> None:
     """Waits until every rank got here (or raises PeerError)."""
     options = op_options("BarrierOptions", group)
     run_op(group, "barrier", lambda: process_group_of(group).barrier(options))
+
+
+def all_gather_ints(values: Sequence[int], group: Group) -> np.ndarray:
+    """Every rank's `values` (the same number on every rank), one row a
+    rank in rank order: an int64 array [world_size, len(values)]."""
+    import torch
+    mine = torch.tensor([int(v) for v in values], dtype=torch.int64, device=group.device)
+    rows = [torch.empty_like(mine) for _ in range(group.world_size)]
+    run_op(group, f"all_gather of {len(mine)} integers",
+           lambda: process_group_of(group).allgather([rows], [mine],
+                                                     op_options("AllgatherOptions", group)))
+    return torch.stack(rows).cpu().numpy().reshape(group.world_size, len(mine))
 
 
 def all_gather_bytes(data: Any, group: Group) -> List[bytes]:

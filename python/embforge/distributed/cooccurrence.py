@@ -10,28 +10,41 @@ pieces it received, summing equal (row, col) keys, then rounds to float32
 as the single-process count does. Integer sums do not depend on their
 order, so the union of the partitions equals the single-process matrix bit
 for bit.
+
+One rank writes the whole matrix to a file (or gathers it in memory) a
+range of rows at a time (``gathered_chunks``): the other ranks send their
+entries of the range, and the writer places them by each row's count,
+summed over the ranks once; the matrix is never held whole to be written.
 """
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import tempfile
-from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
+from typing import IO, TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .._typing import StrPath
 from .. import _native
+from ..io.atomic import atomic_write
 from .collectives import all_reduce
+from .consistency import run_together
 from .exchange import exchange_packed
 from .group import Group
 
 if TYPE_CHECKING:
     from ..corpus import EncodedCorpus
 
-__all__ = ["count_partition", "gather_partitions", "interleave_partitions", "owned_rows"]
+__all__ = ["count_partition", "gather_partitions", "gathered_chunks", "row_ranges",
+           "range_positions", "owned_rows", "writer_file"]
 
 _ENTRY = np.dtype([("row", "<i4"), ("col", "<i4"), ("value", "<i8")])
-_INTERLEAVE_PIECE = 1 << 20  # entries placed at once by interleave_partitions
+# entries a piece of gathered_chunks: its arrays (the received columns,
+# their placed copies, the positions: 28 bytes an entry for GloVe's records)
+# stay small next to the matrix
+_GATHER_PIECE = 1 << 20
 
 
 def owned_rows(vocab_size: int, rank: int, world_size: int) -> np.ndarray:
@@ -97,50 +110,112 @@ def count_partition(encoded: "EncodedCorpus", group: Group, *, window: int, symm
     return rows, cols, values, stats
 
 
-def interleave_partitions(parts: Any, vocab_size: int) -> np.ndarray:
-    """One matrix sorted by (row, col) from partitions with disjoint rows,
-    each sorted by (row, col) (structured arrays with a "row" field): every
-    entry is placed by its row's start in the whole matrix and its index
-    within its row, in linear time (no sort of the whole)."""
-    if not parts:
-        raise ValueError("no partition to interleave")
-    per_part = [np.bincount(p["row"], minlength=vocab_size) for p in parts]
-    row_start = np.zeros(vocab_size + 1, dtype=np.int64)
-    np.cumsum(np.sum(per_part, axis=0), out=row_start[1:])
-    whole = np.empty(int(row_start[-1]), dtype=parts[0].dtype)
-    for part, counts in zip(parts, per_part):
-        if len(part) == 0:
+def row_ranges(counts: np.ndarray, entries: int) -> List[Tuple[int, int]]:
+    """Consecutive row ranges [a, b) covering every row, each holding at
+    most `entries` nonzeros (`counts`: the whole matrix's, a row), or one
+    row that holds more. The same on every rank, given the same counts."""
+    starts = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=starts[1:])
+    ranges, a = [], 0
+    while a < len(counts):
+        b = int(np.searchsorted(starts, starts[a] + max(1, int(entries)), side="right")) - 1
+        b = max(b, a + 1)
+        ranges.append((a, b))
+        a = b
+    return ranges
+
+
+def range_positions(counts: np.ndarray, a: int, b: int, rank: int, world_size: int) -> np.ndarray:
+    """Where rank `rank`'s entries of the rows [a, b) go among all the
+    range's entries in (row, col) order: its rows are r % world_size ==
+    rank, its entries sorted by (row, col); `counts`: the whole matrix's, a
+    row (a row's entries are all its owner's). int64, one an entry."""
+    first = a + (rank - a) % world_size
+    owned = np.arange(first, b, world_size, dtype=np.int64)
+    sizes = counts[owned]
+    starts = np.zeros(b - a + 1, dtype=np.int64)
+    np.cumsum(counts[a:b], out=starts[1:])
+    # each entry: its row's start in the range, plus its index in the part
+    # less its row's start in the part
+    within = np.zeros(len(owned), dtype=np.int64)
+    np.cumsum(sizes[:-1], out=within[1:])
+    positions = np.repeat(starts[owned - a] - within, sizes)
+    positions += np.arange(len(positions), dtype=np.int64)
+    return positions
+
+
+def gathered_chunks(rows: np.ndarray, columns: Sequence[np.ndarray], group: Group,
+                    vocab_size: int, dst: int = 0, entries: Optional[int] = None
+                    ) -> Iterator[Optional[Tuple[np.ndarray, ...]]]:
+    """The whole matrix on rank `dst`, a piece at a time, never held whole:
+    (rows, *columns) of consecutive row ranges in (row, col) order, at most
+    `entries` nonzeros each (default ``_GATHER_PIECE``; or one row), yielded on `dst`; None on the other
+    ranks, which send their part of each piece. `rows`, `columns`: this
+    rank's partition (rows r % world_size == rank, sorted by (row, col)).
+    Every rank must take every piece (each is an exchange) in step. Only the
+    columns travel: every row's count, summed over the ranks once, tells
+    `dst` which rows a piece holds and where each rank's entries go."""
+    mine = np.bincount(rows, minlength=vocab_size).astype(np.int64)
+    counts = all_reduce(mine.copy(), group)  # the rows are disjoint: every row's count
+    own_start = np.zeros(vocab_size + 1, dtype=np.int64)
+    np.cumsum(mine, out=own_start[1:])
+    record = np.dtype([(f"c{index}", column.dtype) for index, column in enumerate(columns)])
+    for a, b in row_ranges(counts, _GATHER_PIECE if entries is None else entries):
+        lo, hi = int(own_start[a]), int(own_start[b])
+        sizes = [0] * group.world_size
+        received: List[np.ndarray] = []
+        if columns:  # the rows themselves need not travel
+            packed = np.empty(hi - lo, dtype=record)
+            for index, column in enumerate(columns):
+                packed[f"c{index}"] = column[lo:hi]
+            sizes[dst] = packed.nbytes
+            received = exchange_packed(packed, sizes, group)
+            del packed
+        if group.rank != dst:
+            yield None
             continue
-        first_in_part = np.zeros(vocab_size, dtype=np.int64)
-        np.cumsum(counts[:-1], out=first_in_part[1:])
-        # a piece at a time: the positions take 8 bytes an entry (and their
-        # temporaries as much again), more than the 12-byte entries themselves
-        for begin in range(0, len(part), _INTERLEAVE_PIECE):
-            piece = part[begin:begin + _INTERLEAVE_PIECE]
-            rows = piece["row"]
-            at = np.arange(begin, begin + len(piece), dtype=np.int64)
-            at -= first_in_part[rows]
-            at += row_start[rows]
-            whole[at] = piece
-    return whole
+        total = int(counts[a:b].sum())
+        piece_rows = np.repeat(np.arange(a, b, dtype=rows.dtype), counts[a:b])
+        out = [np.empty(total, dtype=column.dtype) for column in columns]
+        for rank, data in enumerate(received):
+            part = data.view(record)
+            at = range_positions(counts, a, b, rank, group.world_size)
+            for index, column in enumerate(out):
+                column[at] = part[f"c{index}"]
+        del received
+        yield (piece_rows, *out)
 
 
 def gather_partitions(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, group: Group,
                       vocab_size: int, dst: int = 0
                       ) -> Optional[Tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """The whole matrix on rank `dst` (rows, cols, values sorted by (row,
-    col)), None on the others. Every partition goes to `dst` once."""
-    entries = np.empty(len(rows), dtype=[("row", "<i4"), ("col", "<i4"), ("value", "<f4")])
-    entries["row"], entries["col"], entries["value"] = rows, cols, values
-    sizes = [0] * group.world_size
-    sizes[dst] = entries.nbytes
-    received = exchange_packed(entries, sizes, group)  # sent as it is, not copied again
-    record = entries.dtype
-    del entries
-    if group.rank != dst:
-        return None
-    whole = interleave_partitions([np.ascontiguousarray(r).view(record) for r in received],
-                                  vocab_size)
-    del received  # the whole matrix is held twice at most: `whole`, then its columns
-    return (np.ascontiguousarray(whole["row"]), np.ascontiguousarray(whole["col"]),
-            np.ascontiguousarray(whole["value"]))
+    col)), None on the others: `gathered_chunks` placed in arrays of the
+    whole matrix's size, which `dst` holds once, besides its partition."""
+    total = int(all_reduce(np.array([len(rows)], dtype=np.int64), group)[0])
+    whole = None
+    if group.rank == dst:
+        whole = (np.empty(total, rows.dtype), np.empty(total, cols.dtype),
+                 np.empty(total, values.dtype))
+    at = 0
+    for piece in gathered_chunks(rows, (cols, values), group, vocab_size, dst):
+        if piece is not None and whole is not None:
+            for column, part in zip(whole, piece):
+                column[at:at + len(part)] = part
+            at += len(piece[0])
+    return whole
+
+
+@contextlib.contextmanager
+def writer_file(path: StrPath, group: Group, dst: int) -> Iterator[Optional[IO[bytes]]]:
+    """`path` opened to be written atomically on rank `dst` (None on the
+    other ranks). A failure to open it raises on every rank, before any
+    piece is sent; a failure while writing leaves no file, and the other
+    ranks learn of it when `dst`'s process ends or their next piece times
+    out."""
+    if not 0 <= int(dst) < group.world_size:
+        raise ValueError(f"dst must be a rank in [0, {group.world_size}), got {dst!r}")
+    with contextlib.ExitStack() as stack:
+        yield run_together(group, f"opening {os.fspath(path)} to write the matrix",
+                           lambda: stack.enter_context(atomic_write(path, "wb"))
+                           if group.rank == dst else None)

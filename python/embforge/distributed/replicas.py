@@ -52,6 +52,13 @@ changes for the next sync that includes them: GloVe's main rows are each
 trained by one rank and read by no other, so only its context rows need
 combining within an epoch.
 
+Arrays whose rows each have one holder (``held=`` in start(): rank r alone
+changes the rows ``q_r :: W`` until they are combined; GloVe's main rows,
+and with strata its context rows) are combined by gathering each row from
+its holder (held_rows.py): exact, half an all-reduce's traffic, and no copy
+of the array kept to measure changes from. ``rotate`` hands such rows on
+to another rank, which then holds them.
+
 ``sync_dtype="float16"`` sends each rank's changes (never the values
 themselves, whatever the combine: a weight near 1 in float16 would drop
 any step under 5e-4) as float16: half the bytes of every sync. gloo and
@@ -71,7 +78,7 @@ never does.
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, cast
 
 import numpy as np
 
@@ -116,7 +123,8 @@ class Alone:
         return 1
 
     def start(self, arrays: Sequence[Any], average_first: Optional[int] = None,
-              average_momentum: Optional[float] = None) -> None:
+              average_momentum: Optional[float] = None,
+              held: Optional[Sequence[Optional[int]]] = None) -> None:
         pass
 
     def job_fractions(self, fractions: Sequence[float], items: int) -> List[float]:
@@ -162,12 +170,18 @@ class Replicas:
         self._deltas = combine != "average" or self.half
         self.is_leader = group.rank == 0
         self._arrays: List[Any] = []  # what start() was given
-        self._before: List[Any] = []  # the model at the last sync
+        self._before: List[Any] = []  # the model at the last sync (None: an array of held rows)
+        # per array: the offset q of the rows q :: W this rank alone changes
+        # (None: any rank changes any row), as start() gave it and now
+        self._held_start: List[Optional[int]] = []
+        self._held: List[Optional[int]] = []
         # what the last sync sent: rows of each array (its row count when dense)
         self.rows_sent: List[int] = []
         self.bytes_sent = 0  # all-reduced buffer bytes since start(), row flags included
         self.syncs = 0  # sync() calls since start()
-        self.all_reduces = 0  # all-reduces of the syncs since start()
+        # all-reduces of the syncs since start(), and all-gathers of held
+        # rows (one an array, whatever its pieces)
+        self.all_reduces = 0
         # per (row count, arrays) synced (None: whole, all): (most rows
         # changed at the last look at the flags, syncs since that look); the
         # same on every rank
@@ -189,12 +203,23 @@ class Replicas:
         return max(1, math.ceil(int(most) / max(1, int(sync_interval))))
 
     def start(self, arrays: Sequence[Any], average_first: Optional[int] = None,
-              average_momentum: Optional[float] = None) -> None:
+              average_momentum: Optional[float] = None,
+              held: Optional[Sequence[Optional[int]]] = None) -> None:
         """Call before the first slice: makes the replicas equal (rank 0's)
         and remembers them (what the changes since the last sync are measured
         from: the sum's base, and how a sync finds the rows it must send).
         `average_first`, `average_momentum`: replace the constructor's, for
-        this training."""
+        this training. `held`: per array, None, or the offset q of the rows
+        q, q + W, ... that this rank alone changes between syncs (each rank
+        its own q; see the module doc): such an array is combined by
+        gathering every row from its holder, keeps no copy, and after each
+        sync that combines it its rows are held as given here again."""
+        held = [None] * len(arrays) if held is None else list(held)
+        if len(held) != len(arrays):
+            raise ValueError(f"held needs one entry an array ({len(arrays)}), got {len(held)}")
+        for offset in held:
+            if offset is not None and not 0 <= int(offset) < self.world_size:
+                raise ValueError(f"a held offset must be in [0, {self.world_size}), got {offset!r}")
         if average_first is not None:
             self.average_first = self._averaged(average_first)
         if average_momentum is not None:
@@ -203,8 +228,11 @@ class Replicas:
         for array in arrays:
             collectives.broadcast(array, self.group, src=0)
         self._arrays = list(arrays)
-        self._before = [array.copy() if isinstance(array, np.ndarray) else array.clone()
-                        for array in arrays]
+        self._held_start = [None if offset is None else int(offset) for offset in held]
+        self._held = list(self._held_start)
+        self._before = [None if offset is not None
+                        else array.copy() if isinstance(array, np.ndarray) else array.clone()
+                        for array, offset in zip(arrays, self._held)]
         self.bytes_sent = self.syncs = self.all_reduces = 0
         self._density = {}
 
@@ -245,11 +273,13 @@ class Replicas:
         rows found busy at the last look, all of it in one all-reduce
         (`_at_once`). Returns whether any rank asked to stop."""
         chosen = range(len(arrays)) if only is None else sorted(set(only))
+        held = [index for index in chosen if self._held[index] is not None]
+        chosen = [index for index in chosen if self._held[index] is None]
         views = [(arrays[index] if rows is None else arrays[index][:rows],
                   self._before[index] if rows is None else self._before[index][:rows])
                  for index in chosen]
         key = (rows, None if only is None else tuple(chosen))  # what _density remembers
-        if self._at_once(views, rows, key):
+        if not held and self._at_once(views, rows, key):
             return self._combine_at_once(views, list(chosen), stop, key)
         counting = self.combine == "changed"
         changed = [self._changed(array, before) for array, before in views]
@@ -281,9 +311,30 @@ class Replicas:
             else:
                 self._combine_all(array, before, ranks, index)
         self._density[key] = (dense, 0)
+        self._gather_held(arrays, held, rows)
         if rows is None and only is None:
             self._velocities = {}  # after a whole sync the velocities start afresh (module doc)
         return bool(header[0])
+
+    def _gather_held(self, arrays: Sequence[Any], indices: Sequence[int],
+                     rows: Optional[int]) -> None:
+        """Combines the arrays `indices` (of held rows; their first `rows`
+        rows, or all): every rank's offsets first, in one all-gather, then
+        each array's rows from their holders. Their rows are then held as
+        start() gave them again."""
+        if not indices:
+            return
+        from .held_rows import gather_held_rows
+        offsets = collectives.all_gather_ints([cast(int, self._held[index]) for index in indices],
+                                              self.group)
+        self.all_reduces += 1
+        self.bytes_sent += 8 * len(indices)
+        for column, index in enumerate(indices):
+            array = arrays[index] if rows is None else arrays[index][:rows]
+            self.bytes_sent += gather_held_rows(array, offsets[:, column].tolist(), self.group)
+            self.all_reduces += 1
+            self._held[index] = self._held_start[index]
+            self.rows_sent.append(len(array))
 
     def _at_once(self, views: Sequence[Tuple[Any, Any]], rows: Optional[int], key: Any) -> bool:
         """Whether this sync goes in one all-reduce (see the module doc):
@@ -433,25 +484,36 @@ class Replicas:
         numpy, or torch tensors on the group's device) go to
         the previous rank (rank - 1), which overwrites its rows `sent` with
         them, as this rank overwrites its rows `received` with those the next
-        rank sends. Then this rank's own rows `sent` go back to their value
-        at the last sync: this rank trained them, the previous rank carries
-        its changes on, and a later sync must not add them twice (each row
+        rank sends. In an array of held rows (start's `held`), `sent` must
+        be the rows this rank holds (q :: W), and it holds `received` after.
+        In any other, this rank's own rows `sent` go back to their value at
+        the last sync: this rank trained them, the previous rank carries its
+        changes on, and a later sync must not add them twice (each row
         changes on the one rank that holds it, so the sum of the changes is
         its holder's). For rows that one rank at a time trains (GloVe's
         strata): V / W rows a step instead of an all-reduce of all of them."""
         from .exchange import pass_along
+        world = self.world_size
+        for index in indices:
+            offset = self._held[index]
+            if offset is not None and (sent.start != offset or sent.step != world
+                                       or received.step != world):
+                raise ValueError(f"array {index}: rank {self.rank} holds rows {offset}::{world}, "
+                                 f"and cannot pass on {sent} for {received}")
         arrays = [self._arrays[index] for index in indices]
         out = concat([array[sent] for array in arrays])
         parts = [array[received] for array in arrays]
         into = empty_like(out, sum(len(p) for p in parts))
-        world = self.world_size
         pass_along(out, (self.rank - 1) % world, into, (self.rank + 1) % world, self.group)
         self.bytes_sent += nbytes(out)
         offset = 0
         for index, part in zip(indices, parts):
             self._arrays[index][received] = into[offset:offset + len(part)]
             offset += len(part)
-            self._arrays[index][sent] = self._before[index][sent]
+            if self._held[index] is not None:
+                self._held[index] = int(received.start or 0)
+            else:
+                self._arrays[index][sent] = self._before[index][sent]
 
     def everyone(self, flag: bool) -> bool:
         """Whether `flag` holds on every rank."""

@@ -1,0 +1,102 @@
+"""A distributed count's partitions saved to one file, across 3 real gloo
+processes: every rank calls save() / save_glove_binary(), one rank writes
+the whole matrix, fetched a range of rows at a time, and the file is the
+one a single process saves, byte for byte; pieces may end anywhere; a file
+that cannot be opened, or a writer that is not a rank, is refused on every
+rank at once."""
+import os
+from typing import Any, Dict, List
+
+import pytest
+
+from conftest import make_leaky_toy_corpus
+from distributed_harness import run_ranks, values
+
+pytest.importorskip("torch", reason="the partitions are counted on torch.distributed")
+
+WORLD = 3
+COUNT = dict(window=5, min_count=1, workers=1, progress=False)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: Any) -> str:
+    path = tmp_path_factory.mktemp("files") / "corpus.txt"
+    path.write_text("\n".join(" ".join(s) for s in make_leaky_toy_corpus(600)) + "\n")
+    return str(path)
+
+
+def _saved(rank: int, world: int, path: str, out: str) -> Dict[str, Any]:
+    import embforge
+    from embforge.distributed import cooccurrence as distributed_cooccurrence
+    part = embforge.cooccurrence(path, distributed=True, **COUNT)
+    result: Dict[str, Any] = {"nnz": part.nnz}
+    for piece in (7, 1 << 20):  # pieces ending anywhere; the whole matrix in one
+        distributed_cooccurrence._GATHER_PIECE = piece
+        dst = piece % world  # 1, then 0
+        part.save(os.path.join(out, f"{piece}.npz"), dst=dst)
+        part.save_glove_binary(os.path.join(out, f"{piece}.bin"),
+                               vocab_path=os.path.join(out, f"{piece}.vocab.txt"), dst=dst)
+        whole = part.gather(dst)
+        result[piece] = None if whole is None else (whole.rows.tobytes(), whole.cols.tobytes(),
+                                                    whole.values.tobytes())
+    for name, call in (("missing", lambda: part.save(os.path.join(out, "no", "such.npz"))),
+                       ("dst", lambda: part.save(os.path.join(out, "x.npz"), dst=world))):
+        try:
+            call()
+            result[name] = None
+        except (OSError, ValueError, RuntimeError) as error:
+            result[name] = f"{type(error).__name__}: {error}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory: Any, corpus: str) -> Dict[str, Any]:
+    out = tmp_path_factory.mktemp("saved")
+    ranks = values(run_ranks(_saved, tmp_path_factory.mktemp("ranks"), WORLD,
+                             args=(corpus, str(out)), timeout=120))
+    return {"ranks": ranks, "out": out}
+
+
+@pytest.fixture(scope="module")
+def single(tmp_path_factory: Any, corpus: str) -> Dict[str, bytes]:
+    import embforge
+    one = embforge.cooccurrence(corpus, **COUNT)
+    out = tmp_path_factory.mktemp("single")
+    one.save(out / "m.npz")
+    one.save_glove_binary(out / "m.bin", vocab_path=out / "vocab.txt")
+    return {"npz": (out / "m.npz").read_bytes(), "bin": (out / "m.bin").read_bytes(),
+            "vocab": (out / "vocab.txt").read_bytes(),
+            "whole": (one.rows.tobytes(), one.cols.tobytes(), one.values.tobytes())}
+
+
+@pytest.mark.parametrize("piece", [7, 1 << 20])
+def test_one_rank_writes_the_single_process_file(saved: Dict[str, Any],
+                                                 single: Dict[str, bytes], piece: int) -> None:
+    out = saved["out"]
+    assert (out / f"{piece}.npz").read_bytes() == single["npz"]
+    assert (out / f"{piece}.bin").read_bytes() == single["bin"]
+    assert (out / f"{piece}.vocab.txt").read_bytes() == single["vocab"]
+    ranks: List[Dict[str, Any]] = saved["ranks"]
+    assert sum(rank["nnz"] for rank in ranks) * 16 == len(single["bin"])
+    # gather() fills the whole matrix on the writer from the same pieces
+    dst = piece % WORLD
+    assert ranks[dst][piece] == single["whole"]
+    assert all(rank[piece] is None for index, rank in enumerate(ranks) if index != dst)
+
+
+def test_nothing_else_is_left_in_the_directory(saved: Dict[str, Any]) -> None:
+    names = sorted(os.listdir(saved["out"]))
+    assert names == sorted(f"{piece}{kind}" for piece in (7, 1 << 20)
+                           for kind in (".npz", ".bin", ".vocab.txt"))
+
+
+def test_a_file_that_cannot_be_opened_fails_every_rank(saved: Dict[str, Any]) -> None:
+    ranks = saved["ranks"]
+    assert ranks[0]["missing"].startswith(("FileNotFoundError", "OSError"))  # the writer's own
+    for rank in ranks[1:]:  # the others: which rank, and why
+        assert "rank 0 failed while opening" in rank["missing"] and "such.npz" in rank["missing"]
+
+
+def test_a_writer_that_is_not_a_rank_is_refused(saved: Dict[str, Any]) -> None:
+    for rank in saved["ranks"]:
+        assert rank["dst"] == f"ValueError: dst must be a rank in [0, {WORLD}), got {WORLD}"
