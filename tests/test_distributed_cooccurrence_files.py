@@ -3,7 +3,7 @@ processes: every rank calls save() / save_glove_binary(), one rank writes
 the whole matrix, fetched a range of rows at a time, and the file is the
 one a single process saves, byte for byte; pieces may end anywhere; a file
 that cannot be opened, or a writer that is not a rank, is refused on every
-rank at once."""
+rank at once, and so is a writer that fails partway (no rank left waiting)."""
 import os
 from typing import Any, Dict, List
 
@@ -15,6 +15,7 @@ from distributed_harness import run_ranks, values
 pytest.importorskip("torch", reason="the partitions are counted on torch.distributed")
 
 WORLD = 3
+WRITERS = {7: 1, 1 << 20: 0}  # entries a piece: the rank that writes
 COUNT = dict(window=5, min_count=1, workers=1, progress=False)
 
 
@@ -30,17 +31,35 @@ def _saved(rank: int, world: int, path: str, out: str) -> Dict[str, Any]:
     from embforge.distributed import cooccurrence as distributed_cooccurrence
     part = embforge.cooccurrence(path, distributed=True, **COUNT)
     result: Dict[str, Any] = {"nnz": part.nnz}
-    for piece in (7, 1 << 20):  # pieces ending anywhere; the whole matrix in one
+    for piece, dst in WRITERS.items():  # pieces ending anywhere; the whole matrix in one
         distributed_cooccurrence._GATHER_PIECE = piece
-        dst = piece % world  # 1, then 0
         part.save(os.path.join(out, f"{piece}.npz"), dst=dst)
         part.save_glove_binary(os.path.join(out, f"{piece}.bin"),
                                vocab_path=os.path.join(out, f"{piece}.vocab.txt"), dst=dst)
         whole = part.gather(dst)
         result[piece] = None if whole is None else (whole.rows.tobytes(), whole.cols.tobytes(),
                                                     whole.values.tobytes())
+    def failing_write() -> None:
+        # the writer's disk fills up after a few pieces of 7 entries: a
+        # short write is refused by the native writer
+        from embforge import _native
+        distributed_cooccurrence._GATHER_PIECE = 7
+        real, calls = _native.core.write_glove_records, []
+
+        def full(fd: int, at: int, rows: Any, *args: Any, **kwargs: Any) -> None:
+            calls.append(1)
+            if len(calls) > 2:
+                raise OSError(28, "No space left on device")
+            real(fd, at, rows, *args, **kwargs)
+        _native.core.write_glove_records = full
+        try:
+            part.save_glove_binary(os.path.join(out, "full.bin"))
+        finally:
+            _native.core.write_glove_records = real
+
     for name, call in (("missing", lambda: part.save(os.path.join(out, "no", "such.npz"))),
-                       ("dst", lambda: part.save(os.path.join(out, "x.npz"), dst=world))):
+                       ("dst", lambda: part.save(os.path.join(out, "x.npz"), dst=world)),
+                       ("full", failing_write)):
         try:
             call()
             result[name] = None
@@ -79,7 +98,7 @@ def test_one_rank_writes_the_single_process_file(saved: Dict[str, Any],
     ranks: List[Dict[str, Any]] = saved["ranks"]
     assert sum(rank["nnz"] for rank in ranks) * 16 == len(single["bin"])
     # gather() fills the whole matrix on the writer from the same pieces
-    dst = piece % WORLD
+    dst = WRITERS[piece]
     assert ranks[dst][piece] == single["whole"]
     assert all(rank[piece] is None for index, rank in enumerate(ranks) if index != dst)
 
@@ -95,6 +114,17 @@ def test_a_file_that_cannot_be_opened_fails_every_rank(saved: Dict[str, Any]) ->
     assert ranks[0]["missing"].startswith(("FileNotFoundError", "OSError"))  # the writer's own
     for rank in ranks[1:]:  # the others: which rank, and why
         assert "rank 0 failed while opening" in rank["missing"] and "such.npz" in rank["missing"]
+
+
+def test_a_writer_that_fails_partway_fails_every_rank_and_leaves_no_file(
+        saved: Dict[str, Any]) -> None:
+    ranks = saved["ranks"]
+    assert ranks[0]["full"].startswith("OSError: [Errno 28] cannot save")  # the writer's own
+    assert "No space left on device" in ranks[0]["full"]
+    for rank in ranks[1:]:
+        assert rank["full"].startswith("RuntimeError: rank 0 failed while writing")
+        assert "No space left on device" in rank["full"]
+    assert not (saved["out"] / "full.bin").exists()
 
 
 def test_a_writer_that_is_not_a_rank_is_refused(saved: Dict[str, Any]) -> None:

@@ -84,15 +84,23 @@ def _ranks_body(rank: int, world: int) -> Dict[str, Any]:
         replicas.sync(arrays, False)
     out["trained"] = [a.tobytes() for a in arrays]
 
-    # offsets that give two ranks the same rows: refused on every rank
-    bad = Replicas(group, "sum")
+    # offsets that give two ranks the same rows, an array held on some
+    # ranks only: refused on every rank when training starts
     arrays = _start()
-    bad.start(arrays[:1], held=(0,))
+    for case, held in (("refused", (0,)), ("some", (rank,) if rank else (None,))):
+        try:
+            Replicas(group, "sum").start(arrays[:1], held=held)
+            out[case] = None
+        except ValueError as error:
+            out[case] = str(error)
+    # held rows are combined whole, not the first rows of them
+    replicas = Replicas(group, "sum")
+    replicas.start(arrays[:2], held=(rank, None))
     try:
-        bad.sync(arrays[:1], False)
-        out["refused"] = None
+        replicas.sync(arrays[:2], False, rows=4)
+        out["rows"] = None
     except ValueError as error:
-        out["refused"] = str(error)
+        out["rows"] = str(error)
     # handing on rows this rank does not hold: refused before anything is sent
     wrong = Replicas(group, "sum")
     wrong.start(arrays[:1], held=(rank,))
@@ -159,6 +167,14 @@ def test_no_copy_is_kept_of_an_array_of_held_rows(ranks: List[Dict[str, Any]]) -
 def test_rows_without_a_holder_are_refused_on_every_rank(ranks: List[Dict[str, Any]]) -> None:
     for rank in ranks:
         assert rank["refused"] is not None and "[0, 0, 0]" in rank["refused"]
+        assert rank["some"] == ("array 0 is held on some ranks only: offsets [-1, 1, 2] (rank "
+                                "order; -1: not held)")
+
+
+def test_held_rows_are_not_combined_in_part(ranks: List[Dict[str, Any]]) -> None:
+    for rank in ranks:
+        assert rank["rows"] == ("arrays [0] have held rows: they are combined whole, not their "
+                                "first 4 rows")
 
 
 def test_rows_this_rank_does_not_hold_cannot_be_handed_on(ranks: List[Dict[str, Any]]) -> None:
@@ -170,7 +186,7 @@ def test_held_offsets_are_checked_when_training_starts() -> None:
     import types
     from embforge.distributed.replicas import Alone, Replicas
     group = types.SimpleNamespace(rank=0, world_size=2)
-    replicas = Replicas(group, "sum")  # type: ignore[arg-type]
+    replicas = Replicas(group, "sum")  # type: ignore[arg-type]  # checked before any collective
     arrays = [np.zeros((4, 2), np.float32)]
     with pytest.raises(ValueError, match="one entry an array"):
         replicas.start(arrays, held=(0, 1))

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import IO, TYPE_CHECKING, Any, ContextManager, Dict, Iterator, Optional, Tuple, cast
+from typing import (IO, TYPE_CHECKING, Any, ContextManager, Dict, Iterator, Optional, Sequence,
+                    Tuple, cast)
 
 import numpy as np
 
@@ -150,13 +151,15 @@ class Cooccurrence:
         for start, stop in cooc_file.chunk_ranges(self.nnz, max(1, int(entries))):
             yield tuple(self._column(name, start, stop) for name, _ in cooc_file.COLUMNS)
 
-    def _file_chunks(self, names: Tuple[str, ...], entries: int, dst: int
+    def _file_chunks(self, names: Tuple[str, ...], entries: int, dst: int,
+                     counts: Optional[np.ndarray] = None
                      ) -> Iterator[Optional[Tuple[np.ndarray, ...]]]:
         """The columns `names` ("rows" first if at all) of the whole matrix
         in (row, col) order, in pieces of at most `entries` nonzeros: this
         matrix's own; for a partition, gathered on rank `dst` a piece of
         the distributed default at a time (None on the other ranks, and
-        every rank must take every piece: see gathered_chunks)."""
+        every rank must take every piece: see gathered_chunks, which is
+        given the whole matrix's row `counts` when known)."""
         if self._group is None:
             for start, stop in cooc_file.chunk_ranges(self.nnz, entries):
                 yield tuple(self._column(name, start, stop) for name in names)
@@ -164,17 +167,19 @@ class Cooccurrence:
         from .distributed.cooccurrence import gathered_chunks
         host = self.to_host()
         sent = [getattr(host, name) for name in names if name != "rows"]
-        for piece in gathered_chunks(host.rows, sent, self._group, len(self.vocab), dst):
+        for piece in gathered_chunks(host.rows, sent, self._group, len(self.vocab), dst,
+                                     counts=counts):
             yield None if piece is None else piece if names[0] == "rows" else piece[1:]
 
-    def _output(self, path: StrPath, dst: int) -> ContextManager[Optional[IO[bytes]]]:
+    def _output(self, path: StrPath, dst: int, pieces: Sequence[Iterator[Any]]
+                ) -> ContextManager[Optional[IO[bytes]]]:
         """`path` opened to be written atomically; for a partition on rank
-        `dst` only (None on the others), a failure to open it raised on
-        every rank."""
+        `dst` only (None on the others, which send their part of the
+        `pieces` on leaving), a failure raised on every rank (writer_file)."""
         if self._group is None:
             return atomic_write(path, "wb")
         from .distributed.cooccurrence import writer_file
-        return writer_file(path, self._group, dst)
+        return writer_file(path, self._group, dst, pieces)
 
     def _column(self, name: str, start: int, stop: int) -> np.ndarray:
         if self._source is None:  # a view in host memory, a host copy of a piece of a GPU matrix
@@ -291,17 +296,16 @@ class Cooccurrence:
         A partition of a distributed count is saved by every rank calling
         this: rank `dst` writes the whole matrix, fetched from the ranks a
         piece at a time (no rank holds it whole); the others write nothing."""
-        nnz = self.nnz if self._group is None else int(
-            all_reduce(np.array([self.nnz], dtype=np.int64), self._group)[0])
-        columns = {name: (piece[0] for piece in self._file_chunks((name,), 1 << 20, dst)
+        nnz, counts = self.nnz, None
+        if self._group is not None:
+            from .distributed.cooccurrence import whole_row_counts
+            counts = whole_row_counts(self.to_host().rows, len(self.vocab), self._group)
+            nnz = int(counts.sum())
+        columns = {name: (piece[0] for piece in self._file_chunks((name,), 1 << 20, dst, counts)
                           if piece is not None)
                    for name, _ in cooc_file.COLUMNS}
-        with self._output(path, dst) as out:
-            if out is None:  # a rank that only sends its part of each piece
-                for chunks in columns.values():
-                    for _ in chunks:
-                        pass
-            else:
+        with self._output(path, dst, list(columns.values())) as out:
+            if out is not None:  # the other ranks send their part of each piece on leaving
                 cooc_file.write_coo_archive(out, self._config(), self.vocab.words,
                                             self.vocab.counts, nnz, columns)
 
@@ -371,14 +375,14 @@ class Cooccurrence:
         # they come in pieces of 16 MB.
         in_host_memory = not self.on_disk and isinstance(self.rows, np.ndarray)
         chunk = 16 * _RECORDS_PER_CHUNK if in_host_memory else _RECORDS_PER_CHUNK
-        with self._output(path, dst) as out:
+        pieces = self._file_chunks(("rows", "cols", "values"), max(1, chunk), dst)
+        with self._output(path, dst, [pieces]) as out:
             at = 0
-            for piece in self._file_chunks(("rows", "cols", "values"), max(1, chunk), dst):
-                if piece is None or out is None:  # a rank that only sends
-                    continue
-                rows, cols, values = piece
+            fd = -1 if out is None else out.fileno()
+            for piece in (pieces if out is not None else ()):  # the others send on leaving
+                rows, cols, values = cast("Tuple[np.ndarray, ...]", piece)
                 _native.core.write_glove_records(
-                    out.fileno(), at * GLOVE_RECORD.itemsize, np.ascontiguousarray(rows, np.int32),
+                    fd, at * GLOVE_RECORD.itemsize, np.ascontiguousarray(rows, np.int32),
                     np.ascontiguousarray(cols, np.int32), np.ascontiguousarray(values, np.float32),
                     name=os.fspath(path))
                 at += len(rows)
@@ -487,7 +491,7 @@ def cooccurrence(corpus: "Corpus | EncodedCorpus", vocab: Optional[Vocabulary] =
     with r % world_size == rank, ``partition == (rank, world_size)``), equal
     bit for bit to those rows of the single-process matrix;
     ``gather()`` collects the whole matrix on one rank (e.g. to save it).
-    CPU only for now, and `path=` does not apply (gather, then save).
+    CPU only for now, and `path=` does not apply (save() on every rank writes one file).
     """
     backend = get_backend(device)
     backend.check_cooccurrence(path)
@@ -495,7 +499,7 @@ def cooccurrence(corpus: "Corpus | EncodedCorpus", vocab: Optional[Vocabulary] =
     partitioned = group is not None and group.world_size > 1
     if partitioned and path is not None:
         raise ValueError("path= writes one process's count; a distributed count is held in "
-                         "partitions: gather() the matrix, then save it")
+                         "partitions: call save(path) on every rank (one rank writes the file)")
     prepared = prepare_count(backend, corpus, vocab, window=window, min_count=min_count,
                              max_vocab_size=max_vocab_size, workers=workers, memory=memory,
                              temp_dir=temp_dir, max_product=max_product, group=group)

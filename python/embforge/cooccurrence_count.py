@@ -145,7 +145,7 @@ def cooccurrence_to_glove(corpus: "Corpus | EncodedCorpus", path: StrPath,
     `memory`. Large files are written past the page cache (direct I/O) where
     the filesystem allows it. CPU only: another `device` is a ValueError (a
     GPU count: ``cooccurrence(..., device=...).save_glove_binary(path)``); one
-    process (a distributed count: ``gather()`` then save). Ctrl-C stops it
+    process (a distributed count: ``save()`` on every rank). Ctrl-C stops it
     and leaves no file."""
     backend = get_backend(device)
     backend.check_counts_to_glove()

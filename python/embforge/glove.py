@@ -322,12 +322,13 @@ class GloVe:
                     bar.set_postfix(cost=f"{progress.loss_sum / progress.loss_count:.4f}",
                                     refresh=False)
 
-        # main rows, context rows (changed by every rank: the syncs within
-        # an epoch combine these only; see _epoch_steps), and their sums.
-        # A main row has one holder, its owner (row % W == rank); with
-        # strata a context row too, the rank training its stratum, which
-        # begins each epoch with stratum `rank`: such rows are gathered
-        # from their holder, and no copy of them is kept (replicas.py).
+        # main rows, context rows, and their sums (see _epoch_steps). A
+        # main row has one holder, its owner (row % W == rank); with strata
+        # a context row too, the rank training its stratum, which begins
+        # each epoch with stratum `rank`: such rows are gathered from their
+        # holder, and no copy of them is kept (replicas.py). Without strata
+        # every rank changes the context rows, and the syncs within an
+        # epoch add up their changes.
         n = len(cast("Vocabulary", self.vocab))
         halves = (self.weights[:n], self.weights[n:], self.gradsq[:n], self.gradsq[n:])
         context = (1, 3)
@@ -418,8 +419,8 @@ class GloVe:
         next (rank r - 1: Replicas.rotate, V / W rows, not an all-reduce of
         all V), and the epoch's last sync gathers every row from the one rank
         that holds it. Every update is one a single process would make, in
-        another order of the pairs, and the weights end bit for bit where
-        that process's do. A stratum in
+        another order of the pairs: the weights end bit for bit where those
+        of one process training the ranks' pairs in the same order do. A stratum in
         memory longer than `sync_interval` pairs is trained in parts whose
         syncs combine nothing (they pass a stop on; a stop combines
         everything). Otherwise (or when some rank's pairs are not in W

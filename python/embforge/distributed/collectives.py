@@ -189,7 +189,7 @@ def all_gather_ints(values: Sequence[int], group: Group) -> np.ndarray:
     run_op(group, f"all_gather of {len(mine)} integers",
            lambda: process_group_of(group).allgather([rows], [mine],
                                                      op_options("AllgatherOptions", group)))
-    return torch.stack(rows).cpu().numpy().reshape(group.world_size, len(mine))
+    return torch.stack(rows).cpu().numpy()
 
 
 def all_gather_bytes(data: Any, group: Group) -> List[bytes]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from functools import partial
 import shutil
 import tempfile
 from typing import IO, TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Tuple
@@ -29,7 +30,7 @@ import numpy as np
 from .._typing import StrPath
 from .. import _native
 from ..io.atomic import atomic_write
-from .collectives import all_reduce
+from .collectives import PeerError, all_reduce
 from .consistency import run_together
 from .exchange import exchange_packed
 from .group import Group
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from ..corpus import EncodedCorpus
 
 __all__ = ["count_partition", "gather_partitions", "gathered_chunks", "row_ranges",
-           "range_positions", "owned_rows", "writer_file"]
+           "range_positions", "owned_rows", "whole_row_counts", "writer_file"]
 
 _ENTRY = np.dtype([("row", "<i4"), ("col", "<i4"), ("value", "<i8")])
 # entries a piece of gathered_chunks: its arrays (the received columns,
@@ -144,8 +145,22 @@ def range_positions(counts: np.ndarray, a: int, b: int, rank: int, world_size: i
     return positions
 
 
+def whole_row_counts(rows: np.ndarray, vocab_size: int, group: Group) -> np.ndarray:
+    """Every row's nonzeros in the whole matrix, from each rank's partition
+    (`rows`: its entries' rows; the ranks' rows are disjoint): int64."""
+    counts: np.ndarray = all_reduce(np.bincount(rows, minlength=vocab_size).astype(np.int64),
+                                    group)
+    return counts
+
+
+def _check_dst(dst: int, group: Group) -> None:
+    if not 0 <= int(dst) < group.world_size:
+        raise ValueError(f"dst must be a rank in [0, {group.world_size}), got {dst!r}")
+
+
 def gathered_chunks(rows: np.ndarray, columns: Sequence[np.ndarray], group: Group,
-                    vocab_size: int, dst: int = 0, entries: Optional[int] = None
+                    vocab_size: int, dst: int = 0, entries: Optional[int] = None,
+                    counts: Optional[np.ndarray] = None
                     ) -> Iterator[Optional[Tuple[np.ndarray, ...]]]:
     """The whole matrix on rank `dst`, a piece at a time, never held whole:
     (rows, *columns) of consecutive row ranges in (row, col) order, at most
@@ -153,10 +168,13 @@ def gathered_chunks(rows: np.ndarray, columns: Sequence[np.ndarray], group: Grou
     ranks, which send their part of each piece. `rows`, `columns`: this
     rank's partition (rows r % world_size == rank, sorted by (row, col)).
     Every rank must take every piece (each is an exchange) in step. Only the
-    columns travel: every row's count, summed over the ranks once, tells
-    `dst` which rows a piece holds and where each rank's entries go."""
+    columns travel: every row's count, summed over the ranks once
+    (`counts`, whole_row_counts, when the caller has them), tells `dst`
+    which rows a piece holds and where each rank's entries go."""
+    _check_dst(dst, group)
     mine = np.bincount(rows, minlength=vocab_size).astype(np.int64)
-    counts = all_reduce(mine.copy(), group)  # the rows are disjoint: every row's count
+    if counts is None:
+        counts = whole_row_counts(rows, vocab_size, group)
     own_start = np.zeros(vocab_size + 1, dtype=np.int64)
     np.cumsum(mine, out=own_start[1:])
     record = np.dtype([(f"c{index}", column.dtype) for index, column in enumerate(columns)])
@@ -207,15 +225,42 @@ def gather_partitions(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, gr
 
 
 @contextlib.contextmanager
-def writer_file(path: StrPath, group: Group, dst: int) -> Iterator[Optional[IO[bytes]]]:
+def writer_file(path: StrPath, group: Group, dst: int, pieces: Sequence[Iterator[Any]]
+                ) -> Iterator[Optional[IO[bytes]]]:
     """`path` opened to be written atomically on rank `dst` (None on the
-    other ranks). A failure to open it raises on every rank, before any
-    piece is sent; a failure while writing leaves no file, and the other
-    ranks learn of it when `dst`'s process ends or their next piece times
-    out."""
-    if not 0 <= int(dst) < group.world_size:
-        raise ValueError(f"dst must be a rank in [0, {group.world_size}), got {dst!r}")
-    with contextlib.ExitStack() as stack:
-        yield run_together(group, f"opening {os.fspath(path)} to write the matrix",
-                           lambda: stack.enter_context(atomic_write(path, "wb"))
-                           if group.rank == dst else None)
+    other ranks), which writes the `pieces` (gathered_chunks) it takes.
+    On leaving, every rank takes what is left of them: the other ranks
+    send their part of every piece there, and the writer after a failure,
+    so that no rank is left waiting in an exchange. A failure to open the
+    file, or to write it (which leaves no file), then raises on every rank."""
+    _check_dst(dst, group)
+    failure: Optional[Exception] = None
+    try:
+        with contextlib.ExitStack() as stack:
+            out = run_together(group, f"opening {os.fspath(path)} to write the matrix",
+                               lambda: stack.enter_context(atomic_write(path, "wb"))
+                               if group.rank == dst else None)
+            try:
+                yield out
+            except PeerError:
+                raise  # the group is broken: no more exchanges
+            except Exception:
+                _take_all(pieces)
+                raise
+            _take_all(pieces)
+    except PeerError:
+        raise
+    except Exception as error:
+        failure = error
+    run_together(group, f"writing {os.fspath(path)}", partial(_raise, failure))
+
+
+def _take_all(pieces: Sequence[Iterator[Any]]) -> None:
+    for chunks in pieces:
+        for _ in chunks:
+            pass
+
+
+def _raise(failure: Optional[Exception]) -> None:
+    if failure is not None:
+        raise failure

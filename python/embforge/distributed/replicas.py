@@ -175,9 +175,12 @@ class Replicas:
         # (None: any rank changes any row), as start() gave it and now
         self._held_start: List[Optional[int]] = []
         self._held: List[Optional[int]] = []
-        # what the last sync sent: rows of each array (its row count when dense)
+        # what the last sync sent: rows of each array it combined (its row
+        # count when dense), the summed arrays first, then the held ones
         self.rows_sent: List[int] = []
-        self.bytes_sent = 0  # all-reduced buffer bytes since start(), row flags included
+        # bytes this rank put into the syncs' collectives since start():
+        # all-reduced buffers (row flags included), rows passed on or gathered
+        self.bytes_sent = 0
         self.syncs = 0  # sync() calls since start()
         # all-reduces of the syncs since start(), and all-gathers of held
         # rows (one an array, whatever its pieces)
@@ -212,14 +215,19 @@ class Replicas:
         this training. `held`: per array, None, or the offset q of the rows
         q, q + W, ... that this rank alone changes between syncs (each rank
         its own q; see the module doc): such an array is combined by
-        gathering every row from its holder, keeps no copy, and after each
-        sync that combines it its rows are held as given here again."""
+        gathering every row from its holder (whole: not in a sync of the
+        first `rows`; nor are its rows averaged), keeps no copy, and after
+        each sync that combines it its rows are held as given here again.
+        The ranks' offsets are compared here, so that held rows without a
+        holder, or arrays held on some ranks only, fail every rank before
+        training."""
         held = [None] * len(arrays) if held is None else list(held)
         if len(held) != len(arrays):
             raise ValueError(f"held needs one entry an array ({len(arrays)}), got {len(held)}")
         for offset in held:
             if offset is not None and not 0 <= int(offset) < self.world_size:
                 raise ValueError(f"a held offset must be in [0, {self.world_size}), got {offset!r}")
+        self._check_held(held)  # on every rank, held arrays or not: one small all-gather
         if average_first is not None:
             self.average_first = self._averaged(average_first)
         if average_momentum is not None:
@@ -274,6 +282,10 @@ class Replicas:
         (`_at_once`). Returns whether any rank asked to stop."""
         chosen = range(len(arrays)) if only is None else sorted(set(only))
         held = [index for index in chosen if self._held[index] is not None]
+        if held and rows is not None:
+            # the rows past `rows` would lose track of their holder
+            raise ValueError(f"arrays {held} have held rows: they are combined whole, "
+                             f"not their first {rows} rows")
         chosen = [index for index in chosen if self._held[index] is None]
         views = [(arrays[index] if rows is None else arrays[index][:rows],
                   self._before[index] if rows is None else self._before[index][:rows])
@@ -311,17 +323,28 @@ class Replicas:
             else:
                 self._combine_all(array, before, ranks, index)
         self._density[key] = (dense, 0)
-        self._gather_held(arrays, held, rows)
+        self._gather_held(arrays, held)
         if rows is None and only is None:
             self._velocities = {}  # after a whole sync the velocities start afresh (module doc)
         return bool(header[0])
 
-    def _gather_held(self, arrays: Sequence[Any], indices: Sequence[int],
-                     rows: Optional[int]) -> None:
-        """Combines the arrays `indices` (of held rows; their first `rows`
-        rows, or all): every rank's offsets first, in one all-gather, then
-        each array's rows from their holders. Their rows are then held as
-        start() gave them again."""
+    def _check_held(self, held: Sequence[Optional[int]]) -> None:
+        """Raises ValueError on every rank unless every rank holds the same
+        arrays, each with offsets that give every row one holder."""
+        from .held_rows import check_offsets
+        offsets = collectives.all_gather_ints([-1 if q is None else int(q) for q in held],
+                                              self.group)
+        for index, column in enumerate(offsets.T.tolist()):
+            if (min(column) < 0) != (max(column) < 0):
+                raise ValueError(f"array {index} is held on some ranks only: offsets {column} "
+                                 "(rank order; -1: not held)")
+            if column[0] >= 0:
+                check_offsets(column, self.world_size)
+
+    def _gather_held(self, arrays: Sequence[Any], indices: Sequence[int]) -> None:
+        """Combines the arrays `indices` (of held rows, whole): every rank's
+        offsets first, in one all-gather, then each array's rows from their
+        holders. Their rows are then held as start() gave them again."""
         if not indices:
             return
         from .held_rows import gather_held_rows
@@ -330,7 +353,7 @@ class Replicas:
         self.all_reduces += 1
         self.bytes_sent += 8 * len(indices)
         for column, index in enumerate(indices):
-            array = arrays[index] if rows is None else arrays[index][:rows]
+            array = arrays[index]
             self.bytes_sent += gather_held_rows(array, offsets[:, column].tolist(), self.group)
             self.all_reduces += 1
             self._held[index] = self._held_start[index]
