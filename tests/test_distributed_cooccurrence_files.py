@@ -57,14 +57,35 @@ def _saved(rank: int, world: int, path: str, out: str) -> Dict[str, Any]:
         finally:
             _native.core.write_glove_records = real
 
+    def failing_column() -> None:
+        # the .npz's cols fail after two pieces: the writer takes the rest
+        # of them, and the values' pieces after them, as the others send
+        from embforge.io import cooc_file
+        distributed_cooccurrence._GATHER_PIECE = 7
+        real = cooc_file._write_member
+
+        def member(archive: Any, out: Any, name: str, dtype: Any, count: int, chunks: Any) -> None:
+            if name == "cols":
+                next(chunks), next(chunks)
+                raise OSError(28, "No space left on device")
+            real(archive, out, name, dtype, count, chunks)
+        cooc_file._write_member = member
+        try:
+            part.save(os.path.join(out, "full.npz"))
+        finally:
+            cooc_file._write_member = real
+
     for name, call in (("missing", lambda: part.save(os.path.join(out, "no", "such.npz"))),
                        ("dst", lambda: part.save(os.path.join(out, "x.npz"), dst=world)),
-                       ("full", failing_write)):
+                       ("full", failing_write), ("column", failing_column)):
         try:
             call()
             result[name] = None
         except (OSError, ValueError, RuntimeError) as error:
             result[name] = f"{type(error).__name__}: {error}"
+    # the ranks are still in step: the next collective gathers the matrix
+    whole = part.gather(0)
+    result["after"] = None if whole is None else whole.values.tobytes()
     return result
 
 
@@ -125,6 +146,13 @@ def test_a_writer_that_fails_partway_fails_every_rank_and_leaves_no_file(
         assert rank["full"].startswith("RuntimeError: rank 0 failed while writing")
         assert "No space left on device" in rank["full"]
     assert not (saved["out"] / "full.bin").exists()
+    # the same for a column of the .npz failing after two of its pieces
+    assert "No space left on device" in ranks[0]["column"]
+    for rank in ranks[1:]:
+        assert rank["column"].startswith("RuntimeError: rank 0 failed while writing")
+    assert not (saved["out"] / "full.npz").exists()
+    # and the ranks are still in step after all of it
+    assert ranks[0]["after"] == ranks[0][1 << 20][2]
 
 
 def test_a_writer_that_is_not_a_rank_is_refused(saved: Dict[str, Any]) -> None:

@@ -386,8 +386,8 @@ class Cooccurrence:
                     np.ascontiguousarray(cols, np.int32), np.ascontiguousarray(values, np.float32),
                     name=os.fspath(path))
                 at += len(rows)
-        if vocab_path is not None and (self._group is None or self._group.rank == dst):
-            self.vocab.save(vocab_path)
+            if vocab_path is not None and out is not None:  # a failure fails every rank
+                self.vocab.save(vocab_path)
 
     @classmethod
     def load_glove_binary(cls, path: StrPath, vocab: Any) -> "Cooccurrence":
@@ -490,8 +490,10 @@ def cooccurrence(corpus: "Corpus | EncodedCorpus", vocab: Optional[Vocabulary] =
     gets back its partition of the matrix of the whole corpus (the rows r
     with r % world_size == rank, ``partition == (rank, world_size)``), equal
     bit for bit to those rows of the single-process matrix;
-    ``gather()`` collects the whole matrix on one rank (e.g. to save it).
-    CPU only for now, and `path=` does not apply (save() on every rank writes one file).
+    ``save(path)`` called on every rank writes the whole matrix's file on
+    one rank, a range of rows at a time; ``gather()`` collects the whole
+    matrix in memory on one rank. CPU only for now, and `path=` does not
+    apply.
     """
     backend = get_backend(device)
     backend.check_cooccurrence(path)

@@ -30,7 +30,7 @@ import numpy as np
 from .._typing import StrPath
 from .. import _native
 from ..io.atomic import atomic_write
-from .collectives import PeerError, all_reduce
+from .collectives import PeerError, all_reduce, barrier
 from .consistency import run_together
 from .exchange import exchange_packed
 from .group import Group
@@ -189,6 +189,11 @@ def gathered_chunks(rows: np.ndarray, columns: Sequence[np.ndarray], group: Grou
             sizes[dst] = packed.nbytes
             received = exchange_packed(packed, sizes, group)
             del packed
+        else:
+            # nothing to send, but the ranks keep in step with the writer a
+            # piece at a time: none waits in one collective for the time it
+            # takes to write the whole column (the group's timeout)
+            barrier(group)
         if group.rank != dst:
             yield None
             continue
@@ -230,9 +235,13 @@ def writer_file(path: StrPath, group: Group, dst: int, pieces: Sequence[Iterator
     """`path` opened to be written atomically on rank `dst` (None on the
     other ranks), which writes the `pieces` (gathered_chunks) it takes.
     On leaving, every rank takes what is left of them: the other ranks
-    send their part of every piece there, and the writer after a failure,
-    so that no rank is left waiting in an exchange. A failure to open the
-    file, or to write it (which leaves no file), then raises on every rank."""
+    send their part of every piece there, and the writer after a failure
+    of its own writing, so that no rank is left waiting in an exchange. A
+    failure to open the file, or to write, flush or rename it (which
+    leaves no file), then raises on every rank. The other ranks wait for
+    the file's fsync in one collective: the group's timeout must cover it.
+    (A failure within the pieces themselves, an exchange's, ends in a
+    PeerError on the ranks left waiting, as any collective's.)"""
     _check_dst(dst, group)
     failure: Optional[Exception] = None
     try:
