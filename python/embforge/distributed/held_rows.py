@@ -16,15 +16,15 @@ gather allocates stays small next to the array, whatever its size.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from .collectives import op_options, process_group_of, run_op
+from .collectives import all_gather_ints, op_options, process_group_of, run_op
 from .group import Group
 from .tensors import nbytes
 
-__all__ = ["gather_held_rows", "check_offsets"]
+__all__ = ["gather_held_rows", "check_offsets", "check_held"]
 
 _PIECE_BYTES = 8 << 20  # rows a rank sends at a time, at most (a row more when larger)
 
@@ -36,6 +36,19 @@ def check_offsets(offsets: Sequence[int], world_size: int) -> None:
     if sorted(int(q) for q in offsets) != list(range(world_size)):
         raise ValueError(f"the ranks' held rows must be distinct offsets 0 ... {world_size - 1}, "
                          f"one a rank; got {list(offsets)} (rank order)")
+
+
+def check_held(held: Sequence[Optional[int]], group: Group) -> None:
+    """Raises ValueError on every rank unless every rank holds the same
+    arrays (`held`: per array, this rank's offset or None), each with
+    offsets that give every row one holder. One all-gather, on every rank."""
+    offsets = all_gather_ints([-1 if q is None else int(q) for q in held], group)
+    for index, column in enumerate(offsets.T.tolist()):
+        if (min(column) < 0) != (max(column) < 0):
+            raise ValueError(f"array {index} is held on some ranks only: offsets {column} "
+                             "(rank order; -1: not held)")
+        if column[0] >= 0:
+            check_offsets(column, group.world_size)
 
 
 def gather_held_rows(array: Any, offsets: Sequence[int], group: Group,

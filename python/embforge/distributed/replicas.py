@@ -85,6 +85,7 @@ import numpy as np
 from .._checks import check_number
 from . import collectives
 from .group import Group
+from .held_rows import check_held, gather_held_rows
 from .tensors import concat, copy_into, empty_like, like, nbytes, to_half
 
 __all__ = ["Alone", "Replicas", "replicas_for", "rank_seed", "COMBINES", "SYNC_DTYPES"]
@@ -227,7 +228,7 @@ class Replicas:
         for offset in held:
             if offset is not None and not 0 <= int(offset) < self.world_size:
                 raise ValueError(f"a held offset must be in [0, {self.world_size}), got {offset!r}")
-        self._check_held(held)  # on every rank, held arrays or not: one small all-gather
+        check_held(held, self.group)  # on every rank, held arrays or not: one small all-gather
         if average_first is not None:
             self.average_first = self._averaged(average_first)
         if average_momentum is not None:
@@ -328,26 +329,12 @@ class Replicas:
             self._velocities = {}  # after a whole sync the velocities start afresh (module doc)
         return bool(header[0])
 
-    def _check_held(self, held: Sequence[Optional[int]]) -> None:
-        """Raises ValueError on every rank unless every rank holds the same
-        arrays, each with offsets that give every row one holder."""
-        from .held_rows import check_offsets
-        offsets = collectives.all_gather_ints([-1 if q is None else int(q) for q in held],
-                                              self.group)
-        for index, column in enumerate(offsets.T.tolist()):
-            if (min(column) < 0) != (max(column) < 0):
-                raise ValueError(f"array {index} is held on some ranks only: offsets {column} "
-                                 "(rank order; -1: not held)")
-            if column[0] >= 0:
-                check_offsets(column, self.world_size)
-
     def _gather_held(self, arrays: Sequence[Any], indices: Sequence[int]) -> None:
         """Combines the arrays `indices` (of held rows, whole): every rank's
         offsets first, in one all-gather, then each array's rows from their
         holders. Their rows are then held as start() gave them again."""
         if not indices:
             return
-        from .held_rows import gather_held_rows
         offsets = collectives.all_gather_ints([cast(int, self._held[index]) for index in indices],
                                               self.group)
         self.all_reduces += 1
