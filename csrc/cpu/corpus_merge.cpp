@@ -82,13 +82,7 @@ void CorpusBuilder::merge(const std::vector<CorpusBuilder*>& parts,
     // every rank at once, rather than this rank alone failing here.
     maps.resize(parts.size());
     for (size_t p = 0; p < parts.size(); ++p) {
-      const WordTable& t = parts[p]->table_;
-      maps[p].resize(t.size());
-      for (uint32_t id = 0; id < t.size(); ++id) {
-        const uint32_t mine = table_.find(t.word(id), t.hash(id));
-        if (mine != WordTable::kNotFound) table_.count(mine) += t.counts()[id];
-        maps[p][id] = mine;
-      }
+      add_counts(parts[p]->table_, &table_, &maps[p], /*insert=*/false);
       parts[p]->table_ = WordTable();
     }
     keep_fixed_vocabulary();
@@ -138,12 +132,13 @@ void CorpusBuilder::merge(const std::vector<CorpusBuilder*>& parts,
 }
 
 void CorpusBuilder::add_counts(const WordTable& from, WordTable* into,
-                               std::vector<uint32_t>* ids) {
+                               std::vector<uint32_t>* ids, bool insert) {
   if (ids) ids->resize(from.size());
   for (uint32_t id = 0; id < from.size(); ++id) {
     bool inserted = false;
-    const uint32_t theirs = into->insert(from.word(id), from.hash(id), &inserted);
-    into->count(theirs) += from.counts()[id];
+    const uint32_t theirs = insert ? into->insert(from.word(id), from.hash(id), &inserted)
+                                   : into->find(from.word(id), from.hash(id));
+    if (theirs != WordTable::kNotFound) into->count(theirs) += from.counts()[id];
     if (ids) (*ids)[id] = theirs;
   }
 }

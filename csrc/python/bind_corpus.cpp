@@ -1,3 +1,5 @@
+#include <string_view>
+
 #include <pybind11/stl.h>
 
 #include "bindings.h"
@@ -23,6 +25,17 @@ py::array take_array(SpillArray<T>& values) {
                      static_cast<const T*>(mapping->data()), owner);
   // the mapping is read-only: a write through numpy must raise, not crash
   py::detail::array_proxy(out.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+  return out;
+}
+
+// Words as a list of str: `word(i)` for i < n (a string_view of UTF-8 bytes).
+template <typename WordAt>
+py::list word_list(size_t n, WordAt word) {
+  py::list out(n);
+  for (size_t i = 0; i < n; ++i) {
+    const std::string_view w = word(i);
+    out[i] = py::str(w.data(), w.size());
+  }
   return out;
 }
 
@@ -104,11 +117,8 @@ void bind_corpus(py::module_& m) {
               py::gil_scoped_release release;
               sum = CorpusBuilder::summed_counts(parts);
             }
-            py::list words(sum.size());
-            for (uint32_t id = 0; id < sum.size(); ++id) {
-              const auto w = sum.word(id);
-              words[id] = py::str(w.data(), w.size());
-            }
+            py::list words = word_list(
+                sum.size(), [&](size_t id) { return sum.word(static_cast<uint32_t>(id)); });
             std::vector<int64_t> counts = sum.counts();
             return py::make_tuple(words, to_numpy(std::move(counts)));
           },
@@ -118,12 +128,8 @@ void bind_corpus(py::module_& m) {
           "builder given a vocabulary then reads nothing again.")
       .def("words",
            [](const CorpusBuilder& self) {
-             py::list out(self.words().size());
-             for (size_t i = 0; i < self.words().size(); ++i) {
-               const auto w = self.words()[i];
-               out[i] = py::str(w.data(), w.size());
-             }
-             return out;
+             const auto& words = self.words();
+             return word_list(words.size(), [&](size_t i) { return words[i]; });
            })
       .def("counts", [](const CorpusBuilder& self) {
              std::vector<int64_t> copy = self.counts();

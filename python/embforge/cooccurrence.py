@@ -144,31 +144,32 @@ class Cooccurrence:
         """True when rows/cols/values are memory maps of an archive file."""
         return self._source is not None
 
-    def iter_chunks(self, entries: int) -> Iterator[Tuple[np.ndarray, ...]]:
-        """(rows, cols, values) of consecutive pieces of at most `entries`
-        nonzeros. On disk they are read with pread into fresh arrays (bounded
-        memory); in memory they are views."""
+    def iter_chunks(self, entries: int, names: Optional[Tuple[str, ...]] = None
+                    ) -> Iterator[Tuple[np.ndarray, ...]]:
+        """(rows, cols, values), or the columns `names`, of consecutive
+        pieces of at most `entries` nonzeros. On disk they are read with
+        pread into fresh arrays (bounded memory); in memory they are views."""
+        names = names or tuple(name for name, _ in cooc_file.COLUMNS)
         for start, stop in cooc_file.chunk_ranges(self.nnz, max(1, int(entries))):
-            yield tuple(self._column(name, start, stop) for name, _ in cooc_file.COLUMNS)
+            yield tuple(self._column(name, start, stop) for name in names)
 
     def _file_chunks(self, names: Tuple[str, ...], entries: int, dst: int,
                      counts: Optional[np.ndarray] = None
                      ) -> Iterator[Optional[Tuple[np.ndarray, ...]]]:
         """The columns `names` ("rows" first if at all) of the whole matrix
-        in (row, col) order, in pieces of at most `entries` nonzeros: this
-        matrix's own; for a partition, gathered on rank `dst` a piece of
-        the distributed default at a time (None on the other ranks, and
-        every rank must take every piece: see gathered_chunks, which is
-        given the whole matrix's row `counts` when known)."""
+        in (row, col) order: this matrix's own, in pieces of at most
+        `entries` nonzeros; for a partition, gathered on rank `dst` in
+        pieces of the distributed size, whatever `entries` says (None on
+        the other ranks, and every rank must take every piece: see
+        gathered_chunks, which is given the whole matrix's row `counts`
+        when known)."""
         if self._group is None:
-            for start, stop in cooc_file.chunk_ranges(self.nnz, entries):
-                yield tuple(self._column(name, start, stop) for name in names)
+            yield from self.iter_chunks(entries, names)
             return
         from .distributed.cooccurrence import gathered_chunks
         host = self.to_host()
         sent = [getattr(host, name) for name in names if name != "rows"]
-        for piece in gathered_chunks(host.rows, sent, self._group, len(self.vocab), dst,
-                                     counts=counts):
+        for piece in gathered_chunks(host.rows, sent, self._group, len(self.vocab), dst, counts):
             yield None if piece is None else piece if names[0] == "rows" else piece[1:]
 
     def _output(self, path: StrPath, dst: int, pieces: Sequence[Iterator[Any]]

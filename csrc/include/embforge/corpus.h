@@ -151,8 +151,10 @@ class CorpusBuilder {
   void keep_fixed_vocabulary();
   void check_fixed_vocabulary_used() const;
   // Adds the words and counts of `from` to `into`; `ids` (if given) gets
-  // each word's id in `into`.
-  static void add_counts(const WordTable& from, WordTable* into, std::vector<uint32_t>* ids);
+  // each word's id in `into`. `insert` false: only words `into` has are
+  // counted, the others get WordTable::kNotFound (a fixed vocabulary).
+  static void add_counts(const WordTable& from, WordTable* into, std::vector<uint32_t>* ids,
+                         bool insert = true);
   void count_dropped_without_stream();
   void check_segments(const std::vector<CorpusBuilder*>& parts,
                       const std::vector<CorpusSegment>& segments) const;

@@ -36,8 +36,9 @@ import numpy as np
 
 from .group import TIMEOUT_ENV, Group
 
-__all__ = ["PeerError", "all_reduce", "all_gather_ints", "all_gather_bytes", "all_gather_object", "broadcast",
-           "broadcast_object", "barrier", "run_op", "op_options"]
+__all__ = ["PeerError", "all_reduce", "all_gather", "all_gather_ints", "all_gather_bytes",
+           "all_gather_object", "broadcast", "broadcast_object", "barrier", "run_op", "op_options",
+           "check_rank"]
 
 
 class PeerError(RuntimeError):
@@ -166,9 +167,14 @@ def broadcast(array: Any, group: Group, src: int = 0) -> Any:
     return back(tensor)
 
 
+def check_rank(name: str, rank: int, group: Group) -> None:
+    """Raises ValueError unless `rank` (the argument `name`) is a rank of `group`."""
+    if not 0 <= int(rank) < group.world_size:
+        raise ValueError(f"{name} must be a rank in [0, {group.world_size}), got {rank!r}")
+
+
 def _broadcast(tensor: Any, group: Group, src: int, what: str) -> None:
-    if not 0 <= src < group.world_size:
-        raise ValueError(f"src must be a rank in [0, {group.world_size}), got {src}")
+    check_rank("src", src, group)
     options = op_options("BroadcastOptions", group)
     options.rootRank, options.rootTensor = src, 0
     run_op(group, what, lambda: process_group_of(group).broadcast([tensor], options))
@@ -180,15 +186,23 @@ def barrier(group: Group) -> None:
     run_op(group, "barrier", lambda: process_group_of(group).barrier(options))
 
 
+def all_gather(tensor: Any, group: Group, what: str) -> List[Any]:
+    """Every rank's `tensor` (a torch tensor on the group's device, of one
+    shape and dtype on every rank), in rank order. `what`: the operation,
+    for the error message."""
+    import torch
+    out = [torch.empty_like(tensor) for _ in range(group.world_size)]
+    run_op(group, what, lambda: process_group_of(group).allgather(
+        [out], [tensor], op_options("AllgatherOptions", group)))
+    return out
+
+
 def all_gather_ints(values: Sequence[int], group: Group) -> np.ndarray:
     """Every rank's `values` (the same number on every rank), one row a
     rank in rank order: an int64 array [world_size, len(values)]."""
     import torch
     mine = torch.tensor([int(v) for v in values], dtype=torch.int64, device=group.device)
-    rows = [torch.empty_like(mine) for _ in range(group.world_size)]
-    run_op(group, f"all_gather of {len(mine)} integers",
-           lambda: process_group_of(group).allgather([rows], [mine],
-                                                     op_options("AllgatherOptions", group)))
+    rows = all_gather(mine, group, f"all_gather of {len(mine)} integers")
     return torch.stack(rows).cpu().numpy()
 
 
@@ -197,19 +211,12 @@ def all_gather_bytes(data: Any, group: Group) -> List[bytes]:
     per rank), then the payloads padded to the largest one."""
     import torch
     payload = np.frombuffer(bytes(data), dtype=np.uint8)
-    size = torch.tensor([payload.size], dtype=torch.int64, device=group.device)
-    sizes = [torch.zeros(1, dtype=torch.int64, device=group.device) for _ in range(group.world_size)]
-    run_op(group, "all_gather of the payload sizes",
-           lambda: process_group_of(group).allgather([sizes], [size], op_options("AllgatherOptions", group)))
-    lengths = [int(s.item()) for s in sizes]
+    lengths = [int(n) for n in all_gather_ints([payload.size], group)[:, 0]]
     longest = max(lengths)
     padded = torch.zeros(longest, dtype=torch.uint8)
     padded[:payload.size] = torch.from_numpy(payload.copy())
-    padded = padded.to(group.device)
-    out = [torch.empty(longest, dtype=torch.uint8, device=group.device)
-           for _ in range(group.world_size)]
-    run_op(group, f"all_gather of {payload.size} bytes (largest {longest})",
-           lambda: process_group_of(group).allgather([out], [padded], op_options("AllgatherOptions", group)))
+    out = all_gather(padded.to(group.device), group,
+                     f"all_gather of {payload.size} bytes (largest {longest})")
     return [bytes(t.cpu().numpy()[:n]) for t, n in zip(out, lengths)]
 
 

@@ -30,7 +30,7 @@ import numpy as np
 from .._typing import StrPath
 from .. import _native
 from ..io.atomic import atomic_write
-from .collectives import PeerError, all_reduce, barrier
+from .collectives import PeerError, all_reduce, barrier, check_rank
 from .consistency import run_together
 from .exchange import exchange_packed
 from .group import Group
@@ -153,32 +153,26 @@ def whole_row_counts(rows: np.ndarray, vocab_size: int, group: Group) -> np.ndar
     return counts
 
 
-def _check_dst(dst: int, group: Group) -> None:
-    if not 0 <= int(dst) < group.world_size:
-        raise ValueError(f"dst must be a rank in [0, {group.world_size}), got {dst!r}")
-
-
 def gathered_chunks(rows: np.ndarray, columns: Sequence[np.ndarray], group: Group,
-                    vocab_size: int, dst: int = 0, entries: Optional[int] = None,
-                    counts: Optional[np.ndarray] = None
+                    vocab_size: int, dst: int = 0, counts: Optional[np.ndarray] = None
                     ) -> Iterator[Optional[Tuple[np.ndarray, ...]]]:
     """The whole matrix on rank `dst`, a piece at a time, never held whole:
     (rows, *columns) of consecutive row ranges in (row, col) order, at most
-    `entries` nonzeros each (default ``_GATHER_PIECE``; or one row), yielded on `dst`; None on the other
+    ``_GATHER_PIECE`` nonzeros each (or one row), yielded on `dst`; None on the other
     ranks, which send their part of each piece. `rows`, `columns`: this
     rank's partition (rows r % world_size == rank, sorted by (row, col)).
     Every rank must take every piece (each is an exchange) in step. Only the
     columns travel: every row's count, summed over the ranks once
     (`counts`, whole_row_counts, when the caller has them), tells `dst`
     which rows a piece holds and where each rank's entries go."""
-    _check_dst(dst, group)
+    check_rank("dst", dst, group)
     mine = np.bincount(rows, minlength=vocab_size).astype(np.int64)
-    if counts is None:
-        counts = whole_row_counts(rows, vocab_size, group)
+    if counts is None:  # the rows are disjoint: summed, every row's count
+        counts = all_reduce(mine.copy(), group)
     own_start = np.zeros(vocab_size + 1, dtype=np.int64)
     np.cumsum(mine, out=own_start[1:])
     record = np.dtype([(f"c{index}", column.dtype) for index, column in enumerate(columns)])
-    for a, b in row_ranges(counts, _GATHER_PIECE if entries is None else entries):
+    for a, b in row_ranges(counts, _GATHER_PIECE):
         lo, hi = int(own_start[a]), int(own_start[b])
         sizes = [0] * group.world_size
         received: List[np.ndarray] = []
@@ -215,13 +209,14 @@ def gather_partitions(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, gr
     """The whole matrix on rank `dst` (rows, cols, values sorted by (row,
     col)), None on the others: `gathered_chunks` placed in arrays of the
     whole matrix's size, which `dst` holds once, besides its partition."""
-    total = int(all_reduce(np.array([len(rows)], dtype=np.int64), group)[0])
+    counts = whole_row_counts(rows, vocab_size, group)
+    total = int(counts.sum())
     whole = None
     if group.rank == dst:
         whole = (np.empty(total, rows.dtype), np.empty(total, cols.dtype),
                  np.empty(total, values.dtype))
     at = 0
-    for piece in gathered_chunks(rows, (cols, values), group, vocab_size, dst):
+    for piece in gathered_chunks(rows, (cols, values), group, vocab_size, dst, counts):
         if piece is not None and whole is not None:
             for column, part in zip(whole, piece):
                 column[at:at + len(part)] = part
@@ -242,7 +237,7 @@ def writer_file(path: StrPath, group: Group, dst: int, pieces: Sequence[Iterator
     the file's fsync in one collective: the group's timeout must cover it.
     (A failure within the pieces themselves, an exchange's, ends in a
     PeerError on the ranks left waiting, as any collective's.)"""
-    _check_dst(dst, group)
+    check_rank("dst", dst, group)
     failure: Optional[Exception] = None
     try:
         with contextlib.ExitStack() as stack:

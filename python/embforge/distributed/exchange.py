@@ -14,7 +14,7 @@ from typing import Any, List, Sequence, Union
 
 import numpy as np
 
-from .collectives import op_options, process_group_of, run_op
+from .collectives import check_rank, op_options, process_group_of, run_op
 from .group import Group
 
 __all__ = ["exchange", "exchange_packed", "pass_along"]
@@ -93,9 +93,8 @@ def pass_along(send: Any, dst: int, receive: Any, src: int, group: Group) -> Non
     CUDA tensors with gloo, through a copy on the group's device)."""
     import torch
 
-    for name, rank in (("dst", dst), ("src", src)):
-        if not 0 <= rank < group.world_size:
-            raise ValueError(f"{name} must be a rank in [0, {group.world_size}), got {rank}")
+    check_rank("dst", dst, group)
+    check_rank("src", src, group)
     if isinstance(receive, np.ndarray):
         if not receive.flags.c_contiguous:
             raise ValueError("receive must be C-contiguous (it is filled in place)")

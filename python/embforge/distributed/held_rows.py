@@ -20,7 +20,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from .collectives import all_gather_ints, op_options, process_group_of, run_op
+from .collectives import all_gather, all_gather_ints
 from .group import Group
 from .tensors import nbytes
 
@@ -76,11 +76,8 @@ def gather_held_rows(array: Any, offsets: Sequence[int], group: Group,
         out = torch.zeros((count,) + shape, dtype=dtype, device=group.device)
         own = array[mine + first * world::world][:count]
         out[:len(own)] = torch.from_numpy(np.ascontiguousarray(own)) if as_numpy else own
-        parts = [torch.empty((count,) + shape, dtype=dtype, device=group.device)
-                 for _ in range(world)]
-        run_op(group, f"all_gather of {count} held rows of {tuple(array.shape)} {dtype}",
-               lambda: process_group_of(group).allgather(
-                   [parts], [out], op_options("AllgatherOptions", group)))
+        parts = all_gather(out, group, f"all_gather of {count} held rows of "
+                                       f"{tuple(array.shape)} {dtype}")
         sent += nbytes(out)
         for rank, offset in enumerate(offsets):
             if rank == group.rank:

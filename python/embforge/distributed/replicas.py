@@ -292,7 +292,7 @@ class Replicas:
                   self._before[index] if rows is None else self._before[index][:rows])
                  for index in chosen]
         key = (rows, None if only is None else tuple(chosen))  # what _density remembers
-        if not held and self._at_once(views, rows, key):
+        if self._at_once(views, rows, key):  # never with held arrays: they need rows=None
             return self._combine_at_once(views, list(chosen), stop, key)
         counting = self.combine == "changed"
         changed = [self._changed(array, before) for array, before in views]
