@@ -106,6 +106,29 @@ def test_fixed_output_is_what_the_float_output_rounds():
         assert (f_stats["spilled_runs"] > 0) == (memory == TINY)
 
 
+@pytest.mark.parametrize("workers, memory, to_files", [(1, 1 << 30, True), (2, 1 << 30, True),
+                                                      (2, TINY, False)])
+def test_fixed_output_goes_to_result_files_as_it_is_held(workers, memory, to_files):
+    """A part of a distributed count past its budget (or asked to) leaves its
+    int64 sums in the threads' result files, the rows' ranges in order."""
+    rng = np.random.default_rng(9)
+    ids = (rng.zipf(1.3, 40_000).clip(1, 300) - 1).astype(np.uint32)
+    offsets = np.arange(0, len(ids) + 1, 20, dtype=np.int64)
+    rows, cols, fixed, _ = count(ids, offsets, 300, 8, workers=workers, fixed_point_output=True)
+    with tempfile.TemporaryDirectory() as result_dir:
+        f_rows, f_cols, f_fixed, stats = count(ids, offsets, 300, 8, workers=workers, memory=memory,
+                                               fixed_point_output=True, result_dir=result_dir,
+                                               result_to_files=to_files)
+        assert len(f_rows) == len(f_cols) == len(f_fixed) == 0 and f_fixed.dtype == np.int64
+        counts = stats["result_file_counts"]
+        assert len(counts) == workers and sum(counts) == stats["nnz"] == len(rows)
+        read = {name: np.concatenate([np.fromfile(f"{result_dir}/result-{t}.{name}", dtype)
+                                      for t in range(workers)])
+                for name, dtype in (("rows", np.int32), ("cols", np.int32), ("values", np.int64))}
+    assert np.array_equal(read["rows"], rows) and np.array_equal(read["cols"], cols)
+    assert np.array_equal(read["values"], fixed)
+
+
 def test_forced_fraction_bits_are_used():
     ids, offsets = np.array([0, 1, 2, 0, 1], np.uint32), np.array([0, 5], np.int64)
     _, _, fixed, stats = count(ids, offsets, 3, 3, fraction_bits=4, fixed_point_output=True)
@@ -164,9 +187,6 @@ def test_bad_input_is_refused():
         count(ids, offsets, 3, 3, fraction_bits=63)
     with pytest.raises(ValueError, match="fraction_bits=62 can overflow a count of 5 ids"):
         count(ids, offsets, 3, 3, fraction_bits=62)
-    with pytest.raises(ValueError, match="fixed_point_output keeps the result in memory"):
-        with tempfile.TemporaryDirectory() as d:
-            count(ids, offsets, 3, 3, fixed_point_output=True, result_dir=d, result_to_files=True)
     good = (np.array([0, 1], np.int32), np.array([1, 0], np.int32), np.array([3, 4], np.int64))
     with pytest.raises(ValueError, match=r"part 1 is not sorted by \(row, col\) at entry 1"):
         core.merge_cooccurrence_partials([good, (good[0][::-1].copy(), good[1][::-1].copy(), good[2])])

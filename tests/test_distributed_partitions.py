@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from embforge.distributed.cooccurrence import (_ENTRY, _pack_by_owner, range_positions,
-                                               row_ranges)
+from embforge._native import core
+from embforge.distributed.partition_merge import PACKED_ENTRY
+from embforge.distributed.row_ranges import range_positions, row_ranges
 
 
 @st.composite
@@ -27,10 +28,10 @@ def sorted_matrix(draw):
 @given(sorted_matrix(), st.integers(1, 5))
 def test_pack_by_owner_groups_every_entry_under_its_owner_in_order(matrix, world):
     rows, cols, values, _ = matrix
-    packed, sizes = _pack_by_owner(rows, cols, values, world)
-    assert sizes.sum() == packed.size == len(rows) * _ENTRY.itemsize
-    for rank, part in enumerate(np.split(packed, np.cumsum(sizes)[:-1])):
-        entries = part.view(_ENTRY)
+    packed, sizes = core.pack_cooccurrences_by_owner(rows, cols, values, world)
+    assert sizes.sum() * PACKED_ENTRY.itemsize == packed.size == len(rows) * PACKED_ENTRY.itemsize
+    for rank, part in enumerate(np.split(packed, np.cumsum(sizes)[:-1] * PACKED_ENTRY.itemsize)):
+        entries = part.view(PACKED_ENTRY)
         mine = rows % world == rank
         np.testing.assert_array_equal(entries["row"], rows[mine])
         np.testing.assert_array_equal(entries["col"], cols[mine])
@@ -55,7 +56,7 @@ def test_packing_refuses_bad_input_naming_the_value(case, message):
     else:
         rows = rows.astype(np.int64)
     with pytest.raises(ValueError, match=message):
-        _pack_by_owner(rows, cols, values, world)
+        core.pack_cooccurrences_by_owner(rows, cols, values, world)
 
 
 @given(sorted_matrix(), st.integers(1, 5), st.integers(1, 9))

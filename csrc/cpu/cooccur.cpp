@@ -324,8 +324,6 @@ void check_params(const CooccurParams& p, const CorpusView& corpus, int64_t voca
   EMBFORGE_CHECK(corpus.n_sentences >= 0 && (corpus.offsets || corpus.n_sentences == 0),
                  "corpus offsets must not be null");
   EMBFORGE_CHECK(!p.temp_dir.empty(), "temp_dir must name a directory for spilled runs");
-  EMBFORGE_CHECK(!(p.fixed_point_output && p.result_to_files),
-                 "fixed_point_output keeps the result in memory: result_to_files must be False");
   EMBFORGE_CHECK(p.glove_fd < 0 || (!p.fixed_point_output && !p.result_to_files),
                  "glove_fd writes the result as glove.c's records: fixed_point_output and "
                  "result_to_files must be False");
@@ -450,12 +448,13 @@ CooccurMatrix count(const CooccurParams& params, const CorpusView& corpus, int64
   int64_t result_bytes =
       result_bound * (params.fixed_point_output ? kBytesPerFixedResult : kBytesPerResult);
   const bool to_glove = params.glove_fd >= 0;
-  const bool to_files = !to_glove && !params.result_dir.empty() && !params.fixed_point_output &&
+  const bool to_files = !to_glove && !params.result_dir.empty() &&
                         (params.result_to_files ||
                          table_bytes + result_bytes + plan.fixed_bytes + reader_floor > params.memory_bytes);
   if (to_files) {
     merge.result_dir = params.result_dir;
-    result_bytes = threads * std::min(result_bound, cooc::kResultBufferEntries) * kBytesPerResult;
+    result_bytes = threads * std::min(result_bound, cooc::kResultBufferEntries) *
+                   (params.fixed_point_output ? kBytesPerFixedResult : kBytesPerResult);
   }
   if (to_glove) {
     // A piece's records a thread (their buffer may double once) within an

@@ -332,6 +332,7 @@ void merge_rows(const MergeInput& in, CooccurMatrix& out, MallocArray<V>& out_va
     out.rows = MallocArray<int32_t>(0);
     out.cols = MallocArray<int32_t>(0);
     out.values = MallocArray<float>(0);
+    out_values = MallocArray<V>(0);
     out.nnz = total;
     return;
   }
@@ -427,7 +428,6 @@ int64_t merge_to_glove(const MergeInput& in, GloveRecordWriter& out) {
 
 void merge_to_coo(const MergeInput& in, CooccurMatrix& out) {
   if (in.fixed_point) {
-    EMBFORGE_CHECK(in.result_dir.empty(), "fixed-point results are held in memory only");
     out.values = MallocArray<float>(0);
     merge_rows(in, out, out.fixed);
   } else {

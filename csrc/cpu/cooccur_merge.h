@@ -37,7 +37,7 @@ struct MergeInput {
   int threads;
   int64_t reader_entries;    // buffer per file run and thread
   std::string result_dir;    // non-empty: the result goes to files there (cooccur.h)
-  bool fixed_point = false;  // out.fixed (int64 sums) instead of out.values; memory only
+  bool fixed_point = false;  // out.fixed (int64 sums) instead of out.values (or their files)
   // merge_to_glove: about this much work (cells + run entries) a piece of
   // rows, and where Ctrl-C asks it to stop (between pieces).
   int64_t piece_work = kPieceEntries;

@@ -93,7 +93,7 @@ void bind_cooccur_params(py::module_& m) {
                      "fixed-point grid (-1: from this corpus; parts of one count pass "
                      "cooccurrence_fraction_bits of the whole)")
       .def_readwrite("fixed_point_output", &CooccurParams::fixed_point_output,
-                     "values as the exact int64 fixed-point sums (in memory only; CPU)")
+                     "values as the exact int64 fixed-point sums (CPU; in the .values files too)")
       .def_readwrite("glove_fd", &CooccurParams::glove_fd,
                      "an open file the result goes to as glove.c's records (-1: memory)")
       .def_readwrite("glove_name", &CooccurParams::glove_name, "that file's name, for errors");

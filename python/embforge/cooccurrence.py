@@ -509,19 +509,20 @@ def cooccurrence(corpus: "Corpus | EncodedCorpus", vocab: Optional[Vocabulary] =
     encoded = prepared.encoded
     settings: Dict[str, Any] = dict(window=prepared.window, symmetric=bool(symmetric),
                                     distance_weighting=bool(distance_weighting))
+    archive_config = dict(format=FORMAT_MAGIC, version=FORMAT_VERSION, **settings)
 
     def count(native_progress: Any) -> CooccurrenceCount:
         if partitioned:
             return backend.count_cooccurrence_partition(
                 encoded, cast("Group", group), **settings, workers=prepared.workers,
                 memory_bytes=prepared.memory_bytes, temp_dir=temp_dir,
-                max_product=prepared.max_product, progress=native_progress)
+                max_product=prepared.max_product, archive_config=archive_config,
+                progress=native_progress)
         return backend.count_cooccurrences(
             encoded, **settings, workers=prepared.workers, memory=memory,
             memory_bytes=prepared.memory_bytes, temp_dir=temp_dir,
             max_product=prepared.max_product, path=path,
-            archive_config=dict(format=FORMAT_MAGIC, version=FORMAT_VERSION, **settings),
-            progress=native_progress)
+            archive_config=archive_config, progress=native_progress)
 
     kept = (f"the matrix was written to {os.fspath(path)}" if path is not None
             else "the matrix was not kept")

@@ -63,15 +63,15 @@ struct CooccurParams {
   int64_t max_product = -1;
   // Where the result may go instead of memory (an existing directory; empty:
   // always memory): merge thread t then writes result-<t>.rows, .cols and
-  // .values (raw native int32, int32, float32; CooccurMatrix::file_counts[t]
-  // entries each, the threads' row ranges in order) and the caller joins them.
+  // .values (raw native int32, int32, float32 or int64 with
+  // fixed_point_output; CooccurMatrix::file_counts[t] entries each, the
+  // threads' row ranges in order) and the caller joins them.
   // result_to_files: always; else only when the result does not fit the budget.
   std::string result_dir;
   bool result_to_files = false;
   // CPU: the values come out as the exact int64 fixed-point sums
-  // (CooccurMatrix::fixed, multiples of 2^-fraction_bits) instead of float32;
-  // the result then stays in memory (result_dir is not used and
-  // result_to_files is refused).
+  // (CooccurMatrix::fixed, or the .values files; multiples of
+  // 2^-fraction_bits) instead of float32: a part of a distributed count.
   bool fixed_point_output = false;
   // CPU: the result goes to this open file, from its start, as glove.c's
   // records (glove_records.h) instead of memory: CooccurMatrix then holds

@@ -169,10 +169,14 @@ class Backend:
     def count_cooccurrence_partition(self, encoded: "EncodedCorpus", group: "Group", *,
                                      window: int, symmetric: bool, distance_weighting: bool,
                                      workers: int, memory_bytes: int, temp_dir: Optional[StrPath],
-                                     max_product: int, progress: Any) -> CooccurrenceCount:
+                                     max_product: int, archive_config: Dict[str, Any],
+                                     progress: Any) -> CooccurrenceCount:
         """This rank's partition (rows r % world_size == rank) of the matrix of
         the whole corpus spread over `group` (a distributed.Group), equal bit
-        for bit to those rows of the single-process count."""
+        for bit to those rows of the single-process count, counted and
+        merged within `memory_bytes`; a partition that might not fit is
+        on disk (an unnamed archive headed by `archive_config`), as
+        count_cooccurrences leaves a result past the budget."""
         raise ValueError(f"distributed co-occurrence counting is not available on {self.device!r}")
 
     def upload_matrix(self, rows: Any, cols: Any, values: Any) -> Tuple[Any, Any, Any]:

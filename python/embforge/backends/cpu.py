@@ -143,12 +143,27 @@ class CpuBackend(Backend):
     def count_cooccurrence_partition(self, encoded: "EncodedCorpus", group: "Group", *,
                                      window: int, symmetric: bool, distance_weighting: bool,
                                      workers: int, memory_bytes: int, temp_dir: Optional[StrPath],
-                                     max_product: int, progress: Any) -> CooccurrenceCount:
-        rows, cols, values, stats = count_partition(
-            encoded, group, window=window, symmetric=symmetric,
-            distance_weighting=distance_weighting, workers=workers, memory_bytes=memory_bytes,
-            temp_dir=temp_dir, max_product=max_product, progress=progress)
-        return CooccurrenceCount(rows, cols, values, stats)
+                                     max_product: int, archive_config: Dict[str, Any],
+                                     progress: Any) -> CooccurrenceCount:
+        spill_dir = tempfile.mkdtemp(prefix="embforge-cooccur-", dir=temp_dir)
+        try:
+            rows, cols, values, stats = count_partition(
+                encoded, group, window=window, symmetric=symmetric,
+                distance_weighting=distance_weighting, workers=workers,
+                memory_bytes=memory_bytes, spill_dir=spill_dir, max_product=max_product,
+                progress=progress)
+            source = None
+            if stats["result_file_counts"]:
+                source = _result_archive(os.path.join(spill_dir, "result"), stats, archive_config,
+                                         encoded.vocab, None, temp_dir)
+        finally:
+            shutil.rmtree(spill_dir, ignore_errors=True)
+        if source is not None:
+            rows, cols, values = (cooc_file.memmap(source[0], source[1][name])
+                                  for name, _ in cooc_file.COLUMNS)
+            logger.info("co-occurrence: rank %d's partition (%d nonzeros) is in an unnamed "
+                        "temporary file", group.rank, stats["nnz"])
+        return CooccurrenceCount(rows, cols, values, stats, source)
 
     def upload_matrix(self, rows: Any, cols: Any, values: Any
                       ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:

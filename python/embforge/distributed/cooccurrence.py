@@ -5,9 +5,10 @@ one process does) in 64-bit fixed point with one number of fraction bits
 that every rank agrees on (chosen from the whole corpus's size, so no sum can
 overflow), cuts its partial matrix by the owner of each row (row % world
 size: frequent and rare rows are dealt evenly), sends each piece to its
-owner (an all-to-all: every entry travels once), and the owner merges the
+owner (all-to-alls: every entry travels once), and the owner merges the
 pieces it received, summing equal (row, col) keys, then rounds to float32
-as the single-process count does. Integer sums do not depend on their
+as the single-process count does; a range of rows at a time, within the
+rank's budget (partition_merge.py). Integer sums do not depend on their
 order, so the union of the partitions equals the single-process matrix bit
 for bit.
 
@@ -21,8 +22,6 @@ from __future__ import annotations
 import contextlib
 import os
 from functools import partial
-import shutil
-import tempfile
 from typing import IO, TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -34,14 +33,15 @@ from .collectives import PeerError, all_reduce, barrier, check_rank
 from .consistency import run_together
 from .exchange import exchange_packed
 from .group import Group
+from .partition_merge import merge_partition, partial_from_count
+from .row_ranges import range_positions, row_ranges
 
 if TYPE_CHECKING:
     from ..corpus import EncodedCorpus
 
-__all__ = ["count_partition", "gather_partitions", "gathered_chunks", "row_ranges",
-           "range_positions", "owned_rows", "whole_row_counts", "writer_file"]
+__all__ = ["count_partition", "gather_partitions", "gathered_chunks", "owned_rows",
+           "whole_row_counts", "writer_file"]
 
-_ENTRY = np.dtype([("row", "<i4"), ("col", "<i4"), ("value", "<i8")])
 # entries a piece of gathered_chunks: its arrays (the received columns,
 # their placed copies, the positions: 28 bytes an entry for GloVe's records)
 # stay small next to the matrix
@@ -53,40 +53,31 @@ def owned_rows(vocab_size: int, rank: int, world_size: int) -> np.ndarray:
     return np.arange(rank, vocab_size, world_size, dtype=np.int64)
 
 
-def _pack_by_owner(rows: Any, cols: Any, values: Any, world_size: int
-                   ) -> Tuple[np.ndarray, np.ndarray]:
-    """The entries as one packed byte buffer of _ENTRY records, grouped by
-    owner rank (row % world_size; sorted (row, col) order kept within each
-    group), and the byte size of each group (native: two passes; numpy's
-    stable sort by owner and gathers took 2.4 s of a 19 s run)."""
-    packed, counts = _native.core.pack_cooccurrences_by_owner(rows, cols, values, world_size)
-    return packed, counts * _ENTRY.itemsize
-
-
-def _unpack(data: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    entries = np.ascontiguousarray(data).view(_ENTRY)
-    return (np.ascontiguousarray(entries["row"]), np.ascontiguousarray(entries["col"]),
-            np.ascontiguousarray(entries["value"]))
-
-
 def count_partition(encoded: "EncodedCorpus", group: Group, *, window: int, symmetric: bool,
-                    distance_weighting: bool, workers: int, memory_bytes: int,
-                    temp_dir: Optional[StrPath], max_product: int, progress: Any
+                    distance_weighting: bool, workers: int, memory_bytes: int, spill_dir: str,
+                    max_product: int, progress: Any
                     ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, Dict[str, Any]]:
     """This rank's partition of the matrix of the whole corpus: (rows, cols,
-    values float32, stats), sorted by (row, col), rows ``owned_rows``."""
+    values float32, stats), sorted by (row, col), rows ``owned_rows``. The
+    count and the merge keep to `memory_bytes` (partition_merge): a
+    partition that might not fit is left in `spill_dir`'s ``result``
+    folder (result-0.rows, .cols, .values), the arrays then empty and its
+    entries in stats["result_file_counts"], as the single-process count
+    leaves its result files. `spill_dir`: an empty folder the caller
+    removes."""
     total_ids = int(all_reduce(np.array([len(encoded.ids)], dtype=np.int64), group)[0])
     bits = _native.core.cooccurrence_fraction_bits(total_ids, window, symmetric, distance_weighting)
-    spill_dir = tempfile.mkdtemp(prefix="embforge-cooccur-", dir=temp_dir)
-    try:
-        params = _native.core.CooccurParams(
-            window=window, symmetric=symmetric, distance_weighting=distance_weighting,
-            workers=workers, memory_bytes=memory_bytes, temp_dir=spill_dir,
-            max_product=max_product, fraction_bits=bits, fixed_point_output=True)
-        rows, cols, fixed, stats = _native.core.count_cooccurrences(
-            encoded.ids, encoded.offsets, len(encoded.vocab), params, progress=progress)
-    finally:
-        shutil.rmtree(spill_dir, ignore_errors=True)
+    partial_dir = os.path.join(spill_dir, "partial")
+    result_dir = os.path.join(spill_dir, "result")
+    os.mkdir(partial_dir)
+    os.mkdir(result_dir)
+    # the partial goes to files (mapped back) when it does not fit the budget
+    params = _native.core.CooccurParams(
+        window=window, symmetric=symmetric, distance_weighting=distance_weighting,
+        workers=workers, memory_bytes=memory_bytes, temp_dir=spill_dir, max_product=max_product,
+        fraction_bits=bits, fixed_point_output=True, result_dir=partial_dir)
+    rows, cols, fixed, stats = _native.core.count_cooccurrences(
+        encoded.ids, encoded.offsets, len(encoded.vocab), params, progress=progress)
     # Every rank takes part in the exchange even when stopped: the caller
     # learns of the stop from the flag all ranks agree on afterwards.
     stopped = int(all_reduce(np.array([1 if stats["stopped"] else 0], dtype=np.int64), group,
@@ -94,55 +85,16 @@ def count_partition(encoded: "EncodedCorpus", group: Group, *, window: int, symm
     stats["stopped"] = bool(stopped)
     if stopped:
         empty = np.zeros(0, np.int32)
+        stats["result_file_counts"] = []
         return empty, empty, np.zeros(0, np.float32), stats
-    # Each step lets the last one's arrays go before the next allocates (16
-    # bytes an entry each): the count, packed by owner, sent as it is,
-    # received, unpacked, merged. Held at once: two of them at most.
-    packed, sizes = _pack_by_owner(rows, cols, fixed, group.world_size)
+    partial = partial_from_count(rows, cols, fixed, stats["result_file_counts"], partial_dir)
     del rows, cols, fixed
-    received = exchange_packed(packed, sizes.tolist(), group)
-    del packed
-    pieces = [_unpack(data) for data in received]
-    del received
-    rows, cols, fixed = _native.core.merge_cooccurrence_partials(pieces, workers=workers)
-    del pieces
-    values = _native.core.cooccurrence_fixed_to_float(fixed, bits)
-    stats.update(nnz=len(values), fraction_bits=bits, partition=(group.rank, group.world_size))
+    stats["partial_on_disk"] = bool(stats["result_file_counts"])
+    rows, cols, values, merged = merge_partition(
+        partial, group, vocab_size=len(encoded.vocab), fraction_bits=bits,
+        memory_bytes=memory_bytes, workers=workers, result_dir=result_dir)
+    stats.update(merged, fraction_bits=bits, partition=(group.rank, group.world_size))
     return rows, cols, values, stats
-
-
-def row_ranges(counts: np.ndarray, entries: int) -> List[Tuple[int, int]]:
-    """Consecutive row ranges [a, b) covering every row, each holding at
-    most `entries` nonzeros (`counts`: the whole matrix's, a row), or one
-    row that holds more. The same on every rank, given the same counts."""
-    starts = np.zeros(len(counts) + 1, dtype=np.int64)
-    np.cumsum(counts, out=starts[1:])
-    ranges, a = [], 0
-    while a < len(counts):
-        b = int(np.searchsorted(starts, starts[a] + max(1, int(entries)), side="right")) - 1
-        b = max(b, a + 1)
-        ranges.append((a, b))
-        a = b
-    return ranges
-
-
-def range_positions(counts: np.ndarray, a: int, b: int, rank: int, world_size: int) -> np.ndarray:
-    """Where rank `rank`'s entries of the rows [a, b) go among all the
-    range's entries in (row, col) order: its rows are r % world_size ==
-    rank, its entries sorted by (row, col); `counts`: the whole matrix's, a
-    row (a row's entries are all its owner's). int64, one an entry."""
-    first = a + (rank - a) % world_size
-    owned = np.arange(first, b, world_size, dtype=np.int64)
-    sizes = counts[owned]
-    starts = np.zeros(b - a + 1, dtype=np.int64)
-    np.cumsum(counts[a:b], out=starts[1:])
-    # each entry: its row's start in the range, plus its index in the part
-    # less its row's start in the part
-    within = np.zeros(len(owned), dtype=np.int64)
-    np.cumsum(sizes[:-1], out=within[1:])
-    positions = np.repeat(starts[owned - a] - within, sizes)
-    positions += np.arange(len(positions), dtype=np.int64)
-    return positions
 
 
 def whole_row_counts(rows: np.ndarray, vocab_size: int, group: Group) -> np.ndarray:

@@ -1,0 +1,130 @@
+"""The ranks' partial counts merged into partitions a range of rows at a
+time, within the memory budget (embforge/distributed/partition_merge.py):
+the plan of the rounds against its arithmetic, then 3 real gloo processes
+counting with a budget that holds the partials and partitions in memory
+and with one that sends both to files, in one round or in many (pieces
+cut across the count's threads' files): every partition is the single
+process's rows bit for bit, saves the single process's file byte for
+byte, leaves nothing in temp_dir, and trains GloVe as its in-memory twin
+does."""
+import os
+from typing import Any, Dict
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+from distributed_harness import run_ranks, values
+
+pytest.importorskip("torch", reason="the partitions are counted on torch.distributed")
+
+WORLD = 3
+COUNT = dict(window=5, min_count=1, progress=False)
+# A budget under a rank's partial (~21k entries, 16 bytes each) and twice its
+# partition (~15k, 12 bytes each), above what counting needs (~210 KB)
+SMALL = 450_000
+
+
+@given(partial=st.integers(0, 1 << 32), bound=st.integers(0, 1 << 28),
+       memory=st.integers(1 << 16, 1 << 34))
+def test_the_rounds_and_the_partition_share_what_the_partial_leaves(partial, bound, memory):
+    from embforge.distributed.partition_merge import (MIN_ROUND_ENTRIES, ROUND_BYTES_PER_ENTRY,
+                                                      plan_rounds)
+    to_files, entries = plan_rounds(partial, bound, memory)
+    left = max(0, memory - partial)
+    assert to_files == (12 * bound > left // 2)
+    assert entries >= MIN_ROUND_ENTRIES
+    held = (0 if to_files else 12 * bound) + entries * ROUND_BYTES_PER_ENTRY
+    # within the budget, unless the floor of a round is all there is
+    assert held <= left or entries == MIN_ROUND_ENTRIES
+    assert entries == max(MIN_ROUND_ENTRIES, (left - (0 if to_files else 12 * bound)) // 32)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: Any) -> str:
+    # Zipf-distributed words: ~100k nonzeros, so that a partial (16 bytes an
+    # entry) and a partition (12) outgrow the smallest budget, 64 KiB
+    rng = np.random.default_rng(4)
+    ids = rng.zipf(1.2, size=(2_000, 15)).clip(1, 3_000)
+    path = tmp_path_factory.mktemp("merge") / "corpus.txt"
+    path.write_text("".join(" ".join(f"w{i}" for i in line) + "\n" for line in ids))
+    return str(path)
+
+
+def _counted(rank: int, world: int, path: str, out: str) -> Dict[str, Any]:
+    import embforge
+    from embforge.distributed import partition_merge
+    result: Dict[str, Any] = {}
+    temp = os.path.join(out, f"temp{rank}")
+    os.mkdir(temp)
+    # (budget, entries a round at least, threads): in memory in one round;
+    # on disk in one round; on disk in rounds of the budget's size (about
+    # 12,000 entries), cut across the two threads' partial files
+    cases = {"memory": ("1GB", 1 << 16, 1), "disk": (SMALL, 1 << 20, 1),
+             "rounds": (SMALL, 2_000, 2)}
+    for name, (memory, floor, workers) in cases.items():
+        partition_merge.MIN_ROUND_ENTRIES = floor
+        part = embforge.cooccurrence(path, memory=memory, workers=workers, temp_dir=temp,
+                                     distributed=True, **COUNT)
+        s = part.stats
+        result[name] = {"on_disk": part.on_disk, "partial_on_disk": s["partial_on_disk"],
+                        "rounds": s["exchange_rounds"], "partition": part.partition,
+                        "arrays": (np.asarray(part.rows).tobytes(), np.asarray(part.cols).tobytes(),
+                                   np.asarray(part.values).tobytes())}
+        part.save(os.path.join(out, f"{name}.npz"))
+        # pairs out of core either way: written from the partition's pieces
+        model = embforge.GloVe(vector_size=8, epochs=2, seed=1, workers=1, out_of_core=True,
+                               distributed=True, progress=False)
+        model.fit(part)
+        result[name]["glove"] = model.weights.tobytes()
+        result[name]["left"] = sorted(os.listdir(temp))
+    return result
+
+
+@pytest.fixture(scope="module")
+def counted(tmp_path_factory: Any, corpus: str) -> Dict[str, Any]:
+    out = tmp_path_factory.mktemp("counted")
+    ranks = values(run_ranks(_counted, tmp_path_factory.mktemp("ranks"), WORLD,
+                             args=(corpus, str(out)), timeout=180))
+    return {"ranks": ranks, "out": out}
+
+
+@pytest.fixture(scope="module")
+def single(tmp_path_factory: Any, corpus: str) -> Dict[str, Any]:
+    import embforge
+    one = embforge.cooccurrence(corpus, workers=1, **COUNT)
+    out = tmp_path_factory.mktemp("single")
+    one.save(out / "m.npz")
+    return {"matrix": one, "npz": (out / "m.npz").read_bytes()}
+
+
+def test_where_the_partials_and_partitions_are_held(counted: Dict[str, Any]) -> None:
+    for rank in counted["ranks"]:
+        assert (rank["memory"]["partial_on_disk"], rank["memory"]["on_disk"]) == (False, False)
+        assert rank["memory"]["rounds"] == rank["disk"]["rounds"] == 1
+        for name in ("disk", "rounds"):
+            assert (rank[name]["partial_on_disk"], rank[name]["on_disk"]) == (True, True), name
+        assert rank["rounds"]["rounds"] >= 3
+
+
+@pytest.mark.parametrize("case", ["memory", "disk", "rounds"])
+def test_every_partition_is_the_single_process_rows(counted: Dict[str, Any],
+                                                    single: Dict[str, Any], case: str) -> None:
+    one = single["matrix"]
+    for rank, result in enumerate(counted["ranks"]):
+        got = result[case]
+        assert got["partition"] == (rank, WORLD)
+        mine = one.rows % WORLD == rank
+        assert got["arrays"] == (one.rows[mine].tobytes(), one.cols[mine].tobytes(),
+                                 one.values[mine].tobytes())
+    assert (counted["out"] / f"{case}.npz").read_bytes() == single["npz"]
+
+
+def test_nothing_is_left_in_temp_dir(counted: Dict[str, Any]) -> None:
+    for rank in counted["ranks"]:
+        assert [rank[case]["left"] for case in ("memory", "disk", "rounds")] == [[], [], []]
+
+
+def test_a_partition_on_disk_trains_as_its_twin_in_memory(counted: Dict[str, Any]) -> None:
+    ranks = counted["ranks"]
+    assert len({r[case]["glove"] for r in ranks for case in ("memory", "disk", "rounds")}) == 1
