@@ -6,7 +6,8 @@ and with one that sends both to files, in one round or in many (pieces
 cut across the count's threads' files): every partition is the single
 process's rows bit for bit, saves the single process's file byte for
 byte, leaves nothing in temp_dir, and trains GloVe as its in-memory twin
-does."""
+does. And a GloVe model too large for one rank's memory stops every rank
+with the reason before anything is counted."""
 import os
 from typing import Any, Dict
 
@@ -128,3 +129,27 @@ def test_nothing_is_left_in_temp_dir(counted: Dict[str, Any]) -> None:
 def test_a_partition_on_disk_trains_as_its_twin_in_memory(counted: Dict[str, Any]) -> None:
     ranks = counted["ranks"]
     assert len({r[case]["glove"] for r in ranks for case in ("memory", "disk", "rounds")}) == 1
+
+
+def _too_small_on_one_rank(rank: int, world: int, path: str) -> str:
+    import embforge
+    from embforge import glove_blocks
+    model = glove_blocks.model_bytes(3_000, 100)  # more than the corpus's words
+    # memory is a rank's own: rank 1 alone is given too little for its model
+    glove = embforge.GloVe(vector_size=100, epochs=1, min_count=1, workers=1, progress=False,
+                           memory=model // 4 if rank == 1 else "1GB", distributed=True)
+    try:
+        glove.fit(path)
+    except ValueError as error:
+        return str(error)
+    return "trained"
+
+
+def test_a_model_too_large_for_one_rank_stops_every_rank_before_the_count(tmp_path,
+                                                                           corpus: str) -> None:
+    messages = values(run_ranks(_too_small_on_one_rank, tmp_path, WORLD, args=(corpus,),
+                                timeout=120))
+    assert "too small for out-of-core GloVe training" in messages[1]
+    for rank in (0, 2):
+        assert messages[rank].startswith("rank 1 failed while checking the vocabulary before "
+                                         "counting: ValueError: memory=")

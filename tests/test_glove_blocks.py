@@ -215,6 +215,50 @@ def test_budget_below_one_block_is_a_clear_error(topics):
     assert model._pairs.native.largest_block <= least // glove_blocks.BLOCK_BYTES_PER_PAIR + 200
 
 
+@given(memory=st.integers(1, 1 << 24), vocab=st.integers(1, 5000), dim=st.integers(1, 300),
+       out_of_core=st.sampled_from([None, True, False]), on_disk=st.booleans())
+def test_the_check_before_counting_refuses_what_every_plan_refuses(memory, vocab, dim, out_of_core,
+                                                                   on_disk):
+    # refused before counting: then every matrix of one nonzero or more is
+    # refused after; accepted: then some matrix trains (one nonzero in memory)
+    try:
+        glove_blocks.check_fits(memory, vocab, dim, out_of_core)
+    except ValueError as refused:
+        for nnz in (1, 4096, 10**9):
+            with pytest.raises(ValueError) as later:
+                glove_blocks.plan(memory, nnz, vocab, dim, on_disk, out_of_core)
+            assert str(later.value) == str(refused)
+    else:
+        glove_blocks.plan(memory, 1, vocab, dim, out_of_core is True, out_of_core)
+
+
+class Counted(Exception):
+    """Raised by a stand-in for the count: the call got that far."""
+
+
+@pytest.mark.parametrize("room, out_of_core, refused", [
+    (0, None, True),            # not one pair fits beside the model
+    (1000, None, False),        # a few pairs might, in memory: the count decides
+    (1000, True, True),         # out of core, no block fits
+    (0, False, False),          # in memory, as asked: never refused
+])
+def test_a_model_that_cannot_fit_is_refused_before_the_count(monkeypatch, room, out_of_core,
+                                                             refused):
+    from embforge.backends.cpu import CpuBackend
+
+    def count(*args, **kwargs):
+        raise Counted()
+    monkeypatch.setattr(CpuBackend, "count_cooccurrences", count)
+    sentences, _ = topic_corpus(n_sentences=500)
+    # d = 100: the model outgrows the smallest budget, 64 KiB
+    memory = glove_blocks.model_bytes(len({w for s in sentences for w in s}), 100) + room
+    model = GloVe(vector_size=100, min_count=1, memory=memory, out_of_core=out_of_core,
+                  progress=False)
+    expected = (ValueError, "too small for out-of-core GloVe training") if refused else (Counted, None)
+    with pytest.raises(expected[0], match=expected[1]):
+        model.fit(sentences)
+
+
 def test_matrix_on_disk_trains_out_of_core(tmp_path, topics):
     X, _ = topics
     X.save(tmp_path / "x.npz")

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import (IO, TYPE_CHECKING, Any, ContextManager, Dict, Iterator, Optional, Sequence,
-                    Tuple, cast)
+from functools import partial
+from typing import (IO, TYPE_CHECKING, Any, Callable, ContextManager, Dict, Iterator, Optional,
+                    Sequence, Tuple, cast)
 
 import numpy as np
 
@@ -32,6 +33,7 @@ from .backends import get_backend
 from .cooccurrence_count import prepare_count, run_count
 from .corpus import EncodedCorpus
 from .distributed.collectives import all_reduce
+from .distributed.consistency import run_together
 from .distributed.group import resolve_group
 from .io import cooc_file
 from .io.archive import read_archive
@@ -455,7 +457,8 @@ def cooccurrence(corpus: "Corpus | EncodedCorpus", vocab: Optional[Vocabulary] =
                  temp_dir: Optional[StrPath] = None, device: str = "cpu",
                  progress: Optional[bool] = None, max_product: int = -1,
                  path: Optional[StrPath] = None, keep_on_device: bool = False,
-                 distributed: bool = False, process_group: Any = None) -> Cooccurrence:
+                 distributed: bool = False, process_group: Any = None,
+                 on_vocab: Optional[Callable[[Vocabulary], None]] = None) -> Cooccurrence:
     """Counts the co-occurrence matrix of `corpus`.
 
     `corpus`: a file path (text, .gz, .bz2, .xz), a list of paths, an iterable
@@ -495,6 +498,11 @@ def cooccurrence(corpus: "Corpus | EncodedCorpus", vocab: Optional[Vocabulary] =
     one rank, a range of rows at a time; ``gather()`` collects the whole
     matrix in memory on one rank. CPU only for now, and `path=` does not
     apply.
+
+    `on_vocab(vocabulary)` is called once the corpus is encoded, before it is
+    counted: what it raises ends the call there (GloVe refuses a model that
+    cannot fit its memory before the count's time is spent). Across ranks
+    it runs on every rank, and a failure on one raises on all of them.
     """
     backend = get_backend(device)
     backend.check_cooccurrence(path)
@@ -507,6 +515,12 @@ def cooccurrence(corpus: "Corpus | EncodedCorpus", vocab: Optional[Vocabulary] =
                              max_vocab_size=max_vocab_size, workers=workers, memory=memory,
                              temp_dir=temp_dir, max_product=max_product, group=group)
     encoded = prepared.encoded
+    if on_vocab is not None:
+        if group is not None:
+            run_together(group, "checking the vocabulary before counting",
+                         partial(on_vocab, encoded.vocab))
+        else:
+            on_vocab(encoded.vocab)
     settings: Dict[str, Any] = dict(window=prepared.window, symmetric=bool(symmetric),
                                     distance_weighting=bool(distance_weighting))
     archive_config = dict(format=FORMAT_MAGIC, version=FORMAT_VERSION, **settings)

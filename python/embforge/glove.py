@@ -217,7 +217,14 @@ class GloVe:
                             max_vocab_size=self.max_vocab_size, workers=self.workers,
                             memory=self.memory, temp_dir=self.temp_dir, progress=self.progress,
                             device=self._backend.partition_count_device if across else self.device,
-                            keep_on_device=True, process_group=self._group)
+                            keep_on_device=True, process_group=self._group,
+                            on_vocab=self._check_fits)
+
+    def _check_fits(self, vocab: Vocabulary) -> None:
+        """Refuses, before counting, a model of `vocab` that cannot train
+        within `memory` whatever the matrix (the backend's rule)."""
+        self._backend.check_glove_fits(parse_memory(self.memory), len(vocab), self.vector_size,
+                                       self.out_of_core)
 
     def _settings(self) -> Dict[str, Any]:
         """What every rank of a distributed run must agree on (thread counts may differ)."""

@@ -58,6 +58,34 @@ def model_bytes(vocab_size: int, vector_size: int) -> int:
     return 2 * (2 * vocab_size * (vector_size + 1) * 4) + (vocab_size + SPARE_ROWS) * vector_size * 4
 
 
+# the smallest block out of core
+_LEAST_BLOCK_BYTES = MIN_BLOCK_PAIRS * max(BLOCK_BYTES_PER_PAIR, WRITE_BYTES_PER_ENTRY)
+
+
+def _too_small(memory: int, vocab_size: int, vector_size: int) -> ValueError:
+    model = model_bytes(vocab_size, vector_size)
+    return ValueError(
+        f"memory={memory} bytes is too small for out-of-core GloVe training: the model of "
+        f"{vocab_size} words x {vector_size} dimensions takes {model} bytes and a block of at "
+        f"least {MIN_BLOCK_PAIRS} pairs {_LEAST_BLOCK_BYTES} more; give memory >= "
+        f"{model + _LEAST_BLOCK_BYTES} bytes")
+
+
+def check_fits(memory: int, vocab_size: int, vector_size: int, out_of_core: Optional[bool]
+               ) -> None:
+    """Raises plan()'s ValueError where it would raise for any matrix of a
+    vocabulary of `vocab_size` words (at least one nonzero): what a trainer
+    can refuse before the count's time is spent. Out of core, the model and
+    the smallest block must fit; left to choose (None), a model without
+    room for one pair in memory goes out of core, where it does not fit."""
+    if out_of_core is False:
+        return
+    model = model_bytes(vocab_size, vector_size)
+    least = _LEAST_BLOCK_BYTES if out_of_core else IN_MEMORY_BYTES_PER_PAIR
+    if model + least > memory:
+        raise _too_small(memory, vocab_size, vector_size)
+
+
 def plan(memory: int, nnz: int, vocab_size: int, vector_size: int, on_disk: bool,
          out_of_core: Optional[bool]) -> Plan:
     """In memory when the pairs fit `memory` next to the model and the matrix
@@ -68,12 +96,8 @@ def plan(memory: int, nnz: int, vocab_size: int, vector_size: int, on_disk: bool
     if not out_of_core:
         return Plan(False, 1, nnz)
     room = memory - model
-    least = MIN_BLOCK_PAIRS * max(BLOCK_BYTES_PER_PAIR, WRITE_BYTES_PER_ENTRY)
-    if room < least:
-        raise ValueError(
-            f"memory={memory} bytes is too small for out-of-core GloVe training: the model of "
-            f"{vocab_size} words x {vector_size} dimensions takes {model} bytes and a block of at "
-            f"least {MIN_BLOCK_PAIRS} pairs {least} more; give memory >= {model + least} bytes")
+    if room < _LEAST_BLOCK_BYTES:
+        raise _too_small(memory, vocab_size, vector_size)
     block_pairs = room // BLOCK_BYTES_PER_PAIR
     blocks = max(1, math.ceil(nnz / block_pairs))
     return Plan(True, blocks, max(1, room // WRITE_BYTES_PER_ENTRY))

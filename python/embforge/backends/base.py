@@ -187,6 +187,13 @@ class Backend:
     def check_glove(self, out_of_core: Optional[bool], bias_learning_rate: float) -> None:
         """ValueError for GloVe options this device cannot honour."""
 
+    def check_glove_fits(self, memory_bytes: int, vocab_size: int, vector_size: int,
+                         out_of_core: Optional[bool]) -> None:
+        """ValueError when a GloVe model of `vocab_size` words cannot train
+        within `memory_bytes` whatever the matrix (glove_pairs would refuse
+        it): checked before counting. Devices that budget otherwise check
+        nothing here."""
+
     def init_glove(self, vocab_size: int, dim: int, seed: int) -> Tuple[Any, Any, Any]:
         """``(weights, gradsq, storage)``: the model [2V, d+1] twice,
         initialised as glove.c does (the same numbers on every backend), and

@@ -20,7 +20,7 @@ from .._typing import StrPath
 from .. import _native
 from ..distributed.cooccurrence import count_partition
 from ..glove_blocks import (GroupedPairs, PairBlocks, Stratum, StratifiedBlocks, StratumSpans,
-                            plan as plan_training, stratum_seed, stratum_sizes)
+                            check_fits, plan as plan_training, stratum_seed, stratum_sizes)
 from .._layout import SPARE_ROWS
 from ..io import cooc_file
 from ..io.atomic import atomic_write
@@ -178,6 +178,10 @@ class CpuBackend(Backend):
         _native.core.init_glove(weights, gradsq, int(seed))
         storage = np.zeros((vocab_size + SPARE_ROWS, dim), dtype=np.float32)
         return weights, gradsq, storage
+
+    def check_glove_fits(self, memory_bytes: int, vocab_size: int, vector_size: int,
+                         out_of_core: Optional[bool]) -> None:
+        check_fits(memory_bytes, vocab_size, vector_size, out_of_core)
 
     def glove_pairs(self, matrix: "Cooccurrence", *, x_max: float, alpha: float, memory_bytes: int,
                     vector_size: int, out_of_core: Optional[bool], seed: int, workers: int,
