@@ -1,8 +1,8 @@
 """Rows each changed by one rank (GloVe's main rows; with strata, its context
 rows), combined by gathering each row from its holder, across 3 real gloo
 processes: every row its holder's value exactly, in pieces of any size, for
-numpy arrays and torch tensors; rows handed on by `rotate` gathered from
-their new holder; no copy of such an array kept; offsets that leave a row
+numpy arrays and torch tensors; rows handed on by `rotate` (in pieces of
+any size) gathered from their new holder; no copy of such an array kept; offsets that leave a row
 without a holder refused on every rank."""
 from typing import Any, Dict, List
 
@@ -68,21 +68,26 @@ def _ranks_body(rank: int, world: int) -> Dict[str, Any]:
             out["gathered"][kind, piece] = (np.asarray(array).tobytes(), sent)
 
     # two epochs of W steps: array 0 held by its owner, array 1 by the rank
-    # training its stratum (handed on after each step), array 2 summed
-    replicas = Replicas(group, "sum")
-    arrays = _start()
-    replicas.start(arrays, held=(rank, rank, None))
-    out["copies"] = [before is not None for before in replicas._before]
-    for epoch in range(2):
-        for k in range(WORLD):
-            _train_round(arrays, rank, k, epoch)
-            if k < WORLD - 1:
-                replicas.sync(arrays, False, only=())
-                stratum = (rank + k) % WORLD
-                replicas.rotate([1], slice(stratum, None, WORLD),
-                                slice((stratum + 1) % WORLD, None, WORLD))
-        replicas.sync(arrays, False)
-    out["trained"] = [a.tobytes() for a in arrays]
+    # training its stratum (handed on after each step, in pieces of any size),
+    # array 2 summed
+    from embforge.distributed import replicas as replicas_module
+    out["trained"] = {}
+    for piece in PIECES:
+        replicas_module._PASS_PIECE_BYTES = piece
+        replicas = Replicas(group, "sum")
+        arrays = _start()
+        replicas.start(arrays, held=(rank, rank, None))
+        out["copies"] = [before is not None for before in replicas._before]
+        for epoch in range(2):
+            for k in range(WORLD):
+                _train_round(arrays, rank, k, epoch)
+                if k < WORLD - 1:
+                    replicas.sync(arrays, False, only=())
+                    stratum = (rank + k) % WORLD
+                    replicas.rotate([1], slice(stratum, None, WORLD),
+                                    slice((stratum + 1) % WORLD, None, WORLD))
+            replicas.sync(arrays, False)
+        out["trained"][piece] = [a.tobytes() for a in arrays]
 
     # offsets that give two ranks the same rows, an array held on some
     # ranks only: refused on every rank when training starts
@@ -147,15 +152,18 @@ def _oracle() -> List[np.ndarray]:
     return model
 
 
-def test_handed_on_rows_are_gathered_from_their_new_holder(ranks: List[Dict[str, Any]]) -> None:
+@pytest.mark.parametrize("piece", PIECES)
+def test_handed_on_rows_are_gathered_from_their_new_holder(ranks: List[Dict[str, Any]],
+                                                           piece: int) -> None:
     oracle = _oracle()
     for rank in ranks:
-        trained = [np.frombuffer(data, np.float32).reshape(ROWS, DIM) for data in rank["trained"]]
+        trained = [np.frombuffer(data, np.float32).reshape(ROWS, DIM)
+                   for data in rank["trained"][piece]]
         np.testing.assert_array_equal(trained[0], oracle[0])  # its owner's, bit for bit
         np.testing.assert_array_equal(trained[1], oracle[1])  # its last stratum's rank's
         # the summed array: the ranks' changes added in the collective's order
         np.testing.assert_allclose(trained[2], oracle[2], rtol=1e-6, atol=1e-6)
-        np.testing.assert_array_equal(trained[2], np.frombuffer(ranks[0]["trained"][2],
+        np.testing.assert_array_equal(trained[2], np.frombuffer(ranks[0]["trained"][piece][2],
                                                                 np.float32).reshape(ROWS, DIM))
 
 

@@ -102,6 +102,9 @@ _COMPARE_BYTES = 16 << 20  # rows compared at a time when looking for changed ro
 # the rows' changes); larger ones are bound by bytes, not round trips, and
 # are combined in place, array by array.
 _AT_ONCE_BYTES = 16 << 20
+# rows passed along the ring at a time (rotate): each pass allocates this
+# much twice, whatever the array
+_PASS_PIECE_BYTES = 8 << 20
 _PROBE_EVERY = 16  # a sync sent at once looks at the changed rows again after this many
 _SEED_STRIDE = 0x9E3779B97F4A7C15  # odd: distinct ranks get distinct seeds mod 2**64
 
@@ -510,16 +513,21 @@ class Replicas:
                                        or received.step != world):
                 raise ValueError(f"array {index}: rank {self.rank} holds rows {offset}::{world}, "
                                  f"and cannot pass on {sent} for {received}")
-        arrays = [self._arrays[index] for index in indices]
-        out = concat([array[sent] for array in arrays])
-        parts = [array[received] for array in arrays]
-        into = empty_like(out, sum(len(p) for p in parts))
-        pass_along(out, (self.rank - 1) % world, into, (self.rank + 1) % world, self.group)
-        self.bytes_sent += nbytes(out)
-        offset = 0
-        for index, part in zip(indices, parts):
-            self._arrays[index][received] = into[offset:offset + len(part)]
-            offset += len(part)
+        for index in indices:
+            array = self._arrays[index]
+            sending, receiving = array[sent], array[received]
+            # a piece of rows at a time: what a pass allocates (the rows
+            # sent, made contiguous, and those received) stays small next
+            # to the array; every rank makes as many passes (the rows of
+            # offset 0, the most a rank sends or receives, cut alike)
+            per = max(1, _PASS_PIECE_BYTES // max(1, nbytes(array[:1])))
+            for first in range(0, -(-int(array.shape[0]) // world), per):
+                target = receiving[first:first + per]
+                into = empty_like(target, len(target))
+                out = sending[first:first + per]
+                pass_along(out, (self.rank - 1) % world, into, (self.rank + 1) % world, self.group)
+                self.bytes_sent += nbytes(out)
+                target[...] = into
             if self._held[index] is not None:
                 self._held[index] = int(received.start or 0)
             else:
