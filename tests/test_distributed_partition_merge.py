@@ -8,6 +8,7 @@ process's rows bit for bit, saves the single process's file byte for
 byte, leaves nothing in temp_dir, and trains GloVe as its in-memory twin
 does. And a GloVe model too large for one rank's memory stops every rank
 with the reason before anything is counted."""
+import gc
 import os
 from typing import Any, Dict
 
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
+from conftest import open_files_under
 from distributed_harness import run_ranks, values
 
 pytest.importorskip("torch", reason="the partitions are counted on torch.distributed")
@@ -78,7 +80,12 @@ def _counted(rank: int, world: int, path: str, out: str) -> Dict[str, Any]:
                                distributed=True, progress=False)
         model.fit(part)
         result[name]["glove"] = model.weights.tobytes()
-        result[name]["left"] = sorted(os.listdir(temp))
+        del part, model
+        gc.collect()
+        # no file left, open or mapped (the partials' maps, the partition's archive)
+        with open("/proc/self/maps") as maps:
+            mapped = [line.split()[-1] for line in maps if temp in line]
+        result[name]["left"] = sorted(os.listdir(temp)) + open_files_under(temp) + mapped
     return result
 
 
