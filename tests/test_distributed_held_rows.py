@@ -16,6 +16,9 @@ torch = pytest.importorskip("torch", reason="the sync runs on torch.distributed"
 WORLD, ROWS, DIM = 3, 10, 2        # 10 rows: the ranks hold 4, 3 and 3 of them
 OFFSETS = [2, 0, 1]                # rank r holds the rows OFFSETS[r] :: WORLD
 PIECES = [1, 12, 1 << 20]          # bytes a rank sends at a time: a row, 1.5 rows, all
+# bytes rotate passes at a time: a row; 3 rows (4 rows to pass: a short last
+# piece, and ranks of 3 rows passing nothing in it); all
+PASSES = [1, 24, 1 << 20]
 
 
 def _filled(rank: int, kind: str) -> Any:
@@ -72,7 +75,7 @@ def _ranks_body(rank: int, world: int) -> Dict[str, Any]:
     # array 2 summed
     from embforge.distributed import replicas as replicas_module
     out["trained"] = {}
-    for piece in PIECES:
+    for piece in PASSES:
         replicas_module._PASS_PIECE_BYTES = piece
         replicas = Replicas(group, "sum")
         arrays = _start()
@@ -106,14 +109,17 @@ def _ranks_body(rank: int, world: int) -> Dict[str, Any]:
         out["rows"] = None
     except ValueError as error:
         out["rows"] = str(error)
-    # handing on rows this rank does not hold: refused before anything is sent
+    # handing on rows this rank does not hold, or rows that are not one
+    # rank's: refused before anything is sent
     wrong = Replicas(group, "sum")
     wrong.start(arrays[:1], held=(rank,))
-    try:
-        wrong.rotate([0], slice((rank + 1) % WORLD, None, WORLD), slice(rank, None, WORLD))
-        out["rotate"] = None
-    except ValueError as error:
-        out["rotate"] = str(error)
+    for case, sent in (("rotate", slice((rank + 1) % WORLD, None, WORLD)),
+                       ("rotate step", slice(rank, None, 1))):
+        try:
+            wrong.rotate([0], sent, slice(rank, None, WORLD))
+            out[case] = None
+        except ValueError as error:
+            out[case] = str(error)
     return out
 
 
@@ -152,7 +158,7 @@ def _oracle() -> List[np.ndarray]:
     return model
 
 
-@pytest.mark.parametrize("piece", PIECES)
+@pytest.mark.parametrize("piece", PASSES)
 def test_handed_on_rows_are_gathered_from_their_new_holder(ranks: List[Dict[str, Any]],
                                                            piece: int) -> None:
     oracle = _oracle()
@@ -188,6 +194,7 @@ def test_held_rows_are_not_combined_in_part(ranks: List[Dict[str, Any]]) -> None
 def test_rows_this_rank_does_not_hold_cannot_be_handed_on(ranks: List[Dict[str, Any]]) -> None:
     for index, rank in enumerate(ranks):
         assert rank["rotate"] is not None and f"holds rows {index}::{WORLD}" in rank["rotate"]
+        assert rank["rotate step"] is not None and "rotate passes rows q::3" in rank["rotate step"]
 
 
 def test_held_offsets_are_checked_when_training_starts() -> None:

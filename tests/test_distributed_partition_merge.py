@@ -24,23 +24,56 @@ pytest.importorskip("torch", reason="the partitions are counted on torch.distrib
 WORLD = 3
 COUNT = dict(window=5, min_count=1, progress=False)
 # A budget under a rank's partial (~21k entries, 16 bytes each) and twice its
-# partition (~15k, 12 bytes each), above what counting needs (~210 KB)
+# partition (~15k, 12 bytes each), above what counting needs (~210 KB). The
+# mixed cases' budgets were found by trying budgets from 450 KB to 1.4 MB:
+# at 700 KB the partial does not fit beside the count's tables (to files)
+# and the partition fits half of the rest; at 800 KB the partial fits and
+# the partition does not fit half of what it leaves.
 SMALL = 450_000
+CASES = ("memory", "disk", "rounds", "partial on disk", "partition on disk")
+PLACED = {"memory": (False, False), "disk": (True, True), "rounds": (True, True),
+          "partial on disk": (True, False), "partition on disk": (False, True)}
 
 
 @given(partial=st.integers(0, 1 << 32), bound=st.integers(0, 1 << 28),
-       memory=st.integers(1 << 16, 1 << 34))
-def test_the_rounds_and_the_partition_share_what_the_partial_leaves(partial, bound, memory):
+       vocab=st.integers(1, 1 << 22), memory=st.integers(1 << 16, 1 << 34))
+def test_the_rounds_and_the_partition_fit_what_the_partial_leaves(partial, bound, vocab, memory):
     from embforge.distributed.partition_merge import (MIN_ROUND_ENTRIES, ROUND_BYTES_PER_ENTRY,
-                                                      plan_rounds)
-    to_files, entries = plan_rounds(partial, bound, memory)
-    left = max(0, memory - partial)
-    assert to_files == (12 * bound > left // 2)
+                                                      VOCAB_BYTES_PER_WORD, plan_rounds)
+    to_files, entries = plan_rounds(partial, bound, vocab, memory)
+    left = max(0, memory - partial - VOCAB_BYTES_PER_WORD * vocab)
+    partition = 0 if to_files else 12 * bound
     assert entries >= MIN_ROUND_ENTRIES
-    held = (0 if to_files else 12 * bound) + entries * ROUND_BYTES_PER_ENTRY
-    # within the budget, unless the floor of a round is all there is
-    assert held <= left or entries == MIN_ROUND_ENTRIES
-    assert entries == max(MIN_ROUND_ENTRIES, (left - (0 if to_files else 12 * bound)) // 32)
+    # in memory only where the partition leaves the rounds half at least
+    assert to_files or partition <= left // 2
+    # the rounds take what is left, within the budget unless at their floor
+    assert partition + entries * ROUND_BYTES_PER_ENTRY <= left or entries == MIN_ROUND_ENTRIES
+    assert (entries + 1) * ROUND_BYTES_PER_ENTRY > left - partition
+
+
+@given(st.data())
+def test_rounds_cut_the_partial_across_its_threads_parts(data):
+    from embforge.distributed.partition_merge import _cut, _row_starts
+    vocab = data.draw(st.integers(1, 30))
+    keys = sorted(data.draw(st.sets(st.tuples(st.integers(0, vocab - 1), st.integers(0, 50)),
+                                    max_size=120)))
+    rows = np.array([k[0] for k in keys], np.int32)
+    cols = np.array([k[1] for k in keys], np.int32)
+    fixed = np.arange(len(keys), dtype=np.int64)
+    # the count's threads: consecutive ranges of rows, some of them empty
+    bounds = sorted(data.draw(st.lists(st.integers(0, vocab), max_size=4)))
+    edges = [0] + [int(np.searchsorted(rows, b)) for b in bounds] + [len(rows)]
+    parts = [(rows[a:b], cols[a:b], fixed[a:b]) for a, b in zip(edges, edges[1:]) if b > a]
+    starts = _row_starts(parts, vocab)
+    np.testing.assert_array_equal(
+        starts, np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=vocab))]))
+    part_starts = np.cumsum([0] + [len(p[0]) for p in parts[:-1]]).tolist()
+    lo = data.draw(st.integers(0, len(rows)))
+    hi = data.draw(st.integers(lo, len(rows)))
+    got = _cut(parts, part_starts, lo, hi)
+    for column, whole in zip(got, (rows, cols, fixed)):
+        np.testing.assert_array_equal(column, whole[lo:hi])
+        assert column.dtype == whole.dtype
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +97,8 @@ def _counted(rank: int, world: int, path: str, out: str) -> Dict[str, Any]:
     # on disk in one round; on disk in rounds of the budget's size (about
     # 12,000 entries), cut across the two threads' partial files
     cases = {"memory": ("1GB", 1 << 16, 1), "disk": (SMALL, 1 << 20, 1),
-             "rounds": (SMALL, 2_000, 2)}
+             "rounds": (SMALL, 2_000, 2), "partial on disk": (700_000, 1 << 16, 1),
+             "partition on disk": (800_000, 1 << 16, 1)}
     for name, (memory, floor, workers) in cases.items():
         partition_merge.MIN_ROUND_ENTRIES = floor
         part = embforge.cooccurrence(path, memory=memory, workers=workers, temp_dir=temp,
@@ -108,14 +142,13 @@ def single(tmp_path_factory: Any, corpus: str) -> Dict[str, Any]:
 
 def test_where_the_partials_and_partitions_are_held(counted: Dict[str, Any]) -> None:
     for rank in counted["ranks"]:
-        assert (rank["memory"]["partial_on_disk"], rank["memory"]["on_disk"]) == (False, False)
+        for case in CASES:
+            assert (rank[case]["partial_on_disk"], rank[case]["on_disk"]) == PLACED[case], case
         assert rank["memory"]["rounds"] == rank["disk"]["rounds"] == 1
-        for name in ("disk", "rounds"):
-            assert (rank[name]["partial_on_disk"], rank[name]["on_disk"]) == (True, True), name
         assert rank["rounds"]["rounds"] >= 3
 
 
-@pytest.mark.parametrize("case", ["memory", "disk", "rounds"])
+@pytest.mark.parametrize("case", CASES)
 def test_every_partition_is_the_single_process_rows(counted: Dict[str, Any],
                                                     single: Dict[str, Any], case: str) -> None:
     one = single["matrix"]
@@ -130,12 +163,12 @@ def test_every_partition_is_the_single_process_rows(counted: Dict[str, Any],
 
 def test_nothing_is_left_in_temp_dir(counted: Dict[str, Any]) -> None:
     for rank in counted["ranks"]:
-        assert [rank[case]["left"] for case in ("memory", "disk", "rounds")] == [[], [], []]
+        assert [rank[case]["left"] for case in CASES] == [[]] * len(CASES)
 
 
 def test_a_partition_on_disk_trains_as_its_twin_in_memory(counted: Dict[str, Any]) -> None:
     ranks = counted["ranks"]
-    assert len({r[case]["glove"] for r in ranks for case in ("memory", "disk", "rounds")}) == 1
+    assert len({r[case]["glove"] for r in ranks for case in CASES}) == 1
 
 
 def _too_small_on_one_rank(rank: int, world: int, path: str) -> str:
@@ -160,3 +193,55 @@ def test_a_model_too_large_for_one_rank_stops_every_rank_before_the_count(tmp_pa
     for rank in (0, 2):
         assert messages[rank].startswith("rank 1 failed while checking the vocabulary before "
                                          "counting: ValueError: memory=")
+
+
+def _fails_on_rank_1(rank: int, world: int, path: str, out: str, where: str) -> Dict[str, Any]:
+    import embforge
+    from embforge import glove_blocks
+    from embforge.distributed import partition_merge
+    temp = os.path.join(out, f"{where}{rank}")
+    os.mkdir(temp)
+    partition_merge.MIN_ROUND_ENTRIES = 2_000  # several rounds: it fails in the second
+    if rank == 1 and where == "merge":
+        real, calls = partition_merge._merged, []
+
+        def full(*args: Any, **kwargs: Any) -> Any:
+            calls.append(1)
+            if len(calls) == 2:
+                raise OSError(28, "No space left on device")
+            return real(*args, **kwargs)
+        partition_merge._merged = full
+    try:
+        if where == "merge":
+            embforge.cooccurrence(path, memory=SMALL, workers=1, temp_dir=temp, distributed=True,
+                                  **COUNT)
+        else:
+            # rank 1's memory passes the check before the count (a pair fits
+            # beside the model) but not the plan after it (no block does)
+            memory = glove_blocks.model_bytes(1_856, 100) + 1_000 if rank == 1 else "1GB"
+            embforge.GloVe(vector_size=100, epochs=1, min_count=1, workers=1, progress=False,
+                           memory=memory, temp_dir=temp, distributed=True).fit(path)
+        message = "finished"
+    except (OSError, ValueError, RuntimeError) as error:
+        message = f"{type(error).__name__}: {error}"
+    gc.collect()
+    return {"message": message, "left": sorted(os.listdir(temp)) + open_files_under(temp)}
+
+
+@pytest.mark.parametrize("where, what", [("merge", "merging its partition"),
+                                         ("pairs", "building its training pairs")])
+def test_a_rank_that_fails_alone_fails_every_rank_with_its_reason(tmp_path, corpus: str,
+                                                                  where: str, what: str) -> None:
+    out, store = tmp_path / "out", tmp_path / "ranks"
+    out.mkdir()
+    store.mkdir()
+    ranks = values(run_ranks(_fails_on_rank_1, store, WORLD,
+                             args=(corpus, str(out), where), timeout=120))
+    own = ("OSError: [Errno 28] No space left on device" if where == "merge"
+           else "ValueError: memory=")
+    assert ranks[1]["message"].startswith(own)
+    # the others: a ValueError for bad input (memory), else a RuntimeError
+    kind = "ValueError" if where == "pairs" else "RuntimeError"
+    for rank in (0, 2):
+        assert ranks[rank]["message"].startswith(f"{kind}: rank 1 failed while {what}: {own}")
+    assert [r["left"] for r in ranks] == [[], [], []]

@@ -26,7 +26,8 @@
 // the result alone crowds out the budget, the peak is the result + the
 // summed table + B/8, reported in stats.planned_peak_bytes; with a
 // result_dir such a result is written to files instead (cooccur.h), and the
-// merge holds only a write buffer of 768 KiB per thread.
+// merge holds only a write buffer of 64Ki entries per thread (768 KiB; 1 MiB
+// in fixed point).
 #include "embforge/cooccur.h"
 
 #include <algorithm>

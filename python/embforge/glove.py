@@ -31,6 +31,7 @@ from .callbacks import call_callbacks
 from .backends import get_backend
 from .backends.arrays import all_finite
 from .cooccurrence import Cooccurrence, cooccurrence, parse_memory
+from .distributed.consistency import run_together
 from .distributed.group import resolve_group
 from .distributed.replicas import replicas_for
 from .io.archive import read_archive, write_archive
@@ -246,11 +247,16 @@ class GloVe:
             raise ValueError("the co-occurrence matrix is empty: nothing to train on")
         self.cooccurrence = matrix
         self._release_pairs()
-        self._pairs = self._backend.glove_pairs(
-            matrix, x_max=self.x_max, alpha=self.alpha, memory_bytes=parse_memory(self.memory),
-            vector_size=self.vector_size, out_of_core=self.out_of_core, seed=int(self.seed),
-            workers=self.workers, temp_dir=self.temp_dir,
-            strata=self._replicas.world_size if self.stratify else 1)
+        def pairs() -> Any:
+            return self._backend.glove_pairs(
+                matrix, x_max=self.x_max, alpha=self.alpha, memory_bytes=parse_memory(self.memory),
+                vector_size=self.vector_size, out_of_core=self.out_of_core, seed=int(self.seed),
+                workers=self.workers, temp_dir=self.temp_dir,
+                strata=self._replicas.world_size if self.stratify else 1)
+        # each rank plans within its own memory: one that cannot (or fails to
+        # write its pair file) stops every rank, none left waiting to train
+        self._pairs = (run_together(self._group, "building its training pairs", pairs)
+                       if self._replicas.world_size > 1 and self._group is not None else pairs())
 
     def _release_pairs(self) -> None:
         """Drops the training pairs of the previous matrix (and its pair file)."""

@@ -17,9 +17,12 @@
                   under torchrun run).
 * vocabulary.py   the distributed vocabulary: per-rank counts merged by owner
                   rank into the single-process Vocabulary.
-* cooccurrence.py co-occurrence partials exchanged by owner rank and merged
-                  exactly (fixed point), fetched by one writer a range of rows
-                  at a time.
+* cooccurrence.py a rank's partition of the co-occurrence count, and the
+                  whole matrix fetched by one writer a range of rows at a time.
+* partition_merge.py the ranks' partial counts (fixed point) sent to the
+                  owners of their rows and merged exactly, a range of rows at
+                  a time within the memory budget.
+* row_ranges.py   rows cut into ranges of a bounded number of entries.
 * replicas.py     the ranks' model replicas combined between slices of an
                   epoch (Word2Vec, GloVe); `Alone` without a group.
 * held_rows.py    rows that one rank alone changes (GloVe's) gathered from

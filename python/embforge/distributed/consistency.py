@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from typing import Any, Callable, Dict, List, TypeVar, cast
+from typing import Any, Callable, Dict, List, Optional, TypeVar, cast
 
 import numpy as np
 
 from .collectives import all_gather_object
 from .group import Group
 
-__all__ = ["digest", "check_same", "run_together"]
+__all__ = ["digest", "check_same", "run_together", "raise_together"]
 
 T = TypeVar("T")
 
@@ -129,3 +129,13 @@ def run_together(group: Group, what: str, fn: Callable[[], T]) -> T:
             kind = ValueError if bad_input else RuntimeError
             raise kind(f"rank {rank} failed while {what}: {name}: {message}")
     return cast("T", result)  # fn() returned: no rank failed
+
+
+def raise_together(group: Group, what: str, failure: Optional[BaseException]) -> None:
+    """Raises on every rank when `failure` (this rank's, or None) is set on
+    any rank, as run_together does: for work that must keep the ranks in
+    step to its end (collectives inside it) before it can fail."""
+    def fail() -> None:
+        if failure is not None:
+            raise failure
+    run_together(group, what, fail)

@@ -30,11 +30,11 @@ from .._typing import StrPath
 from .. import _native
 from ..io.atomic import atomic_write
 from .collectives import PeerError, all_reduce, barrier, check_rank
-from .consistency import run_together
+from .consistency import raise_together, run_together
 from .exchange import exchange_packed
 from .group import Group
 from .partition_merge import merge_partition, partial_from_count
-from .row_ranges import range_positions, row_ranges
+from .row_ranges import range_positions, row_ranges, sorted_row_starts
 
 if TYPE_CHECKING:
     from ..corpus import EncodedCorpus
@@ -76,8 +76,11 @@ def count_partition(encoded: "EncodedCorpus", group: Group, *, window: int, symm
         window=window, symmetric=symmetric, distance_weighting=distance_weighting,
         workers=workers, memory_bytes=memory_bytes, temp_dir=spill_dir, max_product=max_product,
         fraction_bits=bits, fixed_point_output=True, result_dir=partial_dir)
-    rows, cols, fixed, stats = _native.core.count_cooccurrences(
-        encoded.ids, encoded.offsets, len(encoded.vocab), params, progress=progress)
+    # a failure (a full disk for the spilled runs or the partial's files)
+    # raises on every rank, none left waiting in the exchange
+    rows, cols, fixed, stats = run_together(group, "counting its share", partial(
+        _native.core.count_cooccurrences, encoded.ids, encoded.offsets, len(encoded.vocab),
+        params, progress=progress))
     # Every rank takes part in the exchange even when stopped: the caller
     # learns of the stop from the flag all ranks agree on afterwards.
     stopped = int(all_reduce(np.array([1 if stats["stopped"] else 0], dtype=np.int64), group,
@@ -87,11 +90,11 @@ def count_partition(encoded: "EncodedCorpus", group: Group, *, window: int, symm
         empty = np.zeros(0, np.int32)
         stats["result_file_counts"] = []
         return empty, empty, np.zeros(0, np.float32), stats
-    partial = partial_from_count(rows, cols, fixed, stats["result_file_counts"], partial_dir)
+    counted = partial_from_count(rows, cols, fixed, stats["result_file_counts"], partial_dir)
     del rows, cols, fixed
     stats["partial_on_disk"] = bool(stats["result_file_counts"])
     rows, cols, values, merged = merge_partition(
-        partial, group, vocab_size=len(encoded.vocab), fraction_bits=bits,
+        counted, group, vocab_size=len(encoded.vocab), fraction_bits=bits,
         memory_bytes=memory_bytes, workers=workers, result_dir=result_dir)
     stats.update(merged, fraction_bits=bits, partition=(group.rank, group.world_size))
     return rows, cols, values, stats
@@ -100,8 +103,7 @@ def count_partition(encoded: "EncodedCorpus", group: Group, *, window: int, symm
 def whole_row_counts(rows: np.ndarray, vocab_size: int, group: Group) -> np.ndarray:
     """Every row's nonzeros in the whole matrix, from each rank's partition
     (`rows`: its entries' rows; the ranks' rows are disjoint): int64."""
-    counts: np.ndarray = all_reduce(np.bincount(rows, minlength=vocab_size).astype(np.int64),
-                                    group)
+    counts: np.ndarray = all_reduce(np.diff(sorted_row_starts(rows, vocab_size)), group)
     return counts
 
 
@@ -118,11 +120,9 @@ def gathered_chunks(rows: np.ndarray, columns: Sequence[np.ndarray], group: Grou
     (`counts`, whole_row_counts, when the caller has them), tells `dst`
     which rows a piece holds and where each rank's entries go."""
     check_rank("dst", dst, group)
-    mine = np.bincount(rows, minlength=vocab_size).astype(np.int64)
+    own_start = sorted_row_starts(rows, vocab_size)
     if counts is None:  # the rows are disjoint: summed, every row's count
-        counts = all_reduce(mine.copy(), group)
-    own_start = np.zeros(vocab_size + 1, dtype=np.int64)
-    np.cumsum(mine, out=own_start[1:])
+        counts = all_reduce(np.diff(own_start), group)
     record = np.dtype([(f"c{index}", column.dtype) for index, column in enumerate(columns)])
     for a, b in row_ranges(counts, _GATHER_PIECE):
         lo, hi = int(own_start[a]), int(own_start[b])
@@ -208,15 +208,10 @@ def writer_file(path: StrPath, group: Group, dst: int, pieces: Sequence[Iterator
         raise
     except Exception as error:
         failure = error
-    run_together(group, f"writing {os.fspath(path)}", partial(_raise, failure))
+    raise_together(group, f"writing {os.fspath(path)}", failure)
 
 
 def _take_all(pieces: Sequence[Iterator[Any]]) -> None:
     for chunks in pieces:
         for _ in chunks:
             pass
-
-
-def _raise(failure: Optional[Exception]) -> None:
-    if failure is not None:
-        raise failure

@@ -19,19 +19,21 @@ those its rows receive).
 """
 from __future__ import annotations
 
+import contextlib
 import os
-from typing import IO, Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import IO, Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, cast
 
 import numpy as np
 
 from .. import _native
 from .collectives import all_reduce
+from .consistency import raise_together
 from .exchange import exchange_packed
 from .group import Group
-from .row_ranges import row_ranges
+from .row_ranges import row_ranges, sorted_row_starts
 
-__all__ = ["Partial", "partial_from_count", "merge_partition", "PACKED_ENTRY",
-           "ROUND_BYTES_PER_ENTRY", "MIN_ROUND_ENTRIES"]
+__all__ = ["Partial", "partial_from_count", "merge_partition", "plan_rounds", "PACKED_ENTRY",
+           "ROUND_BYTES_PER_ENTRY", "MIN_ROUND_ENTRIES", "VOCAB_BYTES_PER_WORD"]
 
 # One record of a partial count on the wire (cooccur.h: PackedCooccurrence).
 PACKED_ENTRY = np.dtype([("row", "<i4"), ("col", "<i4"), ("value", "<i8")])
@@ -41,6 +43,9 @@ PACKED_ENTRY = np.dtype([("row", "<i4"), ("col", "<i4"), ("value", "<i8")])
 ROUND_BYTES_PER_ENTRY = 32
 # Fewer entries a round only adds collectives (2 MB at this floor).
 MIN_ROUND_ENTRIES = 1 << 16
+# Arrays of one number a row (starts, counts, and their temporaries) the
+# rounds' plan sets aside.
+VOCAB_BYTES_PER_WORD = 32
 # The partition: int32 row, int32 col, float32 value.
 _PARTITION_BYTES_PER_ENTRY = 12
 PARTITION_COLUMNS = (("rows", np.dtype(np.int32)), ("cols", np.dtype(np.int32)),
@@ -82,13 +87,17 @@ class _Partition:
 
     def __init__(self, bound: int, result_dir: Optional[str]) -> None:
         self.n = 0
+        self._files = contextlib.ExitStack()
         self.files: Optional[List[IO[bytes]]] = None
         self.arrays: List[np.ndarray] = []
         if result_dir is None:
             self.arrays = [np.empty(bound, dtype) for _, dtype in PARTITION_COLUMNS]
         else:
-            self.files = [open(os.path.join(result_dir, f"result-0.{name}"), "wb")
-                          for name, _ in PARTITION_COLUMNS]
+            with self._files:  # closed again unless all three open
+                self.files = [self._files.enter_context(
+                    open(os.path.join(result_dir, f"result-0.{name}"), "wb"))
+                    for name, _ in PARTITION_COLUMNS]
+                self._files = self._files.pop_all()
 
     def append(self, columns: Tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
         n = len(columns[0])
@@ -101,8 +110,7 @@ class _Partition:
         self.n += n
 
     def close(self) -> None:
-        for file in self.files or ():
-            file.close()
+        self._files.close()
 
     def result(self) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self.files is not None:  # the caller reads the files
@@ -113,11 +121,11 @@ class _Partition:
 
 def _row_starts(parts: Sequence[Tuple[np.ndarray, ...]], vocab_size: int) -> np.ndarray:
     """Where each row's entries start among the parts' entries end to end
-    (V + 1 int64)."""
+    (V + 1 int64): the parts hold consecutive ranges of rows, so a row's
+    start is the sum of each part's entries of the rows before it."""
     starts = np.zeros(vocab_size + 1, dtype=np.int64)
     for rows, _, _ in parts:
-        starts[1:] += np.bincount(rows, minlength=vocab_size)
-    np.cumsum(starts, out=starts)
+        starts += sorted_row_starts(rows, vocab_size)
     return starts
 
 
@@ -137,19 +145,42 @@ def _cut(parts: Sequence[Tuple[np.ndarray, ...]], part_starts: Sequence[int], lo
     return tuple(np.concatenate([p[i] for p in pieces]) for i in range(3))
 
 
+def _packed(parts: Sequence[Tuple[np.ndarray, ...]], part_starts: Sequence[int], lo: int, hi: int,
+            world_size: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Entries [lo, hi) of the partial packed by owner rank: (records, their
+    number for each rank)."""
+    rows, cols, fixed = _cut(parts, part_starts, lo, hi)
+    packed, sizes = _native.core.pack_cooccurrences_by_owner(rows, cols, fixed, world_size)
+    return packed, sizes
+
+
 def _unpack(data: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     entries = np.ascontiguousarray(data).view(PACKED_ENTRY)
     return (np.ascontiguousarray(entries["row"]), np.ascontiguousarray(entries["col"]),
             np.ascontiguousarray(entries["value"]))
 
 
-def plan_rounds(partial_bytes: int, bound: int, memory_bytes: int) -> Tuple[bool, int]:
+def _merged(received: List[np.ndarray], workers: int, fraction_bits: int
+            ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The records every rank sent this one, summed exactly and rounded to
+    float32: (rows, cols, values). `received` (views of one buffer) is
+    emptied once unpacked, so that the buffer goes before the merge."""
+    pieces = [_unpack(data) for data in received]
+    received.clear()
+    rows, cols, fixed = _native.core.merge_cooccurrence_partials(pieces, workers=workers)
+    del pieces
+    return rows, cols, _native.core.cooccurrence_fixed_to_float(fixed, fraction_bits)
+
+
+def plan_rounds(partial_bytes: int, bound: int, vocab_size: int, memory_bytes: int
+                ) -> Tuple[bool, int]:
     """(whether the partition goes to files, entries a round may take) for
     a rank holding `partial_bytes` of its partial in RAM, whose partition
-    has at most `bound` entries, within `memory_bytes`: the partition stays
-    in memory when it takes at most half of what the partial leaves, and
-    the rounds get the rest."""
-    left = max(0, memory_bytes - partial_bytes)
+    has at most `bound` entries, within `memory_bytes`: beside the partial
+    and the rows' starts and counts (``VOCAB_BYTES_PER_WORD`` a word), the
+    partition stays in memory when it takes at most half of what is left,
+    and the rounds get the rest."""
+    left = max(0, memory_bytes - partial_bytes - VOCAB_BYTES_PER_WORD * vocab_size)
     partition_bytes = bound * _PARTITION_BYTES_PER_ENTRY
     to_files = partition_bytes > left // 2
     rounds_bytes = left - (0 if to_files else partition_bytes)
@@ -164,35 +195,49 @@ def merge_partition(partial: Partial, group: Group, *, vocab_size: int, fraction
     rounds within `memory_bytes` (see the module's doc). Returns (rows, cols,
     values, stats): in memory, or empty arrays and the entries written to
     result_dir's result-0.rows, .cols and .values in stats["result_file_counts"]
-    (one thread's). Consumes `partial` (its arrays go as it ends)."""
+    (one thread's). Consumes `partial` (its arrays go as it ends). A rank
+    whose own work fails (a full disk, an overflowing sum) goes on taking
+    part in every round, sending nothing, and every rank raises at the end."""
     parts = partial.parts
     starts = _row_starts(parts, vocab_size)
     part_starts = np.cumsum([0] + [len(part[0]) for part in parts[:-1]]).tolist()
     # every row's entries over the ranks' partials: what its owner receives
     counts = all_reduce(np.diff(starts), group)
     bound = int(counts[group.rank::group.world_size].sum())
-    to_files, entries = plan_rounds(partial.memory_bytes, bound, memory_bytes)
+    to_files, entries = plan_rounds(partial.memory_bytes, bound, vocab_size, memory_bytes)
     entries = int(all_reduce(np.array([entries], dtype=np.int64), group, "min")[0])
     ranges = row_ranges(counts, entries)
     del counts
-    out = _Partition(bound, result_dir if to_files else None)
+    failure: Optional[Exception] = None
+    out: Optional[_Partition] = None
+    try:
+        out = _Partition(bound, result_dir if to_files else None)
+    except Exception as error:
+        failure = error
+    nothing = np.zeros(0, np.uint8), np.zeros(group.world_size, np.int64)
     try:
         for a, b in ranges:
-            rows, cols, fixed = _cut(parts, part_starts, int(starts[a]), int(starts[b]))
-            packed, sizes = _native.core.pack_cooccurrences_by_owner(rows, cols, fixed,
-                                                                     group.world_size)
-            del rows, cols, fixed
+            packed, sizes = nothing
+            if failure is None:
+                try:
+                    packed, sizes = _packed(parts, part_starts, int(starts[a]), int(starts[b]),
+                                            group.world_size)
+                except Exception as error:
+                    failure = error
             received = exchange_packed(packed, (sizes * PACKED_ENTRY.itemsize).tolist(), group)
             del packed
-            pieces = [_unpack(data) for data in received]
+            if failure is None and out is not None:
+                try:
+                    out.append(_merged(received, workers, fraction_bits))
+                except Exception as error:
+                    failure = error
             del received
-            rows, cols, fixed = _native.core.merge_cooccurrence_partials(pieces, workers=workers)
-            del pieces
-            out.append((rows, cols, _native.core.cooccurrence_fixed_to_float(fixed, fraction_bits)))
-            del rows, cols, fixed
     finally:
-        out.close()
-    parts.clear()
+        if out is not None:
+            out.close()
+        parts.clear()  # the partial's arrays and maps go now, whatever happened
+    raise_together(group, "merging its partition", failure)
+    out = cast(_Partition, out)  # made, or the failure was raised
     stats: Dict[str, Any] = dict(nnz=out.n, exchange_rounds=len(ranges), round_entries=entries,
                                  result_file_counts=[out.n] if to_files else [])
     return (*out.result(), stats)

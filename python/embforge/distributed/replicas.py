@@ -504,13 +504,16 @@ class Replicas:
         changes on, and a later sync must not add them twice (each row
         changes on the one rank that holds it, so the sum of the changes is
         its holder's). For rows that one rank at a time trains (GloVe's
-        strata): V / W rows a step instead of an all-reduce of all of them."""
+        strata): V / W rows a step instead of an all-reduce of all of them.
+        `sent` and `received` are one rank's rows each: q::W, step W."""
         from .exchange import pass_along
         world = self.world_size
+        if sent.step != world or received.step != world:
+            raise ValueError(f"rotate passes rows q::{world} (one rank's in {world}), got {sent} "
+                             f"for {received}")
         for index in indices:
             offset = self._held[index]
-            if offset is not None and (sent.start != offset or sent.step != world
-                                       or received.step != world):
+            if offset is not None and sent.start != offset:
                 raise ValueError(f"array {index}: rank {self.rank} holds rows {offset}::{world}, "
                                  f"and cannot pass on {sent} for {received}")
         for index in indices:

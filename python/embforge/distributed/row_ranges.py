@@ -10,7 +10,7 @@ from typing import List, Tuple
 
 import numpy as np
 
-__all__ = ["row_ranges", "range_positions"]
+__all__ = ["row_ranges", "range_positions", "sorted_row_starts"]
 
 
 def row_ranges(counts: np.ndarray, entries: int) -> List[Tuple[int, int]]:
@@ -45,3 +45,12 @@ def range_positions(counts: np.ndarray, a: int, b: int, rank: int, world_size: i
     positions = np.repeat(starts[owned - a] - within, sizes)
     positions += np.arange(len(positions), dtype=np.int64)
     return positions
+
+
+def sorted_row_starts(rows: np.ndarray, vocab_size: int) -> np.ndarray:
+    """Where each row's entries start in `rows`, sorted (V + 1 int64, the
+    last len(rows)): binary searches with keys of the rows' own dtype, so
+    that a large (or memory-mapped) column is neither copied nor read
+    whole, where np.bincount would widen it to int64 first."""
+    keys = np.arange(vocab_size + 1, dtype=rows.dtype)
+    return np.searchsorted(rows, keys).astype(np.int64)
