@@ -113,10 +113,13 @@ def _ranks_body(rank: int, world: int) -> Dict[str, Any]:
     # rank's: refused before anything is sent
     wrong = Replicas(group, "sum")
     wrong.start(arrays[:1], held=(rank,))
-    for case, sent in (("rotate", slice((rank + 1) % WORLD, None, WORLD)),
-                       ("rotate step", slice(rank, None, 1))):
+    plain = Replicas(group, "sum")
+    plain.start(arrays[:1])  # rows any rank changes: only the step would tell
+    for case, replicas, sent in (("rotate", wrong, slice((rank + 1) % WORLD, None, WORLD)),
+                                 ("rotate step", wrong, slice(rank, None, 1)),
+                                 ("rotate all", plain, slice(0, None))):
         try:
-            wrong.rotate([0], sent, slice(rank, None, WORLD))
+            replicas.rotate([0], sent, slice(rank, None, WORLD))
             out[case] = None
         except ValueError as error:
             out[case] = str(error)
@@ -194,7 +197,8 @@ def test_held_rows_are_not_combined_in_part(ranks: List[Dict[str, Any]]) -> None
 def test_rows_this_rank_does_not_hold_cannot_be_handed_on(ranks: List[Dict[str, Any]]) -> None:
     for index, rank in enumerate(ranks):
         assert rank["rotate"] is not None and f"holds rows {index}::{WORLD}" in rank["rotate"]
-        assert rank["rotate step"] is not None and "rotate passes rows q::3" in rank["rotate step"]
+        for case in ("rotate step", "rotate all"):
+            assert rank[case] is not None and "rotate passes rows q::3" in rank[case], case
 
 
 def test_held_offsets_are_checked_when_training_starts() -> None:

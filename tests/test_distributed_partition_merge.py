@@ -1,13 +1,15 @@
 """The ranks' partial counts merged into partitions a range of rows at a
 time, within the memory budget (embforge/distributed/partition_merge.py):
-the plan of the rounds against its arithmetic, then 3 real gloo processes
-counting with a budget that holds the partials and partitions in memory
-and with one that sends both to files, in one round or in many (pieces
-cut across the count's threads' files): every partition is the single
-process's rows bit for bit, saves the single process's file byte for
-byte, leaves nothing in temp_dir, and trains GloVe as its in-memory twin
-does. And a GloVe model too large for one rank's memory stops every rank
-with the reason before anything is counted."""
+the plan of the rounds against its rule, the cut of a partial across its
+threads' parts against numpy, then 3 real gloo processes counting with
+budgets that hold the partials and partitions in memory, both on disk (in
+one round, or in many cut across the count's threads' files), or one of
+each: every partition is the single process's rows bit for bit, saves the
+single process's file byte for byte, leaves nothing in temp_dir (nor open,
+nor mapped), and trains GloVe as its in-memory twin does. A GloVe model too
+large for one rank's memory stops every rank with the reason before
+anything is counted; a rank whose merge or pair plan fails after the count
+stops every rank with its reason, none left waiting."""
 import gc
 import os
 from typing import Any, Dict
@@ -44,8 +46,8 @@ def test_the_rounds_and_the_partition_fit_what_the_partial_leaves(partial, bound
     left = max(0, memory - partial - VOCAB_BYTES_PER_WORD * vocab)
     partition = 0 if to_files else 12 * bound
     assert entries >= MIN_ROUND_ENTRIES
-    # in memory only where the partition leaves the rounds half at least
-    assert to_files or partition <= left // 2
+    # in memory exactly where the partition leaves the rounds half at least
+    assert to_files == (12 * bound > left // 2)
     # the rounds take what is left, within the budget unless at their floor
     assert partition + entries * ROUND_BYTES_PER_ENTRY <= left or entries == MIN_ROUND_ENTRIES
     assert (entries + 1) * ROUND_BYTES_PER_ENTRY > left - partition
@@ -95,7 +97,8 @@ def _counted(rank: int, world: int, path: str, out: str) -> Dict[str, Any]:
     os.mkdir(temp)
     # (budget, entries a round at least, threads): in memory in one round;
     # on disk in one round; on disk in rounds of the budget's size (about
-    # 12,000 entries), cut across the two threads' partial files
+    # 10,000 entries), cut across the two threads' partial files; the
+    # partial on disk and the partition in memory; the other way round
     cases = {"memory": ("1GB", 1 << 16, 1), "disk": (SMALL, 1 << 20, 1),
              "rounds": (SMALL, 2_000, 2), "partial on disk": (700_000, 1 << 16, 1),
              "partition on disk": (800_000, 1 << 16, 1)}
@@ -218,7 +221,9 @@ def _fails_on_rank_1(rank: int, world: int, path: str, out: str, where: str) -> 
         else:
             # rank 1's memory passes the check before the count (a pair fits
             # beside the model) but not the plan after it (no block does)
-            memory = glove_blocks.model_bytes(1_856, 100) + 1_000 if rank == 1 else "1GB"
+            with open(path) as text:
+                words = len({word for line in text for word in line.split()})  # min_count 1
+            memory = glove_blocks.model_bytes(words, 100) + 1_000 if rank == 1 else "1GB"
             embforge.GloVe(vector_size=100, epochs=1, min_count=1, workers=1, progress=False,
                            memory=memory, temp_dir=temp, distributed=True).fit(path)
         message = "finished"

@@ -239,24 +239,35 @@ class GloVe:
         self._replicas.check_same("GloVe settings", self._settings())
         if self._replicas.world_size > 1 and matrix.partition is None:
             matrix = matrix.own_rows(self._group)  # a whole matrix: train this rank's rows
-        if self.vocab is None:
-            self._reset_weights(matrix.vocab)
-        elif matrix.vocab != self.vocab:
-            raise ValueError("the co-occurrence matrix has another vocabulary than this model")
-        if matrix.nnz == 0:
-            raise ValueError("the co-occurrence matrix is empty: nothing to train on")
-        self.cooccurrence = matrix
-        self._release_pairs()
+
+        def check() -> None:
+            if self.vocab is not None and matrix.vocab != self.vocab:
+                raise ValueError("the co-occurrence matrix has another vocabulary than this model")
+            if matrix.nnz == 0:
+                raise ValueError("the co-occurrence matrix is empty: nothing to train on")
+
         def pairs() -> Any:
             return self._backend.glove_pairs(
                 matrix, x_max=self.x_max, alpha=self.alpha, memory_bytes=parse_memory(self.memory),
                 vector_size=self.vector_size, out_of_core=self.out_of_core, seed=int(self.seed),
                 workers=self.workers, temp_dir=self.temp_dir,
                 strata=self._replicas.world_size if self.stratify else 1)
-        # each rank plans within its own memory: one that cannot (or fails to
-        # write its pair file) stops every rank, none left waiting to train
-        self._pairs = (run_together(self._group, "building its training pairs", pairs)
-                       if self._replicas.world_size > 1 and self._group is not None else pairs())
+        # Across ranks, a rank whose matrix is refused (a partition may be
+        # empty), whose plan does not fit its own memory or whose pair file
+        # cannot be written stops every rank with its reason, none left
+        # waiting to train.
+        if self._replicas.world_size > 1 and self._group is not None:
+            run_together(self._group, "checking its co-occurrence matrix", check)
+            self._release_pairs()
+            self._pairs = run_together(self._group, "building its training pairs", pairs,
+                                       discard=lambda built: built.close())
+        else:
+            check()
+            self._release_pairs()
+            self._pairs = pairs()
+        if self.vocab is None:
+            self._reset_weights(matrix.vocab)
+        self.cooccurrence = matrix
 
     def _release_pairs(self) -> None:
         """Drops the training pairs of the previous matrix (and its pair file)."""

@@ -9,6 +9,7 @@ file (glove_blocks) when the pairs do not fit the budget.
 from __future__ import annotations
 
 import logging
+from functools import partial
 import os
 import shutil
 import tempfile
@@ -18,6 +19,7 @@ import numpy as np
 
 from .._typing import StrPath
 from .. import _native
+from ..distributed.consistency import run_together
 from ..distributed.cooccurrence import count_partition
 from ..glove_blocks import (GroupedPairs, PairBlocks, Stratum, StratifiedBlocks, StratumSpans,
                             check_fits, plan as plan_training, stratum_seed, stratum_sizes)
@@ -152,10 +154,11 @@ class CpuBackend(Backend):
                 distance_weighting=distance_weighting, workers=workers,
                 memory_bytes=memory_bytes, spill_dir=spill_dir, max_product=max_product,
                 progress=progress)
-            source = None
-            if stats["result_file_counts"]:
-                source = _result_archive(os.path.join(spill_dir, "result"), stats, archive_config,
-                                         encoded.vocab, None, temp_dir)
+            # a failure to write it (a full disk) raises on every rank
+            source = run_together(group, "writing its partition's archive", partial(
+                _result_archive, os.path.join(spill_dir, "result"), stats, archive_config,
+                encoded.vocab, None, temp_dir) if stats["result_file_counts"] else lambda: None,
+                discard=lambda opened: opened[0].close() if opened is not None else None)
         finally:
             shutil.rmtree(spill_dir, ignore_errors=True)
         if source is not None:

@@ -22,7 +22,8 @@
 * partition_merge.py the ranks' partial counts (fixed point) sent to the
                   owners of their rows and merged exactly, a range of rows at
                   a time within the memory budget.
-* row_ranges.py   rows cut into ranges of a bounded number of entries.
+* row_ranges.py   rows cut into ranges of a bounded number of entries, and
+                  where each row starts in a row-sorted column.
 * replicas.py     the ranks' model replicas combined between slices of an
                   epoch (Word2Vec, GloVe); `Alone` without a group.
 * held_rows.py    rows that one rank alone changes (GloVe's) gathered from

@@ -109,11 +109,13 @@ def check_same(group: Group, what: str, value: Any) -> None:
                          " (every rank must be started with the same parameters and corpus)")
 
 
-def run_together(group: Group, what: str, fn: Callable[[], T]) -> T:
+def run_together(group: Group, what: str, fn: Callable[[], T],
+                 discard: Optional[Callable[[T], None]] = None) -> T:
     """Runs ``fn()`` on every rank; if it raises on any rank, every rank
     raises: the failing rank its own exception, the others a ValueError (when
     the failure was a ValueError: bad input) or RuntimeError naming the rank
-    and its message."""
+    and its message. A rank whose ``fn()`` returned lets its result go first
+    (``discard(result)`` when given: what must be closed, not only freed)."""
     try:
         result, failure = fn(), None
     except Exception as error:
@@ -125,13 +127,16 @@ def run_together(group: Group, what: str, fn: Callable[[], T]) -> T:
         raise failure
     for rank, status in enumerate(statuses):
         if status is not None:
+            if discard is not None:
+                discard(cast("T", result))
+            result = None  # not kept alive by the traceback's frame
             name, message, bad_input = status
             kind = ValueError if bad_input else RuntimeError
             raise kind(f"rank {rank} failed while {what}: {name}: {message}")
     return cast("T", result)  # fn() returned: no rank failed
 
 
-def raise_together(group: Group, what: str, failure: Optional[BaseException]) -> None:
+def raise_together(group: Group, what: str, failure: Optional[Exception]) -> None:
     """Raises on every rank when `failure` (this rank's, or None) is set on
     any rank, as run_together does: for work that must keep the ranks in
     step to its end (collectives inside it) before it can fail."""

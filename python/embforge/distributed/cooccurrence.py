@@ -90,7 +90,8 @@ def count_partition(encoded: "EncodedCorpus", group: Group, *, window: int, symm
         empty = np.zeros(0, np.int32)
         stats["result_file_counts"] = []
         return empty, empty, np.zeros(0, np.float32), stats
-    counted = partial_from_count(rows, cols, fixed, stats["result_file_counts"], partial_dir)
+    counted = run_together(group, "mapping its partial count", partial(
+        partial_from_count, rows, cols, fixed, stats["result_file_counts"], partial_dir))
     del rows, cols, fixed
     stats["partial_on_disk"] = bool(stats["result_file_counts"])
     rows, cols, values, merged = merge_partition(
@@ -102,7 +103,8 @@ def count_partition(encoded: "EncodedCorpus", group: Group, *, window: int, symm
 
 def whole_row_counts(rows: np.ndarray, vocab_size: int, group: Group) -> np.ndarray:
     """Every row's nonzeros in the whole matrix, from each rank's partition
-    (`rows`: its entries' rows; the ranks' rows are disjoint): int64."""
+    (`rows`: its entries' rows, sorted, as a Cooccurrence holds them; the
+    ranks' rows are disjoint): int64."""
     counts: np.ndarray = all_reduce(np.diff(sorted_row_starts(rows, vocab_size)), group)
     return counts
 

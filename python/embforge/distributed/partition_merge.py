@@ -13,9 +13,10 @@ the single-process count does. A round holds about ``ROUND_BYTES_PER_ENTRY``
 bytes an entry of the range at its peak (the packed entries, those
 received, unpacked, merged; each step lets the last one's arrays go first),
 so the number of entries a round takes follows from what the budget leaves
-beside the partial and the partition. The partition goes to files when it
-might not fit beside them (its entries are bounded, before the merge, by
-those its rows receive).
+beside the partial, the partition and a few numbers a row. The partition
+goes to files when it might not fit beside them (its entries are bounded,
+before the merge, by those its rows receive). A rank whose own work fails
+says so before the next round, and every rank stops there with its reason.
 """
 from __future__ import annotations
 
@@ -196,10 +197,15 @@ def merge_partition(partial: Partial, group: Group, *, vocab_size: int, fraction
     values, stats): in memory, or empty arrays and the entries written to
     result_dir's result-0.rows, .cols and .values in stats["result_file_counts"]
     (one thread's). Consumes `partial` (its arrays go as it ends). A rank
-    whose own work fails (a full disk, an overflowing sum) goes on taking
-    part in every round, sending nothing, and every rank raises at the end."""
+    whose own work fails (a full disk, an overflowing sum) says so before
+    the next round, where every rank stops and raises with its reason."""
     parts = partial.parts
-    starts = _row_starts(parts, vocab_size)
+    failure: Optional[Exception] = None
+    try:
+        starts = _row_starts(parts, vocab_size)
+    except Exception as error:  # the others are not left waiting: this rank sends nothing
+        failure, starts = error, np.zeros(vocab_size + 1, dtype=np.int64)
+        parts.clear()
     part_starts = np.cumsum([0] + [len(part[0]) for part in parts[:-1]]).tolist()
     # every row's entries over the ranks' partials: what its owner receives
     counts = all_reduce(np.diff(starts), group)
@@ -208,15 +214,18 @@ def merge_partition(partial: Partial, group: Group, *, vocab_size: int, fraction
     entries = int(all_reduce(np.array([entries], dtype=np.int64), group, "min")[0])
     ranges = row_ranges(counts, entries)
     del counts
-    failure: Optional[Exception] = None
     out: Optional[_Partition] = None
-    try:
-        out = _Partition(bound, result_dir if to_files else None)
-    except Exception as error:
-        failure = error
+    if failure is None:
+        try:
+            out = _Partition(bound, result_dir if to_files else None)
+        except Exception as error:
+            failure = error
     nothing = np.zeros(0, np.uint8), np.zeros(group.world_size, np.int64)
     try:
         for a, b in ranges:
+            # once a rank has failed, every rank stops at the same round
+            if all_reduce(np.array([failure is not None], dtype=np.int64), group, "max")[0]:
+                break
             packed, sizes = nothing
             if failure is None:
                 try:

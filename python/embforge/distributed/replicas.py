@@ -508,12 +508,13 @@ class Replicas:
         `sent` and `received` are one rank's rows each: q::W, step W."""
         from .exchange import pass_along
         world = self.world_size
-        if sent.step != world or received.step != world:
-            raise ValueError(f"rotate passes rows q::{world} (one rank's in {world}), got {sent} "
-                             f"for {received}")
+        for rows in (sent, received):
+            if not (rows.step == world and rows.stop is None and 0 <= (rows.start or 0) < world):
+                raise ValueError(f"rotate passes rows q::{world} with 0 <= q < {world} (one "
+                                 f"rank's), got {sent} for {received}")
         for index in indices:
             offset = self._held[index]
-            if offset is not None and sent.start != offset:
+            if offset is not None and (sent.start or 0) != offset:
                 raise ValueError(f"array {index}: rank {self.rank} holds rows {offset}::{world}, "
                                  f"and cannot pass on {sent} for {received}")
         for index in indices:

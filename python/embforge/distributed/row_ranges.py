@@ -2,7 +2,8 @@
 a bounded number of entries, and placing each rank's entries of a range
 among the range's (row, col) order: what writing a distributed count a
 piece at a time (cooccurrence.gathered_chunks) and merging the ranks'
-partial counts a piece at a time (partition_merge) share.
+partial counts a piece at a time (partition_merge) share; and where each
+row's entries start in a row-sorted column, without reading it whole.
 """
 from __future__ import annotations
 
@@ -53,4 +54,4 @@ def sorted_row_starts(rows: np.ndarray, vocab_size: int) -> np.ndarray:
     that a large (or memory-mapped) column is neither copied nor read
     whole, where np.bincount would widen it to int64 first."""
     keys = np.arange(vocab_size + 1, dtype=rows.dtype)
-    return np.searchsorted(rows, keys).astype(np.int64)
+    return np.searchsorted(rows, keys).astype(np.int64, copy=False)
