@@ -516,11 +516,8 @@ def cooccurrence(corpus: "Corpus | EncodedCorpus", vocab: Optional[Vocabulary] =
                              temp_dir=temp_dir, max_product=max_product, group=group)
     encoded = prepared.encoded
     if on_vocab is not None:
-        if group is not None:
-            run_together(group, "checking the vocabulary before counting",
-                         partial(on_vocab, encoded.vocab))
-        else:
-            on_vocab(encoded.vocab)
+        run_together(group, "checking the vocabulary before counting",
+                     partial(on_vocab, encoded.vocab))
     settings: Dict[str, Any] = dict(window=prepared.window, symmetric=bool(symmetric),
                                     distance_weighting=bool(distance_weighting))
     archive_config = dict(format=FORMAT_MAGIC, version=FORMAT_VERSION, **settings)

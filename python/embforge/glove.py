@@ -256,15 +256,11 @@ class GloVe:
         # empty), whose plan does not fit its own memory or whose pair file
         # cannot be written stops every rank with its reason, none left
         # waiting to train.
-        if self._replicas.world_size > 1 and self._group is not None:
-            run_together(self._group, "checking its co-occurrence matrix", check)
-            self._release_pairs()
-            self._pairs = run_together(self._group, "building its training pairs", pairs,
-                                       discard=lambda built: built.close())
-        else:
-            check()
-            self._release_pairs()
-            self._pairs = pairs()
+        together = self._group if self._replicas.world_size > 1 else None
+        run_together(together, "checking its co-occurrence matrix", check)
+        self._release_pairs()
+        self._pairs = run_together(together, "building its training pairs", pairs,
+                                   discard=lambda built: built.close())
         if self.vocab is None:
             self._reset_weights(matrix.vocab)
         self.cooccurrence = matrix

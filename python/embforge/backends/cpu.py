@@ -9,7 +9,6 @@ file (glove_blocks) when the pairs do not fit the budget.
 from __future__ import annotations
 
 import logging
-from functools import partial
 import os
 import shutil
 import tempfile
@@ -154,11 +153,18 @@ class CpuBackend(Backend):
                 distance_weighting=distance_weighting, workers=workers,
                 memory_bytes=memory_bytes, spill_dir=spill_dir, max_product=max_product,
                 progress=progress)
-            # a failure to write it (a full disk) raises on every rank
-            source = run_together(group, "writing its partition's archive", partial(
-                _result_archive, os.path.join(spill_dir, "result"), stats, archive_config,
-                encoded.vocab, None, temp_dir) if stats["result_file_counts"] else lambda: None,
-                discard=lambda opened: opened[0].close() if opened is not None else None)
+
+            def archive() -> Any:
+                """A partition left in files (count_partition's "result"
+                folder) as the archive one process's count makes; None when
+                it is in memory."""
+                if not stats["result_file_counts"]:
+                    return None
+                return _result_archive(os.path.join(spill_dir, "result"), stats, archive_config,
+                                       encoded.vocab, None, temp_dir)
+            # every rank takes part: a failure to write it (a full disk) raises on all of them
+            source = run_together(group, "writing its partition's archive", archive,
+                                  discard=lambda opened: opened[0].close() if opened else None)
         finally:
             shutil.rmtree(spill_dir, ignore_errors=True)
         if source is not None:
@@ -285,7 +291,7 @@ def _result_archive(result_dir: Any, stats: Any, config: Any, vocab: Any, path: 
     archive at `path`, or into an unnamed temporary file; returns the open
     archive and its members (a Cooccurrence source)."""
     threads = range(len(stats["result_file_counts"]))
-    columns = {name: cooc_file.file_chunks([os.path.join(result_dir, f"result-{t}.{name}")
+    columns = {name: cooc_file.file_chunks([cooc_file.result_path(result_dir, t, name)
                                             for t in threads])
                for name, _ in cooc_file.COLUMNS}
     file: IO[bytes]

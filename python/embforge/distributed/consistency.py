@@ -109,13 +109,16 @@ def check_same(group: Group, what: str, value: Any) -> None:
                          " (every rank must be started with the same parameters and corpus)")
 
 
-def run_together(group: Group, what: str, fn: Callable[[], T],
+def run_together(group: Optional[Group], what: str, fn: Callable[[], T],
                  discard: Optional[Callable[[T], None]] = None) -> T:
     """Runs ``fn()`` on every rank; if it raises on any rank, every rank
     raises: the failing rank its own exception, the others a ValueError (when
     the failure was a ValueError: bad input) or RuntimeError naming the rank
     and its message. A rank whose ``fn()`` returned lets its result go first
-    (``discard(result)`` when given: what must be closed, not only freed)."""
+    (``discard(result)`` when given: what must be closed, not only freed).
+    Without a group (one process) it is ``fn()``."""
+    if group is None:
+        return fn()
     try:
         result, failure = fn(), None
     except Exception as error:

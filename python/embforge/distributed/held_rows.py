@@ -24,9 +24,18 @@ from .collectives import all_gather, all_gather_ints
 from .group import Group
 from .tensors import nbytes
 
-__all__ = ["gather_held_rows", "check_offsets", "check_held"]
+__all__ = ["gather_held_rows", "check_offsets", "check_held", "held_row_pieces"]
 
 _PIECE_BYTES = 8 << 20  # rows a rank sends at a time, at most (a row more when larger)
+
+
+def held_row_pieces(array: Any, world_size: int, piece_bytes: int) -> range:
+    """Where each piece starts among a rank's rows q :: W of `array` (rows
+    along axis 0), at most `piece_bytes` a piece (a row when larger): the
+    same pieces on every rank, cut from the rows of offset 0, the most any
+    rank holds, so that every rank takes part in as many collectives."""
+    most = -(-int(array.shape[0]) // world_size)
+    return range(0, most, max(1, int(piece_bytes) // max(1, nbytes(array[:1]))))
 
 
 def check_offsets(offsets: Sequence[int], world_size: int) -> None:
@@ -62,16 +71,13 @@ def gather_held_rows(array: Any, offsets: Sequence[int], group: Group,
     world = group.world_size
     check_offsets(offsets, world)
     mine = int(offsets[group.rank])
-    rows = int(array.shape[0])
-    most = -(-rows // world)  # the held rows of offset 0, the most any rank holds
-    row_bytes = max(1, nbytes(array[:1]))
-    per_piece = max(1, int(piece_bytes) // row_bytes)
+    pieces = held_row_pieces(array, world, piece_bytes)
     as_numpy = isinstance(array, np.ndarray)
     shape = tuple(array.shape[1:])
     dtype = torch.from_numpy(array[:0]).dtype if as_numpy else array.dtype
     sent = 0
-    for first in range(0, most, per_piece):
-        count = min(per_piece, most - first)
+    for first in pieces:
+        count = min(pieces.step, pieces.stop - first)
         # the last piece of a rank holding fewer rows is padded with zeros
         out = torch.zeros((count,) + shape, dtype=dtype, device=group.device)
         own = array[mine + first * world::world][:count]

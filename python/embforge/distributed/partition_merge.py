@@ -21,12 +21,12 @@ says so before the next round, and every rank stops there with its reason.
 from __future__ import annotations
 
 import contextlib
-import os
 from typing import IO, Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, cast
 
 import numpy as np
 
 from .. import _native
+from ..io import cooc_file
 from .collectives import all_reduce
 from .consistency import raise_together
 from .exchange import exchange_packed
@@ -47,10 +47,8 @@ MIN_ROUND_ENTRIES = 1 << 16
 # Arrays of one number a row (starts, counts, and their temporaries) the
 # rounds' plan sets aside.
 VOCAB_BYTES_PER_WORD = 32
-# The partition: int32 row, int32 col, float32 value.
-_PARTITION_BYTES_PER_ENTRY = 12
-PARTITION_COLUMNS = (("rows", np.dtype(np.int32)), ("cols", np.dtype(np.int32)),
-                     ("values", np.dtype(np.float32)))
+# The partition: a Cooccurrence's columns (int32 row, int32 col, float32 value).
+_PARTITION_BYTES_PER_ENTRY = sum(dtype.itemsize for _, dtype in cooc_file.COLUMNS)
 
 
 class Partial(NamedTuple):
@@ -69,8 +67,9 @@ def partial_from_count(rows: np.ndarray, cols: np.ndarray, fixed: np.ndarray,
     result files in `result_dir` (cooccur.h: CooccurParams::result_dir)."""
     if not file_counts:
         return Partial([(rows, cols, fixed)], rows.nbytes + cols.nbytes + fixed.nbytes)
+
     def mapped(thread: int, name: str, dtype: np.dtype, count: int) -> np.ndarray:
-        return np.memmap(os.path.join(result_dir, f"result-{thread}.{name}"), dtype=dtype,
+        return np.memmap(cooc_file.result_path(result_dir, thread, name), dtype=dtype,
                          mode="r", shape=(count,))
 
     parts = [(mapped(thread, "rows", np.dtype(np.int32), count),
@@ -92,12 +91,12 @@ class _Partition:
         self.files: Optional[List[IO[bytes]]] = None
         self.arrays: List[np.ndarray] = []
         if result_dir is None:
-            self.arrays = [np.empty(bound, dtype) for _, dtype in PARTITION_COLUMNS]
+            self.arrays = [np.empty(bound, dtype) for _, dtype in cooc_file.COLUMNS]
         else:
             with self._files:  # closed again unless all three open
                 self.files = [self._files.enter_context(
-                    open(os.path.join(result_dir, f"result-0.{name}"), "wb"))
-                    for name, _ in PARTITION_COLUMNS]
+                    open(cooc_file.result_path(result_dir, 0, name), "wb"))
+                    for name, _ in cooc_file.COLUMNS]
                 self._files = self._files.pop_all()
 
     def append(self, columns: Tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:

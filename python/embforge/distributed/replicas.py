@@ -85,7 +85,7 @@ import numpy as np
 from .._checks import check_number
 from . import collectives
 from .group import Group
-from .held_rows import check_held, gather_held_rows
+from .held_rows import check_held, gather_held_rows, held_row_pieces
 from .tensors import concat, copy_into, empty_like, like, nbytes, to_half
 
 __all__ = ["Alone", "Replicas", "replicas_for", "rank_seed", "COMBINES", "SYNC_DTYPES"]
@@ -522,13 +522,12 @@ class Replicas:
             sending, receiving = array[sent], array[received]
             # a piece of rows at a time: what a pass allocates (the rows
             # sent, made contiguous, and those received) stays small next
-            # to the array; every rank makes as many passes (the rows of
-            # offset 0, the most a rank sends or receives, cut alike)
-            per = max(1, _PASS_PIECE_BYTES // max(1, nbytes(array[:1])))
-            for first in range(0, -(-int(array.shape[0]) // world), per):
-                target = receiving[first:first + per]
+            # to the array; every rank makes as many passes
+            pieces = held_row_pieces(array, world, _PASS_PIECE_BYTES)
+            for first in pieces:
+                target = receiving[first:first + pieces.step]
                 into = empty_like(target, len(target))
-                out = sending[first:first + per]
+                out = sending[first:first + pieces.step]
                 pass_along(out, (self.rank - 1) % world, into, (self.rank + 1) % world, self.group)
                 self.bytes_sent += nbytes(out)
                 target[...] = into

@@ -30,7 +30,7 @@ import numpy as np
 from .._typing import StrPath
 from ._npy import read_npy_header
 
-__all__ = ["COLUMNS", "Member", "write_coo_archive", "open_members", "read", "file_chunks", "memmap",
+__all__ = ["COLUMNS", "Member", "write_coo_archive", "open_members", "read", "result_path", "file_chunks", "memmap",
            "chunk_ranges"]
 
 COLUMNS = (("rows", np.dtype("<i4")), ("cols", np.dtype("<i4")), ("values", np.dtype("<f4")))
@@ -147,6 +147,12 @@ def read(file: IO[bytes], member: Member, start: int, count: int) -> np.ndarray:
             raise ValueError(f"file ended inside a member at byte {at + done}")
         done += got
     return out
+
+
+def result_path(result_dir: StrPath, thread: int, column: str) -> str:
+    """The file a native count's merge thread writes one column of its result
+    to (cooccur.h: CooccurParams::result_dir)."""
+    return os.path.join(os.fspath(result_dir), f"result-{thread}.{column}")
 
 
 def file_chunks(paths: Iterable[StrPath]) -> Iterator[bytes]:
