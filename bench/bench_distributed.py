@@ -4,6 +4,7 @@
     python bench/bench_distributed.py quality [--models sgns cbow] [--seeds 1 2 3]
     python bench/bench_distributed.py big     [--times 10] [--glove-epochs 5] [--repeat 1]
     python bench/bench_distributed.py vocab   [--times 10] [--repeat 3]
+    python bench/bench_distributed.py ceiling [--times 10] [--glove-epochs 5] [--repeat 2]
     python bench/bench_distributed.py glove-cost [--intervals 20000000 2000000 500000]
                                       [--sync-dtypes float32 float16] [--strata on off]
                                       [--procs 2]
@@ -28,6 +29,17 @@ big:     `embforge cooccur` (tokens/s) and `embforge train --model glove`
 vocab:   `embforge vocab` on the bench corpus repeated --times times: 1 x 1
          thread, 1 x 2 threads, 2 x 1 thread (each rank counts its share, the
          counts merged), the same file written by each (compared).
+ceiling: the most a 2-rank run can reach on this machine, for each speed
+         target. Two ranks do at least one process's work; two copies of the
+         whole command started together (1 thread each) show how fast this
+         machine runs two processes against one; torchrun's start (its
+         interpreter and torch, then 2 workers that import torch and meet,
+         a no-op job) comes on top. bound = one / (copies / 2 + start).
+         Also two plain processes each on half the corpus (cut at a line
+         start past the middle byte) side by side: a rank's share as a job
+         of its own, no torch, nothing exchanged (no bound for GloVe, where
+         a half's matrix has more than half the pairs). Skip-gram and CBOW
+         on the bench corpus, the count and GloVe on it --times times.
 glove-cost: GloVe's cost after each of 10 epochs on kdocs (window 10, d = 50),
          one process against --procs processes (2) at each --intervals sync
          interval, --sync-dtypes type of the changes and --strata setting
@@ -169,6 +181,96 @@ def big(args, work):
               flush=True)
 
 
+def split_lines(path, directory) -> list:
+    """`path` cut in two at the first line start past its middle byte."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        f.seek(size // 2)
+        f.readline()
+        middle = f.tell()
+        f.seek(0)
+        halves = [os.path.join(directory, f"half-{i}.txt") for i in range(2)]
+        for half, length in zip(halves, (middle, size - middle)):
+            with open(half, "wb") as out:
+                while length:
+                    block = f.read(min(length, 16 << 20))
+                    out.write(block)
+                    length -= len(block)
+    return halves
+
+
+def timed_together(cmds) -> float:
+    """Seconds from starting every command at once until the last exits."""
+    started = time.perf_counter()
+    running = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+               for cmd in cmds]
+    failures = [(cmd, p.communicate()[1]) for cmd, p in zip(cmds, running) if p.wait() != 0]
+    seconds = time.perf_counter() - started
+    if failures:
+        cmd, stderr = failures[0]
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{stderr[-3000:]}")
+    return seconds
+
+
+NO_OP_RANK = ("import torch.distributed as dist; dist.init_process_group('gloo'); "
+              "dist.barrier(); dist.destroy_process_group()")
+
+
+def ceiling(args, work):
+    plain = {1: decompress(CORPORA, work), args.times: decompress(CORPORA, work, args.times)}
+    halves = {}
+    for times, path in plain.items():
+        os.makedirs(os.path.join(work, f"x{times}"))
+        halves[times] = split_lines(path, os.path.join(work, f"x{times}"))
+    glove = ("--window", "10", "--epochs", str(args.glove_epochs), "--memory", "4GB")
+    seeded = ["--threads", "1", "--seed", "1", "--quiet"]
+    jobs = {  # name: (times, the embforge arguments for corpus and output, target)
+        "sgns": (1, lambda corpus, out: ["train", "--model", "sgns", corpus, "-o", out, *W2V,
+                                         *seeded], 1.7),
+        "cbow": (1, lambda corpus, out: ["train", "--model", "cbow", corpus, "-o", out, *W2V,
+                                         *seeded], 1.7),
+        "cooccur": (args.times, lambda corpus, out: ["cooccur", corpus, "-o", out, "--window", "10",
+                                                     "--memory", "4GB", "--threads", "1",
+                                                     "--quiet"], 1.6),
+        "glove": (args.times, lambda corpus, out: ["train", "--model", "glove", corpus, "-o", out,
+                                                   *glove, *seeded], 1.6),
+    }
+    starts = [timed([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                     "--nproc-per-node=2", "--no-python", sys.executable, "-c", NO_OP_RANK])
+              for _ in range(args.repeat)]
+    python = min(timed([sys.executable, "-c", "pass"]) for _ in range(5))
+    # what torchrun's start adds to a job: its own interpreter and torch
+    # import, then the workers' (in parallel) and the rendezvous
+    start = sum(starts) / len(starts) - python
+    print(f"torchrun, 2 workers that import torch and meet, nothing else: "
+          f"{', '.join(f'{s:.2f}' for s in starts)} s; a bare interpreter {python:.2f} s")
+    print("job      1 proc  2 halves  2 copies  2 ranks (s)   2 ranks  bound  halves bound  target")
+    for name in args.jobs:
+        times, job, target = jobs[name]
+        out = os.path.join(work, "out" + (".npz" if name == "cooccur" else ".bin"))
+        outs = [os.path.join(work, f"out-{i}" + os.path.splitext(out)[1]) for i in range(2)]
+        runs = {key: [] for key in ("one", "halves", "copies", "ranks")}
+        for _ in range(args.repeat):  # rounds interleave the setups: the machine drifts
+            runs["one"].append(timed(command(job(plain[times], out), 1, False)))
+            runs["halves"].append(timed_together([command(job(half, o), 1, False)
+                                                  for half, o in zip(halves[times], outs)]))
+            runs["copies"].append(timed_together([command(job(plain[times], o), 1, False)
+                                                  for o in outs]))
+            runs["ranks"].append(timed(command(job(plain[times], out), 2)))
+        mean = {key: sum(r) / len(r) for key, r in runs.items()}
+        # Two ranks do at least one process's work, on a machine that runs two
+        # processes at 2 x one / copies the speed of one, after torchrun's start.
+        bound = mean["one"] / (mean["copies"] / 2 + start)
+        # Each rank's half as a process of its own; for GloVe a half's matrix
+        # has more than half the pairs, so this one is no bound there.
+        halves_bound = mean["one"] / (mean["halves"] + start)
+        print(f"{name:7s}  {mean['one']:6.2f}  {mean['halves']:8.2f}  {mean['copies']:8.2f}  "
+              f"{mean['ranks']:11.2f}  {mean['one'] / mean['ranks']:6.2f}x  {bound:4.2f}x  "
+              f"{halves_bound:11.2f}x  {target:.1f}x", flush=True)
+        for key, r in runs.items():
+            print(f"         {key}: {', '.join(f'{s:.2f}' for s in r)}", flush=True)
+
+
 def glove_cost(args, work):
     corpus = decompress([p for p in CORPORA if "kdocs" in p], work)
     rank = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dist_glove_cost.py")
@@ -276,8 +378,10 @@ def vocab(args, work):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("what", choices=["speed", "quality", "big", "vocab", "glove-cost",
-                                         "sync-quality"])
+    parser.add_argument("what", choices=["speed", "quality", "big", "vocab", "ceiling",
+                                         "glove-cost", "sync-quality"])
+    parser.add_argument("--jobs", nargs="+", default=["sgns", "cbow", "cooccur", "glove"],
+                        choices=["sgns", "cbow", "cooccur", "glove"], help="ceiling: which jobs")
     parser.add_argument("--configs", nargs="+", default=["{}"],
                         help="sync-quality: Word2Vec keyword arguments as JSON, one run set each")
     parser.add_argument("--cache", default=None, help="sync-quality: JSON file of finished runs")
@@ -295,7 +399,7 @@ def main():
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="embforge-bench-dist-")
     try:
-        {"speed": speed, "quality": quality_runs, "big": big, "vocab": vocab,
+        {"speed": speed, "quality": quality_runs, "big": big, "vocab": vocab, "ceiling": ceiling,
          "glove-cost": glove_cost, "sync-quality": sync_quality}[args.what](args, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
