@@ -201,14 +201,17 @@ def split_lines(path, directory) -> list:
 
 def timed_together(cmds) -> float:
     """Seconds from starting every command at once until the last exits."""
+    # stderr to files, not pipes: a full pipe would stall a child no one reads yet
+    logs = [tempfile.TemporaryFile(mode="w+") for _ in cmds]
     started = time.perf_counter()
-    running = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-               for cmd in cmds]
-    failures = [(cmd, p.communicate()[1]) for cmd, p in zip(cmds, running) if p.wait() != 0]
+    running = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
+               for cmd, log in zip(cmds, logs)]
+    codes = [p.wait() for p in running]
     seconds = time.perf_counter() - started
-    if failures:
-        cmd, stderr = failures[0]
-        raise SystemExit(f"failed: {' '.join(cmd)}\n{stderr[-3000:]}")
+    for cmd, code, log in zip(cmds, codes, logs):
+        if code != 0:
+            log.seek(0)
+            raise SystemExit(f"failed ({code}): {' '.join(cmd)}\n{log.read()[-3000:]}")
     return seconds
 
 
@@ -263,10 +266,11 @@ def ceiling(args, work):
         bound = mean["one"] / (mean["copies"] / 2 + start)
         # Each rank's half as a process of its own; for GloVe a half's matrix
         # has more than half the pairs, so this one is no bound there.
-        halves_bound = mean["one"] / (mean["halves"] + start)
+        halves_bound = ("-" if name == "glove" else
+                        f"{mean['one'] / (mean['halves'] + start):.2f}x")
         print(f"{name:7s}  {mean['one']:6.2f}  {mean['halves']:8.2f}  {mean['copies']:8.2f}  "
               f"{mean['ranks']:11.2f}  {mean['one'] / mean['ranks']:6.2f}x  {bound:4.2f}x  "
-              f"{halves_bound:11.2f}x  {target:.1f}x", flush=True)
+              f"{halves_bound:>12s}  {target:.1f}x", flush=True)
         for key, r in runs.items():
             print(f"         {key}: {', '.join(f'{s:.2f}' for s in r)}", flush=True)
 
