@@ -31,9 +31,12 @@ def leaky_file(tmp_path_factory):
     return str(path)
 
 
-def _glove(rank, world, path, options, stop_at_sync=None):
+def _glove(rank, world, path, options, stop_at_sync=None, watching_rank=None):
     import embforge
     model = embforge.GloVe(distributed=True, **dict(GLOVE, **options))
+    seen = []  # the model after each epoch, as a callback on `watching_rank` reads it
+    if rank == watching_rank:
+        model.callbacks = [lambda m: seen.append(host(m.weights).copy())]
     if stop_at_sync is not None:  # rank 0 asks to stop at its stop_at_sync-th sync
         sync, calls = model._replicas.sync, []
 
@@ -44,7 +47,7 @@ def _glove(rank, world, path, options, stop_at_sync=None):
     model.fit(path)
     return {"cost": model.cost_history, "weights": host(model.weights),
             "gradsq": host(model.gradsq), "margin": topic_margin(model.wv),
-            "syncs": model._replicas.syncs, "bytes": model._replicas.bytes_sent}
+            "syncs": model._replicas.syncs, "bytes": model._replicas.bytes_sent, "seen": seen}
 
 
 def serial_oracle(path, world, epochs, steps=None, out_of_core=False, device="cpu"):
@@ -112,6 +115,39 @@ def test_a_stop_within_an_epoch_keeps_every_rank_s_strata(tmp_path, leaky_file):
     assert np.abs(ranks[0]["weights"] - done).max() > 1e-3  # not the whole epoch either
 
 
+def test_a_stop_at_an_epoch_s_last_sync_gathers_the_whole_model(tmp_path, leaky_file):
+    # An epoch that is not the last ends by passing its stratum on, without
+    # the gather: a stop asked at that sync (3 ranks, the 3rd) still leaves
+    # every rank with the whole model of one epoch.
+    ranks = values(run_ranks(_glove, tmp_path, 3, args=(leaky_file, {}, 3)))
+    for other in ranks[1:]:
+        np.testing.assert_array_equal(ranks[0]["weights"], other["weights"])
+        np.testing.assert_array_equal(ranks[0]["gradsq"], other["gradsq"])
+    assert ranks[0]["cost"] == []  # a stop ends the epoch it lands in as stopped, as anywhere
+    weights, gradsq, _ = serial_oracle(leaky_file, 3, 1)  # yet all of its pairs trained
+    np.testing.assert_array_equal(ranks[0]["weights"], weights)
+    np.testing.assert_array_equal(ranks[0]["gradsq"], gradsq)
+
+
+def test_a_callback_on_one_rank_sees_the_whole_model_after_each_epoch(tmp_path, leaky_file):
+    # Only rank 1 has a callback; every rank must then gather each epoch
+    # (the ranks agree on it, or their collectives would not match).
+    epochs = 3
+    ranks = values(run_ranks(_glove, tmp_path, 2,
+                             args=(leaky_file, {"epochs": epochs}, None, 1)))
+    seen = ranks[1]["seen"]
+    assert len(seen) == epochs and ranks[0]["seen"] == []
+    for epoch, weights in enumerate(seen, start=1):
+        np.testing.assert_array_equal(weights, serial_oracle(leaky_file, 2, epoch)[0])
+    np.testing.assert_array_equal(ranks[0]["weights"], seen[-1])
+    # each epoch's gather: more bytes than the run without a callback
+    (tmp_path / "plain").mkdir()
+    plain = values(run_ranks(_glove, tmp_path / "plain", 2, args=(leaky_file, {"epochs": epochs})))
+    np.testing.assert_array_equal(plain[0]["weights"], seen[-1])
+    assert ranks[0]["syncs"] == plain[0]["syncs"] == 2 * epochs
+    assert ranks[0]["bytes"] > plain[0]["bytes"]
+
+
 def test_without_strata_the_ranks_change_shared_rows_and_drift_from_it(tmp_path, leaky_file):
     ranks = values(run_ranks(_glove, tmp_path, 2, args=(leaky_file, {"stratify": False})))
     weights, _, _ = serial_oracle(leaky_file, 2, GLOVE["epochs"])
@@ -157,14 +193,19 @@ def test_a_stratum_s_rows_pass_to_one_rank_and_each_row_is_gathered_once(tmp_pat
     passed = values(run_ranks(_glove, tmp_path, 3, args=(leaky_file, {})))[0]
     vocab, width = len(passed["weights"]) // 2, passed["weights"].shape[1]
     row, third = width * 4, -(-vocab // 3)  # bytes a row; the most rows a rank holds
-    # per epoch: 2 passes of a stratum's context rows (weights and sums),
-    # the gather of each rank's third of the 4 halves (padded to the
-    # largest third), the ranks' offsets of them (int64) and 3 stop flags
-    least = 2 * 2 * (vocab // 3) * row + 4 * third * row + 4 * 8 + 3
-    most = 2 * 2 * third * row + 4 * third * row + 4 * 8 + 3
-    assert GLOVE["epochs"] * least <= passed["bytes"] <= GLOVE["epochs"] * most
-    # two thirds of what one all-reduce of the whole model would put in
-    assert passed["bytes"] < GLOVE["epochs"] * 4 * vocab * row * 0.7
+    # Every epoch but the last: 3 passes of a stratum's context rows
+    # (weights and sums), the last back to the rank that starts the next
+    # epoch with it, and 3 stop flags. The last: 2 passes, then the gather
+    # of each rank's third of the 4 halves (padded to the largest third),
+    # the ranks' offsets of them (int64) and 3 stop flags.
+    epochs = GLOVE["epochs"]
+    least = ((epochs - 1) * (3 * 2 * (vocab // 3) * row + 3)
+             + 2 * 2 * (vocab // 3) * row + 4 * third * row + 4 * 8 + 3)
+    most = (epochs - 1) * (3 * 2 * third * row + 3) + 2 * 2 * third * row + 4 * third * row + 4 * 8 + 3
+    assert least <= passed["bytes"] <= most
+    # about half what one all-reduce of the whole model an epoch would put
+    # in (a gather every epoch made it two thirds)
+    assert passed["bytes"] < epochs * 4 * vocab * row * 0.55
 
 
 def _glove_out_of_core(rank, world, path):

@@ -113,7 +113,8 @@ class GloVe:
     stratum's context rows on to the rank that trains them next: no two
     ranks change the same row between syncs, so the model gets the updates
     of one process (in another order of the pairs) and each row is taken
-    from the rank that holds it at each epoch's end. `stratify=False` adds
+    from the rank that holds it at the end of train() (and of each epoch
+    when callbacks read the model). `stratify=False` adds
     up the ranks' changes to the context rows every `sync_interval` pairs
     instead, which lags one process's cost curve and can diverge past 2
     ranks. `sync_dtype`: the type those changes are summed in ("float16":
@@ -355,12 +356,22 @@ class GloVe:
         stratified = steps[0][0] is not None
         held = replicas.rank if stratified else None
         replicas.start(halves, held=(replicas.rank, held, replicas.rank, held))
+        # The model is gathered whole (every row from its holder) only where
+        # something reads it: after this call's last epoch, and after every
+        # epoch when a callback (a checkpoint) looks at it on some rank.
+        # Otherwise an epoch ends as its other steps do, its stratum's
+        # context rows passed on, so that each rank holds its own stratum
+        # again for the next: 2 V rows a rank puts on the wire an epoch,
+        # where the gather alone was 4 V (W - 1) / W. No rank reads another's
+        # main rows, so they stay with their owner until the end.
+        whole_each_epoch = not replicas.everyone(not callbacks)
         call_callbacks(callbacks, "on_train_begin", self)
         # Ctrl-C asks the native call in progress to stop and the loop to
         # end after it, wherever it lands (training/interrupt.py)
         with ctrl_c_stops(progress.request_stop):
             try:
-                for _ in range(epochs):
+                for epoch in range(epochs):
+                    whole = whole_each_epoch or epoch == epochs - 1
                     call_callbacks(callbacks, "on_epoch_begin", self)
                     # the epoch of the params picks the pair order: the epochs
                     # trained so far, or always 0 without reshuffling
@@ -386,11 +397,13 @@ class GloVe:
                         done += stats["pairs"]
                         cost += stats["cost"]
                         skipped += stats["skipped"]
+                        last = step == len(steps) - 1
                         stopped = replicas.sync(halves, interrupted or stats["stopped"],
-                                                only=None if step == len(steps) - 1 else combines)
+                                                only=None if last and whole else combines)
                         if stopped:
                             break
-                        if passes and stratum is not None:  # on to the rank that trains it next
+                        if stratum is not None and (passes or (last and not whole)):
+                            # on to the rank that trains it next
                             strata = replicas.world_size
                             replicas.rotate(context, slice(stratum, None, strata),
                                             slice((stratum + 1) % strata, None, strata))
@@ -425,8 +438,10 @@ class GloVe:
                      ) -> List[Tuple[Optional[int], int, int, Tuple[int, ...], bool]]:
         """An epoch's steps: (stratum or None, part, parts, which of the
         halves of _run the sync after it combines, whether the stratum's
-        context rows then pass to the rank that trains them next); the
-        epoch's last step combines everything whatever it says.
+        context rows then pass to the rank that trains them next); where _run
+        needs the whole model (after the last epoch; after each one when a
+        callback reads it), the epoch's last step combines everything
+        whatever it says, and otherwise passes its stratum on too.
 
         Each rank trains the pairs of its own rows (row % W == rank), so a
         main row is changed by its owner alone and read by no other rank;
@@ -437,8 +452,8 @@ class GloVe:
         the k-th, so that no two ranks change the same row between syncs;
         after each stratum its context rows go to the rank that trains them
         next (rank r - 1: Replicas.rotate, V / W rows, not an all-reduce of
-        all V), and the epoch's last sync gathers every row from the one rank
-        that holds it. Every update is one a single process would make, in
+        all V), and a sync that needs the whole model gathers every row from
+        the one rank that holds it. Every update is one a single process would make, in
         another order of the pairs: the weights end bit for bit where those
         of one process training the ranks' pairs in the same order do. A stratum in
         memory longer than `sync_interval` pairs is trained in parts whose
