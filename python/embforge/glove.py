@@ -161,11 +161,12 @@ class GloVe:
         self._backend.check_glove(self.out_of_core, self.bias_learning_rate)
         # Across processes (torch.distributed): each rank counts its share,
         # owns a partition of the matrix's rows and trains their pairs. The
-        # main rows, which only their owner trains, are gathered from it at
-        # each epoch's end; so are the context rows with strata (`stratify`:
-        # each stratum's rows pass from rank to rank). Without strata the
-        # ranks' changes to the context rows and their AdaGrad sums are
-        # added up every `sync_interval` pairs (distributed/replicas.py,
+        # main rows, which only their owner trains, are gathered from it
+        # where the whole model is read (after train()'s last epoch; after
+        # each when a callback reads it); so are the context rows with
+        # strata (`stratify`: each stratum's rows pass from rank to rank).
+        # Without strata the ranks' changes to the context rows and their
+        # AdaGrad sums are added up every `sync_interval` pairs (distributed/replicas.py,
         # combine="sum": squared gradients add). See _epoch_steps.
         self.sync_interval = check_number("sync_interval", sync_interval, 1, integer=True)
         self._group = resolve_group(distributed, process_group)
@@ -441,7 +442,8 @@ class GloVe:
         context rows then pass to the rank that trains them next); where _run
         needs the whole model (after the last epoch; after each one when a
         callback reads it), the epoch's last step combines everything
-        whatever it says, and otherwise passes its stratum on too.
+        whatever it says; otherwise it combines what it says and, in strata,
+        passes its stratum on too.
 
         Each rank trains the pairs of its own rows (row % W == rank), so a
         main row is changed by its owner alone and read by no other rank;
