@@ -201,7 +201,8 @@ def test_a_stratum_s_rows_pass_to_one_rank_and_each_row_is_gathered_once(tmp_pat
     epochs = GLOVE["epochs"]
     least = ((epochs - 1) * (3 * 2 * (vocab // 3) * row + 3)
              + 2 * 2 * (vocab // 3) * row + 4 * third * row + 4 * 8 + 3)
-    most = (epochs - 1) * (3 * 2 * third * row + 3) + 2 * 2 * third * row + 4 * third * row + 4 * 8 + 3
+    most = ((epochs - 1) * (3 * 2 * third * row + 3)
+            + 2 * 2 * third * row + 4 * third * row + 4 * 8 + 3)
     assert least <= passed["bytes"] <= most
     # about half what one all-reduce of the whole model an epoch would put
     # in (a gather every epoch made it two thirds)

@@ -166,8 +166,9 @@ class GloVe:
         # each when a callback reads it); so are the context rows with
         # strata (`stratify`: each stratum's rows pass from rank to rank).
         # Without strata the ranks' changes to the context rows and their
-        # AdaGrad sums are added up every `sync_interval` pairs (distributed/replicas.py,
-        # combine="sum": squared gradients add). See _epoch_steps.
+        # AdaGrad sums are added up every `sync_interval` pairs
+        # (distributed/replicas.py, combine="sum": squared gradients add).
+        # See _epoch_steps.
         self.sync_interval = check_number("sync_interval", sync_interval, 1, integer=True)
         self._group = resolve_group(distributed, process_group)
         # "float16": the summed changes (the context rows without strata)
@@ -363,8 +364,8 @@ class GloVe:
         # Otherwise an epoch ends as its other steps do, its stratum's
         # context rows passed on, so that each rank holds its own stratum
         # again for the next: 2 V rows a rank puts on the wire an epoch,
-        # where the gather alone was 4 V (W - 1) / W. No rank reads another's
-        # main rows, so they stay with their owner until the end.
+        # where a gather every epoch would add 4 V (W - 1) / W. No rank reads
+        # another's main rows, so they stay with their owner until the end.
         whole_each_epoch = not replicas.everyone(not callbacks)
         call_callbacks(callbacks, "on_train_begin", self)
         # Ctrl-C asks the native call in progress to stop and the loop to
@@ -455,8 +456,8 @@ class GloVe:
         after each stratum its context rows go to the rank that trains them
         next (rank r - 1: Replicas.rotate, V / W rows, not an all-reduce of
         all V), and a sync that needs the whole model gathers every row from
-        the one rank that holds it. Every update is one a single process would make, in
-        another order of the pairs: the weights end bit for bit where those
+        the one rank that holds it. Every update is one a single process
+        would make, in another order of the pairs: the weights end bit for bit where those
         of one process training the ranks' pairs in the same order do. A stratum in
         memory longer than `sync_interval` pairs is trained in parts whose
         syncs combine nothing (they pass a stop on; a stop combines
